@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Compiles everything to dist/: generated proto code first, then TypeScript, then the generated
+# ES modules that tsc does not copy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/gen-proto.sh
+npx --no-install tsc -p tsconfig.json
+mkdir -p dist/proto/gen
+cp proto/gen/*.js dist/proto/gen/
+[ -f dist/cli/main.js ] && chmod +x dist/cli/main.js
+exit 0
