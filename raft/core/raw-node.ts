@@ -1,0 +1,877 @@
+// The pure Raft core (etcd-io/raft's shape): driven by tick/step/propose, it never touches a
+// clock, a socket or a disk. Everything the outside world must do comes out of ready().
+import { RaftLog } from './log.js';
+import { Membership, bootstrapState, decodeConfChange, encodeConfChange } from './membership.js';
+import { Progress } from './progress.js';
+import { ReadOnlyQueue } from './read-only.js';
+import {
+  EMPTY,
+  EntryType,
+  MessageType,
+  NO_NODE,
+  message,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type PersistedState,
+  type ReadState,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+  type StateRole,
+} from './types.js';
+
+export { bootstrapState };
+
+export interface RaftConfig {
+  id: string;
+  /** Ticks without hearing from a leader before a follower campaigns; randomized in [n, 2n). */
+  electionTick: number;
+  /** Ticks between leader heartbeats. */
+  heartbeatTick: number;
+  /** Unacknowledged MSG_APP messages per follower before the leader stops sending (pipelining window). */
+  maxInflightMsgs: number;
+  /** Entries per MSG_APP. */
+  maxEntriesPerMsg: number;
+  /** Bytes per InstallSnapshot chunk. */
+  snapshotChunkSize: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Seeded source of randomness in [0, 1): the core never uses Math.random. */
+  random: () => number;
+  /** Entries kept in memory before a snapshot's index, so slightly lagging followers avoid a snapshot. */
+  keepEntriesAfterCompaction?: number;
+}
+
+export type ProposeResult =
+  | { ok: true; index: number; term: number }
+  | { ok: false; reason: 'not-leader' | 'transferring' | 'conf-change-pending' | 'invalid'; leader: string };
+
+export interface Status {
+  id: string;
+  term: number;
+  role: StateRole;
+  leader: string;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  firstIndex: number;
+  conf: ConfState;
+  /** Leader only: match index per peer. */
+  progress: Record<string, { match: number; next: number }>;
+}
+
+/** Context that marks a campaign started by leadership transfer: it may disturb a live leader. */
+const TRANSFER_CONTEXT = new TextEncoder().encode('transfer');
+
+interface HandedOut {
+  lastEntry?: { index: number; term: number };
+  committed: Entry[];
+  snapshotIndex: number;
+}
+
+export class RawNode {
+  readonly id: string;
+  private readonly cfg: RaftConfig;
+  private readonly log: RaftLog;
+  private membership: Membership;
+  private term: number;
+  private vote: string;
+  private role: StateRole = 'follower';
+  private leader = NO_NODE;
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private readonly votes = new Map<string, boolean>();
+  private readonly progress = new Map<string, Progress>();
+  private leadTransferee = NO_NODE;
+  /** Conf changes above this index are not yet applied: no new one may be proposed. */
+  private pendingConfIndex = 0;
+  private readonly readOnly = new ReadOnlyQueue();
+  /** Read requests that arrived before this leader committed an entry of its own term. */
+  private pendingReadRequests: Message[] = [];
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  /** Proposals appended since the last broadcast: sent together at ready() time (batching). */
+  private broadcastPending = false;
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+  private handedOut: HandedOut | undefined;
+  /** A snapshot being received from the leader in chunks. */
+  private incomingSnapshot: { meta: Snapshot['meta']; chunks: Uint8Array[]; received: number } | undefined;
+
+  constructor(config: RaftConfig, state: PersistedState) {
+    this.id = config.id;
+    this.cfg = config;
+    this.log = new RaftLog(state.snapshot, state.entries, state.hardState.commit);
+    this.membership = new Membership(state.snapshot.meta.conf);
+    this.term = state.hardState.term;
+    this.vote = state.hardState.vote;
+    this.prevHardState = { ...state.hardState };
+    this.prevSoftState = { leader: NO_NODE, role: 'follower' };
+    this.resetRandomizedElectionTimeout();
+  }
+
+  // ---- inputs -------------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  step(m: Message): void {
+    if (m.term > this.term) {
+      if (m.type === MessageType.MSG_VOTE || m.type === MessageType.MSG_PRE_VOTE) {
+        const forced = equalBytes(m.context, TRANSFER_CONTEXT);
+        const inLease = this.cfg.checkQuorum && this.leader !== NO_NODE && this.electionElapsed < this.cfg.electionTick;
+        // A node that heard from a live leader recently ignores campaigns: this keeps a
+        // partitioned or removed node from deposing a healthy leader.
+        if (!forced && inLease) return;
+      }
+      if (m.type === MessageType.MSG_PRE_VOTE) {
+        // A pre-vote does not change our term.
+      } else if (m.type === MessageType.MSG_PRE_VOTE_RESP && !m.reject) {
+        // The grant of our own pre-vote carries the term we would campaign in.
+      } else {
+        const isFromLeader =
+          m.type === MessageType.MSG_APP || m.type === MessageType.MSG_HEARTBEAT || m.type === MessageType.MSG_SNAP;
+        this.becomeFollower(m.term, isFromLeader ? m.from : NO_NODE);
+      }
+    } else if (m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === MessageType.MSG_HEARTBEAT || m.type === MessageType.MSG_APP)) {
+        // Tell a stale leader about the newer term so it steps down instead of retrying forever.
+        this.send(message({ type: MessageType.MSG_APP_RESP, from: this.id, to: m.from, term: this.term }));
+      } else if (m.type === MessageType.MSG_PRE_VOTE) {
+        this.send(message({ type: MessageType.MSG_PRE_VOTE_RESP, from: this.id, to: m.from, term: this.term, reject: true }));
+      }
+      return;
+    }
+
+    if (m.type === MessageType.MSG_VOTE || m.type === MessageType.MSG_PRE_VOTE) {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m);
+        break;
+      case 'candidate':
+      case 'pre-candidate':
+        this.stepCandidate(m);
+        break;
+      case 'follower':
+        this.stepFollower(m);
+        break;
+    }
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    return this.appendProposal(EntryType.ENTRY_NORMAL, data);
+  }
+
+  proposeConfChange(cc: ConfChange): ProposeResult {
+    if (this.role === 'leader' && this.pendingConfIndex > this.log.applied) {
+      return { ok: false, reason: 'conf-change-pending', leader: this.leader };
+    }
+    if (!cc.nodeId) return { ok: false, reason: 'invalid', leader: this.leader };
+    const result = this.appendProposal(EntryType.ENTRY_CONF_CHANGE, encodeConfChange(cc));
+    if (result.ok) this.pendingConfIndex = result.index;
+    return result;
+  }
+
+  /** Ask for a linearizable read point; a ReadState with this context comes out of a later Ready. */
+  readIndex(context: Uint8Array): boolean {
+    if (this.role === 'leader') {
+      this.handleReadIndex(message({ type: MessageType.MSG_READ_INDEX, from: this.id, to: this.id, term: this.term, context }));
+      return true;
+    }
+    if (this.leader === NO_NODE) return false;
+    this.send(message({ type: MessageType.MSG_READ_INDEX, from: this.id, to: this.leader, term: this.term, context }));
+    return true;
+  }
+
+  transferLeadership(to: string): boolean {
+    if (this.role !== 'leader' || to === this.id || !this.membership.voters.has(to)) return false;
+    this.leadTransferee = to;
+    // The transfer must finish within one election timeout or it is abandoned.
+    this.electionElapsed = 0;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to);
+    return true;
+  }
+
+  /** Start an election now (used by tests and by a single-node bootstrap). */
+  campaign(): void {
+    if (this.promotable()) this.startCampaign(false);
+  }
+
+  // ---- outputs ------------------------------------------------------------------------
+
+  hasReady(): boolean {
+    if (this.broadcastPending) return true;
+    if (this.msgs.length > 0 || this.readStates.length > 0) return true;
+    if (this.log.pendingSnapshot) return true;
+    if (this.log.hasUnstable() || this.log.hasNextCommitted()) return true;
+    if (!sameHardState(this.hardState(), this.prevHardState)) return true;
+    const soft = this.softState();
+    return soft.leader !== this.prevSoftState.leader || soft.role !== this.prevSoftState.role;
+  }
+
+  ready(): Ready {
+    if (this.broadcastPending) {
+      this.broadcastPending = false;
+      this.broadcastAppend(false);
+    }
+    const entries = this.log.unstableEntries();
+    const snapshot = this.log.pendingSnapshot;
+    const committed = this.log.nextCommitted();
+    const rd: Ready = {
+      entries,
+      messages: this.msgs,
+      committedEntries: committed,
+      readStates: this.readStates,
+    };
+    if (snapshot) rd.snapshot = snapshot;
+    const hs = this.hardState();
+    if (!sameHardState(hs, this.prevHardState)) rd.hardState = hs;
+    const soft = this.softState();
+    if (soft.leader !== this.prevSoftState.leader || soft.role !== this.prevSoftState.role) rd.softState = soft;
+    this.msgs = [];
+    this.readStates = [];
+    const last = entries[entries.length - 1];
+    this.handedOut = {
+      ...(last ? { lastEntry: { index: last.index, term: last.term } } : {}),
+      committed,
+      snapshotIndex: snapshot?.meta.index ?? 0,
+    };
+    if (rd.hardState) this.prevHardState = rd.hardState;
+    if (rd.softState) this.prevSoftState = rd.softState;
+    return rd;
+  }
+
+  /** The driver has persisted, sent and applied the last Ready. */
+  advance(): void {
+    const done = this.handedOut;
+    if (!done) return;
+    this.handedOut = undefined;
+    if (done.snapshotIndex > 0 && this.log.pendingSnapshot?.meta.index === done.snapshotIndex) {
+      this.log.pendingSnapshot = undefined;
+      this.log.appliedTo(done.snapshotIndex);
+    }
+    if (done.lastEntry) this.log.stableTo(done.lastEntry.index, done.lastEntry.term);
+    for (const e of done.committed) {
+      if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(decodeConfChange(e.data));
+      this.log.appliedTo(e.index);
+    }
+  }
+
+  /** The state machine has a snapshot of everything applied up to `index`; compact the log. */
+  compact(index: number, data: Uint8Array): Snapshot {
+    if (index > this.log.applied) throw new Error(`raft: cannot snapshot at ${index}, applied is ${this.log.applied}`);
+    if (index !== this.log.applied) throw new Error(`raft: snapshot must be taken at the applied index ${this.log.applied}`);
+    const term = this.log.term(index);
+    if (term === undefined) throw new Error(`raft: no term for index ${index}`);
+    const snapshot: Snapshot = { meta: { index, term, conf: this.membership.toConfState() }, data };
+    this.log.compact(snapshot, this.cfg.keepEntriesAfterCompaction ?? 0);
+    return snapshot;
+  }
+
+  status(): Status {
+    const progress: Status['progress'] = {};
+    if (this.role === 'leader') {
+      for (const [id, pr] of this.progress) progress[id] = { match: pr.match, next: pr.next };
+    }
+    return {
+      id: this.id,
+      term: this.term,
+      role: this.role,
+      leader: this.leader,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      firstIndex: this.log.firstIndex(),
+      conf: this.membership.toConfState(),
+      progress,
+    };
+  }
+
+  // ---- roles --------------------------------------------------------------------------
+
+  private becomeFollower(term: number, leader: string): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.leader = leader;
+  }
+
+  private becomePreCandidate(): void {
+    // Term and vote stay as they are: a pre-vote must not disturb anyone.
+    this.votes.clear();
+    this.role = 'pre-candidate';
+    this.leader = NO_NODE;
+    this.electionElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+  }
+
+  private becomeCandidate(): void {
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term);
+    this.role = 'leader';
+    this.leader = this.id;
+    const last = this.log.lastIndex();
+    for (const id of this.membership.members()) {
+      const pr = new Progress(last + 1, this.membership.learners.has(id));
+      if (id === this.id) {
+        pr.match = last;
+        pr.becomeReplicate();
+      }
+      pr.recentActive = true;
+      this.progress.set(id, pr);
+    }
+    // No conf change until everything before this term is applied (Ongaro's single-server fix).
+    this.pendingConfIndex = last;
+    // An empty entry of the new term lets the leader commit entries of earlier terms.
+    this.appendEntries([{ term: this.term, index: 0, type: EntryType.ENTRY_NORMAL, data: EMPTY }]);
+    this.broadcastAppend(false);
+  }
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = NO_NODE;
+    }
+    this.leader = NO_NODE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.votes.clear();
+    this.progress.clear();
+    this.leadTransferee = NO_NODE;
+    this.readOnly.clear();
+    this.pendingReadRequests = [];
+    this.broadcastPending = false;
+  }
+
+  private promotable(): boolean {
+    return this.membership.voters.has(this.id);
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.cfg.electionTick + Math.floor(this.cfg.random() * this.cfg.electionTick);
+  }
+
+  // ---- ticks --------------------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.startCampaign(this.cfg.preVote);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTick) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum) {
+        const active = (id: string) => id === this.id || this.progress.get(id)?.recentActive === true;
+        if (!this.membership.hasQuorum(active)) {
+          this.becomeFollower(this.term, NO_NODE);
+          return;
+        }
+        for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
+      }
+      this.leadTransferee = NO_NODE;
+    }
+    if (this.role !== 'leader') return;
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat(this.readOnly.lastContext() ?? EMPTY);
+    }
+  }
+
+  // ---- elections ----------------------------------------------------------------------
+
+  private startCampaign(preVote: boolean, transfer = false): void {
+    if (preVote) this.becomePreCandidate();
+    else this.becomeCandidate();
+    const type = preVote ? MessageType.MSG_PRE_VOTE : MessageType.MSG_VOTE;
+    const term = preVote ? this.term + 1 : this.term;
+    if (this.recordVote(this.id, true)) return;
+    for (const id of this.membership.voters) {
+      if (id === this.id) continue;
+      this.send(
+        message({
+          type,
+          from: this.id,
+          to: id,
+          term,
+          index: this.log.lastIndex(),
+          logTerm: this.log.lastTerm(),
+          context: transfer ? TRANSFER_CONTEXT : EMPTY,
+        }),
+      );
+    }
+  }
+
+  /** Count a vote; returns true when the election was decided by it. */
+  private recordVote(from: string, granted: boolean): boolean {
+    if (!this.votes.has(from)) this.votes.set(from, granted);
+    let yes = 0;
+    let no = 0;
+    for (const v of this.membership.voters) {
+      const g = this.votes.get(v);
+      if (g === true) yes++;
+      else if (g === false) no++;
+    }
+    if (yes >= this.membership.quorum()) {
+      if (this.role === 'pre-candidate') this.startCampaign(false);
+      else this.becomeLeader();
+      return true;
+    }
+    if (no >= this.membership.quorum()) {
+      this.becomeFollower(this.term, NO_NODE);
+      return true;
+    }
+    return false;
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const pre = m.type === MessageType.MSG_PRE_VOTE;
+    const respType = pre ? MessageType.MSG_PRE_VOTE_RESP : MessageType.MSG_VOTE_RESP;
+    const canVote =
+      this.vote === m.from || (this.vote === NO_NODE && this.leader === NO_NODE) || (pre && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      // A pre-vote grant answers in the term the candidate would campaign in.
+      this.send(message({ type: respType, from: this.id, to: m.from, term: m.term }));
+      if (!pre) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send(message({ type: respType, from: this.id, to: m.from, term: this.term, reject: true }));
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    const myResp = this.role === 'pre-candidate' ? MessageType.MSG_PRE_VOTE_RESP : MessageType.MSG_VOTE_RESP;
+    switch (m.type) {
+      case MessageType.MSG_APP:
+      case MessageType.MSG_HEARTBEAT:
+      case MessageType.MSG_SNAP:
+        this.becomeFollower(m.term, m.from);
+        this.stepFollower(m);
+        break;
+      case myResp:
+        this.recordVote(m.from, !m.reject);
+        break;
+      case MessageType.MSG_TIMEOUT_NOW:
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- follower -----------------------------------------------------------------------
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.MSG_APP:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleAppend(m);
+        break;
+      case MessageType.MSG_HEARTBEAT:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+        this.send(
+          message({
+            type: MessageType.MSG_HEARTBEAT_RESP,
+            from: this.id,
+            to: m.from,
+            term: this.term,
+            index: this.log.lastIndex(),
+            context: m.context,
+          }),
+        );
+        break;
+      case MessageType.MSG_SNAP:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleSnapshotChunk(m);
+        break;
+      case MessageType.MSG_TIMEOUT_NOW:
+        if (this.promotable()) this.startCampaign(false, true);
+        break;
+      case MessageType.MSG_READ_INDEX_RESP:
+        this.readStates.push({ index: m.index, context: m.context });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private handleAppend(m: Message): void {
+    if (m.index < this.log.committed) {
+      this.send(message({ type: MessageType.MSG_APP_RESP, from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== undefined) {
+      this.send(message({ type: MessageType.MSG_APP_RESP, from: this.id, to: m.from, term: this.term, index: lastNew }));
+      return;
+    }
+    // Tell the leader where our log might match so it can skip a whole term of entries at once.
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.send(
+      message({
+        type: MessageType.MSG_APP_RESP,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        index: m.index,
+        reject: true,
+        rejectHint: hint,
+        rejectHintTerm: this.log.term(hint) ?? 0,
+      }),
+    );
+  }
+
+  private handleSnapshotChunk(m: Message): void {
+    const meta = m.snapshot;
+    if (!meta) return;
+    const ack = (fields: Partial<Message>) =>
+      this.send(message({ type: MessageType.MSG_SNAP_RESP, from: this.id, to: m.from, term: this.term, ...fields }));
+    if (meta.index <= this.log.committed) {
+      // Nothing to install: we already have everything it holds.
+      this.incomingSnapshot = undefined;
+      ack({ index: this.log.committed, snapDone: true });
+      return;
+    }
+    let incoming = this.incomingSnapshot;
+    if (m.snapOffset === 0 || !incoming || incoming.meta.index !== meta.index || incoming.meta.term !== meta.term) {
+      incoming = { meta, chunks: [], received: 0 };
+      this.incomingSnapshot = incoming;
+    }
+    if (m.snapOffset !== incoming.received) {
+      ack({ index: meta.index, snapOffset: incoming.received, reject: true });
+      return;
+    }
+    incoming.chunks.push(m.snapChunk);
+    incoming.received += m.snapChunk.length;
+    if (!m.snapDone) {
+      ack({ index: meta.index, snapOffset: incoming.received });
+      return;
+    }
+    this.incomingSnapshot = undefined;
+    const data = concat(incoming.chunks, incoming.received);
+    this.restoreSnapshot({ meta, data });
+    ack({ index: this.log.lastIndex(), snapDone: true });
+  }
+
+  private restoreSnapshot(snapshot: Snapshot): void {
+    const { index, term } = snapshot.meta;
+    if (this.log.matchTerm(index, term)) {
+      // Our log already contains the snapshot's last entry: just move commit forward.
+      this.log.commitTo(index);
+      return;
+    }
+    this.log.restore(snapshot);
+    this.membership = new Membership(snapshot.meta.conf);
+  }
+
+  // ---- leader -------------------------------------------------------------------------
+
+  private stepLeader(m: Message): void {
+    if (m.type === MessageType.MSG_READ_INDEX) {
+      this.handleReadIndex(m);
+      return;
+    }
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    switch (m.type) {
+      case MessageType.MSG_APP_RESP:
+        pr.recentActive = true;
+        this.handleAppendResponse(m, pr);
+        break;
+      case MessageType.MSG_HEARTBEAT_RESP:
+        pr.recentActive = true;
+        this.handleHeartbeatResponse(m, pr);
+        break;
+      case MessageType.MSG_SNAP_RESP:
+        pr.recentActive = true;
+        this.handleSnapshotResponse(m, pr);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private handleAppendResponse(m: Message, pr: Progress): void {
+    if (m.reject) {
+      let probe = m.rejectHint;
+      if (m.rejectHintTerm > 0) probe = this.log.findConflictByTerm(m.rejectHint, m.rejectHintTerm);
+      if (pr.maybeDecrTo(m.index, probe)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused(this.cfg.maxInflightMsgs);
+    if (pr.maybeUpdate(m.index)) {
+      if (pr.state === 'probe') pr.becomeReplicate();
+      else if (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex) pr.becomeProbe();
+      if (this.maybeCommit()) this.broadcastAppend(true);
+      else if (wasPaused) this.sendAppend(m.from);
+      // Keep the pipeline full.
+      while (pr.state === 'replicate' && pr.next <= this.log.lastIndex() && !pr.isPaused(this.cfg.maxInflightMsgs)) {
+        if (!this.sendAppend(m.from)) break;
+      }
+      if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+    } else if (pr.state === 'probe' && !pr.probeSent) {
+      this.sendAppend(m.from);
+    }
+  }
+
+  private handleHeartbeatResponse(m: Message, pr: Progress): void {
+    pr.probeSent = false;
+    if (pr.state === 'replicate' && pr.match < this.log.lastIndex() && pr.match === pr.matchAtLastHeartbeat && m.index < pr.next - 1) {
+      // The pipeline made no progress for a whole heartbeat and the follower is behind what we
+      // sent: messages were lost. Fall back to probing from what it acknowledged.
+      pr.becomeProbe();
+    }
+    pr.matchAtLastHeartbeat = pr.match;
+    if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
+    else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    if (m.context.length > 0) {
+      const acks = this.readOnly.ack(m.context, m.from);
+      if (acks && this.membership.hasQuorum((id) => acks.has(id))) {
+        for (const read of this.readOnly.releaseThrough(m.context)) this.answerRead(read.from, read.index, read.context);
+      }
+    }
+  }
+
+  private handleSnapshotResponse(m: Message, pr: Progress): void {
+    if (pr.state !== 'snapshot') return;
+    if (m.snapDone) {
+      pr.maybeUpdate(m.index);
+      pr.becomeProbe();
+      this.sendAppend(m.from);
+      return;
+    }
+    if (m.index !== pr.snapshotIndex) return;
+    pr.snapshotOffset = m.snapOffset;
+    this.sendSnapshotChunk(m.from, pr);
+  }
+
+  private maybeCommit(): boolean {
+    const index = this.membership.committedIndex((id) => this.progress.get(id)?.match ?? 0);
+    // Only entries of the current term are committed by counting replicas (Raft paper 5.4.2).
+    if (index > this.log.committed && this.log.term(index) === this.term) {
+      this.log.commitTo(index);
+      this.releasePendingReads();
+      return true;
+    }
+    return false;
+  }
+
+  private appendProposal(type: EntryType, data: Uint8Array): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leader: this.leader };
+    if (this.leadTransferee !== NO_NODE) return { ok: false, reason: 'transferring', leader: this.leader };
+    const [entry] = this.appendEntries([{ term: this.term, index: 0, type, data }]);
+    this.broadcastPending = true;
+    return { ok: true, index: entry!.index, term: this.term };
+  }
+
+  private appendEntries(entries: Entry[]): Entry[] {
+    let index = this.log.lastIndex();
+    const stamped = entries.map((e) => ({ ...e, term: this.term, index: ++index }));
+    this.log.append(stamped);
+    const self = this.progress.get(this.id);
+    if (self) self.maybeUpdate(this.log.lastIndex());
+    // A single voter commits on its own.
+    this.maybeCommit();
+    return stamped;
+  }
+
+  private broadcastAppend(sendIfEmpty: boolean): void {
+    for (const id of this.progress.keys()) {
+      if (id !== this.id) this.sendAppend(id, sendIfEmpty);
+    }
+  }
+
+  private broadcastHeartbeat(context: Uint8Array): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      this.send(
+        message({
+          type: MessageType.MSG_HEARTBEAT,
+          from: this.id,
+          to: id,
+          term: this.term,
+          commit: Math.min(pr.match, this.log.committed),
+          context,
+        }),
+      );
+    }
+  }
+
+  /** Send the next entries to `to` if its progress allows; returns whether a message went out. */
+  private sendAppend(to: string, sendIfEmpty = true): boolean {
+    const pr = this.progress.get(to);
+    if (!pr || pr.isPaused(this.cfg.maxInflightMsgs)) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
+      pr.becomeSnapshot(this.log.snapshot.meta.index);
+      this.sendSnapshotChunk(to, pr);
+      return true;
+    }
+    const last = Math.min(this.log.lastIndex(), prevIndex + this.cfg.maxEntriesPerMsg);
+    const entries = this.log.slice(pr.next, last);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send(
+      message({
+        type: MessageType.MSG_APP,
+        from: this.id,
+        to,
+        term: this.term,
+        index: prevIndex,
+        logTerm: prevTerm,
+        entries,
+        commit: this.log.committed,
+      }),
+    );
+    if (entries.length > 0) pr.sentEntries(entries[entries.length - 1]!.index);
+    else if (pr.state === 'probe') pr.probeSent = true;
+    return true;
+  }
+
+  private sendSnapshotChunk(to: string, pr: Progress): void {
+    const snapshot = this.log.snapshot;
+    if (snapshot.meta.index !== pr.snapshotIndex) pr.becomeSnapshot(snapshot.meta.index);
+    const data = snapshot.data;
+    const size = Math.max(1, this.cfg.snapshotChunkSize);
+    const chunk = data.subarray(pr.snapshotOffset, pr.snapshotOffset + size);
+    this.send(
+      message({
+        type: MessageType.MSG_SNAP,
+        from: this.id,
+        to,
+        term: this.term,
+        snapshot: snapshot.meta,
+        snapOffset: pr.snapshotOffset,
+        snapChunk: chunk,
+        snapDone: pr.snapshotOffset + chunk.length >= data.length,
+      }),
+    );
+  }
+
+  private sendTimeoutNow(to: string): void {
+    this.send(message({ type: MessageType.MSG_TIMEOUT_NOW, from: this.id, to, term: this.term }));
+  }
+
+  // ---- reads --------------------------------------------------------------------------
+
+  private handleReadIndex(m: Message): void {
+    if (this.log.term(this.log.committed) !== this.term) {
+      // Until an entry of this term commits we do not know the true commit index.
+      this.pendingReadRequests.push(m);
+      return;
+    }
+    const index = this.log.committed;
+    if (this.membership.voters.size === 1 && this.membership.voters.has(this.id)) {
+      this.answerRead(m.from, index, m.context);
+      return;
+    }
+    this.readOnly.add(m.context, index, m.from, this.id);
+    this.broadcastHeartbeat(m.context);
+  }
+
+  private releasePendingReads(): void {
+    if (this.pendingReadRequests.length === 0 || this.log.term(this.log.committed) !== this.term) return;
+    const pending = this.pendingReadRequests;
+    this.pendingReadRequests = [];
+    for (const m of pending) this.handleReadIndex(m);
+  }
+
+  private answerRead(to: string, index: number, context: Uint8Array): void {
+    if (to === this.id) this.readStates.push({ index, context });
+    else this.send(message({ type: MessageType.MSG_READ_INDEX_RESP, from: this.id, to, term: this.term, index, context }));
+  }
+
+  // ---- membership ---------------------------------------------------------------------
+
+  private applyConfChange(cc: ConfChange): void {
+    this.membership.apply(cc);
+    if (this.role !== 'leader') return;
+    for (const id of this.membership.members()) {
+      const existing = this.progress.get(id);
+      const isLearner = this.membership.learners.has(id);
+      if (!existing || existing.isLearner !== isLearner) {
+        const pr = new Progress(this.log.lastIndex() + 1, isLearner);
+        if (existing) {
+          pr.match = existing.match;
+          pr.next = existing.next;
+        }
+        pr.recentActive = true;
+        this.progress.set(id, pr);
+      }
+    }
+    for (const id of [...this.progress.keys()]) {
+      if (!this.membership.has(id)) this.progress.delete(id);
+    }
+    if (!this.membership.voters.has(this.id)) {
+      // A leader that removed itself hands over by stepping down; the others elect a successor.
+      this.becomeFollower(this.term, NO_NODE);
+      return;
+    }
+    if (this.leadTransferee !== NO_NODE && !this.membership.voters.has(this.leadTransferee)) this.leadTransferee = NO_NODE;
+    if (this.maybeCommit()) this.broadcastAppend(true);
+    else this.broadcastAppend(false);
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  private send(m: Message): void {
+    this.msgs.push(m);
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private softState(): SoftState {
+    return { leader: this.leader, role: this.role };
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
