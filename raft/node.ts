@@ -1,0 +1,320 @@
+// The driver: wires the pure core to LevelDB storage, the gRPC transport and a real clock.
+// One loop turns Readies into effects in the order Raft requires: persist, send, apply, advance.
+import type { Logger } from 'pino';
+import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
+import { decodeConfChange } from './core/membership.js';
+import { ConfChangeType, EntryType, type ConfChange, type Entry, type Message, type Ready } from './core/types.js';
+import { RaftStorage } from './storage/index.js';
+import { GrpcTransport } from './transport/index.js';
+import { RaftError } from './errors.js';
+
+/** The replicated application. apply() must be deterministic; its result goes to the proposer. */
+export interface StateMachine<R = unknown> {
+  apply(entry: Entry): R;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+export interface RaftNodeOptions<R> {
+  id: string;
+  dataDir: string;
+  /** Where peers reach this node (host:port, port 0 for an ephemeral one). */
+  listen: string;
+  /** Peers known at start: id → raft address. Later members arrive through conf changes. */
+  peers: Record<string, string>;
+  /** Initial voters of a brand-new cluster (ignored when dataDir already holds state; empty to join one). */
+  bootstrap: string[];
+  stateMachine: StateMachine<R>;
+  logger: Logger;
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  /** Take a snapshot and compact the log every this many applied entries. */
+  snapshotEntries?: number;
+  /** Entries kept in memory behind a snapshot, so a slightly lagging follower avoids a snapshot transfer. */
+  keepEntriesAfterCompaction?: number;
+  proposalTimeoutMs?: number;
+  serverCredentials?: ServerCredentials;
+  channelCredentials?: ChannelCredentials;
+  random?: () => number;
+}
+
+export const RAFT_DEFAULTS = {
+  tickMs: 100,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  snapshotEntries: 10_000,
+  proposalTimeoutMs: 10_000,
+  maxInflightMsgs: 256,
+  maxEntriesPerMsg: 512,
+  snapshotChunkSize: 512 * 1024,
+  keepEntriesAfterCompaction: 1_000,
+} as const;
+
+interface Waiter<T> {
+  resolve(v: T): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class RaftNode<R = unknown> {
+  private readonly core: RawNode;
+  private readonly proposals = new Map<number, Waiter<R> & { term: number }>();
+  private readonly reads = new Map<string, Waiter<void>>();
+  /** Reads confirmed by the core, served once apply catches up with their index. */
+  private readonly readyReads: { index: number; key: string }[] = [];
+  private readCounter = 0;
+  private processing = false;
+  private again = false;
+  private stopped = false;
+  private appliedSinceSnapshot = 0;
+  private ticker: NodeJS.Timeout | undefined;
+  private failure: Error | undefined;
+  private readonly counters = { snapshotsInstalled: 0, snapshotsTaken: 0 };
+
+  private constructor(
+    private readonly opts: RaftNodeOptions<R>,
+    private readonly storage: RaftStorage,
+    private readonly transport: GrpcTransport,
+    core: RawNode,
+    readonly raftPort: number,
+  ) {
+    this.core = core;
+  }
+
+  static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
+    const storage = await RaftStorage.open(opts.dataDir);
+    let state = storage.load();
+    const fresh = state.hardState.term === 0 && state.entries.length === 0 && state.snapshot.meta.index === 0;
+    if (fresh && opts.bootstrap.length > 0) {
+      state = bootstrapState(opts.bootstrap);
+      await storage.save({ hardState: state.hardState, entries: state.entries });
+    }
+    if (state.snapshot.meta.index > 0) opts.stateMachine.restore(state.snapshot.data);
+    const cfg: RaftConfig = {
+      id: opts.id,
+      electionTick: opts.electionTicks ?? RAFT_DEFAULTS.electionTicks,
+      heartbeatTick: opts.heartbeatTicks ?? RAFT_DEFAULTS.heartbeatTicks,
+      maxInflightMsgs: RAFT_DEFAULTS.maxInflightMsgs,
+      maxEntriesPerMsg: RAFT_DEFAULTS.maxEntriesPerMsg,
+      snapshotChunkSize: RAFT_DEFAULTS.snapshotChunkSize,
+      keepEntriesAfterCompaction: opts.keepEntriesAfterCompaction ?? RAFT_DEFAULTS.keepEntriesAfterCompaction,
+      preVote: true,
+      checkQuorum: true,
+      random: opts.random ?? Math.random,
+    };
+    const core = new RawNode(cfg, state);
+    let node: RaftNode<R> | undefined;
+    const transport = new GrpcTransport({
+      id: opts.id,
+      listen: opts.listen,
+      logger: opts.logger,
+      onMessages: (_from: string, msgs: Message[]) => node?.receive(msgs),
+      ...(opts.serverCredentials ? { serverCredentials: opts.serverCredentials } : {}),
+      ...(opts.channelCredentials ? { channelCredentials: opts.channelCredentials } : {}),
+    });
+    const port = await transport.start();
+    for (const [id, addr] of Object.entries(opts.peers)) if (id !== opts.id) transport.addPeer(id, addr);
+    node = new RaftNode(opts, storage, transport, core, port);
+    node.ticker = setInterval(() => node?.onTick(), opts.tickMs ?? RAFT_DEFAULTS.tickMs);
+    node.schedule();
+    return node;
+  }
+
+  /** Replicate `data`; resolves with the state machine's result once applied here. */
+  propose(data: Uint8Array): Promise<R> {
+    this.assertRunning();
+    return this.track(this.core.propose(data));
+  }
+
+  /** Resolves once every write acknowledged before this call is applied on this node. */
+  readBarrier(): Promise<void> {
+    this.assertRunning();
+    const key = `${this.opts.id}:${++this.readCounter}`;
+    if (!this.core.readIndex(new TextEncoder().encode(key))) {
+      return Promise.reject(new RaftError('NOT_LEADER', 'no leader known: cannot serve a linearizable read', ''));
+    }
+    this.schedule();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(key);
+        reject(new RaftError('TIMEOUT', 'read index not confirmed in time', this.core.status().leader));
+      }, this.opts.proposalTimeoutMs ?? RAFT_DEFAULTS.proposalTimeoutMs);
+      this.reads.set(key, { resolve, reject, timer });
+    });
+  }
+
+  /** Membership change; `address` is where the node's raft transport listens. */
+  changeMembership(type: ConfChangeType, nodeId: string, address = ''): Promise<R> {
+    this.assertRunning();
+    const cc: ConfChange = { type, nodeId, context: new TextEncoder().encode(address) };
+    return this.track(this.core.proposeConfChange(cc));
+  }
+
+  transferLeadership(to: string): boolean {
+    const ok = this.core.transferLeadership(to);
+    this.schedule();
+    return ok;
+  }
+
+  status(): Status {
+    return this.core.status();
+  }
+
+  stats(): { snapshotsInstalled: number; snapshotsTaken: number; transport: ReturnType<GrpcTransport['stats']> } {
+    return { ...this.counters, transport: this.transport.stats() };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    const stopped = new RaftError('STOPPED', 'raft node stopped');
+    for (const w of this.proposals.values()) settle(w, stopped);
+    for (const w of this.reads.values()) settle(w, stopped);
+    this.proposals.clear();
+    this.reads.clear();
+    while (this.processing) await new Promise((r) => setTimeout(r, 5));
+    await this.transport.stop();
+    await this.storage.close();
+  }
+
+  // ---- loop ---------------------------------------------------------------------------
+
+  private receive(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) this.core.step(m);
+    this.schedule();
+  }
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.processing) {
+      this.again = true;
+      return;
+    }
+    this.processing = true;
+    setImmediate(() => {
+      this.run().catch((err: unknown) => this.fail(err));
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        while (!this.stopped && this.core.hasReady()) await this.handle(this.core.ready());
+      } while (this.again && !this.stopped);
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
+      await this.storage.save({
+        ...(rd.hardState ? { hardState: rd.hardState } : {}),
+        entries: rd.entries,
+        ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
+      });
+    }
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (rd.snapshot) {
+      this.opts.stateMachine.restore(rd.snapshot.data);
+      this.appliedSinceSnapshot = 0;
+      this.counters.snapshotsInstalled++;
+    }
+    for (const e of rd.committedEntries) this.apply(e);
+    if (rd.softState) {
+      this.opts.logger.info({ term: this.core.status().term, role: rd.softState.role, leader: rd.softState.leader }, 'raft role');
+    }
+    for (const r of rd.readStates) this.readyReads.push({ index: r.index, key: new TextDecoder().decode(r.context) });
+    this.core.advance();
+    this.serveReads();
+    await this.maybeSnapshot();
+  }
+
+  private apply(e: Entry): void {
+    let result: R | undefined;
+    if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(decodeConfChange(e.data));
+    else if (e.data.length > 0) result = this.opts.stateMachine.apply(e);
+    this.appliedSinceSnapshot++;
+    const waiter = this.proposals.get(e.index);
+    if (!waiter) return;
+    this.proposals.delete(e.index);
+    if (waiter.term === e.term) settle(waiter, undefined, result as R);
+    else settle(waiter, new RaftError('PROPOSAL_DROPPED', `proposal at index ${e.index} was overwritten by a new leader`));
+  }
+
+  private applyConfChange(cc: ConfChange): void {
+    if (cc.nodeId === this.opts.id) return;
+    if (cc.type === ConfChangeType.REMOVE_NODE) {
+      this.transport.removePeer(cc.nodeId);
+      return;
+    }
+    const address = new TextDecoder().decode(cc.context);
+    if (address) this.transport.addPeer(cc.nodeId, address);
+  }
+
+  private serveReads(): void {
+    const applied = this.core.status().applied;
+    for (let i = this.readyReads.length - 1; i >= 0; i--) {
+      const r = this.readyReads[i]!;
+      if (r.index > applied) continue;
+      this.readyReads.splice(i, 1);
+      const w = this.reads.get(r.key);
+      if (!w) continue;
+      this.reads.delete(r.key);
+      settle(w);
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedSinceSnapshot < (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries)) return;
+    this.appliedSinceSnapshot = 0;
+    const applied = this.core.status().applied;
+    const snapshot = this.core.compact(applied, this.opts.stateMachine.snapshot());
+    await this.storage.saveSnapshot(snapshot);
+    this.counters.snapshotsTaken++;
+  }
+
+  private track(result: ReturnType<RawNode['propose']>): Promise<R> {
+    if (!result.ok) {
+      const code = result.reason === 'conf-change-pending' ? 'CONF_CHANGE_PENDING' : result.reason === 'invalid' ? 'INVALID' : 'NOT_LEADER';
+      return Promise.reject(new RaftError(code, `proposal refused: ${result.reason}`, result.leader));
+    }
+    this.schedule();
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(result.index);
+        reject(new RaftError('TIMEOUT', `proposal at index ${result.index} not applied in time; it may still commit`, this.core.status().leader));
+      }, this.opts.proposalTimeoutMs ?? RAFT_DEFAULTS.proposalTimeoutMs);
+      this.proposals.set(result.index, { resolve, reject, timer, term: result.term });
+    });
+  }
+
+  private assertRunning(): void {
+    if (this.failure) throw this.failure;
+    if (this.stopped) throw new RaftError('STOPPED', 'raft node stopped');
+  }
+
+  /** A persist failure leaves the node unable to keep its promises: stop taking work. */
+  private fail(err: unknown): void {
+    this.failure = err instanceof Error ? err : new Error(String(err));
+    this.opts.logger.error({ err: this.failure }, 'raft loop failed; node stopping');
+    void this.stop();
+  }
+}
+
+function settle<T>(w: Waiter<T>, err?: Error, value?: T): void {
+  clearTimeout(w.timer);
+  if (err) w.reject(err);
+  else w.resolve(value as T);
+}
