@@ -1,0 +1,2 @@
+export { RaftStorage, type SaveRequest } from './raft-storage.js';
+export { StorageCorruptError } from './errors.js';

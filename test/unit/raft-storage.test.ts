@@ -1,0 +1,303 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { EntryType } from '../../raft/core/types.js';
+import type { Entry, HardState, PersistedState, Snapshot } from '../../raft/core/types.js';
+import { RaftStorage, StorageCorruptError } from '../../raft/storage/index.js';
+import { crc32c } from '../../raft/storage/crc32.js';
+import { HARD_STATE_KEY, entryKey } from '../../raft/storage/keys.js';
+import { encodeEntry, encodeHardState } from '../../raft/storage/records.js';
+import { snapshotFileName, writeSnapshotFile } from '../../raft/storage/snapshot-files.js';
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'baton-raft-storage-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function entry(index: number, term: number, text = `e${index}`): Entry {
+  return { index, term, type: EntryType.ENTRY_NORMAL, data: new TextEncoder().encode(text) };
+}
+function entries(from: number, to: number, term: number): Entry[] {
+  const out: Entry[] = [];
+  for (let i = from; i <= to; i++) out.push(entry(i, term));
+  return out;
+}
+function snapshot(index: number, term: number, text: string): Snapshot {
+  return { meta: { index, term, conf: { voters: ['a', 'b', 'c'], learners: ['d'] } }, data: new TextEncoder().encode(text) };
+}
+
+/** Buffers and Uint8Arrays compare unequal under deepStrictEqual; compare plain shapes instead. */
+function plain(s: PersistedState): unknown {
+  const bytes = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  return {
+    hardState: s.hardState,
+    snapshot: { meta: s.snapshot.meta, data: bytes(s.snapshot.data) },
+    entries: s.entries.map((e) => ({ ...e, data: bytes(e.data) })),
+  };
+}
+
+async function reopen(dir: string): Promise<PersistedState> {
+  const s = await RaftStorage.open(dir);
+  try {
+    return s.load();
+  } finally {
+    await s.close();
+  }
+}
+
+/** Opens the LevelDB underneath the storage directly, the way a disk fault would reach it. */
+async function tamper(dir: string, fn: (db: Level<Buffer, Buffer>) => Promise<void>): Promise<void> {
+  const db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function assertCorrupt(dir: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(RaftStorage.open(dir), (err: unknown) => {
+    assert.ok(err instanceof StorageCorruptError, `expected StorageCorruptError, got ${String(err)}`);
+    assert.equal(err.code, 'RAFT_STORAGE_CORRUPT');
+    assert.ok(err.message.startsWith(`raft storage ${dir} is corrupt: `), err.message);
+    assert.match(err.message, pattern);
+    assert.ok(!err.message.includes('\n'));
+    return true;
+  });
+}
+
+const snapFiles = async (dir: string): Promise<string[]> => (await readdir(join(dir, 'snap'))).sort();
+
+test('crc32c matches the Castagnoli check value', () => {
+  assert.equal(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+  assert.equal(crc32c(new Uint8Array(0)), 0);
+  // Slicing-by-8 and the byte-at-a-time tail must agree when a buffer is checksummed in parts.
+  const data = new Uint8Array(1000).map((_, i) => (i * 31) & 0xff);
+  assert.equal(crc32c(data.subarray(13), crc32c(data.subarray(0, 13))), crc32c(data));
+});
+
+test('a new directory opens empty', async () => {
+  await withDir(async (dir) => {
+    const state = await reopen(join(dir, 'nested', 'raft'));
+    assert.deepEqual(plain(state), {
+      hardState: { term: 0, vote: '', commit: 0 },
+      snapshot: { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: '' },
+      entries: [],
+    });
+  });
+});
+
+test('hard state and entries survive a reopen', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    const hs: HardState = { term: 2, vote: 'node-b', commit: 3 };
+    const conf: Entry = { index: 5, term: 2, type: EntryType.ENTRY_CONF_CHANGE, data: new Uint8Array([1, 2, 3]) };
+    const empty: Entry = { index: 6, term: 2, type: EntryType.ENTRY_NORMAL, data: new Uint8Array(0) };
+    await s.save({ hardState: { term: 1, vote: 'node-a', commit: 0 }, entries: entries(1, 2, 1) });
+    await s.save({ hardState: hs, entries: [...entries(3, 4, 2), conf, empty] });
+    await s.save({ entries: [] }); // an empty Ready's durable part is a no-op
+    await s.close();
+
+    const state = await reopen(dir);
+    assert.deepEqual(plain(state), plain({
+      hardState: hs,
+      snapshot: { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) },
+      entries: [...entries(1, 2, 1), ...entries(3, 4, 2), conf, empty],
+    }));
+    // Plain numbers and Uint8Arrays, not protobufjs' Longs and Buffer views.
+    assert.equal(typeof state.hardState.term, 'number');
+    assert.ok(!Buffer.isBuffer(state.entries[0]!.data));
+  });
+});
+
+test('writes queued before close() complete; writes after it are refused', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    const pending = [s.save({ entries: entries(1, 2, 1) }), s.save({ entries: entries(3, 3, 1) })];
+    await s.close();
+    await Promise.all(pending);
+    await assert.rejects(s.save({ entries: entries(4, 4, 1) }), /is closed/);
+    assert.deepEqual((await reopen(dir)).entries.map((e) => e.index), [1, 2, 3]);
+  });
+});
+
+test('a conflicting suffix truncates the stored tail', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ entries: entries(1, 6, 1) });
+    await s.save({ entries: entries(3, 4, 2) }); // a new leader overwrites 3.. and 5, 6 must go
+    await s.close();
+    assert.deepEqual(plain(await reopen(dir)), plain({
+      hardState: { term: 0, vote: '', commit: 0 },
+      snapshot: { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) },
+      entries: [...entries(1, 2, 1), ...entries(3, 4, 2)],
+    }));
+
+    // The in-memory last index followed the truncation: appending after 4 works, a gap does not.
+    const s2 = await RaftStorage.open(dir);
+    await assert.rejects(s2.save({ entries: entries(6, 6, 2) }), /do not attach/);
+    await s2.save({ entries: entries(5, 5, 3) }); // a rejected argument leaves the store usable
+    await s2.close();
+    assert.deepEqual((await reopen(dir)).entries.map((e) => [e.index, e.term]), [[1, 1], [2, 1], [3, 2], [4, 2], [5, 3]]);
+  });
+});
+
+test('a snapshot from the leader replaces the whole log', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ hardState: { term: 1, vote: 'a', commit: 8 }, entries: entries(1, 10, 1) });
+    await s.saveSnapshot(snapshot(5, 1, 'local'));
+    const snap = snapshot(20, 3, 'state at 20');
+    await s.save({ hardState: { term: 3, vote: 'a', commit: 20 }, snapshot: snap, entries: entries(21, 22, 3) });
+    await s.close();
+
+    const state = await reopen(dir);
+    assert.deepEqual(plain(state), plain({ hardState: { term: 3, vote: 'a', commit: 20 }, snapshot: snap, entries: entries(21, 22, 3) }));
+    assert.deepEqual(await snapFiles(dir), [snapshotFileName(snap.meta)]);
+
+    // Old entries must be gone from LevelDB, not merely skipped.
+    await tamper(dir, async (db) => {
+      for (let i = 1; i <= 20; i++) assert.equal(await db.get(entryKey(i)), undefined, `entry ${i}`);
+    });
+  });
+});
+
+test('local compaction keeps the entries after the snapshot index', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ hardState: { term: 1, vote: 'a', commit: 9 }, entries: entries(1, 10, 1) });
+    await s.saveSnapshot(snapshot(6, 1, 'at 6'));
+    await s.saveSnapshot(snapshot(4, 1, 'stale')); // behind the current snapshot: ignored
+    await assert.rejects(s.saveSnapshot(snapshot(11, 1, 'ahead')), /beyond the last index 10/);
+    await s.close();
+
+    let state = await reopen(dir);
+    assert.equal(state.snapshot.meta.index, 6);
+    assert.equal(Buffer.from(state.snapshot.data).toString(), 'at 6');
+    assert.deepEqual(state.snapshot.meta.conf, { voters: ['a', 'b', 'c'], learners: ['d'] });
+    assert.deepEqual(state.entries.map((e) => e.index), [7, 8, 9, 10]);
+
+    const s2 = await RaftStorage.open(dir);
+    await assert.rejects(s2.save({ entries: entries(6, 6, 1) }), /do not attach/); // compacted away
+    await s2.saveSnapshot(snapshot(9, 1, 'at 9'));
+    await s2.save({ entries: entries(11, 11, 2) });
+    await s2.close();
+    state = await reopen(dir);
+    assert.equal(state.snapshot.meta.index, 9);
+    assert.deepEqual(state.entries.map((e) => e.index), [10, 11]);
+    assert.deepEqual(await snapFiles(dir), [snapshotFileName({ index: 9, term: 1 })]);
+  });
+});
+
+test('open deletes orphaned and temporary snapshot files and keeps the current one', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ entries: entries(1, 10, 1) });
+    await s.saveSnapshot(snapshot(5, 1, 'current'));
+    await s.close();
+    // A crash after the rename but before the batch, and one in the middle of writing.
+    const snapDir = join(dir, 'snap');
+    await writeSnapshotFile(snapDir, snapshot(8, 1, 'orphan'));
+    await writeFile(join(snapDir, snapshotFileName({ index: 9, term: 1 }) + '.tmp'), 'half');
+    await writeFile(join(snapDir, 'README'), 'not ours');
+    assert.equal((await snapFiles(dir)).length, 4);
+
+    const state = await reopen(dir);
+    assert.equal(Buffer.from(state.snapshot.data).toString(), 'current');
+    assert.deepEqual(await snapFiles(dir), [snapshotFileName({ index: 5, term: 1 }), 'README']);
+  });
+});
+
+test('a flipped byte in a stored entry is reported with that entry', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ hardState: { term: 1, vote: 'a', commit: 2 }, entries: entries(1, 5, 1) });
+    await s.close();
+    await tamper(dir, async (db) => {
+      const value = await db.get(entryKey(3));
+      assert.ok(value);
+      const flipped = Buffer.from(value);
+      const at = flipped.length - 2;
+      flipped[at] = flipped[at]! ^ 0x01;
+      await db.put(entryKey(3), flipped);
+    });
+    await assertCorrupt(dir, /: entry 3 fails its checksum$/);
+  });
+});
+
+test('a missing entry in the middle of the log is reported', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ entries: entries(1, 5, 1) });
+    await s.close();
+    await tamper(dir, (db) => db.del(entryKey(3)));
+    await assertCorrupt(dir, /: entry 3 is missing/);
+  });
+});
+
+test('an entry stored under another index is reported', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ entries: entries(1, 5, 1) });
+    await s.close();
+    await tamper(dir, (db) => db.put(entryKey(3), encodeEntry(entry(4, 1))));
+    await assertCorrupt(dir, /: entry 3 holds index 4/);
+  });
+});
+
+test('decreasing terms are reported', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ entries: [...entries(1, 3, 2)] });
+    await s.close();
+    await tamper(dir, (db) => db.put(entryKey(3), encodeEntry(entry(3, 1))));
+    await assertCorrupt(dir, /: entry 3 has term 1, lower than the term 2 before it/);
+  });
+});
+
+test('a commit index beyond the log is reported', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ hardState: { term: 1, vote: 'a', commit: 3 }, entries: entries(1, 5, 1) });
+    await s.close();
+    await tamper(dir, (db) => db.put(HARD_STATE_KEY, encodeHardState({ term: 1, vote: 'a', commit: 6 })));
+    await assertCorrupt(dir, /: hard state has commit 6 beyond the last index 5/);
+  });
+});
+
+test('a flipped byte in the snapshot file is reported', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ entries: entries(1, 10, 1) });
+    await s.saveSnapshot(snapshot(7, 1, 'the state machine at seven'));
+    await s.close();
+    const name = snapshotFileName({ index: 7, term: 1 });
+    const path = join(dir, 'snap', name);
+    const bytes = await readFile(path);
+    const at = bytes.length - 3;
+    bytes[at] = bytes[at]! ^ 0x40;
+    await writeFile(path, bytes);
+    await assertCorrupt(dir, new RegExp(`: snapshot file snap/${name} fails its checksum$`));
+    // A corrupt store is left as found: the evidence is not cleaned up.
+    assert.deepEqual(await snapFiles(dir), [name]);
+  });
+});
+
+test('a missing snapshot file is reported', async () => {
+  await withDir(async (dir) => {
+    const s = await RaftStorage.open(dir);
+    await s.save({ entries: entries(1, 10, 1) });
+    await s.saveSnapshot(snapshot(7, 1, 'x'));
+    await s.close();
+    await rm(join(dir, 'snap', snapshotFileName({ index: 7, term: 1 })));
+    await assertCorrupt(dir, /is missing/);
+  });
+});
