@@ -1,0 +1,68 @@
+// Lint with type information: the bugs that hurt an orchestrator most are the ones only the
+// type checker can see, above all a promise nobody awaits (a Raft write whose failure vanishes,
+// a gRPC handler that returns before its work is done). `npm run lint` runs this and
+// dependency-cruiser (.dependency-cruiser.cjs); .ci/run fails on any error.
+import { defineConfig } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+const TS_SOURCES = ['{src,raft,manager,worker,dispatcher,cli,test,bench,proto}/**/*.ts'];
+
+export default defineConfig(
+  {
+    // proto/gen is written by pbjs/pbts (scripts/gen-proto.sh), never by hand.
+    ignores: ['dist/', 'node_modules/', 'proto/gen/', 'coverage/', '.data/'],
+  },
+  {
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+  },
+  {
+    files: TS_SOURCES,
+    extends: [tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: {
+        // Uses tsconfig.json, the same program `npm run build` compiles.
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          // node:test queues top-level tests and suites itself; their promises need no await.
+          // This also exempts t.test (same name, same package), but a subtest left running when
+          // its parent ends is reported as a failure by the runner anyway.
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'skip', 'todo', 'only'] },
+          ],
+        },
+      ],
+      // An async function passed where a void callback is expected (an EventEmitter listener,
+      // a gRPC handler, setInterval) drops its rejection: an unhandled rejection kills the node.
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      // An async method that happens not to await still honours an async interface.
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true },
+      ],
+      // `void x;` marks a parameter deliberately unused; `_name` does the same.
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },
+      ],
+      // The core rules worth having that @eslint/js (not a dependency here) would enable.
+      'no-debugger': 'error',
+      'no-dupe-keys': 'error',
+      'no-unreachable': 'error',
+      'no-self-compare': 'error',
+      'no-unsafe-finally': 'error',
+      'no-cond-assign': 'error',
+      'no-constant-binary-expression': 'error',
+      'no-async-promise-executor': 'error',
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
+    },
+  },
+);

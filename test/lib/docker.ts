@@ -1,0 +1,86 @@
+// Shared by every test that needs a real Docker engine (ladder step 3 in DESIGN.md).
+// A developer without an engine gets a skip that says why; CI (CI=true) has installed and
+// started one in .ci/run, so there an unreachable engine is a broken pipeline and must fail
+// rather than let every e2e test skip silently into a green run.
+import Docker from 'dockerode';
+
+/** The image scripts/docker-up.sh imports: static busybox with all applets, /www and a hostname CGI. */
+export const TEST_IMAGE = 'local/busybox:1';
+
+/** Every container a test creates carries this label, so a stray one can be found and removed. */
+export const TEST_LABELS: Readonly<Record<string, string>> = { 'baton.test': '1' };
+
+// A tcp DOCKER_HOST that drops packets would otherwise hang the test until the runner's timeout.
+const PING_TIMEOUT_MS = 5_000;
+
+/** The part of node:test's TestContext this helper uses (kept narrow so any context fits). */
+export interface SkippableContext {
+  skip(message?: string): void;
+  diagnostic(message: string): void;
+}
+
+let probe: Promise<string | undefined> | undefined;
+
+/** Resolves to undefined when the engine answers, else to why it does not. Asked once per process. */
+function engineProblem(docker: Docker): Promise<string | undefined> {
+  probe ??= (async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([docker.ping(), timeout]);
+      return undefined;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  return probe;
+}
+
+function describeEndpoint(): string {
+  return process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+}
+
+/**
+ * Returns a client of a reachable Docker engine, or undefined after marking the test skipped
+ * (the caller must then return). With CI=true an unreachable engine throws instead, failing
+ * the test.
+ *
+ *   const docker = await requireDocker(t);
+ *   if (!docker) return;
+ */
+export async function requireDocker(t: SkippableContext): Promise<Docker | undefined> {
+  const docker = new Docker();
+  const problem = await engineProblem(docker);
+  if (problem === undefined) return docker;
+  const reason = `Docker engine unreachable at ${describeEndpoint()} (${problem})`;
+  if (process.env.CI === 'true') {
+    throw new Error(`${reason}. CI=true, so this test must not skip: .ci/run starts the engine with scripts/docker-up.sh; see /tmp/baton-dockerd.log.`);
+  }
+  const message = `${reason}; skipped (run scripts/docker-up.sh to start one)`;
+  t.diagnostic(message);
+  t.skip(message);
+  return undefined;
+}
+
+/**
+ * Splits the log buffer of a container created without a TTY: the engine multiplexes stdout
+ * and stderr into frames of an 8-byte header (stream type, 3 zero bytes, big-endian length)
+ * followed by the payload.
+ */
+export function demuxLogs(raw: Buffer): { stdout: string; stderr: string } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const stream = raw.readUInt8(offset);
+    const length = raw.readUInt32BE(offset + 4);
+    const payload = raw.subarray(offset + 8, offset + 8 + length);
+    (stream === 2 ? err : out).push(payload);
+    offset += 8 + length;
+  }
+  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
