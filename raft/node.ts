@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
 import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
 import { decodeConfChange } from './core/membership.js';
-import { ConfChangeType, EntryType, type ConfChange, type Entry, type Message, type Ready } from './core/types.js';
+import { ConfChangeType, EntryType, type ConfChange, type Entry, type HardState, type Message, type Ready } from './core/types.js';
 import { RaftStorage } from './storage/index.js';
 import { GrpcTransport } from './transport/index.js';
 import { RaftError } from './errors.js';
@@ -72,15 +72,20 @@ export class RaftNode<R = unknown> {
   private ticker: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
   private readonly counters = { snapshotsInstalled: 0, snapshotsTaken: 0 };
+  private persistedTerm: number;
+  private persistedVote: string;
 
   private constructor(
     private readonly opts: RaftNodeOptions<R>,
     private readonly storage: RaftStorage,
     private readonly transport: GrpcTransport,
     core: RawNode,
+    persisted: HardState,
     readonly raftPort: number,
   ) {
     this.core = core;
+    this.persistedTerm = persisted.term;
+    this.persistedVote = persisted.vote;
   }
 
   static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
@@ -116,7 +121,7 @@ export class RaftNode<R = unknown> {
     });
     const port = await transport.start();
     for (const [id, addr] of Object.entries(opts.peers)) if (id !== opts.id) transport.addPeer(id, addr);
-    node = new RaftNode(opts, storage, transport, core, port);
+    node = new RaftNode(opts, storage, transport, core, state.hardState, port);
     node.ticker = setInterval(() => node?.onTick(), opts.tickMs ?? RAFT_DEFAULTS.tickMs);
     node.schedule();
     return node;
@@ -219,12 +224,25 @@ export class RaftNode<R = unknown> {
 
   private async handle(rd: Ready): Promise<void> {
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
+      // A vote or term must be on disk before any message that relies on it goes out; a new
+      // commit index alone need not be, since a restarted node learns it again from the leader.
+      const hs = rd.hardState;
+      const votedOrTermChanged = hs !== undefined && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote);
       await this.storage.save({
-        ...(rd.hardState ? { hardState: rd.hardState } : {}),
+        ...(hs ? { hardState: hs } : {}),
         entries: rd.entries,
         ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
+        sync: rd.entries.length > 0 || rd.snapshot !== undefined || votedOrTermChanged,
       });
+      if (hs) {
+        this.persistedTerm = hs.term;
+        this.persistedVote = hs.vote;
+      }
     }
+    this.opts.logger.trace(
+      { entries: rd.entries.length, committed: rd.committedEntries.length, messages: rd.messages.length },
+      'ready',
+    );
     if (rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot) {
       this.opts.stateMachine.restore(rd.snapshot.data);
