@@ -1,19 +1,10 @@
 // Concurrent clients against a KvCluster that record what they saw, for checking afterwards
 // that acknowledged writes survived and that the history is linearizable.
 import type { KvCluster } from './kv-cluster.js';
+import type { KvInput, KvOutput, Operation } from './linearizability.js';
 
-export type KvInput = { op: 'put'; key: string; value: string } | { op: 'get'; key: string };
-/** Value read (null: key absent) or 'ok' for a write. */
-export type KvOutput = string | null;
-
-export interface RecordedOp {
-  clientId: number;
-  input: KvInput;
-  output: KvOutput | undefined;
-  call: number;
-  /** Infinity when the outcome is unknown (timeout, connection lost mid-request). */
-  return: number;
-}
+/** `return` is Infinity when the outcome is unknown (timeout, connection lost mid-request). */
+export type RecordedOp = Operation<KvInput, KvOutput>;
 
 export interface ClientRun {
   ops: RecordedOp[];
@@ -55,7 +46,7 @@ export function runClients(cluster: KvCluster, clients: number, readRatio: numbe
           : await cluster.request(target, 'PUT', `/kv/${key}`, value, { 'x-write-id': value }, 2_000);
         if (r.status === 200 || (isRead && r.status === 404)) {
           outcome = 'ok';
-          output = isRead ? ((r.body.value as string | null) ?? null) : 'ok';
+          output = isRead ? ((r.body.value as string | null) ?? null) : null;
         } else if (r.body.code === 'NOT_LEADER' || r.body.code === 'PROPOSAL_DROPPED') {
           // Refused before proposing, or overwritten before commit: it never took effect.
           outcome = 'failed';
