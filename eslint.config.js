@@ -53,6 +53,10 @@ export default defineConfig(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },
       ],
+      // A `let` that a callback reads before its one assignment (a transport handler that may
+      // fire before the node it feeds exists) must stay `let`: as `const` that read would throw
+      // in the temporal dead zone.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // The core rules worth having that @eslint/js (not a dependency here) would enable.
       'no-debugger': 'error',
       'no-dupe-keys': 'error',
