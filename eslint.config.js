@@ -2,15 +2,33 @@
 // type checker can see, above all a promise nobody awaits (a Raft write whose failure vanishes,
 // a gRPC handler that returns before its work is done). `npm run lint` runs this and
 // dependency-cruiser (.dependency-cruiser.cjs); .ci/run fails on any error.
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+
+/**
+ * What git ignores (build output, generated proto code, people's scratch folders) is not ours
+ * to lint. .gitignore patterns as ESLint ignore globs: one without an inner slash matches at
+ * any depth, a leading slash anchors it to the root.
+ */
+function gitIgnored() {
+  return readFileSync(new URL('.gitignore', import.meta.url), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith('!'))
+    .map((line) => {
+      const anchored = line.startsWith('/') || line.replace(/\/$/, '').includes('/');
+      const pattern = line.replace(/^\//, '');
+      return anchored ? pattern : `**/${pattern}`;
+    });
+}
 
 const TS_SOURCES = ['{src,raft,manager,worker,dispatcher,cli,test,bench,proto}/**/*.ts'];
 
 export default defineConfig(
   {
     // proto/gen is written by pbjs/pbts (scripts/gen-proto.sh), never by hand.
-    ignores: ['dist/', 'node_modules/', 'proto/gen/', 'coverage/', '.data/'],
+    ignores: ['**/dist/', '**/node_modules/', '**/proto/gen/', ...gitIgnored()],
   },
   {
     linterOptions: { reportUnusedDisableDirectives: 'error' },
