@@ -645,9 +645,10 @@ export class RawNode {
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.probeSent = false;
-    if (pr.state === 'replicate' && pr.match < this.log.lastIndex() && pr.match === pr.matchAtLastHeartbeat && m.index < pr.next - 1) {
-      // The pipeline made no progress for a whole heartbeat and the follower is behind what we
-      // sent: messages were lost. Fall back to probing from what it acknowledged.
+    if (pr.state === 'replicate' && pr.match < this.log.lastIndex() && pr.match === pr.matchAtLastHeartbeat && pr.inflights.length > 0) {
+      // The pipeline made no progress for a whole heartbeat with appends outstanding: an append
+      // or its acknowledgement was lost (the follower's last index cannot tell which: it may
+      // hold what we sent, or a stale tail). Fall back to probing from what it acknowledged.
       pr.becomeProbe();
     }
     pr.matchAtLastHeartbeat = pr.match;
