@@ -391,6 +391,8 @@ export class RawNode {
         for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
       }
       this.leadTransferee = NO_NODE;
+      // A removed leader retries its hand-over until a successor takes over.
+      this.handOverAfterRemoval();
     }
     if (this.role !== 'leader') return;
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
@@ -833,13 +835,29 @@ export class RawNode {
       if (!this.membership.has(id)) this.progress.delete(id);
     }
     if (!this.membership.voters.has(this.id)) {
-      // A leader that removed itself hands over by stepping down; the others elect a successor.
-      this.becomeFollower(this.term, NO_NODE);
-      return;
+      // A leader that removed itself hands over by transferring leadership to the most
+      // caught-up voter, and keeps leading (counting only the voters) until that one takes
+      // over. Stepping down at once could strand a survivor that is behind the removed node:
+      // the removed node never campaigns and refuses a less up-to-date candidate.
+      this.handOverAfterRemoval();
     }
     if (this.leadTransferee !== NO_NODE && !this.membership.voters.has(this.leadTransferee)) this.leadTransferee = NO_NODE;
     if (this.maybeCommit()) this.broadcastAppend(true);
     else this.broadcastAppend(false);
+  }
+
+  private handOverAfterRemoval(): void {
+    if (this.role !== 'leader' || this.membership.voters.has(this.id) || this.leadTransferee !== NO_NODE) return;
+    let best = NO_NODE;
+    let bestMatch = -1;
+    for (const id of this.membership.voters) {
+      const match = this.progress.get(id)?.match ?? -1;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    if (best !== NO_NODE) this.transferLeadership(best);
   }
 
   // ---- helpers ------------------------------------------------------------------------
