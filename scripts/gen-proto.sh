@@ -5,15 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p proto/gen
-for proto in proto/*.proto; do
-  name=$(basename "$proto" .proto)
-  out="proto/gen/$name.js"
-  # Regenerate only when the .proto is newer than its output.
-  if [ ! -f "$out" ] || [ "$proto" -nt "$out" ] || [ ! -f "proto/gen/$name.d.ts" ]; then
-    npx --no-install pbjs -t static-module -w es6 --force-number --no-verify --no-delimited --no-beautify -o "$out" "$proto"
+# One module per protobuf package, so a message imported by several files is generated once:
+# package raftpb (raft.proto) becomes raft.js, package baton (every other file) baton.js.
+for package in $(sed -n 's/^package \([a-z]*\);/\1/p' proto/*.proto | sort -u); do
+  files=$(grep -l "^package $package;" proto/*.proto | tr '\n' ' ')
+  module=${package%pb}
+  out="proto/gen/$module.js"
+  # Regenerate only when a .proto is newer than its output.
+  stale=false
+  [ -f "$out" ] && [ -f "proto/gen/$module.d.ts" ] || stale=true
+  for f in $files; do [ "$f" -nt "$out" ] && stale=true; done
+  if $stale; then
+    # shellcheck disable=SC2086
+    npx --no-install pbjs -t static-module -w es6 --force-number --no-verify --no-delimited --no-beautify -p proto -o "$out" $files
     # 64-bit integers decode as plain numbers, as pbts declares them (--force-number does not
     # reach the decoders while the long package is installed); every value we store is < 2^53.
     sed -i 's|^import \$protobuf from "protobufjs/minimal.js";$|&\n$protobuf.util.Long = null;\n$protobuf.configure();|' "$out"
-    npx --no-install pbts -o "proto/gen/$name.d.ts" "$out"
+    npx --no-install pbts -o "proto/gen/$module.d.ts" "$out"
   fi
 done
