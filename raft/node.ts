@@ -6,7 +6,8 @@ import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/ra
 import { decodeConfChange } from './core/membership.js';
 import { ConfChangeType, EntryType, type ConfChange, type Entry, type HardState, type Message, type Ready } from './core/types.js';
 import { RaftStorage } from './storage/index.js';
-import { GrpcTransport } from './transport/index.js';
+import { GrpcTransport, type StreamAuthenticator } from './transport/index.js';
+import type { Server } from '@grpc/grpc-js';
 import { RaftError } from './errors.js';
 
 /** The replicated application. apply() must be deterministic; its result goes to the proposer. */
@@ -37,6 +38,10 @@ export interface RaftNodeOptions<R> {
   proposalTimeoutMs?: number;
   serverCredentials?: ServerCredentials;
   channelCredentials?: ChannelCredentials;
+  /** Serve the Raft stream on this existing server (the node's one port) instead of listening itself. */
+  server?: Server;
+  /** Proves who opened an inbound Raft stream (mTLS); see raft/transport. */
+  authenticate?: StreamAuthenticator;
   random?: () => number;
 }
 
@@ -118,6 +123,8 @@ export class RaftNode<R = unknown> {
       onMessages: (_from: string, msgs: Message[]) => node?.receive(msgs),
       ...(opts.serverCredentials ? { serverCredentials: opts.serverCredentials } : {}),
       ...(opts.channelCredentials ? { channelCredentials: opts.channelCredentials } : {}),
+      ...(opts.server ? { server: opts.server } : {}),
+      ...(opts.authenticate ? { authenticate: opts.authenticate } : {}),
     });
     const port = await transport.start();
     for (const [id, addr] of Object.entries(opts.peers)) if (id !== opts.id) transport.addPeer(id, addr);

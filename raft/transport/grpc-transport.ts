@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Message } from '../core/types.js';
 import type { BackoffOptions } from './backoff.js';
 import { InboundStreams } from './inbound.js';
-import type { InboundCounters } from './inbound.js';
+import type { InboundCounters, StreamAuthenticator } from './inbound.js';
 import { OutboundPeer } from './outbound.js';
 import type { OutboundCounters } from './outbound.js';
 import { raftServiceDefinition } from './service.js';
@@ -16,6 +16,13 @@ export interface GrpcTransportOptions {
   id: string;
   /** host:port to listen on; port 0 picks a free one (start() returns it). */
   listen: string;
+  /**
+   * A server the node already runs (one port for every service): the transport registers its
+   * service there and neither binds nor shuts it down; `listen` and `serverCredentials` are unused.
+   */
+  server?: grpc.Server;
+  /** Checks each inbound stream's credentials (see StreamAuthenticator). */
+  authenticate?: StreamAuthenticator;
   /** Defaults to insecure. */
   serverCredentials?: grpc.ServerCredentials;
   /** Defaults to insecure. */
@@ -69,6 +76,7 @@ export class GrpcTransport {
   private readonly outCounters: OutboundCounters = { sent: 0, dropped: 0 };
   private readonly inCounters: InboundCounters = { received: 0, rejected: 0 };
   private readonly server: grpc.Server;
+  private readonly ownsServer: boolean;
   private readonly inbound: InboundStreams;
   private readonly logger: Logger | undefined;
   private readonly channelOptions: grpc.ChannelOptions;
@@ -92,24 +100,32 @@ export class GrpcTransport {
       // subchannel's reconnect backoff, and transports in one process would share connections.
       'grpc.use_local_subchannel_pool': 1,
     };
-    this.server = new grpc.Server({
-      'grpc.max_receive_message_length': maxMessageBytes,
-      'grpc.keepalive_time_ms': keepaliveMs,
-      'grpc.keepalive_timeout_ms': Math.max(1000, keepaliveMs / 2),
-    });
+    this.ownsServer = options.server === undefined;
+    this.server =
+      options.server ??
+      new grpc.Server({
+        'grpc.max_receive_message_length': maxMessageBytes,
+        'grpc.keepalive_time_ms': keepaliveMs,
+        'grpc.keepalive_timeout_ms': Math.max(1000, keepaliveMs / 2),
+      });
     this.inbound = new InboundStreams({
       selfId: options.id,
       deliver: options.onMessages,
       counters: this.inCounters,
       logger: this.logger,
+      authenticate: options.authenticate,
     });
     this.server.addService(raftServiceDefinition, this.inbound.implementation);
   }
 
-  /** Binds the listen address; resolves with the bound port. */
+  /** Binds the listen address; resolves with the bound port (0 on a shared server). */
   async start(): Promise<number> {
     if (this.state !== 'new') throw new Error(`raft transport ${this.id}: start() called when ${this.state}`);
     this.state = 'starting';
+    if (!this.ownsServer) {
+      this.state = 'started';
+      return 0;
+    }
     const creds = this.options.serverCredentials ?? grpc.ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(this.options.listen, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
@@ -184,6 +200,10 @@ export class GrpcTransport {
     this.state = 'stopped';
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
+    if (!this.ownsServer) {
+      this.logger?.info('raft transport stopped');
+      return;
+    }
     // tryShutdown's callback is the moment the listener is closed (so the port can be bound
     // again); forceShutdown right after cancels the long-lived inbound streams it would wait for.
     const closed = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));

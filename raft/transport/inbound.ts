@@ -1,8 +1,8 @@
 // The server side: every peer opens one stream to us and we only read it. A stream belongs to
 // one peer, identified by the `from` of its first message; later messages claiming another
 // sender, or addressed to another node (a stale address now used by someone else), are rejected
-// rather than handed to the core. When mTLS lands, the identity should come from the peer's
-// certificate instead and this first-message rule becomes a consistency check.
+// rather than handed to the core. With mTLS, `authenticate` names the peer from its verified
+// certificate and the first-message rule becomes a consistency check against it.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Message } from '../core/types.js';
@@ -13,7 +13,14 @@ export interface InboundOptions {
   deliver: (from: string, msgs: Message[]) => void;
   counters: InboundCounters;
   logger?: Logger | undefined;
+  authenticate?: StreamAuthenticator | undefined;
 }
+
+/**
+ * Who may open a stream: returns the caller's Raft id as proven by its credentials, or a gRPC
+ * status to refuse it with. Without one, any caller is accepted under its first `from`.
+ */
+export type StreamAuthenticator = (call: grpc.ServerReadableStream<Message[], StreamAck>) => { id: string } | grpc.StatusObject;
 
 export interface InboundCounters {
   received: number;
@@ -46,7 +53,13 @@ export class InboundStreams {
   }
 
   private accept(call: RaftServerStream, callback: grpc.sendUnaryData<StreamAck>): void {
-    const { selfId, deliver, counters, logger } = this.options;
+    const { selfId, deliver, counters, logger, authenticate } = this.options;
+    const proven = authenticate?.(call);
+    if (proven && !('id' in proven)) {
+      logger?.warn({ remote: call.getPeer(), code: proven.code, details: proven.details }, 'raft stream refused');
+      callback(proven);
+      return;
+    }
     this.streams.set(call, undefined);
     // Headers right away: they are how the sender learns the stream is up and starts writing.
     call.sendMetadata(new grpc.Metadata());
@@ -54,6 +67,10 @@ export class InboundStreams {
     call.on('data', (batch: Message[]) => {
       if (identity === undefined) {
         identity = streamIdentity(identity, batch);
+        if (identity !== undefined && proven && identity !== proven.id) {
+          logger?.warn({ claimed: identity, certified: proven.id, remote: call.getPeer() }, 'raft stream claims another node id');
+          identity = proven.id;
+        }
         if (identity !== undefined) {
           this.streams.set(call, identity);
           logger?.debug({ peer: identity, remote: call.getPeer() }, 'raft stream from peer opened');

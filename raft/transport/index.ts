@@ -4,3 +4,4 @@ export type { GrpcTransportOptions, TransportStats } from './grpc-transport.js';
 export { streamIdentity } from './inbound.js';
 export { raftServiceDefinition } from './service.js';
 export type { RaftServiceImplementation, StreamAck } from './service.js';
+export type { StreamAuthenticator } from './inbound.js';
