@@ -1,0 +1,323 @@
+// npm run bench:raft — our Raft (the example KV server over raft/) beside etcd, same run, same
+// machine, same load generator: 3 members each on 127.0.0.1, data on disk, fsync on.
+//   writes/s, p50, p99 of 256-byte writes from 1 and from 64 concurrent clients (to the leader);
+//   failover: SIGKILL of the leader to the first write acknowledged after it, over N kills.
+// Flags: --quick (3 s phases, 5 kills), --duration S, --warmup S, --kills N, --clients 1,64,
+// --only baton|etcd, --keep (keep temp dirs), --cpu-prof (profile our kv-servers; the
+// .cpuprofile files land in bench/results/profiles-<timestamp>/), --out DIR.
+// Env: BENCH_DURATION, BENCH_WARMUP, BENCH_KILLS override the defaults the same way.
+import { parseArgs } from 'node:util';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { RAFT_DEFAULTS } from '../raft/node.js';
+import { BatonKvCluster } from './lib/baton-kv.js';
+import { EtcdCluster, ensureEtcd } from './lib/etcd.js';
+import { LeaderTarget, waitForHealthy, type ReplicatedCluster } from './lib/cluster.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { FailoverRunner, summarizeFailover, type FailoverResult, type FailoverSample } from './lib/failover.js';
+import { cleanupNow, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir } from './lib/proc.js';
+import { cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
+import { round } from './lib/stats.js';
+
+const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
+/** The folder with package.json above this file (dist/bench/ normally, or any other build dir). */
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return process.cwd();
+  }
+}
+const projectRoot = findProjectRoot(here);
+const serverScript = resolve(here, '../raft/example/kv-server.js');
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    kills: { type: 'string' },
+    clients: { type: 'string' },
+    only: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+function num(flag: string | undefined, env: string | undefined, fallback: number): number {
+  const text = flag ?? env;
+  if (text === undefined || text === '') return fallback;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`not a number: ${text}`);
+  return v;
+}
+
+const quick = args.quick;
+const durationMs = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 10) * 1000;
+const warmupMs = num(args.warmup, process.env.BENCH_WARMUP, quick ? 1 : 2) * 1000;
+const kills = num(args.kills, process.env.BENCH_KILLS, quick ? 5 : 20);
+const clientCounts = (args.clients ?? '1,64').split(',').map((c) => Number(c));
+const systems = args.only ? args.only.split(',') : ['baton', 'etcd'];
+const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
+const started = new Date();
+const VALUE_BYTES = 256;
+
+installCleanupHandlers();
+keepTempDirs(args.keep);
+
+/** 256 printable bytes, different per write (no JSON escaping needed on either side). */
+function makeValue(seq: number): Buffer {
+  const b = Buffer.alloc(VALUE_BYTES, 0x61 + (seq % 26));
+  b.write(`${seq}:`, 0, 'latin1');
+  return b;
+}
+
+interface SystemResult {
+  system: string;
+  settings: Record<string, unknown>;
+  load: LoadResult[];
+  failover: FailoverResult | undefined;
+  error?: string;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+}
+
+async function loadPhase(cluster: ReplicatedCluster, clients: number): Promise<LoadResult> {
+  const leader = await waitForHealthy(cluster);
+  const target = new LeaderTarget(cluster, leader);
+  const result = await runLoad({
+    clients,
+    warmupMs,
+    durationMs,
+    op: async (c, seq) => {
+      const member = target.current;
+      const outcome = await cluster.write(member, { key: `bench/${c}/${seq % 1024}`, value: makeValue(seq), id: `w${clients}-${c}-${seq}` }, 10_000);
+      if (outcome.ok) return true;
+      target.onFailure(member, outcome);
+      throw new Error(outcome.kind === 'not-leader' ? `not leader (status ${outcome.status})` : `${outcome.status ?? ''} ${outcome.error}`);
+    },
+  });
+  const l = result.latencyMs;
+  log(
+    `${cluster.system} ${clients} client(s): ${result.opsPerSec.toFixed(0)} writes/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, errors ${result.errors}` +
+      (result.errorSamples.length ? ` (${result.errorSamples.join('; ')})` : ''),
+  );
+  return result;
+}
+
+function makeCluster(system: string, root: string, profileDir: string | undefined): ReplicatedCluster {
+  if (system === 'baton') {
+    return new BatonKvCluster({
+      serverScript,
+      root,
+      nodeFlags: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+      describe: {
+        tickMs: RAFT_DEFAULTS.tickMs,
+        heartbeatMs: RAFT_DEFAULTS.tickMs * RAFT_DEFAULTS.heartbeatTicks,
+        electionTimeoutMs: RAFT_DEFAULTS.tickMs * RAFT_DEFAULTS.electionTicks,
+        electionRandomized: `[${RAFT_DEFAULTS.tickMs * RAFT_DEFAULTS.electionTicks}, ${2 * RAFT_DEFAULTS.tickMs * RAFT_DEFAULTS.electionTicks}) ms`,
+        preVote: 'on',
+        checkQuorum: 'on',
+        maxInflightMsgs: RAFT_DEFAULTS.maxInflightMsgs,
+        maxEntriesPerMsg: RAFT_DEFAULTS.maxEntriesPerMsg,
+      },
+    });
+  }
+  if (system === 'etcd') return new EtcdCluster({ root });
+  throw new Error(`unknown system ${system} (want baton or etcd)`);
+}
+
+interface Contender {
+  cluster: ReplicatedCluster;
+  root: string;
+  result: SystemResult;
+  failover: FailoverRunner;
+  samples: FailoverSample[];
+}
+
+/** Run `step` for each contender still healthy; a failure marks that one and the others go on. */
+async function eachContender(contenders: Contender[], order: number, step: (c: Contender) => Promise<void>): Promise<void> {
+  const list = order % 2 === 0 ? contenders : [...contenders].reverse();
+  for (const c of list) {
+    if (c.result.error) continue;
+    try {
+      await step(c);
+    } catch (err) {
+      c.result.error = err instanceof Error ? err.message : String(err);
+      log(`${c.result.system}: FAILED: ${c.result.error}`);
+    }
+  }
+}
+
+/**
+ * Both clusters run side by side for the whole benchmark (the idle one only heartbeats), and
+ * every phase and every kill alternates between them, so that a noisy neighbour on the machine
+ * or a drift over the run does not land on one side only.
+ */
+async function benchAll(profileDir: string | undefined): Promise<SystemResult[]> {
+  const contenders: Contender[] = systems.map((system) => {
+    const root = makeTempDir(`baton-bench-${system}`);
+    if (args.keep) log(`${system}: data and logs in ${root}`);
+    const cluster = makeCluster(system, root, profileDir);
+    let seq = 0;
+    return {
+      cluster,
+      root,
+      result: { system, settings: {}, load: [], failover: undefined },
+      samples: [],
+      failover: new FailoverRunner(cluster, {
+        makeWrite: () => ({ key: `failover/${seq % 64}`, value: makeValue(seq), id: `f-${seq++}` }),
+        onKill: (s) =>
+          log(
+            `${system} kill ${s.kill + 1}/${kills}: member ${s.killedMember} -> ${s.ms === undefined ? 'no write acknowledged' : `${s.ms.toFixed(0)} ms (acked by member ${s.ackedBy}, ${s.attempts} writes sent after the kill)`}; healthy again ${s.recoverMs.toFixed(0)} ms after restart`,
+          ),
+      }),
+    };
+  });
+  try {
+    await eachContender(contenders, 0, async (c) => {
+      log(`${c.result.system}: starting ${c.cluster.size} members`);
+      await c.cluster.start();
+      c.result.settings = c.cluster.settings();
+      log(`${c.result.system}: leader is member ${await waitForHealthy(c.cluster)}`);
+    });
+    let order = 0;
+    for (const clients of clientCounts) {
+      await eachContender(contenders, order++, async (c) => {
+        c.result.load.push(await loadPhase(c.cluster, clients));
+      });
+    }
+    if (kills > 0) log(`failover: ${kills} kills of the leader of each cluster, alternating`);
+    for (let k = 0; k < kills; k++) {
+      await eachContender(contenders, order++, async (c) => {
+        c.samples.push(await c.failover.killLeader());
+      });
+    }
+    for (const c of contenders) if (c.samples.length > 0) c.result.failover = summarizeFailover(c.samples);
+  } finally {
+    for (const c of contenders) {
+      await c.cluster.stop();
+      removeTempDir(c.root);
+    }
+  }
+  return contenders.map((c) => c.result);
+}
+
+function loadAt(r: SystemResult | undefined, clients: number): LoadResult | undefined {
+  return r?.load.find((l) => l.clients === clients);
+}
+
+function report(results: SystemResult[]): { table: string; verdicts: string[] } {
+  const ours = results.find((r) => r.system === 'baton');
+  const etcd = results.find((r) => r.system === 'etcd');
+  const rows: string[][] = [['metric', 'baton', 'etcd', 'ratio baton/etcd']];
+  for (const c of clientCounts) {
+    const a = loadAt(ours, c);
+    const b = loadAt(etcd, c);
+    const label = `${c} client${c === 1 ? '' : 's'}`;
+    rows.push([`writes/s, ${label}`, cell(a?.opsPerSec, 0), cell(b?.opsPerSec, 0), ratio(a?.opsPerSec, b?.opsPerSec)]);
+    rows.push([`p50 ms, ${label}`, cell(a?.latencyMs.p50, 2), cell(b?.latencyMs.p50, 2), ratio(a?.latencyMs.p50, b?.latencyMs.p50)]);
+    rows.push([`p99 ms, ${label}`, cell(a?.latencyMs.p99, 2), cell(b?.latencyMs.p99, 2), ratio(a?.latencyMs.p99, b?.latencyMs.p99)]);
+  }
+  const fa = ours?.failover;
+  const fb = etcd?.failover;
+  rows.push([`failover median ms (${fa?.kills ?? fb?.kills ?? 0} kills)`, cell(fa?.medianMs, 0), cell(fb?.medianMs, 0), ratio(fa?.medianMs, fb?.medianMs)]);
+  rows.push(['failover max ms', cell(fa?.maxMs, 0), cell(fb?.maxMs, 0), ratio(fa?.maxMs, fb?.maxMs)]);
+  if ((fa?.failures ?? 0) + (fb?.failures ?? 0) > 0) rows.push(['failover kills without a write', String(fa?.failures ?? '-'), String(fb?.failures ?? '-'), '']);
+
+  const verdicts: string[] = [];
+  const top = Math.max(...clientCounts);
+  const a = loadAt(ours, top);
+  const b = loadAt(etcd, top);
+  if (a && b) {
+    const okRate = a.opsPerSec >= b.opsPerSec;
+    const okP99 = a.latencyMs.p99 <= b.latencyMs.p99;
+    verdicts.push(`target writes/s >= 1.0x etcd at ${top} clients: ${okRate ? 'MET' : 'NOT MET'} (${ratio(a.opsPerSec, b.opsPerSec)})`);
+    verdicts.push(`target p99 no worse than etcd at ${top} clients: ${okP99 ? 'MET' : 'NOT MET'} (${cell(a.latencyMs.p99, 2)} vs ${cell(b.latencyMs.p99, 2)} ms)`);
+  }
+  if (fa) verdicts.push(`target failover median <= 1000 ms (defaults): ${fa.medianMs <= 1000 ? 'MET' : 'NOT MET'} (${cell(fa.medianMs, 0)} ms)`);
+  return { table: formatTable(rows), verdicts };
+}
+
+function settingsLines(results: SystemResult[]): string[] {
+  return results.map((r) => {
+    const s = r.settings;
+    const parts = Object.entries(s)
+      .filter(([k]) => !['serverArgs', 'extraArgs'].includes(k))
+      .map(([k, v]) => `${k}=${String(v)}`);
+    return `${r.system}: ${parts.join(', ')}`;
+  });
+}
+
+function roundDeep(v: unknown): unknown {
+  if (typeof v === 'number') return round(v, 3);
+  if (Array.isArray(v)) return v.map(roundDeep);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, roundDeep(x)]));
+  return v;
+}
+
+async function main(): Promise<void> {
+  if (systems.includes('etcd')) ensureEtcd();
+  let profileDir: string | undefined;
+  if (args['cpu-prof']) {
+    profileDir = join(outDir, `profiles-${fileTimestamp(started)}`);
+    mkdirSync(profileDir, { recursive: true });
+  }
+  log(
+    `bench:raft: ${durationMs / 1000} s per load phase after ${warmupMs / 1000} s warm-up, clients ${clientCounts.join(',')}, ${kills} kills, ` +
+      `${VALUE_BYTES}-byte values${quick ? ' (quick)' : ''}`,
+  );
+  const results = await benchAll(profileDir);
+
+  const { table, verdicts } = report(results);
+  const out = [
+    '',
+    `Raft writes, 3 members on 127.0.0.1, data on disk with fsync, ${VALUE_BYTES}-byte values, writes sent to the leader;`,
+    `${durationMs / 1000} s per load phase after ${warmupMs / 1000} s warm-up; failover = SIGKILL of the leader -> first 200 of a write sent after it.`,
+    '',
+    table,
+    '',
+    ...verdicts,
+    '',
+    'settings (defaults of each):',
+    ...settingsLines(results).map((l) => `  ${l}`),
+    ...results.filter((r) => r.error).map((r) => `ERROR ${r.system}: ${r.error}`),
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const path = writeResults(
+    outDir,
+    'raft',
+    roundDeep({
+      benchmark: 'raft',
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine: machineInfo(),
+      config: { durationMs, warmupMs, kills, clients: clientCounts, valueBytes: VALUE_BYTES, quick },
+      results,
+      table,
+      verdicts,
+    }),
+    started,
+  );
+  process.stdout.write(`\nresults: ${path}\n`);
+  if (profileDir) {
+    const files = readdirSync(profileDir);
+    process.stdout.write(`cpu profiles (${files.length}): ${profileDir}\n`);
+  }
+  if (results.some((r) => r.error)) process.exitCode = 1;
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`bench:raft failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    cleanupNow();
+    // Requests still stuck on a killed member must not keep the process alive.
+    process.exit();
+  });
