@@ -1,0 +1,43 @@
+// A typed unary client for any service definition of src/rpc/services.ts: calls return
+// promises and fail with BatonError, whatever the transport underneath (unix socket or mTLS).
+import * as grpc from '@grpc/grpc-js';
+import { BatonError } from './errors.js';
+import type { RequestOf, ResponseOf } from './define.js';
+
+type Definition = Record<string, grpc.MethodDefinition<never, never> | grpc.MethodDefinition<unknown, unknown>>;
+
+export class RpcClient<S extends Definition> {
+  private readonly client: grpc.Client;
+
+  constructor(
+    readonly target: string,
+    credentials: grpc.ChannelCredentials,
+    private readonly definition: S,
+    options: grpc.ChannelOptions = {},
+  ) {
+    this.client = new grpc.Client(target, credentials, options);
+  }
+
+  call<K extends keyof S & string>(method: K, request: RequestOf<S[K]>, timeoutMs = 10_000): Promise<ResponseOf<S[K]>> {
+    const def = this.definition[method] as unknown as grpc.MethodDefinition<RequestOf<S[K]>, ResponseOf<S[K]>>;
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (err, res) => {
+          if (err) reject(BatonError.fromServiceError(err));
+          else if (res === undefined) reject(new BatonError('INTERNAL', `${def.path}: empty response`));
+          else resolve(res);
+        },
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,30 @@
+// Every baton gRPC service (proto/control.proto) as definitions built from the generated codecs.
+import { baton } from '../../proto/gen/baton.js';
+import { unary } from './define.js';
+
+const CONTROL = 'baton.Control';
+export const controlService = {
+  GetNode: unary(CONTROL, 'GetNode', baton.GetRequest, baton.Node),
+  ListNodes: unary(CONTROL, 'ListNodes', baton.ListRequest, baton.ListNodesResponse),
+  UpdateNode: unary(CONTROL, 'UpdateNode', baton.UpdateNodeRequest, baton.Node),
+  RemoveNode: unary(CONTROL, 'RemoveNode', baton.RemoveRequest, baton.RemoveResponse),
+  GetCluster: unary(CONTROL, 'GetCluster', baton.Empty, baton.GetClusterResponse),
+  RotateJoinToken: unary(CONTROL, 'RotateJoinToken', baton.RotateJoinTokenRequest, baton.GetClusterResponse),
+  Info: unary(CONTROL, 'Info', baton.Empty, baton.ClusterInfo),
+  AddRaftMember: unary(CONTROL, 'AddRaftMember', baton.RaftMemberRequest, baton.Empty),
+};
+export type ControlService = typeof controlService;
+
+const CA = 'baton.CA';
+export const caService = {
+  GetRootCACertificate: unary(CA, 'GetRootCACertificate', baton.Empty, baton.RootCACertificate),
+  Join: unary(CA, 'Join', baton.JoinRequest, baton.JoinResponse),
+  Renew: unary(CA, 'Renew', baton.RenewRequest, baton.RenewResponse),
+};
+export type CAService = typeof caService;
+
+const DISPATCHER = 'baton.Dispatcher';
+export const dispatcherService = {
+  Heartbeat: unary(DISPATCHER, 'Heartbeat', baton.HeartbeatRequest, baton.HeartbeatResponse),
+};
+export type DispatcherService = typeof dispatcherService;
