@@ -1,0 +1,236 @@
+// mTLS over real gRPC sockets on 127.0.0.1: the one port that serves joining nodes (no
+// certificate) and verified nodes alike, role checks, foreign CAs, and certificate hot-reload.
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { connect } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { createRootCA, generateJoinToken, loadRootCA, parseJoinToken } from '../../manager/ca/index.js';
+import type { RootCA } from '../../manager/ca/index.js';
+import {
+  authorize,
+  authorizeStream,
+  bootstrapCredentials,
+  caDigest,
+  clientCredentials,
+  generateNodeKey,
+  NODE_CHANNEL_OPTIONS,
+  NodeServerCredentials,
+  peerIdentity,
+} from '../../src/tls/index.js';
+import type { NodeIdentity, NodeRole, NodeTlsMaterial } from '../../src/tls/index.js';
+
+const HOST = '127.0.0.1';
+const HOUR = 3600_000;
+const CLUSTER = 'cluster-a';
+
+// A hand-built service with JSON messages: enough to exercise credentials, no .proto needed.
+const json = {
+  serialize: (v: unknown): Buffer => Buffer.from(JSON.stringify(v ?? null)),
+  deserialize: (b: Buffer): unknown => JSON.parse(b.toString('utf8')),
+};
+function method(name: string, responseStream = false): grpc.MethodDefinition<unknown, unknown> {
+  return {
+    path: `/baton.test.Tls/${name}`,
+    requestStream: false,
+    responseStream,
+    requestSerialize: json.serialize,
+    requestDeserialize: json.deserialize,
+    responseSerialize: json.serialize,
+    responseDeserialize: json.deserialize,
+    originalName: name,
+  };
+}
+const service = {
+  ManagerOnly: method('ManagerOnly'),
+  AnyNode: method('AnyNode'),
+  RootCert: method('RootCert'),
+  WatchManagers: method('WatchManagers', true),
+} satisfies grpc.ServiceDefinition;
+
+/** One cluster's CA and a helper to issue node material from it. */
+interface Cluster {
+  id: string;
+  ca: RootCA;
+  node(nodeId: string, role: NodeRole, validityMs?: number, now?: Date): Promise<NodeTlsMaterial>;
+}
+
+async function makeCluster(id: string): Promise<Cluster> {
+  const root = await createRootCA(id);
+  const ca = await loadRootCA(root.certPem, root.keyPkcs8);
+  return {
+    id,
+    ca,
+    async node(nodeId, role, validityMs = HOUR, now = new Date()) {
+      const { keyPem, csrPem } = await generateNodeKey();
+      const certPem = await ca.issueNodeCertificate(csrPem, { nodeId, role, clusterId: id }, validityMs, now);
+      return { caPem: ca.certPem, certPem, keyPem };
+    },
+  };
+}
+
+let a: Cluster;
+let b: Cluster;
+let serverCreds: NodeServerCredentials;
+let server: grpc.Server;
+let port: number;
+const clients: grpc.Client[] = [];
+
+before(async () => {
+  [a, b] = await Promise.all([makeCluster(CLUSTER), makeCluster('cluster-b')]);
+  serverCreds = new NodeServerCredentials(await a.node('mgr-1', 'manager'));
+  server = new grpc.Server();
+  const identityReply = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, identity: NodeIdentity) => {
+    // The wrapper's identity and peerIdentity() agree.
+    assert.deepEqual(peerIdentity(call), identity);
+    callback(null, { ...identity, notAfter: identity.notAfter.toISOString() });
+  };
+  server.addService(service, {
+    ManagerOnly: authorize(['manager'], CLUSTER, identityReply),
+    AnyNode: authorize(['manager', 'worker'], CLUSTER, identityReply),
+    // The CA's join path: callable without a certificate.
+    RootCert: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, { pem: a.ca.certPem }),
+    WatchManagers: authorizeStream<grpc.ServerWritableStream<unknown, unknown>>(['manager'], CLUSTER, (call, identity) => {
+      call.write({ nodeId: identity.nodeId });
+      call.write({ nodeId: peerIdentity(call)?.nodeId });
+      call.end();
+    }),
+  });
+  port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${HOST}:0`, serverCreds, (err, p) => (err ? reject(err) : resolve(p)));
+  });
+});
+
+after(() => {
+  for (const c of clients) c.close();
+  server.forceShutdown();
+});
+
+function client(creds: grpc.ChannelCredentials): grpc.Client {
+  const c = new grpc.Client(`${HOST}:${port}`, creds, NODE_CHANNEL_OPTIONS);
+  clients.push(c);
+  return c;
+}
+
+function call(c: grpc.Client, name: keyof typeof service, request: unknown = {}): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    c.makeUnaryRequest(
+      service[name].path,
+      json.serialize,
+      json.deserialize,
+      request,
+      { deadline: Date.now() + 10_000 },
+      (err, value) => (err ? reject(err) : resolve(value as Record<string, unknown>)),
+    );
+  });
+}
+
+function stream(c: grpc.Client, name: keyof typeof service): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const got: unknown[] = [];
+    const s = c.makeServerStreamRequest(service[name].path, json.serialize, json.deserialize, {}, { deadline: Date.now() + 10_000 });
+    s.on('data', (m: unknown) => got.push(m));
+    s.on('error', reject);
+    s.on('end', () => resolve(got));
+  });
+}
+
+function hasStatus(code: grpc.status, details?: RegExp): (err: unknown) => boolean {
+  return (err: unknown) => {
+    const e = err as Partial<grpc.ServiceError>;
+    assert.equal(e.code, code, `expected ${grpc.status[code]}, got ${String(e.code)} (${String(e.details)})`);
+    if (details) assert.match(e.details ?? '', details);
+    return true;
+  };
+}
+
+test('a manager certificate is accepted and the handler sees its identity', async () => {
+  const m = await a.node('mgr-2', 'manager');
+  const c = client(clientCredentials(m));
+  const reply = await call(c, 'ManagerOnly');
+  assert.deepEqual(reply, { nodeId: 'mgr-2', role: 'manager', clusterId: CLUSTER, notAfter: new Date(new X509Certificate(m.certPem).validTo).toISOString() });
+  assert.deepEqual(await stream(c, 'WatchManagers'), [{ nodeId: 'mgr-2' }, { nodeId: 'mgr-2' }], 'identity on a streaming call too');
+});
+
+test('a worker certificate is PERMISSION_DENIED on a manager-only method, fine elsewhere', async () => {
+  const c = client(clientCredentials(await a.node('wrk-1', 'worker')));
+  await assert.rejects(call(c, 'ManagerOnly'), hasStatus(grpc.status.PERMISSION_DENIED, /wrk-1 is a worker; this call needs manager/));
+  await assert.rejects(stream(c, 'WatchManagers'), hasStatus(grpc.status.PERMISSION_DENIED));
+  assert.equal((await call(c, 'AnyNode')).role, 'worker');
+});
+
+test('no client certificate is UNAUTHENTICATED (bootstrap or CA-only credentials)', async () => {
+  for (const creds of [bootstrapCredentials(), clientCredentials({ caPem: a.ca.certPem })]) {
+    const c = client(creds);
+    await assert.rejects(call(c, 'ManagerOnly'), hasStatus(grpc.status.UNAUTHENTICATED, /verified node certificate is required/));
+    await assert.rejects(call(c, 'AnyNode'), hasStatus(grpc.status.UNAUTHENTICATED));
+    await assert.rejects(stream(c, 'WatchManagers'), hasStatus(grpc.status.UNAUTHENTICATED));
+  }
+});
+
+test("a certificate from another cluster's CA is UNAUTHENTICATED", async () => {
+  const foreign = await b.node('mgr-1', 'manager');
+  // It trusts our root for the server, but presents a certificate our root did not sign.
+  const c = client(clientCredentials({ ...foreign, caPem: a.ca.certPem }));
+  await assert.rejects(call(c, 'ManagerOnly'), hasStatus(grpc.status.UNAUTHENTICATED));
+});
+
+test('an expired certificate of our own CA is UNAUTHENTICATED', async () => {
+  const expired = await a.node('mgr-old', 'manager', 60_000, new Date(Date.now() - 2 * HOUR));
+  const c = client(clientCredentials(expired));
+  await assert.rejects(call(c, 'ManagerOnly'), hasStatus(grpc.status.UNAUTHENTICATED));
+});
+
+test('bootstrapCredentials fetch the root certificate without a client certificate; its digest matches the token', async () => {
+  const token = generateJoinToken(a.ca.digest);
+  const reply = await call(client(bootstrapCredentials()), 'RootCert');
+  assert.equal(typeof reply.pem, 'string');
+  assert.equal(caDigest(reply.pem as string), parseJoinToken(token).digest);
+  assert.notEqual(caDigest(reply.pem as string), b.ca.digest);
+});
+
+test('clientCredentials trusting another CA refuse to connect (UNAVAILABLE)', async () => {
+  const c = client(clientCredentials(await b.node('mgr-9', 'manager')));
+  await assert.rejects(call(c, 'AnyNode'), hasStatus(grpc.status.UNAVAILABLE));
+  const noCert = client(clientCredentials({ caPem: b.ca.certPem }));
+  await assert.rejects(call(noCert, 'RootCert'), hasStatus(grpc.status.UNAVAILABLE));
+});
+
+test('clientCredentials with serverRole refuse a server of another role', async () => {
+  const w = await a.node('wrk-2', 'worker');
+  await assert.rejects(call(client(clientCredentials({ ...w, serverRole: 'worker' })), 'AnyNode'), hasStatus(grpc.status.UNAVAILABLE));
+  assert.equal((await call(client(clientCredentials({ ...w, serverRole: 'manager' })), 'AnyNode')).nodeId, 'wrk-2');
+});
+
+/** The fingerprint of the certificate the server presents to a new TLS connection. */
+function serverFingerprint(caPem: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: HOST, port, ca: caPem, servername: 'baton', ALPNProtocols: ['h2'], checkServerIdentity: () => undefined }, () => {
+      const fp = socket.getPeerCertificate().fingerprint256;
+      socket.destroy();
+      resolve(fp);
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('reload(): new connections get the renewed server certificate; a bad reload changes nothing', async () => {
+  const before = await a.node('mgr-1', 'manager');
+  const renewed = await a.node('mgr-1', 'manager', 2 * HOUR);
+  serverCreds.reload(before);
+  assert.equal(await serverFingerprint(a.ca.certPem), new X509Certificate(before.certPem).fingerprint256);
+
+  const m = await a.node('mgr-3', 'manager');
+  const existing = client(clientCredentials(m));
+  assert.equal((await call(existing, 'ManagerOnly')).nodeId, 'mgr-3');
+
+  serverCreds.reload(renewed);
+  assert.equal(await serverFingerprint(a.ca.certPem), new X509Certificate(renewed.certPem).fingerprint256);
+  assert.equal((await call(client(clientCredentials(m)), 'ManagerOnly')).nodeId, 'mgr-3');
+  assert.equal((await call(existing, 'ManagerOnly')).nodeId, 'mgr-3', 'an open connection keeps working');
+
+  // A key that is not the certificate's: refused up front, the server keeps its material.
+  assert.throws(() => serverCreds.reload({ ...renewed, keyPem: before.keyPem }));
+  assert.equal(await serverFingerprint(a.ca.certPem), new X509Certificate(renewed.certPem).fingerprint256);
+  assert.equal((await call(client(clientCredentials(m)), 'AnyNode')).nodeId, 'mgr-3');
+});
