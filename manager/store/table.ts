@@ -1,0 +1,85 @@
+// One kind's objects and the indexes that keep reads off full scans: by lowercased name for
+// every kind, and for tasks by service and by node (what orchestrators, the scheduler and
+// the dispatcher ask for all the time).
+import { nameKey } from './filter.js';
+import { type Kind, type Stored, nameOf } from './kinds.js';
+
+type Index = Map<string, Set<string>>;
+
+function addTo(index: Index, key: string, id: string): void {
+  let ids = index.get(key);
+  if (ids === undefined) index.set(key, (ids = new Set()));
+  ids.add(id);
+}
+
+function removeFrom(index: Index, key: string, id: string): void {
+  const ids = index.get(key);
+  if (ids === undefined) return;
+  ids.delete(id);
+  if (ids.size === 0) index.delete(key);
+}
+
+export class Table<K extends Kind> {
+  readonly byId = new Map<string, Stored<K>>();
+  private readonly byName: Index = new Map();
+  /** Tasks only; empty for every other kind. Unassigned tasks are under node id ''. */
+  private readonly byService: Index = new Map();
+  private readonly byNode: Index = new Map();
+
+  constructor(readonly kind: K) {}
+
+  /** Adds or replaces `obj`, keeping the indexes in step; returns what it replaced. */
+  put(obj: Stored<K>): Stored<K> | undefined {
+    const id = obj.meta.id;
+    const old = this.byId.get(id);
+    if (old !== undefined) this.unindex(old);
+    this.byId.set(id, obj);
+    this.index(obj);
+    return old;
+  }
+
+  remove(id: string): Stored<K> | undefined {
+    const old = this.byId.get(id);
+    if (old === undefined) return undefined;
+    this.byId.delete(id);
+    this.unindex(old);
+    return old;
+  }
+
+  /** Ids of the objects named `name` (ignoring case). */
+  idsByName(name: string): ReadonlySet<string> {
+    return this.byName.get(nameKey(name)) ?? EMPTY;
+  }
+
+  idsByService(serviceId: string): ReadonlySet<string> {
+    return this.byService.get(serviceId) ?? EMPTY;
+  }
+
+  idsByNode(nodeId: string): ReadonlySet<string> {
+    return this.byNode.get(nodeId) ?? EMPTY;
+  }
+
+  private index(obj: Stored<K>): void {
+    const id = obj.meta.id;
+    const name = nameOf(this.kind, obj);
+    if (name !== '') addTo(this.byName, nameKey(name), id);
+    if (this.kind === 'task') {
+      const t = obj as Stored<'task'>;
+      addTo(this.byService, t.serviceId, id);
+      addTo(this.byNode, t.nodeId, id);
+    }
+  }
+
+  private unindex(obj: Stored<K>): void {
+    const id = obj.meta.id;
+    const name = nameOf(this.kind, obj);
+    if (name !== '') removeFrom(this.byName, nameKey(name), id);
+    if (this.kind === 'task') {
+      const t = obj as Stored<'task'>;
+      removeFrom(this.byService, t.serviceId, id);
+      removeFrom(this.byNode, t.nodeId, id);
+    }
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
