@@ -1,5 +1,5 @@
 // What proposers use to build the data of a store write: one Raft entry, one atomic batch.
-import { baton } from '../../proto/gen/objects.js';
+import { baton } from '../../proto/gen/baton.js';
 import { type Input, type Kind, toStoreObject } from './kinds.js';
 
 export type StoreActionT = baton.StoreAction.$Properties;

@@ -1,6 +1,6 @@
 // The kinds of object the store keeps, and what the store needs to know about each: its
 // codec, whether its name is unique, and where its name and labels live.
-import { baton } from '../../proto/gen/objects.js';
+import { baton } from '../../proto/gen/baton.js';
 import type { DeepReadonly } from './freeze.js';
 
 /** The decoded message of each kind (the StoreObject oneof field of the same name). */

@@ -2,7 +2,7 @@
 // the only way in (apply); everything else reads. apply() is deterministic: it reads no clock
 // and no randomness (the leader stamps created_at/updated_at before proposing), so every
 // manager that applies the same log holds byte-identical contents.
-import { baton } from '../../proto/gen/objects.js';
+import { baton } from '../../proto/gen/baton.js';
 import type { Entry } from '../../raft/core/types.js';
 import type { StateMachine } from '../../raft/node.js';
 import { decodeBatch } from './actions.js';

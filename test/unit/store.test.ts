@@ -1,7 +1,7 @@
 // The cluster store fed by hand-built Raft entries: no Raft needed, apply() is the only way in.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { baton } from '../../proto/gen/objects.js';
+import { baton } from '../../proto/gen/baton.js';
 import { EntryType } from '../../raft/core/types.js';
 import {
   ClusterStore,
