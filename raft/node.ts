@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
 import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
 import { decodeConfChange } from './core/membership.js';
-import { ConfChangeType, EntryType, type ConfChange, type Entry, type HardState, type Message, type Ready } from './core/types.js';
+import { ConfChangeType, EntryType, type ConfChange, type Entry, type HardState, type Message, type Ready, type SoftState } from './core/types.js';
 import { RaftStorage } from './storage/index.js';
 import { GrpcTransport, type StreamAuthenticator } from './transport/index.js';
 import type { Server } from '@grpc/grpc-js';
@@ -42,6 +42,8 @@ export interface RaftNodeOptions<R> {
   server?: Server;
   /** Proves who opened an inbound Raft stream (mTLS); see raft/transport. */
   authenticate?: StreamAuthenticator;
+  /** Called after a Ready that changed this node's role or its view of the leader. */
+  onRoleChange?: (role: SoftState) => void;
   random?: () => number;
 }
 
@@ -164,6 +166,11 @@ export class RaftNode<R = unknown> {
     return this.track(this.core.proposeConfChange(cc));
   }
 
+  /** Where to reach a peer; membership itself only changes through the log. */
+  setPeerAddress(id: string, address: string): void {
+    if (id !== this.opts.id && address) this.transport.addPeer(id, address);
+  }
+
   transferLeadership(to: string): boolean {
     const ok = this.core.transferLeadership(to);
     this.schedule();
@@ -262,6 +269,7 @@ export class RaftNode<R = unknown> {
     }
     for (const r of rd.readStates) this.readyReads.push({ index: r.index, key: new TextDecoder().decode(r.context) });
     this.core.advance();
+    if (rd.softState) this.opts.onRoleChange?.(rd.softState);
     this.serveReads();
     await this.maybeSnapshot();
   }

@@ -2,9 +2,8 @@
 // promises and fail with BatonError, whatever the transport underneath (unix socket or mTLS).
 import * as grpc from '@grpc/grpc-js';
 import { BatonError } from './errors.js';
-import type { RequestOf, ResponseOf } from './define.js';
+import type { Definition, RequestOf, ResponseOf } from './define.js';
 
-type Definition = Record<string, grpc.MethodDefinition<never, never> | grpc.MethodDefinition<unknown, unknown>>;
 
 export class RpcClient<S extends Definition> {
   private readonly client: grpc.Client;
@@ -18,7 +17,7 @@ export class RpcClient<S extends Definition> {
     this.client = new grpc.Client(target, credentials, options);
   }
 
-  call<K extends keyof S & string>(method: K, request: RequestOf<S[K]>, timeoutMs = 10_000): Promise<ResponseOf<S[K]>> {
+  call<K extends keyof S & string>(method: K, request: RequestOf<S[K]>, timeoutMs = 10_000, metadata = new grpc.Metadata()): Promise<ResponseOf<S[K]>> {
     const def = this.definition[method] as unknown as grpc.MethodDefinition<RequestOf<S[K]>, ResponseOf<S[K]>>;
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
@@ -26,7 +25,7 @@ export class RpcClient<S extends Definition> {
         def.requestSerialize,
         def.responseDeserialize,
         request,
-        new grpc.Metadata(),
+        metadata,
         { deadline: Date.now() + timeoutMs },
         (err, res) => {
           if (err) reject(BatonError.fromServiceError(err));

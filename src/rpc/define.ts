@@ -31,11 +31,12 @@ export function unary<Req, Res>(
   };
 }
 
-type AnyMethod = grpc.MethodDefinition<never, never> | grpc.MethodDefinition<unknown, unknown>;
-export type RequestOf<M> = M extends grpc.MethodDefinition<infer Req, unknown> ? Req : never;
-export type ResponseOf<M> = M extends grpc.MethodDefinition<unknown, infer Res> ? Res : never;
+/** Any service definition made of unary() methods (method variance makes a precise bound useless). */
+export type Definition = Record<string, { path: string }>;
+export type RequestOf<M> = M extends grpc.MethodDefinition<infer Req, infer _Res> ? Req : never;
+export type ResponseOf<M> = M extends grpc.MethodDefinition<infer _Req, infer Res> ? Res : never;
 
 /** Server handlers for every method of a service definition. */
-export type Handlers<S extends Record<string, AnyMethod>> = {
+export type Handlers<S extends Definition> = {
   [K in keyof S]: (request: RequestOf<S[K]>, call: grpc.ServerUnaryCall<RequestOf<S[K]>, ResponseOf<S[K]>>) => Promise<ResponseOf<S[K]>>;
 };

@@ -3,9 +3,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { BatonError } from './errors.js';
-import type { Handlers } from './define.js';
+import type { Definition, Handlers } from './define.js';
 
-type Definition = Record<string, grpc.MethodDefinition<never, never> | grpc.MethodDefinition<unknown, unknown>>;
 
 export function addService<S extends Definition>(server: grpc.Server, definition: S, handlers: Handlers<S>, logger: Logger): void {
   const impl: grpc.UntypedServiceImplementation = {};

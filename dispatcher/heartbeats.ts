@@ -1,0 +1,137 @@
+// Node liveness (DESIGN 4): every node heartbeats the leader each period; the leader keeps the
+// times in memory and writes to the store only when a node's state changes (ready <-> down), so
+// a heartbeat costs no Raft write. A node silent for grace x period is marked down.
+import type { Logger } from 'pino';
+import { baton } from '../proto/gen/baton.js';
+import { BatonError } from '../src/rpc/errors.js';
+import type { Handlers } from '../src/rpc/define.js';
+import type { DispatcherService } from '../src/rpc/services.js';
+import type { Caller, Guard } from '../src/rpc/caller.js';
+import { updateAction, type ClusterStore, type StoreActionT, type Stored } from '../manager/store/index.js';
+
+/** What the dispatcher needs of the manager it runs on. */
+export interface DispatcherHost {
+  readonly store: ClusterStore;
+  isLeader(): boolean;
+  propose(actions: StoreActionT[]): Promise<unknown>;
+}
+
+export interface HeartbeatDeps {
+  host: DispatcherHost;
+  guard: Guard;
+  logger: Logger;
+  /** Managers (leader first), for workers to reconnect to. */
+  managers: () => baton.ManagerPeer.$Properties[];
+  /** Sends a heartbeat to the leader on behalf of `caller` (when this manager is a follower). */
+  forward: (req: baton.HeartbeatRequest.$Properties, caller: Caller) => Promise<baton.HeartbeatResponse.$Properties>;
+  now?: () => number;
+}
+
+export const DEFAULT_HEARTBEAT_PERIOD_MS = 1000;
+export const DEFAULT_HEARTBEAT_GRACE = 3;
+
+export class Heartbeats {
+  private readonly lastSeen = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: HeartbeatDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  period(): { periodMs: number; grace: number } {
+    const spec = this.deps.host.store.list('cluster')[0]?.spec;
+    return {
+      periodMs: Number(spec?.heartbeatPeriodMs ?? 0) || DEFAULT_HEARTBEAT_PERIOD_MS,
+      grace: Number(spec?.heartbeatGrace ?? 0) || DEFAULT_HEARTBEAT_GRACE,
+    };
+  }
+
+  handlers(): Handlers<DispatcherService> {
+    return {
+      Heartbeat: async (req, call) => {
+        const caller = this.deps.guard(call, ['manager', 'worker']);
+        if (!this.deps.host.isLeader()) return this.deps.forward(req, caller);
+        return this.beat(caller.nodeId, req);
+      },
+    };
+  }
+
+  /** Leader only: record a heartbeat and mark the node ready if it was not. */
+  async beat(nodeId: string, req: baton.HeartbeatRequest.$Properties): Promise<baton.HeartbeatResponse.$Properties> {
+    const store = this.deps.host.store;
+    const node = store.get('node', nodeId);
+    if (!node) throw new BatonError('PERMISSION_DENIED', `node ${nodeId} has been removed from the cluster`);
+    this.lastSeen.set(nodeId, this.now());
+    const addr = req.addr || node.status?.addr || '';
+    if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr) {
+      await this.setState(node, baton.NodeState.NODE_READY, '', addr, req.description ?? undefined);
+    }
+    return {
+      periodMs: this.period().periodMs,
+      managers: this.deps.managers(),
+      desiredRole: node.spec?.desiredRole ?? baton.NodeRole.WORKER,
+    };
+  }
+
+  /** Leadership gained: everyone gets a fresh grace period, then silence counts. */
+  start(): void {
+    const t = this.now();
+    for (const node of this.deps.host.store.list('node')) this.lastSeen.set(node.meta.id, t);
+    this.schedule();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lastSeen.clear();
+  }
+
+  private schedule(): void {
+    const { periodMs } = this.period();
+    this.timer = setTimeout(() => {
+      this.checkSilent().then(
+        () => this.timer && this.schedule(),
+        (err: unknown) => {
+          this.deps.logger.warn({ err }, 'marking silent nodes down failed; will retry');
+          if (this.timer) this.schedule();
+        },
+      );
+    }, Math.max(50, periodMs / 2));
+  }
+
+  private async checkSilent(): Promise<void> {
+    if (!this.deps.host.isLeader()) return;
+    const { periodMs, grace } = this.period();
+    const deadline = this.now() - periodMs * grace;
+    for (const node of this.deps.host.store.list('node')) {
+      const seen = this.lastSeen.get(node.meta.id) ?? this.now();
+      if (!this.lastSeen.has(node.meta.id)) this.lastSeen.set(node.meta.id, seen);
+      if (seen < deadline && node.status?.state === baton.NodeState.NODE_READY) {
+        this.deps.logger.info({ node: node.meta.id, silentMs: this.now() - seen }, 'node missed its heartbeats: marking it down');
+        await this.setState(node, baton.NodeState.NODE_DOWN, 'heartbeat failure', node.status?.addr ?? '');
+      }
+    }
+  }
+
+  private async setState(
+    node: Stored<'node'>,
+    state: baton.NodeState,
+    message: string,
+    addr: string,
+    description?: baton.NodeDescription.$Properties,
+  ): Promise<void> {
+    const updated = {
+      ...node,
+      meta: { ...node.meta, updatedAt: this.now() },
+      status: { state, message, addr, lastHeartbeat: this.now() },
+      ...(description ? { description } : {}),
+    };
+    try {
+      await this.deps.host.propose([updateAction('node', updated)]);
+    } catch (err) {
+      // A concurrent `node update` won the version race; the next heartbeat or check retries.
+      if (!(err instanceof BatonError && err.code === 'VERSION_CONFLICT')) throw err;
+    }
+  }
+}

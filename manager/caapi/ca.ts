@@ -1,0 +1,139 @@
+// The CA service (proto/control.proto): the only calls a node without a certificate may make.
+// Joining checks the token against the cluster's current tokens (so a rotated token stops
+// working at once), records the node, and signs its CSR with the root key unsealed in memory.
+import { randomBytes } from 'node:crypto';
+import { baton } from '../../proto/gen/baton.js';
+import { BatonError } from '../../src/rpc/errors.js';
+import type { Handlers } from '../../src/rpc/define.js';
+import { caService, type CAService } from '../../src/rpc/services.js';
+import type { Guard } from '../../src/rpc/caller.js';
+import { CAError, JoinTokenError, loadRootCA, parseJoinToken, tokenMatches, unseal, type RootCA } from '../ca/index.js';
+import type { LeaderForwarder } from '../forward.js';
+import type { Manager } from '../manager.js';
+import { createAction, type Stored } from '../store/index.js';
+import { managerPeers } from '../controlapi/control.js';
+
+export const DEFAULT_CERT_VALIDITY_MS = 7 * 24 * 3600 * 1000;
+
+export interface CADeps {
+  manager: Manager;
+  forwarder: LeaderForwarder;
+  guard: Guard;
+  clusterId: string;
+  caPem: string;
+  /** The managers' sealing key (unseals the root CA key). */
+  managerKey: Uint8Array;
+  now?: () => number;
+}
+
+/** Node ids like Docker's: 25 lowercase base36 characters. */
+export function newNodeId(): string {
+  const bytes = randomBytes(25);
+  return [...bytes].map((b) => (b % 36).toString(36)).join('');
+}
+
+export function caHandlers(deps: CADeps): Handlers<CAService> {
+  const { manager, forwarder, guard } = deps;
+  const now = deps.now ?? Date.now;
+  let rootCA: { version: number; ca: RootCA } | undefined;
+
+  function cluster(): Stored<'cluster'> {
+    const c = manager.store.list('cluster')[0];
+    if (!c?.rootCa) throw new BatonError('UNAVAILABLE', 'the cluster is still initializing; retry');
+    return c;
+  }
+
+  async function signer(): Promise<RootCA> {
+    const c = cluster();
+    if (rootCA?.version !== c.meta.version) {
+      const root = c.rootCa!;
+      const key = unseal(deps.managerKey, root.encryptedCaKey ?? new Uint8Array(0));
+      rootCA = { version: c.meta.version, ca: await loadRootCA(root.caCertPem ?? '', key) };
+    }
+    return rootCA.ca;
+  }
+
+  async function issue(csrPem: string, nodeId: string, role: 'manager' | 'worker'): Promise<string> {
+    const c = cluster();
+    const validity = Number(c.spec?.nodeCertExpiryMs ?? 0) || DEFAULT_CERT_VALIDITY_MS;
+    try {
+      return await (await signer()).issueNodeCertificate(csrPem, { nodeId, role, clusterId: deps.clusterId }, validity, new Date(now()));
+    } catch (err) {
+      if (err instanceof CAError) throw new BatonError('INVALID_ARGUMENT', err.message);
+      throw err;
+    }
+  }
+
+  return {
+    async GetRootCACertificate() {
+      return { caCertPem: deps.caPem };
+    },
+
+    async Join(req, call) {
+      if (!manager.isLeader()) return forwarder.forward(caService, 'Join', req, { nodeId: '', role: 'local' });
+      await manager.readBarrier();
+      const c = cluster();
+      const root = c.rootCa!;
+      let parsed;
+      try {
+        parsed = parseJoinToken(req.token ?? '');
+      } catch (err) {
+        if (err instanceof JoinTokenError) throw new BatonError('INVALID_ARGUMENT', `invalid join token: ${err.message}`);
+        throw err;
+      }
+      if (parsed.digest !== root.caCertDigest) {
+        throw new BatonError('INVALID_ARGUMENT', 'the join token is for another cluster (its CA digest does not match)');
+      }
+      const token = req.token!.trim();
+      const role = tokenMatches(token, root.joinTokens?.manager ?? '')
+        ? 'manager'
+        : tokenMatches(token, root.joinTokens?.worker ?? '')
+          ? 'worker'
+          : undefined;
+      if (!role) throw new BatonError('PERMISSION_DENIED', 'the join token is not valid (it may have been rotated)');
+      const advertise = req.advertiseAddr ?? '';
+      if (!/^[^\s:]+:\d+$/.test(advertise)) throw new BatonError('INVALID_ARGUMENT', `bad advertise address "${advertise}" (want host:port)`);
+      const nodeId = newNodeId();
+      const certPem = await issue(req.csrPem ?? '', nodeId, role);
+      const t = now();
+      await manager.propose([
+        createAction('node', {
+          meta: { id: nodeId, createdAt: t, updatedAt: t },
+          spec: {
+            annotations: { labels: {} },
+            desiredRole: role === 'manager' ? baton.NodeRole.MANAGER : baton.NodeRole.WORKER,
+            availability: baton.NodeAvailability.ACTIVE,
+          },
+          description: req.description ?? {},
+          status: { state: baton.NodeState.NODE_READY, addr: advertise, lastHeartbeat: t },
+          // A joining manager counts as one once it is a Raft member (AddRaftMember).
+          role: baton.NodeRole.WORKER,
+        }),
+      ]);
+      void call;
+      return {
+        nodeId,
+        clusterId: deps.clusterId,
+        role: role === 'manager' ? baton.NodeRole.MANAGER : baton.NodeRole.WORKER,
+        certPem,
+        caCertPem: deps.caPem,
+        managers: managerPeers(manager),
+        managerKey: role === 'manager' ? deps.managerKey : new Uint8Array(0),
+      };
+    },
+
+    async Renew(req, call) {
+      const caller = guard(call, ['manager', 'worker']);
+      if (!manager.isLeader()) return forwarder.forward(caService, 'Renew', req, caller);
+      const node = manager.store.get('node', caller.nodeId);
+      if (!node) throw new BatonError('PERMISSION_DENIED', `node ${caller.nodeId} has been removed from the cluster`);
+      const role = node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
+      const certPem = await issue(req.csrPem ?? '', caller.nodeId, role);
+      return {
+        certPem,
+        role: role === 'manager' ? baton.NodeRole.MANAGER : baton.NodeRole.WORKER,
+        managerKey: role === 'manager' ? deps.managerKey : new Uint8Array(0),
+      };
+    },
+  };
+}

@@ -1,0 +1,198 @@
+// The Control service (proto/control.proto): reads are served by any manager after a Raft read
+// barrier (linearizable); writes run on the leader, followers forward them.
+import { baton } from '../../proto/gen/baton.js';
+import { BatonError } from '../../src/rpc/errors.js';
+import type { Handlers } from '../../src/rpc/define.js';
+import type { ControlService } from '../../src/rpc/services.js';
+import { controlService } from '../../src/rpc/services.js';
+import type { Caller, Guard } from '../../src/rpc/caller.js';
+import { generateJoinToken } from '../ca/index.js';
+import type { LeaderForwarder } from '../forward.js';
+import type { Manager } from '../manager.js';
+import { deleteAction, updateAction, type ListFilter, type Stored } from '../store/index.js';
+import { keepsQuorum, nodeView } from './nodes.js';
+
+export interface ControlDeps {
+  manager: Manager;
+  forwarder: LeaderForwarder;
+  guard: Guard;
+  clusterId: string;
+  now?: () => number;
+}
+
+const MANAGERS = ['manager'] as const;
+
+export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
+  const { manager, forwarder, guard } = deps;
+  const now = deps.now ?? Date.now;
+
+  /** Run on the leader: here if we are it, else forwarded with the caller's identity. */
+  async function onLeader<K extends keyof ControlService & string>(
+    method: K,
+    request: Parameters<Handlers<ControlService>[K]>[0],
+    caller: Caller,
+    run: () => Promise<Awaited<ReturnType<Handlers<ControlService>[K]>>>,
+  ): Promise<Awaited<ReturnType<Handlers<ControlService>[K]>>> {
+    if (manager.isLeader()) return run();
+    return forwarder.forward(controlService, method, request as never, caller) as never;
+  }
+
+  function cluster(): Stored<'cluster'> {
+    const c = manager.store.list('cluster')[0];
+    if (!c) throw new BatonError('UNAVAILABLE', 'the cluster is still initializing; retry');
+    return c;
+  }
+
+  function publicCluster(c: Stored<'cluster'>): baton.GetClusterResponse.$Properties {
+    const copy = baton.Cluster.fromObject(baton.Cluster.toObject(c as baton.Cluster));
+    if (copy.rootCa) copy.rootCa.encryptedCaKey = new Uint8Array(0);
+    return { cluster: copy };
+  }
+
+  return {
+    async GetNode(req, call) {
+      guard(call, MANAGERS);
+      await manager.readBarrier();
+      return nodeView(manager, resolveNode(req.id ?? ''));
+    },
+
+    async ListNodes(req, call) {
+      guard(call, MANAGERS);
+      await manager.readBarrier();
+      const f = req.filters ?? {};
+      const filter: ListFilter = {
+        ...(f.ids?.length ? { ids: f.ids } : {}),
+        ...(f.names?.length ? { names: f.names } : {}),
+        ...(f.labels?.length ? { labels: f.labels } : {}),
+      };
+      const roles = (f.roles ?? []).map((r) => (r === 'manager' ? baton.NodeRole.MANAGER : baton.NodeRole.WORKER));
+      const nodes = manager.store.list('node', filter).filter((n) => roles.length === 0 || roles.includes(n.role ?? baton.NodeRole.WORKER));
+      return { nodes: nodes.map((n) => nodeView(manager, n)) };
+    },
+
+    async UpdateNode(req, call) {
+      const caller = guard(call, MANAGERS);
+      return onLeader('UpdateNode', req, caller, async () => {
+        const node = resolveNode(req.id ?? '');
+        const spec = req.spec;
+        if (!spec) throw new BatonError('INVALID_ARGUMENT', 'node update needs a spec');
+        const version = req.version ? Number(req.version) : node.meta.version;
+        const wasManager = (node.spec?.desiredRole ?? baton.NodeRole.WORKER) === baton.NodeRole.MANAGER;
+        const demoting = wasManager && spec.desiredRole === baton.NodeRole.WORKER;
+        if (demoting) {
+          const q = keepsQuorum(manager, node.meta.id);
+          if (!q.ok) {
+            throw new BatonError(
+              'FAILED_PRECONDITION',
+              `demoting ${node.meta.id} would leave ${q.reachable} reachable manager(s) where ${q.needed} are needed for a quorum`,
+            );
+          }
+        }
+        const updated = { ...(node as baton.Node), meta: { ...node.meta, version, updatedAt: now() }, spec };
+        const [stored] = await manager.propose([updateAction('node', updated)]);
+        return nodeView(manager, stored!.object as Stored<'node'>);
+      });
+    },
+
+    async RemoveNode(req, call) {
+      const caller = guard(call, MANAGERS);
+      return onLeader('RemoveNode', req, caller, async () => {
+        const node = resolveNode(req.id ?? '');
+        const id = node.meta.id;
+        let warning = '';
+        const isManager = node.role === baton.NodeRole.MANAGER;
+        if (isManager) {
+          if (!req.force) {
+            throw new BatonError('FAILED_PRECONDITION', `node ${id} is a manager: demote it first (or use --force)`);
+          }
+          const q = keepsQuorum(manager, id);
+          if (!q.ok) warning = `removing manager ${id} leaves ${q.reachable} reachable manager(s) where ${q.needed} are needed: the cluster may lose its quorum`;
+          if (id === manager.nodeId) throw new BatonError('FAILED_PRECONDITION', `node ${id} is the leader answering this call; remove it from another manager`);
+          if (manager.raftStatus().conf.voters.includes(id)) await manager.removeMember(id);
+        } else if (node.status?.state === baton.NodeState.NODE_READY && !req.force) {
+          throw new BatonError('FAILED_PRECONDITION', `node ${id} is not down and can't be removed (use --force)`);
+        }
+        await manager.propose([deleteAction('node', node)]);
+        return { warning };
+      });
+    },
+
+    async GetCluster(_req, call) {
+      guard(call, MANAGERS);
+      await manager.readBarrier();
+      return publicCluster(cluster());
+    },
+
+    async RotateJoinToken(req, call) {
+      const caller = guard(call, MANAGERS);
+      return onLeader('RotateJoinToken', req, caller, async () => {
+        const c = cluster();
+        const root = c.rootCa;
+        if (!root?.caCertDigest) throw new BatonError('INTERNAL', 'cluster has no root CA');
+        const tokens = { worker: root.joinTokens?.worker ?? '', manager: root.joinTokens?.manager ?? '' };
+        if (req.worker) tokens.worker = generateJoinToken(root.caCertDigest);
+        if (req.manager) tokens.manager = generateJoinToken(root.caCertDigest);
+        const updated = { ...(c as baton.Cluster), meta: { ...c.meta, updatedAt: now() }, rootCa: { ...root, joinTokens: tokens } };
+        const [stored] = await manager.propose([updateAction('cluster', updated)]);
+        return publicCluster(stored!.object as Stored<'cluster'>);
+      });
+    },
+
+    async Info(_req, call) {
+      guard(call, ['manager', 'worker']);
+      return {
+        clusterId: deps.clusterId,
+        nodeId: manager.nodeId,
+        leaderId: manager.leaderId(),
+        managers: managerPeers(manager),
+      };
+    },
+
+    async AddRaftMember(req, call) {
+      const caller = guard(call, MANAGERS);
+      return onLeader('AddRaftMember', req, caller, async () => {
+        const nodeId = req.nodeId ?? '';
+        if (caller.role !== 'local' && caller.nodeId !== nodeId) {
+          throw new BatonError('PERMISSION_DENIED', `node ${caller.nodeId} cannot add ${nodeId} to Raft`);
+        }
+        const node = manager.store.get('node', nodeId);
+        if (!node) throw new BatonError('NOT_FOUND', `node ${nodeId} is not part of the cluster`);
+        if ((node.spec?.desiredRole ?? baton.NodeRole.WORKER) !== baton.NodeRole.MANAGER) {
+          throw new BatonError('PERMISSION_DENIED', `node ${nodeId} is not meant to be a manager`);
+        }
+        const addr = req.addr ?? '';
+        if (!manager.raftStatus().conf.voters.includes(nodeId)) await manager.addVoter(nodeId, addr);
+        const current = manager.store.get('node', nodeId)!;
+        await manager.propose([
+          updateAction('node', {
+            ...(current as baton.Node),
+            meta: { ...current.meta, updatedAt: now() },
+            role: baton.NodeRole.MANAGER,
+            managerStatus: { addr },
+          }),
+        ]);
+        return {};
+      });
+    },
+  };
+
+  function resolveNode(ref: string): Stored<'node'> {
+    if (!ref) throw new BatonError('INVALID_ARGUMENT', 'a node id or name is required');
+    try {
+      return manager.store.resolve('node', ref);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      throw new BatonError(code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', err instanceof Error ? err.message : String(err));
+    }
+  }
+}
+
+/** Managers and their addresses, the leader first. */
+export function managerPeers(manager: Manager): baton.ManagerPeer.$Properties[] {
+  const leader = manager.leaderId();
+  return manager.store
+    .list('node')
+    .filter((n) => n.role === baton.NodeRole.MANAGER && n.managerStatus?.addr)
+    .map((n) => ({ nodeId: n.meta.id, addr: n.managerStatus!.addr! }))
+    .sort((a, b) => Number(b.nodeId === leader) - Number(a.nodeId === leader));
+}

@@ -1,0 +1,186 @@
+// A manager: the replicated store driven by Raft, and the loops that run only while this
+// manager leads (started on winning an election, stopped on losing it, as in SwarmKit).
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { RaftNode } from '../raft/node.js';
+import { RaftError } from '../raft/errors.js';
+import { ConfChangeType, type SoftState } from '../raft/core/types.js';
+import type { StreamAuthenticator } from '../raft/transport/index.js';
+import { ClusterStore, encodeBatch, StoreError, type ApplyResult, type StoreActionT, type StoreObjectT } from './store/index.js';
+import { BatonError } from '../src/rpc/errors.js';
+
+export interface ManagerOptions {
+  nodeId: string;
+  raftDir: string;
+  /** The node's one gRPC server: the Raft stream is served there. */
+  server: grpc.Server;
+  channelCredentials: grpc.ChannelCredentials;
+  authenticate: StreamAuthenticator;
+  /** Raft peers known at start (id → address); the store's manager nodes add the rest. */
+  peers: Record<string, string>;
+  /** Bootstrap a new single-manager cluster (init); false to join or resume. */
+  bootstrap: boolean;
+  logger: Logger;
+  snapshotEntries?: number;
+  tickMs?: number;
+}
+
+/** A loop that runs only on the leader. */
+export interface LeaderLoop {
+  start(): void;
+  stop(): void;
+}
+
+export class Manager {
+  readonly store = new ClusterStore();
+  private raft!: RaftNode<ApplyResult>;
+  private readonly loops: LeaderLoop[] = [];
+  private leading = false;
+  private requestCounter = 0;
+
+  private constructor(private readonly opts: ManagerOptions) {}
+
+  static async start(opts: ManagerOptions): Promise<Manager> {
+    const m = new Manager(opts);
+    m.raft = await RaftNode.start<ApplyResult>({
+      id: opts.nodeId,
+      dataDir: opts.raftDir,
+      listen: '',
+      server: opts.server,
+      authenticate: opts.authenticate,
+      channelCredentials: opts.channelCredentials,
+      peers: opts.peers,
+      bootstrap: opts.bootstrap ? [opts.nodeId] : [],
+      stateMachine: m.store,
+      logger: opts.logger.child({ component: 'raft' }),
+      onRoleChange: (s) => m.onRoleChange(s),
+      ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
+      ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
+    });
+    // Peer addresses live in the store (manager nodes); keep the transport in step with it.
+    for (const node of m.store.list('node')) m.learnPeer(node);
+    m.store.onChange((event) => {
+      if (event.action === 'reset') for (const node of m.store.list('node')) m.learnPeer(node);
+      else if (event.kind === 'node' && event.action !== 'delete') m.learnPeer(event.object);
+    });
+    return m;
+  }
+
+  get nodeId(): string {
+    return this.opts.nodeId;
+  }
+
+  isLeader(): boolean {
+    return this.raft.status().role === 'leader';
+  }
+
+  leaderId(): string {
+    return this.raft.status().leader;
+  }
+
+  raftStatus(): ReturnType<RaftNode['status']> {
+    return this.raft.status();
+  }
+
+  /** Register a loop to run while this manager leads. */
+  addLeaderLoop(loop: LeaderLoop): void {
+    this.loops.push(loop);
+    if (this.leading) loop.start();
+  }
+
+  /** Apply a batch of store actions through Raft; resolves with the objects as stored. */
+  async propose(actions: StoreActionT[]): Promise<StoreObjectT[]> {
+    const data = encodeBatch(actions, `${this.opts.nodeId}-${++this.requestCounter}`);
+    let result: ApplyResult;
+    try {
+      result = await this.raft.propose(data);
+    } catch (err) {
+      throw raftToBaton(err);
+    }
+    if (!result.ok) throw storeToBaton(result.error);
+    return result.objects;
+  }
+
+  /** Linearizable read point: afterwards the local store holds every acknowledged write. */
+  async readBarrier(): Promise<void> {
+    try {
+      await this.raft.readBarrier();
+    } catch (err) {
+      throw raftToBaton(err);
+    }
+  }
+
+  async addVoter(nodeId: string, address: string): Promise<void> {
+    try {
+      await this.raft.changeMembership(ConfChangeType.ADD_VOTER, nodeId, address);
+    } catch (err) {
+      throw raftToBaton(err);
+    }
+  }
+
+  async removeMember(nodeId: string): Promise<void> {
+    try {
+      await this.raft.changeMembership(ConfChangeType.REMOVE_NODE, nodeId);
+    } catch (err) {
+      throw raftToBaton(err);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.setLeading(false);
+    await this.raft.stop();
+  }
+
+  private onRoleChange(s: SoftState): void {
+    this.opts.logger.info({ role: s.role, leader: s.leader }, 'raft role changed');
+    this.setLeading(s.role === 'leader');
+  }
+
+  private setLeading(leading: boolean): void {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    for (const loop of this.loops) {
+      if (leading) loop.start();
+      else loop.stop();
+    }
+  }
+
+  private learnPeer(object: StoreObjectT['object']): void {
+    const node = object as { meta?: { id?: string | null } | null; managerStatus?: { addr?: string | null } | null };
+    const id = node.meta?.id;
+    const addr = node.managerStatus?.addr;
+    if (id && addr) this.raft.setPeerAddress(id, addr);
+  }
+}
+
+export function raftToBaton(err: unknown): BatonError {
+  if (err instanceof BatonError) return err;
+  if (err instanceof RaftError) {
+    switch (err.code) {
+      case 'NOT_LEADER':
+      case 'STOPPED':
+      case 'PROPOSAL_DROPPED':
+        return new BatonError('UNAVAILABLE', `${err.message}; retry`);
+      case 'TIMEOUT':
+        return new BatonError('DEADLINE_EXCEEDED', err.message);
+      case 'CONF_CHANGE_PENDING':
+        return new BatonError('FAILED_PRECONDITION', 'another membership change is in progress; retry');
+      case 'INVALID':
+        return new BatonError('INVALID_ARGUMENT', err.message);
+    }
+  }
+  return new BatonError('INTERNAL', err instanceof Error ? err.message : String(err));
+}
+
+function storeToBaton(err: StoreError): BatonError {
+  switch (err.code) {
+    case 'NOT_FOUND':
+      return new BatonError('NOT_FOUND', err.message);
+    case 'ALREADY_EXISTS':
+      return new BatonError('ALREADY_EXISTS', err.message);
+    case 'VERSION_CONFLICT':
+      return new BatonError('VERSION_CONFLICT', err.message);
+    case 'INVALID':
+      return new BatonError('INVALID_ARGUMENT', err.message);
+  }
+}

@@ -1,0 +1,88 @@
+// A node's data dir: who it is (node.json), its TLS material, and for managers the managers'
+// sealing key and the Raft log. Files are written to a temp name and renamed, so a crash never
+// leaves a half-written identity.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BatonError } from '../rpc/errors.js';
+import type { NodeTlsMaterial } from '../tls/index.js';
+
+export type Role = 'manager' | 'worker';
+
+export interface ManagerPeer {
+  nodeId: string;
+  addr: string;
+}
+
+export interface NodeState {
+  nodeId: string;
+  clusterId: string;
+  role: Role;
+  /** host:port the daemon binds. */
+  listenAddr: string;
+  /** host:port other nodes reach it at. */
+  advertiseAddr: string;
+  /** Last known managers, to reconnect to after a restart. */
+  managers: ManagerPeer[];
+}
+
+export class DataDir {
+  constructor(readonly path: string) {}
+
+  get socketPath(): string {
+    return join(this.path, 'baton.sock');
+  }
+
+  get raftDir(): string {
+    return join(this.path, 'raft');
+  }
+
+  exists(): boolean {
+    return existsSync(join(this.path, 'node.json'));
+  }
+
+  load(): NodeState {
+    try {
+      return JSON.parse(readFileSync(join(this.path, 'node.json'), 'utf8')) as NodeState;
+    } catch (err) {
+      throw new BatonError('FAILED_PRECONDITION', `data dir ${this.path} is unreadable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  save(state: NodeState): void {
+    this.write('node.json', JSON.stringify(state, null, 2) + '\n');
+  }
+
+  loadTls(): NodeTlsMaterial {
+    const read = (name: string): string => readFileSync(join(this.path, 'tls', name), 'utf8');
+    return { caPem: read('ca.crt'), certPem: read('node.crt'), keyPem: read('node.key') };
+  }
+
+  saveTls(m: NodeTlsMaterial): void {
+    this.write('tls/ca.crt', m.caPem);
+    this.write('tls/node.key', m.keyPem, 0o600);
+    this.write('tls/node.crt', m.certPem);
+  }
+
+  loadManagerKey(): Uint8Array | undefined {
+    const file = join(this.path, 'manager.key');
+    return existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
+  }
+
+  saveManagerKey(key: Uint8Array): void {
+    this.write('manager.key', key, 0o600);
+  }
+
+  /** What a demoted manager no longer needs. */
+  removeManagerState(): void {
+    rmSync(join(this.path, 'manager.key'), { force: true });
+    rmSync(this.raftDir, { recursive: true, force: true });
+  }
+
+  private write(name: string, data: string | Uint8Array, mode = 0o644): void {
+    const file = join(this.path, name);
+    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, data, { mode });
+    renameSync(tmp, file);
+  }
+}

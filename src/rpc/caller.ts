@@ -1,0 +1,50 @@
+// Who is calling a handler. On the node's TCP port that is the verified certificate (DESIGN 3);
+// on the local unix socket it is the machine's administrator. A manager forwarding a call to the
+// leader says whom it forwards for; only a verified manager is believed.
+import * as grpc from '@grpc/grpc-js';
+import { checkPeer, type NodeRole } from '../tls/index.js';
+import { BatonError } from './errors.js';
+
+export interface Caller {
+  /** '' for a local administrator. */
+  nodeId: string;
+  role: NodeRole | 'local';
+}
+
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown>;
+
+/** Returns the caller if it may call with one of `roles` (a local administrator always may). */
+export type Guard = (call: AnyCall, roles: readonly NodeRole[]) => Caller;
+
+export const FORWARDED_FOR = 'x-baton-forwarded-for';
+
+export const localGuard: Guard = () => ({ nodeId: '', role: 'local' });
+
+export function certificateGuard(clusterId: () => string): Guard {
+  return (call, roles) => {
+    const forwarded = forwardedCaller(call);
+    // A forwarding manager vouches for its caller; only the manager itself is checked here.
+    const result = checkPeer(call, forwarded ? ['manager'] : roles, clusterId());
+    if (!result.ok) throw new BatonError(result.error.code === grpc.status.UNAUTHENTICATED ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', result.error.details);
+    if (!forwarded) return { nodeId: result.identity.nodeId, role: result.identity.role };
+    if (forwarded.role !== 'local' && !roles.includes(forwarded.role)) {
+      throw new BatonError('PERMISSION_DENIED', `node ${forwarded.nodeId} is a ${forwarded.role}; this call needs ${roles.join(' or ')}`);
+    }
+    return forwarded;
+  };
+}
+
+/** Metadata for a call forwarded on behalf of `caller`. */
+export function forwardingMetadata(caller: Caller): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(FORWARDED_FOR, `${caller.nodeId}/${caller.role}`);
+  return md;
+}
+
+function forwardedCaller(call: AnyCall): Caller | undefined {
+  const value = call.metadata.get(FORWARDED_FOR)[0];
+  if (typeof value !== 'string') return undefined;
+  const [nodeId = '', role] = value.split('/');
+  if (role !== 'manager' && role !== 'worker' && role !== 'local') return undefined;
+  return { nodeId, role };
+}

@@ -1,0 +1,79 @@
+// The node side of liveness: heartbeat a manager every period (any manager forwards to the
+// leader), moving on to the next known manager when one stops answering.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { baton } from '../proto/gen/baton.js';
+import { RpcClient } from '../src/rpc/client.js';
+import { dispatcherService, type DispatcherService } from '../src/rpc/services.js';
+
+export interface HeartbeatOptions {
+  /** Managers to try, in order of preference. */
+  managers: () => baton.ManagerPeer.$Properties[];
+  credentials: () => grpc.ChannelCredentials;
+  channelOptions: grpc.ChannelOptions;
+  addr: string;
+  description: baton.NodeDescription.$Properties;
+  logger: Logger;
+  onResponse: (res: baton.HeartbeatResponse) => void;
+  initialPeriodMs?: number;
+}
+
+export class HeartbeatClient {
+  private timer: NodeJS.Timeout | undefined;
+  private client: RpcClient<DispatcherService> | undefined;
+  private next = 0;
+  private periodMs: number;
+  private stopped = false;
+  private failures = 0;
+
+  constructor(private readonly opts: HeartbeatOptions) {
+    this.periodMs = opts.initialPeriodMs ?? 1000;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.client?.close();
+  }
+
+  /** Forget the connection (e.g. after a certificate renewal). */
+  reconnect(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.beat().finally(() => this.schedule(this.periodMs));
+    }, delay);
+  }
+
+  private async beat(): Promise<void> {
+    const managers = this.opts.managers();
+    if (managers.length === 0) return;
+    const target = managers[this.next % managers.length]!;
+    if (!this.client || this.client.target !== target.addr) {
+      this.client?.close();
+      this.client = new RpcClient(target.addr ?? '', this.opts.credentials(), dispatcherService, this.opts.channelOptions);
+    }
+    try {
+      const res = await this.client.call('Heartbeat', { addr: this.opts.addr, description: this.opts.description }, Math.max(1000, this.periodMs * 2));
+      this.failures = 0;
+      if (Number(res.periodMs) > 0) this.periodMs = Number(res.periodMs);
+      this.opts.onResponse(res as baton.HeartbeatResponse);
+    } catch (err) {
+      this.failures++;
+      this.next++;
+      this.client.close();
+      this.client = undefined;
+      const log = { manager: target.addr, failures: this.failures, err: err instanceof Error ? err.message : String(err) };
+      if (this.failures <= 3) this.opts.logger.info(log, 'heartbeat failed; trying the next manager');
+      else this.opts.logger.debug(log, 'heartbeat failed');
+    }
+  }
+}
