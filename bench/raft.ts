@@ -17,7 +17,7 @@ import { LeaderTarget, waitForHealthy, type ReplicatedCluster } from './lib/clus
 import { runLoad, type LoadResult } from './lib/load.js';
 import { FailoverRunner, summarizeFailover, type FailoverResult, type FailoverSample } from './lib/failover.js';
 import { cleanupNow, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir } from './lib/proc.js';
-import { cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
+import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { round } from './lib/stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -92,6 +92,7 @@ async function loadPhase(cluster: ReplicatedCluster, clients: number): Promise<L
     clients,
     warmupMs,
     durationMs,
+    serverPids: () => cluster.pids(),
     op: async (c, seq) => {
       const member = target.current;
       const outcome = await cluster.write(member, { key: `bench/${c}/${seq % 1024}`, value: makeValue(seq), id: `w${clients}-${c}-${seq}` }, 10_000);
@@ -103,6 +104,7 @@ async function loadPhase(cluster: ReplicatedCluster, clients: number): Promise<L
   const l = result.latencyMs;
   log(
     `${cluster.system} ${clients} client(s): ${result.opsPerSec.toFixed(0)} writes/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, errors ${result.errors}` +
+      (result.cpu ? `, servers ${result.cpu.serverMsPerOp.toFixed(3)} CPU-ms/write (${result.cpu.serverCores.toFixed(2)} cores)` : '') +
       (result.errorSamples.length ? ` (${result.errorSamples.join('; ')})` : ''),
   );
   return result;
@@ -221,11 +223,14 @@ function report(results: SystemResult[]): { table: string; verdicts: string[] } 
     rows.push([`writes/s, ${label}`, cell(a?.opsPerSec, 0), cell(b?.opsPerSec, 0), ratio(a?.opsPerSec, b?.opsPerSec)]);
     rows.push([`p50 ms, ${label}`, cell(a?.latencyMs.p50, 2), cell(b?.latencyMs.p50, 2), ratio(a?.latencyMs.p50, b?.latencyMs.p50)]);
     rows.push([`p99 ms, ${label}`, cell(a?.latencyMs.p99, 2), cell(b?.latencyMs.p99, 2), ratio(a?.latencyMs.p99, b?.latencyMs.p99)]);
+    if (a?.cpu || b?.cpu) {
+      rows.push([`server CPU ms/write, ${label}`, cell(a?.cpu?.serverMsPerOp, 3), cell(b?.cpu?.serverMsPerOp, 3), ratio(a?.cpu?.serverMsPerOp, b?.cpu?.serverMsPerOp)]);
+    }
   }
   const fa = ours?.failover;
   const fb = etcd?.failover;
-  rows.push([`failover median ms (${fa?.kills ?? fb?.kills ?? 0} kills)`, cell(fa?.medianMs, 0), cell(fb?.medianMs, 0), ratio(fa?.medianMs, fb?.medianMs)]);
-  rows.push(['failover max ms', cell(fa?.maxMs, 0), cell(fb?.maxMs, 0), ratio(fa?.maxMs, fb?.maxMs)]);
+  if (fa || fb) rows.push([`failover median ms (${fa?.kills ?? fb?.kills ?? 0} kills)`, cell(fa?.medianMs, 0), cell(fb?.medianMs, 0), ratio(fa?.medianMs, fb?.medianMs)]);
+  if (fa || fb) rows.push(['failover max ms', cell(fa?.maxMs, 0), cell(fb?.maxMs, 0), ratio(fa?.maxMs, fb?.maxMs)]);
   if ((fa?.failures ?? 0) + (fb?.failures ?? 0) > 0) rows.push(['failover kills without a write', String(fa?.failures ?? '-'), String(fb?.failures ?? '-'), '']);
 
   const verdicts: string[] = [];
@@ -270,7 +275,10 @@ async function main(): Promise<void> {
     `bench:raft: ${durationMs / 1000} s per load phase after ${warmupMs / 1000} s warm-up, clients ${clientCounts.join(',')}, ${kills} kills, ` +
       `${VALUE_BYTES}-byte values${quick ? ' (quick)' : ''}`,
   );
+  const machineAtStart = machineInfo();
+  const busyAtStart = busyMachineWarning();
   const results = await benchAll(profileDir);
+  const busyAtEnd = busyMachineWarning();
 
   const { table, verdicts } = report(results);
   const out = [
@@ -285,6 +293,7 @@ async function main(): Promise<void> {
     'settings (defaults of each):',
     ...settingsLines(results).map((l) => `  ${l}`),
     ...results.filter((r) => r.error).map((r) => `ERROR ${r.system}: ${r.error}`),
+    ...[busyAtStart ?? busyAtEnd].filter((w): w is string => w !== undefined),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 
@@ -295,7 +304,8 @@ async function main(): Promise<void> {
       benchmark: 'raft',
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
-      machine: machineInfo(),
+      machine: machineAtStart,
+      loadAverageAtEnd: machineInfo().loadAverage,
       config: { durationMs, warmupMs, kills, clients: clientCounts, valueBytes: VALUE_BYTES, quick },
       results,
       table,

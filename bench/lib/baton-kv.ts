@@ -66,6 +66,10 @@ export class BatonKvCluster implements ReplicatedCluster {
     return this.members[member]?.proc?.running ?? false;
   }
 
+  pids(): number[] {
+    return this.members.flatMap((m) => (m.proc?.running && m.proc.pid !== undefined ? [m.proc.pid] : []));
+  }
+
   private async launch(i: number): Promise<void> {
     const m = this.members[i]!;
     const peers = this.members.map((p) => `${p.id}=127.0.0.1:${p.raftPort}`).join(',');

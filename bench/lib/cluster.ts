@@ -27,6 +27,8 @@ export interface ReplicatedCluster {
   /** Start every member of a brand-new cluster; resolves once each serves its client API. */
   start(): Promise<void>;
   running(member: number): boolean;
+  /** Process ids of the running members (for CPU accounting). */
+  pids(): number[];
   /** The member every running member names as leader (and which says so itself), if any. */
   leader(): Promise<number | undefined>;
   /** Whether `member` runs, knows the leader and has applied what the leader had applied. */

@@ -109,6 +109,10 @@ export class EtcdCluster implements ReplicatedCluster {
     return this.members[member]?.proc?.running ?? false;
   }
 
+  pids(): number[] {
+    return this.members.flatMap((m) => (m.proc?.running && m.proc.pid !== undefined ? [m.proc.pid] : []));
+  }
+
   private async launch(i: number): Promise<void> {
     const m = this.members[i]!;
     const cluster = this.members.map((p) => `${p.name}=http://127.0.0.1:${p.peerPort}`).join(',');

@@ -219,3 +219,25 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     await sleep(intervalMs);
   }
 }
+
+/**
+ * CPU time (user + system, ms) used so far by each process in `pids`, read from /proc (Linux).
+ * A pid that is gone or unreadable counts 0; undefined when /proc is not there.
+ */
+export function cpuTimeMs(pids: readonly number[]): number | undefined {
+  const ticksPerSec = 100; // USER_HZ: 100 on every Linux architecture that Node supports
+  let total = 0;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      if (pid === process.pid) return undefined;
+      continue;
+    }
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += (Number(fields[11]) + Number(fields[12])) * (1000 / ticksPerSec);
+  }
+  return total;
+}

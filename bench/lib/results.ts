@@ -1,7 +1,7 @@
 // Result files and the printed table every benchmark shares.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpus, totalmem, release } from 'node:os';
+import { cpus, loadavg, totalmem, release } from 'node:os';
 import { execFileSync } from 'node:child_process';
 
 /** `2026-01-31T12-34-56Z`: an ISO time usable in a file name. */
@@ -33,6 +33,7 @@ export function machineInfo(): Record<string, unknown> {
     cpuModel: cpu[0]?.model ?? 'unknown',
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     kernel: release(),
+    loadAverage: loadavg().map((v) => Math.round(v * 100) / 100),
     node: process.version,
     commit,
   };
@@ -59,4 +60,12 @@ export function cell(v: number | undefined, decimals = 1): string {
 export function ratio(a: number | undefined, b: number | undefined): string {
   if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '-';
   return `${(a / b).toFixed(2)}x`;
+}
+
+/** A warning when other work kept the machine busy (1-minute load average above half its CPUs). */
+export function busyMachineWarning(): string | undefined {
+  const [one] = loadavg();
+  const n = cpus().length;
+  if (one === undefined || one <= n / 2) return undefined;
+  return `note: the machine was busy with other work (1-min load average ${one.toFixed(2)} on ${n} CPUs): figures are noisy; compare ratios, and rerun when quiet`;
 }
