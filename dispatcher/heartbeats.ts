@@ -61,7 +61,7 @@ export class Heartbeats {
   async beat(nodeId: string, req: baton.HeartbeatRequest.$Properties): Promise<baton.HeartbeatResponse.$Properties> {
     const store = this.deps.host.store;
     const node = store.get('node', nodeId);
-    if (!node) throw new BatonError('PERMISSION_DENIED', `node ${nodeId} has been removed from the cluster`);
+    if (!node) throw new BatonError('PERMISSION_DENIED', `node ${nodeId} is not part of the cluster (removed, or not yet recorded)`);
     this.lastSeen.set(nodeId, this.now());
     const addr = req.addr || node.status?.addr || '';
     if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr) {

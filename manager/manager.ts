@@ -57,6 +57,11 @@ export class Manager {
       ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
       ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
     });
+    if (opts.bootstrap) {
+      // A brand-new single-manager cluster has nobody to wait for: lead at once (init < 1 s).
+      for (let i = 0; i < 100 && !m.raft.status().conf.voters.includes(opts.nodeId); i++) await new Promise((r) => setTimeout(r, 5));
+      m.raft.campaign();
+    }
     // Peer addresses live in the store (manager nodes); keep the transport in step with it.
     for (const node of m.store.list('node')) m.learnPeer(node);
     m.store.onChange((event) => {
@@ -123,6 +128,16 @@ export class Manager {
       await this.raft.changeMembership(ConfChangeType.REMOVE_NODE, nodeId);
     } catch (err) {
       throw raftToBaton(err);
+    }
+  }
+
+  /** Hand leadership to `to` and wait (bounded) until someone else leads. */
+  async transferLeadership(to: string, timeoutMs = 5_000): Promise<void> {
+    if (!this.raft.transferLeadership(to)) throw new BatonError('FAILED_PRECONDITION', `cannot transfer leadership to ${to}`);
+    const deadline = Date.now() + timeoutMs;
+    while (this.isLeader() || !this.leaderId()) {
+      if (Date.now() > deadline) throw new BatonError('UNAVAILABLE', 'leadership transfer did not finish in time; retry');
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 

@@ -171,6 +171,12 @@ export class RaftNode<R = unknown> {
     if (id !== this.opts.id && address) this.transport.addPeer(id, address);
   }
 
+  /** Campaign now instead of waiting out an election timeout (a node that knows it is alone). */
+  campaign(): void {
+    this.core.campaign();
+    this.schedule();
+  }
+
   transferLeadership(to: string): boolean {
     const ok = this.core.transferLeadership(to);
     this.schedule();

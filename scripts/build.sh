@@ -7,5 +7,5 @@ bash scripts/gen-proto.sh
 npx --no-install tsc -p tsconfig.json
 mkdir -p dist/proto/gen
 cp proto/gen/*.js dist/proto/gen/
-[ -f dist/cli/main.js ] && chmod +x dist/cli/main.js
+chmod +x dist/src/baton.js
 exit 0

@@ -126,7 +126,7 @@ export function caHandlers(deps: CADeps): Handlers<CAService> {
       const caller = guard(call, ['manager', 'worker']);
       if (!manager.isLeader()) return forwarder.forward(caService, 'Renew', req, caller);
       const node = manager.store.get('node', caller.nodeId);
-      if (!node) throw new BatonError('PERMISSION_DENIED', `node ${caller.nodeId} has been removed from the cluster`);
+      if (!node) throw new BatonError('PERMISSION_DENIED', `node ${caller.nodeId} is not part of the cluster (it was removed)`);
       const role = node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
       const certPem = await issue(req.csrPem ?? '', caller.nodeId, role);
       return {

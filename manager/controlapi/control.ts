@@ -87,10 +87,23 @@ export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
               `demoting ${node.meta.id} would leave ${q.reachable} reachable manager(s) where ${q.needed} are needed for a quorum`,
             );
           }
+          if (node.meta.id === manager.nodeId) {
+            // A leader cannot take itself out of Raft and still answer: hand over, and let the
+            // new leader carry out the demotion.
+            await manager.transferLeadership(reachableVoter(manager, node.meta.id));
+            return forwarder.forward(controlService, 'UpdateNode', req, caller);
+          }
         }
         const updated = { ...(node as baton.Node), meta: { ...node.meta, version, updatedAt: now() }, spec };
         const [stored] = await manager.propose([updateAction('node', updated)]);
-        return nodeView(manager, stored!.object as Stored<'node'>);
+        if (!demoting) return nodeView(manager, stored!.object as Stored<'node'>);
+        // Raft membership follows the role: out of the voters first, then no longer shown as a manager.
+        if (manager.raftStatus().conf.voters.includes(node.meta.id)) await manager.removeMember(node.meta.id);
+        const current = manager.store.get('node', node.meta.id)!;
+        const [demoted] = await manager.propose([
+          updateAction('node', { ...(current as baton.Node), meta: { ...current.meta, updatedAt: now() }, role: baton.NodeRole.WORKER, managerStatus: null }),
+        ]);
+        return nodeView(manager, demoted!.object as Stored<'node'>);
       });
     },
 
@@ -185,6 +198,15 @@ export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
       throw new BatonError(code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', err instanceof Error ? err.message : String(err));
     }
   }
+}
+
+/** A voter other than `except` whose heartbeats arrive: where to hand leadership. */
+function reachableVoter(manager: Manager, except: string): string {
+  const id = manager
+    .raftStatus()
+    .conf.voters.find((v) => v !== except && manager.store.get('node', v)?.status?.state === baton.NodeState.NODE_READY);
+  if (!id) throw new BatonError('FAILED_PRECONDITION', 'no other reachable manager to hand leadership to');
+  return id;
 }
 
 /** Managers and their addresses, the leader first. */

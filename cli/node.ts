@@ -1,0 +1,178 @@
+// `baton node ls|inspect|update|promote|demote|rm`.
+import type { Argv } from 'yargs';
+import { baton, BatonError, type BatonClient } from '../src/client/index.js';
+import { withClient, type GlobalArgs } from './context.js';
+import { capitalize, json, print, table } from './output.js';
+
+const STATE: Record<number, string> = {
+  [baton.NodeState.NODE_UNKNOWN]: 'Unknown',
+  [baton.NodeState.NODE_DOWN]: 'Down',
+  [baton.NodeState.NODE_READY]: 'Ready',
+  [baton.NodeState.NODE_DISCONNECTED]: 'Disconnected',
+};
+const AVAILABILITY: Record<string, baton.NodeAvailability> = {
+  active: baton.NodeAvailability.ACTIVE,
+  pause: baton.NodeAvailability.PAUSE,
+  drain: baton.NodeAvailability.DRAIN,
+};
+
+export function nodeObject(n: baton.Node.$Properties): Record<string, unknown> {
+  return baton.Node.toObject(baton.Node.fromObject(n), { enums: String, longs: Number, defaults: true });
+}
+
+function managerStatus(n: baton.Node.$Properties): string {
+  if (n.role !== baton.NodeRole.MANAGER || !n.managerStatus) return '';
+  if (n.managerStatus.leader) return 'Leader';
+  return n.managerStatus.reachability === baton.Reachability.REACHABLE ? 'Reachable' : 'Unreachable';
+}
+
+async function getNode(client: BatonClient, ref: string): Promise<baton.Node.$Properties> {
+  return client.control.call('GetNode', { id: ref });
+}
+
+async function updateSpec(client: BatonClient, ref: string, change: (spec: baton.NodeSpec.$Properties) => void): Promise<baton.Node.$Properties> {
+  const node = await getNode(client, ref);
+  const spec = baton.NodeSpec.fromObject(baton.NodeSpec.toObject(baton.NodeSpec.fromObject(node.spec ?? {})));
+  change(spec);
+  return client.control.call('UpdateNode', { id: node.meta?.id ?? ref, version: node.meta?.version ?? 0, spec });
+}
+
+interface LsArgs extends GlobalArgs {
+  quiet?: boolean;
+  format?: string;
+  filter?: string[];
+}
+
+export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .command<LsArgs>(
+      ['ls', 'list'],
+      'List nodes',
+      (c) =>
+        c
+          .option('quiet', { alias: 'q', type: 'boolean', describe: 'only IDs' })
+          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' })
+          .option('filter', { alias: 'f', type: 'string', array: true, describe: 'role=manager|worker, name=N, id=PREFIX, label=K[=V]' }),
+      (args) =>
+        withClient(args, async (client) => {
+          const filters = parseFilters(args.filter ?? []);
+          const [list, info] = await Promise.all([client.control.call('ListNodes', { filters }), client.control.call('Info', {})]);
+          const nodes = list.nodes ?? [];
+          if (args.quiet) return print(nodes.map((n) => n.meta?.id ?? '').join('\n'));
+          if (args.format === 'json') return print(json(nodes.map(nodeObject)));
+          const rows = nodes.map((n) => [
+            `${n.meta?.id ?? ''}${n.meta?.id === info.nodeId ? ' *' : ''}`,
+            n.description?.hostname ?? '',
+            STATE[n.status?.state ?? 0] ?? 'Unknown',
+            capitalize(baton.NodeAvailability[n.spec?.availability ?? 0] ?? ''),
+            managerStatus(n),
+            n.status?.addr ?? '',
+          ]);
+          print(table(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ADDRESS'], rows));
+        }),
+    )
+    .command<GlobalArgs & { nodes: string[] }>(
+      'inspect <nodes..>',
+      'Show nodes in detail (JSON)',
+      (c) => c.positional('nodes', { type: 'string', array: true, demandOption: true }),
+      (args) =>
+        withClient(args, async (client) => {
+          const nodes = [];
+          for (const ref of args.nodes) nodes.push(nodeObject(await getNode(client, ref)));
+          print(json(nodes));
+        }),
+    )
+    .command<GlobalArgs & { node: string; availability?: string; 'label-add'?: string[]; 'label-rm'?: string[] }>(
+      'update <node>',
+      'Update a node (availability, labels)',
+      (c) =>
+        c
+          .positional('node', { type: 'string', demandOption: true })
+          .option('availability', { type: 'string', choices: Object.keys(AVAILABILITY) })
+          .option('label-add', { type: 'string', array: true, describe: 'key=value' })
+          .option('label-rm', { type: 'string', array: true, describe: 'key' }),
+      (args) =>
+        withClient(args, async (client) => {
+          if (!args.availability && !args['label-add'] && !args['label-rm']) {
+            throw new BatonError('INVALID_ARGUMENT', 'nothing to update: give --availability, --label-add or --label-rm');
+          }
+          const node = await updateSpec(client, args.node, (spec) => {
+            if (args.availability) spec.availability = AVAILABILITY[args.availability]!;
+            const labels: Record<string, string> = { ...(spec.annotations?.labels ?? {}) };
+            for (const kv of args['label-add'] ?? []) {
+              const at = kv.indexOf('=');
+              if (at === 0 || !kv) throw new BatonError('INVALID_ARGUMENT', `bad label "${kv}" (want key=value)`);
+              if (at < 0) labels[kv] = '';
+              else labels[kv.slice(0, at)] = kv.slice(at + 1);
+            }
+            for (const k of args['label-rm'] ?? []) {
+              if (!(k in labels)) throw new BatonError('NOT_FOUND', `node has no label "${k}"`);
+              delete labels[k];
+            }
+            spec.annotations = { ...(spec.annotations ?? {}), labels };
+          });
+          print(node.meta?.id ?? '');
+        }),
+    )
+    .command<GlobalArgs & { nodes: string[] }>(
+      'promote <nodes..>',
+      'Promote workers to managers',
+      (c) => c.positional('nodes', { type: 'string', array: true, demandOption: true }),
+      (args) => setRole(args, baton.NodeRole.MANAGER),
+    )
+    .command<GlobalArgs & { nodes: string[] }>(
+      'demote <nodes..>',
+      'Demote managers to workers',
+      (c) => c.positional('nodes', { type: 'string', array: true, demandOption: true }),
+      (args) => setRole(args, baton.NodeRole.WORKER),
+    )
+    .command<GlobalArgs & { nodes: string[]; force?: boolean }>(
+      ['rm <nodes..>', 'remove <nodes..>'],
+      'Remove nodes from the cluster',
+      (c) =>
+        c
+          .positional('nodes', { type: 'string', array: true, demandOption: true })
+          .option('force', { alias: 'f', type: 'boolean', describe: 'remove a node that is up, or a manager' }),
+      (args) =>
+        withClient(args, async (client) => {
+          for (const ref of args.nodes) {
+            const res = await client.control.call('RemoveNode', { id: ref, force: args.force ?? false });
+            if (res.warning) process.stderr.write(`Warning: ${res.warning}\n`);
+            print(ref);
+          }
+        }),
+    )
+    .demandCommand(1, 'baton node needs a subcommand: ls, inspect, update, promote, demote, rm');
+}
+
+async function setRole(args: GlobalArgs & { nodes: string[] }, role: baton.NodeRole): Promise<void> {
+  await withClient(args, async (client) => {
+    for (const ref of args.nodes) {
+      const node = await getNode(client, ref);
+      const id = node.meta?.id ?? ref;
+      if ((node.spec?.desiredRole ?? baton.NodeRole.WORKER) === role) {
+        print(`Node ${id} is already a ${role === baton.NodeRole.MANAGER ? 'manager' : 'worker'}.`);
+        continue;
+      }
+      await updateSpec(client, id, (spec) => {
+        spec.desiredRole = role;
+      });
+      print(role === baton.NodeRole.MANAGER ? `Node ${id} promoted to a manager in the cluster.` : `Manager ${id} demoted in the cluster.`);
+    }
+  });
+}
+
+function parseFilters(list: string[]): baton.Filters.$Properties {
+  const f: { ids: string[]; names: string[]; labels: string[]; roles: string[] } = { ids: [], names: [], labels: [], roles: [] };
+  for (const item of list) {
+    const at = item.indexOf('=');
+    const key = at < 0 ? item : item.slice(0, at);
+    const value = at < 0 ? '' : item.slice(at + 1);
+    if (key === 'id') f.ids.push(value);
+    else if (key === 'name') f.names.push(value);
+    else if (key === 'label') f.labels.push(value);
+    else if (key === 'role' && (value === 'manager' || value === 'worker')) f.roles.push(value);
+    else throw new BatonError('INVALID_ARGUMENT', `bad filter "${item}" (want id=, name=, label= or role=manager|worker)`);
+  }
+  return f;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The one `baton` binary: the node daemon (init, join) and the client of a running node.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { daemonOptions, runInit, runJoin, type InitArgs, type JoinArgs } from './daemon/commands.js';
+import { globalOptions, type GlobalArgs } from '../cli/context.js';
+import { nodeCommand } from '../cli/node.js';
+import { joinToken, joinTokenCommand } from '../cli/join-token.js';
+
+function fail(message: string): never {
+  process.stderr.write(`Error: ${message}\n`);
+  process.exit(1);
+}
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('baton')
+  .usage('$0 <command> [options]')
+  .command<InitArgs>(
+    'init',
+    'Create a cluster with this node as its first manager, and run it (resumes an existing --data-dir)',
+    (y) =>
+      daemonOptions(y)
+        .option('cert-expiry', { type: 'string', describe: 'node certificate lifetime, e.g. 90d (default 7d); renewed at half-life' })
+        .option('heartbeat-period', { type: 'string', describe: 'how often nodes heartbeat, e.g. 1s (default)' }) as never,
+    (args) => runInit(args),
+  )
+  .command<JoinArgs>(
+    'join <address>',
+    'Join a cluster with a token, and run this node (resumes an existing --data-dir)',
+    (y) =>
+      daemonOptions(y)
+        .positional('address', { type: 'string', demandOption: true, describe: 'host:port of a manager' })
+        .option('token', { type: 'string', demandOption: true, describe: 'worker or manager join token' }) as never,
+    (args) => runJoin(args),
+  )
+  .command<GlobalArgs>('node', 'Manage nodes', (y) => nodeCommand(globalOptions(y)))
+  .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
+    joinToken(args as never),
+  )
+  .demandCommand(1, 'a command is required (baton --help lists them)')
+  .strict()
+  .help()
+  .version(false)
+  .fail((msg, err) => {
+    if (err) throw err;
+    fail(`${msg} (see baton --help)`);
+  });
+
+try {
+  await cli.parseAsync();
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,206 @@
+// `baton init` and `baton join`: create a node's identity, then run it. Nothing is written to
+// the data dir until every check has passed (token, CA digest, reachability), and node.json is
+// written last, so a failed attempt leaves no node behind.
+import { rmSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { baton } from '../../proto/gen/baton.js';
+import { createRootCA, generateJoinToken, loadRootCA, newSealKey, parseJoinToken, seal, JoinTokenError } from '../../manager/ca/index.js';
+import { DEFAULT_CERT_VALIDITY_MS, newNodeId } from '../../manager/caapi/ca.js';
+import { createAction } from '../../manager/store/index.js';
+import { RpcClient } from '../rpc/client.js';
+import { BatonError } from '../rpc/errors.js';
+import { caService } from '../rpc/services.js';
+import { NODE_CHANNEL_OPTIONS, bootstrapCredentials, caDigest, clientCredentials, generateNodeKey } from '../tls/index.js';
+import { DataDir, type NodeState } from './state.js';
+import { NodeDaemon } from './node.js';
+import { describeHost } from './host.js';
+
+export interface NodeAddresses {
+  dataDir: string;
+  listenAddr: string;
+  /** Defaults to the listen address when that is a specific host. */
+  advertiseAddr?: string;
+  logger: Logger;
+  snapshotEntries?: number;
+}
+
+export interface InitOptions extends NodeAddresses {
+  certExpiryMs?: number;
+  heartbeatPeriodMs?: number;
+}
+
+export interface JoinOptions extends NodeAddresses {
+  token: string;
+  /** host:port of a manager. */
+  remote: string;
+}
+
+export interface Started {
+  daemon: NodeDaemon;
+  resumed: boolean;
+}
+
+/** Create a new cluster with this node as its first manager, or resume the node in dataDir. */
+export async function init(opts: InitOptions): Promise<Started & { tokens?: { worker: string; manager: string } }> {
+  const dir = new DataDir(opts.dataDir);
+  const addrs = addresses(opts);
+  if (dir.exists()) return { daemon: await NodeDaemon.run(dir, runOptions(opts)), resumed: true };
+  // A previous init that died before writing node.json left nothing usable.
+  dir.removeManagerState();
+  rmSync(`${opts.dataDir}/tls`, { recursive: true, force: true });
+
+  const nodeId = newNodeId();
+  const clusterId = newNodeId();
+  const root = await createRootCA(clusterId);
+  const managerKey = newSealKey();
+  const key = await generateNodeKey();
+  const ca = await loadRootCA(root.certPem, root.keyPkcs8);
+  const validity = opts.certExpiryMs ?? DEFAULT_CERT_VALIDITY_MS;
+  const certPem = await ca.issueNodeCertificate(key.csrPem, { nodeId, role: 'manager', clusterId }, validity);
+  dir.saveTls({ caPem: root.certPem, certPem, keyPem: key.keyPem });
+  dir.saveManagerKey(managerKey);
+  const state: NodeState = {
+    nodeId,
+    clusterId,
+    role: 'manager',
+    listenAddr: addrs.listen,
+    advertiseAddr: addrs.advertise,
+    managers: [{ nodeId, addr: addrs.advertise }],
+  };
+  dir.save(state);
+  let daemon: NodeDaemon | undefined;
+  try {
+    daemon = await NodeDaemon.run(dir, runOptions(opts), true);
+    const tokens = { worker: generateJoinToken(root.digest), manager: generateJoinToken(root.digest) };
+    const manager = daemon.clusterManager!;
+    await waitFor(() => manager.isLeader(), 10_000, 'the new manager did not become leader');
+    const now = Date.now();
+    await manager.propose([
+      createAction('cluster', {
+        meta: { id: clusterId, createdAt: now, updatedAt: now },
+        spec: {
+          annotations: { name: 'default' },
+          heartbeatPeriodMs: opts.heartbeatPeriodMs ?? 0,
+          nodeCertExpiryMs: validity,
+        },
+        rootCa: {
+          caCertPem: root.certPem,
+          encryptedCaKey: seal(managerKey, root.keyPkcs8),
+          caCertDigest: root.digest,
+          joinTokens: tokens,
+        },
+      }),
+      createAction('node', {
+        meta: { id: nodeId, createdAt: now, updatedAt: now },
+        spec: { annotations: { labels: {} }, desiredRole: baton.NodeRole.MANAGER, availability: baton.NodeAvailability.ACTIVE },
+        description: describeHost(),
+        status: { state: baton.NodeState.NODE_READY, addr: addrs.advertise, lastHeartbeat: now },
+        role: baton.NodeRole.MANAGER,
+        managerStatus: { addr: addrs.advertise },
+      }),
+    ]);
+    return { daemon, resumed: false, tokens };
+  } catch (err) {
+    await daemon?.stop();
+    rmSync(`${opts.dataDir}/node.json`, { force: true });
+    throw err;
+  }
+}
+
+/** Join an existing cluster with a token, or resume the node in dataDir if it already joined. */
+export async function join(opts: JoinOptions): Promise<Started> {
+  let parsed;
+  try {
+    parsed = parseJoinToken(opts.token);
+  } catch (err) {
+    if (err instanceof JoinTokenError) throw new BatonError('INVALID_ARGUMENT', `invalid join token: ${err.message}`);
+    throw err;
+  }
+  const dir = new DataDir(opts.dataDir);
+  if (dir.exists()) {
+    const ours = caDigest(dir.loadTls().caPem);
+    if (ours !== parsed.digest) {
+      throw new BatonError('FAILED_PRECONDITION', `data dir ${opts.dataDir} belongs to another cluster (${dir.load().clusterId}); use an empty --data-dir to join this one`);
+    }
+    return { daemon: await NodeDaemon.run(dir, runOptions(opts)), resumed: true };
+  }
+  const addrs = addresses(opts);
+  const caPem = await fetchRootCA(opts.remote);
+  if (caDigest(caPem) !== parsed.digest) {
+    throw new BatonError('PERMISSION_DENIED', `the manager at ${opts.remote} presented a CA certificate that does not match the join token: not joining`);
+  }
+  const key = await generateNodeKey();
+  const client = new RpcClient(opts.remote, clientCredentials({ caPem, serverRole: 'manager' }), caService, NODE_CHANNEL_OPTIONS);
+  let res: baton.JoinResponse;
+  try {
+    res = (await client.call('Join', { token: opts.token.trim(), csrPem: key.csrPem, advertiseAddr: addrs.advertise, description: describeHost() }, 15_000)) as baton.JoinResponse;
+  } finally {
+    client.close();
+  }
+  const role = res.role === baton.NodeRole.MANAGER ? 'manager' : 'worker';
+  dir.saveTls({ caPem, certPem: res.certPem ?? '', keyPem: key.keyPem });
+  if (role === 'manager') dir.saveManagerKey(res.managerKey ?? new Uint8Array(0));
+  const state: NodeState = {
+    nodeId: res.nodeId ?? '',
+    clusterId: res.clusterId ?? '',
+    role,
+    listenAddr: addrs.listen,
+    advertiseAddr: addrs.advertise,
+    managers: (res.managers ?? []).map((m) => ({ nodeId: m.nodeId ?? '', addr: m.addr ?? '' })),
+  };
+  dir.save(state);
+  const daemon = await NodeDaemon.run(dir, runOptions(opts));
+  if (role === 'manager') {
+    try {
+      await daemon.joinRaft();
+    } catch (err) {
+      await daemon.stop();
+      throw err;
+    }
+  }
+  return { daemon, resumed: false };
+}
+
+async function fetchRootCA(remote: string): Promise<string> {
+  // Not verified on purpose: the certificate's digest is checked against the token next.
+  const client = new RpcClient(remote, bootstrapCredentials(), caService, NODE_CHANNEL_OPTIONS);
+  try {
+    const res = await client.call('GetRootCACertificate', {}, 5_000);
+    return res.caCertPem ?? '';
+  } catch (err) {
+    // grpc-js appends resolver notes after the cause; the cause is what a user can act on.
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/\.?\s*Resolution note:.*$/s, '');
+    throw new BatonError('UNAVAILABLE', `cannot reach a manager at ${remote}: ${reason}`);
+  } finally {
+    client.close();
+  }
+}
+
+function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
+  const listen = opts.listenAddr;
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (!m || Number(m[2]) > 65535) throw new BatonError('INVALID_ARGUMENT', `bad --listen-addr "${listen}" (want host:port)`);
+  const host = m[1]!;
+  let advertise = opts.advertiseAddr ?? '';
+  if (!advertise) {
+    if (host === '0.0.0.0' || host === '::' || host === '') {
+      throw new BatonError('INVALID_ARGUMENT', `--advertise-addr is required when listening on all interfaces (${listen})`);
+    }
+    advertise = listen;
+  } else if (!/:\d+$/.test(advertise)) {
+    advertise = `${advertise}:${m[2]!}`;
+  }
+  return { listen, advertise };
+}
+
+function runOptions(opts: NodeAddresses): { logger: Logger; snapshotEntries?: number } {
+  return { logger: opts.logger, ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}) };
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new BatonError('DEADLINE_EXCEEDED', what);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,82 @@
+// `baton init` and `baton join`: run the node daemon in the foreground until SIGINT/SIGTERM.
+import type { Argv } from 'yargs';
+import { pino, type Logger } from 'pino';
+import { defaultDataDir } from '../client/index.js';
+import { init, join } from './bootstrap.js';
+import { parseDuration } from './duration.js';
+import type { NodeDaemon } from './node.js';
+
+interface DaemonArgs {
+  'data-dir'?: string | undefined;
+  'listen-addr': string;
+  'advertise-addr'?: string | undefined;
+  'log-level': string;
+  'snapshot-interval'?: number | undefined;
+}
+
+export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
+  return y
+    .option('data-dir', { type: 'string', describe: 'where the node keeps its identity and state' })
+    .option('listen-addr', { type: 'string', default: '0.0.0.0:4242', describe: 'host:port for every node-to-node service' })
+    .option('advertise-addr', { type: 'string', describe: 'host[:port] other nodes reach this one at' })
+    .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
+    .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' }) as Argv<T & DaemonArgs>;
+}
+
+function logger(level: string): Logger {
+  return pino({ level }, pino.destination(2));
+}
+
+function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number } {
+  return {
+    dataDir: args['data-dir'] ?? defaultDataDir(),
+    listenAddr: args['listen-addr'],
+    logger: logger(args['log-level']),
+    ...(args['advertise-addr'] ? { advertiseAddr: args['advertise-addr'] } : {}),
+    ...(args['snapshot-interval'] ? { snapshotEntries: args['snapshot-interval'] } : {}),
+  };
+}
+
+export type InitArgs = DaemonArgs & { 'cert-expiry'?: string | undefined; 'heartbeat-period'?: string | undefined };
+
+export async function runInit(args: InitArgs): Promise<void> {
+  const started = await init({
+    ...common(args),
+    ...(args['cert-expiry'] ? { certExpiryMs: parseDuration(args['cert-expiry'], '--cert-expiry') } : {}),
+    ...(args['heartbeat-period'] ? { heartbeatPeriodMs: parseDuration(args['heartbeat-period'], '--heartbeat-period') } : {}),
+  });
+  const d = started.daemon;
+  if (started.resumed) {
+    process.stdout.write(`Node ${d.nodeId} resumed as a ${d.role} from ${d.dataDir.path}.\n`);
+  } else {
+    const addr = d.clusterManager?.store.get('node', d.nodeId)?.managerStatus?.addr ?? '';
+    process.stdout.write(
+      `Cluster initialized: node ${d.nodeId} is now a manager.\n\n` +
+        `To add a worker to this cluster, run the following command:\n\n    baton join --token ${started.tokens?.worker} ${addr}\n\n` +
+        `To add a manager to this cluster, run the following command:\n\n    baton join --token ${started.tokens?.manager} ${addr}\n\n`,
+    );
+  }
+  await untilSignal(d);
+}
+
+export type JoinArgs = DaemonArgs & { token: string; address: string };
+
+export async function runJoin(args: JoinArgs): Promise<void> {
+  const started = await join({ ...common(args), token: args.token, remote: args.address });
+  const d = started.daemon;
+  process.stdout.write(started.resumed ? `Node ${d.nodeId} resumed as a ${d.role}.\n` : `This node joined the cluster as a ${d.role} (node ${d.nodeId}).\n`);
+  await untilSignal(d);
+}
+
+function untilSignal(d: NodeDaemon): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      d.stop().then(resolve, (err: unknown) => {
+        d.logger.error({ err }, 'stop failed');
+        resolve();
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,13 @@
+// What a node tells the managers about itself.
+import { cpus, hostname, totalmem } from 'node:os';
+import type { baton } from '../../proto/gen/baton.js';
+
+export function describeHost(): baton.NodeDescription.$Properties {
+  return {
+    hostname: hostname(),
+    platform: `${process.platform}/${process.arch}`,
+    resources: { nanoCpus: cpus().length * 1e9, memoryBytes: totalmem() },
+    runtimes: ['process'],
+    engineVersion: '',
+  };
+}

@@ -1,0 +1,314 @@
+// The node daemon, the composition root (DESIGN 1): one gRPC port with mTLS for every service,
+// a local unix socket for the CLI, and the manager parts when this node is a manager.
+import * as grpc from '@grpc/grpc-js';
+import { rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
+import { baton } from '../../proto/gen/baton.js';
+import { Manager } from '../../manager/manager.js';
+import { LeaderForwarder } from '../../manager/forward.js';
+import { controlHandlers, managerPeers } from '../../manager/controlapi/control.js';
+import { caHandlers } from '../../manager/caapi/ca.js';
+import { Heartbeats } from '../../dispatcher/heartbeats.js';
+import { HeartbeatClient } from '../../worker/heartbeat.js';
+import { addService } from '../rpc/server.js';
+import { certificateGuard, localGuard } from '../rpc/caller.js';
+import { RpcClient } from '../rpc/client.js';
+import { BatonError } from '../rpc/errors.js';
+import { caService, controlService, dispatcherService } from '../rpc/services.js';
+import type { Handlers } from '../rpc/define.js';
+import type { ControlService } from '../rpc/services.js';
+import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, generateNodeKey, type NodeTlsMaterial } from '../tls/index.js';
+import { DataDir, type ManagerPeer, type NodeState } from './state.js';
+import { describeHost } from './host.js';
+
+export interface RunOptions {
+  logger: Logger;
+  /** Raft snapshot interval in entries (tests use small values to exercise catch-up). */
+  snapshotEntries?: number;
+}
+
+export class NodeDaemon {
+  private readonly tcp: grpc.Server;
+  private readonly local: grpc.Server;
+  private readonly serverCredentials: NodeServerCredentials;
+  private manager: Manager | undefined;
+  private forwarder: LeaderForwarder | undefined;
+  private heartbeats: Heartbeats | undefined;
+  private heartbeat: HeartbeatClient | undefined;
+  private state: NodeState;
+  private tls: NodeTlsMaterial;
+  private roleChange: Promise<void> | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  readonly logger: Logger;
+
+  private constructor(
+    readonly dataDir: DataDir,
+    private readonly opts: RunOptions,
+  ) {
+    this.state = dataDir.load();
+    this.tls = dataDir.loadTls();
+    this.logger = opts.logger.child({ node: this.state.nodeId });
+    this.serverCredentials = new NodeServerCredentials(this.tls);
+    this.tcp = new grpc.Server();
+    this.local = new grpc.Server();
+  }
+
+  /** Start the node described by an existing data dir. */
+  static async run(dataDir: DataDir, opts: RunOptions, bootstrap = false): Promise<NodeDaemon> {
+    const d = new NodeDaemon(dataDir, opts);
+    try {
+      await d.start(bootstrap);
+    } catch (err) {
+      await d.stop();
+      throw err;
+    }
+    return d;
+  }
+
+  get nodeId(): string {
+    return this.state.nodeId;
+  }
+
+  get role(): NodeState['role'] {
+    return this.state.role;
+  }
+
+  get clusterManager(): Manager | undefined {
+    return this.manager;
+  }
+
+  private async start(bootstrap: boolean): Promise<void> {
+    if (this.state.role === 'manager') await this.startManager(bootstrap);
+    else this.addWorkerControlStub();
+    await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
+    rmSync(this.dataDir.socketPath, { force: true });
+    await bind(this.local, `unix://${this.dataDir.socketPath}`, grpc.ServerCredentials.createInsecure());
+    this.startHeartbeats();
+    this.scheduleRenewal();
+    this.logger.info({ role: this.state.role, listen: this.state.listenAddr, advertise: this.state.advertiseAddr }, 'node started');
+  }
+
+  /** Resolves once this manager's store holds the cluster object (after init or a restart). */
+  async waitForCluster(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.manager?.store.list('cluster')[0]) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new BatonError('DEADLINE_EXCEEDED', 'the cluster did not become ready in time');
+  }
+
+  private clientCredentials(): grpc.ChannelCredentials {
+    return clientCredentials(this.tls);
+  }
+
+  private async startManager(bootstrap: boolean): Promise<void> {
+    const managerKey = this.dataDir.loadManagerKey();
+    if (!managerKey) throw new BatonError('FAILED_PRECONDITION', `data dir ${this.dataDir.path} has no manager key`);
+    const peers = Object.fromEntries(this.state.managers.map((m) => [m.nodeId, m.addr]));
+    const clusterId = this.state.clusterId;
+    const manager = await Manager.start({
+      nodeId: this.state.nodeId,
+      raftDir: this.dataDir.raftDir,
+      server: this.tcp,
+      channelCredentials: this.clientCredentials(),
+      authenticate: (call) => {
+        const r = checkPeer(call, ['manager'], clusterId);
+        return r.ok ? { id: r.identity.nodeId } : r.error;
+      },
+      peers,
+      bootstrap,
+      logger: this.logger,
+      ...(this.opts.snapshotEntries ? { snapshotEntries: this.opts.snapshotEntries } : {}),
+    });
+    this.manager = manager;
+    const forwarder = new LeaderForwarder(manager, this.clientCredentials(), NODE_CHANNEL_OPTIONS);
+    this.forwarder = forwarder;
+    const guard = certificateGuard(() => clusterId);
+    const deps = { manager, forwarder, clusterId };
+    addService(this.tcp, controlService, controlHandlers({ ...deps, guard }), this.logger);
+    addService(this.local, controlService, controlHandlers({ ...deps, guard: localGuard }), this.logger);
+    addService(this.tcp, caService, caHandlers({ ...deps, guard, caPem: this.tls.caPem, managerKey }), this.logger);
+    const heartbeats = new Heartbeats({
+      host: manager,
+      guard,
+      logger: this.logger.child({ component: 'dispatcher' }),
+      managers: () => managerPeers(manager),
+      forward: (req, caller) => forwarder.forward(dispatcherService, 'Heartbeat', req, caller),
+    });
+    this.heartbeats = heartbeats;
+    addService(this.tcp, dispatcherService, heartbeats.handlers(), this.logger);
+    manager.addLeaderLoop(heartbeats);
+  }
+
+  /** A worker has no control API: say so clearly rather than "unimplemented". */
+  private addWorkerControlStub(): void {
+    const refuse = (): Promise<never> =>
+      Promise.reject(new BatonError('FAILED_PRECONDITION', 'this node is a worker: run the command on a manager (or point --host at one)'));
+    const handlers = Object.fromEntries(Object.keys(controlService).map((k) => [k, refuse])) as unknown as Handlers<ControlService>;
+    addService(this.local, controlService, handlers, this.logger);
+  }
+
+  private startHeartbeats(): void {
+    this.heartbeat = new HeartbeatClient({
+      managers: () => this.heartbeatTargets(),
+      credentials: () => this.clientCredentials(),
+      channelOptions: NODE_CHANNEL_OPTIONS,
+      addr: this.state.advertiseAddr,
+      description: describeHost(),
+      logger: this.logger.child({ component: 'heartbeat' }),
+      onResponse: (res) => this.onHeartbeat(res),
+    });
+    this.heartbeat.start();
+  }
+
+  /** A manager heartbeats itself first (any manager forwards to the leader). */
+  private heartbeatTargets(): ManagerPeer[] {
+    const others = this.state.managers.filter((m) => m.nodeId !== this.state.nodeId);
+    if (this.state.role === 'manager') return [{ nodeId: this.state.nodeId, addr: this.state.advertiseAddr }, ...others];
+    return others;
+  }
+
+  private onHeartbeat(res: baton.HeartbeatResponse): void {
+    const managers = (res.managers ?? []).map((m) => ({ nodeId: m.nodeId ?? '', addr: m.addr ?? '' })).filter((m) => m.nodeId && m.addr);
+    if (managers.length > 0 && JSON.stringify(managers) !== JSON.stringify(this.state.managers)) {
+      this.state = { ...this.state, managers };
+      this.dataDir.save(this.state);
+    }
+    const desired = res.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
+    if (desired !== this.state.role && !this.roleChange) {
+      this.roleChange = this.changeRole(desired)
+        .catch((err: unknown) => this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'role change failed; will retry'))
+        .finally(() => {
+          this.roleChange = undefined;
+        });
+    }
+  }
+
+  /** Get a certificate for the new role from the CA, then become (or stop being) a manager. */
+  private async changeRole(desired: 'manager' | 'worker'): Promise<void> {
+    this.logger.info({ from: this.state.role, to: desired }, 'changing role');
+    const renewed = await this.renew();
+    const role = renewed.role === baton.NodeRole.MANAGER ? 'manager' : 'worker';
+    if (role !== desired) return;
+    if (role === 'manager') {
+      this.dataDir.saveManagerKey(renewed.managerKey ?? new Uint8Array(0));
+      this.state = { ...this.state, role };
+      this.tcp.removeService(controlService as unknown as grpc.ServiceDefinition);
+      this.local.removeService(controlService as unknown as grpc.ServiceDefinition);
+      await this.startManager(false);
+      await this.joinRaft();
+      this.dataDir.save(this.state);
+    } else {
+      await this.stopManager();
+      this.dataDir.removeManagerState();
+      this.state = { ...this.state, role };
+      this.addWorkerControlStub();
+      this.dataDir.save(this.state);
+    }
+    this.logger.info({ role }, 'role changed');
+  }
+
+  private async stopManager(): Promise<void> {
+    const manager = this.manager;
+    if (!manager) return;
+    this.manager = undefined;
+    for (const svc of [controlService, caService, dispatcherService]) this.tcp.removeService(svc as unknown as grpc.ServiceDefinition);
+    this.local.removeService(controlService as unknown as grpc.ServiceDefinition);
+    this.forwarder?.close();
+    await manager.stop();
+  }
+
+  /** Ask the leader (through any manager) to make this manager a Raft voter. */
+  async joinRaft(): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 30 && !this.stopped; attempt++) {
+      for (const m of this.state.managers.filter((p) => p.nodeId !== this.state.nodeId)) {
+        const client = new RpcClient(m.addr, this.clientCredentials(), controlService, NODE_CHANNEL_OPTIONS);
+        try {
+          await client.call('AddRaftMember', { nodeId: this.state.nodeId, addr: this.state.advertiseAddr }, 15_000);
+          return;
+        } catch (err) {
+          lastError = err;
+        } finally {
+          client.close();
+        }
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    throw lastError instanceof Error ? lastError : new BatonError('UNAVAILABLE', 'could not join Raft');
+  }
+
+  private async renew(): Promise<baton.RenewResponse> {
+    const key = await generateNodeKey();
+    let lastError: unknown;
+    for (const m of this.heartbeatTargets()) {
+      const client = new RpcClient(m.addr, this.clientCredentials(), caService, NODE_CHANNEL_OPTIONS);
+      try {
+        const res = (await client.call('Renew', { csrPem: key.csrPem }, 15_000)) as baton.RenewResponse;
+        this.tls = { caPem: this.tls.caPem, certPem: res.certPem ?? '', keyPem: key.keyPem };
+        this.dataDir.saveTls(this.tls);
+        this.serverCredentials.reload(this.tls);
+        this.forwarder?.setCredentials(this.clientCredentials());
+        this.heartbeat?.reconnect();
+        this.scheduleRenewal();
+        return res;
+      } catch (err) {
+        lastError = err;
+      } finally {
+        client.close();
+      }
+    }
+    throw lastError instanceof Error ? lastError : new BatonError('UNAVAILABLE', 'no manager reachable to renew the certificate');
+  }
+
+  /** Renew the node certificate at half its lifetime (and retry every minute if that fails). */
+  private scheduleRenewal(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    if (this.stopped) return;
+    const { notAfter, notBefore } = certificateWindow(this.tls.certPem);
+    const at = notBefore + (notAfter - notBefore) / 2;
+    const delay = Math.min(Math.max(at - Date.now(), 1_000), 2 ** 31 - 1);
+    this.renewTimer = setTimeout(() => {
+      this.renew().catch((err: unknown) => {
+        this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'certificate renewal failed; retrying in a minute');
+        this.renewTimer = setTimeout(() => this.scheduleRenewal(), 60_000);
+      });
+    }, delay);
+    this.renewTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.heartbeat?.stop();
+    await this.roleChange;
+    await this.stopManager();
+    await Promise.all([shutdown(this.tcp), shutdown(this.local)]);
+    rmSync(this.dataDir.socketPath, { force: true });
+  }
+}
+
+function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, credentials, (err, port) => {
+      if (err) reject(new BatonError('FAILED_PRECONDITION', `cannot listen on ${address}: ${err.message}`));
+      else resolve(port);
+    });
+  });
+}
+
+function shutdown(server: grpc.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.tryShutdown(() => resolve());
+    server.forceShutdown();
+  });
+}
+
+function certificateWindow(certPem: string): { notBefore: number; notAfter: number } {
+  const cert = new X509Certificate(certPem);
+  return { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+}
