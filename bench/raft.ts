@@ -4,7 +4,8 @@
 //   failover: SIGKILL of the leader to the first write acknowledged after it, over N kills.
 // Flags: --quick (3 s phases, 5 kills), --duration S, --warmup S, --kills N, --clients 1,64,
 // --only baton|etcd, --keep (keep temp dirs), --cpu-prof (profile our kv-servers; the
-// .cpuprofile files land in bench/results/profiles-<timestamp>/), --out DIR.
+// .cpuprofile files land in bench/results/profiles-<timestamp>/), --out DIR, and for
+// experiments --baton-args="--snapshot-entries 100000" / --etcd-args="..." (no longer defaults).
 // Env: BENCH_DURATION, BENCH_WARMUP, BENCH_KILLS override the defaults the same way.
 import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
@@ -42,6 +43,8 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     out: { type: 'string' },
+    'baton-args': { type: 'string' },
+    'etcd-args': { type: 'string' },
   },
 });
 
@@ -60,6 +63,9 @@ const kills = num(args.kills, process.env.BENCH_KILLS, quick ? 5 : 20);
 const clientCounts = (args.clients ?? '1,64').split(',').map((c) => Number(c));
 const systems = args.only ? args.only.split(',') : ['baton', 'etcd'];
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
+/** Extra server flags for experiments (the table then no longer shows defaults): space-separated. */
+const batonArgs = (args['baton-args'] ?? '').split(' ').filter(Boolean);
+const etcdArgs = (args['etcd-args'] ?? '').split(' ').filter(Boolean);
 const started = new Date();
 const VALUE_BYTES = 256;
 
@@ -116,6 +122,7 @@ function makeCluster(system: string, root: string, profileDir: string | undefine
       serverScript,
       root,
       nodeFlags: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+      serverArgs: batonArgs,
       describe: {
         tickMs: RAFT_DEFAULTS.tickMs,
         heartbeatMs: RAFT_DEFAULTS.tickMs * RAFT_DEFAULTS.heartbeatTicks,
@@ -128,7 +135,7 @@ function makeCluster(system: string, root: string, profileDir: string | undefine
       },
     });
   }
-  if (system === 'etcd') return new EtcdCluster({ root });
+  if (system === 'etcd') return new EtcdCluster({ root, extraArgs: etcdArgs });
   throw new Error(`unknown system ${system} (want baton or etcd)`);
 }
 
@@ -251,8 +258,8 @@ function settingsLines(results: SystemResult[]): string[] {
   return results.map((r) => {
     const s = r.settings;
     const parts = Object.entries(s)
-      .filter(([k]) => !['serverArgs', 'extraArgs'].includes(k))
-      .map(([k, v]) => `${k}=${String(v)}`);
+      .filter(([k, v]) => !(['serverArgs', 'extraArgs'].includes(k) && Array.isArray(v) && v.length === 0))
+      .map(([k, v]) => `${k}=${Array.isArray(v) ? `"${v.join(' ')}"` : String(v)}`);
     return `${r.system}: ${parts.join(', ')}`;
   });
 }
