@@ -460,8 +460,21 @@ export class RawNode {
         this.vote = m.from;
       }
     } else {
-      this.send(message({ type: respType, from: this.id, to: m.from, term: this.term, reject: true }));
+      // The refusal carries how far we know the log is committed (see learnCommit).
+      const commit = this.log.committed;
+      const logTerm = this.log.term(commit) ?? 0;
+      this.send(message({ type: respType, from: this.id, to: m.from, term: this.term, reject: true, commit, logTerm }));
     }
+  }
+
+  /**
+   * A voter that refused us said index m.commit (of term m.logTerm) is committed: if our log
+   * holds that entry, everything up to it is committed here too (log matching). This is how
+   * a survivor learns that its removed leader's removal committed, when the removed node has
+   * the longer log (so refuses it) and the survivor, not knowing, still needs its vote.
+   */
+  private learnCommit(m: Message): void {
+    if (m.commit > this.log.committed && this.log.matchTerm(m.commit, m.logTerm)) this.log.commitTo(m.commit);
   }
 
   private stepCandidate(m: Message): void {
@@ -474,6 +487,7 @@ export class RawNode {
         this.stepFollower(m);
         break;
       case myResp:
+        if (m.reject) this.learnCommit(m);
         this.recordVote(m.from, !m.reject);
         break;
       case MessageType.MSG_TIMEOUT_NOW:
