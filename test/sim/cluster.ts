@@ -229,12 +229,17 @@ export class Cluster {
     return r;
   }
 
-  /** Ask `n` for a read point; returns the context, or undefined when the core refused. */
-  readIndex(n: SimNode): string | undefined {
+  /**
+   * Ask `n` for a read point; returns the context, or undefined when the core refused.
+   * `register` sees the context first: a single voter answers within this very call.
+   */
+  readIndex(n: SimNode, register?: (ctx: string) => void): string | undefined {
     const ctx = `r${++this.readSeq}@${n.id}`;
+    register?.(ctx);
+    this.readRequests.set(ctx, { node: n.id, required: this.inv.maxApplied, at: this.now });
     const ok = n.core.readIndex(enc.encode(ctx));
+    if (!ok) this.readRequests.delete(ctx);
     this.trace.add(this.now, n.id, 'read index', `${ctx} ${ok ? 'asked' : 'refused'}`);
-    if (ok) this.readRequests.set(ctx, { node: n.id, required: this.inv.maxApplied, at: this.now });
     this.afterInput(n);
     return ok ? ctx : undefined;
   }

@@ -1,11 +1,12 @@
-// The replicated state machine the simulator drives: a string map with put, plus a running
+// The replicated state machine the simulator drives: a string map, plus a running
 // hash of every applied entry so two nodes' states can be compared at an index cheaply.
-// A snapshot is the serialized map and that hash.
+// A snapshot is the serialized map and that hash. Commands: put and append (as in the
+// linearizability checker's kvModel).
 import { EntryType, type Entry } from '../../raft/core/types.js';
 import { hashBytes, mix32 } from './rng.js';
 
-export interface PutCommand {
-  op: 'put';
+export interface KvCommand {
+  op: 'put' | 'append';
   key: string;
   value: string;
   /** Unique per attempt: who proposed it, for traces and for matching proposals to applies. */
@@ -15,17 +16,21 @@ export interface PutCommand {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-export function encodePut(cmd: Omit<PutCommand, 'op'>): Uint8Array {
-  return enc.encode(JSON.stringify({ op: 'put', key: cmd.key, value: cmd.value, id: cmd.id }));
+export function encodeCommand(cmd: KvCommand): Uint8Array {
+  return enc.encode(JSON.stringify({ op: cmd.op, key: cmd.key, value: cmd.value, id: cmd.id }));
 }
 
-export function decodeCommand(data: Uint8Array): PutCommand | undefined {
+export function encodePut(cmd: Omit<KvCommand, 'op'>): Uint8Array {
+  return encodeCommand({ op: 'put', ...cmd });
+}
+
+export function decodeCommand(data: Uint8Array): KvCommand | undefined {
   if (data.length === 0) return undefined;
-  const v = JSON.parse(dec.decode(data)) as Partial<PutCommand>;
-  if (v.op !== 'put' || typeof v.key !== 'string' || typeof v.value !== 'string' || typeof v.id !== 'string') {
+  const v = JSON.parse(dec.decode(data)) as Partial<KvCommand>;
+  if ((v.op !== 'put' && v.op !== 'append') || typeof v.key !== 'string' || typeof v.value !== 'string' || typeof v.id !== 'string') {
     throw new Error(`kv: malformed command ${dec.decode(data)}`);
   }
-  return { op: 'put', key: v.key, value: v.value, id: v.id };
+  return { op: v.op, key: v.key, value: v.value, id: v.id };
 }
 
 /** Hash of an entry's identity and content. */
@@ -54,7 +59,8 @@ export class KvStateMachine {
     this.chain = mix32(this.chain ^ entryHash(e));
     if (e.type === EntryType.ENTRY_NORMAL) {
       const cmd = decodeCommand(e.data);
-      if (cmd) this.map.set(cmd.key, cmd.value);
+      if (cmd?.op === 'put') this.map.set(cmd.key, cmd.value);
+      else if (cmd?.op === 'append') this.map.set(cmd.key, (this.map.get(cmd.key) ?? '') + cmd.value);
     }
   }
 

@@ -365,3 +365,39 @@ scenario('figure 8: an old-term entry on a majority is not committed until an en
   assert.equal(s1.sm.get('x'), 'new');
   assert.equal(s2.sm.get('x'), 'new');
 });
+
+// The leader of two voters removes itself and appends more; its successor holds the removal
+// entry but is cut off before it learns the entry committed. The removed leader steps down
+// (check-quorum) with the longer log: it never campaigns, and refuses the survivor's votes
+// because the survivor's log is shorter, while the survivor, not knowing its removal
+// committed, still needs that vote. Found by raft-lin seed 291 (with a read-path mutation).
+scenario('a removed leader that steps down before handing over does not strand the survivor', ({ make }) => {
+  const c = make(2, 21, { maxEntriesPerMsg: 1, maxInflightMsgs: 1 }, 1);
+  const [n1, n2] = [c.node('n1'), c.node('n2')];
+  assert.ok(c.runUntil(() => {
+    if (c.status(n1).role === 'leader') return true;
+    if (c.status(n1).role === 'follower' && c.status(n2).role !== 'leader') c.campaign(n1);
+    return false;
+  }, 200));
+  assert.ok(c.runUntil(() => allApplied(c, c.status(n1).lastIndex), 100));
+  const m = new MembershipDriver(c, c.rng.fork('m'), { maxMembers: 3, minVoters: 1 }, ELECTION);
+  assert.ok(m.start('remove', true, n1.id));
+  const removal = m.pending!.index;
+  for (let i = 0; i < 4; i++) assert.ok(put(c, n1, 'k', `tail${i}`).ok);
+  // Cut n2 off the moment n1 knows the removal is committed, before n2 hears of that or
+  // gets the entries after it.
+  assert.ok(c.runUntil(() => c.status(n1).commit >= removal, 50));
+  c.net.isolate(n2.id, c.liveIds());
+  assert.equal(n2.durableTermAt(removal), c.inv.appliedAt(removal)?.term);
+  assert.ok(n1.durableLastIndex() > n2.durableLastIndex());
+  assert.ok(n2.applied < removal);
+  c.run(4 * ELECTION);
+  c.net.healAll();
+  assert.ok(c.runUntil(() => {
+    m.poll();
+    return c.leader() === n2 && n2.applied >= removal;
+  }, 40 * ELECTION), 'the survivor never took over');
+  const r = put(c, n2, 'k', 'after');
+  assert.ok(r.ok);
+  assert.ok(c.runUntil(() => n2.applied >= r.index, 10 * ELECTION));
+});
