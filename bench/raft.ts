@@ -2,11 +2,12 @@
 // machine, same load generator: 3 members each on 127.0.0.1, data on disk, fsync on.
 //   writes/s, p50, p99 of 256-byte writes from 1 and from 64 concurrent clients (to the leader);
 //   failover: SIGKILL of the leader to the first write acknowledged after it, over N kills.
-// Flags: --quick (3 s phases, 5 kills), --duration S, --warmup S, --kills N, --clients 1,64,
+// Flags: --quick (3 s phases, 5 kills), --duration S, --warmup S, --slices N (turns per
+// phase, alternating between the systems), --kills N, --clients 1,64,
 // --only baton|etcd, --keep (keep temp dirs), --cpu-prof (profile our kv-servers; the
 // .cpuprofile files land in bench/results/profiles-<timestamp>/), --out DIR, and for
 // experiments --baton-args="--snapshot-entries 100000" / --etcd-args="..." (no longer defaults).
-// Env: BENCH_DURATION, BENCH_WARMUP, BENCH_KILLS override the defaults the same way.
+// Env: BENCH_DURATION, BENCH_WARMUP, BENCH_SLICES, BENCH_KILLS override the defaults the same way.
 import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ import { RAFT_DEFAULTS } from '../raft/node.js';
 import { BatonKvCluster } from './lib/baton-kv.js';
 import { EtcdCluster, ensureEtcd } from './lib/etcd.js';
 import { LeaderTarget, waitForHealthy, type ReplicatedCluster } from './lib/cluster.js';
-import { runLoad, type LoadResult } from './lib/load.js';
+import { LoadAccumulator, type LoadResult } from './lib/load.js';
 import { FailoverRunner, summarizeFailover, type FailoverResult, type FailoverSample } from './lib/failover.js';
 import { cleanupNow, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     kills: { type: 'string' },
     clients: { type: 'string' },
+    slices: { type: 'string' },
     only: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
@@ -60,6 +62,8 @@ const quick = args.quick;
 const durationMs = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 10) * 1000;
 const warmupMs = num(args.warmup, process.env.BENCH_WARMUP, quick ? 1 : 2) * 1000;
 const kills = num(args.kills, process.env.BENCH_KILLS, quick ? 5 : 20);
+/** Each load phase is cut into this many turns per system, alternating between the systems. */
+const slices = Math.max(1, Math.round(num(args.slices, process.env.BENCH_SLICES, quick ? 3 : 5)));
 const clientCounts = (args.clients ?? '1,64').split(',').map((c) => Number(c));
 const systems = args.only ? args.only.split(',') : ['baton', 'etcd'];
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
@@ -91,29 +95,47 @@ function log(msg: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
 }
 
-async function loadPhase(cluster: ReplicatedCluster, clients: number): Promise<LoadResult> {
-  const leader = await waitForHealthy(cluster);
-  const target = new LeaderTarget(cluster, leader);
-  const result = await runLoad({
-    clients,
-    warmupMs,
-    durationMs,
-    serverPids: () => cluster.pids(),
-    op: async (c, seq) => {
-      const member = target.current;
-      const outcome = await cluster.write(member, { key: `bench/${c}/${seq % 1024}`, value: makeValue(seq), id: `w${clients}-${c}-${seq}` }, 10_000);
-      if (outcome.ok) return true;
-      target.onFailure(member, outcome);
-      throw new Error(outcome.kind === 'not-leader' ? `not leader (status ${outcome.status})` : `${outcome.status ?? ''} ${outcome.error}`);
-    },
-  });
-  const l = result.latencyMs;
-  log(
-    `${cluster.system} ${clients} client(s): ${result.opsPerSec.toFixed(0)} writes/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, errors ${result.errors}` +
-      (result.cpu ? `, servers ${result.cpu.serverMsPerOp.toFixed(3)} CPU-ms/write (${result.cpu.serverCores.toFixed(2)} cores)` : '') +
-      (result.errorSamples.length ? ` (${result.errorSamples.join('; ')})` : ''),
-  );
-  return result;
+/** One system's share of a load phase: its accumulator and where its clients send writes. */
+class LoadTurn {
+  readonly acc: LoadAccumulator;
+  private target: LeaderTarget | undefined;
+
+  constructor(
+    readonly cluster: ReplicatedCluster,
+    readonly clients: number,
+  ) {
+    this.acc = new LoadAccumulator(clients);
+  }
+
+  async slice(first: boolean): Promise<void> {
+    const cluster = this.cluster;
+    const target = (this.target ??= new LeaderTarget(cluster, await waitForHealthy(cluster)));
+    await this.acc.runSlice({
+      clients: this.clients,
+      // The full warm-up once; later slices only refill the pipeline after the other system's turn.
+      warmupMs: first ? warmupMs : Math.min(warmupMs, 300),
+      durationMs: durationMs / slices,
+      serverPids: () => cluster.pids(),
+      op: async (c, seq) => {
+        const member = target.current;
+        const outcome = await cluster.write(member, { key: `bench/${c}/${seq % 1024}`, value: makeValue(seq), id: `w${this.clients}-${c}-${seq}` }, 10_000);
+        if (outcome.ok) return true;
+        target.onFailure(member, outcome);
+        throw new Error(outcome.kind === 'not-leader' ? `not leader (status ${outcome.status})` : `${outcome.status ?? ''} ${outcome.error}`);
+      },
+    });
+  }
+
+  finish(): LoadResult {
+    const result = this.acc.result();
+    const l = result.latencyMs;
+    log(
+      `${this.cluster.system} ${this.clients} client(s): ${result.opsPerSec.toFixed(0)} writes/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, errors ${result.errors}` +
+        (result.cpu ? `, servers ${result.cpu.serverMsPerOp.toFixed(3)} CPU-ms/write (${result.cpu.serverCores.toFixed(2)} cores)` : '') +
+        (result.errorSamples.length ? ` (${result.errorSamples.join('; ')})` : ''),
+    );
+    return result;
+  }
 }
 
 function makeCluster(system: string, root: string, profileDir: string | undefined): ReplicatedCluster {
@@ -195,9 +217,11 @@ async function benchAll(profileDir: string | undefined): Promise<SystemResult[]>
     });
     let order = 0;
     for (const clients of clientCounts) {
-      await eachContender(contenders, order++, async (c) => {
-        c.result.load.push(await loadPhase(c.cluster, clients));
-      });
+      const turns = new Map(contenders.map((c) => [c, new LoadTurn(c.cluster, clients)]));
+      for (let i = 0; i < slices; i++) {
+        await eachContender(contenders, order++, async (c) => turns.get(c)!.slice(i === 0));
+      }
+      for (const c of contenders) if (!c.result.error) c.result.load.push(turns.get(c)!.finish());
     }
     if (kills > 0) log(`failover: ${kills} kills of the leader of each cluster, alternating`);
     for (let k = 0; k < kills; k++) {
@@ -279,7 +303,7 @@ async function main(): Promise<void> {
     mkdirSync(profileDir, { recursive: true });
   }
   log(
-    `bench:raft: ${durationMs / 1000} s per load phase after ${warmupMs / 1000} s warm-up, clients ${clientCounts.join(',')}, ${kills} kills, ` +
+    `bench:raft: ${durationMs / 1000} s per load phase in ${slices} turns after ${warmupMs / 1000} s warm-up, clients ${clientCounts.join(',')}, ${kills} kills, ` +
       `${VALUE_BYTES}-byte values${quick ? ' (quick)' : ''}`,
   );
   const machineAtStart = machineInfo();
@@ -291,7 +315,7 @@ async function main(): Promise<void> {
   const out = [
     '',
     `Raft writes, 3 members on 127.0.0.1, data on disk with fsync, ${VALUE_BYTES}-byte values, writes sent to the leader;`,
-    `${durationMs / 1000} s per load phase after ${warmupMs / 1000} s warm-up; failover = SIGKILL of the leader -> first 200 of a write sent after it.`,
+    `${durationMs / 1000} s per load phase and system (${slices} alternating turns; ${warmupMs / 1000} s warm-up first); failover = SIGKILL of the leader -> first 200 of a write sent after it.`,
     '',
     table,
     '',
@@ -313,7 +337,7 @@ async function main(): Promise<void> {
       finishedAt: new Date().toISOString(),
       machine: machineAtStart,
       loadAverageAtEnd: machineInfo().loadAverage,
-      config: { durationMs, warmupMs, kills, clients: clientCounts, valueBytes: VALUE_BYTES, quick },
+      config: { durationMs, warmupMs, slices, kills, clients: clientCounts, valueBytes: VALUE_BYTES, quick, batonArgs, etcdArgs },
       results,
       table,
       verdicts,
