@@ -40,7 +40,13 @@ async function updateSpec(client: BatonClient, ref: string, change: (spec: baton
 interface LsArgs extends GlobalArgs {
   quiet?: boolean;
   format?: string;
-  filter?: string[];
+  filter?: string | string[];
+}
+
+/** A flag given zero, one or several times (`--label-add a=1 --label-add b=2`). */
+function repeated(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
 }
 
 export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -52,10 +58,10 @@ export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         c
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'only IDs' })
           .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' })
-          .option('filter', { alias: 'f', type: 'string', array: true, describe: 'role=manager|worker, name=N, id=PREFIX, label=K[=V]' }),
+          .option('filter', { alias: 'f', type: 'string', describe: 'role=manager|worker, name=N, id=PREFIX, label=K[=V] (repeatable)' }),
       (args) =>
         withClient(args, async (client) => {
-          const filters = parseFilters(args.filter ?? []);
+          const filters = parseFilters(repeated(args.filter));
           const [list, info] = await Promise.all([client.control.call('ListNodes', { filters }), client.control.call('Info', {})]);
           const nodes = list.nodes ?? [];
           if (args.quiet) return print(nodes.map((n) => n.meta?.id ?? '').join('\n'));
@@ -82,15 +88,15 @@ export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           print(json(nodes));
         }),
     )
-    .command<GlobalArgs & { node: string; availability?: string; 'label-add'?: string[]; 'label-rm'?: string[] }>(
+    .command<GlobalArgs & { node: string; availability?: string; 'label-add'?: string | string[]; 'label-rm'?: string | string[] }>(
       'update <node>',
       'Update a node (availability, labels)',
       (c) =>
         c
           .positional('node', { type: 'string', demandOption: true })
           .option('availability', { type: 'string', choices: Object.keys(AVAILABILITY) })
-          .option('label-add', { type: 'string', array: true, describe: 'key=value' })
-          .option('label-rm', { type: 'string', array: true, describe: 'key' }),
+          .option('label-add', { type: 'string', requiresArg: true, describe: 'key=value (repeatable)' })
+          .option('label-rm', { type: 'string', requiresArg: true, describe: 'key (repeatable)' }),
       (args) =>
         withClient(args, async (client) => {
           if (!args.availability && !args['label-add'] && !args['label-rm']) {
@@ -99,13 +105,13 @@ export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const node = await updateSpec(client, args.node, (spec) => {
             if (args.availability) spec.availability = AVAILABILITY[args.availability]!;
             const labels: Record<string, string> = { ...(spec.annotations?.labels ?? {}) };
-            for (const kv of args['label-add'] ?? []) {
+            for (const kv of repeated(args['label-add'])) {
               const at = kv.indexOf('=');
               if (at === 0 || !kv) throw new BatonError('INVALID_ARGUMENT', `bad label "${kv}" (want key=value)`);
               if (at < 0) labels[kv] = '';
               else labels[kv.slice(0, at)] = kv.slice(at + 1);
             }
-            for (const k of args['label-rm'] ?? []) {
+            for (const k of repeated(args['label-rm'])) {
               if (!(k in labels)) throw new BatonError('NOT_FOUND', `node has no label "${k}"`);
               delete labels[k];
             }

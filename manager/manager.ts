@@ -54,7 +54,10 @@ export class Manager {
       stateMachine: m.store,
       logger: opts.logger.child({ component: 'raft' }),
       onRoleChange: (s) => m.onRoleChange(s),
-      ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
+      ...(opts.snapshotEntries
+        ? // Keep a tenth of an interval behind each snapshot, as a lagging follower's margin.
+          { snapshotEntries: opts.snapshotEntries, keepEntriesAfterCompaction: Math.min(1000, Math.floor(opts.snapshotEntries / 10)) }
+        : {}),
       ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
     });
     if (opts.bootstrap) {

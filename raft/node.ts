@@ -268,6 +268,7 @@ export class RaftNode<R = unknown> {
       this.opts.stateMachine.restore(rd.snapshot.data);
       this.appliedSinceSnapshot = 0;
       this.counters.snapshotsInstalled++;
+      this.opts.logger.info({ index: rd.snapshot.meta.index }, 'installed a snapshot from the leader');
     }
     for (const e of rd.committedEntries) this.apply(e);
     if (rd.softState) {

@@ -1,0 +1,122 @@
+// Real baton daemons on 127.0.0.1 (DESIGN 9, level 2): init, joins, leader SIGKILL, restarts,
+// promote/demote/rm, and a manager that joins late and catches up from a Raft snapshot.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { BatonCluster, eventually, nodeIdOf, nodes } from '../lib/baton-cluster.js';
+
+test('init, two managers and two workers join; the cluster survives a leader SIGKILL and full restarts', async (t) => {
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  const m1 = await c.init('m1');
+  assert.match(c.workerToken, /^BTN-1-[a-z2-7]+-[a-z2-7]+$/);
+  await c.join('m2', 'manager', 'm1');
+  await c.join('m3', 'manager', 'm1');
+  await c.join('w1', 'worker', 'm1');
+  await c.join('w2', 'worker', 'm2');
+  const ids = new Map([...c.daemons.values()].map((d) => [d.name, nodeIdOf(d)]));
+  await eventually('5 ready nodes, 3 of them managers', () => {
+    const ns = nodes(c, 'm1');
+    return ns.length === 5 && ns.every((n) => n.status === 'NODE_READY') && ns.filter((n) => n.managerStatus).length === 3;
+  });
+  const table = c.cli('m1', ['node', 'ls']);
+  assert.equal(table.code, 0);
+  assert.match(table.stdout, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ADDRESS/);
+  assert.match(table.stdout, new RegExp(`${ids.get('m1')} \\*.*Ready.*Active.*Leader.*${m1.addr.replace(/\./g, '\\.')}`));
+  assert.equal(c.cli('m1', ['node', 'ls', '-q']).stdout.trim().split('\n').length, 5);
+
+  // SIGKILL the leader: a survivor answers again and shows it Unreachable.
+  await c.kill('m1');
+  await eventually('a new leader, old one unreachable', () => {
+    const ns = nodes(c, 'm2');
+    const old = ns.find((n) => n.id === ids.get('m1'));
+    const leader = ns.find((n) => n.managerStatus === 'Leader');
+    return old?.managerStatus === 'UNREACHABLE' && leader !== undefined && leader.id !== ids.get('m1');
+  });
+  // Restarted, it rejoins as a follower with no manual step.
+  await c.restart('m1');
+  await eventually('the old leader is back as a reachable follower', () => {
+    const old = nodes(c, 'm1').find((n) => n.id === ids.get('m1'));
+    return old?.managerStatus === 'REACHABLE' && old.status === 'NODE_READY';
+  });
+
+  // Restart every node from its data dir: same identities, all ready again.
+  for (const name of c.daemons.keys()) await c.kill(name, 'SIGTERM');
+  for (const name of ['m1', 'm2', 'm3', 'w1', 'w2']) {
+    const d = await c.restart(name);
+    assert.match(d.stdout, new RegExp(`Node ${ids.get(name)} resumed`));
+  }
+  await eventually('all 5 nodes ready after a full restart, same ids', () => {
+    const ns = nodes(c, 'm3');
+    return ns.length === 5 && ns.every((n) => n.status === 'NODE_READY') && [...ids.values()].every((id) => ns.some((n) => n.id === id));
+  }, 30_000);
+});
+
+test('promote, demote (including the leader) and rm move Raft membership with the role', async (t) => {
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  await c.init('m1');
+  await c.join('m2', 'manager', 'm1');
+  const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
+  const w2 = nodeIdOf(await c.join('w2', 'worker', 'm1'));
+  await eventually('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+
+  assert.equal(c.cli('m1', ['node', 'promote', w1]).code, 0);
+  await eventually('w1 is a reachable manager', () => nodes(c, 'm2').find((n) => n.id === w1)?.managerStatus === 'REACHABLE');
+  // It serves the control API itself now.
+  await eventually('w1 answers node ls', () => c.cli('w1', ['node', 'ls', '-q']).code === 0);
+
+  const leaderId = nodes(c, 'm1').find((n) => n.managerStatus === 'Leader')!.id;
+  const leaderName = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
+  const demote = c.cli(leaderName, ['node', 'demote', leaderId]);
+  assert.equal(demote.code, 0, demote.stderr);
+  await eventually('the old leader is a worker and another manager leads', () => {
+    const ns = nodes(c, 'w1');
+    const old = ns.find((n) => n.id === leaderId);
+    return old?.role === 'WORKER' && old.managerStatus === '' && ns.some((n) => n.managerStatus === 'Leader');
+  });
+  await eventually('the demoted node refuses control commands', () => /is a worker/.test(c.cli(leaderName, ['node', 'ls']).stderr));
+
+  // Two managers left: demoting one of them would leave no quorum if the other is down.
+  const managers = nodes(c, 'w1').filter((n) => n.role === 'MANAGER');
+  assert.equal(managers.length, 2);
+
+  // rm: a ready node needs --force; a manager must be demoted first.
+  const busy = c.cli('w1', ['node', 'rm', w2]);
+  assert.equal(busy.code, 1);
+  assert.match(busy.stderr, /^Error: node \S+ is not down and can't be removed \(use --force\)\n$/);
+  const mgr = c.cli('w1', ['node', 'rm', managers.find((m) => m.id !== w1)!.id]);
+  assert.equal(mgr.code, 1);
+  assert.match(mgr.stderr, /is a manager: demote it first/);
+  await c.kill('w2');
+  await eventually('w2 is down', () => nodes(c, 'w1').find((n) => n.id === w2)?.status === 'NODE_DOWN', 15_000);
+  assert.equal(c.cli('w1', ['node', 'rm', w2]).code, 0);
+  assert.equal(nodes(c, 'w1').some((n) => n.id === w2), false);
+});
+
+test('a manager that joins late catches up from a Raft snapshot', async (t) => {
+  const c = new BatonCluster(['--snapshot-interval', '20']);
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  await c.init('m1');
+  const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
+  // Enough writes for several snapshots (each label is one Raft entry).
+  for (let i = 0; i < 30; i++) {
+    const r = c.cli('m1', ['node', 'update', '--label-add', `k${i}=v${i}`, w1]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const late = await c.join('m2', 'manager', 'm1');
+  await eventually('the late manager serves the whole state', () => {
+    const n = nodes(c, 'm2').find((x) => x.id === w1);
+    return n?.labels.k29 === 'v29' && Object.keys(n.labels).length === 30;
+  });
+  const { readFileSync } = await import('node:fs');
+  assert.match(readFileSync(late.logFile, 'utf8'), /installed a snapshot from the leader/);
+});

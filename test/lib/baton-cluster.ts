@@ -1,0 +1,177 @@
+// Real baton daemons on 127.0.0.1 for integration tests: `baton init` / `baton join` as child
+// processes with their own data dirs, and the `baton` CLI run against them.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+
+export const BATON = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/baton.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI to completion. */
+export function baton(args: string[], env: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [BATON, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface Daemon {
+  name: string;
+  dataDir: string;
+  addr: string;
+  proc: ChildProcess | undefined;
+  /** The command line that (re)starts it: init or join with the same data dir. */
+  args: string[];
+  stdout: string;
+  logFile: string;
+}
+
+export class BatonCluster {
+  readonly root = mkdtempSync(join(tmpdir(), 'baton-it-'));
+  readonly daemons = new Map<string, Daemon>();
+  workerToken = '';
+  managerToken = '';
+
+  constructor(private readonly extra: string[] = []) {}
+
+  dataDir(name: string): string {
+    return join(this.root, name);
+  }
+
+  async init(name: string, extra: string[] = []): Promise<Daemon> {
+    const addr = `127.0.0.1:${await freePort()}`;
+    const d = await this.start(name, addr, ['init', '--data-dir', this.dataDir(name), '--listen-addr', addr, ...this.extra, ...extra]);
+    this.workerToken = /add a worker[\s\S]*?--token (\S+)/.exec(d.stdout)?.[1] ?? '';
+    this.managerToken = /add a manager[\s\S]*?--token (\S+)/.exec(d.stdout)?.[1] ?? '';
+    return d;
+  }
+
+  async join(name: string, role: 'worker' | 'manager', via: string): Promise<Daemon> {
+    const addr = `127.0.0.1:${await freePort()}`;
+    const token = role === 'worker' ? this.workerToken : this.managerToken;
+    return this.start(name, addr, ['join', '--token', token, this.get(via).addr, '--data-dir', this.dataDir(name), '--listen-addr', addr, ...this.extra]);
+  }
+
+  get(name: string): Daemon {
+    const d = this.daemons.get(name);
+    if (!d) throw new Error(`no daemon ${name}`);
+    return d;
+  }
+
+  /** Start a daemon and wait for its first stdout line (joined/initialized/resumed). */
+  async start(name: string, addr: string, args: string[]): Promise<Daemon> {
+    const logFile = join(this.root, `${name}.log`);
+    const proc = spawn(process.execPath, [BATON, ...args, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stderr.pipe(createWriteStream(logFile, { flags: 'a' }));
+    const d: Daemon = { name, dataDir: this.dataDir(name), addr, proc, args, stdout: '', logFile };
+    this.daemons.set(name, d);
+    proc.stdout.on('data', (b: Buffer) => (d.stdout += b.toString()));
+    await new Promise<void>((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`${name} did not start in 30 s; log in ${logFile}`)), 30_000);
+      const check = (): void => {
+        if (/initialized|joined|resumed/.test(d.stdout) && d.stdout.includes('\n')) {
+          clearTimeout(timer);
+          // init prints its join commands after the first line.
+          setTimeout(ok, /initialized/.test(d.stdout) ? 50 : 0);
+        }
+      };
+      proc.stdout.on('data', check);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        fail(new Error(`${name} exited with ${code}: ${d.stdout}; log in ${logFile}`));
+      });
+    });
+    proc.removeAllListeners('exit');
+    proc.once('exit', () => {
+      if (d.proc === proc) d.proc = undefined;
+    });
+    return d;
+  }
+
+  async restart(name: string): Promise<Daemon> {
+    const d = this.get(name);
+    return this.start(name, d.addr, d.args);
+  }
+
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const d = this.get(name);
+    const proc = d.proc;
+    if (!proc) return;
+    const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));
+    proc.kill(signal);
+    await exited;
+    d.proc = undefined;
+  }
+
+  /** Run the CLI against a node's local socket. */
+  cli(name: string, args: string[]): CliResult {
+    return baton([...args, '--data-dir', this.dataDir(name)]);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.daemons.keys()].map((n) => this.kill(n, 'SIGKILL')));
+  }
+
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface NodeRow {
+  id: string;
+  role: string;
+  status: string;
+  availability: string;
+  managerStatus: string;
+  addr: string;
+  labels: Record<string, string>;
+  version: number;
+}
+
+/** `baton node ls --format json` on `name`, reduced to what tests compare. */
+export function nodes(cluster: BatonCluster, name: string): NodeRow[] {
+  const r = cluster.cli(name, ['node', 'ls', '--format', 'json']);
+  if (r.code !== 0) throw new Error(`node ls on ${name} failed: ${r.stderr}`);
+  const list = JSON.parse(r.stdout) as {
+    meta: { id: string; version: number };
+    role: string;
+    spec: { availability: string; annotations: { labels: Record<string, string> } | null };
+    status: { state: string; addr: string };
+    managerStatus: { leader: boolean; reachability: string } | null;
+  }[];
+  return list.map((n) => ({
+    id: n.meta.id,
+    role: n.role,
+    status: n.status.state,
+    availability: n.spec.availability,
+    managerStatus: n.role !== 'MANAGER' || !n.managerStatus ? '' : n.managerStatus.leader ? 'Leader' : n.managerStatus.reachability,
+    addr: n.status.addr,
+    labels: n.spec.annotations?.labels ?? {},
+    version: n.meta.version,
+  }));
+}
+
+export function nodeIdOf(d: Daemon): string {
+  return /node ([a-z0-9]{25})/.exec(d.stdout)?.[1] ?? '';
+}
+
+/** Poll `check` until it returns true or the time is up; returns the last error for the message. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for: ${what}${last ? ` (last error: ${last instanceof Error ? last.message : String(last)})` : ''}`);
+}
