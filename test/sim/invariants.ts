@@ -42,7 +42,7 @@ export interface NodeView {
 }
 
 interface EntryRecord {
-  type: number;
+  type: EntryType;
   data: Uint8Array;
   /** Term of the entry before it (-1: unknown, e.g. the first entry after a snapshot seen elsewhere). */
   prevTerm: number;
@@ -51,7 +51,7 @@ interface EntryRecord {
 
 interface AppliedRecord {
   term: number;
-  type: number;
+  type: EntryType;
   data: Uint8Array;
   /** State-machine hash chain after applying it. */
   chain: number;
@@ -74,7 +74,7 @@ export function confString(c: ConfState): string {
   return `voters=[${[...c.voters].sort().join(',')}] learners=[${[...c.learners].sort().join(',')}]`;
 }
 
-export function decodeConfChangeData(data: Uint8Array): { type: number; nodeId: string } {
+export function decodeConfChangeData(data: Uint8Array): { type: ConfChangeType; nodeId: string } {
   const cc = raftpb.ConfChange.decode(data);
   return { type: cc.type, nodeId: cc.nodeId };
 }
@@ -256,7 +256,7 @@ export class Invariants {
     }
   }
 
-  appliedAt(index: number): { term: number; data: Uint8Array; type: number } | undefined {
+  appliedAt(index: number): { term: number; data: Uint8Array; type: EntryType } | undefined {
     return this.applied[index];
   }
 

@@ -106,8 +106,15 @@ export class Network {
 
   // ---- traffic ----------------------------------------------------------------------------
 
+  /** Targeted drops for focused scenarios: a message for which any filter returns true is lost. */
+  readonly filters: ((m: Message) => boolean)[] = [];
+
   send(m: Message, now: number): void {
     this.stats.sent++;
+    if (this.filters.length > 0 && this.filters.some((f) => f(m))) {
+      this.stats.lost++;
+      return;
+    }
     if (this.isBlocked(m.from, m.to)) {
       this.stats.cut++;
       return;

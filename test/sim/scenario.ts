@@ -3,6 +3,7 @@
 // storage, crashes inside a Ready, membership changes, leadership transfers, compaction) under
 // a stream of proposals and reads; then a healing phase that must reach one leader, commit new
 // proposals and bring every live member to the same applied index within a bound.
+import { EntryType } from '../../raft/core/types.js';
 import { DEFAULT_CORE, Cluster, InvariantViolation, type ClusterOptions } from './cluster.js';
 import { violation } from './invariants.js';
 import { encodePut } from './kv.js';
@@ -192,7 +193,7 @@ function drive(cluster: Cluster, params: ScenarioParams, options: RunOptions): S
       const p = proposals[i]!;
       const a = cluster.inv.appliedAt(p.index);
       if (!a) continue;
-      if (a.term === p.term && (a.type !== 0 || !sameBytes(a.data, p.data))) {
+      if (a.term === p.term && (a.type !== EntryType.ENTRY_NORMAL || !sameBytes(a.data, p.data))) {
         violation('proposal integrity', `the proposal accepted at ${p.index}/${p.term} was applied there with other data`);
       }
       proposals.splice(i, 1);
