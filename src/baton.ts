@@ -8,7 +8,8 @@ import { nodeCommand } from '../cli/node.js';
 import { joinToken, joinTokenCommand } from '../cli/join-token.js';
 
 function fail(message: string): never {
-  process.stderr.write(`Error: ${message}\n`);
+  // One line, whatever the source: yargs spreads some messages over several.
+  process.stderr.write(`Error: ${message.replace(/\s*\n\s*/g, ' ').trim()}\n`);
   process.exit(1);
 }
 
