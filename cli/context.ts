@@ -15,7 +15,5 @@ export function withClient<T>(args: GlobalArgs, run: (client: BatonClient) => Pr
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
     .option('host', { type: 'string', describe: 'daemon to talk to: unix:///path/baton.sock or tcp://host:port (env BATON_HOST)' })
-    .option('data-dir', { type: 'string', describe: 'the node data dir (default $BATON_DATA_DIR, /var/lib/baton as root, else ~/.baton)' }) as Argv<
-    T & GlobalArgs
-  >;
+    .option('data-dir', { type: 'string', describe: 'the node data dir (default $BATON_DATA_DIR, /var/lib/baton as root, else ~/.baton)' });
 }

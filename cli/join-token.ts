@@ -10,7 +10,7 @@ export function joinTokenCommand(y: Argv<GlobalArgs>): Argv<Args> {
   return y
     .positional('role', { type: 'string', choices: ['worker', 'manager'], demandOption: true })
     .option('rotate', { type: 'boolean', describe: 'replace the token; the old one stops working at once' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'only the token' }) as Argv<Args>;
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'only the token' });
 }
 
 export async function joinToken(args: Args): Promise<void> {

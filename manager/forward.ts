@@ -43,7 +43,7 @@ export class LeaderForwarder {
     const key = `${addr} ${service}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new RpcClient(addr, this.credentials, definition as Definition, this.channelOptions);
+      client = new RpcClient(addr, this.credentials, definition, this.channelOptions);
       this.clients.set(key, client);
     }
     return (client as unknown as RpcClient<S>).call(method, request, 10_000, forwardingMetadata(caller));

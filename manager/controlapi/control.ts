@@ -27,7 +27,7 @@ export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
   const now = deps.now ?? Date.now;
 
   /** Run on the leader: here if we are it, else forwarded with the caller's identity. */
-  async function onLeader<K extends keyof ControlService & string>(
+  async function onLeader<K extends keyof ControlService>(
     method: K,
     request: Parameters<Handlers<ControlService>[K]>[0],
     caller: Caller,
@@ -147,7 +147,7 @@ export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
         if (req.manager) tokens.manager = generateJoinToken(root.caCertDigest);
         const updated = { ...(c as baton.Cluster), meta: { ...c.meta, updatedAt: now() }, rootCa: { ...root, joinTokens: tokens } };
         const [stored] = await manager.propose([updateAction('cluster', updated)]);
-        return publicCluster(stored!.object as Stored<'cluster'>);
+        return publicCluster(stored!.object);
       });
     },
 

@@ -20,7 +20,7 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('listen-addr', { type: 'string', default: '0.0.0.0:4242', describe: 'host:port for every node-to-node service' })
     .option('advertise-addr', { type: 'string', describe: 'host[:port] other nodes reach this one at' })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
-    .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' }) as Argv<T & DaemonArgs>;
+    .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });
 }
 
 function logger(level: string): Logger {

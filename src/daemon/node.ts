@@ -196,8 +196,8 @@ export class NodeDaemon {
     if (role === 'manager') {
       this.dataDir.saveManagerKey(renewed.managerKey ?? new Uint8Array(0));
       this.state = { ...this.state, role };
-      this.tcp.removeService(controlService as unknown as grpc.ServiceDefinition);
-      this.local.removeService(controlService as unknown as grpc.ServiceDefinition);
+      this.tcp.removeService(controlService);
+      this.local.removeService(controlService);
       await this.startManager(false);
       await this.joinRaft();
       this.dataDir.save(this.state);
@@ -215,8 +215,8 @@ export class NodeDaemon {
     const manager = this.manager;
     if (!manager) return;
     this.manager = undefined;
-    for (const svc of [controlService, caService, dispatcherService]) this.tcp.removeService(svc as unknown as grpc.ServiceDefinition);
-    this.local.removeService(controlService as unknown as grpc.ServiceDefinition);
+    for (const svc of [controlService, caService, dispatcherService]) this.tcp.removeService(svc);
+    this.local.removeService(controlService);
     this.forwarder?.close();
     await manager.stop();
   }

@@ -148,9 +148,9 @@ test('two clients racing to update the same node: one wins, the other gets a ver
   assert.equal(won.length, 1, 'exactly one update wins');
   assert.equal(lost.length, 1);
   assert.ok(lost[0]!.reason instanceof BatonError);
-  assert.equal((lost[0]!.reason as BatonError).code, 'VERSION_CONFLICT');
-  assert.match((lost[0]!.reason as BatonError).message, /stale/);
-  const winner = results[0]!.status === 'fulfilled' ? 'one' : 'two';
+  assert.equal((lost[0]!.reason).code, 'VERSION_CONFLICT');
+  assert.match((lost[0]!.reason).message, /stale/);
+  const winner = results[0].status === 'fulfilled' ? 'one' : 'two';
   const after = nodes(c, 'm1').find((n) => n.id === w1)!;
   assert.deepEqual(after.labels, { winner }, 'the winning write is intact');
 });

@@ -173,5 +173,5 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out waiting for: ${what}${last ? ` (last error: ${last instanceof Error ? last.message : String(last)})` : ''}`);
+  throw new Error(`timed out waiting for: ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
 }
