@@ -10,6 +10,14 @@ import { KvCluster, sleep } from '../lib/kv-cluster.js';
 import { runClients, type ClientRun } from '../lib/kv-clients.js';
 import { assertLinearizable } from '../lib/kv-linearizable.js';
 
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`no progress within ${timeoutMs} ms: ${what}`);
+    await sleep(20);
+  }
+}
+
 async function histories(cluster: KvCluster): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   for (const id of cluster.live()) {
@@ -49,19 +57,20 @@ test('acknowledged writes survive 10 SIGKILLs of the leader', async (t) => {
   try {
     for (; kills < 10; kills++) {
       const leader = await cluster.waitForLeader();
-      await sleep(300);
+      // Each leader must make progress before it is killed: liveness, checked on every term.
+      const mark = run.acked.length;
+      await until(() => run.acked.length >= mark + 5, 20_000, `writes acknowledged under leader ${leader} (kill ${kills + 1})`);
       await cluster.kill(leader);
       await sleep(400);
       await cluster.start(leader, ids);
-      await cluster.waitForLeader();
     }
-    await sleep(500);
+    const mark = run.acked.length;
+    await until(() => run.acked.length >= mark + 5, 20_000, 'writes acknowledged after the last restart');
   } finally {
     await run.stop();
   }
   assert.equal(kills, 10);
   t.diagnostic(`${run.acked.length} writes acknowledged, ${run.ops.length} operations checked for linearizability`);
-  assert.ok(run.acked.length > 50, `clients made progress between kills (${run.acked.length} acknowledged writes)`);
   await assertDurableAndOrdered(cluster, run);
   assertLinearizable(run.ops);
 });
@@ -82,12 +91,12 @@ test('a wiped follower rejoins via snapshot; a fourth node joins and the leader 
   const run = runClients(cluster, 4, 0.2);
   try {
     // Let the log grow past a few snapshots, then wipe a follower's disk.
-    while (run.acked.length < 800) await sleep(100);
+    await until(() => run.acked.length >= 800, 120_000, '800 writes before wiping a follower');
     const follower = ids.find((id) => id !== leader)!;
     await cluster.kill(follower);
     rmSync(cluster.dataDir(follower), { recursive: true, force: true });
     const before = run.acked.length;
-    while (run.acked.length < before + 300) await sleep(100);
+    await until(() => run.acked.length >= before + 300, 120_000, '300 writes while the follower is gone');
     await cluster.start(follower, []);
     const caughtUp = await cluster.waitForConvergence(30_000);
     const s = (await cluster.status(follower)) as unknown as { snapshotsInstalled: number; firstIndex: number };
@@ -111,7 +120,7 @@ test('a wiped follower rejoins via snapshot; a fourth node joins and the leader 
     assert.notEqual(next, removed);
     assert.deepEqual((await cluster.status(next)).voters, ['a', 'b', 'c', 'd'].filter((id) => id !== removed));
     const mark = run.acked.length;
-    while (run.acked.length < mark + 100) await sleep(100);
+    await until(() => run.acked.length >= mark + 100, 60_000, '100 writes after removing the leader');
   } finally {
     await run.stop();
   }
