@@ -72,6 +72,7 @@ export class Cluster {
   private nextId = 1;
   private readonly root: Rng;
   private readonly readyRng: Rng;
+  private readonly outboxRng: Rng;
   private readonly readRequests = new Map<string, { node: string; required: number; at: number }>();
   private readSeq = 0;
   readonly applyListeners: ApplyListener[] = [];
@@ -87,6 +88,7 @@ export class Cluster {
     this.root = new Rng(opts.seed);
     this.rng = this.root.fork('scheduler');
     this.readyRng = this.root.fork('ready-crash');
+    this.outboxRng = this.root.fork('outbox');
     this.net = new Network(this.root.fork('network'), opts.net);
     this.trace = new Trace(opts.traceCapacity);
     const ids: string[] = [];
@@ -132,9 +134,11 @@ export class Cluster {
     const n = this.node(id);
     if (!n.up) return;
     n.crash();
-    this.net.crashed(id);
+    // Half the time what it sent but was not delivered dies with it (socket buffers).
+    const outgoing = this.outboxRng.chance(0.5);
+    this.net.crashed(id, outgoing);
     this.counters.crashes++;
-    this.trace.add(this.now, id, why);
+    this.trace.add(this.now, id, why, outgoing ? 'its undelivered messages are lost' : 'its sent messages stay in flight');
     for (const l of this.crashListeners) l(n);
   }
 

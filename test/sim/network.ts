@@ -32,6 +32,8 @@ interface InFlight {
   m: Message;
   /** The receiver's crash count at send time: a crash drops what was in flight to it. */
   epoch: number;
+  /** The sender's outbox generation at send time: a crash may also drop what it had sent. */
+  outbox: number;
 }
 
 export interface NetworkStats {
@@ -50,6 +52,7 @@ export class Network {
   /** Directed links that are cut, as "from>to". */
   private readonly blocked = new Set<string>();
   private readonly epochs = new Map<string, number>();
+  private readonly outboxes = new Map<string, number>();
   readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, cut: 0, droppedAtCrash: 0 };
 
   constructor(
@@ -99,9 +102,13 @@ export class Network {
 
   // ---- crashes ----------------------------------------------------------------------------
 
-  /** A node crashed: whatever was in flight to it is gone. */
-  crashed(node: string): void {
+  /**
+   * A node crashed: whatever was in flight to it is gone; with `outgoing`, so is what it had
+   * sent that was not delivered yet (still in its socket buffers).
+   */
+  crashed(node: string, outgoing = false): void {
     this.epochs.set(node, (this.epochs.get(node) ?? 0) + 1);
+    if (outgoing) this.outboxes.set(node, (this.outboxes.get(node) ?? 0) + 1);
   }
 
   // ---- traffic ----------------------------------------------------------------------------
@@ -135,7 +142,7 @@ export class Network {
     const delay = this.rng.chance(c.longDelayChance)
       ? this.rng.range(c.maxDelay, Math.max(c.maxDelay, c.longDelay))
       : this.rng.range(c.minDelay, c.maxDelay);
-    this.push({ due: now + delay, seq: this.seq++, m, epoch: this.epochs.get(m.to) ?? 0 });
+    this.push({ due: now + delay, seq: this.seq++, m, epoch: this.epochs.get(m.to) ?? 0, outbox: this.outboxes.get(m.from) ?? 0 });
   }
 
   /** Messages due at or before `now`, in delivery order; cut links and crashed receivers drop theirs. */
@@ -143,7 +150,7 @@ export class Network {
     const out: Message[] = [];
     while (this.heap.length > 0 && this.heap[0]!.due <= now) {
       const f = this.pop();
-      if (f.epoch !== (this.epochs.get(f.m.to) ?? 0)) {
+      if (f.epoch !== (this.epochs.get(f.m.to) ?? 0) || f.outbox !== (this.outboxes.get(f.m.from) ?? 0)) {
         this.stats.droppedAtCrash++;
         continue;
       }

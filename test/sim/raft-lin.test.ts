@@ -3,7 +3,7 @@
 // fault schedule as raft-sim, and each seed's history is checked with the Wing & Gong / Lowe
 // checker (test/lib/linearizability.ts) against the kv model.
 //
-//   LIN_SEEDS=2000 node scripts/run-tests.mjs raft-lin      more seeds (default 300)
+//   LIN_SEEDS=5000 node scripts/run-tests.mjs raft-lin      more seeds (default 600)
 //   SIM_SEED=1234 node scripts/run-tests.mjs raft-lin       replay one seed
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,7 +78,7 @@ function run(first: number, count: number): { results: LinResult[]; failures: Si
 }
 
 const single = process.env.SIM_SEED;
-const count = single !== undefined ? 1 : Number(process.env.LIN_SEEDS ?? 300);
+const count = single !== undefined ? 1 : Number(process.env.LIN_SEEDS ?? 600);
 const first = single !== undefined ? Number(single) : Number(process.env.LIN_FIRST_SEED ?? 1);
 
 test(`KV histories under faults are linearizable, seeds ${first}..${first + count - 1}`, (t) => {

@@ -77,8 +77,8 @@ export class SimFailure extends Error {
   }
 }
 
-export function replayCommand(seed: number, suite = 'raft-sim'): string {
-  return `SIM_SEED=${seed} node scripts/run-tests.mjs ${suite}`;
+export function replayCommand(seed: number, suite = 'raft-sim', env = ''): string {
+  return `SIM_SEED=${seed}${env ? ' ' + env : ''} node scripts/run-tests.mjs ${suite}`;
 }
 
 /** Draw a run's parameters from its seed. */
@@ -139,6 +139,8 @@ export interface RunOptions {
   /** Events printed on failure. */
   traceTail?: number;
   suite?: string;
+  /** Extra environment for the replay command (e.g. a non-default SIM_SCALE). */
+  replayEnv?: string;
   /** Called with the cluster right after it is built (tests use it to add listeners). */
   onCluster?: (c: Cluster) => void;
 }
@@ -159,7 +161,7 @@ function toFailure(err: unknown, params: ScenarioParams, cluster: Cluster | unde
   const detail = err instanceof InvariantViolation ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
   const lines = [
     `seed ${params.seed} failed at t=${cluster?.now ?? 0}: ${detail}`,
-    `replay: ${replayCommand(params.seed, options.suite)}`,
+    `replay: ${replayCommand(params.seed, options.suite, options.replayEnv)}`,
     `params: size=${params.cluster.size} core=${JSON.stringify(params.cluster.core)} net=${JSON.stringify(params.cluster.net)} faults=${JSON.stringify(params.faults)} readyCrash=${params.cluster.readyCrashChance}`,
   ];
   if (cluster) {
