@@ -134,6 +134,11 @@ export class Manager {
     }
   }
 
+  /** A renewed certificate: use it for Raft connections from now on. */
+  setChannelCredentials(credentials: grpc.ChannelCredentials): void {
+    this.raft.setChannelCredentials(credentials);
+  }
+
   /** Hand leadership to `to` and wait (bounded) until someone else leads. */
   async transferLeadership(to: string, timeoutMs = 5_000): Promise<void> {
     if (!this.raft.transferLeadership(to)) throw new BatonError('FAILED_PRECONDITION', `cannot transfer leadership to ${to}`);

@@ -171,6 +171,11 @@ export class RaftNode<R = unknown> {
     if (id !== this.opts.id && address) this.transport.addPeer(id, address);
   }
 
+  /** New credentials for connections to peers (after a certificate renewal). */
+  setChannelCredentials(credentials: ChannelCredentials): void {
+    this.transport.setChannelCredentials(credentials);
+  }
+
   /** Campaign now instead of waiting out an election timeout (a node that knows it is alone). */
   campaign(): void {
     this.core.campaign();

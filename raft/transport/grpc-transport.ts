@@ -82,11 +82,13 @@ export class GrpcTransport {
   private readonly channelOptions: grpc.ChannelOptions;
   private readonly backoff: BackoffOptions;
   private state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
+  private channelCredentials: grpc.ChannelCredentials;
 
   constructor(private readonly options: GrpcTransportOptions) {
     this.id = options.id;
     this.logger = options.logger?.child({ component: 'raft-transport', node: options.id });
     this.backoff = options.backoff ?? DEFAULTS.backoff;
+    this.channelCredentials = options.channelCredentials ?? grpc.credentials.createInsecure();
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
     const keepaliveMs = options.keepaliveMs ?? DEFAULTS.keepaliveMs;
     this.channelOptions = {
@@ -137,15 +139,28 @@ export class GrpcTransport {
     return port;
   }
 
+  /**
+   * Credentials for the outbound streams from now on (a renewed certificate): every peer's
+   * stream is reopened with them, keeping what was queued.
+   */
+  setChannelCredentials(credentials: grpc.ChannelCredentials): void {
+    this.channelCredentials = credentials;
+    for (const [id, peer] of [...this.peers]) this.connect(id, peer.address, peer);
+  }
+
   /** Adding an existing peer with a new address moves its queued messages to the new address. */
   addPeer(id: string, address: string): void {
     if (this.state === 'stopped' || id === this.id) return;
     const old = this.peers.get(id);
     if (old?.address === address) return;
+    this.connect(id, address, old);
+  }
+
+  private connect(id: string, address: string, old: OutboundPeer | undefined): void {
     const peer = new OutboundPeer({
       peerId: id,
       address,
-      credentials: this.options.channelCredentials ?? grpc.credentials.createInsecure(),
+      credentials: this.channelCredentials,
       channelOptions: this.channelOptions,
       maxQueuedMessages: this.options.maxQueuedMessages ?? DEFAULTS.maxQueuedMessages,
       maxBatchBytes: this.options.maxBatchBytes ?? DEFAULTS.maxBatchBytes,

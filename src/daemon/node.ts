@@ -252,6 +252,7 @@ export class NodeDaemon {
         this.dataDir.saveTls(this.tls);
         this.serverCredentials.reload(this.tls);
         this.forwarder?.setCredentials(this.clientCredentials());
+        this.manager?.setChannelCredentials(this.clientCredentials());
         this.heartbeat?.reconnect();
         this.scheduleRenewal();
         return res;

@@ -120,3 +120,27 @@ test('a manager that joins late catches up from a Raft snapshot', async (t) => {
   const { readFileSync } = await import('node:fs');
   assert.match(readFileSync(late.logFile, 'utf8'), /installed a snapshot from the leader/);
 });
+
+test('node certificates renew at half-life; Raft reconnects with the renewed ones after a restart', async (t) => {
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  await c.init('m1', ['--cert-expiry', '12s']);
+  await c.join('m2', 'manager', 'm1');
+  const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
+  const { readFileSync } = await import('node:fs');
+  const { X509Certificate } = await import('node:crypto');
+  const expiry = (name: string): number => Date.parse(new X509Certificate(readFileSync(`${c.dataDir(name)}/tls/node.crt`)).validTo);
+  const first = new Map(['m1', 'm2', 'w1'].map((n) => [n, expiry(n)]));
+  // Past the first certificates' expiry: every node must have renewed, and still be trusted.
+  await new Promise((r) => setTimeout(r, 14_000));
+  for (const [name, notAfter] of first) assert.ok(expiry(name) > notAfter, `${name} renewed its certificate`);
+  await eventually('all nodes ready on renewed certificates', () => nodes(c, 'm2').every((n) => n.status === 'NODE_READY'));
+  // A restart forces new connections, which must present the renewed certificates.
+  await c.kill('m2');
+  await c.restart('m2');
+  assert.equal(c.cli('m2', ['node', 'update', '--label-add', 'renewed=yes', w1]).code, 0);
+  await eventually('the write replicated to the restarted manager', () => nodes(c, 'm2').find((n) => n.id === w1)?.labels.renewed === 'yes');
+});
