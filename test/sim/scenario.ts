@@ -270,9 +270,11 @@ function drive(cluster: Cluster, params: ScenarioParams, options: RunOptions): S
     }
     // Background traffic.
     if (!workload && rng.chance(f.propose)) {
+      // Mostly to a node that believes it leads — a deposed one in a minority too, which is
+      // what grows divergent tails for the new leader to overwrite.
       const up = cluster.upNodes();
-      const leader = cluster.leader();
-      const target = leader && rng.chance(0.8) ? leader : up.length > 0 ? rng.pick(up) : undefined;
+      const leaders = cluster.leaders();
+      const target = leaders.length > 0 && rng.chance(0.8) ? rng.pick(leaders) : up.length > 0 ? rng.pick(up) : undefined;
       if (target) {
         const seq = ++propSeq;
         const data = encodePut({ key: `k${rng.int(4)}`, value: `v${seq}`, id: `w${seq}` });
