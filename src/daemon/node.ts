@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { Manager } from '../../manager/manager.js';
@@ -32,6 +33,8 @@ export class NodeDaemon {
   private readonly tcp: grpc.Server;
   private readonly local: grpc.Server;
   private readonly serverCredentials: NodeServerCredentials;
+  /** The standard gRPC health service: '' is the node, baton.Control is served by managers only. */
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', 'baton.Control': 'NOT_SERVING' });
   private manager: Manager | undefined;
   private forwarder: LeaderForwarder | undefined;
   private heartbeats: Heartbeats | undefined;
@@ -80,6 +83,8 @@ export class NodeDaemon {
   }
 
   private async start(bootstrap: boolean): Promise<void> {
+    this.health.addToServer(this.tcp);
+    this.health.addToServer(this.local);
     if (this.state.role === 'manager') await this.startManager(bootstrap);
     else this.addWorkerControlStub();
     await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
@@ -87,6 +92,7 @@ export class NodeDaemon {
     await bind(this.local, `unix://${this.dataDir.socketPath}`, grpc.ServerCredentials.createInsecure());
     this.startHeartbeats();
     this.scheduleRenewal();
+    this.health.setStatus('', 'SERVING');
     this.logger.info({ role: this.state.role, listen: this.state.listenAddr, advertise: this.state.advertiseAddr }, 'node started');
   }
 
@@ -141,6 +147,7 @@ export class NodeDaemon {
     this.heartbeats = heartbeats;
     addService(this.tcp, dispatcherService, heartbeats.handlers(), this.logger);
     manager.addLeaderLoop(heartbeats);
+    this.health.setStatus('baton.Control', 'SERVING');
   }
 
   /** A worker has no control API: say so clearly rather than "unimplemented". */
@@ -284,6 +291,7 @@ export class NodeDaemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.health.setStatus('', 'NOT_SERVING');
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.heartbeat?.stop();
     await this.roleChange;

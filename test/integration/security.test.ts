@@ -10,6 +10,9 @@ import { BatonError } from '../../src/rpc/errors.js';
 import { controlService } from '../../src/rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../../src/tls/index.js';
 import { connect } from '../../src/client/index.js';
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import { bootstrapCredentials } from '../../src/tls/index.js';
 import { BatonCluster, baton, eventually, nodeIdOf, nodes, type CliResult } from '../lib/baton-cluster.js';
 import { freePort } from '../lib/ports.js';
 
@@ -31,6 +34,20 @@ async function callStatus(addr: string, creds: Parameters<typeof clientCredentia
     return 'OK';
   } catch (err) {
     return err instanceof BatonError ? err.code : String(err);
+  } finally {
+    client.close();
+  }
+}
+
+async function health(addr: string, service: string): Promise<string> {
+  const check = healthService.Check as unknown as grpc.MethodDefinition<{ service: string }, { status: string }>;
+  const client = new grpc.Client(addr, bootstrapCredentials(), NODE_CHANNEL_OPTIONS);
+  try {
+    return await new Promise((resolve, reject) => {
+      client.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service }, (err, res) =>
+        err ? reject(err) : resolve(String(res?.status)),
+      );
+    });
   } finally {
     client.close();
   }
@@ -115,6 +132,12 @@ test('the control API refuses workers, callers without a certificate and other c
   const ok = baton(['node', 'ls', '-q', '--host', `tcp://${m.addr}`, '--data-dir', a.dataDir('m1')]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout.trim().split('\n').length, 2);
+
+  // The standard health service answers anyone: the node, and the control API on managers only.
+  assert.equal(await health(m.addr, ''), 'SERVING');
+  assert.equal(await health(m.addr, 'baton.Control'), 'SERVING');
+  assert.equal(await health(a.get('w1').addr, ''), 'SERVING');
+  assert.equal(await health(a.get('w1').addr, 'baton.Control'), 'NOT_SERVING');
 
   await eventually('refusals are logged', () => {
     const log = readFileSync(m.logFile, 'utf8');
