@@ -49,7 +49,7 @@ export interface RaftNodeOptions<R> {
 
 export const RAFT_DEFAULTS = {
   tickMs: 100,
-  electionTicks: 10,
+  electionTicks: 5,
   heartbeatTicks: 1,
   snapshotEntries: 10_000,
   proposalTimeoutMs: 10_000,
@@ -79,6 +79,7 @@ export class RaftNode<R = unknown> {
   private ticker: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
   private readonly counters = { snapshotsInstalled: 0, snapshotsTaken: 0 };
+  private snapshotting: Promise<void> | undefined;
   private persistedTerm: number;
   private persistedVote: string;
 
@@ -206,6 +207,7 @@ export class RaftNode<R = unknown> {
     this.proposals.clear();
     this.reads.clear();
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
+    await this.snapshotting;
     await this.transport.stop();
     await this.storage.close();
   }
@@ -283,7 +285,7 @@ export class RaftNode<R = unknown> {
     this.core.advance();
     if (rd.softState) this.opts.onRoleChange?.(rd.softState);
     this.serveReads();
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   private apply(e: Entry): void {
@@ -321,14 +323,25 @@ export class RaftNode<R = unknown> {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    if (this.appliedSinceSnapshot < (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries)) return;
+  /**
+   * Every snapshotEntries applied entries: snapshot the state machine (synchronously, at this
+   * exact applied index) and persist it in the background, so the loop keeps replicating while
+   * the file is written. One at a time.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.appliedSinceSnapshot < (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries)) return;
     this.appliedSinceSnapshot = 0;
     const applied = this.core.status().applied;
     const snapshot = this.core.compact(applied, this.opts.stateMachine.snapshot());
-    await this.storage.saveSnapshot(snapshot);
-    this.counters.snapshotsTaken++;
+    this.snapshotting = this.storage.saveSnapshot(snapshot).then(
+      () => {
+        this.counters.snapshotsTaken++;
+        this.snapshotting = undefined;
+      },
+      (err: unknown) => this.fail(err),
+    );
   }
+
 
   private track(result: ReturnType<RawNode['propose']>): Promise<R> {
     if (!result.ok) {

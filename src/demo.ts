@@ -103,7 +103,7 @@ Try:
   curl -X PUT ${url}/kv/greeting -d hello     # replicated write, answered once committed
   curl ${url}/kv/greeting                     # linearizable read
   curl ${url}/status                          # role, term, commit index, peers
-  kill -9 ${current?.proc?.pid ?? '<leader pid>'}                          # SIGKILL the leader; another takes over within ~2 s
+  kill -9 ${current?.proc?.pid ?? '<leader pid>'}                          # SIGKILL the leader; another takes over within ~1 s
 Ctrl-C stops the cluster.`);
 
 setInterval(() => {

@@ -111,21 +111,28 @@ export class RaftStorage {
   }
 
   /** Local compaction: the state machine's snapshot at snap.meta.index; persist it (file), then drop entries <= that index. */
-  saveSnapshot(snap: Snapshot): Promise<void> {
+  async saveSnapshot(snap: Snapshot): Promise<void> {
+    const meta: SnapshotMeta = snap.meta;
+    if (meta.index <= this.snapIndex) return;
+    // The file (megabytes, fsynced) is written beside the queue so that appends are not held up
+    // behind it; it is an orphan, removed at open, until the small batch below names it.
+    const file = await writeSnapshotFile(this.snapDir, snap);
     return this.enqueue(async () => {
-      const meta: SnapshotMeta = snap.meta;
       // Already compacted this far (e.g. a leader snapshot overtook it): nothing to keep.
-      if (meta.index <= this.snapIndex) return;
+      if (meta.index <= this.snapIndex) {
+        await unlinkIfPresent(join(this.snapDir, file));
+        return;
+      }
       if (meta.index > this.lastIndex) {
         throw new InvalidWrite(`raft storage ${this.dir}: cannot compact to ${meta.index} beyond the last index ${this.lastIndex}`);
       }
-      const file = await writeSnapshotFile(this.snapDir, snap);
       const ops: Op[] = [{ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotMeta(meta) }];
       this.deleteEntries(ops, this.snapIndex + 1, meta.index);
       await this.db.batch(ops, { sync: true });
       await this.replaceSnapshotFile(meta.index, file);
     });
   }
+
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -272,13 +272,16 @@ export class NodeDaemon {
     throw lastError instanceof Error ? lastError : new BatonError('UNAVAILABLE', 'no manager reachable to renew the certificate');
   }
 
-  /** Renew the node certificate at half its lifetime (and retry every minute if that fails). */
+  /**
+   * Renew the node certificate when half of its remaining lifetime has passed (certificates are
+   * backdated a minute against clock skew, so notBefore says nothing about when it was issued);
+   * retry every minute if that fails.
+   */
   private scheduleRenewal(): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     if (this.stopped) return;
-    const { notAfter, notBefore } = certificateWindow(this.tls.certPem);
-    const at = notBefore + (notAfter - notBefore) / 2;
-    const delay = Math.min(Math.max(at - Date.now(), 1_000), 2 ** 31 - 1);
+    const notAfter = Date.parse(new X509Certificate(this.tls.certPem).validTo);
+    const delay = Math.min(Math.max((notAfter - Date.now()) / 2, 1_000), 2 ** 31 - 1);
     this.renewTimer = setTimeout(() => {
       this.renew().catch((err: unknown) => {
         this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'certificate renewal failed; retrying in a minute');
@@ -287,6 +290,7 @@ export class NodeDaemon {
     }, delay);
     this.renewTimer.unref();
   }
+
 
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -317,7 +321,3 @@ function shutdown(server: grpc.Server): Promise<void> {
   });
 }
 
-function certificateWindow(certPem: string): { notBefore: number; notAfter: number } {
-  const cert = new X509Certificate(certPem);
-  return { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
-}

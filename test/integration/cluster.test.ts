@@ -136,11 +136,13 @@ test('node certificates renew at half-life; Raft reconnects with the renewed one
   const first = new Map(['m1', 'm2', 'w1'].map((n) => [n, expiry(n)]));
   // Past the first certificates' expiry: every node must have renewed, and still be trusted.
   await new Promise((r) => setTimeout(r, 14_000));
-  for (const [name, notAfter] of first) assert.ok(expiry(name) > notAfter, `${name} renewed its certificate`);
+  for (const [name, notAfter] of first) {
+    assert.ok(expiry(name) > notAfter, `${name} renewed its certificate; its log:\n${readFileSync(c.get(name).logFile, 'utf8').split('\n').filter((l) => /renew|warn|"level":[45]/.test(l)).slice(-8).join('\n')}`);
+  }
   await eventually('all nodes ready on renewed certificates', () => nodes(c, 'm2').every((n) => n.status === 'NODE_READY'));
   // A restart forces new connections, which must present the renewed certificates.
   await c.kill('m2');
   await c.restart('m2');
-  assert.equal(c.cli('m2', ['node', 'update', '--label-add', 'renewed=yes', w1]).code, 0);
+  await eventually('the restarted manager forwards a write to the leader', () => c.cli('m2', ['node', 'update', '--label-add', 'renewed=yes', w1]).code === 0);
   await eventually('the write replicated to the restarted manager', () => nodes(c, 'm2').find((n) => n.id === w1)?.labels.renewed === 'yes');
 });
