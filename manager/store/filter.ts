@@ -1,5 +1,6 @@
 // List filters, with the meaning Docker's `ls --filter` gives them. Different filters must
 // all match (AND); the values of one filter are alternatives (OR).
+import type { baton } from '../../proto/gen/baton.js';
 import type { Kind, Stored } from './kinds.js';
 import { labelsOf, nameOf } from './kinds.js';
 
@@ -14,7 +15,7 @@ export interface ListFilter {
   /** tasks only: a filter on a field another kind lacks matches nothing of that kind */
   serviceIds?: readonly string[];
   nodeIds?: readonly string[];
-  desiredStates?: readonly string[];
+  desiredStates?: readonly baton.TaskState[];
 }
 
 /** Names are unique and looked up ignoring case (as in swarmkit), so `Web` and `web` clash. */

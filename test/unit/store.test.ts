@@ -41,8 +41,8 @@ function node(id: string, hostname: string, labels: Record<string, string> = {})
   return { meta: { id, createdAt: T0, updatedAt: T0 }, spec: { annotations: { labels } }, description: { hostname } };
 }
 
-function task(id: string, serviceId: string, nodeId: string, desiredState = 'running'): baton.Task.$Properties {
-  return { meta: { id, createdAt: T0, updatedAt: T0 }, serviceId, nodeId, desiredState, slot: 1, status: { state: 'new' } };
+function task(id: string, serviceId: string, nodeId: string, desiredState = baton.TaskState.TASK_RUNNING): baton.Task.$Properties {
+  return { meta: { id, createdAt: T0, updatedAt: T0 }, serviceId, nodeId, desiredState, slot: 1, status: { state: baton.TaskState.TASK_NEW } };
 }
 
 function secret(id: string, name: string, data: number[]): baton.Secret.$Properties {
@@ -72,7 +72,7 @@ function seeded(): Log {
     log.apply(
       createAction('task', task('t1', 's-web', 'n1')),
       createAction('task', task('t2', 's-web', 'n2')),
-      createAction('task', task('t3', 's-db', 'n1', 'shutdown')),
+      createAction('task', task('t3', 's-db', 'n1', baton.TaskState.TASK_SHUTDOWN)),
       createAction('task', task('t4', 's-db', '')),
     ),
   );
@@ -115,9 +115,9 @@ test('list returns objects in id order and filters by id prefix, name, label and
   assert.deepEqual(ids(store.list('task', { serviceIds: ['s-web', 's-db', 's-web'] })), ['t1', 't2', 't3', 't4']);
   assert.deepEqual(ids(store.list('task', { nodeIds: ['n1'] })), ['t1', 't3']);
   assert.deepEqual(ids(store.list('task', { nodeIds: [''] })), ['t4'], 'unassigned tasks are under node ""');
-  assert.deepEqual(ids(store.list('task', { desiredStates: ['running'] })), ['t1', 't2', 't4']);
+  assert.deepEqual(ids(store.list('task', { desiredStates: [baton.TaskState.TASK_RUNNING] })), ['t1', 't2', 't4']);
   assert.deepEqual(ids(store.list('task', { serviceIds: ['s-db'], nodeIds: ['n1'] })), ['t3']);
-  assert.deepEqual(ids(store.list('task', { serviceIds: ['s-db'], desiredStates: ['running'] })), ['t4']);
+  assert.deepEqual(ids(store.list('task', { serviceIds: ['s-db'], desiredStates: [baton.TaskState.TASK_RUNNING] })), ['t4']);
   assert.deepEqual(ids(store.list('service', { serviceIds: ['s-web'] })), [], 'a task filter matches no other kind');
   assert.deepEqual(ids(store.list('task', { labels: ['x'] })), []);
 });
@@ -184,7 +184,7 @@ test('two racing updates from the same read: the first wins, the second gets VER
   const read = store.get('task', 't1') ?? assert.fail();
   const a = cloneObject('task', read);
   const b = cloneObject('task', read);
-  a.status = { state: 'running', message: 'from a', timestamp: T0 + 1 };
+  a.status = { state: baton.TaskState.TASK_RUNNING, message: 'from a', timestamp: T0 + 1 };
   a.meta = { ...a.meta, updatedAt: T0 + 1 };
   b.nodeId = 'n2';
   const first = ok(log.apply(updateAction('task', a)));
@@ -449,12 +449,12 @@ function randomEntries(seed: number, n: number): Uint8Array[] {
     const tasks = shadow.store.list('task');
     const r = rand();
     if (r < 0.4 || tasks.length === 0) {
-      const batch = Array.from({ length: 1 + Math.floor(rand() * 5) }, (_, j) => createAction('task', task(`t${i}-${j}`, pick(services), pick(nodes), pick(['running', 'shutdown']))));
+      const batch = Array.from({ length: 1 + Math.floor(rand() * 5) }, (_, j) => createAction('task', task(`t${i}-${j}`, pick(services), pick(nodes), pick([baton.TaskState.TASK_RUNNING, baton.TaskState.TASK_SHUTDOWN]))));
       push(...batch);
     } else if (r < 0.8) {
       const t = cloneObject('task', pick(tasks));
       t.nodeId = pick(nodes);
-      t.desiredState = pick(['running', 'shutdown']);
+      t.desiredState = pick([baton.TaskState.TASK_RUNNING, baton.TaskState.TASK_SHUTDOWN]);
       if (rand() < 0.2) t.meta = { ...t.meta, version: (t.meta?.version ?? 0) - 1 }; // a stale writer
       push(updateAction('task', t));
     } else {
@@ -497,8 +497,8 @@ test('the task indexes agree with a full scan after thousands of changes', () =>
   for (const serviceId of ['s0', 's1', 's2']) {
     assert.deepEqual(ids(store.list('task', { serviceIds: [serviceId] })), ids(all.filter((t) => t.serviceId === serviceId)));
     assert.deepEqual(
-      ids(store.list('task', { serviceIds: [serviceId], nodeIds: ['n1'], desiredStates: ['running'] })),
-      ids(all.filter((t) => t.serviceId === serviceId && t.nodeId === 'n1' && t.desiredState === 'running')),
+      ids(store.list('task', { serviceIds: [serviceId], nodeIds: ['n1'], desiredStates: [baton.TaskState.TASK_RUNNING] })),
+      ids(all.filter((t) => t.serviceId === serviceId && t.nodeId === 'n1' && t.desiredState === baton.TaskState.TASK_RUNNING)),
     );
   }
 });
