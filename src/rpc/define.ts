@@ -31,6 +31,16 @@ export function unary<Req, Res>(
   };
 }
 
+/** A server-streaming method: one request, a stream of responses. */
+export function serverStream<Req, Res>(
+  service: string,
+  name: string,
+  request: MessageCodec<Req>,
+  response: MessageCodec<Res>,
+): grpc.MethodDefinition<Req, Res> {
+  return { ...unary(service, name, request, response), responseStream: true };
+}
+
 /** Any service definition made of unary() methods (method variance makes a precise bound useless). */
 export type Definition = Record<string, { path: string }>;
 export type RequestOf<M> = M extends grpc.MethodDefinition<infer Req, infer _Res> ? Req : never;

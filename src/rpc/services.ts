@@ -1,6 +1,6 @@
 // Every baton gRPC service (proto/control.proto) as definitions built from the generated codecs.
 import { baton } from '../../proto/gen/baton.js';
-import { unary } from './define.js';
+import { serverStream, unary } from './define.js';
 
 const CONTROL = 'baton.Control';
 export const controlService = {
@@ -12,6 +12,12 @@ export const controlService = {
   RotateJoinToken: unary(CONTROL, 'RotateJoinToken', baton.RotateJoinTokenRequest, baton.GetClusterResponse),
   Info: unary(CONTROL, 'Info', baton.Empty, baton.ClusterInfo),
   AddRaftMember: unary(CONTROL, 'AddRaftMember', baton.RaftMemberRequest, baton.Empty),
+  CreateService: unary(CONTROL, 'CreateService', baton.CreateServiceRequest, baton.Service),
+  GetService: unary(CONTROL, 'GetService', baton.GetRequest, baton.Service),
+  ListServices: unary(CONTROL, 'ListServices', baton.ListRequest, baton.ListServicesResponse),
+  UpdateService: unary(CONTROL, 'UpdateService', baton.UpdateServiceRequest, baton.Service),
+  RemoveService: unary(CONTROL, 'RemoveService', baton.RemoveRequest, baton.RemoveResponse),
+  ListTasks: unary(CONTROL, 'ListTasks', baton.ListRequest, baton.ListTasksResponse),
 };
 export type ControlService = typeof controlService;
 
@@ -26,5 +32,9 @@ export type CAService = typeof caService;
 const DISPATCHER = 'baton.Dispatcher';
 export const dispatcherService = {
   Heartbeat: unary(DISPATCHER, 'Heartbeat', baton.HeartbeatRequest, baton.HeartbeatResponse),
+  UpdateTaskStatus: unary(DISPATCHER, 'UpdateTaskStatus', baton.UpdateTaskStatusRequest, baton.Empty),
 };
 export type DispatcherService = typeof dispatcherService;
+
+/** The dispatcher's streaming method, kept apart so unary handler maps stay exact. */
+export const dispatcherSession = serverStream(DISPATCHER, 'Session', baton.SessionRequest, baton.SessionMessage);

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { baton } from '../../proto/gen/baton.js';
-import { caService, controlService, dispatcherService } from '../../src/rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession } from '../../src/rpc/services.js';
 
 const PROTO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../proto/control.proto');
 
@@ -15,7 +15,7 @@ test('service definitions match proto/control.proto', () => {
   const ours: Record<string, Record<string, { path: string; requestDeserialize(b: Buffer): unknown; responseDeserialize(b: Buffer): unknown }>> = {
     Control: controlService,
     CA: caService,
-    Dispatcher: dispatcherService,
+    Dispatcher: { ...dispatcherService, Session: dispatcherSession },
   };
   const classes = baton as unknown as Record<string, new () => unknown>;
   for (const [name, defs] of Object.entries(ours)) {
@@ -24,6 +24,7 @@ test('service definitions match proto/control.proto', () => {
     for (const [methodName, method] of Object.entries(service.methods)) {
       const def = defs[methodName]!;
       assert.equal(def.path, `/baton.${name}/${methodName}`);
+      assert.equal((def as { responseStream?: boolean }).responseStream, method.responseStream ?? false, `${name}.${methodName} streaming`);
       const req = classes[method.requestType];
       const res = classes[method.responseType];
       assert.ok(req && def.requestDeserialize(Buffer.alloc(0)) instanceof req, `${name}.${methodName} request is ${method.requestType}`);
