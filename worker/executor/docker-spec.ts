@@ -1,0 +1,119 @@
+// Translation between baton's task spec and Docker's container model, both ways: the create
+// options for a task, and a TaskObservation from what the engine reports.
+import type Docker from 'dockerode';
+import { taskName, type PortBinding, type TaskObservation, type TaskRunSpec } from './types.js';
+
+/** Labels every baton container carries; a node only ever touches containers with its own cluster and node. */
+export const LABEL = {
+  cluster: 'baton.cluster',
+  node: 'baton.node',
+  task: 'baton.task',
+  service: 'baton.service',
+  slot: 'baton.slot',
+} as const;
+
+/** `baton-<service>.<slot>.<task>`, with what Docker refuses in a name replaced by '_'. */
+export function containerName(spec: TaskRunSpec): string {
+  return `baton-${taskName(spec)}`.replace(/[^a-zA-Z0-9_.-]/g, '_');
+}
+
+// The kernel keeps at most 64 bytes of hostname (63 characters of a DNS name); a longer one
+// would make the container fail to start rather than be shortened.
+const MAX_HOSTNAME = 63;
+
+/** The task name, so a replica can say who it is (busybox httpd's hostname CGI in the tests). */
+export function hostname(spec: TaskRunSpec): string {
+  return taskName(spec).replace(/[^a-zA-Z0-9.-]/g, '-').slice(0, MAX_HOSTNAME).replace(/[.-]+$/, '');
+}
+
+export function createOptions(
+  spec: TaskRunSpec,
+  bindAddress: string,
+  extraLabels: Readonly<Record<string, string>>,
+  init: boolean,
+): Docker.ContainerCreateOptions {
+  const exposed: Record<string, object> = {};
+  const bindings: Docker.PortMap = {};
+  for (const p of spec.ports) {
+    const key = `${p.targetPort}/${p.protocol}`;
+    exposed[key] = {};
+    // HostPort '' asks the engine for an ephemeral port; the mesh reads it back from inspect.
+    bindings[key] = [{ HostIp: bindAddress, HostPort: '' }];
+  }
+  return {
+    name: containerName(spec),
+    Image: spec.image,
+    Hostname: hostname(spec),
+    Env: spec.env,
+    Labels: {
+      ...extraLabels,
+      [LABEL.cluster]: spec.clusterId,
+      [LABEL.node]: spec.nodeId,
+      [LABEL.task]: spec.taskId,
+      [LABEL.service]: spec.serviceId,
+      [LABEL.slot]: String(spec.slot),
+    },
+    // As `docker service create`: a command replaces the image's entrypoint (and with it the
+    // image's CMD); args alone replace only the CMD.
+    ...(spec.command.length > 0 ? { Entrypoint: spec.command } : {}),
+    ...(spec.args.length > 0 ? { Cmd: spec.args } : {}),
+    ...(spec.dir !== '' ? { WorkingDir: spec.dir } : {}),
+    ExposedPorts: exposed,
+    // So a hand-run `docker stop` honours the task's grace period too (whole seconds only).
+    StopTimeout: Math.ceil(spec.stopGraceMs / 1000),
+    HostConfig: {
+      Memory: spec.limits.memoryBytes,
+      NanoCpus: spec.limits.nanoCpus,
+      PortBindings: bindings,
+      // The orchestrator restarts tasks (as new tasks); Docker restarting them would hide exits.
+      RestartPolicy: { Name: 'no' },
+      // The engine's tiny init (docker-init) as PID 1: a program running as PID 1 gets no
+      // default signal handling, so without it SIGTERM is ignored by most programs (busybox
+      // httpd among them) and every shutdown would wait out the whole grace period; it also
+      // reaps the zombies of programs that fork.
+      Init: init,
+    },
+  };
+}
+
+// Docker's zero time, which it reports for "never started" / "never finished".
+function time(s: string | undefined): number | undefined {
+  if (s === undefined || s.startsWith('0001-')) return undefined;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function boundPorts(info: Docker.ContainerInspectInfo): PortBinding[] {
+  const out: PortBinding[] = [];
+  const ports = (info.NetworkSettings.Ports ?? {}) as Record<string, Docker.PortBinding[] | null>;
+  for (const [key, list] of Object.entries(ports)) {
+    const [port, proto] = key.split('/');
+    // An engine that binds both IPv4 and IPv6 lists the same port twice: one entry is enough.
+    const bound = list?.find((b) => b.HostPort !== undefined && b.HostPort !== '');
+    if (!bound?.HostPort) continue;
+    out.push({ targetPort: Number(port), hostPort: Number(bound.HostPort), protocol: proto === 'udp' ? 'udp' : 'tcp' });
+  }
+  return out.sort((a, b) => a.targetPort - b.targetPort || a.protocol.localeCompare(b.protocol));
+}
+
+export function observe(info: Docker.ContainerInspectInfo): TaskObservation {
+  const s = info.State;
+  const state: TaskObservation['state'] =
+    s.Status === 'created' ? 'created' : s.Running || s.Status === 'paused' || s.Status === 'restarting' ? 'running' : 'exited';
+  const error = s.Error !== '' ? s.Error : s.OOMKilled ? 'out of memory (OOM killed)' : undefined;
+  const obs: TaskObservation = {
+    taskId: info.Config.Labels[LABEL.task] ?? '',
+    runtimeId: info.Id,
+    state,
+    ports: state === 'running' ? boundPorts(info) : [],
+  };
+  const startedAt = time(s.StartedAt);
+  if (startedAt !== undefined) obs.startedAt = startedAt;
+  if (state === 'exited') {
+    obs.exitCode = s.ExitCode;
+    const finishedAt = time(s.FinishedAt);
+    if (finishedAt !== undefined) obs.finishedAt = finishedAt;
+  }
+  if (error !== undefined) obs.error = error;
+  return obs;
+}

@@ -1,0 +1,237 @@
+// The docker executor (DESIGN.md 5): one container per task through dockerode. Nothing is kept
+// in memory that the engine does not also know: a task's container is found by its labels on
+// every call, so a restarted worker (a new executor) adopts what the previous one started, and
+// several nodes sharing one engine (every multi-node test on one machine) never see each
+// other's containers, because every lookup filters on this executor's cluster AND node.
+import Docker from 'dockerode';
+import pino, { type Logger } from 'pino';
+import { FrameDemuxer } from './docker-logs.js';
+import { httpStatus, engineMessage, rethrow, tolerate } from './docker-errors.js';
+import { ensureImage } from './docker-image.js';
+import { LABEL, createOptions, observe } from './docker-spec.js';
+import {
+  ExecutorError,
+  validateCommon,
+  type Executor,
+  type LogChunk,
+  type LogOptions,
+  type TaskObservation,
+  type TaskRunSpec,
+} from './types.js';
+
+export interface DockerExecutorOptions {
+  clusterId: string;
+  nodeId: string;
+  /** Defaults to the engine of DOCKER_HOST or the local socket. */
+  docker?: Docker;
+  /** Where published ports listen on the node; the mesh connects here. Default 127.0.0.1. */
+  bindAddress?: string;
+  logger?: Logger;
+  /** Bound on pulling a missing image. Default 5 s. */
+  pullTimeoutMs?: number;
+  /** Added to every container (tests mark theirs); baton's own labels always win. */
+  extraLabels?: Readonly<Record<string, string>>;
+  /** Run docker-init as PID 1 so the task gets signals (see docker-spec.ts). Default true. */
+  init?: boolean;
+}
+
+const PING_TIMEOUT_MS = 5_000;
+// How often wait() looks at a container that exists but was not started yet.
+const CREATED_POLL_MS = 200;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createDockerExecutor(opts: DockerExecutorOptions): Executor {
+  return new DockerExecutor(opts);
+}
+
+class DockerExecutor implements Executor {
+  readonly runtime = 'docker' as const;
+  private readonly docker: Docker;
+  private readonly logger: Logger;
+  private readonly bindAddress: string;
+
+  constructor(private readonly opts: DockerExecutorOptions) {
+    this.docker = opts.docker ?? new Docker();
+    this.bindAddress = opts.bindAddress ?? '127.0.0.1';
+    this.logger = (opts.logger ?? pino({ enabled: false })).child({ component: 'executor', runtime: 'docker' });
+  }
+
+  async available(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([this.docker.ping().then(() => true), timeout]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private ownLabels(): string[] {
+    return [`${LABEL.cluster}=${this.opts.clusterId}`, `${LABEL.node}=${this.opts.nodeId}`];
+  }
+
+  /** This node's container of the task, or undefined. */
+  private async find(taskId: string): Promise<Docker.Container | undefined> {
+    try {
+      const found = await this.docker.listContainers({
+        all: true,
+        filters: { label: [...this.ownLabels(), `${LABEL.task}=${taskId}`] },
+      });
+      const first = found[0];
+      return first ? this.docker.getContainer(first.Id) : undefined;
+    } catch (err) {
+      return rethrow(err, `look up task ${taskId}`);
+    }
+  }
+
+  private async require(taskId: string): Promise<Docker.Container> {
+    const c = await this.find(taskId);
+    if (!c) throw new ExecutorError('NOT_FOUND', `task ${taskId} has no container on node ${this.opts.nodeId}`);
+    return c;
+  }
+
+  private async inspectOf(taskId: string, c: Docker.Container): Promise<Docker.ContainerInspectInfo> {
+    try {
+      return await c.inspect();
+    } catch (err) {
+      if (httpStatus(err) === 404) throw new ExecutorError('NOT_FOUND', `task ${taskId}: its container is gone`);
+      return rethrow(err, `inspect task ${taskId}`);
+    }
+  }
+
+  async prepare(spec: TaskRunSpec): Promise<void> {
+    validateCommon(spec);
+    if (spec.image === '') throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: an image is required`);
+    if (spec.clusterId !== this.opts.clusterId || spec.nodeId !== this.opts.nodeId) {
+      throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId} belongs to node ${spec.nodeId} of cluster ${spec.clusterId}, not to this one`);
+    }
+    if (await this.find(spec.taskId)) return;
+    await ensureImage(this.docker, spec.image, this.opts.pullTimeoutMs ?? 5_000, this.logger);
+    try {
+      const c = await this.docker.createContainer(createOptions(spec, this.bindAddress, this.opts.extraLabels ?? {}, this.opts.init ?? true));
+      this.logger.debug({ task: spec.taskId, container: c.id }, 'container created');
+    } catch (err) {
+      const status = httpStatus(err);
+      // A concurrent prepare of the same task got there first: that is the idempotent case.
+      if (status === 409 && (await this.find(spec.taskId))) return;
+      if (status === 404) throw new ExecutorError('IMAGE_NOT_FOUND', `image "${spec.image}" not found: ${engineMessage(err)}`);
+      if (status === 400 || status === 409) throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: ${engineMessage(err)}`);
+      rethrow(err, `create the container of task ${spec.taskId}`);
+    }
+  }
+
+  async start(taskId: string): Promise<TaskObservation> {
+    const c = await this.require(taskId);
+    try {
+      await c.start();
+    } catch (err) {
+      const status = httpStatus(err);
+      if (status === 404) throw new ExecutorError('NOT_FOUND', `task ${taskId}: its container is gone`);
+      // 304: already started, which a retried start may well find.
+      if (status !== 304) {
+        if (status !== undefined) throw new ExecutorError('START_FAILED', `task ${taskId}: ${engineMessage(err)}`, { cause: err });
+        rethrow(err, `start task ${taskId}`);
+      }
+    }
+    return observe(await this.inspectOf(taskId, c));
+  }
+
+  async wait(taskId: string): Promise<TaskObservation> {
+    const c = await this.require(taskId);
+    for (;;) {
+      const obs = observe(await this.inspectOf(taskId, c));
+      if (obs.state === 'exited') return obs;
+      if (obs.state === 'created') {
+        await sleep(CREATED_POLL_MS);
+        continue;
+      }
+      // A 404 here (removed meanwhile) surfaces as NOT_FOUND from the next inspect.
+      await tolerate([404], () => c.wait({ condition: 'not-running' })).catch((err: unknown) => rethrow(err, `wait for task ${taskId}`));
+    }
+  }
+
+  async inspect(taskId: string): Promise<TaskObservation | undefined> {
+    const c = await this.find(taskId);
+    if (!c) return undefined;
+    const info = await tolerate([404], () => c.inspect()).catch((err: unknown) => rethrow(err, `inspect task ${taskId}`));
+    return info && observe(info);
+  }
+
+  /** true when the container stopped running within ms. */
+  private async exitsWithin(c: Docker.Container, ms: number): Promise<boolean> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), ms);
+    try {
+      await tolerate([404], () => c.wait({ condition: 'not-running', abortSignal: abort.signal }));
+      return true;
+    } catch (err) {
+      if (abort.signal.aborted) return false;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // Not `docker stop`: its timeout is whole seconds, and the task's grace is in milliseconds.
+  async shutdown(taskId: string, graceMs: number): Promise<void> {
+    const c = await this.find(taskId);
+    if (!c) return;
+    try {
+      const info = await tolerate([404], () => c.inspect());
+      if (!info || observe(info).state !== 'running') return;
+      // The image's STOPSIGNAL, as `docker stop` would send (the typings lack the field).
+      const stopSignal = (info.Config as { StopSignal?: string }).StopSignal;
+      const signal = stopSignal !== undefined && stopSignal !== '' ? stopSignal : 'SIGTERM';
+      // 409: it is not running any more, which is what we wanted.
+      await tolerate([404, 409], () => c.kill({ signal }));
+      if (await this.exitsWithin(c, graceMs)) return;
+      this.logger.info({ task: taskId, graceMs }, 'task outlived its stop grace period, killing');
+      await tolerate([404, 409], () => c.kill({ signal: 'SIGKILL' }));
+      await tolerate([404], () => c.wait({ condition: 'not-running' }));
+    } catch (err) {
+      rethrow(err, `shut down task ${taskId}`);
+    }
+  }
+
+  async remove(taskId: string): Promise<void> {
+    const c = await this.find(taskId);
+    if (!c) return;
+    // 409: a removal is already in progress.
+    await tolerate([404, 409], () => c.remove({ force: true, v: true })).catch((err: unknown) => rethrow(err, `remove task ${taskId}`));
+  }
+
+  async list(): Promise<TaskObservation[]> {
+    try {
+      const found = await this.docker.listContainers({ all: true, filters: { label: this.ownLabels() } });
+      const infos = await Promise.all(found.map((f) => tolerate([404], () => this.docker.getContainer(f.Id).inspect())));
+      return infos.filter((i) => i !== undefined).map(observe);
+    } catch (err) {
+      return rethrow(err, 'list tasks');
+    }
+  }
+
+  async *logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk> {
+    const c = await this.require(taskId);
+    const base = { stdout: true, stderr: true, timestamps: true, ...(opts.tail > 0 ? { tail: opts.tail } : {}) };
+    const demux = new FrameDemuxer();
+    if (!opts.follow) {
+      const buf = await c.logs({ ...base, follow: false }).catch((err: unknown) => rethrow(err, `read logs of task ${taskId}`));
+      yield* demux.push(buf);
+      return;
+    }
+    const stream = await c.logs({ ...base, follow: true }).catch((err: unknown) => rethrow(err, `follow logs of task ${taskId}`));
+    try {
+      for await (const piece of stream) {
+        yield* demux.push(typeof piece === 'string' ? Buffer.from(piece) : Buffer.from(piece));
+      }
+    } finally {
+      // A consumer that stops early must not leave the engine streaming into a dead socket.
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    }
+  }
+}

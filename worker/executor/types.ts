@@ -1,0 +1,129 @@
+// The one interface every executor implements (DESIGN.md 5): the agent converges tasks through
+// it without knowing whether a task is a Docker container or a plain process.
+
+/** Everything an executor needs to run one task; the agent builds it from a baton.Task. */
+export interface TaskRunSpec {
+  taskId: string;
+  serviceId: string;
+  serviceName: string;
+  slot: number;
+  nodeId: string;
+  clusterId: string;
+  runtime: 'docker' | 'process';
+  /** Docker only; the process executor ignores it. */
+  image: string;
+  /** Docker: overrides the image's entrypoint. Process: command[0] is the program. */
+  command: string[];
+  args: string[];
+  /** KEY=VALUE */
+  env: string[];
+  /** Working directory; '' = the image's (docker) or a per-task directory (process). */
+  dir: string;
+  /** 0 = unlimited. */
+  limits: { nanoCpus: number; memoryBytes: number };
+  /** Published through the node: each gets an ephemeral host port, reported in TaskObservation.ports. */
+  ports: { targetPort: number; protocol: 'tcp' | 'udp' }[];
+  /** SIGTERM, then SIGKILL after this. */
+  stopGraceMs: number;
+}
+
+export interface PortBinding {
+  targetPort: number;
+  hostPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface TaskObservation {
+  taskId: string;
+  /** Container ID (docker) or pid (process). */
+  runtimeId: string;
+  state: 'created' | 'running' | 'exited';
+  exitCode?: number;
+  error?: string;
+  /** ms since the epoch */
+  startedAt?: number;
+  finishedAt?: number;
+  /** Bound host ports while running; empty otherwise. */
+  ports: PortBinding[];
+}
+
+export interface LogChunk {
+  stream: 'stdout' | 'stderr';
+  data: Uint8Array;
+  /** ms since the epoch */
+  timestamp: number;
+}
+
+export interface LogOptions {
+  /** Keep streaming until the task exits (or the consumer stops iterating). */
+  follow: boolean;
+  /** Only the last N lines; 0 = all. */
+  tail: number;
+}
+
+export interface Executor {
+  readonly runtime: 'docker' | 'process';
+  /** docker: the engine answers a ping. */
+  available(): Promise<boolean>;
+  /** Makes the task ready to start (image present, container created) without starting it. Idempotent. */
+  prepare(spec: TaskRunSpec): Promise<void>;
+  start(taskId: string): Promise<TaskObservation>;
+  /** Resolves once the task has exited; works for tasks adopted from an earlier executor too. */
+  wait(taskId: string): Promise<TaskObservation>;
+  /** undefined when this node has no such task. */
+  inspect(taskId: string): Promise<TaskObservation | undefined>;
+  /** Stop signal, then SIGKILL after graceMs. Idempotent; an exited or unknown task is fine. */
+  shutdown(taskId: string, graceMs: number): Promise<void>;
+  /** Kills if needed and forgets the task. Idempotent. */
+  remove(taskId: string): Promise<void>;
+  /** Every task of this cluster and node, for adoption after a worker restart. */
+  list(): Promise<TaskObservation[]>;
+  logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk>;
+}
+
+export type ExecutorErrorCode = 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'NOT_FOUND' | 'RUNTIME_UNAVAILABLE' | 'START_FAILED';
+
+export class ExecutorError extends Error {
+  override readonly name = 'ExecutorError';
+  constructor(
+    readonly code: ExecutorErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Swarm's task name, `<service>.<slot>.<task id>`: the container's hostname and the base of its name. */
+export function taskName(spec: Pick<TaskRunSpec, 'serviceName' | 'slot' | 'taskId'>): string {
+  return `${spec.serviceName}.${spec.slot}.${spec.taskId}`;
+}
+
+// Task IDs become directory names (process) and name suffixes (docker): nothing that could
+// climb out of a directory or need quoting.
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Checks what both executors rely on; throws INVALID_SPEC naming the first problem. */
+export function validateCommon(spec: TaskRunSpec): void {
+  const bad = (why: string): never => {
+    throw new ExecutorError('INVALID_SPEC', `task ${JSON.stringify(spec.taskId)}: ${why}`);
+  };
+  if (!SAFE_ID.test(spec.taskId) || spec.taskId.includes('..')) bad('task id must be 1-128 of [A-Za-z0-9_.-]');
+  if (spec.clusterId === '' || spec.nodeId === '') bad('cluster and node IDs are required');
+  if (!Number.isInteger(spec.slot) || spec.slot < 0) bad(`slot ${spec.slot} is not a non-negative integer`);
+  for (const kv of spec.env) if (!kv.includes('=') || kv.startsWith('=')) bad(`env entry ${JSON.stringify(kv)} is not KEY=VALUE`);
+  const seen = new Set<string>();
+  for (const p of spec.ports) {
+    if (!Number.isInteger(p.targetPort) || p.targetPort < 1 || p.targetPort > 65535) bad(`port ${p.targetPort} is out of range`);
+    if (p.protocol !== 'tcp' && p.protocol !== 'udp') bad(`port protocol ${String(p.protocol)} is not tcp or udp`);
+    const key = `${p.targetPort}/${p.protocol}`;
+    if (seen.has(key)) bad(`port ${key} is listed twice`);
+    seen.add(key);
+  }
+  if (spec.limits.nanoCpus < 0 || spec.limits.memoryBytes < 0) bad('limits must not be negative');
+  if (!(spec.stopGraceMs >= 0)) bad('stopGraceMs must not be negative');
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
