@@ -1,0 +1,69 @@
+// From an assigned baton.Task to what an executor runs (worker/executor/types.ts).
+import { baton } from '../../proto/gen/baton.js';
+import type { PortBinding, TaskRunSpec } from '../executor/types.js';
+
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
+/** The runtime a task asks for; Swarm's default is Docker. */
+export function runtimeOf(task: baton.Task.$Properties): string {
+  return task.spec?.runtime || 'docker';
+}
+
+export function stopGraceMs(task: baton.Task.$Properties): number {
+  return task.spec?.container?.stopGraceMs || DEFAULT_STOP_GRACE_MS;
+}
+
+export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeId: string): TaskRunSpec {
+  const c = task.spec?.container ?? {};
+  const limits = task.spec?.resources?.limits ?? {};
+  const slot = task.slot ?? 0;
+  const runtime = runtimeOf(task);
+  return {
+    taskId: task.meta?.id ?? '',
+    serviceId: task.serviceId ?? '',
+    serviceName: serviceName(task, nodeId),
+    slot,
+    nodeId,
+    clusterId,
+    runtime: runtime === 'process' ? 'process' : 'docker',
+    image: c.image ?? '',
+    command: c.command ?? [],
+    args: c.args ?? [],
+    env: c.env ?? [],
+    dir: c.dir ?? '',
+    limits: { nanoCpus: limits.nanoCpus ?? 0, memoryBytes: limits.memoryBytes ?? 0 },
+    ports: targetPorts(task),
+    stopGraceMs: stopGraceMs(task),
+  };
+}
+
+/**
+ * The task is named `<service>.<slot>` (replicated) or `<service>.<node>` (global); the service's
+ * name is what precedes that suffix.
+ */
+function serviceName(task: baton.Task.$Properties, nodeId: string): string {
+  const name = task.annotations?.name ?? '';
+  for (const suffix of [`.${task.slot ?? 0}`, `.${task.nodeId || nodeId}`]) {
+    if (name.length > suffix.length && name.endsWith(suffix)) return name.slice(0, -suffix.length);
+  }
+  return name || (task.serviceId ?? '');
+}
+
+/** One host port per target port and protocol, however many published ports lead to it. */
+function targetPorts(task: baton.Task.$Properties): TaskRunSpec['ports'] {
+  const seen = new Map<string, TaskRunSpec['ports'][number]>();
+  for (const p of task.endpoint?.ports ?? []) {
+    const protocol = p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp';
+    const targetPort = p.targetPort ?? 0;
+    seen.set(`${targetPort}/${protocol}`, { targetPort, protocol });
+  }
+  return [...seen.values()];
+}
+
+export function portStatus(ports: PortBinding[]): baton.PortStatus.$Properties[] {
+  return ports.map((p) => ({
+    targetPort: p.targetPort,
+    hostPort: p.hostPort,
+    protocol: p.protocol === 'udp' ? baton.PortProtocol.UDP : baton.PortProtocol.TCP,
+  }));
+}
