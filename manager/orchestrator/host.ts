@@ -1,0 +1,36 @@
+// What the leader-only loops (orchestrators, scheduler) need of the manager they run on. The
+// Manager satisfies store/propose structurally; the daemon adds now() and a logger. Tests pass
+// a fake whose propose applies the batch to a bare ClusterStore, so no Raft is involved.
+import type { Logger } from 'pino';
+import type { ClusterStore, StoreActionT } from '../store/index.js';
+
+export interface OrchestratorHost {
+  readonly store: ClusterStore;
+  /** One atomic batch through Raft; rejects with a BatonError (VERSION_CONFLICT: re-read, retry). */
+  propose(actions: StoreActionT[]): Promise<unknown>;
+  /** ms since the epoch; stamped on what the loops write and used for restart delays. */
+  now(): number;
+  logger: Logger;
+}
+
+/** Timers behind restart delays and retry back-off; tests drive them with a fake clock. */
+export interface TimerApi {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface LoopOptions {
+  /** Default: the global setTimeout/clearTimeout. */
+  timers?: TimerApi;
+  /** Most actions in one proposal; a pass with more is split (default 200). */
+  maxBatch?: number;
+  /** First back-off after a failed proposal, doubled per failure up to 5 s (default 100 ms). */
+  retryMs?: number;
+}
+
+export const DEFAULT_MAX_BATCH = 200;
+
+export const realTimers: TimerApi = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};

@@ -1,0 +1,20 @@
+// The leader-only loops that keep services running (DESIGN 3): the replicated and global
+// orchestrators (with the restart supervisor and node-down/drain handling inside them) and
+// the scheduler. `orchestrationLoops` builds the three for Manager.addLeaderLoop.
+import { Scheduler } from '../scheduler/scheduler.js';
+import { GlobalOrchestrator } from './global.js';
+import type { LoopOptions, OrchestratorHost } from './host.js';
+import { ReplicatedOrchestrator } from './replicated.js';
+
+export { type OrchestratorHost, type LoopOptions, type TimerApi } from './host.js';
+export { ReconcileLoop } from './loop.js';
+export { ReplicatedOrchestrator } from './replicated.js';
+export { GlobalOrchestrator } from './global.js';
+export { TASK_HISTORY_LIMIT } from './instance.js';
+export { DEFAULT_RESTART_DELAY_MS, EXITED_LABEL, RESTARTS_LABEL, decideRestart, type RestartDecision } from './restart.js';
+export { isFinished, isWanted, isActive, newTaskId } from './tasks.js';
+export { Scheduler };
+
+export function orchestrationLoops(host: OrchestratorHost, opts: LoopOptions = {}): [ReplicatedOrchestrator, GlobalOrchestrator, Scheduler] {
+  return [new ReplicatedOrchestrator(host, opts), new GlobalOrchestrator(host, opts), new Scheduler(host, opts)];
+}

@@ -1,0 +1,142 @@
+// One instance of a service: a replicated slot, or a global service's node. Both modes share
+// these rules; they differ only in which instances exist and what each should do (`want`).
+//
+// A task of the instance that is still wanted (desired RUNNING) is, in this order:
+//   - finished on its own → the restart supervisor marks it (./restart.ts);
+//   - on a node that is down or gone → ORPHANED "node down" ("node removed"), desired
+//     SHUTDOWN (a task a removed node was still stopping is orphaned too: nobody reports it);
+//   - on a drained node → desired SHUTDOWN;
+//   - unwanted by the instance (slot above replicas, node no longer eligible) → desired
+//     SHUTDOWN, or deleted if it never reached a node;
+//   - otherwise live. Extra live tasks (a duplicate) are stopped, keeping the most advanced.
+// An instance that should run and has no live task gets a new one, at once or, if its latest
+// task ended on its own, when the restart policy says (which may be never). Finished tasks
+// beyond the history limit are deleted, oldest first.
+import { baton } from '../../proto/gen/baton.js';
+import type { Stored } from '../store/index.js';
+import { decideRestart, exitedAt, historyLabels, markExited, restartHistory } from './restart.js';
+import { isFinished, isWanted, latest, newTask, newestFirst, stateOf, type TaskView } from './tasks.js';
+import type { TaskWrites } from './writes.js';
+
+const S = baton.TaskState;
+
+/** Finished tasks kept per slot (Swarm's task history retention limit). */
+export const TASK_HISTORY_LIMIT = 5;
+
+/** run: keep one task running; keep: leave what runs, start nothing; stop: stop everything. */
+export type Want = 'run' | 'keep' | 'stop';
+
+export interface PassContext {
+  service: Stored<'service'>;
+  writes: TaskWrites;
+  now: number;
+  node(id: string): Stored<'node'> | undefined;
+}
+
+export interface Instance {
+  tasks: readonly Stored<'task'>[];
+  want: Want;
+  /** Replicated: the slot; global: 0. */
+  slot: number;
+  /** Global: the node; replicated: ''. */
+  nodeId: string;
+  /** Finished tasks to keep (default TASK_HISTORY_LIMIT). */
+  keepFinished?: number;
+}
+
+export function nodeIsDown(node: Stored<'node'> | undefined): boolean {
+  return node === undefined || node.status?.state === baton.NodeState.NODE_DOWN;
+}
+
+/** Stops a task: desired SHUTDOWN on its node, or gone if it never got one. */
+export function stopTask(writes: TaskWrites, t: Stored<'task'>): void {
+  if (t.nodeId === '') writes.delete(t);
+  else
+    writes.update(t, (c) => {
+      c.desiredState = S.TASK_SHUTDOWN;
+    });
+}
+
+/** Its node is gone or down: the task ends as ORPHANED (Swarm's state for it). */
+function orphan(ctx: PassContext, t: Stored<'task'>, message: string): void {
+  ctx.writes.update(t, (c) => {
+    c.status = { ...c.status, state: S.TASK_ORPHANED, message, timestamp: ctx.now };
+    c.desiredState = S.TASK_SHUTDOWN;
+  });
+}
+
+/** The most advanced state first, then the newest. */
+function keepFirst(a: TaskView, b: TaskView): number {
+  return stateOf(b) - stateOf(a) || newestFirst(a, b);
+}
+
+/** Reconciles one instance; returns when it needs another look (a delayed restart), if ever. */
+export function reconcileInstance(ctx: PassContext, inst: Instance): number | undefined {
+  const live: Stored<'task'>[] = [];
+  for (const t of inst.tasks) {
+    if (!isWanted(t)) {
+      // A removed node never reports again: what it was still stopping ends here.
+      if (t.nodeId !== '' && !isFinished(stateOf(t)) && ctx.node(t.nodeId) === undefined) orphan(ctx, t, 'node removed');
+      continue;
+    }
+    if (isFinished(stateOf(t))) {
+      ctx.writes.update(t, (c) => markExited(c, ctx.now));
+      continue;
+    }
+    if (t.nodeId !== '') {
+      const node = ctx.node(t.nodeId);
+      if (nodeIsDown(node)) {
+        orphan(ctx, t, node === undefined ? 'node removed' : 'node down');
+        continue;
+      }
+      if (node?.spec?.availability === baton.NodeAvailability.DRAIN) {
+        stopTask(ctx.writes, t);
+        continue;
+      }
+    }
+    if (inst.want === 'stop') stopTask(ctx.writes, t);
+    else live.push(t);
+  }
+  let wake: number | undefined;
+  if (inst.want === 'run') {
+    live.sort(keepFirst);
+    for (const extra of live.slice(1)) stopTask(ctx.writes, extra);
+    if (live.length === 0) wake = fill(ctx, inst);
+  }
+  retain(ctx, inst);
+  return wake;
+}
+
+/** Creates the instance's task if it is due now; returns the due time if it is later. */
+function fill(ctx: PassContext, inst: Instance): number | undefined {
+  const views: TaskView[] = [];
+  for (const t of inst.tasks) {
+    const v = ctx.writes.view(t);
+    if (v !== undefined) views.push(v);
+  }
+  const last = latest(views);
+  // A service changed since the last task was made (a new spec, a scale) starts afresh, as in
+  // Swarm: ended slots are refilled and restart attempts count from zero.
+  const current = last !== undefined && last.specVersion === ctx.service.meta.version;
+  let history = current ? restartHistory(last) : [];
+  const ended = current ? exitedAt(last) : undefined;
+  if (current && ended !== undefined) {
+    const decision = decideRestart(last, ended);
+    if (!decision.restart) return undefined;
+    if (decision.at > ctx.now) return decision.at;
+    history = decision.history;
+  }
+  ctx.writes.create(newTask({ service: ctx.service, slot: inst.slot, nodeId: inst.nodeId, labels: historyLabels(history), now: ctx.now }));
+  return undefined;
+}
+
+/** Deletes the oldest finished tasks beyond the instance's history limit. */
+function retain(ctx: PassContext, inst: Instance): void {
+  const finished: { t: Stored<'task'>; v: TaskView }[] = [];
+  for (const t of inst.tasks) {
+    const v = ctx.writes.view(t);
+    if (v !== undefined && !isWanted(v) && isFinished(stateOf(v))) finished.push({ t, v });
+  }
+  finished.sort((a, b) => newestFirst(a.v, b.v));
+  for (const { t } of finished.slice(inst.keepFinished ?? TASK_HISTORY_LIMIT)) ctx.writes.delete(t);
+}

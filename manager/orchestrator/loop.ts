@@ -1,0 +1,210 @@
+// The engine every leader-only loop shares: store changes mark work, a burst of changes is
+// reconciled once (on the next turn of the event loop), the writes of one pass go out as one
+// proposal (split beyond maxBatch), and a failed write is retried after a back-off against a
+// fresh read. Loops keep no state that the store does not hold, apart from timers, so a new
+// leader converges from a full pass on start.
+import type { Logger } from 'pino';
+import type { LeaderLoop } from '../manager.js';
+import type { StoreActionT, StoreChange, StoreEvent } from '../store/index.js';
+import { DEFAULT_MAX_BATCH, realTimers, type LoopOptions, type OrchestratorHost, type TimerApi } from './host.js';
+
+/** Longest back-off between retries of a failing proposal. */
+const MAX_RETRY_MS = 5_000;
+/** setTimeout's limit (about 24.8 days); a later wake is re-armed when this one fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export abstract class ReconcileLoop implements LeaderLoop {
+  protected readonly logger: Logger;
+  private readonly timers: TimerApi;
+  private readonly maxBatch: number;
+  private readonly retryMs: number;
+  private started = false;
+  /** Bumped by start() and stop(): a pass that outlives its term of office must not act. */
+  private epoch = 0;
+  private unsubscribe: (() => void) | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private running = false;
+  private again = false;
+  private failures = 0;
+  private retryTimer: unknown;
+  /** Keys (e.g. service ids) to look at again at a given time: delayed restarts. */
+  private readonly wakes = new Map<string, number>();
+  private wakeTimer: unknown;
+  private wakeTimerAt = Infinity;
+  private idleWaiters: (() => void)[] = [];
+
+  protected constructor(
+    protected readonly host: OrchestratorHost,
+    readonly name: string,
+    opts: LoopOptions = {},
+  ) {
+    this.logger = host.logger.child({ loop: name });
+    this.timers = opts.timers ?? realTimers;
+    this.maxBatch = Math.max(1, opts.maxBatch ?? DEFAULT_MAX_BATCH);
+    this.retryMs = Math.max(1, opts.retryMs ?? 100);
+  }
+
+  /** Everything is dirty: on start, after a snapshot restore, after a failed write. */
+  protected abstract markAll(): void;
+  /** Marks what `change` makes worth another look; true if a pass is needed. */
+  protected abstract onChange(change: StoreChange): boolean;
+  /** Reads the store and returns the writes that move it toward the desired state. */
+  protected abstract reconcile(): StoreActionT[];
+  /** A wake set with wakeAt(key) is due. */
+  protected onWake(_key: string): void {}
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.epoch++;
+    this.unsubscribe = this.host.store.onChange((e: StoreEvent) => {
+      if (e.action === 'reset') this.markAll();
+      else if (!this.onChange(e)) return;
+      this.kick();
+    });
+    this.markAll();
+    this.kick();
+  }
+
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    this.epoch++;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    this.clearRetry();
+    if (this.wakeTimer !== undefined) this.timers.clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    this.wakeTimerAt = Infinity;
+    this.wakes.clear();
+    this.running = false;
+    this.again = false;
+    this.failures = 0;
+    this.resolveIdle();
+  }
+
+  /** Resolves once no pass is queued, running or waiting to retry (tests, benchmarks). */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return !this.started || (!this.running && this.immediate === undefined && this.retryTimer === undefined);
+  }
+
+  private resolveIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Queues a pass for the next turn; changes arriving meanwhile join it (coalescing). */
+  protected kick(): void {
+    if (!this.started) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.immediate !== undefined) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    const epoch = this.epoch;
+    this.running = true;
+    this.again = false;
+    this.clearRetry();
+    let retryIn: number | undefined;
+    try {
+      const actions = this.reconcile();
+      for (let i = 0; i < actions.length; i += this.maxBatch) {
+        await this.host.propose(actions.slice(i, i + this.maxBatch));
+        if (epoch !== this.epoch) return;
+      }
+      this.failures = 0;
+    } catch (err) {
+      if (epoch !== this.epoch) return;
+      retryIn = this.failed(err);
+    }
+    this.running = false;
+    if (retryIn === undefined) {
+      if (this.again) this.kick();
+    } else if (retryIn === 0) {
+      this.kick();
+    } else {
+      this.retryTimer = this.timers.setTimeout(() => {
+        this.retryTimer = undefined;
+        this.kick();
+      }, retryIn);
+    }
+    this.resolveIdle();
+  }
+
+  /**
+   * A conflict is routine (someone wrote first): re-read and retry at once, a few times; any
+   * other failure, or conflicts that keep coming, back off. Returns the delay before the retry.
+   */
+  private failed(err: unknown): number {
+    this.failures++;
+    const code = (err as { code?: unknown } | null)?.code;
+    const conflict = code === 'VERSION_CONFLICT';
+    const delay = conflict && this.failures <= 3 ? 0 : Math.min(MAX_RETRY_MS, this.retryMs * 2 ** Math.min(this.failures - 1, 16));
+    const log = { err: err instanceof Error ? err.message : String(err), code, failures: this.failures, retryInMs: delay };
+    if (conflict) this.logger.debug(log, 'write conflicted; retrying with a fresh read');
+    else this.logger.warn(log, 'reconcile failed; retrying');
+    this.markAll();
+    this.again = false;
+    return delay;
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer === undefined) return;
+    this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /** Calls onWake(key) and runs a pass at time `at` (host clock); replaces an earlier wake of key. */
+  protected wakeAt(key: string, at: number): void {
+    if (!this.started) return;
+    this.wakes.set(key, at);
+    this.armWake();
+  }
+
+  protected clearWake(key: string): void {
+    this.wakes.delete(key);
+  }
+
+  private armWake(): void {
+    let next = Infinity;
+    for (const at of this.wakes.values()) next = Math.min(next, at);
+    if (next >= this.wakeTimerAt) return;
+    if (this.wakeTimer !== undefined) this.timers.clearTimeout(this.wakeTimer);
+    this.wakeTimerAt = next;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.host.now()));
+    this.wakeTimer = this.timers.setTimeout(() => this.fireWakes(), delay);
+  }
+
+  private fireWakes(): void {
+    this.wakeTimer = undefined;
+    this.wakeTimerAt = Infinity;
+    if (!this.started) return;
+    const now = this.host.now();
+    let due = false;
+    for (const [key, at] of [...this.wakes]) {
+      if (at > now) continue;
+      this.wakes.delete(key);
+      this.onWake(key);
+      due = true;
+    }
+    if (due) this.kick();
+    // A timer that fired early (a clock step) or a wake beyond the timer limit: wait again.
+    if (this.wakes.size > 0) this.armWake();
+  }
+}

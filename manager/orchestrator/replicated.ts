@@ -1,0 +1,66 @@
+// The replicated orchestrator (Swarm's replicated mode): a service with `replicas: N` has slots
+// 1..N, each kept filled by one wanted task; slots above N (a scale-down) are stopped. New
+// tasks wait unassigned (PENDING) for the scheduler. Per-slot rules live in ./instance.ts.
+import type { StoreChange, Stored } from '../store/index.js';
+import type { LoopOptions, OrchestratorHost } from './host.js';
+import { reconcileInstance, type Instance, type PassContext } from './instance.js';
+import { ServiceLoop, isGlobal } from './service-loop.js';
+
+export class ReplicatedOrchestrator extends ServiceLoop {
+  constructor(host: OrchestratorHost, opts: LoopOptions = {}) {
+    super(host, 'replicated-orchestrator', opts);
+  }
+
+  protected owns(service: Stored<'service'>): boolean {
+    return !isGlobal(service);
+  }
+
+  protected ownsTask(task: Stored<'task'>): boolean {
+    return task.slot > 0;
+  }
+
+  protected onChange(c: StoreChange): boolean {
+    const store = this.host.store;
+    switch (c.kind) {
+      case 'service':
+        if (c.action !== 'delete' && isGlobal(c.object) && (c.old === undefined || isGlobal(c.old))) return false;
+        this.markService(c.object.meta.id);
+        return true;
+      case 'task':
+        if (isGlobal(store.get('service', c.object.serviceId))) return false;
+        this.markService(c.object.serviceId);
+        return true;
+      case 'node': {
+        // A node going down, drained or removed concerns the tasks on it, nothing else.
+        const before = c.old;
+        const changed =
+          c.action === 'delete' ||
+          (before !== undefined && (before.status?.state !== c.object.status?.state || before.spec?.availability !== c.object.spec?.availability));
+        if (!changed) return false;
+        for (const t of store.list('task', { nodeIds: [c.object.meta.id] })) this.markService(t.serviceId);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  protected reconcileService(ctx: PassContext, tasks: readonly Stored<'task'>[]): number | undefined {
+    const replicas = Number(ctx.service.spec?.replicas ?? 0);
+    const bySlot = new Map<number, Stored<'task'>[]>();
+    for (let slot = 1; slot <= replicas; slot++) bySlot.set(slot, []);
+    // Slot 0 holds tasks of another mode (a global task cannot be a replica): stopped.
+    for (const t of tasks) {
+      const list = bySlot.get(t.slot);
+      if (list === undefined) bySlot.set(t.slot, [t]);
+      else list.push(t);
+    }
+    let wake: number | undefined;
+    for (const [slot, slotTasks] of bySlot) {
+      const inst: Instance = { tasks: slotTasks, want: slot >= 1 && slot <= replicas ? 'run' : 'stop', slot, nodeId: '' };
+      const due = reconcileInstance(ctx, inst);
+      if (due !== undefined) wake = Math.min(wake ?? due, due);
+    }
+    return wake;
+  }
+}

@@ -1,0 +1,73 @@
+// What both orchestrators share: a set of dirty service ids (or "all"), a pass that reconciles
+// each, removes the tasks of deleted services (each orchestrator those of its own mode:
+// replicated tasks have a slot, global ones slot 0), and wakes a service when a delayed
+// restart is due.
+import type { StoreActionT, Stored } from '../store/index.js';
+import type { LoopOptions, OrchestratorHost } from './host.js';
+import type { PassContext } from './instance.js';
+import { ReconcileLoop } from './loop.js';
+import { removeTasks } from './removed.js';
+import { TaskWrites } from './writes.js';
+
+export function isGlobal(s: Stored<'service'> | undefined): boolean {
+  return s?.spec?.global === true;
+}
+
+export abstract class ServiceLoop extends ReconcileLoop {
+  private readonly dirty = new Set<string>();
+  private all = false;
+
+  protected constructor(host: OrchestratorHost, name: string, opts: LoopOptions) {
+    super(host, name, opts);
+  }
+
+  /** Whether this orchestrator runs services of this kind. */
+  protected abstract owns(service: Stored<'service'>): boolean;
+  /** Whether a task of a deleted service is this orchestrator's to remove. */
+  protected abstract ownsTask(task: Stored<'task'>): boolean;
+  /** Reconciles one of its services; returns when a delayed restart is due, if any. */
+  protected abstract reconcileService(ctx: PassContext, tasks: readonly Stored<'task'>[]): number | undefined;
+
+  protected markAll(): void {
+    this.all = true;
+  }
+
+  protected markService(id: string): void {
+    this.dirty.add(id);
+  }
+
+  protected override onWake(serviceId: string): void {
+    this.dirty.add(serviceId);
+  }
+
+  protected reconcile(): StoreActionT[] {
+    const store = this.host.store;
+    const ids = this.all ? this.everyServiceId() : [...this.dirty];
+    this.all = false;
+    this.dirty.clear();
+    const now = this.host.now();
+    const writes = new TaskWrites(now);
+    const node = (id: string): Stored<'node'> | undefined => store.get('node', id);
+    for (const id of ids) {
+      const service = store.get('service', id);
+      const tasks = store.list('task', { serviceIds: [id] });
+      if (service === undefined) {
+        this.clearWake(id);
+        removeTasks(writes, tasks.filter((t) => this.ownsTask(t)), node);
+      } else if (this.owns(service)) {
+        this.clearWake(id);
+        const wake = this.reconcileService({ service, writes, now, node }, tasks);
+        if (wake !== undefined) this.wakeAt(id, wake);
+      }
+    }
+    if (writes.size > 0) this.logger.debug({ services: ids.length, writes: writes.size }, 'orchestration pass');
+    return writes.actions();
+  }
+
+  /** Every service, and every service id tasks still name (deleted services leave tasks). */
+  private everyServiceId(): string[] {
+    const ids = new Set(this.host.store.list('service').map((s) => s.meta.id));
+    for (const t of this.host.store.list('task')) ids.add(t.serviceId);
+    return [...ids];
+  }
+}

@@ -1,0 +1,85 @@
+// Task facts shared by the orchestrators and the scheduler: which states are final, what an
+// active task is, how a new task of a service looks, and which task of a slot is the latest.
+import { randomBytes } from 'node:crypto';
+import { baton } from '../../proto/gen/baton.js';
+import type { DeepReadonly, Stored } from '../store/index.js';
+
+const S = baton.TaskState;
+
+/** A task as stored, or a copy being changed in the current pass. */
+export type TaskView = DeepReadonly<baton.Task.$Properties>;
+
+export function stateOf(t: TaskView): baton.TaskState {
+  return t.status?.state ?? S.TASK_NEW;
+}
+
+/** The task has stopped for good (Swarm's terminal states; REMOVE is only ever desired). */
+export function isFinished(state: baton.TaskState): boolean {
+  return state === S.TASK_COMPLETE || state === S.TASK_SHUTDOWN || state === S.TASK_FAILED || state === S.TASK_REJECTED || state === S.TASK_ORPHANED;
+}
+
+/** Still meant to run: desired RUNNING (or an earlier state). */
+export function isWanted(t: TaskView): boolean {
+  return (t.desiredState ?? S.TASK_NEW) <= S.TASK_RUNNING;
+}
+
+/** Counts toward a node's load: wanted and not finished. */
+export function isActive(t: TaskView): boolean {
+  return isWanted(t) && !isFinished(stateOf(t));
+}
+
+/** Ids like Docker's: 25 lowercase base36 characters (rejection sampling keeps them uniform). */
+export function newTaskId(): string {
+  let id = '';
+  while (id.length < 25) {
+    for (const b of randomBytes(32)) {
+      if (b < 252 && id.length < 25) id += (b % 36).toString(36);
+    }
+  }
+  return id;
+}
+
+function createdAt(t: TaskView): number {
+  return t.meta?.createdAt ?? 0;
+}
+
+/** Newest first: by creation time, then by the version of the last change. */
+export function newestFirst(a: TaskView, b: TaskView): number {
+  return createdAt(b) - createdAt(a) || (b.meta?.version ?? 0) - (a.meta?.version ?? 0);
+}
+
+export function latest<T extends TaskView>(tasks: readonly T[]): T | undefined {
+  let best: T | undefined;
+  for (const t of tasks) if (best === undefined || newestFirst(t, best) < 0) best = t;
+  return best;
+}
+
+export interface NewTask {
+  service: Stored<'service'>;
+  /** Replicated: 1..replicas; global: 0. */
+  slot: number;
+  /** Global: the node it is for (created ASSIGNED); replicated: '' (created PENDING). */
+  nodeId: string;
+  labels: Record<string, string>;
+  now: number;
+}
+
+/** A fresh task made from the service's current spec, wanted RUNNING. */
+export function newTask(n: NewTask): TaskView {
+  const name = n.service.spec?.annotations?.name ?? n.service.meta.id;
+  const assigned = n.nodeId !== '';
+  return {
+    meta: { id: newTaskId(), createdAt: n.now, updatedAt: n.now },
+    annotations: { name: assigned ? `${name}.${n.nodeId}` : `${name}.${n.slot}`, labels: n.labels },
+    serviceId: n.service.meta.id,
+    slot: n.slot,
+    nodeId: n.nodeId,
+    spec: n.service.spec?.task ?? {},
+    specVersion: n.service.meta.version,
+    endpoint: n.service.endpoint ?? {},
+    desiredState: S.TASK_RUNNING,
+    status: assigned
+      ? { state: S.TASK_ASSIGNED, message: 'assigned to node', timestamp: n.now }
+      : { state: S.TASK_PENDING, message: 'pending task scheduling', timestamp: n.now },
+  };
+}

@@ -1,0 +1,656 @@
+// The orchestrators, restart supervisor and scheduler against a real ClusterStore, with no
+// Raft: LocalHost applies each proposal as the next entry, a ManualClock drives time and the
+// restart timers, and the tests play the workers and the node watcher by writing task status
+// and node state themselves.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { baton } from '../../proto/gen/baton.js';
+import { cloneObject, createAction, deleteAction, updateAction, type Stored } from '../../manager/store/index.js';
+import { LocalHost, ManualClock } from '../../manager/orchestrator/local-host.js';
+import { EXITED_LABEL, RESTARTS_LABEL, orchestrationLoops, type ReconcileLoop } from '../../manager/orchestrator/index.js';
+import type { LoopOptions } from '../../manager/orchestrator/host.js';
+
+const S = baton.TaskState;
+const GiB = 1024 ** 3;
+
+interface NodeOpts {
+  hostname?: string;
+  labels?: Record<string, string>;
+  role?: baton.NodeRole;
+  state?: baton.NodeState;
+  availability?: baton.NodeAvailability;
+  runtimes?: string[];
+}
+
+interface ServiceOpts {
+  replicas?: number;
+  global?: boolean;
+  restart?: baton.RestartPolicy.$Properties;
+  constraints?: string[];
+}
+
+class Cluster {
+  readonly clock = new ManualClock();
+  readonly host = new LocalHost({ clock: this.clock });
+  readonly store = this.host.store;
+  loops: ReconcileLoop[] = [];
+
+  constructor(private readonly opts: LoopOptions = {}) {}
+
+  start(): this {
+    this.loops = orchestrationLoops(this.host, { timers: this.clock, ...this.opts });
+    for (const l of this.loops) l.start();
+    return this;
+  }
+
+  stop(): void {
+    for (const l of this.loops) l.stop();
+  }
+
+  /** Waits until no loop has work queued and a turn of the event loop brings no new entry. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      const before = this.host.index;
+      await new Promise((r) => setImmediate(r));
+      await Promise.all(this.loops.map((l) => l.idle()));
+      if (this.host.index === before) return;
+    }
+    assert.fail('the loops did not settle (a write storm?)');
+  }
+
+  addNode(id: string, o: NodeOpts = {}): void {
+    this.host.apply([
+      createAction('node', {
+        meta: { id, createdAt: this.clock.now() },
+        spec: { annotations: { labels: o.labels ?? {} }, availability: o.availability ?? baton.NodeAvailability.ACTIVE },
+        description: { hostname: o.hostname ?? id, runtimes: o.runtimes ?? ['docker', 'process'], resources: { nanoCpus: 4e9, memoryBytes: 8 * GiB } },
+        status: { state: o.state ?? baton.NodeState.NODE_READY },
+        role: o.role ?? baton.NodeRole.WORKER,
+      }),
+    ]);
+  }
+
+  updateNode(id: string, change: (n: baton.Node) => void): void {
+    const n = cloneObject('node', this.node(id));
+    change(n);
+    this.host.apply([updateAction('node', n)]);
+  }
+
+  setNodeState(id: string, state: baton.NodeState): void {
+    this.updateNode(id, (n) => (n.status = { ...n.status, state }));
+  }
+
+  setAvailability(id: string, availability: baton.NodeAvailability): void {
+    this.updateNode(id, (n) => (n.spec = { ...n.spec, availability }));
+  }
+
+  node(id: string): Stored<'node'> {
+    const n = this.store.get('node', id);
+    assert.ok(n, `node ${id}`);
+    return n;
+  }
+
+  addService(id: string, name: string, o: ServiceOpts = {}): void {
+    this.host.apply([
+      createAction('service', {
+        meta: { id, createdAt: this.clock.now() },
+        spec: {
+          annotations: { name },
+          task: { container: { image: 'busybox' }, runtime: 'docker', restart: o.restart ?? null, placement: { constraints: o.constraints ?? [] } },
+          replicas: o.replicas ?? 0,
+          global: o.global ?? false,
+        },
+        endpoint: { ports: [{ targetPort: 80, publishedPort: 30000 }] },
+      }),
+    ]);
+  }
+
+  updateService(id: string, change: (s: baton.Service) => void): void {
+    const s = cloneObject('service', this.service(id));
+    change(s);
+    this.host.apply([updateAction('service', s)]);
+  }
+
+  scale(id: string, replicas: number): void {
+    this.updateService(id, (s) => (s.spec = { ...s.spec, replicas }));
+  }
+
+  service(id: string): Stored<'service'> {
+    const s = this.store.get('service', id);
+    assert.ok(s, `service ${id}`);
+    return s;
+  }
+
+  tasks(serviceId: string): Stored<'task'>[] {
+    return this.store.list('task', { serviceIds: [serviceId] });
+  }
+
+  /** Wanted tasks (desired RUNNING), by slot then node. */
+  wanted(serviceId: string): Stored<'task'>[] {
+    return this.tasks(serviceId)
+      .filter((t) => t.desiredState === S.TASK_RUNNING)
+      .sort((a, b) => a.slot - b.slot || (a.nodeId < b.nodeId ? -1 : 1));
+  }
+
+  /** The worker's report for a task (what the dispatcher writes). */
+  report(taskId: string, state: baton.TaskState, extra: baton.TaskStatus.$Properties = {}): void {
+    const t = this.store.get('task', taskId);
+    assert.ok(t, `task ${taskId}`);
+    const c = cloneObject('task', t);
+    c.status = { ...c.status, state, timestamp: this.clock.now(), ...extra };
+    this.host.apply([updateAction('task', c)]);
+  }
+
+  /** Every assigned task of the service starts running, as workers would report. */
+  runAll(serviceId: string): void {
+    for (const t of this.tasks(serviceId)) if (t.status?.state === S.TASK_ASSIGNED) this.report(t.meta.id, S.TASK_RUNNING);
+  }
+
+  /** Workers report every task told to shut down as shut down. */
+  shutDownAll(serviceId: string): void {
+    for (const t of this.tasks(serviceId)) {
+      if (t.desiredState >= S.TASK_SHUTDOWN && (t.status?.state ?? 0) < S.TASK_COMPLETE && t.nodeId !== '') this.report(t.meta.id, S.TASK_SHUTDOWN);
+    }
+  }
+
+  /** Asserts exactly one wanted task and returns it. */
+  only(serviceId: string): Stored<'task'> {
+    const w = this.wanted(serviceId);
+    assert.equal(w.length, 1, `one wanted task of ${serviceId}, got ${w.length}`);
+    return w[0]!;
+  }
+}
+
+async function started(opts: LoopOptions = {}, nodes = ['n1', 'n2']): Promise<Cluster> {
+  const c = new Cluster(opts);
+  for (const n of nodes) c.addNode(n);
+  c.start();
+  await c.settle();
+  return c;
+}
+
+test('replicated: one task per slot, built from the service; the scheduler assigns them', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 3 });
+  await c.settle();
+  const tasks = c.wanted('s1');
+  assert.deepEqual(
+    tasks.map((t) => [t.slot, t.annotations?.name]),
+    [
+      [1, 'web.1'],
+      [2, 'web.2'],
+      [3, 'web.3'],
+    ],
+  );
+  const svc = c.service('s1');
+  for (const t of tasks) {
+    assert.match(t.meta.id, /^[0-9a-z]{25}$/);
+    assert.equal(t.serviceId, 's1');
+    assert.equal(t.specVersion, svc.meta.version);
+    assert.equal(t.spec?.container?.image, 'busybox');
+    assert.equal(t.endpoint?.ports?.[0]?.publishedPort, 30000);
+    assert.equal(t.status?.state, S.TASK_ASSIGNED);
+    assert.equal(t.status?.message, 'assigned to node');
+  }
+  // Spread: two nodes, three tasks → 2 + 1.
+  const perNode = new Map<string, number>();
+  for (const t of tasks) perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
+  assert.deepEqual([...perNode.values()].sort(), [1, 2]);
+  c.stop();
+});
+
+test('replicated: scale up adds slots, scale down stops the highest, scale up again refills at once', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 2, restart: { delayMs: 60_000 } });
+  await c.settle();
+  c.runAll('s1');
+  c.scale('s1', 5);
+  await c.settle();
+  assert.deepEqual(
+    c.wanted('s1').map((t) => t.slot),
+    [1, 2, 3, 4, 5],
+  );
+  c.runAll('s1');
+  const before = new Map(c.wanted('s1').map((t) => [t.slot, t.meta.id]));
+  c.scale('s1', 2);
+  await c.settle();
+  assert.deepEqual(
+    c.wanted('s1').map((t) => t.slot),
+    [1, 2],
+  );
+  for (const t of c.tasks('s1')) {
+    if (t.slot > 2) assert.equal(t.desiredState, S.TASK_SHUTDOWN, `slot ${t.slot} stopped`);
+    else assert.equal(t.meta.id, before.get(t.slot), `slot ${t.slot} untouched`);
+  }
+  c.shutDownAll('s1');
+  await c.settle();
+  // Stopped by us, not ended on its own: no restart delay applies to a scale-up.
+  c.scale('s1', 3);
+  await c.settle();
+  assert.deepEqual(
+    c.wanted('s1').map((t) => t.slot),
+    [1, 2, 3],
+  );
+  assert.notEqual(c.wanted('s1')[2]?.meta.id, before.get(3));
+  c.stop();
+});
+
+test('replicated: a task that never reached a node is deleted on scale-down', async () => {
+  const c = await started({}, []);
+  c.addService('s1', 'web', { replicas: 3 });
+  await c.settle();
+  assert.equal(c.tasks('s1').length, 3);
+  assert.ok(c.tasks('s1').every((t) => t.status?.state === S.TASK_PENDING));
+  c.scale('s1', 1);
+  await c.settle();
+  assert.deepEqual(
+    c.tasks('s1').map((t) => t.slot),
+    [1],
+  );
+  c.stop();
+});
+
+test('batching: scaling to 100 takes a few proposals; larger passes are split at maxBatch', async () => {
+  const c = await started({}, ['n1', 'n2', 'n3']);
+  c.addService('s1', 'web', { replicas: 1 });
+  await c.settle();
+  const before = c.host.proposals;
+  c.scale('s1', 100);
+  await c.settle();
+  assert.equal(c.wanted('s1').length, 100);
+  assert.ok(c.wanted('s1').every((t) => t.nodeId !== ''));
+  const used = c.host.proposals - before;
+  assert.ok(used <= 3, `scale to 100 took ${used} proposals`);
+  c.stop();
+
+  const small = await started({ maxBatch: 30 }, ['n1']);
+  small.addService('s1', 'web', { replicas: 100 });
+  await small.settle();
+  assert.equal(small.wanted('s1').length, 100);
+  // 100 creates in batches of 30 (4) and 100 assignments in batches of 30 (4), give or take a pass.
+  assert.ok(small.host.proposals >= 8 && small.host.proposals <= 10, `${small.host.proposals} proposals`);
+  small.stop();
+});
+
+test('restart: a failed task is replaced in its slot after the delay, until max attempts', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 1, restart: { condition: baton.RestartCondition.RESTART_ANY, delayMs: 5_000, maxAttempts: 2 } });
+  await c.settle();
+  c.runAll('s1');
+  const first = c.only('s1');
+  c.report(first.meta.id, S.TASK_FAILED, { exitCode: 1, err: 'exit 1' });
+  await c.settle();
+  const failed = c.store.get('task', first.meta.id);
+  assert.equal(failed?.desiredState, S.TASK_SHUTDOWN, 'marked desired SHUTDOWN');
+  assert.equal(failed?.annotations?.labels?.[EXITED_LABEL], String(c.clock.now()));
+  assert.equal(c.wanted('s1').length, 0, 'slot empty during the delay');
+  c.clock.advance(4_999);
+  await c.settle();
+  assert.equal(c.wanted('s1').length, 0, 'not before the delay');
+  c.clock.advance(1);
+  await c.settle();
+  const second = c.only('s1');
+  assert.equal(second.slot, 1);
+  assert.equal(second.annotations?.name, 'web.1');
+  assert.equal(second.annotations?.labels?.[RESTARTS_LABEL]?.split(',').length, 1);
+
+  c.runAll('s1');
+  c.report(second.meta.id, S.TASK_FAILED, { exitCode: 1 });
+  await c.settle();
+  c.clock.advance(5_000);
+  await c.settle();
+  const third = c.only('s1');
+  assert.equal(third.annotations?.labels?.[RESTARTS_LABEL]?.split(',').length, 2);
+
+  c.runAll('s1');
+  c.report(third.meta.id, S.TASK_FAILED, { exitCode: 1 });
+  await c.settle();
+  c.clock.advance(60_000);
+  await c.settle();
+  assert.equal(c.wanted('s1').length, 0, 'attempts exhausted: the slot stays empty');
+  const last = c.store.get('task', third.meta.id);
+  assert.match(last?.status?.message ?? '', /restart attempts exhausted \(2 of max 2\)/);
+  assert.equal(last?.status?.state, S.TASK_FAILED);
+  assert.equal(c.clock.pending, 0, 'no timer left waiting');
+
+  // A service update starts afresh (as `docker service update` does).
+  c.updateService('s1', (s) => (s.spec = { ...s.spec, annotations: { ...s.spec?.annotations, labels: { v: '2' } } }));
+  await c.settle();
+  assert.equal(c.wanted('s1').length, 1);
+  c.stop();
+});
+
+test('restart window: only restarts within the window count', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 1, restart: { delayMs: 1_000, maxAttempts: 1, windowMs: 10_000 } });
+  await c.settle();
+  c.runAll('s1');
+  c.report(c.only('s1').meta.id, S.TASK_FAILED, { exitCode: 1 });
+  await c.settle();
+  c.clock.advance(1_000);
+  await c.settle();
+  c.runAll('s1');
+  // The first restart is 20 s old when this one fails: outside the window, so it may restart.
+  c.clock.advance(20_000);
+  c.report(c.only('s1').meta.id, S.TASK_FAILED, { exitCode: 1 });
+  await c.settle();
+  c.clock.advance(1_000);
+  await c.settle();
+  c.runAll('s1');
+  // This one fails 1 s after its restart: inside the window, the one attempt is used up.
+  c.report(c.only('s1').meta.id, S.TASK_FAILED, { exitCode: 1 });
+  await c.settle();
+  c.clock.advance(5_000);
+  await c.settle();
+  assert.equal(c.wanted('s1').length, 0);
+  assert.equal(c.tasks('s1').length, 3);
+  c.stop();
+});
+
+test('restart conditions: on-failure restarts failures and non-zero exits, not exit 0; none never', async () => {
+  const c = await started();
+  const onFailure = { condition: baton.RestartCondition.RESTART_ON_FAILURE, delayMs: 100 };
+  c.addService('ok', 'ok', { replicas: 1, restart: onFailure });
+  c.addService('code', 'code', { replicas: 1, restart: onFailure });
+  c.addService('fail', 'fail', { replicas: 1, restart: onFailure });
+  c.addService('none', 'none', { replicas: 1, restart: { condition: baton.RestartCondition.RESTART_NONE, delayMs: 100 } });
+  c.addService('any', 'any', { replicas: 1, restart: { delayMs: 100 } });
+  await c.settle();
+  for (const s of ['ok', 'code', 'fail', 'none', 'any']) c.runAll(s);
+  c.report(c.only('ok').meta.id, S.TASK_COMPLETE, { exitCode: 0 });
+  c.report(c.only('code').meta.id, S.TASK_SHUTDOWN, { exitCode: 2 });
+  c.report(c.only('fail').meta.id, S.TASK_FAILED, { err: 'image not found' });
+  c.report(c.only('none').meta.id, S.TASK_FAILED, { exitCode: 1 });
+  c.report(c.only('any').meta.id, S.TASK_COMPLETE, { exitCode: 0 });
+  await c.settle();
+  c.clock.advance(100);
+  await c.settle();
+  assert.equal(c.wanted('ok').length, 0, 'exit 0 under on-failure: done');
+  assert.equal(c.wanted('code').length, 1, 'non-zero exit under on-failure: restarted');
+  assert.equal(c.wanted('fail').length, 1, 'FAILED under on-failure: restarted');
+  assert.equal(c.wanted('none').length, 0, 'condition none: never');
+  assert.equal(c.wanted('any').length, 1, 'condition any: even exit 0');
+  for (const s of ['ok', 'none']) {
+    const t = c.tasks(s)[0]!;
+    assert.equal(t.desiredState, S.TASK_SHUTDOWN);
+    assert.ok(t.annotations?.labels?.[EXITED_LABEL], 'the supervisor saw it end');
+  }
+  c.stop();
+});
+
+test('task history retention: at most 5 finished tasks per slot, oldest deleted first', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 1, restart: { delayMs: 10 } });
+  await c.settle();
+  const ids: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    c.runAll('s1');
+    const t = c.only('s1');
+    ids.push(t.meta.id);
+    c.clock.advance(1_000);
+    c.report(t.meta.id, S.TASK_FAILED, { exitCode: 1 });
+    await c.settle();
+    c.clock.advance(10);
+    await c.settle();
+  }
+  const tasks = c.tasks('s1');
+  const finished = tasks.filter((t) => t.desiredState !== S.TASK_RUNNING);
+  assert.equal(finished.length, 5);
+  assert.equal(tasks.length, 6);
+  assert.deepEqual(finished.map((t) => t.meta.id).sort(), ids.slice(3).sort(), 'the 5 newest are kept');
+  c.stop();
+});
+
+test('node down: its tasks are orphaned and replaced at once on another node', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 1, restart: { delayMs: 60_000 } });
+  await c.settle();
+  c.runAll('s1');
+  const t = c.only('s1');
+  const other = t.nodeId === 'n1' ? 'n2' : 'n1';
+  c.setNodeState(t.nodeId, baton.NodeState.NODE_DOWN);
+  await c.settle();
+  const orphan = c.store.get('task', t.meta.id);
+  assert.equal(orphan?.status?.state, S.TASK_ORPHANED);
+  assert.equal(orphan?.status?.message, 'node down');
+  assert.equal(orphan?.desiredState, S.TASK_SHUTDOWN);
+  const replacement = c.only('s1');
+  assert.equal(replacement.slot, 1);
+  assert.equal(replacement.nodeId, other, 'placed on the node that is up, without waiting for the restart delay');
+  c.stop();
+});
+
+test('drain: tasks on a drained node are stopped and replaced elsewhere; pause only stops new ones', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 4 });
+  await c.settle();
+  c.runAll('s1');
+  c.setAvailability('n2', baton.NodeAvailability.PAUSE);
+  await c.settle();
+  assert.equal(c.wanted('s1').filter((t) => t.nodeId === 'n2').length, 2, 'pause keeps running tasks');
+  c.setAvailability('n2', baton.NodeAvailability.DRAIN);
+  await c.settle();
+  const wanted = c.wanted('s1');
+  assert.deepEqual(
+    wanted.map((t) => t.slot),
+    [1, 2, 3, 4],
+  );
+  assert.ok(
+    wanted.every((t) => t.nodeId === 'n1'),
+    'all on n1',
+  );
+  const stopped = c.tasks('s1').filter((t) => t.desiredState === S.TASK_SHUTDOWN);
+  assert.equal(stopped.length, 2);
+  assert.ok(stopped.every((t) => t.nodeId === 'n2'));
+  c.stop();
+});
+
+test('global: one task per eligible node, following adds, drains, downs and constraints', async () => {
+  const c = await started();
+  c.addService('g', 'agent', { global: true, constraints: ['node.labels.zone!=b'] });
+  await c.settle();
+  const wanted = c.wanted('g');
+  assert.deepEqual(
+    wanted.map((t) => t.nodeId),
+    ['n1', 'n2'],
+  );
+  for (const t of wanted) {
+    assert.equal(t.slot, 0);
+    assert.equal(t.status?.state, S.TASK_ASSIGNED);
+    assert.equal(t.annotations?.name, `agent.${t.nodeId}`);
+  }
+  c.runAll('g');
+  c.addNode('n3');
+  c.addNode('n4', { labels: { zone: 'b' } });
+  c.addNode('n5', { runtimes: ['process'] });
+  await c.settle();
+  assert.deepEqual(
+    c.wanted('g').map((t) => t.nodeId),
+    ['n1', 'n2', 'n3'],
+    'not on zone b, not without docker',
+  );
+  c.runAll('g');
+
+  c.setAvailability('n2', baton.NodeAvailability.DRAIN);
+  c.setNodeState('n1', baton.NodeState.NODE_DOWN);
+  c.updateNode('n3', (n) => (n.spec = { ...n.spec, annotations: { labels: { zone: 'b' } } }));
+  await c.settle();
+  assert.deepEqual(c.wanted('g'), [], 'drained, down and no-longer-matching nodes keep no task');
+  const byNode = new Map(c.tasks('g').map((t) => [t.nodeId, t]));
+  assert.equal(byNode.get('n1')?.status?.state, S.TASK_ORPHANED);
+  assert.equal(byNode.get('n2')?.desiredState, S.TASK_SHUTDOWN);
+  assert.equal(byNode.get('n3')?.desiredState, S.TASK_SHUTDOWN);
+
+  c.setNodeState('n1', baton.NodeState.NODE_READY);
+  c.setAvailability('n2', baton.NodeAvailability.ACTIVE);
+  await c.settle();
+  assert.deepEqual(
+    c.wanted('g').map((t) => t.nodeId),
+    ['n1', 'n2'],
+    'back at once',
+  );
+
+  // A removed node's tasks go with it.
+  c.host.apply([deleteAction('node', { meta: { id: 'n3' } })]);
+  await c.settle();
+  assert.equal(
+    c.tasks('g').filter((t) => t.nodeId === 'n3').length,
+    0,
+  );
+  c.stop();
+});
+
+test('global: a failed task restarts on the same node after the delay', async () => {
+  const c = await started();
+  c.addService('g', 'agent', { global: true, restart: { delayMs: 2_000 } });
+  await c.settle();
+  c.runAll('g');
+  const onN1 = c.wanted('g').find((t) => t.nodeId === 'n1')!;
+  c.report(onN1.meta.id, S.TASK_FAILED, { exitCode: 1 });
+  await c.settle();
+  assert.equal(c.wanted('g').length, 1);
+  c.clock.advance(2_000);
+  await c.settle();
+  const again = c.wanted('g').find((t) => t.nodeId === 'n1');
+  assert.ok(again && again.meta.id !== onN1.meta.id);
+  assert.equal(again.status?.state, S.TASK_ASSIGNED);
+  c.stop();
+});
+
+test('service removed: running tasks are told to go, unassigned and finished ones are deleted', async () => {
+  const c = await started({}, ['n1']);
+  c.addService('s1', 'web', { replicas: 2, constraints: ['node.hostname!=n1'] });
+  c.addService('s2', 'api', { replicas: 1, restart: { condition: baton.RestartCondition.RESTART_NONE } });
+  c.addService('g', 'agent', { global: true });
+  await c.settle();
+  c.runAll('s2');
+  c.runAll('g');
+  const api = c.only('s2');
+  c.report(api.meta.id, S.TASK_COMPLETE);
+  c.scale('s2', 2);
+  await c.settle();
+  c.runAll('s2');
+  assert.equal(c.tasks('s1').length, 2, 'unschedulable tasks pending');
+  assert.equal(c.tasks('s2').length, 3, 'the scale refilled slot 1 too (a service update starts afresh)');
+  c.host.apply([deleteAction('service', { meta: { id: 's1' } }), deleteAction('service', { meta: { id: 's2' } }), deleteAction('service', { meta: { id: 'g' } })]);
+  await c.settle();
+  assert.equal(c.tasks('s1').length, 0);
+  const left = c.tasks('s2');
+  assert.equal(left.length, 2, 'the finished one is gone');
+  assert.ok(left.every((t) => t.desiredState === S.TASK_REMOVE));
+  assert.equal(c.tasks('g')[0]?.desiredState, S.TASK_REMOVE);
+  // Its node goes down: nobody will report it, so it is deleted.
+  c.setNodeState('n1', baton.NodeState.NODE_DOWN);
+  await c.settle();
+  assert.equal(c.tasks('s2').length, 0);
+  assert.equal(c.tasks('g').length, 0);
+  c.stop();
+});
+
+test('leader change: fresh loops converge without duplicates and keep a pending restart delay', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 3, restart: { delayMs: 10_000 } });
+  c.addService('g', 'agent', { global: true });
+  await c.settle();
+  c.runAll('s1');
+  c.runAll('g');
+  const failed = c.wanted('s1')[0]!;
+  c.report(failed.meta.id, S.TASK_FAILED, { exitCode: 1 });
+  await c.settle();
+  c.stop();
+  assert.equal(c.clock.pending, 0, 'stop() clears the restart timer');
+  const snapshot = c.store.list('task').map((t) => t.meta.id);
+
+  // The new leader takes over 4 s later; the restart is due 6 s after that, not before.
+  c.clock.advance(4_000);
+  const before = c.host.proposals;
+  c.start();
+  await c.settle();
+  assert.equal(c.host.proposals, before, 'nothing to write: no duplicates, no churn');
+  assert.deepEqual(
+    c.store.list('task').map((t) => t.meta.id),
+    snapshot,
+  );
+  c.clock.advance(5_999);
+  await c.settle();
+  assert.equal(c.wanted('s1').length, 2);
+  c.clock.advance(1);
+  await c.settle();
+  assert.deepEqual(
+    c.wanted('s1').map((t) => t.slot),
+    [1, 2, 3],
+  );
+  c.stop();
+
+  // A leader that comes after the delay has passed restarts at once.
+  c.runAll('s1');
+  c.report(c.wanted('s1')[1]!.meta.id, S.TASK_FAILED, { exitCode: 1 });
+  c.clock.advance(60_000);
+  c.start();
+  await c.settle();
+  assert.deepEqual(
+    c.wanted('s1').map((t) => t.slot),
+    [1, 2, 3],
+  );
+  c.stop();
+});
+
+test('a store reset (snapshot restore) triggers a full reconcile', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 2 });
+  await c.settle();
+  const snap = c.store.snapshot();
+  c.stop();
+  // Elsewhere the service scaled; this manager catches up from that snapshot.
+  const other = new Cluster();
+  other.store.restore(snap);
+  other.host.index = 100;
+  const s = cloneObject('service', other.store.get('service', 's1')!);
+  s.spec = { ...s.spec, replicas: 4 };
+  other.host.apply([updateAction('service', s)]);
+  c.start();
+  c.store.restore(other.store.snapshot());
+  c.host.index = other.host.index;
+  await c.settle();
+  assert.equal(c.wanted('s1').length, 4);
+  c.stop();
+});
+
+test('a version conflict is retried against a fresh read', async () => {
+  const c = new Cluster();
+  c.addNode('n1');
+  const propose = c.host.propose.bind(c.host);
+  let raced = false;
+  // The first write after the service exists races with a status report on the same task.
+  c.host.propose = async (actions) => {
+    const task = c.store.list('task')[0];
+    if (!raced && task !== undefined) {
+      raced = true;
+      c.report(task.meta.id, S.TASK_PENDING, { message: 'touched by someone else' });
+    }
+    return propose(actions);
+  };
+  c.start();
+  c.addService('s1', 'web', { replicas: 2 });
+  await c.settle();
+  assert.ok(raced);
+  assert.equal(c.wanted('s1').length, 2);
+  assert.ok(c.wanted('s1').every((t) => t.status?.state === S.TASK_ASSIGNED));
+  c.stop();
+});
+
+test('stop() ends everything: no writes after it, no timers left', async () => {
+  const c = await started();
+  c.addService('s1', 'web', { replicas: 1, restart: { delayMs: 1_000 } });
+  await c.settle();
+  c.runAll('s1');
+  c.report(c.only('s1').meta.id, S.TASK_FAILED);
+  await c.settle();
+  assert.ok(c.clock.pending > 0);
+  c.stop();
+  assert.equal(c.clock.pending, 0);
+  const index = c.host.index;
+  c.scale('s1', 3);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(c.host.index, index + 1, 'only the test wrote');
+});
