@@ -17,3 +17,9 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('host', { type: 'string', describe: 'daemon to talk to: unix:///path/baton.sock or tcp://host:port (env BATON_HOST)' })
     .option('data-dir', { type: 'string', describe: 'the node data dir (default $BATON_DATA_DIR, /var/lib/baton as root, else ~/.baton)' });
 }
+
+/** A flag given zero, one or several times (`--env A=1 --env B=2`). */
+export function repeated(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}

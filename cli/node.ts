@@ -1,7 +1,7 @@
 // `baton node ls|inspect|update|promote|demote|rm`.
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../src/client/index.js';
-import { withClient, type GlobalArgs } from './context.js';
+import { repeated, withClient, type GlobalArgs } from './context.js';
 import { capitalize, json, print, table } from './output.js';
 
 const STATE: Record<number, string> = {
@@ -43,11 +43,6 @@ interface LsArgs extends GlobalArgs {
   filter?: string | string[];
 }
 
-/** A flag given zero, one or several times (`--label-add a=1 --label-add b=2`). */
-function repeated(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
 
 export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y

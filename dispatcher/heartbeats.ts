@@ -47,7 +47,7 @@ export class Heartbeats {
     };
   }
 
-  handlers(): Handlers<DispatcherService> {
+  handlers(): Pick<Handlers<DispatcherService>, 'Heartbeat'> {
     return {
       Heartbeat: async (req, call) => {
         const caller = this.deps.guard(call, ['manager', 'worker']);
@@ -64,7 +64,9 @@ export class Heartbeats {
     if (!node) throw new BatonError('PERMISSION_DENIED', `node ${nodeId} is not part of the cluster (removed, or not yet recorded)`);
     this.lastSeen.set(nodeId, this.now());
     const addr = req.addr || node.status?.addr || '';
-    if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr) {
+    const described = req.description ? JSON.stringify(baton.NodeDescription.toObject(baton.NodeDescription.fromObject(req.description))) : undefined;
+    const known = JSON.stringify(baton.NodeDescription.toObject(baton.NodeDescription.fromObject(node.description ?? {})));
+    if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr || (described !== undefined && described !== known)) {
       await this.setState(node, baton.NodeState.NODE_READY, '', addr, req.description ?? undefined);
     }
     return {

@@ -93,7 +93,7 @@ export class Manager {
   /** Register a loop to run while this manager leads. */
   addLeaderLoop(loop: LeaderLoop): void {
     this.loops.push(loop);
-    if (this.leading) loop.start();
+    if (this.leading && this.isLeader()) loop.start();
   }
 
   /** Apply a batch of store actions through Raft; resolves with the objects as stored. */
@@ -162,11 +162,27 @@ export class Manager {
   private setLeading(leading: boolean): void {
     if (leading === this.leading) return;
     this.leading = leading;
-    for (const loop of this.loops) {
-      if (leading) loop.start();
-      else loop.stop();
+    if (!leading) {
+      for (const loop of this.loops) loop.stop();
+      return;
     }
+    // A new leader may not have applied everything committed before its term: the read barrier
+    // waits for that, so the loops never act on a stale store.
+    const term = this.raft.status().term;
+    const startLoops = (): void => {
+      this.readBarrier().then(
+        () => {
+          if (this.leading && this.raft.status().term === term) for (const loop of this.loops) loop.start();
+        },
+        (err: unknown) => {
+          this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'read barrier before leader loops failed; retrying');
+          if (this.leading && this.raft.status().term === term) setTimeout(startLoops, 500);
+        },
+      );
+    };
+    startLoops();
   }
+
 
   private learnPeer(object: StoreObjectT['object']): void {
     const node = object as { meta?: { id?: string | null } | null; managerStatus?: { addr?: string | null } | null };

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { daemonOptions, runInit, runJoin, type InitArgs, type JoinArgs } from './daemon/commands.js';
 import { globalOptions, type GlobalArgs } from '../cli/context.js';
 import { nodeCommand } from '../cli/node.js';
+import { serviceCommand } from '../cli/service.js';
 import { joinToken, joinTokenCommand } from '../cli/join-token.js';
 
 function fail(message: string): never {
@@ -35,6 +36,7 @@ const cli = yargs(hideBin(process.argv))
     (args) => runJoin(args),
   )
   .command<GlobalArgs>('node', 'Manage nodes', (y) => nodeCommand(globalOptions(y)))
+  .command<GlobalArgs>('service', 'Manage services', (y) => serviceCommand(globalOptions(y)))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),
   )

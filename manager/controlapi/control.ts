@@ -11,6 +11,7 @@ import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
 import { deleteAction, updateAction, type ListFilter, type Stored } from '../store/index.js';
 import { keepsQuorum, nodeView } from './nodes.js';
+import { resolveObject } from './resolve.js';
 
 export interface ControlDeps {
   manager: Manager;
@@ -22,7 +23,10 @@ export interface ControlDeps {
 
 const MANAGERS = ['manager'] as const;
 
-export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
+type ServiceMethods = 'CreateService' | 'GetService' | 'ListServices' | 'UpdateService' | 'RemoveService' | 'ListTasks';
+
+/** Nodes, cluster, join tokens and Raft membership; services are in services.ts. */
+export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService>, ServiceMethods> {
   const { manager, forwarder, guard } = deps;
   const now = deps.now ?? Date.now;
 
@@ -190,14 +194,9 @@ export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
   };
 
   function resolveNode(ref: string): Stored<'node'> {
-    if (!ref) throw new BatonError('INVALID_ARGUMENT', 'a node id or name is required');
-    try {
-      return manager.store.resolve('node', ref);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      throw new BatonError(code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', err instanceof Error ? err.message : String(err));
-    }
+    return resolveObject(manager, 'node', ref);
   }
+
 }
 
 /** A voter other than `except` whose heartbeats arrive: where to hand leadership. */

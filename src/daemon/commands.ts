@@ -68,13 +68,17 @@ export async function runJoin(args: JoinArgs): Promise<void> {
   await untilSignal(d);
 }
 
+/** Runs until SIGINT/SIGTERM, then stops the node and exits (tasks keep running: a restart adopts them). */
 function untilSignal(d: NodeDaemon): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise(() => {
     const stop = (): void => {
-      d.stop().then(resolve, (err: unknown) => {
-        d.logger.error({ err }, 'stop failed');
-        resolve();
-      });
+      d.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          d.logger.error({ err }, 'stop failed');
+          process.exit(1);
+        },
+      );
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

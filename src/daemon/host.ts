@@ -2,12 +2,13 @@
 import { cpus, hostname, totalmem } from 'node:os';
 import type { baton } from '../../proto/gen/baton.js';
 
-export function describeHost(): baton.NodeDescription.$Properties {
+/** `runtimes`: what this node's executors offer (the scheduler places tasks by it). */
+export function describeHost(runtimes: string[] = ['process']): baton.NodeDescription.$Properties {
   return {
     hostname: hostname(),
     platform: `${process.platform}/${process.arch}`,
     resources: { nanoCpus: cpus().length * 1e9, memoryBytes: totalmem() },
-    runtimes: ['process'],
+    runtimes,
     engineVersion: '',
   };
 }

@@ -8,20 +8,22 @@ import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { Manager } from '../../manager/manager.js';
 import { LeaderForwarder } from '../../manager/forward.js';
-import { controlHandlers, managerPeers } from '../../manager/controlapi/control.js';
+import { controlHandlers, managerPeers } from '../../manager/controlapi/index.js';
 import { caHandlers } from '../../manager/caapi/ca.js';
-import { Heartbeats } from '../../dispatcher/heartbeats.js';
+import { Heartbeats, Sessions } from '../../dispatcher/index.js';
+import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../rpc/server.js';
 import { certificateGuard, localGuard } from '../rpc/caller.js';
 import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
-import { caService, controlService, dispatcherService } from '../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession } from '../rpc/services.js';
 import type { Handlers } from '../rpc/define.js';
 import type { ControlService } from '../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, generateNodeKey, type NodeTlsMaterial } from '../tls/index.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
+import { TaskRuntime, availableExecutors } from './tasks.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -37,8 +39,9 @@ export class NodeDaemon {
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING', 'baton.Control': 'NOT_SERVING' });
   private manager: Manager | undefined;
   private forwarder: LeaderForwarder | undefined;
-  private heartbeats: Heartbeats | undefined;
   private heartbeat: HeartbeatClient | undefined;
+  private tasks: TaskRuntime | undefined;
+  private runtimes: string[] = ['process'];
   private state: NodeState;
   private tls: NodeTlsMaterial;
   private roleChange: Promise<void> | undefined;
@@ -90,6 +93,7 @@ export class NodeDaemon {
     await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
     rmSync(this.dataDir.socketPath, { force: true });
     await bind(this.local, `unix://${this.dataDir.socketPath}`, grpc.ServerCredentials.createInsecure());
+    await this.startTasks();
     this.startHeartbeats();
     this.scheduleRenewal();
     this.health.setStatus('', 'SERVING');
@@ -144,9 +148,20 @@ export class NodeDaemon {
       managers: () => managerPeers(manager),
       forward: (req, caller) => forwarder.forward(dispatcherService, 'Heartbeat', req, caller),
     });
-    this.heartbeats = heartbeats;
-    addService(this.tcp, dispatcherService, heartbeats.handlers(), this.logger);
+    const sessions = new Sessions({
+      host: manager,
+      guard,
+      logger: this.logger.child({ component: 'dispatcher' }),
+      forwardStatus: (req, caller) => forwarder.forward(dispatcherService, 'UpdateTaskStatus', req, caller),
+    });
+    addService(this.tcp, dispatcherService, { ...heartbeats.handlers(), ...sessions.handlers() }, this.logger);
+    this.tcp.addService({ Session: dispatcherSession }, {
+      Session: (call: Parameters<Sessions['session']>[0]) => sessions.session(call),
+    });
     manager.addLeaderLoop(heartbeats);
+    manager.addLeaderLoop(sessions);
+    const host = { store: manager.store, propose: (a: Parameters<Manager['propose']>[0]) => manager.propose(a), now: Date.now, logger: this.logger.child({ component: 'orchestrator' }) };
+    for (const loop of orchestrationLoops(host)) manager.addLeaderLoop(loop);
     this.health.setStatus('baton.Control', 'SERVING');
   }
 
@@ -158,13 +173,35 @@ export class NodeDaemon {
     addService(this.local, controlService, handlers, this.logger);
   }
 
+  private async startTasks(): Promise<void> {
+    const common = {
+      nodeId: this.state.nodeId,
+      clusterId: this.state.clusterId,
+      dataDir: this.dataDir.path,
+      bindAddress: this.state.advertiseAddr.replace(/:\d+$/, ''),
+      logger: this.logger,
+    };
+    const executors = await availableExecutors(common);
+    this.runtimes = executors.map((e) => e.runtime);
+    this.tasks = await TaskRuntime.start(
+      {
+        ...common,
+        managers: () => this.state.managers,
+        credentials: () => this.clientCredentials(),
+        channelOptions: NODE_CHANNEL_OPTIONS,
+        description: () => describeHost(this.runtimes),
+      },
+      executors,
+    );
+  }
+
   private startHeartbeats(): void {
     this.heartbeat = new HeartbeatClient({
       managers: () => this.heartbeatTargets(),
       credentials: () => this.clientCredentials(),
       channelOptions: NODE_CHANNEL_OPTIONS,
       addr: this.state.advertiseAddr,
-      description: describeHost(),
+      description: describeHost(this.runtimes),
       logger: this.logger.child({ component: 'heartbeat' }),
       onResponse: (res) => this.onHeartbeat(res),
     });
@@ -181,8 +218,11 @@ export class NodeDaemon {
   private onHeartbeat(res: baton.HeartbeatResponse): void {
     const managers = (res.managers ?? []).map((m) => ({ nodeId: m.nodeId ?? '', addr: m.addr ?? '' })).filter((m) => m.nodeId && m.addr);
     if (managers.length > 0 && JSON.stringify(managers) !== JSON.stringify(this.state.managers)) {
+      const leaderMoved = managers[0]?.nodeId !== this.state.managers[0]?.nodeId;
       this.state = { ...this.state, managers };
       this.dataDir.save(this.state);
+      // The session belongs with the leader (first in the list).
+      if (leaderMoved) this.tasks?.reconnect();
     }
     const desired = res.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
     if (desired !== this.state.role && !this.roleChange) {
@@ -261,6 +301,7 @@ export class NodeDaemon {
         this.forwarder?.setCredentials(this.clientCredentials());
         this.manager?.setChannelCredentials(this.clientCredentials());
         this.heartbeat?.reconnect();
+        this.tasks?.reconnect();
         this.scheduleRenewal();
         return res;
       } catch (err) {
@@ -298,6 +339,7 @@ export class NodeDaemon {
     this.health.setStatus('', 'NOT_SERVING');
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.heartbeat?.stop();
+    await this.tasks?.stop();
     await this.roleChange;
     await this.stopManager();
     await Promise.all([shutdown(this.tcp), shutdown(this.local)]);

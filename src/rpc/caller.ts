@@ -2,7 +2,7 @@
 // on the local unix socket it is the machine's administrator. A manager forwarding a call to the
 // leader says whom it forwards for; only a verified manager is believed.
 import * as grpc from '@grpc/grpc-js';
-import { checkPeer, type NodeRole } from '../tls/index.js';
+import { checkPeer, type CallWithAuthContext, type NodeRole } from '../tls/index.js';
 import { BatonError } from './errors.js';
 
 export interface Caller {
@@ -11,7 +11,8 @@ export interface Caller {
   role: NodeRole | 'local';
 }
 
-type AnyCall = grpc.ServerUnaryCall<unknown, unknown>;
+/** Unary and streaming server calls alike. */
+type AnyCall = CallWithAuthContext & { metadata: grpc.Metadata };
 
 /** Returns the caller if it may call with one of `roles` (a local administrator always may). */
 export type Guard = (call: AnyCall, roles: readonly NodeRole[]) => Caller;

@@ -111,7 +111,10 @@ export class BatonCluster {
 
   /** Run the CLI against a node's local socket. */
   cli(name: string, args: string[]): CliResult {
-    return baton([...args, '--data-dir', this.dataDir(name)]);
+    // Before a `--`: what follows it is the service's own command line.
+    const end = args.indexOf('--');
+    const at = end < 0 ? args.length : end;
+    return baton([...args.slice(0, at), '--data-dir', this.dataDir(name), ...args.slice(at)]);
   }
 
   async stopAll(): Promise<void> {

@@ -1,0 +1,187 @@
+// `baton service create|ls|ps|inspect|scale|rm`.
+import type { Argv } from 'yargs';
+import { baton, BatonError, type BatonClient } from '../src/client/index.js';
+import { withClient, type GlobalArgs } from './context.js';
+import { json, print, table } from './output.js';
+import { specFromFlags, type CreateFlags } from './service-spec.js';
+import { waitForConvergence } from './progress.js';
+
+const STATE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(baton.TaskState).map(([k, v]) => [v, k.replace(/^TASK_/, '').toLowerCase()]),
+);
+
+export function taskStateName(s: baton.TaskState | null | undefined): string {
+  return STATE_NAMES[s ?? 0] ?? 'unknown';
+}
+
+function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
+  return baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true });
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'} ago`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'} ago`;
+  const h = Math.round(m / 60);
+  return `${h} hour${h === 1 ? '' : 's'} ago`;
+}
+
+export function portsText(ports: baton.PortConfig.$Properties[] | null | undefined): string {
+  return (ports ?? [])
+    .map((p) => `*:${p.publishedPort ?? 0}->${p.targetPort ?? 0}/${p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp'}${p.publishMode === baton.PublishMode.HOST ? ' (host)' : ''}`)
+    .join(', ');
+}
+
+async function tasksOf(client: BatonClient, service: string): Promise<baton.Task.$Properties[]> {
+  return (await client.control.call('ListTasks', { filters: { serviceId: service } })).tasks ?? [];
+}
+
+type CreateArgs = GlobalArgs & CreateFlags & { detach?: boolean; quiet?: boolean };
+
+export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .command<CreateArgs>(
+      'create [image] [command..]',
+      'Create a service (docker: IMAGE [ARG...]; --runtime process: COMMAND [ARG...])',
+      (c) =>
+        c
+          .positional('image', { type: 'string', describe: 'image (docker) or program (process)' })
+          .positional('command', { type: 'string', array: true })
+          .option('name', { type: 'string', demandOption: true })
+          .option('replicas', { type: 'number' })
+          .option('mode', { type: 'string', describe: 'replicated (default) or global' })
+          .option('publish', { alias: 'p', type: 'string', requiresArg: true, describe: '[published:]target[/udp] or mode=host,target=80,published=8080 (repeatable)' })
+          .option('env', { alias: 'e', type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' })
+          .option('limit-memory', { type: 'string' })
+          .option('limit-cpu', { type: 'string' })
+          .option('reserve-memory', { type: 'string' })
+          .option('reserve-cpu', { type: 'string' })
+          .option('constraint', { type: 'string', requiresArg: true, describe: 'node.labels.zone==a (repeatable)' })
+          .option('restart-condition', { type: 'string', describe: 'any (default), on-failure, none' })
+          .option('restart-delay', { type: 'string', describe: 'default 5s' })
+          .option('restart-max-attempts', { type: 'number' })
+          .option('restart-window', { type: 'string' })
+          .option('runtime', { type: 'string', describe: 'docker (default) or process' })
+          .option('workdir', { alias: 'w', type: 'string' })
+          .option('stop-grace-period', { type: 'string', describe: 'default 10s' })
+          .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of waiting for the service to converge' })
+          .option('quiet', { alias: 'q', type: 'boolean' }),
+      (args) =>
+        withClient(args, async (client) => {
+          // After `--` yargs leaves the words in `_` (behind the command names): they are the command.
+          const rest = (args._ ?? []).slice(2).map(String);
+          const [image, ...command] = [...(args.image ? [args.image] : []), ...(args.command ?? []).map(String), ...rest];
+          const svc = await client.control.call('CreateService', { spec: specFromFlags({ ...args, image, command }) });
+          const id = svc.meta?.id ?? '';
+          print(id);
+          if (!args.detach) await waitForConvergence(client, id, args.quiet ?? false);
+        }),
+    )
+    .command<GlobalArgs & { quiet?: boolean; format?: string }>(
+      ['ls', 'list'],
+      'List services',
+      (c) => c.option('quiet', { alias: 'q', type: 'boolean' }).option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      (args) =>
+        withClient(args, async (client) => {
+          const services = (await client.control.call('ListServices', {})).services ?? [];
+          if (args.quiet) return print(services.map((s) => s.meta?.id ?? '').join('\n'));
+          if (args.format === 'json') return print(json(services.map(serviceObject)));
+          const tasks = (await client.control.call('ListTasks', {})).tasks ?? [];
+          const rows = services.map((s) => {
+            const mine = tasks.filter((t) => t.serviceId === s.meta?.id);
+            const running = mine.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING && t.desiredState === baton.TaskState.TASK_RUNNING).length;
+            const desired = s.spec?.global ? mine.filter((t) => t.desiredState === baton.TaskState.TASK_RUNNING).length : Number(s.spec?.replicas ?? 0);
+            const c = s.spec?.task?.container;
+            return [
+              s.meta?.id ?? '',
+              s.spec?.annotations?.name ?? '',
+              s.spec?.global ? 'global' : 'replicated',
+              `${running}/${desired}`,
+              s.spec?.task?.runtime === 'process' ? `(process) ${(c?.command ?? []).join(' ')}` : c?.image ?? '',
+              portsText(s.endpoint?.ports),
+            ];
+          });
+          print(table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows));
+        }),
+    )
+    .command<GlobalArgs & { service: string; quiet?: boolean; format?: string }>(
+      'ps <service>',
+      'List the tasks of a service',
+      (c) =>
+        c
+          .positional('service', { type: 'string', demandOption: true })
+          .option('quiet', { alias: 'q', type: 'boolean' })
+          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      (args) =>
+        withClient(args, async (client) => {
+          const tasks = await tasksOf(client, args.service);
+          tasks.sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0) || Number(b.meta?.createdAt ?? 0) - Number(a.meta?.createdAt ?? 0));
+          if (args.quiet) return print(tasks.map((t) => t.meta?.id ?? '').join('\n'));
+          if (args.format === 'json') return print(json(tasks.map((t) => baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true }))));
+          const nodes = (await client.control.call('ListNodes', {})).nodes ?? [];
+          const host = (id: string): string => nodes.find((n) => n.meta?.id === id)?.description?.hostname ?? id;
+          const seen = new Set<string>();
+          const rows = tasks.map((t) => {
+            const name = t.annotations?.name ?? '';
+            // Docker's convention: history of a slot is shown indented under its current task.
+            const shown = seen.has(name) ? ` \\_ ${name}` : name;
+            seen.add(name);
+            const status = t.status ?? {};
+            const current = `${capitalizeState(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}`;
+            const error = status.err || (status.state === baton.TaskState.TASK_PENDING ? status.message ?? '' : '');
+            return [t.meta?.id ?? '', shown, t.nodeId ? host(t.nodeId) : '', capitalizeState(taskStateName(t.desiredState)), current, error];
+          });
+          print(table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows));
+        }),
+    )
+    .command<GlobalArgs & { services: string[] }>(
+      'inspect <services..>',
+      'Show services in detail (JSON)',
+      (c) => c.positional('services', { type: 'string', array: true, demandOption: true }),
+      (args) =>
+        withClient(args, async (client) => {
+          const out = [];
+          for (const ref of args.services) out.push(serviceObject(await client.control.call('GetService', { id: ref })));
+          print(json(out));
+        }),
+    )
+    .command<GlobalArgs & { pairs: string[]; detach?: boolean }>(
+      'scale <pairs..>',
+      'Scale services: SERVICE=REPLICAS ...',
+      (c) =>
+        c.positional('pairs', { type: 'string', array: true, demandOption: true }).option('detach', { alias: 'd', type: 'boolean' }),
+      (args) =>
+        withClient(args, async (client) => {
+          const targets = args.pairs.map((p) => {
+            const m = /^([^=]+)=(\d+)$/.exec(p);
+            if (!m) throw new BatonError('INVALID_ARGUMENT', `bad scale "${p}" (want SERVICE=REPLICAS with REPLICAS >= 0)`);
+            return { ref: m[1]!, replicas: Number(m[2]) };
+          });
+          for (const { ref, replicas } of targets) {
+            const svc = await client.control.call('GetService', { id: ref });
+            if (svc.spec?.global) throw new BatonError('FAILED_PRECONDITION', `${ref}: scale can only be used with replicated services`);
+            await client.control.call('UpdateService', { id: svc.meta?.id ?? ref, version: svc.meta?.version ?? 0, spec: { ...svc.spec, replicas } });
+            print(`${ref} scaled to ${replicas}`);
+          }
+          if (!args.detach) for (const { ref } of targets) await waitForConvergence(client, ref, false);
+        }),
+    )
+    .command<GlobalArgs & { services: string[] }>(
+      ['rm <services..>', 'remove <services..>'],
+      'Remove services',
+      (c) => c.positional('services', { type: 'string', array: true, demandOption: true }),
+      (args) =>
+        withClient(args, async (client) => {
+          for (const ref of args.services) {
+            await client.control.call('RemoveService', { id: ref });
+            print(ref);
+          }
+        }),
+    )
+    .demandCommand(1, 'baton service needs a subcommand: create, ls, ps, inspect, scale, rm');
+}
+
+function capitalizeState(s: string): string {
+  return s ? s[0]!.toUpperCase() + s.slice(1) : s;
+}

@@ -1,0 +1,154 @@
+// Task assignment (DESIGN 4): each node keeps one Session stream open to the leader, which
+// pushes the node's full set of tasks and then only what changes, straight from store changes.
+// Status updates come back in batches and are written in one Raft entry per batch.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { baton } from '../proto/gen/baton.js';
+import { BatonError } from '../src/rpc/errors.js';
+import type { Handlers } from '../src/rpc/define.js';
+import type { DispatcherService } from '../src/rpc/services.js';
+import type { Caller, Guard } from '../src/rpc/caller.js';
+import { deleteAction, updateAction, type StoreActionT } from '../manager/store/index.js';
+import type { DispatcherHost } from './heartbeats.js';
+
+type SessionCall = grpc.ServerWritableStream<baton.SessionRequest.$Properties, baton.SessionMessage.$Properties>;
+
+export interface SessionDeps {
+  host: DispatcherHost;
+  guard: Guard;
+  logger: Logger;
+  forwardStatus: (req: baton.UpdateTaskStatusRequest.$Properties, caller: Caller) => Promise<baton.Empty.$Properties>;
+  now?: () => number;
+}
+
+const TERMINAL = new Set([
+  baton.TaskState.TASK_COMPLETE,
+  baton.TaskState.TASK_SHUTDOWN,
+  baton.TaskState.TASK_FAILED,
+  baton.TaskState.TASK_REJECTED,
+  baton.TaskState.TASK_ORPHANED,
+]);
+
+export function isTerminal(state: baton.TaskState | null | undefined): boolean {
+  return TERMINAL.has(state ?? baton.TaskState.TASK_NEW);
+}
+
+export class Sessions {
+  private readonly open = new Set<() => void>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** A leader loop: nothing to do on winning an election; sessions arrive on their own. */
+  start(): void {}
+
+  /** Leadership lost: end every session so nodes reconnect to the new leader. */
+  stop(): void {
+    for (const close of [...this.open]) close();
+  }
+
+  session(call: SessionCall): void {
+    let caller: Caller;
+    try {
+      caller = this.deps.guard(call, ['manager', 'worker']);
+      if (!this.deps.host.isLeader()) throw new BatonError('UNAVAILABLE', 'this manager is not the leader; open the session with the leader');
+      if (!this.deps.host.store.get('node', caller.nodeId)) throw new BatonError('PERMISSION_DENIED', `node ${caller.nodeId} is not part of the cluster`);
+    } catch (err) {
+      call.emit('error', (err instanceof BatonError ? err : new BatonError('INTERNAL', String(err))).toStatus());
+      return;
+    }
+    const nodeId = caller.nodeId;
+    const store = this.deps.host.store;
+    const changed = new Map<string, baton.Task.$Properties>();
+    const removed = new Set<string>();
+    let flushing = false;
+    const sendFull = (): void => {
+      changed.clear();
+      removed.clear();
+      call.write({ full: true, tasks: store.list('task', { nodeIds: [nodeId] }) as baton.Task[] });
+    };
+    const flush = (): void => {
+      flushing = false;
+      if (changed.size === 0 && removed.size === 0) return;
+      call.write({ full: false, tasks: [...changed.values()], removed: [...removed] });
+      changed.clear();
+      removed.clear();
+    };
+    const unsubscribe = store.onChange((event) => {
+      if (event.action === 'reset') return sendFull();
+      if (event.kind !== 'task') return;
+      const task = event.object;
+      const wasHere = (event.old)?.nodeId === nodeId;
+      if (task.nodeId === nodeId && event.action !== 'delete') {
+        removed.delete(task.meta.id);
+        changed.set(task.meta.id, task as baton.Task);
+      } else if (task.nodeId === nodeId || wasHere) {
+        changed.delete(task.meta.id);
+        removed.add(task.meta.id);
+      } else return;
+      if (!flushing) {
+        flushing = true;
+        setImmediate(flush);
+      }
+    });
+    const close = (): void => {
+      if (!this.open.delete(close)) return;
+      unsubscribe();
+      call.end();
+    };
+    this.open.add(close);
+    call.on('cancelled', close);
+    call.on('close', close);
+    call.on('error', close);
+    this.deps.logger.debug({ node: nodeId }, 'session opened');
+    sendFull();
+  }
+
+  handlers(): Pick<Handlers<DispatcherService>, 'UpdateTaskStatus'> {
+    return {
+      UpdateTaskStatus: async (req, call) => {
+        const caller = this.deps.guard(call, ['manager', 'worker']);
+        if (!this.deps.host.isLeader()) return this.deps.forwardStatus(req, caller);
+        await this.applyStatus(caller.nodeId, req.updates ?? []);
+        return {};
+      },
+    };
+  }
+
+  /** One proposal for the whole batch; a version race is retried against fresh reads. */
+  private async applyStatus(nodeId: string, updates: baton.TaskStatusUpdate.$Properties[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const actions = this.statusActions(nodeId, updates);
+      if (actions.length === 0) return;
+      try {
+        await this.deps.host.propose(actions);
+        return;
+      } catch (err) {
+        if (!(err instanceof BatonError && err.code === 'VERSION_CONFLICT') || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private statusActions(nodeId: string, updates: baton.TaskStatusUpdate.$Properties[]): StoreActionT[] {
+    const store = this.deps.host.store;
+    const latest = new Map<string, baton.TaskStatus.$Properties>();
+    for (const u of updates) if (u.taskId && u.status) latest.set(u.taskId, u.status);
+    const actions: StoreActionT[] = [];
+    for (const [taskId, status] of latest) {
+      const task = store.get('task', taskId);
+      // A node only speaks for its own tasks; a task may have moved or been removed meanwhile.
+      if (!task || task.nodeId !== nodeId) continue;
+      const current = task.status?.state ?? baton.TaskState.TASK_NEW;
+      const next = status.state ?? baton.TaskState.TASK_NEW;
+      if (next < current || isTerminal(current)) continue;
+      if (task.desiredState === baton.TaskState.TASK_REMOVE && isTerminal(next)) {
+        actions.push(deleteAction('task', task));
+        continue;
+      }
+      actions.push(updateAction('task', { ...(task as baton.Task), status: { ...status, timestamp: status.timestamp || this.now() } }));
+    }
+    return actions;
+  }
+}

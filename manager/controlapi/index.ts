@@ -1,0 +1,11 @@
+// The whole Control service: cluster and node calls plus service and task calls.
+import type { Handlers } from '../../src/rpc/define.js';
+import type { ControlService } from '../../src/rpc/services.js';
+import { clusterHandlers, type ControlDeps } from './control.js';
+import { serviceHandlers } from './services.js';
+
+export { managerPeers } from './control.js';
+
+export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
+  return { ...clusterHandlers(deps), ...serviceHandlers(deps) };
+}

@@ -1,0 +1,157 @@
+// Service and task calls of the Control service: specs are validated here, on the leader, so
+// bad input is one clear error and nothing is created; the orchestrators do the rest.
+import { randomBytes } from 'node:crypto';
+import { baton } from '../../proto/gen/baton.js';
+import { BatonError } from '../../src/rpc/errors.js';
+import type { Handlers } from '../../src/rpc/define.js';
+import type { ControlService } from '../../src/rpc/services.js';
+import { controlService } from '../../src/rpc/services.js';
+import type { Guard } from '../../src/rpc/caller.js';
+import type { LeaderForwarder } from '../forward.js';
+import type { Manager } from '../manager.js';
+import { createAction, deleteAction, updateAction, type ListFilter, type Stored } from '../store/index.js';
+import { allocatePorts } from '../allocator/ports.js';
+import { resolveObject } from './resolve.js';
+import { parseConstraints } from '../scheduler/index.js';
+
+type ServiceHandlers = Pick<Handlers<ControlService>, 'CreateService' | 'GetService' | 'ListServices' | 'UpdateService' | 'RemoveService' | 'ListTasks'>;
+
+export interface ServiceDeps {
+  manager: Manager;
+  forwarder: LeaderForwarder;
+  guard: Guard;
+  now?: () => number;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+const RUNTIMES = ['docker', 'process'];
+
+/** Checks a spec and fills defaults; throws INVALID_ARGUMENT naming the first problem. */
+export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null | undefined): baton.ServiceSpec {
+  if (!input) throw new BatonError('INVALID_ARGUMENT', 'a service spec is required');
+  const spec = baton.ServiceSpec.fromObject(baton.ServiceSpec.toObject(baton.ServiceSpec.fromObject(input)));
+  const name = spec.annotations?.name ?? '';
+  if (!NAME.test(name)) throw new BatonError('INVALID_ARGUMENT', `invalid service name "${name}": use letters, digits, '_', '.', '-' (max 63)`);
+  const task = spec.task ?? (spec.task = new baton.TaskSpec());
+  task.runtime ||= 'docker';
+  if (!RUNTIMES.includes(task.runtime)) throw new BatonError('INVALID_ARGUMENT', `unknown runtime "${task.runtime}" (want docker or process)`);
+  const container = task.container ?? (task.container = new baton.ContainerSpec());
+  if (task.runtime === 'docker' && !container.image) throw new BatonError('INVALID_ARGUMENT', 'an image is required');
+  if (task.runtime === 'process' && (container.command ?? []).length === 0 && (container.args ?? []).length === 0) {
+    throw new BatonError('INVALID_ARGUMENT', 'the process runtime needs a command to run');
+  }
+  for (const e of container.env ?? []) if (!/^[^=\s]+=/.test(e)) throw new BatonError('INVALID_ARGUMENT', `bad environment variable "${e}" (want KEY=VALUE)`);
+  if (spec.global && Number(spec.replicas) > 0) throw new BatonError('INVALID_ARGUMENT', '--replicas cannot be used with --mode global');
+  parseConstraints(task.placement?.constraints);
+  const limits = task.resources?.limits;
+  const reservations = task.resources?.reservations;
+  for (const r of [limits, reservations]) {
+    if (r && (Number(r.nanoCpus) < 0 || Number(r.memoryBytes) < 0)) throw new BatonError('INVALID_ARGUMENT', 'resources cannot be negative');
+  }
+  return spec;
+}
+
+function newId(): string {
+  return [...randomBytes(25)].map((b) => (b % 36).toString(36)).join('');
+}
+
+export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
+  const { manager, forwarder, guard } = deps;
+  // Service writes run one at a time: port allocation must see the previous write's ports.
+  let serviceWrites: Promise<unknown> = Promise.resolve();
+  const serially = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = serviceWrites.then(run, run);
+    serviceWrites = next.catch(() => undefined);
+    return next;
+  };
+  const now = deps.now ?? Date.now;
+  const MANAGERS = ['manager'] as const;
+
+  const resolveService = (ref: string): Stored<'service'> => resolveObject(manager, 'service', ref);
+
+  function filterOf(f: baton.Filters.$Properties | null | undefined): ListFilter {
+    return {
+      ...(f?.ids?.length ? { ids: f.ids } : {}),
+      ...(f?.names?.length ? { names: f.names } : {}),
+      ...(f?.labels?.length ? { labels: f.labels } : {}),
+    };
+  }
+
+  return {
+    async CreateService(req, call) {
+      const caller = guard(call, MANAGERS);
+      if (!manager.isLeader()) return forwarder.forward(controlService, 'CreateService', req, caller);
+      return serially(async () => {
+        const spec = validateServiceSpec(req.spec);
+        if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = 1;
+        await manager.readBarrier();
+        const id = newId();
+        const ports = allocatePorts(manager.store, spec);
+        const t = now();
+        const [stored] = await manager.propose([
+          createAction('service', { meta: { id, createdAt: t, updatedAt: t }, spec, endpoint: { ports } }),
+        ]);
+        return stored!.object as Stored<'service'> as baton.Service;
+      });
+    },
+
+    async GetService(req, call) {
+      guard(call, MANAGERS);
+      await manager.readBarrier();
+      return resolveService(req.id ?? '') as baton.Service;
+    },
+
+    async ListServices(req, call) {
+      guard(call, MANAGERS);
+      await manager.readBarrier();
+      return { services: manager.store.list('service', filterOf(req.filters)) as baton.Service[] };
+    },
+
+    async UpdateService(req, call) {
+      const caller = guard(call, MANAGERS);
+      if (!manager.isLeader()) return forwarder.forward(controlService, 'UpdateService', req, caller);
+      return serially(async () => {
+        await manager.readBarrier();
+        const current = resolveService(req.id ?? '');
+        const spec = validateServiceSpec(req.spec);
+        if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {
+          throw new BatonError('INVALID_ARGUMENT', 'a service cannot be renamed');
+        }
+        if (spec.global !== (current.spec?.global ?? false)) throw new BatonError('INVALID_ARGUMENT', 'a service cannot change its mode');
+        const version = req.version ? Number(req.version) : current.meta.version;
+        const ports = allocatePorts(manager.store, spec, current.meta.id);
+        const [stored] = await manager.propose([
+          updateAction('service', {
+            ...(current as baton.Service),
+            meta: { ...current.meta, version, updatedAt: now() },
+            spec,
+            previousSpec: current.spec,
+            endpoint: { ports },
+          }),
+        ]);
+        return stored!.object as Stored<'service'> as baton.Service;
+      });
+    },
+
+    async RemoveService(req, call) {
+      const caller = guard(call, MANAGERS);
+      if (!manager.isLeader()) return forwarder.forward(controlService, 'RemoveService', req, caller);
+      await manager.readBarrier();
+      const svc = resolveService(req.id ?? '');
+      await manager.propose([deleteAction('service', svc)]);
+      return { warning: '' };
+    },
+
+    async ListTasks(req, call) {
+      guard(call, MANAGERS);
+      await manager.readBarrier();
+      const f = req.filters ?? {};
+      const filter: ListFilter = { ...filterOf(f) };
+      if (f.serviceId) filter.serviceIds = [resolveService(f.serviceId).meta.id];
+      if (f.nodeId) filter.nodeIds = [resolveObject(manager, 'node', f.nodeId).meta.id];
+      return { tasks: manager.store.list('task', filter) as baton.Task[] };
+    },
+  };
+}
+
+export { newId as newObjectId };

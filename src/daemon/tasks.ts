@@ -1,0 +1,71 @@
+// The part of every node that runs tasks: executors for the runtimes this machine has, the
+// agent that converges them to assignments, and the session that brings the assignments.
+import { join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { baton } from '../../proto/gen/baton.js';
+import { createDockerExecutor, createProcessExecutor, type Executor } from '../../worker/executor/index.js';
+import { Agent } from '../../worker/agent/index.js';
+import { SessionClient } from '../../worker/session.js';
+
+export interface TaskRuntimeOptions {
+  nodeId: string;
+  clusterId: string;
+  dataDir: string;
+  /** Host part of the advertise address: where published host ports are bound. */
+  bindAddress: string;
+  managers: () => baton.ManagerPeer.$Properties[];
+  credentials: () => grpc.ChannelCredentials;
+  channelOptions: grpc.ChannelOptions;
+  description: () => baton.NodeDescription.$Properties;
+  logger: Logger;
+}
+
+/** The runtimes this machine offers: the process runtime always, docker when an engine answers. */
+export async function availableExecutors(o: Pick<TaskRuntimeOptions, 'nodeId' | 'clusterId' | 'dataDir' | 'bindAddress' | 'logger'>): Promise<Executor[]> {
+  const executors: Executor[] = [
+    createProcessExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, stateDir: join(o.dataDir, 'tasks', 'process'), logger: o.logger }),
+  ];
+  const docker = createDockerExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, bindAddress: o.bindAddress, logger: o.logger });
+  if (await docker.available()) executors.push(docker);
+  return executors;
+}
+
+export class TaskRuntime {
+  private constructor(
+    readonly agent: Agent,
+    private readonly session: SessionClient,
+  ) {}
+
+  static async start(o: TaskRuntimeOptions, executors: Executor[]): Promise<TaskRuntime> {
+    let session: SessionClient | undefined;
+    const agent = await Agent.open({
+      nodeId: o.nodeId,
+      clusterId: o.clusterId,
+      stateDir: join(o.dataDir, 'tasks'),
+      executors: Object.fromEntries(executors.map((e) => [e.runtime, e])),
+      report: (updates) => (session ? session.report(updates) : Promise.reject(new Error('no session yet'))),
+      logger: o.logger.child({ component: 'agent' }),
+    });
+    session = new SessionClient({
+      managers: o.managers,
+      credentials: o.credentials,
+      channelOptions: o.channelOptions,
+      description: o.description,
+      onMessage: (msg) => agent.apply(msg),
+      logger: o.logger.child({ component: 'session' }),
+    });
+    session.start();
+    return new TaskRuntime(agent, session);
+  }
+
+  /** Credentials changed or the leader moved: reopen the session. */
+  reconnect(): void {
+    this.session.reconnect();
+  }
+
+  async stop(): Promise<void> {
+    this.session.stop();
+    await this.agent.stop();
+  }
+}

@@ -1,0 +1,131 @@
+// Services end to end with the process runtime (no Docker needed): the same path a Docker
+// service takes — control API, orchestrator, scheduler, dispatcher session, agent, executor.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { BatonCluster, eventually, nodeIdOf, nodes } from '../lib/baton-cluster.js';
+
+interface TaskRow {
+  id: string;
+  name: string;
+  node: string;
+  desired: string;
+  state: string;
+  err: string;
+  hostPort: number;
+  runtimeId: string;
+  exitCode: number;
+}
+
+function tasks(c: BatonCluster, on: string, service: string): TaskRow[] {
+  const r = c.cli(on, ['service', 'ps', service, '--format', 'json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return (JSON.parse(r.stdout) as {
+    meta: { id: string };
+    annotations: { name: string } | null;
+    nodeId: string;
+    desiredState: string;
+    status: { state: string; err: string; exitCode: number; containerId: string; ports: { hostPort: number }[] } | null;
+  }[]).map((t) => ({
+    id: t.meta.id,
+    name: t.annotations?.name ?? '',
+    node: t.nodeId,
+    desired: t.desiredState,
+    state: t.status?.state ?? '',
+    err: t.status?.err ?? '',
+    hostPort: t.status?.ports?.[0]?.hostPort ?? 0,
+    runtimeId: t.status?.containerId ?? '',
+    exitCode: t.status?.exitCode ?? 0,
+  }));
+}
+
+const running = (ts: TaskRow[]): TaskRow[] => ts.filter((t) => t.desired === 'TASK_RUNNING' && t.state === 'TASK_RUNNING');
+
+// A tiny HTTP server that answers with its task name, on the port the executor gives it.
+const SERVER = `require('http').createServer((q, s) => s.end(process.env.TASK + '\\n')).listen(process.env.PORT, '127.0.0.1')`;
+
+test('a process-runtime service is created, spread, scaled, healed and removed', async (t) => {
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  await c.init('m1');
+  const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
+  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+
+  const create = c.cli('m1', [
+    'service', 'create', '--runtime', 'process', '--name', 'echo', '--replicas', '2', '--publish', '80', '--env', 'TASK=echo',
+    '--restart-delay', '200ms', '--', process.execPath, '-e', SERVER,
+  ]);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  assert.match(create.stdout, /verify: Service converged/);
+  const ls = c.cli('m1', ['service', 'ls']);
+  assert.match(ls.stdout, /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS/);
+  assert.match(ls.stdout, /echo\s+replicated\s+2\/2/);
+  let ts = running(tasks(c, 'm1', 'echo'));
+  assert.equal(ts.length, 2);
+  assert.equal(new Set(ts.map((x) => x.node)).size, 2, 'the two replicas are spread over both nodes');
+  for (const task of ts) {
+    const res = await fetch(`http://127.0.0.1:${task.hostPort}/`);
+    assert.equal(await res.text(), 'echo\n');
+  }
+
+  const scale = c.cli('m1', ['service', 'scale', 'echo=4']);
+  assert.equal(scale.code, 0, scale.stderr);
+  ts = running(tasks(c, 'm1', 'echo'));
+  assert.equal(ts.length, 4);
+  assert.deepEqual(ts.map((x) => x.name).sort(), ['echo.1', 'echo.2', 'echo.3', 'echo.4']);
+
+  // Kill one task's process: the restart policy replaces it, and ps keeps the failed one.
+  const victim = ts.find((x) => x.node === w1)!;
+  process.kill(Number(victim.runtimeId), 'SIGKILL');
+  await eventually('a replacement runs and the killed task is shown failed', () => {
+    const all = tasks(c, 'm1', 'echo');
+    const old = all.find((x) => x.id === victim.id);
+    return running(all).length === 4 && old?.state === 'TASK_FAILED' && old.desired === 'TASK_SHUTDOWN';
+  });
+
+  const down = c.cli('m1', ['service', 'scale', 'echo=1']);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(running(tasks(c, 'm1', 'echo')).length, 1);
+
+  const pids = running(tasks(c, 'm1', 'echo')).map((x) => Number(x.runtimeId));
+  assert.equal(c.cli('m1', ['service', 'rm', 'echo']).code, 0);
+  await eventually('every task process has exited', () => pids.every((pid) => !alive(pid)));
+  await eventually('no tasks left', () => c.cli('m1', ['service', 'ps', 'echo']).code !== 0 || tasks(c, 'm1', 'echo').length === 0);
+});
+
+test('service create refuses bad input with one line and creates nothing', async (t) => {
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  await c.init('m1');
+  const bad = (args: string[], pattern: RegExp): void => {
+    const r = c.cli('m1', ['service', 'create', ...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, /^Error: [^\n]+\n$/);
+    assert.match(r.stderr, pattern);
+  };
+  bad(['--name', 'x', '--replicas', '-1', 'local/busybox:1'], /replicas/);
+  bad(['--name', 'x', '--publish', '99999:80', 'local/busybox:1'], /port/);
+  bad(['--name', 'x', '--publish', 'nonsense', 'local/busybox:1'], /publish/);
+  bad(['--name', 'x', '--constraint', 'node.colour=blue', 'local/busybox:1'], /constraint/);
+  bad(['--name', 'x', '--frobnicate', 'local/busybox:1'], /Unknown argument/);
+  bad(['--name', 'bad name!', 'local/busybox:1'], /invalid service name/);
+  bad(['--name', 'x'], /image is required/);
+  assert.equal(c.cli('m1', ['service', 'create', '-d', '--runtime', 'process', '--name', 'twice', '--', 'sleep', '100']).code, 0);
+  bad(['--runtime', 'process', '--name', 'twice', '--', 'sleep', '100'], /already exists|taken|in use/);
+  const ls = c.cli('m1', ['service', 'ls', '-q']);
+  assert.equal(ls.stdout.trim().split('\n').filter(Boolean).length, 1, 'only the valid service exists');
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,107 @@
+// The node side of task assignment: one Session stream to the leader (any manager tells us who
+// that is), fed to the agent; on a broken stream, the next manager after a short backoff. A
+// failover never touches running tasks: the agent only acts on what a new session says.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { baton } from '../proto/gen/baton.js';
+import { RpcClient } from '../src/rpc/client.js';
+import { dispatcherService, dispatcherSession } from '../src/rpc/services.js';
+
+export interface SessionClientOptions {
+  managers: () => baton.ManagerPeer.$Properties[];
+  credentials: () => grpc.ChannelCredentials;
+  channelOptions: grpc.ChannelOptions;
+  description: () => baton.NodeDescription.$Properties;
+  onMessage: (msg: baton.SessionMessage) => void;
+  logger: Logger;
+}
+
+export class SessionClient {
+  private client: grpc.Client | undefined;
+  private call: grpc.ClientReadableStream<baton.SessionMessage> | undefined;
+  private next = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private backoffMs = 100;
+
+  constructor(private readonly opts: SessionClientOptions) {}
+
+  start(): void {
+    this.open();
+  }
+
+  /** New credentials or a new leader: reopen the stream. */
+  reconnect(): void {
+    this.close();
+    this.schedule(0);
+  }
+
+  /** Report task statuses through any manager (followers forward to the leader). */
+  async report(updates: baton.TaskStatusUpdate.$Properties[]): Promise<void> {
+    const managers = this.opts.managers();
+    let lastError: unknown = new Error('no manager known');
+    for (const m of managers) {
+      const client = new RpcClient(m.addr ?? '', this.opts.credentials(), dispatcherService, this.opts.channelOptions);
+      try {
+        await client.call('UpdateTaskStatus', { updates }, 10_000);
+        return;
+      } catch (err) {
+        lastError = err;
+      } finally {
+        client.close();
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.close();
+  }
+
+  private open(): void {
+    if (this.stopped) return;
+    const managers = this.opts.managers();
+    if (managers.length === 0) return this.schedule(1000);
+    // The leader comes first in every manager list we are given; fall through the rest.
+    const target = managers[this.next % managers.length]!;
+    const client = new grpc.Client(target.addr ?? '', this.opts.credentials(), this.opts.channelOptions);
+    this.client = client;
+    const call = client.makeServerStreamRequest<baton.SessionRequest.$Properties, baton.SessionMessage>(
+      dispatcherSession.path,
+      dispatcherSession.requestSerialize,
+      dispatcherSession.responseDeserialize as (b: Buffer) => baton.SessionMessage,
+      { description: this.opts.description() },
+    );
+    this.call = call;
+    call.on('data', (msg: baton.SessionMessage) => {
+      this.backoffMs = 100;
+      this.opts.onMessage(msg);
+    });
+    const ended = (err?: grpc.ServiceError): void => {
+      if (this.call !== call) return;
+      this.close();
+      this.next++;
+      if (err && err.code !== grpc.status.CANCELLED) this.opts.logger.debug({ manager: target.addr, err: err.details }, 'session ended');
+      this.schedule(this.backoffMs);
+      this.backoffMs = Math.min(this.backoffMs * 2, 2000);
+    };
+    call.on('error', ended);
+    call.on('end', () => ended());
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.open(), ms);
+  }
+
+  private close(): void {
+    const call = this.call;
+    this.call = undefined;
+    call?.cancel();
+    this.client?.close();
+    this.client = undefined;
+  }
+}
