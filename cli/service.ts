@@ -39,6 +39,24 @@ async function tasksOf(client: BatonClient, service: string): Promise<baton.Task
 
 type CreateArgs = GlobalArgs & CreateFlags & { detach?: boolean; quiet?: boolean };
 
+const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help']);
+
+/**
+ * `service create [OPTIONS] IMAGE [COMMAND] [ARG...]`: as with Docker, everything from the image
+ * on belongs to the task (`httpd -f -p 80` must not be read as baton's -p). Inserts the `--`
+ * that tells the parser so.
+ */
+export function separateTaskCommand(argv: string[]): string[] {
+  if (argv[0] !== 'service' || argv[1] !== 'create' || argv.includes('--')) return argv;
+  for (let i = 2; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (!word.startsWith('-')) return [...argv.slice(0, i), '--', ...argv.slice(i)];
+    // An option without `=` and not a boolean takes the next word as its value.
+    if (!word.includes('=') && !CREATE_BOOLEANS.has(word)) i++;
+  }
+  return argv;
+}
+
 export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y
     .command<CreateArgs>(

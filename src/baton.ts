@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { daemonOptions, runInit, runJoin, type InitArgs, type JoinArgs } from './daemon/commands.js';
 import { globalOptions, type GlobalArgs } from '../cli/context.js';
 import { nodeCommand } from '../cli/node.js';
-import { serviceCommand } from '../cli/service.js';
+import { separateTaskCommand, serviceCommand } from '../cli/service.js';
 import { joinToken, joinTokenCommand } from '../cli/join-token.js';
 
 function fail(message: string): never {
@@ -14,7 +14,7 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const cli = yargs(hideBin(process.argv))
+const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   .scriptName('baton')
   .usage('$0 <command> [options]')
   .command<InitArgs>(

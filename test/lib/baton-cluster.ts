@@ -111,10 +111,8 @@ export class BatonCluster {
 
   /** Run the CLI against a node's local socket. */
   cli(name: string, args: string[]): CliResult {
-    // Before a `--`: what follows it is the service's own command line.
-    const end = args.indexOf('--');
-    const at = end < 0 ? args.length : end;
-    return baton([...args.slice(0, at), '--data-dir', this.dataDir(name), ...args.slice(at)]);
+    // Right after the command words: at the end it could land in a service's own command line.
+    return baton([...args.slice(0, 2), '--data-dir', this.dataDir(name), ...args.slice(2)]);
   }
 
   async stopAll(): Promise<void> {

@@ -1,0 +1,153 @@
+// Services on a real Docker engine (DESIGN 9, level 3), the faults of the services issue: a
+// killed container is replaced, a killed worker's tasks move, a restarted worker adopts its
+// containers, a missing image or unsatisfiable constraint says why instead of hanging.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { BatonCluster, eventually, nodeIdOf, nodes } from '../lib/baton-cluster.js';
+import type Docker from 'dockerode';
+import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
+
+interface TaskRow {
+  id: string;
+  name: string;
+  node: string;
+  desired: string;
+  state: string;
+  err: string;
+  message: string;
+  hostPort: number;
+  containerId: string;
+  exitCode: number;
+}
+
+function tasks(c: BatonCluster, on: string, service: string): TaskRow[] {
+  const r = c.cli(on, ['service', 'ps', service, '--format', 'json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return (JSON.parse(r.stdout) as {
+    meta: { id: string };
+    annotations: { name: string } | null;
+    nodeId: string;
+    desiredState: string;
+    status: { state: string; err: string; message: string; exitCode: number; containerId: string; ports: { hostPort: number }[] } | null;
+  }[]).map((t) => ({
+    id: t.meta.id,
+    name: t.annotations?.name ?? '',
+    node: t.nodeId,
+    desired: t.desiredState,
+    state: t.status?.state ?? '',
+    err: t.status?.err ?? '',
+    message: t.status?.message ?? '',
+    hostPort: t.status?.ports?.[0]?.hostPort ?? 0,
+    containerId: t.status?.containerId ?? '',
+    exitCode: t.status?.exitCode ?? 0,
+  }));
+}
+
+const running = (ts: TaskRow[]): TaskRow[] => ts.filter((t) => t.desired === 'TASK_RUNNING' && t.state === 'TASK_RUNNING');
+
+test('busybox httpd replicas on Docker: served, healed after docker kill and after a worker dies, adopted after a worker restart', async (t) => {
+  const docker = await requireDocker(t);
+  if (!docker) return;
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    // Containers outlive SIGKILLed daemons by design: remove this cluster's ones.
+    for (const container of await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })) {
+      if (mine.has(container.Labels['baton.cluster'] ?? '')) await docker.getContainer(container.Id).remove({ force: true });
+    }
+    c.cleanup();
+  });
+  const mine = new Set<string>();
+  await c.init('m1');
+  const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
+  await c.join('w2', 'worker', 'm1');
+  const { readFileSync } = await import('node:fs');
+  mine.add((JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId);
+  await eventually('3 ready nodes offering docker', () => {
+    const r = c.cli('m1', ['node', 'ls', '--format', 'json']);
+    const list = JSON.parse(r.stdout) as { status: { state: string }; description: { runtimes: string[] } }[];
+    return list.length === 3 && list.every((n) => n.status.state === 'NODE_READY' && n.description.runtimes.includes('docker'));
+  });
+
+  const create = c.cli('m1', [
+    'service', 'create', '--name', 'web', '--replicas', '3', '--publish', '8080:80', '--env', 'K=V', '--limit-memory', '64m',
+    '--reserve-cpu', '0.1', '--restart-delay', '200ms', TEST_IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www',
+  ]);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  assert.match(create.stdout, /verify: Service converged/);
+  let ts = running(tasks(c, 'm1', 'web'));
+  assert.equal(ts.length, 3);
+  assert.equal(new Set(ts.map((x) => x.node)).size, 3, 'one replica per node');
+  for (const task of ts) {
+    const res = await fetch(`http://127.0.0.1:${task.hostPort}/cgi-bin/hostname`);
+    assert.equal((await res.text()).trim(), `${task.name}.${task.id}`, 'each replica answers with its own name (service.slot.task)');
+    const inspected: Docker.ContainerInspectInfo = await docker.getContainer(task.containerId).inspect();
+    assert.equal(inspected.HostConfig.Memory, 64 * 1024 * 1024);
+    assert.ok(inspected.Config.Env.includes('K=V'));
+  }
+  assert.match(c.cli('m1', ['service', 'ls']).stdout, /web\s+replicated\s+3\/3\s+local\/busybox:1\s+\*:8080->80\/tcp/);
+
+  // docker kill: the failed task stays in ps with its exit code, a replacement runs.
+  const victim = ts[0]!;
+  await docker.getContainer(victim.containerId).kill();
+  await eventually('replacement after docker kill', () => {
+    const all = tasks(c, 'm1', 'web');
+    const old = all.find((x) => x.id === victim.id);
+    return running(all).length === 3 && old?.state === 'TASK_FAILED' && old.exitCode === 137;
+  });
+  assert.match(c.cli('m1', ['service', 'ps', 'web']).stdout, /task exited with code 137/);
+
+  // A worker restarted from its data dir adopts its container instead of starting another.
+  ts = running(tasks(c, 'm1', 'web'));
+  const onW1 = ts.find((x) => x.node === w1)!;
+  await c.kill('w1', 'SIGTERM');
+  await c.restart('w1');
+  await new Promise((r) => setTimeout(r, 3000));
+  const afterRestart = running(tasks(c, 'm1', 'web'));
+  assert.ok(afterRestart.some((x) => x.id === onW1.id && x.containerId === onW1.containerId), 'same task, same container');
+  assert.equal(afterRestart.length, 3);
+  const containersOnW1 = await docker.listContainers({ filters: { label: [`baton.node=${w1}`] } });
+  assert.equal(containersOnW1.length, 1, 'no duplicate container on the restarted worker');
+
+  // SIGKILL a worker: its task is orphaned and rescheduled elsewhere.
+  await c.kill('w1');
+  await eventually('w1 down and its replica running elsewhere', () => {
+    const all = tasks(c, 'm1', 'web');
+    const old = all.find((x) => x.id === onW1.id);
+    return old?.state === 'TASK_ORPHANED' && running(all).length === 3 && running(all).every((x) => x.node !== w1);
+  }, 30_000);
+  assert.equal(nodes(c, 'm1').find((n) => n.id === w1)?.status, 'NODE_DOWN');
+
+  assert.equal(c.cli('m1', ['service', 'rm', 'web']).code, 0);
+  await eventually('containers of web removed from live nodes', async () => {
+    const left = await docker.listContainers({ all: true, filters: { label: ['baton.service'] } });
+    return left.filter((x) => x.Labels['baton.node'] !== w1 && mine.has(x.Labels['baton.cluster'] ?? '')).length === 0;
+  });
+});
+
+test('a missing image and an unsatisfiable constraint say why instead of hanging', async (t) => {
+  const docker = await requireDocker(t);
+  if (!docker) return;
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  await c.init('m1');
+  const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
+  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+
+  const missing = c.cli('m1', ['service', 'create', '-d', '--name', 'ghost', '--restart-condition', 'none', '127.0.0.1:9/no/such:image']);
+  assert.equal(missing.code, 0, missing.stderr);
+  await eventually('the task is rejected with the reason', () => tasks(c, 'm1', 'ghost').some((x) => x.state === 'TASK_REJECTED' && /not found/i.test(x.err)));
+  assert.match(c.cli('m1', ['service', 'ps', 'ghost']).stdout, /Rejected.*not found/i);
+
+  const pinned = c.cli('m1', ['service', 'create', '-d', '--name', 'pinned', '--constraint', 'node.labels.zone==a', TEST_IMAGE, 'sleep', '1000']);
+  assert.equal(pinned.code, 0, pinned.stderr);
+  await eventually('pending with the reason', () => tasks(c, 'm1', 'pinned').some((x) => x.state === 'TASK_PENDING' && /zone/.test(x.message)));
+  assert.match(c.cli('m1', ['service', 'ps', 'pinned']).stdout, /Pending.*zone/);
+  assert.equal(c.cli('m1', ['node', 'update', '--label-add', 'zone=a', w1]).code, 0);
+  await eventually('placed on the labelled node once it has the label', () => running(tasks(c, 'm1', 'pinned')).some((x) => x.node === w1));
+  assert.equal(c.cli('m1', ['service', 'rm', 'pinned', 'ghost']).code, 0);
+  await eventually('containers removed', async () => (await docker.listContainers({ all: true, filters: { label: [`baton.node=${w1}`] } })).length === 0);
+});
