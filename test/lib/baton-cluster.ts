@@ -1,7 +1,7 @@
 // Real baton daemons on 127.0.0.1 for integration tests: `baton init` / `baton join` as child
 // processes with their own data dirs, and the `baton` CLI run against them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,7 +119,23 @@ export class BatonCluster {
     await Promise.all([...this.daemons.keys()].map((n) => this.kill(n, 'SIGKILL')));
   }
 
+  /**
+   * Remove everything, including process-runtime tasks: they outlive a SIGKILLed daemon on
+   * purpose (a restarted one adopts them), so a test that does not restart it must end them.
+   */
   cleanup(): void {
+    for (const name of this.daemons.keys()) {
+      const dir = join(this.dataDir(name), 'tasks', 'process');
+      if (!existsSync(dir)) continue;
+      for (const task of readdirSync(dir)) {
+        try {
+          const { pid } = JSON.parse(readFileSync(join(dir, task, 'task.json'), 'utf8')) as { pid?: number };
+          if (pid) process.kill(-pid, 'SIGKILL');
+        } catch {
+          // Already gone, or never started.
+        }
+      }
+    }
     rmSync(this.root, { recursive: true, force: true });
   }
 }
