@@ -185,6 +185,26 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           if (!args.detach) for (const { ref } of targets) await waitForConvergence(client, ref, false);
         }),
     )
+    .command<GlobalArgs & { service: string; follow?: boolean; tail?: number }>(
+      'logs <service>',
+      "Show the output of a service's tasks",
+      (c) =>
+        c
+          .positional('service', { type: 'string', demandOption: true })
+          .option('follow', { alias: 'f', type: 'boolean', describe: 'keep streaming' })
+          .option('tail', { alias: 'n', type: 'number', describe: 'only the last N lines of each task' }),
+      (args) =>
+        withClient(args, async (client) => {
+          const nodes = (await client.control.call('ListNodes', {})).nodes ?? [];
+          const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
+          for await (const line of client.serviceLogs({ service: args.service, follow: args.follow ?? false, tail: args.tail ?? 0 })) {
+            const prefix = `${line.taskName ?? ''}@${host.get(line.nodeId ?? '') || line.nodeId} | `;
+            const text = Buffer.from(line.data ?? new Uint8Array(0)).toString('utf8');
+            const out = line.stderr ? process.stderr : process.stdout;
+            for (const l of text.split('\n').filter((x, i, all) => x !== '' || i < all.length - 1)) out.write(`${prefix}${l}\n`);
+          }
+        }),
+    )
     .command<GlobalArgs & { services: string[] }>(
       ['rm <services..>', 'remove <services..>'],
       'Remove services',
@@ -197,7 +217,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           }
         }),
     )
-    .demandCommand(1, 'baton service needs a subcommand: create, ls, ps, inspect, scale, rm');
+    .demandCommand(1, 'baton service needs a subcommand: create, ls, ps, inspect, scale, logs, rm');
 }
 
 function capitalizeState(s: string): string {

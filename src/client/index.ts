@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
-import { controlService, type ControlService } from '../rpc/services.js';
+import { controlService, serviceLogsMethod, type ControlService } from '../rpc/services.js';
+import type { baton } from '../../proto/gen/baton.js';
 import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../tls/index.js';
 
 export { BatonError } from '../rpc/errors.js';
@@ -30,6 +31,11 @@ export class BatonClient {
     readonly target: string,
     readonly control: RpcClient<ControlService>,
   ) {}
+
+  /** `service logs`: the tasks' output as it arrives (until the end, or forever with follow). */
+  serviceLogs(req: baton.ServiceLogsRequest.$Properties): AsyncIterable<baton.LogLine.$Properties> {
+    return this.control.stream(serviceLogsMethod, req);
+  }
 
   close(): void {
     this.control.close();

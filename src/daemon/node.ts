@@ -12,12 +12,14 @@ import { controlHandlers, managerPeers } from '../../manager/controlapi/index.js
 import { caHandlers } from '../../manager/caapi/ca.js';
 import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
+import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
+import { taskLogsHandler } from '../../worker/logs-server.js';
 import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../rpc/server.js';
 import { certificateGuard, localGuard } from '../rpc/caller.js';
 import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
-import { caService, controlService, dispatcherService, dispatcherSession } from '../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, serviceLogsMethod, taskLogsMethod } from '../rpc/services.js';
 import type { Handlers } from '../rpc/define.js';
 import type { ControlService } from '../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, generateNodeKey, type NodeTlsMaterial } from '../tls/index.js';
@@ -88,6 +90,10 @@ export class NodeDaemon {
   private async start(bootstrap: boolean): Promise<void> {
     this.health.addToServer(this.tcp);
     this.health.addToServer(this.local);
+    const clusterId = this.state.clusterId;
+    this.tcp.addService({ TaskLogs: taskLogsMethod } as unknown as grpc.ServiceDefinition, {
+      TaskLogs: taskLogsHandler(() => this.tasks?.agent, this.state.nodeId, certificateGuard(() => clusterId)),
+    });
     if (this.state.role === 'manager') await this.startManager(bootstrap);
     else this.addWorkerControlStub();
     await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
@@ -141,6 +147,9 @@ export class NodeDaemon {
     addService(this.tcp, controlService, controlHandlers({ ...deps, guard }), this.logger);
     addService(this.local, controlService, controlHandlers({ ...deps, guard: localGuard }), this.logger);
     addService(this.tcp, caService, caHandlers({ ...deps, guard, caPem: this.tls.caPem, managerKey }), this.logger);
+    const logs = { manager, credentials: () => this.clientCredentials(), channelOptions: NODE_CHANNEL_OPTIONS };
+    this.tcp.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard }) });
+    this.local.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard: localGuard }) });
     const heartbeats = new Heartbeats({
       host: manager,
       guard,
@@ -346,6 +355,8 @@ export class NodeDaemon {
     rmSync(this.dataDir.socketPath, { force: true });
   }
 }
+
+const SERVICE_LOGS = { ServiceLogs: serviceLogsMethod } as unknown as grpc.ServiceDefinition;
 
 function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -36,7 +36,23 @@ export class RpcClient<S extends Definition> {
     });
   }
 
+  /** A server-streaming call (a method outside the unary definition), as an async iterable. */
+  async *stream<Req, Res>(method: grpc.MethodDefinition<Req, Res>, request: Req): AsyncIterable<Res> {
+    const call = this.client.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request);
+    try {
+      for await (const message of call as AsyncIterable<Res>) yield message;
+    } catch (err) {
+      throw isServiceError(err) ? BatonError.fromServiceError(err) : err;
+    } finally {
+      call.cancel();
+    }
+  }
+
   close(): void {
     this.client.close();
   }
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number';
 }

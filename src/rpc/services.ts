@@ -38,3 +38,9 @@ export type DispatcherService = typeof dispatcherService;
 
 /** The dispatcher's streaming method, kept apart so unary handler maps stay exact. */
 export const dispatcherSession = serverStream(DISPATCHER, 'Session', baton.SessionRequest, baton.SessionMessage);
+
+/** Control's streaming method. */
+export const serviceLogsMethod = serverStream(CONTROL, 'ServiceLogs', baton.ServiceLogsRequest, baton.LogLine);
+
+/** What every node serves to managers. */
+export const taskLogsMethod = serverStream('baton.NodeAgent', 'TaskLogs', baton.TaskLogsRequest, baton.LogLine);

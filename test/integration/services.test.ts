@@ -156,3 +156,30 @@ test('SIGKILL of the leader while scaling 10 -> 30: the new leader completes it,
   const wanted = tasks(c, survivor, 'sleepy').filter((x) => x.desired === 'TASK_RUNNING');
   assert.equal(wanted.length, 30, 'no extra task is wanted in any slot');
 });
+
+test('service logs gathers every task output from the nodes that run them', async (t) => {
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  await c.init('m1');
+  await c.join('w1', 'worker', 'm1');
+  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  const script = `console.log('one ' + process.env.BATON_TASK_SLOT); console.log('two'); console.error('oops'); setInterval(() => {}, 1000)`;
+  assert.equal(c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'talk', '--replicas', '2', '--', process.execPath, '-e', script]).code, 0);
+  await eventually('both replicas wrote their lines', () => (c.cli('m1', ['service', 'logs', 'talk']).stdout.match(/\| two$/gm) ?? []).length === 2);
+  const all = c.cli('m1', ['service', 'logs', 'talk']);
+  assert.equal(all.code, 0, all.stderr);
+  const ids = tasks(c, 'm1', 'talk').map((x) => `${x.name}.${x.id}`);
+  for (const id of ids) {
+    assert.match(all.stdout, new RegExp(`^${id.replace(/\./g, '\\.')}@\\S+ \\| one \\d$`, 'm'), 'each line is prefixed with its task');
+  }
+  assert.equal((all.stderr.match(/\| oops$/gm) ?? []).length, 2, 'stderr lines go to stderr');
+  const tail = c.cli('m1', ['service', 'logs', '--tail', '1', 'talk']);
+  assert.equal((tail.stdout.match(/\| /g) ?? []).length, 2, 'one stdout line per task with --tail 1');
+  assert.match(tail.stdout, /\| two$/m);
+  const missing = c.cli('m1', ['service', 'logs', 'nosuch']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^Error: .*not found.*\n$/i);
+});

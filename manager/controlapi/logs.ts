@@ -1,0 +1,74 @@
+// `service logs`: the manager asks each node that has tasks of the service for their output
+// (NodeAgent.TaskLogs over mTLS) and streams it all back to the client, prefixed with the task.
+import * as grpc from '@grpc/grpc-js';
+import { baton } from '../../proto/gen/baton.js';
+import { BatonError } from '../../src/rpc/errors.js';
+import type { Guard } from '../../src/rpc/caller.js';
+import { taskLogsMethod } from '../../src/rpc/services.js';
+import type { Manager } from '../manager.js';
+import { resolveObject } from './resolve.js';
+
+type LogsCall = grpc.ServerWritableStream<baton.ServiceLogsRequest.$Properties, baton.LogLine.$Properties>;
+
+export interface LogsDeps {
+  manager: Manager;
+  guard: Guard;
+  credentials: () => grpc.ChannelCredentials;
+  channelOptions: grpc.ChannelOptions;
+}
+
+export function serviceLogsHandler(deps: LogsDeps): (call: LogsCall) => void {
+  return (call) => {
+    const streams: grpc.ClientReadableStream<baton.LogLine>[] = [];
+    const clients: grpc.Client[] = [];
+    const cleanup = (): void => {
+      for (const s of streams) s.cancel();
+      for (const c of clients) c.close();
+    };
+    call.on('cancelled', cleanup);
+    const fail = (err: unknown): void => {
+      cleanup();
+      call.emit('error', (err instanceof BatonError ? err : new BatonError('INTERNAL', err instanceof Error ? err.message : String(err))).toStatus());
+    };
+    const run = async (): Promise<void> => {
+      deps.guard(call, ['manager']);
+      await deps.manager.readBarrier();
+      const req = call.request;
+      const svc = resolveObject(deps.manager, 'service', req.service ?? '');
+      const tasks = deps.manager.store.list('task', { serviceIds: [svc.meta.id] }).filter((t) => t.nodeId && t.status?.containerId);
+      const names = new Map(tasks.map((t) => [t.meta.id, `${t.annotations?.name ?? ''}.${t.meta.id}`]));
+      const byNode = new Map<string, string[]>();
+      for (const t of tasks) byNode.set(t.nodeId!, [...(byNode.get(t.nodeId!) ?? []), t.meta.id]);
+      let open = 0;
+      for (const [nodeId, taskIds] of byNode) {
+        const addr = deps.manager.store.get('node', nodeId)?.status?.addr;
+        if (!addr) continue;
+        const client = new grpc.Client(addr, deps.credentials(), deps.channelOptions);
+        clients.push(client);
+        const stream = client.makeServerStreamRequest<baton.TaskLogsRequest.$Properties, baton.LogLine>(
+          taskLogsMethod.path,
+          taskLogsMethod.requestSerialize,
+          taskLogsMethod.responseDeserialize as (b: Buffer) => baton.LogLine,
+          { taskIds, follow: req.follow ?? false, tail: req.tail ?? 0 },
+        );
+        streams.push(stream);
+        open++;
+        stream.on('data', (line: baton.LogLine) => call.write({ ...line, taskName: names.get(line.taskId) ?? line.taskId }));
+        // A node that is down or gone just contributes nothing. 'end' and 'error' may both come.
+        let finished = false;
+        const done = (): void => {
+          if (finished) return;
+          finished = true;
+          if (--open === 0) {
+            cleanup();
+            call.end();
+          }
+        };
+        stream.on('end', done);
+        stream.on('error', done);
+      }
+      if (open === 0) call.end();
+    };
+    run().catch(fail);
+  };
+}

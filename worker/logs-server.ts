@@ -1,0 +1,44 @@
+// The node's TaskLogs stream (proto NodeAgent): managers ask a node for the output of the tasks
+// it runs; several tasks' logs are interleaved as they come.
+import type * as grpc from '@grpc/grpc-js';
+import type { baton } from '../proto/gen/baton.js';
+import { BatonError } from '../src/rpc/errors.js';
+import type { Guard } from '../src/rpc/caller.js';
+import type { LogChunk, LogOptions } from './executor/index.js';
+
+type LogsCall = grpc.ServerWritableStream<baton.TaskLogsRequest.$Properties, baton.LogLine.$Properties>;
+
+export interface LogSource {
+  logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk>;
+}
+
+export function taskLogsHandler(source: () => LogSource | undefined, nodeId: string, guard: Guard): (call: LogsCall) => void {
+  return (call) => {
+    let cancelled = false;
+    call.on('cancelled', () => (cancelled = true));
+    try {
+      guard(call, ['manager']);
+    } catch (err) {
+      call.emit('error', (err instanceof BatonError ? err : new BatonError('INTERNAL', String(err))).toStatus());
+      return;
+    }
+    const agent = source();
+    const req = call.request;
+    const opts: LogOptions = { follow: req.follow ?? false, tail: Number(req.tail ?? 0) };
+    const pump = async (taskId: string): Promise<void> => {
+      if (!agent) return;
+      try {
+        for await (const chunk of agent.logs(taskId, opts)) {
+          if (cancelled) return;
+          call.write({ taskId, nodeId, stderr: chunk.stream === 'stderr', data: chunk.data, timestamp: chunk.timestamp });
+        }
+      } catch {
+        // A task this node no longer has: nothing to show for it.
+      }
+    };
+    Promise.all((req.taskIds ?? []).map(pump)).then(
+      () => call.end(),
+      () => call.end(),
+    );
+  };
+}
