@@ -38,7 +38,7 @@ export function serviceLogsHandler(deps: LogsDeps): (call: LogsCall) => void {
       const tasks = deps.manager.store.list('task', { serviceIds: [svc.meta.id] }).filter((t) => t.nodeId && t.status?.containerId);
       const names = new Map(tasks.map((t) => [t.meta.id, `${t.annotations?.name ?? ''}.${t.meta.id}`]));
       const byNode = new Map<string, string[]>();
-      for (const t of tasks) byNode.set(t.nodeId!, [...(byNode.get(t.nodeId!) ?? []), t.meta.id]);
+      for (const t of tasks) byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t.meta.id]);
       let open = 0;
       for (const [nodeId, taskIds] of byNode) {
         const addr = deps.manager.store.get('node', nodeId)?.status?.addr;

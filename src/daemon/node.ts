@@ -91,7 +91,7 @@ export class NodeDaemon {
     this.health.addToServer(this.tcp);
     this.health.addToServer(this.local);
     const clusterId = this.state.clusterId;
-    this.tcp.addService({ TaskLogs: taskLogsMethod } as unknown as grpc.ServiceDefinition, {
+    this.tcp.addService({ TaskLogs: taskLogsMethod }, {
       TaskLogs: taskLogsHandler(() => this.tasks?.agent, this.state.nodeId, certificateGuard(() => clusterId)),
     });
     if (this.state.role === 'manager') await this.startManager(bootstrap);
