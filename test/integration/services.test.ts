@@ -183,3 +183,29 @@ test('service logs gathers every task output from the nodes that run them', asyn
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^Error: .*not found.*\n$/i);
 });
+
+test('global services run one task per eligible node; drain moves replicated tasks off a node', async (t) => {
+  const c = new BatonCluster();
+  t.after(async () => {
+    await c.stopAll();
+    c.cleanup();
+  });
+  const m1 = nodeIdOf(await c.init('m1'));
+  const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
+  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  assert.equal(c.cli('m1', ['service', 'create', '--runtime', 'process', '--mode', 'global', '--name', 'everywhere', '--', 'sleep', '100000']).code, 0);
+  assert.equal(c.cli('m1', ['service', 'create', '--runtime', 'process', '--replicas', '2', '--name', 'pair', '--', 'sleep', '100000']).code, 0);
+  let global = running(tasks(c, 'm1', 'everywhere'));
+  assert.deepEqual(global.map((x) => x.node).sort(), [m1, w1].sort(), 'one global task on each node');
+  assert.equal(new Set(running(tasks(c, 'm1', 'pair')).map((x) => x.node)).size, 2);
+  assert.match(c.cli('m1', ['service', 'ls']).stdout, /everywhere\s+global\s+2\/2/);
+
+  assert.equal(c.cli('m1', ['node', 'update', '--availability', 'drain', w1]).code, 0);
+  await eventually('nothing left running on the drained node', () => {
+    const pair = running(tasks(c, 'm1', 'pair'));
+    global = running(tasks(c, 'm1', 'everywhere'));
+    return pair.length === 2 && pair.every((x) => x.node === m1) && global.length === 1 && global[0]!.node === m1;
+  });
+  assert.equal(c.cli('m1', ['node', 'update', '--availability', 'active', w1]).code, 0);
+  await eventually('the global service comes back to the reactivated node', () => running(tasks(c, 'm1', 'everywhere')).length === 2);
+});
