@@ -1,13 +1,10 @@
 // Progress of a service until it converges, like `docker service create`: one line per slot,
 // redrawn in a terminal, and the reason when it cannot converge (instead of hanging forever).
 import { baton, BatonError, type BatonClient } from '../src/client/index.js';
+import { taskStateName } from './task-state.js';
 
 const TIMEOUT_MS = Number(process.env.BATON_CONVERGE_TIMEOUT_MS ?? 120_000);
 
-function stateName(s: baton.TaskState | null | undefined): string {
-  const name = Object.entries(baton.TaskState).find(([, v]) => v === s)?.[0] ?? 'TASK_UNKNOWN';
-  return name.replace(/^TASK_/, '').toLowerCase();
-}
 
 export async function waitForConvergence(client: BatonClient, ref: string, quiet: boolean): Promise<void> {
   const started = Date.now();
@@ -27,7 +24,7 @@ export async function waitForConvergence(client: BatonClient, ref: string, quiet
       const slots = tasks
         .slice()
         .sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0))
-        .map((t) => `${t.annotations?.name ?? t.meta?.id}: ${stateName(t.status?.state)}${t.status?.err ? ` (${t.status.err})` : ''}`);
+        .map((t) => `${t.annotations?.name ?? t.meta?.id}: ${taskStateName(t.status?.state)}${t.status?.err ? ` (${t.status.err})` : ''}`);
       const report = [`overall progress: ${running} out of ${want} tasks`, ...slots].join('\n');
       if (tty) {
         if (lines > 0) process.stdout.write(`\x1b[${lines}A\x1b[J`);

@@ -5,14 +5,8 @@ import { withClient, type GlobalArgs } from './context.js';
 import { json, print, table } from './output.js';
 import { specFromFlags, type CreateFlags } from './service-spec.js';
 import { waitForConvergence } from './progress.js';
+import { taskStateName } from './task-state.js';
 
-const STATE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(baton.TaskState).map(([k, v]) => [v, k.replace(/^TASK_/, '').toLowerCase()]),
-);
-
-export function taskStateName(s: baton.TaskState | null | undefined): string {
-  return STATE_NAMES[s ?? 0] ?? 'unknown';
-}
 
 function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
   return baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true });

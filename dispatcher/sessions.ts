@@ -8,7 +8,7 @@ import { BatonError } from '../src/rpc/errors.js';
 import type { Handlers } from '../src/rpc/define.js';
 import type { DispatcherService } from '../src/rpc/services.js';
 import type { Caller, Guard } from '../src/rpc/caller.js';
-import { deleteAction, updateAction, type StoreActionT } from '../manager/store/index.js';
+import { deleteAction, isFinished, updateAction, type StoreActionT } from '../manager/store/index.js';
 import type { DispatcherHost } from './heartbeats.js';
 
 type SessionCall = grpc.ServerWritableStream<baton.SessionRequest.$Properties, baton.SessionMessage.$Properties>;
@@ -21,31 +21,27 @@ export interface SessionDeps {
   now?: () => number;
 }
 
-const TERMINAL = new Set([
-  baton.TaskState.TASK_COMPLETE,
-  baton.TaskState.TASK_SHUTDOWN,
-  baton.TaskState.TASK_FAILED,
-  baton.TaskState.TASK_REJECTED,
-  baton.TaskState.TASK_ORPHANED,
-]);
-
-export function isTerminal(state: baton.TaskState | null | undefined): boolean {
-  return TERMINAL.has(state ?? baton.TaskState.TASK_NEW);
-}
-
 export class Sessions {
   private readonly open = new Set<() => void>();
   private readonly now: () => number;
+  /** Set once this leader's store has caught up (leader loops start after a read barrier). */
+  private ready = false;
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.now ?? Date.now;
   }
 
-  /** A leader loop: nothing to do on winning an election; sessions arrive on their own. */
-  start(): void {}
+  /**
+   * A leader loop, started after the new leader's read barrier: before that its store may lack
+   * recent tasks, and a full set sent from it would make nodes stop tasks they should run.
+   */
+  start(): void {
+    this.ready = true;
+  }
 
   /** Leadership lost: end every session so nodes reconnect to the new leader. */
   stop(): void {
+    this.ready = false;
     for (const close of [...this.open]) close();
   }
 
@@ -54,6 +50,7 @@ export class Sessions {
     try {
       caller = this.deps.guard(call, ['manager', 'worker']);
       if (!this.deps.host.isLeader()) throw new BatonError('UNAVAILABLE', 'this manager is not the leader; open the session with the leader');
+      if (!this.ready) throw new BatonError('UNAVAILABLE', 'the new leader is catching up; retry');
       if (!this.deps.host.store.get('node', caller.nodeId)) throw new BatonError('PERMISSION_DENIED', `node ${caller.nodeId} is not part of the cluster`);
     } catch (err) {
       call.emit('error', (err instanceof BatonError ? err : new BatonError('INTERNAL', String(err))).toStatus());
@@ -111,6 +108,8 @@ export class Sessions {
       UpdateTaskStatus: async (req, call) => {
         const caller = this.deps.guard(call, ['manager', 'worker']);
         if (!this.deps.host.isLeader()) return this.deps.forwardStatus(req, caller);
+        // An update for a task a stale store does not know yet would be dropped, yet acknowledged.
+        if (!this.ready) throw new BatonError('UNAVAILABLE', 'the new leader is catching up; retry');
         await this.applyStatus(caller.nodeId, req.updates ?? []);
         return {};
       },
@@ -142,8 +141,8 @@ export class Sessions {
       if (!task || task.nodeId !== nodeId) continue;
       const current = task.status?.state ?? baton.TaskState.TASK_NEW;
       const next = status.state ?? baton.TaskState.TASK_NEW;
-      if (next < current || isTerminal(current)) continue;
-      if (task.desiredState === baton.TaskState.TASK_REMOVE && isTerminal(next)) {
+      if (next < current || isFinished(current)) continue;
+      if (task.desiredState === baton.TaskState.TASK_REMOVE && isFinished(next)) {
         actions.push(deleteAction('task', task));
         continue;
       }

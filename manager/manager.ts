@@ -23,6 +23,8 @@ export interface ManagerOptions {
   logger: Logger;
   snapshotEntries?: number;
   tickMs?: number;
+  /** The Raft log can no longer be written: the manager must not go on (see RaftNodeOptions). */
+  onFatal?: (err: Error) => void;
 }
 
 /** A loop that runs only on the leader. */
@@ -54,6 +56,7 @@ export class Manager {
       stateMachine: m.store,
       logger: opts.logger.child({ component: 'raft' }),
       onRoleChange: (s) => m.onRoleChange(s),
+      ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
       ...(opts.snapshotEntries
         ? // Keep a tenth of an interval behind each snapshot, as a lagging follower's margin.
           { snapshotEntries: opts.snapshotEntries, keepEntriesAfterCompaction: Math.min(1000, Math.floor(opts.snapshotEntries / 10)) }

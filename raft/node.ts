@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
 import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
 import { decodeConfChange } from './core/membership.js';
-import { ConfChangeType, EntryType, type ConfChange, type Entry, type HardState, type Message, type Ready, type SoftState } from './core/types.js';
+import { ConfChangeType, EntryType, NO_NODE, type ConfChange, type Entry, type HardState, type Message, type Ready, type SoftState } from './core/types.js';
 import { RaftStorage } from './storage/index.js';
 import { GrpcTransport, type StreamAuthenticator } from './transport/index.js';
 import type { Server } from '@grpc/grpc-js';
@@ -44,6 +44,8 @@ export interface RaftNodeOptions<R> {
   authenticate?: StreamAuthenticator;
   /** Called after a Ready that changed this node's role or its view of the leader. */
   onRoleChange?: (role: SoftState) => void;
+  /** The node stopped because it could not keep its promises (a failed fsync): fail-stop. */
+  onFatal?: (err: Error) => void;
   random?: () => number;
 }
 
@@ -55,6 +57,7 @@ export const RAFT_DEFAULTS = {
   proposalTimeoutMs: 10_000,
   maxInflightMsgs: 256,
   maxEntriesPerMsg: 512,
+  maxBytesPerMsg: 1024 * 1024,
   snapshotChunkSize: 512 * 1024,
   keepEntriesAfterCompaction: 1_000,
 } as const;
@@ -111,6 +114,7 @@ export class RaftNode<R = unknown> {
       heartbeatTick: opts.heartbeatTicks ?? RAFT_DEFAULTS.heartbeatTicks,
       maxInflightMsgs: RAFT_DEFAULTS.maxInflightMsgs,
       maxEntriesPerMsg: RAFT_DEFAULTS.maxEntriesPerMsg,
+      maxBytesPerMsg: RAFT_DEFAULTS.maxBytesPerMsg,
       snapshotChunkSize: RAFT_DEFAULTS.snapshotChunkSize,
       keepEntriesAfterCompaction: opts.keepEntriesAfterCompaction ?? RAFT_DEFAULTS.keepEntriesAfterCompaction,
       preVote: true,
@@ -129,7 +133,13 @@ export class RaftNode<R = unknown> {
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.authenticate ? { authenticate: opts.authenticate } : {}),
     });
-    const port = await transport.start();
+    let port: number;
+    try {
+      port = await transport.start();
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
     for (const [id, addr] of Object.entries(opts.peers)) if (id !== opts.id) transport.addPeer(id, addr);
     node = new RaftNode(opts, storage, transport, core, state.hardState, port);
     node.ticker = setInterval(() => node?.onTick(), opts.tickMs ?? RAFT_DEFAULTS.tickMs);
@@ -189,8 +199,10 @@ export class RaftNode<R = unknown> {
     return ok;
   }
 
+  /** A stopped node leads nothing and knows no leader, whatever its frozen core last said. */
   status(): Status {
-    return this.core.status();
+    const status = this.core.status();
+    return this.stopped ? { ...status, role: 'follower', leader: NO_NODE } : status;
   }
 
   stats(): { snapshotsInstalled: number; snapshotsTaken: number; transport: ReturnType<GrpcTransport['stats']> } {
@@ -330,8 +342,11 @@ export class RaftNode<R = unknown> {
    */
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedSinceSnapshot < (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries)) return;
+    const { applied, firstIndex } = this.core.status();
+    // A leader's snapshot stepped in while this Ready was persisted can have moved the log past
+    // what was just applied; the next Ready applies it and a later pass snapshots.
+    if (applied < firstIndex - 1) return;
     this.appliedSinceSnapshot = 0;
-    const applied = this.core.status().applied;
     const snapshot = this.core.compact(applied, this.opts.stateMachine.snapshot());
     this.snapshotting = this.storage.saveSnapshot(snapshot).then(
       () => {
@@ -365,8 +380,12 @@ export class RaftNode<R = unknown> {
 
   /** A persist failure leaves the node unable to keep its promises: stop taking work. */
   private fail(err: unknown): void {
+    if (this.failure) return;
     this.failure = err instanceof Error ? err : new Error(String(err));
     this.opts.logger.error({ err: this.failure }, 'raft loop failed; node stopping');
+    // Whoever acts on leadership must stop now: this node will not commit or apply anything more.
+    this.opts.onRoleChange?.({ role: 'follower', leader: NO_NODE });
+    this.opts.onFatal?.(this.failure);
     void this.stop();
   }
 }

@@ -55,7 +55,7 @@ async function stop(code: number): Promise<void> {
     nodes.map(
       (n) =>
         new Promise<void>((ok) => {
-          if (!n.proc || n.proc.exitCode !== null) return ok();
+          if (!n.proc || n.proc.exitCode !== null || n.proc.signalCode !== null) return ok();
           n.proc.once('exit', () => ok());
           n.proc.kill('SIGTERM');
         }),

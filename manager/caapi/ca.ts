@@ -1,7 +1,6 @@
 // The CA service (proto/control.proto): the only calls a node without a certificate may make.
 // Joining checks the token against the cluster's current tokens (so a rotated token stops
 // working at once), records the node, and signs its CSR with the root key unsealed in memory.
-import { randomBytes } from 'node:crypto';
 import { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../src/rpc/errors.js';
 import type { Handlers } from '../../src/rpc/define.js';
@@ -10,7 +9,7 @@ import type { Guard } from '../../src/rpc/caller.js';
 import { CAError, JoinTokenError, loadRootCA, parseJoinToken, tokenMatches, unseal, type RootCA } from '../ca/index.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
-import { createAction, type Stored } from '../store/index.js';
+import { createAction, newObjectId, type Stored } from '../store/index.js';
 import { managerPeers } from '../controlapi/control.js';
 
 export const DEFAULT_CERT_VALIDITY_MS = 7 * 24 * 3600 * 1000;
@@ -26,11 +25,6 @@ export interface CADeps {
   now?: () => number;
 }
 
-/** Node ids like Docker's: 25 lowercase base36 characters. */
-export function newNodeId(): string {
-  const bytes = randomBytes(25);
-  return [...bytes].map((b) => (b % 36).toString(36)).join('');
-}
 
 export function caHandlers(deps: CADeps): Handlers<CAService> {
   const { manager, forwarder, guard } = deps;
@@ -93,7 +87,7 @@ export function caHandlers(deps: CADeps): Handlers<CAService> {
       if (!role) throw new BatonError('PERMISSION_DENIED', 'the join token is not valid (it may have been rotated)');
       const advertise = req.advertiseAddr ?? '';
       if (!/^[^\s:]+:\d+$/.test(advertise)) throw new BatonError('INVALID_ARGUMENT', `bad advertise address "${advertise}" (want host:port)`);
-      const nodeId = newNodeId();
+      const nodeId = newObjectId();
       const certPem = await issue(req.csrPem ?? '', nodeId, role);
       const t = now();
       await manager.propose([

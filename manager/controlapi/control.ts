@@ -97,17 +97,27 @@ export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService
             await manager.transferLeadership(reachableVoter(manager, node.meta.id));
             return forwarder.forward(controlService, 'UpdateNode', req, caller);
           }
+          if (version !== node.meta.version) {
+            throw new BatonError('VERSION_CONFLICT', `update of node ${node.meta.id}: version ${version} is stale, current is ${node.meta.version}`);
+          }
+          // Out of the Raft voters first: only then may the node learn it is a worker and drop
+          // its Raft state (the other order can leave a voter with no log behind it).
+          if (manager.raftStatus().conf.voters.includes(node.meta.id)) await manager.removeMember(node.meta.id);
+          const current = manager.store.get('node', node.meta.id)!;
+          const [demoted] = await manager.propose([
+            updateAction('node', {
+              ...(current as baton.Node),
+              meta: { ...current.meta, updatedAt: now() },
+              spec,
+              role: baton.NodeRole.WORKER,
+              managerStatus: null,
+            }),
+          ]);
+          return nodeView(manager, demoted!.object as Stored<'node'>);
         }
         const updated = { ...(node as baton.Node), meta: { ...node.meta, version, updatedAt: now() }, spec };
         const [stored] = await manager.propose([updateAction('node', updated)]);
-        if (!demoting) return nodeView(manager, stored!.object as Stored<'node'>);
-        // Raft membership follows the role: out of the voters first, then no longer shown as a manager.
-        if (manager.raftStatus().conf.voters.includes(node.meta.id)) await manager.removeMember(node.meta.id);
-        const current = manager.store.get('node', node.meta.id)!;
-        const [demoted] = await manager.propose([
-          updateAction('node', { ...(current as baton.Node), meta: { ...current.meta, updatedAt: now() }, role: baton.NodeRole.WORKER, managerStatus: null }),
-        ]);
-        return nodeView(manager, demoted!.object as Stored<'node'>);
+        return nodeView(manager, stored!.object as Stored<'node'>);
       });
     },
 

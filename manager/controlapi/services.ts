@@ -1,6 +1,5 @@
 // Service and task calls of the Control service: specs are validated here, on the leader, so
 // bad input is one clear error and nothing is created; the orchestrators do the rest.
-import { randomBytes } from 'node:crypto';
 import { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../src/rpc/errors.js';
 import type { Handlers } from '../../src/rpc/define.js';
@@ -9,7 +8,7 @@ import { controlService } from '../../src/rpc/services.js';
 import type { Guard } from '../../src/rpc/caller.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
-import { createAction, deleteAction, updateAction, type ListFilter, type Stored } from '../store/index.js';
+import { createAction, deleteAction, newObjectId, updateAction, type ListFilter, type Stored } from '../store/index.js';
 import { allocatePorts } from '../allocator/ports.js';
 import { resolveObject } from './resolve.js';
 import { parseConstraints } from '../scheduler/index.js';
@@ -51,10 +50,6 @@ export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null 
   return spec;
 }
 
-function newId(): string {
-  return [...randomBytes(25)].map((b) => (b % 36).toString(36)).join('');
-}
-
 export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
   const { manager, forwarder, guard } = deps;
   // Service writes run one at a time: port allocation must see the previous write's ports.
@@ -85,7 +80,7 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
         const spec = validateServiceSpec(req.spec);
         if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = 1;
         await manager.readBarrier();
-        const id = newId();
+        const id = newObjectId();
         const ports = allocatePorts(manager.store, spec);
         const t = now();
         const [stored] = await manager.propose([
@@ -153,5 +148,3 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
     },
   };
 }
-
-export { newId as newObjectId };

@@ -1,8 +1,9 @@
 // Task facts shared by the orchestrators and the scheduler: which states are final, what an
 // active task is, how a new task of a service looks, and which task of a slot is the latest.
-import { randomBytes } from 'node:crypto';
 import { baton } from '../../proto/gen/baton.js';
-import type { DeepReadonly, Stored } from '../store/index.js';
+import { isFinished, newObjectId, type DeepReadonly, type Stored } from '../store/index.js';
+
+export { isFinished };
 
 const S = baton.TaskState;
 
@@ -13,10 +14,6 @@ export function stateOf(t: TaskView): baton.TaskState {
   return t.status?.state ?? S.TASK_NEW;
 }
 
-/** The task has stopped for good (Swarm's terminal states; REMOVE is only ever desired). */
-export function isFinished(state: baton.TaskState): boolean {
-  return state === S.TASK_COMPLETE || state === S.TASK_SHUTDOWN || state === S.TASK_FAILED || state === S.TASK_REJECTED || state === S.TASK_ORPHANED;
-}
 
 /** Still meant to run: desired RUNNING (or an earlier state). */
 export function isWanted(t: TaskView): boolean {
@@ -29,15 +26,7 @@ export function isActive(t: TaskView): boolean {
 }
 
 /** Ids like Docker's: 25 lowercase base36 characters (rejection sampling keeps them uniform). */
-export function newTaskId(): string {
-  let id = '';
-  while (id.length < 25) {
-    for (const b of randomBytes(32)) {
-      if (b < 252 && id.length < 25) id += (b % 36).toString(36);
-    }
-  }
-  return id;
-}
+export const newTaskId = newObjectId;
 
 function createdAt(t: TaskView): number {
   return t.meta?.createdAt ?? 0;

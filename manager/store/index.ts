@@ -33,6 +33,7 @@ export {
   type StoreObjectT,
 } from './kinds.js';
 export { type DeepReadonly } from './freeze.js';
+export { newObjectId, isFinished } from './ids.js';
 export {
   StoreWatch,
   DEFAULT_WATCH_BUFFER,

@@ -1,7 +1,7 @@
 // The in-memory Raft log of one node: the latest snapshot, the entries after the compaction
 // point, and the commit/apply/persist cursors. Persisting is the driver's job: `stabled` says
 // how far the driver has confirmed, everything after it goes into the next Ready.
-import { EMPTY, type Entry, type Snapshot } from './types.js';
+import type { Entry, Snapshot } from './types.js';
 
 export class RaftLog {
   snapshot: Snapshot;
@@ -155,7 +155,4 @@ export class RaftLog {
     this.prevTerm = cutTerm;
   }
 
-  snapshotData(): Uint8Array {
-    return this.snapshot.data ?? EMPTY;
-  }
 }

@@ -35,6 +35,8 @@ export interface RaftConfig {
   maxInflightMsgs: number;
   /** Entries per MSG_APP. */
   maxEntriesPerMsg: number;
+  /** Entry data bytes per MSG_APP (at least one entry is always sent). Unlimited when absent. */
+  maxBytesPerMsg?: number;
   /** Bytes per InstallSnapshot chunk. */
   snapshotChunkSize: number;
   preVote: boolean;
@@ -591,19 +593,22 @@ export class RawNode {
     }
     this.incomingSnapshot = undefined;
     const data = concat(incoming.chunks, incoming.received);
-    this.restoreSnapshot({ meta, data });
-    ack({ index: this.log.lastIndex(), snapDone: true });
+    const restored = this.restoreSnapshot({ meta, data });
+    // After a fast-forward our tail past the snapshot may be a stale term's: vouch only for what
+    // is committed.
+    ack({ index: restored ? this.log.lastIndex() : this.log.committed, snapDone: true });
   }
 
-  private restoreSnapshot(snapshot: Snapshot): void {
+  /** Returns false when the log already held the snapshot's last entry (commit just moved). */
+  private restoreSnapshot(snapshot: Snapshot): boolean {
     const { index, term } = snapshot.meta;
     if (this.log.matchTerm(index, term)) {
-      // Our log already contains the snapshot's last entry: just move commit forward.
       this.log.commitTo(index);
-      return;
+      return false;
     }
     this.log.restore(snapshot);
     this.membership = new Membership(snapshot.meta.conf);
+    return true;
   }
 
   // ---- leader -------------------------------------------------------------------------
@@ -755,7 +760,7 @@ export class RawNode {
       return true;
     }
     const last = Math.min(this.log.lastIndex(), prevIndex + this.cfg.maxEntriesPerMsg);
-    const entries = this.log.slice(pr.next, last);
+    const entries = limitBytes(this.log.slice(pr.next, last), this.cfg.maxBytesPerMsg ?? Infinity);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send(
       message({
@@ -887,6 +892,16 @@ export class RawNode {
   private softState(): SoftState {
     return { leader: this.leader, role: this.role };
   }
+}
+
+/** The longest prefix within `max` bytes of entry data, but never empty. */
+function limitBytes(entries: Entry[], max: number): Entry[] {
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    bytes += entries[i]!.data.length;
+    if (bytes > max && i > 0) return entries.slice(0, i);
+  }
+  return entries;
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

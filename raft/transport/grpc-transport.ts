@@ -216,6 +216,9 @@ export class GrpcTransport {
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
     if (!this.ownsServer) {
+      // The shared server lives on; without this a later Raft node (a re-promoted manager)
+      // could not register the stream again.
+      this.server.removeService(raftServiceDefinition);
       this.logger?.info('raft transport stopped');
       return;
     }

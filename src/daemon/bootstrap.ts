@@ -5,8 +5,8 @@ import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { createRootCA, generateJoinToken, loadRootCA, newSealKey, parseJoinToken, seal, JoinTokenError } from '../../manager/ca/index.js';
-import { DEFAULT_CERT_VALIDITY_MS, newNodeId } from '../../manager/caapi/ca.js';
-import { createAction } from '../../manager/store/index.js';
+import { DEFAULT_CERT_VALIDITY_MS } from '../../manager/caapi/ca.js';
+import { createAction, newObjectId } from '../../manager/store/index.js';
 import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
 import { caService } from '../rpc/services.js';
@@ -49,8 +49,8 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
   dir.removeManagerState();
   rmSync(`${opts.dataDir}/tls`, { recursive: true, force: true });
 
-  const nodeId = newNodeId();
-  const clusterId = newNodeId();
+  const nodeId = newObjectId();
+  const clusterId = newObjectId();
   const root = await createRootCA(clusterId);
   const managerKey = newSealKey();
   const key = await generateNodeKey();

@@ -70,6 +70,8 @@ export async function runJoin(args: JoinArgs): Promise<void> {
 
 /** Runs until SIGINT/SIGTERM, then stops the node and exits (tasks keep running: a restart adopts them). */
 function untilSignal(d: NodeDaemon): Promise<void> {
+  // A daemon must not die of one forgotten promise: log it loudly and keep serving.
+  process.on('unhandledRejection', (err) => d.logger.error({ err }, 'unhandled promise rejection'));
   return new Promise(() => {
     const stop = (): void => {
       d.stop().then(

@@ -59,7 +59,13 @@ export class NodeDaemon {
     this.tls = dataDir.loadTls();
     this.logger = opts.logger.child({ node: this.state.nodeId });
     this.serverCredentials = new NodeServerCredentials(this.tls);
-    this.tcp = new grpc.Server();
+    // Raft appends and snapshot chunks can be large (up to the transport's 64 MiB); keepalive
+    // notices a peer that vanished without closing its streams.
+    this.tcp = new grpc.Server({
+      'grpc.max_receive_message_length': 64 << 20,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    });
     this.local = new grpc.Server();
   }
 
@@ -106,16 +112,6 @@ export class NodeDaemon {
     this.logger.info({ role: this.state.role, listen: this.state.listenAddr, advertise: this.state.advertiseAddr }, 'node started');
   }
 
-  /** Resolves once this manager's store holds the cluster object (after init or a restart). */
-  async waitForCluster(timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.manager?.store.list('cluster')[0]) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new BatonError('DEADLINE_EXCEEDED', 'the cluster did not become ready in time');
-  }
-
   private clientCredentials(): grpc.ChannelCredentials {
     return clientCredentials(this.tls);
   }
@@ -137,12 +133,27 @@ export class NodeDaemon {
       peers,
       bootstrap,
       logger: this.logger,
+      // Fail-stop: a manager whose log cannot be written exits, and its supervisor restarts it
+      // from what is durable; limping on would serve a frozen store.
+      onFatal: (err) => {
+        this.logger.fatal({ err }, 'raft storage failed; exiting');
+        process.exit(70);
+      },
       ...(this.opts.snapshotEntries ? { snapshotEntries: this.opts.snapshotEntries } : {}),
     });
     this.manager = manager;
     const forwarder = new LeaderForwarder(manager, this.clientCredentials(), NODE_CHANNEL_OPTIONS);
     this.forwarder = forwarder;
-    const guard = certificateGuard(() => clusterId);
+    // While a node's own Node object is not yet recorded (the first manager during init) its
+    // certificate is all there is; afterwards the store's role decides.
+    const guard = certificateGuard(
+      () => clusterId,
+      (id) => {
+        const node = manager.store.get('node', id);
+        if (!node) return manager.store.list('node').length === 0 && id === this.state.nodeId ? 'manager' : undefined;
+        return node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
+      },
+    );
     const deps = { manager, forwarder, clusterId };
     addService(this.tcp, controlService, controlHandlers({ ...deps, guard }), this.logger);
     addService(this.local, controlService, controlHandlers({ ...deps, guard: localGuard }), this.logger);
@@ -251,11 +262,19 @@ export class NodeDaemon {
     if (role !== desired) return;
     if (role === 'manager') {
       this.dataDir.saveManagerKey(renewed.managerKey ?? new Uint8Array(0));
-      this.state = { ...this.state, role };
-      this.tcp.removeService(controlService);
       this.local.removeService(controlService);
-      await this.startManager(false);
-      await this.joinRaft();
+      try {
+        await this.startManager(false);
+        // state.role is what joinRaft and heartbeats go by; it only changes once this worked.
+        this.state = { ...this.state, role };
+        await this.joinRaft();
+      } catch (err) {
+        this.state = { ...this.state, role: 'worker' };
+        await this.stopManager();
+        this.dataDir.removeManagerState();
+        this.addWorkerControlStub();
+        throw err;
+      }
       this.dataDir.save(this.state);
     } else {
       await this.stopManager();
@@ -267,15 +286,20 @@ export class NodeDaemon {
     this.logger.info({ role }, 'role changed');
   }
 
+
   private async stopManager(): Promise<void> {
     const manager = this.manager;
     if (!manager) return;
     this.manager = undefined;
-    for (const svc of [controlService, caService, dispatcherService]) this.tcp.removeService(svc);
-    this.local.removeService(controlService);
+    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS]) {
+      this.tcp.removeService(svc);
+    }
+    for (const svc of [controlService, SERVICE_LOGS]) this.local.removeService(svc);
+    this.health.setStatus('baton.Control', 'NOT_SERVING');
     this.forwarder?.close();
     await manager.stop();
   }
+
 
   /** Ask the leader (through any manager) to make this manager a Raft voter. */
   async joinRaft(): Promise<void> {

@@ -21,12 +21,25 @@ export const FORWARDED_FOR = 'x-baton-forwarded-for';
 
 export const localGuard: Guard = () => ({ nodeId: '', role: 'local' });
 
-export function certificateGuard(clusterId: () => string): Guard {
+/**
+ * The role a node has in the cluster's current state, or undefined when it is not (or no longer)
+ * part of it. A certificate says what a node was when it was issued; demotion and removal take
+ * effect at once only because every call is also checked against this.
+ */
+export type CurrentRole = (nodeId: string) => NodeRole | undefined;
+
+export function certificateGuard(clusterId: () => string, currentRole?: CurrentRole): Guard {
   return (call, roles) => {
     const forwarded = forwardedCaller(call);
     // A forwarding manager vouches for its caller; only the manager itself is checked here.
-    const result = checkPeer(call, forwarded ? ['manager'] : roles, clusterId());
+    const needed = forwarded ? (['manager'] as const) : roles;
+    const result = checkPeer(call, needed, clusterId());
     if (!result.ok) throw new BatonError(result.error.code === grpc.status.UNAUTHENTICATED ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', result.error.details);
+    if (currentRole) {
+      const now = currentRole(result.identity.nodeId);
+      if (now === undefined) throw new BatonError('PERMISSION_DENIED', `node ${result.identity.nodeId} is not part of the cluster`);
+      if (!needed.includes(now)) throw new BatonError('PERMISSION_DENIED', `node ${result.identity.nodeId} is now a ${now}; this call needs ${needed.join(' or ')}`);
+    }
     if (!forwarded) return { nodeId: result.identity.nodeId, role: result.identity.role };
     if (forwarded.role !== 'local' && !roles.includes(forwarded.role)) {
       throw new BatonError('PERMISSION_DENIED', `node ${forwarded.nodeId} is a ${forwarded.role}; this call needs ${roles.join(' or ')}`);

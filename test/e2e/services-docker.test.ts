@@ -3,47 +3,10 @@
 // containers, a missing image or unsatisfiable constraint says why instead of hanging.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, eventually, nodeIdOf, nodes } from '../lib/baton-cluster.js';
+import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
 import type Docker from 'dockerode';
 import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
 
-interface TaskRow {
-  id: string;
-  name: string;
-  node: string;
-  desired: string;
-  state: string;
-  err: string;
-  message: string;
-  hostPort: number;
-  containerId: string;
-  exitCode: number;
-}
-
-function tasks(c: BatonCluster, on: string, service: string): TaskRow[] {
-  const r = c.cli(on, ['service', 'ps', service, '--format', 'json']);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return (JSON.parse(r.stdout) as {
-    meta: { id: string };
-    annotations: { name: string } | null;
-    nodeId: string;
-    desiredState: string;
-    status: { state: string; err: string; message: string; exitCode: number; containerId: string; ports: { hostPort: number }[] } | null;
-  }[]).map((t) => ({
-    id: t.meta.id,
-    name: t.annotations?.name ?? '',
-    node: t.nodeId,
-    desired: t.desiredState,
-    state: t.status?.state ?? '',
-    err: t.status?.err ?? '',
-    message: t.status?.message ?? '',
-    hostPort: t.status?.ports?.[0]?.hostPort ?? 0,
-    containerId: t.status?.containerId ?? '',
-    exitCode: t.status?.exitCode ?? 0,
-  }));
-}
-
-const running = (ts: TaskRow[]): TaskRow[] => ts.filter((t) => t.desired === 'TASK_RUNNING' && t.state === 'TASK_RUNNING');
 
 test('busybox httpd replicas on Docker: served, healed after docker kill and after a worker dies, adopted after a worker restart', async (t) => {
   const docker = await requireDocker(t);

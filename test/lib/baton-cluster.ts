@@ -192,3 +192,45 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
   }
   throw new Error(`timed out waiting for: ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
 }
+
+export interface TaskRow {
+  id: string;
+  /** service.slot (or service for global tasks) */
+  name: string;
+  node: string;
+  desired: string;
+  state: string;
+  err: string;
+  message: string;
+  hostPort: number;
+  /** container id, or pid for the process runtime */
+  containerId: string;
+  exitCode: number;
+}
+
+/** `baton service ps SERVICE --format json` on `on`, reduced to what tests compare. */
+export function tasks(cluster: BatonCluster, on: string, service: string): TaskRow[] {
+  const r = cluster.cli(on, ['service', 'ps', service, '--format', 'json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return (JSON.parse(r.stdout) as {
+    meta: { id: string };
+    annotations: { name: string } | null;
+    nodeId: string;
+    desiredState: string;
+    status: { state: string; err: string; message: string; exitCode: number; containerId: string; ports: { hostPort: number }[] } | null;
+  }[]).map((t) => ({
+    id: t.meta.id,
+    name: t.annotations?.name ?? '',
+    node: t.nodeId,
+    desired: t.desiredState,
+    state: t.status?.state ?? '',
+    err: t.status?.err ?? '',
+    message: t.status?.message ?? '',
+    hostPort: t.status?.ports?.[0]?.hostPort ?? 0,
+    containerId: t.status?.containerId ?? '',
+    exitCode: t.status?.exitCode ?? 0,
+  }));
+}
+
+/** Tasks that are meant to run and do. */
+export const running = (ts: TaskRow[]): TaskRow[] => ts.filter((t) => t.desired === 'TASK_RUNNING' && t.state === 'TASK_RUNNING');
