@@ -61,16 +61,18 @@ export class HeartbeatClient {
       this.client?.close();
       this.client = new RpcClient(target.addr ?? '', this.opts.credentials(), dispatcherService, this.opts.channelOptions);
     }
+    // reconnect() may replace this.client while the call is in flight.
+    const client = this.client;
     try {
-      const res = await this.client.call('Heartbeat', { addr: this.opts.addr, description: this.opts.description }, Math.max(1000, this.periodMs * 2));
+      const res = await client.call('Heartbeat', { addr: this.opts.addr, description: this.opts.description }, Math.max(1000, this.periodMs * 2));
       this.failures = 0;
       if (Number(res.periodMs) > 0) this.periodMs = Number(res.periodMs);
       this.opts.onResponse(res as baton.HeartbeatResponse);
     } catch (err) {
       this.failures++;
       this.next++;
-      this.client.close();
-      this.client = undefined;
+      client.close();
+      if (this.client === client) this.client = undefined;
       const log = { manager: target.addr, failures: this.failures, err: err instanceof Error ? err.message : String(err) };
       if (this.failures <= 3) this.opts.logger.info(log, 'heartbeat failed; trying the next manager');
       else this.opts.logger.debug(log, 'heartbeat failed');
