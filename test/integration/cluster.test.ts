@@ -2,7 +2,8 @@
 // promote/demote/rm, and a manager that joins late and catches up from a Raft snapshot.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, eventually, nodeIdOf, nodes } from '../lib/baton-cluster.js';
+import { cpSync } from 'node:fs';
+import { BatonCluster, baton, eventually, nodeIdOf, nodes } from '../lib/baton-cluster.js';
 
 test('init, two managers and two workers join; the cluster survives a leader SIGKILL and full restarts', async (t) => {
   const c = new BatonCluster();
@@ -73,6 +74,8 @@ test('promote, demote (including the leader) and rm move Raft membership with th
 
   const leaderId = nodes(c, 'm1').find((n) => n.managerStatus === 'Leader')!.id;
   const leaderName = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
+  // Keep a copy of its manager certificate to try after the demotion.
+  cpSync(`${c.dataDir(leaderName)}/tls`, `${c.root}/stale-${leaderName}/tls`, { recursive: true });
   const demote = c.cli(leaderName, ['node', 'demote', leaderId]);
   assert.equal(demote.code, 0, demote.stderr);
   await eventually('the old leader is a worker and another manager leads', () => {
@@ -81,6 +84,15 @@ test('promote, demote (including the leader) and rm move Raft membership with th
     return old?.role === 'WORKER' && old.managerStatus === '' && ns.some((n) => n.managerStatus === 'Leader');
   });
   await eventually('the demoted node refuses control commands', () => /is a worker/.test(c.cli(leaderName, ['node', 'ls']).stderr));
+  // Its old manager certificate is worth nothing now, whatever it says.
+  const oldCert = baton(['node', 'ls', '--host', `tcp://${c.get('w1').addr}`, '--data-dir', `${c.root}/stale-${leaderName}`]);
+  assert.equal(oldCert.code, 1);
+  assert.match(oldCert.stderr, /is now a worker; this call needs manager/);
+  // And it can be promoted again in the same process.
+  assert.equal(c.cli('w1', ['node', 'promote', leaderId]).code, 0);
+  await eventually('the re-promoted node is a reachable manager again', () => nodes(c, 'w1').find((n) => n.id === leaderId)?.managerStatus === 'REACHABLE');
+  assert.equal(c.cli('w1', ['node', 'demote', leaderId]).code, 0);
+  await eventually('and a worker again', () => nodes(c, 'w1').find((n) => n.id === leaderId)?.role === 'WORKER');
 
   // Two managers left: demoting one of them would leave no quorum if the other is down.
   const managers = nodes(c, 'w1').filter((n) => n.role === 'MANAGER');
