@@ -147,15 +147,15 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           print(table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows));
         }),
     )
-    .command<GlobalArgs & { services: string[] }>(
+    .command<GlobalArgs & { services: string[]; pretty?: boolean }>(
       'inspect <services..>',
-      'Show services in detail (JSON)',
-      (c) => c.positional('services', { type: 'string', array: true, demandOption: true }),
+      'Show services in detail (JSON, or --pretty)',
+      (c) => c.positional('services', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }),
       (args) =>
         withClient(args, async (client) => {
           const out = [];
-          for (const ref of args.services) out.push(serviceObject(await client.control.call('GetService', { id: ref })));
-          print(json(out));
+          for (const ref of args.services) out.push(await client.control.call('GetService', { id: ref }));
+          print(args.pretty ? out.map(pretty).join('\n\n') : json(out.map(serviceObject)));
         }),
     )
     .command<GlobalArgs & { pairs: string[]; detach?: boolean }>(
@@ -212,6 +212,31 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         }),
     )
     .demandCommand(1, 'baton service needs a subcommand: create, ls, ps, inspect, scale, logs, rm');
+}
+
+/** `service inspect --pretty`: the spec as a person reads it. */
+function pretty(s: baton.Service.$Properties): string {
+  const spec = s.spec ?? {};
+  const task = spec.task ?? {};
+  const c = task.container ?? {};
+  const r = task.restart ?? {};
+  const res = task.resources ?? {};
+  const lines: [string, string | undefined][] = [
+    ['ID', s.meta?.id ?? ''],
+    ['Name', spec.annotations?.name ?? ''],
+    ['Mode', spec.global ? 'Global' : `Replicated\n Replicas:\t${Number(spec.replicas ?? 0)}`],
+    ['Runtime', task.runtime ?? 'docker'],
+    ['Image', c.image || undefined],
+    ['Command', (c.command ?? []).join(' ') || undefined],
+    ['Args', (c.args ?? []).join(' ') || undefined],
+    ['Env', (c.env ?? []).join(' ') || undefined],
+    ['Placement constraints', (task.placement?.constraints ?? []).join(', ') || undefined],
+    ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${Number(r.delayMs ?? 0) || 5000}ms, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
+    ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? `memory ${Number(res.limits.memoryBytes)} B, cpu ${Number(res.limits.nanoCpus) / 1e9}` : undefined],
+    ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? `memory ${Number(res.reservations.memoryBytes)} B, cpu ${Number(res.reservations.nanoCpus) / 1e9}` : undefined],
+    ['Ports', portsText(s.endpoint?.ports) || undefined],
+  ];
+  return lines.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}:\t${v}`).join('\n');
 }
 
 function capitalizeState(s: string): string {

@@ -114,3 +114,41 @@ test('a missing image and an unsatisfiable constraint say why instead of hanging
   assert.equal(c.cli('m1', ['service', 'rm', 'pinned', 'ghost']).code, 0);
   await eventually('containers removed', async () => (await docker.listContainers({ all: true, filters: { label: [`baton.node=${w1}`] } })).length === 0);
 });
+
+test('on Docker: SIGKILL of the leader while scaling 10 -> 30 ends with exactly 30 containers running, one per slot', async (t) => {
+  const docker = await requireDocker(t);
+  if (!docker) return;
+  const c = new BatonCluster();
+  const clusters = new Set<string>();
+  t.after(async () => {
+    await c.stopAll();
+    for (const container of await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })) {
+      if (clusters.has(container.Labels['baton.cluster'] ?? '')) await docker.getContainer(container.Id).remove({ force: true });
+    }
+    c.cleanup();
+  });
+  await c.init('m1');
+  await c.join('m2', 'manager', 'm1');
+  await c.join('m3', 'manager', 'm1');
+  const { readFileSync } = await import('node:fs');
+  clusters.add((JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId);
+  await eventually('3 ready managers', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
+  const create = c.cli('m1', ['service', 'create', '--name', 'many', '--replicas', '10', TEST_IMAGE, 'sleep', '100000']);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  const inspect = c.cli('m1', ['service', 'inspect', '--pretty', 'many']);
+  assert.match(inspect.stdout, /Name:\tmany\nMode:\tReplicated\n Replicas:\t10\nRuntime:\tdocker\nImage:\tlocal\/busybox:1/);
+  const leaderId = nodes(c, 'm1').find((n) => n.managerStatus === 'Leader')!.id;
+  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
+  const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
+  assert.equal(c.cli(leader, ['service', 'scale', '-d', 'many=30']).code, 0);
+  await c.kill(leader);
+  await eventually('exactly 30 tasks running under the new leader, one per slot', () => {
+    const live = running(tasks(c, survivor, 'many'));
+    return live.length === 30 && new Set(live.map((x) => x.name)).size === 30 && live.every((x) => x.node !== leaderId);
+  }, 90_000);
+  assert.equal(tasks(c, survivor, 'many').filter((x) => x.desired === 'TASK_RUNNING').length, 30);
+  // The containers agree with the store: 30 of this service run on the live nodes.
+  const live = await docker.listContainers({ filters: { label: ['baton.service'], status: ['running'] } });
+  const ours = live.filter((x) => clusters.has(x.Labels['baton.cluster'] ?? '') && x.Labels['baton.node'] !== leaderId);
+  assert.equal(ours.length, 30);
+});
