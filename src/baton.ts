@@ -2,7 +2,7 @@
 // The one `baton` binary: the node daemon (init, join) and the client of a running node.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { daemonOptions, runInit, runJoin, type InitArgs, type JoinArgs } from './daemon/commands.js';
+import { daemonOptions, type InitArgs, type JoinArgs } from './daemon/options.js';
 import { globalOptions, type GlobalArgs } from '../cli/context.js';
 import { nodeCommand } from '../cli/node.js';
 import { separateTaskCommand, serviceCommand } from '../cli/service.js';
@@ -24,7 +24,8 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
       daemonOptions(y)
         .option('cert-expiry', { type: 'string', describe: 'node certificate lifetime, e.g. 90d (default 7d); renewed at half-life' })
         .option('heartbeat-period', { type: 'string', describe: 'how often nodes heartbeat, e.g. 1s (default)' }) as never,
-    (args) => runInit(args),
+    // The daemon's code loads only for the commands that run it.
+    async (args) => (await import('./daemon/commands.js')).runInit(args),
   )
   .command<JoinArgs>(
     'join <address>',
@@ -33,7 +34,7 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
       daemonOptions(y)
         .positional('address', { type: 'string', demandOption: true, describe: 'host:port of a manager' })
         .option('token', { type: 'string', demandOption: true, describe: 'worker or manager join token' }) as never,
-    (args) => runJoin(args),
+    async (args) => (await import('./daemon/commands.js')).runJoin(args),
   )
   .command<GlobalArgs>('node', 'Manage nodes', (y) => nodeCommand(globalOptions(y)))
   .command<GlobalArgs>('service', 'Manage services', (y) => serviceCommand(globalOptions(y)))

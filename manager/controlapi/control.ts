@@ -81,6 +81,10 @@ export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService
         const spec = req.spec;
         if (!spec) throw new BatonError('INVALID_ARGUMENT', 'node update needs a spec');
         const version = req.version ? Number(req.version) : node.meta.version;
+        // Refused here rather than after a Raft round trip; the store checks again at apply.
+        if (version !== node.meta.version) {
+          throw new BatonError('VERSION_CONFLICT', `update of node ${node.meta.id}: version ${version} is stale, current is ${node.meta.version}`);
+        }
         const wasManager = (node.spec?.desiredRole ?? baton.NodeRole.WORKER) === baton.NodeRole.MANAGER;
         const demoting = wasManager && spec.desiredRole === baton.NodeRole.WORKER;
         if (demoting) {
@@ -96,9 +100,6 @@ export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService
             // new leader carry out the demotion.
             await manager.transferLeadership(reachableVoter(manager, node.meta.id));
             return forwarder.forward(controlService, 'UpdateNode', req, caller);
-          }
-          if (version !== node.meta.version) {
-            throw new BatonError('VERSION_CONFLICT', `update of node ${node.meta.id}: version ${version} is stale, current is ${node.meta.version}`);
           }
           // Out of the Raft voters first: only then may the node learn it is a worker and drop
           // its Raft state (the other order can leave a voter with no log behind it).

@@ -8,7 +8,8 @@ import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
 import { controlService, serviceLogsMethod, type ControlService } from '../rpc/services.js';
 import type { baton } from '../../proto/gen/baton.js';
-import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../tls/index.js';
+// credentials.js alone: the x509 library is not needed to connect.
+import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../tls/credentials.js';
 
 export { BatonError } from '../rpc/errors.js';
 export type { ControlService } from '../rpc/services.js';

@@ -1,27 +1,10 @@
 // `baton init` and `baton join`: run the node daemon in the foreground until SIGINT/SIGTERM.
-import type { Argv } from 'yargs';
 import { pino, type Logger } from 'pino';
 import { defaultDataDir } from '../client/index.js';
 import { init, join } from './bootstrap.js';
 import { parseDuration } from './duration.js';
 import type { NodeDaemon } from './node.js';
-
-interface DaemonArgs {
-  'data-dir'?: string | undefined;
-  'listen-addr': string;
-  'advertise-addr'?: string | undefined;
-  'log-level': string;
-  'snapshot-interval'?: number | undefined;
-}
-
-export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
-  return y
-    .option('data-dir', { type: 'string', describe: 'where the node keeps its identity and state' })
-    .option('listen-addr', { type: 'string', default: '0.0.0.0:4242', describe: 'host:port for every node-to-node service' })
-    .option('advertise-addr', { type: 'string', describe: 'host[:port] other nodes reach this one at' })
-    .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
-    .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });
-}
+import type { DaemonArgs, InitArgs, JoinArgs } from './options.js';
 
 function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
@@ -37,7 +20,6 @@ function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger
   };
 }
 
-export type InitArgs = DaemonArgs & { 'cert-expiry'?: string | undefined; 'heartbeat-period'?: string | undefined };
 
 export async function runInit(args: InitArgs): Promise<void> {
   const started = await init({
@@ -59,7 +41,6 @@ export async function runInit(args: InitArgs): Promise<void> {
   await untilSignal(d);
 }
 
-export type JoinArgs = DaemonArgs & { token: string; address: string };
 
 export async function runJoin(args: JoinArgs): Promise<void> {
   const started = await join({ ...common(args), token: args.token, remote: args.address });

@@ -1,0 +1,24 @@
+// The flags of `baton init` and `baton join`, kept apart from the daemon itself so that the
+// CLI's client commands do not load daemon code just to parse their arguments.
+import type { Argv } from 'yargs';
+
+export interface DaemonArgs {
+  'data-dir'?: string | undefined;
+  'listen-addr': string;
+  'advertise-addr'?: string | undefined;
+  'log-level': string;
+  'snapshot-interval'?: number | undefined;
+}
+
+export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
+  return y
+    .option('data-dir', { type: 'string', describe: 'where the node keeps its identity and state' })
+    .option('listen-addr', { type: 'string', default: '0.0.0.0:4242', describe: 'host:port for every node-to-node service' })
+    .option('advertise-addr', { type: 'string', describe: 'host[:port] other nodes reach this one at' })
+    .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
+    .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });
+}
+
+export type InitArgs = DaemonArgs & { 'cert-expiry'?: string | undefined; 'heartbeat-period'?: string | undefined };
+
+export type JoinArgs = DaemonArgs & { token: string; address: string };
