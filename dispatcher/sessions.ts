@@ -77,7 +77,10 @@ export class Sessions {
       if (event.action === 'reset') return sendFull();
       if (event.kind !== 'task') return;
       const task = event.object;
-      const wasHere = (event.old)?.nodeId === nodeId;
+      const previous = event.old;
+      // The node's own status reports come back as updates: nothing in them is news to it.
+      if (event.action === 'update' && previous?.nodeId === nodeId && task.nodeId === nodeId && previous.desiredState === task.desiredState) return;
+      const wasHere = previous?.nodeId === nodeId;
       if (task.nodeId === nodeId && event.action !== 'delete') {
         removed.delete(task.meta.id);
         changed.set(task.meta.id, task as baton.Task);

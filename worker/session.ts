@@ -23,6 +23,7 @@ export class SessionClient {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private backoffMs = 100;
+  private readonly reporters = new Map<string, RpcClient<typeof dispatcherService>>();
 
   constructor(private readonly opts: SessionClientOptions) {}
 
@@ -32,31 +33,41 @@ export class SessionClient {
 
   /** New credentials or a new leader: reopen the stream. */
   reconnect(): void {
+    this.closeReporters();
     this.close();
     this.schedule(0);
   }
 
   /** Report task statuses through any manager (followers forward to the leader). */
   async report(updates: baton.TaskStatusUpdate.$Properties[]): Promise<void> {
-    const managers = this.opts.managers();
     let lastError: unknown = new Error('no manager known');
-    for (const m of managers) {
-      const client = new RpcClient(m.addr ?? '', this.opts.credentials(), dispatcherService, this.opts.channelOptions);
+    for (const m of this.opts.managers()) {
+      const addr = m.addr ?? '';
+      // One channel per manager, kept: a TLS handshake per batch would dominate the cost.
+      let client = this.reporters.get(addr);
+      if (!client) {
+        client = new RpcClient(addr, this.opts.credentials(), dispatcherService, this.opts.channelOptions);
+        this.reporters.set(addr, client);
+      }
       try {
         await client.call('UpdateTaskStatus', { updates }, 10_000);
         return;
       } catch (err) {
         lastError = err;
-      } finally {
-        client.close();
       }
     }
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
   }
 
+  private closeReporters(): void {
+    for (const c of this.reporters.values()) c.close();
+    this.reporters.clear();
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.closeReporters();
     this.close();
   }
 
