@@ -6,8 +6,13 @@ export class Limiter {
 
   constructor(private readonly max: number) {}
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /**
+   * `first`: go ahead of everything waiting. Starts use it, so a task created a moment ago starts
+   * before the next container is even created (as `docker run` would), instead of all creates
+   * of a big assignment going first.
+   */
+  async run<T>(fn: () => Promise<T>, first = false): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((resolve) => (first ? this.waiting.unshift(resolve) : this.waiting.push(resolve)));
     else this.active++;
     try {
       return await fn();

@@ -243,7 +243,7 @@ export class TaskController {
         // After a restart the prepared object may be gone; prepare is idempotent.
         if (!this.prepared) await this.doPrepare(executor);
         if (this.closed) return false;
-        obs = await this.host.limiter.run(() => executor.start(this.id));
+        obs = await this.host.limiter.run(() => executor.start(this.id), true);
       } catch (err) {
         return this.fatal(err);
       }
