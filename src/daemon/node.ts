@@ -349,19 +349,25 @@ export class NodeDaemon {
   /**
    * Renew the node certificate when half of its remaining lifetime has passed (certificates are
    * backdated a minute against clock skew, so notBefore says nothing about when it was issued);
-   * retry every minute if that fails.
+   * retry sooner the closer expiry is if that fails.
    */
   private scheduleRenewal(): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     if (this.stopped) return;
     const notAfter = Date.parse(new X509Certificate(this.tls.certPem).validTo);
     const delay = Math.min(Math.max((notAfter - Date.now()) / 2, 1_000), 2 ** 31 - 1);
-    this.renewTimer = setTimeout(() => {
+    // A successful renew() schedules the next one itself.
+    const attempt = (): void => {
       this.renew().catch((err: unknown) => {
-        this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'certificate renewal failed; retrying in a minute');
-        this.renewTimer = setTimeout(() => this.scheduleRenewal(), 60_000);
+        if (this.stopped) return;
+        // Sooner as expiry nears: a minute is too long for a certificate with seconds left.
+        const retry = Math.min(60_000, Math.max(1_000, (notAfter - Date.now()) / 4));
+        this.logger.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: retry }, 'certificate renewal failed; retrying');
+        this.renewTimer = setTimeout(attempt, retry);
+        this.renewTimer.unref();
       });
-    }, delay);
+    };
+    this.renewTimer = setTimeout(attempt, delay);
     this.renewTimer.unref();
   }
 

@@ -91,11 +91,7 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
 test('a missing image and an unsatisfiable constraint say why instead of hanging', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    c.cleanup();
-  });
+  const c = BatonCluster.forTest(t);
   await c.init('m1');
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);

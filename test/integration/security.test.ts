@@ -54,13 +54,8 @@ async function health(addr: string, service: string): Promise<string> {
 }
 
 test('join and init refuse bad input with one line and write nothing', async (t) => {
-  const a = new BatonCluster();
-  const b = new BatonCluster();
-  t.after(async () => {
-    await Promise.all([a.stopAll(), b.stopAll()]);
-    a.cleanup();
-    b.cleanup();
-  });
+  const a = BatonCluster.forTest(t);
+  const b = BatonCluster.forTest(t);
   const m = await a.init('m1');
   await b.init('other');
   const fresh = (name: string): string => join(a.root, name);
@@ -106,13 +101,8 @@ test('join and init refuse bad input with one line and write nothing', async (t)
 });
 
 test('the control API refuses workers, callers without a certificate and other clusters', async (t) => {
-  const a = new BatonCluster();
-  const b = new BatonCluster();
-  t.after(async () => {
-    await Promise.all([a.stopAll(), b.stopAll()]);
-    a.cleanup();
-    b.cleanup();
-  });
+  const a = BatonCluster.forTest(t);
+  const b = BatonCluster.forTest(t);
   const m = await a.init('m1');
   await a.join('w1', 'worker', 'm1');
   await b.init('other');
@@ -146,11 +136,7 @@ test('the control API refuses workers, callers without a certificate and other c
 });
 
 test('two clients racing to update the same node: one wins, the other gets a version conflict', async (t) => {
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    c.cleanup();
-  });
+  const c = BatonCluster.forTest(t);
   await c.init('m1');
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await eventually('w1 ready', () => nodes(c, 'm1').some((n) => n.id === w1 && n.status === 'NODE_READY'));

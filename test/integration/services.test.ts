@@ -9,11 +9,7 @@ import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../li
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.TASK + '\\n')).listen(process.env.PORT, '127.0.0.1')`;
 
 test('a process-runtime service is created, spread, scaled, healed and removed', async (t) => {
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    c.cleanup();
-  });
+  const c = BatonCluster.forTest(t);
   await c.init('m1');
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
@@ -61,11 +57,7 @@ test('a process-runtime service is created, spread, scaled, healed and removed',
 });
 
 test('service create refuses bad input with one line and creates nothing', async (t) => {
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    c.cleanup();
-  });
+  const c = BatonCluster.forTest(t);
   await c.init('m1');
   const bad = (args: string[], pattern: RegExp): void => {
     const r = c.cli('m1', ['service', 'create', ...args]);
@@ -96,11 +88,7 @@ function alive(pid: number): boolean {
 }
 
 test('SIGKILL of the leader while scaling 10 -> 30: the new leader completes it, exactly 30 tasks, one per slot', async (t) => {
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    c.cleanup();
-  });
+  const c = BatonCluster.forTest(t);
   await c.init('m1');
   await c.join('m2', 'manager', 'm1');
   await c.join('m3', 'manager', 'm1');
@@ -123,11 +111,7 @@ test('SIGKILL of the leader while scaling 10 -> 30: the new leader completes it,
 });
 
 test('service logs gathers every task output from the nodes that run them', async (t) => {
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    c.cleanup();
-  });
+  const c = BatonCluster.forTest(t);
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
   await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
@@ -150,11 +134,7 @@ test('service logs gathers every task output from the nodes that run them', asyn
 });
 
 test('global services run one task per eligible node; drain moves replicated tasks off a node', async (t) => {
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    c.cleanup();
-  });
+  const c = BatonCluster.forTest(t);
   const m1 = nodeIdOf(await c.init('m1'));
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);

@@ -40,6 +40,16 @@ export class BatonCluster {
 
   constructor(private readonly extra: string[] = []) {}
 
+  /** A cluster that is torn down (processes killed, data removed) when the test ends. */
+  static forTest(t: { after(fn: () => Promise<void>): void }, extra: string[] = []): BatonCluster {
+    const c = new BatonCluster(extra);
+    t.after(async () => {
+      await c.stopAll();
+      c.cleanup();
+    });
+    return c;
+  }
+
   dataDir(name: string): string {
     return join(this.root, name);
   }
