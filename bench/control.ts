@@ -16,23 +16,15 @@
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { baton, BatonError, connect, type BatonClient } from '../src/client/index.js';
 import { BatonDaemonCluster, controlClient, memoryKiB, runCli, spawnDaemon, type BatonDaemon } from './lib/baton-daemons.js';
 import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { Samples, median, round, type Summary } from './lib/stats.js';
+import { num, projectRoot } from './lib/args.js';
 
-const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
-function findProjectRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return process.cwd();
-  }
-}
-const projectRoot = findProjectRoot(here);
 
 const { values: args } = parseArgs({
   options: {
@@ -52,13 +44,6 @@ const { values: args } = parseArgs({
   },
 });
 
-function num(flag: string | undefined, env: string | undefined, fallback: number): number {
-  const text = flag ?? env;
-  if (text === undefined || text === '') return fallback;
-  const v = Number(text);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`not a number: ${text}`);
-  return v;
-}
 
 const quick = args.quick;
 const durationMs = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 10) * 1000;

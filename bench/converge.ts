@@ -19,9 +19,8 @@
 // --timeout S, --baton-args="...", --keep, --out DIR.
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import { baton, type BatonClient } from '../src/client/index.js';
@@ -42,15 +41,8 @@ import {
 import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { median, round } from './lib/stats.js';
+import { num, projectRoot } from './lib/args.js';
 
-const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
-function findProjectRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return process.cwd();
-  }
-}
-const projectRoot = findProjectRoot(here);
 
 const { values: args } = parseArgs({
   options: {
@@ -70,12 +62,6 @@ const { values: args } = parseArgs({
   },
 });
 
-function num(text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const v = Number(text);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`not a number: ${text}`);
-  return v;
-}
 
 type System = 'ours' | 'raw' | 'swarm';
 const SYSTEMS: System[] = ['ours', 'raw', 'swarm'];
@@ -86,17 +72,17 @@ const RAW_LABEL = 'baton.bench=1';
 const SWARM_LABEL = `com.docker.swarm.service.name=${SERVICE}`;
 
 const quick = args.quick;
-const runs = Math.max(1, Math.round(num(args.runs, quick ? 1 : 3)));
-const sizes = (args.sizes ?? (quick ? '10' : '10,50')).split(',').map((s) => Math.round(num(s.trim(), 0))).filter((n) => n > 0);
-const scaleTo = Math.round(num(args['scale-to'], quick ? 0 : 100));
-const parallel = Math.max(1, Math.round(num(args.parallel, 8)));
+const runs = Math.max(1, Math.round(num(args.runs, undefined, quick ? 1 : 3)));
+const sizes = (args.sizes ?? (quick ? '10' : '10,50')).split(',').map((s) => Math.round(num(s.trim(), undefined, 0))).filter((n) => n > 0);
+const scaleTo = Math.round(num(args['scale-to'], undefined, quick ? 0 : 100));
+const parallel = Math.max(1, Math.round(num(args.parallel, undefined, 8)));
 const only = (args.only ?? SYSTEMS.join(',')).split(',').map((s) => s.trim());
 for (const s of only) if (!SYSTEMS.includes(s as System)) throw new Error(`--only: unknown system ${s} (ours, raw, swarm)`);
 const systems = SYSTEMS.filter((s) => only.includes(s));
-const lossRuns = Math.round(num(args['loss-runs'], quick ? 0 : 3));
-const lossReplicas = Math.max(1, Math.round(num(args['loss-replicas'], 20)));
-const pollMs = Math.max(5, num(args['poll-ms'], 100));
-const timeoutMs = num(args.timeout, 180) * 1000;
+const lossRuns = Math.round(num(args['loss-runs'], undefined, quick ? 0 : 3));
+const lossReplicas = Math.max(1, Math.round(num(args['loss-replicas'], undefined, 20)));
+const pollMs = Math.max(5, num(args['poll-ms'], undefined, 100));
+const timeoutMs = num(args.timeout, undefined, 180) * 1000;
 const batonArgs = (args['baton-args'] ?? '').split(/\s+/).filter(Boolean);
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const started = new Date();

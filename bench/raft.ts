@@ -9,9 +9,8 @@
 // experiments --baton-args="--snapshot-entries 100000" / --etcd-args="..." (no longer defaults).
 // Env: BENCH_DURATION, BENCH_WARMUP, BENCH_SLICES, BENCH_KILLS override the defaults the same way.
 import { parseArgs } from 'node:util';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { RAFT_DEFAULTS } from '../raft/node.js';
 import { BatonKvCluster } from './lib/baton-kv.js';
 import { EtcdCluster, ensureEtcd } from './lib/etcd.js';
@@ -21,16 +20,9 @@ import { FailoverRunner, summarizeFailover, type FailoverResult, type FailoverSa
 import { cleanupNow, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { round } from './lib/stats.js';
+import { benchDir, num, projectRoot } from './lib/args.js';
 
-const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
-/** The folder with package.json above this file (dist/bench/ normally, or any other build dir). */
-function findProjectRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return process.cwd();
-  }
-}
-const projectRoot = findProjectRoot(here);
+const here = benchDir;
 const serverScript = resolve(here, '../raft/example/kv-server.js');
 
 const { values: args } = parseArgs({
@@ -50,13 +42,6 @@ const { values: args } = parseArgs({
   },
 });
 
-function num(flag: string | undefined, env: string | undefined, fallback: number): number {
-  const text = flag ?? env;
-  if (text === undefined || text === '') return fallback;
-  const v = Number(text);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`not a number: ${text}`);
-  return v;
-}
 
 const quick = args.quick;
 const durationMs = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 10) * 1000;
