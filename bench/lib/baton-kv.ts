@@ -6,6 +6,7 @@ import type { Agent } from 'node:http';
 import { ManagedProcess, freePorts } from './proc.js';
 import { errorCode, httpRequest, keepAliveAgent, parseJson } from './http.js';
 import type { ReplicatedCluster, Write, WriteOutcome } from './cluster.js';
+import { ProcessCluster } from './process-cluster.js';
 
 export interface BatonKvOptions {
   /** Path of the compiled dist/raft/example/kv-server.js. */
@@ -38,12 +39,12 @@ interface KvStatus {
   applied: number;
 }
 
-export class BatonKvCluster implements ReplicatedCluster {
+export class BatonKvCluster extends ProcessCluster<Member> implements ReplicatedCluster {
   readonly system = 'baton';
   readonly size: number;
-  private readonly members: Member[] = [];
 
   constructor(private readonly opts: BatonKvOptions) {
+    super();
     this.size = opts.size ?? 3;
   }
 
@@ -62,15 +63,9 @@ export class BatonKvCluster implements ReplicatedCluster {
     await Promise.all(this.members.map((_, i) => this.launch(i)));
   }
 
-  running(member: number): boolean {
-    return this.members[member]?.proc?.running ?? false;
-  }
 
-  pids(): number[] {
-    return this.members.flatMap((m) => (m.proc?.running && m.proc.pid !== undefined ? [m.proc.pid] : []));
-  }
 
-  private async launch(i: number): Promise<void> {
+  protected async launch(i: number): Promise<void> {
     const m = this.members[i]!;
     const peers = this.members.map((p) => `${p.id}=127.0.0.1:${p.raftPort}`).join(',');
     m.starts++;
@@ -141,24 +136,7 @@ export class BatonKvCluster implements ReplicatedCluster {
     }
   }
 
-  kill(member: number): void {
-    this.members[member]!.proc?.signal('SIGKILL');
-  }
 
-  async restart(member: number): Promise<void> {
-    const m = this.members[member]!;
-    // restart() follows kill(): the exit event may still be on its way.
-    if (m.proc) await m.proc.exited;
-    await this.launch(member);
-  }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.members.map(async (m) => m.proc?.stop()));
-    for (const m of this.members) m.agent.destroy();
-  }
 
-  /** Log files of a member (for error reports). */
-  logTail(member: number): string {
-    return this.members[member]?.proc?.logTail() ?? '';
-  }
 }

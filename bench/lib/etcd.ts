@@ -8,6 +8,7 @@ import type { Agent } from 'node:http';
 import { ManagedProcess, freePorts, onPath, runSync, waitFor } from './proc.js';
 import { errorCode, httpRequest, keepAliveAgent, parseJson } from './http.js';
 import type { ReplicatedCluster, Write, WriteOutcome } from './cluster.js';
+import { ProcessCluster } from './process-cluster.js';
 
 /** Make sure `etcd` is installed: apt-get install etcd-server etcd-client when it is missing. */
 export function ensureEtcd(): void {
@@ -59,14 +60,14 @@ interface EtcdStatus {
   raftAppliedIndex?: string;
 }
 
-export class EtcdCluster implements ReplicatedCluster {
+export class EtcdCluster extends ProcessCluster<Member> implements ReplicatedCluster {
   readonly system = 'etcd';
   readonly size: number;
-  private readonly members: Member[] = [];
   private apiPrefix = '/v3';
   private version = 'unknown';
 
   constructor(private readonly opts: EtcdOptions) {
+    super();
     this.size = opts.size ?? 3;
   }
 
@@ -105,15 +106,9 @@ export class EtcdCluster implements ReplicatedCluster {
     );
   }
 
-  running(member: number): boolean {
-    return this.members[member]?.proc?.running ?? false;
-  }
 
-  pids(): number[] {
-    return this.members.flatMap((m) => (m.proc?.running && m.proc.pid !== undefined ? [m.proc.pid] : []));
-  }
 
-  private async launch(i: number): Promise<void> {
+  protected async launch(i: number): Promise<void> {
     const m = this.members[i]!;
     const cluster = this.members.map((p) => `${p.name}=http://127.0.0.1:${p.peerPort}`).join(',');
     m.starts++;
@@ -204,22 +199,7 @@ export class EtcdCluster implements ReplicatedCluster {
     }
   }
 
-  kill(member: number): void {
-    this.members[member]!.proc?.signal('SIGKILL');
-  }
 
-  async restart(member: number): Promise<void> {
-    const m = this.members[member]!;
-    if (m.proc) await m.proc.exited;
-    await this.launch(member);
-  }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.members.map(async (m) => m.proc?.stop()));
-    for (const m of this.members) m.agent.destroy();
-  }
 
-  logTail(member: number): string {
-    return this.members[member]?.proc?.logTail() ?? '';
-  }
 }
