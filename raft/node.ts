@@ -323,6 +323,8 @@ export class RaftNode<R = unknown> {
   }
 
   private serveReads(): void {
+    // status() builds arrays and maps: not worth it on every Ready when no read waits.
+    if (this.readyReads.length === 0) return;
     const applied = this.core.status().applied;
     for (let i = this.readyReads.length - 1; i >= 0; i--) {
       const r = this.readyReads[i]!;
