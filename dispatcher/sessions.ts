@@ -10,6 +10,7 @@ import type { DispatcherService } from '../src/rpc/services.js';
 import type { Caller, Guard } from '../src/rpc/caller.js';
 import { deleteAction, isFinished, updateAction, type StoreActionT } from '../manager/store/index.js';
 import type { DispatcherHost } from './heartbeats.js';
+import { MeshTableCache, affectsMeshTable } from './mesh-table.js';
 
 type SessionCall = grpc.ServerWritableStream<baton.SessionRequest.$Properties, baton.SessionMessage.$Properties>;
 
@@ -26,9 +27,12 @@ export class Sessions {
   private readonly now: () => number;
   /** Set once this leader's store has caught up (leader loops start after a read barrier). */
   private ready = false;
+  /** The routing mesh's table, the same for every node (DESIGN 6). */
+  private readonly mesh: MeshTableCache;
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.now ?? Date.now;
+    this.mesh = new MeshTableCache(deps.host.store);
   }
 
   /**
@@ -61,20 +65,37 @@ export class Sessions {
     const changed = new Map<string, baton.Task.$Properties>();
     const removed = new Set<string>();
     let flushing = false;
+    const schedule = (): void => {
+      if (!flushing) {
+        flushing = true;
+        setImmediate(flush);
+      }
+    };
+    // The mesh table rides in the same message as the task changes, ahead of them: a node drops
+    // a task from its mesh before it stops it.
+    let meshSent = '';
+    const meshUpdate = (): Pick<baton.SessionMessage.$Properties, 'meshSet' | 'mesh'> => {
+      const { table, key } = this.mesh.current();
+      if (key === meshSent) return {};
+      meshSent = key;
+      return { meshSet: true, mesh: table };
+    };
     const sendFull = (): void => {
       changed.clear();
       removed.clear();
-      call.write({ full: true, tasks: store.list('task', { nodeIds: [nodeId] }) as baton.Task[] });
+      call.write({ full: true, tasks: store.list('task', { nodeIds: [nodeId] }) as baton.Task[], ...meshUpdate() });
     };
     const flush = (): void => {
       flushing = false;
-      if (changed.size === 0 && removed.size === 0) return;
-      call.write({ full: false, tasks: [...changed.values()], removed: [...removed] });
+      const mesh = meshUpdate();
+      if (changed.size === 0 && removed.size === 0 && !mesh.meshSet) return;
+      call.write({ full: false, tasks: [...changed.values()], removed: [...removed], ...mesh });
       changed.clear();
       removed.clear();
     };
     const unsubscribe = store.onChange((event) => {
       if (event.action === 'reset') return sendFull();
+      if (affectsMeshTable(event)) schedule();
       if (event.kind !== 'task') return;
       const task = event.object;
       const previous = event.old;
@@ -88,10 +109,7 @@ export class Sessions {
         changed.delete(task.meta.id);
         removed.add(task.meta.id);
       } else return;
-      if (!flushing) {
-        flushing = true;
-        setImmediate(flush);
-      }
+      schedule();
     });
     const close = (): void => {
       if (!this.open.delete(close)) return;

@@ -107,6 +107,8 @@ export function allocatePorts(store: ClusterStore, spec: Spec, serviceId?: strin
       targetPort: Number(p.targetPort),
       publishedPort: published,
       publishMode: p.publishMode ?? baton.PublishMode.INGRESS,
+      // The mesh reads it from the allocated endpoint (dispatcher/mesh-table.ts).
+      ...(p.proxyProtocol ? { proxyProtocol: p.proxyProtocol } : {}),
     });
   }
   return out;
