@@ -31,9 +31,9 @@ async function tasksOf(client: BatonClient, service: string): Promise<baton.Task
   return (await client.control.call('ListTasks', { filters: { serviceId: service } })).tasks ?? [];
 }
 
-type CreateArgs = GlobalArgs & CreateFlags & { detach?: boolean; quiet?: boolean };
+type CreateArgs = GlobalArgs & CreateFlags & { detach?: boolean; quiet?: boolean; 'resolve-image'?: boolean };
 
-const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help']);
+const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help', '--no-resolve-image']);
 
 /**
  * `service create [OPTIONS] IMAGE [COMMAND] [ARG...]`: as with Docker, everything from the image
@@ -78,13 +78,14 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('workdir', { alias: 'w', type: 'string' })
           .option('stop-grace-period', { type: 'string', describe: 'default 10s' })
           .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of waiting for the service to converge' })
+          .option('resolve-image', { type: 'boolean', default: true, describe: 'check that the image exists before creating the service (--no-resolve-image skips it)' })
           .option('quiet', { alias: 'q', type: 'boolean' }),
       (args) =>
         withClient(args, async (client) => {
           // After `--` yargs leaves the words in `_` (behind the command names): they are the command.
           const rest = (args._ ?? []).slice(2).map(String);
           const [image, ...command] = [...(args.image ? [args.image] : []), ...(args.command ?? []).map(String), ...rest];
-          const svc = await client.control.call('CreateService', { spec: specFromFlags({ ...args, image, command }) });
+          const svc = await client.control.call('CreateService', { spec: specFromFlags({ ...args, image, command }), noResolveImage: args['resolve-image'] === false });
           const id = svc.meta?.id ?? '';
           print(id);
           if (!args.detach) await waitForConvergence(client, id, args.quiet ?? false);

@@ -23,7 +23,8 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
     (y) =>
       daemonOptions(y)
         .option('cert-expiry', { type: 'string', describe: 'node certificate lifetime, e.g. 90d (default 7d); renewed at half-life' })
-        .option('heartbeat-period', { type: 'string', describe: 'how often nodes heartbeat, e.g. 1s (default)' }) as never,
+        .option('heartbeat-period', { type: 'string', describe: 'how often nodes heartbeat, e.g. 1s (default)' })
+        .option('heartbeat-grace', { type: 'number', describe: 'missed heartbeats before a node is down and its tasks move (default 3)' }) as never,
     // The daemon's code loads only for the commands that run it.
     async (args) => (await import('./daemon/commands.js')).runInit(args),
   )

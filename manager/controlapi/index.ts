@@ -2,10 +2,10 @@
 import type { Handlers } from '../../src/rpc/define.js';
 import type { ControlService } from '../../src/rpc/services.js';
 import { clusterHandlers, type ControlDeps } from './control.js';
-import { serviceHandlers } from './services.js';
+import { serviceHandlers, type ServiceDeps } from './services.js';
 
 export { managerPeers } from './control.js';
 
-export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
+export function controlHandlers(deps: ControlDeps & Pick<ServiceDeps, 'checkImage'>): Handlers<ControlService> {
   return { ...clusterHandlers(deps), ...serviceHandlers(deps) };
 }

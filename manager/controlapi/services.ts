@@ -20,6 +20,11 @@ export interface ServiceDeps {
   forwarder: LeaderForwarder;
   guard: Guard;
   now?: () => number;
+  /**
+   * Looks a docker image up on this manager's engine (then its registry); throws a BatonError
+   * when it is unknown. Absent on a manager without a Docker engine: tasks report it instead.
+   */
+  checkImage?: (image: string) => Promise<void>;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -75,7 +80,10 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
   return {
     async CreateService(req, call) {
       const caller = guard(call, MANAGERS);
-      if (!manager.isLeader()) return forwarder.forward(controlService, 'CreateService', req, caller);
+      // Checked by the manager the user talks to, on its engine; the leader trusts that.
+      const image = req.spec?.task?.container?.image;
+      if (!req.noResolveImage && deps.checkImage && image && (req.spec?.task?.runtime || 'docker') === 'docker') await deps.checkImage(image);
+      if (!manager.isLeader()) return forwarder.forward(controlService, 'CreateService', { ...req, noResolveImage: true }, caller);
       return serially(async () => {
         const spec = validateServiceSpec(req.spec);
         if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = 1;

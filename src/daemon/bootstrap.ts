@@ -27,6 +27,7 @@ export interface NodeAddresses {
 export interface InitOptions extends NodeAddresses {
   certExpiryMs?: number;
   heartbeatPeriodMs?: number;
+  heartbeatGrace?: number;
 }
 
 export interface JoinOptions extends NodeAddresses {
@@ -81,6 +82,7 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
         spec: {
           annotations: { name: 'default' },
           heartbeatPeriodMs: opts.heartbeatPeriodMs ?? 0,
+          heartbeatGrace: opts.heartbeatGrace ?? 0,
           nodeCertExpiryMs: validity,
         },
         rootCa: {

@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import { defaultDataDir } from '../client/index.js';
 import { init, join } from './bootstrap.js';
 import { parseDuration } from './duration.js';
+import { BatonError } from '../rpc/errors.js';
 import type { NodeDaemon } from './node.js';
 import type { DaemonArgs, InitArgs, JoinArgs } from './options.js';
 
@@ -21,11 +22,17 @@ function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger
 }
 
 
+function parseGrace(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BatonError('INVALID_ARGUMENT', `bad --heartbeat-grace "${n}": want a whole number of periods, 1-1000`);
+  return n;
+}
+
 export async function runInit(args: InitArgs): Promise<void> {
   const started = await init({
     ...common(args),
     ...(args['cert-expiry'] ? { certExpiryMs: parseDuration(args['cert-expiry'], '--cert-expiry') } : {}),
     ...(args['heartbeat-period'] ? { heartbeatPeriodMs: parseDuration(args['heartbeat-period'], '--heartbeat-period') } : {}),
+    ...(args['heartbeat-grace'] !== undefined ? { heartbeatGrace: parseGrace(args['heartbeat-grace']) } : {}),
   });
   const d = started.daemon;
   if (started.resumed) {

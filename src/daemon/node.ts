@@ -26,6 +26,7 @@ import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentia
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
 import { TaskRuntime, availableExecutors } from './tasks.js';
+import { ExecutorError } from '../../worker/executor/index.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -44,6 +45,8 @@ export class NodeDaemon {
   private heartbeat: HeartbeatClient | undefined;
   private tasks: TaskRuntime | undefined;
   private runtimes: string[] = ['process'];
+  /** The docker executor's image lookup, once tasks have started and if an engine answered. */
+  private imageLookup: ((image: string) => Promise<void>) | undefined;
   private state: NodeState;
   private tls: NodeTlsMaterial;
   private roleChange: Promise<void> | undefined;
@@ -154,7 +157,7 @@ export class NodeDaemon {
         return node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
       },
     );
-    const deps = { manager, forwarder, clusterId };
+    const deps = { manager, forwarder, clusterId, checkImage: (image: string) => this.checkImage(image) };
     addService(this.tcp, controlService, controlHandlers({ ...deps, guard }), this.logger);
     addService(this.local, controlService, controlHandlers({ ...deps, guard: localGuard }), this.logger);
     addService(this.tcp, caService, caHandlers({ ...deps, guard, caPem: this.tls.caPem, managerKey }), this.logger);
@@ -185,6 +188,17 @@ export class NodeDaemon {
     this.health.setStatus('baton.Control', 'SERVING');
   }
 
+  /** `service create`'s image check: unknown images are refused; an engine hiccup is not the user's fault. */
+  private async checkImage(image: string): Promise<void> {
+    if (!this.imageLookup) return;
+    try {
+      await this.imageLookup(image);
+    } catch (err) {
+      if (err instanceof ExecutorError && err.code === 'IMAGE_NOT_FOUND') throw new BatonError('INVALID_ARGUMENT', err.message);
+      this.logger.warn({ err, image }, 'image check failed; creating the service anyway');
+    }
+  }
+
   /** A worker has no control API: say so clearly rather than "unimplemented". */
   private addWorkerControlStub(): void {
     const refuse = (): Promise<never> =>
@@ -203,6 +217,8 @@ export class NodeDaemon {
     };
     const executors = await availableExecutors(common);
     this.runtimes = executors.map((e) => e.runtime);
+    const docker = executors.find((e) => e.runtime === 'docker');
+    this.imageLookup = docker?.checkImage?.bind(docker);
     this.tasks = await TaskRuntime.start(
       {
         ...common,

@@ -96,7 +96,13 @@ test('a missing image and an unsatisfiable constraint say why instead of hanging
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
 
-  const missing = c.cli('m1', ['service', 'create', '-d', '--name', 'ghost', '--restart-condition', 'none', '127.0.0.1:9/no/such:image']);
+  // Refused at create, like `docker service create` resolving the image: one line, nothing made.
+  const refused = c.cli('m1', ['service', 'create', '-d', '--name', 'ghost', '127.0.0.1:9/no/such:image']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr.trim(), /^[^\n]*image "127\.0\.0\.1:9\/no\/such:image" is neither on this manager's engine nor in its registry[^\n]*$/);
+  assert.doesNotMatch(c.cli('m1', ['service', 'ls']).stdout, /ghost/);
+  // Forced through, the task itself says why it cannot run.
+  const missing = c.cli('m1', ['service', 'create', '-d', '--no-resolve-image', '--name', 'ghost', '--restart-condition', 'none', '127.0.0.1:9/no/such:image']);
   assert.equal(missing.code, 0, missing.stderr);
   await eventually('the task is rejected with the reason', () => tasks(c, 'm1', 'ghost').some((x) => x.state === 'TASK_REJECTED' && /not found/i.test(x.err)));
   assert.match(c.cli('m1', ['service', 'ps', 'ghost']).stdout, /Rejected.*not found/i);

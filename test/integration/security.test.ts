@@ -95,6 +95,9 @@ test('join and init refuse bad input with one line and write nothing', async (t)
   // Bad flags and addresses.
   assertOneLineError(baton(['init', '--data-dir', fresh('x7'), '--listen-addr', 'nonsense']), /bad --listen-addr/);
   assertOneLineError(baton(['init', '--data-dir', fresh('x8')]), /--advertise-addr is required/);
+  assertOneLineError(baton(['init', '--data-dir', fresh('x9'), '--listen-addr', `127.0.0.1:${port}`, '--heartbeat-grace', '0']), /bad --heartbeat-grace/);
+  assertOneLineError(baton(['init', '--data-dir', fresh('x9'), '--listen-addr', `127.0.0.1:${port}`, '--heartbeat-period', 'often']), /bad duration "often" for --heartbeat-period/);
+  assert.equal(existsSync(fresh('x9')), false, 'nothing written for a refused init');
   assertOneLineError(baton(['node', 'frobnicate', '--data-dir', a.dataDir('m1')]), /Unknown argument|Unknown command|subcommand/);
   assertOneLineError(a.cli('m1', ['node', 'inspect', 'nosuchnode']), /not found|no node/i);
   assertOneLineError(a.cli('m1', ['node', 'update', '--availability', 'sideways', nodeIdOf(a.get('w1'))]), /availability/);

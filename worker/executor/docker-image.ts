@@ -59,3 +59,22 @@ export async function ensureImage(docker: Docker, image: string, pullTimeoutMs: 
   if (await present(docker, image)) return;
   throw new ExecutorError('IMAGE_NOT_FOUND', `image "${image}" not found on the engine and could not be pulled: ${why}`);
 }
+
+/**
+ * What `docker service create` does before it creates anything: the image must be on this
+ * engine or known to its registry (a manifest lookup, no pull). Bounded like the pull.
+ */
+export async function checkImageExists(docker: Docker, image: string, timeoutMs: number): Promise<void> {
+  if (await present(docker, image)) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from its registry within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([docker.getImage(image).distribution(), timeout]);
+  } catch (err) {
+    throw new ExecutorError('IMAGE_NOT_FOUND', `image "${image}" is neither on this manager's engine nor in its registry (${errorMessage(err)}); pass --no-resolve-image to create the service anyway`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -7,7 +7,7 @@ import Docker from 'dockerode';
 import pino, { type Logger } from 'pino';
 import { FrameDemuxer } from './docker-logs.js';
 import { httpStatus, engineMessage, rethrow, tolerate } from './docker-errors.js';
-import { ensureImage } from './docker-image.js';
+import { checkImageExists, ensureImage } from './docker-image.js';
 import { LABEL, createOptions, observe } from './docker-spec.js';
 import {
   ExecutorError,
@@ -55,6 +55,10 @@ class DockerExecutor implements Executor {
     this.docker = opts.docker ?? new Docker();
     this.bindAddress = opts.bindAddress ?? '127.0.0.1';
     this.logger = (opts.logger ?? pino({ enabled: false })).child({ component: 'executor', runtime: 'docker' });
+  }
+
+  checkImage(image: string): Promise<void> {
+    return checkImageExists(this.docker, image, this.opts.pullTimeoutMs ?? 5_000);
   }
 
   async available(): Promise<boolean> {

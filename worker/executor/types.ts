@@ -79,6 +79,8 @@ export interface Executor {
   /** Every task of this cluster and node, for adoption after a worker restart. */
   list(): Promise<TaskObservation[]>;
   logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk>;
+  /** docker: throws IMAGE_NOT_FOUND unless the engine or the image's registry has it. */
+  checkImage?(image: string): Promise<void>;
 }
 
 export type ExecutorErrorCode = 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'NOT_FOUND' | 'RUNTIME_UNAVAILABLE' | 'START_FAILED';
