@@ -1,0 +1,50 @@
+// Prometheus text exposition (format 0.0.4) of the mesh's counters, written by hand: a few
+// families with labels do not justify a metrics dependency.
+import type { Backend } from './backend-set.js';
+
+/** One published port as the metrics see it. */
+export interface PortStats {
+  service: string;
+  protocol: 'tcp' | 'udp';
+  port: number;
+  backends: Iterable<Backend>;
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+interface Family {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
+  lines: string[];
+}
+
+export function renderMetrics(ports: readonly PortStats[]): string {
+  const fam = (name: string, type: Family['type'], help: string): Family => ({ name, type, help, lines: [] });
+  const open = fam('baton_mesh_connections_open', 'gauge', 'Connections (UDP: flows) open through the routing mesh, per backend.');
+  const total = fam('baton_mesh_connections_total', 'counter', 'Connections (UDP: flows) established to a backend.');
+  const bytes = fam('baton_mesh_bytes_total', 'counter', 'Bytes relayed; direction "in" is client to backend, "out" backend to client.');
+  const failures = fam('baton_mesh_backend_failures_total', 'counter', 'Failed connects to a backend (refused, unreachable, timed out).');
+  const datagrams = fam('baton_mesh_udp_datagrams_total', 'counter', 'UDP datagrams relayed, per direction.');
+  for (const p of ports) {
+    const base = `service="${escapeLabel(p.service)}",protocol="${p.protocol}",port="${p.port}"`;
+    for (const b of p.backends) {
+      const l = `${base},backend="${escapeLabel(b.addr)}"`;
+      open.lines.push(`${open.name}{${l}} ${b.open}`);
+      total.lines.push(`${total.name}{${l}} ${b.connectionsTotal}`);
+      bytes.lines.push(`${bytes.name}{${l},direction="in"} ${b.bytesIn}`);
+      bytes.lines.push(`${bytes.name}{${l},direction="out"} ${b.bytesOut}`);
+      failures.lines.push(`${failures.name}{${l}} ${b.failuresTotal}`);
+      if (p.protocol === 'udp') {
+        datagrams.lines.push(`${datagrams.name}{${l},direction="in"} ${b.datagramsIn}`);
+        datagrams.lines.push(`${datagrams.name}{${l},direction="out"} ${b.datagramsOut}`);
+      }
+    }
+  }
+  return [open, total, bytes, failures, datagrams]
+    .map((f) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.lines].join('\n'))
+    .join('\n')
+    .concat('\n');
+}
