@@ -1,6 +1,7 @@
 // `service create` flags to a ServiceSpec, the Docker way; each bad value is one clear error.
 import { baton, BatonError } from '../src/client/index.js';
 import { repeated } from './context.js';
+import { parseConfigRef, parseSecretRef } from './data-refs.js';
 
 export interface CreateFlags {
   name?: string | undefined;
@@ -20,6 +21,8 @@ export interface CreateFlags {
   runtime?: string | undefined;
   workdir?: string | undefined;
   'stop-grace-period'?: string | undefined;
+  secret?: string | string[] | undefined;
+  config?: string | string[] | undefined;
   image?: string | undefined;
   command?: (string | number)[] | undefined;
 }
@@ -103,6 +106,8 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
       : { image: f.image ?? '', args: words };
   container.env = repeated(f.env);
   if (f.workdir) container.dir = f.workdir;
+  container.secrets = repeated(f.secret).map(parseSecretRef);
+  container.configs = repeated(f.config).map(parseConfigRef);
   if (f['stop-grace-period']) container.stopGraceMs = parseDuration(f['stop-grace-period'], '--stop-grace-period');
   return {
     annotations: { name: f.name ?? '' },

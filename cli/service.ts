@@ -12,7 +12,7 @@ function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
   return baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true });
 }
 
-function ago(ms: number): string {
+export function ago(ms: number): string {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   if (s < 60) return `${s} second${s === 1 ? '' : 's'} ago`;
   const m = Math.round(s / 60);
@@ -77,6 +77,8 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('runtime', { type: 'string', describe: 'docker (default) or process' })
           .option('workdir', { alias: 'w', type: 'string' })
           .option('stop-grace-period', { type: 'string', describe: 'default 10s' })
+          .option('secret', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=FILE,mode=0400: at /run/secrets/FILE (repeatable)' })
+          .option('config', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=/PATH,mode=0444 (repeatable)' })
           .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of waiting for the service to converge' })
           .option('resolve-image', { type: 'boolean', default: true, describe: 'check that the image exists before creating the service (--no-resolve-image skips it)' })
           .option('quiet', { alias: 'q', type: 'boolean' }),

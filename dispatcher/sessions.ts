@@ -11,6 +11,7 @@ import type { Caller, Guard } from '../src/rpc/caller.js';
 import { deleteAction, isFinished, updateAction, type StoreActionT } from '../manager/store/index.js';
 import type { DispatcherHost } from './heartbeats.js';
 import { MeshTableCache, affectsMeshTable } from './mesh-table.js';
+import { SessionSecrets, type Unseal } from './session-secrets.js';
 
 type SessionCall = grpc.ServerWritableStream<baton.SessionRequest.$Properties, baton.SessionMessage.$Properties>;
 
@@ -19,6 +20,8 @@ export interface SessionDeps {
   guard: Guard;
   logger: Logger;
   forwardStatus: (req: baton.UpdateTaskStatusRequest.$Properties, caller: Caller) => Promise<baton.Empty.$Properties>;
+  /** Opens sealed secret data for the nodes whose tasks use it (the managers' key stays with the caller). */
+  unseal: Unseal;
   now?: () => number;
 }
 
@@ -80,16 +83,18 @@ export class Sessions {
       meshSent = key;
       return { meshSet: true, mesh: table };
     };
+    const secrets = new SessionSecrets(store, nodeId, this.deps.unseal, (msg, secretId) => this.deps.logger.warn({ node: nodeId, secretId }, msg));
     const sendFull = (): void => {
       changed.clear();
       removed.clear();
-      call.write({ full: true, tasks: store.list('task', { nodeIds: [nodeId] }) as baton.Task[], ...meshUpdate() });
+      const tasks = store.list('task', { nodeIds: [nodeId] });
+      call.write({ full: true, tasks: tasks as baton.Task[], ...meshUpdate(), ...secrets.full(tasks) });
     };
     const flush = (): void => {
       flushing = false;
       const mesh = meshUpdate();
-      if (changed.size === 0 && removed.size === 0 && !mesh.meshSet) return;
-      call.write({ full: false, tasks: [...changed.values()], removed: [...removed], ...mesh });
+      if (changed.size === 0 && removed.size === 0 && !mesh.meshSet && !secrets.pending()) return;
+      call.write({ full: false, tasks: [...changed.values()], removed: [...removed], ...mesh, ...secrets.flush() });
       changed.clear();
       removed.clear();
     };
@@ -109,6 +114,7 @@ export class Sessions {
         changed.delete(task.meta.id);
         removed.add(task.meta.id);
       } else return;
+      secrets.track(task, event.action === 'delete');
       schedule();
     });
     const close = (): void => {

@@ -7,6 +7,8 @@ import { globalOptions, type GlobalArgs } from '../cli/context.js';
 import { nodeCommand } from '../cli/node.js';
 import { separateTaskCommand, serviceCommand } from '../cli/service.js';
 import { joinToken, joinTokenCommand } from '../cli/join-token.js';
+import { secretCommand } from '../cli/secret.js';
+import { configCommand } from '../cli/config.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -39,6 +41,8 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   )
   .command<GlobalArgs>('node', 'Manage nodes', (y) => nodeCommand(globalOptions(y)))
   .command<GlobalArgs>('service', 'Manage services', (y) => serviceCommand(globalOptions(y)))
+  .command<GlobalArgs>('secret', 'Manage secrets', (y) => secretCommand(globalOptions(y)))
+  .command<GlobalArgs>('config', 'Manage configs', (y) => configCommand(globalOptions(y)))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),
   )

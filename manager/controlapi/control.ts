@@ -12,6 +12,8 @@ import type { Manager } from '../manager.js';
 import { deleteAction, updateAction, type ListFilter, type Stored } from '../store/index.js';
 import { keepsQuorum, nodeView } from './nodes.js';
 import { resolveObject } from './resolve.js';
+import type { SecretMethods } from './secrets.js';
+import type { ConfigMethods } from './configs.js';
 
 export interface ControlDeps {
   manager: Manager;
@@ -24,9 +26,11 @@ export interface ControlDeps {
 const MANAGERS = ['manager'] as const;
 
 type ServiceMethods = 'CreateService' | 'GetService' | 'ListServices' | 'UpdateService' | 'RemoveService' | 'ListTasks';
+/** Secrets and configs: secrets.ts, configs.ts. */
+type DataMethods = SecretMethods | ConfigMethods;
 
 /** Nodes, cluster, join tokens and Raft membership; services are in services.ts. */
-export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService>, ServiceMethods> {
+export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService>, ServiceMethods | DataMethods> {
   const { manager, forwarder, guard } = deps;
   const now = deps.now ?? Date.now;
 

@@ -12,6 +12,7 @@ import { createAction, deleteAction, newObjectId, updateAction, type ListFilter,
 import { allocatePorts } from '../allocator/ports.js';
 import { resolveObject } from './resolve.js';
 import { parseConstraints } from '../scheduler/index.js';
+import { resolveDataReferences } from './references.js';
 
 type ServiceHandlers = Pick<Handlers<ControlService>, 'CreateService' | 'GetService' | 'ListServices' | 'UpdateService' | 'RemoveService' | 'ListTasks'>;
 
@@ -88,6 +89,7 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
         const spec = validateServiceSpec(req.spec);
         if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = 1;
         await manager.readBarrier();
+        resolveDataReferences(manager.store, spec);
         const id = newObjectId();
         const ports = allocatePorts(manager.store, spec);
         const t = now();
@@ -117,6 +119,7 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
         await manager.readBarrier();
         const current = resolveService(req.id ?? '');
         const spec = validateServiceSpec(req.spec);
+        resolveDataReferences(manager.store, spec);
         if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {
           throw new BatonError('INVALID_ARGUMENT', 'a service cannot be renamed');
         }

@@ -10,6 +10,7 @@ import { Manager } from '../../manager/manager.js';
 import { LeaderForwarder } from '../../manager/forward.js';
 import { controlHandlers, managerPeers } from '../../manager/controlapi/index.js';
 import { caHandlers } from '../../manager/caapi/ca.js';
+import { unseal } from '../../manager/ca/index.js';
 import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
@@ -157,10 +158,10 @@ export class NodeDaemon {
         return node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
       },
     );
-    const deps = { manager, forwarder, clusterId, checkImage: (image: string) => this.checkImage(image) };
+    const deps = { manager, forwarder, clusterId, managerKey, checkImage: (image: string) => this.checkImage(image) };
     addService(this.tcp, controlService, controlHandlers({ ...deps, guard }), this.logger);
     addService(this.local, controlService, controlHandlers({ ...deps, guard: localGuard }), this.logger);
-    addService(this.tcp, caService, caHandlers({ ...deps, guard, caPem: this.tls.caPem, managerKey }), this.logger);
+    addService(this.tcp, caService, caHandlers({ ...deps, guard, caPem: this.tls.caPem }), this.logger);
     const logs = { manager, credentials: () => this.clientCredentials(), channelOptions: NODE_CHANNEL_OPTIONS };
     this.tcp.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard }) });
     this.local.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard: localGuard }) });
@@ -176,6 +177,7 @@ export class NodeDaemon {
       guard,
       logger: this.logger.child({ component: 'dispatcher' }),
       forwardStatus: (req, caller) => forwarder.forward(dispatcherService, 'UpdateTaskStatus', req, caller),
+      unseal: (sealed) => unseal(managerKey, sealed),
     });
     addService(this.tcp, dispatcherService, { ...heartbeats.handlers(), ...sessions.handlers() }, this.logger);
     this.tcp.addService({ Session: dispatcherSession }, {

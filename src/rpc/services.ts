@@ -18,6 +18,14 @@ export const controlService = {
   UpdateService: unary(CONTROL, 'UpdateService', baton.UpdateServiceRequest, baton.Service),
   RemoveService: unary(CONTROL, 'RemoveService', baton.RemoveRequest, baton.RemoveResponse),
   ListTasks: unary(CONTROL, 'ListTasks', baton.ListRequest, baton.ListTasksResponse),
+  CreateSecret: unary(CONTROL, 'CreateSecret', baton.CreateSecretRequest, baton.Secret),
+  GetSecret: unary(CONTROL, 'GetSecret', baton.GetRequest, baton.Secret),
+  ListSecrets: unary(CONTROL, 'ListSecrets', baton.ListRequest, baton.ListSecretsResponse),
+  RemoveSecret: unary(CONTROL, 'RemoveSecret', baton.RemoveRequest, baton.RemoveResponse),
+  CreateConfig: unary(CONTROL, 'CreateConfig', baton.CreateConfigRequest, baton.Config),
+  GetConfig: unary(CONTROL, 'GetConfig', baton.GetRequest, baton.Config),
+  ListConfigs: unary(CONTROL, 'ListConfigs', baton.ListRequest, baton.ListConfigsResponse),
+  RemoveConfig: unary(CONTROL, 'RemoveConfig', baton.RemoveRequest, baton.RemoveResponse),
 };
 export type ControlService = typeof controlService;
 

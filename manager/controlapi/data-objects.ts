@@ -1,0 +1,111 @@
+// Secrets and configs share Docker's model: a named, immutable blob with labels, created once,
+// referenced by services, removable only when no service uses it. This module holds what both
+// kinds' handlers (secrets.ts, configs.ts) do alike; the kinds differ in how the data is kept
+// (a secret's is sealed and never returned, a config's is plain and shown by inspect).
+import { baton } from '../../proto/gen/baton.js';
+import { BatonError } from '../../src/rpc/errors.js';
+import type { Caller, Guard } from '../../src/rpc/caller.js';
+import type { LeaderForwarder } from '../forward.js';
+import type { Manager } from '../manager.js';
+import { createAction, deleteAction, newObjectId, type ListFilter, type Stored } from '../store/index.js';
+import { resolveObject } from './resolve.js';
+
+export type DataKind = 'secret' | 'config';
+
+/** Docker's limit for both kinds: 500 KiB. */
+export const MAX_DATA_BYTES = 500 * 1024;
+
+// Docker's rule (swarmkit validateSecretSpec / validateConfigSpec): letters and digits at both
+// ends, '-', '_' and '.' inside, at most 64 characters.
+const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9])?$/;
+
+export interface DataDeps {
+  manager: Manager;
+  forwarder: LeaderForwarder;
+  guard: Guard;
+  now?: () => number;
+}
+
+/** Checks a create request's spec; returns a clean copy. */
+export function validateDataSpec(kind: DataKind, spec: baton.SecretSpec.$Properties | null | undefined): { name: string; labels: Record<string, string>; data: Uint8Array } {
+  const name = spec?.annotations?.name ?? '';
+  if (!NAME.test(name)) {
+    throw new BatonError(
+      'INVALID_ARGUMENT',
+      `invalid ${kind} name "${name}": 1-64 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
+    );
+  }
+  const data = spec?.data ?? new Uint8Array(0);
+  if (data.length === 0) throw new BatonError('INVALID_ARGUMENT', `${kind} ${name}: the data is empty`);
+  if (data.length > MAX_DATA_BYTES) {
+    throw new BatonError('INVALID_ARGUMENT', `${kind} ${name}: ${data.length} bytes is more than the limit of ${MAX_DATA_BYTES} (500 KiB)`);
+  }
+  return { name, labels: { ...(spec?.annotations?.labels ?? {}) }, data };
+}
+
+/** The names of the services whose spec references the object. */
+export function servicesUsing(manager: Manager, kind: DataKind, id: string): string[] {
+  return manager.store
+    .list('service')
+    .filter((s) => {
+      const c = s.spec?.task?.container;
+      const refs = kind === 'secret' ? (c?.secrets ?? []).map((r) => r.secretId) : (c?.configs ?? []).map((r) => r.configId);
+      return refs.includes(id);
+    })
+    .map((s) => s.spec?.annotations?.name ?? s.meta.id)
+    .sort();
+}
+
+export function listFilterOf(f: baton.Filters.$Properties | null | undefined): ListFilter {
+  return {
+    ...(f?.ids?.length ? { ids: f.ids } : {}),
+    ...(f?.names?.length ? { names: f.names } : {}),
+    ...(f?.labels?.length ? { labels: f.labels } : {}),
+  };
+}
+
+/** Create and remove, the same for both kinds; `storeData` turns the given data into what is stored. */
+export function dataWrites<K extends DataKind>(deps: DataDeps, kind: K, storeData: (data: Uint8Array) => Uint8Array) {
+  const { manager } = deps;
+  const now = deps.now ?? Date.now;
+
+  async function create(spec: baton.SecretSpec.$Properties | null | undefined): Promise<Stored<K>> {
+    const { name, labels, data } = validateDataSpec(kind, spec);
+    await manager.readBarrier();
+    // The store refuses a taken name too (at apply); this says it before a Raft round, clearly.
+    if (manager.store.list(kind, { names: [name] }).length > 0) throw new BatonError('ALREADY_EXISTS', `${kind} ${name} already exists`);
+    const t = now();
+    const object = { meta: { id: newObjectId(), createdAt: t, updatedAt: t }, spec: { annotations: { name, labels }, data: storeData(data) } };
+    const [stored] = await manager.propose([createAction(kind, object as never)]);
+    return stored!.object as Stored<K>;
+  }
+
+  async function remove(ref: string): Promise<void> {
+    await manager.readBarrier();
+    const obj = resolveObject(manager, kind, ref);
+    const name = obj.spec?.annotations?.name ?? obj.meta.id;
+    const users = servicesUsing(manager, kind, obj.meta.id);
+    if (users.length > 0) {
+      throw new BatonError('FAILED_PRECONDITION', `${kind} ${name} is in use by service${users.length > 1 ? 's' : ''} ${users.join(', ')}`);
+    }
+    await manager.propose([deleteAction(kind, obj)]);
+  }
+
+  return { create, remove };
+}
+
+/** Runs a write on the leader, or forwards it there with the caller's identity. */
+export function onLeader<T>(deps: DataDeps, forward: (caller: Caller) => Promise<T>, caller: Caller, run: () => Promise<T>): Promise<T> {
+  return deps.manager.isLeader() ? run() : forward(caller);
+}
+
+/** What the API shows of a secret or config without its data. */
+export interface DataView {
+  meta?: baton.Meta.$Properties | null;
+  spec: { annotations: baton.Annotations.$Properties | null };
+}
+
+/** The object as the API shows it: without its data (secrets always; configs in lists). */
+export function withoutData(obj: { readonly meta?: object | null; readonly spec?: { readonly annotations?: object | null } | null }): DataView {
+  return { meta: obj.meta, spec: { annotations: (obj.spec?.annotations ?? null) } };
+}
