@@ -1,7 +1,7 @@
 // Progress of a service until it converges, like `docker service create`: one line per slot,
 // redrawn in a terminal, and the reason when it cannot converge (instead of hanging forever).
 import { baton, BatonError, type BatonClient } from '../src/client/index.js';
-import { taskStateName } from './task-state.js';
+import { healthSuffix, runningAndHealthy, taskStateName } from './task-state.js';
 
 const TIMEOUT_MS = Number(process.env.BATON_CONVERGE_TIMEOUT_MS ?? 120_000);
 
@@ -17,14 +17,15 @@ export async function waitForConvergence(client: BatonClient, ref: string, quiet
       (t) => t.desiredState === baton.TaskState.TASK_RUNNING,
     );
     const want = svc.spec?.global ? tasks.length : Number(svc.spec?.replicas ?? 0);
-    const running = tasks.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
+    // As Docker: a task with a health check counts once it is healthy, not merely running.
+    const running = tasks.filter((t) => runningAndHealthy(t.status)).length;
     const stuck = tasks.find((t) => (t.status?.state === baton.TaskState.TASK_PENDING && t.status.message && t.status.message !== 'pending task scheduling') || t.status?.err);
     const reason = stuck ? (stuck.status?.err || stuck.status?.message || '') : '';
     if (!quiet) {
       const slots = tasks
         .slice()
         .sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0))
-        .map((t) => `${t.annotations?.name ?? t.meta?.id}: ${taskStateName(t.status?.state)}${t.status?.err ? ` (${t.status.err})` : ''}`);
+        .map((t) => `${t.annotations?.name ?? t.meta?.id}: ${taskStateName(t.status?.state)}${healthSuffix(t.status)}${t.status?.err ? ` (${t.status.err})` : ''}`);
       const report = [`overall progress: ${running} out of ${want} tasks`, ...slots].join('\n');
       if (tty) {
         if (lines > 0) process.stdout.write(`\x1b[${lines}A\x1b[J`);

@@ -4,8 +4,9 @@ import { baton, BatonError, type BatonClient } from '../src/client/index.js';
 import { withClient, type GlobalArgs } from './context.js';
 import { json, print, table } from './output.js';
 import { specFromFlags, type CreateFlags } from './service-spec.js';
+import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
-import { taskStateName } from './task-state.js';
+import { healthSuffix, taskStateName } from './task-state.js';
 
 
 function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
@@ -31,9 +32,9 @@ async function tasksOf(client: BatonClient, service: string): Promise<baton.Task
   return (await client.control.call('ListTasks', { filters: { serviceId: service } })).tasks ?? [];
 }
 
-type CreateArgs = GlobalArgs & CreateFlags & { detach?: boolean; quiet?: boolean; 'resolve-image'?: boolean };
+type CreateArgs = GlobalArgs & CreateFlags & HealthFlags & { detach?: boolean; quiet?: boolean; 'resolve-image'?: boolean };
 
-const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help', '--no-resolve-image']);
+const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help', '--no-resolve-image', '--no-healthcheck', '--healthcheck']);
 
 /**
  * `service create [OPTIONS] IMAGE [COMMAND] [ARG...]`: as with Docker, everything from the image
@@ -79,6 +80,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('stop-grace-period', { type: 'string', describe: 'default 10s' })
           .option('secret', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=FILE,mode=0400: at /run/secrets/FILE (repeatable)' })
           .option('config', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=/PATH,mode=0444 (repeatable)' })
+          .options(healthOptions)
           .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of waiting for the service to converge' })
           .option('resolve-image', { type: 'boolean', default: true, describe: 'check that the image exists before creating the service (--no-resolve-image skips it)' })
           .option('quiet', { alias: 'q', type: 'boolean' }),
@@ -87,7 +89,10 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           // After `--` yargs leaves the words in `_` (behind the command names): they are the command.
           const rest = (args._ ?? []).slice(2).map(String);
           const [image, ...command] = [...(args.image ? [args.image] : []), ...(args.command ?? []).map(String), ...rest];
-          const svc = await client.control.call('CreateService', { spec: specFromFlags({ ...args, image, command }), noResolveImage: args['resolve-image'] === false });
+          const spec = specFromFlags({ ...args, image, command });
+          const health = healthFromFlags(args);
+          if (health && spec.task?.container) spec.task.container.healthcheck = health;
+          const svc = await client.control.call('CreateService', { spec, noResolveImage: args['resolve-image'] === false });
           const id = svc.meta?.id ?? '';
           print(id);
           if (!args.detach) await waitForConvergence(client, id, args.quiet ?? false);
@@ -143,7 +148,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             const shown = seen.has(name) ? ` \\_ ${name}` : name;
             seen.add(name);
             const status = t.status ?? {};
-            const current = `${capitalizeState(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}`;
+            const current = `${capitalizeState(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`;
             const error = status.err || (status.state === baton.TaskState.TASK_PENDING ? status.message ?? '' : '');
             return [t.meta?.id ?? '', shown, t.nodeId ? host(t.nodeId) : '', capitalizeState(taskStateName(t.desiredState)), current, error];
           });

@@ -46,6 +46,7 @@ export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null 
     throw new BatonError('INVALID_ARGUMENT', 'the process runtime needs a command to run');
   }
   for (const e of container.env ?? []) if (!/^[^=\s]+=/.test(e)) throw new BatonError('INVALID_ARGUMENT', `bad environment variable "${e}" (want KEY=VALUE)`);
+  validateHealthConfig(container.healthcheck);
   if (spec.global && Number(spec.replicas) > 0) throw new BatonError('INVALID_ARGUMENT', '--replicas cannot be used with --mode global');
   parseConstraints(task.placement?.constraints);
   const limits = task.resources?.limits;
@@ -54,6 +55,22 @@ export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null 
     if (r && (Number(r.nanoCpus) < 0 || Number(r.memoryBytes) < 0)) throw new BatonError('INVALID_ARGUMENT', 'resources cannot be negative');
   }
   return spec;
+}
+
+/** Docker's health check shapes: ["CMD", prog, ...], ["CMD-SHELL", cmd], ["NONE"], or [] (the image's own). */
+function validateHealthConfig(h: baton.HealthConfig.$Properties | null | undefined): void {
+  if (!h) return;
+  const test = h.test ?? [];
+  const kind = test[0];
+  const ok =
+    kind === undefined ||
+    (kind === 'NONE' && test.length === 1) ||
+    (kind === 'CMD' && test.length >= 2 && test[1] !== '') ||
+    (kind === 'CMD-SHELL' && test.length === 2 && test[1] !== '');
+  if (!ok) throw new BatonError('INVALID_ARGUMENT', `bad health check test ${JSON.stringify(test)} (want ["CMD", prog, ...], ["CMD-SHELL", cmd] or ["NONE"])`);
+  for (const [name, v] of [['interval', h.intervalMs], ['timeout', h.timeoutMs], ['start period', h.startPeriodMs]] as const) {
+    if (Number(v ?? 0) < 0) throw new BatonError('INVALID_ARGUMENT', `health check ${name} cannot be negative`);
+  }
 }
 
 export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {

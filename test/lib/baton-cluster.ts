@@ -216,6 +216,8 @@ export interface TaskRow {
   /** container id, or pid for the process runtime */
   containerId: string;
   exitCode: number;
+  /** HEALTH_NONE | HEALTH_STARTING | HEALTH_HEALTHY | HEALTH_UNHEALTHY */
+  health: string;
 }
 
 /** `baton service ps SERVICE --format json` on `on`, reduced to what tests compare. */
@@ -227,7 +229,7 @@ export function tasks(cluster: BatonCluster, on: string, service: string): TaskR
     annotations: { name: string } | null;
     nodeId: string;
     desiredState: string;
-    status: { state: string; err: string; message: string; exitCode: number; containerId: string; ports: { hostPort: number }[] } | null;
+    status: { state: string; err: string; message: string; exitCode: number; containerId: string; ports: { hostPort: number }[]; health?: string } | null;
   }[]).map((t) => ({
     id: t.meta.id,
     name: t.annotations?.name ?? '',
@@ -239,6 +241,7 @@ export function tasks(cluster: BatonCluster, on: string, service: string): TaskR
     hostPort: t.status?.ports?.[0]?.hostPort ?? 0,
     containerId: t.status?.containerId ?? '',
     exitCode: t.status?.exitCode ?? 0,
+    health: t.status?.health ?? 'HEALTH_NONE',
   }));
 }
 

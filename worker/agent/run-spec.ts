@@ -1,6 +1,6 @@
 // From an assigned baton.Task to what an executor runs (worker/executor/types.ts).
 import { baton } from '../../proto/gen/baton.js';
-import type { PortBinding, TaskRunSpec } from '../executor/types.js';
+import type { HealthCheckSpec, PortBinding, TaskHealth, TaskRunSpec } from '../executor/types.js';
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -34,7 +34,39 @@ export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeI
     limits: { nanoCpus: limits.nanoCpus ?? 0, memoryBytes: limits.memoryBytes ?? 0 },
     ports: targetPorts(task),
     stopGraceMs: stopGraceMs(task),
+    ...(c.healthcheck ? { healthcheck: healthCheckOf(c.healthcheck) } : {}),
   };
+}
+
+function healthCheckOf(h: baton.HealthConfig.$Properties): HealthCheckSpec {
+  return {
+    test: h.test ?? [],
+    intervalMs: Number(h.intervalMs ?? 0),
+    timeoutMs: Number(h.timeoutMs ?? 0),
+    retries: h.retries ?? 0,
+    startPeriodMs: Number(h.startPeriodMs ?? 0),
+  };
+}
+
+const HEALTH_STATES: Record<TaskHealth, baton.HealthState> = {
+  none: baton.HealthState.HEALTH_NONE,
+  starting: baton.HealthState.HEALTH_STARTING,
+  healthy: baton.HealthState.HEALTH_HEALTHY,
+  unhealthy: baton.HealthState.HEALTH_UNHEALTHY,
+};
+
+export function healthState(h: TaskHealth): baton.HealthState {
+  return HEALTH_STATES[h];
+}
+
+export function taskHealth(h: baton.HealthState | null | undefined): TaskHealth {
+  return (Object.keys(HEALTH_STATES) as TaskHealth[]).find((k) => HEALTH_STATES[k] === h) ?? 'none';
+}
+
+/** Whether the task's own spec asks for a probe (docker images may bring one the spec does not show). */
+export function specProbes(task: baton.Task.$Properties): boolean {
+  const test = task.spec?.container?.healthcheck?.test ?? [];
+  return test.length > 0 && test[0] !== 'NONE';
 }
 
 /**

@@ -3,12 +3,16 @@
 // remove. Steps of one task run one at a time; tasks run side by side. Each new status is on
 // disk before the action it announces, so a restarted agent knows what it may have done.
 import type { Logger } from 'pino';
-import type { baton } from '../../proto/gen/baton.js';
-import { ExecutorError, errorMessage, type Executor, type TaskObservation } from '../executor/types.js';
+import { baton } from '../../proto/gen/baton.js';
+import { ExecutorError, errorMessage, type Executor, type HealthWatch, type TaskObservation } from '../executor/types.js';
 import { AgentClosedError } from './task-db.js';
 import type { Limiter } from './limiter.js';
-import { portStatus, runtimeOf, stopGraceMs, toRunSpec } from './run-spec.js';
+import { healthState, portStatus, runtimeOf, specProbes, stopGraceMs, taskHealth, toRunSpec } from './run-spec.js';
 import { S, intentOf, isTerminal, mayFollow, stateName, type TaskState } from './states.js';
+
+const H = baton.HealthState;
+/** What Swarm reports for a task its health check condemned; the restart policy replaces it. */
+export const UNHEALTHY_ERR = 'unhealthy container';
 
 export interface ControllerHost {
   readonly nodeId: string;
@@ -67,6 +71,10 @@ export class TaskController {
   private again = false;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Follows the running task's health (the runtime's checks) while it runs. */
+  private healthWatch: HealthWatch | undefined;
+  /** The health the runtime last reported, ahead of the status until a step records it. */
+  private observedHealth: baton.HealthState | undefined;
 
   constructor(
     private readonly host: ControllerHost,
@@ -124,6 +132,7 @@ export class TaskController {
 
   close(): void {
     this.closed = true;
+    this.stopHealthWatch();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
@@ -183,12 +192,18 @@ export class TaskController {
     // Desired shutdown wins over anything observed meanwhile, as in Swarm.
     if (intent === 'shutdown' || intent === 'remove') return this.shutdown();
     if (this.adopt) return this.adoptRunning(this.adopt);
+    // Before the exit: stopping an unhealthy task makes it exit, and the reason is its health.
+    if (state === S.TASK_RUNNING && this.status.health === H.HEALTH_UNHEALTHY) return this.failUnhealthy();
     if (this.exit) return this.finish(this.exit);
     if (this.waitError !== undefined) return this.setStatus({ state: S.TASK_FAILED, message: 'failed', err: errorMessage(this.waitError) });
     if (this.lost) {
       return this.setStatus({ state: S.TASK_FAILED, message: 'failed', err: 'the task is gone from its runtime (lost while the agent was down)' });
     }
-    if (state === S.TASK_RUNNING) return this.watch();
+    if (state === S.TASK_RUNNING) {
+      const health = this.observedHealth;
+      if (health !== undefined && health !== (this.status.health ?? H.HEALTH_NONE)) return this.setHealth(health);
+      return this.watch();
+    }
     // Loaded from disk: adoption and exits above go on; new work waits for the managers.
     if (this.held) return false;
     if (intent === 'hold') return state < S.TASK_ACCEPTED && this.accept();
@@ -260,7 +275,50 @@ export class TaskController {
   }
 
   private setRunning(obs: TaskObservation, message: string): Promise<boolean> {
-    return this.setStatus({ state: S.TASK_RUNNING, message, containerId: obs.runtimeId, ports: portStatus(obs.ports) });
+    // The engine knows at once whether a container has a check (its image may bring one); a
+    // process has one only if the spec says so.
+    const health = obs.health !== undefined ? healthState(obs.health) : specProbes(this.task) ? H.HEALTH_STARTING : H.HEALTH_NONE;
+    return this.setStatus({ state: S.TASK_RUNNING, message, containerId: obs.runtimeId, ports: portStatus(obs.ports), health });
+  }
+
+  /** Running: follow the task's health through its runtime; each change kicks a step. */
+  private startHealthWatch(executor: Executor): void {
+    if (this.healthWatch || !executor.watchHealth) return;
+    this.healthWatch = executor.watchHealth(this.id, taskHealth(this.status.health), (h) => {
+      const health = healthState(h);
+      if (this.observedHealth === health) return;
+      this.observedHealth = health;
+      this.kick();
+    });
+  }
+
+  private stopHealthWatch(): void {
+    this.healthWatch?.stop();
+    this.healthWatch = undefined;
+  }
+
+  /** A new health for the running task; the timestamp stays the start's ("Running 5 minutes ago"). */
+  private async setHealth(health: baton.HealthState): Promise<boolean> {
+    if (this.closed) return false;
+    this.host.logger.info({ taskId: this.id, health: H[health] }, 'task health');
+    await this.persist({ ...this.status, health });
+    return true;
+  }
+
+  /** Swarm's way: an unhealthy task is stopped and fails, and the restart policy replaces it. */
+  private async failUnhealthy(): Promise<boolean> {
+    this.stopHealthWatch();
+    const executor = this.host.executor(this.runtime, false);
+    let exitCode: number | undefined;
+    if (executor) {
+      try {
+        await executor.shutdown(this.id, stopGraceMs(this.task));
+        exitCode = (await executor.inspect(this.id))?.exitCode;
+      } catch (err) {
+        if (!(err instanceof ExecutorError && err.code === 'NOT_FOUND')) throw new RetryLater(errorMessage(err));
+      }
+    }
+    return this.setStatus({ state: S.TASK_FAILED, message: 'failed', err: UNHEALTHY_ERR, health: H.HEALTH_UNHEALTHY, ...(exitCode !== undefined ? { exitCode } : {}) });
   }
 
   /** Running: wait for the exit in the background; it kicks the next step. */
@@ -271,6 +329,7 @@ export class TaskController {
       this.waitError = new ExecutorError('RUNTIME_UNAVAILABLE', `runtime ${JSON.stringify(this.runtime)} is not configured on this node`);
       return true;
     }
+    this.startHealthWatch(executor);
     this.waiting = true;
     executor.wait(this.id).then(
       (obs) => {
@@ -321,6 +380,14 @@ export class TaskController {
     }
   }
 
+  /** On disk first, then reported. */
+  private async persist(status: baton.TaskStatus.$Properties): Promise<void> {
+    this.issued = status;
+    await this.host.saveStatus(this.record(), status);
+    this.status = status;
+    this.host.report(this.id, status);
+  }
+
   /** Records, then reports, a new status; refuses (and logs) a step backwards. */
   private async setStatus(next: baton.TaskStatus.$Properties): Promise<boolean> {
     const state = next.state ?? S.TASK_NEW;
@@ -330,10 +397,8 @@ export class TaskController {
       return false;
     }
     const status: baton.TaskStatus.$Properties = { containerId: this.status.containerId ?? '', ...next, timestamp: this.host.now() };
-    this.issued = status;
-    await this.host.saveStatus(this.record(), status);
-    this.status = status;
-    this.host.report(this.id, status);
+    if (state !== S.TASK_RUNNING) this.stopHealthWatch();
+    await this.persist(status);
     const fields = { taskId: this.id, state: stateName(state), err: status.err || undefined, exitCode: status.exitCode };
     if (state >= S.TASK_RUNNING) this.host.logger.info(fields, 'task state');
     else this.host.logger.debug(fields, 'task state');

@@ -1,7 +1,7 @@
 // Translation between baton's task spec and Docker's container model, both ways: the create
 // options for a task, and a TaskObservation from what the engine reports.
 import type Docker from 'dockerode';
-import { taskName, type PortBinding, type TaskObservation, type TaskRunSpec } from './types.js';
+import { taskName, type HealthCheckSpec, type PortBinding, type TaskHealth, type TaskObservation, type TaskRunSpec } from './types.js';
 
 /** Labels every baton container carries; a node only ever touches containers with its own cluster and node. */
 export const LABEL = {
@@ -59,6 +59,7 @@ export function createOptions(
     ...(spec.args.length > 0 ? { Cmd: spec.args } : {}),
     ...(spec.dir !== '' ? { WorkingDir: spec.dir } : {}),
     ExposedPorts: exposed,
+    ...healthcheck(spec.healthcheck),
     // So a hand-run `docker stop` honours the task's grace period too (whole seconds only).
     StopTimeout: Math.ceil(spec.stopGraceMs / 1000),
     HostConfig: {
@@ -74,6 +75,32 @@ export function createOptions(
       Init: init,
     },
   };
+}
+
+const NS_PER_MS = 1_000_000;
+
+/**
+ * Docker's own Healthcheck (durations in nanoseconds; zero = Docker's default). None given:
+ * the image's HEALTHCHECK applies, as Docker does by itself; ['NONE'] disables it.
+ */
+function healthcheck(h: HealthCheckSpec | undefined): { Healthcheck?: Docker.HealthConfig } {
+  // An empty test keeps the image's command; only the timings given then apply (Docker's rule).
+  if (h === undefined || (h.test.length === 0 && h.intervalMs + h.timeoutMs + h.retries + h.startPeriodMs === 0)) return {};
+  return {
+    Healthcheck: {
+      Test: h.test,
+      Interval: h.intervalMs * NS_PER_MS,
+      Timeout: h.timeoutMs * NS_PER_MS,
+      Retries: h.retries,
+      StartPeriod: h.startPeriodMs * NS_PER_MS,
+    },
+  };
+}
+
+/** The engine's State.Health.Status as a TaskHealth; no Health object means no check. */
+export function healthOf(info: Docker.ContainerInspectInfo): TaskHealth {
+  const status = info.State.Health?.Status;
+  return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
 }
 
 // Docker's zero time, which it reports for "never started" / "never finished".
@@ -115,5 +142,6 @@ export function observe(info: Docker.ContainerInspectInfo): TaskObservation {
     if (finishedAt !== undefined) obs.finishedAt = finishedAt;
   }
   if (error !== undefined) obs.error = error;
+  if (state === 'running') obs.health = healthOf(info);
   return obs;
 }

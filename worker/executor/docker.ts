@@ -8,13 +8,17 @@ import pino, { type Logger } from 'pino';
 import { FrameDemuxer } from './docker-logs.js';
 import { httpStatus, engineMessage, rethrow, tolerate } from './docker-errors.js';
 import { checkImageExists, ensureImage } from './docker-image.js';
-import { LABEL, createOptions, observe } from './docker-spec.js';
+import { LABEL, createOptions, healthOf, observe } from './docker-spec.js';
+import { DockerHealthEvents } from './docker-health.js';
+import { validateHealthCheck } from './health-spec.js';
 import {
   ExecutorError,
   validateCommon,
   type Executor,
+  type HealthWatch,
   type LogChunk,
   type LogOptions,
+  type TaskHealth,
   type TaskObservation,
   type TaskRunSpec,
 } from './types.js';
@@ -50,11 +54,13 @@ class DockerExecutor implements Executor {
   private readonly docker: Docker;
   private readonly logger: Logger;
   private readonly bindAddress: string;
+  private readonly healthEvents: DockerHealthEvents;
 
   constructor(private readonly opts: DockerExecutorOptions) {
     this.docker = opts.docker ?? new Docker();
     this.bindAddress = opts.bindAddress ?? '127.0.0.1';
     this.logger = (opts.logger ?? pino({ enabled: false })).child({ component: 'executor', runtime: 'docker' });
+    this.healthEvents = new DockerHealthEvents(this.docker, this.ownLabels(), (taskId) => this.currentHealth(taskId), this.logger);
   }
 
   checkImage(image: string): Promise<void> {
@@ -110,6 +116,7 @@ class DockerExecutor implements Executor {
 
   async prepare(spec: TaskRunSpec): Promise<void> {
     validateCommon(spec);
+    validateHealthCheck(spec.taskId, spec.healthcheck);
     if (spec.image === '') throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: an image is required`);
     if (spec.clusterId !== this.opts.clusterId || spec.nodeId !== this.opts.nodeId) {
       throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId} belongs to node ${spec.nodeId} of cluster ${spec.clusterId}, not to this one`);
@@ -217,6 +224,17 @@ class DockerExecutor implements Executor {
     } catch (err) {
       return rethrow(err, 'list tasks');
     }
+  }
+
+  /** The engine runs the checks (the task's, or the image's own HEALTHCHECK); we follow its verdicts. */
+  watchHealth(taskId: string, _last: TaskHealth, onHealth: (health: TaskHealth) => void): HealthWatch {
+    return this.healthEvents.watch(taskId, onHealth);
+  }
+
+  private async currentHealth(taskId: string): Promise<TaskHealth | undefined> {
+    const c = await this.find(taskId);
+    const info = c && (await tolerate([404], () => c.inspect()));
+    return info?.State.Running ? healthOf(info) : undefined;
   }
 
   async *logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk> {

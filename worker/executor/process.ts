@@ -16,6 +16,8 @@ import { isAbsolute, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { fileLogs } from './process-logs.js';
 import { allocatePorts, portEnv } from './process-ports.js';
+import { probes, validateHealthCheck } from './health-spec.js';
+import { ProcessHealthChecker } from './process-health.js';
 import {
   STDERR_FILE,
   STDOUT_FILE,
@@ -26,7 +28,19 @@ import {
   writeTaskFile,
   type TaskFile,
 } from './process-state.js';
-import { ExecutorError, errorMessage, taskName, validateCommon, type Executor, type LogChunk, type LogOptions, type TaskObservation, type TaskRunSpec } from './types.js';
+import {
+  ExecutorError,
+  errorMessage,
+  taskName,
+  validateCommon,
+  type Executor,
+  type HealthWatch,
+  type LogChunk,
+  type LogOptions,
+  type TaskHealth,
+  type TaskObservation,
+  type TaskRunSpec,
+} from './types.js';
 
 export interface ProcessExecutorOptions {
   clusterId: string;
@@ -115,6 +129,7 @@ class ProcessExecutor implements Executor {
 
   async prepare(spec: TaskRunSpec): Promise<void> {
     validateCommon(spec);
+    validateHealthCheck(spec.taskId, spec.healthcheck);
     const bad = (why: string): never => {
       throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: ${why}`);
     };
@@ -341,6 +356,32 @@ class ProcessExecutor implements Executor {
       }
     }
     return out;
+  }
+
+  watchHealth(taskId: string, last: TaskHealth, onHealth: (health: TaskHealth) => void): HealthWatch {
+    let checker: ProcessHealthChecker | undefined;
+    let stopped = false;
+    const begin = async (): Promise<void> => {
+      const f = await this.read(taskId);
+      if (stopped || !f || f.state !== 'running') return;
+      const check = f.spec.healthcheck;
+      if (!probes(check)) {
+        onHealth('none');
+        return;
+      }
+      const cwd = await this.cwd(f);
+      if (stopped) return;
+      const logger = this.logger.child({ task: taskId });
+      checker = new ProcessHealthChecker({ check, cwd, env: this.environment(f, f.hostPorts), startedAt: f.startedAt ?? Date.now(), initial: last, onHealth, logger });
+      checker.start();
+    };
+    begin().catch((err: unknown) => this.logger.warn({ task: taskId, err: errorMessage(err) }, 'cannot check the health of the task'));
+    return {
+      stop: () => {
+        stopped = true;
+        checker?.stop();
+      },
+    };
   }
 
   async *logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk> {

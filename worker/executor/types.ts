@@ -25,6 +25,25 @@ export interface TaskRunSpec {
   ports: { targetPort: number; protocol: 'tcp' | 'udp' }[];
   /** SIGTERM, then SIGKILL after this. */
   stopGraceMs: number;
+  /** Absent: the image's own HEALTHCHECK (docker), no check (process). */
+  healthcheck?: HealthCheckSpec;
+}
+
+/** Docker's health check model (proto HealthConfig); zero durations and retries mean the defaults. */
+export interface HealthCheckSpec {
+  /** ['CMD', program, ...args] | ['CMD-SHELL', 'shell command'] | ['NONE'] (disables the image's own). */
+  test: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+}
+
+/** A running task's health as its runtime sees it (Docker's State.Health.Status); 'none' without a check. */
+export type TaskHealth = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+export interface HealthWatch {
+  stop(): void;
 }
 
 export interface PortBinding {
@@ -45,6 +64,8 @@ export interface TaskObservation {
   finishedAt?: number;
   /** Bound host ports while running; empty otherwise. */
   ports: PortBinding[];
+  /** What the runtime knows of the task's health when observed (docker: the engine's probe state). */
+  health?: TaskHealth;
 }
 
 export interface LogChunk {
@@ -81,6 +102,12 @@ export interface Executor {
   logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk>;
   /** docker: throws IMAGE_NOT_FOUND unless the engine or the image's registry has it. */
   checkImage?(image: string): Promise<void>;
+  /**
+   * Follows a running task's health: calls onHealth with its health as soon as known, then on
+   * every change, until stop(). `last` is the health reported before (e.g. before an agent
+   * restart), where the runtime cannot tell it by itself. Never throws; problems are logged.
+   */
+  watchHealth?(taskId: string, last: TaskHealth, onHealth: (health: TaskHealth) => void): HealthWatch;
 }
 
 export type ExecutorErrorCode = 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'NOT_FOUND' | 'RUNTIME_UNAVAILABLE' | 'START_FAILED';

@@ -1,0 +1,67 @@
+// The --health-* flags of `service create` (and `service update`), as Docker's: --health-cmd
+// runs through the shell (["CMD-SHELL", cmd]), --no-healthcheck disables even the image's own
+// HEALTHCHECK (["NONE"]), durations and retries of 0 mean Docker's defaults.
+import { baton, BatonError } from '../src/client/index.js';
+import { parseDuration } from './service-spec.js';
+
+export interface HealthFlags {
+  'health-cmd'?: string | undefined;
+  'health-interval'?: string | undefined;
+  'health-timeout'?: string | undefined;
+  'health-retries'?: number | undefined;
+  'health-start-period'?: string | undefined;
+  /** false from `--no-healthcheck` (yargs reads a `--no-X` flag as X = false). */
+  healthcheck?: boolean | undefined;
+}
+
+/** yargs options for the flags above: `.options(healthOptions)`. */
+export const healthOptions = {
+  'health-cmd': { type: 'string', requiresArg: true, describe: 'command run (through sh -c) to check health' },
+  'health-interval': { type: 'string', requiresArg: true, describe: 'time between checks (default 30s)' },
+  'health-timeout': { type: 'string', requiresArg: true, describe: 'longest a check may run (default 30s)' },
+  'health-retries': { type: 'number', requiresArg: true, describe: 'consecutive failures that make the task unhealthy (default 3)' },
+  'health-start-period': { type: 'string', requiresArg: true, describe: 'failures during this time after the start do not count (default 0s)' },
+  healthcheck: { type: 'boolean', describe: "--no-healthcheck disables any health check, the image's own HEALTHCHECK included" },
+} as const;
+
+const TIMING_FLAGS = ['health-interval', 'health-timeout', 'health-retries', 'health-start-period'] as const;
+
+/**
+ * The health check the flags describe, applied over `current` (what the service has, for an
+ * update); undefined when no health flag was given. Bad values throw INVALID_ARGUMENT.
+ */
+export function healthFromFlags(f: HealthFlags, current?: baton.HealthConfig.$Properties | null): baton.HealthConfig.$Properties | undefined {
+  const disabled = f.healthcheck === false;
+  const given = f['health-cmd'] !== undefined || disabled || TIMING_FLAGS.some((k) => f[k] !== undefined);
+  if (!given) return undefined;
+  if (disabled) {
+    if (f['health-cmd'] !== undefined || TIMING_FLAGS.some((k) => f[k] !== undefined)) {
+      throw new BatonError('INVALID_ARGUMENT', '--no-healthcheck conflicts with the other --health-* options');
+    }
+    return { test: ['NONE'] };
+  }
+  const h: baton.HealthConfig.$Properties = { ...(current ?? {}) };
+  // Timings alone over a disabled check would be meaningless: they then apply to the image's own.
+  if (h.test?.[0] === 'NONE') h.test = [];
+  const cmd = f['health-cmd'];
+  if (cmd !== undefined) {
+    if (cmd.trim() === '') throw new BatonError('INVALID_ARGUMENT', '--health-cmd must not be empty');
+    h.test = ['CMD-SHELL', cmd];
+  }
+  if (f['health-interval'] !== undefined) h.intervalMs = positive(f['health-interval'], '--health-interval');
+  if (f['health-timeout'] !== undefined) h.timeoutMs = positive(f['health-timeout'], '--health-timeout');
+  if (f['health-start-period'] !== undefined) h.startPeriodMs = parseDuration(f['health-start-period'], '--health-start-period');
+  const retries = f['health-retries'];
+  if (retries !== undefined) {
+    if (!Number.isInteger(retries) || retries < 0) throw new BatonError('INVALID_ARGUMENT', `bad --health-retries ${String(retries)} (want a whole number >= 0)`);
+    h.retries = retries;
+  }
+  return h;
+}
+
+// Docker refuses an interval or timeout under 1 ms (other than 0, the default).
+function positive(text: string, flag: string): number {
+  const ms = parseDuration(text, flag);
+  if (ms === 0 && !/^0+(\.0+)?(ms|s|m|h)$/.test(text.trim())) throw new BatonError('INVALID_ARGUMENT', `bad duration "${text}" for ${flag} (at least 1ms)`);
+  return ms;
+}

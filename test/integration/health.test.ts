@@ -1,0 +1,115 @@
+// Health checks with the process runtime, end to end: the agent runs --health-cmd, reports
+// starting/healthy/unhealthy through the dispatcher (RUNNING -> RUNNING status updates), `service
+// create` waits until healthy, `service ps` shows the health, and an unhealthy task is stopped,
+// failed with "unhealthy container" and replaced by the restart policy.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatonCluster, eventually, running, tasks } from '../lib/baton-cluster.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('process runtime: healthy while the check passes; unhealthy is stopped, failed and replaced', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-health-it-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ok = join(dir, 'ok');
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+
+  // The task makes the check pass only a second after it starts: `service create` must wait for
+  // healthy, not merely running (the first probes, 200 ms apart, fail before that).
+  const create = c.cli('m1', [
+    'service', 'create', '--runtime', 'process', '--name', 'hc', '--restart-delay', '200ms',
+    '--health-cmd', `test -f ${ok}`, '--health-interval', '200ms', '--health-timeout', '2s', '--health-retries', '2',
+    '--health-start-period', '30s', '--stop-grace-period', '2s',
+    '--', '/bin/sh', '-c', `sleep 1 && touch ${ok} && exec sleep 1000`,
+  ]);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  assert.match(create.stdout, /verify: Service converged/);
+  const [first] = running(tasks(c, 'm1', 'hc'));
+  assert.ok(first, 'one task runs');
+  assert.equal(first.health, 'HEALTH_HEALTHY', 'create returned only once the task was healthy');
+  const ps = c.cli('m1', ['service', 'ps', 'hc']);
+  assert.match(ps.stdout, /Running \d+ seconds? ago \(healthy\)/, ps.stdout);
+
+  // The check starts failing: after 2 failed probes the task is unhealthy, stopped, failed.
+  rmSync(ok);
+  await eventually('the unhealthy task is failed and a replacement runs', () => {
+    const all = tasks(c, 'm1', 'hc');
+    const old = all.find((x) => x.id === first.id);
+    return old?.state === 'TASK_FAILED' && running(all).some((x) => x.id !== first.id);
+  });
+  const old = tasks(c, 'm1', 'hc').find((x) => x.id === first.id)!;
+  assert.equal(old.err, 'unhealthy container');
+  assert.equal(old.health, 'HEALTH_UNHEALTHY');
+  assert.equal(old.desired, 'TASK_SHUTDOWN');
+  assert.ok(!alive(Number(first.containerId)), 'the unhealthy process was stopped');
+  const after = c.cli('m1', ['service', 'ps', 'hc']);
+  assert.match(after.stdout, /Failed .* ago\s+unhealthy container/, after.stdout);
+
+  // The replacement recreates the file itself after a second: starting, then healthy.
+  await eventually('the replacement turns healthy', () => running(tasks(c, 'm1', 'hc')).some((x) => x.health === 'HEALTH_HEALTHY'));
+  assert.ok(existsSync(ok));
+});
+
+test('process runtime: a task without a check shows no health; a failing check within its start period stays starting', async (t) => {
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+  const plain = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'plain', '--', 'sleep', '1000']);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(running(tasks(c, 'm1', 'plain'))[0]?.health, 'HEALTH_NONE');
+  assert.doesNotMatch(c.cli('m1', ['service', 'ps', 'plain']).stdout, /\((starting|healthy|unhealthy)\)/);
+
+  const slow = c.cli('m1', [
+    'service', 'create', '-d', '--runtime', 'process', '--name', 'slow',
+    '--health-cmd', 'false', '--health-interval', '200ms', '--health-retries', '1', '--health-start-period', '60s',
+    '--', 'sleep', '1000',
+  ]);
+  assert.equal(slow.code, 0, slow.stderr);
+  await eventually('the task runs, starting', () => running(tasks(c, 'm1', 'slow'))[0]?.health === 'HEALTH_STARTING');
+  // Several failed probes later it is still the same task, still starting.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const ts = tasks(c, 'm1', 'slow');
+  assert.equal(ts.length, 1, 'not replaced');
+  assert.equal(ts[0]?.health, 'HEALTH_STARTING');
+  assert.match(c.cli('m1', ['service', 'ps', 'slow']).stdout, /Running .* ago \(starting\)/);
+});
+
+test('bad health flags: one error line, nothing created', async (t) => {
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+  const bad = (args: string[], pattern: RegExp): void => {
+    const r = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'x', ...args, '--', 'sleep', '100']);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, /^Error: [^\n]+\n$/);
+    assert.match(r.stderr, pattern);
+  };
+  bad(['--health-cmd', 'true', '--health-interval', 'soon'], /--health-interval/);
+  bad(['--health-cmd', 'true', '--health-timeout', '-1s'], /--health-timeout/);
+  bad(['--health-cmd', 'true', '--health-retries', '-1'], /--health-retries/);
+  bad(['--health-cmd', 'true', '--health-retries', 'many'], /--health-retries/);
+  bad(['--health-start-period', '5 minutes'], /--health-start-period/);
+  bad(['--health-cmd', ''], /--health-cmd/);
+  bad(['--no-healthcheck', '--health-cmd', 'true'], /--no-healthcheck/);
+  assert.equal(c.cli('m1', ['service', 'ls', '-q']).stdout.trim(), '', 'nothing was created');
+
+  // And the good forms reach the spec as Docker's model has them.
+  assert.equal(c.cli('m1', ['service', 'create', '-d', '--runtime', 'process', '--name', 'off', '--no-healthcheck', '--', 'sleep', '100']).code, 0);
+  assert.equal(
+    c.cli('m1', ['service', 'create', '-d', '--runtime', 'process', '--name', 'on', '--health-cmd', 'true', '--health-interval', '1m', '--health-retries', '5', '--', 'sleep', '100']).code,
+    0,
+  );
+  const spec = (name: string): unknown => (JSON.parse(c.cli('m1', ['service', 'inspect', name]).stdout) as { spec: { task: { container: { healthcheck: unknown } } } }[])[0]?.spec.task.container.healthcheck;
+  const zero = { intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 };
+  assert.deepEqual(spec('off'), { ...zero, test: ['NONE'] });
+  assert.deepEqual(spec('on'), { ...zero, test: ['CMD-SHELL', 'true'], intervalMs: 60_000, retries: 5 });
+});
