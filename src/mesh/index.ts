@@ -4,13 +4,19 @@
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { renderMetrics, type PortStats } from './metrics.js';
-import { TcpPort, type ProxyMode } from './tcp-port.js';
+import { POOL_SIZE } from './preconnect.js';
+import { TcpPort, type ProxyMode, type TcpPortOptions } from './tcp-port.js';
 import { UdpPort } from './udp-port.js';
 
 export interface MeshOptions {
   /** Where published ports listen: the node's data-path address (DESIGN §6), e.g. 127.0.0.2, or 0.0.0.0. */
   bindAddress: string;
   logger: Logger;
+  /**
+   * Idle pre-opened connections kept per TCP backend while connections keep coming (see
+   * preconnect.ts); 0 turns it off. Default POOL_SIZE.
+   */
+  preconnect?: number;
 }
 
 export interface RoutingMesh {
@@ -31,7 +37,7 @@ export interface RoutingMesh {
 }
 
 export function createRoutingMesh(opts: MeshOptions): RoutingMesh {
-  return new Mesh(opts.bindAddress, opts.logger.child({ component: 'mesh' }));
+  return new Mesh(opts.bindAddress, opts.logger.child({ component: 'mesh' }), { preconnect: opts.preconnect ?? POOL_SIZE });
 }
 
 type Protocol = 'tcp' | 'udp';
@@ -96,6 +102,7 @@ class Mesh implements RoutingMesh {
   constructor(
     private readonly bindAddress: string,
     private readonly logger: Logger,
+    private readonly tcpOptions: TcpPortOptions,
   ) {}
 
   apply(table: baton.MeshService.$Properties[]): void {
@@ -111,7 +118,7 @@ class Mesh implements RoutingMesh {
       if (!entry || entry.state === 'failed') {
         const listener =
           w.protocol === 'tcp'
-            ? new TcpPort(this.bindAddress, w.port, this.logger)
+            ? new TcpPort(this.bindAddress, w.port, this.logger, this.tcpOptions)
             : new UdpPort(this.bindAddress, w.port, this.logger);
         entry = { protocol: w.protocol, listener, state: 'binding', bound: Promise.resolve() };
         this.entries.set(key, entry);
@@ -123,6 +130,7 @@ class Mesh implements RoutingMesh {
       const bad = l.backends.replace(w.backends, w.leastConnections);
       if (bad.length) this.logger.warn({ service: w.serviceName, port: w.port, backends: bad }, 'mesh table: malformed backend addresses ignored');
       if (l instanceof UdpPort) l.dropInactiveFlows();
+      else l.backendsChanged();
     }
   }
 

@@ -2,15 +2,18 @@
 // connection to a backend of the service, trying another backend when one refuses.
 //
 // Hot path notes: the relay uses plain 'data' handlers with manual back-pressure instead of
-// stream.pipe() (fewer layers per chunk), and module-level handlers that find their relay
-// through the socket instead of per-connection closures.
+// stream.pipe() (fewer layers per chunk); handlers are module-level functions that find their
+// relay through the socket (no per-connection closures); connect deadlines are checked by one
+// shared sweep instead of a timer per socket; backends may be pre-connected (preconnect.ts).
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { BackendSet, type Backend } from './backend-set.js';
+import { BackendPool, POOL_IDLE_MS } from './preconnect.js';
 import { proxyV1Header, proxyV2Header } from './proxy-header.js';
 
 /** How long connecting to a backend may take before the next backend is tried. */
 export const CONNECT_TIMEOUT_MS = 1000;
+const SWEEP_MS = 250;
 
 export type ProxyMode = 'none' | 'v1' | 'v2';
 
@@ -21,11 +24,41 @@ class Relay {
   upstream: RelaySocket | undefined = undefined;
   backend: Backend | undefined = undefined;
   connected = false;
+  connectStarted = 0;
   tried: Backend[] | undefined = undefined;
   constructor(
     readonly client: RelaySocket,
     readonly port: TcpPort,
   ) {}
+}
+
+/** Relays waiting for their backend connect, checked against CONNECT_TIMEOUT_MS by the sweep. */
+const connecting = new Set<Relay>();
+let sweepTimer: NodeJS.Timeout | undefined;
+
+function watchConnect(relay: Relay): void {
+  relay.connectStarted = Date.now();
+  connecting.add(relay);
+  if (!sweepTimer) {
+    sweepTimer = setInterval(sweepConnects, SWEEP_MS);
+    sweepTimer.unref();
+  }
+}
+
+function sweepConnects(): void {
+  const now = Date.now();
+  for (const relay of connecting) {
+    if (now - relay.connectStarted >= CONNECT_TIMEOUT_MS && relay.upstream) upstreamFailed(relay.upstream);
+  }
+  if (connecting.size === 0) {
+    clearInterval(sweepTimer);
+    sweepTimer = undefined;
+  }
+}
+
+export interface TcpPortOptions {
+  /** Idle pre-opened connections per backend (0: connect per client connection). */
+  preconnect: number;
 }
 
 export class TcpPort {
@@ -34,12 +67,15 @@ export class TcpPort {
   proxy: ProxyMode = 'none';
   private server: Server | undefined;
   private readonly relays = new Set<Relay>();
+  private readonly pools = new Map<Backend, BackendPool>();
+  private poolTimer: NodeJS.Timeout | undefined;
   listening = false;
 
   constructor(
     readonly bindAddress: string,
     readonly port: number,
     private readonly logger: Logger,
+    private readonly opts: TcpPortOptions = { preconnect: 0 },
   ) {}
 
   /** Binds the port; rejects when it cannot (in use, no such address). */
@@ -48,7 +84,7 @@ export class TcpPort {
     server.on('connection', (socket) => this.accept(socket as RelaySocket));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.bindAddress, port: this.port }, () => {
+      server.listen({ host: this.bindAddress, port: this.port, backlog: 4096 }, () => {
         server.off('error', reject);
         server.on('error', (err) => this.logger.warn({ err, port: this.port }, 'mesh listener error'));
         this.server = server;
@@ -61,8 +97,13 @@ export class TcpPort {
   /** Stops listening (frees the port); established connections go on unless `dropConnections`. */
   close(dropConnections: boolean): Promise<void> {
     this.listening = false;
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+    clearInterval(this.poolTimer);
+    this.poolTimer = undefined;
     if (dropConnections) {
       for (const r of this.relays) {
+        connecting.delete(r);
         r.upstream?.destroy();
         r.client.destroy();
       }
@@ -71,6 +112,15 @@ export class TcpPort {
     this.server = undefined;
     if (!server) return Promise.resolve();
     return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  /** After the backend set changed: pools of backends no longer listed are closed. */
+  backendsChanged(): void {
+    for (const [b, pool] of this.pools) {
+      if (b.active) continue;
+      pool.close();
+      this.pools.delete(b);
+    }
   }
 
   get openConnections(): number {
@@ -90,7 +140,55 @@ export class TcpPort {
     client.on('error', onClientError);
     client.on('close', onClientClose);
     this.relays.add(relay);
-    connectUpstream(relay, backend);
+    this.startUpstream(relay, backend);
+  }
+
+  /** A pooled connection to `backend` when there is one, else a new connect (with a deadline). */
+  startUpstream(relay: Relay, backend: Backend): void {
+    backend.open++;
+    relay.backend = backend;
+    const pooled = this.opts.preconnect > 0 ? this.poolFor(backend).take() : undefined;
+    if (pooled) {
+      const up = pooled as RelaySocket;
+      up.relay = relay;
+      relay.upstream = up;
+      up.on('error', onUpstreamError);
+      up.on('close', onUpstreamClose);
+      upstreamReady(relay, up);
+      return;
+    }
+    const up = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true }) as RelaySocket;
+    up.relay = relay;
+    relay.upstream = up;
+    watchConnect(relay);
+    up.on('connect', onUpstreamConnect);
+    up.on('error', onUpstreamError);
+    up.on('close', onUpstreamClose);
+  }
+
+  private poolFor(backend: Backend): BackendPool {
+    let pool = this.pools.get(backend);
+    if (!pool) {
+      pool = new BackendPool(backend, this.opts.preconnect);
+      this.pools.set(backend, pool);
+      if (!this.poolTimer) {
+        this.poolTimer = setInterval(() => this.trimPools(), POOL_IDLE_MS / 2);
+        this.poolTimer.unref();
+      }
+    }
+    return pool;
+  }
+
+  private trimPools(): void {
+    const now = Date.now();
+    for (const [b, pool] of this.pools) {
+      pool.trim(now);
+      if (pool.empty) this.pools.delete(b);
+    }
+    if (this.pools.size === 0) {
+      clearInterval(this.poolTimer);
+      this.poolTimer = undefined;
+    }
   }
 
   /** Called by the relay when its client socket is gone. */
@@ -112,23 +210,11 @@ export class TcpPort {
 
 function ignore(): void {}
 
-function connectUpstream(relay: Relay, backend: Backend): void {
-  backend.open++;
-  relay.backend = backend;
-  const up = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true }) as RelaySocket;
-  up.relay = relay;
-  relay.upstream = up;
-  up.setTimeout(CONNECT_TIMEOUT_MS);
-  up.on('connect', onUpstreamConnect);
-  up.on('timeout', onUpstreamTimeout);
-  up.on('error', onUpstreamError);
-  up.on('close', onUpstreamClose);
-}
-
 /** The current attempt failed before connecting: mark the backend, try the next one or reset. */
 function upstreamFailed(up: RelaySocket): void {
   const relay = up.relay;
   if (relay.upstream !== up || relay.connected) return;
+  connecting.delete(relay);
   const failed = relay.backend!;
   failed.open--;
   failed.markFailed();
@@ -138,34 +224,34 @@ function upstreamFailed(up: RelaySocket): void {
   if (relay.client.destroyed) return;
   (relay.tried ??= []).push(failed);
   const next = relay.port.backends.pick(relay.tried);
-  if (next) connectUpstream(relay, next);
+  if (next) relay.port.startUpstream(relay, next);
   else relay.client.resetAndDestroy();
 }
 
 function onUpstreamConnect(this: RelaySocket): void {
   const relay = this.relay;
+  connecting.delete(relay);
+  upstreamReady(relay, this);
+}
+
+/** Connected (or taken from the pool): wire both directions and let the client's bytes flow. */
+function upstreamReady(relay: Relay, up: RelaySocket): void {
   const client = relay.client;
-  this.setTimeout(0);
-  this.off('timeout', onUpstreamTimeout);
   relay.connected = true;
   relay.backend!.connectionsTotal++;
   if (client.destroyed) {
-    this.destroy();
+    up.destroy();
     return;
   }
   const header = relay.port.header(client);
-  if (header) this.write(header);
+  if (header) up.write(header);
   client.on('data', onClientData);
   client.on('end', onClientEnd);
   client.on('drain', onClientDrain);
-  this.on('data', onUpstreamData);
-  this.on('end', onUpstreamEnd);
-  this.on('drain', onUpstreamDrain);
+  up.on('data', onUpstreamData);
+  up.on('end', onUpstreamEnd);
+  up.on('drain', onUpstreamDrain);
   client.resume();
-}
-
-function onUpstreamTimeout(this: RelaySocket): void {
-  upstreamFailed(this);
 }
 
 function onUpstreamError(this: RelaySocket, err: NodeJS.ErrnoException): void {
@@ -183,6 +269,7 @@ function onUpstreamError(this: RelaySocket, err: NodeJS.ErrnoException): void {
 function onUpstreamClose(this: RelaySocket, hadError: boolean): void {
   const relay = this.relay;
   if (relay.upstream !== this) return;
+  connecting.delete(relay);
   relay.backend!.open--;
   const client = relay.client;
   if (hadError || !relay.connected) client.destroy();
@@ -229,6 +316,7 @@ function onClientError(this: RelaySocket, err: NodeJS.ErrnoException): void {
 function onClientClose(this: RelaySocket, hadError: boolean): void {
   const relay = this.relay;
   relay.port.forget(relay);
+  connecting.delete(relay);
   const up = relay.upstream;
   if (!up) return;
   if (hadError || !relay.connected) up.destroy();

@@ -1,0 +1,29 @@
+// The routing mesh in a process of its own for the benchmark (so it has a core's worth of
+// event loop to itself and can be profiled): `node mesh-process.js <port> <backend,...>`.
+// Prints "ready" once the port is bound; exits on SIGTERM after closing the mesh.
+import pino from 'pino';
+import { baton } from '../../proto/gen/baton.js';
+import { createRoutingMesh } from '../../src/mesh/index.js';
+
+const [portText, backendsText] = process.argv.slice(2);
+const port = Number(portText);
+const backends = (backendsText ?? '').split(',').filter(Boolean);
+if (!Number.isInteger(port) || port <= 0 || backends.length === 0) {
+  process.stderr.write('usage: mesh-process.js <port> <host:port,...>\n');
+  process.exit(2);
+}
+
+const mesh = createRoutingMesh({ bindAddress: '127.0.0.1', logger: pino({ level: 'warn' }, pino.destination(2)) });
+mesh.apply([
+  {
+    serviceId: 'bench',
+    serviceName: 'bench',
+    balance: baton.BalanceMode.ROUND_ROBIN,
+    ports: [{ protocol: baton.PortProtocol.TCP, publishedPort: port, targetPort: 80, backends: backends.map((addr, i) => ({ taskId: `t${i}`, addr })) }],
+  },
+]);
+await mesh.settled();
+process.stdout.write('ready\n');
+process.on('SIGTERM', () => {
+  void mesh.close().then(() => process.exit(0));
+});

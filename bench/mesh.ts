@@ -1,0 +1,210 @@
+// npm run bench:mesh — the routing mesh beside HAProxy, same run, same machine, same client:
+// wrk (1 thread, 50 connections) against one nginx backend directly, our mesh in front of three
+// nginx backends, and HAProxy (mode tcp, roundrobin) in front of the same three; with HTTP
+// keep-alive and with `Connection: close` (a new connection per request). Prints req/s, p50,
+// p99, the ratios to direct and to HAProxy, and writes JSON to bench/results/mesh-*.json.
+// Flags: --quick (1 round of 3 s), --duration S (5), --rounds N (3: the systems take turns, the
+// median round by req/s is reported), --threads 1,2 (proxy threads: mesh workers and HAProxy
+// nbthread), --connections N (50), --only direct,mesh,haproxy, --cpu-prof (profile the mesh
+// processes into bench/results/profiles-<timestamp>/), --out DIR, --keep.
+import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { benchDir, num, projectRoot } from './lib/args.js';
+import { ManagedProcess, cpuTimeMs, freePorts, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
+import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
+import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
+import { haproxyVersion, startHaproxy } from './lib/haproxy.js';
+import { canConnect, startNginx } from './lib/wrk-backends.js';
+import { median } from './lib/stats.js';
+import { waitFor } from './lib/proc.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    threads: { type: 'string' },
+    connections: { type: 'string' },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const quick = args.quick;
+const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
+const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
+const connections = Math.max(1, Math.round(num(args.connections, undefined, 50)));
+const threadCounts = (args.threads ?? '1').split(',').map((t) => Math.max(1, Math.round(Number(t))));
+const systems = (args.only ?? 'direct,mesh,haproxy').split(',') as System[];
+const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
+const started = new Date();
+const meshScript = join(benchDir, 'lib/mesh-process.js');
+
+type System = 'direct' | 'mesh' | 'haproxy';
+type Mode = 'keep-alive' | 'close';
+const MODES: Mode[] = ['keep-alive', 'close'];
+
+/** A wrk run with the proxy's CPU time per request (µs; user + system of its processes). */
+type Run = WrkResult & { cpuUsPerReq: number | undefined };
+
+interface Row {
+  threads: number;
+  mode: Mode;
+  system: System;
+  /** The median round by req/s. */
+  result: Run;
+  rounds: Omit<Run, 'raw'>[];
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+}
+
+function wrkHeaders(mode: Mode): string[] {
+  return mode === 'close' ? ['Connection: close'] : [];
+}
+
+/** The mesh's processes (its pid and, with several workers, theirs: printed on its ready line). */
+interface MeshProc {
+  proc: ManagedProcess;
+  pids: number[];
+}
+
+async function startMesh(dir: string, port: number, backends: string[], threads: number, profDir: string | undefined): Promise<MeshProc> {
+  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const proc = new ManagedProcess({
+    name: 'mesh',
+    command: process.execPath,
+    args: [...nodeArgs, meshScript, String(port), backends.join(','), String(threads)],
+    logFile: join(dir, `mesh-${threads}.log`),
+    readyLine: /^ready/,
+  });
+  const line = await proc.ready;
+  await waitFor('the mesh to listen', () => canConnect(port), 10_000);
+  const pids = [proc.pid!, ...line.split(' ').slice(1).map(Number).filter((n) => n > 0)];
+  return { proc, pids };
+}
+
+async function main(): Promise<void> {
+  installCleanupHandlers();
+  keepTempDirs(args.keep);
+  ensureDebianTools([
+    { command: 'wrk', pkg: 'wrk' },
+    { command: 'haproxy', pkg: 'haproxy' },
+    { command: 'nginx', pkg: 'nginx-light' },
+  ]);
+  const dir = makeTempDir('bench-mesh');
+  const profDir = args['cpu-prof'] ? join(outDir, `profiles-${fileTimestamp(started)}`) : undefined;
+  if (profDir) mkdirSync(profDir, { recursive: true });
+  const [p1, p2, p3, meshPort, haproxyPort] = await freePorts(5);
+  const backendPorts = [p1!, p2!, p3!];
+  const backends = backendPorts.map((p) => `127.0.0.1:${p}`);
+  log(`nginx backends on ${backends.join(', ')}`);
+  const nginx = await startNginx(dir, backendPorts);
+  const rows: Row[] = [];
+  try {
+    for (const threads of threadCounts) {
+      const mesh = systems.includes('mesh') ? await startMesh(dir, meshPort!, backends, threads, profDir) : undefined;
+      const haproxy = systems.includes('haproxy') ? await startHaproxy(dir, haproxyPort!, backends, threads) : undefined;
+      const pids: Record<System, number[]> = { direct: [nginx.pid!], mesh: mesh?.pids ?? [], haproxy: haproxy?.pid ? [haproxy.pid] : [] };
+      const url: Record<System, string> = {
+        direct: `http://127.0.0.1:${backendPorts[0]}/`,
+        mesh: `http://127.0.0.1:${meshPort}/`,
+        haproxy: `http://127.0.0.1:${haproxyPort}/`,
+      };
+      try {
+        for (const mode of MODES) {
+          const runs = new Map<System, Run[]>(systems.map((s) => [s, []]));
+          for (const s of systems) {
+            // Warm-up: JIT, connection pools, caches.
+            await runWrk({ url: url[s], threads: 1, connections, durationS: 1, headers: wrkHeaders(mode) });
+          }
+          for (let r = 0; r < rounds; r++) {
+            // Take turns, rotating the order each round, so drift in the machine's load is shared.
+            const order = systems.map((_, i) => systems[(i + r) % systems.length]!);
+            for (const s of order) {
+              await sleep(300);
+              const cpuBefore = cpuTimeMs(pids[s]);
+              const wrk = await runWrk({ url: url[s], threads: 1, connections, durationS, headers: wrkHeaders(mode) });
+              const cpuAfter = cpuTimeMs(pids[s]);
+              const cpuUsPerReq = cpuBefore !== undefined && cpuAfter !== undefined && wrk.requests > 0 ? ((cpuAfter - cpuBefore) * 1000) / wrk.requests : undefined;
+              const res: Run = { ...wrk, cpuUsPerReq };
+              log(`threads ${threads} ${mode} ${s}: ${res.requestsPerSec.toFixed(0)} req/s p50 ${res.p50.toFixed(2)} ms p99 ${res.p99.toFixed(2)} ms, ${s === 'direct' ? 'nginx' : 'proxy'} CPU ${cell(cpuUsPerReq, 1)} us/req${res.errors ? ` errors ${res.errors}` : ''}`);
+              runs.get(s)!.push(res);
+            }
+          }
+          for (const s of systems) {
+            const list = runs.get(s)!;
+            const med = median(list.map((x) => x.requestsPerSec));
+            const chosen = list.reduce((best, x) => (Math.abs(x.requestsPerSec - med) < Math.abs(best.requestsPerSec - med) ? x : best));
+            rows.push({ threads, mode, system: s, result: chosen, rounds: list.map(({ raw: _raw, ...rest }) => rest) });
+          }
+        }
+      } finally {
+        await mesh?.proc.stop();
+        await haproxy?.stop();
+      }
+    }
+  } finally {
+    await nginx.stop();
+  }
+  report(rows, profDir);
+}
+
+function report(rows: Row[], profDir: string | undefined): void {
+  const find = (threads: number, mode: Mode, system: System): Run | undefined => rows.find((r) => r.threads === threads && r.mode === mode && r.system === system)?.result;
+  const table: string[][] = [['mode', 'threads', 'system', 'req/s', 'p50 ms', 'p99 ms', 'x direct', 'x haproxy', 'added p99 ms', 'CPU us/req', 'x haproxy CPU', 'errors']];
+  const targets: string[] = [];
+  for (const threads of threadCounts) {
+    for (const mode of MODES) {
+      const direct = find(threads, mode, 'direct');
+      const hap = find(threads, mode, 'haproxy');
+      for (const system of systems) {
+        const r = find(threads, mode, system)!;
+        table.push([
+          mode,
+          String(threads),
+          system,
+          cell(r.requestsPerSec, 0),
+          cell(r.p50, 2),
+          cell(r.p99, 2),
+          ratio(r.requestsPerSec, direct?.requestsPerSec),
+          system === 'direct' ? '-' : ratio(r.requestsPerSec, hap?.requestsPerSec),
+          system === 'direct' || !direct ? '-' : cell(r.p99 - direct.p99, 2),
+          cell(r.cpuUsPerReq, 1),
+          system === 'direct' ? '-' : ratio(r.cpuUsPerReq, hap?.cpuUsPerReq),
+          String(r.errors),
+        ]);
+      }
+      const mesh = find(threads, mode, 'mesh');
+      if (mesh && hap) {
+        const met = mesh.requestsPerSec >= hap.requestsPerSec;
+        targets.push(`${mode}, ${threads} thread(s): mesh ${ratio(mesh.requestsPerSec, hap.requestsPerSec)} HAProxy req/s (target >= 1.0x): ${met ? 'MET' : 'NOT MET'}`);
+      }
+      if (mesh && direct) {
+        const added = mesh.p99 - direct.p99;
+        targets.push(`${mode}, ${threads} thread(s): added p99 ${added.toFixed(2)} ms over direct (target < 1 ms): ${added < 1 ? 'MET' : 'NOT MET'}`);
+      }
+    }
+  }
+  process.stdout.write(`\n${formatTable(table)}\n\n${targets.join('\n')}\n`);
+  process.stdout.write(`\nwrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: nginx (1 worker) x3; HAProxy ${haproxyVersion()} mode tcp roundrobin\n`);
+  process.stdout.write('CPU us/req: user+system CPU of the proxy processes (for direct: nginx) per request over the run, from /proc: less sensitive than req/s to other load on the machine\n');
+  const warn = busyMachineWarning();
+  if (warn) process.stdout.write(`${warn}\n`);
+  const path = writeResults(outDir, 'mesh', {
+    benchmark: 'mesh',
+    started: started.toISOString(),
+    settings: { durationS, rounds, connections, threadCounts, systems, haproxy: haproxyVersion(), backends: 'nginx worker_processes 1, 3 ports' },
+    machine: machineInfo(),
+    rows: rows.map(({ result: { raw: _raw, ...rest }, ...row }) => ({ ...row, result: rest })),
+    targets,
+  }, started);
+  process.stdout.write(`results: ${path}\n`);
+  if (profDir) process.stdout.write(`profiles: ${profDir}\n`);
+}
+
+await main();
