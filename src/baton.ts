@@ -9,6 +9,7 @@ import { separateTaskCommand, serviceCommand } from '../cli/service.js';
 import { joinToken, joinTokenCommand } from '../cli/join-token.js';
 import { secretCommand } from '../cli/secret.js';
 import { configCommand } from '../cli/config.js';
+import { stackCommand } from '../cli/stack.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -43,6 +44,7 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   .command<GlobalArgs>('service', 'Manage services', (y) => serviceCommand(globalOptions(y)))
   .command<GlobalArgs>('secret', 'Manage secrets', (y) => secretCommand(globalOptions(y)))
   .command<GlobalArgs>('config', 'Manage configs', (y) => configCommand(globalOptions(y)))
+  .command<GlobalArgs>('stack', 'Manage stacks (Compose files)', (y) => stackCommand(globalOptions(y)))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),
   )

@@ -1,0 +1,93 @@
+// `stack deploy`: read the cluster, check everything, then write: secrets and configs first (the
+// services refer to them by id), then services created or updated (a rolling update on the
+// cluster's side), unchanged ones left alone, and ones no longer in the file removed with --prune.
+import { BatonError, type BatonClient, type baton } from '../../src/client/index.js';
+import type { StackDefinition } from './project.js';
+import { planServices } from './diff.js';
+import { NAMESPACE_LABEL } from './service.js';
+import { planObjects, type ObjectStore } from './sync-objects.js';
+
+export interface DeployOptions {
+  prune: boolean;
+  /** Called for each service created or updated (e.g. to wait until it converges). */
+  changed?: (serviceId: string) => Promise<void>;
+}
+
+export interface Output {
+  line(text: string): void;
+  warn(text: string): void;
+}
+
+export async function stackServices(client: BatonClient, stack: string): Promise<baton.Service.$Properties[]> {
+  return (await client.control.call('ListServices', { filters: { labels: [`${NAMESPACE_LABEL}=${stack}`] } })).services ?? [];
+}
+
+export async function deployStack(client: BatonClient, objects: ObjectStore | undefined, def: StackDefinition, opts: DeployOptions, out: Output): Promise<void> {
+  const all = (await client.control.call('ListServices', {})).services ?? [];
+  const mine = all.filter((s) => s.spec?.annotations?.labels?.[NAMESPACE_LABEL] === def.name);
+  const decls = [...def.secrets, ...def.configs];
+  if (decls.length > 0 && !objects) throw new BatonError('FAILED_PRECONDITION', 'this stack uses secrets or configs, which this cluster does not support yet');
+
+  // Every check before the first write.
+  const secretPlan = objects ? planObjects(def.name, def.secrets, await objects.list('secret'), all) : undefined;
+  const configPlan = objects ? planObjects(def.name, def.configs, await objects.list('config'), all) : undefined;
+  for (const spec of def.services) {
+    const name = spec.annotations?.name ?? '';
+    const other = all.find((s) => s.spec?.annotations?.name === name && s.spec?.annotations?.labels?.[NAMESPACE_LABEL] !== def.name);
+    if (other) throw new BatonError('ALREADY_EXISTS', `a service named ${name} already exists and is not part of stack ${def.name}`);
+  }
+
+  for (const [kind, plan] of [['secret', secretPlan], ['config', configPlan]] as const) {
+    if (!plan || !objects) continue;
+    for (const old of plan.replace) {
+      out.line(`Replacing ${kind} ${old.name} (its file changed)`);
+      await objects.remove(kind, old.id);
+    }
+    for (const c of plan.create) {
+      out.line(`Creating ${kind} ${c.decl.name}`);
+      plan.ids.set(c.decl.name, await objects.create(kind, c.decl.name, c.data, c.labels));
+    }
+  }
+  const specs = def.services.map((s) => withObjectIds(s, secretPlan?.ids, configPlan?.ids));
+
+  const plan = planServices(mine, specs);
+  for (const spec of plan.create) {
+    out.line(`Creating service ${spec.annotations?.name ?? ''}`);
+    const svc = await client.control.call('CreateService', { spec });
+    await opts.changed?.(svc.meta?.id ?? '');
+  }
+  for (const { service, spec } of plan.update) {
+    out.line(`Updating service ${spec.annotations?.name ?? ''}`);
+    const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec });
+    await opts.changed?.(svc.meta?.id ?? '');
+  }
+  for (const svc of plan.unchanged) out.line(`Service ${svc.spec?.annotations?.name ?? ''} is up to date`);
+  for (const svc of plan.orphaned) {
+    const name = svc.spec?.annotations?.name ?? '';
+    if (opts.prune) {
+      out.line(`Removing service ${name}`);
+      await client.control.call('RemoveService', { id: svc.meta?.id ?? '' });
+    } else {
+      out.warn(`Service ${name} is no longer in the compose file and is kept (stack deploy --prune removes it)`);
+    }
+  }
+}
+
+function withObjectIds(
+  spec: baton.ServiceSpec.$Properties,
+  secrets: ReadonlyMap<string, string> | undefined,
+  configs: ReadonlyMap<string, string> | undefined,
+): baton.ServiceSpec.$Properties {
+  const c = spec.task?.container ?? {};
+  return {
+    ...spec,
+    task: {
+      ...spec.task,
+      container: {
+        ...c,
+        secrets: (c.secrets ?? []).map((r) => ({ ...r, secretId: secrets?.get(r.secretName ?? '') ?? '' })),
+        configs: (c.configs ?? []).map((r) => ({ ...r, configId: configs?.get(r.configName ?? '') ?? '' })),
+      },
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// The `deploy:` section of a Compose service: mode and replicas, resources, placement, restart,
+// update and rollback policies, and the service's labels.
+import { baton } from '../../src/client/index.js';
+import type { Node } from './reader.js';
+import { bytes, durationMs, nanoCpus } from './values.js';
+
+export interface DeploySettings {
+  global: boolean;
+  replicas: number;
+  labels: Record<string, string>;
+  resources: baton.ResourceRequirements.$Properties;
+  restart: baton.RestartPolicy.$Properties;
+  placement: baton.Placement.$Properties;
+  update?: baton.UpdateConfig.$Properties;
+  rollback?: baton.UpdateConfig.$Properties;
+}
+
+export function duration(n: Node): number {
+  const ms = durationMs(n.text());
+  if (ms === undefined) n.fail(`must be a duration like 10s, 1m30s or 500ms${n.got()}`);
+  return ms;
+}
+
+export function readDeploy(deploy: Node): DeploySettings {
+  deploy.checkKeys(['mode', 'replicas', 'resources', 'placement', 'restart_policy', 'update_config', 'rollback_config', 'labels', 'endpoint_mode']);
+  const mode = deploy.child('mode').present ? deploy.child('mode').oneOf(['replicated', 'global'] as const) : 'replicated';
+  const replicasNode = deploy.child('replicas');
+  if (mode === 'global' && replicasNode.present) replicasNode.fail('cannot be used with deploy.mode global');
+  const endpoint = deploy.child('endpoint_mode');
+  if (endpoint.present && endpoint.oneOf(['vip', 'dnsrr'] as const) === 'dnsrr') endpoint.fail('dnsrr is not supported (the routing mesh is the only endpoint mode)');
+  return {
+    global: mode === 'global',
+    replicas: replicasNode.present ? replicasNode.int(0) : 1,
+    labels: labels(deploy.child('labels')),
+    resources: readResources(deploy.child('resources')),
+    restart: readRestart(deploy.child('restart_policy')),
+    placement: readPlacement(deploy.child('placement')),
+    ...(deploy.child('update_config').present ? { update: readUpdate(deploy.child('update_config'), false) } : {}),
+    ...(deploy.child('rollback_config').present ? { rollback: readUpdate(deploy.child('rollback_config'), true) } : {}),
+  };
+}
+
+/** `labels:` as a list of `k=v` or a mapping. */
+export function labels(n: Node): Record<string, string> {
+  if (!n.present) return {};
+  if (n.isMap()) return Object.fromEntries(n.entries().map(([k, v]) => [k, v.present ? v.text() : '']));
+  return Object.fromEntries(
+    n.items().map((item) => {
+      const s = item.text();
+      const eq = s.indexOf('=');
+      return eq < 0 ? [s, ''] : [s.slice(0, eq), s.slice(eq + 1)];
+    }),
+  );
+}
+
+function readResources(n: Node): baton.ResourceRequirements.$Properties {
+  n.checkKeys(['limits', 'reservations']);
+  const one = (r: Node): baton.Resources.$Properties => {
+    r.checkKeys(['cpus', 'memory']);
+    const cpus = r.child('cpus');
+    const memory = r.child('memory');
+    const cpuValue = cpus.present ? nanoCpus(typeof cpus.value === 'number' ? cpus.value : cpus.text()) : 0;
+    if (cpuValue === undefined) cpus.fail(`must be a number of CPUs like 0.5${cpus.got()}`);
+    const memValue = memory.present ? bytes(typeof memory.value === 'number' ? memory.value : memory.text()) : 0;
+    if (memValue === undefined) memory.fail(`must be a size like 64M or 1G${memory.got()}`);
+    return { nanoCpus: cpuValue, memoryBytes: memValue };
+  };
+  return { limits: one(n.child('limits')), reservations: one(n.child('reservations')) };
+}
+
+const CONDITIONS = {
+  any: baton.RestartCondition.RESTART_ANY,
+  'on-failure': baton.RestartCondition.RESTART_ON_FAILURE,
+  none: baton.RestartCondition.RESTART_NONE,
+} as const;
+
+/** Absent values are Swarm's defaults (condition any, delay 5 s), as `service create` sends. */
+function readRestart(n: Node): baton.RestartPolicy.$Properties {
+  n.checkKeys(['condition', 'delay', 'max_attempts', 'window']);
+  const condition = n.child('condition');
+  return {
+    condition: CONDITIONS[condition.present ? condition.oneOf(['none', 'on-failure', 'any'] as const) : 'any'],
+    delayMs: n.child('delay').present ? duration(n.child('delay')) : 5000,
+    maxAttempts: n.child('max_attempts').present ? n.child('max_attempts').int(0) : 0,
+    windowMs: n.child('window').present ? duration(n.child('window')) : 0,
+  };
+}
+
+function readPlacement(n: Node): baton.Placement.$Properties {
+  // Spread preferences only tune where tasks go; max_replicas_per_node would change what runs.
+  n.checkKeys(['constraints'], ['preferences']);
+  return { constraints: n.child('constraints').stringList() };
+}
+
+const FAILURE_ACTIONS = {
+  pause: baton.UpdateFailureAction.FAILURE_PAUSE,
+  continue: baton.UpdateFailureAction.FAILURE_CONTINUE,
+  rollback: baton.UpdateFailureAction.FAILURE_ROLLBACK,
+} as const;
+
+/** update_config / rollback_config; parallelism defaults to 1 as in Docker's stack deploy. */
+function readUpdate(n: Node, rollback: boolean): baton.UpdateConfig.$Properties {
+  n.checkKeys(['parallelism', 'delay', 'failure_action', 'monitor', 'max_failure_ratio', 'order']);
+  const action = n.child('failure_action');
+  const order = n.child('order');
+  const actions = rollback ? (['pause', 'continue'] as const) : (['pause', 'continue', 'rollback'] as const);
+  return {
+    parallelism: n.child('parallelism').present ? n.child('parallelism').int(0) : 1,
+    delayMs: n.child('delay').present ? duration(n.child('delay')) : 0,
+    failureAction: FAILURE_ACTIONS[action.present ? action.oneOf(actions) : 'pause'],
+    monitorMs: n.child('monitor').present ? duration(n.child('monitor')) : 0,
+    maxFailureRatio: n.child('max_failure_ratio').present ? n.child('max_failure_ratio').number(0, 1) : 0,
+    order: order.present && order.oneOf(['stop-first', 'start-first'] as const) === 'start-first' ? baton.UpdateOrder.START_FIRST : baton.UpdateOrder.STOP_FIRST,
+  };
+}

@@ -1,0 +1,53 @@
+// `ports:` of a Compose service: short syntax ("8080:80", "80", "8080:80/udp", or a number) and
+// long syntax (target, published, protocol, mode: ingress|host).
+import { baton } from '../../src/client/index.js';
+import type { Node } from './reader.js';
+
+export function readPorts(ports: Node): baton.PortConfig.$Properties[] {
+  return ports.items().map((p) => (p.isMap() ? longPort(p) : shortPort(p)));
+}
+
+function portNumber(n: Node, text: string): number {
+  if (!/^\d+$/.test(text)) {
+    if (/^\d+-\d+$/.test(text)) n.fail(`uses a port range ("${text}"), which is not supported: list each port`);
+    n.fail(`must be a port number 1-65535 (got "${text}")`);
+  }
+  const v = Number(text);
+  if (v < 1 || v > 65535) n.fail(`must be a port number 1-65535 (got ${v})`);
+  return v;
+}
+
+function protocol(n: Node, text: string | undefined): baton.PortProtocol {
+  if (text === undefined || text === 'tcp') return baton.PortProtocol.TCP;
+  if (text === 'udp') return baton.PortProtocol.UDP;
+  return n.fail(`has protocol "${text}" (want tcp or udp)`);
+}
+
+function shortPort(n: Node): baton.PortConfig.$Properties {
+  const text = n.text().trim();
+  const slash = text.split('/');
+  if (slash.length > 2) n.fail(`must be [published:]target[/protocol] (got "${text}")`);
+  const parts = slash[0]!.split(':');
+  if (parts.length > 2) n.fail(`binds a host IP ("${text}"), which is not supported: the routing mesh listens on every node address`);
+  const publishedPort = parts.length === 2 ? portNumber(n, parts[0]!) : 0;
+  return {
+    targetPort: portNumber(n, parts[parts.length - 1]!),
+    publishedPort,
+    protocol: protocol(n, slash[1]),
+    publishMode: baton.PublishMode.INGRESS,
+  };
+}
+
+function longPort(n: Node): baton.PortConfig.$Properties {
+  n.checkKeys(['target', 'published', 'protocol', 'mode'], ['name', 'app_protocol']);
+  const target = n.child('target');
+  if (!target.present) n.fail('needs a target port');
+  const published = n.child('published');
+  const mode = n.child('mode');
+  return {
+    targetPort: portNumber(target, target.text()),
+    publishedPort: published.present ? portNumber(published, published.text()) : 0,
+    protocol: n.child('protocol').present ? protocol(n.child('protocol'), n.child('protocol').text()) : baton.PortProtocol.TCP,
+    publishMode: mode.present && mode.oneOf(['ingress', 'host'] as const) === 'host' ? baton.PublishMode.HOST : baton.PublishMode.INGRESS,
+  };
+}

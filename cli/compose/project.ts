@@ -1,0 +1,46 @@
+// A whole stack from its Compose files: the services' specs (named STACK_service, labelled with
+// the stack) and the secrets and configs they use. Nothing here talks to the cluster.
+import { BatonError, type baton } from '../../src/client/index.js';
+import type { Env } from './interpolate.js';
+import { loadFiles } from './load.js';
+import { readDecls, type ObjectDecl } from './objects.js';
+import { Node } from './reader.js';
+import { readService } from './service.js';
+
+export interface StackDefinition {
+  name: string;
+  services: baton.ServiceSpec.$Properties[];
+  secrets: ObjectDecl[];
+  configs: ObjectDecl[];
+}
+
+const STACK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function checkStackName(name: string): void {
+  if (!STACK_NAME.test(name)) throw new BatonError('INVALID_ARGUMENT', `invalid stack name "${name}": use letters, digits, '_', '.', '-'`);
+}
+
+export function loadStack(files: readonly string[], stack: string, env: Env, warn: (line: string) => void): StackDefinition {
+  checkStackName(stack);
+  const { tree, origin } = loadFiles(files, env, warn);
+  const root = new Node(tree, '', origin);
+  // The top level has no path of its own: name the key itself.
+  for (const [key, n] of root.entries()) {
+    if (['version', 'services', 'secrets', 'configs'].includes(key) || key.startsWith('x-')) continue;
+    if (key === 'networks' || key === 'volumes') n.warn('is not supported, ignored');
+    else if (key === 'name') n.warn('is ignored: the stack is named on the command line');
+    else n.fail('is not supported');
+  }
+  const version = root.child('version');
+  if (version.present && !/^3(\.\d+)?$/.test(version.text())) version.fail(`must be 3 or 3.x (got "${version.text()}"): stack deploy reads Compose file format 3`);
+  const secrets = readDecls(root.child('secrets'), 'secret', stack);
+  const configs = readDecls(root.child('configs'), 'config', stack);
+  const services = root.child('services');
+  if (!services.isMap() || services.entries().length === 0) services.fail('must list at least one service');
+  const ctx = { stack, env, secrets: byKey(secrets), configs: byKey(configs) };
+  return { name: stack, services: services.entries().map(([key, n]) => readService(key, n, ctx)), secrets, configs };
+}
+
+function byKey(decls: ObjectDecl[]): Map<string, ObjectDecl> {
+  return new Map(decls.map((d) => [d.key, d]));
+}

@@ -1,0 +1,155 @@
+// One Compose service → the ServiceSpec `stack deploy` sends: every field explicit (defaults as
+// `service create` sends them), so a re-deploy can compare it with the stored spec.
+import { readFileSync } from 'node:fs';
+import { baton } from '../../src/client/index.js';
+import type { Env } from './interpolate.js';
+import { duration, readDeploy } from './deploy-section.js';
+import { readConfigRefs, readSecretRefs, type ObjectDecl } from './objects.js';
+import { readPorts } from './ports.js';
+import type { Node } from './reader.js';
+import { shellWords } from './values.js';
+
+/** The label Docker puts on every object of a stack; `stack ls|services|rm` find them by it. */
+export const NAMESPACE_LABEL = 'com.docker.stack.namespace';
+
+/** Our extension choosing the runtime: `x-baton-runtime: process` (default docker). */
+export const RUNTIME_KEY = 'x-baton-runtime';
+
+const SUPPORTED = [
+  'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'deploy', 'healthcheck',
+  'secrets', 'configs', 'working_dir', 'stop_grace_period', RUNTIME_KEY,
+];
+
+// Keys whose absence changes nothing a task can observe on baton (no per-service networks or
+// DNS names, no build step, restart handled by deploy.restart_policy, Docker's init always on):
+// warned about and ignored, as Docker's own `stack deploy` does. Every other key is an error.
+const HARMLESS = [
+  'container_name', 'networks', 'depends_on', 'build', 'restart', 'links', 'external_links', 'labels',
+  'logging', 'expose', 'hostname', 'stdin_open', 'tty', 'init', 'profiles', 'pull_policy',
+];
+
+export interface StackContext {
+  stack: string;
+  env: Env;
+  secrets: ReadonlyMap<string, ObjectDecl>;
+  configs: ReadonlyMap<string, ObjectDecl>;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function readService(key: string, n: Node, ctx: StackContext): baton.ServiceSpec.$Properties {
+  if (!n.isMap()) n.fail(`must be a mapping${n.got()}`);
+  const name = `${ctx.stack}_${key}`;
+  if (!NAME.test(key)) n.fail('has a name with characters a service name cannot have (use letters, digits, _ . -)');
+  if (name.length > 63) n.fail(`makes a service name longer than 63 characters (${name})`);
+  n.checkKeys(SUPPORTED, HARMLESS);
+  const runtime = n.child(RUNTIME_KEY).present ? n.child(RUNTIME_KEY).oneOf(['docker', 'process'] as const) : 'docker';
+  const image = n.child('image');
+  const entrypoint = commandLine(n.child('entrypoint'));
+  const command = commandLine(n.child('command'));
+  let container: baton.ContainerSpec.$Properties;
+  if (runtime === 'process') {
+    if (image.present) image.warn('is not used by the process runtime, ignored');
+    if (entrypoint.length + command.length === 0) n.fail('needs a command to run with x-baton-runtime: process');
+    container = { image: '', command: [...entrypoint, ...command], args: [] };
+  } else {
+    if (!image.present) n.fail(n.child('build').present ? 'needs an image (build: is not supported; build and push the image first)' : 'needs an image');
+    const ref = image.string().trim();
+    if (ref === '') image.fail('must not be empty');
+    container = { image: ref, command: entrypoint, args: command };
+  }
+  container.env = environment(n, ctx.env);
+  container.dir = n.child('working_dir').present ? n.child('working_dir').string() : '';
+  container.stopGraceMs = n.child('stop_grace_period').present ? duration(n.child('stop_grace_period')) : 0;
+  const health = healthcheck(n.child('healthcheck'));
+  if (health) container.healthcheck = health;
+  container.secrets = readSecretRefs(n.child('secrets'), ctx.secrets);
+  container.configs = readConfigRefs(n.child('configs'), ctx.configs);
+  const deploy = readDeploy(n.child('deploy'));
+  return {
+    annotations: { name, labels: { ...deploy.labels, [NAMESPACE_LABEL]: ctx.stack } },
+    global: deploy.global,
+    replicas: deploy.global ? 0 : deploy.replicas,
+    task: { runtime, container, resources: deploy.resources, restart: deploy.restart, placement: deploy.placement },
+    endpoint: { ports: readPorts(n.child('ports')) },
+    ...(deploy.update ? { update: deploy.update } : {}),
+    ...(deploy.rollback ? { rollback: deploy.rollback } : {}),
+  };
+}
+
+/** `command:`/`entrypoint:` as a list, or a string split like a shell. */
+function commandLine(n: Node): string[] {
+  if (!n.present) return [];
+  if (Array.isArray(n.value)) return n.stringList();
+  const words = shellWords(n.text());
+  if (!words) n.fail('has an unclosed quote');
+  return words;
+}
+
+/** env_file first, then `environment:` (list of K=V or K, or a mapping); K alone takes the shell's value. */
+function environment(n: Node, shell: Env): string[] {
+  const vars = new Map<string, string>();
+  const envFile = n.child('env_file');
+  const files = envFile.present ? (Array.isArray(envFile.value) ? envFile.items() : [envFile]) : [];
+  for (const f of files) {
+    for (const raw of readText(f).split('\n')) {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) continue;
+      set(vars, line, shell, () => f.fail(`has a bad line "${line}" (want KEY=VALUE)`));
+    }
+  }
+  const env = n.child('environment');
+  if (env.isMap()) {
+    for (const [k, v] of env.entries()) {
+      if (v.present) vars.set(k, v.text());
+      else if (shell[k] !== undefined) vars.set(k, shell[k]);
+    }
+  } else {
+    for (const item of env.items()) set(vars, item.text(), shell, () => item.fail('must be KEY=VALUE or KEY'));
+  }
+  return [...vars].map(([k, v]) => `${k}=${v}`);
+}
+
+function readText(f: Node): string {
+  try {
+    return readFileSync(f.string(), 'utf8');
+  } catch (err) {
+    return f.fail(`cannot be read: ${f.string()} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+function set(vars: Map<string, string>, entry: string, shell: Env, bad: () => never): void {
+  const eq = entry.indexOf('=');
+  const key = eq < 0 ? entry : entry.slice(0, eq);
+  if (!/^[^=\s]+$/.test(key)) bad();
+  if (eq >= 0) vars.set(key, entry.slice(eq + 1));
+  else if (shell[key] !== undefined) vars.set(key, shell[key]);
+}
+
+function healthcheck(n: Node): baton.HealthConfig.$Properties | undefined {
+  if (!n.present) return undefined;
+  n.checkKeys(['test', 'interval', 'timeout', 'retries', 'start_period', 'disable'], ['start_interval']);
+  const disable = n.child('disable').present && n.child('disable').bool();
+  const testNode = n.child('test');
+  if (disable) {
+    if (testNode.present) testNode.fail('cannot be used with disable: true');
+    return { test: ['NONE'] };
+  }
+  let test: string[] = [];
+  if (testNode.present) {
+    if (Array.isArray(testNode.value)) {
+      test = testNode.stringList();
+      if (!['CMD', 'CMD-SHELL', 'NONE'].includes(test[0] ?? '')) testNode.fail('must start with CMD, CMD-SHELL or NONE (or be a string, run by a shell)');
+    } else {
+      test = ['CMD-SHELL', testNode.string()];
+    }
+  }
+  const ms = (key: string): number => (n.child(key).present ? duration(n.child(key)) : 0);
+  return {
+    test,
+    intervalMs: ms('interval'),
+    timeoutMs: ms('timeout'),
+    retries: n.child('retries').present ? n.child('retries').int(0) : 0,
+    startPeriodMs: ms('start_period'),
+  };
+}

@@ -1,0 +1,169 @@
+// `baton stack deploy|ls|services|ps|rm`: Compose files deployed as a group of services, client
+// side as Docker's stack is (the cluster only sees services, secrets and configs labelled
+// com.docker.stack.namespace=NAME).
+import type { Argv } from 'yargs';
+import { baton, type BatonClient } from '../src/client/index.js';
+import { repeated, withClient, type GlobalArgs } from './context.js';
+import { capitalize, json, print, table } from './output.js';
+import { waitForConvergence } from './progress.js';
+import { portsText } from './service.js';
+import { taskStateName } from './task-state.js';
+import { deployStack, stackServices } from './compose/apply.js';
+import { checkStackName, loadStack } from './compose/project.js';
+import { NAMESPACE_LABEL } from './compose/service.js';
+import { removeStackObjects, stackObjectStore } from './compose/object-store.js';
+
+type DeployArgs = GlobalArgs & { stack: string; 'compose-file'?: string | string[]; prune?: boolean; detach?: boolean };
+type StackArgs = GlobalArgs & { stack: string; format?: string; quiet?: boolean };
+
+const warn = (line: string): void => void process.stderr.write(`Warning: ${line}\n`);
+
+export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .command<DeployArgs>(
+      ['deploy <stack>', 'up <stack>'],
+      'Deploy or update a stack from Compose files',
+      (c) =>
+        c
+          .positional('stack', { type: 'string', demandOption: true })
+          .option('compose-file', { alias: 'c', type: 'string', requiresArg: true, demandOption: true, describe: 'Compose file (repeatable: later files override earlier ones)' })
+          .option('prune', { type: 'boolean', describe: 'remove services of the stack that are no longer in the file' })
+          .option('detach', { alias: 'd', type: 'boolean', default: true, describe: 'return at once (--detach=false waits until every changed service converges)' }),
+      (args) => {
+        // Parse and check everything before connecting: a bad file changes nothing.
+        const def = loadStack(repeated(args['compose-file']), args.stack, process.env, warn);
+        return withClient(args, (client) =>
+          deployStack(client, stackObjectStore(client), def, {
+            prune: args.prune ?? false,
+            ...(args.detach ? {} : { changed: (id: string) => waitForConvergence(client, id, false) }),
+          }, { line: print, warn }),
+        );
+      },
+    )
+    .command<StackArgs>(
+      ['ls', 'list'],
+      'List stacks',
+      (c) => c.option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      (args) =>
+        withClient(args, async (client) => {
+          const services = (await client.control.call('ListServices', { filters: { labels: [NAMESPACE_LABEL] } })).services ?? [];
+          const counts = new Map<string, number>();
+          for (const s of services) {
+            const stack = s.spec?.annotations?.labels?.[NAMESPACE_LABEL] ?? '';
+            counts.set(stack, (counts.get(stack) ?? 0) + 1);
+          }
+          const rows = [...counts].sort(([a], [b]) => a.localeCompare(b));
+          if (args.format === 'json') return print(json(rows.map(([name, n]) => ({ name, services: n }))));
+          print(table(['NAME', 'SERVICES'], rows.map(([name, n]) => [name, String(n)])));
+        }),
+    )
+    .command<StackArgs>(
+      'services <stack>',
+      'List the services of a stack',
+      (c) =>
+        c
+          .positional('stack', { type: 'string', demandOption: true })
+          .option('quiet', { alias: 'q', type: 'boolean' })
+          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      (args) =>
+        withClient(args, async (client) => {
+          checkStackName(args.stack);
+          const services = sortByName(await stackServices(client, args.stack));
+          if (services.length === 0) return nothingFound(args.stack);
+          if (args.quiet) return print(services.map((s) => s.meta?.id ?? '').join('\n'));
+          if (args.format === 'json') return print(json(services.map((s) => baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true }))));
+          const tasks = (await client.control.call('ListTasks', {})).tasks ?? [];
+          const rows = services.map((s) => {
+            const mine = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
+            const running = mine.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
+            const desired = s.spec?.global ? mine.length : Number(s.spec?.replicas ?? 0);
+            return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', s.spec?.global ? 'global' : 'replicated', `${running}/${desired}`, imageOf(s.spec?.task), portsText(s.endpoint?.ports)];
+          });
+          print(table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows));
+        }),
+    )
+    .command<StackArgs>(
+      'ps <stack>',
+      'List the tasks of a stack',
+      (c) =>
+        c
+          .positional('stack', { type: 'string', demandOption: true })
+          .option('quiet', { alias: 'q', type: 'boolean' })
+          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      (args) =>
+        withClient(args, async (client) => {
+          checkStackName(args.stack);
+          const services = sortByName(await stackServices(client, args.stack));
+          if (services.length === 0) return nothingFound(args.stack);
+          const tasks = await tasksOf(client, services);
+          if (args.quiet) return print(tasks.map((t) => t.meta?.id ?? '').join('\n'));
+          if (args.format === 'json') return print(json(tasks.map((t) => baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true }))));
+          const nodes = (await client.control.call('ListNodes', {})).nodes ?? [];
+          const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
+          const rows = tasks.map((t) => {
+            const status = t.status ?? {};
+            const error = status.err || (status.state === baton.TaskState.TASK_PENDING ? status.message ?? '' : '');
+            return [
+              t.meta?.id ?? '',
+              t.annotations?.name ?? '',
+              imageOf(t.spec),
+              t.nodeId ? host.get(t.nodeId) || t.nodeId : '',
+              capitalize(taskStateName(t.desiredState)),
+              `${capitalize(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}`,
+              error,
+            ];
+          });
+          print(table(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows));
+        }),
+    )
+    .command<StackArgs>(
+      ['rm <stack>', 'remove <stack>', 'down <stack>'],
+      'Remove a stack: its services, then the secrets and configs it created',
+      (c) => c.positional('stack', { type: 'string', demandOption: true }),
+      (args) =>
+        withClient(args, async (client) => {
+          checkStackName(args.stack);
+          const services = sortByName(await stackServices(client, args.stack));
+          for (const s of services) {
+            print(`Removing service ${s.spec?.annotations?.name ?? ''}`);
+            await client.control.call('RemoveService', { id: s.meta?.id ?? '' });
+          }
+          const removed = await removeStackObjects(stackObjectStore(client), args.stack, print);
+          if (services.length === 0 && removed === 0) nothingFound(args.stack);
+        }),
+    )
+    .demandCommand(1, 'baton stack needs a subcommand: deploy, ls, services, ps, rm');
+}
+
+function nothingFound(stack: string): void {
+  process.stderr.write(`Nothing found in stack: ${stack}\n`);
+}
+
+function sortByName(services: baton.Service.$Properties[]): baton.Service.$Properties[] {
+  return services.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
+}
+
+function imageOf(task: baton.TaskSpec.$Properties | null | undefined): string {
+  const c = task?.container;
+  return task?.runtime === 'process' ? `(process) ${(c?.command ?? []).join(' ')}` : c?.image ?? '';
+}
+
+async function tasksOf(client: BatonClient, services: baton.Service.$Properties[]): Promise<baton.Task.$Properties[]> {
+  const all: baton.Task.$Properties[] = [];
+  for (const s of services) {
+    const tasks = (await client.control.call('ListTasks', { filters: { serviceId: s.meta?.id ?? '' } })).tasks ?? [];
+    // Per slot, the current task first, then its history (newest first), as `service ps`.
+    tasks.sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0) || Number(b.meta?.createdAt ?? 0) - Number(a.meta?.createdAt ?? 0));
+    all.push(...tasks);
+  }
+  return all;
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'} ago`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'} ago`;
+  const h = Math.round(m / 60);
+  return `${h} hour${h === 1 ? '' : 's'} ago`;
+}

@@ -1,0 +1,139 @@
+// `baton stack` end to end on real daemons with the process runtime (no Docker needed):
+// deploy a Compose file of three services, re-deploy unchanged (nothing touched) and with one
+// change (only that service updated), refuse bad input without changing anything, prune, rm.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { baton, BatonCluster, eventually, running, tasks, type CliResult } from '../lib/baton-cluster.js';
+
+const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/process');
+const file = (name: string): string => join(FIXTURES, name);
+
+interface ServiceRow {
+  id: string;
+  name: string;
+  version: number;
+  env: string[];
+}
+
+function stack(c: BatonCluster, args: string[]): CliResult {
+  // NODE is interpolated into the compose file's commands.
+  return baton(['stack', args[0]!, '--data-dir', c.dataDir('m1'), ...args.slice(1)], { NODE: process.execPath });
+}
+
+function services(c: BatonCluster, name: string): ServiceRow[] {
+  const r = stack(c, ['services', name, '--format', 'json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  if (r.stdout.trim() === '') return [];
+  return (JSON.parse(r.stdout) as { meta: { id: string; version: number }; spec: { annotations: { name: string }; task: { container: { env: string[] } } } }[]).map((s) => ({
+    id: s.meta.id,
+    name: s.spec.annotations.name,
+    version: s.meta.version,
+    env: s.spec.task.container.env,
+  }));
+}
+
+function versions(c: BatonCluster): Record<string, number> {
+  return Object.fromEntries(services(c, 'app').map((s) => [s.name, s.version]));
+}
+
+async function allRunning(c: BatonCluster, want: Record<string, number>): Promise<void> {
+  await eventually(`running: ${JSON.stringify(want)}`, () => Object.entries(want).every(([svc, n]) => running(tasks(c, 'm1', svc)).length === n), 30_000);
+}
+
+function oneErrorLine(r: CliResult, pattern: RegExp): void {
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^Error: [^\n]+\n$/);
+  assert.match(r.stderr, pattern);
+}
+
+test('stack deploy, re-deploy with one change, bad input, prune and rm (process runtime)', async (t) => {
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+
+  const first = stack(c, ['deploy', '-c', file('compose.yml'), 'app']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.deepEqual(first.stdout.trim().split('\n'), ['Creating service app_web', 'Creating service app_api', 'Creating service app_worker']);
+  await allRunning(c, { app_web: 1, app_api: 2, app_worker: 1 });
+
+  // The web service answers through the port its task got, with the environment from the file.
+  const web = running(tasks(c, 'm1', 'app_web'))[0]!;
+  assert.equal(await (await fetch(`http://127.0.0.1:${web.hostPort}/`)).text(), 'hello from web\n');
+
+  const ls = stack(c, ['ls']);
+  assert.match(ls.stdout, /^NAME\s+SERVICES\napp\s+3\n$/);
+  const svcLs = stack(c, ['services', 'app']);
+  assert.match(svcLs.stdout, /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS/);
+  assert.match(svcLs.stdout, /app_api\s+replicated\s+2\/2/);
+  assert.match(svcLs.stdout, /app_web\s+replicated\s+1\/1\s+\(process\) .*\*:\d+->80\/tcp/);
+  const ps = stack(c, ['ps', 'app']);
+  assert.match(ps.stdout, /^ID\s+NAME\s+IMAGE\s+NODE\s+DESIRED STATE\s+CURRENT STATE\s+ERROR/);
+  assert.equal(ps.stdout.trim().split('\n').length, 1 + 4, ps.stdout);
+  assert.match(ps.stdout, /app_api\.2\s+\(process\)/);
+
+  // The same file again: nothing is written.
+  const before = versions(c);
+  const same = stack(c, ['deploy', '-c', file('compose.yml'), 'app']);
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual(same.stdout.trim().split('\n').sort(), ['Service app_api is up to date', 'Service app_web is up to date', 'Service app_worker is up to date']);
+  assert.deepEqual(versions(c), before);
+
+  // One change to api: only api is updated; web and worker keep their versions.
+  const change = stack(c, ['deploy', '-c', file('compose.yml'), '-c', file('change-api.yml'), 'app']);
+  assert.equal(change.code, 0, change.stderr);
+  assert.match(change.stdout, /^Updating service app_api$/m);
+  assert.doesNotMatch(change.stdout, /(Updating|Creating) service app_(web|worker)/);
+  const after = versions(c);
+  assert.ok(after.app_api! > before.app_api!, `api updated: ${JSON.stringify({ before, after })}`);
+  assert.equal(after.app_web, before.app_web);
+  assert.equal(after.app_worker, before.app_worker);
+  assert.deepEqual(services(c, 'app').find((s) => s.name === 'app_api')?.env, ['ROLE=api', 'LEVEL=2']);
+  await allRunning(c, { app_web: 1, app_api: 2, app_worker: 1 });
+
+  // Bad input: one line naming file and key, and nothing changes.
+  const bad = stack(c, ['deploy', '-c', file('compose.yml'), '-c', file('bad-replicas.yml'), 'app']);
+  oneErrorLine(bad, /bad-replicas\.yml: services\.api\.deploy\.replicas must be a whole number >= 0 \(got "lots"\)/);
+  assert.equal(bad.stdout, '');
+  const missing = stack(c, ['deploy', '-c', file('nope.yml'), 'app']);
+  oneErrorLine(missing, /nope\.yml: cannot read the file \(ENOENT\)/);
+  assert.deepEqual(versions(c), after);
+
+  // A service of that name outside the stack is not taken over.
+  const taken = c.cli('m1', ['service', 'create', '-d', '--runtime', 'process', '--name', 'other_web', '--', 'sleep', '100']);
+  assert.equal(taken.code, 0, taken.stderr);
+  oneErrorLine(stack(c, ['deploy', '-c', file('compose.yml'), 'other']), /a service named other_web already exists and is not part of stack other/);
+  assert.equal(services(c, 'other').length, 0, 'nothing of stack "other" was created');
+
+  // Without --prune a service that left the file is kept (with a warning); with it, removed.
+  const onlyWeb = join(c.root, 'only-web.yml');
+  const { writeFileSync, readFileSync } = await import('node:fs');
+  writeFileSync(onlyWeb, readFileSync(file('compose.yml'), 'utf8').replace(/\n {2}api:[\s\S]*$/, '\n'));
+  const kept = stack(c, ['deploy', '-c', onlyWeb, 'app']);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stderr, /Service app_api is no longer in the compose file and is kept \(stack deploy --prune removes it\)/);
+  assert.equal(services(c, 'app').length, 3);
+  const pruned = stack(c, ['deploy', '--prune', '-c', onlyWeb, 'app']);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, /Removing service app_api\nRemoving service app_worker/);
+  assert.deepEqual(services(c, 'app').map((s) => s.name), ['app_web']);
+
+  // rm: every service of the stack, and only those.
+  const pids = running(tasks(c, 'm1', 'app_web')).map((x) => Number(x.containerId));
+  const rm = stack(c, ['rm', 'app']);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.equal(rm.stdout, 'Removing service app_web\n');
+  assert.equal(stack(c, ['ls']).stdout, 'NAME   SERVICES\n');
+  assert.match(stack(c, ['services', 'app']).stderr, /Nothing found in stack: app/);
+  await eventually('the stack\'s task processes have exited', () => pids.every((pid) => !alive(pid)));
+  assert.match(c.cli('m1', ['service', 'ls']).stdout, /other_web/, 'the service outside the stack is untouched');
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
