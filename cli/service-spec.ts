@@ -23,6 +23,7 @@ export interface CreateFlags {
   'stop-grace-period'?: string | undefined;
   secret?: string | string[] | undefined;
   config?: string | string[] | undefined;
+  balance?: string | undefined;
   image?: string | undefined;
   command?: (string | number)[] | undefined;
 }
@@ -46,7 +47,25 @@ export function parseDuration(text: string, flag: string): number {
   return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]!]!);
 }
 
-/** `8080:80`, `80`, `8080:80/udp`, or `mode=host,target=80,published=8080,protocol=tcp`. */
+const PROXY: Record<string, baton.ProxyProtocol> = { none: baton.ProxyProtocol.PROXY_NONE, v1: baton.ProxyProtocol.PROXY_V1, v2: baton.ProxyProtocol.PROXY_V2 };
+
+const BALANCE: Record<string, baton.BalanceMode> = {
+  'round-robin': baton.BalanceMode.ROUND_ROBIN,
+  'least-connections': baton.BalanceMode.LEAST_CONNECTIONS,
+};
+
+/** `--balance round-robin|least-connections`: how the mesh picks a task for a new connection. */
+export function parseBalance(text: string | undefined): baton.BalanceMode {
+  if (text === undefined) return baton.BalanceMode.ROUND_ROBIN;
+  const mode = BALANCE[text];
+  if (mode === undefined) throw new BatonError('INVALID_ARGUMENT', `bad --balance "${text}" (want round-robin or least-connections)`);
+  return mode;
+}
+
+/**
+ * `8080:80`, `80`, `8080:80/udp`, or `mode=host,target=80,published=8080,protocol=tcp` (long
+ * syntax, which also takes `proxy-protocol=v1|v2`: the mesh tells the task the client's address).
+ */
 export function parsePort(text: string): baton.PortConfig.$Properties {
   const bad = (why: string): never => {
     throw new BatonError('INVALID_ARGUMENT', `bad --publish "${text}": ${why}`);
@@ -63,14 +82,19 @@ export function parsePort(text: string): baton.PortConfig.$Properties {
   };
   if (text.includes('=')) {
     const kv = Object.fromEntries(text.split(',').map((p) => p.split('=') as [string, string]));
-    for (const k of Object.keys(kv)) if (!['mode', 'target', 'published', 'protocol'].includes(k)) bad(`unknown key "${k}"`);
+    for (const k of Object.keys(kv)) if (!['mode', 'target', 'published', 'protocol', 'proxy-protocol'].includes(k)) bad(`unknown key "${k}"`);
     const mode = kv.mode ?? 'ingress';
     if (mode !== 'ingress' && mode !== 'host') bad('mode must be ingress or host');
+    const proxy = kv['proxy-protocol'];
+    if (proxy !== undefined && !(proxy in PROXY)) bad('proxy-protocol must be v1, v2 or none');
+    if (proxy !== undefined && proxy !== 'none' && mode === 'host') bad('proxy-protocol needs the routing mesh (mode=ingress)');
+    if (proxy !== undefined && proxy !== 'none' && kv.protocol === 'udp') bad('proxy-protocol is for tcp ports only');
     return {
       targetPort: port(kv.target, 'target'),
       publishedPort: kv.published ? port(kv.published, 'published') : 0,
       protocol: proto(kv.protocol),
       publishMode: mode === 'host' ? baton.PublishMode.HOST : baton.PublishMode.INGRESS,
+      ...(proxy !== undefined && proxy !== 'none' ? { proxyProtocol: PROXY[proxy]! } : {}),
     };
   }
   const [ports, protocol] = text.split('/');
@@ -134,6 +158,6 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
       },
       placement: { constraints: repeated(f.constraint) },
     },
-    endpoint: { ports: repeated(f.publish).map(parsePort) },
+    endpoint: { ports: repeated(f.publish).map(parsePort), balance: parseBalance(f.balance) },
   };
 }

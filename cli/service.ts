@@ -24,8 +24,14 @@ export function ago(ms: number): string {
 
 export function portsText(ports: baton.PortConfig.$Properties[] | null | undefined): string {
   return (ports ?? [])
-    .map((p) => `*:${p.publishedPort ?? 0}->${p.targetPort ?? 0}/${p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp'}${p.publishMode === baton.PublishMode.HOST ? ' (host)' : ''}`)
+    .map((p) => `*:${p.publishedPort ?? 0}->${p.targetPort ?? 0}/${p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp'}${p.publishMode === baton.PublishMode.HOST ? ' (host)' : ''}${proxyText(p.proxyProtocol)}`)
     .join(', ');
+}
+
+function proxyText(p: baton.ProxyProtocol | null | undefined): string {
+  if (p === baton.ProxyProtocol.PROXY_V1) return ' (proxy-protocol v1)';
+  if (p === baton.ProxyProtocol.PROXY_V2) return ' (proxy-protocol v2)';
+  return '';
 }
 
 async function tasksOf(client: BatonClient, service: string): Promise<baton.Task.$Properties[]> {
@@ -64,7 +70,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('name', { type: 'string', demandOption: true })
           .option('replicas', { type: 'number' })
           .option('mode', { type: 'string', describe: 'replicated (default) or global' })
-          .option('publish', { alias: 'p', type: 'string', requiresArg: true, describe: '[published:]target[/udp] or mode=host,target=80,published=8080 (repeatable)' })
+          .option('publish', { alias: 'p', type: 'string', requiresArg: true, describe: '[published:]target[/udp] or mode=host|ingress,target=80,published=8080,protocol=tcp,proxy-protocol=v1|v2 (repeatable)' })
           .option('env', { alias: 'e', type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' })
           .option('limit-memory', { type: 'string' })
           .option('limit-cpu', { type: 'string' })
@@ -81,6 +87,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('secret', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=FILE,mode=0400: at /run/secrets/FILE (repeatable)' })
           .option('config', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=/PATH,mode=0444 (repeatable)' })
           .options(healthOptions)
+          .option('balance', { type: 'string', describe: 'how the routing mesh spreads new connections: round-robin (default) or least-connections' })
           .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of waiting for the service to converge' })
           .option('resolve-image', { type: 'boolean', default: true, describe: 'check that the image exists before creating the service (--no-resolve-image skips it)' })
           .option('quiet', { alias: 'q', type: 'boolean' }),
@@ -243,6 +250,7 @@ function pretty(s: baton.Service.$Properties): string {
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? `memory ${Number(res.limits.memoryBytes)} B, cpu ${Number(res.limits.nanoCpus) / 1e9}` : undefined],
     ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? `memory ${Number(res.reservations.memoryBytes)} B, cpu ${Number(res.reservations.nanoCpus) / 1e9}` : undefined],
     ['Ports', portsText(s.endpoint?.ports) || undefined],
+    ['Balance', s.endpoint?.ports?.some((p) => p.publishMode !== baton.PublishMode.HOST) ? (spec.endpoint?.balance === baton.BalanceMode.LEAST_CONNECTIONS ? 'least-connections' : 'round-robin') : undefined],
   ];
   return lines.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}:\t${v}`).join('\n');
 }

@@ -2,6 +2,7 @@
 // the data dir until every check has passed (token, CA digest, reachability), and node.json is
 // written last, so a failed attempt leaves no node behind.
 import { rmSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { createRootCA, generateJoinToken, loadRootCA, newSealKey, parseJoinToken, seal, JoinTokenError } from '../../manager/ca/index.js';
@@ -12,7 +13,7 @@ import { BatonError } from '../rpc/errors.js';
 import { caService } from '../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, bootstrapCredentials, caDigest, clientCredentials, generateNodeKey } from '../tls/index.js';
 import { DataDir, type NodeState } from './state.js';
-import { NodeDaemon } from './node.js';
+import { NodeDaemon, type RunOptions } from './node.js';
 import { describeHost } from './host.js';
 
 export interface NodeAddresses {
@@ -22,6 +23,10 @@ export interface NodeAddresses {
   advertiseAddr?: string;
   logger: Logger;
   snapshotEntries?: number;
+  /** Where the routing mesh listens; defaults to the listen address's IP when specific, else all interfaces. */
+  dataPathAddr?: string;
+  /** host:port of the Prometheus /metrics endpoint; none when unset. */
+  metricsAddr?: string;
 }
 
 export interface InitOptions extends NodeAddresses {
@@ -43,9 +48,10 @@ export interface Started {
 
 /** Create a new cluster with this node as its first manager, or resume the node in dataDir. */
 export async function init(opts: InitOptions): Promise<Started & { tokens?: { worker: string; manager: string } }> {
+  const run = runOptions(opts);
   const dir = new DataDir(opts.dataDir);
   const addrs = addresses(opts);
-  if (dir.exists()) return { daemon: await NodeDaemon.run(dir, runOptions(opts)), resumed: true };
+  if (dir.exists()) return { daemon: await NodeDaemon.run(dir, run), resumed: true };
   // A previous init that died before writing node.json left nothing usable.
   dir.removeManagerState();
   rmSync(`${opts.dataDir}/tls`, { recursive: true, force: true });
@@ -71,7 +77,7 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
   dir.save(state);
   let daemon: NodeDaemon | undefined;
   try {
-    daemon = await NodeDaemon.run(dir, runOptions(opts), true);
+    daemon = await NodeDaemon.run(dir, run, true);
     const tokens = { worker: generateJoinToken(root.digest), manager: generateJoinToken(root.digest) };
     const manager = daemon.clusterManager!;
     await waitFor(() => manager.isLeader(), 10_000, 'the new manager did not become leader');
@@ -111,6 +117,7 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
 
 /** Join an existing cluster with a token, or resume the node in dataDir if it already joined. */
 export async function join(opts: JoinOptions): Promise<Started> {
+  const run = runOptions(opts);
   let parsed;
   try {
     parsed = parseJoinToken(opts.token);
@@ -124,7 +131,7 @@ export async function join(opts: JoinOptions): Promise<Started> {
     if (ours !== parsed.digest) {
       throw new BatonError('FAILED_PRECONDITION', `data dir ${opts.dataDir} belongs to another cluster (${dir.load().clusterId}); use an empty --data-dir to join this one`);
     }
-    return { daemon: await NodeDaemon.run(dir, runOptions(opts)), resumed: true };
+    return { daemon: await NodeDaemon.run(dir, run), resumed: true };
   }
   const addrs = addresses(opts);
   const caPem = await fetchRootCA(opts.remote);
@@ -151,7 +158,7 @@ export async function join(opts: JoinOptions): Promise<Started> {
     managers: (res.managers ?? []).map((m) => ({ nodeId: m.nodeId ?? '', addr: m.addr ?? '' })),
   };
   dir.save(state);
-  const daemon = await NodeDaemon.run(dir, runOptions(opts));
+  const daemon = await NodeDaemon.run(dir, run);
   if (role === 'manager') {
     try {
       await daemon.joinRaft();
@@ -195,8 +202,20 @@ function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
   return { listen, advertise };
 }
 
-function runOptions(opts: NodeAddresses): { logger: Logger; snapshotEntries?: number } {
-  return { logger: opts.logger, ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}) };
+function runOptions(opts: NodeAddresses): RunOptions {
+  if (opts.dataPathAddr !== undefined && isIP(opts.dataPathAddr) === 0) {
+    throw new BatonError('INVALID_ARGUMENT', `bad --data-path-addr "${opts.dataPathAddr}" (want an IP address, e.g. 127.0.0.2 or 0.0.0.0)`);
+  }
+  if (opts.metricsAddr !== undefined) {
+    const m = /^(.+):(\d+)$/.exec(opts.metricsAddr);
+    if (!m || Number(m[2]) > 65535) throw new BatonError('INVALID_ARGUMENT', `bad --metrics-addr "${opts.metricsAddr}" (want host:port)`);
+  }
+  return {
+    logger: opts.logger,
+    ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
+    ...(opts.dataPathAddr ? { dataPathAddr: opts.dataPathAddr } : {}),
+    ...(opts.metricsAddr ? { metricsAddr: opts.metricsAddr } : {}),
+  };
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {

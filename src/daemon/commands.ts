@@ -11,13 +11,15 @@ function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
 }
 
-function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number } {
+function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string } {
   return {
     dataDir: args['data-dir'] ?? defaultDataDir(),
     listenAddr: args['listen-addr'],
     logger: logger(args['log-level']),
     ...(args['advertise-addr'] ? { advertiseAddr: args['advertise-addr'] } : {}),
     ...(args['snapshot-interval'] ? { snapshotEntries: args['snapshot-interval'] } : {}),
+    ...(args['data-path-addr'] ? { dataPathAddr: args['data-path-addr'] } : {}),
+    ...(args['metrics-addr'] ? { metricsAddr: args['metrics-addr'] } : {}),
   };
 }
 

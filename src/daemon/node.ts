@@ -28,11 +28,17 @@ import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
 import { TaskRuntime, availableExecutors } from './tasks.js';
 import { ExecutorError } from '../../worker/executor/index.js';
+import { MetricsServer } from './metrics-server.js';
+import { createRoutingMesh, type RoutingMesh } from '../mesh/index.js';
 
 export interface RunOptions {
   logger: Logger;
   /** Raft snapshot interval in entries (tests use small values to exercise catch-up). */
   snapshotEntries?: number;
+  /** The routing mesh's address (--data-path-addr); default: the listen address's IP when specific, else 0.0.0.0. */
+  dataPathAddr?: string;
+  /** host:port for GET /metrics (--metrics-addr); none when unset. */
+  metricsAddr?: string;
 }
 
 export class NodeDaemon {
@@ -45,6 +51,8 @@ export class NodeDaemon {
   private forwarder: LeaderForwarder | undefined;
   private heartbeat: HeartbeatClient | undefined;
   private tasks: TaskRuntime | undefined;
+  private mesh: RoutingMesh | undefined;
+  private metrics: MetricsServer | undefined;
   private runtimes: string[] = ['process'];
   /** The docker executor's image lookup, once tasks have started and if an engine answered. */
   private imageLookup: ((image: string) => Promise<void>) | undefined;
@@ -109,6 +117,8 @@ export class NodeDaemon {
     await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
     rmSync(this.dataDir.socketPath, { force: true });
     await bind(this.local, `unix://${this.dataDir.socketPath}`, grpc.ServerCredentials.createInsecure());
+    this.startMesh();
+    if (this.opts.metricsAddr) this.metrics = await MetricsServer.start(this.opts.metricsAddr, () => this.mesh?.metricsText() ?? '');
     await this.startTasks();
     this.startHeartbeats();
     this.scheduleRenewal();
@@ -209,6 +219,14 @@ export class NodeDaemon {
     addService(this.local, controlService, handlers, this.logger);
   }
 
+  /** Every node, manager or worker, answers on every published port (DESIGN 6). */
+  private startMesh(): void {
+    const listenHost = this.state.listenAddr.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    const specific = listenHost !== '' && listenHost !== '0.0.0.0' && listenHost !== '::';
+    const bindAddress = this.opts.dataPathAddr ?? (specific ? listenHost : '0.0.0.0');
+    this.mesh = createRoutingMesh({ bindAddress, logger: this.logger });
+  }
+
   private async startTasks(): Promise<void> {
     const common = {
       nodeId: this.state.nodeId,
@@ -228,6 +246,7 @@ export class NodeDaemon {
         credentials: () => this.clientCredentials(),
         channelOptions: NODE_CHANNEL_OPTIONS,
         description: () => describeHost(this.runtimes),
+        onMeshTable: (table) => this.mesh?.apply(table),
       },
       executors,
     );
@@ -397,6 +416,7 @@ export class NodeDaemon {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.heartbeat?.stop();
     await this.tasks?.stop();
+    await Promise.all([this.mesh?.close(), this.metrics?.close()]);
     await this.roleChange;
     await this.stopManager();
     await Promise.all([shutdown(this.tcp), shutdown(this.local)]);

@@ -8,6 +8,8 @@ export interface DaemonArgs {
   'advertise-addr'?: string | undefined;
   'log-level': string;
   'snapshot-interval'?: number | undefined;
+  'data-path-addr'?: string | undefined;
+  'metrics-addr'?: string | undefined;
 }
 
 export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
@@ -15,6 +17,8 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('data-dir', { type: 'string', describe: 'where the node keeps its identity and state' })
     .option('listen-addr', { type: 'string', default: '0.0.0.0:4242', describe: 'host:port for every node-to-node service' })
     .option('advertise-addr', { type: 'string', describe: 'host[:port] other nodes reach this one at' })
+    .option('data-path-addr', { type: 'string', describe: 'IP the routing mesh listens on for published ports (default: the IP of --listen-addr, or all interfaces)' })
+    .option('metrics-addr', { type: 'string', describe: 'host:port of an HTTP server answering GET /metrics (Prometheus text; off by default)' })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
     .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });
 }

@@ -18,13 +18,15 @@ export interface TaskRuntimeOptions {
   credentials: () => grpc.ChannelCredentials;
   channelOptions: grpc.ChannelOptions;
   description: () => baton.NodeDescription.$Properties;
+  /** Each routing mesh table the session brings (the daemon owns the mesh; worker/ does not). */
+  onMeshTable?: (table: baton.MeshService.$Properties[]) => void;
   logger: Logger;
 }
 
 /** The runtimes this machine offers: the process runtime always, docker when an engine answers. */
 export async function availableExecutors(o: Pick<TaskRuntimeOptions, 'nodeId' | 'clusterId' | 'dataDir' | 'bindAddress' | 'logger'>): Promise<Executor[]> {
   const executors: Executor[] = [
-    createProcessExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, stateDir: join(o.dataDir, 'tasks', 'process'), logger: o.logger }),
+    createProcessExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, stateDir: join(o.dataDir, 'tasks', 'process'), bindAddress: o.bindAddress, logger: o.logger }),
   ];
   const docker = createDockerExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, bindAddress: o.bindAddress, logger: o.logger });
   if (await docker.available()) executors.push(docker);
@@ -52,7 +54,11 @@ export class TaskRuntime {
       credentials: o.credentials,
       channelOptions: o.channelOptions,
       description: o.description,
-      onMessage: (msg) => agent.apply(msg),
+      onMessage: (msg) => {
+        // First: a task leaving the table is out of the mesh before the agent stops it.
+        if (msg.meshSet) o.onMeshTable?.(msg.mesh);
+        agent.apply(msg);
+      },
       logger: o.logger.child({ component: 'session' }),
     });
     session.start();

@@ -32,17 +32,29 @@ export interface Daemon {
   logFile: string;
 }
 
+export interface ClusterOptions {
+  /**
+   * Each node on its own loopback address, 127.0.0.1, 127.0.0.2, … in the order they start,
+   * for --listen-addr and --data-path-addr: nodes then share nothing but the machine, and each
+   * one's routing mesh can bind the same published ports (DESIGN 6).
+   */
+  addressPerNode?: boolean;
+}
+
 export class BatonCluster {
   readonly root = mkdtempSync(join(tmpdir(), 'baton-it-'));
   readonly daemons = new Map<string, Daemon>();
   workerToken = '';
   managerToken = '';
 
-  constructor(private readonly extra: string[] = []) {}
+  constructor(
+    private readonly extra: string[] = [],
+    private readonly options: ClusterOptions = {},
+  ) {}
 
   /** A cluster that is torn down (processes killed, data removed) when the test ends. */
-  static forTest(t: { after(fn: () => Promise<void>): void }, extra: string[] = []): BatonCluster {
-    const c = new BatonCluster(extra);
+  static forTest(t: { after(fn: () => Promise<void>): void }, extra: string[] = [], options: ClusterOptions = {}): BatonCluster {
+    const c = new BatonCluster(extra, options);
     t.after(async () => {
       await c.stopAll();
       c.cleanup();
@@ -54,18 +66,34 @@ export class BatonCluster {
     return join(this.root, name);
   }
 
+  /** The host the next node listens on, with the flags that put it there. */
+  private async nextAddress(): Promise<{ addr: string; flags: string[] }> {
+    if (!this.options.addressPerNode) {
+      const addr = `127.0.0.1:${await freePort()}`;
+      return { addr, flags: ['--listen-addr', addr] };
+    }
+    const host = `127.0.0.${this.daemons.size + 1}`;
+    const addr = `${host}:${await freePort(host)}`;
+    return { addr, flags: ['--listen-addr', addr, '--data-path-addr', host] };
+  }
+
+  /** The IP a node listens on (and its mesh answers on). */
+  host(name: string): string {
+    return this.get(name).addr.replace(/:\d+$/, '');
+  }
+
   async init(name: string, extra: string[] = []): Promise<Daemon> {
-    const addr = `127.0.0.1:${await freePort()}`;
-    const d = await this.start(name, addr, ['init', '--data-dir', this.dataDir(name), '--listen-addr', addr, ...this.extra, ...extra]);
+    const { addr, flags } = await this.nextAddress();
+    const d = await this.start(name, addr, ['init', '--data-dir', this.dataDir(name), ...flags, ...this.extra, ...extra]);
     this.workerToken = /add a worker[\s\S]*?--token (\S+)/.exec(d.stdout)?.[1] ?? '';
     this.managerToken = /add a manager[\s\S]*?--token (\S+)/.exec(d.stdout)?.[1] ?? '';
     return d;
   }
 
   async join(name: string, role: 'worker' | 'manager', via: string): Promise<Daemon> {
-    const addr = `127.0.0.1:${await freePort()}`;
+    const { addr, flags } = await this.nextAddress();
     const token = role === 'worker' ? this.workerToken : this.managerToken;
-    return this.start(name, addr, ['join', '--token', token, this.get(via).addr, '--data-dir', this.dataDir(name), '--listen-addr', addr, ...this.extra]);
+    return this.start(name, addr, ['join', '--token', token, this.get(via).addr, '--data-dir', this.dataDir(name), ...flags, ...this.extra]);
   }
 
   get(name: string): Daemon {

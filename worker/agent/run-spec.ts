@@ -81,13 +81,17 @@ function serviceName(task: baton.Task.$Properties, nodeId: string): string {
   return name || (task.serviceId ?? '');
 }
 
-/** One host port per target port and protocol, however many published ports lead to it. */
+/**
+ * One ephemeral host port per target port and protocol, however many mesh ports lead to it;
+ * a host-mode port with a published port is bound on that port of the node itself (no mesh).
+ */
 function targetPorts(task: baton.Task.$Properties): TaskRunSpec['ports'] {
   const seen = new Map<string, TaskRunSpec['ports'][number]>();
   for (const p of task.endpoint?.ports ?? []) {
     const protocol = p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp';
     const targetPort = p.targetPort ?? 0;
-    seen.set(`${targetPort}/${protocol}`, { targetPort, protocol });
+    const hostPort = p.publishMode === baton.PublishMode.HOST ? (p.publishedPort ?? 0) : 0;
+    seen.set(`${targetPort}/${protocol}/${hostPort}`, hostPort > 0 ? { targetPort, protocol, hostPort } : { targetPort, protocol });
   }
   return [...seen.values()];
 }

@@ -37,8 +37,9 @@ export function createOptions(
   for (const p of spec.ports) {
     const key = `${p.targetPort}/${p.protocol}`;
     exposed[key] = {};
-    // HostPort '' asks the engine for an ephemeral port; the mesh reads it back from inspect.
-    bindings[key] = [{ HostIp: bindAddress, HostPort: '' }];
+    // HostPort '' asks the engine for an ephemeral port, the mesh reads it back from inspect; a
+    // host-mode port is bound as given, on the node's address only.
+    (bindings[key] ??= []).push({ HostIp: bindAddress, HostPort: p.hostPort ? String(p.hostPort) : '' });
   }
   return {
     name: containerName(spec),
@@ -115,12 +116,12 @@ function boundPorts(info: Docker.ContainerInspectInfo): PortBinding[] {
   const ports = (info.NetworkSettings.Ports ?? {}) as Record<string, Docker.PortBinding[] | null>;
   for (const [key, list] of Object.entries(ports)) {
     const [port, proto] = key.split('/');
-    // An engine that binds both IPv4 and IPv6 lists the same port twice: one entry is enough.
-    const bound = list?.find((b) => b.HostPort !== undefined && b.HostPort !== '');
-    if (!bound?.HostPort) continue;
-    out.push({ targetPort: Number(port), hostPort: Number(bound.HostPort), protocol: proto === 'udp' ? 'udp' : 'tcp' });
+    // An engine that binds both IPv4 and IPv6 lists the same port twice: one entry each is
+    // enough. A target both host-published and meshed has two host ports.
+    const hostPorts = new Set((list ?? []).map((b) => Number(b.HostPort ?? '')).filter((n) => n > 0));
+    for (const hostPort of hostPorts) out.push({ targetPort: Number(port), hostPort, protocol: proto === 'udp' ? 'udp' : 'tcp' });
   }
-  return out.sort((a, b) => a.targetPort - b.targetPort || a.protocol.localeCompare(b.protocol));
+  return out.sort((a, b) => a.targetPort - b.targetPort || a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort);
 }
 
 export function observe(info: Docker.ContainerInspectInfo): TaskObservation {

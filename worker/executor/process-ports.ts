@@ -1,19 +1,20 @@
 // Host ports for process tasks. A process shares the node's network, so "publishing" a port
-// means choosing a free one on 127.0.0.1 and telling the process through its environment; the
-// mesh then targets it exactly like a container's ephemeral port. The kernel picks the port
-// (bind to 0) and we release it for the task to take: another program could grab it in
-// between, which the task then reports as a failed bind, like any port clash.
-import { createServer } from 'node:net';
+// means choosing a free one on the node's address (where other nodes' meshes reach it, as
+// Docker's published ports) and telling the process through its environment; the mesh then
+// targets it exactly like a container's ephemeral port. The kernel picks the port (bind to 0)
+// and we release it for the task to take: another program could grab it in between, which the
+// task then reports as a failed bind, like any port clash. A host-mode port is given as is.
+import { createServer, isIPv6 } from 'node:net';
 import { createSocket } from 'node:dgram';
 import type { PortBinding, TaskRunSpec } from './types.js';
 
-const HOST = '127.0.0.1';
+export const DEFAULT_BIND_ADDRESS = '127.0.0.1';
 
-function freeTcpPort(): Promise<number> {
+function freeTcpPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, HOST, () => {
+    server.listen(0, host, () => {
       const addr = server.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
       server.close(() => resolve(port));
@@ -21,21 +22,22 @@ function freeTcpPort(): Promise<number> {
   });
 }
 
-function freeUdpPort(): Promise<number> {
+function freeUdpPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
+    const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
     socket.once('error', reject);
-    socket.bind(0, HOST, () => {
+    socket.bind(0, host, () => {
       const port = socket.address().port;
       socket.close(() => resolve(port));
     });
   });
 }
 
-export async function allocatePorts(ports: TaskRunSpec['ports']): Promise<PortBinding[]> {
+/** `host`: the node's address, where the task is expected to listen (it gets it as BATON_HOST). */
+export async function allocatePorts(ports: TaskRunSpec['ports'], host = DEFAULT_BIND_ADDRESS): Promise<PortBinding[]> {
   const out: PortBinding[] = [];
   for (const p of ports) {
-    const hostPort = p.protocol === 'udp' ? await freeUdpPort() : await freeTcpPort();
+    const hostPort = p.hostPort ?? (p.protocol === 'udp' ? await freeUdpPort(host) : await freeTcpPort(host));
     out.push({ targetPort: p.targetPort, hostPort, protocol: p.protocol });
   }
   return out;

@@ -15,7 +15,7 @@ import { closeSync, openSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { fileLogs } from './process-logs.js';
-import { allocatePorts, portEnv } from './process-ports.js';
+import { DEFAULT_BIND_ADDRESS, allocatePorts, portEnv } from './process-ports.js';
 import { probes, validateHealthCheck } from './health-spec.js';
 import { ProcessHealthChecker } from './process-health.js';
 import {
@@ -50,6 +50,8 @@ export interface ProcessExecutorOptions {
   logger?: Logger;
   /** How often an adopted process (not our child, so no exit event) is checked. Default 250 ms. */
   pollMs?: number;
+  /** The node's address: task ports are picked there, and tasks told it as BATON_HOST. Default 127.0.0.1. */
+  bindAddress?: string;
 }
 
 export const ADOPTED_EXIT_UNKNOWN = 'exit status unknown (adopted process)';
@@ -80,6 +82,10 @@ class ProcessExecutor implements Executor {
   constructor(private readonly opts: ProcessExecutorOptions) {
     this.logger = (opts.logger ?? pino({ enabled: false })).child({ component: 'executor', runtime: 'process' });
     this.pollMs = opts.pollMs ?? 250;
+  }
+
+  private get bindAddress(): string {
+    return this.opts.bindAddress ?? DEFAULT_BIND_ADDRESS;
   }
 
   async available(): Promise<boolean> {
@@ -165,7 +171,7 @@ class ProcessExecutor implements Executor {
       env[kv.slice(0, eq)] = kv.slice(eq + 1);
     }
     // Last: the ports are what the mesh will target, so the task must not be told otherwise.
-    return { ...env, ...portEnv(ports) };
+    return { ...env, BATON_HOST: this.bindAddress, ...portEnv(ports) };
   }
 
   private async cwd(f: TaskFile): Promise<string> {
@@ -194,7 +200,7 @@ class ProcessExecutor implements Executor {
   private async spawnTask(taskId: string): Promise<TaskObservation> {
     const f = await this.require(taskId);
     if (f.state !== 'created' || this.children.has(taskId)) return this.observe(f);
-    const ports = await allocatePorts(f.spec.ports);
+    const ports = await allocatePorts(f.spec.ports, this.bindAddress);
     const cwd = await this.cwd(f);
     const [program, ...rest] = f.spec.command as [string, ...string[]];
     const dir = this.dir(taskId);

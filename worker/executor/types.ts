@@ -21,8 +21,12 @@ export interface TaskRunSpec {
   dir: string;
   /** 0 = unlimited. */
   limits: { nanoCpus: number; memoryBytes: number };
-  /** Published through the node: each gets an ephemeral host port, reported in TaskObservation.ports. */
-  ports: { targetPort: number; protocol: 'tcp' | 'udp' }[];
+  /**
+   * Published through the node: each gets an ephemeral host port (what the mesh targets),
+   * reported in TaskObservation.ports; one with `hostPort` (host-mode publish) is bound on
+   * exactly that port of the node instead.
+   */
+  ports: { targetPort: number; protocol: 'tcp' | 'udp'; hostPort?: number }[];
   /** SIGTERM, then SIGKILL after this. */
   stopGraceMs: number;
   /** Absent: the image's own HEALTHCHECK (docker), no check (process). */
@@ -145,7 +149,8 @@ export function validateCommon(spec: TaskRunSpec): void {
   for (const p of spec.ports) {
     if (!Number.isInteger(p.targetPort) || p.targetPort < 1 || p.targetPort > 65535) bad(`port ${p.targetPort} is out of range`);
     if (p.protocol !== 'tcp' && p.protocol !== 'udp') bad(`port protocol ${String(p.protocol)} is not tcp or udp`);
-    const key = `${p.targetPort}/${p.protocol}`;
+    if (p.hostPort !== undefined && (!Number.isInteger(p.hostPort) || p.hostPort < 1 || p.hostPort > 65535)) bad(`host port ${p.hostPort} is out of range`);
+    const key = `${p.targetPort}/${p.protocol}${p.hostPort ? ` on host port ${p.hostPort}` : ''}`;
     if (seen.has(key)) bad(`port ${key} is listed twice`);
     seen.add(key);
   }
