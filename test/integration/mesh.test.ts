@@ -15,7 +15,7 @@ import { canBind, httpGet, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-pro
 // the same (target 53), and returns the first line it receives on target 81 (where the mesh
 // sends a PROXY protocol header first). Ports and address come from the process runtime.
 const SERVER = `
-const env = process.env, host = env.BATON_HOST, me = env.BATON_TASK_NAME + '@' + host;
+const env = process.env, host = env.BATON_HOST_IP, me = env.BATON_TASK_NAME + '@' + host;
 if (env.BATON_PORT_80_TCP) require('http').createServer((q, s) => s.end(me + '\\n')).listen(Number(env.BATON_PORT_80_TCP), host);
 if (env.BATON_PORT_53_UDP) {
   const u = require('dgram').createSocket('udp4');

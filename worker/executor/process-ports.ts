@@ -33,7 +33,7 @@ function freeUdpPort(host: string): Promise<number> {
   });
 }
 
-/** `host`: the node's address, where the task is expected to listen (it gets it as BATON_HOST). */
+/** `host`: the node's address, where the task is expected to listen (it gets it as BATON_HOST_IP). */
 export async function allocatePorts(ports: TaskRunSpec['ports'], host = DEFAULT_BIND_ADDRESS): Promise<PortBinding[]> {
   const out: PortBinding[] = [];
   for (const p of ports) {

@@ -50,7 +50,7 @@ export interface ProcessExecutorOptions {
   logger?: Logger;
   /** How often an adopted process (not our child, so no exit event) is checked. Default 250 ms. */
   pollMs?: number;
-  /** The node's address: task ports are picked there, and tasks told it as BATON_HOST. Default 127.0.0.1. */
+  /** The node's address: task ports are picked there, and tasks told it as BATON_HOST_IP. Default 127.0.0.1. */
   bindAddress?: string;
 }
 
@@ -171,7 +171,7 @@ class ProcessExecutor implements Executor {
       env[kv.slice(0, eq)] = kv.slice(eq + 1);
     }
     // Last: the ports are what the mesh will target, so the task must not be told otherwise.
-    return { ...env, BATON_HOST: this.bindAddress, ...portEnv(ports) };
+    return { ...env, BATON_HOST_IP: this.bindAddress, ...portEnv(ports) };
   }
 
   private async cwd(f: TaskFile): Promise<string> {
