@@ -5,9 +5,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BATON, BatonCluster, type CliResult } from '../lib/baton-cluster.js';
+import { BATON, BatonCluster, eventually, nodeIdOf, nodes, running, tasks, type CliResult } from '../lib/baton-cluster.js';
 
 /** Run the CLI with `input` on its standard input. */
 function cliWithInput(c: BatonCluster, on: string, args: string[], input: Buffer): CliResult {
@@ -100,4 +100,84 @@ test('secret and config commands: create, ls, inspect without the data, and ever
   assert.equal(rm.stdout.trim(), 'db_password');
   assert.equal(c.cli('m1', ['config', 'rm', 'app.conf']).code, 0);
   assert.equal(c.cli('m1', ['secret', 'ls', '-q']).stdout.trim(), '');
+});
+
+// Serves what the task can read of its secret and config, straight from the files (never from
+// a copy on disk), and where it was told they are.
+const READER = `
+const fs = require('fs'), path = require('path');
+const read = (dir, name) => { try { return fs.readFileSync(path.join(dir, name), 'utf8'); } catch (e) { return null; } };
+require('http').createServer((q, s) => s.end(JSON.stringify({
+  secretsDir: process.env.BATON_SECRETS_DIR ?? null,
+  configsDir: process.env.BATON_CONFIGS_DIR ?? null,
+  secret: process.env.BATON_SECRETS_DIR ? read(process.env.BATON_SECRETS_DIR, 'db_password') : null,
+  config: process.env.BATON_CONFIGS_DIR ? read(process.env.BATON_CONFIGS_DIR, 'etc/app.conf') : null,
+}))).listen(process.env.PORT, '127.0.0.1');`;
+
+interface Served {
+  secretsDir: string | null;
+  configsDir: string | null;
+  secret: string | null;
+  config: string | null;
+}
+
+async function served(c: BatonCluster, service: string): Promise<Served> {
+  let port = 0;
+  await eventually(`${service} runs`, () => {
+    const [task] = running(tasks(c, 'm1', service));
+    port = task?.hostPort ?? 0;
+    return port > 0;
+  });
+  let body: Served | undefined;
+  await eventually(`${service} answers`, async () => {
+    body = (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as Served;
+    return true;
+  });
+  return body!;
+}
+
+test('a secret reaches only the task that uses it, in memory-backed files, and is nowhere in clear on disk', async (t) => {
+  // Small snapshots, so the managers' snapshot files are among what is searched.
+  const c = BatonCluster.forTest(t, ['--snapshot-interval', '5']);
+  await c.init('m1');
+  const m2 = nodeIdOf(await c.join('m2', 'manager', 'm1'));
+  const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
+  await eventually('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
+
+  // 32 random bytes, hex so a task can serve them as text.
+  const value = Buffer.from(randomBytes(32).toString('hex'));
+  assert.equal(cliWithInput(c, 'm1', ['secret', 'create', 'db_password', '-'], value).code, 0);
+  assert.equal(cliWithInput(c, 'm1', ['config', 'create', 'app.conf', '-'], Buffer.from('listen 8080\n')).code, 0);
+
+  const create = (name: string, node: string, extra: string[]): void => {
+    const r = c.cli('m1', [
+      'service', 'create', '--runtime', 'process', '--name', name, '--constraint', `node.id==${node}`,
+      '--publish', 'mode=host,target=80', ...extra, '--', process.execPath, '-e', READER,
+    ]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+  };
+  create('reader', w1, ['--secret', 'db_password,mode=0400', '--config', 'source=app.conf,target=/etc/app.conf']);
+  create('other', m2, []);
+
+  const reader = await served(c, 'reader');
+  assert.equal(reader.secret, value.toString(), 'the task reads the secret from BATON_SECRETS_DIR');
+  assert.equal(reader.config, 'listen 8080\n', 'and the config from BATON_CONFIGS_DIR, at its target path');
+  const [task] = running(tasks(c, 'm1', 'reader'));
+  const taskDir = `/dev/shm/baton-${w1}/${task!.id}`;
+  assert.equal(reader.secretsDir, `${taskDir}/secrets`);
+  assert.equal(statSync(`${taskDir}/secrets/db_password`).mode & 0o777, 0o400, 'the file has the mode asked for');
+  assert.equal(statSync(taskDir).mode & 0o777, 0o700, 'the task directory is private');
+  const other = await served(c, 'other');
+  assert.deepEqual(other, { secretsDir: null, configsDir: null, secret: null, config: null }, 'a task without the secret gets nothing');
+  assert.ok(!existsSync(`/dev/shm/baton-${m2}`) || filesContaining(`/dev/shm/baton-${m2}`, value).length === 0, 'the other node has no copy');
+
+  // Every file of the test: every data dir (managers' Raft LevelDB and snapshots, the agents'
+  // LevelDB, task files and logs) and the daemons' logs.
+  assert.ok(filesUnder(c.dataDir('m1')).some((f) => f.includes('snap')), 'the managers wrote snapshots');
+  assert.deepEqual(filesContaining(c.root, value), [], 'the secret is nowhere in clear under the data dirs and logs');
+
+  // The task's files go with the task.
+  assert.equal(c.cli('m1', ['service', 'rm', 'reader']).code, 0);
+  await eventually('the task\'s secret files are removed', () => !existsSync(taskDir));
+  assert.equal(c.cli('m1', ['secret', 'rm', 'db_password']).code, 0, 'no longer in use');
 });

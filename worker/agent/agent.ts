@@ -12,6 +12,7 @@ import { Limiter } from './limiter.js';
 import { Reporter } from './reporter.js';
 import { DEFAULT_STOP_GRACE_MS, runtimeOf } from './run-spec.js';
 import { TaskController, type ControllerHost } from './task-controller.js';
+import { DEFAULT_FILES_DIR, TaskFiles } from './task-files.js';
 import { AgentClosedError, TaskDb, type Loaded } from './task-db.js';
 
 export type Runtime = 'docker' | 'process';
@@ -26,6 +27,8 @@ export interface AgentOptions {
   /** Send status updates to the managers; resolves when acknowledged, rejects to be retried. */
   report: (updates: baton.TaskStatusUpdate.$Properties[]) => Promise<void>;
   logger: Logger;
+  /** A memory-backed directory for the tasks' secret and config files (default /dev/shm). */
+  filesDir?: string;
   now?: () => number;
 }
 
@@ -47,6 +50,8 @@ export class Agent {
   /** Runtimes whose executor listed its objects on open, so "not listed" means "not there". */
   private readonly listed = new Set<Runtime>();
   private readonly reporter: Reporter;
+  /** Secrets and configs: in memory, and as files for the tasks that use them. */
+  private readonly files: TaskFiles;
   private readonly host: ControllerHost;
   private readonly log: Logger;
   private chain: Promise<void> = Promise.resolve();
@@ -63,6 +68,7 @@ export class Agent {
     this.log = opts.logger;
     const now = opts.now ?? Date.now;
     this.reporter = new Reporter({ send: opts.report, onAcked: (acked) => db.acked(acked), logger: this.log });
+    this.files = new TaskFiles(opts.filesDir ?? DEFAULT_FILES_DIR, opts.nodeId, this.log);
     this.host = {
       nodeId: opts.nodeId,
       clusterId: opts.clusterId,
@@ -73,6 +79,8 @@ export class Agent {
       saveStatus: (record, status) => db.saveStatus(record, status),
       report: (taskId, status) => this.reporter.push(taskId, status),
       forget: (taskId) => this.forget(taskId),
+      writeFiles: (task) => this.files.write(task),
+      removeFiles: (taskId) => this.files.remove(taskId),
     };
   }
 
@@ -146,6 +154,8 @@ export class Agent {
       this.controllers.set(id, ctl);
     }
     this.orphans = observed;
+    // Files of tasks this agent no longer has (removed while it was down, or a wiped DB).
+    await this.files.sweep(new Set(this.controllers.keys()));
     for (const [id, status] of loaded.unacked) this.reporter.push(id, status);
     this.log.info({ tasks: this.controllers.size, unknownObjects: this.orphans.size, unacked: loaded.unacked.size, runtimes: this.runtimes() }, 'agent opened');
     for (const ctl of this.controllers.values()) ctl.kick();
@@ -186,6 +196,8 @@ export class Agent {
 
   private async applyNow(msg: baton.SessionMessage): Promise<void> {
     if (this.closed) return;
+    // Before the tasks: a task in this message may need a secret that comes with it.
+    this.files.apply(msg);
     const seen = new Set<string>();
     const touched: TaskController[] = [];
     const created: TaskController[] = [];

@@ -13,7 +13,8 @@ export function stopGraceMs(task: baton.Task.$Properties): number {
   return task.spec?.container?.stopGraceMs || DEFAULT_STOP_GRACE_MS;
 }
 
-export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeId: string): TaskRunSpec {
+/** `files`: where the agent wrote the task's secrets and configs (task-files.ts). */
+export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeId: string, files: Pick<TaskRunSpec, 'secrets' | 'configs'> = {}): TaskRunSpec {
   const c = task.spec?.container ?? {};
   const limits = task.spec?.resources?.limits ?? {};
   const slot = task.slot ?? 0;
@@ -35,6 +36,7 @@ export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeI
     ports: targetPorts(task),
     stopGraceMs: stopGraceMs(task),
     ...(c.healthcheck ? { healthcheck: healthCheckOf(c.healthcheck) } : {}),
+    ...files,
   };
 }
 

@@ -4,7 +4,7 @@
 // disk before the action it announces, so a restarted agent knows what it may have done.
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { ExecutorError, errorMessage, type Executor, type HealthWatch, type TaskObservation } from '../executor/types.js';
+import { ExecutorError, errorMessage, type Executor, type HealthWatch, type TaskObservation, type TaskRunSpec } from '../executor/types.js';
 import { AgentClosedError } from './task-db.js';
 import type { Limiter } from './limiter.js';
 import { healthState, portStatus, runtimeOf, specProbes, stopGraceMs, taskHealth, toRunSpec } from './run-spec.js';
@@ -25,6 +25,10 @@ export interface ControllerHost {
   report(taskId: string, status: baton.TaskStatus.$Properties): void;
   /** The task is terminal and its runtime object removed: forget it once the managers know. */
   forget(taskId: string): void;
+  /** Writes the task's secrets and configs (memory-backed) for the executor; throws if one is missing. */
+  writeFiles(task: baton.Task.$Properties): Promise<Pick<TaskRunSpec, 'secrets' | 'configs'>>;
+  /** The task has ended: its secret and config files go. Never throws. */
+  removeFiles(taskId: string): Promise<void>;
   readonly logger: Logger;
   now(): number;
 }
@@ -66,6 +70,7 @@ export class TaskController {
   private started: TaskObservation | undefined;
   private waiting = false;
   private removed = false;
+  private filesRemoved = false;
   private closed = false;
   private driving = false;
   private again = false;
@@ -182,6 +187,10 @@ export class TaskController {
     const state = this.state;
     const intent = intentOf(this.task.desiredState ?? S.TASK_NEW);
     if (isTerminal(state)) {
+      if (!this.filesRemoved) {
+        this.filesRemoved = true;
+        await this.host.removeFiles(this.id);
+      }
       if (intent === 'remove' && !this.removed) {
         await this.removeRuntime();
         this.removed = true;
@@ -245,7 +254,7 @@ export class TaskController {
 
   private async doPrepare(executor: Executor): Promise<void> {
     this.runtimeMayExist = true;
-    const spec = toRunSpec(this.task, this.host.clusterId, this.host.nodeId);
+    const spec = toRunSpec(this.task, this.host.clusterId, this.host.nodeId, await this.host.writeFiles(this.task));
     await this.host.limiter.run(() => executor.prepare(spec));
     this.prepared = true;
   }

@@ -1,5 +1,6 @@
 // Translation between baton's task spec and Docker's container model, both ways: the create
 // options for a task, and a TaskObservation from what the engine reports.
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { taskName, type HealthCheckSpec, type PortBinding, type TaskHealth, type TaskObservation, type TaskRunSpec } from './types.js';
 
@@ -67,6 +68,7 @@ export function createOptions(
       Memory: spec.limits.memoryBytes,
       NanoCpus: spec.limits.nanoCpus,
       PortBindings: bindings,
+      Mounts: fileMounts(spec),
       // The orchestrator restarts tasks (as new tasks); Docker restarting them would hide exits.
       RestartPolicy: { Name: 'no' },
       // The engine's tiny init (docker-init) as PID 1: a program running as PID 1 gets no
@@ -102,6 +104,13 @@ function healthcheck(h: HealthCheckSpec | undefined): { Healthcheck?: Docker.Hea
 export function healthOf(info: Docker.ContainerInspectInfo): TaskHealth {
   const status = info.State.Health?.Status;
   return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
+}
+
+/** Secrets and configs: each file bind-mounted read-only from the agent's memory-backed directory. */
+function fileMounts(spec: TaskRunSpec): Docker.MountSettings[] {
+  return [spec.secrets, spec.configs].flatMap((m) =>
+    (m?.files ?? []).map((f) => ({ Type: 'bind' as const, Source: join(m!.dir, f.path), Target: f.target, ReadOnly: true })),
+  );
 }
 
 // Docker's zero time, which it reports for "never started" / "never finished".

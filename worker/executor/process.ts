@@ -170,6 +170,10 @@ class ProcessExecutor implements Executor {
       const eq = kv.indexOf('=');
       env[kv.slice(0, eq)] = kv.slice(eq + 1);
     }
+    // Where a container would have /run/secrets and its config files: memory-backed directories
+    // the agent wrote (task.json records only these paths, never the data).
+    if (s.secrets?.dir) env.BATON_SECRETS_DIR = s.secrets.dir;
+    if (s.configs?.dir) env.BATON_CONFIGS_DIR = s.configs.dir;
     // Last: the ports are what the mesh will target, so the task must not be told otherwise.
     return { ...env, BATON_HOST_IP: this.bindAddress, ...portEnv(ports) };
   }

@@ -31,6 +31,21 @@ export interface TaskRunSpec {
   stopGraceMs: number;
   /** Absent: the image's own HEALTHCHECK (docker), no check (process). */
   healthcheck?: HealthCheckSpec;
+  /** Secrets (docker: at /run/secrets/…; process: BATON_SECRETS_DIR), absent when none. */
+  secrets?: MountedFiles;
+  /** Configs (docker: at their absolute target; process: BATON_CONFIGS_DIR), absent when none. */
+  configs?: MountedFiles;
+}
+
+/**
+ * Files the agent wrote for a task into memory-backed storage (never in clear on disk). Docker
+ * bind-mounts each file read-only at its target; the process runtime gets the directory.
+ */
+export interface MountedFiles {
+  /** Absolute host directory holding the files. */
+  dir: string;
+  /** `path` is relative to `dir`; `target` is the absolute path the task sees in a container. */
+  files: { path: string; target: string }[];
 }
 
 /** Docker's health check model (proto HealthConfig); zero durations and retries mean the defaults. */
@@ -156,6 +171,14 @@ export function validateCommon(spec: TaskRunSpec): void {
   }
   if (spec.limits.nanoCpus < 0 || spec.limits.memoryBytes < 0) bad('limits must not be negative');
   if (!(spec.stopGraceMs >= 0)) bad('stopGraceMs must not be negative');
+  for (const m of [spec.secrets, spec.configs]) {
+    if (!m) continue;
+    if (!m.dir.startsWith('/')) bad(`file directory ${JSON.stringify(m.dir)} is not absolute`);
+    for (const f of m.files) {
+      if (f.path.startsWith('/') || f.path.split('/').includes('..')) bad(`file ${JSON.stringify(f.path)} is not inside its directory`);
+      if (!f.target.startsWith('/') || f.target.split('/').includes('..')) bad(`file target ${JSON.stringify(f.target)} is not an absolute path`);
+    }
+  }
 }
 
 export function errorMessage(err: unknown): string {
