@@ -79,6 +79,7 @@ async function up(): Promise<void> {
   await waitFor('every node ready', () => readyNodes() === NODES.length, 30_000);
   clusterId = (await client().control.call('Info', {})).clusterId ?? '';
   for (const n of daemons.nodes) say(`  ${n.name.padEnd(10)} ${n.addr.padEnd(16)} pid ${n.proc.pid}`);
+  say(`  cluster ${clusterId}`);
 
   const { image, why } = await dockerImage();
   const published = (await portFreeOn(NODES.map((n) => n.ip), 8080)) ? '8080:' : '';

@@ -8,6 +8,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
 
 const DEMO = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/demo/main.js');
 
@@ -59,6 +60,12 @@ async function runDemo(env: Record<string, string>, expectContainers: boolean | 
     assert.deepEqual(processesUsing(dataDir), [], 'no task process left');
     assert.equal(existsSync(dataDir), false, 'demo data removed');
     assert.match(out, /nothing left behind/);
+    if (/as containers/.test(out)) {
+      const clusterId = /cluster (\S+)/.exec(out)?.[1] ?? '';
+      assert.ok(clusterId, 'the demo printed its cluster id');
+      const left = await new Docker().listContainers({ all: true, filters: { label: [`baton.cluster=${clusterId}`] } });
+      assert.deepEqual(left.map((c) => c.Names), [], 'no container of the demo left');
+    }
   } finally {
     if (demo.exitCode === null) demo.kill('SIGKILL');
   }
