@@ -4,15 +4,17 @@
 // failed with "unhealthy container" and replaced by the restart policy.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatonCluster, eventually, running, tasks } from '../lib/baton-cluster.js';
 
+/** Running (a zombie has exited: an adopted task's new parent may be slow to reap it). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
@@ -59,6 +61,39 @@ test('process runtime: healthy while the check passes; unhealthy is stopped, fai
   // The replacement recreates the file itself after a second: starting, then healthy.
   await eventually('the replacement turns healthy', () => running(tasks(c, 'm1', 'hc')).some((x) => x.health === 'HEALTH_HEALTHY'));
   assert.ok(existsSync(ok));
+});
+
+test('process runtime: a restarted node resumes checking its adopted task without starting over', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-health-it-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ok = join(dir, 'ok');
+  writeFileSync(ok, '');
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+  const create = c.cli('m1', [
+    'service', 'create', '--runtime', 'process', '--name', 'hc', '--restart-delay', '200ms', '--stop-grace-period', '2s',
+    '--health-cmd', `test -f ${ok}`, '--health-interval', '200ms', '--health-retries', '2', '--health-start-period', '60s',
+    '--', 'sleep', '1000',
+  ]);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  const [task] = running(tasks(c, 'm1', 'hc'));
+  assert.equal(task?.health, 'HEALTH_HEALTHY');
+
+  await c.kill('m1');
+  await c.restart('m1');
+  // Adopted, still healthy: the check resumes from the reported health, not from "starting".
+  await eventually('the node is back', () => c.cli('m1', ['service', 'ps', 'hc']).code === 0);
+  await new Promise((r) => setTimeout(r, 1_000));
+  const again = running(tasks(c, 'm1', 'hc'));
+  assert.deepEqual(again.map((x) => [x.id, x.health]), [[task.id, 'HEALTH_HEALTHY']]);
+
+  // Still inside its 60 s start period, but it was healthy once: failures count and it is replaced.
+  rmSync(ok);
+  await eventually('the adopted task turned unhealthy and was replaced', () => {
+    const all = tasks(c, 'm1', 'hc');
+    return all.find((x) => x.id === task.id)?.err === 'unhealthy container' && running(all).some((x) => x.id !== task.id);
+  });
+  assert.ok(!alive(Number(task.containerId)), 'the adopted unhealthy process was stopped');
 });
 
 test('process runtime: a task without a check shows no health; a failing check within its start period stays starting', async (t) => {
