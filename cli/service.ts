@@ -1,4 +1,4 @@
-// `baton service create|ls|ps|inspect|scale|rm`.
+// `baton service create|ls|ps|inspect|scale|logs|rm` (update and rollback: ./service-update.ts).
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../src/client/index.js';
 import { withClient, type GlobalArgs } from './context.js';
@@ -7,6 +7,7 @@ import { specFromFlags, type CreateFlags } from './service-spec.js';
 import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
+import { updateCommands, updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 
 
 function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
@@ -38,7 +39,7 @@ async function tasksOf(client: BatonClient, service: string): Promise<baton.Task
   return (await client.control.call('ListTasks', { filters: { serviceId: service } })).tasks ?? [];
 }
 
-type CreateArgs = GlobalArgs & CreateFlags & HealthFlags & { detach?: boolean; quiet?: boolean; 'resolve-image'?: boolean };
+type CreateArgs = GlobalArgs & CreateFlags & HealthFlags & UpdateConfigFlags & { detach?: boolean; quiet?: boolean; 'resolve-image'?: boolean };
 
 const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help', '--no-resolve-image', '--no-healthcheck', '--healthcheck']);
 
@@ -59,12 +60,12 @@ export function separateTaskCommand(argv: string[]): string[] {
 }
 
 export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
-  return y
+  return updateCommands(y)
     .command<CreateArgs>(
       'create [image] [command..]',
       'Create a service (docker: IMAGE [ARG...]; --runtime process: COMMAND [ARG...])',
       (c) =>
-        c
+        updateConfigOptions(c)
           .positional('image', { type: 'string', describe: 'image (docker) or program (process)' })
           .positional('command', { type: 'string', array: true })
           .option('name', { type: 'string', demandOption: true })
@@ -99,6 +100,8 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const spec = specFromFlags({ ...args, image, command });
           const health = healthFromFlags(args);
           if (health && spec.task?.container) spec.task.container.healthcheck = health;
+          spec.update = updateConfigFromFlags(args, 'update');
+          spec.rollback = updateConfigFromFlags(args, 'rollback');
           const svc = await client.control.call('CreateService', { spec, noResolveImage: args['resolve-image'] === false });
           const id = svc.meta?.id ?? '';
           print(id);
@@ -226,7 +229,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           }
         }),
     )
-    .demandCommand(1, 'baton service needs a subcommand: create, ls, ps, inspect, scale, logs, rm');
+    .demandCommand(1, 'baton service needs a subcommand: create, ls, ps, inspect, scale, update, rollback, logs, rm');
 }
 
 /** `service inspect --pretty`: the spec as a person reads it. */
@@ -251,8 +254,32 @@ function pretty(s: baton.Service.$Properties): string {
     ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? `memory ${Number(res.reservations.memoryBytes)} B, cpu ${Number(res.reservations.nanoCpus) / 1e9}` : undefined],
     ['Ports', portsText(s.endpoint?.ports) || undefined],
     ['Balance', s.endpoint?.ports?.some((p) => p.publishMode !== baton.PublishMode.HOST) ? (spec.endpoint?.balance === baton.BalanceMode.LEAST_CONNECTIONS ? 'least-connections' : 'round-robin') : undefined],
+    ['UpdateStatus', updateStatusText(s.updateStatus)],
+    ['UpdateConfig', updateConfigText(spec.update)],
+    ['RollbackConfig', updateConfigText(spec.rollback)],
   ];
   return lines.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}:\t${v}`).join('\n');
+}
+
+function updateStatusText(u: baton.UpdateStatus.$Properties | null | undefined): string | undefined {
+  if (!u?.state) return undefined;
+  const state = baton.UpdateState[u.state].toLowerCase();
+  const when = (label: string, ms: unknown): string => (Number(ms) > 0 ? `\n ${label}:\t${new Date(Number(ms)).toISOString()}` : '');
+  return `\n State:\t${state}${when('Started', u.startedAt)}${when('Completed', u.completedAt)}\n Message:\t${u.message ?? ''}`;
+}
+
+function updateConfigText(c: baton.UpdateConfig.$Properties | null | undefined): string {
+  const parallelism = Number(c?.parallelism ?? 0);
+  const action = ['pause', 'continue', 'rollback'][c?.failureAction ?? 0];
+  return [
+    '',
+    ` Parallelism:\t${parallelism === 0 ? 'all at once' : parallelism}`,
+    ` Delay:\t${Number(c?.delayMs ?? 0)}ms`,
+    ` On failure:\t${action}`,
+    ` Monitoring Period:\t${Number(c?.monitorMs ?? 0) || 5000}ms`,
+    ` Max failure ratio:\t${Number(c?.maxFailureRatio ?? 0)}`,
+    ` Update order:\t${c?.order === baton.UpdateOrder.START_FIRST ? 'start-first' : 'stop-first'}`,
+  ].join('\n');
 }
 
 function capitalizeState(s: string): string {

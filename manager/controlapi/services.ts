@@ -13,6 +13,7 @@ import { allocatePorts } from '../allocator/ports.js';
 import { resolveObject } from './resolve.js';
 import { parseConstraints } from '../scheduler/index.js';
 import { resolveDataReferences } from './references.js';
+import { rolledBack, withNewSpec } from '../orchestrator/update/start.js';
 
 type ServiceHandlers = Pick<Handlers<ControlService>, 'CreateService' | 'GetService' | 'ListServices' | 'UpdateService' | 'RemoveService' | 'ListTasks'>;
 
@@ -54,6 +55,8 @@ export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null 
   for (const r of [limits, reservations]) {
     if (r && (Number(r.nanoCpus) < 0 || Number(r.memoryBytes) < 0)) throw new BatonError('INVALID_ARGUMENT', 'resources cannot be negative');
   }
+  validateUpdateConfig(spec.update, 'update');
+  validateUpdateConfig(spec.rollback, 'rollback');
   return spec;
 }
 
@@ -71,6 +74,20 @@ function validateHealthConfig(h: baton.HealthConfig.$Properties | null | undefin
   for (const [name, v] of [['interval', h.intervalMs], ['timeout', h.timeoutMs], ['start period', h.startPeriodMs]] as const) {
     if (Number(v ?? 0) < 0) throw new BatonError('INVALID_ARGUMENT', `health check ${name} cannot be negative`);
   }
+}
+
+function validateUpdateConfig(c: baton.UpdateConfig.$Properties | null | undefined, what: 'update' | 'rollback'): void {
+  if (!c) return;
+  const bad = (m: string): never => {
+    throw new BatonError('INVALID_ARGUMENT', `${what} config: ${m}`);
+  };
+  if (Number(c.delayMs ?? 0) < 0) bad('delay cannot be negative');
+  if (Number(c.monitorMs ?? 0) < 0) bad('monitor cannot be negative');
+  const ratio = Number(c.maxFailureRatio ?? 0);
+  if (!(ratio >= 0 && ratio <= 1)) bad(`max failure ratio ${ratio} is not between 0 and 1`);
+  const actions = what === 'update' ? [0, 1, 2] : [0, 1];
+  if (!actions.includes(c.failureAction ?? 0)) bad(`failure action must be pause${what === 'update' ? ', continue or rollback' : ' or continue'}`);
+  if (![0, 1].includes(c.order ?? 0)) bad('order must be stop-first or start-first');
 }
 
 export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
@@ -135,23 +152,27 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
       return serially(async () => {
         await manager.readBarrier();
         const current = resolveService(req.id ?? '');
-        const spec = validateServiceSpec(req.spec);
-        resolveDataReferences(manager.store, spec);
-        if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {
-          throw new BatonError('INVALID_ARGUMENT', 'a service cannot be renamed');
-        }
-        if (spec.global !== (current.spec?.global ?? false)) throw new BatonError('INVALID_ARGUMENT', 'a service cannot change its mode');
         const version = req.version ? Number(req.version) : current.meta.version;
-        const ports = allocatePorts(manager.store, spec, current.meta.id);
-        const [stored] = await manager.propose([
-          updateAction('service', {
-            ...(current as baton.Service),
-            meta: { ...current.meta, version, updatedAt: now() },
-            spec,
-            previousSpec: current.spec,
-            endpoint: { ports },
-          }),
-        ]);
+        // Refused here rather than after a Raft round; the store checks again at apply.
+        if (version !== current.meta.version) {
+          throw new BatonError('VERSION_CONFLICT', `update of service ${current.meta.id}: version ${version} is stale, current is ${current.meta.version}`);
+        }
+        let next: baton.Service;
+        if (req.rollback) {
+          const previous = current.previousSpec;
+          if (!previous) throw new BatonError('FAILED_PRECONDITION', `service ${current.spec?.annotations?.name ?? current.meta.id} has no previous spec to roll back to`);
+          next = rolledBack(current, { ports: allocatePorts(manager.store, previous, current.meta.id) }, now());
+        } else {
+          const spec = validateServiceSpec(req.spec);
+          resolveDataReferences(manager.store, spec);
+          if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {
+            throw new BatonError('INVALID_ARGUMENT', 'a service cannot be renamed');
+          }
+          if (spec.global !== (current.spec?.global ?? false)) throw new BatonError('INVALID_ARGUMENT', 'a service cannot change its mode');
+          const ports = allocatePorts(manager.store, spec, current.meta.id);
+          next = withNewSpec(current, spec, { ports }, manager.store.list('task', { serviceIds: [current.meta.id] }), now());
+        }
+        const [stored] = await manager.propose([updateAction('service', next)]);
         return stored!.object as Stored<'service'> as baton.Service;
       });
     },

@@ -1,10 +1,12 @@
 // The leader-only loops that keep services running (DESIGN 3): the replicated and global
-// orchestrators (with the restart supervisor and node-down/drain handling inside them) and
-// the scheduler. `orchestrationLoops` builds the three for Manager.addLeaderLoop.
+// orchestrators (with the restart supervisor and node-down/drain handling inside them), the
+// rolling updater and the scheduler. `orchestrationLoops` builds the four for
+// Manager.addLeaderLoop.
 import { Scheduler } from '../scheduler/scheduler.js';
 import { GlobalOrchestrator } from './global.js';
 import type { LoopOptions, OrchestratorHost } from './host.js';
 import { ReplicatedOrchestrator } from './replicated.js';
+import { Updater } from './update/updater.js';
 
 export { type OrchestratorHost, type LoopOptions, type TimerApi } from './host.js';
 export { ReconcileLoop } from './loop.js';
@@ -13,8 +15,9 @@ export { GlobalOrchestrator } from './global.js';
 export { TASK_HISTORY_LIMIT } from './instance.js';
 export { DEFAULT_RESTART_DELAY_MS, EXITED_LABEL, RESTARTS_LABEL, decideRestart, type RestartDecision } from './restart.js';
 export { isFinished, isWanted, isActive, newTaskId } from './tasks.js';
-export { Scheduler };
+export { Scheduler, Updater };
+export { isUpToDate } from './update/fresh.js';
 
-export function orchestrationLoops(host: OrchestratorHost, opts: LoopOptions = {}): [ReplicatedOrchestrator, GlobalOrchestrator, Scheduler] {
-  return [new ReplicatedOrchestrator(host, opts), new GlobalOrchestrator(host, opts), new Scheduler(host, opts)];
+export function orchestrationLoops(host: OrchestratorHost, opts: LoopOptions = {}): [ReplicatedOrchestrator, GlobalOrchestrator, Updater, Scheduler] {
+  return [new ReplicatedOrchestrator(host, opts), new GlobalOrchestrator(host, opts), new Updater(host, opts), new Scheduler(host, opts)];
 }

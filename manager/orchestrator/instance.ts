@@ -8,15 +8,20 @@
 //   - on a drained node → desired SHUTDOWN;
 //   - unwanted by the instance (slot above replicas, node no longer eligible) → desired
 //     SHUTDOWN, or deleted if it never reached a node;
-//   - otherwise live. Extra live tasks (a duplicate) are stopped, keeping the most advanced.
+//   - otherwise live. Extra live tasks (a duplicate) are stopped, keeping the most advanced;
+//     "extra" counts per spec: during a start-first rolling update a slot holds one task of
+//     the current spec beside one of the old, which the updater (./update/) stops once the
+//     new one is up.
 // An instance that should run and has no live task gets a new one, at once or, if its latest
-// task ended on its own, when the restart policy says (which may be never). Finished tasks
-// beyond the history limit are deleted, oldest first.
+// task ended on its own, when the restart policy says (which may be never); but not while a
+// stop-first update is still stopping its old task (the updater's label says so). Finished
+// tasks beyond the history limit are deleted, oldest first.
 import { baton } from '../../proto/gen/baton.js';
 import type { Stored } from '../store/index.js';
 import { decideRestart, exitedAt, historyLabels, markExited, restartHistory } from './restart.js';
 import { isFinished, isWanted, latest, newTask, newestFirst, stateOf, type TaskView } from './tasks.js';
 import type { TaskWrites } from './writes.js';
+import { UPDATE_STOP_LABEL, isUpToDate } from './update/fresh.js';
 
 const S = baton.TaskState;
 
@@ -66,7 +71,7 @@ function orphan(ctx: PassContext, t: Stored<'task'>, message: string): void {
 }
 
 /** The most advanced state first, then the newest. */
-function keepFirst(a: TaskView, b: TaskView): number {
+export function keepFirst(a: TaskView, b: TaskView): number {
   return stateOf(b) - stateOf(a) || newestFirst(a, b);
 }
 
@@ -99,12 +104,22 @@ export function reconcileInstance(ctx: PassContext, inst: Instance): number | un
   }
   let wake: number | undefined;
   if (inst.want === 'run') {
-    live.sort(keepFirst);
-    for (const extra of live.slice(1)) stopTask(ctx.writes, extra);
-    if (live.length === 0) wake = fill(ctx, inst);
+    const current = live.filter((t) => isUpToDate(ctx.service, t)).sort(keepFirst);
+    const old = live.filter((t) => !isUpToDate(ctx.service, t)).sort(keepFirst);
+    for (const extra of [...current.slice(1), ...old.slice(1)]) stopTask(ctx.writes, extra);
+    if (live.length === 0 && !stoppingForUpdate(ctx, inst)) wake = fill(ctx, inst);
   }
   retain(ctx, inst);
   return wake;
+}
+
+/** A task a stop-first update told to stop and that its (live) node has not yet stopped. */
+function stoppingForUpdate(ctx: PassContext, inst: Instance): boolean {
+  return inst.tasks.some((t) => {
+    const v = ctx.writes.view(t);
+    if (v === undefined || isWanted(v) || isFinished(stateOf(v)) || v.annotations?.labels?.[UPDATE_STOP_LABEL] === undefined) return false;
+    return !!v.nodeId && !nodeIsDown(ctx.node(v.nodeId));
+  });
 }
 
 /** Creates the instance's task if it is due now; returns the due time if it is later. */

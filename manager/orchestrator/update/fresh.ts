@@ -1,0 +1,37 @@
+// Which tasks a rolling update still has to replace: those whose spec or endpoint differs from
+// their service's (proto/task-spec.ts says what "differs" means). Stored objects never change
+// in place, so each one's comparable text is computed once and cached on the object itself.
+import { serviceTaskKey, taskKey } from '../../../proto/task-spec.js';
+
+const keys = new WeakMap<object, string>();
+
+function cached(obj: object, make: () => string): string {
+  let k = keys.get(obj);
+  if (k === undefined) {
+    k = make();
+    keys.set(obj, k);
+  }
+  return k;
+}
+
+interface ServiceLike {
+  readonly spec?: { readonly task?: object | null } | null;
+  readonly endpoint?: object | null;
+}
+
+interface TaskLike {
+  readonly spec?: object | null;
+  readonly endpoint?: object | null;
+}
+
+/** True when `task` carries what a task made from `service` now would: nothing to update. */
+export function isUpToDate(service: ServiceLike, task: TaskLike): boolean {
+  return cached(service, () => serviceTaskKey(service)) === cached(task, () => taskKey(task));
+}
+
+// Labels the updater puts on tasks (task annotations, which workers ignore).
+
+/** On a task stopped by a stop-first update: its slot is refilled once it has stopped. */
+export const UPDATE_STOP_LABEL = 'baton.update-stop';
+/** On an old task being replaced start-first: the id of its replacement. */
+export const REPLACED_BY_LABEL = 'baton.replaced-by';
