@@ -84,6 +84,8 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.equal(change.code, 0, change.stderr);
   assert.match(change.stdout, /^Updating service app_api$/m);
   assert.doesNotMatch(change.stdout, /(Updating|Creating) service app_(web|worker)/);
+  // The rolling update of api ends with the updater writing its status: wait for that write.
+  await eventually('the update of api completes', () => /"state": "UPDATE_COMPLETED"/.test(c.cli('m1', ['service', 'inspect', 'app_api']).stdout), 30_000);
   const after = versions(c);
   assert.ok(after.app_api! > before.app_api!, `api updated: ${JSON.stringify({ before, after })}`);
   assert.equal(after.app_web, before.app_web);

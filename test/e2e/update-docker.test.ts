@@ -1,0 +1,72 @@
+// Rolling updates on a real Docker engine: a new image and a new command replace the
+// containers slot by slot; an update whose containers exit at once rolls back by itself.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { BatonCluster, eventually, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
+
+test('service update on Docker: new image, new command, then a failing command rolled back automatically', async (t) => {
+  const docker = await requireDocker(t);
+  if (!docker) return;
+  const suffix = randomBytes(4).toString('hex');
+  // A second name for the test image: an image change without a registry.
+  const repo = 'local/busybox';
+  const tag = `update-${suffix}`;
+  const image = `${repo}:${tag}`;
+  await docker.getImage(TEST_IMAGE).tag({ repo, tag });
+  const c = new BatonCluster();
+  let clusterId = '';
+  t.after(async () => {
+    await c.stopAll();
+    for (const container of await docker.listContainers({ all: true, filters: { label: [`baton.cluster=${clusterId}`] } })) {
+      await docker.getContainer(container.Id).remove({ force: true });
+    }
+    // Only the tag goes: the image keeps its own name.
+    await docker.getImage(image).remove();
+    c.cleanup();
+  });
+  await c.init('m1');
+  await c.join('w1', 'worker', 'm1');
+  clusterId = (JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId;
+  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  const name = `upd${suffix}`;
+  const create = c.cli('m1', ['service', 'create', '--name', name, '--replicas', '2', '--update-monitor', '1s', '--stop-grace-period', '1s', TEST_IMAGE, 'sleep', '100000']);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+
+  const containers = async (): Promise<{ image: string; cmd: string }[]> =>
+    Promise.all(
+      running(tasks(c, 'm1', name)).map(async (x) => {
+        const info = await docker.getContainer(x.containerId).inspect();
+        return { image: info.Config.Image, cmd: (info.Config.Cmd ?? []).join(' ') };
+      }),
+    );
+
+  const byImage = c.cli('m1', ['service', 'update', '--image', image, name]);
+  assert.equal(byImage.code, 0, byImage.stderr + byImage.stdout);
+  assert.match(byImage.stdout, /verify: Service converged/);
+  assert.deepEqual(await containers(), [
+    { image, cmd: 'sleep 100000' },
+    { image, cmd: 'sleep 100000' },
+  ]);
+
+  const byCommand = c.cli('m1', ['service', 'update', '--args', 'sleep 200000', '--update-order', 'start-first', name]);
+  assert.equal(byCommand.code, 0, byCommand.stderr + byCommand.stdout);
+  assert.deepEqual(await containers(), [
+    { image, cmd: 'sleep 200000' },
+    { image, cmd: 'sleep 200000' },
+  ]);
+
+  const failing = c.cli('m1', ['service', 'update', '--args', 'false', '--update-failure-action', 'rollback', name]);
+  assert.notEqual(failing.code, 0, failing.stdout);
+  assert.match(failing.stdout, /rollback: update rolled back due to failure or early termination of task [a-z0-9]{25}/);
+  assert.match(failing.stderr, /^Error: service \S+: update rolled back: task [a-z0-9]{25} failed: task exited with code 1\n$/);
+  const inspect = JSON.parse(c.cli('m1', ['service', 'inspect', name]).stdout) as { updateStatus: { state: string }; spec: { task: { container: { args: string[] } } } }[];
+  assert.equal(inspect[0]?.updateStatus.state, 'ROLLBACK_COMPLETED');
+  assert.deepEqual(inspect[0]?.spec.task.container.args, ['sleep', '200000']);
+  assert.deepEqual(await containers(), [
+    { image, cmd: 'sleep 200000' },
+    { image, cmd: 'sleep 200000' },
+  ]);
+});
