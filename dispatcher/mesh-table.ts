@@ -55,12 +55,19 @@ function hostPortFor(task: Task, port: Port): number {
 /** The whole table, in a stable order (services and tasks by id), from the store as it is now. */
 export function computeMeshTable(store: ClusterStore): baton.MeshService.$Properties[] {
   const table: baton.MeshService.$Properties[] = [];
+  // One pass over the tasks for all services (a filtered list per service would be services × tasks).
+  const tasksOf = new Map<string, Task[]>();
+  for (const task of store.list('task')) {
+    if (!isBackend(task)) continue;
+    const list = tasksOf.get(task.serviceId);
+    if (list) list.push(task);
+    else tasksOf.set(task.serviceId, [task]);
+  }
   for (const service of store.list('service')) {
     const ports = ingressPorts(service.endpoint?.ports);
     if (ports.length === 0) continue;
     const backends: { task: Task; host: string }[] = [];
-    for (const task of store.list('task', { serviceIds: [service.meta.id] })) {
-      if (!isBackend(task)) continue;
+    for (const task of tasksOf.get(service.meta.id) ?? []) {
       const node = store.get('node', task.nodeId);
       const addr = node?.status?.addr ?? '';
       if (!node || addr === '' || node.status?.state === baton.NodeState.NODE_DOWN) continue;
