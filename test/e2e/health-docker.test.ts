@@ -7,8 +7,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
-import { BatonCluster, eventually, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, eventually, running, tasks, type TaskRow } from '../lib/baton-cluster.js';
+import { httpGet, tally, tcpProbe } from '../lib/mesh-probe.js';
+import { freePort } from '../lib/ports.js';
 import { requireDocker, TEST_IMAGE, TEST_LABELS } from '../lib/docker.js';
+
+const PATH = '/cgi-bin/hostname';
 
 /** A one-node cluster whose containers are removed when the test ends. */
 async function dockerCluster(t: { after(fn: () => Promise<void>): void }, docker: Docker): Promise<BatonCluster> {
@@ -111,4 +115,71 @@ test("docker: the image's own HEALTHCHECK applies without flags; --no-healthchec
   assert.equal(task?.health, 'HEALTH_NONE');
   assert.equal((await docker.getContainer(task.containerId).inspect()).State.Health, undefined, 'Docker runs no check');
   assert.doesNotMatch(c.cli('m1', ['service', 'ps', 'off']).stdout, /\((starting|healthy|unhealthy)\)/);
+});
+
+test('docker: the routing mesh sends only to healthy tasks and stops sending to one that turns unhealthy', async (t) => {
+  const docker = await requireDocker(t);
+  if (!docker) return;
+  const c = await dockerCluster(t, docker);
+  const port = await freePort();
+  const create = c.cli('m1', [
+    'service', 'create', '-d', '--name', 'hmesh', '--replicas', '2', '--publish', `${port}:80`, '--restart-delay', '200ms',
+    '--stop-grace-period', '2s', '--health-cmd', 'test -f /tmp/ok', '--health-interval', '300ms', '--health-retries', '2',
+    '--health-start-period', '60s', TEST_IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www',
+  ]);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  await eventually('both replicas run, starting', () => {
+    const ts = running(tasks(c, 'm1', 'hmesh'));
+    return ts.length === 2 && ts.every((x) => x.health === 'HEALTH_STARTING');
+  });
+  // No healthy backend yet: the mesh holds the port and resets new connections.
+  await eventually('the mesh holds the port', async () => (await tcpProbe('127.0.0.1', port)) === 'reset');
+
+  const [a, b] = running(tasks(c, 'm1', 'hmesh')).sort((x, y) => x.name.localeCompare(y.name)) as [TaskRow, TaskRow];
+  const nameOf = (x: TaskRow): string => `${x.name}.${x.id}`;
+  /** Over 20 requests: which replicas answered; every request must be answered. */
+  const answering = async (): Promise<string[]> => {
+    const { answers, failures } = await tally('127.0.0.1', port, 20, PATH);
+    assert.deepEqual(failures, []);
+    return [...answers.keys()].sort();
+  };
+
+  exec(a.containerId, ['touch', '/tmp/ok']);
+  await eventually('only the healthy replica answers', async () => (await answering().catch(() => [])).join() === nameOf(a));
+  assert.deepEqual(await answering(), [nameOf(a)], 'the starting replica gets nothing');
+
+  exec(b.containerId, ['touch', '/tmp/ok']);
+  await eventually('both answer once both are healthy', async () => (await answering().catch(() => [])).length === 2);
+
+  // A client keeps requesting while a turns unhealthy and is stopped: none of its requests fails.
+  let loop = true;
+  const failures: string[] = [];
+  let served = 0;
+  const client = (async () => {
+    while (loop) {
+      await httpGet('127.0.0.1', port, PATH).then(
+        () => served++,
+        (err: unknown) => failures.push(err instanceof Error ? err.message : String(err)),
+      );
+    }
+  })();
+  try {
+    exec(a.containerId, ['rm', '/tmp/ok']);
+    // Asked of the engine without blocking (the CLI would stall the client loop meanwhile).
+    await eventually('the unhealthy container stopped', async () => (await docker.getContainer(a.containerId).inspect()).State.Running === false, 30_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+  } finally {
+    loop = false;
+    await client;
+  }
+  await eventually('the unhealthy replica is failed and replaced', () => {
+    const all = tasks(c, 'm1', 'hmesh');
+    return all.find((x) => x.id === a.id)?.err === 'unhealthy container' && running(all).length === 2;
+  }, 30_000);
+  t.diagnostic(`${served} requests served while a replica turned unhealthy and was stopped`);
+  assert.ok(served > 0);
+  assert.deepEqual(failures, [], `no failed request while a replica turned unhealthy (${served} served)`);
+  // The replacement is starting (its /tmp/ok does not exist): only b is served.
+  await eventually('only the healthy replica answers again', async () => (await answering().catch(() => [])).join() === nameOf(b));
+  assert.deepEqual(await answering(), [nameOf(b)]);
 });
