@@ -7,6 +7,8 @@ import { renderMetrics, type PortStats } from './metrics.js';
 import { POOL_SIZE } from './preconnect.js';
 import { TcpPort, type ProxyMode, type TcpPortOptions } from './tcp-port.js';
 import { UdpPort } from './udp-port.js';
+import { RawTcpPort } from './raw-tcp-port.js';
+import { libuvTcp } from './libuv-tcp.js';
 
 export interface MeshOptions {
   /** Where published ports listen: the node's data-path address (DESIGN §6), e.g. 127.0.0.2, or 0.0.0.0. */
@@ -17,6 +19,11 @@ export interface MeshOptions {
    * preconnect.ts); 0 turns it off. Default POOL_SIZE.
    */
   preconnect?: number;
+  /**
+   * TCP relay implementation: 'libuv' (default when Node's bindings are there, see
+   * libuv-tcp.ts) or 'net' (node:net sockets). Same behaviour; 'libuv' needs less CPU.
+   */
+  engine?: 'libuv' | 'net';
 }
 
 export interface RoutingMesh {
@@ -37,14 +44,16 @@ export interface RoutingMesh {
 }
 
 export function createRoutingMesh(opts: MeshOptions): RoutingMesh {
-  return new Mesh(opts.bindAddress, opts.logger.child({ component: 'mesh' }), { preconnect: opts.preconnect ?? POOL_SIZE });
+  const engine = opts.engine ?? (libuvTcp ? 'libuv' : 'net');
+  if (engine === 'libuv' && !libuvTcp) throw new Error("mesh engine 'libuv' unavailable in this Node version");
+  return new Mesh(opts.bindAddress, opts.logger.child({ component: 'mesh' }), { preconnect: opts.preconnect ?? POOL_SIZE }, engine);
 }
 
 type Protocol = 'tcp' | 'udp';
 
 interface Entry {
   protocol: Protocol;
-  listener: TcpPort | UdpPort;
+  listener: TcpPort | RawTcpPort | UdpPort;
   state: 'binding' | 'listening' | 'failed' | 'closed';
   bound: Promise<void>;
 }
@@ -103,6 +112,7 @@ class Mesh implements RoutingMesh {
     private readonly bindAddress: string,
     private readonly logger: Logger,
     private readonly tcpOptions: TcpPortOptions,
+    private readonly engine: 'libuv' | 'net',
   ) {}
 
   apply(table: baton.MeshService.$Properties[]): void {
@@ -117,16 +127,18 @@ class Mesh implements RoutingMesh {
       let entry = this.entries.get(key);
       if (!entry || entry.state === 'failed') {
         const listener =
-          w.protocol === 'tcp'
-            ? new TcpPort(this.bindAddress, w.port, this.logger, this.tcpOptions)
-            : new UdpPort(this.bindAddress, w.port, this.logger);
+          w.protocol === 'udp'
+            ? new UdpPort(this.bindAddress, w.port, this.logger)
+            : this.engine === 'libuv'
+              ? new RawTcpPort(this.bindAddress, w.port, this.logger, this.tcpOptions)
+              : new TcpPort(this.bindAddress, w.port, this.logger, this.tcpOptions);
         entry = { protocol: w.protocol, listener, state: 'binding', bound: Promise.resolve() };
         this.entries.set(key, entry);
         entry.bound = this.bind(key, entry);
       }
       const l = entry.listener;
       l.serviceName = w.serviceName;
-      if (l instanceof TcpPort) l.proxy = w.proxy;
+      if (!(l instanceof UdpPort)) l.proxy = w.proxy;
       const bad = l.backends.replace(w.backends, w.leastConnections);
       if (bad.length) this.logger.warn({ service: w.serviceName, port: w.port, backends: bad }, 'mesh table: malformed backend addresses ignored');
       if (l instanceof UdpPort) l.dropInactiveFlows();
@@ -158,7 +170,7 @@ class Mesh implements RoutingMesh {
     if (wasBinding) return entry.bound; // bind() closes it when listen() completes
     const l = entry.listener;
     this.logger.info({ service: l.serviceName, protocol: entry.protocol, port: l.port }, 'mesh port closed');
-    return l instanceof TcpPort ? l.close(dropConnections) : l.close();
+    return l instanceof UdpPort ? l.close() : l.close(dropConnections);
   }
 
   metricsText(): string {

@@ -107,3 +107,12 @@ export function ipv6Bytes(ip: string): Buffer {
   all.forEach((g, i) => out.writeUInt16BE(g & 0xffff, i * 2));
   return out;
 }
+
+/** The header for a proxy mode, or undefined for 'none'. */
+export function proxyHeader(mode: 'none' | 'v1' | 'v2', ends: ConnectionEnds): Buffer | undefined {
+  if (mode === 'v1') return proxyV1Header(ends);
+  if (mode === 'v2') return proxyV2Header(ends);
+  return undefined;
+}
+
+export type ProxyMode = 'none' | 'v1' | 'v2';

@@ -9,13 +9,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { BackendSet, type Backend } from './backend-set.js';
 import { BackendPool, POOL_IDLE_MS } from './preconnect.js';
-import { proxyV1Header, proxyV2Header } from './proxy-header.js';
+import { proxyHeader, type ProxyMode } from './proxy-header.js';
 
 /** How long connecting to a backend may take before the next backend is tried. */
 export const CONNECT_TIMEOUT_MS = 1000;
 const SWEEP_MS = 250;
 
-export type ProxyMode = 'none' | 'v1' | 'v2';
+export type { ProxyMode };
 
 /** The socket with its relay attached (one property, set once, no closures). */
 type RelaySocket = Socket & { relay: Relay };
@@ -198,13 +198,12 @@ export class TcpPort {
 
   header(client: Socket): Buffer | undefined {
     if (this.proxy === 'none') return undefined;
-    const ends = {
+    return proxyHeader(this.proxy, {
       sourceAddress: client.remoteAddress,
       sourcePort: client.remotePort,
       destAddress: client.localAddress,
       destPort: client.localPort,
-    };
-    return this.proxy === 'v1' ? proxyV1Header(ends) : proxyV2Header(ends);
+    });
   }
 }
 

@@ -9,8 +9,12 @@ import { freePort } from '../lib/ports.js';
 
 export const quietLogger = pino({ enabled: false });
 
-export function newMesh(): RoutingMesh {
-  return createRoutingMesh({ bindAddress: '127.0.0.1', logger: quietLogger });
+/** Both TCP relay implementations run every TCP test. */
+export const ENGINES = ['libuv', 'net'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+export function newMesh(engine?: Engine): RoutingMesh {
+  return createRoutingMesh({ bindAddress: '127.0.0.1', logger: quietLogger, ...(engine ? { engine } : {}) });
 }
 
 export interface PortSpec {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
 import { PROXY_V2_SIGNATURE, ipv6Bytes, proxyV1Header, proxyV2Header } from '../../src/mesh/proxy-header.js';
-import { eventually, freePort, greeterBackend, lineClient, metricValue, newMesh, service, udpSocket, type LineClient } from './mesh-fixtures.js';
+import { ENGINES, eventually, freePort, greeterBackend, lineClient, metricValue, newMesh, service, udpSocket, type LineClient } from './mesh-fixtures.js';
 
 /** A UDP echo server that prefixes each reply with its name. */
 async function udpEcho(name: string): Promise<{ addr: string; socket: UdpSocket }> {
@@ -96,8 +96,8 @@ function readProxyHeader(socket: Socket): Promise<{ src: string; srcPort: number
   });
 }
 
-for (const version of ['v1', 'v2'] as const) {
-  test(`PROXY protocol ${version}: the backend learns the client's address and port`, async (t) => {
+for (const [engine, version] of ENGINES.flatMap((e) => (['v1', 'v2'] as const).map((v) => [e, v] as const))) {
+  test(`${engine}: PROXY protocol ${version}: the backend learns the client's address and port`, async (t) => {
     const headers: Awaited<ReturnType<typeof readProxyHeader>>[] = [];
     const backend = await greeterBackend('p', (s) => {
       void readProxyHeader(s).then((h) => {
@@ -105,7 +105,7 @@ for (const version of ['v1', 'v2'] as const) {
         s.write('ok\n');
       });
     });
-    const mesh = newMesh();
+    const mesh = newMesh(engine);
     const clients: LineClient[] = [];
     t.after(async () => {
       for (const c of clients) c.socket.destroy();
