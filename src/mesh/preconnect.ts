@@ -10,7 +10,7 @@ import type { Backend } from './backend-set.js';
 /** Idle pre-opened connections kept per backend while it is in use. */
 export const POOL_SIZE = 8;
 /** A pooled connection unused for this long is closed (and not replaced until the next use). */
-export const POOL_IDLE_MS = 2000;
+export const POOL_IDLE_MS = 1000;
 
 type PooledSocket = Socket & { pool: BackendPool; pooledAt: number };
 

@@ -109,10 +109,12 @@ for (const engine of ENGINES) {
   });
 
   test(`${engine}: pooled backend connections that the backend closed while idle are never handed out`, async (t) => {
-    // A backend that drops connections idle for 50 ms, and answers one HTTP request per connection.
+    // A backend that drops connections idle for 300 ms, and answers one HTTP request per
+    // connection. (Shorter than the time a pooled connection may wait would race a take with
+    // the backend's close: real servers wait seconds.)
     const server = createServer((s) => {
       s.on('error', () => {});
-      const idle = setTimeout(() => s.destroy(), 50);
+      const idle = setTimeout(() => s.destroy(), 300);
       s.once('data', () => {
         clearTimeout(idle);
         s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
@@ -131,7 +133,7 @@ for (const engine of ENGINES) {
     for (let round = 0; round < 3; round++) {
       const answers = await Promise.all(Array.from({ length: 6 }, () => httpGet(port)));
       assert.deepEqual(answers, Array(6).fill('ok'));
-      await new Promise((r) => setTimeout(r, 150)); // the backend closes what the pool holds
+      await new Promise((r) => setTimeout(r, 600)); // the backend closes what the pool holds
     }
   });
 
