@@ -147,7 +147,9 @@ test('a secret reaches only the task that uses it, in memory-backed files, and i
   // 32 random bytes, hex so a task can serve them as text.
   const value = Buffer.from(randomBytes(32).toString('hex'));
   assert.equal(cliWithInput(c, 'm1', ['secret', 'create', 'db_password', '-'], value).code, 0);
-  assert.equal(cliWithInput(c, 'm1', ['config', 'create', 'app.conf', '-'], Buffer.from('listen 8080\n')).code, 0);
+  // Through the follower: it forwards the write to the leader.
+  assert.equal(cliWithInput(c, 'm2', ['config', 'create', 'app.conf', '-'], Buffer.from('listen 8080\n')).code, 0);
+  assert.match(c.cli('m2', ['secret', 'ls']).stdout, /db_password/);
 
   const create = (name: string, node: string, extra: string[]): void => {
     const r = c.cli('m1', [
@@ -171,6 +173,15 @@ test('a secret reaches only the task that uses it, in memory-backed files, and i
   assert.deepEqual(other, { secretsDir: null, configsDir: null, secret: null, config: null }, 'a task without the secret gets nothing');
   assert.ok(!existsSync(`/dev/shm/baton-${m2}`) || filesContaining(`/dev/shm/baton-${m2}`, value).length === 0, 'the other node has no copy');
 
+  // A worker killed and restarted: its running task is adopted and keeps its files (or, had the
+  // node been marked down meanwhile, a replacement gets the secret from the new session).
+  await c.kill('w1');
+  await c.restart('w1');
+  await eventually('the worker is back', () => nodes(c, 'm1').every((n) => n.status === 'NODE_READY'));
+  assert.equal((await served(c, 'reader')).secret, value.toString(), 'the task still reads its secret');
+  const [current] = running(tasks(c, 'm1', 'reader'));
+  const currentDir = `/dev/shm/baton-${w1}/${current!.id}`;
+
   // Every file of the test: every data dir (managers' Raft LevelDB and snapshots, the agents'
   // LevelDB, task files and logs) and the daemons' logs.
   assert.ok(filesUnder(c.dataDir('m1')).some((f) => f.includes('snap')), 'the managers wrote snapshots');
@@ -178,6 +189,6 @@ test('a secret reaches only the task that uses it, in memory-backed files, and i
 
   // The task's files go with the task.
   assert.equal(c.cli('m1', ['service', 'rm', 'reader']).code, 0);
-  await eventually('the task\'s secret files are removed', () => !existsSync(taskDir));
+  await eventually('the task\'s secret files are removed', () => !existsSync(currentDir) && !existsSync(taskDir));
   assert.equal(c.cli('m1', ['secret', 'rm', 'db_password']).code, 0, 'no longer in use');
 });
