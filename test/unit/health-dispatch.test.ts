@@ -1,0 +1,98 @@
+// Health through the dispatcher: a node's RUNNING -> RUNNING status reports carrying a new health
+// are accepted into the store (statusActions refuses only a state that goes back), and the mesh
+// table every session receives follows them: starting and unhealthy tasks are not backends.
+// Sessions against a real store (LocalHost, no Raft), as test/unit/mesh-session.test.ts does.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
+import { baton } from '../../proto/gen/baton.js';
+import { createAction } from '../../manager/store/index.js';
+import { LocalHost } from '../../manager/orchestrator/local-host.js';
+import { Sessions } from '../../dispatcher/index.js';
+
+const S = baton.TaskState;
+const H = baton.HealthState;
+
+class FakeStream extends EventEmitter {
+  readonly messages: baton.SessionMessage.$Properties[] = [];
+  write(msg: baton.SessionMessage.$Properties): boolean {
+    this.messages.push(msg);
+    return true;
+  }
+  end(): void {
+    this.emit('finished');
+  }
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The backends of the newest table the stream was sent. */
+function lastBackends(s: FakeStream): string[] {
+  const msg = [...s.messages].reverse().find((m) => m.meshSet);
+  return (msg?.mesh ?? []).flatMap((m) => (m.ports ?? []).flatMap((p) => (p.backends ?? []).map((b) => b.taskId ?? '')));
+}
+
+test('RUNNING -> RUNNING reports with a new health are accepted, and only healthy or unchecked tasks are mesh backends', async () => {
+  const host = new LocalHost();
+  const store = host.store;
+  host.apply([
+    createAction('node', { meta: { id: 'n1' }, status: { state: baton.NodeState.NODE_READY, addr: '127.0.0.1:4242' }, role: baton.NodeRole.WORKER }),
+    createAction('service', { meta: { id: 'web' }, spec: { annotations: { name: 'web' } }, endpoint: { ports: [{ targetPort: 80, publishedPort: 8080 }] } }),
+  ]);
+  for (const [id, hostPort, health] of [['checked', 31001, H.HEALTH_STARTING], ['plain', 31002, H.HEALTH_NONE]] as const) {
+    host.apply([
+      createAction('task', {
+        meta: { id },
+        serviceId: 'web',
+        nodeId: 'n1',
+        desiredState: S.TASK_RUNNING,
+        status: { state: S.TASK_RUNNING, ports: [{ targetPort: 80, hostPort }], health, timestamp: 1000 },
+        endpoint: { ports: [{ targetPort: 80, publishedPort: 8080 }] },
+      }),
+    ]);
+  }
+  const sessions = new Sessions({
+    host: { store, isLeader: () => true, propose: (a) => host.propose(a) },
+    guard: (call) => ({ nodeId: (call as unknown as { nodeId: string }).nodeId, role: 'worker' }),
+    logger: pino({ level: 'silent' }),
+    forwardStatus: () => Promise.reject(new Error('not forwarded in this test')),
+    unseal: (b) => b,
+  });
+  sessions.start();
+  const stream = Object.assign(new FakeStream(), { nodeId: 'n1' });
+  sessions.session(stream as unknown as Parameters<Sessions['session']>[0]);
+  const report = async (status: baton.TaskStatus.$Properties): Promise<void> => {
+    const call = { nodeId: 'n1' } as unknown as Parameters<ReturnType<Sessions['handlers']>['UpdateTaskStatus']>[1];
+    await sessions.handlers().UpdateTaskStatus({ updates: [{ taskId: 'checked', status }] }, call);
+    await turn();
+  };
+  const running = (health: baton.HealthState): baton.TaskStatus.$Properties => ({
+    state: S.TASK_RUNNING,
+    ports: [{ targetPort: 80, hostPort: 31001 }],
+    health,
+    timestamp: 1000,
+  });
+  try {
+    assert.deepEqual(lastBackends(stream), ['plain'], 'a starting task is not a backend; one without a check is');
+
+    await report(running(H.HEALTH_HEALTHY));
+    assert.equal(store.get('task', 'checked')?.status?.health, H.HEALTH_HEALTHY, 'RUNNING -> RUNNING with a new health is accepted');
+    assert.equal(store.get('task', 'checked')?.status?.state, S.TASK_RUNNING);
+    assert.deepEqual(lastBackends(stream).sort(), ['checked', 'plain']);
+
+    await report(running(H.HEALTH_UNHEALTHY));
+    assert.equal(store.get('task', 'checked')?.status?.health, H.HEALTH_UNHEALTHY);
+    assert.deepEqual(lastBackends(stream), ['plain'], 'an unhealthy task is no backend, even before it is stopped');
+
+    await report({ state: S.TASK_FAILED, err: 'unhealthy container', health: H.HEALTH_UNHEALTHY, timestamp: 2000 });
+    assert.equal(store.get('task', 'checked')?.status?.err, 'unhealthy container');
+
+    // Finished is final: a late health report cannot bring it back.
+    await report(running(H.HEALTH_HEALTHY));
+    assert.equal(store.get('task', 'checked')?.status?.state, S.TASK_FAILED);
+    assert.deepEqual(lastBackends(stream), ['plain']);
+  } finally {
+    sessions.stop();
+  }
+});
