@@ -6,10 +6,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { BATON, BatonCluster, eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { freePort } from '../lib/ports.js';
-import { canBind, httpGet, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
+import { canBind, cliAsync, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
 import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
 
 const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
@@ -19,26 +18,9 @@ const UDP_ECHO = `const u = require('dgram').createSocket('udp4');
 u.on('message', (m, r) => u.send(process.env.BATON_TASK_NAME + ':' + m, r.port, r.address));
 u.bind(Number(process.env.PORT), process.env.BATON_HOST_IP);`;
 
-/** The CLI without blocking the event loop (so a client can keep going meanwhile). */
-function cliAsync(c: BatonCluster, node: string, args: string[]): Promise<number | null> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BATON, ...args.slice(0, 2), '--data-dir', c.dataDir(node), ...args.slice(2)], { stdio: 'ignore' });
-    p.on('exit', (code) => resolve(code));
-  });
-}
-
 /** Requests round the nodes for as long as `action` runs (bounded), then its failures. */
 async function whileRunning(action: () => Promise<number | null>, port: number): Promise<{ total: number; failures: string[] }> {
-  let done = false;
-  const failures: string[] = [];
-  let total = 0;
-  const client = (async () => {
-    for (let i = 0; i < 5_000 && !done; i++, total++) {
-      await httpGet(HOSTS[i % HOSTS.length]!, port, PATH).catch((err: unknown) => failures.push(err instanceof Error ? err.message : String(err)));
-    }
-  })();
-  const code = await action().finally(() => (done = true));
-  await client;
+  const { code, total, failures } = await requestsWhile(HOSTS, port, PATH, action);
   assert.equal(code, 0, 'the command succeeded');
   return { total, failures };
 }

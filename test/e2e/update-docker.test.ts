@@ -1,11 +1,14 @@
 // Rolling updates on a real Docker engine: a new image and a new command replace the
-// containers slot by slot; an update whose containers exit at once rolls back by itself.
+// containers slot by slot; an update whose containers exit at once rolls back by itself; a
+// start-first update behind the routing mesh fails no request of a client looping on it.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BatonCluster, eventually, nodes, running, tasks } from '../lib/baton-cluster.js';
 import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
+import { freePort } from '../lib/ports.js';
+import { cliAsync, requestsWhile, tally } from '../lib/mesh-probe.js';
 
 test('service update on Docker: new image, new command, then a failing command rolled back automatically', async (t) => {
   const docker = await requireDocker(t);
@@ -69,4 +72,48 @@ test('service update on Docker: new image, new command, then a failing command r
     { image, cmd: 'sleep 200000' },
     { image, cmd: 'sleep 200000' },
   ]);
+});
+
+test('start-first rolling update of 6 httpd replicas behind the mesh, parallelism 2: a client looping on the published port sees no failure', async (t) => {
+  const docker = await requireDocker(t);
+  if (!docker) return;
+  const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+  const PATH = '/cgi-bin/hostname';
+  const c = new BatonCluster([], { addressPerNode: true });
+  let clusterId = '';
+  t.after(async () => {
+    await c.stopAll();
+    for (const container of await docker.listContainers({ all: true, filters: { label: [`baton.cluster=${clusterId}`] } })) {
+      await docker.getContainer(container.Id).remove({ force: true });
+    }
+    c.cleanup();
+  });
+  await c.init('m1');
+  clusterId = (JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId;
+  await c.join('w1', 'worker', 'm1');
+  await c.join('w2', 'worker', 'm1');
+  await eventually('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
+  const port = await freePort();
+  const create = c.cli('m1', [
+    'service', 'create', '--name', 'web', '--replicas', '6', '--publish', `${port}:80`, '--env', 'V=1',
+    '--update-parallelism', '2', '--update-order', 'start-first', '--update-monitor', '1s', '--stop-grace-period', '2s',
+    TEST_IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www',
+  ]);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  await eventually('6 replicas answer through every node', async () => {
+    for (const h of HOSTS) if ((await tally(h, port, 24, PATH)).answers.size < 6) return false;
+    return true;
+  }, 30_000);
+  const before = new Set(running(tasks(c, 'm1', 'web')).map((x) => x.id));
+
+  const during = await requestsWhile(HOSTS, port, PATH, () => cliAsync(c, 'm1', ['service', 'update', '--env-add', 'V=2', 'web']));
+  assert.equal(during.code, 0, 'the update succeeded');
+  t.diagnostic(`${during.total} requests during the update, ${during.failures.length} failed`);
+  assert.ok(during.total >= 20, `the client kept going through the update (${during.total} requests)`);
+  assert.deepEqual(during.failures, [], `no failed request of ${during.total}`);
+  const after = running(tasks(c, 'm1', 'web'));
+  assert.equal(after.length, 6);
+  assert.ok(after.every((x) => !before.has(x.id)), 'every replica was replaced');
+  const inspect = JSON.parse(c.cli('m1', ['service', 'inspect', 'web']).stdout) as { updateStatus: { state: string } }[];
+  assert.equal(inspect[0]?.updateStatus.state, 'UPDATE_COMPLETED');
 });

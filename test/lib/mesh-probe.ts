@@ -1,8 +1,11 @@
 // Clients for tests of the routing mesh: one HTTP request per connection, a raw TCP probe that
-// tells a reset from a refusal, a UDP round trip, and "is this port free to bind".
+// tells a reset from a refusal, a UDP round trip, "is this port free to bind", and a client
+// loop that runs while a CLI command does.
 import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
+import { spawn } from 'node:child_process';
+import { BATON, type BatonCluster } from './baton-cluster.js';
 
 /** GET `path` on a fresh connection (no keep-alive): the body, or a rejection. */
 export function httpGet(host: string, port: number, path = '/', timeoutMs = 5_000): Promise<string> {
@@ -94,4 +97,32 @@ export function canBind(host: string, port: number): Promise<boolean> {
     srv.once('error', () => resolve(false));
     srv.listen(port, host, () => srv.close(() => resolve(true)));
   });
+}
+
+/** The CLI against `node`, without blocking the event loop (so a client can keep going meanwhile); its exit code. */
+export function cliAsync(c: BatonCluster, node: string, args: string[]): Promise<number | null> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BATON, ...args.slice(0, 2), '--data-dir', c.dataDir(node), ...args.slice(2)], { stdio: 'ignore' });
+    p.on('exit', (code) => resolve(code));
+  });
+}
+
+/** GETs of `path` round `hosts` for as long as `action` runs (at most 5,000), then its exit code and the failures. */
+export async function requestsWhile(
+  hosts: readonly string[],
+  port: number,
+  path: string,
+  action: () => Promise<number | null>,
+): Promise<{ code: number | null; total: number; failures: string[] }> {
+  let done = false;
+  const failures: string[] = [];
+  let total = 0;
+  const client = (async () => {
+    for (let i = 0; i < 5_000 && !done; i++, total++) {
+      await httpGet(hosts[i % hosts.length]!, port, path).catch((err: unknown) => failures.push(err instanceof Error ? err.message : String(err)));
+    }
+  })();
+  const code = await action().finally(() => (done = true));
+  await client;
+  return { code, total, failures };
 }
