@@ -116,6 +116,11 @@ test('busybox httpd behind the mesh on 3 nodes: every replica on every node, doc
   assert.deepEqual(during.failures, [], 'no failed request during a graceful scale down');
   assert.equal(running(tasks(c, 'm1', 'web')).length, 2);
 
+  // Scaling up under load: a new task joins the mesh once it runs.
+  const up = await whileRunning(() => cliAsync(c, 'm1', ['service', 'scale', 'web=4']), port);
+  t.diagnostic(`requests during scale 2 -> 4: ${up.total}, failed: ${up.failures.length}`);
+  assert.deepEqual(up.failures, [], 'no failed request while new tasks start');
+
   // UDP through the mesh (a process-runtime echo: busybox here has no UDP server applet).
   const udp = await freePort();
   const echo = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'echo', '--replicas', '2', '--publish', `${udp}:53/udp`, '--', process.execPath, '-e', UDP_ECHO]);
