@@ -22,61 +22,72 @@ export async function stackServices(client: BatonClient, stack: string): Promise
   return (await client.control.call('ListServices', { filters: { labels: [`${NAMESPACE_LABEL}=${stack}`] } })).services ?? [];
 }
 
-export async function deployStack(client: BatonClient, objects: ObjectStore | undefined, def: StackDefinition, opts: DeployOptions, out: Output): Promise<void> {
+export async function deployStack(client: BatonClient, objects: ObjectStore, def: StackDefinition, opts: DeployOptions, out: Output): Promise<void> {
   const all = (await client.control.call('ListServices', {})).services ?? [];
   const mine = all.filter((s) => s.spec?.annotations?.labels?.[NAMESPACE_LABEL] === def.name);
-  const decls = [...def.secrets, ...def.configs];
-  if (decls.length > 0 && !objects) throw new BatonError('FAILED_PRECONDITION', 'this stack uses secrets or configs, which this cluster does not support yet');
 
   // Every check before the first write.
-  const secretPlan = objects ? planObjects(def.name, def.secrets, await objects.list('secret'), all) : undefined;
-  const configPlan = objects ? planObjects(def.name, def.configs, await objects.list('config'), all) : undefined;
+  const secretPlan = planObjects(def.name, def.secrets, await objects.list('secret'), all);
+  const configPlan = planObjects(def.name, def.configs, await objects.list('config'), all);
   for (const spec of def.services) {
     const name = spec.annotations?.name ?? '';
     const other = all.find((s) => s.spec?.annotations?.name === name && s.spec?.annotations?.labels?.[NAMESPACE_LABEL] !== def.name);
     if (other) throw new BatonError('ALREADY_EXISTS', `a service named ${name} already exists and is not part of stack ${def.name}`);
   }
 
-  for (const [kind, plan] of [['secret', secretPlan], ['config', configPlan]] as const) {
-    if (!plan || !objects) continue;
-    for (const old of plan.replace) {
-      out.line(`Replacing ${kind} ${old.name} (its file changed)`);
-      await objects.remove(kind, old.id);
+  // What the cluster refuses only when asked (a port taken meanwhile, a bad constraint): the
+  // objects this run created are removed again, so a failed deploy leaves no half-made stack.
+  const created: (() => Promise<unknown>)[] = [];
+  try {
+    for (const [kind, plan] of [['secret', secretPlan], ['config', configPlan]] as const) {
+      for (const old of plan.replace) {
+        out.line(`Replacing ${kind} ${old.name} (its file changed)`);
+        await objects.remove(kind, old.id);
+      }
+      for (const c of plan.create) {
+        out.line(`Creating ${kind} ${c.decl.name}`);
+        const id = await objects.create(kind, c.decl.name, c.data, c.labels);
+        plan.ids.set(c.decl.name, id);
+        created.push(() => objects.remove(kind, id));
+      }
     }
-    for (const c of plan.create) {
-      out.line(`Creating ${kind} ${c.decl.name}`);
-      plan.ids.set(c.decl.name, await objects.create(kind, c.decl.name, c.data, c.labels));
+    const specs = def.services.map((s) => withObjectIds(s, secretPlan.ids, configPlan.ids));
+    const plan = planServices(mine, specs);
+    const changed: string[] = [];
+    for (const spec of plan.create) {
+      out.line(`Creating service ${spec.annotations?.name ?? ''}`);
+      const id = (await client.control.call('CreateService', { spec })).meta?.id ?? '';
+      created.push(() => client.control.call('RemoveService', { id }));
+      changed.push(id);
     }
-  }
-  const specs = def.services.map((s) => withObjectIds(s, secretPlan?.ids, configPlan?.ids));
-
-  const plan = planServices(mine, specs);
-  for (const spec of plan.create) {
-    out.line(`Creating service ${spec.annotations?.name ?? ''}`);
-    const svc = await client.control.call('CreateService', { spec });
-    await opts.changed?.(svc.meta?.id ?? '');
-  }
-  for (const { service, spec } of plan.update) {
-    out.line(`Updating service ${spec.annotations?.name ?? ''}`);
-    const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec });
-    await opts.changed?.(svc.meta?.id ?? '');
-  }
-  for (const svc of plan.unchanged) out.line(`Service ${svc.spec?.annotations?.name ?? ''} is up to date`);
-  for (const svc of plan.orphaned) {
-    const name = svc.spec?.annotations?.name ?? '';
-    if (opts.prune) {
-      out.line(`Removing service ${name}`);
-      await client.control.call('RemoveService', { id: svc.meta?.id ?? '' });
-    } else {
-      out.warn(`Service ${name} is no longer in the compose file and is kept (stack deploy --prune removes it)`);
+    for (const { service, spec } of plan.update) {
+      out.line(`Updating service ${spec.annotations?.name ?? ''}`);
+      const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec });
+      changed.push(svc.meta?.id ?? '');
     }
+    created.length = 0;
+    for (const svc of plan.unchanged) out.line(`Service ${svc.spec?.annotations?.name ?? ''} is up to date`);
+    for (const svc of plan.orphaned) {
+      const name = svc.spec?.annotations?.name ?? '';
+      if (opts.prune) {
+        out.line(`Removing service ${name}`);
+        await client.control.call('RemoveService', { id: svc.meta?.id ?? '' });
+      } else {
+        out.warn(`Service ${name} is no longer in the compose file and is kept (stack deploy --prune removes it)`);
+      }
+    }
+    for (const id of changed) await opts.changed?.(id);
+  } catch (err) {
+    // Services first (they hold the objects), newest first.
+    for (const undo of created.reverse()) await undo().catch(() => undefined);
+    throw err;
   }
 }
 
 function withObjectIds(
   spec: baton.ServiceSpec.$Properties,
-  secrets: ReadonlyMap<string, string> | undefined,
-  configs: ReadonlyMap<string, string> | undefined,
+  secrets: ReadonlyMap<string, string>,
+  configs: ReadonlyMap<string, string>,
 ): baton.ServiceSpec.$Properties {
   const c = spec.task?.container ?? {};
   return {
@@ -85,8 +96,8 @@ function withObjectIds(
       ...spec.task,
       container: {
         ...c,
-        secrets: (c.secrets ?? []).map((r) => ({ ...r, secretId: secrets?.get(r.secretName ?? '') ?? '' })),
-        configs: (c.configs ?? []).map((r) => ({ ...r, configId: configs?.get(r.configName ?? '') ?? '' })),
+        secrets: (c.secrets ?? []).map((r) => ({ ...r, secretId: secrets.get(r.secretName ?? '') ?? '' })),
+        configs: (c.configs ?? []).map((r) => ({ ...r, configId: configs.get(r.configName ?? '') ?? '' })),
       },
     },
   };

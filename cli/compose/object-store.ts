@@ -1,17 +1,36 @@
 // The stack's secrets and configs on the cluster, through the Control API's secret and config
-// calls. Until the cluster has them, a stack that declares secrets or configs is refused.
+// calls (the same model for both: a named, immutable blob with labels).
 import type { BatonClient } from '../../src/client/index.js';
 import type { ObjectKind } from './objects.js';
 import { NAMESPACE_LABEL } from './service.js';
-import type { ObjectStore } from './sync-objects.js';
+import type { ObjectStore, StoredObject } from './sync-objects.js';
 
-export function stackObjectStore(_client: BatonClient): ObjectStore | undefined {
-  return undefined;
+type Listed = { meta?: { id?: string | null } | null; spec?: { annotations?: { name?: string | null; labels?: Record<string, string> | null } | null } | null };
+
+function stored(o: Listed): StoredObject {
+  return { id: o.meta?.id ?? '', name: o.spec?.annotations?.name ?? '', labels: { ...(o.spec?.annotations?.labels ?? {}) } };
+}
+
+export function stackObjectStore(client: BatonClient): ObjectStore {
+  const c = client.control;
+  return {
+    async list(kind) {
+      const objects = kind === 'secret' ? (await c.call('ListSecrets', {})).secrets : (await c.call('ListConfigs', {})).configs;
+      return (objects ?? []).map(stored);
+    },
+    async create(kind, name, data, labels) {
+      const spec = { annotations: { name, labels }, data };
+      const created = kind === 'secret' ? await c.call('CreateSecret', { spec }) : await c.call('CreateConfig', { spec });
+      return created.meta?.id ?? '';
+    },
+    async remove(kind, id) {
+      await (kind === 'secret' ? c.call('RemoveSecret', { id }) : c.call('RemoveConfig', { id }));
+    },
+  };
 }
 
 /** `stack rm`: the secrets and configs the stack created (external ones carry no label). */
-export async function removeStackObjects(store: ObjectStore | undefined, stack: string, say: (line: string) => void): Promise<number> {
-  if (!store) return 0;
+export async function removeStackObjects(store: ObjectStore, stack: string, say: (line: string) => void): Promise<number> {
   let removed = 0;
   for (const kind of ['secret', 'config'] as ObjectKind[]) {
     for (const o of await store.list(kind)) {

@@ -66,6 +66,7 @@ export function planObjects(
     } catch (err) {
       throw new BatonError('INVALID_ARGUMENT', `${decl.where}.file: cannot read ${decl.file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
+    if (data.length === 0) throw new BatonError('INVALID_ARGUMENT', `${decl.where}.file: ${decl.file} is empty (a ${decl.kind} needs data)`);
     const labels = { ...decl.labels, [NAMESPACE_LABEL]: stack, [DIGEST_LABEL]: digest(data) };
     if (current) {
       if (current.labels[NAMESPACE_LABEL] !== stack) {

@@ -1,8 +1,10 @@
 // `baton stack` end to end on real daemons with the process runtime (no Docker needed):
-// deploy a Compose file of three services, re-deploy unchanged (nothing touched) and with one
-// change (only that service updated), refuse bad input without changing anything, prune, rm.
+// deploy a Compose file of three services with a secret and a config, re-deploy unchanged
+// (nothing touched) and with one change (only that service updated), refuse bad input without
+// changing anything (invalid file, missing external secret, changed secret in use), prune, rm.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baton, BatonCluster, eventually, running, tasks, type CliResult } from '../lib/baton-cluster.js';
@@ -18,8 +20,8 @@ interface ServiceRow {
 }
 
 function stack(c: BatonCluster, args: string[]): CliResult {
-  // NODE is interpolated into the compose file's commands.
-  return baton(['stack', args[0]!, '--data-dir', c.dataDir('m1'), ...args.slice(1)], { NODE: process.execPath });
+  // NODE and SERVER_JS are interpolated into the compose file's commands.
+  return baton(['stack', args[0]!, '--data-dir', c.dataDir('m1'), ...args.slice(1)], { NODE: process.execPath, SERVER_JS: file('server.cjs') });
 }
 
 function services(c: BatonCluster, name: string): ServiceRow[] {
@@ -42,6 +44,21 @@ async function allRunning(c: BatonCluster, want: Record<string, number>): Promis
   await eventually(`running: ${JSON.stringify(want)}`, () => Object.entries(want).every(([svc, n]) => running(tasks(c, 'm1', svc)).length === n), 30_000);
 }
 
+/** Names of the secrets (or configs) on the cluster. */
+function objectNames(c: BatonCluster, kind: 'secret' | 'config'): string[] {
+  const r = c.cli('m1', [kind, 'ls', '--format', 'json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return (JSON.parse(r.stdout) as { Spec: { Name: string } }[]).map((o) => o.Spec.Name).sort();
+}
+
+/** compose.yml copied into dir with other data for its secret file (files resolve beside it). */
+function stackCopy(dir: string, dbPassword: string, edit: (yaml: string) => string = (y) => y): string {
+  writeFileSync(join(dir, 'db_password.txt'), dbPassword);
+  writeFileSync(join(dir, 'site.conf'), readFileSync(file('site.conf')));
+  writeFileSync(join(dir, 'compose.yml'), edit(readFileSync(file('compose.yml'), 'utf8')));
+  return join(dir, 'compose.yml');
+}
+
 function oneErrorLine(r: CliResult, pattern: RegExp): void {
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /^Error: [^\n]+\n$/);
@@ -51,15 +68,30 @@ function oneErrorLine(r: CliResult, pattern: RegExp): void {
 test('stack deploy, re-deploy with one change, bad input, prune and rm (process runtime)', async (t) => {
   const c = BatonCluster.forTest(t);
   await c.init('m1');
+  writeFileSync(join(c.root, 'api_key'), 'k-123');
+  assert.equal(c.cli('m1', ['secret', 'create', 'api_key', join(c.root, 'api_key')]).code, 0, 'the external secret exists');
+
+  // A missing external secret: refused before anything is written (not even the file's secret).
+  oneErrorLine(stack(c, ['deploy', '-c', file('missing-external.yml'), 'app']), /missing-external\.yml: secrets\.nowhere: external secret "nowhere" not found/);
+  assert.deepEqual(objectNames(c, 'secret'), ['api_key']);
+  assert.equal(services(c, 'app').length, 0);
 
   const first = stack(c, ['deploy', '-c', file('compose.yml'), 'app']);
   assert.equal(first.code, 0, first.stderr);
-  assert.deepEqual(first.stdout.trim().split('\n'), ['Creating service app_web', 'Creating service app_api', 'Creating service app_worker']);
+  assert.deepEqual(first.stdout.trim().split('\n'), [
+    'Creating secret app_db_password',
+    'Creating config app_site',
+    'Creating service app_web',
+    'Creating service app_api',
+    'Creating service app_worker',
+  ]);
   await allRunning(c, { app_web: 1, app_api: 2, app_worker: 1 });
+  assert.deepEqual(objectNames(c, 'secret'), ['api_key', 'app_db_password']);
+  assert.deepEqual(objectNames(c, 'config'), ['app_site']);
 
-  // The web service answers through the port its task got, with the environment from the file.
+  // The web task answers through its port with the environment, secret and config of the file.
   const web = running(tasks(c, 'm1', 'app_web'))[0]!;
-  assert.equal(await (await fetch(`http://127.0.0.1:${web.hostPort}/`)).text(), 'hello from web\n');
+  assert.equal(await (await fetch(`http://127.0.0.1:${web.hostPort}/`)).text(), 'hello from web|correct horse battery staple|listen 80\n');
 
   const ls = stack(c, ['ls']);
   assert.match(ls.stdout, /^NAME\s+SERVICES\napp\s+3\n$/);
@@ -76,7 +108,7 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   const before = versions(c);
   const same = stack(c, ['deploy', '-c', file('compose.yml'), 'app']);
   assert.equal(same.code, 0, same.stderr);
-  assert.deepEqual(same.stdout.trim().split('\n').sort(), ['Service app_api is up to date', 'Service app_web is up to date', 'Service app_worker is up to date']);
+  assert.deepEqual(same.stdout.trim().split('\n').sort(), ['Service app_api is up to date', 'Service app_web is up to date', 'Service app_worker is up to date'], 'secrets and configs with unchanged files are kept too');
   assert.deepEqual(versions(c), before);
 
   // One change to api: only api is updated; web and worker keep their versions.
@@ -99,7 +131,14 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.equal(bad.stdout, '');
   const missing = stack(c, ['deploy', '-c', file('nope.yml'), 'app']);
   oneErrorLine(missing, /nope\.yml: cannot read the file \(ENOENT\)/);
+  // A secret's data cannot change while a service uses it (Docker refuses it too).
+  const changedSecret = stackCopy(c.root, 'a new password');
+  oneErrorLine(
+    stack(c, ['deploy', '-c', changedSecret, 'app']),
+    /compose\.yml: secrets\.db_password: the data of secret app_db_password changed, but it is in use by app_web and a secret cannot be changed in place; give it a new name \(e\.g\. db_password_v2\)/,
+  );
   assert.deepEqual(versions(c), after);
+  assert.deepEqual(objectNames(c, 'secret'), ['api_key', 'app_db_password']);
 
   // A service of that name outside the stack is not taken over.
   const taken = c.cli('m1', ['service', 'create', '-d', '--runtime', 'process', '--name', 'other_web', '--', 'sleep', '100']);
@@ -108,11 +147,10 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.equal(services(c, 'other').length, 0, 'nothing of stack "other" was created');
 
   // Without --prune a service that left the file is kept (with a warning); with it, removed.
-  const onlyWeb = join(c.root, 'only-web.yml');
-  const { writeFileSync, readFileSync } = await import('node:fs');
-  writeFileSync(onlyWeb, readFileSync(file('compose.yml'), 'utf8').replace(/\n {2}api:[\s\S]*$/, '\n'));
+  const onlyWeb = stackCopy(c.root, 'correct horse battery staple\n', (y) => y.replace(/\n {2}api:[\s\S]*?\nsecrets:/, '\nsecrets:'));
   const kept = stack(c, ['deploy', '-c', onlyWeb, 'app']);
   assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stdout, /^Service app_web is up to date\n$/);
   assert.match(kept.stderr, /Service app_api is no longer in the compose file and is kept \(stack deploy --prune removes it\)/);
   assert.equal(services(c, 'app').length, 3);
   const pruned = stack(c, ['deploy', '--prune', '-c', onlyWeb, 'app']);
@@ -124,7 +162,9 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   const pids = running(tasks(c, 'm1', 'app_web')).map((x) => Number(x.containerId));
   const rm = stack(c, ['rm', 'app']);
   assert.equal(rm.code, 0, rm.stderr);
-  assert.equal(rm.stdout, 'Removing service app_web\n');
+  assert.equal(rm.stdout, 'Removing service app_web\nRemoving secret app_db_password\nRemoving config app_site\n');
+  assert.deepEqual(objectNames(c, 'secret'), ['api_key'], 'the external secret is not the stack\'s to remove');
+  assert.deepEqual(objectNames(c, 'config'), []);
   assert.equal(stack(c, ['ls']).stdout, 'NAME   SERVICES\n');
   assert.match(stack(c, ['services', 'app']).stderr, /Nothing found in stack: app/);
   await eventually('the stack\'s task processes have exited', () => pids.every((pid) => !alive(pid)));
