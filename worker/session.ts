@@ -16,6 +16,8 @@ export interface SessionClientOptions {
   logger: Logger;
 }
 
+const SESSION_MAX_MESSAGE = 64 << 20;
+
 export class SessionClient {
   private client: grpc.Client | undefined;
   private call: grpc.ClientReadableStream<baton.SessionMessage> | undefined;
@@ -77,7 +79,9 @@ export class SessionClient {
     if (managers.length === 0) return this.schedule(1000);
     // The leader comes first in every manager list we are given; fall through the rest.
     const target = managers[this.next % managers.length]!;
-    const client = new grpc.Client(target.addr ?? '', this.opts.credentials(), this.opts.channelOptions);
+    // A full set carries the secrets and configs of every task (each up to 500 KiB): more than
+    // gRPC's default 4 MiB for one message is possible.
+    const client = new grpc.Client(target.addr ?? '', this.opts.credentials(), { ...this.opts.channelOptions, 'grpc.max_receive_message_length': SESSION_MAX_MESSAGE });
     this.client = client;
     const call = client.makeServerStreamRequest<baton.SessionRequest.$Properties, baton.SessionMessage>(
       dispatcherSession.path,

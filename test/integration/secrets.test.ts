@@ -192,3 +192,25 @@ test('a secret reaches only the task that uses it, in memory-backed files, and i
   await eventually('the task\'s secret files are removed', () => !existsSync(currentDir) && !existsSync(taskDir));
   assert.equal(c.cli('m1', ['secret', 'rm', 'db_password']).code, 0, 'no longer in use');
 });
+
+test('ten secrets of the maximum size (over 4 MiB in one session message) all reach the task', async (t) => {
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+  const names = Array.from({ length: 10 }, (_, i) => `big${i}`);
+  for (const name of names) assert.equal(cliWithInput(c, 'm1', ['secret', 'create', name, '-'], randomBytes(500 * 1024)).code, 0);
+  // Serves the total size of the files it finds in its secrets directory.
+  const SIZES = `const fs = require('fs'), d = process.env.BATON_SECRETS_DIR;
+require('http').createServer((q, s) => s.end(String(fs.readdirSync(d).reduce((n, f) => n + fs.statSync(d + '/' + f).size, 0)))).listen(process.env.PORT, '127.0.0.1');`;
+  const r = c.cli('m1', [
+    'service', 'create', '--runtime', 'process', '--name', 'big', '--publish', 'mode=host,target=80',
+    ...names.flatMap((n) => ['--secret', n]), '--', process.execPath, '-e', SIZES,
+  ]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const [task] = running(tasks(c, 'm1', 'big'));
+  let total = '';
+  await eventually('the task answers', async () => {
+    total = await (await fetch(`http://127.0.0.1:${task!.hostPort}/`)).text();
+    return true;
+  });
+  assert.equal(Number(total), 10 * 500 * 1024);
+});
