@@ -78,6 +78,7 @@ export class Agent {
       executor: (runtime, available) => this.executor(runtime, available),
       saveStatus: (record, status) => db.saveStatus(record, status),
       report: (taskId, status) => this.reporter.push(taskId, status),
+      whenReported: (taskId) => this.reporter.whenAcked(taskId),
       forget: (taskId) => this.forget(taskId),
       writeFiles: (task) => this.files.write(task),
       removeFiles: (taskId) => this.files.remove(taskId),

@@ -23,6 +23,8 @@ export interface ControllerHost {
   /** Writes the task record (its `status` is `status`) and marks the status unacknowledged. */
   saveStatus(record: baton.Task.$Properties, status: baton.TaskStatus.$Properties): Promise<void>;
   report(taskId: string, status: baton.TaskStatus.$Properties): void;
+  /** Resolves once the managers acknowledged every status reported for the task. */
+  whenReported?(taskId: string): Promise<void>;
   /** The task is terminal and its runtime object removed: forget it once the managers know. */
   forget(taskId: string): void;
   /** Writes the task's secrets and configs (memory-backed) for the executor; throws if one is missing. */
@@ -44,6 +46,10 @@ export interface Found {
 
 /** An executor call failed in a way worth retrying (the engine is down, say). */
 class RetryLater extends Error {}
+
+// How long an unhealthy task keeps running while its new health reaches the managers, so the
+// routing mesh drops it before it stops (connections still open on it are not cut at once).
+const UNHEALTHY_REPORT_WAIT_MS = 2_000;
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
@@ -317,6 +323,8 @@ export class TaskController {
   /** Swarm's way: an unhealthy task is stopped and fails, and the restart policy replaces it. */
   private async failUnhealthy(): Promise<boolean> {
     this.stopHealthWatch();
+    await this.reported(UNHEALTHY_REPORT_WAIT_MS);
+    if (this.closed) return false;
     const executor = this.host.executor(this.runtime, false);
     let exitCode: number | undefined;
     if (executor) {
@@ -387,6 +395,15 @@ export class TaskController {
     } catch (err) {
       if (!(err instanceof ExecutorError && err.code === 'NOT_FOUND')) throw new RetryLater(errorMessage(err));
     }
+  }
+
+  /** Waits (at most ms) until the managers acknowledged the task's statuses. */
+  private async reported(ms: number): Promise<void> {
+    const acked = this.host.whenReported?.(this.id);
+    if (!acked) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([acked, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   /** On disk first, then reported. */
