@@ -253,6 +253,8 @@ function pretty(s: baton.Service.$Properties): string {
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? `memory ${Number(res.limits.memoryBytes)} B, cpu ${Number(res.limits.nanoCpus) / 1e9}` : undefined],
     ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? `memory ${Number(res.reservations.memoryBytes)} B, cpu ${Number(res.reservations.nanoCpus) / 1e9}` : undefined],
     ['Ports', portsText(s.endpoint?.ports) || undefined],
+    ['Secrets', (c.secrets ?? []).map((r) => `${r.secretName ?? ''} -> /run/secrets/${r.target ?? ''} (${fileMode(r.mode)})`).join(', ') || undefined],
+    ['Configs', (c.configs ?? []).map((r) => `${r.configName ?? ''} -> ${r.target ?? ''} (${fileMode(r.mode)})`).join(', ') || undefined],
     ['Balance', s.endpoint?.ports?.some((p) => p.publishMode !== baton.PublishMode.HOST) ? (spec.endpoint?.balance === baton.BalanceMode.LEAST_CONNECTIONS ? 'least-connections' : 'round-robin') : undefined],
     ['UpdateStatus', updateStatusText(s.updateStatus)],
     ['UpdateConfig', updateConfigText(spec.update)],
@@ -280,6 +282,10 @@ function updateConfigText(c: baton.UpdateConfig.$Properties | null | undefined):
     ` Max failure ratio:\t${Number(c?.maxFailureRatio ?? 0)}`,
     ` Update order:\t${c?.order === baton.UpdateOrder.START_FIRST ? 'start-first' : 'stop-first'}`,
   ].join('\n');
+}
+
+function fileMode(mode: number | null | undefined): string {
+  return `0${(mode || 0o444).toString(8)}`;
 }
 
 function capitalizeState(s: string): string {

@@ -92,6 +92,9 @@ test('secret and config commands: create, ls, inspect without the data, and ever
 
   // In use: refused with the service's name; free again once the service is gone.
   assert.equal(svc(['--secret', 'db_password', '--config', 'app.conf']).code, 0);
+  const pretty = c.cli('m1', ['service', 'inspect', '--pretty', 'web']).stdout;
+  assert.match(pretty, /Secrets:\tdb_password -> \/run\/secrets\/db_password \(0444\)/);
+  assert.match(pretty, /Configs:\tapp.conf -> \/app.conf \(0444\)/);
   refused(c.cli('m1', ['secret', 'rm', 'db_password']), /secret db_password is in use by service web/);
   refused(c.cli('m1', ['config', 'rm', 'app.conf']), /config app.conf is in use by service web/);
   assert.equal(c.cli('m1', ['service', 'rm', 'web']).code, 0);
