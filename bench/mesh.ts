@@ -37,7 +37,7 @@ const quick = args.quick;
 const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
 const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
 const connections = Math.max(1, Math.round(num(args.connections, undefined, 50)));
-const threadCounts = (args.threads ?? '1').split(',').map((t) => Math.max(1, Math.round(Number(t))));
+const threadCounts = (args.threads ?? '1,2').split(',').map((t) => Math.max(1, Math.round(Number(t))));
 const systems = (args.only ?? 'direct,mesh,haproxy').split(',') as System[];
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const started = new Date();

@@ -1,11 +1,11 @@
 // The routing mesh in a process of its own for the benchmark (so it has a core's worth of
-// event loop to itself and can be profiled): `node mesh-process.js <port> <backend,...>`.
-// Prints "ready" once the port is bound; exits on SIGTERM after closing the mesh.
+// event loop to itself and can be profiled): `node mesh-process.js <port> <backend,...> [workers]`.
+// Prints "ready <worker pids...>" once the port is bound; exits on SIGTERM after closing the mesh.
 import pino from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { createRoutingMesh } from '../../src/mesh/index.js';
+import { createRoutingMesh, meshWorkerPids } from '../../src/mesh/index.js';
 
-const [portText, backendsText] = process.argv.slice(2);
+const [portText, backendsText, workersText] = process.argv.slice(2);
 const port = Number(portText);
 const backends = (backendsText ?? '').split(',').filter(Boolean);
 if (!Number.isInteger(port) || port <= 0 || backends.length === 0) {
@@ -13,7 +13,7 @@ if (!Number.isInteger(port) || port <= 0 || backends.length === 0) {
   process.exit(2);
 }
 
-const mesh = createRoutingMesh({ bindAddress: '127.0.0.1', logger: pino({ level: 'warn' }, pino.destination(2)) });
+const mesh = createRoutingMesh({ bindAddress: '127.0.0.1', logger: pino({ level: 'warn' }, pino.destination(2)), workers: Number(workersText ?? '1') });
 mesh.apply([
   {
     serviceId: 'bench',
@@ -23,7 +23,7 @@ mesh.apply([
   },
 ]);
 await mesh.settled();
-process.stdout.write('ready\n');
+process.stdout.write(`ready ${meshWorkerPids(mesh).join(' ')}\n`);
 process.on('SIGTERM', () => {
   void mesh.close().then(() => process.exit(0));
 });

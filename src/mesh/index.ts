@@ -9,6 +9,9 @@ import { TcpPort, type ProxyMode, type TcpPortOptions } from './tcp-port.js';
 import { UdpPort } from './udp-port.js';
 import { RawTcpPort } from './raw-tcp-port.js';
 import { libuvTcp } from './libuv-tcp.js';
+import { MeshWorkers } from './workers.js';
+import { Backend } from './backend-set.js';
+import type { BackendCounters, PortConfig } from './worker-protocol.js';
 
 export interface MeshOptions {
   /** Where published ports listen: the node's data-path address (DESIGN §6), e.g. 127.0.0.2, or 0.0.0.0. */
@@ -24,6 +27,11 @@ export interface MeshOptions {
    * libuv-tcp.ts) or 'net' (node:net sockets). Same behaviour; 'libuv' needs less CPU.
    */
   engine?: 'libuv' | 'net';
+  /**
+   * Processes relaying TCP, this one included (default 1). More than 1 forks worker processes
+   * that share the listening sockets (workers.ts), to use more cores; needs the libuv engine.
+   */
+  workers?: number;
 }
 
 export interface RoutingMesh {
@@ -46,7 +54,16 @@ export interface RoutingMesh {
 export function createRoutingMesh(opts: MeshOptions): RoutingMesh {
   const engine = opts.engine ?? (libuvTcp ? 'libuv' : 'net');
   if (engine === 'libuv' && !libuvTcp) throw new Error("mesh engine 'libuv' unavailable in this Node version");
-  return new Mesh(opts.bindAddress, opts.logger.child({ component: 'mesh' }), { preconnect: opts.preconnect ?? POOL_SIZE }, engine);
+  const workers = Math.max(1, Math.floor(opts.workers ?? 1));
+  if (workers > 1 && engine !== 'libuv') throw new Error("mesh workers need the 'libuv' engine");
+  const logger = opts.logger.child({ component: 'mesh' });
+  const preconnect = opts.preconnect ?? POOL_SIZE;
+  return new Mesh(opts.bindAddress, logger, { preconnect }, engine, workers > 1 ? new MeshWorkers(workers - 1, logger, preconnect) : undefined);
+}
+
+/** The worker processes' ids of a mesh made with `workers` > 1 (for benchmarks' CPU accounting). */
+export function meshWorkerPids(mesh: RoutingMesh): number[] {
+  return mesh instanceof Mesh ? (mesh.workerSet?.pids ?? []) : [];
 }
 
 type Protocol = 'tcp' | 'udp';
@@ -113,6 +130,7 @@ class Mesh implements RoutingMesh {
     private readonly logger: Logger,
     private readonly tcpOptions: TcpPortOptions,
     private readonly engine: 'libuv' | 'net',
+    readonly workerSet: MeshWorkers | undefined,
   ) {}
 
   apply(table: baton.MeshService.$Properties[]): void {
@@ -121,6 +139,7 @@ class Mesh implements RoutingMesh {
     for (const [key, entry] of this.entries) {
       if (wanted.has(key)) continue;
       this.entries.delete(key);
+      this.workerSet?.removePort(key);
       void this.closeEntry(entry, false);
     }
     for (const [key, w] of wanted) {
@@ -144,6 +163,13 @@ class Mesh implements RoutingMesh {
       if (l instanceof UdpPort) l.dropInactiveFlows();
       else l.backendsChanged();
     }
+    if (this.workerSet) {
+      const ports: PortConfig[] = [];
+      for (const [key, w] of wanted) {
+        if (w.protocol === 'tcp') ports.push({ key, port: w.port, serviceName: w.serviceName, proxy: w.proxy, leastConnections: w.leastConnections, backends: w.backends });
+      }
+      this.workerSet.setTable(ports);
+    }
   }
 
   /** Binds the entry's port; the promise never rejects (a failure is logged and retried later). */
@@ -153,6 +179,7 @@ class Mesh implements RoutingMesh {
       () => {
         if (entry.state === 'closed') return l.close(true);
         entry.state = 'listening';
+        if (this.workerSet && l instanceof RawTcpPort && l.serverHandle) this.workerSet.addPort(key, l.serverHandle);
         this.logger.info({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: this.bindAddress }, 'mesh port listening');
         return undefined;
       },
@@ -175,9 +202,10 @@ class Mesh implements RoutingMesh {
 
   metricsText(): string {
     const ports: PortStats[] = [];
-    for (const entry of this.entries.values()) {
+    for (const [key, entry] of this.entries) {
       const l = entry.listener;
-      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, backends: l.backends.known.values() });
+      const extra = this.workerSet && entry.protocol === 'tcp' ? this.workerSet.counters(key) : undefined;
+      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, backends: extra?.size ? merged(l.backends.known.values(), extra) : l.backends.known.values() });
     }
     return renderMetrics(ports);
   }
@@ -190,6 +218,29 @@ class Mesh implements RoutingMesh {
     this.closed = true;
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map((e) => this.closeEntry(e, true)));
+    await Promise.all([...all.map((e) => this.closeEntry(e, true)), this.workerSet?.close()]);
   }
+}
+
+/** This process's backends with the workers' counters added (a backend only workers know included). */
+function merged(own: Iterable<Backend>, extra: Map<string, BackendCounters>): Backend[] {
+  const out = new Map<string, Backend>();
+  for (const b of own) {
+    const m = new Backend(b.addr, b.host, b.port);
+    Object.assign(m, { open: b.open, connectionsTotal: b.connectionsTotal, failuresTotal: b.failuresTotal, bytesIn: b.bytesIn, bytesOut: b.bytesOut });
+    out.set(b.addr, m);
+  }
+  for (const c of extra.values()) {
+    let m = out.get(c.addr);
+    if (!m) {
+      m = new Backend(c.addr, '', 0);
+      out.set(c.addr, m);
+    }
+    m.open += c.open;
+    m.connectionsTotal += c.connectionsTotal;
+    m.failuresTotal += c.failuresTotal;
+    m.bytesIn += c.bytesIn;
+    m.bytesOut += c.bytesOut;
+  }
+  return [...out.values()];
 }

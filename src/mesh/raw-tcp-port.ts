@@ -91,12 +91,28 @@ export class RawTcpPort {
       const code = getSystemErrorName(err);
       return Promise.reject(Object.assign(new Error(`listen ${code} ${this.bindAddress}:${this.port}`), { code }));
     }
+    this.serve(h);
+    return Promise.resolve();
+  }
+
+  /** The listening handle (to share it with worker processes), once bound. */
+  get serverHandle(): TcpHandle | undefined {
+    return this.server;
+  }
+
+  /** Accepts on a listening handle bound elsewhere (a worker process given the parent's). */
+  adopt(handle: TcpHandle): void {
+    const err = handle.listen(4096);
+    if (err !== 0) throw new Error(`listen ${getSystemErrorName(err)} (shared handle for port ${this.port})`);
+    this.serve(handle);
+  }
+
+  private serve(h: Handle): void {
     h.onconnection = (status, client) => {
       if (status === 0 && client) this.accept(client);
     };
     this.server = h;
     this.listening = true;
-    return Promise.resolve();
   }
 
   close(dropConnections: boolean): Promise<void> {

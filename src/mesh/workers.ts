@@ -1,0 +1,126 @@
+// Extra processes that share the mesh's listening TCP sockets, so the relay can use more than
+// one core: the kernel hands each new connection to whichever process accepts it first (the
+// mesh's own process is one of them). Each worker gets the routing of every TCP port with
+// every apply(), reports its counters every 500 ms (metricsText() adds them), and is restarted
+// if it dies. UDP stays in the mesh's process (its flows are per-client state).
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Server } from 'node:net';
+import type { Logger } from 'pino';
+import type { TcpHandle } from './libuv-tcp.js';
+import type { BackendCounters, FromWorker, PortConfig, ToWorker } from './worker-protocol.js';
+
+const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.js', import.meta.url));
+
+interface Worker {
+  child: ChildProcess;
+  stats: Record<string, BackendCounters[]>;
+}
+
+export class MeshWorkers {
+  private readonly workers: Worker[] = [];
+  private table: PortConfig[] = [];
+  private readonly handles = new Map<string, TcpHandle>();
+  private closing = false;
+
+  constructor(
+    count: number,
+    private readonly logger: Logger,
+    private readonly preconnect: number,
+  ) {
+    for (let i = 0; i < count; i++) this.workers.push(this.spawn());
+  }
+
+  private spawn(): Worker {
+    const child = fork(WORKER_SCRIPT, [], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, BATON_MESH_PRECONNECT: String(this.preconnect) },
+      serialization: 'json',
+    });
+    const w: Worker = { child, stats: {} };
+    child.on('message', (msg: FromWorker) => {
+      if (msg.t === 'stats') w.stats = msg.ports;
+    });
+    child.on('error', (err) => this.logger.error({ err }, 'mesh worker error'));
+    child.on('exit', (code, signal) => {
+      if (this.closing) return;
+      this.logger.error({ code, signal, pid: child.pid }, 'mesh worker exited; starting another');
+      const i = this.workers.indexOf(w);
+      if (i < 0) return;
+      const next = this.spawn();
+      this.workers[i] = next;
+      this.sendTo(next, { t: 'table', ports: this.table });
+      for (const [key, handle] of this.handles) this.sendTo(next, { t: 'port', key }, handle);
+    });
+    this.sendTo(w, { t: 'table', ports: this.table });
+    for (const [key, handle] of this.handles) this.sendTo(w, { t: 'port', key }, handle);
+    return w;
+  }
+
+  private sendTo(w: Worker, msg: ToWorker, handle?: TcpHandle): void {
+    if (!w.child.connected) return;
+    const cb = (err: Error | null): void => {
+      if (err && !this.closing) this.logger.warn({ err, msg: msg.t }, 'mesh worker message not delivered');
+    };
+    // A libuv TCP handle travels like a net.Server (node's 'net.Native' conversion).
+    if (handle) w.child.send(msg, handle as unknown as Server, cb);
+    else w.child.send(msg, cb);
+  }
+
+  setTable(ports: PortConfig[]): void {
+    this.table = ports;
+    for (const w of this.workers) this.sendTo(w, { t: 'table', ports });
+  }
+
+  addPort(key: string, handle: TcpHandle): void {
+    this.handles.set(key, handle);
+    for (const w of this.workers) this.sendTo(w, { t: 'port', key }, handle);
+  }
+
+  removePort(key: string): void {
+    if (!this.handles.delete(key)) return;
+    for (const w of this.workers) this.sendTo(w, { t: 'close-port', key });
+  }
+
+  /** Counters of `key` summed over the workers, by backend address. */
+  counters(key: string): Map<string, BackendCounters> {
+    const out = new Map<string, BackendCounters>();
+    for (const w of this.workers) {
+      for (const c of w.stats[key] ?? []) {
+        const sum = out.get(c.addr);
+        if (!sum) out.set(c.addr, { ...c });
+        else {
+          sum.open += c.open;
+          sum.connectionsTotal += c.connectionsTotal;
+          sum.failuresTotal += c.failuresTotal;
+          sum.bytesIn += c.bytesIn;
+          sum.bytesOut += c.bytesOut;
+        }
+      }
+    }
+    return out;
+  }
+
+  get pids(): number[] {
+    return this.workers.map((w) => w.child.pid ?? 0).filter((p) => p > 0);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => w.child.kill('SIGKILL'), 2000);
+            w.child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            if (w.child.connected) w.child.send({ t: 'stop' } satisfies ToWorker);
+            else w.child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}
