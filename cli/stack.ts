@@ -5,7 +5,7 @@ import type { Argv } from 'yargs';
 import { baton, type BatonClient } from '../src/client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { capitalize, json, print, table } from './output.js';
-import { waitForConvergence } from './progress.js';
+import { waitForConvergence, waitForUpdate } from './progress.js';
 import { portsText } from './service.js';
 import { taskStateName } from './task-state.js';
 import { deployStack, stackServices } from './compose/apply.js';
@@ -35,7 +35,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         return withClient(args, (client) =>
           deployStack(client, stackObjectStore(client), def, {
             prune: args.prune ?? false,
-            ...(args.detach ? {} : { changed: (id: string) => waitForConvergence(client, id, false) }),
+            ...(args.detach ? {} : { changed: (svc, how) => (how === 'updated' ? waitForUpdate(client, svc, false) : waitForConvergence(client, svc.meta?.id ?? '', false)) }),
           }, { line: print, warn }),
         );
       },

@@ -9,8 +9,8 @@ import { planObjects, type ObjectStore } from './sync-objects.js';
 
 export interface DeployOptions {
   prune: boolean;
-  /** Called for each service created or updated (e.g. to wait until it converges). */
-  changed?: (serviceId: string) => Promise<void>;
+  /** Called, after every write, for each service created or updated (to wait until it converges). */
+  changed?: (service: baton.Service.$Properties, how: 'created' | 'updated') => Promise<void>;
 }
 
 export interface Output {
@@ -53,17 +53,17 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
     }
     const specs = def.services.map((s) => withObjectIds(s, secretPlan.ids, configPlan.ids));
     const plan = planServices(mine, specs);
-    const changed: string[] = [];
+    const changed: [baton.Service.$Properties, 'created' | 'updated'][] = [];
     for (const spec of plan.create) {
       out.line(`Creating service ${spec.annotations?.name ?? ''}`);
-      const id = (await client.control.call('CreateService', { spec })).meta?.id ?? '';
-      created.push(() => client.control.call('RemoveService', { id }));
-      changed.push(id);
+      const svc = await client.control.call('CreateService', { spec });
+      created.push(() => client.control.call('RemoveService', { id: svc.meta?.id ?? '' }));
+      changed.push([svc, 'created']);
     }
     for (const { service, spec } of plan.update) {
       out.line(`Updating service ${spec.annotations?.name ?? ''}`);
       const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec });
-      changed.push(svc.meta?.id ?? '');
+      changed.push([svc, 'updated']);
     }
     created.length = 0;
     for (const svc of plan.unchanged) out.line(`Service ${svc.spec?.annotations?.name ?? ''} is up to date`);
@@ -76,7 +76,7 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
         out.warn(`Service ${name} is no longer in the compose file and is kept (stack deploy --prune removes it)`);
       }
     }
-    for (const id of changed) await opts.changed?.(id);
+    for (const [svc, how] of changed) await opts.changed?.(svc, how);
   } catch (err) {
     // Services first (they hold the objects), newest first.
     for (const undo of created.reverse()) await undo().catch(() => undefined);

@@ -11,8 +11,8 @@ export interface DeploySettings {
   resources: baton.ResourceRequirements.$Properties;
   restart: baton.RestartPolicy.$Properties;
   placement: baton.Placement.$Properties;
-  update?: baton.UpdateConfig.$Properties;
-  rollback?: baton.UpdateConfig.$Properties;
+  update: baton.UpdateConfig.$Properties;
+  rollback: baton.UpdateConfig.$Properties;
 }
 
 export function duration(n: Node): number {
@@ -35,8 +35,9 @@ export function readDeploy(deploy: Node): DeploySettings {
     resources: readResources(deploy.child('resources')),
     restart: readRestart(deploy.child('restart_policy')),
     placement: readPlacement(deploy.child('placement')),
-    ...(deploy.child('update_config').present ? { update: readUpdate(deploy.child('update_config'), false) } : {}),
-    ...(deploy.child('rollback_config').present ? { rollback: readUpdate(deploy.child('rollback_config'), true) } : {}),
+    // Absent, they are Swarm's defaults (one task at a time), as `service create` sends them.
+    update: readUpdate(deploy.child('update_config'), false),
+    rollback: readUpdate(deploy.child('rollback_config'), true),
   };
 }
 

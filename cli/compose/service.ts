@@ -72,8 +72,8 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
     replicas: deploy.global ? 0 : deploy.replicas,
     task: { runtime, container, resources: deploy.resources, restart: deploy.restart, placement: deploy.placement },
     endpoint: { ports: readPorts(n.child('ports')) },
-    ...(deploy.update ? { update: deploy.update } : {}),
-    ...(deploy.rollback ? { rollback: deploy.rollback } : {}),
+    update: deploy.update,
+    rollback: deploy.rollback,
   };
 }
 

@@ -112,10 +112,12 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.deepEqual(versions(c), before);
 
   // One change to api: only api is updated; web and worker keep their versions.
-  const change = stack(c, ['deploy', '-c', file('compose.yml'), '-c', file('change-api.yml'), 'app']);
+  // --detach=false: returns once the rolling update of api has finished.
+  const change = stack(c, ['deploy', '--detach=false', '-c', file('compose.yml'), '-c', file('change-api.yml'), 'app']);
   assert.equal(change.code, 0, change.stderr);
   assert.match(change.stdout, /^Updating service app_api$/m);
   assert.doesNotMatch(change.stdout, /(Updating|Creating) service app_(web|worker)/);
+  assert.match(change.stdout, /verify: Service converged/);
   // The rolling update of api ends with the updater writing its status: wait for that write.
   await eventually('the update of api completes', () => /"state": "UPDATE_COMPLETED"/.test(c.cli('m1', ['service', 'inspect', 'app_api']).stdout), 30_000);
   const after = versions(c);

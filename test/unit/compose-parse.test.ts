@@ -74,7 +74,9 @@ test('full.yml: every supported key lands in the spec', () => {
   assert.deepEqual(agent.task?.container?.env, ['MODE=agent', 'COUNT=3', 'DEBUG=true']);
   assert.deepEqual(agent.task?.container?.healthcheck?.test, ['CMD-SHELL', 'wget -q -O- http://127.0.0.1/ || exit 1']);
   assert.deepEqual(agent.task?.restart, { condition: baton.RestartCondition.RESTART_ANY, delayMs: 5000, maxAttempts: 0, windowMs: 0 }, "service create's defaults");
-  assert.equal(agent.update, undefined, 'no update_config: the cluster default');
+  const oneAtATime = { parallelism: 1, delayMs: 0, failureAction: baton.UpdateFailureAction.FAILURE_PAUSE, monitorMs: 0, maxFailureRatio: 0, order: baton.UpdateOrder.STOP_FIRST };
+  assert.deepEqual(agent.update, oneAtATime, 'no update_config: one task at a time, as service create');
+  assert.deepEqual(agent.rollback, oneAtATime);
 
   const worker = service(def, 'demo_worker');
   assert.equal(worker.task?.runtime, 'process');
