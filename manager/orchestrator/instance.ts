@@ -19,7 +19,7 @@
 import { baton } from '../../proto/gen/baton.js';
 import type { Stored } from '../store/index.js';
 import { decideRestart, exitedAt, historyLabels, markExited, restartHistory } from './restart.js';
-import { isFinished, isWanted, latest, newTask, newestFirst, stateOf, type TaskView } from './tasks.js';
+import { isFinished, isWanted, latest, newTask, newestFirst, specVersionOf, stateOf, type TaskView } from './tasks.js';
 import type { TaskWrites } from './writes.js';
 import { UPDATE_STOP_LABEL, isUpToDate } from './update/fresh.js';
 
@@ -132,7 +132,7 @@ function fill(ctx: PassContext, inst: Instance): number | undefined {
   const last = latest(views);
   // A service changed since the last task was made (a new spec, a scale) starts afresh, as in
   // Swarm: ended slots are refilled and restart attempts count from zero.
-  const current = last !== undefined && last.specVersion === ctx.service.meta.version;
+  const current = last !== undefined && Number(last.specVersion ?? 0) === specVersionOf(ctx.service);
   let history = current ? restartHistory(last) : [];
   const ended = current ? exitedAt(last) : undefined;
   if (current && ended !== undefined) {

@@ -43,6 +43,11 @@ export function latest<T extends TaskView>(tasks: readonly T[]): T | undefined {
   return best;
 }
 
+/** The version of the service's last spec change (status-only writes keep it). */
+export function specVersionOf(s: Stored<'service'>): number {
+  return Number(s.specVersion ?? 0) || s.meta.version;
+}
+
 export interface NewTask {
   service: Stored<'service'>;
   /** Replicated: 1..replicas; global: 0. */
@@ -64,7 +69,7 @@ export function newTask(n: NewTask): TaskView {
     slot: n.slot,
     nodeId: n.nodeId,
     spec: n.service.spec?.task ?? {},
-    specVersion: n.service.meta.version,
+    specVersion: specVersionOf(n.service),
     endpoint: n.service.endpoint ?? {},
     desiredState: S.TASK_RUNNING,
     status: assigned

@@ -130,6 +130,11 @@ test('failure action pause: the update stops at the first failed task, with the 
   await c.settle();
   assert.equal(status(c, 's'), U.UPDATE_PAUSED);
   assert.equal(c.service('s').updateStatus?.message, `update paused due to failure or early termination of task ${bad!.meta.id}: task exited with code 1`);
+  // The pause is a status write, not a new spec: the failed slot waits for its restart delay.
+  assert.equal(c.wanted('s').filter((t) => t.slot === bad!.slot).length, 0, 'no restart before the delay');
+  c.clock.advance(5_000);
+  await c.settle();
+  assert.equal(c.wanted('s').filter((t) => t.slot === bad!.slot).length, 1, 'restarted after it');
   await workersAct(c, 's');
   c.clock.advance(60_000);
   await running(c, 's');

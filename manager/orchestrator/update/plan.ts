@@ -17,7 +17,7 @@ import { baton } from '../../../proto/gen/baton.js';
 import { cloneObject, type DeepReadonly, type Stored } from '../../store/index.js';
 import { isAvailable } from '../../scheduler/filters.js';
 import { EXITED_LABEL } from '../restart.js';
-import { isFinished, isWanted, newTask, stateOf } from '../tasks.js';
+import { isFinished, isWanted, newTask, specVersionOf, stateOf } from '../tasks.js';
 import { keepFirst, nodeIsDown, stopTask } from '../instance.js';
 import type { TaskWrites } from '../writes.js';
 import { activePolicy, isRolling, isRollingBack, type Policy } from './config.js';
@@ -146,6 +146,8 @@ function failureOf(ctx: UpdateContext, t: Stored<'task'>, policy: Policy): strin
 function withStatus(ctx: UpdateContext, status: baton.UpdateStatus.$Properties): baton.Service {
   const copy = cloneObject('service', ctx.service);
   copy.meta = { ...copy.meta, updatedAt: ctx.now };
+  // Only the status changes: tasks made from this spec stay current for the restart policy.
+  copy.specVersion = specVersionOf(ctx.service);
   copy.updateStatus = status;
   return copy;
 }

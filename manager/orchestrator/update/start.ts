@@ -20,6 +20,7 @@ export function withNewSpec(
   next.previousSpec = cloneObject('service', current).spec;
   next.spec = cloneObject('service', { meta: { id: '' }, spec }).spec;
   next.endpoint = endpoint;
+  next.specVersion = 0;
   const live = tasks.filter((t) => t.desiredState <= baton.TaskState.TASK_RUNNING && !isFinished(t.status?.state ?? 0));
   // A change that leaves every task as it is (replicas, labels) starts no update; any other
   // one does, and so does updating a paused service again (that is how it is resumed).
@@ -34,6 +35,7 @@ export function rolledBack(current: Stored<'service'>, endpoint: baton.Endpoint.
   next.spec = cloneObject('service', current).previousSpec;
   next.previousSpec = cloneObject('service', current).spec;
   next.endpoint = endpoint;
+  next.specVersion = 0;
   next.updateStatus = { state: U.ROLLBACK_STARTED, startedAt: now, message };
   return next;
 }
