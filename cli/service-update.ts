@@ -7,6 +7,7 @@ import { baton, BatonError } from '../src/client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 import { parseBytes, parseCpus, parseDuration, parsePort } from './service-spec.js';
+import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
 import { waitForUpdate } from './progress.js';
 
 type Which = 'update' | 'rollback';
@@ -82,7 +83,7 @@ export function updateConfigFromFlags(f: UpdateConfigFlags, which: Which, base?:
   return c;
 }
 
-export interface UpdateFlags extends UpdateConfigFlags {
+export interface UpdateFlags extends UpdateConfigFlags, HealthFlags {
   service: string;
   image?: string | undefined;
   'env-add'?: string | string[] | undefined;
@@ -195,6 +196,8 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
     restart.maxAttempts = n;
   }
   if (f['restart-window'] !== undefined) restart.windowMs = parseDuration(f['restart-window'], '--restart-window');
+  const health = healthFromFlags(f, container.healthcheck);
+  if (health) container.healthcheck = health;
   if (hasAny(f, 'update')) spec.update = updateConfigFromFlags(f, 'update', spec.update);
   if (hasAny(f, 'rollback')) spec.rollback = updateConfigFromFlags(f, 'rollback', spec.rollback);
   if (f.force) task.forceUpdate = Number(task.forceUpdate ?? 0) + 1;
@@ -232,6 +235,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('restart-delay', { type: 'string', requiresArg: true })
             .option('restart-max-attempts', { type: 'number', requiresArg: true })
             .option('restart-window', { type: 'string', requiresArg: true })
+            .options(healthOptions)
             .option('force', { type: 'boolean', describe: 'replace every task even if nothing changed' })
             .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of following the update' })
             .option('quiet', { alias: 'q', type: 'boolean' }),

@@ -148,3 +148,33 @@ test('bad health flags: one error line, nothing created', async (t) => {
   assert.deepEqual(spec('off'), { ...zero, test: ['NONE'] });
   assert.deepEqual(spec('on'), { ...zero, test: ['CMD-SHELL', 'true'], intervalMs: 60_000, retries: 5 });
 });
+
+test('service update adds, changes and removes a health check (the new tasks run with it)', async (t) => {
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+  const spec = (): unknown =>
+    (JSON.parse(c.cli('m1', ['service', 'inspect', 'up']).stdout) as { spec: { task: { container: { healthcheck?: unknown } } } }[])[0]?.spec.task.container.healthcheck;
+  const create = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'up', '--update-monitor', '300ms', '--', 'sleep', '1000']);
+  assert.equal(create.code, 0, create.stderr);
+  assert.equal(running(tasks(c, 'm1', 'up'))[0]?.health, 'HEALTH_NONE');
+
+  const add = c.cli('m1', ['service', 'update', '--health-cmd', 'true', '--health-interval', '200ms', 'up']);
+  assert.equal(add.code, 0, add.stderr + add.stdout);
+  await eventually('the new task is healthy', () => running(tasks(c, 'm1', 'up'))[0]?.health === 'HEALTH_HEALTHY');
+  assert.match(c.cli('m1', ['service', 'ps', 'up']).stdout, /Running .* ago \(healthy\)/);
+
+  // Timings alone keep the command.
+  assert.equal(c.cli('m1', ['service', 'update', '--health-retries', '5', 'up']).code, 0);
+  assert.deepEqual(spec(), { test: ['CMD-SHELL', 'true'], intervalMs: 200, timeoutMs: 0, retries: 5, startPeriodMs: 0 });
+
+  const bad = c.cli('m1', ['service', 'update', '--health-interval', 'often', 'up']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^Error: [^\n]*--health-interval[^\n]*\n$/);
+
+  assert.equal(c.cli('m1', ['service', 'update', '--no-healthcheck', 'up']).code, 0);
+  assert.deepEqual(spec(), { test: ['NONE'], intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 });
+  await eventually('the new task has no check', () => {
+    const ts = running(tasks(c, 'm1', 'up'));
+    return ts.length === 1 && ts[0]?.health === 'HEALTH_NONE';
+  });
+});
