@@ -6,8 +6,8 @@ import { baton, type BatonClient } from '../src/client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { capitalize, json, print, table } from './output.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';
-import { portsText } from './service.js';
-import { taskStateName } from './task-state.js';
+import { ago, portsText } from './service.js';
+import { healthSuffix, taskStateName } from './task-state.js';
 import { deployStack, stackServices } from './compose/apply.js';
 import { checkStackName, loadStack } from './compose/project.js';
 import { NAMESPACE_LABEL } from './compose/service.js';
@@ -109,7 +109,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
               imageOf(t.spec),
               t.nodeId ? host.get(t.nodeId) || t.nodeId : '',
               capitalize(taskStateName(t.desiredState)),
-              `${capitalize(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}`,
+              `${capitalize(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`,
               error,
             ];
           });
@@ -157,13 +157,4 @@ async function tasksOf(client: BatonClient, services: baton.Service.$Properties[
     all.push(...tasks);
   }
   return all;
-}
-
-function ago(ms: number): string {
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'} ago`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} minute${m === 1 ? '' : 's'} ago`;
-  const h = Math.round(m / 60);
-  return `${h} hour${h === 1 ? '' : 's'} ago`;
 }

@@ -103,6 +103,8 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.match(ps.stdout, /^ID\s+NAME\s+IMAGE\s+NODE\s+DESIRED STATE\s+CURRENT STATE\s+ERROR/);
   assert.equal(ps.stdout.trim().split('\n').length, 1 + 4, ps.stdout);
   assert.match(ps.stdout, /app_api\.2\s+\(process\)/);
+  // worker's health check (healthcheck: in the file) runs: ps says so.
+  await eventually('the worker task is healthy', () => /app_worker\.1\s.*Running .* ago \(healthy\)/.test(stack(c, ['ps', 'app']).stdout));
 
   // The same file again: nothing is written.
   const before = versions(c);
