@@ -2,6 +2,7 @@
 // `--config-add`), Docker's way: `NAME`, or `source=NAME,target=...,mode=0400`, or the short
 // `NAME,target=...`. Names are resolved to ids by the managers.
 import { baton, BatonError } from '../src/client/index.js';
+import { repeated } from './context.js';
 
 interface Parsed {
   source: string;
@@ -45,4 +46,23 @@ export function parseSecretRef(text: string): baton.SecretReference.$Properties 
 export function parseConfigRef(text: string): baton.ConfigReference.$Properties {
   const p = parse('--config', text);
   return { configName: p.source, target: p.target, mode: p.mode };
+}
+
+export interface DataRefFlags {
+  'secret-add'?: string | string[] | undefined;
+  'secret-rm'?: string | string[] | undefined;
+  'config-add'?: string | string[] | undefined;
+  'config-rm'?: string | string[] | undefined;
+}
+
+/**
+ * `service update --secret-rm NAME --secret-add SPEC` (and the config pair), Docker's way: the
+ * references named by --*-rm go (by name), then the added ones join; the managers resolve and
+ * check the result as at create.
+ */
+export function applyDataRefFlags(container: baton.ContainerSpec.$Properties, f: DataRefFlags): void {
+  const secretRm = new Set(repeated(f['secret-rm']));
+  const configRm = new Set(repeated(f['config-rm']));
+  container.secrets = [...(container.secrets ?? []).filter((r) => !secretRm.has(r.secretName ?? '')), ...repeated(f['secret-add']).map(parseSecretRef)];
+  container.configs = [...(container.configs ?? []).filter((r) => !configRm.has(r.configName ?? '')), ...repeated(f['config-add']).map(parseConfigRef)];
 }

@@ -9,6 +9,7 @@ import { print } from './output.js';
 import { parseBytes, parseCpus, parseDuration, parsePort } from './service-spec.js';
 import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
 import { waitForUpdate } from './progress.js';
+import { applyDataRefFlags, type DataRefFlags } from './data-refs.js';
 
 type Which = 'update' | 'rollback';
 
@@ -83,7 +84,7 @@ export function updateConfigFromFlags(f: UpdateConfigFlags, which: Which, base?:
   return c;
 }
 
-export interface UpdateFlags extends UpdateConfigFlags, HealthFlags {
+export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlags {
   service: string;
   image?: string | undefined;
   'env-add'?: string | string[] | undefined;
@@ -176,6 +177,7 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   const placement = (task.placement ??= {});
   const constraintRm = new Set(repeated(f['constraint-rm']));
   placement.constraints = [...(placement.constraints ?? []).filter((c) => !constraintRm.has(c)), ...repeated(f['constraint-add'])];
+  applyDataRefFlags(container, f);
   const resources = (task.resources ??= {});
   const limits = (resources.limits ??= {});
   const reservations = (resources.reservations ??= {});
@@ -227,6 +229,10 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('publish-rm', { type: 'string', requiresArg: true, describe: 'target[/udp] or published:target (repeatable)' })
             .option('constraint-add', { type: 'string', requiresArg: true, describe: 'node.labels.zone==a (repeatable)' })
             .option('constraint-rm', { type: 'string', requiresArg: true, describe: 'an existing constraint, as written (repeatable)' })
+            .option('secret-add', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=FILE,mode=0400 (repeatable)' })
+            .option('secret-rm', { type: 'string', requiresArg: true, describe: 'a secret\'s name (repeatable)' })
+            .option('config-add', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=/PATH,mode=0444 (repeatable)' })
+            .option('config-rm', { type: 'string', requiresArg: true, describe: 'a config\'s name (repeatable)' })
             .option('limit-memory', { type: 'string', requiresArg: true })
             .option('limit-cpu', { type: 'string', requiresArg: true })
             .option('reserve-memory', { type: 'string', requiresArg: true })

@@ -97,11 +97,16 @@ test('secret and config commands: create, ls, inspect without the data, and ever
   assert.match(pretty, /Configs:\tapp.conf -> \/app.conf \(0444\)/);
   refused(c.cli('m1', ['secret', 'rm', 'db_password']), /secret db_password is in use by service web/);
   refused(c.cli('m1', ['config', 'rm', 'app.conf']), /config app.conf is in use by service web/);
+  // service update: an unknown one is refused; removing the references frees them.
+  refused(c.cli('m1', ['service', 'update', 'web', '--secret-add', 'nosuch']), /secret nosuch not found/);
+  const update = c.cli('m1', ['service', 'update', '-d', 'web', '--secret-rm', 'db_password', '--config-rm', 'app.conf', '--secret-add', 'source=db_password,target=renamed']);
+  assert.equal(update.code, 0, update.stderr);
+  assert.match(c.cli('m1', ['service', 'inspect', '--pretty', 'web']).stdout, /Secrets:\tdb_password -> \/run\/secrets\/renamed \(0444\)\n(?!Configs)/);
+  assert.equal(c.cli('m1', ['config', 'rm', 'app.conf']).code, 0, 'no longer used');
   assert.equal(c.cli('m1', ['service', 'rm', 'web']).code, 0);
   const rm = c.cli('m1', ['secret', 'rm', 'db_password']);
   assert.equal(rm.code, 0, rm.stderr);
   assert.equal(rm.stdout.trim(), 'db_password');
-  assert.equal(c.cli('m1', ['config', 'rm', 'app.conf']).code, 0);
   assert.equal(c.cli('m1', ['secret', 'ls', '-q']).stdout.trim(), '');
 });
 
