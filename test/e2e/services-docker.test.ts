@@ -21,7 +21,8 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
     c.cleanup();
   });
   const mine = new Set<string>();
-  await c.init('m1');
+  // A generous grace: the restart below must not look like a node loss on a loaded machine.
+  await c.init('m1', ['--heartbeat-grace', '10']);
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await c.join('w2', 'worker', 'm1');
   const { readFileSync } = await import('node:fs');
@@ -65,9 +66,11 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
   const onW1 = ts.find((x) => x.node === w1)!;
   await c.kill('w1', 'SIGTERM');
   await c.restart('w1');
+  await eventually('w1 ready again', () => nodes(c, 'm1').find((n) => n.id === w1)?.status === 'NODE_READY');
+  // Time for a wrong agent to have started a duplicate, then: the same task, the same container.
   await new Promise((r) => setTimeout(r, 3000));
   const afterRestart = running(tasks(c, 'm1', 'web'));
-  assert.ok(afterRestart.some((x) => x.id === onW1.id && x.containerId === onW1.containerId), 'same task, same container');
+  assert.ok(afterRestart.some((x) => x.id === onW1.id && x.containerId === onW1.containerId), `same task, same container: ${JSON.stringify(tasks(c, 'm1', 'web'))}`);
   assert.equal(afterRestart.length, 3);
   const containersOnW1 = await docker.listContainers({ filters: { label: [`baton.node=${w1}`] } });
   assert.equal(containersOnW1.length, 1, 'no duplicate container on the restarted worker');

@@ -21,7 +21,9 @@ test('init, two managers and two workers join; the cluster survives a leader SIG
   const table = c.cli('m1', ['node', 'ls']);
   assert.equal(table.code, 0);
   assert.match(table.stdout, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ADDRESS/);
-  assert.match(table.stdout, new RegExp(`${ids.get('m1')} \\*.*Ready.*Active.*Leader.*${m1.addr.replace(/\./g, '\\.')}`));
+  // The node asked is starred; which manager leads may have changed under load since init.
+  assert.match(table.stdout, new RegExp(`${ids.get('m1')} \\*.*Ready.*Active.*(Leader|Reachable).*${m1.addr.replace(/\./g, '\\.')}`));
+  assert.equal(table.stdout.split('\n').filter((l) => /\sLeader\s/.test(l)).length, 1, 'exactly one leader');
   assert.equal(c.cli('m1', ['node', 'ls', '-q']).stdout.trim().split('\n').length, 5);
 
   // SIGKILL the leader: a survivor answers again and shows it Unreachable.
@@ -138,6 +140,6 @@ test('node certificates renew at half-life; Raft reconnects with the renewed one
   // A restart forces new connections, which must present the renewed certificates.
   await c.kill('m2');
   await c.restart('m2');
-  await eventually('the restarted manager forwards a write to the leader', () => c.cli('m2', ['node', 'update', '--label-add', 'renewed=yes', w1]).code === 0);
+  await eventually('the restarted manager forwards a write to the leader', () => c.cli('m2', ['node', 'update', '--label-add', 'renewed=yes', w1]).code === 0, 60_000);
   await eventually('the write replicated to the restarted manager', () => nodes(c, 'm2').find((n) => n.id === w1)?.labels.renewed === 'yes');
 });
