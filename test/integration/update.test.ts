@@ -94,7 +94,7 @@ test('an update whose tasks exit 1 rolls back by itself, says why and fails', as
   ok(
     c.cli('m1', [
       'service', 'create', '--runtime', 'process', '--name', 'flaky', '--replicas', '3',
-      '--update-failure-action', 'rollback', '--update-monitor', '2s', '--rollback-parallelism', '0',
+      '--update-failure-action', 'rollback', '--update-monitor', '2s', '--update-delay', '3s', '--rollback-parallelism', '0',
       '--', 'sh', '-c', 'sleep 100000',
     ]),
     'create',
@@ -112,7 +112,8 @@ test('an update whose tasks exit 1 rolls back by itself, says why and fails', as
   const live = psJson(c, 'm1', 'flaky').filter(isRunning);
   assert.equal(live.length, 3);
   assert.ok(live.every((x) => (x.spec?.container?.command ?? []).join(' ') === 'sh -c sleep 100000'));
-  // Parallelism 1: only the first slot was tried; the two others were never touched.
+  // Parallelism 1 and a delay longer than the failure takes to show: only the first slot was
+  // tried (its task may be seen running before it exits), the two others never touched.
   assert.equal(live.filter((x) => before.includes(x.meta.id)).length, 2);
 });
 
