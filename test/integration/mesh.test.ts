@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { BatonCluster, baton, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
 import { freePort } from '../lib/ports.js';
-import { canBind, httpGet, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
+import { canBind, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
 
 // Answers "<task name>@<node address>" (task name: service.slot.task-id) over HTTP (target 80), echoes UDP datagrams prefixed with
 // the same (target 53), and returns the first line it receives on target 81 (where the mesh
@@ -134,6 +134,40 @@ test('published ports answer on every node, spread over every replica, through s
   await eventually('the backend sees a PROXY v1 header with the client address', async () =>
     /^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.2 \d+ \d+$/.test(await firstLineSeen('127.0.0.2', ppPort)),
   );
+});
+
+test('the mesh keeps serving through a leader SIGKILL: no failed request on the surviving nodes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-mesh-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = join(dir, 'server.cjs');
+  writeFileSync(server, SERVER);
+  const c = BatonCluster.forTest(t, [], { addressPerNode: true });
+  await c.init('m1');
+  await c.join('m2', 'manager', 'm1');
+  await c.join('m3', 'manager', 'm1');
+  await eventually('3 ready managers', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY' && n.managerStatus !== '').length === 3);
+  const web = await freePort();
+  const create = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'web', '--replicas', '3', '--publish', `${web}:80`, '--', process.execPath, server]);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  await allReplicasAnswerEverywhere(web, 3);
+
+  // The leader dies; its task's process lives on (as a container would). The surviving nodes
+  // keep routing with the table they have, then with the new leader's, which drops the dead
+  // node's task once the node is known down and adds its replacement.
+  const survivors = ['127.0.0.2', '127.0.0.3'];
+  const during = await requestsWhile(survivors, web, '/', async () => {
+    await c.kill('m1');
+    await eventually('a new leader replaced the task of the dead node', () => {
+      const ts = running(tasks(c, 'm2', 'web'));
+      return ts.length === 3 && ts.every((x) => x.node !== nodeIdOf(c.get('m1')));
+    }, 30_000);
+    return 0;
+  });
+  t.diagnostic(`requests during the failover: ${during.total}`);
+  assert.deepEqual(during.failures, [], 'no failed request through the surviving nodes');
+  const { answers, failures } = await tally('127.0.0.2', web, REQUESTS_PER_NODE);
+  assert.deepEqual(failures, []);
+  assert.ok([...answers.keys()].every((a) => !a.endsWith('@127.0.0.1')), `the dead node's task is out of the mesh: ${[...answers.keys()].join(', ')}`);
 });
 
 test('mesh flags refuse bad values with one line', async (t) => {
