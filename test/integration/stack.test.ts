@@ -75,6 +75,12 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   oneErrorLine(stack(c, ['deploy', '-c', file('missing-external.yml'), 'app']), /missing-external\.yml: secrets\.nowhere: external secret "nowhere" not found/);
   assert.deepEqual(objectNames(c, 'secret'), ['api_key']);
   assert.equal(services(c, 'app').length, 0);
+  // Refused by the cluster only when the service is created: the secret made before it is removed.
+  const refused = stack(c, ['deploy', '-c', file('bad-constraint.yml'), 'bad']);
+  oneErrorLine(refused, /invalid constraint "node\.colour==blue"/);
+  assert.equal(refused.stdout, 'Creating secret bad_local\nCreating service bad_picky\n');
+  assert.deepEqual(objectNames(c, 'secret'), ['api_key'], 'nothing of stack "bad" is left');
+  assert.equal(services(c, 'bad').length, 0);
 
   const first = stack(c, ['deploy', '-c', file('compose.yml'), 'app']);
   assert.equal(first.code, 0, first.stderr);
