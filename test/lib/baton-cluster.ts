@@ -162,6 +162,12 @@ export class BatonCluster {
    * purpose (a restarted one adopts them), so a test that does not restart it must end them.
    */
   cleanup(): void {
+    for (const d of this.daemons.values()) {
+      // The agent's memory-backed secret and config files (worker/agent/task-files.ts) are
+      // outside the data dir; a killed daemon leaves its tasks' there.
+      const nodeId = nodeIdOf(d);
+      if (nodeId) rmSync(`/dev/shm/baton-${nodeId}`, { recursive: true, force: true });
+    }
     for (const name of this.daemons.keys()) {
       const dir = join(this.dataDir(name), 'tasks', 'process');
       if (!existsSync(dir)) continue;
