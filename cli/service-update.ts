@@ -213,7 +213,7 @@ function hasAny(f: UpdateConfigFlags, which: Which): boolean {
 /** Registers `update` and `rollback` on the `service` command. */
 export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y
-    .command<GlobalArgs & UpdateFlags>(
+    .command<GlobalArgs & UpdateFlags & { 'resolve-image'?: boolean }>(
       'update <service>',
       'Update a service (a rolling update of its tasks, as its update config says)',
       (c) =>
@@ -243,6 +243,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('restart-window', { type: 'string', requiresArg: true })
             .options(healthOptions)
             .option('force', { type: 'boolean', describe: 'replace every task even if nothing changed' })
+            .option('resolve-image', { type: 'boolean', default: true, describe: 'check a new image exists before updating (--no-resolve-image skips it)' })
             .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of following the update' })
             .option('quiet', { alias: 'q', type: 'boolean' }),
         ),
@@ -250,7 +251,12 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         withClient(args, async (client) => {
           const svc = await client.control.call('GetService', { id: args.service });
           const spec = applyUpdateFlags(svc.spec ?? {}, args);
-          const updated = await client.control.call('UpdateService', { id: svc.meta?.id ?? args.service, version: svc.meta?.version ?? 0, spec });
+          const updated = await client.control.call('UpdateService', {
+            id: svc.meta?.id ?? args.service,
+            version: svc.meta?.version ?? 0,
+            spec,
+            noResolveImage: args['resolve-image'] === false,
+          });
           print(args.service);
           if (!args.detach) await waitForUpdate(client, updated, args.quiet ?? false);
         }),

@@ -103,6 +103,15 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
   const MANAGERS = ['manager'] as const;
 
   const resolveService = (ref: string): Stored<'service'> => resolveObject(manager, 'service', ref);
+  /**
+   * Checked by the manager the user talks to, on its engine (the leader trusts that), as
+   * `docker service create` resolves an image; an unchanged image is not checked again.
+   */
+  const checkNewImage = async (spec: baton.ServiceSpec.$Properties | null | undefined, currentImage?: string | null): Promise<void> => {
+    const image = spec?.task?.container?.image;
+    if (!deps.checkImage || !image || image === currentImage || (spec?.task?.runtime || 'docker') !== 'docker') return;
+    await deps.checkImage(image);
+  };
 
   function filterOf(f: baton.Filters.$Properties | null | undefined): ListFilter {
     return {
@@ -115,9 +124,7 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
   return {
     async CreateService(req, call) {
       const caller = guard(call, MANAGERS);
-      // Checked by the manager the user talks to, on its engine; the leader trusts that.
-      const image = req.spec?.task?.container?.image;
-      if (!req.noResolveImage && deps.checkImage && image && (req.spec?.task?.runtime || 'docker') === 'docker') await deps.checkImage(image);
+      if (!req.noResolveImage) await checkNewImage(req.spec);
       if (!manager.isLeader()) return forwarder.forward(controlService, 'CreateService', { ...req, noResolveImage: true }, caller);
       return serially(async () => {
         const spec = validateServiceSpec(req.spec);
@@ -148,7 +155,12 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
 
     async UpdateService(req, call) {
       const caller = guard(call, MANAGERS);
-      if (!manager.isLeader()) return forwarder.forward(controlService, 'UpdateService', req, caller);
+      if (!req.rollback && !req.noResolveImage) {
+        // Only a changed image: a scale must not fail over an image that was let in unchecked.
+        const known = manager.store.get('service', req.id ?? '');
+        await checkNewImage(req.spec, known?.spec?.task?.container?.image);
+      }
+      if (!manager.isLeader()) return forwarder.forward(controlService, 'UpdateService', { ...req, noResolveImage: true }, caller);
       return serially(async () => {
         await manager.readBarrier();
         const current = resolveService(req.id ?? '');

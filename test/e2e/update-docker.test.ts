@@ -46,6 +46,12 @@ test('service update on Docker: new image, new command, then a failing command r
       }),
     );
 
+  // An image nobody has is refused before anything changes, as at create.
+  const unknown = c.cli('m1', ['service', 'update', '--image', '127.0.0.1:9/no/such:image', name]);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr.trim(), /^[^\n]*image "127\.0\.0\.1:9\/no\/such:image" is neither on this manager's engine nor in its registry[^\n]*$/);
+  assert.doesNotMatch(c.cli('m1', ['service', 'inspect', name]).stdout, /no\/such/);
+
   const byImage = c.cli('m1', ['service', 'update', '--image', image, name]);
   assert.equal(byImage.code, 0, byImage.stderr + byImage.stdout);
   assert.match(byImage.stdout, /verify: Service converged/);
