@@ -5,7 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BatonCluster, eventually, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
 import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
 import { freePort } from '../lib/ports.js';
 import { cliAsync, requestsWhile, tally } from '../lib/mesh-probe.js';
@@ -122,4 +122,51 @@ test('start-first rolling update of 6 httpd replicas behind the mesh, parallelis
   assert.ok(after.every((x) => !before.has(x.id)), 'every replica was replaced');
   const inspect = JSON.parse(c.cli('m1', ['service', 'inspect', 'web']).stdout) as { updateStatus: { state: string } }[];
   assert.equal(inspect[0]?.updateStatus.state, 'UPDATE_COMPLETED');
+});
+
+test('on Docker: SIGKILL of the leader mid-update, the new leader resumes it; 6 containers on the new spec, each slot replaced once', async (t) => {
+  const docker = await requireDocker(t);
+  if (!docker) return;
+  const c = new BatonCluster();
+  let clusterId = '';
+  t.after(async () => {
+    await c.stopAll();
+    for (const container of await docker.listContainers({ all: true, filters: { label: [`baton.cluster=${clusterId}`] } })) {
+      await docker.getContainer(container.Id).remove({ force: true });
+    }
+    c.cleanup();
+  });
+  await c.init('m1');
+  await c.join('m2', 'manager', 'm1');
+  await c.join('m3', 'manager', 'm1');
+  await c.join('w1', 'worker', 'm1');
+  clusterId = (JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId;
+  await eventually('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+  const create = c.cli('m1', [
+    'service', 'create', '--name', 'slow', '--replicas', '6', '--env', 'V=1', '--constraint', 'node.role==worker', '--stop-grace-period', '1s',
+    '--update-parallelism', '2', '--update-delay', '2s', '--update-monitor', '500ms', TEST_IMAGE, 'sleep', '100000',
+  ]);
+  assert.equal(create.code, 0, create.stderr + create.stdout);
+  const leaderId = nodes(c, 'm2').find((n) => n.managerStatus === 'Leader')!.id;
+  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
+  const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
+  const update = c.cli(leader, ['service', 'update', '-d', '--env-add', 'V=2', 'slow']);
+  assert.equal(update.code, 0, update.stderr);
+  await eventually('the first batch runs the new spec', async () => {
+    const envs = await Promise.all(running(tasks(c, leader, 'slow')).map(async (x) => (await docker.getContainer(x.containerId).inspect()).Config.Env));
+    return envs.filter((e) => e.includes('V=2')).length >= 2;
+  });
+  await c.kill(leader);
+  await eventually('the update completes under the new leader', () => /UPDATE_COMPLETED/.test(c.cli(survivor, ['service', 'inspect', 'slow']).stdout), 90_000);
+
+  // The engine's truth: exactly 6 running containers of this cluster, all on the new spec.
+  const live = await docker.listContainers({ filters: { label: [`baton.cluster=${clusterId}`] } });
+  const envs = await Promise.all(live.map(async (x) => (await docker.getContainer(x.Id).inspect()).Config.Env));
+  assert.equal(live.length, 6, 'six containers running');
+  assert.ok(envs.every((e) => e.includes('V=2')), 'every running container has the new env');
+  const all = tasks(c, survivor, 'slow');
+  for (let slot = 1; slot <= 6; slot++) {
+    const inSlot = all.filter((x) => x.name === `slow.${slot}`);
+    assert.equal(inSlot.length, 2, `slot ${slot}: its old task and one new one, never replaced twice`);
+  }
 });
