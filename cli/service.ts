@@ -10,7 +10,7 @@ import { healthSuffix, taskStateName } from './task-state.js';
 import { updateCommands, updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 
 
-function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
+export function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
   return baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true });
 }
 
@@ -21,6 +21,23 @@ export function ago(ms: number): string {
   if (m < 60) return `${m} minute${m === 1 ? '' : 's'} ago`;
   const h = Math.round(m / 60);
   return `${h} hour${h === 1 ? '' : 's'} ago`;
+}
+
+/** What `service ls` (and `stack services`) prints: one row per service, replicas running/desired. */
+export function serviceTable(services: baton.Service.$Properties[], tasks: baton.Task.$Properties[]): string {
+  const rows = services.map((s) => {
+    const wanted = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
+    const running = wanted.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
+    const desired = s.spec?.global ? wanted.length : Number(s.spec?.replicas ?? 0);
+    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', s.spec?.global ? 'global' : 'replicated', `${running}/${desired}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
+  });
+  return table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows);
+}
+
+/** The IMAGE column: the image, or the command of a process-runtime task. */
+export function imageText(task: baton.TaskSpec.$Properties | null | undefined): string {
+  const c = task?.container;
+  return task?.runtime === 'process' ? `(process) ${(c?.command ?? []).join(' ')}` : c?.image ?? '';
 }
 
 export function portsText(ports: baton.PortConfig.$Properties[] | null | undefined): string {
@@ -117,22 +134,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const services = (await client.control.call('ListServices', {})).services ?? [];
           if (args.quiet) return print(services.map((s) => s.meta?.id ?? '').join('\n'));
           if (args.format === 'json') return print(json(services.map(serviceObject)));
-          const tasks = (await client.control.call('ListTasks', {})).tasks ?? [];
-          const rows = services.map((s) => {
-            const mine = tasks.filter((t) => t.serviceId === s.meta?.id);
-            const running = mine.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING && t.desiredState === baton.TaskState.TASK_RUNNING).length;
-            const desired = s.spec?.global ? mine.filter((t) => t.desiredState === baton.TaskState.TASK_RUNNING).length : Number(s.spec?.replicas ?? 0);
-            const c = s.spec?.task?.container;
-            return [
-              s.meta?.id ?? '',
-              s.spec?.annotations?.name ?? '',
-              s.spec?.global ? 'global' : 'replicated',
-              `${running}/${desired}`,
-              s.spec?.task?.runtime === 'process' ? `(process) ${(c?.command ?? []).join(' ')}` : c?.image ?? '',
-              portsText(s.endpoint?.ports),
-            ];
-          });
-          print(table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows));
+          print(serviceTable(services, (await client.control.call('ListTasks', {})).tasks ?? []));
         }),
     )
     .command<GlobalArgs & { service: string; quiet?: boolean; format?: string }>(

@@ -6,7 +6,7 @@ import { baton, type BatonClient } from '../src/client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { capitalize, json, print, table } from './output.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';
-import { ago, portsText } from './service.js';
+import { ago, imageText, serviceObject, serviceTable } from './service.js';
 import { healthSuffix, taskStateName } from './task-state.js';
 import { deployStack, stackServices } from './compose/apply.js';
 import { checkStackName, loadStack } from './compose/project.js';
@@ -71,15 +71,8 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const services = sortByName(await stackServices(client, args.stack));
           if (services.length === 0) return nothingFound(args.stack);
           if (args.quiet) return print(services.map((s) => s.meta?.id ?? '').join('\n'));
-          if (args.format === 'json') return print(json(services.map((s) => baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true }))));
-          const tasks = (await client.control.call('ListTasks', {})).tasks ?? [];
-          const rows = services.map((s) => {
-            const mine = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
-            const running = mine.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
-            const desired = s.spec?.global ? mine.length : Number(s.spec?.replicas ?? 0);
-            return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', s.spec?.global ? 'global' : 'replicated', `${running}/${desired}`, imageOf(s.spec?.task), portsText(s.endpoint?.ports)];
-          });
-          print(table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows));
+          if (args.format === 'json') return print(json(services.map(serviceObject)));
+          print(serviceTable(services, (await client.control.call('ListTasks', {})).tasks ?? []));
         }),
     )
     .command<StackArgs>(
@@ -106,7 +99,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             return [
               t.meta?.id ?? '',
               t.annotations?.name ?? '',
-              imageOf(t.spec),
+              imageText(t.spec),
               t.nodeId ? host.get(t.nodeId) || t.nodeId : '',
               capitalize(taskStateName(t.desiredState)),
               `${capitalize(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`,
@@ -141,11 +134,6 @@ function nothingFound(stack: string): void {
 
 function sortByName(services: baton.Service.$Properties[]): baton.Service.$Properties[] {
   return services.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
-}
-
-function imageOf(task: baton.TaskSpec.$Properties | null | undefined): string {
-  const c = task?.container;
-  return task?.runtime === 'process' ? `(process) ${(c?.command ?? []).join(' ')}` : c?.image ?? '';
 }
 
 async function tasksOf(client: BatonClient, services: baton.Service.$Properties[]): Promise<baton.Task.$Properties[]> {
