@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { BatonCluster, baton, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, baton, eventually, nodeIdOf, nodes, running, tasks, tasksAsync } from '../lib/baton-cluster.js';
 import { freePort } from '../lib/ports.js';
 import { canBind, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
 
@@ -157,8 +157,9 @@ test('the mesh keeps serving through a leader SIGKILL: no failed request on the 
   const survivors = ['127.0.0.2', '127.0.0.3'];
   const during = await requestsWhile(survivors, web, '/', async () => {
     await c.kill('m1');
-    await eventually('a new leader replaced the task of the dead node', () => {
-      const ts = running(tasks(c, 'm2', 'web'));
+    // Asked without blocking: a synchronous CLI call would stall the client loop in this process.
+    await eventually('a new leader replaced the task of the dead node', async () => {
+      const ts = running(await tasksAsync(c, 'm2', 'web').catch(() => []));
       return ts.length === 3 && ts.every((x) => x.node !== nodeIdOf(c.get('m1')));
     }, 30_000);
     return 0;

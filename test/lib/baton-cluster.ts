@@ -258,7 +258,26 @@ export interface TaskRow {
 export function tasks(cluster: BatonCluster, on: string, service: string): TaskRow[] {
   const r = cluster.cli(on, ['service', 'ps', service, '--format', 'json']);
   if (r.code !== 0) throw new Error(r.stderr);
-  return (JSON.parse(r.stdout) as {
+  return taskRows(r.stdout);
+}
+
+/**
+ * `tasks` without blocking the event loop: for tests that also run clients in this process
+ * (a synchronous CLI call would stall them, and their timeouts would fire on our account).
+ */
+export function tasksAsync(cluster: BatonCluster, on: string, service: string): Promise<TaskRow[]> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BATON, 'service', 'ps', '--data-dir', cluster.dataDir(on), service, '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    p.on('exit', (code) => (code === 0 ? resolve(taskRows(out)) : reject(new Error(err))));
+  });
+}
+
+function taskRows(json: string): TaskRow[] {
+  return (JSON.parse(json) as {
     meta: { id: string };
     annotations: { name: string } | null;
     nodeId: string;
