@@ -110,3 +110,63 @@ function onPooledClose(this: PooledSocket): void {
   const i = pool.idle.indexOf(this);
   if (i >= 0) pool.idle.splice(i, 1);
 }
+
+/** What a port's registry needs of a pool, whichever relay engine owns its connections. */
+export interface IdlePool {
+  trim(now: number): void;
+  close(): void;
+  readonly empty: boolean;
+}
+
+/**
+ * One port's pools, one per backend in use, trimmed on a single timer that runs only while
+ * any pool exists. Shared by both TCP relay engines (tcp-port.ts, raw-tcp-port.ts).
+ */
+export class PoolRegistry<P extends IdlePool> {
+  private readonly pools = new Map<Backend, P>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly create: (backend: Backend) => P) {}
+
+  for(backend: Backend): P {
+    let pool = this.pools.get(backend);
+    if (!pool) {
+      pool = this.create(backend);
+      this.pools.set(backend, pool);
+      if (!this.timer) {
+        this.timer = setInterval(() => this.trim(), POOL_IDLE_MS / 2);
+        this.timer.unref();
+      }
+    }
+    return pool;
+  }
+
+  /** After the backend set changed: pools of backends no longer listed are closed. */
+  dropInactive(): void {
+    for (const [b, pool] of this.pools) {
+      if (b.active) continue;
+      pool.close();
+      this.pools.delete(b);
+    }
+  }
+
+  closeAll(): void {
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+    this.stopTimer();
+  }
+
+  private trim(): void {
+    const now = Date.now();
+    for (const [b, pool] of this.pools) {
+      pool.trim(now);
+      if (pool.empty) this.pools.delete(b);
+    }
+    if (this.pools.size === 0) this.stopTimer();
+  }
+
+  private stopTimer(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -8,7 +8,7 @@ import { getSystemErrorName } from 'node:util';
 import type { Logger } from 'pino';
 import { BackendSet, type Backend } from './backend-set.js';
 import { libuvTcp, UV_EOF, type ConnectReq, type LibuvTcp, type ShutdownReq, type TcpHandle, type WriteReq } from './libuv-tcp.js';
-import { POOL_IDLE_MS } from './preconnect.js';
+import { POOL_IDLE_MS, PoolRegistry } from './preconnect.js';
 import { proxyHeader, type ProxyMode } from './proxy-header.js';
 import { CONNECT_TIMEOUT_MS, type TcpPortOptions } from './tcp-port.js';
 
@@ -71,8 +71,7 @@ export class RawTcpPort {
   listening = false;
   private server: Handle | undefined;
   private readonly relays = new Set<Relay>();
-  private readonly pools = new Map<Backend, RawPool>();
-  private poolTimer: NodeJS.Timeout | undefined;
+  private readonly pools = new PoolRegistry((backend) => new RawPool(backend, this.opts.preconnect));
 
   constructor(
     readonly bindAddress: string,
@@ -117,10 +116,7 @@ export class RawTcpPort {
 
   close(dropConnections: boolean): Promise<void> {
     this.listening = false;
-    for (const pool of this.pools.values()) pool.close();
-    this.pools.clear();
-    clearInterval(this.poolTimer);
-    this.poolTimer = undefined;
+    this.pools.closeAll();
     if (dropConnections) for (const r of [...this.relays]) abort(r, false, false);
     const server = this.server;
     this.server = undefined;
@@ -129,11 +125,7 @@ export class RawTcpPort {
   }
 
   backendsChanged(): void {
-    for (const [b, pool] of this.pools) {
-      if (b.active) continue;
-      pool.close();
-      this.pools.delete(b);
-    }
+    this.pools.dropInactive();
   }
 
   get openConnections(): number {
@@ -162,7 +154,7 @@ export class RawTcpPort {
   startUpstream(relay: Relay, backend: Backend): void {
     backend.open++;
     relay.backend = backend;
-    const pooled = this.opts.preconnect > 0 ? this.poolFor(backend).take() : undefined;
+    const pooled = this.opts.preconnect > 0 ? this.pools.for(backend).take() : undefined;
     if (pooled) {
       pooled.relay = relay;
       pooled.onread = onUpstreamRead;
@@ -176,31 +168,6 @@ export class RawTcpPort {
     relay.u = u;
     watchConnect(relay);
     connectHandle(u, backend, relay, onConnectDone);
-  }
-
-  private poolFor(backend: Backend): RawPool {
-    let pool = this.pools.get(backend);
-    if (!pool) {
-      pool = new RawPool(backend, this.opts.preconnect);
-      this.pools.set(backend, pool);
-      if (!this.poolTimer) {
-        this.poolTimer = setInterval(() => this.trimPools(), POOL_IDLE_MS / 2);
-        this.poolTimer.unref();
-      }
-    }
-    return pool;
-  }
-
-  private trimPools(): void {
-    const now = Date.now();
-    for (const [b, pool] of this.pools) {
-      pool.trim(now);
-      if (pool.empty) this.pools.delete(b);
-    }
-    if (this.pools.size === 0) {
-      clearInterval(this.poolTimer);
-      this.poolTimer = undefined;
-    }
   }
 
   header(c: Handle): Buffer | undefined {

@@ -8,7 +8,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { BackendSet, type Backend } from './backend-set.js';
-import { BackendPool, POOL_IDLE_MS } from './preconnect.js';
+import { BackendPool, PoolRegistry } from './preconnect.js';
 import { proxyHeader, type ProxyMode } from './proxy-header.js';
 
 /** How long connecting to a backend may take before the next backend is tried. */
@@ -67,8 +67,7 @@ export class TcpPort {
   proxy: ProxyMode = 'none';
   private server: Server | undefined;
   private readonly relays = new Set<Relay>();
-  private readonly pools = new Map<Backend, BackendPool>();
-  private poolTimer: NodeJS.Timeout | undefined;
+  private readonly pools = new PoolRegistry((backend) => new BackendPool(backend, this.opts.preconnect));
   listening = false;
 
   constructor(
@@ -97,10 +96,7 @@ export class TcpPort {
   /** Stops listening (frees the port); established connections go on unless `dropConnections`. */
   close(dropConnections: boolean): Promise<void> {
     this.listening = false;
-    for (const pool of this.pools.values()) pool.close();
-    this.pools.clear();
-    clearInterval(this.poolTimer);
-    this.poolTimer = undefined;
+    this.pools.closeAll();
     if (dropConnections) {
       for (const r of this.relays) {
         connecting.delete(r);
@@ -116,11 +112,7 @@ export class TcpPort {
 
   /** After the backend set changed: pools of backends no longer listed are closed. */
   backendsChanged(): void {
-    for (const [b, pool] of this.pools) {
-      if (b.active) continue;
-      pool.close();
-      this.pools.delete(b);
-    }
+    this.pools.dropInactive();
   }
 
   get openConnections(): number {
@@ -147,7 +139,7 @@ export class TcpPort {
   startUpstream(relay: Relay, backend: Backend): void {
     backend.open++;
     relay.backend = backend;
-    const pooled = this.opts.preconnect > 0 ? this.poolFor(backend).take() : undefined;
+    const pooled = this.opts.preconnect > 0 ? this.pools.for(backend).take() : undefined;
     if (pooled) {
       const up = pooled as RelaySocket;
       up.relay = relay;
@@ -164,31 +156,6 @@ export class TcpPort {
     up.on('connect', onUpstreamConnect);
     up.on('error', onUpstreamError);
     up.on('close', onUpstreamClose);
-  }
-
-  private poolFor(backend: Backend): BackendPool {
-    let pool = this.pools.get(backend);
-    if (!pool) {
-      pool = new BackendPool(backend, this.opts.preconnect);
-      this.pools.set(backend, pool);
-      if (!this.poolTimer) {
-        this.poolTimer = setInterval(() => this.trimPools(), POOL_IDLE_MS / 2);
-        this.poolTimer.unref();
-      }
-    }
-    return pool;
-  }
-
-  private trimPools(): void {
-    const now = Date.now();
-    for (const [b, pool] of this.pools) {
-      pool.trim(now);
-      if (pool.empty) this.pools.delete(b);
-    }
-    if (this.pools.size === 0) {
-      clearInterval(this.poolTimer);
-      this.poolTimer = undefined;
-    }
   }
 
   /** Called by the relay when its client socket is gone. */
