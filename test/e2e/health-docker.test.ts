@@ -5,30 +5,23 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { BatonCluster, eventually, running, tasks, type TaskRow } from '../lib/baton-cluster.js';
 import { httpGet, tally, tcpProbe } from '../lib/mesh-probe.js';
 import { freePort } from '../lib/ports.js';
-import { requireDocker, TEST_IMAGE, TEST_LABELS } from '../lib/docker.js';
+import { requireDocker, TEST_IMAGE, TEST_LABELS, removeClusterContainers } from '../lib/docker.js';
 
 const PATH = '/cgi-bin/hostname';
 
 /** A one-node cluster whose containers are removed when the test ends. */
 async function dockerCluster(t: { after(fn: () => Promise<void>): void }, docker: Docker): Promise<BatonCluster> {
   const c = new BatonCluster();
-  let clusterId = '';
   t.after(async () => {
     await c.stopAll();
-    if (clusterId !== '') {
-      for (const found of await docker.listContainers({ all: true, filters: { label: [`baton.cluster=${clusterId}`] } })) {
-        await docker.getContainer(found.Id).remove({ force: true });
-      }
-    }
+    await removeClusterContainers(docker, c.clusterIds);
     c.cleanup();
   });
   await c.init('m1');
-  clusterId = (JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId;
   return c;
 }
 

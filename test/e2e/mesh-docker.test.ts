@@ -5,11 +5,10 @@
 // process-runtime task on the same nodes.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { BatonCluster, eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { freePort } from '../lib/ports.js';
 import { canBind, cliAsync, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
-import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
+import { requireDocker, TEST_IMAGE, removeClusterContainers } from '../lib/docker.js';
 
 const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
 const PATH = '/cgi-bin/hostname';
@@ -42,17 +41,12 @@ test('busybox httpd behind the mesh on 3 nodes: every replica on every node, doc
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = new BatonCluster([], { addressPerNode: true });
-  const mine = new Set<string>();
   t.after(async () => {
     await c.stopAll();
-    // Containers outlive SIGKILLed daemons by design: remove this cluster's ones, and only those.
-    for (const container of await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })) {
-      if (mine.has(container.Labels['baton.cluster'] ?? '')) await docker.getContainer(container.Id).remove({ force: true });
-    }
+    await removeClusterContainers(docker, c.clusterIds);
     c.cleanup();
   });
   await c.init('m1');
-  mine.add((JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId);
   await c.join('w1', 'worker', 'm1');
   const w2 = nodeIdOf(await c.join('w2', 'worker', 'm1'));
   await eventually('3 ready nodes offering docker', () => {

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { BATON, BatonCluster, eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
-import { demuxLogs, requireDocker, TEST_IMAGE } from '../lib/docker.js';
+import { demuxLogs, requireDocker, TEST_IMAGE, removeClusterContainers } from '../lib/docker.js';
 
 async function exec(docker: Docker, containerId: string, cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const e = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
@@ -34,17 +34,12 @@ test('a container reads its secret at /run/secrets and its config at the target 
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = new BatonCluster();
-  const mine = new Set<string>();
   t.after(async () => {
     await c.stopAll();
-    // Containers outlive SIGKILLed daemons by design: remove this cluster's ones.
-    for (const container of await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })) {
-      if (mine.has(container.Labels['baton.cluster'] ?? '')) await docker.getContainer(container.Id).remove({ force: true });
-    }
+    await removeClusterContainers(docker, c.clusterIds);
     c.cleanup();
   });
   const m1 = nodeIdOf(await c.init('m1'));
-  mine.add((JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId);
   await eventually('the node offers docker', () => {
     const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
     return list[0]?.description.runtimes.includes('docker') ?? false;

@@ -5,7 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
 import type Docker from 'dockerode';
-import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
+import { requireDocker, TEST_IMAGE, removeClusterContainers } from '../lib/docker.js';
 
 
 test('busybox httpd replicas on Docker: served, healed after docker kill and after a worker dies, adopted after a worker restart', async (t) => {
@@ -14,19 +14,13 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
   const c = new BatonCluster();
   t.after(async () => {
     await c.stopAll();
-    // Containers outlive SIGKILLed daemons by design: remove this cluster's ones.
-    for (const container of await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })) {
-      if (mine.has(container.Labels['baton.cluster'] ?? '')) await docker.getContainer(container.Id).remove({ force: true });
-    }
+    await removeClusterContainers(docker, c.clusterIds);
     c.cleanup();
   });
-  const mine = new Set<string>();
   // A generous grace: the restart below must not look like a node loss on a loaded machine.
   await c.init('m1', ['--heartbeat-grace', '10']);
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await c.join('w2', 'worker', 'm1');
-  const { readFileSync } = await import('node:fs');
-  mine.add((JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId);
   await eventually('3 ready nodes offering docker', () => {
     const r = c.cli('m1', ['node', 'ls', '--format', 'json']);
     const list = JSON.parse(r.stdout) as { status: { state: string }; description: { runtimes: string[] } }[];
@@ -87,7 +81,7 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
   assert.equal(c.cli('m1', ['service', 'rm', 'web']).code, 0);
   await eventually('containers of web removed from live nodes', async () => {
     const left = await docker.listContainers({ all: true, filters: { label: ['baton.service'] } });
-    return left.filter((x) => x.Labels['baton.node'] !== w1 && mine.has(x.Labels['baton.cluster'] ?? '')).length === 0;
+    return left.filter((x) => x.Labels['baton.node'] !== w1 && c.clusterIds.has(x.Labels['baton.cluster'] ?? '')).length === 0;
   });
 });
 
@@ -124,19 +118,14 @@ test('on Docker: SIGKILL of the leader while scaling 10 -> 30 ends with exactly 
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = new BatonCluster();
-  const clusters = new Set<string>();
   t.after(async () => {
     await c.stopAll();
-    for (const container of await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })) {
-      if (clusters.has(container.Labels['baton.cluster'] ?? '')) await docker.getContainer(container.Id).remove({ force: true });
-    }
+    await removeClusterContainers(docker, c.clusterIds);
     c.cleanup();
   });
   await c.init('m1');
   await c.join('m2', 'manager', 'm1');
   await c.join('m3', 'manager', 'm1');
-  const { readFileSync } = await import('node:fs');
-  clusters.add((JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId);
   await eventually('3 ready managers', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
   const create = c.cli('m1', ['service', 'create', '--name', 'many', '--replicas', '10', TEST_IMAGE, 'sleep', '100000']);
   assert.equal(create.code, 0, create.stderr + create.stdout);
@@ -154,6 +143,6 @@ test('on Docker: SIGKILL of the leader while scaling 10 -> 30 ends with exactly 
   assert.equal(tasks(c, survivor, 'many').filter((x) => x.desired === 'TASK_RUNNING').length, 30);
   // The containers agree with the store: 30 of this service run on the live nodes.
   const live = await docker.listContainers({ filters: { label: ['baton.service'], status: ['running'] } });
-  const ours = live.filter((x) => clusters.has(x.Labels['baton.cluster'] ?? '') && x.Labels['baton.node'] !== leaderId);
+  const ours = live.filter((x) => c.clusterIds.has(x.Labels['baton.cluster'] ?? '') && x.Labels['baton.node'] !== leaderId);
   assert.equal(ours.length, 30);
 });

@@ -5,11 +5,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baton, BatonCluster, eventually, running, tasks } from '../lib/baton-cluster.js';
-import { requireDocker } from '../lib/docker.js';
+import { requireDocker, removeClusterContainers } from '../lib/docker.js';
 import { freePort } from '../lib/ports.js';
 
 const COMPOSE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/docker/compose.yml');
@@ -18,17 +17,14 @@ test('stack deploy of three services with a secret and a config on Docker, re-de
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = new BatonCluster();
-  const mine = new Set<string>();
   const containers = async (): Promise<string[]> =>
-    (await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })).filter((x) => mine.has(x.Labels['baton.cluster'] ?? '')).map((x) => x.Id);
+    (await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })).filter((x) => c.clusterIds.has(x.Labels['baton.cluster'] ?? '')).map((x) => x.Id);
   t.after(async () => {
     await c.stopAll();
-    // Containers outlive SIGKILLed daemons by design: remove this cluster's ones.
-    for (const id of await containers()) await docker.getContainer(id).remove({ force: true });
+    await removeClusterContainers(docker, c.clusterIds);
     c.cleanup();
   });
   await c.init('m1');
-  mine.add((JSON.parse(readFileSync(join(c.dataDir('m1'), 'node.json'), 'utf8')) as { clusterId: string }).clusterId);
   await eventually('the node offers docker', () => {
     const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
     return list[0]?.description.runtimes.includes('docker') ?? false;

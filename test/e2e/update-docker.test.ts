@@ -4,9 +4,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
-import { requireDocker, TEST_IMAGE } from '../lib/docker.js';
+import { requireDocker, TEST_IMAGE, removeClusterContainers } from '../lib/docker.js';
 import { freePort } from '../lib/ports.js';
 import { cliAsync, requestsWhile, tally } from '../lib/mesh-probe.js';
 
@@ -20,19 +19,15 @@ test('service update on Docker: new image, new command, then a failing command r
   const image = `${repo}:${tag}`;
   await docker.getImage(TEST_IMAGE).tag({ repo, tag });
   const c = new BatonCluster();
-  let clusterId = '';
   t.after(async () => {
     await c.stopAll();
-    for (const container of await docker.listContainers({ all: true, filters: { label: [`baton.cluster=${clusterId}`] } })) {
-      await docker.getContainer(container.Id).remove({ force: true });
-    }
+    await removeClusterContainers(docker, c.clusterIds);
     // Only the tag goes: the image keeps its own name.
     await docker.getImage(image).remove();
     c.cleanup();
   });
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
-  clusterId = (JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId;
   await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
   const name = `upd${suffix}`;
   const create = c.cli('m1', ['service', 'create', '--name', name, '--replicas', '2', '--update-monitor', '1s', '--stop-grace-period', '1s', TEST_IMAGE, 'sleep', '100000']);
@@ -86,16 +81,12 @@ test('start-first rolling update of 6 httpd replicas behind the mesh, parallelis
   const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
   const PATH = '/cgi-bin/hostname';
   const c = new BatonCluster([], { addressPerNode: true });
-  let clusterId = '';
   t.after(async () => {
     await c.stopAll();
-    for (const container of await docker.listContainers({ all: true, filters: { label: [`baton.cluster=${clusterId}`] } })) {
-      await docker.getContainer(container.Id).remove({ force: true });
-    }
+    await removeClusterContainers(docker, c.clusterIds);
     c.cleanup();
   });
   await c.init('m1');
-  clusterId = (JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId;
   await c.join('w1', 'worker', 'm1');
   await c.join('w2', 'worker', 'm1');
   await eventually('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
@@ -128,19 +119,15 @@ test('on Docker: SIGKILL of the leader mid-update, the new leader resumes it; 6 
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = new BatonCluster();
-  let clusterId = '';
   t.after(async () => {
     await c.stopAll();
-    for (const container of await docker.listContainers({ all: true, filters: { label: [`baton.cluster=${clusterId}`] } })) {
-      await docker.getContainer(container.Id).remove({ force: true });
-    }
+    await removeClusterContainers(docker, c.clusterIds);
     c.cleanup();
   });
   await c.init('m1');
   await c.join('m2', 'manager', 'm1');
   await c.join('m3', 'manager', 'm1');
   await c.join('w1', 'worker', 'm1');
-  clusterId = (JSON.parse(readFileSync(`${c.dataDir('m1')}/node.json`, 'utf8')) as { clusterId: string }).clusterId;
   await eventually('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
   const create = c.cli('m1', [
     'service', 'create', '--name', 'slow', '--replicas', '6', '--env', 'V=1', '--constraint', 'node.role==worker', '--stop-grace-period', '1s',
@@ -160,7 +147,7 @@ test('on Docker: SIGKILL of the leader mid-update, the new leader resumes it; 6 
   await eventually('the update completes under the new leader', () => /UPDATE_COMPLETED/.test(c.cli(survivor, ['service', 'inspect', 'slow']).stdout), 90_000);
 
   // The engine's truth: exactly 6 running containers of this cluster, all on the new spec.
-  const live = await docker.listContainers({ filters: { label: [`baton.cluster=${clusterId}`] } });
+  const live = (await docker.listContainers({ filters: { label: ['baton.cluster'] } })).filter((x) => c.clusterIds.has(x.Labels['baton.cluster'] ?? ''));
   const envs = await Promise.all(live.map(async (x) => (await docker.getContainer(x.Id).inspect()).Config.Env));
   assert.equal(live.length, 6, 'six containers running');
   assert.ok(envs.every((e) => e.includes('V=2')), 'every running container has the new env');

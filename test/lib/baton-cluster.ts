@@ -46,6 +46,8 @@ export class BatonCluster {
   readonly daemons = new Map<string, Daemon>();
   workerToken = '';
   managerToken = '';
+  /** The IDs of the clusters `init` created: containers carry them as the `baton.cluster` label. */
+  readonly clusterIds = new Set<string>();
 
   constructor(
     private readonly extra: string[] = [],
@@ -87,6 +89,8 @@ export class BatonCluster {
     const d = await this.start(name, addr, ['init', '--data-dir', this.dataDir(name), ...flags, ...this.extra, ...extra]);
     this.workerToken = /add a worker[\s\S]*?--token (\S+)/.exec(d.stdout)?.[1] ?? '';
     this.managerToken = /add a manager[\s\S]*?--token (\S+)/.exec(d.stdout)?.[1] ?? '';
+    const identity = join(this.dataDir(name), 'node.json');
+    if (existsSync(identity)) this.clusterIds.add((JSON.parse(readFileSync(identity, 'utf8')) as { clusterId: string }).clusterId);
     return d;
   }
 

@@ -84,3 +84,20 @@ export function demuxLogs(raw: Buffer): { stdout: string; stderr: string } {
   }
   return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
+
+/**
+ * Removes every container labelled with one of these clusters. Containers outlive SIGKILLed
+ * daemons by design, so a test removes its own; one a stopping daemon is removing at the same
+ * moment is already going (409) or gone (404), and that is what we want.
+ */
+export async function removeClusterContainers(docker: Docker, clusterIds: ReadonlySet<string>): Promise<void> {
+  for (const found of await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })) {
+    if (!clusterIds.has(found.Labels['baton.cluster'] ?? '')) continue;
+    try {
+      await docker.getContainer(found.Id).remove({ force: true });
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status !== 404 && status !== 409) throw err;
+    }
+  }
+}
