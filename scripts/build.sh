@@ -7,5 +7,6 @@ bash scripts/gen-proto.sh
 npx --no-install tsc -p tsconfig.json
 mkdir -p dist/proto/gen
 cp proto/gen/*.js dist/proto/gen/
+bash scripts/bundle-cli.sh
 chmod +x dist/src/baton.js
 exit 0
