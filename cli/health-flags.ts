@@ -65,3 +65,19 @@ function positive(text: string, flag: string): number {
   if (ms === 0 && !/^0+(\.0+)?(ms|s|m|h)$/.test(text.trim())) throw new BatonError('INVALID_ARGUMENT', `bad duration "${text}" for ${flag} (at least 1ms)`);
   return ms;
 }
+
+/** `service inspect --pretty`: the health check as set, with Docker's defaults where unset. */
+export function healthText(h: baton.HealthConfig.$Properties | null | undefined, runtime: string): string {
+  const test = h?.test ?? [];
+  if (test.length === 0) return runtime === 'process' ? 'none' : "the image's own HEALTHCHECK, if any";
+  if (test[0] === 'NONE') return 'none (--no-healthcheck)';
+  const ms = (v: unknown, fallback: number): string => `${Number(v ?? 0) || fallback}ms`;
+  return [
+    '',
+    ` Test:\t${test[0] === 'CMD-SHELL' ? test.slice(1).join(' ') : JSON.stringify(test.slice(1))}`,
+    ` Interval:\t${ms(h?.intervalMs, 30_000)}`,
+    ` Timeout:\t${ms(h?.timeoutMs, 30_000)}`,
+    ` Retries:\t${Number(h?.retries ?? 0) || 3}`,
+    ` Start period:\t${ms(h?.startPeriodMs, 0)}`,
+  ].join('\n');
+}

@@ -4,7 +4,7 @@ import { baton, BatonError, type BatonClient } from '../src/client/index.js';
 import { withClient, type GlobalArgs } from './context.js';
 import { json, print, table } from './output.js';
 import { specFromFlags, type CreateFlags } from './service-spec.js';
-import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
+import { healthFromFlags, healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
 import { updateCommands, updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
@@ -250,6 +250,7 @@ function pretty(s: baton.Service.$Properties): string {
     ['Command', (c.command ?? []).join(' ') || undefined],
     ['Args', (c.args ?? []).join(' ') || undefined],
     ['Env', (c.env ?? []).join(' ') || undefined],
+    ['Healthcheck', healthText(c.healthcheck, task.runtime ?? 'docker')],
     ['Placement constraints', (task.placement?.constraints ?? []).join(', ') || undefined],
     ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${Number(r.delayMs ?? 0) || 5000}ms, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? `memory ${Number(res.limits.memoryBytes)} B, cpu ${Number(res.limits.nanoCpus) / 1e9}` : undefined],

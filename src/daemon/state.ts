@@ -1,7 +1,7 @@
 // A node's data dir: who it is (node.json), its TLS material, and for managers the managers'
-// sealing key and the Raft log. Files are written to a temp name and renamed, so a crash never
-// leaves a half-written identity.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+// sealing key and the Raft log. Files are written to a temp name, flushed and renamed, so a
+// crash never leaves a half-written identity; the TLS files change together (see saveTls).
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatonError } from '../rpc/errors.js';
 import type { NodeTlsMaterial } from '../tls/index.js';
@@ -53,14 +53,29 @@ export class DataDir {
   }
 
   loadTls(): NodeTlsMaterial {
+    // A save the process did not live to finish: the intent holds the whole new set.
+    if (existsSync(this.tlsIntent)) this.saveTls(JSON.parse(readFileSync(this.tlsIntent, 'utf8')) as NodeTlsMaterial);
     const read = (name: string): string => readFileSync(join(this.path, 'tls', name), 'utf8');
     return { caPem: read('ca.crt'), certPem: read('node.crt'), keyPem: read('node.key') };
   }
 
+  /**
+   * A renewal brings a new key with its certificate: a crash between renaming one and the other
+   * would leave a key that does not match its certificate, and a node that can no longer reach
+   * its cluster. So the set is first written whole to one intent file (one rename: there or
+   * not), then to the three files the client reads, then the intent goes; loadTls finishes a
+   * save found half done.
+   */
   saveTls(m: NodeTlsMaterial): void {
+    this.write('tls/pending.json', JSON.stringify({ caPem: m.caPem, certPem: m.certPem, keyPem: m.keyPem }), 0o600);
     this.write('tls/ca.crt', m.caPem);
     this.write('tls/node.key', m.keyPem, 0o600);
     this.write('tls/node.crt', m.certPem);
+    rmSync(this.tlsIntent);
+  }
+
+  private get tlsIntent(): string {
+    return join(this.path, 'tls', 'pending.json');
   }
 
   loadManagerKey(): Uint8Array | undefined {
@@ -82,7 +97,16 @@ export class DataDir {
     const file = join(this.path, name);
     mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp`;
-    writeFileSync(tmp, data, { mode });
+    // A temp file left by a crash may have another mode: start afresh.
+    rmSync(tmp, { force: true });
+    const fd = openSync(tmp, 'w', mode);
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
   }
 }

@@ -166,6 +166,10 @@ test('service update adds, changes and removes a health check (the new tasks run
   // Timings alone keep the command.
   assert.equal(c.cli('m1', ['service', 'update', '--health-retries', '5', 'up']).code, 0);
   assert.deepEqual(spec(), { test: ['CMD-SHELL', 'true'], intervalMs: 200, timeoutMs: 0, retries: 5, startPeriodMs: 0 });
+  assert.match(
+    c.cli('m1', ['service', 'inspect', '--pretty', 'up']).stdout,
+    /\nHealthcheck:\t\n Test:\ttrue\n Interval:\t200ms\n Timeout:\t30000ms\n Retries:\t5\n Start period:\t0ms\n/,
+  );
 
   const bad = c.cli('m1', ['service', 'update', '--health-interval', 'often', 'up']);
   assert.equal(bad.code, 1);
@@ -173,6 +177,7 @@ test('service update adds, changes and removes a health check (the new tasks run
 
   assert.equal(c.cli('m1', ['service', 'update', '--no-healthcheck', 'up']).code, 0);
   assert.deepEqual(spec(), { test: ['NONE'], intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 });
+  assert.match(c.cli('m1', ['service', 'inspect', '--pretty', 'up']).stdout, /\nHealthcheck:\tnone \(--no-healthcheck\)\n/);
   await eventually('the new task has no check', () => {
     const ts = running(tasks(c, 'm1', 'up'));
     return ts.length === 1 && ts[0]?.health === 'HEALTH_NONE';
