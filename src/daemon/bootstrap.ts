@@ -27,6 +27,8 @@ export interface NodeAddresses {
   dataPathAddr?: string;
   /** host:port of the Prometheus /metrics endpoint; none when unset. */
   metricsAddr?: string;
+  /** Processes relaying mesh connections (this one included); default 1. */
+  meshWorkers?: number;
 }
 
 export interface InitOptions extends NodeAddresses {
@@ -202,6 +204,9 @@ function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
   return { listen, advertise };
 }
 
+/** More relay processes than cores only adds context switches; this bounds a typo. */
+const MAX_MESH_WORKERS = 64;
+
 function runOptions(opts: NodeAddresses): RunOptions {
   if (opts.dataPathAddr !== undefined && isIP(opts.dataPathAddr) === 0) {
     throw new BatonError('INVALID_ARGUMENT', `bad --data-path-addr "${opts.dataPathAddr}" (want an IP address, e.g. 127.0.0.2 or 0.0.0.0)`);
@@ -210,11 +215,16 @@ function runOptions(opts: NodeAddresses): RunOptions {
     const m = /^(.+):(\d+)$/.exec(opts.metricsAddr);
     if (!m || Number(m[2]) > 65535) throw new BatonError('INVALID_ARGUMENT', `bad --metrics-addr "${opts.metricsAddr}" (want host:port)`);
   }
+  const workers = opts.meshWorkers;
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > MAX_MESH_WORKERS)) {
+    throw new BatonError('INVALID_ARGUMENT', `bad --mesh-workers "${String(workers)}" (want a whole number of processes, 1-${MAX_MESH_WORKERS})`);
+  }
   return {
     logger: opts.logger,
     ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
     ...(opts.dataPathAddr ? { dataPathAddr: opts.dataPathAddr } : {}),
     ...(opts.metricsAddr ? { metricsAddr: opts.metricsAddr } : {}),
+    ...(workers !== undefined ? { meshWorkers: workers } : {}),
   };
 }
 

@@ -11,7 +11,7 @@ function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
 }
 
-function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string } {
+function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string; meshWorkers?: number } {
   return {
     dataDir: args['data-dir'] ?? defaultDataDir(),
     listenAddr: args['listen-addr'],
@@ -20,6 +20,7 @@ function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger
     ...(args['snapshot-interval'] ? { snapshotEntries: args['snapshot-interval'] } : {}),
     ...(args['data-path-addr'] ? { dataPathAddr: args['data-path-addr'] } : {}),
     ...(args['metrics-addr'] ? { metricsAddr: args['metrics-addr'] } : {}),
+    ...(args['mesh-workers'] !== undefined ? { meshWorkers: args['mesh-workers'] } : {}),
   };
 }
 

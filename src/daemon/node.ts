@@ -39,6 +39,8 @@ export interface RunOptions {
   dataPathAddr?: string;
   /** host:port for GET /metrics (--metrics-addr); none when unset. */
   metricsAddr?: string;
+  /** Processes relaying mesh connections, this one included (--mesh-workers); default 1. */
+  meshWorkers?: number;
 }
 
 export class NodeDaemon {
@@ -224,7 +226,7 @@ export class NodeDaemon {
     const listenHost = this.state.listenAddr.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
     const specific = listenHost !== '' && listenHost !== '0.0.0.0' && listenHost !== '::';
     const bindAddress = this.opts.dataPathAddr ?? (specific ? listenHost : '0.0.0.0');
-    this.mesh = createRoutingMesh({ bindAddress, logger: this.logger });
+    this.mesh = createRoutingMesh({ bindAddress, logger: this.logger, workers: this.opts.meshWorkers ?? 1 });
   }
 
   private async startTasks(): Promise<void> {

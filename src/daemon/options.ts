@@ -10,6 +10,7 @@ export interface DaemonArgs {
   'snapshot-interval'?: number | undefined;
   'data-path-addr'?: string | undefined;
   'metrics-addr'?: string | undefined;
+  'mesh-workers'?: number | undefined;
 }
 
 export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
@@ -18,6 +19,7 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('listen-addr', { type: 'string', default: '0.0.0.0:4242', describe: 'host:port for every node-to-node service' })
     .option('advertise-addr', { type: 'string', describe: 'host[:port] other nodes reach this one at' })
     .option('data-path-addr', { type: 'string', describe: 'IP the routing mesh listens on for published ports (default: the IP of --listen-addr, or all interfaces)' })
+    .option('mesh-workers', { type: 'number', describe: 'processes that relay routing-mesh connections, to use more cores (default 1)' })
     .option('metrics-addr', { type: 'string', describe: 'host:port of an HTTP server answering GET /metrics (Prometheus text; off by default)' })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
     .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });

@@ -9,17 +9,9 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { alive } from '../lib/processes.js';
 
 const DEMO = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/demo/main.js');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Every process whose command line mentions the demo's data dir (daemons and process tasks). */
 function processesUsing(dir: string): string[] {

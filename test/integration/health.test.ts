@@ -4,21 +4,11 @@
 // failed with "unhealthy container" and replaced by the restart policy.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatonCluster, eventually, running, tasks } from '../lib/baton-cluster.js';
-
-/** Running (a zombie has exited: an adopted task's new parent may be slow to reap it). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+import { alive } from '../lib/processes.js';
 
 test('process runtime: healthy while the check passes; unhealthy is stopped, failed and replaced', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'baton-health-it-'));

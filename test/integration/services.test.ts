@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
-
+import { alive } from '../lib/processes.js';
 
 // A tiny HTTP server that answers with its task name, on the port the executor gives it.
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.TASK + '\\n')).listen(process.env.PORT, '127.0.0.1')`;
@@ -77,15 +77,6 @@ test('service create refuses bad input with one line and creates nothing', async
   const ls = c.cli('m1', ['service', 'ls', '-q']);
   assert.equal(ls.stdout.trim().split('\n').filter(Boolean).length, 1, 'only the valid service exists');
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('SIGKILL of the leader while scaling 10 -> 30: the new leader completes it, exactly 30 tasks, one per slot', async (t) => {
   const c = BatonCluster.forTest(t);

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baton, BatonCluster, eventually, running, tasks, type CliResult } from '../lib/baton-cluster.js';
+import { alive } from '../lib/processes.js';
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/process');
 const file = (name: string): string => join(FIXTURES, name);
@@ -181,11 +182,3 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.match(c.cli('m1', ['service', 'ls']).stdout, /other_web/, 'the service outside the stack is untouched');
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -18,6 +18,7 @@ import {
   type LogChunk,
   type TaskRunSpec,
 } from '../../worker/executor/index.js';
+import { alive } from '../lib/processes.js';
 
 const CLUSTER = 'c-proc-test';
 const NODE = 'n-a';
@@ -92,17 +93,6 @@ async function getText(url: string, ms = 10_000): Promise<string> {
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 50));
     }
-  }
-}
-
-/** Whether pid is a live process (not gone, not a zombie nobody reaped). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
   }
 }
 
