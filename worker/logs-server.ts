@@ -15,7 +15,18 @@ export interface LogSource {
 export function taskLogsHandler(source: () => LogSource | undefined, nodeId: string, guard: Guard): (call: LogsCall) => void {
   return (call) => {
     let cancelled = false;
-    call.on('cancelled', () => (cancelled = true));
+    // Waiting for 'drain' also ends when the call does, so a pump never waits forever.
+    const wakeWaiters = new Set<() => void>();
+    const drained = (): Promise<void> => new Promise((resolve) => wakeWaiters.add(resolve));
+    const wake = (): void => {
+      for (const resolve of wakeWaiters) resolve();
+      wakeWaiters.clear();
+    };
+    call.on('drain', wake);
+    call.on('cancelled', () => {
+      cancelled = true;
+      wake();
+    });
     try {
       guard(call, ['manager']);
     } catch (err) {
@@ -30,7 +41,9 @@ export function taskLogsHandler(source: () => LogSource | undefined, nodeId: str
       try {
         for await (const chunk of agent.logs(taskId, opts)) {
           if (cancelled) return;
-          call.write({ taskId, nodeId, stderr: chunk.stream === 'stderr', data: chunk.data, timestamp: chunk.timestamp });
+          // A slow reader (a paused `service logs`, a slow link) must slow the reading of the
+          // task's output, not pile it up in this process's memory.
+          if (!call.write({ taskId, nodeId, stderr: chunk.stream === 'stderr', data: chunk.data, timestamp: chunk.timestamp })) await drained();
         }
       } catch {
         // A task this node no longer has: nothing to show for it.

@@ -40,6 +40,16 @@ export function serviceLogsHandler(deps: LogsDeps): (call: LogsCall) => void {
       const byNode = new Map<string, string[]>();
       for (const t of tasks) byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t.meta.id]);
       let open = 0;
+      let paused = false;
+      const pauseAll = (): void => {
+        if (paused) return;
+        paused = true;
+        for (const s of streams) s.pause();
+        call.once('drain', () => {
+          paused = false;
+          for (const s of streams) s.resume();
+        });
+      };
       for (const [nodeId, taskIds] of byNode) {
         const addr = deps.manager.store.get('node', nodeId)?.status?.addr;
         if (!addr) continue;
@@ -53,7 +63,11 @@ export function serviceLogsHandler(deps: LogsDeps): (call: LogsCall) => void {
         );
         streams.push(stream);
         open++;
-        stream.on('data', (line: baton.LogLine) => call.write({ ...line, taskName: names.get(line.taskId) ?? line.taskId }));
+        stream.on('data', (line: baton.LogLine) => {
+          // The client reads slower than the nodes send: stop reading them until it catches up,
+          // so the lines wait in the nodes' files and gRPC flow control, not in our memory.
+          if (!call.write({ ...line, taskName: names.get(line.taskId) ?? line.taskId })) pauseAll();
+        });
         // A node that is down or gone just contributes nothing. 'end' and 'error' may both come.
         let finished = false;
         const done = (): void => {
