@@ -84,19 +84,41 @@ export class Sessions {
       return { meshSet: true, mesh: table };
     };
     const secrets = new SessionSecrets(store, nodeId, this.deps.unseal, (msg, secretId) => this.deps.logger.warn({ node: nodeId, secretId }, msg));
+    // A node that reads slowly (or not at all: a stopped process, a congested link) must not
+    // make the leader queue message after message for it. While its stream is full, changes
+    // only accumulate in `changed`/`removed` (one entry per task, the latest), and go out as
+    // one message when it drains: what the leader holds per node is bounded by its tasks.
+    let full = false;
+    let fullResend = false;
+    const write = (msg: baton.SessionMessage.$Properties): void => {
+      if (call.write(msg)) return;
+      full = true;
+      call.once('drain', () => {
+        full = false;
+        if (fullResend) sendFull();
+        else flush();
+      });
+    };
     const sendFull = (): void => {
       changed.clear();
       removed.clear();
+      if (full) {
+        fullResend = true;
+        return;
+      }
+      fullResend = false;
       const tasks = store.list('task', { nodeIds: [nodeId] });
-      call.write({ full: true, tasks: tasks as baton.Task[], ...meshUpdate(), ...secrets.full(tasks) });
+      write({ full: true, tasks: tasks as baton.Task[], ...meshUpdate(), ...secrets.full(tasks) });
     };
     const flush = (): void => {
       flushing = false;
+      if (full) return;
       const mesh = meshUpdate();
       if (changed.size === 0 && removed.size === 0 && !mesh.meshSet && !secrets.pending()) return;
-      call.write({ full: false, tasks: [...changed.values()], removed: [...removed], ...mesh, ...secrets.flush() });
+      const msg = { full: false, tasks: [...changed.values()], removed: [...removed], ...mesh, ...secrets.flush() };
       changed.clear();
       removed.clear();
+      write(msg);
     };
     const unsubscribe = store.onChange((event) => {
       if (event.action === 'reset') return sendFull();

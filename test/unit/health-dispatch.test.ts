@@ -1,34 +1,20 @@
 // Health through the dispatcher: a node's RUNNING -> RUNNING status reports carrying a new health
 // are accepted into the store (statusActions refuses only a state that goes back), and the mesh
 // table every session receives follows them: starting and unhealthy tasks are not backends.
-// Sessions against a real store (LocalHost, no Raft), as test/unit/mesh-session.test.ts does.
+// Sessions against a real store (LocalHost, no Raft): test/lib/session-fixture.ts.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { pino } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { createAction } from '../../manager/store/index.js';
 import { LocalHost } from '../../manager/orchestrator/local-host.js';
-import { Sessions } from '../../dispatcher/index.js';
+import type { Sessions } from '../../dispatcher/index.js';
+import { FakeSessionStream, leaderSessions, openSession, turn } from '../lib/session-fixture.js';
 
 const S = baton.TaskState;
 const H = baton.HealthState;
 
-class FakeStream extends EventEmitter {
-  readonly messages: baton.SessionMessage.$Properties[] = [];
-  write(msg: baton.SessionMessage.$Properties): boolean {
-    this.messages.push(msg);
-    return true;
-  }
-  end(): void {
-    this.emit('finished');
-  }
-}
-
-const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-
 /** The backends of the newest table the stream was sent. */
-function lastBackends(s: FakeStream): string[] {
+function lastBackends(s: FakeSessionStream): string[] {
   const msg = [...s.messages].reverse().find((m) => m.meshSet);
   return (msg?.mesh ?? []).flatMap((m) => (m.ports ?? []).flatMap((p) => (p.backends ?? []).map((b) => b.taskId ?? '')));
 }
@@ -52,16 +38,8 @@ test('RUNNING -> RUNNING reports with a new health are accepted, and only health
       }),
     ]);
   }
-  const sessions = new Sessions({
-    host: { store, isLeader: () => true, propose: (a) => host.propose(a) },
-    guard: (call) => ({ nodeId: (call as unknown as { nodeId: string }).nodeId, role: 'worker' }),
-    logger: pino({ level: 'silent' }),
-    forwardStatus: () => Promise.reject(new Error('not forwarded in this test')),
-    unseal: (b) => b,
-  });
-  sessions.start();
-  const stream = Object.assign(new FakeStream(), { nodeId: 'n1' });
-  sessions.session(stream as unknown as Parameters<Sessions['session']>[0]);
+  const sessions = leaderSessions(host);
+  const stream = openSession(sessions, 'n1');
   const report = async (status: baton.TaskStatus.$Properties): Promise<void> => {
     const call = { nodeId: 'n1' } as unknown as Parameters<ReturnType<Sessions['handlers']>['UpdateTaskStatus']>[1];
     await sessions.handlers().UpdateTaskStatus({ updates: [{ taskId: 'checked', status }] }, call);

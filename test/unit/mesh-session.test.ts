@@ -1,29 +1,13 @@
-// The mesh table on worker sessions: the dispatcher's Sessions against a real store (LocalHost,
-// no Raft), with the server stream reduced to what Sessions uses (write/end and its events), so
-// the test reads exactly the messages a node would receive.
+// The mesh table on worker sessions: the dispatcher's Sessions against a real store, reading
+// exactly the messages a node would receive (test/lib/session-fixture.ts).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { pino } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { cloneObject, createAction, updateAction } from '../../manager/store/index.js';
 import { LocalHost } from '../../manager/orchestrator/local-host.js';
-import { Sessions } from '../../dispatcher/index.js';
+import { leaderSessions, openSession, turn } from '../lib/session-fixture.js';
 
 const S = baton.TaskState;
-
-class FakeStream extends EventEmitter {
-  readonly messages: baton.SessionMessage.$Properties[] = [];
-  write(msg: baton.SessionMessage.$Properties): boolean {
-    this.messages.push(msg);
-    return true;
-  }
-  end(): void {
-    this.emit('finished');
-  }
-}
-
-const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function backends(msg: baton.SessionMessage.$Properties | undefined): string[] {
   return (msg?.mesh ?? []).flatMap((s) => (s.ports ?? []).flatMap((p) => (p.backends ?? []).map((b) => b.taskId ?? '')));
@@ -51,21 +35,9 @@ test('sessions carry the mesh table: in full first, then only when it changes, a
   task('t1', 'n1', 31001);
   task('t2', 'n2', 31002);
 
-  const sessions = new Sessions({
-    host: { store, isLeader: () => true, propose: (a) => host.propose(a) },
-    guard: (call) => ({ nodeId: (call as unknown as { nodeId: string }).nodeId, role: 'worker' }),
-    logger: pino({ level: 'silent' }),
-    forwardStatus: () => Promise.reject(new Error('not forwarded in this test')),
-    unseal: (b) => b,
-  });
-  sessions.start();
-  const open = (nodeId: string): FakeStream => {
-    const s = Object.assign(new FakeStream(), { nodeId });
-    sessions.session(s as unknown as Parameters<Sessions['session']>[0]);
-    return s;
-  };
-  const n1 = open('n1');
-  const n2 = open('n2');
+  const sessions = leaderSessions(host);
+  const n1 = openSession(sessions, 'n1');
+  const n2 = openSession(sessions, 'n2');
   try {
     for (const s of [n1, n2]) {
       assert.equal(s.messages.length, 1);
