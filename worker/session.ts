@@ -33,10 +33,15 @@ export class SessionClient {
     this.open();
   }
 
-  /** New credentials or a new leader: reopen the stream. */
+  /** New credentials or a new leader: reopen the stream, with the leader (first in the list). */
   reconnect(): void {
     this.closeReporters();
     this.close();
+    // Not where the failures of the election left us in the list: that may be a follower, and
+    // the session would reach the leader only a round of backoffs later (seconds during which
+    // this node gets no assignments and its routing mesh keeps the old table).
+    this.next = 0;
+    this.backoffMs = 100;
     this.schedule(0);
   }
 
