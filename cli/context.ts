@@ -1,6 +1,6 @@
 // What every client command shares: the connection flags and a way to run with a client.
 import type { Argv } from 'yargs';
-import { connect, type BatonClient } from '../src/client/index.js';
+import { BatonError, connect, type BatonClient } from '../src/client/index.js';
 
 export interface GlobalArgs {
   host?: string | undefined;
@@ -9,7 +9,21 @@ export interface GlobalArgs {
 
 export function withClient<T>(args: GlobalArgs, run: (client: BatonClient) => Promise<T>): Promise<T> {
   const client = connect({ host: args.host, dataDir: args['data-dir'] });
-  return run(client).finally(() => client.close());
+  return run(client)
+    .catch((err: unknown) => {
+      throw unreachable(err, client.target) ?? err;
+    })
+    .finally(() => client.close());
+}
+
+/**
+ * grpc-js says "No connection established. Last error: Error: connect ECONNREFUSED … Resolution
+ * note:" when nothing answers (a stopped node, a stale socket, a wrong port): one plain line instead.
+ */
+function unreachable(err: unknown, target: string): BatonError | undefined {
+  if (!(err instanceof BatonError) || err.code !== 'UNAVAILABLE' || !err.message.startsWith('No connection established')) return undefined;
+  const cause = /\b(E[A-Z]{3,})\b/.exec(err.message)?.[1];
+  return new BatonError('UNAVAILABLE', `cannot reach a baton node at ${target}${cause ? ` (${cause})` : ''}: is it running?`);
 }
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
@@ -22,4 +36,18 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
 export function repeated(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
+}
+
+/**
+ * yargs `coerce` for a numeric flag declared as a string (`type: 'string', coerce: numeric('--replicas')`):
+ * yargs' own `type: 'number'` turns "abc" into NaN, and the error would show NaN instead of
+ * what was typed. Ranges are checked where the value is used. Given twice, the last one wins.
+ */
+export function numeric(flag: string): (value: string | string[]) => number {
+  return (value) => {
+    const text = Array.isArray(value) ? (value[value.length - 1] ?? '') : value;
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n)) throw new BatonError('INVALID_ARGUMENT', `bad ${flag} "${text}" (want a number)`);
+    return n;
+  };
 }

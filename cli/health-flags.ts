@@ -3,6 +3,8 @@
 // HEALTHCHECK (["NONE"]), durations and retries of 0 mean Docker's defaults.
 import { baton, BatonError } from '../src/client/index.js';
 import { parseDuration } from './service-spec.js';
+import { numeric } from './context.js';
+import { durationText } from './output.js';
 
 export interface HealthFlags {
   'health-cmd'?: string | undefined;
@@ -19,7 +21,7 @@ export const healthOptions = {
   'health-cmd': { type: 'string', requiresArg: true, describe: 'command run (through sh -c) to check health' },
   'health-interval': { type: 'string', requiresArg: true, describe: 'time between checks (default 30s)' },
   'health-timeout': { type: 'string', requiresArg: true, describe: 'longest a check may run (default 30s)' },
-  'health-retries': { type: 'number', requiresArg: true, describe: 'consecutive failures that make the task unhealthy (default 3)' },
+  'health-retries': { type: 'string', requiresArg: true, coerce: numeric('--health-retries'), describe: 'consecutive failures that make the task unhealthy (default 3)' },
   'health-start-period': { type: 'string', requiresArg: true, describe: 'failures during this time after the start do not count (default 0s)' },
   healthcheck: { type: 'boolean', describe: "--no-healthcheck disables any health check, the image's own HEALTHCHECK included" },
 } as const;
@@ -71,7 +73,7 @@ export function healthText(h: baton.HealthConfig.$Properties | null | undefined,
   const test = h?.test ?? [];
   if (test.length === 0) return runtime === 'process' ? 'none' : "the image's own HEALTHCHECK, if any";
   if (test[0] === 'NONE') return 'none (--no-healthcheck)';
-  const ms = (v: unknown, fallback: number): string => `${Number(v ?? 0) || fallback}ms`;
+  const ms = (v: unknown, fallback: number): string => durationText(Number(v ?? 0) || fallback);
   return [
     '',
     ` Test:\t${test[0] === 'CMD-SHELL' ? test.slice(1).join(' ') : JSON.stringify(test.slice(1))}`,

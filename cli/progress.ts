@@ -13,6 +13,7 @@ const U = baton.UpdateState;
 /** A report redrawn in place in a terminal; elsewhere its first line, printed when it changes. */
 class ProgressView {
   private readonly tty: boolean;
+  /** The first line last printed (outside a terminal). */
   private last = '';
   private lines = 0;
 
@@ -26,10 +27,10 @@ class ProgressView {
       if (this.lines > 0) process.stdout.write(`\x1b[${this.lines}A\x1b[J`);
       process.stdout.write(`${report}\n`);
       this.lines = report.split('\n').length;
-    } else if (report !== this.last) {
-      process.stdout.write(`${report.split('\n')[0]}\n`);
+    } else if (report.split('\n')[0] !== this.last) {
+      this.last = report.split('\n')[0]!;
+      process.stdout.write(`${this.last}\n`);
     }
-    this.last = report;
   }
 
   /** A line that stays (the report is drawn again below it). */
@@ -47,12 +48,24 @@ class ProgressView {
 type Service = baton.Service.$Properties;
 type Task = baton.Task.$Properties;
 
-async function read(client: BatonClient, ref: string): Promise<{ svc: Service; tasks: Task[] }> {
+async function read(client: BatonClient, ref: string): Promise<{ svc: Service; tasks: Task[]; history: Task[] }> {
   const svc = await client.control.call('GetService', { id: ref });
-  const tasks = ((await client.control.call('ListTasks', { filters: { serviceId: svc.meta?.id ?? ref } })).tasks ?? []).filter(
-    (t) => t.desiredState === baton.TaskState.TASK_RUNNING,
-  );
-  return { svc, tasks };
+  const all = (await client.control.call('ListTasks', { filters: { serviceId: svc.meta?.id ?? ref } })).tasks ?? [];
+  const tasks = all.filter((t) => t.desiredState === baton.TaskState.TASK_RUNNING);
+  return { svc, tasks, history: all.filter((t) => t.desiredState !== baton.TaskState.TASK_RUNNING) };
+}
+
+/** A task's error with its name (which replica), or why it is still pending. */
+function whyStuck(t: Task): string {
+  return t.status?.err ? `${t.annotations?.name || t.meta?.id}: ${t.status.err}` : (t.status?.message ?? '');
+}
+
+/** The newest task that failed since `since` (already replaced, so no longer among the wanted ones): why a crash loop does not converge. */
+function lastFailure(history: Task[], since: number): string {
+  const failed = history
+    .filter((t) => t.status?.err && Number(t.status.timestamp ?? 0) >= since)
+    .sort((a, b) => Number(b.status?.timestamp ?? 0) - Number(a.status?.timestamp ?? 0))[0];
+  return failed ? whyStuck(failed) : '';
 }
 
 function sleep(ms: number): Promise<void> {
@@ -62,13 +75,15 @@ function sleep(ms: number): Promise<void> {
 export async function waitForConvergence(client: BatonClient, ref: string, quiet: boolean): Promise<void> {
   const started = Date.now();
   const view = new ProgressView(quiet);
+  let said = '';
   for (;;) {
-    const { svc, tasks } = await read(client, ref);
+    const { svc, tasks, history } = await read(client, ref);
+    const name = svc.spec?.annotations?.name || ref;
     const want = svc.spec?.global ? tasks.length : Number(svc.spec?.replicas ?? 0);
     // As Docker: a task with a health check counts once it is healthy, not merely running.
     const running = tasks.filter((t) => runningAndHealthy(t.status)).length;
     const stuck = tasks.find((t) => (t.status?.state === baton.TaskState.TASK_PENDING && t.status.message && t.status.message !== 'pending task scheduling') || t.status?.err);
-    const reason = stuck ? (stuck.status?.err || stuck.status?.message || '') : '';
+    const reason = stuck ? whyStuck(stuck) : lastFailure(history, started);
     const slots = tasks
       .slice()
       .sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0))
@@ -79,9 +94,12 @@ export async function waitForConvergence(client: BatonClient, ref: string, quiet
       return;
     }
     if (Date.now() - started > TIMEOUT_MS) {
-      throw new BatonError('DEADLINE_EXCEEDED', `service ${ref} did not converge in ${TIMEOUT_MS / 1000}s${reason ? `: ${reason}` : ''}; see baton service ps ${ref}`);
+      throw new BatonError('DEADLINE_EXCEEDED', `service ${name} did not converge in ${TIMEOUT_MS / 1000}s${reason ? `: ${reason}` : ''}; see baton service ps ${name}`);
     }
-    if (reason && !quiet && !view.isTty && Date.now() - started > 3000) process.stdout.write(`waiting: ${reason}\n`);
+    if (reason && reason !== said && !quiet && !view.isTty && Date.now() - started > 3000) {
+      process.stdout.write(`waiting: ${reason}\n`);
+      said = reason;
+    }
     await sleep(POLL_MS);
   }
 }

@@ -4,7 +4,7 @@
 // overwritten); each bad value is one clear error and the service is left untouched.
 import type { Argv } from 'yargs';
 import { baton, BatonError } from '../src/client/index.js';
-import { repeated, withClient, type GlobalArgs } from './context.js';
+import { numeric, repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 import { parseBytes, parseCpus, parseDuration, parsePort } from './service-spec.js';
 import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
@@ -32,11 +32,11 @@ export interface UpdateConfigFlags {
 export function updateConfigOptions<T>(y: Argv<T>): Argv<T & UpdateConfigFlags> {
   for (const which of ['update', 'rollback'] as const) {
     const what = which === 'update' ? 'an update' : 'a rollback';
-    y.option(`${which}-parallelism`, { type: 'number', requiresArg: true, describe: `tasks replaced at once during ${what} (0: all; default 1)` })
+    y.option(`${which}-parallelism`, { type: 'string', requiresArg: true, coerce: numeric(`--${which}-parallelism`), describe: `tasks replaced at once during ${what} (0: all; default 1)` })
       .option(`${which}-delay`, { type: 'string', requiresArg: true, describe: `wait between batches of ${what}, e.g. 10s (default 0s)` })
       .option(`${which}-failure-action`, { type: 'string', requiresArg: true, describe: which === 'update' ? 'pause (default), continue or rollback' : 'pause (default) or continue' })
       .option(`${which}-monitor`, { type: 'string', requiresArg: true, describe: 'how long each new task is watched for failure (default 5s)' })
-      .option(`${which}-max-failure-ratio`, { type: 'number', requiresArg: true, describe: 'failures tolerated, as a fraction of the tasks (default 0)' })
+      .option(`${which}-max-failure-ratio`, { type: 'string', requiresArg: true, coerce: numeric(`--${which}-max-failure-ratio`), describe: 'failures tolerated, as a fraction of the tasks (default 0)' })
       .option(`${which}-order`, { type: 'string', requiresArg: true, describe: 'stop-first (default) or start-first' });
   }
   return y as Argv<T & UpdateConfigFlags>;
@@ -224,7 +224,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('args', { type: 'string', requiresArg: true, describe: 'the command\'s arguments, e.g. --args="-c \'sleep 100\'"' })
             .option('env-add', { type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' })
             .option('env-rm', { type: 'string', requiresArg: true, describe: 'KEY (repeatable)' })
-            .option('replicas', { type: 'number', requiresArg: true })
+            .option('replicas', { type: 'string', requiresArg: true, coerce: numeric('--replicas') })
             .option('publish-add', { type: 'string', requiresArg: true, describe: '[published:]target[/udp] (repeatable)' })
             .option('publish-rm', { type: 'string', requiresArg: true, describe: 'target[/udp] or published:target (repeatable)' })
             .option('constraint-add', { type: 'string', requiresArg: true, describe: 'node.labels.zone==a (repeatable)' })
@@ -239,7 +239,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('reserve-cpu', { type: 'string', requiresArg: true })
             .option('restart-condition', { type: 'string', requiresArg: true })
             .option('restart-delay', { type: 'string', requiresArg: true })
-            .option('restart-max-attempts', { type: 'number', requiresArg: true })
+            .option('restart-max-attempts', { type: 'string', requiresArg: true, coerce: numeric('--restart-max-attempts') })
             .option('restart-window', { type: 'string', requiresArg: true })
             .options(healthOptions)
             .option('force', { type: 'boolean', describe: 'replace every task even if nothing changed' })

@@ -1,8 +1,8 @@
 // `baton service create|ls|ps|inspect|scale|logs|rm` (update and rollback: ./service-update.ts).
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../src/client/index.js';
-import { withClient, type GlobalArgs } from './context.js';
-import { json, print, table } from './output.js';
+import { numeric, withClient, type GlobalArgs } from './context.js';
+import { bytesText, durationText, json, print, table } from './output.js';
 import { specFromFlags, type CreateFlags } from './service-spec.js';
 import { healthFromFlags, healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
@@ -86,7 +86,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .positional('image', { type: 'string', describe: 'image (docker) or program (process)' })
           .positional('command', { type: 'string', array: true })
           .option('name', { type: 'string', demandOption: true })
-          .option('replicas', { type: 'number' })
+          .option('replicas', { type: 'string', requiresArg: true, coerce: numeric('--replicas') })
           .option('mode', { type: 'string', describe: 'replicated (default) or global' })
           .option('publish', { alias: 'p', type: 'string', requiresArg: true, describe: '[published:]target[/udp] or mode=host|ingress,target=80,published=8080,protocol=tcp,proxy-protocol=v1|v2 (repeatable)' })
           .option('env', { alias: 'e', type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' })
@@ -97,7 +97,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('constraint', { type: 'string', requiresArg: true, describe: 'node.labels.zone==a (repeatable)' })
           .option('restart-condition', { type: 'string', describe: 'any (default), on-failure, none' })
           .option('restart-delay', { type: 'string', describe: 'default 5s' })
-          .option('restart-max-attempts', { type: 'number' })
+          .option('restart-max-attempts', { type: 'string', requiresArg: true, coerce: numeric('--restart-max-attempts') })
           .option('restart-window', { type: 'string' })
           .option('runtime', { type: 'string', describe: 'docker (default) or process' })
           .option('workdir', { alias: 'w', type: 'string' })
@@ -206,9 +206,12 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         c
           .positional('service', { type: 'string', demandOption: true })
           .option('follow', { alias: 'f', type: 'boolean', describe: 'keep streaming' })
-          .option('tail', { alias: 'n', type: 'number', describe: 'only the last N lines of each task' }),
+          .option('tail', { alias: 'n', type: 'string', requiresArg: true, coerce: numeric('--tail'), describe: 'only the last N lines of each task' }),
       (args) =>
         withClient(args, async (client) => {
+          if (args.tail !== undefined && (!Number.isInteger(args.tail) || args.tail < 0)) {
+            throw new BatonError('INVALID_ARGUMENT', `bad --tail ${String(args.tail)} (want a whole number of lines >= 0)`);
+          }
           const nodes = (await client.control.call('ListNodes', {})).nodes ?? [];
           const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
           for await (const line of client.serviceLogs({ service: args.service, follow: args.follow ?? false, tail: args.tail ?? 0 })) {
@@ -252,9 +255,9 @@ function pretty(s: baton.Service.$Properties): string {
     ['Env', (c.env ?? []).join(' ') || undefined],
     ['Healthcheck', healthText(c.healthcheck, task.runtime ?? 'docker')],
     ['Placement constraints', (task.placement?.constraints ?? []).join(', ') || undefined],
-    ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${Number(r.delayMs ?? 0) || 5000}ms, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
-    ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? `memory ${Number(res.limits.memoryBytes)} B, cpu ${Number(res.limits.nanoCpus) / 1e9}` : undefined],
-    ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? `memory ${Number(res.reservations.memoryBytes)} B, cpu ${Number(res.reservations.nanoCpus) / 1e9}` : undefined],
+    ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || 5000)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
+    ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? resourcesText(res.limits) : undefined],
+    ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? resourcesText(res.reservations) : undefined],
     ['Ports', portsText(s.endpoint?.ports) || undefined],
     ['Secrets', (c.secrets ?? []).map((r) => `${r.secretName ?? ''} -> /run/secrets/${r.target ?? ''} (${fileMode(r.mode)})`).join(', ') || undefined],
     ['Configs', (c.configs ?? []).map((r) => `${r.configName ?? ''} -> ${r.target ?? ''} (${fileMode(r.mode)})`).join(', ') || undefined],
@@ -279,12 +282,19 @@ function updateConfigText(c: baton.UpdateConfig.$Properties | null | undefined):
   return [
     '',
     ` Parallelism:\t${parallelism === 0 ? 'all at once' : parallelism}`,
-    ` Delay:\t${Number(c?.delayMs ?? 0)}ms`,
+    ` Delay:\t${durationText(Number(c?.delayMs ?? 0))}`,
     ` On failure:\t${action}`,
-    ` Monitoring Period:\t${Number(c?.monitorMs ?? 0) || 5000}ms`,
-    ` Max failure ratio:\t${Number(c?.maxFailureRatio ?? 0)}`,
+    ` Monitoring Period:\t${durationText(Number(c?.monitorMs ?? 0) || 5000)}`,
+    ` Max failure ratio:\t${+Number(c?.maxFailureRatio ?? 0).toPrecision(6)}`,
     ` Update order:\t${c?.order === baton.UpdateOrder.START_FIRST ? 'start-first' : 'stop-first'}`,
   ].join('\n');
+}
+
+/** Limits or reservations: what is set of memory and CPUs. */
+function resourcesText(r: baton.Resources.$Properties): string {
+  const memory = Number(r.memoryBytes ?? 0);
+  const cpus = Number(r.nanoCpus ?? 0) / 1e9;
+  return [memory ? `memory ${bytesText(memory)}` : '', cpus ? `cpu ${cpus}` : ''].filter(Boolean).join(', ');
 }
 
 function fileMode(mode: number | null | undefined): string {

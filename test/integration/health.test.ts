@@ -158,7 +158,7 @@ test('service update adds, changes and removes a health check (the new tasks run
   assert.deepEqual(spec(), { test: ['CMD-SHELL', 'true'], intervalMs: 200, timeoutMs: 0, retries: 5, startPeriodMs: 0 });
   assert.match(
     c.cli('m1', ['service', 'inspect', '--pretty', 'up']).stdout,
-    /\nHealthcheck:\t\n Test:\ttrue\n Interval:\t200ms\n Timeout:\t30000ms\n Retries:\t5\n Start period:\t0ms\n/,
+    /\nHealthcheck:\t\n Test:\ttrue\n Interval:\t200ms\n Timeout:\t30s\n Retries:\t5\n Start period:\t0s\n/,
   );
 
   const bad = c.cli('m1', ['service', 'update', '--health-interval', 'often', 'up']);

@@ -1,0 +1,56 @@
+// What a newcomer gets from the CLI when a flag value is mistyped, a service cannot converge or
+// the node is gone: one `Error: …` line naming what was typed, a non-zero exit, nothing changed.
+// Real daemon, process runtime (no Docker needed).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { BatonCluster, baton } from '../lib/baton-cluster.js';
+
+function oneErrorLine(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^Error: [^\n]+\n$/, 'exactly one error line, no stack trace');
+  assert.match(r.stderr, pattern);
+}
+
+test('numeric flags name the value typed, --tail is checked, pretty output reads as Docker', async (t) => {
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+
+  oneErrorLine(c.cli('m1', ['service', 'create', '--name', 'x', '--replicas', 'abc', '--runtime', 'process', '--', 'sleep', '100000']), /bad --replicas "abc" \(want a number\)/);
+  oneErrorLine(c.cli('m1', ['service', 'create', '--name', 'x', '--health-retries', 'x', '--runtime', 'process', '--', 'sleep', '100000']), /bad --health-retries "x"/);
+  assert.equal(c.cli('m1', ['service', 'ls', '-q']).stdout.trim(), '', 'nothing was created');
+
+  const create = c.cli('m1', [
+    'service', 'create', '-d', '--name', 'idle', '--runtime', 'process', '--limit-memory', '64m',
+    '--update-delay', '90s', '--update-max-failure-ratio', '0.2', '--', 'sleep', '100000',
+  ]);
+  assert.equal(create.code, 0, create.stderr);
+  const before = c.cli('m1', ['service', 'inspect', 'idle']).stdout;
+  oneErrorLine(c.cli('m1', ['service', 'update', '--update-parallelism', 'x', 'idle']), /bad --update-parallelism "x"/);
+  oneErrorLine(c.cli('m1', ['service', 'update', '--replicas', 'lots', 'idle']), /bad --replicas "lots"/);
+  assert.equal(c.cli('m1', ['service', 'inspect', 'idle']).stdout, before, 'the service is untouched');
+
+  oneErrorLine(c.cli('m1', ['service', 'logs', '--tail', 'x', 'idle']), /bad --tail "x"/);
+  oneErrorLine(c.cli('m1', ['service', 'logs', '--tail', '-1', 'idle']), /bad --tail -1/);
+  assert.equal(c.cli('m1', ['service', 'logs', '--tail', '1', 'idle']).code, 0);
+
+  const pretty = c.cli('m1', ['service', 'inspect', '--pretty', 'idle']).stdout;
+  assert.match(pretty, /\nLimits:\tmemory 64MiB\n/);
+  assert.match(pretty, /\n Delay:\t1m30s\n/);
+  assert.match(pretty, /\n Max failure ratio:\t0\.2\n/, 'not the float32 0.20000000298023224');
+  assert.match(pretty, /Restart policy:\tany \(delay 5s,/);
+});
+
+test('a service whose task keeps failing says why; a node that is gone is one plain line', async (t) => {
+  const c = BatonCluster.forTest(t);
+  const m1 = await c.init('m1');
+
+  const crash = baton(
+    ['service', 'create', '--data-dir', m1.dataDir, '--name', 'crash', '--runtime', 'process', '--restart-delay', '200ms', '--', 'sh', '-c', 'exit 3'],
+    { BATON_CONVERGE_TIMEOUT_MS: '4000' },
+  );
+  oneErrorLine(crash, /service crash did not converge in 4s: crash\.1: task exited with code 3; see baton service ps crash/);
+  assert.match(crash.stdout, /^waiting: crash\.1: task exited with code 3$/m, 'the progress says why before giving up');
+
+  await c.kill('m1', 'SIGKILL'); // its socket file stays behind, with nobody listening
+  oneErrorLine(c.cli('m1', ['node', 'ls']), /cannot reach a baton node at unix:\/\/\S+baton\.sock \(ECONNREFUSED\): is it running\?/);
+});
