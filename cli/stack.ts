@@ -2,7 +2,7 @@
 // side as Docker's stack is (the cluster only sees services, secrets and configs labelled
 // com.docker.stack.namespace=NAME).
 import type { Argv } from 'yargs';
-import { baton, type BatonClient } from '../src/client/index.js';
+import { baton, BatonError, type BatonClient } from '../src/client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { capitalize, json, print, table } from './output.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';
@@ -87,7 +87,8 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         withClient(args, async (client) => {
           checkStackName(args.stack);
           const services = sortByName(await stackServices(client, args.stack));
-          if (services.length === 0) return nothingFound(args.stack);
+          // As `docker stack ps`: an error (while `stack services` only says so).
+          if (services.length === 0) throw new BatonError('NOT_FOUND', `nothing found in stack: ${args.stack}`);
           const tasks = await tasksOf(client, services);
           if (args.quiet) return print(tasks.map((t) => t.meta?.id ?? '').join('\n'));
           if (args.format === 'json') return print(json(tasks.map((t) => baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true }))));

@@ -15,6 +15,8 @@ export interface ManagerOptions {
   /** The node's one gRPC server: the Raft stream is served there. */
   server: grpc.Server;
   channelCredentials: grpc.ChannelCredentials;
+  /** For the Raft channels to the other managers (the TLS name their certificates carry). */
+  channelOptions?: grpc.ChannelOptions;
   authenticate: StreamAuthenticator;
   /** Raft peers known at start (id → address); the store's manager nodes add the rest. */
   peers: Record<string, string>;
@@ -51,6 +53,7 @@ export class Manager {
       server: opts.server,
       authenticate: opts.authenticate,
       channelCredentials: opts.channelCredentials,
+      ...(opts.channelOptions ? { channelOptions: opts.channelOptions } : {}),
       peers: opts.peers,
       bootstrap: opts.bootstrap ? [opts.nodeId] : [],
       stateMachine: m.store,

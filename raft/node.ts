@@ -1,7 +1,7 @@
 // The driver: wires the pure core to LevelDB storage, the gRPC transport and a real clock.
 // One loop turns Readies into effects in the order Raft requires: persist, send, apply, advance.
 import type { Logger } from 'pino';
-import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions, ServerCredentials } from '@grpc/grpc-js';
 import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
 import { decodeConfChange } from './core/membership.js';
 import { ConfChangeType, EntryType, NO_NODE, type ConfChange, type Entry, type HardState, type Message, type Ready, type SoftState } from './core/types.js';
@@ -38,6 +38,7 @@ export interface RaftNodeOptions<R> {
   proposalTimeoutMs?: number;
   serverCredentials?: ServerCredentials;
   channelCredentials?: ChannelCredentials;
+  channelOptions?: ChannelOptions;
   /** Serve the Raft stream on this existing server (the node's one port) instead of listening itself. */
   server?: Server;
   /** Proves who opened an inbound Raft stream (mTLS); see raft/transport. */
@@ -130,6 +131,7 @@ export class RaftNode<R = unknown> {
       onMessages: (_from: string, msgs: Message[]) => node?.receive(msgs),
       ...(opts.serverCredentials ? { serverCredentials: opts.serverCredentials } : {}),
       ...(opts.channelCredentials ? { channelCredentials: opts.channelCredentials } : {}),
+      ...(opts.channelOptions ? { channelOptions: opts.channelOptions } : {}),
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.authenticate ? { authenticate: opts.authenticate } : {}),
     });

@@ -3,7 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { daemonOptions, type InitArgs, type JoinArgs } from './daemon/options.js';
-import { globalOptions, type GlobalArgs } from '../cli/context.js';
+import { globalOptions, numeric, type GlobalArgs } from '../cli/context.js';
 import { nodeCommand } from '../cli/node.js';
 import { separateTaskCommand, serviceCommand } from '../cli/service.js';
 import { joinToken, joinTokenCommand } from '../cli/join-token.js';
@@ -27,7 +27,7 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
       daemonOptions(y)
         .option('cert-expiry', { type: 'string', describe: 'node certificate lifetime, e.g. 90d (default 7d); renewed at half-life' })
         .option('heartbeat-period', { type: 'string', describe: 'how often nodes heartbeat, e.g. 1s (default)' })
-        .option('heartbeat-grace', { type: 'number', describe: 'missed heartbeats before a node is down and its tasks move (default 3)' }) as never,
+        .option('heartbeat-grace', { type: 'string', requiresArg: true, coerce: numeric('--heartbeat-grace'), describe: 'missed heartbeats before a node is down and its tasks move (default 3)' }) as never,
     // The daemon's code loads only for the commands that run it.
     async (args) => (await import('./daemon/commands.js')).runInit(args),
   )
@@ -48,7 +48,7 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),
   )
-  .demandCommand(1, 'a command is required (baton --help lists them)')
+  .demandCommand(1, 'a command is required')
   .strict()
   .help()
   .version(false)

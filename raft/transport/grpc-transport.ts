@@ -27,6 +27,8 @@ export interface GrpcTransportOptions {
   serverCredentials?: grpc.ServerCredentials;
   /** Defaults to insecure. */
   channelCredentials?: grpc.ChannelCredentials;
+  /** Added to the transport's own channel options (e.g. the TLS name the peers' certificates carry). */
+  channelOptions?: grpc.ChannelOptions;
   /** Called with each received batch, in order per sender; `from` is the stream's identity. */
   onMessages: (from: string, msgs: Message[]) => void;
   /** Per peer; beyond it the oldest queued messages are dropped. Default 4096. */
@@ -101,6 +103,7 @@ export class GrpcTransport {
       // A channel of its own per peer: with the shared pool a re-added peer could inherit the old
       // subchannel's reconnect backoff, and transports in one process would share connections.
       'grpc.use_local_subchannel_pool': 1,
+      ...options.channelOptions,
     };
     this.ownsServer = options.server === undefined;
     this.server =

@@ -2,6 +2,7 @@
 // a local unix socket for the CLI, and the manager parts when this node is a manager.
 import * as grpc from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
@@ -63,6 +64,7 @@ export class NodeDaemon {
   private roleChange: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private socketBound = false;
   readonly logger: Logger;
 
   private constructor(
@@ -85,6 +87,9 @@ export class NodeDaemon {
 
   /** Start the node described by an existing data dir. */
   static async run(dataDir: DataDir, opts: RunOptions, bootstrap = false): Promise<NodeDaemon> {
+    if (await socketAnswers(dataDir.socketPath)) {
+      throw new BatonError('FAILED_PRECONDITION', `a baton node is already running with data dir ${dataDir.path} (${dataDir.socketPath} answers); stop it first`);
+    }
     const d = new NodeDaemon(dataDir, opts);
     try {
       await d.start(bootstrap);
@@ -119,6 +124,7 @@ export class NodeDaemon {
     await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
     rmSync(this.dataDir.socketPath, { force: true });
     await bind(this.local, `unix://${this.dataDir.socketPath}`, grpc.ServerCredentials.createInsecure());
+    this.socketBound = true;
     this.startMesh();
     if (this.opts.metricsAddr) this.metrics = await MetricsServer.start(this.opts.metricsAddr, () => this.mesh?.metricsText() ?? '');
     await this.startTasks();
@@ -142,6 +148,7 @@ export class NodeDaemon {
       raftDir: this.dataDir.raftDir,
       server: this.tcp,
       channelCredentials: this.clientCredentials(),
+      channelOptions: NODE_CHANNEL_OPTIONS,
       authenticate: (call) => {
         const r = checkPeer(call, ['manager'], clusterId);
         return r.ok ? { id: r.identity.nodeId } : r.error;
@@ -422,8 +429,21 @@ export class NodeDaemon {
     await this.roleChange;
     await this.stopManager();
     await Promise.all([shutdown(this.tcp), shutdown(this.local)]);
-    rmSync(this.dataDir.socketPath, { force: true });
+    // Only our own: a start that failed before binding must not cut a running node off.
+    if (this.socketBound) rmSync(this.dataDir.socketPath, { force: true });
   }
+}
+
+/** Whether a process listens on the unix socket (a stale file from a killed node refuses). */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 const SERVICE_LOGS = { ServiceLogs: serviceLogsMethod } as unknown as grpc.ServiceDefinition;

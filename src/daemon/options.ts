@@ -1,6 +1,7 @@
 // The flags of `baton init` and `baton join`, kept apart from the daemon itself so that the
 // CLI's client commands do not load daemon code just to parse their arguments.
 import type { Argv } from 'yargs';
+import { numeric } from '../../cli/context.js';
 
 export interface DaemonArgs {
   'data-dir'?: string | undefined;
@@ -19,7 +20,7 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('listen-addr', { type: 'string', default: '0.0.0.0:4242', describe: 'host:port for every node-to-node service' })
     .option('advertise-addr', { type: 'string', describe: 'host[:port] other nodes reach this one at' })
     .option('data-path-addr', { type: 'string', describe: 'IP the routing mesh listens on for published ports (default: the IP of --listen-addr, or all interfaces)' })
-    .option('mesh-workers', { type: 'number', describe: 'processes that relay routing-mesh connections, to use more cores (default 1)' })
+    .option('mesh-workers', { type: 'string', requiresArg: true, coerce: numeric('--mesh-workers'), describe: 'processes that relay routing-mesh connections, to use more cores (default 1)' })
     .option('metrics-addr', { type: 'string', describe: 'host:port of an HTTP server answering GET /metrics (Prometheus text; off by default)' })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
     .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });

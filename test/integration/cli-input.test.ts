@@ -54,3 +54,12 @@ test('a service whose task keeps failing says why; a node that is gone is one pl
   await c.kill('m1', 'SIGKILL'); // its socket file stays behind, with nobody listening
   oneErrorLine(c.cli('m1', ['node', 'ls']), /cannot reach a baton node at unix:\/\/\S+baton\.sock \(ECONNREFUSED\): is it running\?/);
 });
+
+test('daemon flags name the value typed; no command at all is one plain line', () => {
+  const dir = `/nonexistent/baton-${process.pid}`;
+  for (const [flag, value] of [['--mesh-workers', 'x'], ['--heartbeat-grace', 'three']] as const) {
+    oneErrorLine(baton(['init', '--data-dir', dir, '--listen-addr', '127.0.0.1:0', flag, value]), new RegExp(`bad ${flag} "${value}" \\(want a number\\)`));
+  }
+  const bare = baton([]);
+  oneErrorLine(bare, /^Error: a command is required \(see baton --help\)\n$/);
+});

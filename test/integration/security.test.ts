@@ -101,6 +101,18 @@ test('join and init refuse bad input with one line and write nothing', async (t)
   assertOneLineError(baton(['node', 'frobnicate', '--data-dir', a.dataDir('m1')]), /Unknown argument|Unknown command|subcommand/);
   assertOneLineError(a.cli('m1', ['node', 'inspect', 'nosuchnode']), /not found|no node/i);
   assertOneLineError(a.cli('m1', ['node', 'update', '--availability', 'sideways', nodeIdOf(a.get('w1'))]), /availability/);
+
+  // A second daemon on a running node's data dir is refused, and the running one stays reachable.
+  const dataDir = a.dataDir('m1');
+  const files = readdirSync(dataDir).sort();
+  for (const cmd of [
+    ['init', '--data-dir', dataDir, '--listen-addr', `127.0.0.1:${port}`],
+    ['join', '--token', a.workerToken, m.addr, '--data-dir', dataDir, '--listen-addr', `127.0.0.1:${port}`],
+  ]) {
+    assertOneLineError(baton(cmd), /a baton node is already running with data dir .* stop it first/);
+  }
+  assert.deepEqual(readdirSync(dataDir).sort(), files, 'nothing added or removed in the running node\'s data dir');
+  assert.equal(a.cli('m1', ['node', 'ls', '-q']).code, 0, 'the running node still answers on its socket');
 });
 
 test('the control API refuses workers, callers without a certificate and other clusters', async (t) => {

@@ -178,6 +178,9 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.deepEqual(objectNames(c, 'config'), []);
   assert.equal(stack(c, ['ls']).stdout, 'NAME   SERVICES\n');
   assert.match(stack(c, ['services', 'app']).stderr, /Nothing found in stack: app/);
+  const psGone = stack(c, ['ps', 'app']);
+  assert.equal(psGone.code, 1);
+  assert.equal(psGone.stderr, 'Error: nothing found in stack: app\n');
   await eventually('the stack\'s task processes have exited', () => pids.every((pid) => !alive(pid)));
   assert.match(c.cli('m1', ['service', 'ls']).stdout, /other_web/, 'the service outside the stack is untouched');
 });
