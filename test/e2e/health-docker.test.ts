@@ -9,18 +9,13 @@ import type Docker from 'dockerode';
 import { BatonCluster, eventually, running, tasks, type TaskRow } from '../lib/baton-cluster.js';
 import { httpGet, tally, tcpProbe } from '../lib/mesh-probe.js';
 import { freePort } from '../lib/ports.js';
-import { requireDocker, TEST_IMAGE, TEST_LABELS, removeClusterContainers } from '../lib/docker.js';
+import { requireDocker, TEST_IMAGE, TEST_LABELS, dockerCluster } from '../lib/docker.js';
 
 const PATH = '/cgi-bin/hostname';
 
 /** A one-node cluster whose containers are removed when the test ends. */
-async function dockerCluster(t: { after(fn: () => Promise<void>): void }, docker: Docker): Promise<BatonCluster> {
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    c.cleanup();
-  });
+async function oneNodeCluster(t: { after(fn: () => Promise<void>): void }, docker: Docker): Promise<BatonCluster> {
+  const c = dockerCluster(t, docker);
   await c.init('m1');
   return c;
 }
@@ -34,7 +29,7 @@ function exec(containerId: string, cmd: string[]): void {
 test('docker: httpd with a wget health check turns healthy; a failing check replaces the container', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = await dockerCluster(t, docker);
+  const c = await oneNodeCluster(t, docker);
 
   const web = c.cli('m1', [
     'service', 'create', '--name', 'hweb', '--restart-delay', '200ms',
@@ -84,7 +79,7 @@ test('docker: httpd with a wget health check turns healthy; a failing check repl
 test("docker: the image's own HEALTHCHECK applies without flags; --no-healthcheck disables it", async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = await dockerCluster(t, docker);
+  const c = await oneNodeCluster(t, docker);
   // An image with a HEALTHCHECK of its own, made from the test image and removed afterwards.
   const repo = `baton-test-healthcheck-${process.pid}`;
   const base = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: { ...TEST_LABELS } });
@@ -113,7 +108,7 @@ test("docker: the image's own HEALTHCHECK applies without flags; --no-healthchec
 test('docker: the routing mesh sends only to healthy tasks and stops sending to one that turns unhealthy', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = await dockerCluster(t, docker);
+  const c = await oneNodeCluster(t, docker);
   const port = await freePort();
   const create = c.cli('m1', [
     'service', 'create', '-d', '--name', 'hmesh', '--replicas', '2', '--publish', `${port}:80`, '--restart-delay', '200ms',

@@ -5,10 +5,10 @@
 // process-runtime task on the same nodes.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { freePort } from '../lib/ports.js';
 import { canBind, cliAsync, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
-import { requireDocker, TEST_IMAGE, removeClusterContainers } from '../lib/docker.js';
+import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
 
 const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
 const PATH = '/cgi-bin/hostname';
@@ -40,12 +40,7 @@ async function everyReplicaOnEveryNode(port: number, replicas: number): Promise<
 test('busybox httpd behind the mesh on 3 nodes: every replica on every node, docker kill without failed requests once known down, scale 0 and back, UDP, host mode', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = new BatonCluster([], { addressPerNode: true });
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    c.cleanup();
-  });
+  const c = dockerCluster(t, docker, [], { addressPerNode: true });
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
   const w2 = nodeIdOf(await c.join('w2', 'worker', 'm1'));

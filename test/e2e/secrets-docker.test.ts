@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { BATON, BatonCluster, eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
-import { demuxLogs, requireDocker, TEST_IMAGE, removeClusterContainers } from '../lib/docker.js';
+import { BATON, eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { demuxLogs, requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
 
 async function exec(docker: Docker, containerId: string, cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const e = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
@@ -33,12 +33,7 @@ function filesUnder(dir: string): string[] {
 test('a container reads its secret at /run/secrets and its config at the target path; read-only, memory-backed, removed with the task', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    c.cleanup();
-  });
+  const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
   await eventually('the node offers docker', () => {
     const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];

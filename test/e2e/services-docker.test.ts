@@ -5,18 +5,13 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
 import type Docker from 'dockerode';
-import { requireDocker, TEST_IMAGE, removeClusterContainers } from '../lib/docker.js';
+import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
 
 
 test('busybox httpd replicas on Docker: served, healed after docker kill and after a worker dies, adopted after a worker restart', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    c.cleanup();
-  });
+  const c = dockerCluster(t, docker);
   // A generous grace: the restart below must not look like a node loss on a loaded machine.
   await c.init('m1', ['--heartbeat-grace', '10']);
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
@@ -117,12 +112,7 @@ test('a missing image and an unsatisfiable constraint say why instead of hanging
 test('on Docker: SIGKILL of the leader while scaling 10 -> 30 ends with exactly 30 containers running, one per slot', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    c.cleanup();
-  });
+  const c = dockerCluster(t, docker);
   await c.init('m1');
   await c.join('m2', 'manager', 'm1');
   await c.join('m3', 'manager', 'm1');

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baton, BatonCluster, eventually, running, tasks } from '../lib/baton-cluster.js';
-import { requireDocker, removeClusterContainers } from '../lib/docker.js';
+import { baton, eventually, running, tasks } from '../lib/baton-cluster.js';
+import { requireDocker, dockerCluster } from '../lib/docker.js';
 import { freePort } from '../lib/ports.js';
 
 const COMPOSE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/docker/compose.yml');
@@ -16,14 +16,9 @@ const COMPOSE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/
 test('stack deploy of three services with a secret and a config on Docker, re-deploy with one change, stack rm', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = new BatonCluster();
+  const c = dockerCluster(t, docker);
   const containers = async (): Promise<string[]> =>
     (await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })).filter((x) => c.clusterIds.has(x.Labels['baton.cluster'] ?? '')).map((x) => x.Id);
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    c.cleanup();
-  });
   await c.init('m1');
   await eventually('the node offers docker', () => {
     const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];

@@ -4,8 +4,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
-import { requireDocker, TEST_IMAGE, removeClusterContainers } from '../lib/docker.js';
+import { eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
 import { freePort } from '../lib/ports.js';
 import { cliAsync, requestsWhile, tally } from '../lib/mesh-probe.js';
 
@@ -18,14 +18,9 @@ test('service update on Docker: new image, new command, then a failing command r
   const tag = `update-${suffix}`;
   const image = `${repo}:${tag}`;
   await docker.getImage(TEST_IMAGE).tag({ repo, tag });
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    // Only the tag goes: the image keeps its own name.
-    await docker.getImage(image).remove();
-    c.cleanup();
-  });
+  const c = dockerCluster(t, docker);
+  // After the cluster's containers: only the tag goes, the image keeps its own name.
+  t.after(() => docker.getImage(image).remove());
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
   await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
@@ -80,12 +75,7 @@ test('start-first rolling update of 6 httpd replicas behind the mesh, parallelis
   if (!docker) return;
   const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
   const PATH = '/cgi-bin/hostname';
-  const c = new BatonCluster([], { addressPerNode: true });
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    c.cleanup();
-  });
+  const c = dockerCluster(t, docker, [], { addressPerNode: true });
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
   await c.join('w2', 'worker', 'm1');
@@ -118,12 +108,7 @@ test('start-first rolling update of 6 httpd replicas behind the mesh, parallelis
 test('on Docker: SIGKILL of the leader mid-update, the new leader resumes it; 6 containers on the new spec, each slot replaced once', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  const c = new BatonCluster();
-  t.after(async () => {
-    await c.stopAll();
-    await removeClusterContainers(docker, c.clusterIds);
-    c.cleanup();
-  });
+  const c = dockerCluster(t, docker);
   await c.init('m1');
   await c.join('m2', 'manager', 'm1');
   await c.join('m3', 'manager', 'm1');

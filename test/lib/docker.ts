@@ -3,6 +3,7 @@
 // started one in .ci/run, so there an unreachable engine is a broken pipeline and must fail
 // rather than let every e2e test skip silently into a green run.
 import Docker from 'dockerode';
+import { BatonCluster, type ClusterOptions } from './baton-cluster.js';
 
 /** The image scripts/docker-up.sh imports: static busybox with all applets, /www and a hostname CGI. */
 export const TEST_IMAGE = 'local/busybox:1';
@@ -100,4 +101,19 @@ export async function removeClusterContainers(docker: Docker, clusterIds: Readon
       if (status !== 404 && status !== 409) throw err;
     }
   }
+}
+
+/**
+ * BatonCluster.forTest for tests on Docker: when the test ends the daemons stop, then the
+ * containers of the clusters it initialized go (they outlive their daemons by design), then
+ * the data. Hooks a test adds after this one run after it.
+ */
+export function dockerCluster(t: { after(fn: () => Promise<void>): void }, docker: Docker, extra: string[] = [], options: ClusterOptions = {}): BatonCluster {
+  const c = new BatonCluster(extra, options);
+  t.after(async () => {
+    await c.stopAll();
+    await removeClusterContainers(docker, c.clusterIds);
+    c.cleanup();
+  });
+  return c;
 }

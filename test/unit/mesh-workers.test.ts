@@ -3,15 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { createRoutingMesh, meshWorkerPids } from '../../src/mesh/index.js';
 import { closeHttp, eventually, freePort, httpBackend, httpGet, metricValue, quietLogger, service } from './mesh-fixtures.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from '../lib/processes.js';
 
 test('with worker processes: every connection is relayed, counters add up, removing the port frees it, close() ends the workers', async (t) => {
   const backends = await Promise.all(['a', 'b', 'c'].map((n) => httpBackend(n)));

@@ -22,16 +22,20 @@ function task(id: string, hostPort: number): baton.Task.$Properties {
   };
 }
 
-test('a full session stream gets nothing more until it drains, then one message with the latest of everything', async () => {
+/** A store with worker n1, service web publishing 8080, and these running tasks of it on n1. */
+function nodeWithTasks(ids: string[]): LocalHost {
   const host = new LocalHost();
-  const store = host.store;
   host.apply([
     createAction('node', { meta: { id: 'n1' }, status: { state: baton.NodeState.NODE_READY, addr: '127.0.0.1:4242' }, role: baton.NodeRole.WORKER }),
     createAction('service', { meta: { id: 'web' }, spec: { annotations: { name: 'web' } }, endpoint: { ports: [{ targetPort: 80, publishedPort: 8080 }] } }),
-    createAction('task', task('t1', 31001)),
-    createAction('task', task('t2', 31002)),
-    createAction('task', task('t3', 31003)),
+    ...ids.map((id, i) => createAction('task', task(id, 31001 + i))),
   ]);
+  return host;
+}
+
+test('a full session stream gets nothing more until it drains, then one message with the latest of everything', async () => {
+  const host = nodeWithTasks(['t1', 't2', 't3']);
+  const store = host.store;
   const sessions = leaderSessions(host);
   const node = openSession(sessions, 'n1');
   try {
@@ -89,13 +93,8 @@ test('a full session stream gets nothing more until it drains, then one message 
 });
 
 test('a store reset while the stream is full: the full set goes out once it drains, and nothing before', async () => {
-  const host = new LocalHost();
+  const host = nodeWithTasks(['t1']);
   const store = host.store;
-  host.apply([
-    createAction('node', { meta: { id: 'n1' }, status: { state: baton.NodeState.NODE_READY, addr: '127.0.0.1:4242' }, role: baton.NodeRole.WORKER }),
-    createAction('service', { meta: { id: 'web' }, spec: { annotations: { name: 'web' } }, endpoint: { ports: [{ targetPort: 80, publishedPort: 8080 }] } }),
-    createAction('task', task('t1', 31001)),
-  ]);
   const sessions = leaderSessions(host);
   const node = openSession(sessions, 'n1');
   try {
