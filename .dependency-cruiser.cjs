@@ -1,13 +1,56 @@
-// The import directions of DESIGN.md section 1, enforced on the TypeScript sources by
-// `npm run lint`. A folder's imports say what it depends on; these rules keep each folder
-// owning one thing: raft/ a reusable library, worker/ a pure gRPC client of the managers,
-// cli/ a thin client, tests and benchmarks outside the product.
+// The import directions of docs/architecture.md ("Floors"), enforced on the TypeScript sources
+// by `npm run lint`. Each top-level folder sits on a floor and may import only folders on the
+// floors below it (and itself); nothing imports up, and nothing forms a loop.
 //
 // Type-only imports count (tsPreCompilationDeps): a worker that imports a manager type is
 // coupled to manager code even though nothing of it is loaded at run time.
 
 /** Every top-level folder of the project's own code (the product, tests and benchmarks). */
-const PROJECT = '^(proto|src|raft|manager|worker|dispatcher|cli|test|bench)/';
+const PROJECT = '^(proto|spec|rpc|raft|mesh|client|manager|worker|dispatcher|cli|src|test|bench)/';
+
+/**
+ * What each product folder may import besides itself, from the ground up. A folder not listed
+ * here (test/, bench/) may import any product folder.
+ */
+const MAY_IMPORT = {
+  proto: [],
+  spec: ['proto'],
+  rpc: ['proto'],
+  raft: ['proto'],
+  mesh: ['proto'],
+  client: ['proto', 'spec', 'rpc'],
+  worker: ['proto', 'spec', 'rpc'],
+  manager: ['proto', 'spec', 'rpc', 'raft'],
+  dispatcher: ['proto', 'spec', 'rpc', 'manager/store'],
+  cli: ['proto', 'spec', 'client'],
+  src: ['proto', 'spec', 'rpc', 'raft', 'mesh', 'client', 'manager', 'worker', 'dispatcher', 'cli'],
+};
+
+const WHY = {
+  proto: 'proto/ is the ground: every folder may import it, so it imports nothing of ours.',
+  spec: 'spec/ is the one vocabulary of a service (durations, sizes, ports, limits, defaults): only proto/ under it.',
+  rpc: 'rpc/ (typed gRPC client/server, errors, TLS identity) is the ground every part speaks through.',
+  raft: 'raft/ is a reusable library: it imports nothing of the project but proto/.',
+  mesh: 'mesh/ is the data plane: it is given its table, it does not ask the control plane for it.',
+  client: 'client/ is the SDK the cli and other programs link: it must not drag server code in.',
+  worker: 'A worker only speaks gRPC to managers: it never imports manager, dispatcher or raft code.',
+  manager: 'manager/ may use raft/ but not the dispatcher, workers, the mesh or the cli: they depend on it.',
+  dispatcher: 'dispatcher/ reads and writes cluster state through manager/store and nothing else of manager/.',
+  cli: 'cli/ is a client: cli -> client -> rpc. Daemon, manager or worker code belongs behind the control API.',
+  src: 'src/ is the top floor: the baton binary and the daemon wiring.',
+};
+
+function escape(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const layerRules = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({
+  name: `${folder}-imports-only-below`,
+  severity: 'error',
+  comment: WHY[folder],
+  from: { path: `^${folder}/` },
+  to: { path: PROJECT, pathNot: `^(${[folder, ...allowed].map((f) => `${escape(f)}/`).join('|')})` },
+}));
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -26,54 +69,13 @@ module.exports = {
       from: {},
       to: { couldNotResolve: true },
     },
+    ...layerRules,
     {
-      name: 'proto-imports-only-proto',
+      name: 'raft-through-its-door',
       severity: 'error',
-      comment: 'proto/ is the bottom of the graph: every folder may import it, so it imports nothing of ours.',
-      from: { path: '^proto/' },
-      to: { path: PROJECT, pathNot: '^proto/' },
-    },
-    {
-      name: 'raft-imports-only-proto',
-      severity: 'error',
-      comment: 'raft/ is a library (DESIGN.md 1-2): it imports nothing of the project but proto/.',
-      from: { path: '^raft/' },
-      to: { path: PROJECT, pathNot: '^(raft|proto)/' },
-    },
-    {
-      name: 'worker-not-to-control-plane',
-      severity: 'error',
-      comment: 'A worker only speaks gRPC to managers (DESIGN.md 1, 5): it never imports manager, dispatcher or raft code.',
-      from: { path: '^worker/' },
-      to: { path: '^(manager|dispatcher|raft)/' },
-    },
-    {
-      name: 'dispatcher-only-manager-store',
-      severity: 'error',
-      comment: 'dispatcher/ reads and writes cluster state through manager/store and nothing else of manager/; it never reaches into raft, workers or the cli.',
-      from: { path: '^dispatcher/' },
-      to: { path: '^(manager/(?!store/)|raft/|worker/|cli/)' },
-    },
-    {
-      name: 'cli-only-client-and-proto',
-      severity: 'error',
-      comment: 'cli/ is a client (DESIGN.md 1, 7): cli -> src/client -> proto. Daemon, manager or worker code belongs behind the control API.',
-      from: { path: '^cli/' },
-      to: { path: PROJECT, pathNot: '^(cli/|src/client/|proto/)' },
-    },
-    {
-      name: 'client-not-to-server',
-      severity: 'error',
-      comment: 'src/client is what the cli (and other programs) link: it speaks the control API and must not drag server code in.',
-      from: { path: '^src/client/' },
-      to: { path: '^(manager|dispatcher|worker|raft|cli)/|^src/(daemon|mesh)/' },
-    },
-    {
-      name: 'manager-not-to-data-plane',
-      severity: 'error',
-      comment: 'manager/ may use raft/ but not dispatcher/, worker/ or cli/ (DESIGN.md 1): they depend on it, not the reverse.',
-      from: { path: '^manager/' },
-      to: { path: '^(dispatcher|worker|cli)/' },
+      comment: 'raft/index.ts is the library\'s only door: code outside raft/ imports nothing else of it.',
+      from: { path: '^(?!raft/)', pathNot: '^(test|bench)/' },
+      to: { path: '^raft/', pathNot: '^raft/index\\.ts$' },
     },
     {
       name: 'only-tests-import-tests',

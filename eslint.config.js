@@ -23,7 +23,7 @@ function gitIgnored() {
     });
 }
 
-const TS_SOURCES = ['{src,raft,manager,worker,dispatcher,cli,test,bench,proto}/**/*.ts'];
+const TS_SOURCES = ['{proto,spec,rpc,raft,mesh,client,manager,worker,dispatcher,cli,src,test,bench}/**/*.ts'];
 
 export default defineConfig(
   {

@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { baton, BatonError, connect, type BatonClient } from '../src/client/index.js';
+import { baton, BatonError, connect, type BatonClient } from '../client/index.js';
 import { BatonDaemonCluster, controlClient, memoryKiB, runCli, spawnDaemon, type BatonDaemon } from './lib/baton-daemons.js';
 import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';

@@ -23,7 +23,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
-import { baton, type BatonClient } from '../src/client/index.js';
+import { baton, type BatonClient } from '../client/index.js';
 import { BatonDaemonCluster, controlClient, runCli, type BatonDaemon } from './lib/baton-daemons.js';
 import {
   EngineEvents,

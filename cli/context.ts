@@ -1,6 +1,6 @@
 // What every client command shares: the connection flags and a way to run with a client.
 import type { Argv } from 'yargs';
-import { BatonError, connect, type BatonClient } from '../src/client/index.js';
+import { BatonError, connect, type BatonClient } from '../client/index.js';
 
 export interface GlobalArgs {
   host?: string | undefined;

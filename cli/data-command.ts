@@ -2,7 +2,7 @@
 // A secret's data never comes back from the managers; a config's is shown by inspect.
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { BatonError, type BatonClient } from '../src/client/index.js';
+import { BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { json, print, table } from './output.js';
 import { ago } from './service.js';

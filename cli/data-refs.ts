@@ -1,7 +1,7 @@
 // `--secret` and `--config` values of `service create` (and `service update --secret-add`,
 // `--config-add`), Docker's way: `NAME`, or `source=NAME,target=...,mode=0400`, or the short
 // `NAME,target=...`. Names are resolved to ids by the managers.
-import { baton, BatonError } from '../src/client/index.js';
+import { baton, BatonError } from '../client/index.js';
 import { repeated } from './context.js';
 
 interface Parsed {

@@ -1,7 +1,7 @@
 // The --health-* flags of `service create` (and `service update`), as Docker's: --health-cmd
 // runs through the shell (["CMD-SHELL", cmd]), --no-healthcheck disables even the image's own
 // HEALTHCHECK (["NONE"]), durations and retries of 0 mean Docker's defaults.
-import { baton, BatonError } from '../src/client/index.js';
+import { baton, BatonError } from '../client/index.js';
 import { parseDuration } from './service-spec.js';
 import { numeric } from './context.js';
 import { durationText } from './output.js';

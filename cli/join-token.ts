@@ -1,6 +1,6 @@
 // `baton join-token worker|manager [--rotate] [-q]`.
 import type { Argv } from 'yargs';
-import type { BatonClient } from '../src/client/index.js';
+import type { BatonClient } from '../client/index.js';
 import { withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 

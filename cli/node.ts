@@ -1,6 +1,6 @@
 // `baton node ls|inspect|update|promote|demote|rm`.
 import type { Argv } from 'yargs';
-import { baton, BatonError, type BatonClient } from '../src/client/index.js';
+import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { capitalize, json, print, table } from './output.js';
 

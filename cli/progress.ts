@@ -2,7 +2,7 @@
 // update`: one line per slot, redrawn in a terminal, and the reason when it cannot converge
 // (instead of hanging forever). An update is followed through its update_status: rolled back
 // or paused, the command says why and fails.
-import { baton, BatonError, type BatonClient } from '../src/client/index.js';
+import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { serviceTaskKey, taskKey } from '../proto/task-spec.js';
 import { healthSuffix, runningAndHealthy, taskStateName } from './task-state.js';
 

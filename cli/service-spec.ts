@@ -1,5 +1,5 @@
 // `service create` flags to a ServiceSpec, the Docker way; each bad value is one clear error.
-import { baton, BatonError } from '../src/client/index.js';
+import { baton, BatonError } from '../client/index.js';
 import { repeated } from './context.js';
 import { parseConfigRef, parseSecretRef } from './data-refs.js';
 

@@ -3,7 +3,7 @@
 // spec (read, changed, written back with its version, so a concurrent change is refused, not
 // overwritten); each bad value is one clear error and the service is left untouched.
 import type { Argv } from 'yargs';
-import { baton, BatonError } from '../src/client/index.js';
+import { baton, BatonError } from '../client/index.js';
 import { numeric, repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 import { parseBytes, parseCpus, parseDuration, parsePort } from './service-spec.js';

@@ -1,6 +1,6 @@
 // `baton service create|ls|ps|inspect|scale|logs|rm` (update and rollback: ./service-update.ts).
 import type { Argv } from 'yargs';
-import { baton, BatonError, type BatonClient } from '../src/client/index.js';
+import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { numeric, withClient, type GlobalArgs } from './context.js';
 import { bytesText, durationText, json, print, table } from './output.js';
 import { specFromFlags, type CreateFlags } from './service-spec.js';

@@ -2,7 +2,7 @@
 // side as Docker's stack is (the cluster only sees services, secrets and configs labelled
 // com.docker.stack.namespace=NAME).
 import type { Argv } from 'yargs';
-import { baton, BatonError, type BatonClient } from '../src/client/index.js';
+import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { capitalize, json, print, table } from './output.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';

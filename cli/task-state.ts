@@ -1,5 +1,5 @@
 // Task states as Docker prints them: `running`, `pending`, `rejected`...
-import { baton } from '../src/client/index.js';
+import { baton } from '../client/index.js';
 
 const STATE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(baton.TaskState).map(([k, v]) => [v, k.replace(/^TASK_/, '').toLowerCase()]),

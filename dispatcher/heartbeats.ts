@@ -3,10 +3,10 @@
 // a heartbeat costs no Raft write. A node silent for grace x period is marked down.
 import type { Logger } from 'pino';
 import { baton } from '../proto/gen/baton.js';
-import { BatonError } from '../src/rpc/errors.js';
-import type { Handlers } from '../src/rpc/define.js';
-import type { DispatcherService } from '../src/rpc/services.js';
-import type { Caller, Guard } from '../src/rpc/caller.js';
+import { BatonError } from '../rpc/errors.js';
+import type { Handlers } from '../rpc/define.js';
+import type { DispatcherService } from '../rpc/services.js';
+import type { Caller, Guard } from '../rpc/caller.js';
 import { updateAction, type ClusterStore, type StoreActionT, type Stored } from '../manager/store/index.js';
 
 /** What the dispatcher needs of the manager it runs on. */

@@ -4,10 +4,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { baton } from '../proto/gen/baton.js';
-import { BatonError } from '../src/rpc/errors.js';
-import type { Handlers } from '../src/rpc/define.js';
-import type { DispatcherService } from '../src/rpc/services.js';
-import type { Caller, Guard } from '../src/rpc/caller.js';
+import { BatonError } from '../rpc/errors.js';
+import type { Handlers } from '../rpc/define.js';
+import type { DispatcherService } from '../rpc/services.js';
+import type { Caller, Guard } from '../rpc/caller.js';
 import { deleteAction, isFinished, updateAction, type StoreActionT } from '../manager/store/index.js';
 import type { DispatcherHost } from './heartbeats.js';
 import { MeshTableCache, affectsMeshTable } from './mesh-table.js';

@@ -1,10 +1,10 @@
 // Followers pass writes to the leader (DESIGN 3): the same call, made over mTLS with this
 // manager's certificate, saying whom it forwards for.
 import type * as grpc from '@grpc/grpc-js';
-import { RpcClient } from '../src/rpc/client.js';
-import { BatonError } from '../src/rpc/errors.js';
-import { forwardingMetadata, type Caller } from '../src/rpc/caller.js';
-import type { Definition, RequestOf, ResponseOf } from '../src/rpc/define.js';
+import { RpcClient } from '../rpc/client.js';
+import { BatonError } from '../rpc/errors.js';
+import { forwardingMetadata, type Caller } from '../rpc/caller.js';
+import type { Definition, RequestOf, ResponseOf } from '../rpc/define.js';
 import type { Manager } from './manager.js';
 
 

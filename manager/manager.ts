@@ -2,12 +2,11 @@
 // manager leads (started on winning an election, stopped on losing it, as in SwarmKit).
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { RaftNode } from '../raft/node.js';
-import { RaftError } from '../raft/errors.js';
-import { ConfChangeType, type SoftState } from '../raft/core/types.js';
-import type { StreamAuthenticator } from '../raft/transport/index.js';
+import { ConfChangeType, RaftError, RaftNode, type SoftState, type StreamAuthenticator } from '../raft/index.js';
 import { ClusterStore, encodeBatch, StoreError, type ApplyResult, type StoreActionT, type StoreObjectT } from './store/index.js';
-import { BatonError } from '../src/rpc/errors.js';
+import { BatonError } from '../rpc/errors.js';
+import type { LeaderLoop } from './reconcile/host.js';
+export type { LeaderLoop } from './reconcile/host.js';
 
 export interface ManagerOptions {
   nodeId: string;
@@ -27,12 +26,6 @@ export interface ManagerOptions {
   tickMs?: number;
   /** The Raft log can no longer be written: the manager must not go on (see RaftNodeOptions). */
   onFatal?: (err: Error) => void;
-}
-
-/** A loop that runs only on the leader. */
-export interface LeaderLoop {
-  start(): void;
-  stop(): void;
 }
 
 export class Manager {

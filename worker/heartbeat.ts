@@ -3,8 +3,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { baton } from '../proto/gen/baton.js';
-import { RpcClient } from '../src/rpc/client.js';
-import { dispatcherService, type DispatcherService } from '../src/rpc/services.js';
+import { RpcClient } from '../rpc/client.js';
+import { dispatcherService, type DispatcherService } from '../rpc/services.js';
 
 export interface HeartbeatOptions {
   /** Managers to try, in order of preference. */

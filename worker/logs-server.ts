@@ -2,8 +2,8 @@
 // it runs; several tasks' logs are interleaved as they come.
 import type * as grpc from '@grpc/grpc-js';
 import type { baton } from '../proto/gen/baton.js';
-import { BatonError } from '../src/rpc/errors.js';
-import type { Guard } from '../src/rpc/caller.js';
+import { BatonError } from '../rpc/errors.js';
+import type { Guard } from '../rpc/caller.js';
 import type { LogChunk, LogOptions } from './executor/index.js';
 
 type LogsCall = grpc.ServerWritableStream<baton.TaskLogsRequest.$Properties, baton.LogLine.$Properties>;

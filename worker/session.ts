@@ -4,8 +4,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { baton } from '../proto/gen/baton.js';
-import { RpcClient } from '../src/rpc/client.js';
-import { dispatcherService, dispatcherSession } from '../src/rpc/services.js';
+import { RpcClient } from '../rpc/client.js';
+import { dispatcherService, dispatcherSession } from '../rpc/services.js';
 
 export interface SessionClientOptions {
   managers: () => baton.ManagerPeer.$Properties[];

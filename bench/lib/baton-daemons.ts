@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { BatonClient, baton, connect } from '../../src/client/index.js';
-import { RpcClient } from '../../src/rpc/client.js';
-import { controlService } from '../../src/rpc/services.js';
+import { BatonClient, baton, connect } from '../../client/index.js';
+import { RpcClient } from '../../rpc/client.js';
+import { controlService } from '../../rpc/services.js';
 import { ManagedProcess, freePort, waitFor } from './proc.js';
 
 /** dist/src/baton.js, next to this file's dist/bench/lib/. */

@@ -3,7 +3,7 @@
 // Prints "ready <worker pids...>" once the port is bound; exits on SIGTERM after closing the mesh.
 import pino from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { createRoutingMesh, meshWorkerPids } from '../../src/mesh/index.js';
+import { createRoutingMesh, meshWorkerPids } from '../../mesh/index.js';
 
 const [portText, backendsText, workersText] = process.argv.slice(2);
 const port = Number(portText);

@@ -1,7 +1,7 @@
 // `stack deploy`: read the cluster, check everything, then write: secrets and configs first (the
 // services refer to them by id), then services created or updated (a rolling update on the
 // cluster's side), unchanged ones left alone, and ones no longer in the file removed with --prune.
-import { BatonError, type BatonClient, type baton } from '../../src/client/index.js';
+import { BatonError, type BatonClient, type baton } from '../../client/index.js';
 import type { StackDefinition } from './project.js';
 import { planServices } from './diff.js';
 import { NAMESPACE_LABEL } from './service.js';

@@ -1,6 +1,6 @@
 // The `deploy:` section of a Compose service: mode and replicas, resources, placement, restart,
 // update and rollback policies, and the service's labels.
-import { baton } from '../../src/client/index.js';
+import { baton } from '../../client/index.js';
 import type { Node } from './reader.js';
 import { bytes, durationMs, nanoCpus } from './values.js';
 

@@ -1,6 +1,6 @@
 // What a re-deploy must do: compare the spec we would send with the stored one (both in one
 // canonical form, so field order, map order and default values do not count as changes).
-import { baton } from '../../src/client/index.js';
+import { baton } from '../../client/index.js';
 
 export interface ServicePlan {
   create: baton.ServiceSpec.$Properties[];

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, type ScalarTag } from 'yaml';
-import { BatonError } from '../../src/client/index.js';
+import { BatonError } from '../../client/index.js';
 import { interpolateTree, type Env } from './interpolate.js';
 import type { Origin } from './reader.js';
 

@@ -1,6 +1,6 @@
 // The stack's secrets and configs on the cluster, through the Control API's secret and config
 // calls (the same model for both: a named, immutable blob with labels).
-import type { BatonClient } from '../../src/client/index.js';
+import type { BatonClient } from '../../client/index.js';
 import type { ObjectKind } from './objects.js';
 import { NAMESPACE_LABEL } from './service.js';
 import type { ObjectStore, StoredObject } from './sync-objects.js';

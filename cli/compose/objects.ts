@@ -1,7 +1,7 @@
 // Secrets and configs: the top-level declarations (`file:` relative to the compose file, or
 // `external: true`) and the services' references to them (short `- db_password` or long
 // `{source, target, mode}`).
-import { baton } from '../../src/client/index.js';
+import { baton } from '../../client/index.js';
 import type { Node } from './reader.js';
 
 export type ObjectKind = 'secret' | 'config';

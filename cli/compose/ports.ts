@@ -1,6 +1,6 @@
 // `ports:` of a Compose service: short syntax ("8080:80", "80", "8080:80/udp", or a number) and
 // long syntax (target, published, protocol, mode: ingress|host).
-import { baton } from '../../src/client/index.js';
+import { baton } from '../../client/index.js';
 import type { Node } from './reader.js';
 
 export function readPorts(ports: Node): baton.PortConfig.$Properties[] {

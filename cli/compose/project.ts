@@ -1,6 +1,6 @@
 // A whole stack from its Compose files: the services' specs (named STACK_service, labelled with
 // the stack) and the secrets and configs they use. Nothing here talks to the cluster.
-import { BatonError, type baton } from '../../src/client/index.js';
+import { BatonError, type baton } from '../../client/index.js';
 import type { Env } from './interpolate.js';
 import { loadFiles } from './load.js';
 import { readDecls, type ObjectDecl } from './objects.js';

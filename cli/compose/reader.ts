@@ -2,7 +2,7 @@
 // file and the key (`compose.yml: services.web.deploy.replicas must be ...`), and every key we
 // do not implement is reported by name: an error, or a warning for the few that are harmless
 // to ignore (see README "Stacks").
-import { BatonError } from '../../src/client/index.js';
+import { BatonError } from '../../client/index.js';
 
 export interface Origin {
   /** The file (as the user named it) that gave the value at `path`, after merging several. */

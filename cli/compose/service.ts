@@ -1,7 +1,7 @@
 // One Compose service → the ServiceSpec `stack deploy` sends: every field explicit (defaults as
 // `service create` sends them), so a re-deploy can compare it with the stored spec.
 import { readFileSync } from 'node:fs';
-import { baton } from '../../src/client/index.js';
+import { baton } from '../../client/index.js';
 import type { Env } from './interpolate.js';
 import { duration, readDeploy } from './deploy-section.js';
 import { readConfigRefs, readSecretRefs, type ObjectDecl } from './objects.js';

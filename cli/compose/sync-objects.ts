@@ -3,7 +3,7 @@
 // an unreadable file leaves the cluster as it was.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BatonError, type baton } from '../../src/client/index.js';
+import { BatonError, type baton } from '../../client/index.js';
 import type { ObjectDecl, ObjectKind } from './objects.js';
 import { NAMESPACE_LABEL } from './service.js';
 

@@ -14,7 +14,7 @@
 // Two creates racing on the leader may both pick the same free port; the control API should
 // serialise service writes (or re-check when they fail).
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../src/rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 import type { ClusterStore, DeepReadonly } from '../store/index.js';
 
 export const PORT_RANGE_START = 30000;

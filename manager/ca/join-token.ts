@@ -2,7 +2,7 @@
 // (trust on first use, DESIGN 3); the secret is what it proves to be issued a certificate. Both
 // parts are lowercase base32 so a token survives copy-paste, shells and URLs unquoted.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isBase32, randomBase32 } from '../../src/tls/encoding.js';
+import { isBase32, randomBase32 } from '../../rpc/tls/encoding.js';
 
 const PREFIX = 'BTN';
 const VERSION = '1';

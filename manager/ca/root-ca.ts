@@ -3,10 +3,10 @@
 // and what a certificate says (node ID, role, cluster) comes from the caller of
 // issueNodeCertificate (who checked the join token), never from the CSR.
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
-import { caDigest, certificateDer } from '../../src/tls/encoding.js';
-import { isNodeRole } from '../../src/tls/identity.js';
-import type { NodeRole } from '../../src/tls/identity.js';
-import { EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, x509 } from '../../src/tls/x509.js';
+import { caDigest, certificateDer } from '../../rpc/tls/encoding.js';
+import { isNodeRole } from '../../rpc/tls/identity.js';
+import type { NodeRole } from '../../rpc/tls/identity.js';
+import { EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, x509 } from '../../rpc/tls/x509.js';
 
 const ROOT_VALIDITY_MS = 20 * 365 * 24 * 3600 * 1000;
 // Tolerates clocks a little behind ours, so a fresh certificate is valid on the node at once.

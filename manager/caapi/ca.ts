@@ -2,10 +2,10 @@
 // Joining checks the token against the cluster's current tokens (so a rotated token stops
 // working at once), records the node, and signs its CSR with the root key unsealed in memory.
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../src/rpc/errors.js';
-import type { Handlers } from '../../src/rpc/define.js';
-import { caService, type CAService } from '../../src/rpc/services.js';
-import type { Guard } from '../../src/rpc/caller.js';
+import { BatonError } from '../../rpc/errors.js';
+import type { Handlers } from '../../rpc/define.js';
+import { caService, type CAService } from '../../rpc/services.js';
+import type { Guard } from '../../rpc/caller.js';
 import { CAError, JoinTokenError, loadRootCA, parseJoinToken, tokenMatches, unseal, type RootCA } from '../ca/index.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';

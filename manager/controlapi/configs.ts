@@ -1,9 +1,9 @@
 // Config calls of the Control service: as secrets, except that the data is not secret: it is
 // stored as given and `config inspect` shows it (as Docker's does); lists leave it out.
 import type { baton } from '../../proto/gen/baton.js';
-import type { Handlers } from '../../src/rpc/define.js';
-import type { ControlService } from '../../src/rpc/services.js';
-import { controlService } from '../../src/rpc/services.js';
+import type { Handlers } from '../../rpc/define.js';
+import type { ControlService } from '../../rpc/services.js';
+import { controlService } from '../../rpc/services.js';
 import { resolveObject } from './resolve.js';
 import { dataWrites, listFilterOf, onLeader, withoutData, type DataDeps } from './data-objects.js';
 

@@ -1,11 +1,11 @@
 // The Control service (proto/control.proto): reads are served by any manager after a Raft read
 // barrier (linearizable); writes run on the leader, followers forward them.
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../src/rpc/errors.js';
-import type { Handlers } from '../../src/rpc/define.js';
-import type { ControlService } from '../../src/rpc/services.js';
-import { controlService } from '../../src/rpc/services.js';
-import type { Caller, Guard } from '../../src/rpc/caller.js';
+import { BatonError } from '../../rpc/errors.js';
+import type { Handlers } from '../../rpc/define.js';
+import type { ControlService } from '../../rpc/services.js';
+import { controlService } from '../../rpc/services.js';
+import type { Caller, Guard } from '../../rpc/caller.js';
 import { generateJoinToken } from '../ca/index.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';

@@ -3,8 +3,8 @@
 // kinds' handlers (secrets.ts, configs.ts) do alike; the kinds differ in how the data is kept
 // (a secret's is sealed and never returned, a config's is plain and shown by inspect).
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../src/rpc/errors.js';
-import type { Caller, Guard } from '../../src/rpc/caller.js';
+import { BatonError } from '../../rpc/errors.js';
+import type { Caller, Guard } from '../../rpc/caller.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
 import { createAction, deleteAction, newObjectId, type ListFilter, type Stored } from '../store/index.js';

@@ -1,6 +1,6 @@
 // The whole Control service: cluster and node calls, service and task calls, secrets and configs.
-import type { Handlers } from '../../src/rpc/define.js';
-import type { ControlService } from '../../src/rpc/services.js';
+import type { Handlers } from '../../rpc/define.js';
+import type { ControlService } from '../../rpc/services.js';
 import { clusterHandlers, type ControlDeps } from './control.js';
 import { serviceHandlers, type ServiceDeps } from './services.js';
 import { secretHandlers, type SecretDeps } from './secrets.js';

@@ -2,9 +2,9 @@
 // (NodeAgent.TaskLogs over mTLS) and streams it all back to the client, prefixed with the task.
 import * as grpc from '@grpc/grpc-js';
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../src/rpc/errors.js';
-import type { Guard } from '../../src/rpc/caller.js';
-import { taskLogsMethod } from '../../src/rpc/services.js';
+import { BatonError } from '../../rpc/errors.js';
+import type { Guard } from '../../rpc/caller.js';
+import { taskLogsMethod } from '../../rpc/services.js';
 import type { Manager } from '../manager.js';
 import { resolveObject } from './resolve.js';
 

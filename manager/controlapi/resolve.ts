@@ -1,6 +1,6 @@
 // Docker-style references (id, name or unique id prefix) to stored objects, with the store's
 // errors turned into API errors.
-import { BatonError } from '../../src/rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 import type { Manager } from '../manager.js';
 import type { Kind, Stored } from '../store/index.js';
 

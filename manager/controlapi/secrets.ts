@@ -3,9 +3,9 @@
 // snapshots; no call ever returns it. Only the dispatcher unseals it, for the nodes whose tasks
 // use it (dispatcher/session-secrets.ts).
 import type { baton } from '../../proto/gen/baton.js';
-import type { Handlers } from '../../src/rpc/define.js';
-import type { ControlService } from '../../src/rpc/services.js';
-import { controlService } from '../../src/rpc/services.js';
+import type { Handlers } from '../../rpc/define.js';
+import type { ControlService } from '../../rpc/services.js';
+import { controlService } from '../../rpc/services.js';
 import { seal } from '../ca/index.js';
 import { resolveObject } from './resolve.js';
 import { dataWrites, listFilterOf, onLeader, withoutData, type DataDeps } from './data-objects.js';

@@ -1,11 +1,11 @@
 // Service and task calls of the Control service: specs are validated here, on the leader, so
 // bad input is one clear error and nothing is created; the orchestrators do the rest.
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../src/rpc/errors.js';
-import type { Handlers } from '../../src/rpc/define.js';
-import type { ControlService } from '../../src/rpc/services.js';
-import { controlService } from '../../src/rpc/services.js';
-import type { Guard } from '../../src/rpc/caller.js';
+import { BatonError } from '../../rpc/errors.js';
+import type { Handlers } from '../../rpc/define.js';
+import type { ControlService } from '../../rpc/services.js';
+import { controlService } from '../../rpc/services.js';
+import type { Guard } from '../../rpc/caller.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
 import { createAction, deleteAction, newObjectId, updateAction, type ListFilter, type Stored } from '../store/index.js';

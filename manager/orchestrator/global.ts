@@ -8,7 +8,7 @@ import { baton } from '../../proto/gen/baton.js';
 import type { StoreChange, Stored } from '../store/index.js';
 import { parseConstraints, type Constraint } from '../scheduler/constraints.js';
 import { isAvailable, specFailure } from '../scheduler/filters.js';
-import type { LoopOptions, OrchestratorHost } from './host.js';
+import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import { reconcileInstance, type Instance, type PassContext, type Want } from './instance.js';
 import { ServiceLoop, isGlobal } from './service-loop.js';
 

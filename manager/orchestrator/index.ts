@@ -4,19 +4,19 @@
 // Manager.addLeaderLoop.
 import { Scheduler } from '../scheduler/scheduler.js';
 import { GlobalOrchestrator } from './global.js';
-import type { LoopOptions, OrchestratorHost } from './host.js';
+import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import { ReplicatedOrchestrator } from './replicated.js';
 import { Updater } from './update/updater.js';
 
-export { type OrchestratorHost, type LoopOptions, type TimerApi } from './host.js';
-export { ReconcileLoop } from './loop.js';
+export { type OrchestratorHost, type LoopOptions, type TimerApi } from '../reconcile/host.js';
+export { ReconcileLoop } from '../reconcile/loop.js';
 export { ReplicatedOrchestrator } from './replicated.js';
 export { GlobalOrchestrator } from './global.js';
 export { TASK_HISTORY_LIMIT } from './instance.js';
 export { DEFAULT_RESTART_DELAY_MS, EXITED_LABEL, RESTARTS_LABEL, decideRestart, type RestartDecision } from './restart.js';
-export { isFinished, isWanted, isActive, newTaskId } from './tasks.js';
+export { isFinished, isWanted, isActive, newTaskId } from '../reconcile/tasks.js';
 export { Scheduler, Updater };
-export { isUpToDate } from './update/fresh.js';
+export { isUpToDate } from '../reconcile/fresh.js';
 
 export function orchestrationLoops(host: OrchestratorHost, opts: LoopOptions = {}): [ReplicatedOrchestrator, GlobalOrchestrator, Updater, Scheduler] {
   return [new ReplicatedOrchestrator(host, opts), new GlobalOrchestrator(host, opts), new Updater(host, opts), new Scheduler(host, opts)];

@@ -19,9 +19,9 @@
 import { baton } from '../../proto/gen/baton.js';
 import type { Stored } from '../store/index.js';
 import { decideRestart, exitedAt, historyLabels, markExited, restartHistory } from './restart.js';
-import { isFinished, isWanted, latest, newTask, newestFirst, specVersionOf, stateOf, type TaskView } from './tasks.js';
-import type { TaskWrites } from './writes.js';
-import { UPDATE_STOP_LABEL, isUpToDate } from './update/fresh.js';
+import { isFinished, isWanted, latest, newTask, newestFirst, specVersionOf, stateOf, type TaskView } from '../reconcile/tasks.js';
+import type { TaskWrites } from '../reconcile/writes.js';
+import { UPDATE_STOP_LABEL, isUpToDate } from '../reconcile/fresh.js';
 
 const S = baton.TaskState;
 

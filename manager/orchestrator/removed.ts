@@ -5,8 +5,8 @@
 import { baton } from '../../proto/gen/baton.js';
 import type { Stored } from '../store/index.js';
 import { nodeIsDown } from './instance.js';
-import { isFinished, stateOf } from './tasks.js';
-import type { TaskWrites } from './writes.js';
+import { isFinished, stateOf } from '../reconcile/tasks.js';
+import type { TaskWrites } from '../reconcile/writes.js';
 
 export function removeTasks(writes: TaskWrites, tasks: readonly Stored<'task'>[], node: (id: string) => Stored<'node'> | undefined): void {
   for (const t of tasks) {

@@ -2,7 +2,7 @@
 // 1..N, each kept filled by one wanted task; slots above N (a scale-down) are stopped. New
 // tasks wait unassigned (PENDING) for the scheduler. Per-slot rules live in ./instance.ts.
 import type { StoreChange, Stored } from '../store/index.js';
-import type { LoopOptions, OrchestratorHost } from './host.js';
+import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import { reconcileInstance, type Instance, type PassContext } from './instance.js';
 import { ServiceLoop, isGlobal } from './service-loop.js';
 

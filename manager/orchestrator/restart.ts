@@ -9,7 +9,7 @@
 //   the slot's earlier restarts that still count (carried from task to task, so history
 //   retention deleting old tasks does not reset the count).
 import { baton } from '../../proto/gen/baton.js';
-import { stateOf, type TaskView } from './tasks.js';
+import { stateOf, type TaskView } from '../reconcile/tasks.js';
 
 export const EXITED_LABEL = 'baton.exited';
 export const RESTARTS_LABEL = 'baton.restarts';

@@ -3,11 +3,11 @@
 // replicated tasks have a slot, global ones slot 0), and wakes a service when a delayed
 // restart is due.
 import type { StoreActionT, Stored } from '../store/index.js';
-import type { LoopOptions, OrchestratorHost } from './host.js';
+import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import type { PassContext } from './instance.js';
-import { ReconcileLoop } from './loop.js';
+import { ReconcileLoop } from '../reconcile/loop.js';
 import { removeTasks } from './removed.js';
-import { TaskWrites } from './writes.js';
+import { TaskWrites } from '../reconcile/writes.js';
 
 export function isGlobal(s: Stored<'service'> | undefined): boolean {
   return s?.spec?.global === true;

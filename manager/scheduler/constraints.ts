@@ -3,7 +3,7 @@
 // label that is absent never equals anything, so `node.labels.k!=v` holds on a node without k.
 // The scheduler and the global orchestrator share this code so they agree on eligibility.
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../src/rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 import type { DeepReadonly } from '../store/index.js';
 
 export type NodeView = DeepReadonly<baton.Node.$Properties>;

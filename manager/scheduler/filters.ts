@@ -7,7 +7,7 @@
 //   5. host ports: no unfinished task there publishes the same HOST-mode port
 // 1-3 depend only on the node and the task spec ("static"); 4-5 change as tasks are placed.
 import { baton } from '../../proto/gen/baton.js';
-import { isActive, isFinished, stateOf, type TaskView } from '../orchestrator/tasks.js';
+import { isActive, isFinished, stateOf, type TaskView } from '../reconcile/tasks.js';
 import { type Constraint, type NodeView, satisfies, unsatisfiedText } from './constraints.js';
 
 /** A reason nodes were passed over; `key` groups equal reasons across nodes. */

@@ -3,8 +3,8 @@
 // (./filters.ts) with the fewest active tasks of its service, then the fewest active tasks
 // overall, then the lowest node id; each placement counts for the next, so a burst of tasks
 // spreads. Tasks are taken in the order given.
-import { BatonError } from '../../src/rpc/errors.js';
-import type { TaskView } from '../orchestrator/tasks.js';
+import { BatonError } from '../../rpc/errors.js';
+import type { TaskView } from '../reconcile/tasks.js';
 import { type Constraint, type NodeView, parseConstraints } from './constraints.js';
 import { NodeLoad, type Reason, noSuitableNode, runtimeOf, staticFailure } from './filters.js';
 

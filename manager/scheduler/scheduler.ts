@@ -5,10 +5,10 @@
 // Any node or task change may make room (a label added, a task finished), so both re-run it.
 import { baton } from '../../proto/gen/baton.js';
 import type { StoreActionT, StoreChange, Stored } from '../store/index.js';
-import type { LoopOptions, OrchestratorHost } from '../orchestrator/host.js';
-import { ReconcileLoop } from '../orchestrator/loop.js';
-import { newestFirst } from '../orchestrator/tasks.js';
-import { TaskWrites } from '../orchestrator/writes.js';
+import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
+import { ReconcileLoop } from '../reconcile/loop.js';
+import { newestFirst } from '../reconcile/tasks.js';
+import { TaskWrites } from '../reconcile/writes.js';
 import { scheduleTasks } from './schedule.js';
 
 const S = baton.TaskState;

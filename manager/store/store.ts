@@ -3,8 +3,7 @@
 // and no randomness (the leader stamps created_at/updated_at before proposing), so every
 // manager that applies the same log holds byte-identical contents.
 import { baton } from '../../proto/gen/baton.js';
-import type { Entry } from '../../raft/core/types.js';
-import type { StateMachine } from '../../raft/node.js';
+import type { Entry, StateMachine } from '../../raft/index.js';
 import { decodeBatch } from './actions.js';
 import { StoreError } from './errors.js';
 import { type ListFilter, matches } from './filter.js';

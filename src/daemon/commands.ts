@@ -1,9 +1,9 @@
 // `baton init` and `baton join`: run the node daemon in the foreground until SIGINT/SIGTERM.
 import { pino, type Logger } from 'pino';
-import { defaultDataDir } from '../client/index.js';
+import { defaultDataDir } from '../../client/index.js';
 import { init, join } from './bootstrap.js';
 import { parseDuration } from './duration.js';
-import { BatonError } from '../rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 import type { NodeDaemon } from './node.js';
 import type { DaemonArgs, InitArgs, JoinArgs } from './options.js';
 

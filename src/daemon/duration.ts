@@ -1,5 +1,5 @@
 // Durations on the command line, the Docker way: 500ms, 30s, 5m, 24h, 90d.
-import { BatonError } from '../rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

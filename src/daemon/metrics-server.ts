@@ -1,7 +1,7 @@
 // `--metrics-addr host:port`: a plain HTTP server answering GET /metrics with Prometheus text
 // (DESIGN 8), for a scraper on the node's network; nothing else is served.
 import { createServer, type Server } from 'node:http';
-import { BatonError } from '../rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 
 export class MetricsServer {
   private constructor(private readonly server: Server) {}

@@ -3,8 +3,8 @@
 // crash never leaves a half-written identity; the TLS files change together (see saveTls).
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatonError } from '../rpc/errors.js';
-import type { NodeTlsMaterial } from '../tls/index.js';
+import { BatonError } from '../../rpc/errors.js';
+import type { NodeTlsMaterial } from '../../rpc/tls/index.js';
 
 export type Role = 'manager' | 'worker';
 

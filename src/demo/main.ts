@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { connect } from '../client/index.js';
+import { connect } from '../../client/index.js';
 import { DemoDaemons, portFreeOn } from './daemons.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from '../../src/client/index.js';
+import { connect } from '../../client/index.js';
 import { BatonCluster, eventually } from '../lib/baton-cluster.js';
 
 const LINES = 6144;

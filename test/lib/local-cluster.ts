@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
 import { cloneObject, createAction, updateAction, type Stored } from '../../manager/store/index.js';
-import { LocalHost, ManualClock } from '../../manager/orchestrator/local-host.js';
+import { LocalHost, ManualClock } from '../../manager/reconcile/local-host.js';
 import { orchestrationLoops, type ReconcileLoop } from '../../manager/orchestrator/index.js';
-import type { LoopOptions } from '../../manager/orchestrator/host.js';
+import type { LoopOptions } from '../../manager/reconcile/host.js';
 import { rolledBack, withNewSpec } from '../../manager/orchestrator/update/start.js';
 
 const S = baton.TaskState;

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import type { baton } from '../../proto/gen/baton.js';
-import type { LocalHost } from '../../manager/orchestrator/local-host.js';
+import type { LocalHost } from '../../manager/reconcile/local-host.js';
 import { Sessions } from '../../dispatcher/index.js';
 
 export class FakeSessionStream extends EventEmitter {

@@ -4,9 +4,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError, type ErrorCode } from '../../src/rpc/errors.js';
+import { BatonError, type ErrorCode } from '../../rpc/errors.js';
 import { createAction, deleteAction } from '../../manager/store/index.js';
-import { LocalHost } from '../../manager/orchestrator/local-host.js';
+import { LocalHost } from '../../manager/reconcile/local-host.js';
 import { PORT_RANGE_END, PORT_RANGE_START, allocatePorts } from '../../manager/allocator/ports.js';
 
 const { TCP, UDP } = baton.PortProtocol;

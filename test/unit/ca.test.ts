@@ -15,9 +15,9 @@ import {
   tokenMatches,
   unseal,
 } from '../../manager/ca/index.js';
-import { base32 } from '../../src/tls/encoding.js';
-import { caDigest, generateNodeKey, IdentityError, parseNodeIdentity } from '../../src/tls/index.js';
-import { EC_SIGNING_ALGORITHM, x509 } from '../../src/tls/x509.js';
+import { base32 } from '../../rpc/tls/encoding.js';
+import { caDigest, generateNodeKey, IdentityError, parseNodeIdentity } from '../../rpc/tls/index.js';
+import { EC_SIGNING_ALGORITHM, x509 } from '../../rpc/tls/x509.js';
 
 const HOUR = 3600_000;
 const NOW = new Date('2030-01-02T03:04:05Z');

@@ -3,7 +3,7 @@
 // new ones created, ones gone from the file orphaned (removed only with --prune).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { baton } from '../../src/client/index.js';
+import { baton } from '../../client/index.js';
 import { validateServiceSpec } from '../../manager/controlapi/services.js';
 import { canonicalSpec, planServices, sameSpec } from '../../cli/compose/diff.js';
 import { loadYaml } from './compose-helpers.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatonError } from '../../src/client/index.js';
+import { BatonError } from '../../client/index.js';
 import { loadStack } from '../../cli/compose/project.js';
 import { errorOf } from './compose-helpers.js';
 

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baton } from '../../src/client/index.js';
+import { baton } from '../../client/index.js';
 import { loadStack, type StackDefinition } from '../../cli/compose/project.js';
 import { loadYaml } from './compose-helpers.js';
 

@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
 import { createAction } from '../../manager/store/index.js';
-import { LocalHost } from '../../manager/orchestrator/local-host.js';
+import { LocalHost } from '../../manager/reconcile/local-host.js';
 import type { Sessions } from '../../dispatcher/index.js';
 import { FakeSessionStream, leaderSessions, openSession, turn } from '../lib/session-fixture.js';
 

@@ -4,7 +4,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import pino from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { createRoutingMesh, type RoutingMesh } from '../../src/mesh/index.js';
+import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
 import { freePort } from '../lib/ports.js';
 
 export const quietLogger = pino({ enabled: false });

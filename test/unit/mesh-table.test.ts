@@ -5,7 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
 import { cloneObject, createAction, deleteAction, updateAction } from '../../manager/store/index.js';
-import { LocalHost } from '../../manager/orchestrator/local-host.js';
+import { LocalHost } from '../../manager/reconcile/local-host.js';
 import { MeshTableCache, affectsMeshTable, computeMeshTable } from '../../dispatcher/mesh-table.js';
 
 const S = baton.TaskState;

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
-import { PROXY_V2_SIGNATURE, ipv6Bytes, proxyV1Header, proxyV2Header } from '../../src/mesh/proxy-header.js';
+import { PROXY_V2_SIGNATURE, ipv6Bytes, proxyV1Header, proxyV2Header } from '../../mesh/proxy-header.js';
 import { ENGINES, eventually, freePort, greeterBackend, lineClient, metricValue, newMesh, service, udpSocket, type LineClient } from './mesh-fixtures.js';
 
 /** A UDP echo server that prefixes each reply with its name. */

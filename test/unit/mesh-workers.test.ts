@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { createRoutingMesh, meshWorkerPids } from '../../src/mesh/index.js';
+import { createRoutingMesh, meshWorkerPids } from '../../mesh/index.js';
 import { closeHttp, eventually, freePort, httpBackend, httpGet, metricValue, quietLogger, service } from './mesh-fixtures.js';
 import { alive } from '../lib/processes.js';
 

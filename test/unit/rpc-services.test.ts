@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { baton } from '../../proto/gen/baton.js';
-import { caService, controlService, dispatcherService, dispatcherSession, serviceLogsMethod, taskLogsMethod } from '../../src/rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
 
 const PROTO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../proto/control.proto');
 

@@ -5,9 +5,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../src/rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 import { cloneObject, createAction, updateAction } from '../../manager/store/index.js';
-import { LocalHost, ManualClock } from '../../manager/orchestrator/local-host.js';
+import { LocalHost, ManualClock } from '../../manager/reconcile/local-host.js';
 import { Scheduler, parseConstraint, scheduleTasks } from '../../manager/scheduler/index.js';
 
 const S = baton.TaskState;

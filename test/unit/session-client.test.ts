@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import type { baton } from '../../proto/gen/baton.js';
-import { dispatcherSession } from '../../src/rpc/services.js';
+import { dispatcherSession } from '../../rpc/services.js';
 import { SessionClient } from '../../worker/session.js';
 
 type SessionCall = grpc.ServerWritableStream<baton.SessionRequest.$Properties, baton.SessionMessage.$Properties>;

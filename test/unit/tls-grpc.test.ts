@@ -17,8 +17,8 @@ import {
   NODE_CHANNEL_OPTIONS,
   NodeServerCredentials,
   peerIdentity,
-} from '../../src/tls/index.js';
-import type { NodeIdentity, NodeRole, NodeTlsMaterial } from '../../src/tls/index.js';
+} from '../../rpc/tls/index.js';
+import type { NodeIdentity, NodeRole, NodeTlsMaterial } from '../../rpc/tls/index.js';
 
 const HOST = '127.0.0.1';
 const HOUR = 3600_000;

@@ -17,11 +17,11 @@ import { baton } from '../../../proto/gen/baton.js';
 import { cloneObject, type DeepReadonly, type Stored } from '../../store/index.js';
 import { isAvailable } from '../../scheduler/filters.js';
 import { EXITED_LABEL } from '../restart.js';
-import { isFinished, isWanted, newTask, specVersionOf, stateOf } from '../tasks.js';
+import { isFinished, isWanted, newTask, specVersionOf, stateOf } from '../../reconcile/tasks.js';
 import { keepFirst, nodeIsDown, stopTask } from '../instance.js';
-import type { TaskWrites } from '../writes.js';
+import type { TaskWrites } from '../../reconcile/writes.js';
 import { activePolicy, isRolling, isRollingBack, type Policy } from './config.js';
-import { REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isUpToDate } from './fresh.js';
+import { REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isUpToDate } from '../../reconcile/fresh.js';
 import { rolledBack } from './start.js';
 
 const S = baton.TaskState;

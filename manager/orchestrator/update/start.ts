@@ -3,7 +3,7 @@
 // rolling update (or rollback) has begun, from which moment the updater counts its tasks.
 import { baton } from '../../../proto/gen/baton.js';
 import { cloneObject, isFinished, type DeepReadonly, type Stored } from '../../store/index.js';
-import { isUpToDate } from './fresh.js';
+import { isUpToDate } from '../../reconcile/fresh.js';
 
 const U = baton.UpdateState;
 

@@ -5,9 +5,9 @@
 import type { StoreActionT, StoreChange, Stored } from '../../store/index.js';
 import { updateAction } from '../../store/index.js';
 import { allocatePorts } from '../../allocator/ports.js';
-import type { LoopOptions, OrchestratorHost } from '../host.js';
-import { ReconcileLoop } from '../loop.js';
-import { TaskWrites } from '../writes.js';
+import type { LoopOptions, OrchestratorHost } from '../../reconcile/host.js';
+import { ReconcileLoop } from '../../reconcile/loop.js';
+import { TaskWrites } from '../../reconcile/writes.js';
 import { isRolling } from './config.js';
 import { isUp, planUpdate } from './plan.js';
 

@@ -2,7 +2,7 @@
 // on the local unix socket it is the machine's administrator. A manager forwarding a call to the
 // leader says whom it forwards for; only a verified manager is believed.
 import * as grpc from '@grpc/grpc-js';
-import { checkPeer, type CallWithAuthContext, type NodeRole } from '../tls/index.js';
+import { checkPeer, type CallWithAuthContext, type NodeRole } from './tls/index.js';
 import { BatonError } from './errors.js';
 
 export interface Caller {

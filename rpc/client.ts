@@ -1,4 +1,4 @@
-// A typed unary client for any service definition of src/rpc/services.ts: calls return
+// A typed unary client for any service definition of rpc/services.ts: calls return
 // promises and fail with BatonError, whatever the transport underneath (unix socket or mTLS).
 import * as grpc from '@grpc/grpc-js';
 import { BatonError } from './errors.js';

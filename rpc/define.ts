@@ -1,5 +1,5 @@
 // gRPC method definitions built from the protobufjs-generated codecs (proto/gen), so requests
-// and responses are encoded exactly one way. Services list their methods in src/rpc/services.ts;
+// and responses are encoded exactly one way. Services list their methods in rpc/services.ts;
 // test/unit/rpc-services.test.ts checks them against the .proto files.
 import type * as grpc from '@grpc/grpc-js';
 

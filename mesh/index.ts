@@ -2,7 +2,7 @@
 // relays each connection (TCP) or datagram flow (UDP) to a running task of the service on any
 // node. The control plane (dispatcher → worker session) hands it the whole table with apply().
 import type { Logger } from 'pino';
-import { baton } from '../../proto/gen/baton.js';
+import { baton } from '../proto/gen/baton.js';
 import { renderMetrics, type PortStats } from './metrics.js';
 import { POOL_SIZE } from './preconnect.js';
 import { TcpPort, type ProxyMode, type TcpPortOptions } from './tcp-port.js';

@@ -34,3 +34,9 @@ export const realTimers: TimerApi = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** A loop that runs only on the leader: started when this manager wins an election, stopped when it loses it. */
+export interface LeaderLoop {
+  start(): void;
+  stop(): void;
+}

@@ -7,13 +7,13 @@ import * as grpc from '@grpc/grpc-js';
 import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
 import { controlService, serviceLogsMethod, type ControlService } from '../rpc/services.js';
-import type { baton } from '../../proto/gen/baton.js';
+import type { baton } from '../proto/gen/baton.js';
 // credentials.js alone: the x509 library is not needed to connect.
-import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../tls/credentials.js';
+import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../rpc/tls/credentials.js';
 
 export { BatonError } from '../rpc/errors.js';
 export type { ControlService } from '../rpc/services.js';
-export { baton } from '../../proto/gen/baton.js';
+export { baton } from '../proto/gen/baton.js';
 
 export interface ConnectOptions {
   /** unix:///path/baton.sock, tcp://host:port or host:port; default BATON_HOST, then the data dir's socket. */

@@ -1,7 +1,7 @@
 // Which tasks a rolling update still has to replace: those whose spec or endpoint differs from
 // their service's (proto/task-spec.ts says what "differs" means). Stored objects never change
 // in place, so each one's comparable text is computed once and cached on the object itself.
-import { serviceTaskKey, taskKey } from '../../../proto/task-spec.js';
+import { serviceTaskKey, taskKey } from '../../proto/task-spec.js';
 
 const keys = new WeakMap<object, string>();
 

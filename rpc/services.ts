@@ -1,5 +1,5 @@
 // Every baton gRPC service (proto/control.proto) as definitions built from the generated codecs.
-import { baton } from '../../proto/gen/baton.js';
+import { baton } from '../proto/gen/baton.js';
 import { serverStream, unary } from './define.js';
 
 const CONTROL = 'baton.Control';

@@ -4,9 +4,8 @@
 // fresh read. Loops keep no state that the store does not hold, apart from timers, so a new
 // leader converges from a full pass on start.
 import type { Logger } from 'pino';
-import type { LeaderLoop } from '../manager.js';
 import type { StoreActionT, StoreChange, StoreEvent } from '../store/index.js';
-import { DEFAULT_MAX_BATCH, realTimers, type LoopOptions, type OrchestratorHost, type TimerApi } from './host.js';
+import { DEFAULT_MAX_BATCH, realTimers, type LeaderLoop, type LoopOptions, type OrchestratorHost, type TimerApi } from './host.js';
 
 /** Longest back-off between retries of a failing proposal. */
 const MAX_RETRY_MS = 5_000;

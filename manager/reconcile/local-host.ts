@@ -2,8 +2,8 @@
 // next log entry, with the store's own atomicity and version checks. The loops run on it
 // unchanged; unit tests, the scale benchmark and simulations use it with a ManualClock.
 import { pino, type Logger } from 'pino';
-import { BatonError, type ErrorCode } from '../../src/rpc/errors.js';
-import { EntryType } from '../../raft/core/types.js';
+import { BatonError, type ErrorCode } from '../../rpc/errors.js';
+import { EntryType } from '../../raft/index.js';
 import { ClusterStore, encodeBatch, type StoreActionT, type StoreErrorCode, type StoreObjectT } from '../store/index.js';
 import type { OrchestratorHost, TimerApi } from './host.js';
 
