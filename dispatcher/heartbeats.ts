@@ -1,4 +1,4 @@
-// Node liveness (DESIGN 4): every node heartbeats the leader each period; the leader keeps the
+// Node liveness: every node heartbeats the leader each period; the leader keeps the
 // times in memory and writes to the store only when a node's state changes (ready <-> down), so
 // a heartbeat costs no Raft write. A node silent for grace x period is marked down.
 import type { Logger } from 'pino';

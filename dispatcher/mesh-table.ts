@@ -1,4 +1,4 @@
-// The routing mesh's table (DESIGN 6), computed from the store on the leader and pushed to every
+// The routing mesh's table (for mesh/), computed from the store on the leader and pushed to every
 // node over its session: for each service with INGRESS ports, the published ports and the
 // tasks a new connection may go to. Only tasks that are wanted, running, not starting or
 // unhealthy, on a node not known down, are backends; a task whose desired state leaves RUNNING

@@ -1,4 +1,4 @@
-// The secrets and configs of one node's session (DESIGN 4): a node gets exactly those its
+// The secrets and configs of one node's session: a node gets exactly those its
 // assigned tasks reference, nothing else. They go out with the full set, then with the first
 // change that makes a task need one (in the same message as that task, so the agent has the
 // data before it prepares the task); a `removed_*` id follows once no task of the node needs it.

@@ -1,4 +1,4 @@
-// Task assignment (DESIGN 4): each node keeps one Session stream open to the leader, which
+// Task assignment: each node keeps one Session stream open to the leader, which
 // pushes the node's full set of tasks and then only what changes, straight from store changes.
 // Status updates come back in batches and are written in one Raft entry per batch.
 import type * as grpc from '@grpc/grpc-js';
@@ -30,7 +30,7 @@ export class Sessions {
   private readonly now: () => number;
   /** Set once this leader's store has caught up (leader loops start after a read barrier). */
   private ready = false;
-  /** The routing mesh's table, the same for every node (DESIGN 6). */
+  /** The routing mesh's table, the same for every node (./mesh-table.ts). */
   private readonly mesh: MeshTableCache;
 
   constructor(private readonly deps: SessionDeps) {

@@ -1,4 +1,4 @@
-// Followers pass writes to the leader (DESIGN 3): the same call, made over mTLS with this
+// Followers pass writes to the leader: the same call, made over mTLS with this
 // manager's certificate, saying whom it forwards for.
 import type * as grpc from '@grpc/grpc-js';
 import { RpcClient } from '../rpc/client.js';

@@ -1,4 +1,4 @@
-// The routing mesh's data plane (DESIGN §6): every node listens on every published port and
+// The routing mesh's data plane (docs/routing-mesh.md): every node listens on every published port and
 // relays each connection (TCP) or datagram flow (UDP) to a running task of the service on any
 // node. The control plane (dispatcher → worker session) hands it the whole table with apply().
 import type { Logger } from 'pino';
@@ -14,7 +14,7 @@ import { Backend } from './backend-set.js';
 import type { BackendCounters, PortConfig } from './worker-protocol.js';
 
 export interface MeshOptions {
-  /** Where published ports listen: the node's data-path address (DESIGN §6), e.g. 127.0.0.2, or 0.0.0.0. */
+  /** Where published ports listen (--data-path-addr), e.g. 127.0.0.2, or 0.0.0.0. */
   bindAddress: string;
   logger: Logger;
   /**

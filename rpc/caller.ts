@@ -1,4 +1,4 @@
-// Who is calling a handler. On the node's TCP port that is the verified certificate (DESIGN 3);
+// Who is calling a handler. On the node's TCP port that is the verified certificate (CN, OU, O);
 // on the local unix socket it is the machine's administrator. A manager forwarding a call to the
 // leader says whom it forwards for; only a verified manager is believed.
 import * as grpc from '@grpc/grpc-js';

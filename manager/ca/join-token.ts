@@ -1,5 +1,5 @@
 // Join tokens: BTN-1-<CA digest>-<secret>. The digest pins the root CA a joining node must see
-// (trust on first use, DESIGN 3); the secret is what it proves to be issued a certificate. Both
+// (trust on first use); the secret is what it proves to be issued a certificate. Both
 // parts are lowercase base32 so a token survives copy-paste, shells and URLs unquoted.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isBase32, randomBase32 } from '../../rpc/tls/encoding.js';

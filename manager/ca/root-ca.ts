@@ -1,4 +1,4 @@
-// The cluster's root CA (DESIGN 3): created once at `baton init`, its key sealed into the Raft
+// The cluster's root CA (ECDSA P-256): created once at `baton init`, its key sealed into the Raft
 // store, and loaded on whichever manager issues certificates. It signs only node certificates,
 // and what a certificate says (node ID, role, cluster) comes from the caller of
 // issueNodeCertificate (who checked the join token), never from the CSR.

@@ -1,4 +1,4 @@
-// The leader-only loops that keep services running (DESIGN 3): the replicated and global
+// The leader-only loops that keep services running: the replicated and global
 // orchestrators (with the restart supervisor and node-down/drain handling inside them), the
 // rolling updater and the scheduler. `orchestrationLoops` builds the four for
 // Manager.addLeaderLoop.

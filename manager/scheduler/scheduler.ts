@@ -1,4 +1,4 @@
-// The scheduler loop (DESIGN 3): places tasks that wait for a node (no node, status PENDING,
+// The scheduler loop (leader only): places tasks that wait for a node (no node, status PENDING,
 // desired RUNNING) with scheduleTasks, writing every decision of a pass in one proposal.
 // A task that fits nowhere stays PENDING with a message saying why; the message is rewritten
 // only when it changes, so an unschedulable task costs no writes while nothing changes.

@@ -1,4 +1,4 @@
-// The replicated cluster store (DESIGN.md 3): what the control API, orchestrators, scheduler
+// The replicated cluster store (Raft's state machine): what the control API, orchestrators, scheduler
 // and dispatcher import. The rules every caller relies on:
 //
 // - Writes go through Raft only: build actions (createAction/updateAction/deleteAction),

@@ -1,6 +1,6 @@
 // The durable Raft log: hard state, entries and snapshot meta in LevelDB, snapshot data in
 // files. Every durable write is one LevelDB batch with sync:true, because batching is what
-// makes the log fast (DESIGN.md 11); nothing on the save path reads from disk.
+// makes the log fast (one fsync per Ready, whatever its size); nothing on the save path reads from disk.
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Level } from 'level';

@@ -1,4 +1,4 @@
-// Authorization for handlers on the one port (DESIGN 3). Two different failures, two statuses:
+// Authorization for handlers on the node's one TCP port. Two different failures, two statuses:
 // no verified certificate is UNAUTHENTICATED (the caller must get one first); a verified node of
 // the wrong role or cluster is PERMISSION_DENIED (retrying with the same certificate is futile).
 import * as grpc from '@grpc/grpc-js';

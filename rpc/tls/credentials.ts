@@ -24,7 +24,7 @@ const MIN_VERSION = 'TLSv1.3';
 export const NODE_CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc.ssl_target_name_override': 'baton' };
 
 /**
- * Server credentials for the node's one port (DESIGN 3): a client certificate is requested but
+ * Server credentials for the node's one port (every gRPC service): a client certificate is requested but
  * not required, so a joining node without one can reach the CA's join call while every other
  * handler sees a verified identity through peerIdentity(). `reload()` swaps the certificate (or
  * root) for new connections without restarting the server.

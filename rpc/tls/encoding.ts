@@ -48,7 +48,7 @@ export function certificateDer(certPemOrDer: string | Uint8Array): Buffer {
 
 /**
  * The CA digest printed in join tokens: lowercase base32 of SHA-256 over the certificate's DER
- * (52 characters). A joining node compares it with the root it was handed (DESIGN 3).
+ * (52 characters). A joining node compares it with the root it was handed (trust on first use).
  */
 export function caDigest(certPemOrDer: string | Uint8Array): string {
   return base32(createHash('sha256').update(certificateDer(certPemOrDer)).digest());

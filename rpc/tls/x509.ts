@@ -6,7 +6,7 @@ import * as x509 from '@peculiar/x509';
 
 export { x509 };
 
-/** ECDSA P-256 for every key in the cluster (DESIGN 3). */
+/** ECDSA P-256 for every key in the cluster: the root CA's and every node's. */
 export const EC_KEY_ALGORITHM: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 
 /** The signature algorithm for every certificate and CSR. */

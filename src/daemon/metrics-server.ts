@@ -1,5 +1,5 @@
 // `--metrics-addr host:port`: a plain HTTP server answering GET /metrics with Prometheus text
-// (DESIGN 8), for a scraper on the node's network; nothing else is served.
+// (the routing mesh's counters), for a scraper on the node's network; nothing else is served.
 import { createServer, type Server } from 'node:http';
 import { BatonError } from '../../rpc/errors.js';
 

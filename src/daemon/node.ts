@@ -1,4 +1,4 @@
-// The node daemon, the composition root (DESIGN 1): one gRPC port with mTLS for every service,
+// The node daemon, the composition root (top floor): one gRPC port with mTLS for every service,
 // a local unix socket for the CLI, and the manager parts when this node is a manager.
 import * as grpc from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
@@ -228,7 +228,7 @@ export class NodeDaemon {
     addService(this.local, controlService, handlers, this.logger);
   }
 
-  /** Every node, manager or worker, answers on every published port (DESIGN 6). */
+  /** Every node, manager or worker, answers on every published port (docs/routing-mesh.md). */
   private startMesh(): void {
     const listenHost = this.state.listenAddr.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
     const specific = listenHost !== '' && listenHost !== '0.0.0.0' && listenHost !== '::';

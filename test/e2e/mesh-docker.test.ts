@@ -1,4 +1,4 @@
-// The routing mesh on a real Docker engine (DESIGN 9, level 3): three nodes on 127.0.0.1, .2 and
+// The routing mesh on a real Docker engine (e2e: real containers): three nodes on 127.0.0.1, .2 and
 // .3 sharing the engine (containers carry their node's labels), busybox httpd replicas answering
 // their hostname through the published port of every node, through a docker kill, a scale to 0
 // and back, and host-mode publishing. The image has no UDP server applet, so the UDP case runs a

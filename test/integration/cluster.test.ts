@@ -1,4 +1,4 @@
-// Real baton daemons on 127.0.0.1 (DESIGN 9, level 2): init, joins, leader SIGKILL, restarts,
+// Real baton daemons on 127.0.0.1 (process runtime, no Docker): init, joins, leader SIGKILL, restarts,
 // promote/demote/rm, and a manager that joins late and catches up from a Raft snapshot.
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -36,7 +36,7 @@ export interface ClusterOptions {
   /**
    * Each node on its own loopback address, 127.0.0.1, 127.0.0.2, … in the order they start,
    * for --listen-addr and --data-path-addr: nodes then share nothing but the machine, and each
-   * one's routing mesh can bind the same published ports (DESIGN 6).
+   * one's routing mesh can bind the same published ports (docs/routing-mesh.md).
    */
   addressPerNode?: boolean;
 }

@@ -1,4 +1,4 @@
-// Shared by every test that needs a real Docker engine (ladder step 3 in DESIGN.md).
+// Shared by every test that needs a real Docker engine (the e2e level).
 // A developer without an engine gets a skip that says why; CI (CI=true) has installed and
 // started one in .ci/run, so there an unreachable engine is a broken pipeline and must fail
 // rather than let every e2e test skip silently into a green run.

@@ -1,6 +1,6 @@
 // The checker must agree with the known verdicts of real Jepsen etcd histories before we trust
 // it on our own cluster's. The histories live outside the project (they are not our work) and
-// are read in place; see DESIGN.md section 2.
+// are read in place from the workplace's shared test data (or BATON_JEPSEN_DIR), never copied.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The worker agent (DESIGN.md 5): converges what the executors run to the assignments the
+// The worker agent: converges what the executors run to the assignments the
 // dispatcher's session pushes, reports every status change, and keeps enough in its own
 // LevelDB that a restarted agent reconciles rather than forgets: it adopts what still runs,
 // reports what exited meanwhile, and removes leftovers only once a full assignment set says

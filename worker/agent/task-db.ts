@@ -1,4 +1,4 @@
-// The agent's own LevelDB (DESIGN.md 5): each task's last assignment, with the last status the
+// The agent's own LevelDB (tasks/agent-db): each task's last assignment, with the last status the
 // agent decided in its `status` field, and the statuses the managers have not acknowledged yet.
 // Records are the proto messages themselves (proto/ is the one source of disk formats).
 //

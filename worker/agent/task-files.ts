@@ -1,4 +1,4 @@
-// Secrets and configs on a node (DESIGN 5): the data the session brings is kept in memory only
+// Secrets and configs on a node: the data the session brings is kept in memory only
 // (never in the agent's LevelDB), and written for each task that uses it into a memory-backed
 // directory, `<filesDir>/baton-<node>/<task>/{secrets,configs}/…` (filesDir is /dev/shm, a
 // tmpfs), 0700 directories, each file with the reference's mode. Executors mount or point at

@@ -1,4 +1,4 @@
-// The docker executor (DESIGN.md 5): one container per task through dockerode. Nothing is kept
+// The docker executor (runtime `docker`): one container per task through dockerode. Nothing is kept
 // in memory that the engine does not also know: a task's container is found by its labels on
 // every call, so a restarted worker (a new executor) adopts what the previous one started, and
 // several nodes sharing one engine (every multi-node test on one machine) never see each

@@ -1,4 +1,4 @@
-// The worker's executors behind one interface (DESIGN.md 5): the agent picks one per task by
+// The worker's executors behind one interface (./types.ts): the agent picks one per task by
 // TaskRunSpec.runtime and drives prepare → start → wait → shutdown → remove through it.
 export {
   ExecutorError,

@@ -1,4 +1,4 @@
-// The process executor (DESIGN.md 5), the equivalent of Nomad's raw_exec: a task is a plain
+// The process executor (runtime `process`), the equivalent of Nomad's raw_exec: a task is a plain
 // program run on the node, no isolation and no image (TaskRunSpec.image is ignored; the
 // limits are not enforced either: there is no cgroup of its own). It is the default where no
 // Docker engine runs, and what the multi-process tests use.

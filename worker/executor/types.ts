@@ -1,4 +1,4 @@
-// The one interface every executor implements (DESIGN.md 5): the agent converges tasks through
+// The one interface every executor implements: the agent converges tasks through
 // it without knowing whether a task is a Docker container or a plain process.
 
 /** Everything an executor needs to run one task; the agent builds it from a baton.Task. */

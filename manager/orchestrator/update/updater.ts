@@ -1,4 +1,4 @@
-// The rolling updater (DESIGN 3), a leader-only loop like the orchestrators: store changes mark
+// The rolling updater (`service update`), a leader-only loop like the orchestrators: store changes mark
 // services, a pass plans each (./plan.ts) and its writes go out in one proposal. What it keeps
 // beyond the store is when it saw each new task come up (for the monitor window) and timers
 // for delays and monitor windows; a new leader rebuilds both from the store on its first pass.
