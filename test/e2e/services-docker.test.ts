@@ -1,4 +1,4 @@
-// Services on a real Docker engine (e2e: real containers), the faults of the services issue: a
+// Services on a real Docker engine (e2e: real containers) and the faults that matter most: a
 // killed container is replaced, a killed worker's tasks move, a restarted worker adopts its
 // containers, a missing image or unsatisfiable constraint says why instead of hanging.
 import test from 'node:test';
