@@ -11,7 +11,10 @@ function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
 }
 
-function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string; meshWorkers?: number } {
+function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string; meshWorkers?: number; socketGroup?: string } {
+  // Every file the daemon creates is its user's alone, LevelDB's own included (it takes the
+  // umask's default); private-files.ts checks and tightens what an older version left.
+  process.umask(0o077);
   return {
     dataDir: args['data-dir'] ?? defaultDataDir(),
     listenAddr: args['listen-addr'],
@@ -21,6 +24,7 @@ function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger
     ...(args['data-path-addr'] ? { dataPathAddr: args['data-path-addr'] } : {}),
     ...(args['metrics-addr'] ? { metricsAddr: args['metrics-addr'] } : {}),
     ...(args['mesh-workers'] !== undefined ? { meshWorkers: args['mesh-workers'] } : {}),
+    ...(args['socket-group'] !== undefined ? { socketGroup: args['socket-group'] } : {}),
   };
 }
 
