@@ -88,6 +88,11 @@ export function tightenOwnFiles(path: string): void {
     const p = join(path, tree);
     if (existsSync(p)) visit(p);
   }
+  // The tasks' own dirs (working dirs of process tasks) are theirs: only the dirs above them.
+  for (const dir of ['tasks', 'tasks/process']) {
+    const p = join(path, dir);
+    if (existsSync(p) && (lstatSync(p).mode & 0o077) !== 0) chmodSync(p, 0o700);
+  }
 }
 
 /** The socket: 0660 and the group's when there is one, else 0600 (the node's user only). */

@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BATON, BatonCluster, baton, eventually, nodeIdOf, type CliResult } from '../lib/baton-cluster.js';
 import { groupId } from '../../client/local-socket.js';
@@ -163,8 +163,15 @@ test('a user without the right to the socket is told so (and cannot read the dat
   chmodSync(c.root, 0o755);
   await c.init('m1');
   await c.init('shared', ['--socket-group', group]);
+  // The CLI is one bundled file: a copy beside the data dirs runs wherever the checkout is (it
+  // may be in a directory other users cannot enter).
+  const cli = join(c.root, 'baton.js');
+  copyFileSync(BATON, cli);
+  chmodSync(cli, 0o755);
+  const runs = run('runuser', ['-u', other, '--', process.execPath, cli, '--help']);
+  if (!requireSetup(t, runs.code === 0, `${other} runs ${process.execPath} ${cli}: ${runs.out}`)) return;
   const asUser = (user: string, args: string[]): CliResult => {
-    const r = spawnSync('runuser', ['-u', user, '--', process.execPath, BATON, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('runuser', ['-u', user, '--', process.execPath, cli, ...args], { encoding: 'utf8', timeout: 60_000 });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
