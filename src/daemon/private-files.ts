@@ -7,6 +7,7 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatonError } from '../../rpc/errors.js';
+import { storageCause } from '../../raft/index.js';
 
 /** The files that are secrets in themselves: a copy of one is enough to impersonate the node or the managers. */
 export const KEY_FILES = ['tls/node.key', 'tls/pending.json', 'manager.key'];
@@ -23,9 +24,14 @@ const MAX_FILES = 100_000;
  * with the socket's group).
  */
 export function makePrivate(path: string, socketGroup: number | undefined): void {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
-  const group = sharedWith(path, socketGroup);
-  chmodSync(path, group === undefined ? 0o700 : 0o710);
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    const group = sharedWith(path, socketGroup);
+    chmodSync(path, group === undefined ? 0o700 : 0o710);
+  } catch (err) {
+    const cause = storageCause(err, path);
+    throw new BatonError('FAILED_PRECONDITION', `cannot make data dir ${path} private: ${cause.line}${cause.fix ? `; ${cause.fix}` : ''}`);
+  }
 }
 
 /**
@@ -37,7 +43,13 @@ export function makePrivate(path: string, socketGroup: number | undefined): void
 export function checkPrivate(path: string): void {
   const problems: string[] = [];
   const fixes: string[] = [];
-  const dir = statSync(path);
+  let dir;
+  try {
+    dir = statSync(path);
+  } catch (err) {
+    const cause = storageCause(err, path);
+    throw new BatonError('FAILED_PRECONDITION', `cannot read data dir ${path}: ${cause.line}${cause.fix ? `; ${cause.fix}` : ''}`);
+  }
   // Group or others may cross the dir (x) to reach the socket; only listing and writing matter.
   if ((dir.mode & 0o066) !== 0) {
     problems.push(`data dir ${path} has mode ${octal(dir.mode)}, open to ${who(dir.mode)}`);

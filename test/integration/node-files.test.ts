@@ -202,6 +202,12 @@ test('a user without the right to the socket is told so (and cannot read the dat
     asUser(other, ['node', 'ls', '--data-dir', shared]),
     new RegExp(`^Error: permission denied on ${join(shared, 'baton.sock')} \\(run as root or as a member of group ${group}\\)$`, 'm'),
   );
+  // The socket itself closed to the group (stat works, connect is refused): the same line.
+  chmodSync(join(shared, 'baton.sock'), 0o600);
+  assertOneLineError(
+    asUser(member, ['node', 'ls', '--data-dir', shared]),
+    new RegExp(`^Error: permission denied on ${join(shared, 'baton.sock')} \\(run as root or as a member of group ${group}\\)$`, 'm'),
+  );
   const listed = run('runuser', ['-u', member, '--', 'ls', shared]);
   assert.notEqual(listed.code, 0, `the group crosses the data dir but does not list it: ${listed.out}`);
   assert.notEqual(run('runuser', ['-u', member, '--', 'cat', join(shared, 'tls', 'node.key')]).code, 0);
