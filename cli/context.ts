@@ -1,6 +1,7 @@
 // What every client command shares: the connection flags and a way to run with a client.
 import type { Argv } from 'yargs';
 import { BatonError, connect, type BatonClient } from '../client/index.js';
+import { socketPermissionDenied } from '../client/local-socket.js';
 
 export interface GlobalArgs {
   host?: string | undefined;
@@ -19,10 +20,12 @@ export function withClient<T>(args: GlobalArgs, run: (client: BatonClient) => Pr
 /**
  * grpc-js says "No connection established. Last error: Error: connect ECONNREFUSED … Resolution
  * note:" when nothing answers (a stopped node, a stale socket, a wrong port): one plain line instead.
+ * EACCES is no absent node but a user without the right to the socket: say that.
  */
 function unreachable(err: unknown, target: string): BatonError | undefined {
   if (!(err instanceof BatonError) || err.code !== 'UNAVAILABLE' || !err.message.startsWith('No connection established')) return undefined;
   const cause = /\b(E[A-Z]{3,})\b/.exec(err.message)?.[1];
+  if ((cause === 'EACCES' || cause === 'EPERM') && target.startsWith('unix://')) return socketPermissionDenied(target.slice('unix://'.length));
   return new BatonError('UNAVAILABLE', `cannot reach a baton node at ${target}${cause ? ` (${cause})` : ''}: is it running?`);
 }
 

@@ -10,6 +10,7 @@ import { controlService, serviceLogsMethod, type ControlService } from '../rpc/s
 import type { baton } from '../proto/gen/baton.js';
 // credentials.js alone: the x509 library is not needed to connect.
 import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../rpc/tls/credentials.js';
+import { socketAccess, socketPermissionDenied } from './local-socket.js';
 
 export { BatonError } from '../rpc/errors.js';
 export type { ControlService } from '../rpc/services.js';
@@ -48,7 +49,9 @@ export function connect(opts: ConnectOptions = {}): BatonClient {
   const host = opts.host ?? process.env.BATON_HOST ?? `unix://${join(dataDir, 'baton.sock')}`;
   if (host.startsWith('unix://')) {
     const path = host.slice('unix://'.length);
-    if (!existsSync(path)) {
+    const access = socketAccess(path);
+    if (access === 'denied') throw socketPermissionDenied(path);
+    if (access === 'missing') {
       throw new BatonError('UNAVAILABLE', `no baton node is running with data dir ${dirOf(path)} (no socket at ${path}); start one with \`baton init\` or pass --host`);
     }
     return new BatonClient(host, new RpcClient(host, grpc.credentials.createInsecure(), controlService));

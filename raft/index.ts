@@ -4,6 +4,7 @@
 export { RaftNode, RAFT_DEFAULTS } from './node.js';
 export type { StateMachine, RaftNodeOptions } from './node.js';
 export { RaftError } from './errors.js';
+export { StorageIOError, storageCause, type StorageCause } from './storage/index.js';
 export type { RaftErrorCode } from './errors.js';
 export { ConfChangeType, EntryType } from './core/types.js';
 export type { Entry, SoftState, StateRole } from './core/types.js';

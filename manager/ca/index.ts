@@ -2,6 +2,6 @@
 // and sealing of the secrets (the CA key among them) kept in the Raft store.
 export { CAError, createRootCA, loadRootCA, RootCA } from './root-ca.js';
 export type { NodeCertificateSubject, RootCAMaterial } from './root-ca.js';
-export { generateJoinToken, JoinTokenError, parseJoinToken, tokenMatches } from './join-token.js';
-export type { ParsedJoinToken } from './join-token.js';
+export { generateJoinToken, JoinTokenError, openJoinTokens, parseJoinToken, sealJoinTokens, tokenMatches } from './join-token.js';
+export type { JoinTokenPair, ParsedJoinToken } from './join-token.js';
 export { newSealKey, seal, SealError, unseal } from './seal.js';

@@ -2,7 +2,9 @@
 // (trust on first use); the secret is what it proves to be issued a certificate. Both
 // parts are lowercase base32 so a token survives copy-paste, shells and URLs unquoted.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { baton } from '../../proto/gen/baton.js';
 import { isBase32, randomBase32 } from '../../rpc/tls/encoding.js';
+import { seal, unseal } from './seal.js';
 
 const PREFIX = 'BTN';
 const VERSION = '1';
@@ -66,4 +68,34 @@ function checkPart(name: string, value: string, chars: number): void {
     const bad = [...value].find((c) => !isBase32(c)) ?? '';
     throw new JoinTokenError(`join token ${name} has "${bad}", outside base32 (a-z, 2-7)`);
   }
+}
+
+/** The two tokens of a cluster, in clear. */
+export interface JoinTokenPair {
+  worker: string;
+  manager: string;
+}
+
+/**
+ * The tokens as stored in the cluster object: sealed with the managers' key like the root CA
+ * key, so the Raft log, its snapshots and a copied data dir do not hold a token that lets
+ * anyone join as a manager. Sealed rather than hashed because `baton join-token` prints them
+ * at any time, as Docker does.
+ */
+export function sealJoinTokens(key: Uint8Array, tokens: JoinTokenPair): { joinTokens: null; sealedJoinTokens: Uint8Array } {
+  return { joinTokens: null, sealedJoinTokens: seal(key, baton.JoinTokens.encode(tokens).finish()) };
+}
+
+/**
+ * The tokens of a stored root CA, in clear. A cluster object written before tokens were sealed
+ * holds them in clear in joinTokens: they are used as they are (rotating both seals them).
+ */
+export function openJoinTokens(
+  key: Uint8Array,
+  root: { readonly joinTokens?: { readonly worker?: string | null; readonly manager?: string | null } | null; readonly sealedJoinTokens?: Uint8Array | null },
+): JoinTokenPair {
+  const sealed = root.sealedJoinTokens;
+  if (!sealed || sealed.length === 0) return { worker: root.joinTokens?.worker ?? '', manager: root.joinTokens?.manager ?? '' };
+  const open = baton.JoinTokens.decode(unseal(key, sealed));
+  return { worker: open.worker, manager: open.manager };
 }

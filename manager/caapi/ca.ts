@@ -6,7 +6,7 @@ import { BatonError } from '../../rpc/errors.js';
 import type { Handlers } from '../../rpc/define.js';
 import { caService, type CAService } from '../../rpc/services.js';
 import type { Guard } from '../../rpc/caller.js';
-import { CAError, JoinTokenError, loadRootCA, parseJoinToken, tokenMatches, unseal, type RootCA } from '../ca/index.js';
+import { CAError, JoinTokenError, loadRootCA, openJoinTokens, parseJoinToken, tokenMatches, unseal, type RootCA } from '../ca/index.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
 import { createAction, newObjectId, type Stored } from '../store/index.js';
@@ -79,9 +79,10 @@ export function caHandlers(deps: CADeps): Handlers<CAService> {
         throw new BatonError('INVALID_ARGUMENT', 'the join token is for another cluster (its CA digest does not match)');
       }
       const token = req.token!.trim();
-      const role = tokenMatches(token, root.joinTokens?.manager ?? '')
+      const tokens = openJoinTokens(deps.managerKey, root);
+      const role = tokenMatches(token, tokens.manager)
         ? 'manager'
-        : tokenMatches(token, root.joinTokens?.worker ?? '')
+        : tokenMatches(token, tokens.worker)
           ? 'worker'
           : undefined;
       if (!role) throw new BatonError('PERMISSION_DENIED', 'the join token is not valid (it may have been rotated)');

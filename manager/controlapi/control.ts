@@ -6,7 +6,7 @@ import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
 import { controlService } from '../../rpc/services.js';
 import type { Caller, Guard } from '../../rpc/caller.js';
-import { generateJoinToken } from '../ca/index.js';
+import { generateJoinToken, openJoinTokens, sealJoinTokens } from '../ca/index.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
 import { deleteAction, updateAction, type ListFilter, type Stored } from '../store/index.js';
@@ -20,6 +20,8 @@ export interface ControlDeps {
   forwarder: LeaderForwarder;
   guard: Guard;
   clusterId: string;
+  /** The managers' sealing key: the join tokens are stored sealed with it. */
+  managerKey: Uint8Array;
   now?: () => number;
 }
 
@@ -53,7 +55,11 @@ export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService
 
   function publicCluster(c: Stored<'cluster'>): baton.GetClusterResponse.$Properties {
     const copy = baton.Cluster.fromObject(baton.Cluster.toObject(c as baton.Cluster));
-    if (copy.rootCa) copy.rootCa.encryptedCaKey = new Uint8Array(0);
+    if (copy.rootCa) {
+      copy.rootCa.encryptedCaKey = new Uint8Array(0);
+      copy.rootCa.joinTokens = openJoinTokens(deps.managerKey, copy.rootCa);
+      copy.rootCa.sealedJoinTokens = new Uint8Array(0);
+    }
     return { cluster: copy };
   }
 
@@ -161,10 +167,11 @@ export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService
         const c = cluster();
         const root = c.rootCa;
         if (!root?.caCertDigest) throw new BatonError('INTERNAL', 'cluster has no root CA');
-        const tokens = { worker: root.joinTokens?.worker ?? '', manager: root.joinTokens?.manager ?? '' };
+        const tokens = openJoinTokens(deps.managerKey, root);
         if (req.worker) tokens.worker = generateJoinToken(root.caCertDigest);
         if (req.manager) tokens.manager = generateJoinToken(root.caCertDigest);
-        const updated = { ...(c as baton.Cluster), meta: { ...c.meta, updatedAt: now() }, rootCa: { ...root, joinTokens: tokens } };
+        const rootCa = { ...root, ...sealJoinTokens(deps.managerKey, tokens) };
+        const updated = { ...(c as baton.Cluster), meta: { ...c.meta, updatedAt: now() }, rootCa };
         const [stored] = await manager.propose([updateAction('cluster', updated)]);
         return publicCluster(stored!.object);
       });

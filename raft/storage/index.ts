@@ -1,2 +1,2 @@
 export { RaftStorage, type SaveRequest } from './raft-storage.js';
-export { StorageCorruptError } from './errors.js';
+export { StorageCorruptError, StorageIOError, storageCause, type StorageCause } from './errors.js';

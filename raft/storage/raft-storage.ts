@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Level } from 'level';
 import type { Entry, HardState, PersistedState, Snapshot, SnapshotMeta } from '../core/types.js';
-import { StorageCorruptError } from './errors.js';
+import { StorageCorruptError, StorageIOError, storageCause } from './errors.js';
 import { HARD_STATE_KEY, SNAPSHOT_META_KEY, entryKey } from './keys.js';
 import { readState, type Db } from './read-state.js';
 import { encodeEntry, encodeHardState, encodeSnapshotMeta } from './records.js';
@@ -47,11 +47,19 @@ export class RaftStorage {
   static async open(dir: string): Promise<RaftStorage> {
     dir = resolve(dir);
     const snapDir = join(dir, 'snap');
-    await mkdir(snapDir, { recursive: true });
-    // A freshly created directory is only durable once its parent's entry for it is.
-    await fsyncDir(dirname(dir));
-    await fsyncDir(dir);
-    const db: Db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const dbDir = join(dir, 'db');
+    const cannotOpen = (err: unknown, levelDir?: string): StorageIOError =>
+      new StorageIOError(`cannot open the raft log in ${dir}`, storageCause(err, dir, levelDir), { cause: err });
+    try {
+      // The log holds the cluster's state: only the node's own user may read it.
+      await mkdir(snapDir, { recursive: true, mode: 0o700 });
+      // A freshly created directory is only durable once its parent's entry for it is.
+      await fsyncDir(dirname(dir));
+      await fsyncDir(dir);
+    } catch (err) {
+      throw cannotOpen(err);
+    }
+    const db: Db = new Level<Buffer, Buffer>(dbDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       await db.open();
     } catch (err) {
@@ -59,7 +67,7 @@ export class RaftStorage {
       if (cause?.code === 'LEVEL_CORRUPTION') {
         throw new StorageCorruptError(dir, 'leveldb', `cannot be opened (${cause.message ?? ''})`, { cause: err });
       }
-      throw err;
+      throw cannotOpen(err, dbDir);
     }
     try {
       const opened = await readState(dir, snapDir, db);
@@ -116,7 +124,12 @@ export class RaftStorage {
     if (meta.index <= this.snapIndex) return;
     // The file (megabytes, fsynced) is written beside the queue so that appends are not held up
     // behind it; it is an orphan, removed at open, until the small batch below names it.
-    const file = await writeSnapshotFile(this.snapDir, snap);
+    let file: string;
+    try {
+      file = await writeSnapshotFile(this.snapDir, snap);
+    } catch (err) {
+      throw new StorageIOError(`the raft log in ${this.dir} cannot write a snapshot`, storageCause(err, this.snapDir), { cause: err });
+    }
     return this.enqueue(async () => {
       // Already compacted this far (e.g. a leader snapshot overtook it): nothing to keep.
       if (meta.index <= this.snapIndex) {
@@ -150,10 +163,10 @@ export class RaftStorage {
         await op();
       } catch (err) {
         // Argument errors are thrown before any I/O and leave the store intact; anything else may not.
-        if (!(err instanceof InvalidWrite)) {
-          this.failure = new Error(`raft storage ${this.dir} failed a write and must be reopened`, { cause: err });
-        }
-        throw err;
+        if (err instanceof InvalidWrite) throw err;
+        // After a failed write nothing about the disk can be assumed: fail-stop, saying why.
+        this.failure = new StorageIOError(`the raft log in ${this.dir} cannot be written`, storageCause(err, this.dir), { cause: err });
+        throw this.failure;
       }
     });
     this.queue = run.catch(() => undefined);

@@ -37,7 +37,7 @@ export async function writeSnapshotFile(snapDir: string, snap: Snapshot): Promis
   const header = Buffer.allocUnsafe(HEADER_BYTES);
   MAGIC.copy(header, 0);
   header.writeUInt32BE(crc32c(payload), MAGIC.length);
-  const fh = await open(temp, 'w');
+  const fh = await open(temp, 'w', 0o600);
   try {
     await fh.writev([header, payload]);
     await fh.sync();

@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { createRootCA, generateJoinToken, loadRootCA, newSealKey, parseJoinToken, seal, JoinTokenError } from '../../manager/ca/index.js';
+import { createRootCA, generateJoinToken, loadRootCA, newSealKey, parseJoinToken, seal, sealJoinTokens, JoinTokenError } from '../../manager/ca/index.js';
 import { DEFAULT_CERT_VALIDITY_MS } from '../../manager/caapi/ca.js';
 import { createAction, newObjectId } from '../../manager/store/index.js';
 import { RpcClient } from '../../rpc/client.js';
@@ -15,6 +15,8 @@ import { NODE_CHANNEL_OPTIONS, bootstrapCredentials, caDigest, clientCredentials
 import { DataDir, type NodeState } from './state.js';
 import { NodeDaemon, type RunOptions } from './node.js';
 import { describeHost } from './host.js';
+import { DEFAULT_SOCKET_GROUP, groupId } from '../../client/local-socket.js';
+import { makePrivate, reopenPrivate } from './private-files.js';
 
 export interface NodeAddresses {
   dataDir: string;
@@ -29,6 +31,8 @@ export interface NodeAddresses {
   metricsAddr?: string;
   /** Processes relaying mesh connections (this one included); default 1. */
   meshWorkers?: number;
+  /** The group that may use the local socket (--socket-group); default `baton` when it exists. */
+  socketGroup?: string;
 }
 
 export interface InitOptions extends NodeAddresses {
@@ -53,7 +57,11 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
   const run = runOptions(opts);
   const dir = new DataDir(opts.dataDir);
   const addrs = addresses(opts);
-  if (dir.exists()) return { daemon: await NodeDaemon.run(dir, run), resumed: true };
+  if (dir.exists()) {
+    reopenPrivate(dir.path, run.socketGroup);
+    return { daemon: await NodeDaemon.run(dir, run), resumed: true };
+  }
+  makePrivate(dir.path, run.socketGroup);
   // A previous init that died before writing node.json left nothing usable.
   dir.removeManagerState();
   rmSync(`${opts.dataDir}/tls`, { recursive: true, force: true });
@@ -97,7 +105,7 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
           caCertPem: root.certPem,
           encryptedCaKey: seal(managerKey, root.keyPkcs8),
           caCertDigest: root.digest,
-          joinTokens: tokens,
+          ...sealJoinTokens(managerKey, tokens),
         },
       }),
       createAction('node', {
@@ -129,6 +137,7 @@ export async function join(opts: JoinOptions): Promise<Started> {
   }
   const dir = new DataDir(opts.dataDir);
   if (dir.exists()) {
+    reopenPrivate(dir.path, run.socketGroup);
     const ours = caDigest(dir.loadTls().caPem);
     if (ours !== parsed.digest) {
       throw new BatonError('FAILED_PRECONDITION', `data dir ${opts.dataDir} belongs to another cluster (${dir.load().clusterId}); use an empty --data-dir to join this one`);
@@ -149,6 +158,7 @@ export async function join(opts: JoinOptions): Promise<Started> {
     client.close();
   }
   const role = res.role === baton.NodeRole.MANAGER ? 'manager' : 'worker';
+  makePrivate(dir.path, run.socketGroup);
   dir.saveTls({ caPem, certPem: res.certPem ?? '', keyPem: key.keyPem });
   if (role === 'manager') dir.saveManagerKey(res.managerKey ?? new Uint8Array(0));
   const state: NodeState = {
@@ -219,8 +229,15 @@ function runOptions(opts: NodeAddresses): RunOptions {
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > MAX_MESH_WORKERS)) {
     throw new BatonError('INVALID_ARGUMENT', `bad --mesh-workers "${String(workers)}" (want a whole number of processes, 1-${MAX_MESH_WORKERS})`);
   }
+  const groupName = opts.socketGroup ?? DEFAULT_SOCKET_GROUP;
+  const socketGroup = groupId(groupName);
+  // The default group is optional (root only without it); one asked for by name is not.
+  if (socketGroup === undefined && opts.socketGroup !== undefined) {
+    throw new BatonError('INVALID_ARGUMENT', `bad --socket-group "${opts.socketGroup}": no such group in /etc/group (create it with groupadd, or leave the flag out)`);
+  }
   return {
     logger: opts.logger,
+    ...(socketGroup !== undefined ? { socketGroup } : {}),
     ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
     ...(opts.dataPathAddr ? { dataPathAddr: opts.dataPathAddr } : {}),
     ...(opts.metricsAddr ? { metricsAddr: opts.metricsAddr } : {}),

@@ -11,7 +11,7 @@ function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
 }
 
-function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string; meshWorkers?: number } {
+function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string; meshWorkers?: number; socketGroup?: string } {
   return {
     dataDir: args['data-dir'] ?? defaultDataDir(),
     listenAddr: args['listen-addr'],
@@ -21,6 +21,7 @@ function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger
     ...(args['data-path-addr'] ? { dataPathAddr: args['data-path-addr'] } : {}),
     ...(args['metrics-addr'] ? { metricsAddr: args['metrics-addr'] } : {}),
     ...(args['mesh-workers'] !== undefined ? { meshWorkers: args['mesh-workers'] } : {}),
+    ...(args['socket-group'] !== undefined ? { socketGroup: args['socket-group'] } : {}),
   };
 }
 
@@ -30,7 +31,16 @@ function parseGrace(n: number): number {
   return n;
 }
 
+/**
+ * Every file the daemon creates is its user's alone, LevelDB's own included (it creates them
+ * with the umask's default); private-files.ts checks and tightens what an older version left.
+ */
+function privateUmask(): void {
+  process.umask(0o077);
+}
+
 export async function runInit(args: InitArgs): Promise<void> {
+  privateUmask();
   const started = await init({
     ...common(args),
     ...(args['cert-expiry'] ? { certExpiryMs: parseDuration(args['cert-expiry'], '--cert-expiry') } : {}),
@@ -53,6 +63,7 @@ export async function runInit(args: InitArgs): Promise<void> {
 
 
 export async function runJoin(args: JoinArgs): Promise<void> {
+  privateUmask();
   const started = await join({ ...common(args), token: args.token, remote: args.address });
   const d = started.daemon;
   process.stdout.write(started.resumed ? `Node ${d.nodeId} resumed as a ${d.role}.\n` : `This node joined the cluster as a ${d.role} (node ${d.nodeId}).\n`);

@@ -30,6 +30,7 @@ import { describeHost } from './host.js';
 import { TaskRuntime, availableExecutors } from './tasks.js';
 import { ExecutorError } from '../../worker/executor/index.js';
 import { MetricsServer } from './metrics-server.js';
+import { shareSocket } from './private-files.js';
 import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
 
 export interface RunOptions {
@@ -42,6 +43,8 @@ export interface RunOptions {
   metricsAddr?: string;
   /** Processes relaying mesh connections, this one included (--mesh-workers); default 1. */
   meshWorkers?: number;
+  /** The group ID that may use the local socket besides root (private-files.ts). */
+  socketGroup?: number;
 }
 
 export class NodeDaemon {
@@ -125,6 +128,7 @@ export class NodeDaemon {
     rmSync(this.dataDir.socketPath, { force: true });
     await bind(this.local, `unix://${this.dataDir.socketPath}`, grpc.ServerCredentials.createInsecure());
     this.socketBound = true;
+    shareSocket(this.dataDir.socketPath, this.opts.socketGroup);
     this.startMesh();
     if (this.opts.metricsAddr) this.metrics = await MetricsServer.start(this.opts.metricsAddr, () => this.mesh?.metricsText() ?? '');
     await this.startTasks();
@@ -159,7 +163,9 @@ export class NodeDaemon {
       // Fail-stop: a manager whose log cannot be written exits, and its supervisor restarts it
       // from what is durable; limping on would serve a frozen store.
       onFatal: (err) => {
-        this.logger.fatal({ err }, 'raft storage failed; exiting');
+        this.logger.fatal({ err }, `raft storage failed; exiting: ${err.message}`);
+        // Also plainly, for whoever watches the terminal rather than the JSON log.
+        process.stderr.write(`Error: ${err.message}\n`);
         process.exit(70);
       },
       ...(this.opts.snapshotEntries ? { snapshotEntries: this.opts.snapshotEntries } : {}),

@@ -12,6 +12,7 @@ export interface DaemonArgs {
   'data-path-addr'?: string | undefined;
   'metrics-addr'?: string | undefined;
   'mesh-workers'?: number | undefined;
+  'socket-group'?: string | undefined;
 }
 
 export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
@@ -22,6 +23,7 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('data-path-addr', { type: 'string', describe: 'IP the routing mesh listens on for published ports (default: the IP of --listen-addr, or all interfaces)' })
     .option('mesh-workers', { type: 'string', requiresArg: true, coerce: numeric('--mesh-workers'), describe: 'processes that relay routing-mesh connections, to use more cores (default 1)' })
     .option('metrics-addr', { type: 'string', describe: 'host:port of an HTTP server answering GET /metrics (Prometheus text; off by default)' })
+    .option('socket-group', { type: 'string', requiresArg: true, describe: 'group that may use the local socket besides root (default baton, if that group exists)' })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
     .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });
 }

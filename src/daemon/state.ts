@@ -1,9 +1,12 @@
 // A node's data dir: who it is (node.json), its TLS material, and for managers the managers'
 // sealing key and the Raft log. Files are written to a temp name, flushed and renamed, so a
 // crash never leaves a half-written identity; the TLS files change together (see saveTls).
+// Every file is the node's user's alone (0600, see private-files.ts); a write that fails says
+// why in one line ("no space left on device on <path>").
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatonError } from '../../rpc/errors.js';
+import { storageCause } from '../../raft/index.js';
 import type { NodeTlsMaterial } from '../../rpc/tls/index.js';
 
 export type Role = 'manager' | 'worker';
@@ -67,9 +70,9 @@ export class DataDir {
    * save found half done.
    */
   saveTls(m: NodeTlsMaterial): void {
-    this.write('tls/pending.json', JSON.stringify({ caPem: m.caPem, certPem: m.certPem, keyPem: m.keyPem }), 0o600);
+    this.write('tls/pending.json', JSON.stringify({ caPem: m.caPem, certPem: m.certPem, keyPem: m.keyPem }));
     this.write('tls/ca.crt', m.caPem);
-    this.write('tls/node.key', m.keyPem, 0o600);
+    this.write('tls/node.key', m.keyPem);
     this.write('tls/node.crt', m.certPem);
     rmSync(this.tlsIntent);
   }
@@ -84,7 +87,7 @@ export class DataDir {
   }
 
   saveManagerKey(key: Uint8Array): void {
-    this.write('manager.key', key, 0o600);
+    this.write('manager.key', key);
   }
 
   /** What a demoted manager no longer needs. */
@@ -93,20 +96,31 @@ export class DataDir {
     rmSync(this.raftDir, { recursive: true, force: true });
   }
 
-  private write(name: string, data: string | Uint8Array, mode = 0o644): void {
+  private write(name: string, data: string | Uint8Array): void {
     const file = join(this.path, name);
-    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp`;
-    // A temp file left by a crash may have another mode: start afresh.
-    rmSync(tmp, { force: true });
-    const fd = openSync(tmp, 'w', mode);
     try {
-      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+      // A temp file left by a crash may have another mode: start afresh.
+      rmSync(tmp, { force: true });
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
+    } catch (err) {
+      // A half-written temp file is useless and takes space the operator is trying to free.
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // The cause below is what matters.
+      }
+      const cause = storageCause(err, file);
+      throw new BatonError('FAILED_PRECONDITION', `cannot save the node's state: ${cause.line}${cause.fix ? `; ${cause.fix}` : ''}`);
     }
-    renameSync(tmp, file);
   }
 }

@@ -7,6 +7,8 @@ import type { baton } from '../../proto/gen/baton.js';
 import { createDockerExecutor, createProcessExecutor, type Executor } from '../../worker/executor/index.js';
 import { Agent } from '../../worker/agent/index.js';
 import { SessionClient } from '../../worker/session.js';
+import { BatonError } from '../../rpc/errors.js';
+import { storageCause } from '../../raft/index.js';
 
 export interface TaskRuntimeOptions {
   nodeId: string;
@@ -41,13 +43,20 @@ export class TaskRuntime {
 
   static async start(o: TaskRuntimeOptions, executors: Executor[]): Promise<TaskRuntime> {
     let session: SessionClient | undefined;
+    const stateDir = join(o.dataDir, 'tasks');
     const agent = await Agent.open({
       nodeId: o.nodeId,
       clusterId: o.clusterId,
-      stateDir: join(o.dataDir, 'tasks'),
+      stateDir,
       executors: Object.fromEntries(executors.map((e) => [e.runtime, e])),
       report: (updates) => (session ? session.report(updates) : Promise.reject(new Error('no session yet'))),
       logger: o.logger.child({ component: 'agent' }),
+    }).catch((err: unknown) => {
+      // LevelDB's "Database failed to open" alone: say why (disk full, permissions), and where.
+      const code = (err as { code?: unknown }).code;
+      if (code !== 'LEVEL_DATABASE_NOT_OPEN' && !(typeof code === 'string' && code.startsWith('E'))) throw err;
+      const cause = storageCause(err, stateDir, join(stateDir, 'agent-db'));
+      throw new BatonError('FAILED_PRECONDITION', `cannot open the task state in ${stateDir}: ${cause.line}${cause.fix ? `; ${cause.fix}` : ''}`);
     });
     session = new SessionClient({
       managers: o.managers,

@@ -9,7 +9,9 @@ import {
   JoinTokenError,
   loadRootCA,
   newSealKey,
+  openJoinTokens,
   parseJoinToken,
+  sealJoinTokens,
   seal,
   SealError,
   tokenMatches,
@@ -194,4 +196,20 @@ test('seal/unseal round-trip; wrong key, flipped bytes and bad input are refused
   assert.throws(() => unseal(key, badVersion), (err: unknown) => err instanceof SealError && err.code === 'MALFORMED');
   assert.throws(() => unseal(key, sealed.subarray(0, 20)), (err: unknown) => err instanceof SealError && err.code === 'MALFORMED');
   assert.throws(() => seal(new Uint8Array(16), plaintext), (err: unknown) => err instanceof SealError && err.code === 'BAD_KEY');
+});
+
+test('join tokens at rest: sealed with the managers\' key, opened only with it; older clear tokens still read', () => {
+  const key = newSealKey();
+  const tokens = { worker: generateJoinToken('a'.repeat(52)), manager: generateJoinToken('a'.repeat(52)) };
+  const stored = sealJoinTokens(key, tokens);
+  assert.equal(stored.joinTokens, null, 'nothing in clear');
+  const bytes = Buffer.from(stored.sealedJoinTokens);
+  for (const t of [tokens.worker, tokens.manager]) {
+    assert.equal(bytes.includes(Buffer.from(parseJoinToken(t).secret)), false, 'no secret in the stored bytes');
+  }
+  assert.deepEqual(openJoinTokens(key, stored), tokens);
+  assert.throws(() => openJoinTokens(newSealKey(), stored), (err: unknown) => err instanceof SealError && err.code === 'UNSEAL_FAILED');
+  // A cluster object written before tokens were sealed.
+  assert.deepEqual(openJoinTokens(key, { joinTokens: tokens }), tokens);
+  assert.deepEqual(openJoinTokens(key, {}), { worker: '', manager: '' });
 });

@@ -1,12 +1,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { EntryType } from '../../raft/core/types.js';
 import type { Entry, HardState, PersistedState, Snapshot } from '../../raft/core/types.js';
-import { RaftStorage, StorageCorruptError } from '../../raft/storage/index.js';
+import { RaftStorage, StorageCorruptError, StorageIOError, storageCause } from '../../raft/storage/index.js';
 import { crc32c } from '../../raft/storage/crc32.js';
 import { HARD_STATE_KEY, entryKey } from '../../raft/storage/keys.js';
 import { encodeEntry, encodeHardState } from '../../raft/storage/records.js';
@@ -299,5 +299,45 @@ test('a missing snapshot file is reported', async () => {
     await s.close();
     await rm(join(dir, 'snap', snapshotFileName({ index: 7, term: 1 })));
     await assertCorrupt(dir, /is missing/);
+  });
+});
+
+test('storageCause names the cause and the file of fs and LevelDB errors, and what to do', async () => {
+  const fsError = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  assert.deepEqual(storageCause(fsError, '/d/node.json'), {
+    code: 'ENOSPC',
+    line: 'no space left on device on /d/node.json',
+    fix: 'free space on that filesystem, then start the node again',
+  });
+  const withPath = Object.assign(new Error('EACCES: permission denied, open'), { code: 'EACCES', path: '/d/raft/snap' });
+  assert.equal(storageCause(withPath, '/d').line, 'permission denied on /d/raft/snap');
+  // LevelDB: "Database failed to open" with the reason in its cause, as strerror text.
+  const level = new Error('Database failed to open', { cause: new Error('IO error: /d/raft/db/000005.ldb: No space left on device') });
+  assert.equal(storageCause(level, '/d/raft').line, 'no space left on device on /d/raft/db/000005.ldb');
+  assert.equal(storageCause(level, '/d/raft').code, 'ENOSPC');
+  const ro = new Error('IO error: /d/raft/db/LOCK: Read-only file system');
+  assert.equal(storageCause(ro, '/d/raft').line, 'read-only file system on /d/raft/db/LOCK');
+  // Nothing in the error: LevelDB's own LOG says it.
+  await withDir(async (dir) => {
+    await writeFile(join(dir, 'LOG'), '2026/12/06-17:05:01.123456 7f3a Recovering log #3\n2026/12/06-17:05:01.223456 7f3a IO error: /x/000007.log: Input/output error\n');
+    const bare = new Error('Database failed to open');
+    assert.deepEqual(storageCause(bare, '/x', dir), { code: 'EIO', line: 'input/output error on /x/000007.log', fix: 'the disk is failing: check the kernel log (dmesg)' });
+    assert.equal(storageCause(bare, '/x').line, 'Database failed to open on /x', 'without a LevelDB dir, the message as it is');
+  });
+  const err = new StorageIOError('cannot open the raft log in /d/raft', storageCause(level, '/d/raft'));
+  assert.equal(err.message, 'cannot open the raft log in /d/raft: no space left on device on /d/raft/db/000005.ldb; free space on that filesystem, then start the node again');
+});
+
+test('the raft log and its snapshots are private to the node\'s user', async () => {
+  await withDir(async (dir) => {
+    const raftDir = join(dir, 'raft');
+    const s = await RaftStorage.open(raftDir);
+    await s.save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 'a', commit: 3 } });
+    await s.saveSnapshot(snapshot(3, 1, 'state'));
+    await s.close();
+    for (const d of [raftDir, join(raftDir, 'snap')]) assert.equal((await stat(d)).mode & 0o777, 0o700, d);
+    const snaps = await readdir(join(raftDir, 'snap'));
+    assert.equal(snaps.length, 1);
+    assert.equal((await stat(join(raftDir, 'snap', snaps[0]!))).mode & 0o777, 0o600);
   });
 });
