@@ -21,8 +21,9 @@ import { LocalHost } from '../../manager/reconcile/local-host.js';
 import { createAction, type StoreActionT } from '../../manager/store/index.js';
 import { certificateGuard, localGuard, type Guard } from '../../rpc/caller.js';
 import { RpcClient } from '../../rpc/client.js';
-import { BatonError } from '../../rpc/errors.js';
-import { CONTROL_MESSAGE_BYTES, MAX_REFERENCE_LENGTH, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
+import { BatonError, echo } from '../../rpc/errors.js';
+import type { Handlers } from '../../rpc/define.js';
+import { CONTROL_MESSAGE_BYTES, MAX_REFERENCE_LENGTH, MAX_STATUS_DETAILS, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { addService } from '../../rpc/server.js';
 import { controlService } from '../../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, clientCredentials, generateNodeKey, type NodeRole, type NodeTlsMaterial } from '../../rpc/tls/index.js';
@@ -276,4 +277,27 @@ test(`a list of ${TASKS} tasks (far over the message limit) comes whole through 
   const ps = await cli(['service', 'ps', '-q', 'big']);
   assert.equal(ps.code, 0, ps.stderr);
   assert.equal(ps.stdout.trim().split('\n').length, TASKS);
+});
+
+test('user text in errors: a short prefix and the size; any status message is capped so it always arrives', async () => {
+  assert.equal(echo('web'), 'web');
+  assert.equal(echo('é'.repeat(100)), `${'é'.repeat(64)}…(200 bytes)`);
+
+  // A handler whose error repeats 200,000 characters: without the cap the status trailer is
+  // over HTTP/2's header limit, the client never hears it, and its connection is stuck.
+  const server = new grpc.Server(messageLimits(CONTROL_MESSAGE_BYTES));
+  servers.push(server);
+  const loud = (): Promise<never> => Promise.reject(new BatonError('NOT_FOUND', 'z'.repeat(200_000)));
+  const handlers = Object.fromEntries(Object.keys(controlService).map((k) => [k, loud])) as unknown as Handlers<typeof controlService>;
+  addService(server, controlService, handlers, pino({ level: 'silent' }));
+  const path = join(dir, 'loud.sock');
+  await bind(server, `unix://${path}`, grpc.ServerCredentials.createInsecure());
+  const client = new RpcClient(`unix://${path}`, grpc.credentials.createInsecure(), controlService);
+  clients.push(client);
+  for (let i = 0; i < 2; i++) {
+    const err = await client.call('GetService', { id: 'web' }, 5_000).then(() => assert.fail('fails'), (e: unknown) => e as BatonError);
+    assert.equal(err.code, 'NOT_FOUND', `call ${i + 1} got its status`);
+    assert.ok(err.message.length <= MAX_STATUS_DETAILS + 40, `capped: ${err.message.length}`);
+    assert.match(err.message, /…\(197952 more characters\)$/);
+  }
 });
