@@ -241,7 +241,8 @@ async function cli(d: BatonDaemon, words: string[], rest: string[]): Promise<voi
 }
 
 async function tasksOf(client: BatonClient): Promise<baton.Task.$Properties[]> {
-  return (await client.control.call('ListTasks', {}, 10_000)).tasks ?? [];
+  // Every page: a converge run may have more tasks than one page holds.
+  return client.list('ListTasks', {}, 10_000);
 }
 
 const isRunning = (t: baton.Task.$Properties): boolean =>

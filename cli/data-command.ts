@@ -30,13 +30,13 @@ const API: Record<DataKind, KindApi> = {
   secret: {
     create: (c, name, labels, data) => c.control.call('CreateSecret', { spec: { annotations: { name, labels }, data } }),
     get: (c, ref) => c.control.call('GetSecret', { id: ref }),
-    list: async (c, filters) => (await c.control.call('ListSecrets', { filters })).secrets ?? [],
+    list: async (c, filters) => await c.list('ListSecrets', filters),
     remove: (c, ref) => c.control.call('RemoveSecret', { id: ref }),
   },
   config: {
     create: (c, name, labels, data) => c.control.call('CreateConfig', { spec: { annotations: { name, labels }, data } }),
     get: (c, ref) => c.control.call('GetConfig', { id: ref }),
-    list: async (c, filters) => (await c.control.call('ListConfigs', { filters })).configs ?? [],
+    list: async (c, filters) => await c.list('ListConfigs', filters),
     remove: (c, ref) => c.control.call('RemoveConfig', { id: ref }),
   },
 };

@@ -57,8 +57,7 @@ export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (args) =>
         withClient(args, async (client) => {
           const filters = parseFilters(repeated(args.filter));
-          const [list, info] = await Promise.all([client.control.call('ListNodes', { filters }), client.control.call('Info', {})]);
-          const nodes = list.nodes ?? [];
+          const [nodes, info] = await Promise.all([client.list('ListNodes', filters), client.control.call('Info', {})]);
           if (args.quiet) return print(nodes.map((n) => n.meta?.id ?? '').join('\n'));
           if (args.format === 'json') return print(json(nodes.map(nodeObject)));
           const rows = nodes.map((n) => [

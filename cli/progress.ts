@@ -50,7 +50,7 @@ type Task = baton.Task.$Properties;
 
 async function read(client: BatonClient, ref: string): Promise<{ svc: Service; tasks: Task[]; history: Task[] }> {
   const svc = await client.control.call('GetService', { id: ref });
-  const all = (await client.control.call('ListTasks', { filters: { serviceId: svc.meta?.id ?? ref } })).tasks ?? [];
+  const all = await client.list('ListTasks', { serviceId: svc.meta?.id ?? ref });
   const tasks = all.filter((t) => t.desiredState === baton.TaskState.TASK_RUNNING);
   return { svc, tasks, history: all.filter((t) => t.desiredState !== baton.TaskState.TASK_RUNNING) };
 }

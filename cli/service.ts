@@ -53,7 +53,7 @@ function proxyText(p: baton.ProxyProtocol | null | undefined): string {
 }
 
 async function tasksOf(client: BatonClient, service: string): Promise<baton.Task.$Properties[]> {
-  return (await client.control.call('ListTasks', { filters: { serviceId: service } })).tasks ?? [];
+  return await client.list('ListTasks', { serviceId: service });
 }
 
 type CreateArgs = GlobalArgs & CreateFlags & HealthFlags & UpdateConfigFlags & { detach?: boolean; quiet?: boolean; 'resolve-image'?: boolean };
@@ -131,10 +131,10 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) => c.option('quiet', { alias: 'q', type: 'boolean' }).option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
       (args) =>
         withClient(args, async (client) => {
-          const services = (await client.control.call('ListServices', {})).services ?? [];
+          const services = await client.list('ListServices');
           if (args.quiet) return print(services.map((s) => s.meta?.id ?? '').join('\n'));
           if (args.format === 'json') return print(json(services.map(serviceObject)));
-          print(serviceTable(services, (await client.control.call('ListTasks', {})).tasks ?? []));
+          print(serviceTable(services, await client.list('ListTasks')));
         }),
     )
     .command<GlobalArgs & { service: string; quiet?: boolean; format?: string }>(
@@ -151,7 +151,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           tasks.sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0) || Number(b.meta?.createdAt ?? 0) - Number(a.meta?.createdAt ?? 0));
           if (args.quiet) return print(tasks.map((t) => t.meta?.id ?? '').join('\n'));
           if (args.format === 'json') return print(json(tasks.map((t) => baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true }))));
-          const nodes = (await client.control.call('ListNodes', {})).nodes ?? [];
+          const nodes = await client.list('ListNodes');
           const host = (id: string): string => nodes.find((n) => n.meta?.id === id)?.description?.hostname ?? id;
           const seen = new Set<string>();
           const rows = tasks.map((t) => {
@@ -212,7 +212,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           if (args.tail !== undefined && (!Number.isInteger(args.tail) || args.tail < 0)) {
             throw new BatonError('INVALID_ARGUMENT', `bad --tail ${String(args.tail)} (want a whole number of lines >= 0)`);
           }
-          const nodes = (await client.control.call('ListNodes', {})).nodes ?? [];
+          const nodes = await client.list('ListNodes');
           const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
           for await (const line of client.serviceLogs({ service: args.service, follow: args.follow ?? false, tail: args.tail ?? 0 })) {
             const prefix = `${line.taskName ?? ''}@${host.get(line.nodeId ?? '') || line.nodeId} | `;

@@ -46,7 +46,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) => c.option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
       (args) =>
         withClient(args, async (client) => {
-          const services = (await client.control.call('ListServices', { filters: { labels: [NAMESPACE_LABEL] } })).services ?? [];
+          const services = await client.list('ListServices', { labels: [NAMESPACE_LABEL] });
           const counts = new Map<string, number>();
           for (const s of services) {
             const stack = s.spec?.annotations?.labels?.[NAMESPACE_LABEL] ?? '';
@@ -72,7 +72,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           if (services.length === 0) return nothingFound(args.stack);
           if (args.quiet) return print(services.map((s) => s.meta?.id ?? '').join('\n'));
           if (args.format === 'json') return print(json(services.map(serviceObject)));
-          print(serviceTable(services, (await client.control.call('ListTasks', {})).tasks ?? []));
+          print(serviceTable(services, await client.list('ListTasks')));
         }),
     )
     .command<StackArgs>(
@@ -92,7 +92,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const tasks = await tasksOf(client, services);
           if (args.quiet) return print(tasks.map((t) => t.meta?.id ?? '').join('\n'));
           if (args.format === 'json') return print(json(tasks.map((t) => baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true }))));
-          const nodes = (await client.control.call('ListNodes', {})).nodes ?? [];
+          const nodes = await client.list('ListNodes');
           const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
           const rows = tasks.map((t) => {
             const status = t.status ?? {};
@@ -140,7 +140,7 @@ function sortByName(services: baton.Service.$Properties[]): baton.Service.$Prope
 async function tasksOf(client: BatonClient, services: baton.Service.$Properties[]): Promise<baton.Task.$Properties[]> {
   const all: baton.Task.$Properties[] = [];
   for (const s of services) {
-    const tasks = (await client.control.call('ListTasks', { filters: { serviceId: s.meta?.id ?? '' } })).tasks ?? [];
+    const tasks = await client.list('ListTasks', { serviceId: s.meta?.id ?? '' });
     // Per slot, the current task first, then its history (newest first), as `service ps`.
     tasks.sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0) || Number(b.meta?.createdAt ?? 0) - Number(a.meta?.createdAt ?? 0));
     all.push(...tasks);

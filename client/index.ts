@@ -28,11 +28,56 @@ export function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/baton' : join(homedir(), '.baton');
 }
 
+/** The list calls, and the field of their response that holds the objects. */
+const LIST_ITEMS = {
+  ListNodes: 'nodes',
+  ListServices: 'services',
+  ListTasks: 'tasks',
+  ListSecrets: 'secrets',
+  ListConfigs: 'configs',
+} as const;
+export type ListMethod = keyof typeof LIST_ITEMS;
+/** What each list call returns, one object. */
+interface ListItems {
+  ListNodes: baton.Node.$Properties;
+  ListServices: baton.Service.$Properties;
+  ListTasks: baton.Task.$Properties;
+  ListSecrets: baton.Secret.$Properties;
+  ListConfigs: baton.Config.$Properties;
+}
+type ListItem<K extends ListMethod> = ListItems[K];
+type ListPage = { nextPageToken?: string | null } & Partial<Record<(typeof LIST_ITEMS)[ListMethod], unknown[] | null>>;
+
+/** More pages than this is a server that does not move on: give up rather than loop. */
+const MAX_PAGES = 100_000;
+
 export class BatonClient {
   constructor(
     readonly target: string,
     readonly control: RpcClient<ControlService>,
   ) {}
+
+  /**
+   * Every object a list call matches. A list answers a page at a time (each under the message
+   * size limit); this fetches the pages one after the other until the last.
+   */
+  async list<K extends ListMethod>(method: K, filters: baton.Filters.$Properties = {}, timeoutMs = 10_000): Promise<ListItem<K>[]> {
+    const field = LIST_ITEMS[method];
+    const all: ListItem<K>[] = [];
+    let pageToken = '';
+    for (let pages = 0; pages < MAX_PAGES; pages++) {
+      // Every list call takes a ListRequest; typed per method, TypeScript cannot see that.
+      const lists = this.control as unknown as RpcClient<Record<ListMethod, ControlService['ListNodes']>>;
+      const name: ListMethod = method;
+      const res = (await lists.call(name, { filters, pageToken }, timeoutMs)) as ListPage;
+      all.push(...((res[field] ?? []) as ListItem<K>[]));
+      const next = res.nextPageToken ?? '';
+      if (!next) return all;
+      if (next === pageToken) throw new BatonError('INTERNAL', `${method}: the server sent the same page token twice`);
+      pageToken = next;
+    }
+    throw new BatonError('INTERNAL', `${method}: more than ${MAX_PAGES} pages`);
+  }
 
   /** `service logs`: the tasks' output as it arrives (until the end, or forever with follow). */
   serviceLogs(req: baton.ServiceLogsRequest.$Properties): AsyncIterable<baton.LogLine.$Properties> {

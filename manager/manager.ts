@@ -210,7 +210,7 @@ export function raftToBaton(err: unknown): BatonError {
   return new BatonError('INTERNAL', err instanceof Error ? err.message : String(err));
 }
 
-function storeToBaton(err: StoreError): BatonError {
+export function storeToBaton(err: StoreError): BatonError {
   switch (err.code) {
     case 'NOT_FOUND':
       return new BatonError('NOT_FOUND', err.message);

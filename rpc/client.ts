@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { BatonError } from './errors.js';
 import type { Definition, RequestOf, ResponseOf } from './define.js';
+import { CONTROL_MESSAGE_BYTES, messageLimits } from './limits.js';
 
 
 export class RpcClient<S extends Definition> {
@@ -14,7 +15,9 @@ export class RpcClient<S extends Definition> {
     private readonly definition: S,
     options: grpc.ChannelOptions = {},
   ) {
-    this.client = new grpc.Client(target, credentials, options);
+    // Explicit limits (options may raise them): a request too big for the server fails here at
+    // once with RESOURCE_EXHAUSTED rather than after being sent.
+    this.client = new grpc.Client(target, credentials, { ...messageLimits(CONTROL_MESSAGE_BYTES), ...options });
   }
 
   call<K extends keyof S & string>(method: K, request: RequestOf<S[K]>, timeoutMs = 10_000, metadata = new grpc.Metadata()): Promise<ResponseOf<S[K]>> {

@@ -31,6 +31,28 @@ export function unary<Req, Res>(
   };
 }
 
+/**
+ * A request the server received but did not decode because it is larger than its method
+ * allows: addService answers RESOURCE_EXHAUSTED without running the handler. A port whose
+ * transport limit is higher (the node port carries Raft) still holds each method to its own.
+ */
+export interface Oversize {
+  readonly [OVERSIZE]: { bytes: number; limit: number };
+}
+export const OVERSIZE: unique symbol = Symbol('oversize request');
+
+export function isOversize(request: unknown): request is Oversize {
+  return typeof request === 'object' && request !== null && OVERSIZE in request;
+}
+
+/** The same method, with requests over `maxBytes` left undecoded and marked (see Oversize). */
+export function limitRequest<Req, Res>(method: grpc.MethodDefinition<Req, Res>, maxBytes: number): grpc.MethodDefinition<Req, Res> {
+  return {
+    ...method,
+    requestDeserialize: (b) => (b.length > maxBytes ? ({ [OVERSIZE]: { bytes: b.length, limit: maxBytes } } as unknown as Req) : method.requestDeserialize(b)),
+  };
+}
+
 /** A server-streaming method: one request, a stream of responses. */
 export function serverStream<Req, Res>(
   service: string,

@@ -2,6 +2,7 @@
 // a failure keeps its meaning from a manager's store through gRPC to the CLI's exit line.
 import { status as Status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
+import { ECHO_CHARS, MAX_STATUS_DETAILS } from './limits.js';
 
 export type ErrorCode =
   | 'NOT_FOUND'
@@ -13,6 +14,7 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'UNAVAILABLE'
   | 'DEADLINE_EXCEEDED'
+  | 'RESOURCE_EXHAUSTED'
   | 'INTERNAL';
 
 const TO_STATUS: Record<ErrorCode, Status> = {
@@ -26,6 +28,7 @@ const TO_STATUS: Record<ErrorCode, Status> = {
   UNAUTHENTICATED: Status.UNAUTHENTICATED,
   UNAVAILABLE: Status.UNAVAILABLE,
   DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
+  RESOURCE_EXHAUSTED: Status.RESOURCE_EXHAUSTED,
   INTERNAL: Status.INTERNAL,
 };
 
@@ -38,8 +41,12 @@ export class BatonError extends Error {
     this.name = 'BatonError';
   }
 
+  /**
+   * The status sent to the client. The message is cut to MAX_STATUS_DETAILS whatever built it:
+   * a longer one could exceed the HTTP/2 header limit and never reach the client (limits.ts).
+   */
   toStatus(): StatusObject {
-    return { code: TO_STATUS[this.code], details: this.message, metadata: new Metadata() };
+    return { code: TO_STATUS[this.code], details: capDetails(this.message), metadata: new Metadata() };
   }
 
   /** The error a client sees for a failed call. */
@@ -51,4 +58,18 @@ export class BatonError extends Error {
 
 export function isBatonError(err: unknown): err is BatonError {
   return err instanceof BatonError;
+}
+
+/**
+ * User text as an error message repeats it: at most ECHO_CHARS characters, then how long the
+ * whole was, e.g. `aaaa…(100000 bytes)`. Every message that names an input goes through here.
+ */
+export function echo(text: string): string {
+  if (text.length <= ECHO_CHARS) return text;
+  return `${text.slice(0, ECHO_CHARS)}…(${Buffer.byteLength(text)} bytes)`;
+}
+
+function capDetails(message: string): string {
+  if (message.length <= MAX_STATUS_DETAILS) return message;
+  return `${message.slice(0, MAX_STATUS_DETAILS)}…(${message.length - MAX_STATUS_DETAILS} more characters)`;
 }

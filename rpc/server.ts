@@ -3,7 +3,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { BatonError } from './errors.js';
-import type { Definition, Handlers } from './define.js';
+import { isOversize, OVERSIZE, type Definition, type Handlers } from './define.js';
 
 
 export function addService<S extends Definition>(server: grpc.Server, definition: S, handlers: Handlers<S>, logger: Logger): void {
@@ -11,6 +11,11 @@ export function addService<S extends Definition>(server: grpc.Server, definition
   for (const name of Object.keys(definition) as (keyof S & string)[]) {
     const handler = handlers[name] as (req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>) => Promise<unknown>;
     impl[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      if (isOversize(call.request)) {
+        const { bytes, limit } = call.request[OVERSIZE];
+        callback(new BatonError('RESOURCE_EXHAUSTED', `request of ${bytes} bytes is larger than the limit of ${limit} for ${definition[name]!.path}`).toStatus());
+        return;
+      }
       handler(call.request, call).then(
         (res) => callback(null, res),
         (err: unknown) => {

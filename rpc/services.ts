@@ -1,31 +1,34 @@
 // Every baton gRPC service (proto/control.proto) as definitions built from the generated codecs.
 import { baton } from '../proto/gen/baton.js';
-import { serverStream, unary } from './define.js';
+import { limitRequest, serverStream, unary } from './define.js';
+import { CONTROL_MESSAGE_BYTES } from './limits.js';
 
 const CONTROL = 'baton.Control';
+/** A Control method: its requests held to CONTROL_MESSAGE_BYTES on every port. */
+const control: typeof unary = (service, name, request, response) => limitRequest(unary(service, name, request, response), CONTROL_MESSAGE_BYTES);
 export const controlService = {
-  GetNode: unary(CONTROL, 'GetNode', baton.GetRequest, baton.Node),
-  ListNodes: unary(CONTROL, 'ListNodes', baton.ListRequest, baton.ListNodesResponse),
-  UpdateNode: unary(CONTROL, 'UpdateNode', baton.UpdateNodeRequest, baton.Node),
-  RemoveNode: unary(CONTROL, 'RemoveNode', baton.RemoveRequest, baton.RemoveResponse),
-  GetCluster: unary(CONTROL, 'GetCluster', baton.Empty, baton.GetClusterResponse),
-  RotateJoinToken: unary(CONTROL, 'RotateJoinToken', baton.RotateJoinTokenRequest, baton.GetClusterResponse),
-  Info: unary(CONTROL, 'Info', baton.Empty, baton.ClusterInfo),
-  AddRaftMember: unary(CONTROL, 'AddRaftMember', baton.RaftMemberRequest, baton.Empty),
-  CreateService: unary(CONTROL, 'CreateService', baton.CreateServiceRequest, baton.Service),
-  GetService: unary(CONTROL, 'GetService', baton.GetRequest, baton.Service),
-  ListServices: unary(CONTROL, 'ListServices', baton.ListRequest, baton.ListServicesResponse),
-  UpdateService: unary(CONTROL, 'UpdateService', baton.UpdateServiceRequest, baton.Service),
-  RemoveService: unary(CONTROL, 'RemoveService', baton.RemoveRequest, baton.RemoveResponse),
-  ListTasks: unary(CONTROL, 'ListTasks', baton.ListRequest, baton.ListTasksResponse),
-  CreateSecret: unary(CONTROL, 'CreateSecret', baton.CreateSecretRequest, baton.Secret),
-  GetSecret: unary(CONTROL, 'GetSecret', baton.GetRequest, baton.Secret),
-  ListSecrets: unary(CONTROL, 'ListSecrets', baton.ListRequest, baton.ListSecretsResponse),
-  RemoveSecret: unary(CONTROL, 'RemoveSecret', baton.RemoveRequest, baton.RemoveResponse),
-  CreateConfig: unary(CONTROL, 'CreateConfig', baton.CreateConfigRequest, baton.Config),
-  GetConfig: unary(CONTROL, 'GetConfig', baton.GetRequest, baton.Config),
-  ListConfigs: unary(CONTROL, 'ListConfigs', baton.ListRequest, baton.ListConfigsResponse),
-  RemoveConfig: unary(CONTROL, 'RemoveConfig', baton.RemoveRequest, baton.RemoveResponse),
+  GetNode: control(CONTROL, 'GetNode', baton.GetRequest, baton.Node),
+  ListNodes: control(CONTROL, 'ListNodes', baton.ListRequest, baton.ListNodesResponse),
+  UpdateNode: control(CONTROL, 'UpdateNode', baton.UpdateNodeRequest, baton.Node),
+  RemoveNode: control(CONTROL, 'RemoveNode', baton.RemoveRequest, baton.RemoveResponse),
+  GetCluster: control(CONTROL, 'GetCluster', baton.Empty, baton.GetClusterResponse),
+  RotateJoinToken: control(CONTROL, 'RotateJoinToken', baton.RotateJoinTokenRequest, baton.GetClusterResponse),
+  Info: control(CONTROL, 'Info', baton.Empty, baton.ClusterInfo),
+  AddRaftMember: control(CONTROL, 'AddRaftMember', baton.RaftMemberRequest, baton.Empty),
+  CreateService: control(CONTROL, 'CreateService', baton.CreateServiceRequest, baton.Service),
+  GetService: control(CONTROL, 'GetService', baton.GetRequest, baton.Service),
+  ListServices: control(CONTROL, 'ListServices', baton.ListRequest, baton.ListServicesResponse),
+  UpdateService: control(CONTROL, 'UpdateService', baton.UpdateServiceRequest, baton.Service),
+  RemoveService: control(CONTROL, 'RemoveService', baton.RemoveRequest, baton.RemoveResponse),
+  ListTasks: control(CONTROL, 'ListTasks', baton.ListRequest, baton.ListTasksResponse),
+  CreateSecret: control(CONTROL, 'CreateSecret', baton.CreateSecretRequest, baton.Secret),
+  GetSecret: control(CONTROL, 'GetSecret', baton.GetRequest, baton.Secret),
+  ListSecrets: control(CONTROL, 'ListSecrets', baton.ListRequest, baton.ListSecretsResponse),
+  RemoveSecret: control(CONTROL, 'RemoveSecret', baton.RemoveRequest, baton.RemoveResponse),
+  CreateConfig: control(CONTROL, 'CreateConfig', baton.CreateConfigRequest, baton.Config),
+  GetConfig: control(CONTROL, 'GetConfig', baton.GetRequest, baton.Config),
+  ListConfigs: control(CONTROL, 'ListConfigs', baton.ListRequest, baton.ListConfigsResponse),
+  RemoveConfig: control(CONTROL, 'RemoveConfig', baton.RemoveRequest, baton.RemoveResponse),
 };
 export type ControlService = typeof controlService;
 
@@ -48,7 +51,7 @@ export type DispatcherService = typeof dispatcherService;
 export const dispatcherSession = serverStream(DISPATCHER, 'Session', baton.SessionRequest, baton.SessionMessage);
 
 /** Control's streaming method. */
-export const serviceLogsMethod = serverStream(CONTROL, 'ServiceLogs', baton.ServiceLogsRequest, baton.LogLine);
+export const serviceLogsMethod = limitRequest(serverStream(CONTROL, 'ServiceLogs', baton.ServiceLogsRequest, baton.LogLine), CONTROL_MESSAGE_BYTES);
 
 /** What every node serves to managers. */
 export const taskLogsMethod = serverStream('baton.NodeAgent', 'TaskLogs', baton.TaskLogsRequest, baton.LogLine);

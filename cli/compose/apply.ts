@@ -19,11 +19,11 @@ export interface Output {
 }
 
 export async function stackServices(client: BatonClient, stack: string): Promise<baton.Service.$Properties[]> {
-  return (await client.control.call('ListServices', { filters: { labels: [`${NAMESPACE_LABEL}=${stack}`] } })).services ?? [];
+  return await client.list('ListServices', { labels: [`${NAMESPACE_LABEL}=${stack}`] });
 }
 
 export async function deployStack(client: BatonClient, objects: ObjectStore, def: StackDefinition, opts: DeployOptions, out: Output): Promise<void> {
-  const all = (await client.control.call('ListServices', {})).services ?? [];
+  const all = await client.list('ListServices');
   const mine = all.filter((s) => s.spec?.annotations?.labels?.[NAMESPACE_LABEL] === def.name);
 
   // Every check before the first write.

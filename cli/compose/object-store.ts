@@ -15,8 +15,8 @@ export function stackObjectStore(client: BatonClient): ObjectStore {
   const c = client.control;
   return {
     async list(kind) {
-      const objects = kind === 'secret' ? (await c.call('ListSecrets', {})).secrets : (await c.call('ListConfigs', {})).configs;
-      return (objects ?? []).map(stored);
+      const objects = kind === 'secret' ? await client.list('ListSecrets') : await client.list('ListConfigs');
+      return objects.map(stored);
     },
     async create(kind, name, data, labels) {
       const spec = { annotations: { name, labels }, data };

@@ -10,7 +10,7 @@ import { CAError, JoinTokenError, loadRootCA, openJoinTokens, parseJoinToken, to
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
 import { createAction, newObjectId, type Stored } from '../store/index.js';
-import { managerPeers } from '../controlapi/control.js';
+import { managerPeers } from '../controlapi/cluster.js';
 
 export const DEFAULT_CERT_VALIDITY_MS = 7 * 24 * 3600 * 1000;
 

@@ -3,11 +3,9 @@
 // kinds' handlers (secrets.ts, configs.ts) do alike; the kinds differ in how the data is kept
 // (a secret's is sealed and never returned, a config's is plain and shown by inspect).
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../rpc/errors.js';
-import type { Caller, Guard } from '../../rpc/caller.js';
-import type { LeaderForwarder } from '../forward.js';
+import { BatonError, echo } from '../../rpc/errors.js';
 import type { Manager } from '../manager.js';
-import { createAction, deleteAction, newObjectId, type ListFilter, type Stored } from '../store/index.js';
+import { createAction, deleteAction, newObjectId, type Stored } from '../store/index.js';
 import { resolveObject } from './resolve.js';
 
 export type DataKind = 'secret' | 'config';
@@ -21,8 +19,6 @@ const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9])?$/;
 
 export interface DataDeps {
   manager: Manager;
-  forwarder: LeaderForwarder;
-  guard: Guard;
   now?: () => number;
 }
 
@@ -32,7 +28,7 @@ export function validateDataSpec(kind: DataKind, spec: baton.SecretSpec.$Propert
   if (!NAME.test(name)) {
     throw new BatonError(
       'INVALID_ARGUMENT',
-      `invalid ${kind} name "${name}": 1-64 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
+      `invalid ${kind} name "${echo(name)}": 1-64 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
     );
   }
   const data = spec?.data ?? new Uint8Array(0);
@@ -56,14 +52,6 @@ export function servicesUsing(manager: Manager, kind: DataKind, id: string): str
     .sort();
 }
 
-export function listFilterOf(f: baton.Filters.$Properties | null | undefined): ListFilter {
-  return {
-    ...(f?.ids?.length ? { ids: f.ids } : {}),
-    ...(f?.names?.length ? { names: f.names } : {}),
-    ...(f?.labels?.length ? { labels: f.labels } : {}),
-  };
-}
-
 /** Create and remove, the same for both kinds; `storeData` turns the given data into what is stored. */
 export function dataWrites<K extends DataKind>(deps: DataDeps, kind: K, storeData: (data: Uint8Array) => Uint8Array) {
   const { manager } = deps;
@@ -71,7 +59,6 @@ export function dataWrites<K extends DataKind>(deps: DataDeps, kind: K, storeDat
 
   async function create(spec: baton.SecretSpec.$Properties | null | undefined): Promise<Stored<K>> {
     const { name, labels, data } = validateDataSpec(kind, spec);
-    await manager.readBarrier();
     // The store refuses a taken name too (at apply); this says it before a Raft round, clearly.
     if (manager.store.list(kind, { names: [name] }).length > 0) throw new BatonError('ALREADY_EXISTS', `${kind} ${name} already exists`);
     const t = now();
@@ -81,7 +68,6 @@ export function dataWrites<K extends DataKind>(deps: DataDeps, kind: K, storeDat
   }
 
   async function remove(ref: string): Promise<void> {
-    await manager.readBarrier();
     const obj = resolveObject(manager, kind, ref);
     const name = obj.spec?.annotations?.name ?? obj.meta.id;
     const users = servicesUsing(manager, kind, obj.meta.id);
@@ -94,18 +80,13 @@ export function dataWrites<K extends DataKind>(deps: DataDeps, kind: K, storeDat
   return { create, remove };
 }
 
-/** Runs a write on the leader, or forwards it there with the caller's identity. */
-export function onLeader<T>(deps: DataDeps, forward: (caller: Caller) => Promise<T>, caller: Caller, run: () => Promise<T>): Promise<T> {
-  return deps.manager.isLeader() ? run() : forward(caller);
-}
-
 /** What the API shows of a secret or config without its data. */
 export interface DataView {
-  meta?: baton.Meta.$Properties | null;
+  meta: baton.Meta.$Properties & { id: string };
   spec: { annotations: baton.Annotations.$Properties | null };
 }
 
 /** The object as the API shows it: without its data (secrets always; configs in lists). */
-export function withoutData(obj: { readonly meta?: object | null; readonly spec?: { readonly annotations?: object | null } | null }): DataView {
-  return { meta: obj.meta, spec: { annotations: (obj.spec?.annotations ?? null) } };
+export function withoutData(obj: { readonly meta: { readonly id: string }; readonly spec?: { readonly annotations?: object | null } | null }): DataView {
+  return { meta: obj.meta, spec: { annotations: obj.spec?.annotations ?? null } };
 }

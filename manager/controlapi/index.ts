@@ -1,13 +1,31 @@
-// The whole Control service: cluster and node calls, service and task calls, secrets and configs.
+// The whole Control service: each object's handlers (cluster, nodes, services, tasks, secrets,
+// configs) behind the one entry (entry.ts) that checks roles, reads after a barrier and runs
+// writes on the leader as the method table (methods.ts) declares.
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
-import { clusterHandlers, type ControlDeps } from './control.js';
+import { clusterHandlers, type ClusterDeps } from './cluster.js';
+import { controlEntry, type EntryDeps } from './entry.js';
+import { nodeHandlers } from './nodes.js';
 import { serviceHandlers, type ServiceDeps } from './services.js';
+import { taskHandlers } from './tasks.js';
 import { secretHandlers, type SecretDeps } from './secrets.js';
 import { configHandlers } from './configs.js';
 
-export { managerPeers } from './control.js';
+export { managerPeers } from './cluster.js';
+export { CONTROL_METHODS, SERVICE_LOGS_RULE, type Access, type MethodRule } from './methods.js';
 
-export function controlHandlers(deps: ControlDeps & Pick<ServiceDeps, 'checkImage'> & SecretDeps): Handlers<ControlService> {
-  return { ...clusterHandlers(deps), ...serviceHandlers(deps), ...secretHandlers(deps), ...configHandlers(deps) };
+export type ControlDeps = EntryDeps & ClusterDeps & Pick<ServiceDeps, 'checkImage'> & SecretDeps;
+
+export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
+  return controlEntry(
+    {
+      ...clusterHandlers(deps),
+      ...nodeHandlers(deps),
+      ...serviceHandlers(deps),
+      ...taskHandlers(deps),
+      ...secretHandlers(deps),
+      ...configHandlers(deps),
+    },
+    deps,
+  );
 }

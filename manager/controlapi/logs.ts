@@ -3,10 +3,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../rpc/errors.js';
+import { isOversize, OVERSIZE } from '../../rpc/define.js';
 import type { Guard } from '../../rpc/caller.js';
 import { taskLogsMethod } from '../../rpc/services.js';
 import type { Manager } from '../manager.js';
 import { resolveObject } from './resolve.js';
+import { checkReferences, toBatonError } from './entry.js';
+import { SERVICE_LOGS_RULE } from './methods.js';
 
 type LogsCall = grpc.ServerWritableStream<baton.ServiceLogsRequest.$Properties, baton.LogLine.$Properties>;
 
@@ -28,10 +31,14 @@ export function serviceLogsHandler(deps: LogsDeps): (call: LogsCall) => void {
     call.on('cancelled', cleanup);
     const fail = (err: unknown): void => {
       cleanup();
-      call.emit('error', (err instanceof BatonError ? err : new BatonError('INTERNAL', err instanceof Error ? err.message : String(err))).toStatus());
+      const mapped = toBatonError(err);
+      call.emit('error', (mapped instanceof BatonError ? mapped : new BatonError('INTERNAL', mapped instanceof Error ? mapped.message : String(mapped))).toStatus());
     };
     const run = async (): Promise<void> => {
-      deps.guard(call, ['manager']);
+      // A stream, so not behind the unary entry; the same rule, checks and barrier by hand.
+      deps.guard(call, SERVICE_LOGS_RULE.roles);
+      if (isOversize(call.request)) throw new BatonError('RESOURCE_EXHAUSTED', `request of ${call.request[OVERSIZE].bytes} bytes is larger than the limit of ${call.request[OVERSIZE].limit}`);
+      checkReferences(call.request);
       await deps.manager.readBarrier();
       const req = call.request;
       const svc = resolveObject(deps.manager, 'service', req.service ?? '');

@@ -2,7 +2,7 @@
 // are resolved to ids (so a task keeps the object it was created with), defaults are filled in
 // (Docker's: secret at /run/secrets/<name>, config at /<name>, mode 0444) and targets checked.
 import type { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../rpc/errors.js';
+import { BatonError, echo } from '../../rpc/errors.js';
 import type { ClusterStore } from '../store/index.js';
 import type { DataKind } from './data-objects.js';
 
@@ -35,7 +35,7 @@ function find(store: ClusterStore, kind: DataKind, id: string, name: string) {
   const obj = (id ? store.get(kind, id) : undefined) ?? (name ? store.findByName(kind, name) : undefined);
   if (!obj) {
     const what = name || id;
-    throw new BatonError('NOT_FOUND', what ? `${kind} ${what} not found (create it with \`baton ${kind} create\`)` : `a ${kind} reference needs a name`);
+    throw new BatonError('NOT_FOUND', what ? `${kind} ${echo(what)} not found (create it with \`baton ${kind} create\`)` : `a ${kind} reference needs a name`);
   }
   return obj;
 }
@@ -56,21 +56,21 @@ function segmentsOk(path: string): boolean {
 /** A file name (or relative path) under /run/secrets. */
 function checkSecretTarget(target: string): void {
   if (target.startsWith('/') || !segmentsOk(target)) {
-    throw new BatonError('INVALID_ARGUMENT', `bad secret target "${target}": a file name under /run/secrets (letters, digits, '_', '.', '-')`);
+    throw new BatonError('INVALID_ARGUMENT', `bad secret target "${echo(target)}": a file name under /run/secrets (letters, digits, '_', '.', '-')`);
   }
 }
 
 /** An absolute path in the container. */
 function checkConfigTarget(target: string): void {
   if (!target.startsWith('/') || !segmentsOk(target.slice(1))) {
-    throw new BatonError('INVALID_ARGUMENT', `bad config target "${target}": an absolute path (letters, digits, '_', '.', '-' in each part)`);
+    throw new BatonError('INVALID_ARGUMENT', `bad config target "${echo(target)}": an absolute path (letters, digits, '_', '.', '-' in each part)`);
   }
 }
 
 function unique(kind: DataKind, targets: string[]): void {
   const seen = new Set<string>();
   for (const t of targets) {
-    if (seen.has(t)) throw new BatonError('INVALID_ARGUMENT', `two ${kind}s have the same target ${t}`);
+    if (seen.has(t)) throw new BatonError('INVALID_ARGUMENT', `two ${kind}s have the same target ${echo(t)}`);
     seen.add(t);
   }
 }

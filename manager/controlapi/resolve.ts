@@ -1,6 +1,6 @@
 // Docker-style references (id, name or unique id prefix) to stored objects, with the store's
-// errors turned into API errors.
-import { BatonError } from '../../rpc/errors.js';
+// errors turned into API errors that repeat at most a short prefix of the reference.
+import { BatonError, echo } from '../../rpc/errors.js';
 import type { Manager } from '../manager.js';
 import type { Kind, Stored } from '../store/index.js';
 
@@ -10,6 +10,7 @@ export function resolveObject<K extends Kind>(manager: Manager, kind: K, ref: st
     return manager.store.resolve(kind, ref);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new BatonError(code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', err instanceof Error ? err.message : String(err));
+    if (code === 'NOT_FOUND') throw new BatonError('NOT_FOUND', `${kind} ${echo(ref)} not found`);
+    throw new BatonError('INVALID_ARGUMENT', err instanceof Error ? err.message : String(err));
   }
 }

@@ -2,13 +2,13 @@
 // CA key is) before it is proposed, so it is never in clear in the Raft log, LevelDB or
 // snapshots; no call ever returns it. Only the dispatcher unseals it, for the nodes whose tasks
 // use it (dispatcher/session-secrets.ts).
-import type { baton } from '../../proto/gen/baton.js';
-import type { Handlers } from '../../rpc/define.js';
-import type { ControlService } from '../../rpc/services.js';
-import { controlService } from '../../rpc/services.js';
+import { baton } from '../../proto/gen/baton.js';
 import { seal } from '../ca/index.js';
+import type { ControlHandlers } from './entry.js';
+import { listFilterOf } from './filters.js';
+import { page } from './paging.js';
 import { resolveObject } from './resolve.js';
-import { dataWrites, listFilterOf, onLeader, withoutData, type DataDeps } from './data-objects.js';
+import { dataWrites, withoutData, type DataDeps } from './data-objects.js';
 
 export type SecretMethods = 'CreateSecret' | 'GetSecret' | 'ListSecrets' | 'RemoveSecret';
 
@@ -17,36 +17,28 @@ export interface SecretDeps extends DataDeps {
   managerKey: Uint8Array;
 }
 
-const MANAGERS = ['manager'] as const;
-
-export function secretHandlers(deps: SecretDeps): Pick<Handlers<ControlService>, SecretMethods> {
-  const { manager, forwarder, guard } = deps;
+export function secretHandlers(deps: SecretDeps): ControlHandlers<SecretMethods> {
+  const { manager } = deps;
   const writes = dataWrites(deps, 'secret', (data) => seal(deps.managerKey, data));
 
   return {
-    async CreateSecret(req, call) {
-      const caller = guard(call, MANAGERS);
-      return onLeader(deps, (c) => forwarder.forward(controlService, 'CreateSecret', req, c), caller, async (): Promise<baton.Secret.$Properties> => withoutData(await writes.create(req.spec)));
+    async CreateSecret(req) {
+      return withoutData(await writes.create(req.spec));
     },
 
-    async GetSecret(req, call) {
-      guard(call, MANAGERS);
-      await manager.readBarrier();
+    async GetSecret(req) {
       return withoutData(resolveObject(manager, 'secret', req.id ?? ''));
     },
 
-    async ListSecrets(req, call) {
-      guard(call, MANAGERS);
-      await manager.readBarrier();
-      return { secrets: manager.store.list('secret', listFilterOf(req.filters)).map(withoutData) };
+    async ListSecrets(req) {
+      const all = manager.store.list('secret', listFilterOf(req.filters)).map(withoutData);
+      const { items, nextPageToken } = page(all, req, (s) => baton.Secret.encode(s).finish().length);
+      return { secrets: items, nextPageToken };
     },
 
-    async RemoveSecret(req, call) {
-      const caller = guard(call, MANAGERS);
-      return onLeader(deps, (c) => forwarder.forward(controlService, 'RemoveSecret', req, c), caller, async (): Promise<baton.RemoveResponse.$Properties> => {
-        await writes.remove(req.id ?? '');
-        return { warning: '' };
-      });
+    async RemoveSecret(req) {
+      await writes.remove(req.id ?? '');
+      return { warning: '' };
     },
   };
 }

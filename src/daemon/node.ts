@@ -3,7 +3,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { X509Certificate } from 'node:crypto';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
@@ -19,12 +18,12 @@ import { taskLogsHandler } from '../../worker/logs-server.js';
 import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../../rpc/server.js';
 import { certificateGuard, localGuard } from '../../rpc/caller.js';
-import { RpcClient } from '../../rpc/client.js';
 import { BatonError } from '../../rpc/errors.js';
 import { caService, controlService, dispatcherService, dispatcherSession, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
-import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, generateNodeKey, type NodeTlsMaterial } from '../../rpc/tls/index.js';
+import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, type NodeTlsMaterial } from '../../rpc/tls/index.js';
+import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
 import { TaskRuntime, availableExecutors } from './tasks.js';
@@ -32,6 +31,8 @@ import { ExecutorError } from '../../worker/executor/index.js';
 import { MetricsServer } from './metrics-server.js';
 import { shareSocket } from './private-files.js';
 import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
+import { CertificateRenewal } from './renewal.js';
+import { changeRole, joinRaft, type RoleHost } from './role-change.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -65,7 +66,7 @@ export class NodeDaemon {
   private state: NodeState;
   private tls: NodeTlsMaterial;
   private roleChange: Promise<void> | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
+  private readonly renewal: CertificateRenewal;
   private stopped = false;
   private socketBound = false;
   readonly logger: Logger;
@@ -78,14 +79,22 @@ export class NodeDaemon {
     this.tls = dataDir.loadTls();
     this.logger = opts.logger.child({ node: this.state.nodeId });
     this.serverCredentials = new NodeServerCredentials(this.tls);
-    // Raft appends and snapshot chunks can be large (up to the transport's 64 MiB); keepalive
-    // notices a peer that vanished without closing its streams.
+    // Raft appends and snapshot chunks can be large (up to the transport's 64 MiB; control
+    // requests are held to their own limit, rpc/limits.ts); keepalive notices a peer that
+    // vanished without closing its streams.
     this.tcp = new grpc.Server({
-      'grpc.max_receive_message_length': 64 << 20,
+      ...messageLimits(NODE_PORT_MESSAGE_BYTES),
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     });
-    this.local = new grpc.Server();
+    this.local = new grpc.Server(messageLimits(CONTROL_MESSAGE_BYTES));
+    this.renewal = new CertificateRenewal({
+      logger: this.logger,
+      managers: () => this.heartbeatTargets(),
+      credentials: () => this.clientCredentials(),
+      tls: () => this.tls,
+      onRenewed: (tls) => this.useCertificate(tls),
+    });
   }
 
   /** Start the node described by an existing data dir. */
@@ -133,7 +142,7 @@ export class NodeDaemon {
     if (this.opts.metricsAddr) this.metrics = await MetricsServer.start(this.opts.metricsAddr, () => this.mesh?.metricsText() ?? '');
     await this.startTasks();
     this.startHeartbeats();
-    this.scheduleRenewal();
+    this.renewal.schedule();
     this.health.setStatus('', 'SERVING');
     this.logger.info({ role: this.state.role, listen: this.state.listenAddr, advertise: this.state.advertiseAddr }, 'node started');
   }
@@ -298,7 +307,7 @@ export class NodeDaemon {
     }
     const desired = res.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
     if (desired !== this.state.role && !this.roleChange) {
-      this.roleChange = this.changeRole(desired)
+      this.roleChange = changeRole(this.roleHost(), desired)
         .catch((err: unknown) => this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'role change failed; will retry'))
         .finally(() => {
           this.roleChange = undefined;
@@ -306,38 +315,34 @@ export class NodeDaemon {
     }
   }
 
-  /** Get a certificate for the new role from the CA, then become (or stop being) a manager. */
-  private async changeRole(desired: 'manager' | 'worker'): Promise<void> {
-    this.logger.info({ from: this.state.role, to: desired }, 'changing role');
-    const renewed = await this.renew();
-    const role = renewed.role === baton.NodeRole.MANAGER ? 'manager' : 'worker';
-    if (role !== desired) return;
-    if (role === 'manager') {
-      this.dataDir.saveManagerKey(renewed.managerKey ?? new Uint8Array(0));
-      this.local.removeService(controlService);
-      try {
-        await this.startManager(false);
-        // state.role is what joinRaft and heartbeats go by; it only changes once this worked.
-        this.state = { ...this.state, role };
-        await this.joinRaft();
-      } catch (err) {
-        this.state = { ...this.state, role: 'worker' };
-        await this.stopManager();
-        this.dataDir.removeManagerState();
-        this.addWorkerControlStub();
-        throw err;
-      }
-      this.dataDir.save(this.state);
-    } else {
-      await this.stopManager();
-      this.dataDir.removeManagerState();
-      this.state = { ...this.state, role };
-      this.addWorkerControlStub();
-      this.dataDir.save(this.state);
-    }
-    this.logger.info({ role }, 'role changed');
+  /** What a role change (role-change.ts) uses of this daemon. */
+  private roleHost(): RoleHost {
+    return {
+      logger: this.logger,
+      dataDir: this.dataDir,
+      state: () => this.state,
+      setState: (state) => {
+        this.state = state;
+      },
+      stopped: () => this.stopped,
+      credentials: () => this.clientCredentials(),
+      renew: () => this.renewal.renew(),
+      startManager: () => this.startManager(false),
+      stopManager: () => this.stopManager(),
+      workerControl: (on) => (on ? this.addWorkerControlStub() : this.local.removeService(controlService)),
+    };
   }
 
+  /** A renewed certificate: saved, and used for every connection made from now on. */
+  private useCertificate(tls: NodeTlsMaterial): void {
+    this.tls = tls;
+    this.dataDir.saveTls(tls);
+    this.serverCredentials.reload(tls);
+    this.forwarder?.setCredentials(this.clientCredentials());
+    this.manager?.setChannelCredentials(this.clientCredentials());
+    this.heartbeat?.reconnect();
+    this.tasks?.reconnect();
+  }
 
   private async stopManager(): Promise<void> {
     const manager = this.manager;
@@ -354,81 +359,15 @@ export class NodeDaemon {
 
 
   /** Ask the leader (through any manager) to make this manager a Raft voter. */
-  async joinRaft(): Promise<void> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 30 && !this.stopped; attempt++) {
-      for (const m of this.state.managers.filter((p) => p.nodeId !== this.state.nodeId)) {
-        const client = new RpcClient(m.addr, this.clientCredentials(), controlService, NODE_CHANNEL_OPTIONS);
-        try {
-          await client.call('AddRaftMember', { nodeId: this.state.nodeId, addr: this.state.advertiseAddr }, 15_000);
-          return;
-        } catch (err) {
-          lastError = err;
-        } finally {
-          client.close();
-        }
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    throw lastError instanceof Error ? lastError : new BatonError('UNAVAILABLE', 'could not join Raft');
+  joinRaft(): Promise<void> {
+    return joinRaft(this.roleHost());
   }
-
-  private async renew(): Promise<baton.RenewResponse> {
-    const key = await generateNodeKey();
-    let lastError: unknown;
-    for (const m of this.heartbeatTargets()) {
-      const client = new RpcClient(m.addr, this.clientCredentials(), caService, NODE_CHANNEL_OPTIONS);
-      try {
-        const res = (await client.call('Renew', { csrPem: key.csrPem }, 15_000)) as baton.RenewResponse;
-        this.tls = { caPem: this.tls.caPem, certPem: res.certPem ?? '', keyPem: key.keyPem };
-        this.dataDir.saveTls(this.tls);
-        this.serverCredentials.reload(this.tls);
-        this.forwarder?.setCredentials(this.clientCredentials());
-        this.manager?.setChannelCredentials(this.clientCredentials());
-        this.heartbeat?.reconnect();
-        this.tasks?.reconnect();
-        this.scheduleRenewal();
-        return res;
-      } catch (err) {
-        lastError = err;
-      } finally {
-        client.close();
-      }
-    }
-    throw lastError instanceof Error ? lastError : new BatonError('UNAVAILABLE', 'no manager reachable to renew the certificate');
-  }
-
-  /**
-   * Renew the node certificate when half of its remaining lifetime has passed (certificates are
-   * backdated a minute against clock skew, so notBefore says nothing about when it was issued);
-   * retry sooner the closer expiry is if that fails.
-   */
-  private scheduleRenewal(): void {
-    if (this.renewTimer) clearTimeout(this.renewTimer);
-    if (this.stopped) return;
-    const notAfter = Date.parse(new X509Certificate(this.tls.certPem).validTo);
-    const delay = Math.min(Math.max((notAfter - Date.now()) / 2, 1_000), 2 ** 31 - 1);
-    // A successful renew() schedules the next one itself.
-    const attempt = (): void => {
-      this.renew().catch((err: unknown) => {
-        if (this.stopped) return;
-        // Sooner as expiry nears: a minute is too long for a certificate with seconds left.
-        const retry = Math.min(60_000, Math.max(1_000, (notAfter - Date.now()) / 4));
-        this.logger.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: retry }, 'certificate renewal failed; retrying');
-        this.renewTimer = setTimeout(attempt, retry);
-        this.renewTimer.unref();
-      });
-    };
-    this.renewTimer = setTimeout(attempt, delay);
-    this.renewTimer.unref();
-  }
-
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.health.setStatus('', 'NOT_SERVING');
-    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewal.stop();
     this.heartbeat?.stop();
     await this.tasks?.stop();
     await Promise.all([this.mesh?.close(), this.metrics?.close()]);

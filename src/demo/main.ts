@@ -166,7 +166,7 @@ function client(): ReturnType<typeof connect> {
 /** Tasks the cluster still tracks (0 once a removed service's tasks have stopped); -1 if unknown. */
 async function taskCount(): Promise<number> {
   try {
-    return (await client().control.call('ListTasks', {})).tasks?.length ?? 0;
+    return (await client().list('ListTasks')).length;
   } catch {
     return -1;
   }

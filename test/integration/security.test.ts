@@ -178,3 +178,54 @@ test('two clients racing to update the same node: one wins, the other gets a ver
   const after = nodes(c, 'm1').find((n) => n.id === w1)!;
   assert.deepEqual(after.labels, { winner }, 'the winning write is intact');
 });
+
+test('oversize input gets a short status at once on the unix socket and over mTLS, and the manager stays up', async (t) => {
+  const c = BatonCluster.forTest(t);
+  const m = await c.init('m1');
+  const dataDir = c.dataDir('m1');
+  const creds = clientCredentials(tls(dataDir));
+  const socket = `unix://${join(dataDir, 'baton.sock')}`;
+  const sdk = connect({ dataDir });
+  const tcp = new RpcClient(m.addr, creds, controlService, NODE_CHANNEL_OPTIONS);
+  // Clients that let a 50 MB request out (the SDK's stops it before sending: checked below).
+  const unlimited = { 'grpc.max_send_message_length': 64 << 20 };
+  const rawUnix = new RpcClient(socket, grpc.credentials.createInsecure(), controlService, unlimited);
+  const rawTcp = new RpcClient(m.addr, creds, controlService, { ...NODE_CHANNEL_OPTIONS, ...unlimited });
+  t.after(() => {
+    for (const client of [sdk.control, tcp, rawUnix, rawTcp]) client.close();
+  });
+  const failure = (p: Promise<unknown>): Promise<BatonError> =>
+    p.then(
+      () => assert.fail('the call should fail'),
+      (err: unknown) => (err instanceof BatonError ? err : assert.fail(`not a BatonError: ${String(err)}`)),
+    );
+
+  // A 100,000-character name: refused by length before any lookup; the message repeats only a
+  // prefix (a status that echoed it all was over the HTTP/2 trailer limit and never arrived).
+  const long = 'x'.repeat(100_000);
+  for (const [name, client] of [['unix socket', sdk.control], ['tcp', tcp]] as const) {
+    const err = await failure(client.call('GetService', { id: long }, 5_000));
+    assert.equal(err.code, 'INVALID_ARGUMENT', name);
+    assert.ok(err.message.length < 200, `${name}: ${err.message.length} characters`);
+    assert.match(err.message, /…\(100000 bytes\)" is longer than any id or name/);
+    assert.equal((await client.call('Info', {}, 5_000)).nodeId, nodeIdOf(m), `${name}: the same connection answers the next call`);
+  }
+  const inspect = c.cli('m1', ['service', 'inspect', long]);
+  assertOneLineError(inspect, /is longer than any id or name/);
+  assert.ok(inspect.stderr.length < 300, `one short line, got ${inspect.stderr.length} characters`);
+
+  // 50 MB: the SDK refuses to send it; the unix socket's transport limit and the node port's
+  // per-method limit (the port itself takes 64 MiB for Raft) answer RESOURCE_EXHAUSTED.
+  const huge = 'y'.repeat(50 << 20);
+  assert.equal((await failure(sdk.control.call('GetService', { id: huge }, 20_000))).code, 'RESOURCE_EXHAUSTED', 'SDK client');
+  for (const [name, client] of [['unix socket', rawUnix], ['tcp', rawTcp]] as const) {
+    const err = await failure(client.call('GetService', { id: huge }, 20_000));
+    assert.equal(err.code, 'RESOURCE_EXHAUSTED', `${name}: ${err.message}`);
+    assert.ok(err.message.length < 300, `${name}: a short message`);
+    assert.equal((await client.call('Info', {}, 5_000)).nodeId, nodeIdOf(m), `${name}: the next call works`);
+  }
+  assert.equal(m.proc?.exitCode, null, 'the manager is still running');
+  const ls = c.cli('m1', ['node', 'ls']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /Ready +Active +Leader/);
+});

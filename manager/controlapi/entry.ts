@@ -1,0 +1,102 @@
+// The one way into the Control service. Every call: the role check (methods.ts), names and ids
+// held to their length limit, then a read barrier (reads) or the leader (writes: run here when
+// leading, else forwarded by manager/forward.ts), then the handler; errors mapped once, here.
+import type { baton } from '../../proto/gen/baton.js';
+import { RaftError } from '../../raft/index.js';
+import { BatonError, echo } from '../../rpc/errors.js';
+import type { Handlers, RequestOf, ResponseOf } from '../../rpc/define.js';
+import { controlService, type ControlService } from '../../rpc/services.js';
+import type { Caller, Guard } from '../../rpc/caller.js';
+import { MAX_REFERENCE_LENGTH } from '../../rpc/limits.js';
+import type { LeaderForwarder } from '../forward.js';
+import { raftToBaton, storeToBaton, type Manager } from '../manager.js';
+import { StoreError } from '../store/index.js';
+import { CONTROL_METHODS, type ControlMethod, type MethodRule } from './methods.js';
+
+export interface EntryDeps {
+  manager: Manager;
+  forwarder: LeaderForwarder;
+  guard: Guard;
+}
+
+export type Req<K extends ControlMethod> = RequestOf<ControlService[K]>;
+export type Res<K extends ControlMethod> = ResponseOf<ControlService[K]>;
+
+export interface CallContext<K extends ControlMethod> {
+  caller: Caller;
+  /** The same call made on the leader, for the caller (a handler that hands leadership away). */
+  toLeader(request: Req<K>): Promise<Res<K>>;
+}
+
+export type Run<K extends ControlMethod> = (request: Req<K>, ctx: CallContext<K>) => Promise<Res<K>>;
+
+/**
+ * A handler. `prepare` runs on the manager the client called, before a write is forwarded, and
+ * returns the request to run or forward (the image check runs against the local engine).
+ */
+export type Handler<K extends ControlMethod> = Run<K> | { prepare: (request: Req<K>, ctx: CallContext<K>) => Promise<Req<K>>; run: Run<K> };
+
+export type ControlHandlers<K extends ControlMethod = ControlMethod> = { [M in K]: Handler<M> };
+
+/** The gRPC handlers of the whole Control service: each handler behind the entry. */
+export function controlEntry(handlers: ControlHandlers, deps: EntryDeps): Handlers<ControlService> {
+  const out: Partial<Record<ControlMethod, unknown>> = {};
+  for (const method of Object.keys(CONTROL_METHODS) as ControlMethod[]) out[method] = entry(method, handlers[method] as Handler<ControlMethod>, deps);
+  return out as Handlers<ControlService>;
+}
+
+function entry<K extends ControlMethod>(method: K, handler: Handler<K>, deps: EntryDeps): Handlers<ControlService>[K] {
+  const rule: MethodRule = CONTROL_METHODS[method];
+  const { run, prepare } = typeof handler === 'function' ? { run: handler, prepare: undefined } : handler;
+  const call = async (request: Req<K>, grpcCall: Parameters<Handlers<ControlService>[K]>[1]): Promise<Res<K>> => {
+    try {
+      const caller = deps.guard(grpcCall, rule.roles);
+      checkReferences(request);
+      const ctx: CallContext<K> = {
+        caller,
+        toLeader: (r) => deps.forwarder.forward<ControlService, K>(controlService, method, r, caller),
+      };
+      const req = prepare ? await prepare(request, ctx) : request;
+      if (rule.access === 'write' && !deps.manager.isLeader()) return await ctx.toLeader(req);
+      if (rule.access !== 'local') await deps.manager.readBarrier();
+      return await run(req, ctx);
+    } catch (err) {
+      throw toBatonError(err);
+    }
+  };
+  return call as unknown as Handlers<ControlService>[K];
+}
+
+/**
+ * A Raft or store error as the API reports it. Anything else goes on as it is: rpc/server.ts
+ * logs it with its stack and answers INTERNAL.
+ */
+export function toBatonError(err: unknown): unknown {
+  if (err instanceof RaftError) return raftToBaton(err);
+  if (err instanceof StoreError) return storeToBaton(err);
+  return err;
+}
+
+/** The fields of any Control request that name an object. */
+interface References {
+  id?: string | null;
+  nodeId?: string | null;
+  service?: string | null;
+  pageToken?: string | null;
+  filters?: baton.Filters.$Properties | null;
+}
+
+/**
+ * Refuses an id, name, prefix or page token longer than any can be, before anything looks it
+ * up (a long one costs a scan of every object and could only ever be "not found").
+ */
+export function checkReferences(request: object): void {
+  const r = request as References;
+  const f = r.filters;
+  const refs = [r.id, r.nodeId, r.service, r.pageToken, f?.serviceId, f?.nodeId, ...(f?.ids ?? []), ...(f?.names ?? [])];
+  for (const ref of refs) {
+    if (typeof ref === 'string' && ref.length > MAX_REFERENCE_LENGTH) {
+      throw new BatonError('INVALID_ARGUMENT', `"${echo(ref)}" is longer than any id or name (at most ${MAX_REFERENCE_LENGTH} characters)`);
+    }
+  }
+}

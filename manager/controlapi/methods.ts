@@ -1,0 +1,59 @@
+// Every Control method, declared once: who may call it and what it does to cluster state. The
+// entry (entry.ts) reads this table for the role check and for where the call runs; a new
+// method is a line here and its handler in the file of its object.
+import type { NodeRole } from '../../rpc/tls/index.js';
+import type { ControlService } from '../../rpc/services.js';
+
+/**
+ * - read: any manager answers, after a Raft read barrier (linearizable: it sees every write
+ *   acknowledged before the call began).
+ * - write: runs on the leader (after a read barrier there); a follower forwards it.
+ * - local: answered from this manager's own view, no barrier (Info: who leads, who are managers).
+ */
+export type Access = 'read' | 'write' | 'local';
+
+export interface MethodRule {
+  /** Certificate roles allowed (the local unix socket's administrator may call anything). */
+  readonly roles: readonly NodeRole[];
+  readonly access: Access;
+}
+
+export type ControlMethod = keyof ControlService;
+
+const MANAGER = ['manager'] as const;
+const read = { roles: MANAGER, access: 'read' } as const;
+const write = { roles: MANAGER, access: 'write' } as const;
+
+export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
+  // cluster.ts
+  GetCluster: read,
+  RotateJoinToken: write,
+  // Workers ask it too: which managers there are, who leads.
+  Info: { roles: ['manager', 'worker'], access: 'local' },
+  // Called by a manager that has just joined; the handler also checks it adds only itself.
+  AddRaftMember: write,
+  // nodes.ts
+  GetNode: read,
+  ListNodes: read,
+  UpdateNode: write,
+  RemoveNode: write,
+  // services.ts, tasks.ts
+  CreateService: write,
+  GetService: read,
+  ListServices: read,
+  UpdateService: write,
+  RemoveService: write,
+  ListTasks: read,
+  // secrets.ts, configs.ts
+  CreateSecret: write,
+  GetSecret: read,
+  ListSecrets: read,
+  RemoveSecret: write,
+  CreateConfig: write,
+  GetConfig: read,
+  ListConfigs: read,
+  RemoveConfig: write,
+};
+
+/** ServiceLogs, the one streaming method (logs.ts): a read. */
+export const SERVICE_LOGS_RULE: MethodRule = read;
