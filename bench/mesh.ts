@@ -3,13 +3,17 @@
 // nginx backends, and HAProxy (mode tcp, roundrobin) in front of the same three; with HTTP
 // keep-alive and with `Connection: close` (a new connection per request). Prints req/s, p50,
 // p99, the ratios to direct and to HAProxy, and writes JSON to bench/results/mesh-*.json.
+// Every mesh TCP engine runs in the same run (mesh-<engine>), each in its own process, taking
+// turns with the others, and the ratios between them are printed.
 // Flags: --quick (1 round of 3 s), --duration S (5), --rounds N (3: the systems take turns, the
 // median round by req/s is reported), --threads 1,2 (proxy threads: mesh workers and HAProxy
-// nbthread), --connections N (50), --only direct,mesh,haproxy, --cpu-prof (profile the mesh
-// processes into bench/results/profiles-<timestamp>/), --out DIR, --keep.
+// nbthread), --connections N (50), --only direct,mesh,haproxy, --engines (every engine),
+// --modes keep-alive,close, --cpu-prof (profile the mesh processes into
+// bench/results/profiles-<timestamp>/), --out DIR, --keep.
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { benchDir, num, projectRoot } from './lib/args.js';
 import { ManagedProcess, cpuTimeMs, freePorts, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
@@ -18,6 +22,7 @@ import { haproxyVersion, startHaproxy } from './lib/haproxy.js';
 import { canConnect, startNginx } from './lib/wrk-backends.js';
 import { median } from './lib/stats.js';
 import { waitFor } from './lib/proc.js';
+import { MESH_ENGINES, type MeshEngine } from '../mesh/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,6 +32,8 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     connections: { type: 'string' },
     only: { type: 'string' },
+    engines: { type: 'string' },
+    modes: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -38,17 +45,37 @@ const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
 const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
 const connections = Math.max(1, Math.round(num(args.connections, undefined, 50)));
 const threadCounts = (args.threads ?? '1,2').split(',').map((t) => Math.max(1, Math.round(Number(t))));
-const systems = (args.only ?? 'direct,mesh,haproxy').split(',') as System[];
+const engines = pickList('--engines', args.engines, MESH_ENGINES);
+const MODES = pickList('--modes', args.modes, ['keep-alive', 'close'] as const);
+const kinds = pickList('--only', args.only, ['direct', 'mesh', 'haproxy'] as const);
+/** The systems measured: direct, one per mesh engine, haproxy. */
+const systems: System[] = kinds.flatMap((k): System[] => (k === 'mesh' ? engines.map((e): System => `mesh-${e}`) : [k]));
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const started = new Date();
 const meshScript = join(benchDir, 'lib/mesh-process.js');
 
-type System = 'direct' | 'mesh' | 'haproxy';
+type MeshSystem = `mesh-${MeshEngine}`;
+type System = 'direct' | 'haproxy' | MeshSystem;
 type Mode = 'keep-alive' | 'close';
-const MODES: Mode[] = ['keep-alive', 'close'];
 
-/** A wrk run with the proxy's CPU time per request (µs; user + system of its processes). */
-type Run = WrkResult & { cpuUsPerReq: number | undefined };
+/** The values of a comma-separated flag, each one of `allowed`; all of them when absent. */
+function pickList<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T[] {
+  if (text === undefined) return [...allowed];
+  const items = text.split(',').filter((x) => x !== '');
+  const bad = items.filter((x) => !(allowed as readonly string[]).includes(x));
+  if (bad.length > 0 || items.length === 0) {
+    process.stderr.write(`${flag}: ${bad.length ? `unknown ${bad.join(', ')}; ` : ''}expected a list of ${allowed.join(', ')}\n`);
+    process.exit(2);
+  }
+  return items as T[];
+}
+
+function isMesh(s: System): s is MeshSystem {
+  return s.startsWith('mesh-');
+}
+
+/** A wrk run with the proxy's CPU time per request (µs; user + system of its processes) and the 1-min load average before it. */
+type Run = WrkResult & { cpuUsPerReq: number | undefined; load1: number };
 
 interface Row {
   threads: number;
@@ -73,13 +100,13 @@ interface MeshProc {
   pids: number[];
 }
 
-async function startMesh(dir: string, port: number, backends: string[], threads: number, profDir: string | undefined): Promise<MeshProc> {
-  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+async function startMesh(dir: string, port: number, backends: string[], threads: number, engine: MeshEngine, profDir: string | undefined): Promise<MeshProc> {
+  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, engine)}`] : [];
   const proc = new ManagedProcess({
-    name: 'mesh',
+    name: `mesh-${engine}`,
     command: process.execPath,
-    args: [...nodeArgs, meshScript, String(port), backends.join(','), String(threads)],
-    logFile: join(dir, `mesh-${threads}.log`),
+    args: [...nodeArgs, meshScript, String(port), backends.join(','), String(threads), engine],
+    logFile: join(dir, `mesh-${engine}-${threads}.log`),
     readyLine: /^ready/,
   });
   const line = await proc.ready;
@@ -98,8 +125,8 @@ async function main(): Promise<void> {
   ]);
   const dir = makeTempDir('bench-mesh');
   const profDir = args['cpu-prof'] ? join(outDir, `profiles-${fileTimestamp(started)}`) : undefined;
-  if (profDir) mkdirSync(profDir, { recursive: true });
-  const [p1, p2, p3, meshPort, haproxyPort] = await freePorts(5);
+  if (profDir) for (const e of engines) mkdirSync(join(profDir, e), { recursive: true });
+  const [p1, p2, p3, haproxyPort, ...meshPorts] = await freePorts(4 + engines.length);
   const backendPorts = [p1!, p2!, p3!];
   const backends = backendPorts.map((p) => `127.0.0.1:${p}`);
   log(`nginx backends on ${backends.join(', ')}`);
@@ -107,32 +134,41 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     for (const threads of threadCounts) {
-      const mesh = systems.includes('mesh') ? await startMesh(dir, meshPort!, backends, threads, profDir) : undefined;
+      const meshes = new Map<System, MeshProc>();
+      const pids = new Map<System, number[]>([['direct', [nginx.pid!]]]);
+      const url = new Map<System, string>([
+        ['direct', `http://127.0.0.1:${backendPorts[0]}/`],
+        ['haproxy', `http://127.0.0.1:${haproxyPort}/`],
+      ]);
       const haproxy = systems.includes('haproxy') ? await startHaproxy(dir, haproxyPort!, backends, threads) : undefined;
-      const pids: Record<System, number[]> = { direct: [nginx.pid!], mesh: mesh?.pids ?? [], haproxy: haproxy?.pid ? [haproxy.pid] : [] };
-      const url: Record<System, string> = {
-        direct: `http://127.0.0.1:${backendPorts[0]}/`,
-        mesh: `http://127.0.0.1:${meshPort}/`,
-        haproxy: `http://127.0.0.1:${haproxyPort}/`,
-      };
+      pids.set('haproxy', haproxy?.pid ? [haproxy.pid] : []);
+      for (const [i, e] of engines.entries()) {
+        const s: System = `mesh-${e}`;
+        if (!systems.includes(s)) continue;
+        const m = await startMesh(dir, meshPorts[i]!, backends, threads, e, profDir);
+        meshes.set(s, m);
+        pids.set(s, m.pids);
+        url.set(s, `http://127.0.0.1:${meshPorts[i]}/`);
+      }
       try {
         for (const mode of MODES) {
           const runs = new Map<System, Run[]>(systems.map((s) => [s, []]));
           for (const s of systems) {
             // Warm-up: JIT, connection pools, caches.
-            await runWrk({ url: url[s], threads: 1, connections, durationS: 1, headers: wrkHeaders(mode) });
+            await runWrk({ url: url.get(s)!, threads: 1, connections, durationS: 1, headers: wrkHeaders(mode) });
           }
           for (let r = 0; r < rounds; r++) {
             // Take turns, rotating the order each round, so drift in the machine's load is shared.
             const order = systems.map((_, i) => systems[(i + r) % systems.length]!);
             for (const s of order) {
               await sleep(300);
-              const cpuBefore = cpuTimeMs(pids[s]);
-              const wrk = await runWrk({ url: url[s], threads: 1, connections, durationS, headers: wrkHeaders(mode) });
-              const cpuAfter = cpuTimeMs(pids[s]);
+              const load1 = loadavg()[0] ?? 0;
+              const cpuBefore = cpuTimeMs(pids.get(s)!);
+              const wrk = await runWrk({ url: url.get(s)!, threads: 1, connections, durationS, headers: wrkHeaders(mode) });
+              const cpuAfter = cpuTimeMs(pids.get(s)!);
               const cpuUsPerReq = cpuBefore !== undefined && cpuAfter !== undefined && wrk.requests > 0 ? ((cpuAfter - cpuBefore) * 1000) / wrk.requests : undefined;
-              const res: Run = { ...wrk, cpuUsPerReq };
-              log(`threads ${threads} ${mode} ${s}: ${res.requestsPerSec.toFixed(0)} req/s p50 ${res.p50.toFixed(2)} ms p99 ${res.p99.toFixed(2)} ms, ${s === 'direct' ? 'nginx' : 'proxy'} CPU ${cell(cpuUsPerReq, 1)} us/req${res.errors ? ` errors ${res.errors}` : ''}`);
+              const res: Run = { ...wrk, cpuUsPerReq, load1 };
+              log(`threads ${threads} ${mode} ${s}: ${res.requestsPerSec.toFixed(0)} req/s p50 ${res.p50.toFixed(2)} ms p99 ${res.p99.toFixed(2)} ms, ${s === 'direct' ? 'nginx' : 'proxy'} CPU ${cell(cpuUsPerReq, 1)} us/req, load ${load1.toFixed(2)}${res.errors ? ` errors ${res.errors}` : ''}`);
               runs.get(s)!.push(res);
             }
           }
@@ -144,7 +180,7 @@ async function main(): Promise<void> {
           }
         }
       } finally {
-        await mesh?.proc.stop();
+        for (const m of meshes.values()) await m.proc.stop();
         await haproxy?.stop();
       }
     }
@@ -156,8 +192,9 @@ async function main(): Promise<void> {
 
 function report(rows: Row[], profDir: string | undefined): void {
   const find = (threads: number, mode: Mode, system: System): Run | undefined => rows.find((r) => r.threads === threads && r.mode === mode && r.system === system)?.result;
-  const table: string[][] = [['mode', 'threads', 'system', 'req/s', 'p50 ms', 'p99 ms', 'x direct', 'x haproxy', 'added p99 ms', 'CPU us/req', 'x haproxy CPU', 'errors']];
+  const table: string[][] = [['mode', 'threads', 'system', 'req/s', 'p50 ms', 'p99 ms', 'x direct', 'x haproxy', 'added p99 ms', 'CPU us/req', 'x haproxy CPU', 'load', 'errors']];
   const targets: string[] = [];
+  const engineRatios: string[] = [];
   for (const threads of threadCounts) {
     for (const mode of MODES) {
       const direct = find(threads, mode, 'direct');
@@ -176,21 +213,35 @@ function report(rows: Row[], profDir: string | undefined): void {
           system === 'direct' || !direct ? '-' : cell(r.p99 - direct.p99, 2),
           cell(r.cpuUsPerReq, 1),
           system === 'direct' ? '-' : ratio(r.cpuUsPerReq, hap?.cpuUsPerReq),
+          r.load1.toFixed(2),
           String(r.errors),
         ]);
       }
-      const mesh = find(threads, mode, 'mesh');
-      if (mesh && hap) {
-        const met = mesh.requestsPerSec >= hap.requestsPerSec;
-        targets.push(`${mode}, ${threads} thread(s): mesh ${ratio(mesh.requestsPerSec, hap.requestsPerSec)} HAProxy req/s (target >= 1.0x): ${met ? 'MET' : 'NOT MET'}`);
+      for (const system of systems.filter(isMesh)) {
+        const mesh = find(threads, mode, system)!;
+        if (hap) {
+          const met = mesh.requestsPerSec >= hap.requestsPerSec;
+          targets.push(`${mode}, ${threads} thread(s): ${system} ${ratio(mesh.requestsPerSec, hap.requestsPerSec)} HAProxy req/s (target >= 1.0x): ${met ? 'MET' : 'NOT MET'}`);
+        }
+        if (direct) {
+          const added = mesh.p99 - direct.p99;
+          targets.push(`${mode}, ${threads} thread(s): ${system} added p99 ${added.toFixed(2)} ms over direct (target < 1 ms): ${added < 1 ? 'MET' : 'NOT MET'}`);
+        }
       }
-      if (mesh && direct) {
-        const added = mesh.p99 - direct.p99;
-        targets.push(`${mode}, ${threads} thread(s): added p99 ${added.toFixed(2)} ms over direct (target < 1 ms): ${added < 1 ? 'MET' : 'NOT MET'}`);
+      const meshSystems = systems.filter(isMesh);
+      const base = meshSystems[0];
+      for (const other of meshSystems.slice(1)) {
+        // Engine against engine, every round paired (they ran back to back): the median of the per-round ratios.
+        const a = rows.find((r) => r.threads === threads && r.mode === mode && r.system === base)!.rounds;
+        const b = rows.find((r) => r.threads === threads && r.mode === mode && r.system === other)!.rounds;
+        const rps = median(b.map((x, i) => x.requestsPerSec / a[i]!.requestsPerSec));
+        const cpus = b.flatMap((x, i) => (x.cpuUsPerReq !== undefined && a[i]!.cpuUsPerReq !== undefined ? [x.cpuUsPerReq / a[i]!.cpuUsPerReq] : []));
+        engineRatios.push(`${mode}, ${threads} thread(s): ${other} / ${base}: req/s ${rps.toFixed(3)}x, CPU us/req ${cpus.length ? median(cpus).toFixed(3) : '-'}x (median of ${a.length} paired rounds)`);
       }
     }
   }
   process.stdout.write(`\n${formatTable(table)}\n\n${targets.join('\n')}\n`);
+  if (engineRatios.length) process.stdout.write(`\nmesh engines, same run:\n${engineRatios.join('\n')}\n`);
   process.stdout.write(`\nwrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: nginx (1 worker) x3; HAProxy ${haproxyVersion()} mode tcp roundrobin\n`);
   process.stdout.write('CPU us/req: user+system CPU of the proxy processes (for direct: nginx) per request over the run, from /proc: less sensitive than req/s to other load on the machine\n');
   const warn = busyMachineWarning();
@@ -198,10 +249,11 @@ function report(rows: Row[], profDir: string | undefined): void {
   const path = writeResults(outDir, 'mesh', {
     benchmark: 'mesh',
     started: started.toISOString(),
-    settings: { durationS, rounds, connections, threadCounts, systems, haproxy: haproxyVersion(), backends: 'nginx worker_processes 1, 3 ports' },
+    settings: { durationS, rounds, connections, threadCounts, systems, engines, modes: MODES, haproxy: haproxyVersion(), backends: 'nginx worker_processes 1, 3 ports' },
     machine: machineInfo(),
     rows: rows.map(({ result: { raw: _raw, ...rest }, ...row }) => ({ ...row, result: rest })),
     targets,
+    engineRatios,
   }, started);
   process.stdout.write(`results: ${path}\n`);
   if (profDir) process.stdout.write(`profiles: ${profDir}\n`);

@@ -5,13 +5,14 @@ import type { Logger } from 'pino';
 import { baton } from '../proto/gen/baton.js';
 import { renderMetrics, type PortStats } from './metrics.js';
 import { POOL_SIZE } from './preconnect.js';
-import { TcpPort, type ProxyMode, type TcpPortOptions } from './tcp-port.js';
+import type { ProxyMode, TcpPortOptions } from './tcp-port.js';
 import { UdpPort } from './udp-port.js';
-import { RawTcpPort } from './raw-tcp-port.js';
-import { libuvTcp } from './libuv-tcp.js';
+import { defaultEngine, engineAvailable, newTcpPort, type MeshEngine, type PublishedTcpPort } from './engines.js';
 import { MeshWorkers } from './workers.js';
 import { Backend } from './backend-set.js';
 import type { BackendCounters, PortConfig } from './worker-protocol.js';
+
+export { MESH_ENGINES, type MeshEngine } from './engines.js';
 
 export interface MeshOptions {
   /** Where published ports listen (--data-path-addr), e.g. 127.0.0.2, or 0.0.0.0. */
@@ -23,13 +24,14 @@ export interface MeshOptions {
    */
   preconnect?: number;
   /**
-   * TCP relay implementation: 'libuv' (default when Node's bindings are there, see
-   * libuv-tcp.ts) or 'net' (node:net sockets). Same behaviour; 'libuv' needs less CPU.
+   * TCP relay engine under the one relay core (tcp-port.ts): 'libuv' (default when Node's
+   * bindings are there, libuv-engine.ts) or 'net' (node:net sockets, net-engine.ts). Same
+   * behaviour; docs/routing-mesh.md has the figures.
    */
-  engine?: 'libuv' | 'net';
+  engine?: MeshEngine;
   /**
    * Processes relaying TCP, this one included (default 1). More than 1 forks worker processes
-   * that share the listening sockets (workers.ts), to use more cores; needs the libuv engine.
+   * that share the listening sockets (workers.ts), to use more cores; with either engine.
    */
   workers?: number;
 }
@@ -52,13 +54,12 @@ export interface RoutingMesh {
 }
 
 export function createRoutingMesh(opts: MeshOptions): RoutingMesh {
-  const engine = opts.engine ?? (libuvTcp ? 'libuv' : 'net');
-  if (engine === 'libuv' && !libuvTcp) throw new Error("mesh engine 'libuv' unavailable in this Node version");
+  const engine = opts.engine ?? defaultEngine();
+  if (!engineAvailable(engine)) throw new Error(`mesh engine '${engine}' unavailable in this Node version`);
   const workers = Math.max(1, Math.floor(opts.workers ?? 1));
-  if (workers > 1 && engine !== 'libuv') throw new Error("mesh workers need the 'libuv' engine");
   const logger = opts.logger.child({ component: 'mesh' });
   const preconnect = opts.preconnect ?? POOL_SIZE;
-  return new Mesh(opts.bindAddress, logger, { preconnect }, engine, workers > 1 ? new MeshWorkers(workers - 1, logger, preconnect) : undefined);
+  return new Mesh(opts.bindAddress, logger, { preconnect }, engine, workers > 1 ? new MeshWorkers(workers - 1, logger, preconnect, engine) : undefined);
 }
 
 /** The worker processes' ids of a mesh made with `workers` > 1 (for benchmarks' CPU accounting). */
@@ -70,7 +71,7 @@ type Protocol = 'tcp' | 'udp';
 
 interface Entry {
   protocol: Protocol;
-  listener: TcpPort | RawTcpPort | UdpPort;
+  listener: PublishedTcpPort | UdpPort;
   state: 'binding' | 'listening' | 'failed' | 'closed';
   bound: Promise<void>;
 }
@@ -129,7 +130,7 @@ class Mesh implements RoutingMesh {
     private readonly bindAddress: string,
     private readonly logger: Logger,
     private readonly tcpOptions: TcpPortOptions,
-    private readonly engine: 'libuv' | 'net',
+    private readonly engine: MeshEngine,
     readonly workerSet: MeshWorkers | undefined,
   ) {}
 
@@ -148,9 +149,7 @@ class Mesh implements RoutingMesh {
         const listener =
           w.protocol === 'udp'
             ? new UdpPort(this.bindAddress, w.port, this.logger)
-            : this.engine === 'libuv'
-              ? new RawTcpPort(this.bindAddress, w.port, this.logger, this.tcpOptions)
-              : new TcpPort(this.bindAddress, w.port, this.logger, this.tcpOptions);
+            : newTcpPort(this.engine, this.bindAddress, w.port, this.logger, this.tcpOptions);
         entry = { protocol: w.protocol, listener, state: 'binding', bound: Promise.resolve() };
         this.entries.set(key, entry);
         entry.bound = this.bind(key, entry);
@@ -179,7 +178,7 @@ class Mesh implements RoutingMesh {
       () => {
         if (entry.state === 'closed') return l.close(true);
         entry.state = 'listening';
-        if (this.workerSet && l instanceof RawTcpPort && l.serverHandle) this.workerSet.addPort(key, l.serverHandle);
+        if (this.workerSet && !(l instanceof UdpPort) && l.shared !== undefined) this.workerSet.addPort(key, l.shared);
         this.logger.info({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: this.bindAddress }, 'mesh port listening');
         return undefined;
       },

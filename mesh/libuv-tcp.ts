@@ -1,11 +1,13 @@
-// Node's own libuv TCP bindings (what node:net is built on), typed for the mesh's relay.
+// Node's own libuv TCP bindings (what node:net is built on), typed for the mesh's libuv
+// engine (libuv-engine.ts).
 //
 // Why: with a new connection per request, node:net's Socket (a Duplex with two stream states,
 // event emitters, destroy machinery) costs more CPU per connection than the relaying itself;
-// measured on the bench, a relay on these handles needed about a third less CPU per
-// connection. They are reached through process.binding(), deprecated but still present in
-// Node 20–22; when they are missing or look different, `libuvTcp` is undefined and the mesh
-// uses its node:net relay instead (tcp-port.ts), which has the same behaviour.
+// measured on bench:mesh beside the node:net engine, the relay on these handles needs about a
+// third less CPU per connection (docs/routing-mesh.md has the figures). They are reached
+// through process.binding(), deprecated but still present in Node 20–22; when they are missing
+// or look different (or BATON_MESH_ENGINE=net), `libuvTcp` is undefined and the mesh uses the
+// node:net engine (net-engine.ts) under the same core, which has the same behaviour.
 
 export const UV_EOF = -4095;
 

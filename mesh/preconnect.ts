@@ -4,7 +4,6 @@
 // at once. The pool only exists while connections keep coming (it refills on use and entries
 // idle for POOL_IDLE_MS are closed), so an idle mesh holds nothing open on its backends.
 // A pooled connection the backend closes or resets is dropped, never handed out.
-import { connect, type Socket } from 'node:net';
 import type { Backend } from './backend-set.js';
 
 /** Idle pre-opened connections kept per backend while it is in use. */
@@ -12,31 +11,42 @@ export const POOL_SIZE = 8;
 /** A pooled connection unused for this long is closed (and not replaced until the next use). */
 export const POOL_IDLE_MS = 1000;
 
-type PooledSocket = Socket & { pool: BackendPool; pooledAt: number };
+/**
+ * What a pool needs of the engine's connections. `open` starts a connect to the pool's backend
+ * and reports with pool.opened(c) or pool.openFailed(); an idle connection the backend closes
+ * or resets is reported with pool.lost(c). Data a backend sends on an idle connection is kept
+ * by the engine and relayed first once the connection is taken.
+ */
+export interface PoolOps<C> {
+  open(pool: BackendPool<C>): void;
+  /** False for a connection that has ended or broken since it went idle. */
+  usable(c: C): boolean;
+  /** Stops watching an idle connection: it is taken by a relay. */
+  detach(c: C): void;
+  close(c: C): void;
+}
 
-export class BackendPool {
-  readonly idle: PooledSocket[] = [];
+export class BackendPool<C> {
+  private readonly idle: { c: C; at: number }[] = [];
   connecting = 0;
   closed = false;
 
   constructor(
     readonly backend: Backend,
     readonly size: number,
+    private readonly ops: PoolOps<C>,
   ) {}
 
   /** An open idle connection to the backend (taken out of the pool), or undefined. */
-  take(): Socket | undefined {
-    let s: PooledSocket | undefined;
-    while ((s = this.idle.pop())) {
-      if (s.destroyed || s.readableEnded) continue;
-      s.off('error', onPooledError);
-      s.off('end', onPooledEnd);
-      s.off('close', onPooledClose);
-      this.refill();
-      return s;
+  take(): C | undefined {
+    let entry = this.idle.pop();
+    while (entry && !this.ops.usable(entry.c)) {
+      this.ops.close(entry.c);
+      entry = this.idle.pop();
     }
+    if (entry) this.ops.detach(entry.c);
     this.refill();
-    return undefined;
+    return entry?.c;
   }
 
   /**
@@ -48,23 +58,39 @@ export class BackendPool {
     const want = Math.min(this.size, this.idle.length + this.connecting + 2);
     for (let n = this.idle.length + this.connecting; n < want; n++) {
       this.connecting++;
-      const s = connect({ host: this.backend.host, port: this.backend.port, allowHalfOpen: true, noDelay: true }) as PooledSocket;
-      s.pool = this;
-      s.pooledAt = 0;
-      s.on('connect', onPooledConnect);
-      s.on('error', onPooledError);
-      s.on('end', onPooledEnd);
-      s.on('close', onPooledClose);
+      this.ops.open(this);
     }
+  }
+
+  opened(c: C): void {
+    this.connecting--;
+    if (this.closed) {
+      this.ops.close(c);
+      return;
+    }
+    this.idle.push({ c, at: Date.now() });
+  }
+
+  openFailed(): void {
+    this.connecting--;
+    // A refused pre-connect says what a client connection would have learnt the hard way.
+    if (this.backend.failedUntil <= Date.now()) this.backend.markFailed();
+  }
+
+  /** An idle connection closed or broke: never handed out. */
+  lost(c: C): void {
+    const i = this.idle.findIndex((e) => e.c === c);
+    if (i >= 0) this.idle.splice(i, 1);
+    this.ops.close(c);
   }
 
   /** Closes idle connections older than POOL_IDLE_MS; all of them when `all`. */
   trim(now: number, all = false): void {
     for (let i = this.idle.length - 1; i >= 0; i--) {
-      const s = this.idle[i]!;
-      if (all || now - s.pooledAt > POOL_IDLE_MS) {
+      const e = this.idle[i]!;
+      if (all || now - e.at > POOL_IDLE_MS) {
         this.idle.splice(i, 1);
-        s.destroy();
+        this.ops.close(e.c);
       }
     }
   }
@@ -79,38 +105,6 @@ export class BackendPool {
   }
 }
 
-function onPooledConnect(this: PooledSocket): void {
-  const pool = this.pool;
-  pool.connecting--;
-  this.pooledAt = Date.now();
-  if (pool.closed) {
-    this.destroy();
-    return;
-  }
-  pool.idle.push(this);
-}
-
-function onPooledError(this: PooledSocket): void {
-  // A refused pre-connect says what a client connection would have learnt the hard way.
-  const backend = this.pool.backend;
-  if (this.pooledAt === 0 && backend.failedUntil <= Date.now()) backend.markFailed();
-  this.destroy();
-}
-
-function onPooledEnd(this: PooledSocket): void {
-  this.destroy();
-}
-
-function onPooledClose(this: PooledSocket): void {
-  const pool = this.pool;
-  if (this.pooledAt === 0) {
-    pool.connecting--;
-    return;
-  }
-  const i = pool.idle.indexOf(this);
-  if (i >= 0) pool.idle.splice(i, 1);
-}
-
 /** What a port's registry needs of a pool, whichever relay engine owns its connections. */
 export interface IdlePool {
   trim(now: number): void;
@@ -120,7 +114,7 @@ export interface IdlePool {
 
 /**
  * One port's pools, one per backend in use, trimmed on a single timer that runs only while
- * any pool exists. Shared by both TCP relay engines (tcp-port.ts, raw-tcp-port.ts).
+ * any pool exists.
  */
 export class PoolRegistry<P extends IdlePool> {
   private readonly pools = new Map<Backend, P>();

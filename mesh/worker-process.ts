@@ -2,20 +2,21 @@
 // mesh (workers.ts), with the routing the mesh sends; reports its counters twice a second.
 // It exits when the mesh goes away (IPC channel closed).
 import pino from 'pino';
-import type { TcpHandle } from './libuv-tcp.js';
-import { RawTcpPort } from './raw-tcp-port.js';
+import { MESH_ENGINES, newTcpPort, type PublishedTcpPort } from './engines.js';
 import type { BackendCounters, FromWorker, PortConfig, ToWorker } from './worker-protocol.js';
 
 const logger = pino({ level: process.env.BATON_MESH_WORKER_LOG ?? 'warn' }, pino.destination(2)).child({ component: 'mesh-worker', pid: process.pid });
 const config = new Map<string, PortConfig>();
-const ports = new Map<string, RawTcpPort>();
+const ports = new Map<string, PublishedTcpPort>();
 const preconnect = Number(process.env.BATON_MESH_PRECONNECT ?? '8');
+// The mesh's engine: what it shares is a net.Server or a libuv handle, and the worker relays alike.
+const engine = MESH_ENGINES.find((e) => e === process.env.BATON_MESH_WORKER_ENGINE) ?? 'libuv';
 
 function send(msg: FromWorker): void {
   if (process.connected) process.send!(msg);
 }
 
-function configure(port: RawTcpPort, c: PortConfig): void {
+function configure(port: PublishedTcpPort, c: PortConfig): void {
   port.serviceName = c.serviceName;
   port.proxy = c.proxy;
   port.backends.replace(c.backends, c.leastConnections);
@@ -39,13 +40,14 @@ function onMessage(msg: ToWorker, handle: unknown): void {
     }
     case 'port': {
       const c = config.get(msg.key);
-      const h = handle as TcpHandle | undefined;
+      // A libuv handle or a net.Server: both close with close().
+      const h = handle as { close(): void } | undefined;
       if (!h) return;
       if (!c || ports.has(msg.key)) {
         h.close();
         return;
       }
-      const port = new RawTcpPort('', c.port, logger, { preconnect });
+      const port = newTcpPort(engine, '', c.port, logger, { preconnect });
       try {
         port.adopt(h);
       } catch (err) {

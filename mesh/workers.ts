@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
-import type { TcpHandle } from './libuv-tcp.js';
+import type { MeshEngine } from './engines.js';
 import type { BackendCounters, FromWorker, PortConfig, ToWorker } from './worker-protocol.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.js', import.meta.url));
@@ -20,13 +20,15 @@ interface Worker {
 export class MeshWorkers {
   private readonly workers: Worker[] = [];
   private table: PortConfig[] = [];
-  private readonly handles = new Map<string, TcpHandle>();
+  /** Each port's listening socket as the engine shares it (a net.Server or a libuv handle). */
+  private readonly handles = new Map<string, unknown>();
   private closing = false;
 
   constructor(
     count: number,
     private readonly logger: Logger,
     private readonly preconnect: number,
+    private readonly engine: MeshEngine,
   ) {
     for (let i = 0; i < count; i++) this.workers.push(this.spawn());
   }
@@ -34,7 +36,7 @@ export class MeshWorkers {
   private spawn(): Worker {
     const child = fork(WORKER_SCRIPT, [], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, BATON_MESH_PRECONNECT: String(this.preconnect) },
+      env: { ...process.env, BATON_MESH_PRECONNECT: String(this.preconnect), BATON_MESH_WORKER_ENGINE: this.engine },
       serialization: 'json',
     });
     const w: Worker = { child, stats: {} };
@@ -57,13 +59,13 @@ export class MeshWorkers {
     return w;
   }
 
-  private sendTo(w: Worker, msg: ToWorker, handle?: TcpHandle): void {
+  private sendTo(w: Worker, msg: ToWorker, handle?: unknown): void {
     if (!w.child.connected) return;
     const cb = (err: Error | null): void => {
       if (err && !this.closing) this.logger.warn({ err, msg: msg.t }, 'mesh worker message not delivered');
     };
-    // A libuv TCP handle travels like a net.Server (node's 'net.Native' conversion).
-    if (handle) w.child.send(msg, handle as unknown as Server, cb);
+    // A net.Server travels as itself; a libuv TCP handle like one (node's 'net.Native' conversion).
+    if (handle !== undefined) w.child.send(msg, handle as Server, cb);
     else w.child.send(msg, cb);
   }
 
@@ -72,7 +74,7 @@ export class MeshWorkers {
     for (const w of this.workers) this.sendTo(w, { t: 'table', ports });
   }
 
-  addPort(key: string, handle: TcpHandle): void {
+  addPort(key: string, handle: unknown): void {
     this.handles.set(key, handle);
     for (const w of this.workers) this.sendTo(w, { t: 'port', key }, handle);
   }

@@ -1,19 +1,21 @@
 // The routing mesh in a process of its own for the benchmark (so it has a core's worth of
-// event loop to itself and can be profiled): `node mesh-process.js <port> <backend,...> [workers]`.
+// event loop to itself and can be profiled):
+// `node mesh-process.js <port> <backend,...> [workers] [engine]` (engine: the mesh's default when absent).
 // Prints "ready <worker pids...>" once the port is bound; exits on SIGTERM after closing the mesh.
 import pino from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { createRoutingMesh, meshWorkerPids } from '../../mesh/index.js';
+import { MESH_ENGINES, createRoutingMesh, meshWorkerPids } from '../../mesh/index.js';
 
-const [portText, backendsText, workersText] = process.argv.slice(2);
+const [portText, backendsText, workersText, engineText] = process.argv.slice(2);
 const port = Number(portText);
 const backends = (backendsText ?? '').split(',').filter(Boolean);
-if (!Number.isInteger(port) || port <= 0 || backends.length === 0) {
-  process.stderr.write('usage: mesh-process.js <port> <host:port,...>\n');
+const engine = engineText === undefined || engineText === '' ? undefined : MESH_ENGINES.find((e) => e === engineText);
+if (!Number.isInteger(port) || port <= 0 || backends.length === 0 || (engineText && !engine)) {
+  process.stderr.write(`usage: mesh-process.js <port> <host:port,...> [workers] [${MESH_ENGINES.join('|')}]\n`);
   process.exit(2);
 }
 
-const mesh = createRoutingMesh({ bindAddress: '127.0.0.1', logger: pino({ level: 'warn' }, pino.destination(2)), workers: Number(workersText ?? '1') });
+const mesh = createRoutingMesh({ bindAddress: '127.0.0.1', logger: pino({ level: 'warn' }, pino.destination(2)), workers: Number(workersText ?? '1'), engine });
 mesh.apply([
   {
     serviceId: 'bench',

@@ -2,12 +2,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { createRoutingMesh, meshWorkerPids } from '../../mesh/index.js';
-import { closeHttp, eventually, freePort, httpBackend, httpGet, metricValue, quietLogger, service } from './mesh-fixtures.js';
+import { ENGINES, closeHttp, eventually, freePort, httpBackend, httpGet, metricValue, quietLogger, service } from './mesh-fixtures.js';
 import { alive } from '../lib/processes.js';
 
-test('with worker processes: every connection is relayed, counters add up, removing the port frees it, close() ends the workers', async (t) => {
+for (const engine of ENGINES) test(`${engine}: with worker processes: every connection is relayed, counters add up, removing the port frees it, close() ends the workers`, async (t) => {
   const backends = await Promise.all(['a', 'b', 'c'].map((n) => httpBackend(n)));
-  const mesh = createRoutingMesh({ bindAddress: '127.0.0.1', logger: quietLogger, workers: 2 });
+  const mesh = createRoutingMesh({ bindAddress: '127.0.0.1', logger: quietLogger, workers: 2, engine });
   const pids = meshWorkerPids(mesh);
   t.after(async () => {
     await mesh.close();
