@@ -3,11 +3,11 @@ import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { numeric, withClient, type GlobalArgs } from './context.js';
 import { bytesText, durationText, json, print, table } from './output.js';
-import { specFromFlags, type CreateFlags } from './service-spec.js';
-import { healthFromFlags, healthOptions, healthText, type HealthFlags } from './health-flags.js';
+import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.js';
+import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
-import { updateCommands, updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
+import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 
 
 export function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
@@ -86,7 +86,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .positional('image', { type: 'string', describe: 'image (docker) or program (process)' })
           .positional('command', { type: 'string', array: true })
           .option('name', { type: 'string', demandOption: true })
-          .option('replicas', { type: 'string', requiresArg: true, coerce: numeric('--replicas') })
+          .option('replicas', { type: 'string', requiresArg: true })
           .option('mode', { type: 'string', describe: 'replicated (default) or global' })
           .option('publish', { alias: 'p', type: 'string', requiresArg: true, describe: '[published:]target[/udp] or mode=host|ingress,target=80,published=8080,protocol=tcp,proxy-protocol=v1|v2 (repeatable)' })
           .option('env', { alias: 'e', type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' })
@@ -97,7 +97,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('constraint', { type: 'string', requiresArg: true, describe: 'node.labels.zone==a (repeatable)' })
           .option('restart-condition', { type: 'string', describe: 'any (default), on-failure, none' })
           .option('restart-delay', { type: 'string', describe: 'default 5s' })
-          .option('restart-max-attempts', { type: 'string', requiresArg: true, coerce: numeric('--restart-max-attempts') })
+          .option('restart-max-attempts', { type: 'string', requiresArg: true })
           .option('restart-window', { type: 'string' })
           .option('runtime', { type: 'string', describe: 'docker (default) or process' })
           .option('workdir', { alias: 'w', type: 'string' })
@@ -114,11 +114,8 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           // After `--` yargs leaves the words in `_` (behind the command names): they are the command.
           const rest = (args._ ?? []).slice(2).map(String);
           const [image, ...command] = [...(args.image ? [args.image] : []), ...(args.command ?? []).map(String), ...rest];
+          // Every flag, the health check and update configs included: all problems at once.
           const spec = specFromFlags({ ...args, image, command });
-          const health = healthFromFlags(args);
-          if (health && spec.task?.container) spec.task.container.healthcheck = health;
-          spec.update = updateConfigFromFlags(args, 'update');
-          spec.rollback = updateConfigFromFlags(args, 'rollback');
           const svc = await client.control.call('CreateService', { spec, noResolveImage: args['resolve-image'] === false });
           const id = svc.meta?.id ?? '';
           print(id);
@@ -186,9 +183,11 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (args) =>
         withClient(args, async (client) => {
           const targets = args.pairs.map((p) => {
-            const m = /^([^=]+)=(\d+)$/.exec(p);
+            const m = /^([^=]+)=(.*)$/.exec(p);
             if (!m) throw new BatonError('INVALID_ARGUMENT', `bad scale "${p}" (want SERVICE=REPLICAS with REPLICAS >= 0)`);
-            return { ref: m[1]!, replicas: Number(m[2]) };
+            const replicas = parseReplicas(m[2]!, `replica count for ${m[1]!}`);
+            if (!replicas.ok) throw new BatonError('INVALID_ARGUMENT', replicas.problem);
+            return { ref: m[1]!, replicas: replicas.value };
           });
           for (const { ref, replicas } of targets) {
             const svc = await client.control.call('GetService', { id: ref });

@@ -86,7 +86,7 @@ class Problems {
     if (value === undefined || value === null) return 0;
     const n = typeof value === 'number' ? value : NaN;
     if (!Number.isInteger(n)) {
-      this.add(`${field} ${String(value)} is not a whole number`);
+      this.add(`${field} ${typeof value === 'number' ? value : JSON.stringify(value)} is not a whole number`);
       return 0;
     }
     if (n < min) {
