@@ -34,8 +34,8 @@ export function parseDuration(text: string | number, what: string): Parsed<numbe
     total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
     at = DURATION_PART.lastIndex;
   }
-  // Whole microseconds first, so float noise (0.1s is 100.00000000000001 ms) is not rounded up.
-  const ms = Math.ceil(Math.round(total * 1000) / 1000);
+  // Whole nanoseconds first, so float noise (0.1s is 100.00000000000001 ms) is not rounded up.
+  const ms = Number.isInteger(total) ? total : Math.ceil(Math.round(total * 1e6) / 1e6);
   if (!(ms <= MAX_DURATION_MS)) return bad(`longer than the longest duration (${MAX_DURATION_MS} ms, about 292 years)`, true);
   return ok(ms);
 }
