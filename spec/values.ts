@@ -70,7 +70,8 @@ export function parseBytes(text: string | number, what: string): Parsed<number> 
  */
 export function parseCpus(text: string | number, what: string): Parsed<number> {
   const s = String(text).trim();
-  const n = typeof text === 'number' ? text : /^(\d+(\.\d*)?|\.\d+)$/.test(s) ? Number(s) : NaN;
+  // Decimal, with an exponent as Docker's (big.Rat) takes it: 1e20 is refused by its size.
+  const n = typeof text === 'number' ? text : /^(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(s) ? Number(s) : NaN;
   const bad = (why: string, over = false): Parsed<number> => problem(`bad CPU count ${typed(text)} for ${what}: ${why}`, why, over);
   if (!Number.isFinite(n) || n < 0) return bad('want a number of CPUs like 0.5 or 2');
   const nano = Math.round(n * 1e9);

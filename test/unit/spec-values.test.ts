@@ -82,7 +82,9 @@ test('CPUs: nano-CPUs, bounded', () => {
   assert.equal(value(parseCpus('0.5', '--limit-cpu')), 5e8);
   assert.equal(value(parseCpus(2, '--limit-cpu')), 2e9);
   assert.equal(value(parseCpus('1024', '--limit-cpu')), 1024e9);
-  for (const bad of ['half', '', '-1', '1e3', '0x10']) assert.match(problemOf(parseCpus(bad, '--limit-cpu')), /^bad CPU count "[^"]*" for --limit-cpu: want a number/, bad);
+  assert.equal(value(parseCpus('5e-1', '--limit-cpu')), 5e8);
+  for (const bad of ['half', '', '-1', '0x10', 'Infinity', '1e']) assert.match(problemOf(parseCpus(bad, '--limit-cpu')), /^bad CPU count "[^"]*" for --limit-cpu: want a number/, bad);
+  assert.equal(problemOf(parseCpus('1e20', '--limit-cpu')), 'bad CPU count "1e20" for --limit-cpu: at most 1024 CPUs');
   // The measured case: 1e20 CPUs was stored as 7,886,383,489 after the nano-CPUs wrapped.
   assert.equal(problemOf(parseCpus(1e20, 'deploy.resources.limits.cpus')), 'bad CPU count 100000000000000000000 for deploy.resources.limits.cpus: at most 1024 CPUs');
   assert.equal(problemOf(parseCpus('1025', '--limit-cpu')), 'bad CPU count "1025" for --limit-cpu: at most 1024 CPUs');
