@@ -14,6 +14,7 @@ import { keepsQuorum, nodeView } from './nodes.js';
 import { resolveObject } from './resolve.js';
 import type { SecretMethods } from './secrets.js';
 import type { ConfigMethods } from './configs.js';
+import { describeProblems, validateLabels } from '../../spec/index.js';
 
 export interface ControlDeps {
   manager: Manager;
@@ -84,6 +85,8 @@ export function clusterHandlers(deps: ControlDeps): Omit<Handlers<ControlService
         const node = resolveNode(req.id ?? '');
         const spec = req.spec;
         if (!spec) throw new BatonError('INVALID_ARGUMENT', 'node update needs a spec');
+        const labelProblems = validateLabels('node labels', spec.annotations?.labels);
+        if (labelProblems.length > 0) throw new BatonError('INVALID_ARGUMENT', describeProblems(labelProblems));
         const version = req.version ? Number(req.version) : node.meta.version;
         // Refused here rather than after a Raft round trip; the store checks again at apply.
         if (version !== node.meta.version) {
