@@ -4,6 +4,7 @@ import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { numeric, withClient, type GlobalArgs } from './context.js';
 import { bytesText, durationText, json, print, table } from './output.js';
 import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.js';
+import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS } from '../spec/index.js';
 import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
@@ -247,14 +248,14 @@ function pretty(s: baton.Service.$Properties): string {
     ['ID', s.meta?.id ?? ''],
     ['Name', spec.annotations?.name ?? ''],
     ['Mode', spec.global ? 'Global' : `Replicated\n Replicas:\t${Number(spec.replicas ?? 0)}`],
-    ['Runtime', task.runtime ?? 'docker'],
+    ['Runtime', task.runtime || DEFAULT_RUNTIME],
     ['Image', c.image || undefined],
     ['Command', (c.command ?? []).join(' ') || undefined],
     ['Args', (c.args ?? []).join(' ') || undefined],
     ['Env', (c.env ?? []).join(' ') || undefined],
-    ['Healthcheck', healthText(c.healthcheck, task.runtime ?? 'docker')],
+    ['Healthcheck', healthText(c.healthcheck, task.runtime || DEFAULT_RUNTIME)],
     ['Placement constraints', (task.placement?.constraints ?? []).join(', ') || undefined],
-    ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || 5000)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
+    ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || DEFAULT_RESTART_DELAY_MS)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? resourcesText(res.limits) : undefined],
     ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? resourcesText(res.reservations) : undefined],
     ['Ports', portsText(s.endpoint?.ports) || undefined],
@@ -283,7 +284,7 @@ function updateConfigText(c: baton.UpdateConfig.$Properties | null | undefined):
     ` Parallelism:\t${parallelism === 0 ? 'all at once' : parallelism}`,
     ` Delay:\t${durationText(Number(c?.delayMs ?? 0))}`,
     ` On failure:\t${action}`,
-    ` Monitoring Period:\t${durationText(Number(c?.monitorMs ?? 0) || 5000)}`,
+    ` Monitoring Period:\t${durationText(Number(c?.monitorMs ?? 0) || DEFAULT_UPDATE_MONITOR_MS)}`,
     ` Max failure ratio:\t${+Number(c?.maxFailureRatio ?? 0).toPrecision(6)}`,
     ` Update order:\t${c?.order === baton.UpdateOrder.START_FIRST ? 'start-first' : 'stop-first'}`,
   ].join('\n');
