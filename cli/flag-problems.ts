@@ -23,9 +23,3 @@ export class FlagProblems {
     if (this.list.length > 0) throw new BatonError('INVALID_ARGUMENT', describeProblems(this.list));
   }
 }
-
-/** The value, or INVALID_ARGUMENT with the parser's one line. */
-export function must<T>(parsed: Parsed<T>): T {
-  if (!parsed.ok) throw new BatonError('INVALID_ARGUMENT', parsed.problem);
-  return parsed.value;
-}

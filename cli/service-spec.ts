@@ -1,4 +1,5 @@
-// `service create` flags to a ServiceSpec, the Docker way; each bad value is one clear error.
+// `service create` flags to a ServiceSpec, the Docker way. Values are parsed by spec/; every bad
+// value is reported at once, in one error line.
 import { baton, BatonError } from '../client/index.js';
 import {
   DEFAULT_REPLICAS,
@@ -16,7 +17,7 @@ import {
   type Parsed,
 } from '../spec/index.js';
 import { repeated } from './context.js';
-import { FlagProblems, must } from './flag-problems.js';
+import { FlagProblems } from './flag-problems.js';
 import { parseConfigRef, parseSecretRef } from './data-refs.js';
 import { healthFromFlags, type HealthFlags } from './health-flags.js';
 import { updateConfigFromFlags, type UpdateConfigFlags } from './update-config-flags.js';
@@ -61,11 +62,6 @@ function parseBalanceText(text: string | undefined): Parsed<baton.BalanceMode> {
   if (text === undefined) return ok(baton.BalanceMode.ROUND_ROBIN);
   const mode = BALANCE[text];
   return mode === undefined ? problem(`bad --balance "${text}" (want round-robin or least-connections)`) : ok(mode);
-}
-
-/** `--publish` (and `--publish-add`/`--publish-rm`): spec/ports.ts's grammar. */
-export function parsePort(text: string, flag = '--publish'): baton.PortConfig.$Properties {
-  return must(parsePublish(text, flag));
 }
 
 const CONDITIONS: Record<string, baton.RestartCondition> = {
