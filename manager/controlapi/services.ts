@@ -74,6 +74,8 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
     async CreateService(req, call) {
       const caller = guard(call, MANAGERS);
       if (!req.noResolveImage) await checkNewImage(req.spec);
+      // Checked here too: forwarded, the spec is encoded again, and a value above 2^53 would reach the leader wrapped.
+      acceptServiceSpec(req.spec);
       if (!manager.isLeader()) return forwarder.forward(controlService, 'CreateService', { ...req, noResolveImage: true }, caller);
       return serially(async () => {
         const spec = acceptServiceSpec(req.spec);
@@ -109,6 +111,7 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
         const known = manager.store.get('service', req.id ?? '');
         await checkNewImage(req.spec, known?.spec?.task?.container?.image);
       }
+      if (!req.rollback) acceptServiceSpec(req.spec);
       if (!manager.isLeader()) return forwarder.forward(controlService, 'UpdateService', { ...req, noResolveImage: true }, caller);
       return serially(async () => {
         await manager.readBarrier();

@@ -115,4 +115,12 @@ test('a raw gRPC client cannot store replicas 2^64-1, a huge delay or CPU count:
   const after = await control.call('GetService', { id });
   assert.equal(Number(after.spec?.replicas), 1, 'replicas unchanged');
   assert.equal(Number(after.meta?.version), Number(ok.meta?.version), 'not written');
+
+  // Through a follower: forwarding encodes the request again, where 2^64-1 would become 0.
+  const m2 = await c.join('m2', 'manager', 'm1');
+  const viaFollower = await rawCall(m2.addr, creds, 'CreateService', messageField(1, spec('via-follower', [varintField(replicasField, 2n ** 64n - 1n)])));
+  assert.equal(viaFollower?.code, grpc.status.INVALID_ARGUMENT, viaFollower?.details);
+  assert.match(viaFollower?.details ?? '', /^replicas 18446744073709551616 is more than the limit of 10000/);
+  const names = ((await control.call('ListServices', {})).services ?? []).map((s) => s.spec?.annotations?.name);
+  assert.deepEqual(names, ['ok'], 'nothing stored through the follower either');
 });
