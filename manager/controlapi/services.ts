@@ -73,9 +73,9 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
   return {
     async CreateService(req, call) {
       const caller = guard(call, MANAGERS);
-      if (!req.noResolveImage) await checkNewImage(req.spec);
       // Checked here too: forwarded, the spec is encoded again, and a value above 2^53 would reach the leader wrapped.
       acceptServiceSpec(req.spec);
+      if (!req.noResolveImage) await checkNewImage(req.spec);
       if (!manager.isLeader()) return forwarder.forward(controlService, 'CreateService', { ...req, noResolveImage: true }, caller);
       return serially(async () => {
         const spec = acceptServiceSpec(req.spec);
@@ -106,12 +106,12 @@ export function serviceHandlers(deps: ServiceDeps): ServiceHandlers {
 
     async UpdateService(req, call) {
       const caller = guard(call, MANAGERS);
+      if (!req.rollback) acceptServiceSpec(req.spec);
       if (!req.rollback && !req.noResolveImage) {
         // Only a changed image: a scale must not fail over an image that was let in unchecked.
         const known = manager.store.get('service', req.id ?? '');
         await checkNewImage(req.spec, known?.spec?.task?.container?.image);
       }
-      if (!req.rollback) acceptServiceSpec(req.spec);
       if (!manager.isLeader()) return forwarder.forward(controlService, 'UpdateService', { ...req, noResolveImage: true }, caller);
       return serially(async () => {
         await manager.readBarrier();
