@@ -6,12 +6,9 @@ import { BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { json, print, table } from './output.js';
 import { ago } from './service.js';
+import { MAX_DATA_BYTES } from '../spec/index.js';
 
 export type DataKind = 'secret' | 'config';
-
-// The managers refuse more (500 KiB, as Docker); checked here too so a big file fails clearly
-// instead of at gRPC's message size limit.
-const MAX_DATA_BYTES = 500 * 1024;
 
 interface DataObject {
   meta?: { id?: string | null; version?: number | null; createdAt?: number | null; updatedAt?: number | null } | null;
@@ -50,6 +47,8 @@ function readData(kind: DataKind, file: string): Uint8Array {
   } catch (err) {
     throw new BatonError('INVALID_ARGUMENT', `cannot read ${stdin ? 'standard input' : file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  // The managers refuse more (500 KiB, as Docker); checked here too so a big file fails clearly
+  // instead of at gRPC's message size limit.
   if (data.length > MAX_DATA_BYTES) throw new BatonError('INVALID_ARGUMENT', `${kind} data is ${data.length} bytes, more than the limit of ${MAX_DATA_BYTES} (500 KiB)`);
   return new Uint8Array(data);
 }

@@ -3,11 +3,12 @@ import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { numeric, withClient, type GlobalArgs } from './context.js';
 import { bytesText, durationText, json, print, table } from './output.js';
-import { specFromFlags, type CreateFlags } from './service-spec.js';
-import { healthFromFlags, healthOptions, healthText, type HealthFlags } from './health-flags.js';
+import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.js';
+import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS } from '../spec/index.js';
+import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
-import { updateCommands, updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
+import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 
 
 export function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
@@ -86,7 +87,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .positional('image', { type: 'string', describe: 'image (docker) or program (process)' })
           .positional('command', { type: 'string', array: true })
           .option('name', { type: 'string', demandOption: true })
-          .option('replicas', { type: 'string', requiresArg: true, coerce: numeric('--replicas') })
+          .option('replicas', { type: 'string', requiresArg: true })
           .option('mode', { type: 'string', describe: 'replicated (default) or global' })
           .option('publish', { alias: 'p', type: 'string', requiresArg: true, describe: '[published:]target[/udp] or mode=host|ingress,target=80,published=8080,protocol=tcp,proxy-protocol=v1|v2 (repeatable)' })
           .option('env', { alias: 'e', type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' })
@@ -97,7 +98,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('constraint', { type: 'string', requiresArg: true, describe: 'node.labels.zone==a (repeatable)' })
           .option('restart-condition', { type: 'string', describe: 'any (default), on-failure, none' })
           .option('restart-delay', { type: 'string', describe: 'default 5s' })
-          .option('restart-max-attempts', { type: 'string', requiresArg: true, coerce: numeric('--restart-max-attempts') })
+          .option('restart-max-attempts', { type: 'string', requiresArg: true })
           .option('restart-window', { type: 'string' })
           .option('runtime', { type: 'string', describe: 'docker (default) or process' })
           .option('workdir', { alias: 'w', type: 'string' })
@@ -114,11 +115,8 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           // After `--` yargs leaves the words in `_` (behind the command names): they are the command.
           const rest = (args._ ?? []).slice(2).map(String);
           const [image, ...command] = [...(args.image ? [args.image] : []), ...(args.command ?? []).map(String), ...rest];
+          // Every flag, the health check and update configs included: all problems at once.
           const spec = specFromFlags({ ...args, image, command });
-          const health = healthFromFlags(args);
-          if (health && spec.task?.container) spec.task.container.healthcheck = health;
-          spec.update = updateConfigFromFlags(args, 'update');
-          spec.rollback = updateConfigFromFlags(args, 'rollback');
           const svc = await client.control.call('CreateService', { spec, noResolveImage: args['resolve-image'] === false });
           const id = svc.meta?.id ?? '';
           print(id);
@@ -186,9 +184,11 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (args) =>
         withClient(args, async (client) => {
           const targets = args.pairs.map((p) => {
-            const m = /^([^=]+)=(\d+)$/.exec(p);
+            const m = /^([^=]+)=(.*)$/.exec(p);
             if (!m) throw new BatonError('INVALID_ARGUMENT', `bad scale "${p}" (want SERVICE=REPLICAS with REPLICAS >= 0)`);
-            return { ref: m[1]!, replicas: Number(m[2]) };
+            const replicas = parseReplicas(m[2]!, `replica count for ${m[1]!}`);
+            if (!replicas.ok) throw new BatonError('INVALID_ARGUMENT', replicas.problem);
+            return { ref: m[1]!, replicas: replicas.value };
           });
           for (const { ref, replicas } of targets) {
             const svc = await client.control.call('GetService', { id: ref });
@@ -248,14 +248,14 @@ function pretty(s: baton.Service.$Properties): string {
     ['ID', s.meta?.id ?? ''],
     ['Name', spec.annotations?.name ?? ''],
     ['Mode', spec.global ? 'Global' : `Replicated\n Replicas:\t${Number(spec.replicas ?? 0)}`],
-    ['Runtime', task.runtime ?? 'docker'],
+    ['Runtime', task.runtime || DEFAULT_RUNTIME],
     ['Image', c.image || undefined],
     ['Command', (c.command ?? []).join(' ') || undefined],
     ['Args', (c.args ?? []).join(' ') || undefined],
     ['Env', (c.env ?? []).join(' ') || undefined],
-    ['Healthcheck', healthText(c.healthcheck, task.runtime ?? 'docker')],
+    ['Healthcheck', healthText(c.healthcheck, task.runtime || DEFAULT_RUNTIME)],
     ['Placement constraints', (task.placement?.constraints ?? []).join(', ') || undefined],
-    ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || 5000)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
+    ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || DEFAULT_RESTART_DELAY_MS)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? resourcesText(res.limits) : undefined],
     ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? resourcesText(res.reservations) : undefined],
     ['Ports', portsText(s.endpoint?.ports) || undefined],
@@ -284,7 +284,7 @@ function updateConfigText(c: baton.UpdateConfig.$Properties | null | undefined):
     ` Parallelism:\t${parallelism === 0 ? 'all at once' : parallelism}`,
     ` Delay:\t${durationText(Number(c?.delayMs ?? 0))}`,
     ` On failure:\t${action}`,
-    ` Monitoring Period:\t${durationText(Number(c?.monitorMs ?? 0) || 5000)}`,
+    ` Monitoring Period:\t${durationText(Number(c?.monitorMs ?? 0) || DEFAULT_UPDATE_MONITOR_MS)}`,
     ` Max failure ratio:\t${+Number(c?.maxFailureRatio ?? 0).toPrecision(6)}`,
     ` Update order:\t${c?.order === baton.UpdateOrder.START_FIRST ? 'start-first' : 'stop-first'}`,
   ].join('\n');

@@ -2,7 +2,7 @@
 // a failure keeps its meaning from a manager's store through gRPC to the CLI's exit line.
 import { status as Status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
-import { ECHO_CHARS, MAX_STATUS_DETAILS } from './limits.js';
+import { MAX_STATUS_DETAILS } from './limits.js';
 
 export type ErrorCode =
   | 'NOT_FOUND'
@@ -58,15 +58,6 @@ export class BatonError extends Error {
 
 export function isBatonError(err: unknown): err is BatonError {
   return err instanceof BatonError;
-}
-
-/**
- * User text as an error message repeats it: at most ECHO_CHARS characters, then how long the
- * whole was, e.g. `aaaa…(100000 bytes)`. Every message that names an input goes through here.
- */
-export function echo(text: string): string {
-  if (text.length <= ECHO_CHARS) return text;
-  return `${text.slice(0, ECHO_CHARS)}…(${Buffer.byteLength(text)} bytes)`;
 }
 
 function capDetails(message: string): string {

@@ -26,9 +26,6 @@ export const LIST_PAGE_MAX_ITEMS = 10_000;
  */
 export const MAX_REFERENCE_LENGTH = 256;
 
-/** How much of a user's text an error message repeats. */
-export const ECHO_CHARS = 64;
-
 /**
  * The longest status message sent (grpc-message). A status travels in the HTTP/2 trailers:
  * a header block over the peer's limit (64 KiB in Node) is refused with a frame error, the

@@ -19,7 +19,8 @@ for package in $(sed -n 's/^package \([a-z]*\);/\1/p' proto/*.proto | sort -u); 
     # shellcheck disable=SC2086
     npx --no-install pbjs -t static-module -w es6 --force-number --no-verify --no-delimited --no-beautify -p proto -o "$out" $files
     # 64-bit integers decode as plain numbers, as pbts declares them (--force-number does not
-    # reach the decoders while the long package is installed); every value we store is < 2^53.
+    # reach the decoders while the long package is installed). A value above 2^53 then decodes
+    # inexactly and re-encodes wrapped: spec/validate.ts refuses such values at the control API.
     sed -i 's|^import \$protobuf from "protobufjs/minimal.js";$|&\n$protobuf.util.Long = null;\n$protobuf.configure();|' "$out"
     npx --no-install pbts -o "proto/gen/$module.d.ts" "$out"
   fi

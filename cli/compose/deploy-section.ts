@@ -2,7 +2,19 @@
 // update and rollback policies, and the service's labels.
 import { baton } from '../../client/index.js';
 import type { Node } from './reader.js';
-import { bytes, durationMs, nanoCpus } from './values.js';
+import {
+  DEFAULT_REPLICAS,
+  DEFAULT_RESTART_DELAY_MS,
+  DEFAULT_RESTART_MAX_ATTEMPTS,
+  DEFAULT_RESTART_WINDOW_MS,
+  DEFAULT_UPDATE_DELAY_MS,
+  DEFAULT_UPDATE_PARALLELISM,
+  MAX_REPLICAS,
+  parseBytes,
+  parseCpus,
+  parseDuration,
+  type Parsed,
+} from '../../spec/index.js';
 
 export interface DeploySettings {
   global: boolean;
@@ -15,10 +27,14 @@ export interface DeploySettings {
   rollback: baton.UpdateConfig.$Properties;
 }
 
+/** The value, or a failure at `n`: `must be <form>`, with the limit when it is over one. */
+function value<T>(n: Node, parsed: Parsed<T>, form: string): T {
+  if (!parsed.ok) n.fail(parsed.overLimit ? `${form}${n.got()}: ${parsed.why}` : `${form}${n.got()}`);
+  return parsed.value;
+}
+
 export function duration(n: Node): number {
-  const ms = durationMs(n.text());
-  if (ms === undefined) n.fail(`must be a duration like 10s, 1m30s or 500ms${n.got()}`);
-  return ms;
+  return value(n, parseDuration(n.text(), n.path), 'must be a duration like 10s, 1m30s or 500ms');
 }
 
 export function readDeploy(deploy: Node): DeploySettings {
@@ -30,7 +46,7 @@ export function readDeploy(deploy: Node): DeploySettings {
   if (endpoint.present && endpoint.oneOf(['vip', 'dnsrr'] as const) === 'dnsrr') endpoint.fail('dnsrr is not supported (the routing mesh is the only endpoint mode)');
   return {
     global: mode === 'global',
-    replicas: replicasNode.present ? replicasNode.int(0) : 1,
+    replicas: replicasNode.present ? replicasNode.int(0, MAX_REPLICAS, 'replicas per service') : DEFAULT_REPLICAS,
     labels: labels(deploy.child('labels')),
     resources: readResources(deploy.child('resources')),
     restart: readRestart(deploy.child('restart_policy')),
@@ -60,10 +76,9 @@ function readResources(n: Node): baton.ResourceRequirements.$Properties {
     r.checkKeys(['cpus', 'memory']);
     const cpus = r.child('cpus');
     const memory = r.child('memory');
-    const cpuValue = cpus.present ? nanoCpus(typeof cpus.value === 'number' ? cpus.value : cpus.text()) : 0;
-    if (cpuValue === undefined) cpus.fail(`must be a number of CPUs like 0.5${cpus.got()}`);
-    const memValue = memory.present ? bytes(typeof memory.value === 'number' ? memory.value : memory.text()) : 0;
-    if (memValue === undefined) memory.fail(`must be a size like 64M or 1G${memory.got()}`);
+    const raw = (n: Node): string | number => (typeof n.value === 'number' ? n.value : n.text());
+    const cpuValue = cpus.present ? value(cpus, parseCpus(raw(cpus), cpus.path), 'must be a number of CPUs like 0.5') : 0;
+    const memValue = memory.present ? value(memory, parseBytes(raw(memory), memory.path), 'must be a size like 64M or 1G') : 0;
     return { nanoCpus: cpuValue, memoryBytes: memValue };
   };
   return { limits: one(n.child('limits')), reservations: one(n.child('reservations')) };
@@ -81,9 +96,9 @@ function readRestart(n: Node): baton.RestartPolicy.$Properties {
   const condition = n.child('condition');
   return {
     condition: CONDITIONS[condition.present ? condition.oneOf(['none', 'on-failure', 'any'] as const) : 'any'],
-    delayMs: n.child('delay').present ? duration(n.child('delay')) : 5000,
-    maxAttempts: n.child('max_attempts').present ? n.child('max_attempts').int(0) : 0,
-    windowMs: n.child('window').present ? duration(n.child('window')) : 0,
+    delayMs: n.child('delay').present ? duration(n.child('delay')) : DEFAULT_RESTART_DELAY_MS,
+    maxAttempts: n.child('max_attempts').present ? n.child('max_attempts').int(0) : DEFAULT_RESTART_MAX_ATTEMPTS,
+    windowMs: n.child('window').present ? duration(n.child('window')) : DEFAULT_RESTART_WINDOW_MS,
   };
 }
 
@@ -106,8 +121,8 @@ function readUpdate(n: Node, rollback: boolean): baton.UpdateConfig.$Properties 
   const order = n.child('order');
   const actions = rollback ? (['pause', 'continue'] as const) : (['pause', 'continue', 'rollback'] as const);
   return {
-    parallelism: n.child('parallelism').present ? n.child('parallelism').int(0) : 1,
-    delayMs: n.child('delay').present ? duration(n.child('delay')) : 0,
+    parallelism: n.child('parallelism').present ? n.child('parallelism').int(0, MAX_REPLICAS, '(the replica limit)') : DEFAULT_UPDATE_PARALLELISM,
+    delayMs: n.child('delay').present ? duration(n.child('delay')) : DEFAULT_UPDATE_DELAY_MS,
     failureAction: FAILURE_ACTIONS[action.present ? action.oneOf(actions) : 'pause'],
     monitorMs: n.child('monitor').present ? duration(n.child('monitor')) : 0,
     maxFailureRatio: n.child('max_failure_ratio').present ? n.child('max_failure_ratio').number(0, 1) : 0,

@@ -1,6 +1,8 @@
 // `ports:` of a Compose service: short syntax ("8080:80", "80", "8080:80/udp", or a number) and
-// long syntax (target, published, protocol, mode: ingress|host).
+// long syntax (target, published, protocol, mode: ingress|host); numbers and protocols are
+// spec/ports.ts's, as --publish's.
 import { baton } from '../../client/index.js';
+import { parsePortNumber, parsePortProtocol } from '../../spec/index.js';
 import type { Node } from './reader.js';
 
 export function readPorts(ports: Node): baton.PortConfig.$Properties[] {
@@ -8,19 +10,15 @@ export function readPorts(ports: Node): baton.PortConfig.$Properties[] {
 }
 
 function portNumber(n: Node, text: string): number {
-  if (!/^\d+$/.test(text)) {
-    if (/^\d+-\d+$/.test(text)) n.fail(`uses a port range ("${text}"), which is not supported: list each port`);
-    n.fail(`must be a port number 1-65535 (got "${text}")`);
-  }
-  const v = Number(text);
-  if (v < 1 || v > 65535) n.fail(`must be a port number 1-65535 (got ${v})`);
-  return v;
+  const port = parsePortNumber(text);
+  if (!port.ok) n.fail(port.problem);
+  return port.value;
 }
 
 function protocol(n: Node, text: string | undefined): baton.PortProtocol {
-  if (text === undefined || text === 'tcp') return baton.PortProtocol.TCP;
-  if (text === 'udp') return baton.PortProtocol.UDP;
-  return n.fail(`has protocol "${text}" (want tcp or udp)`);
+  const proto = parsePortProtocol(text);
+  if (!proto.ok) n.fail(proto.problem);
+  return proto.value;
 }
 
 function shortPort(n: Node): baton.PortConfig.$Properties {

@@ -3,6 +3,7 @@
 // do not implement is reported by name: an error, or a warning for the few that are harmless
 // to ignore (see README "Stacks").
 import { BatonError } from '../../client/index.js';
+import { MAX_COUNT } from '../../spec/index.js';
 
 export interface Origin {
   /** The file (as the user named it) that gave the value at `path`, after merging several. */
@@ -94,10 +95,12 @@ export class Node {
   }
 
   /** A whole number >= min (written as a number or a string of digits). */
-  int(min = 0): number {
+  /** A whole number from min to max (spec/limits.ts; `limit` names it, e.g. "replicas per service"). */
+  int(min = 0, max = MAX_COUNT, limit?: string): number {
     const v = this.value;
     const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
     if (!Number.isInteger(n) || n < min) this.fail(`must be a whole number >= ${min}${this.got()}`);
+    if (n > max) this.fail(`must be at most ${max}${limit ? ` ${limit}` : ''}${this.got()}`);
     return n;
   }
 

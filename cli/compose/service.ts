@@ -8,6 +8,7 @@ import { readConfigRefs, readSecretRefs, type ObjectDecl } from './objects.js';
 import { readPorts } from './ports.js';
 import type { Node } from './reader.js';
 import { shellWords } from './values.js';
+import { MAX_NAME_LENGTH, NAME_PATTERN, describeProblems, validateServiceSpec } from '../../spec/index.js';
 
 /** The label Docker puts on every object of a stack; `stack ls|services|rm` find them by it. */
 export const NAMESPACE_LABEL = 'com.docker.stack.namespace';
@@ -35,13 +36,11 @@ export interface StackContext {
   configs: ReadonlyMap<string, ObjectDecl>;
 }
 
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
 export function readService(key: string, n: Node, ctx: StackContext): baton.ServiceSpec.$Properties {
   if (!n.isMap()) n.fail(`must be a mapping${n.got()}`);
   const name = `${ctx.stack}_${key}`;
-  if (!NAME.test(key)) n.fail('has a name with characters a service name cannot have (use letters, digits, _ . -)');
-  if (name.length > 63) n.fail(`makes a service name longer than 63 characters (${name})`);
+  if (!NAME_PATTERN.test(key)) n.fail('has a name with characters a service name cannot have (use letters, digits, _ . -)');
+  if (name.length > MAX_NAME_LENGTH) n.fail(`makes a service name longer than ${MAX_NAME_LENGTH} characters (${name})`);
   n.checkKeys(SUPPORTED, HARMLESS);
   const runtime = n.child(RUNTIME_KEY).present ? n.child(RUNTIME_KEY).oneOf(['docker', 'process'] as const) : 'docker';
   const image = n.child('image');
@@ -66,7 +65,7 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
   container.secrets = readSecretRefs(n.child('secrets'), ctx.secrets);
   container.configs = readConfigRefs(n.child('configs'), ctx.configs);
   const deploy = readDeploy(n.child('deploy'));
-  return {
+  const spec: baton.ServiceSpec.$Properties = {
     annotations: { name, labels: { ...deploy.labels, [NAMESPACE_LABEL]: ctx.stack } },
     global: deploy.global,
     replicas: deploy.global ? 0 : deploy.replicas,
@@ -75,6 +74,10 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
     update: deploy.update,
     rollback: deploy.rollback,
   };
+  // What the manager will check (limits, constraints, health check shapes): all of it, now.
+  const problems = validateServiceSpec(spec);
+  if (problems.length > 0) n.fail(`makes a service spec the manager would refuse: ${describeProblems(problems)}`);
+  return spec;
 }
 
 /** `command:`/`entrypoint:` as a list, or a string split like a shell. */

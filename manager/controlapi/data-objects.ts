@@ -3,39 +3,28 @@
 // kinds' handlers (secrets.ts, configs.ts) do alike; the kinds differ in how the data is kept
 // (a secret's is sealed and never returned, a config's is plain and shown by inspect).
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError, echo } from '../../rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 import type { Manager } from '../manager.js';
 import { createAction, deleteAction, newObjectId, type Stored } from '../store/index.js';
 import { resolveObject } from './resolve.js';
+import { MAX_DATA_BYTES, describeProblems, validateDataSpec as dataSpecProblems } from '../../spec/index.js';
 
 export type DataKind = 'secret' | 'config';
 
-/** Docker's limit for both kinds: 500 KiB. */
-export const MAX_DATA_BYTES = 500 * 1024;
-
-// Docker's rule (swarmkit validateSecretSpec / validateConfigSpec): letters and digits at both
-// ends, '-', '_' and '.' inside, at most 64 characters.
-const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9])?$/;
+/** Docker's limit for both kinds: 500 KiB (spec/limits.ts). */
+export { MAX_DATA_BYTES };
 
 export interface DataDeps {
   manager: Manager;
   now?: () => number;
 }
 
-/** Checks a create request's spec; returns a clean copy. */
+/** Checks a create request's spec (spec/validate.ts: every problem at once); returns a clean copy. */
 export function validateDataSpec(kind: DataKind, spec: baton.SecretSpec.$Properties | null | undefined): { name: string; labels: Record<string, string>; data: Uint8Array } {
+  const problems = dataSpecProblems(kind, spec);
+  if (problems.length > 0) throw new BatonError('INVALID_ARGUMENT', describeProblems(problems));
   const name = spec?.annotations?.name ?? '';
-  if (!NAME.test(name)) {
-    throw new BatonError(
-      'INVALID_ARGUMENT',
-      `invalid ${kind} name "${echo(name)}": 1-64 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
-    );
-  }
   const data = spec?.data ?? new Uint8Array(0);
-  if (data.length === 0) throw new BatonError('INVALID_ARGUMENT', `${kind} ${name}: the data is empty`);
-  if (data.length > MAX_DATA_BYTES) {
-    throw new BatonError('INVALID_ARGUMENT', `${kind} ${name}: ${data.length} bytes is more than the limit of ${MAX_DATA_BYTES} (500 KiB)`);
-  }
   return { name, labels: { ...(spec?.annotations?.labels ?? {}) }, data };
 }
 

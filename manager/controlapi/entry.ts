@@ -3,7 +3,8 @@
 // leading, else forwarded by manager/forward.ts), then the handler; errors mapped once, here.
 import type { baton } from '../../proto/gen/baton.js';
 import { RaftError } from '../../raft/index.js';
-import { BatonError, echo } from '../../rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
+import { echo } from '../../spec/index.js';
 import type { Handlers, RequestOf, ResponseOf } from '../../rpc/define.js';
 import { controlService, type ControlService } from '../../rpc/services.js';
 import type { Caller, Guard } from '../../rpc/caller.js';

@@ -8,6 +8,7 @@ import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
 import { page } from './paging.js';
 import { resolveObject } from './resolve.js';
+import { describeProblems, validateLabels } from '../../spec/index.js';
 
 export interface NodeDeps {
   manager: Manager;
@@ -40,6 +41,8 @@ export function nodeHandlers(deps: NodeDeps): ControlHandlers<NodeMethods> {
       const node = resolveNode(req.id ?? '');
       const spec = req.spec;
       if (!spec) throw new BatonError('INVALID_ARGUMENT', 'node update needs a spec');
+      const labelProblems = validateLabels('node labels', spec.annotations?.labels);
+      if (labelProblems.length > 0) throw new BatonError('INVALID_ARGUMENT', describeProblems(labelProblems));
       const version = req.version ? Number(req.version) : node.meta.version;
       // Refused here rather than after a Raft round trip; the store checks again at apply.
       if (version !== node.meta.version) {

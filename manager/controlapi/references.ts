@@ -2,7 +2,8 @@
 // are resolved to ids (so a task keeps the object it was created with), defaults are filled in
 // (Docker's: secret at /run/secrets/<name>, config at /<name>, mode 0444) and targets checked.
 import type { baton } from '../../proto/gen/baton.js';
-import { BatonError, echo } from '../../rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
+import { echo } from '../../spec/index.js';
 import type { ClusterStore } from '../store/index.js';
 import type { DataKind } from './data-objects.js';
 

@@ -1,6 +1,7 @@
 // Docker-style references (id, name or unique id prefix) to stored objects, with the store's
 // errors turned into API errors that repeat at most a short prefix of the reference.
-import { BatonError, echo } from '../../rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
+import { echo } from '../../spec/index.js';
 import type { Manager } from '../manager.js';
 import type { Kind, Stored } from '../store/index.js';
 

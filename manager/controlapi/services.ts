@@ -2,12 +2,12 @@
 // is one clear error and nothing is created; the orchestrators do the rest. The role check,
 // read barrier and forwarding to the leader are the entry's (entry.ts, methods.ts).
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError, echo } from '../../rpc/errors.js';
+import { BatonError } from '../../rpc/errors.js';
 import type { Manager } from '../manager.js';
 import { createAction, deleteAction, newObjectId, updateAction, type Stored } from '../store/index.js';
 import { allocatePorts } from '../allocator/ports.js';
 import { resolveObject } from './resolve.js';
-import { parseConstraints } from '../scheduler/index.js';
+import { DEFAULT_REPLICAS, describeProblems, normalizeServiceSpec, validateServiceSpec } from '../../spec/index.js';
 import { resolveDataReferences } from './references.js';
 import { rolledBack, withNewSpec } from '../orchestrator/update/start.js';
 import type { ControlHandlers } from './entry.js';
@@ -26,65 +26,14 @@ export interface ServiceDeps {
   checkImage?: (image: string) => Promise<void>;
 }
 
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-const RUNTIMES = ['docker', 'process'];
-
-/** Checks a spec and fills defaults; throws INVALID_ARGUMENT naming the first problem. */
-export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null | undefined): baton.ServiceSpec {
-  if (!input) throw new BatonError('INVALID_ARGUMENT', 'a service spec is required');
-  const spec = baton.ServiceSpec.fromObject(baton.ServiceSpec.toObject(baton.ServiceSpec.fromObject(input)));
-  const name = spec.annotations?.name ?? '';
-  if (!NAME.test(name)) throw new BatonError('INVALID_ARGUMENT', `invalid service name "${echo(name)}": use letters, digits, '_', '.', '-' (max 63)`);
-  const task = spec.task ?? (spec.task = new baton.TaskSpec());
-  task.runtime ||= 'docker';
-  if (!RUNTIMES.includes(task.runtime)) throw new BatonError('INVALID_ARGUMENT', `unknown runtime "${echo(task.runtime)}" (want docker or process)`);
-  const container = task.container ?? (task.container = new baton.ContainerSpec());
-  if (task.runtime === 'docker' && !container.image) throw new BatonError('INVALID_ARGUMENT', 'an image is required');
-  if (task.runtime === 'process' && (container.command ?? []).length === 0 && (container.args ?? []).length === 0) {
-    throw new BatonError('INVALID_ARGUMENT', 'the process runtime needs a command to run');
-  }
-  for (const e of container.env ?? []) if (!/^[^=\s]+=/.test(e)) throw new BatonError('INVALID_ARGUMENT', `bad environment variable "${echo(e)}" (want KEY=VALUE)`);
-  validateHealthConfig(container.healthcheck);
-  if (spec.global && Number(spec.replicas) > 0) throw new BatonError('INVALID_ARGUMENT', '--replicas cannot be used with --mode global');
-  parseConstraints(task.placement?.constraints);
-  const limits = task.resources?.limits;
-  const reservations = task.resources?.reservations;
-  for (const r of [limits, reservations]) {
-    if (r && (Number(r.nanoCpus) < 0 || Number(r.memoryBytes) < 0)) throw new BatonError('INVALID_ARGUMENT', 'resources cannot be negative');
-  }
-  validateUpdateConfig(spec.update, 'update');
-  validateUpdateConfig(spec.rollback, 'rollback');
-  return spec;
-}
-
-/** Docker's health check shapes: ["CMD", prog, ...], ["CMD-SHELL", cmd], ["NONE"], or [] (the image's own). */
-function validateHealthConfig(h: baton.HealthConfig.$Properties | null | undefined): void {
-  if (!h) return;
-  const test = h.test ?? [];
-  const kind = test[0];
-  const ok =
-    kind === undefined ||
-    (kind === 'NONE' && test.length === 1) ||
-    (kind === 'CMD' && test.length >= 2 && test[1] !== '') ||
-    (kind === 'CMD-SHELL' && test.length === 2 && test[1] !== '');
-  if (!ok) throw new BatonError('INVALID_ARGUMENT', `bad health check test ${echo(JSON.stringify(test))} (want ["CMD", prog, ...], ["CMD-SHELL", cmd] or ["NONE"])`);
-  for (const [name, v] of [['interval', h.intervalMs], ['timeout', h.timeoutMs], ['start period', h.startPeriodMs]] as const) {
-    if (Number(v ?? 0) < 0) throw new BatonError('INVALID_ARGUMENT', `health check ${name} cannot be negative`);
-  }
-}
-
-function validateUpdateConfig(c: baton.UpdateConfig.$Properties | null | undefined, what: 'update' | 'rollback'): void {
-  if (!c) return;
-  const bad = (m: string): never => {
-    throw new BatonError('INVALID_ARGUMENT', `${what} config: ${m}`);
-  };
-  if (Number(c.delayMs ?? 0) < 0) bad('delay cannot be negative');
-  if (Number(c.monitorMs ?? 0) < 0) bad('monitor cannot be negative');
-  const ratio = Number(c.maxFailureRatio ?? 0);
-  if (!(ratio >= 0 && ratio <= 1)) bad(`max failure ratio ${ratio} is not between 0 and 1`);
-  const actions = what === 'update' ? [0, 1, 2] : [0, 1];
-  if (!actions.includes(c.failureAction ?? 0)) bad(`failure action must be pause${what === 'update' ? ', continue or rollback' : ' or continue'}`);
-  if (![0, 1].includes(c.order ?? 0)) bad('order must be stop-first or start-first');
+/**
+ * The service spec of a create or update, checked by spec/'s validateServiceSpec (every problem
+ * in one INVALID_ARGUMENT: this is the authoritative check, whatever the client) and normalised.
+ */
+export function acceptServiceSpec(input: baton.ServiceSpec.$Properties | null | undefined): baton.ServiceSpec {
+  const problems = validateServiceSpec(input);
+  if (problems.length > 0 || !input) throw new BatonError('INVALID_ARGUMENT', describeProblems(problems));
+  return normalizeServiceSpec(input);
 }
 
 export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMethods> {
@@ -112,14 +61,16 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
   return {
     CreateService: {
       async prepare(req) {
+        // Checked here, on the manager the client called: forwarded, the spec is encoded again,
+        // and a value above 2^53 would reach the leader wrapped (2^64-1 arrives as 0).
+        acceptServiceSpec(req.spec);
         if (!req.noResolveImage) await checkNewImage(req.spec);
         return { ...req, noResolveImage: true };
       },
       run: (req) =>
         serially(async () => {
-          const spec = validateServiceSpec(req.spec);
-          // (spec validation of the service-spec vocabulary goes here, before anything is read)
-          if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = 1;
+          const spec = acceptServiceSpec(req.spec);
+          if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = DEFAULT_REPLICAS;
           resolveDataReferences(manager.store, spec);
           const id = newObjectId();
           const ports = allocatePorts(manager.store, spec);
@@ -143,6 +94,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
 
     UpdateService: {
       async prepare(req) {
+        if (!req.rollback) acceptServiceSpec(req.spec);
         if (!req.rollback && !req.noResolveImage) {
           // Only a changed image: a scale must not fail over an image that was let in unchecked.
           const known = manager.store.get('service', req.id ?? '');
@@ -164,8 +116,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
             if (!previous) throw new BatonError('FAILED_PRECONDITION', `service ${current.spec?.annotations?.name ?? current.meta.id} has no previous spec to roll back to`);
             next = rolledBack(current, { ports: allocatePorts(manager.store, previous, current.meta.id) }, now());
           } else {
-            const spec = validateServiceSpec(req.spec);
-            // (spec validation of the service-spec vocabulary goes here, before anything is read)
+            const spec = acceptServiceSpec(req.spec);
             resolveDataReferences(manager.store, spec);
             if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {
               throw new BatonError('INVALID_ARGUMENT', 'a service cannot be renamed');

@@ -36,6 +36,19 @@ export interface PassContext {
   writes: TaskWrites;
   now: number;
   node(id: string): Stored<'node'> | undefined;
+  /** Tasks this pass may still create (shared by every service of the pass). */
+  budget: CreateBudget;
+}
+
+/**
+ * The tasks one pass may create. A service of many replicas (or a store that holds a huge
+ * count from before the limits) gets its tasks over several passes, each one bounded
+ * proposal, instead of one pass building them all in the leader's memory.
+ */
+export interface CreateBudget {
+  left: number;
+  /** Set when a task was due but the budget was spent: another pass must follow. */
+  exhausted: boolean;
 }
 
 export interface Instance {
@@ -141,6 +154,11 @@ function fill(ctx: PassContext, inst: Instance): number | undefined {
     if (decision.at > ctx.now) return decision.at;
     history = decision.history;
   }
+  if (ctx.budget.left <= 0) {
+    ctx.budget.exhausted = true;
+    return undefined;
+  }
+  ctx.budget.left--;
   ctx.writes.create(newTask({ service: ctx.service, slot: inst.slot, nodeId: inst.nodeId, labels: historyLabels(history), now: ctx.now }));
   return undefined;
 }

@@ -5,6 +5,7 @@ import type { StoreChange, Stored } from '../store/index.js';
 import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import { reconcileInstance, type Instance, type PassContext } from './instance.js';
 import { ServiceLoop, isGlobal } from './service-loop.js';
+import { MAX_REPLICAS } from '../../spec/index.js';
 
 export class ReplicatedOrchestrator extends ServiceLoop {
   constructor(host: OrchestratorHost, opts: LoopOptions = {}) {
@@ -45,10 +46,14 @@ export class ReplicatedOrchestrator extends ServiceLoop {
     }
   }
 
+  /**
+   * Slots in order: those with tasks, and the empty ones up to `replicas` while the pass's
+   * creation budget lasts (the rest wait for the next pass). The work is bounded by the tasks
+   * that exist plus the budget, never by the replica count itself.
+   */
   protected reconcileService(ctx: PassContext, tasks: readonly Stored<'task'>[]): number | undefined {
-    const replicas = Number(ctx.service.spec?.replicas ?? 0);
+    const replicas = this.replicasOf(ctx.service);
     const bySlot = new Map<number, Stored<'task'>[]>();
-    for (let slot = 1; slot <= replicas; slot++) bySlot.set(slot, []);
     // Slot 0 holds tasks of another mode (a global task cannot be a replica): stopped.
     for (const t of tasks) {
       const list = bySlot.get(t.slot);
@@ -56,11 +61,40 @@ export class ReplicatedOrchestrator extends ServiceLoop {
       else list.push(t);
     }
     let wake: number | undefined;
-    for (const [slot, slotTasks] of bySlot) {
+    const visit = (slot: number, slotTasks: readonly Stored<'task'>[]): void => {
       const inst: Instance = { tasks: slotTasks, want: slot >= 1 && slot <= replicas ? 'run' : 'stop', slot, nodeId: '' };
       const due = reconcileInstance(ctx, inst);
       if (due !== undefined) wake = Math.min(wake ?? due, due);
+    };
+    let next = 1;
+    const fillUpTo = (last: number): void => {
+      for (; next <= Math.min(last, replicas); next++) {
+        if (bySlot.has(next)) continue;
+        if (ctx.budget.left <= 0) {
+          ctx.budget.exhausted = true;
+          next = Infinity;
+          return;
+        }
+        visit(next, []);
+      }
+    };
+    for (const slot of [...bySlot.keys()].sort((a, b) => a - b)) {
+      fillUpTo(slot - 1);
+      visit(slot, bySlot.get(slot)!);
+      next = Math.max(next, slot + 1);
     }
+    fillUpTo(replicas);
     return wake;
+  }
+
+  /**
+   * The replica count, at most MAX_REPLICAS: the control API refuses more, but a store written
+   * before that check may hold a huge (wrapped) count, and a leader must not die of it.
+   */
+  private replicasOf(service: Stored<'service'>): number {
+    const replicas = Number(service.spec?.replicas ?? 0);
+    if (!(replicas > MAX_REPLICAS)) return replicas;
+    this.logger.warn({ service: service.meta.id, replicas, limit: MAX_REPLICAS }, 'replica count above the limit; running the limit');
+    return MAX_REPLICAS;
   }
 }

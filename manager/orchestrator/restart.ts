@@ -10,10 +10,11 @@
 //   retention deleting old tasks does not reset the count).
 import { baton } from '../../proto/gen/baton.js';
 import { stateOf, type TaskView } from '../reconcile/tasks.js';
+import { DEFAULT_RESTART_DELAY_MS } from '../../spec/index.js';
 
 export const EXITED_LABEL = 'baton.exited';
 export const RESTARTS_LABEL = 'baton.restarts';
-export const DEFAULT_RESTART_DELAY_MS = 5_000;
+export { DEFAULT_RESTART_DELAY_MS };
 
 const C = baton.RestartCondition;
 const S = baton.TaskState;

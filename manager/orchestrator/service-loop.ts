@@ -48,6 +48,7 @@ export abstract class ServiceLoop extends ReconcileLoop {
     const now = this.host.now();
     const writes = new TaskWrites(now);
     const node = (id: string): Stored<'node'> | undefined => store.get('node', id);
+    const budget = { left: this.maxBatch, exhausted: false };
     for (const id of ids) {
       const service = store.get('service', id);
       const tasks = store.list('task', { serviceIds: [id] });
@@ -56,11 +57,15 @@ export abstract class ServiceLoop extends ReconcileLoop {
         removeTasks(writes, tasks.filter((t) => this.ownsTask(t)), node);
       } else if (this.owns(service)) {
         this.clearWake(id);
-        const wake = this.reconcileService({ service, writes, now, node }, tasks);
+        const wake = this.reconcileService({ service, writes, now, node, budget }, tasks);
         if (wake !== undefined) this.wakeAt(id, wake);
+        // Cut short by the creation budget (or reached after it ran out): the next pass goes on.
+        if (budget.exhausted) this.markService(id);
       }
     }
-    if (writes.size > 0) this.logger.debug({ services: ids.length, writes: writes.size }, 'orchestration pass');
+    if (writes.size > 0) this.logger.debug({ services: ids.length, writes: writes.size, more: budget.exhausted }, 'orchestration pass');
+    // While this pass runs, kick() queues the next one, to start once its writes are applied.
+    if (budget.exhausted) this.kick();
     return writes.actions();
   }
 

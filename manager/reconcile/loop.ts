@@ -15,7 +15,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export abstract class ReconcileLoop implements LeaderLoop {
   protected readonly logger: Logger;
   private readonly timers: TimerApi;
-  private readonly maxBatch: number;
+  /** Most actions in one proposal; loops that create objects also create at most this many per pass. */
+  protected readonly maxBatch: number;
   private readonly retryMs: number;
   private started = false;
   /** Bumped by start() and stop(): a pass that outlives its term of office must not act. */
@@ -31,6 +32,8 @@ export abstract class ReconcileLoop implements LeaderLoop {
   private wakeTimer: unknown;
   private wakeTimerAt = Infinity;
   private idleWaiters: (() => void)[] = [];
+  /** Passes run, and the most writes one pass returned (tests and benchmarks: is a pass bounded?). */
+  readonly stats = { passes: 0, largestPass: 0 };
 
   protected constructor(
     protected readonly host: OrchestratorHost,
@@ -123,6 +126,8 @@ export abstract class ReconcileLoop implements LeaderLoop {
     let retryIn: number | undefined;
     try {
       const actions = this.reconcile();
+      this.stats.passes++;
+      this.stats.largestPass = Math.max(this.stats.largestPass, actions.length);
       for (let i = 0; i < actions.length; i += this.maxBatch) {
         await this.host.propose(actions.slice(i, i + this.maxBatch));
         if (epoch !== this.epoch) return;

@@ -1,38 +1,22 @@
 // Placement constraints, as in Swarm: node.id, node.hostname, node.role (manager|worker) and
-// node.labels.<key>, each with == or !=. Values compare ignoring case (Swarm does too); a
-// label that is absent never equals anything, so `node.labels.k!=v` holds on a node without k.
+// node.labels.<key>, each with == or != (the grammar is spec/constraints.ts). Values compare
+// ignoring case (Swarm does too); a label that is absent never equals anything, so
+// `node.labels.k!=v` holds on a node without k.
 // The scheduler and the global orchestrator share this code so they agree on eligibility.
 import { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { DeepReadonly } from '../store/index.js';
+import { parseConstraintText, type Constraint } from '../../spec/constraints.js';
 
 export type NodeView = DeepReadonly<baton.Node.$Properties>;
 
-export interface Constraint {
-  field: 'id' | 'hostname' | 'role' | 'label';
-  /** The label key (field 'label' only). */
-  key: string;
-  op: '==' | '!=';
-  value: string;
-  /** As written, normalised: `node.labels.zone==a`. */
-  text: string;
-}
-
-const FORM = /^node\.(id|hostname|role|labels\.([^=!\s]+))\s*(==|!=)\s*(\S+)$/;
+export type { Constraint };
 
 /** Throws INVALID_ARGUMENT naming the constraint and the expected forms. */
 export function parseConstraint(input: string): Constraint {
-  const m = FORM.exec(input.trim());
-  if (m === null) {
-    throw new BatonError('INVALID_ARGUMENT', `invalid constraint "${input}" (want node.id|node.hostname|node.role|node.labels.KEY ==|!= VALUE)`);
-  }
-  const [, what = '', key = '', op = '==', value = ''] = m;
-  const field = what.startsWith('labels.') ? 'label' : (what as Constraint['field']);
-  if (field === 'role' && !/^(manager|worker)$/i.test(value)) {
-    throw new BatonError('INVALID_ARGUMENT', `invalid constraint "${input}": node.role is manager or worker`);
-  }
-  const lhs = field === 'label' ? `node.labels.${key}` : `node.${field}`;
-  return { field, key, op: op as Constraint['op'], value, text: `${lhs}${op}${value}` };
+  const parsed = parseConstraintText(input);
+  if (!parsed.ok) throw new BatonError('INVALID_ARGUMENT', parsed.problem);
+  return parsed.value;
 }
 
 export function parseConstraints(list: readonly string[] | null | undefined): Constraint[] {

@@ -2,7 +2,7 @@
 import { pino, type Logger } from 'pino';
 import { defaultDataDir } from '../../client/index.js';
 import { init, join } from './bootstrap.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../../spec/index.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { NodeDaemon } from './node.js';
 import type { DaemonArgs, InitArgs, JoinArgs } from './options.js';
@@ -25,6 +25,13 @@ function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger
   };
 }
 
+/** --cert-expiry, --heartbeat-period: spec/'s duration grammar (Go's, plus d), and not 0. */
+function positiveDuration(text: string, flag: string): number {
+  const parsed = parseDuration(text, flag);
+  if (!parsed.ok) throw new BatonError('INVALID_ARGUMENT', parsed.problem);
+  if (parsed.value <= 0) throw new BatonError('INVALID_ARGUMENT', `${flag} must be positive`);
+  return parsed.value;
+}
 
 function parseGrace(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BatonError('INVALID_ARGUMENT', `bad --heartbeat-grace "${n}": want a whole number of periods, 1-1000`);
@@ -43,8 +50,8 @@ export async function runInit(args: InitArgs): Promise<void> {
   privateUmask();
   const started = await init({
     ...common(args),
-    ...(args['cert-expiry'] ? { certExpiryMs: parseDuration(args['cert-expiry'], '--cert-expiry') } : {}),
-    ...(args['heartbeat-period'] ? { heartbeatPeriodMs: parseDuration(args['heartbeat-period'], '--heartbeat-period') } : {}),
+    ...(args['cert-expiry'] ? { certExpiryMs: positiveDuration(args['cert-expiry'], '--cert-expiry') } : {}),
+    ...(args['heartbeat-period'] ? { heartbeatPeriodMs: positiveDuration(args['heartbeat-period'], '--heartbeat-period') } : {}),
     ...(args['heartbeat-grace'] !== undefined ? { heartbeatGrace: parseGrace(args['heartbeat-grace']) } : {}),
   });
   const d = started.daemon;

@@ -15,7 +15,7 @@ test('numeric flags name the value typed, --tail is checked, pretty output reads
   const c = BatonCluster.forTest(t);
   await c.init('m1');
 
-  oneErrorLine(c.cli('m1', ['service', 'create', '--name', 'x', '--replicas', 'abc', '--runtime', 'process', '--', 'sleep', '100000']), /bad --replicas "abc" \(want a number\)/);
+  oneErrorLine(c.cli('m1', ['service', 'create', '--name', 'x', '--replicas', 'abc', '--runtime', 'process', '--', 'sleep', '100000']), /bad --replicas "abc": want a whole number from 0 to 10000/);
   oneErrorLine(c.cli('m1', ['service', 'create', '--name', 'x', '--health-retries', 'x', '--runtime', 'process', '--', 'sleep', '100000']), /bad --health-retries "x"/);
   assert.equal(c.cli('m1', ['service', 'ls', '-q']).stdout.trim(), '', 'nothing was created');
 
@@ -62,4 +62,31 @@ test('daemon flags name the value typed; no command at all is one plain line', (
   }
   const bare = baton([]);
   oneErrorLine(bare, /^Error: a command is required \(see baton --help\)\n$/);
+});
+
+test('--restart-delay 1m30s works end to end (Go durations, as Compose); an absurd --replicas is one line and creates nothing', async (t) => {
+  const c = BatonCluster.forTest(t);
+  await c.init('m1');
+
+  const create = c.cli('m1', ['service', 'create', '-d', '--name', 'slow', '--runtime', 'process', '--restart-delay', '1m30s', '--stop-grace-period', '1.5s', '--', 'sleep', '100000']);
+  assert.equal(create.code, 0, create.stderr);
+  const spec = (JSON.parse(c.cli('m1', ['service', 'inspect', 'slow']).stdout) as { spec: { task: { restart: { delayMs: number }; container: { stopGraceMs: number } } } }[])[0]!.spec;
+  assert.equal(Number(spec.task.restart.delayMs), 90_000);
+  assert.equal(Number(spec.task.container.stopGraceMs), 1500);
+  assert.match(c.cli('m1', ['service', 'inspect', '--pretty', 'slow']).stdout, /Restart policy:\tany \(delay 1m30s,/);
+
+  // The leader used to accept this, then run out of heap creating the tasks, after every restart.
+  const huge = c.cli('m1', ['service', 'create', '--name', 'huge', '--replicas', '99999999999999999999', '--runtime', 'process', '--', 'sleep', '100000']);
+  oneErrorLine(huge, /^Error: bad --replicas "99999999999999999999": at most 10000 replicas per service\n$/);
+  // Every bad flag at once, in one line.
+  oneErrorLine(
+    c.cli('m1', ['service', 'create', '--name', 'many', '--replicas', '-1', '--restart-delay', '5', '--limit-cpu', '1e20', '--publish', '70000:80', '--runtime', 'process', '--', 'sleep', '1']),
+    /^Error: 4 problems: bad --replicas "-1": want a whole number from 0 to 10000; bad --publish "70000:80": published port must be 1-65535; bad CPU count "1e20" for --limit-cpu: at most 1024 CPUs; bad duration "5" for --restart-delay: missing a unit \(want e\.g\. 500ms, 10s, 1m30s, 2h\)\n$/,
+  );
+  oneErrorLine(c.cli('m1', ['service', 'scale', 'slow=99999999999999999999']), /bad replica count for slow "99999999999999999999": at most 10000 replicas per service/);
+  oneErrorLine(c.cli('m1', ['service', 'update', '--replicas', '18446744073709551615', 'slow']), /bad --replicas "18446744073709551615": at most 10000/);
+  assert.equal(c.cli('m1', ['service', 'ls', '-q']).stdout.trim().split('\n').length, 1, 'only the first service exists');
+  assert.equal(c.cli('m1', ['service', 'inspect', 'huge']).code, 1, 'huge was not created');
+  const after = (JSON.parse(c.cli('m1', ['service', 'inspect', 'slow']).stdout) as { spec: { replicas: number } }[])[0]!.spec;
+  assert.equal(Number(after.replicas), 1, 'slow keeps its replicas');
 });

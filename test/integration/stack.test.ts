@@ -76,12 +76,19 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   oneErrorLine(stack(c, ['deploy', '-c', file('missing-external.yml'), 'app']), /missing-external\.yml: secrets\.nowhere: external secret "nowhere" not found/);
   assert.deepEqual(objectNames(c, 'secret'), ['api_key']);
   assert.equal(services(c, 'app').length, 0);
+  // A spec the manager would refuse is refused while the file is read: nothing is written.
+  const early = stack(c, ['deploy', '-c', file('bad-constraint.yml'), 'bad']);
+  oneErrorLine(early, /bad-constraint\.yml: services\.picky makes a service spec the manager would refuse: invalid constraint "node\.colour==blue"/);
+  assert.equal(early.stdout, '');
+  assert.deepEqual(objectNames(c, 'secret'), ['api_key']);
   // Refused by the cluster only when the service is created: the secret made before it is removed.
-  const refused = stack(c, ['deploy', '-c', file('bad-constraint.yml'), 'bad']);
-  oneErrorLine(refused, /invalid constraint "node\.colour==blue"/);
-  assert.equal(refused.stdout, 'Creating secret bad_local\nCreating service bad_picky\n');
+  assert.equal(c.cli('m1', ['service', 'create', '-d', '--name', 'hog', '--runtime', 'process', '--publish', '30999:80', '--', 'sleep', '100000']).code, 0);
+  const refused = stack(c, ['deploy', '-c', file('bad-port.yml'), 'bad']);
+  oneErrorLine(refused, /30999.* is already in use by service hog/);
+  assert.equal(refused.stdout, 'Creating secret bad_local\nCreating service bad_greedy\n');
   assert.deepEqual(objectNames(c, 'secret'), ['api_key'], 'nothing of stack "bad" is left');
   assert.equal(services(c, 'bad').length, 0);
+  assert.equal(c.cli('m1', ['service', 'rm', 'hog']).code, 0);
 
   const first = stack(c, ['deploy', '-c', file('compose.yml'), 'app']);
   assert.equal(first.code, 0, first.stderr);

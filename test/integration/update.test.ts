@@ -128,13 +128,13 @@ test('bad update flags: one error line each, the service untouched', async (t) =
     assert.match(r.stderr, /^Error: [^\n]+\n$/);
     assert.match(r.stderr, pattern);
   };
-  bad(['--update-parallelism', '-1'], /bad --update-parallelism -1/);
+  bad(['--update-parallelism', '-1'], /bad --update-parallelism "-1": want a whole number from 0 to 10000/);
   bad(['--update-parallelism', 'two'], /--update-parallelism/);
   bad(['--update-failure-action', 'explode'], /bad --update-failure-action "explode" \(want pause, continue, rollback\)/);
   bad(['--rollback-failure-action', 'rollback'], /bad --rollback-failure-action/);
   bad(['--update-delay', '5x'], /bad duration "5x" for --update-delay/);
   bad(['--update-monitor', 'soon'], /--update-monitor/);
-  bad(['--update-max-failure-ratio', '2'], /bad --update-max-failure-ratio 2/);
+  bad(['--update-max-failure-ratio', '2'], /bad --update-max-failure-ratio "2": want a number from 0 to 1/);
   bad(['--update-order', 'sideways'], /bad --update-order "sideways"/);
   bad(['--env-add', 'NOEQUALS'], /bad --env-add "NOEQUALS"/);
   bad(['--publish-add', '99999:80'], /port/);

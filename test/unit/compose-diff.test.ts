@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../client/index.js';
-import { validateServiceSpec } from '../../manager/controlapi/services.js';
+import { acceptServiceSpec as validateServiceSpec } from '../../manager/controlapi/services.js';
 import { canonicalSpec, planServices, sameSpec } from '../../cli/compose/diff.js';
 import { loadYaml } from './compose-helpers.js';
 

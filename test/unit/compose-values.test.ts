@@ -1,33 +1,9 @@
-// Compose's value formats and Docker's variable interpolation, on their own.
+// Compose's command strings and Docker's variable interpolation, on their own (durations, sizes
+// and CPUs are spec/'s: test/unit/spec-values.test.ts).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { bytes, durationMs, nanoCpus, shellWords } from '../../cli/compose/values.js';
+import { shellWords } from '../../cli/compose/values.js';
 import { interpolate, type InterpolateContext } from '../../cli/compose/interpolate.js';
-
-test('durations in Go format', () => {
-  assert.equal(durationMs('10s'), 10_000);
-  assert.equal(durationMs('1m30s'), 90_000);
-  assert.equal(durationMs('500ms'), 500);
-  assert.equal(durationMs('1.5h'), 5_400_000);
-  assert.equal(durationMs('0'), 0);
-  for (const bad of ['', '10', 's', '1m 30s', '-5s', '5 s', '1d']) assert.equal(durationMs(bad), undefined, bad);
-});
-
-test('byte sizes and CPUs', () => {
-  assert.equal(bytes('64M'), 64 * 1024 ** 2);
-  assert.equal(bytes('64mb'), 64 * 1024 ** 2);
-  assert.equal(bytes('1.5g'), 1.5 * 1024 ** 3);
-  assert.equal(bytes('512k'), 512 * 1024);
-  assert.equal(bytes(1024), 1024);
-  assert.equal(bytes('1024'), 1024);
-  for (const bad of ['lots', '-1m', '64 x', '']) assert.equal(bytes(bad), undefined, bad);
-  assert.equal(bytes(-1), undefined);
-  assert.equal(nanoCpus('0.5'), 5e8);
-  assert.equal(nanoCpus(2), 2e9);
-  assert.equal(nanoCpus('half'), undefined);
-  assert.equal(nanoCpus(''), undefined);
-  assert.equal(nanoCpus(-1), undefined);
-});
 
 test('command strings split like a shell', () => {
   assert.deepEqual(shellWords('httpd -f -p 80'), ['httpd', '-f', '-p', '80']);

@@ -6,7 +6,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
 import { cloneObject, deleteAction, updateAction } from '../../manager/store/index.js';
-import { EXITED_LABEL, RESTARTS_LABEL } from '../../manager/orchestrator/index.js';
+import { EXITED_LABEL, RESTARTS_LABEL, ReplicatedOrchestrator } from '../../manager/orchestrator/index.js';
+import { DEFAULT_MAX_BATCH } from '../../manager/reconcile/host.js';
+import { MAX_REPLICAS } from '../../spec/index.js';
 import { Cluster, started } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
@@ -495,4 +497,30 @@ test('stop() ends everything: no writes after it, no timers left', async () => {
   c.scale('s1', 3);
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(c.host.index, index + 1, 'only the test wrote');
+});
+
+test('a service at the replica limit is created in bounded passes, each at most maxBatch tasks, until all exist', async () => {
+  const c = await started({}, ['n1', 'n2', 'n3']);
+  const replicated = c.loops[0];
+  assert.ok(replicated instanceof ReplicatedOrchestrator);
+  c.addService('s1', 'big', { replicas: MAX_REPLICAS });
+  await c.settle();
+  assert.equal(c.wanted('s1').length, MAX_REPLICAS);
+  assert.deepEqual(new Set(c.wanted('s1').map((t) => t.slot)).size, MAX_REPLICAS, 'one task per slot');
+  // No pass built more than one batch: the loop went on in later passes instead.
+  assert.ok(replicated.stats.largestPass <= DEFAULT_MAX_BATCH, `largest pass ${replicated.stats.largestPass}`);
+  assert.ok(replicated.stats.passes >= MAX_REPLICAS / DEFAULT_MAX_BATCH, `${replicated.stats.passes} passes`);
+  c.stop();
+});
+
+test('a replica count above the limit, stored before the limits existed, runs the limit and the leader survives it', async () => {
+  const c = await started({ maxBatch: 500 }, ['n1']);
+  const replicated = c.loops[0];
+  assert.ok(replicated instanceof ReplicatedOrchestrator);
+  // 2^64-1 decoded and re-encoded used to become 0; 1e20 became 7766279631452241920: store the latter.
+  c.addService('s1', 'wrapped', { replicas: 7766279631452241920 });
+  await c.settle();
+  assert.equal(c.wanted('s1').length, MAX_REPLICAS);
+  assert.ok(replicated.stats.largestPass <= 500, `largest pass ${replicated.stats.largestPass}`);
+  c.stop();
 });

@@ -1,12 +1,13 @@
 // From an assigned baton.Task to what an executor runs (worker/executor/types.ts).
 import { baton } from '../../proto/gen/baton.js';
 import type { HealthCheckSpec, PortBinding, TaskHealth, TaskRunSpec } from '../executor/types.js';
+import { DEFAULT_RUNTIME, DEFAULT_STOP_GRACE_MS } from '../../spec/index.js';
 
-export const DEFAULT_STOP_GRACE_MS = 10_000;
+export { DEFAULT_STOP_GRACE_MS };
 
 /** The runtime a task asks for; Swarm's default is Docker. */
 export function runtimeOf(task: baton.Task.$Properties): string {
-  return task.spec?.runtime || 'docker';
+  return task.spec?.runtime || DEFAULT_RUNTIME;
 }
 
 export function stopGraceMs(task: baton.Task.$Properties): number {

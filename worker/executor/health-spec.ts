@@ -1,9 +1,15 @@
 // Docker's health check rules shared by both executors: the defaults behind zero values and
 // the shape a check's `test` must have.
 import { ExecutorError, type HealthCheckSpec } from './types.js';
+import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_RETRIES, DEFAULT_HEALTH_START_PERIOD_MS, DEFAULT_HEALTH_TIMEOUT_MS } from '../../spec/index.js';
 
 /** Docker's defaults (moby daemon/health.go): probe every 30 s, 30 s timeout, 3 failures, no start period. */
-export const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 } as const;
+export const HEALTH_DEFAULTS = {
+  intervalMs: DEFAULT_HEALTH_INTERVAL_MS,
+  timeoutMs: DEFAULT_HEALTH_TIMEOUT_MS,
+  retries: DEFAULT_HEALTH_RETRIES,
+  startPeriodMs: DEFAULT_HEALTH_START_PERIOD_MS,
+} as const;
 
 /** The check with every zero replaced by its default. */
 export function withDefaults(h: HealthCheckSpec): HealthCheckSpec {

@@ -2,8 +2,7 @@
 // the proto mean "default" (parallelism 0 = every task at once, monitor 0 = 5 s).
 import { baton } from '../../../proto/gen/baton.js';
 import type { DeepReadonly, Stored } from '../../store/index.js';
-
-export const DEFAULT_MONITOR_MS = 5_000;
+import { DEFAULT_UPDATE_MONITOR_MS as DEFAULT_MONITOR_MS } from '../../../spec/index.js';
 
 const U = baton.UpdateState;
 

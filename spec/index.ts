@@ -1,0 +1,9 @@
+// The vocabulary of a service spec, shared by the CLI, Compose, the daemon and the manager:
+// parsers for the value formats, the defaults, the limits and the validation.
+export * from './parsed.js';
+export * from './values.js';
+export * from './ports.js';
+export * from './constraints.js';
+export * from './defaults.js';
+export * from './limits.js';
+export * from './validate.js';

@@ -1,0 +1,212 @@
+// The one check of what a user may ask for: a service spec, a secret's or config's spec, a
+// node's labels. Each returns every problem at once (an empty list when all is well), each
+// naming the field and, when it is beyond one, the limit (spec/limits.ts). The control API runs
+// them on the leader for every create and update, so no client gets past them; the CLI and
+// Compose run the service check too, before sending, to report everything in one go.
+//
+// Numbers are checked as they arrive: protobufjs decodes our 64-bit fields to JavaScript
+// numbers (proto/gen, Long disabled), so a uint64 of 2^64-1 arrives as 18446744073709552000. It
+// must be refused here: encoded again (into the Raft log) it would wrap, to 0 in that case.
+import { baton } from '../proto/gen/baton.js';
+import { parseConstraintText } from './constraints.js';
+import { DEFAULT_RUNTIME } from './defaults.js';
+import { echo } from './parsed.js';
+import * as L from './limits.js';
+
+/** Every problem of a service spec as it arrived (decoded, not yet normalised). */
+export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null | undefined): string[] {
+  if (!input) return ['a service spec is required'];
+  const p = new Problems();
+  p.name('service', input.annotations?.name, L.MAX_NAME_LENGTH);
+  p.labels('service labels', input.annotations?.labels);
+  const replicas = p.int('replicas', input.replicas, 0, L.MAX_REPLICAS, 'replicas per service');
+  if (input.global && replicas > 0) p.add('replicas cannot be used with global mode');
+  taskSpec(p, input.task);
+  endpointSpec(p, input.endpoint);
+  updateConfig(p, 'update', input.update);
+  updateConfig(p, 'rollback', input.rollback);
+  if (p.list.length === 0) {
+    const size = baton.ServiceSpec.encode(input).finish().length;
+    if (size > L.MAX_SERVICE_SPEC_BYTES) p.add(`the spec is ${size} bytes encoded, more than the limit of ${L.MAX_SERVICE_SPEC_BYTES}`);
+  }
+  return p.list;
+}
+
+/**
+ * A clean copy of a spec that passed validateServiceSpec, with what it leaves unset filled:
+ * the runtime (docker), and empty messages where the orchestrators expect one.
+ */
+export function normalizeServiceSpec(input: baton.ServiceSpec.$Properties): baton.ServiceSpec {
+  const spec = baton.ServiceSpec.fromObject(baton.ServiceSpec.toObject(baton.ServiceSpec.fromObject(input)));
+  const task = spec.task ?? (spec.task = new baton.TaskSpec());
+  task.runtime ||= DEFAULT_RUNTIME;
+  task.container ??= new baton.ContainerSpec();
+  return spec;
+}
+
+/** Every problem of a secret's or config's spec (Docker's rules: names of 1-64, data 1 byte to 500 KiB). */
+export function validateDataSpec(kind: 'secret' | 'config', spec: baton.SecretSpec.$Properties | null | undefined): string[] {
+  const p = new Problems();
+  const name = spec?.annotations?.name ?? '';
+  if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9])?$/.test(name)) {
+    p.add(`invalid ${kind} name "${echo(name)}": 1-64 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+  }
+  p.labels(`${kind} labels`, spec?.annotations?.labels);
+  const size = spec?.data?.length ?? 0;
+  if (size === 0) p.add(`${kind} ${echo(name)}: the data is empty`);
+  if (size > L.MAX_DATA_BYTES) p.add(`${kind} ${echo(name)}: ${size} bytes is more than the limit of ${L.MAX_DATA_BYTES} (500 KiB)`);
+  return p.list;
+}
+
+/** Every problem of a set of labels (a node's, a service's). */
+export function validateLabels(what: string, labels: Record<string, string> | null | undefined): string[] {
+  const p = new Problems();
+  p.labels(what, labels);
+  return p.list;
+}
+
+/** The problems as one line, for an INVALID_ARGUMENT error. */
+export function describeProblems(problems: readonly string[]): string {
+  return problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`;
+}
+
+
+class Problems {
+  readonly list: string[] = [];
+
+  add(problem: string): void {
+    this.list.push(problem);
+  }
+
+  /** A whole number from min to max; returns it (0 when absent or refused). */
+  int(field: string, value: unknown, min: number, max: number, limit?: string): number {
+    if (value === undefined || value === null) return 0;
+    const n = typeof value === 'number' ? value : NaN;
+    if (!Number.isInteger(n)) {
+      this.add(`${field} ${typeof value === 'number' ? value : JSON.stringify(value)} is not a whole number`);
+      return 0;
+    }
+    if (n < min) {
+      this.add(`${field} ${n} is less than ${min}`);
+      return 0;
+    }
+    if (n > max) {
+      this.add(`${field} ${BigInt(n)} is more than the limit of ${max}${limit ? ` ${limit}` : ''}`);
+      return 0;
+    }
+    return n;
+  }
+
+  duration(field: string, value: unknown): void {
+    this.int(field, value, 0, L.MAX_DURATION_MS, 'ms');
+  }
+
+  name(kind: string, value: string | null | undefined, max: number): void {
+    const name = value ?? '';
+    if (name === '') this.add(`a ${kind} name is required`);
+    else if (name.length > max) this.add(`${kind} name "${echo(name)}" is ${name.length} characters, more than the limit of ${max}`);
+    else if (!L.NAME_PATTERN.test(name)) this.add(`invalid ${kind} name "${echo(name)}": use letters, digits, '_', '.', '-', starting with a letter or digit`);
+  }
+
+  labels(what: string, labels: Record<string, string> | null | undefined): void {
+    const entries = Object.entries(labels ?? {});
+    if (entries.length > L.MAX_LABELS) this.add(`${what}: ${entries.length} labels, more than the limit of ${L.MAX_LABELS}`);
+    for (const [k, v] of entries) {
+      if (k === '' || /[\s=]/.test(k)) this.add(`${what}: bad label key "${echo(k)}" (not empty, no spaces or '=')`);
+      else if (k.length > L.MAX_LABEL_KEY_LENGTH) this.add(`${what}: label key "${echo(k)}" is ${k.length} characters, more than the limit of ${L.MAX_LABEL_KEY_LENGTH}`);
+      if (v.length > L.MAX_LABEL_VALUE_LENGTH) this.add(`${what}: the value of label "${echo(k)}" is ${v.length} characters, more than the limit of ${L.MAX_LABEL_VALUE_LENGTH}`);
+    }
+  }
+
+  strings(field: string, list: readonly string[] | null | undefined, maxCount: number, maxLength: number): void {
+    const items = list ?? [];
+    if (items.length > maxCount) this.add(`${field}: ${items.length} entries, more than the limit of ${maxCount}`);
+    const long = items.findIndex((s) => s.length > maxLength);
+    if (long >= 0) this.add(`${field}[${long}] is ${items[long]!.length} characters, more than the limit of ${maxLength}`);
+  }
+
+  oneOf(field: string, value: number | null | undefined, allowed: readonly number[], want: string): void {
+    if (!allowed.includes(value ?? 0)) this.add(`${field} ${String(value)} is unknown (want ${want})`);
+  }
+}
+
+function taskSpec(p: Problems, task: baton.TaskSpec.$Properties | null | undefined): void {
+  const runtime = task?.runtime || DEFAULT_RUNTIME;
+  if (runtime !== 'docker' && runtime !== 'process') p.add(`unknown runtime "${echo(runtime)}" (want docker or process)`);
+  const c = task?.container ?? {};
+  if (runtime === 'docker' && !c.image) p.add('an image is required');
+  if ((c.image ?? '').length > L.MAX_IMAGE_LENGTH) p.add(`the image name is ${c.image!.length} characters, more than the limit of ${L.MAX_IMAGE_LENGTH}`);
+  if (runtime === 'process' && (c.command ?? []).length === 0 && (c.args ?? []).length === 0) p.add('the process runtime needs a command to run');
+  p.strings('command and args', [...(c.command ?? []), ...(c.args ?? [])], L.MAX_ARGS, L.MAX_ARG_LENGTH);
+  p.strings('env', c.env, L.MAX_ENV, L.MAX_ARG_LENGTH);
+  const badEnv = (c.env ?? []).find((e) => !/^[^=\s]+=/.test(e));
+  if (badEnv !== undefined) p.add(`bad environment variable "${echo(badEnv)}" (want KEY=VALUE)`);
+  if ((c.dir ?? '').length > L.MAX_PATH_LENGTH) p.add(`the working directory is more than ${L.MAX_PATH_LENGTH} characters`);
+  p.duration('stop grace period (stop_grace_ms)', c.stopGraceMs);
+  healthConfig(p, c.healthcheck);
+  for (const [what, refs] of [['secrets', c.secrets], ['configs', c.configs]] as const) {
+    const list = refs ?? [];
+    if (list.length > L.MAX_DATA_REFS) p.add(`${list.length} ${what}, more than the limit of ${L.MAX_DATA_REFS}`);
+    for (const r of list) p.int(`${what} file mode`, r.mode, 0, 0o7777);
+  }
+  for (const which of ['limits', 'reservations'] as const) {
+    const r = task?.resources?.[which];
+    p.int(`${which} nano_cpus`, r?.nanoCpus, 0, L.MAX_NANO_CPUS, `(${L.MAX_CPUS} CPUs)`);
+    p.int(`${which} memory_bytes`, r?.memoryBytes, 0, L.MAX_MEMORY_BYTES, '(16 TiB)');
+  }
+  const restart = task?.restart;
+  p.oneOf('restart condition', restart?.condition, [0, 1, 2], 'any, on-failure or none');
+  p.duration('restart delay_ms', restart?.delayMs);
+  p.duration('restart window_ms', restart?.windowMs);
+  p.int('restart max_attempts', restart?.maxAttempts, 0, L.MAX_COUNT);
+  const constraints = task?.placement?.constraints ?? [];
+  p.strings('constraints', constraints, L.MAX_CONSTRAINTS, L.MAX_CONSTRAINT_LENGTH);
+  for (const text of constraints.slice(0, L.MAX_CONSTRAINTS)) {
+    const parsed = parseConstraintText(text.length > L.MAX_CONSTRAINT_LENGTH ? echo(text) : text);
+    if (!parsed.ok) p.add(parsed.problem);
+  }
+  p.int('force_update', task?.forceUpdate, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** Docker's health check shapes: ["CMD", prog, ...], ["CMD-SHELL", cmd], ["NONE"], or [] (the image's own). */
+function healthConfig(p: Problems, h: baton.HealthConfig.$Properties | null | undefined): void {
+  if (!h) return;
+  const test = h.test ?? [];
+  const kind = test[0];
+  const shape =
+    kind === undefined ||
+    (kind === 'NONE' && test.length === 1) ||
+    (kind === 'CMD' && test.length >= 2 && test[1] !== '') ||
+    (kind === 'CMD-SHELL' && test.length === 2 && test[1] !== '');
+  if (!shape) p.add(`bad health check test ${echo(JSON.stringify(test))} (want ["CMD", prog, ...], ["CMD-SHELL", cmd] or ["NONE"])`);
+  p.strings('health check test', test, L.MAX_ARGS, L.MAX_ARG_LENGTH);
+  p.duration('health check interval_ms', h.intervalMs);
+  p.duration('health check timeout_ms', h.timeoutMs);
+  p.duration('health check start_period_ms', h.startPeriodMs);
+  p.int('health check retries', h.retries, 0, L.MAX_COUNT);
+}
+
+function endpointSpec(p: Problems, e: baton.EndpointSpec.$Properties | null | undefined): void {
+  const ports = e?.ports ?? [];
+  if (ports.length > L.MAX_PORTS) p.add(`${ports.length} published ports, more than the limit of ${L.MAX_PORTS}`);
+  for (const [i, port] of ports.slice(0, L.MAX_PORTS).entries()) {
+    p.int(`ports[${i}] target_port`, port.targetPort || undefined, 1, 65535);
+    if (!port.targetPort) p.add(`ports[${i}] needs a target port`);
+    p.int(`ports[${i}] published_port`, port.publishedPort, 0, 65535);
+    p.oneOf(`ports[${i}] protocol`, port.protocol, [baton.PortProtocol.TCP, baton.PortProtocol.UDP], 'tcp or udp');
+    p.oneOf(`ports[${i}] publish_mode`, port.publishMode, [baton.PublishMode.INGRESS, baton.PublishMode.HOST], 'ingress or host');
+  }
+  p.oneOf('endpoint balance', e?.balance, [baton.BalanceMode.ROUND_ROBIN, baton.BalanceMode.LEAST_CONNECTIONS], 'round-robin or least-connections');
+}
+
+function updateConfig(p: Problems, what: 'update' | 'rollback', c: baton.UpdateConfig.$Properties | null | undefined): void {
+  if (!c) return;
+  p.int(`${what} parallelism`, c.parallelism, 0, L.MAX_REPLICAS, '(the replica limit)');
+  p.duration(`${what} delay_ms`, c.delayMs);
+  p.duration(`${what} monitor_ms`, c.monitorMs);
+  const ratio = Number(c.maxFailureRatio ?? 0);
+  if (!(ratio >= 0 && ratio <= 1)) p.add(`${what} max failure ratio ${ratio} is not between 0 and 1`);
+  const actions = what === 'update' ? [0, 1, 2] : [0, 1];
+  p.oneOf(`${what} failure action`, c.failureAction, actions, what === 'update' ? 'pause, continue or rollback' : 'pause or continue');
+  p.oneOf(`${what} order`, c.order, [0, 1], 'stop-first or start-first');
+}
