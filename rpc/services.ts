@@ -4,7 +4,11 @@ import { limitRequest, serverStream, unary } from './define.js';
 import { CONTROL_MESSAGE_BYTES } from './limits.js';
 
 const CONTROL = 'baton.Control';
-/** A Control method: its requests held to CONTROL_MESSAGE_BYTES on every port. */
+/**
+ * A method whose requests are held to CONTROL_MESSAGE_BYTES on every port: every unary method.
+ * Only Raft needs the node port's larger limit; the CA's Join is called before the caller has a
+ * certificate, so an unauthenticated peer must not make a manager buffer 64 MiB either.
+ */
 const control: typeof unary = (service, name, request, response) => limitRequest(unary(service, name, request, response), CONTROL_MESSAGE_BYTES);
 export const controlService = {
   GetNode: control(CONTROL, 'GetNode', baton.GetRequest, baton.Node),
@@ -34,16 +38,16 @@ export type ControlService = typeof controlService;
 
 const CA = 'baton.CA';
 export const caService = {
-  GetRootCACertificate: unary(CA, 'GetRootCACertificate', baton.Empty, baton.RootCACertificate),
-  Join: unary(CA, 'Join', baton.JoinRequest, baton.JoinResponse),
-  Renew: unary(CA, 'Renew', baton.RenewRequest, baton.RenewResponse),
+  GetRootCACertificate: control(CA, 'GetRootCACertificate', baton.Empty, baton.RootCACertificate),
+  Join: control(CA, 'Join', baton.JoinRequest, baton.JoinResponse),
+  Renew: control(CA, 'Renew', baton.RenewRequest, baton.RenewResponse),
 };
 export type CAService = typeof caService;
 
 const DISPATCHER = 'baton.Dispatcher';
 export const dispatcherService = {
-  Heartbeat: unary(DISPATCHER, 'Heartbeat', baton.HeartbeatRequest, baton.HeartbeatResponse),
-  UpdateTaskStatus: unary(DISPATCHER, 'UpdateTaskStatus', baton.UpdateTaskStatusRequest, baton.Empty),
+  Heartbeat: control(DISPATCHER, 'Heartbeat', baton.HeartbeatRequest, baton.HeartbeatResponse),
+  UpdateTaskStatus: control(DISPATCHER, 'UpdateTaskStatus', baton.UpdateTaskStatusRequest, baton.Empty),
 };
 export type DispatcherService = typeof dispatcherService;
 

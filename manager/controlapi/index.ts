@@ -2,6 +2,7 @@
 // configs) behind the one entry (entry.ts) that checks roles, reads after a barrier and runs
 // writes on the leader as the method table (methods.ts) declares.
 import type { Handlers } from '../../rpc/define.js';
+import type { Guard } from '../../rpc/caller.js';
 import type { ControlService } from '../../rpc/services.js';
 import { clusterHandlers, type ClusterDeps } from './cluster.js';
 import { controlEntry, type EntryDeps } from './entry.js';
@@ -16,16 +17,20 @@ export { CONTROL_METHODS, SERVICE_LOGS_RULE, type Access, type MethodRule } from
 
 export type ControlDeps = EntryDeps & ClusterDeps & Pick<ServiceDeps, 'checkImage'> & SecretDeps;
 
-export function controlHandlers(deps: ControlDeps): Handlers<ControlService> {
-  return controlEntry(
-    {
-      ...clusterHandlers(deps),
-      ...nodeHandlers(deps),
-      ...serviceHandlers(deps),
-      ...taskHandlers(deps),
-      ...secretHandlers(deps),
-      ...configHandlers(deps),
-    },
-    deps,
-  );
+/**
+ * The Control service's gRPC handlers for each guard (the TCP port's, the local socket's): one
+ * set of object handlers behind one entry per guard. The handlers are made once and shared, so
+ * state they keep for the whole manager (services.ts runs service writes one at a time, for port
+ * allocation) is one, whichever server a call arrives on.
+ */
+export function controlHandlers(deps: ControlDeps, guards: readonly Guard[] = [deps.guard]): Handlers<ControlService>[] {
+  const handlers = {
+    ...clusterHandlers(deps),
+    ...nodeHandlers(deps),
+    ...serviceHandlers(deps),
+    ...taskHandlers(deps),
+    ...secretHandlers(deps),
+    ...configHandlers(deps),
+  };
+  return guards.map((guard) => controlEntry(handlers, { ...deps, guard }));
 }

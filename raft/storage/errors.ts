@@ -84,7 +84,12 @@ export function storageCause(err: unknown, where: string, levelDir?: string): St
   return { line: `${inner instanceof Error ? inner.message : String(inner)} on ${where}` };
 }
 
-/** The last line of LevelDB's LOG (or LOG.old) in `dir` that reports an error, without its timestamp. */
+/**
+ * The last line of LevelDB's LOG in `dir` that reports an error, without its timestamp. LOG.old
+ * (the previous run's) is read only when LOG is missing or empty: LevelDB could not write its
+ * new log (a full disk), so the previous run's last error is the nearest cause there is. A LOG
+ * with lines but no error means LevelDB said nothing, and an old error would be a stale cause.
+ */
 function lastLoggedError(dir: string): string | undefined {
   for (const name of ['LOG', 'LOG.old']) {
     let text: string;
@@ -97,6 +102,7 @@ function lastLoggedError(dir: string): string | undefined {
     const last = lines[lines.length - 1];
     // "2026/12/06-17:05:01.123456 7f3a… IO error: …": drop the time and thread.
     if (last) return last.replace(/^\S+ \S+ /, '').trim();
+    if (text.trim() !== '') return undefined;
   }
   return undefined;
 }

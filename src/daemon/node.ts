@@ -193,8 +193,9 @@ export class NodeDaemon {
       },
     );
     const deps = { manager, forwarder, clusterId, managerKey, checkImage: (image: string) => this.checkImage(image) };
-    addService(this.tcp, controlService, controlHandlers({ ...deps, guard }), this.logger);
-    addService(this.local, controlService, controlHandlers({ ...deps, guard: localGuard }), this.logger);
+    const [tcpControl, localControl] = controlHandlers({ ...deps, guard }, [guard, localGuard]);
+    addService(this.tcp, controlService, tcpControl!, this.logger);
+    addService(this.local, controlService, localControl!, this.logger);
     addService(this.tcp, caService, caHandlers({ ...deps, guard, caPem: this.tls.caPem }), this.logger);
     const logs = { manager, credentials: () => this.clientCredentials(), channelOptions: NODE_CHANNEL_OPTIONS };
     this.tcp.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard }) });

@@ -15,6 +15,9 @@ export const KEY_FILES = ['tls/node.key', 'tls/pending.json', 'manager.key'];
 /** The node's own state under the data dir, tightened at every start (files of an older version, LevelDB's own). */
 const OWN_TREES = ['node.json', 'tls', 'manager.key', 'raft', 'tasks/agent-db'];
 
+/** What may be in a data dir before init or join writes it: the node's own entries, a mount point's lost+found. */
+const NODE_ENTRIES = new Set(['node.json', 'tls', 'manager.key', 'raft', 'tasks', 'baton.sock', 'lost+found']);
+
 /** A walk of the node's own trees stops here: they hold a few hundred files at most. */
 const MAX_FILES = 100_000;
 
@@ -24,6 +27,16 @@ const MAX_FILES = 100_000;
  * with the socket's group).
  */
 export function makePrivate(path: string, socketGroup: number | undefined): void {
+  // Only a dir that is empty or holds what a node writes (an init that died before node.json)
+  // is taken over: tightening /var/lib, a shared dir or a sticky /tmp would lock others out.
+  const foreign = existsSync(path) ? readdirSync(path).filter((name) => !NODE_ENTRIES.has(name)) : [];
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ');
+    throw new BatonError(
+      'FAILED_PRECONDITION',
+      `data dir ${path} is not empty and holds no baton node (it has ${shown}${foreign.length > 3 ? `, and ${foreign.length - 3} more` : ''}): give a new or empty directory`,
+    );
+  }
   try {
     mkdirSync(path, { recursive: true, mode: 0o700 });
     const group = sharedWith(path, socketGroup);
@@ -59,7 +72,9 @@ export function checkPrivate(path: string): void {
     const file = join(path, name);
     let mode: number;
     try {
-      mode = lstatSync(file).mode;
+      // The file a link names is what others could read: a key kept elsewhere behind a symlink
+      // is judged by its own mode.
+      mode = statSync(file).mode;
     } catch {
       continue;
     }

@@ -94,7 +94,7 @@ async function serve(manager: StandIn, guard: Guard, address: string, creds: grp
   const forwarder = new LeaderForwarder(manager as unknown as Manager, clientCredentials(tls), NODE_CHANNEL_OPTIONS);
   forwarders.push(forwarder);
   const deps = { manager: manager as unknown as Manager, forwarder, guard, clusterId: CLUSTER, managerKey: new Uint8Array(32).fill(7) };
-  addService(server, controlService, controlHandlers(deps), pino({ level: 'silent' }));
+  addService(server, controlService, controlHandlers(deps)[0]!, pino({ level: 'silent' }));
   return bind(server, address, creds);
 }
 

@@ -3,7 +3,7 @@
 // certificate. The dir and its files are the node's user's alone.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataDir } from '../../src/daemon/state.js';
@@ -96,4 +96,35 @@ test('a data dir or key file open to group/others is refused in one line naming 
   // reopenPrivate refuses too, and changes nothing.
   assert.throws(() => reopenPrivate(dir.path, undefined), BatonError);
   assert.equal(statSync(dir.path).mode & 0o777, 0o755);
+});
+
+test('a directory holding anything but a node\'s own entries is refused, not taken over', (t) => {
+  const dir = dataDir(t);
+  chmodSync(dir.path, 0o1777);
+  writeFileSync(join(dir.path, 'other-app.conf'), 'x');
+  assert.throws(
+    () => makePrivate(dir.path, undefined),
+    (err: unknown) =>
+      err instanceof BatonError && err.code === 'FAILED_PRECONDITION' && /is not empty and holds no baton node \(it has "other-app.conf"\): give a new or empty directory$/.test(err.message),
+  );
+  assert.equal(statSync(dir.path).mode & 0o7777, 0o1777, 'its mode is left as it was');
+  // A mount point's lost+found, or what an init that died before node.json wrote, is fine.
+  rmSync(join(dir.path, 'other-app.conf'));
+  mkdirSync(join(dir.path, 'lost+found'));
+  mkdirSync(join(dir.path, 'tls'));
+  makePrivate(dir.path, undefined);
+  assert.equal(statSync(dir.path).mode & 0o7777, 0o700);
+});
+
+test('a key file behind a symlink is judged by the file it names', (t) => {
+  const dir = dataDir(t);
+  makePrivate(dir.path, undefined);
+  dir.saveManagerKey(new Uint8Array(32));
+  const elsewhere = mkdtempSync(join(tmpdir(), 'baton-keys-'));
+  t.after(() => rmSync(elsewhere, { recursive: true, force: true }));
+  renameSync(join(dir.path, 'manager.key'), join(elsewhere, 'manager.key'));
+  symlinkSync(join(elsewhere, 'manager.key'), join(dir.path, 'manager.key'));
+  assert.doesNotThrow(() => checkPrivate(dir.path), 'a 0600 key behind a link (the link itself reads 0777)');
+  chmodSync(join(elsewhere, 'manager.key'), 0o644);
+  assert.throws(() => checkPrivate(dir.path), (err: unknown) => err instanceof BatonError && /manager\.key has mode 0644/.test(err.message));
 });

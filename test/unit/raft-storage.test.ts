@@ -324,6 +324,15 @@ test('storageCause names the cause and the file of fs and LevelDB errors, and wh
     assert.deepEqual(storageCause(bare, '/x', dir), { code: 'EIO', line: 'input/output error on /x/000007.log', fix: 'the disk is failing: check the kernel log (dmesg)' });
     assert.equal(storageCause(bare, '/x').line, 'Database failed to open on /x', 'without a LevelDB dir, the message as it is');
   });
+  // LOG.old is the previous run's: read only when LevelDB could not write a new LOG (empty).
+  await withDir(async (dir) => {
+    await writeFile(join(dir, 'LOG.old'), '2026/12/01-10:00:00.000000 7f3a IO error: /x/000003.log: No space left on device\n');
+    await writeFile(join(dir, 'LOG'), '');
+    const bare = new Error('Database failed to open');
+    assert.equal(storageCause(bare, '/x', dir).line, 'no space left on device on /x/000003.log');
+    await writeFile(join(dir, 'LOG'), '2026/12/06-17:05:01.123456 7f3a Recovering log #3\n');
+    assert.equal(storageCause(bare, '/x', dir).line, 'Database failed to open on /x', 'an old error is not today\'s cause');
+  });
   const err = new StorageIOError('cannot open the raft log in /d/raft', storageCause(level, '/d/raft'));
   assert.equal(err.message, 'cannot open the raft log in /d/raft: no space left on device on /d/raft/db/000005.ldb; free space on that filesystem, then start the node again');
 });
