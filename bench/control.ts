@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { baton, BatonError, connect, type BatonClient } from '../client/index.js';
-import { BatonDaemonCluster, controlClient, memoryKiB, runCli, spawnDaemon, type BatonDaemon } from './lib/baton-daemons.js';
+import { BatonDaemonCluster, controlClient, memoryKiB, runCli, type BatonDaemon } from './lib/baton-daemons.js';
 import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { Samples, median, round, type Summary } from './lib/stats.js';
@@ -96,11 +96,12 @@ async function initRun(poll: 'cli' | 'sdk'): Promise<InitRun> {
   const dataDir = join(root, 'm');
   const sock = join(dataDir, 'baton.sock');
   const addr = `127.0.0.1:${await freePort()}`;
-  const logFile = join(root, 'init.log');
+  const cluster = new BatonDaemonCluster(root);
   const deadline = Date.now() + 60_000;
   const wall0 = Date.now();
   const t0 = performance.now();
-  const d = spawnDaemon('init', 'manager', ['init', '--data-dir', dataDir, '--listen-addr', addr], dataDir, addr, logFile);
+  const d = cluster.launch('m', 'manager', addr, ['init', '--data-dir', dataDir, '--listen-addr', addr]);
+  const logFile = d.logFile;
   try {
     const line = d.proc.ready.then(() => performance.now() - t0);
     const sdkPoll = async (): Promise<{ ms: number; attempts: number }> => {
@@ -212,7 +213,7 @@ interface RssSample {
 }
 
 function readRss(cluster: BatonDaemonCluster, leader: BatonDaemon): RssSample[] {
-  return cluster.daemons.flatMap((d) => {
+  return cluster.list().flatMap((d) => {
     const m = d.proc.pid !== undefined ? memoryKiB(d.proc.pid) : undefined;
     return m ? [{ name: d.name, role: d.role, leader: d === leader, rssMiB: m.rss / 1024, peakMiB: m.peak / 1024 }] : [];
   });

@@ -83,7 +83,7 @@ async function startMesh(dir: string, port: number, backends: string[], threads:
     readyLine: /^ready/,
   });
   const line = await proc.ready;
-  await waitFor('the mesh to listen', () => canConnect(port), 10_000);
+  await waitFor('the mesh to listen', () => canConnect(port), { timeoutMs: 10_000, intervalMs: 50 });
   const pids = [proc.pid!, ...line.split(' ').slice(1).map(Number).filter((n) => n > 0)];
   return { proc, pids };
 }

@@ -2,7 +2,8 @@
 // CLI's flags and progress, the control API keeping the previous spec, the leader's updater.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, eventually, nodeIdOf, nodes, type CliResult } from '../lib/baton-cluster.js';
+import { BatonCluster, nodeIdOf, nodes, type CliResult } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 
 interface TaskJson {
   meta: { id: string };
@@ -44,7 +45,7 @@ async function clusterWithWorker(t: Parameters<typeof BatonCluster.forTest>[0]):
   const c = BatonCluster.forTest(t);
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
-  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  await waitFor('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
   return c;
 }
 
@@ -161,7 +162,7 @@ test('SIGKILL of the leader mid-update: the new leader resumes it, every slot re
   await c.join('m2', 'manager', 'm1');
   await c.join('m3', 'manager', 'm1');
   await c.join('w1', 'worker', 'm1');
-  await eventually('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+  await waitFor('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
   ok(
     c.cli('m1', [
       'service', 'create', '--runtime', 'process', '--name', 'slow', '--replicas', '6', '--env', 'V=1', '--constraint', 'node.role==worker',
@@ -173,13 +174,13 @@ test('SIGKILL of the leader mid-update: the new leader resumes it, every slot re
   const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
   const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
   ok(c.cli(leader, ['service', 'update', '-d', '--env-add', 'V=2', 'slow']), 'update');
-  await eventually('the first batch runs the new spec', () => psJson(c, leader, 'slow').filter((x) => isRunning(x) && envOf(x) === 'V=2').length >= 2);
+  await waitFor('the first batch runs the new spec', () => psJson(c, leader, 'slow').filter((x) => isRunning(x) && envOf(x) === 'V=2').length >= 2);
   const startedAt = inspect(c, leader, 'slow').updateStatus?.startedAt;
   await c.kill(leader);
-  await eventually(
+  await waitFor(
     'the update completes under the new leader',
     () => inspect(c, survivor, 'slow').updateStatus?.state === 'UPDATE_COMPLETED',
-    60_000,
+    { timeoutMs: 60_000 },
   );
   const svc = inspect(c, survivor, 'slow');
   assert.equal(svc.updateStatus?.startedAt, startedAt, 'resumed, not restarted');

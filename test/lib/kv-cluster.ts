@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/launcher/ports.js';
 
 const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), '../../raft/example/kv-server.js');
 
