@@ -3,7 +3,7 @@
 // containers, a missing image or unsatisfiable constraint says why instead of hanging.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, nodeIdOf, nodes, running, tasks, scaleAndKillLeader } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import type Docker from 'dockerode';
 import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
@@ -114,23 +114,12 @@ test('on Docker: SIGKILL of the leader while scaling 10 -> 30 ends with exactly 
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = dockerCluster(t, docker);
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await waitFor('3 ready managers', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
+  await c.form(3);
   const create = c.cli('m1', ['service', 'create', '--name', 'many', '--replicas', '10', TEST_IMAGE, 'sleep', '100000']);
   assert.equal(create.code, 0, create.stderr + create.stdout);
   const inspect = c.cli('m1', ['service', 'inspect', '--pretty', 'many']);
   assert.match(inspect.stdout, /Name:\tmany\nMode:\tReplicated\n Replicas:\t10\nRuntime:\tdocker\nImage:\tlocal\/busybox:1/);
-  const leaderId = nodes(c, 'm1').find((n) => n.managerStatus === 'Leader')!.id;
-  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
-  const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
-  assert.equal(c.cli(leader, ['service', 'scale', '-d', 'many=30']).code, 0);
-  await c.kill(leader);
-  await waitFor('exactly 30 tasks running under the new leader, one per slot', () => {
-    const live = running(tasks(c, survivor, 'many'));
-    return live.length === 30 && new Set(live.map((x) => x.name)).size === 30 && live.every((x) => x.node !== leaderId);
-  }, { timeoutMs: 90_000 });
+  const { deadId: leaderId, survivor } = await scaleAndKillLeader(c, 'm1', 'many', 30, 90_000);
   assert.equal(tasks(c, survivor, 'many').filter((x) => x.desired === 'TASK_RUNNING').length, 30);
   // The containers agree with the store: 30 of this service run on the live nodes.
   const live = await docker.listContainers({ filters: { label: ['baton.service'], status: ['running'] } });

@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { leaderOf, nodes, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
 import { freePort } from '../../src/launcher/ports.js';
@@ -110,18 +110,13 @@ test('on Docker: SIGKILL of the leader mid-update, the new leader resumes it; 6 
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = dockerCluster(t, docker);
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await c.join('w1', 'worker', 'm1');
-  await waitFor('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+  await c.form(3, 1);
   const create = c.cli('m1', [
     'service', 'create', '--name', 'slow', '--replicas', '6', '--env', 'V=1', '--constraint', 'node.role==worker', '--stop-grace-period', '1s',
     '--update-parallelism', '2', '--update-delay', '2s', '--update-monitor', '500ms', TEST_IMAGE, 'sleep', '100000',
   ]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
-  const leaderId = nodes(c, 'm2').find((n) => n.managerStatus === 'Leader')!.id;
-  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
+  const { name: leader } = leaderOf(c, 'm2');
   const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
   const update = c.cli(leader, ['service', 'update', '-d', '--env-add', 'V=2', 'slow']);
   assert.equal(update.code, 0, update.stderr);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatonCluster, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, running, tasks, assertCreateRefused } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { alive } from '../lib/processes.js';
 
@@ -113,12 +113,7 @@ test('process runtime: a task without a check shows no health; a failing check w
 test('bad health flags: one error line, nothing created', async (t) => {
   const c = BatonCluster.forTest(t);
   await c.init('m1');
-  const bad = (args: string[], pattern: RegExp): void => {
-    const r = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'x', ...args, '--', 'sleep', '100']);
-    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
-    assert.match(r.stderr, /^Error: [^\n]+\n$/);
-    assert.match(r.stderr, pattern);
-  };
+  const bad = (args: string[], pattern: RegExp): void => assertCreateRefused(c, 'm1', args, pattern);
   bad(['--health-cmd', 'true', '--health-interval', 'soon'], /--health-interval/);
   bad(['--health-cmd', 'true', '--health-timeout', '-1s'], /--health-timeout/);
   bad(['--health-cmd', 'true', '--health-retries', '-1'], /--health-retries/);

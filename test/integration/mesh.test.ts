@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { BatonCluster, baton, nodeIdOf, nodes, running, tasks, tasksAsync } from '../lib/baton-cluster.js';
+import { BatonCluster, baton, nodeIdOf, nodes, running, tasks, tasksAsync, assertCreateRefused } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { freePort } from '../../src/launcher/ports.js';
 import { canBind, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
@@ -143,10 +143,7 @@ test('the mesh keeps serving through a leader SIGKILL: no failed request on the 
   const server = join(dir, 'server.cjs');
   writeFileSync(server, SERVER);
   const c = BatonCluster.forTest(t, [], { addressPerNode: true });
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await waitFor('3 ready managers', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY' && n.managerStatus !== '').length === 3);
+  await c.form(3);
   const web = await freePort();
   const create = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'web', '--replicas', '3', '--publish', `${web}:80`, '--', process.execPath, server]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
@@ -185,12 +182,7 @@ test('the mesh keeps serving through a leader SIGKILL: no failed request on the 
 test('mesh flags refuse bad values with one line', async (t) => {
   const c = BatonCluster.forTest(t);
   await c.init('m1');
-  const bad = (args: string[], pattern: RegExp): void => {
-    const r = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'x', ...args, '--', 'sleep', '100']);
-    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
-    assert.match(r.stderr, /^Error: [^\n]+\n$/);
-    assert.match(r.stderr, pattern);
-  };
+  const bad = (args: string[], pattern: RegExp): void => assertCreateRefused(c, 'm1', args, pattern);
   bad(['--balance', 'random'], /--balance "random"/);
   bad(['--publish', 'target=80,proxy-protocol=v3'], /proxy-protocol must be v1, v2 or none/);
   bad(['--publish', 'mode=host,target=80,published=8080,proxy-protocol=v2'], /needs the routing mesh/);

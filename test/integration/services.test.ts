@@ -2,7 +2,7 @@
 // service takes — control API, orchestrator, scheduler, dispatcher session, agent, executor.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, nodeIdOf, nodes, running, tasks, scaleAndKillLeader } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { alive } from '../lib/processes.js';
 
@@ -81,23 +81,10 @@ test('service create refuses bad input with one line and creates nothing', async
 
 test('SIGKILL of the leader while scaling 10 -> 30: the new leader completes it, exactly 30 tasks, one per slot', async (t) => {
   const c = BatonCluster.forTest(t);
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await c.join('w1', 'worker', 'm1');
-  await waitFor('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+  await c.form(3, 1);
   const create = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'sleepy', '--replicas', '10', '--', 'sleep', '100000']);
   assert.equal(create.code, 0, create.stderr);
-  const leaderId = nodes(c, 'm2').find((n) => n.managerStatus === 'Leader')!.id;
-  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
-  const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
-  assert.equal(c.cli(leader, ['service', 'scale', '-d', 'sleepy=30']).code, 0);
-  await c.kill(leader);
-  await waitFor('exactly 30 running tasks under the new leader, one per slot', () => {
-    const live = running(tasks(c, survivor, 'sleepy'));
-    const slots = new Set(live.map((x) => x.name));
-    return live.length === 30 && slots.size === 30 && live.every((x) => x.node !== leaderId);
-  }, { timeoutMs: 60_000 });
+  const { survivor } = await scaleAndKillLeader(c, 'm2', 'sleepy', 30, 60_000);
   const wanted = tasks(c, survivor, 'sleepy').filter((x) => x.desired === 'TASK_RUNNING');
   assert.equal(wanted.length, 30, 'no extra task is wanted in any slot');
 });

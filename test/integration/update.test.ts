@@ -2,7 +2,7 @@
 // CLI's flags and progress, the control API keeping the previous spec, the leader's updater.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, nodeIdOf, nodes, type CliResult } from '../lib/baton-cluster.js';
+import { BatonCluster, leaderOf, nodes, type CliResult } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 
 interface TaskJson {
@@ -158,11 +158,7 @@ test('bad update flags: one error line each, the service untouched', async (t) =
 
 test('SIGKILL of the leader mid-update: the new leader resumes it, every slot replaced exactly once', async (t) => {
   const c = BatonCluster.forTest(t);
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await c.join('w1', 'worker', 'm1');
-  await waitFor('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+  await c.form(3, 1);
   ok(
     c.cli('m1', [
       'service', 'create', '--runtime', 'process', '--name', 'slow', '--replicas', '6', '--env', 'V=1', '--constraint', 'node.role==worker',
@@ -170,8 +166,7 @@ test('SIGKILL of the leader mid-update: the new leader resumes it, every slot re
     ]),
     'create',
   );
-  const leaderId = nodes(c, 'm2').find((n) => n.managerStatus === 'Leader')!.id;
-  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
+  const { name: leader } = leaderOf(c, 'm2');
   const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
   ok(c.cli(leader, ['service', 'update', '-d', '--env-add', 'V=2', 'slow']), 'update');
   await waitFor('the first batch runs the new spec', () => psJson(c, leader, 'slow').filter((x) => isRunning(x) && envOf(x) === 'V=2').length >= 2);

@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { LocalCluster, runBaton, type CliResult, type LaunchedNode } from '../../src/launcher/cluster.js';
+import { waitFor } from './wait.js';
 
 export type { CliResult };
 export type Daemon = LaunchedNode;
@@ -35,6 +37,20 @@ export class BatonCluster extends LocalCluster {
       c.cleanup();
     });
     return c;
+  }
+
+  /**
+   * `init` m1, then managers m2… and workers w1… joining through m1; resolves once m1 lists
+   * them all Ready, each manager with its Raft status.
+   */
+  async form(managers: number, workers = 0): Promise<void> {
+    await this.init('m1');
+    for (let i = 2; i <= managers; i++) await this.join(`m${i}`, 'manager', 'm1');
+    for (let i = 1; i <= workers; i++) await this.join(`w${i}`, 'worker', 'm1');
+    await waitFor(`${managers} managers and ${workers} workers ready`, () => {
+      const ns = nodes(this, 'm1');
+      return ns.length === managers + workers && ns.every((n) => n.status === 'NODE_READY') && ns.filter((n) => n.managerStatus !== '').length === managers;
+    });
   }
 
   get daemons(): Map<string, Daemon> {
@@ -97,6 +113,39 @@ export function nodes(cluster: BatonCluster, name: string): NodeRow[] {
     labels: n.spec.annotations?.labels ?? {},
     version: n.meta.version,
   }));
+}
+
+/** The leading manager as `on` sees it: its node ID and the name of its daemon. */
+export function leaderOf(cluster: BatonCluster, on: string): { id: string; name: string } {
+  const id = nodes(cluster, on).find((n) => n.managerStatus === 'Leader')?.id;
+  const d = cluster.list().find((x) => x.nodeId === id);
+  if (id === undefined || !d) throw new Error(`${on} names no leader among this cluster's daemons`);
+  return { id, name: d.name };
+}
+
+/**
+ * Scales `service` to `replicas` on the leader (as `on` names it), SIGKILLs that leader at once,
+ * and waits until a surviving manager shows exactly `replicas` tasks running, one per slot, none
+ * on the dead node. Returns the dead leader's node ID and the manager that answered.
+ */
+export async function scaleAndKillLeader(cluster: BatonCluster, on: string, service: string, replicas: number, timeoutMs: number): Promise<{ deadId: string; survivor: string }> {
+  const leader = leaderOf(cluster, on);
+  const survivor = cluster.list('manager').find((m) => m.name !== leader.name)!.name;
+  assert.equal(cluster.cli(leader.name, ['service', 'scale', '-d', `${service}=${replicas}`]).code, 0);
+  await cluster.kill(leader.name);
+  await waitFor(`exactly ${replicas} tasks of ${service} running under the new leader, one per slot`, () => {
+    const live = running(tasks(cluster, survivor, service));
+    return live.length === replicas && new Set(live.map((x) => x.name)).size === replicas && live.every((x) => x.node !== leader.id);
+  }, { timeoutMs });
+  return { deadId: leader.id, survivor };
+}
+
+/** `service create` of a process task with these flags fails, with one `Error:` line matching `pattern`. */
+export function assertCreateRefused(cluster: BatonCluster, on: string, args: string[], pattern: RegExp): void {
+  const r = cluster.cli(on, ['service', 'create', '--runtime', 'process', '--name', 'x', ...args, '--', 'sleep', '100']);
+  assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+  assert.match(r.stderr, /^Error: [^\n]+\n$/);
+  assert.match(r.stderr, pattern);
 }
 
 export function nodeIdOf(d: Daemon): string {
