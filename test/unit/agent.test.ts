@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { Agent } from '../../worker/agent/index.js';
 import { TaskDb } from '../../worker/agent/task-db.js';
-import { FakeExecutor } from '../lib/fake-executor.js';
+import { FakeExecutor, type FakeOp, type HeldCall } from '../lib/fake-executor.js';
 import { waitFor } from '../lib/wait.js';
 
 // The agent reacts within milliseconds: look often, give up after 5 s.
@@ -129,6 +129,30 @@ async function waitState(w: World, id: string, state: baton.TaskState): Promise<
   return w.last(id)!;
 }
 
+/** Opens the agent with a full set of tasks `ids` and waits until each is reported running. */
+async function openRunning(w: World, ids: string[]): Promise<void> {
+  await w.open();
+  w.apply({ full: true, tasks: ids.map((id) => task(id)) });
+  for (const id of ids) await waitState(w, id, S.TASK_RUNNING);
+}
+
+/** Opens the agent with a full set of `tasks` and waits until the executor holds `op` of `id`. */
+async function openHeld(w: World, op: FakeOp, id: string, tasks: baton.Task.$Properties[]): Promise<HeldCall> {
+  const held = w.fake.hold(op, id);
+  await w.open();
+  w.apply({ full: true, tasks });
+  await held.reached;
+  return held;
+}
+
+/** A restarted agent reports `id` running in the executor's container, which was started once. */
+async function reopenedRunningOnce(w: World, id: string): Promise<void> {
+  await w.open();
+  const running = await waitState(w, id, S.TASK_RUNNING);
+  assert.match(running.containerId ?? '', /^fake-/);
+  assert.equal(w.fake.count('start', id), 1);
+}
+
 async function dbTasks(dir: string): Promise<string[]> {
   const db = await TaskDb.open(join(dir, 'agent-db'));
   try {
@@ -198,10 +222,7 @@ test('a failing prepare rejects the task; so does a runtime with no available ex
 
 test('desired SHUTDOWN stops the task and keeps it; REMOVE removes and forgets it', async () => {
   await withWorld(async (w) => {
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1'), task('t2')] });
-    await waitState(w, 't1', S.TASK_RUNNING);
-    await waitState(w, 't2', S.TASK_RUNNING);
+    await openRunning(w, ['t1', 't2']);
 
     w.apply({ tasks: [task('t1', S.TASK_SHUTDOWN, { meta: { id: 't1', version: 11 } })] });
     const down = await waitState(w, 't1', S.TASK_SHUTDOWN);
@@ -256,10 +277,7 @@ test('a full set without a task stops and forgets it; an identical full set chan
 
 test('a restarted agent adopts running tasks without starting them again and reports exits that happened meanwhile', async () => {
   await withWorld(async (w) => {
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1'), task('t2')] });
-    await waitState(w, 't1', S.TASK_RUNNING);
-    await waitState(w, 't2', S.TASK_RUNNING);
+    await openRunning(w, ['t1', 't2']);
     await w.agent!.stop();
     assert.equal(w.fake.state('t1'), 'running', 'stop() leaves tasks running');
 
@@ -291,10 +309,7 @@ test('statuses the managers never acknowledged are sent by the next agent', asyn
     await w.agent!.stop();
     assert.equal(w.reports.length, 0);
     w.failReports = 0;
-    await w.open();
-    const running = await waitState(w, 't1', S.TASK_RUNNING);
-    assert.match(running.containerId ?? '', /^fake-/);
-    assert.equal(w.fake.count('start', 't1'), 1);
+    await reopenedRunningOnce(w, 't1');
   });
 });
 
@@ -341,10 +356,7 @@ test('failed reports are retried, batched, latest status per task', async () => 
 
 test('a slow prepare holds up no other task', async () => {
   await withWorld(async (w) => {
-    const slow = w.fake.hold('prepare', 'slow');
-    await w.open();
-    w.apply({ full: true, tasks: [task('slow'), task('quick')] });
-    await slow.reached;
+    const slow = await openHeld(w, 'prepare', 'slow', [task('slow'), task('quick')]);
     await waitState(w, 'quick', S.TASK_RUNNING);
     assert.equal(w.last('slow')?.state, S.TASK_PREPARING);
     slow.release();
@@ -370,26 +382,17 @@ test('200 tasks at once all reach RUNNING, at most 8 preparing or starting at a 
 
 test('a start under way when the agent stopped is adopted by the next agent, not repeated', async () => {
   await withWorld(async (w) => {
-    const start = w.fake.hold('start', 't1');
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1')] });
-    await start.reached;
+    const start = await openHeld(w, 'start', 't1', [task('t1')]);
     await w.agent!.stop();
     start.release();
     await waitFor('t1 running in the executor', () => w.fake.state('t1') === 'running', POLL);
-    await w.open();
-    const running = await waitState(w, 't1', S.TASK_RUNNING);
-    assert.match(running.containerId ?? '', /^fake-/);
-    assert.equal(w.fake.count('start', 't1'), 1);
+    await reopenedRunningOnce(w, 't1');
   });
 });
 
 test('after a restart, work not yet started waits for a full set; then it is prepared again and started once', async () => {
   await withWorld(async (w) => {
-    const prepare = w.fake.hold('prepare', 't1');
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1'), task('t2')] });
-    await prepare.reached;
+    const prepare = await openHeld(w, 'prepare', 't1', [task('t1'), task('t2')]);
     await waitState(w, 't2', S.TASK_RUNNING);
     await w.agent!.stop();
     prepare.release();
@@ -408,10 +411,7 @@ test('after a restart, work not yet started waits for a full set; then it is pre
 
 test('desired SHUTDOWN while preparing: shut down without ever starting', async () => {
   await withWorld(async (w) => {
-    const prepare = w.fake.hold('prepare', 't1');
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1')] });
-    await prepare.reached;
+    const prepare = await openHeld(w, 'prepare', 't1', [task('t1')]);
     w.apply({ tasks: [task('t1', S.TASK_SHUTDOWN, { meta: { id: 't1', version: 11 } })] });
     await sleep(20);
     prepare.release();
