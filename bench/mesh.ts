@@ -7,10 +7,9 @@
 // median round by req/s is reported), --threads 1,2 (proxy threads: mesh workers and HAProxy
 // nbthread), --connections N (50), --only direct,mesh,haproxy, --cpu-prof (profile the mesh
 // processes into bench/results/profiles-<timestamp>/), --out DIR, --keep.
-import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { benchDir, num, projectRoot } from './lib/args.js';
+import { benchDir, num, projectRoot, timedArgs } from './lib/args.js';
 import { ManagedProcess, cpuTimeMs, freePorts, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
@@ -19,19 +18,7 @@ import { canConnect, startNginx } from './lib/wrk-backends.js';
 import { median } from './lib/stats.js';
 import { waitFor } from './lib/proc.js';
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    duration: { type: 'string' },
-    rounds: { type: 'string' },
-    threads: { type: 'string' },
-    connections: { type: 'string' },
-    only: { type: 'string' },
-    'cpu-prof': { type: 'boolean', default: false },
-    out: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-  },
-});
+const args = timedArgs(['rounds', 'threads', 'connections', 'only']);
 
 const quick = args.quick;
 const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);

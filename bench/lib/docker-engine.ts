@@ -9,7 +9,7 @@
 // after proc.ts has killed the processes that could create more.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import Docker from 'dockerode';
-import { installCleanupHandlers, sleep } from './proc.js';
+import { installCleanupHandlers, killAll, sleep } from './proc.js';
 
 export interface CliResult {
   code: number | null;
@@ -40,14 +40,7 @@ export function cleanupLabel(label: string): void {
 
 /** Synchronous last-resort cleanup (exit handlers cannot wait for promises). */
 export function engineCleanupNow(): void {
-  for (const child of inFlight) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  inFlight.clear();
+  killAll(inFlight);
   for (const label of labels) {
     const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=${label}`], { encoding: 'utf8', timeout: 20_000 }).stdout?.split('\n').filter(Boolean) ?? [];
     if (ids.length > 0) spawnSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore', timeout: 120_000 });

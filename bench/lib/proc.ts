@@ -15,16 +15,21 @@ const tempDirs = new Set<string>();
 let keepTemp = false;
 let handlersInstalled = false;
 
-/** Kill every registered child now (synchronously, SIGKILL) and remove the temp dirs. */
-export function cleanupNow(): void {
-  for (const child of live) {
+/** SIGKILL every child in `children` now (synchronously) and empty the set. */
+export function killAll(children: Set<ChildProcess>): void {
+  for (const child of children) {
     try {
       child.kill('SIGKILL');
     } catch {
       // already gone
     }
   }
-  live.clear();
+  children.clear();
+}
+
+/** Kill every registered child now (synchronously, SIGKILL) and remove the temp dirs. */
+export function cleanupNow(): void {
+  killAll(live);
   if (!keepTemp) {
     for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
     tempDirs.clear();
@@ -53,6 +58,23 @@ export function installCleanupHandlers(): void {
     cleanupNow();
     process.exit(1);
   });
+}
+
+/**
+ * Runs a benchmark's `main`: a failure prints `bench:<name> failed: …` and sets exit code 1;
+ * either way every process it started is killed and the process exits (requests still stuck on
+ * a killed member must not keep it alive).
+ */
+export function runBenchmark(name: string, main: () => Promise<void>): void {
+  main()
+    .catch((err: unknown) => {
+      process.stderr.write(`bench:${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(() => {
+      cleanupNow();
+      process.exit();
+    });
 }
 
 /** Keep temp dirs at exit (for debugging); their paths are printed by the caller. */
