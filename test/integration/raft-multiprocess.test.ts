@@ -34,13 +34,19 @@ async function assertDurableAndOrdered(cluster: KvCluster, run: ClientRun): Prom
   assert.deepEqual(missing, [], 'every acknowledged write is applied on every node');
 }
 
-test('acknowledged writes survive 10 SIGKILLs of the leader', async (t) => {
+/** A KvCluster under a temp root; its processes are stopped and the root removed when the test ends. */
+function kvCluster(t: { after(fn: () => Promise<void>): void }, extraArgs: string[] = []): KvCluster {
   const root = mkdtempSync(join(tmpdir(), 'baton-raft-mp-'));
-  const cluster = new KvCluster(root, ['--snapshot-entries', '500', '--keep-entries', '100']);
+  const cluster = new KvCluster(root, extraArgs);
   t.after(async () => {
     await cluster.stopAll();
     rmSync(root, { recursive: true, force: true });
   });
+  return cluster;
+}
+
+test('acknowledged writes survive 10 SIGKILLs of the leader', async (t) => {
+  const cluster = kvCluster(t, ['--snapshot-entries', '500', '--keep-entries', '100']);
   const ids = ['a', 'b', 'c'];
   for (const id of ids) await cluster.define(id);
   await Promise.all(ids.map((id) => cluster.start(id, ids)));
@@ -70,12 +76,7 @@ test('acknowledged writes survive 10 SIGKILLs of the leader', async (t) => {
 });
 
 test('a wiped follower rejoins via snapshot; a fourth node joins and the leader is removed under load', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'baton-raft-mp-'));
-  const cluster = new KvCluster(root, ['--snapshot-entries', '200', '--keep-entries', '20']);
-  t.after(async () => {
-    await cluster.stopAll();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const cluster = kvCluster(t, ['--snapshot-entries', '200', '--keep-entries', '20']);
   const ids = ['a', 'b', 'c'];
   for (const id of ids) await cluster.define(id);
   await cluster.define('d');
@@ -123,12 +124,7 @@ test('a wiped follower rejoins via snapshot; a fourth node joins and the leader 
 });
 
 test('a node whose stored entry has a flipped byte refuses to start and names the entry', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'baton-raft-mp-'));
-  const cluster = new KvCluster(root);
-  t.after(async () => {
-    await cluster.stopAll();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const cluster = kvCluster(t);
   await cluster.define('a');
   await cluster.start('a', ['a']);
   await cluster.waitForLeader();
