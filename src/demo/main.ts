@@ -11,7 +11,7 @@ import Docker from 'dockerode';
 import { connect } from '../../client/index.js';
 import { LocalCluster } from '../launcher/cluster.js';
 import { portFreeOn } from '../launcher/ports.js';
-import { sleep, waitFor } from '../launcher/wait.js';
+import { waitFor } from '../launcher/wait.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BATON = resolve(HERE, '../baton.js');
@@ -118,8 +118,7 @@ function down(code: number): Promise<void> {
     say('\nStopping: removing the service, then every daemon ...');
     if (daemons.nodes.size > 0 && daemons.cli(FIRST, ['service', 'rm', 'web']).code === 0) {
       // The nodes stop their tasks themselves; what remains after a short wait is swept below.
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline && (await taskCount()) > 0) await sleep(250);
+      await waitFor('the service\'s tasks to stop', async () => (await taskCount()) <= 0, { timeoutMs: 15_000, intervalMs: 250 }).catch(() => undefined);
     }
     control?.close();
     await daemons.stop();
