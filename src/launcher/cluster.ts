@@ -183,9 +183,9 @@ export class LocalCluster {
   /** Start a node again with the command line it was started with (it resumes from its data dir). */
   async restart(name: string): Promise<LaunchedNode> {
     const n = this.get(name);
-    // After a kill the exit may still be on its way.
-    await n.proc.exited;
-    return this.start(name, n.role, n.addr, n.args);
+    // Its data dir is locked while it runs: a second daemon on it would only fail.
+    if (n.proc.running) throw new Error(`${name} is still running: kill it before restarting it`);
+    return await this.start(name, n.role, n.addr, n.args);
   }
 
   /** Signal a node (SIGKILL unless said) and wait for it to exit. */
