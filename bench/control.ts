@@ -13,36 +13,19 @@
 //   etcd's raw write rate from bench/results/raft-latest.json (npm run bench:raft) for scale.
 // Flags: --quick (3 s), --duration S, --warmup S, --slices N, --clients N, --workers N,
 // --init-runs N, --idle S, --shared-connection, --cpu-prof, --keep, --out DIR, --raft-results FILE.
-import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { baton, BatonError, connect, type BatonClient } from '../client/index.js';
-import { BatonDaemonCluster, controlClient, memoryKiB, runCli, spawnDaemon, type BatonDaemon } from './lib/baton-daemons.js';
-import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, sleep } from './lib/proc.js';
-import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
-import { Samples, median, round, type Summary } from './lib/stats.js';
-import { num, projectRoot } from './lib/args.js';
+import { BatonDaemonCluster, controlClient, memoryKiB, runCli, type BatonDaemon } from './lib/baton-daemons.js';
+import { cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, runBenchmark, sleep } from './lib/proc.js';
+import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
+import { Samples, median, type Summary } from './lib/stats.js';
+import { num, projectRoot, timedArgs } from './lib/args.js';
 
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    slices: { type: 'string' },
-    clients: { type: 'string' },
-    workers: { type: 'string' },
-    'init-runs': { type: 'string' },
-    idle: { type: 'string' },
-    'shared-connection': { type: 'boolean', default: false },
-    'cpu-prof': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    'raft-results': { type: 'string' },
-  },
-});
+const args = timedArgs(['warmup', 'slices', 'clients', 'workers', 'init-runs', 'idle', 'raft-results'], ['shared-connection']);
 
 
 const quick = args.quick;
@@ -96,11 +79,12 @@ async function initRun(poll: 'cli' | 'sdk'): Promise<InitRun> {
   const dataDir = join(root, 'm');
   const sock = join(dataDir, 'baton.sock');
   const addr = `127.0.0.1:${await freePort()}`;
-  const logFile = join(root, 'init.log');
+  const cluster = new BatonDaemonCluster(root);
   const deadline = Date.now() + 60_000;
   const wall0 = Date.now();
   const t0 = performance.now();
-  const d = spawnDaemon('init', 'manager', ['init', '--data-dir', dataDir, '--listen-addr', addr], dataDir, addr, logFile);
+  const d = cluster.launch('m', 'manager', addr, ['init', '--data-dir', dataDir, '--listen-addr', addr]);
+  const logFile = d.logFile;
   try {
     const line = d.proc.ready.then(() => performance.now() - t0);
     const sdkPoll = async (): Promise<{ ms: number; attempts: number }> => {
@@ -212,7 +196,7 @@ interface RssSample {
 }
 
 function readRss(cluster: BatonDaemonCluster, leader: BatonDaemon): RssSample[] {
-  return cluster.daemons.flatMap((d) => {
+  return cluster.list().flatMap((d) => {
     const m = d.proc.pid !== undefined ? memoryKiB(d.proc.pid) : undefined;
     return m ? [{ name: d.name, role: d.role, leader: d === leader, rssMiB: m.rss / 1024, peakMiB: m.peak / 1024 }] : [];
   });
@@ -584,13 +568,6 @@ function report(r: Results, ref: RaftReference | undefined): { tables: string[];
   return { tables: [formatTable(rows), formatTable(other)], verdicts, notes };
 }
 
-function roundDeep(v: unknown): unknown {
-  if (typeof v === 'number') return round(v, 3);
-  if (Array.isArray(v)) return v.map(roundDeep);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, roundDeep(x)]));
-  return v;
-}
-
 async function main(): Promise<void> {
   let profileDir: string | undefined;
   if (args['cpu-prof']) {
@@ -631,35 +608,17 @@ async function main(): Promise<void> {
     ...[busyAtStart ?? busyAtEnd].filter((w): w is string => w !== undefined),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  const path = writeResults(
-    outDir,
-    'control',
-    roundDeep({
-      benchmark: 'control',
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      machine: machineAtStart,
-      loadAverageAtEnd: loadEnd,
-      loadAverageDuring: { ...loadDuring, samples: loadSamples },
-      config: { durationMs, warmupMs, slices, clients, managers: MANAGERS, workers: workerCount, initRuns, idleMs, quick, sharedConnection: args['shared-connection'] },
-      ...results,
-      raftReference: ref ?? null,
-      table,
-      verdicts,
-      notes,
-    }),
-    started,
-  );
+  const path = writeRun(outDir, 'control', started, machineAtStart, loadEnd, {
+    loadAverageDuring: { ...loadDuring, samples: loadSamples },
+    config: { durationMs, warmupMs, slices, clients, managers: MANAGERS, workers: workerCount, initRuns, idleMs, quick, sharedConnection: args['shared-connection'] },
+    ...results,
+    raftReference: ref ?? null,
+    table,
+    verdicts,
+    notes,
+  });
   process.stdout.write(`\nresults: ${path}\n`);
   if (profileDir) process.stdout.write(`cpu profiles (${readdirSync(profileDir).length}): ${profileDir}\n`);
 }
 
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(`bench:control failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    cleanupNow();
-    process.exit();
-  });
+runBenchmark('control', main);

@@ -38,7 +38,7 @@ import {
   waitNoContainers,
   type EngineTimeline,
 } from './lib/docker-engine.js';
-import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, sleep } from './lib/proc.js';
+import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, sleep, waitFor } from './lib/proc.js';
 import { busyMachineWarning, cell, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { median, round } from './lib/stats.js';
 import { num, projectRoot } from './lib/args.js';
@@ -249,14 +249,14 @@ const isRunning = (t: baton.Task.$Properties): boolean =>
   t.desiredState === baton.TaskState.TASK_RUNNING && t.status?.state === baton.TaskState.TASK_RUNNING;
 
 async function waitDockerRuntime(client: BatonClient, nodes: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const list = (await client.control.call('ListNodes', {}, 10_000)).nodes ?? [];
-    const ready = list.filter((n) => n.status?.state === baton.NodeState.NODE_READY && (n.description?.runtimes ?? []).includes('docker'));
-    if (ready.length >= nodes) return;
-    if (Date.now() > deadline) throw new Error(`only ${ready.length}/${nodes} nodes are ready with the docker runtime (is the engine reachable by the daemons?)`);
-    await sleep(200);
-  }
+  await waitFor(
+    `${nodes} nodes ready with the docker runtime (is the engine reachable by the daemons?)`,
+    async () => {
+      const list = (await client.control.call('ListNodes', {}, 10_000)).nodes ?? [];
+      return list.filter((n) => n.status?.state === baton.NodeState.NODE_READY && (n.description?.runtimes ?? []).includes('docker')).length >= nodes;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
 }
 
 async function startOurs(): Promise<Ours> {
@@ -295,11 +295,7 @@ async function oursCleanup(o: Ours): Promise<void> {
   const r = await runCli(['service', 'rm', '--data-dir', o.node.dataDir, SERVICE], 60_000);
   if (r.code !== 0 && !/not found|no such/i.test(r.stderr)) throw new Error(`baton service rm failed: ${r.stderr.trim()}`);
   await waitNoContainers(docker, [`baton.cluster=${o.clusterId}`], timeoutMs);
-  const deadline = Date.now() + timeoutMs;
-  while ((await tasksOf(o.client)).length > 0) {
-    if (Date.now() > deadline) throw new Error('tasks of the removed service are still in the store');
-    await sleep(200);
-  }
+  await waitFor('the removed service\'s tasks to leave the store', async () => (await tasksOf(o.client)).length === 0, { timeoutMs, intervalMs: 200 });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,11 +10,10 @@
 // nbthread), --connections N (50), --only direct,mesh,haproxy, --engines (every engine),
 // --modes keep-alive,close, --cpu-prof (profile the mesh processes into
 // bench/results/profiles-<timestamp>/), --out DIR, --keep.
-import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { benchDir, num, projectRoot } from './lib/args.js';
+import { benchDir, num, projectRoot, timedArgs } from './lib/args.js';
 import { ManagedProcess, cpuTimeMs, freePorts, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
@@ -24,21 +23,7 @@ import { median } from './lib/stats.js';
 import { waitFor } from './lib/proc.js';
 import { MESH_ENGINES, type MeshEngine } from '../mesh/index.js';
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    duration: { type: 'string' },
-    rounds: { type: 'string' },
-    threads: { type: 'string' },
-    connections: { type: 'string' },
-    only: { type: 'string' },
-    engines: { type: 'string' },
-    modes: { type: 'string' },
-    'cpu-prof': { type: 'boolean', default: false },
-    out: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-  },
-});
+const args = timedArgs(['rounds', 'threads', 'connections', 'only', 'engines', 'modes']);
 
 const quick = args.quick;
 const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
@@ -110,7 +95,7 @@ async function startMesh(dir: string, port: number, backends: string[], threads:
     readyLine: /^ready/,
   });
   const line = await proc.ready;
-  await waitFor('the mesh to listen', () => canConnect(port), 10_000);
+  await waitFor('the mesh to listen', () => canConnect(port), { timeoutMs: 10_000, intervalMs: 50 });
   const pids = [proc.pid!, ...line.split(' ').slice(1).map(Number).filter((n) => n > 0)];
   return { proc, pids };
 }

@@ -8,7 +8,6 @@
 // .cpuprofile files land in bench/results/profiles-<timestamp>/), --out DIR, and for
 // experiments --baton-args="--snapshot-entries 100000" / --etcd-args="..." (no longer defaults).
 // Env: BENCH_DURATION, BENCH_WARMUP, BENCH_SLICES, BENCH_KILLS override the defaults the same way.
-import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { RAFT_DEFAULTS } from '../raft/node.js';
@@ -17,30 +16,14 @@ import { EtcdCluster, ensureEtcd } from './lib/etcd.js';
 import { LeaderTarget, waitForHealthy, type ReplicatedCluster } from './lib/cluster.js';
 import { LoadAccumulator, type LoadResult } from './lib/load.js';
 import { FailoverRunner, summarizeFailover, type FailoverResult, type FailoverSample } from './lib/failover.js';
-import { cleanupNow, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir } from './lib/proc.js';
-import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
-import { round } from './lib/stats.js';
-import { benchDir, num, projectRoot } from './lib/args.js';
+import { installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, runBenchmark } from './lib/proc.js';
+import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
+import { benchDir, num, projectRoot, timedArgs } from './lib/args.js';
 
 const here = benchDir;
 const serverScript = resolve(here, '../raft/example/kv-server.js');
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    kills: { type: 'string' },
-    clients: { type: 'string' },
-    slices: { type: 'string' },
-    only: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-    'cpu-prof': { type: 'boolean', default: false },
-    out: { type: 'string' },
-    'baton-args': { type: 'string' },
-    'etcd-args': { type: 'string' },
-  },
-});
+const args = timedArgs(['warmup', 'kills', 'clients', 'slices', 'only', 'baton-args', 'etcd-args']);
 
 
 const quick = args.quick;
@@ -274,13 +257,6 @@ function settingsLines(results: SystemResult[]): string[] {
   });
 }
 
-function roundDeep(v: unknown): unknown {
-  if (typeof v === 'number') return round(v, 3);
-  if (Array.isArray(v)) return v.map(roundDeep);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, roundDeep(x)]));
-  return v;
-}
-
 async function main(): Promise<void> {
   if (systems.includes('etcd')) ensureEtcd();
   let profileDir: string | undefined;
@@ -314,22 +290,12 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const path = writeResults(
-    outDir,
-    'raft',
-    roundDeep({
-      benchmark: 'raft',
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      machine: machineAtStart,
-      loadAverageAtEnd: machineInfo().loadAverage,
-      config: { durationMs, warmupMs, slices, kills, clients: clientCounts, valueBytes: VALUE_BYTES, quick, batonArgs, etcdArgs },
-      results,
-      table,
-      verdicts,
-    }),
-    started,
-  );
+  const path = writeRun(outDir, 'raft', started, machineAtStart, machineInfo().loadAverage, {
+    config: { durationMs, warmupMs, slices, kills, clients: clientCounts, valueBytes: VALUE_BYTES, quick, batonArgs, etcdArgs },
+    results,
+    table,
+    verdicts,
+  });
   process.stdout.write(`\nresults: ${path}\n`);
   if (profileDir) {
     const files = readdirSync(profileDir);
@@ -338,13 +304,4 @@ async function main(): Promise<void> {
   if (results.some((r) => r.error)) process.exitCode = 1;
 }
 
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(`bench:raft failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    cleanupNow();
-    // Requests still stuck on a killed member must not keep the process alive.
-    process.exit();
-  });
+runBenchmark('raft', main);

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { numeric, withClient, type GlobalArgs } from './context.js';
-import { bytesText, durationText, json, print, table } from './output.js';
+import { bytesText, durationText, json, listOptions, print, printedIdsOrJson, table } from './output.js';
 import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.js';
 import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS } from '../spec/index.js';
 import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
@@ -13,6 +13,10 @@ import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './s
 
 export function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
   return baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true });
+}
+
+export function taskObject(t: baton.Task.$Properties): Record<string, unknown> {
+  return baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true });
 }
 
 export function ago(ms: number): string {
@@ -126,29 +130,23 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command<GlobalArgs & { quiet?: boolean; format?: string }>(
       ['ls', 'list'],
       'List services',
-      (c) => c.option('quiet', { alias: 'q', type: 'boolean' }).option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      (c) => listOptions(c),
       (args) =>
         withClient(args, async (client) => {
           const services = await client.list('ListServices');
-          if (args.quiet) return print(services.map((s) => s.meta?.id ?? '').join('\n'));
-          if (args.format === 'json') return print(json(services.map(serviceObject)));
+          if (printedIdsOrJson(args, services, serviceObject)) return;
           print(serviceTable(services, await client.list('ListTasks')));
         }),
     )
     .command<GlobalArgs & { service: string; quiet?: boolean; format?: string }>(
       'ps <service>',
       'List the tasks of a service',
-      (c) =>
-        c
-          .positional('service', { type: 'string', demandOption: true })
-          .option('quiet', { alias: 'q', type: 'boolean' })
-          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      (c) => listOptions(c.positional('service', { type: 'string', demandOption: true })),
       (args) =>
         withClient(args, async (client) => {
           const tasks = await tasksOf(client, args.service);
           tasks.sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0) || Number(b.meta?.createdAt ?? 0) - Number(a.meta?.createdAt ?? 0));
-          if (args.quiet) return print(tasks.map((t) => t.meta?.id ?? '').join('\n'));
-          if (args.format === 'json') return print(json(tasks.map((t) => baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true }))));
+          if (printedIdsOrJson(args, tasks, taskObject)) return;
           const nodes = await client.list('ListNodes');
           const host = (id: string): string => nodes.find((n) => n.meta?.id === id)?.description?.hostname ?? id;
           const seen = new Set<string>();

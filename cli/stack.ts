@@ -4,9 +4,9 @@
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
-import { capitalize, json, print, table } from './output.js';
+import { capitalize, json, listOptions, print, printedIdsOrJson, table } from './output.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';
-import { ago, imageText, serviceObject, serviceTable } from './service.js';
+import { ago, imageText, serviceObject, serviceTable, taskObject } from './service.js';
 import { healthSuffix, taskStateName } from './task-state.js';
 import { deployStack, stackServices } from './compose/apply.js';
 import { checkStackName, loadStack } from './compose/project.js';
@@ -60,55 +60,20 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command<StackArgs>(
       'services <stack>',
       'List the services of a stack',
-      (c) =>
-        c
-          .positional('stack', { type: 'string', demandOption: true })
-          .option('quiet', { alias: 'q', type: 'boolean' })
-          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      stackListOptions,
       (args) =>
         withClient(args, async (client) => {
-          checkStackName(args.stack);
-          const services = sortByName(await stackServices(client, args.stack));
+          const services = await servicesByName(client, args.stack);
           if (services.length === 0) return nothingFound(args.stack);
-          if (args.quiet) return print(services.map((s) => s.meta?.id ?? '').join('\n'));
-          if (args.format === 'json') return print(json(services.map(serviceObject)));
+          if (printedIdsOrJson(args, services, serviceObject)) return;
           print(serviceTable(services, await client.list('ListTasks')));
         }),
     )
     .command<StackArgs>(
       'ps <stack>',
       'List the tasks of a stack',
-      (c) =>
-        c
-          .positional('stack', { type: 'string', demandOption: true })
-          .option('quiet', { alias: 'q', type: 'boolean' })
-          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
-      (args) =>
-        withClient(args, async (client) => {
-          checkStackName(args.stack);
-          const services = sortByName(await stackServices(client, args.stack));
-          // As `docker stack ps`: an error (while `stack services` only says so).
-          if (services.length === 0) throw new BatonError('NOT_FOUND', `nothing found in stack: ${args.stack}`);
-          const tasks = await tasksOf(client, services);
-          if (args.quiet) return print(tasks.map((t) => t.meta?.id ?? '').join('\n'));
-          if (args.format === 'json') return print(json(tasks.map((t) => baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true }))));
-          const nodes = await client.list('ListNodes');
-          const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
-          const rows = tasks.map((t) => {
-            const status = t.status ?? {};
-            const error = status.err || (status.state === baton.TaskState.TASK_PENDING ? status.message ?? '' : '');
-            return [
-              t.meta?.id ?? '',
-              t.annotations?.name ?? '',
-              imageText(t.spec),
-              t.nodeId ? host.get(t.nodeId) || t.nodeId : '',
-              capitalize(taskStateName(t.desiredState)),
-              `${capitalize(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`,
-              error,
-            ];
-          });
-          print(table(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows));
-        }),
+      stackListOptions,
+      (args) => withClient(args, (client) => printStackTasks(client, args)),
     )
     .command<StackArgs>(
       ['rm <stack>', 'remove <stack>', 'down <stack>'],
@@ -116,8 +81,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) => c.positional('stack', { type: 'string', demandOption: true }),
       (args) =>
         withClient(args, async (client) => {
-          checkStackName(args.stack);
-          const services = sortByName(await stackServices(client, args.stack));
+          const services = await servicesByName(client, args.stack);
           for (const s of services) {
             print(`Removing service ${s.spec?.annotations?.name ?? ''}`);
             await client.control.call('RemoveService', { id: s.meta?.id ?? '' });
@@ -133,7 +97,40 @@ function nothingFound(stack: string): void {
   process.stderr.write(`Nothing found in stack: ${stack}\n`);
 }
 
-function sortByName(services: baton.Service.$Properties[]): baton.Service.$Properties[] {
+/** `stack ps`: the tasks of every service of the stack, as `docker stack ps` shows them. */
+async function printStackTasks(client: BatonClient, args: StackArgs): Promise<void> {
+  const services = await servicesByName(client, args.stack);
+  // As `docker stack ps`: an error (while `stack services` only says so).
+  if (services.length === 0) throw new BatonError('NOT_FOUND', `nothing found in stack: ${args.stack}`);
+  const tasks = await tasksOf(client, services);
+  if (printedIdsOrJson(args, tasks, taskObject)) return;
+  const nodes = await client.list('ListNodes');
+  const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
+  const rows = tasks.map((t) => {
+    const status = t.status ?? {};
+    const error = status.err || (status.state === baton.TaskState.TASK_PENDING ? status.message ?? '' : '');
+    return [
+      t.meta?.id ?? '',
+      t.annotations?.name ?? '',
+      imageText(t.spec),
+      t.nodeId ? host.get(t.nodeId) || t.nodeId : '',
+      capitalize(taskStateName(t.desiredState)),
+      `${capitalize(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`,
+      error,
+    ];
+  });
+  print(table(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows));
+}
+
+/** `<stack>` and the listing flags, of `stack services` and `stack ps`. */
+function stackListOptions(c: Argv<GlobalArgs>) {
+  return listOptions(c.positional('stack', { type: 'string', demandOption: true }));
+}
+
+/** The services of a stack (once its name is known to be valid), sorted by name. */
+async function servicesByName(client: BatonClient, stack: string): Promise<baton.Service.$Properties[]> {
+  checkStackName(stack);
+  const services = await stackServices(client, stack);
   return services.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
 }
 

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** dist/bench, where the compiled benchmarks live. */
 export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,4 +22,33 @@ export function num(flag: string | undefined, env: string | undefined, fallback:
   const v = Number(text);
   if (!Number.isFinite(v) || v < 0) throw new Error(`not a number: ${text}`);
   return v;
+}
+
+/** The flags every timed benchmark (control, raft, mesh) takes. */
+export interface TimedArgs {
+  quick: boolean;
+  duration?: string | undefined;
+  keep: boolean;
+  'cpu-prof': boolean;
+  out?: string | undefined;
+}
+
+/**
+ * The command line of a timed benchmark: the common flags, and its own `strings` (--name value)
+ * and `booleans` (--name). Unknown flags are refused, as parseArgs does.
+ */
+export function timedArgs<S extends string, B extends string = never>(
+  strings: readonly S[],
+  booleans: readonly B[] = [],
+): TimedArgs & { [K in S]?: string | undefined } & { [K in B]: boolean } {
+  const options: ParseArgsConfig['options'] = {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  };
+  for (const name of strings) options[name] = { type: 'string' };
+  for (const name of booleans) options[name] = { type: 'boolean', default: false };
+  return parseArgs({ options }).values as TimedArgs & { [K in S]?: string | undefined } & { [K in B]: boolean };
 }

@@ -50,7 +50,7 @@ export async function waitForLeader(cluster: ReplicatedCluster, timeoutMs = 30_0
       found = await cluster.leader();
       return found !== undefined;
     },
-    timeoutMs,
+    { timeoutMs: timeoutMs, intervalMs: 50 },
   );
   return found!;
 }
@@ -61,7 +61,7 @@ export async function waitForHealthy(cluster: ReplicatedCluster, timeoutMs = 60_
   const leader = await waitForLeader(cluster, timeoutMs);
   for (let m = 0; m < cluster.size; m++) {
     if (!cluster.running(m)) continue;
-    await waitFor(`${cluster.system}: member ${m} caught up`, () => cluster.caughtUp(m), Math.max(1_000, deadline - Date.now()));
+    await waitFor(`${cluster.system}: member ${m} caught up`, () => cluster.caughtUp(m), { timeoutMs: Math.max(1_000, deadline - Date.now()), intervalMs: 50 });
   }
   return leader;
 }

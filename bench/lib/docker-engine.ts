@@ -9,7 +9,7 @@
 // after proc.ts has killed the processes that could create more.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import Docker from 'dockerode';
-import { installCleanupHandlers, sleep } from './proc.js';
+import { installCleanupHandlers, killAll, waitFor } from './proc.js';
 
 export interface CliResult {
   code: number | null;
@@ -40,14 +40,7 @@ export function cleanupLabel(label: string): void {
 
 /** Synchronous last-resort cleanup (exit handlers cannot wait for promises). */
 export function engineCleanupNow(): void {
-  for (const child of inFlight) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  inFlight.clear();
+  killAll(inFlight);
   for (const label of labels) {
     const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=${label}`], { encoding: 'utf8', timeout: 20_000 }).stdout?.split('\n').filter(Boolean) ?? [];
     if (ids.length > 0) spawnSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore', timeout: 120_000 });
@@ -175,29 +168,27 @@ export async function containerIds(docker: Docker, labelFilters: string[]): Prom
 
 /** Force-remove every container with `labelFilters`, `parallel` at once, and wait until none is listed. */
 export async function removeContainers(docker: Docker, labelFilters: string[], timeoutMs = 180_000, parallel = 8): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ids = await containerIds(docker, labelFilters);
-    if (ids.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`${ids.length} containers with ${labelFilters.join(',')} still there after ${timeoutMs} ms`);
-    await pool(ids.length, parallel, async (i) => {
-      try {
-        await docker.getContainer(ids[i]!).remove({ force: true, v: true });
-      } catch {
-        // 404 (gone meanwhile) or 409 (removal in progress): the next listing tells
-      }
-    });
-    await sleep(200);
-  }
+  await waitFor(
+    `no container with ${labelFilters.join(',')}`,
+    async () => {
+      const ids = await containerIds(docker, labelFilters);
+      if (ids.length === 0) return true;
+      await pool(ids.length, parallel, async (i) => {
+        try {
+          await docker.getContainer(ids[i]!).remove({ force: true, v: true });
+        } catch {
+          // 404 (gone meanwhile) or 409 (removal in progress): the next listing tells
+        }
+      });
+      return false;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
 /** Poll until no container with `labelFilters` is listed (their owner removes them). */
 export async function waitNoContainers(docker: Docker, labelFilters: string[], timeoutMs = 180_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await containerIds(docker, labelFilters)).length > 0) {
-    if (Date.now() > deadline) throw new Error(`containers with ${labelFilters.join(',')} still there after ${timeoutMs} ms`);
-    await sleep(200);
-  }
+  await waitFor(`no container with ${labelFilters.join(',')}`, async () => (await containerIds(docker, labelFilters)).length === 0, { timeoutMs, intervalMs: 200 });
 }
 
 // ---------------------------------------------------------------------------------------------

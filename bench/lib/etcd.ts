@@ -101,7 +101,7 @@ export class EtcdCluster extends ProcessCluster<Member> implements ReplicatedClu
         waitFor(`etcd member ${m.name} status`, async () => {
           m.memberId = (await this.status(i)).header?.member_id;
           return m.memberId !== undefined;
-        }),
+        }, { timeoutMs: 30_000, intervalMs: 50 }),
       ),
     );
   }
@@ -140,7 +140,7 @@ export class EtcdCluster extends ProcessCluster<Member> implements ReplicatedClu
       if (!m.proc?.running) throw new Error(`etcd ${m.name} exited${m.proc?.logTail() ?? ''}`);
       const res = await httpRequest({ host: '127.0.0.1', port: m.clientPort }, { method: 'GET', path: '/health', agent: m.agent, timeoutMs: 1_000 });
       return res.status === 200 || res.status === 503;
-    });
+    }, { timeoutMs: 30_000, intervalMs: 50 });
   }
 
   /** etcd 3.4 serves the gateway at /v3 (and /v3beta); 3.3 at /v3beta only. */

@@ -41,6 +41,6 @@ export async function startHaproxy(dir: string, port: number, backends: readonly
   writeFileSync(cfg, haproxyConfig(port, backends, threads));
   const proc = new ManagedProcess({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', cfg], logFile: join(dir, `haproxy-${threads}.log`) });
   await proc.ready;
-  await waitFor('haproxy to listen', () => canConnect(port), 10_000);
+  await waitFor('haproxy to listen', () => canConnect(port), { timeoutMs: 10_000, intervalMs: 50 });
   return proc;
 }

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg, totalmem, release } from 'node:os';
 import { execFileSync } from 'node:child_process';
+import { roundDeep } from './stats.js';
 
 /** `2026-01-31T12-34-56Z`: an ISO time usable in a file name. */
 export function fileTimestamp(d = new Date()): string {
@@ -17,6 +18,15 @@ export function writeResults(dir: string, name: string, data: unknown, when = ne
   writeFileSync(path, text);
   writeFileSync(join(dir, `${name}-latest.json`), text);
   return path;
+}
+
+/**
+ * Writes a benchmark's results file: its name, when it ran and on what machine (load average at
+ * the end too), then `fields`, every number rounded; returns the file's path.
+ */
+export function writeRun(dir: string, name: string, started: Date, machine: Record<string, unknown>, loadAverageAtEnd: unknown, fields: Record<string, unknown>): string {
+  const data = { benchmark: name, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), machine, loadAverageAtEnd, ...fields };
+  return writeResults(dir, name, roundDeep(data), started);
 }
 
 /** What the numbers were measured on. */

@@ -75,3 +75,11 @@ export function round(v: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }
+
+/** Every number inside `v` (arrays, objects) rounded to 3 digits, for results files. */
+export function roundDeep(v: unknown): unknown {
+  if (typeof v === 'number') return round(v, 3);
+  if (Array.isArray(v)) return v.map(roundDeep);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, roundDeep(x)]));
+  return v;
+}

@@ -42,6 +42,6 @@ export async function startNginx(dir: string, ports: readonly number[]): Promise
   writeFileSync(cfg, nginxConfig(dir, ports));
   const proc = new ManagedProcess({ name: 'nginx', command: 'nginx', args: ['-p', dir, '-c', cfg], logFile: join(dir, 'nginx.log') });
   await proc.ready;
-  for (const p of ports) await waitFor(`nginx on port ${p}`, () => canConnect(p), 10_000);
+  for (const p of ports) await waitFor(`nginx on port ${p}`, () => canConnect(p), { timeoutMs: 10_000, intervalMs: 50 });
   return proc;
 }

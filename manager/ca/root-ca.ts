@@ -7,21 +7,14 @@ import { caDigest, certificateDer } from '../../rpc/tls/encoding.js';
 import { isNodeRole } from '../../rpc/tls/identity.js';
 import type { NodeRole } from '../../rpc/tls/identity.js';
 import { EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, x509 } from '../../rpc/tls/x509.js';
+import { CodedError } from './coded-error.js';
 
 const ROOT_VALIDITY_MS = 20 * 365 * 24 * 3600 * 1000;
 // Tolerates clocks a little behind ours, so a fresh certificate is valid on the node at once.
 const BACKDATE_MS = 60 * 1000;
 
 /** A request the CA refuses (bad CSR, bad subject) or CA material that does not hold together. */
-export class CAError extends Error {
-  constructor(
-    readonly code: 'BAD_CSR' | 'BAD_REQUEST' | 'BAD_CA',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CAError';
-  }
-}
+export class CAError extends CodedError<'BAD_CSR' | 'BAD_REQUEST' | 'BAD_CA'> {}
 
 /** What createRootCA returns, to be stored (key sealed) in Cluster.root_ca. */
 export interface RootCAMaterial {

@@ -3,6 +3,7 @@
 // Format: version byte | 12-byte random nonce | AES-256-GCM ciphertext | 16-byte tag; the
 // version byte is authenticated too, so it cannot be swapped to change how a blob is read.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { CodedError } from './coded-error.js';
 
 const VERSION = 1;
 const KEY_BYTES = 32;
@@ -10,15 +11,7 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** A sealed blob that cannot be opened: wrong key, tampered bytes, or not a sealed blob at all. */
-export class SealError extends Error {
-  constructor(
-    readonly code: 'BAD_KEY' | 'MALFORMED' | 'UNSEAL_FAILED',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SealError';
-  }
-}
+export class SealError extends CodedError<'BAD_KEY' | 'MALFORMED' | 'UNSEAL_FAILED'> {}
 
 /** A new random 32-byte AES-256 key. */
 export function newSealKey(): Uint8Array {

@@ -60,24 +60,22 @@ export class Table<K extends Kind> {
   }
 
   private index(obj: Stored<K>): void {
-    const id = obj.meta.id;
-    const name = nameOf(this.kind, obj);
-    if (name !== '') addTo(this.byName, nameKey(name), id);
-    if (this.kind === 'task') {
-      const t = obj as Stored<'task'>;
-      addTo(this.byService, t.serviceId, id);
-      addTo(this.byNode, t.nodeId, id);
-    }
+    this.keysOf(obj, addTo);
   }
 
   private unindex(obj: Stored<K>): void {
+    this.keysOf(obj, removeFrom);
+  }
+
+  /** Calls `update` with each index `obj` belongs in and its key there (one place decides both). */
+  private keysOf(obj: Stored<K>, update: (index: Index, key: string, id: string) => void): void {
     const id = obj.meta.id;
     const name = nameOf(this.kind, obj);
-    if (name !== '') removeFrom(this.byName, nameKey(name), id);
+    if (name !== '') update(this.byName, nameKey(name), id);
     if (this.kind === 'task') {
       const t = obj as Stored<'task'>;
-      removeFrom(this.byService, t.serviceId, id);
-      removeFrom(this.byNode, t.nodeId, id);
+      update(this.byService, t.serviceId, id);
+      update(this.byNode, t.nodeId, id);
     }
   }
 }

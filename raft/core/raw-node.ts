@@ -501,16 +501,20 @@ export class RawNode {
 
   // ---- follower -----------------------------------------------------------------------
 
+  /** A message only the leader sends: it is alive (the election timer restarts) and it leads. */
+  private heardFromLeader(leader: string): void {
+    this.electionElapsed = 0;
+    this.leader = leader;
+  }
+
   private stepFollower(m: Message): void {
     switch (m.type) {
       case MessageType.MSG_APP:
-        this.electionElapsed = 0;
-        this.leader = m.from;
+        this.heardFromLeader(m.from);
         this.handleAppend(m);
         break;
       case MessageType.MSG_HEARTBEAT:
-        this.electionElapsed = 0;
-        this.leader = m.from;
+        this.heardFromLeader(m.from);
         this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
         this.send(
           message({
@@ -524,8 +528,7 @@ export class RawNode {
         );
         break;
       case MessageType.MSG_SNAP:
-        this.electionElapsed = 0;
-        this.leader = m.from;
+        this.heardFromLeader(m.from);
         this.handleSnapshotChunk(m);
         break;
       case MessageType.MSG_TIMEOUT_NOW:

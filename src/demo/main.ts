@@ -3,23 +3,26 @@
 // published through the routing mesh: in containers when a Docker engine with a busybox image
 // answers, as plain processes otherwise. Ctrl-C removes the service, stops every daemon and
 // deletes the data, leaving no process or container behind.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { connect } from '../../client/index.js';
-import { DemoDaemons, portFreeOn } from './daemons.js';
+import { LocalCluster } from '../launcher/cluster.js';
+import { portFreeOn } from '../launcher/ports.js';
+import { waitFor } from '../launcher/wait.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BATON = resolve(HERE, '../baton.js');
 const WEB = resolve(HERE, 'web.js');
+// In this order each gets its own loopback address, 127.0.0.1 to 127.0.0.5.
 const NODES = [
-  { name: 'manager-1', ip: '127.0.0.1', role: 'init' },
-  { name: 'manager-2', ip: '127.0.0.2', role: 'manager' },
-  { name: 'manager-3', ip: '127.0.0.3', role: 'manager' },
-  { name: 'worker-1', ip: '127.0.0.4', role: 'worker' },
-  { name: 'worker-2', ip: '127.0.0.5', role: 'worker' },
+  { name: 'manager-1', role: 'manager' },
+  { name: 'manager-2', role: 'manager' },
+  { name: 'manager-3', role: 'manager' },
+  { name: 'worker-1', role: 'worker' },
+  { name: 'worker-2', role: 'worker' },
 ] as const;
 const IMAGES = ['local/busybox:1', 'busybox:latest'];
 const CLUSTER_LABEL = 'baton.cluster';
@@ -28,7 +31,8 @@ const HTTPD = 'mkdir -p /tmp/www && echo "hello from container $(hostname)" > /t
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const root = mkdtempSync(join(tmpdir(), 'baton-demo-'));
-const daemons = new DemoDaemons(root, BATON);
+const daemons = new LocalCluster({ root, baton: BATON, addressPerNode: true });
+const FIRST = NODES[0].name;
 const docker = new Docker();
 let clusterId = '';
 let stopping: Promise<void> | undefined;
@@ -56,16 +60,8 @@ async function dockerImage(): Promise<{ image?: string; why: string }> {
   return { why: 'the Docker engine has no busybox image (`docker pull busybox` to run the demo in containers)' };
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, 250));
-  }
-}
-
 function readyNodes(): number {
-  const r = daemons.cli(['node', 'ls', '--format', 'json']);
+  const r = daemons.cli(FIRST, ['node', 'ls', '--format', 'json']);
   if (r.code !== 0) return 0;
   const nodes = JSON.parse(r.stdout) as { status?: { state?: string } }[];
   return nodes.filter((n) => n.status?.state === 'NODE_READY').length;
@@ -73,24 +69,23 @@ function readyNodes(): number {
 
 async function up(): Promise<void> {
   say(`Starting 3 managers and 2 workers on 127.0.0.1-127.0.0.5 (data and logs in ${root}) ...`);
-  const first = await daemons.start(NODES[0].name, NODES[0].ip, ['init']);
-  const token = (role: string): string => new RegExp(`add a ${role}[\\s\\S]*?--token (\\S+)`).exec(first.stdout)?.[1] ?? '';
-  for (const n of NODES.slice(1)) await daemons.start(n.name, n.ip, ['join', '--token', token(n.role), first.addr]);
-  await waitFor('every node ready', () => readyNodes() === NODES.length, 30_000);
+  await daemons.init(FIRST);
+  for (const n of NODES.slice(1)) await daemons.join(n.name, n.role);
+  await waitFor('every node ready', () => readyNodes() === NODES.length, { timeoutMs: 30_000, intervalMs: 250 });
   clusterId = (await client().control.call('Info', {})).clusterId ?? '';
-  for (const n of daemons.nodes) say(`  ${n.name.padEnd(10)} ${n.addr.padEnd(16)} pid ${n.proc.pid}`);
+  for (const n of daemons.list()) say(`  ${n.name.padEnd(10)} ${n.addr.padEnd(16)} pid ${n.proc.pid}`);
   say(`  cluster ${clusterId}`);
 
   const { image, why } = await dockerImage();
-  const published = (await portFreeOn(NODES.map((n) => n.ip), 8080)) ? '8080:' : '';
+  const published = (await portFreeOn(daemons.list().map((n) => n.host), 8080)) ? '8080:' : '';
   const create = image
     ? ['service', 'create', '--name', 'web', '--replicas', '3', '--publish', `${published}80`, image, 'sh', '-c', HTTPD]
     : ['service', 'create', '--name', 'web', '--replicas', '3', '--runtime', 'process', '--publish', `${published}8080`, '--', process.execPath, WEB];
   say(`\nDeploying the demo web service, 3 replicas, ${image ? 'as containers' : 'as processes'} (${why}):`);
   say(`  baton ${create.map((w) => (/\s/.test(w) ? `'${w}'` : w)).join(' ')}`);
-  const created = daemons.cli(create, true);
+  const created = daemons.cli(FIRST, create, { inherit: true });
   if (created.code !== 0) throw new Error('the demo service did not start (see above)');
-  const inspect = JSON.parse(daemons.cli(['service', 'inspect', 'web']).stdout) as { endpoint?: { ports?: { publishedPort?: number }[] } }[];
+  const inspect = JSON.parse(daemons.cli(FIRST, ['service', 'inspect', 'web']).stdout) as { endpoint?: { ports?: { publishedPort?: number }[] } }[];
   const port = inspect[0]?.endpoint?.ports?.[0]?.publishedPort ?? 0;
 
   const cli = `node ${BATON}`;
@@ -101,36 +96,15 @@ The service answers on that port of every node (127.0.0.1 to 127.0.0.5), whichev
 its replicas; each answer names the replica that served it. Try, in another terminal:
 
   curl http://127.0.0.1:${port}/ ; curl http://127.0.0.4:${port}/
-  alias baton='${cli}'; export BATON_HOST=unix://${join(daemons.nodes[0]!.dataDir, 'baton.sock')}
+  alias baton='${cli}'; export BATON_HOST=unix://${join(daemons.dataDir(FIRST), 'baton.sock')}
   baton node ls
   baton service ps web
   baton service scale web=5
   baton service logs web
   baton node update --availability drain <a node id>     # its replicas move elsewhere
-  kill -9 ${daemons.nodes[3]!.proc.pid}          # worker-1 dies: its replicas are rescheduled in a few seconds
+  kill -9 ${daemons.get('worker-1').proc.pid}          # worker-1 dies: its replicas are rescheduled in a few seconds
 
 Ctrl-C stops every process it started and removes the data.`);
-}
-
-/** The tasks' processes (process runtime) record their pid; a stopped daemon leaves them running on purpose. */
-function killProcessTasks(): void {
-  for (const n of daemons.nodes) {
-    const dir = join(n.dataDir, 'tasks', 'process');
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const task of tasks) {
-      try {
-        const { pid } = JSON.parse(readFileSync(join(dir, task, 'task.json'), 'utf8')) as { pid?: number };
-        if (pid) process.kill(-pid, 'SIGKILL');
-      } catch {
-        // Already gone, or never started.
-      }
-    }
-  }
 }
 
 async function removeContainers(): Promise<void> {
@@ -142,14 +116,14 @@ async function removeContainers(): Promise<void> {
 function down(code: number): Promise<void> {
   stopping ??= (async () => {
     say('\nStopping: removing the service, then every daemon ...');
-    if (daemons.nodes.length > 0 && daemons.cli(['service', 'rm', 'web']).code === 0) {
+    if (daemons.nodes.size > 0 && daemons.cli(FIRST, ['service', 'rm', 'web']).code === 0) {
       // The nodes stop their tasks themselves; what remains after a short wait is swept below.
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline && (await taskCount()) > 0) await new Promise((ok) => setTimeout(ok, 250));
+      await waitFor('the service\'s tasks to stop', async () => (await taskCount()) <= 0, { timeoutMs: 15_000, intervalMs: 250 }).catch(() => undefined);
     }
     control?.close();
     await daemons.stop();
-    killProcessTasks();
+    // The tasks' processes (process runtime): a stopped daemon leaves them running on purpose.
+    daemons.killProcessTasks();
     await removeContainers();
     rmSync(root, { recursive: true, force: true });
     say('Stopped; nothing left behind.');
@@ -160,7 +134,7 @@ function down(code: number): Promise<void> {
 
 let control: ReturnType<typeof connect> | undefined;
 function client(): ReturnType<typeof connect> {
-  return (control ??= connect({ dataDir: daemons.nodes[0]!.dataDir }));
+  return (control ??= connect({ dataDir: daemons.dataDir(FIRST) }));
 }
 
 /** Tasks the cluster still tracks (0 once a removed service's tasks have stopped); -1 if unknown. */

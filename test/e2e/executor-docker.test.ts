@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { requireDocker, TEST_IMAGE, TEST_LABELS } from '../lib/docker.js';
+import { codeOf, collect as collectLogs, getText, taskSpec } from '../lib/executor.js';
 import {
-  ExecutorError,
   createDockerExecutor,
   taskName,
   type Executor,
@@ -19,27 +19,8 @@ import {
 /** One cluster ID per run, so the after hooks remove exactly what this run created. */
 const CLUSTER = `c-e2e-${randomBytes(4).toString('hex')}`;
 
-let counter = 0;
 function spec(over: Partial<TaskRunSpec> = {}): TaskRunSpec {
-  counter++;
-  return {
-    taskId: `t${counter}${randomBytes(3).toString('hex')}`,
-    serviceId: 'svc1',
-    serviceName: 'web',
-    slot: counter,
-    nodeId: 'n-a',
-    clusterId: CLUSTER,
-    runtime: 'docker',
-    image: TEST_IMAGE,
-    command: [],
-    args: [],
-    env: [],
-    dir: '',
-    limits: { nanoCpus: 0, memoryBytes: 0 },
-    ports: [],
-    stopGraceMs: 5_000,
-    ...over,
-  };
+  return taskSpec(CLUSTER, { runtime: 'docker', image: TEST_IMAGE, ...over });
 }
 
 interface Ctx {
@@ -63,34 +44,8 @@ function executor(docker: Docker, nodeId = 'n-a'): Executor {
   return createDockerExecutor({ clusterId: CLUSTER, nodeId, docker, extraLabels: TEST_LABELS });
 }
 
-async function collect(logs: AsyncIterable<LogChunk>): Promise<{ stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  for await (const c of logs) {
-    assert.ok(c.timestamp > Date.now() - 600_000 && c.timestamp < Date.now() + 60_000, 'timestamps come from the engine');
-    const text = Buffer.from(c.data).toString('utf8');
-    if (c.stream === 'stdout') stdout += text;
-    else stderr += text;
-  }
-  return { stdout, stderr };
-}
-
-async function getText(url: string, ms = 10_000): Promise<string> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return await res.text();
-      if (Date.now() > deadline) throw new Error(`${url}: HTTP ${res.status}`);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function codeOf(err: unknown): string | undefined {
-  return err instanceof ExecutorError ? err.code : undefined;
+function collect(logs: AsyncIterable<LogChunk>): Promise<{ stdout: string; stderr: string }> {
+  return collectLogs(logs, (c) => assert.ok(c.timestamp > Date.now() - 600_000 && c.timestamp < Date.now() + 60_000, 'timestamps come from the engine'));
 }
 
 const HTTPD = { command: ['httpd'], args: ['-f', '-p', '80', '-h', '/www'], ports: [{ targetPort: 80, protocol: 'tcp' as const }] };

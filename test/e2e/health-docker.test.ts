@@ -6,9 +6,10 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type Docker from 'dockerode';
-import { BatonCluster, eventually, running, tasks, type TaskRow } from '../lib/baton-cluster.js';
+import { BatonCluster, running, tasks, type TaskRow } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { httpGet, tally, tcpProbe } from '../lib/mesh-probe.js';
-import { freePort } from '../lib/ports.js';
+import { freePort } from '../../src/launcher/ports.js';
 import { requireDocker, TEST_IMAGE, TEST_LABELS, dockerCluster } from '../lib/docker.js';
 
 const PATH = '/cgi-bin/hostname';
@@ -54,18 +55,18 @@ test('docker: httpd with a wget health check turns healthy; a failing check repl
     TEST_IMAGE, 'sleep', '1000',
   ]);
   assert.equal(flag.code, 0, flag.stderr + flag.stdout);
-  await eventually('the task runs, starting', () => running(tasks(c, 'm1', 'hflag'))[0]?.health === 'HEALTH_STARTING');
+  await waitFor('the task runs, starting', () => running(tasks(c, 'm1', 'hflag'))[0]?.health === 'HEALTH_STARTING');
   assert.match(c.cli('m1', ['service', 'ps', 'hflag']).stdout, /Running .* ago \(starting\)/);
   const first = running(tasks(c, 'm1', 'hflag'))[0]!;
   exec(first.containerId, ['touch', '/tmp/ok']);
-  await eventually('healthy once /tmp/ok exists', () => tasks(c, 'm1', 'hflag').find((x) => x.id === first.id)?.health === 'HEALTH_HEALTHY');
+  await waitFor('healthy once /tmp/ok exists', () => tasks(c, 'm1', 'hflag').find((x) => x.id === first.id)?.health === 'HEALTH_HEALTHY');
 
   exec(first.containerId, ['rm', '/tmp/ok']);
-  await eventually('the unhealthy task failed and a new container runs', () => {
+  await waitFor('the unhealthy task failed and a new container runs', () => {
     const all = tasks(c, 'm1', 'hflag');
     const old = all.find((x) => x.id === first.id);
     return old?.state === 'TASK_FAILED' && running(all).some((x) => x.id !== first.id);
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   const old = tasks(c, 'm1', 'hflag').find((x) => x.id === first.id)!;
   assert.equal(old.err, 'unhealthy container');
   assert.equal(old.desired, 'TASK_SHUTDOWN');
@@ -116,12 +117,12 @@ test('docker: the routing mesh sends only to healthy tasks and stops sending to 
     '--health-start-period', '60s', TEST_IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www',
   ]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
-  await eventually('both replicas run, starting', () => {
+  await waitFor('both replicas run, starting', () => {
     const ts = running(tasks(c, 'm1', 'hmesh'));
     return ts.length === 2 && ts.every((x) => x.health === 'HEALTH_STARTING');
   });
   // No healthy backend yet: the mesh holds the port and resets new connections.
-  await eventually('the mesh holds the port', async () => (await tcpProbe('127.0.0.1', port)) === 'reset');
+  await waitFor('the mesh holds the port', async () => (await tcpProbe('127.0.0.1', port)) === 'reset');
 
   const [a, b] = running(tasks(c, 'm1', 'hmesh')).sort((x, y) => x.name.localeCompare(y.name)) as [TaskRow, TaskRow];
   const nameOf = (x: TaskRow): string => `${x.name}.${x.id}`;
@@ -133,11 +134,11 @@ test('docker: the routing mesh sends only to healthy tasks and stops sending to 
   };
 
   exec(a.containerId, ['touch', '/tmp/ok']);
-  await eventually('only the healthy replica answers', async () => (await answering().catch(() => [])).join() === nameOf(a));
+  await waitFor('only the healthy replica answers', async () => (await answering().catch(() => [])).join() === nameOf(a));
   assert.deepEqual(await answering(), [nameOf(a)], 'the starting replica gets nothing');
 
   exec(b.containerId, ['touch', '/tmp/ok']);
-  await eventually('both answer once both are healthy', async () => (await answering().catch(() => [])).length === 2);
+  await waitFor('both answer once both are healthy', async () => (await answering().catch(() => [])).length === 2);
 
   // A client keeps requesting while a turns unhealthy and is stopped: none of its requests fails.
   let loop = true;
@@ -154,20 +155,20 @@ test('docker: the routing mesh sends only to healthy tasks and stops sending to 
   try {
     exec(a.containerId, ['rm', '/tmp/ok']);
     // Asked of the engine without blocking (the CLI would stall the client loop meanwhile).
-    await eventually('the unhealthy container stopped', async () => (await docker.getContainer(a.containerId).inspect()).State.Running === false, 30_000);
+    await waitFor('the unhealthy container stopped', async () => (await docker.getContainer(a.containerId).inspect()).State.Running === false, { timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 1_000));
   } finally {
     loop = false;
     await client;
   }
-  await eventually('the unhealthy replica is failed and replaced', () => {
+  await waitFor('the unhealthy replica is failed and replaced', () => {
     const all = tasks(c, 'm1', 'hmesh');
     return all.find((x) => x.id === a.id)?.err === 'unhealthy container' && running(all).length === 2;
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   t.diagnostic(`${served} requests served while a replica turned unhealthy and was stopped`);
   assert.ok(served > 0);
   assert.deepEqual(failures, [], `no failed request while a replica turned unhealthy (${served} served)`);
   // The replacement is starting (its /tmp/ok does not exist): only b is served.
-  await eventually('only the healthy replica answers again', async () => (await answering().catch(() => [])).join() === nameOf(b));
+  await waitFor('only the healthy replica answers again', async () => (await answering().catch(() => [])).join() === nameOf(b));
   assert.deepEqual(await answering(), [nameOf(b)]);
 });

@@ -5,8 +5,9 @@
 // process-runtime task on the same nodes.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
-import { freePort } from '../lib/ports.js';
+import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
+import { freePort } from '../../src/launcher/ports.js';
 import { canBind, cliAsync, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
 import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
 
@@ -25,10 +26,10 @@ async function whileRunning(action: () => Promise<number | null>, port: number):
 }
 
 async function everyReplicaOnEveryNode(port: number, replicas: number): Promise<void> {
-  await eventually(`${replicas} replicas answer on every node`, async () => {
+  await waitFor(`${replicas} replicas answer on every node`, async () => {
     for (const h of HOSTS) if ((await tally(h, port, replicas * 2, PATH)).answers.size < replicas) return false;
     return true;
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   for (const h of HOSTS) {
     const { answers, failures } = await tally(h, port, REQUESTS_PER_NODE, PATH);
     assert.deepEqual(failures, [], `no failed request through ${h}`);
@@ -44,7 +45,7 @@ test('busybox httpd behind the mesh on 3 nodes: every replica on every node, doc
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
   const w2 = nodeIdOf(await c.join('w2', 'worker', 'm1'));
-  await eventually('3 ready nodes offering docker', () => {
+  await waitFor('3 ready nodes offering docker', () => {
     const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { status: { state: string }; description: { runtimes: string[] } }[];
     return list.length === 3 && list.every((n) => n.status.state === 'NODE_READY' && n.description.runtimes.includes('docker'));
   });
@@ -80,9 +81,9 @@ test('busybox httpd behind the mesh on 3 nodes: every replica on every node, doc
   await docker.getContainer(victim.containerId).kill();
   let knownDown = Infinity;
   try {
-    await eventually('service ps shows the killed task failed', () => tasks(c, 'm1', 'web').find((x) => x.id === victim.id)?.state === 'TASK_FAILED');
+    await waitFor('service ps shows the killed task failed', () => tasks(c, 'm1', 'web').find((x) => x.id === victim.id)?.state === 'TASK_FAILED');
     knownDown = Date.now();
-    await eventually('150 requests after the task is known down', () => results.filter((r) => r.start > knownDown).length >= 150, 30_000);
+    await waitFor('150 requests after the task is known down', () => results.filter((r) => r.start > knownDown).length >= 150, { timeoutMs: 30_000 });
   } finally {
     stop = true;
     await client;
@@ -94,7 +95,7 @@ test('busybox httpd behind the mesh on 3 nodes: every replica on every node, doc
 
   // Scale to 0: every node resets new connections at once; back to 3: every replica answers.
   assert.equal(c.cli('m1', ['service', 'scale', 'web=0']).code, 0);
-  for (const h of HOSTS) await eventually(`${h} resets connections`, async () => (await tcpProbe(h, port)) === 'reset');
+  for (const h of HOSTS) await waitFor(`${h} resets connections`, async () => (await tcpProbe(h, port)) === 'reset');
   assert.equal(c.cli('m1', ['service', 'scale', 'web=3']).code, 0);
   await everyReplicaOnEveryNode(port, 3);
 
@@ -114,7 +115,7 @@ test('busybox httpd behind the mesh on 3 nodes: every replica on every node, doc
   const udp = await freePort();
   const echo = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'echo', '--replicas', '2', '--publish', `${udp}:53/udp`, '--', process.execPath, '-e', UDP_ECHO]);
   assert.equal(echo.code, 0, echo.stderr + echo.stdout);
-  for (const h of HOSTS) await eventually(`a UDP answer through ${h}`, async () => /^echo\.\d\.\w+:ping$/.test(await udpRoundTrip(h, udp, 'ping')));
+  for (const h of HOSTS) await waitFor(`a UDP answer through ${h}`, async () => /^echo\.\d\.\w+:ping$/.test(await udpRoundTrip(h, udp, 'ping')));
 
   // Host mode: Docker binds the published port on the task's node only; no mesh.
   const hostPort = await freePort();
@@ -123,10 +124,10 @@ test('busybox httpd behind the mesh on 3 nodes: every replica on every node, doc
     TEST_IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www',
   ]);
   assert.equal(pinned.code, 0, pinned.stderr + pinned.stdout);
-  await eventually('the host-mode container answers on its node', async () => /^pinned\.1\./.test(await httpGet('127.0.0.3', hostPort, PATH)));
+  await waitFor('the host-mode container answers on its node', async () => /^pinned\.1\./.test(await httpGet('127.0.0.3', hostPort, PATH)));
   for (const h of ['127.0.0.1', '127.0.0.2']) assert.equal(await tcpProbe(h, hostPort), 'refused', `nothing listens on ${h}:${hostPort}`);
 
   // Removed: the mesh port is free again on every node.
   assert.equal(c.cli('m1', ['service', 'rm', 'web']).code, 0);
-  for (const h of HOSTS) await eventually(`${port} is free on ${h}`, () => canBind(h, port));
+  for (const h of HOSTS) await waitFor(`${port} is free on ${h}`, () => canBind(h, port));
 });

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { BATON, eventually, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { BATON, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { demuxLogs, requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
 
 async function exec(docker: Docker, containerId: string, cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -35,7 +36,7 @@ test('a container reads its secret at /run/secrets and its config at the target 
   if (!docker) return;
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
-  await eventually('the node offers docker', () => {
+  await waitFor('the node offers docker', () => {
     const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
     return list[0]?.description.runtimes.includes('docker') ?? false;
   });
@@ -78,7 +79,7 @@ test('a container reads its secret at /run/secrets and its config at the target 
   assert.deepEqual(leaked, [], 'the secret is nowhere in clear under the data dir (Raft log, agent DB) or the log');
 
   assert.equal(c.cli('m1', ['service', 'rm', 'app']).code, 0);
-  await eventually('the container and the task\'s secret files are gone', async () => {
+  await waitFor('the container and the task\'s secret files are gone', async () => {
     const left = await docker.listContainers({ all: true, filters: { label: [`baton.task=${task.id}`] } });
     return left.length === 0 && !existsSync(taskDir);
   });

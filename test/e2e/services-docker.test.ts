@@ -3,7 +3,8 @@
 // containers, a missing image or unsatisfiable constraint says why instead of hanging.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, nodeIdOf, nodes, running, tasks, scaleAndKillLeader } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import type Docker from 'dockerode';
 import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
 
@@ -16,7 +17,7 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
   await c.init('m1', ['--heartbeat-grace', '10']);
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await c.join('w2', 'worker', 'm1');
-  await eventually('3 ready nodes offering docker', () => {
+  await waitFor('3 ready nodes offering docker', () => {
     const r = c.cli('m1', ['node', 'ls', '--format', 'json']);
     const list = JSON.parse(r.stdout) as { status: { state: string }; description: { runtimes: string[] } }[];
     return list.length === 3 && list.every((n) => n.status.state === 'NODE_READY' && n.description.runtimes.includes('docker'));
@@ -43,7 +44,7 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
   // docker kill: the failed task stays in ps with its exit code, a replacement runs.
   const victim = ts[0]!;
   await docker.getContainer(victim.containerId).kill();
-  await eventually('replacement after docker kill', () => {
+  await waitFor('replacement after docker kill', () => {
     const all = tasks(c, 'm1', 'web');
     const old = all.find((x) => x.id === victim.id);
     return running(all).length === 3 && old?.state === 'TASK_FAILED' && old.exitCode === 137;
@@ -55,7 +56,7 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
   const onW1 = ts.find((x) => x.node === w1)!;
   await c.kill('w1', 'SIGTERM');
   await c.restart('w1');
-  await eventually('w1 ready again', () => nodes(c, 'm1').find((n) => n.id === w1)?.status === 'NODE_READY');
+  await waitFor('w1 ready again', () => nodes(c, 'm1').find((n) => n.id === w1)?.status === 'NODE_READY');
   // Time for a wrong agent to have started a duplicate, then: the same task, the same container.
   await new Promise((r) => setTimeout(r, 3000));
   const afterRestart = running(tasks(c, 'm1', 'web'));
@@ -66,15 +67,15 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
 
   // SIGKILL a worker: its task is orphaned and rescheduled elsewhere.
   await c.kill('w1');
-  await eventually('w1 down and its replica running elsewhere', () => {
+  await waitFor('w1 down and its replica running elsewhere', () => {
     const all = tasks(c, 'm1', 'web');
     const old = all.find((x) => x.id === onW1.id);
     return old?.state === 'TASK_ORPHANED' && running(all).length === 3 && running(all).every((x) => x.node !== w1);
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   assert.equal(nodes(c, 'm1').find((n) => n.id === w1)?.status, 'NODE_DOWN');
 
   assert.equal(c.cli('m1', ['service', 'rm', 'web']).code, 0);
-  await eventually('containers of web removed from live nodes', async () => {
+  await waitFor('containers of web removed from live nodes', async () => {
     const left = await docker.listContainers({ all: true, filters: { label: ['baton.service'] } });
     return left.filter((x) => x.Labels['baton.node'] !== w1 && c.clusterIds.has(x.Labels['baton.cluster'] ?? '')).length === 0;
   });
@@ -86,7 +87,7 @@ test('a missing image and an unsatisfiable constraint say why instead of hanging
   const c = BatonCluster.forTest(t);
   await c.init('m1');
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
-  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  await waitFor('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
 
   // Refused at create, like `docker service create` resolving the image: one line, nothing made.
   const refused = c.cli('m1', ['service', 'create', '-d', '--name', 'ghost', '127.0.0.1:9/no/such:image']);
@@ -96,40 +97,29 @@ test('a missing image and an unsatisfiable constraint say why instead of hanging
   // Forced through, the task itself says why it cannot run.
   const missing = c.cli('m1', ['service', 'create', '-d', '--no-resolve-image', '--name', 'ghost', '--restart-condition', 'none', '127.0.0.1:9/no/such:image']);
   assert.equal(missing.code, 0, missing.stderr);
-  await eventually('the task is rejected with the reason', () => tasks(c, 'm1', 'ghost').some((x) => x.state === 'TASK_REJECTED' && /not found/i.test(x.err)));
+  await waitFor('the task is rejected with the reason', () => tasks(c, 'm1', 'ghost').some((x) => x.state === 'TASK_REJECTED' && /not found/i.test(x.err)));
   assert.match(c.cli('m1', ['service', 'ps', 'ghost']).stdout, /Rejected.*not found/i);
 
   const pinned = c.cli('m1', ['service', 'create', '-d', '--name', 'pinned', '--constraint', 'node.labels.zone==a', TEST_IMAGE, 'sleep', '1000']);
   assert.equal(pinned.code, 0, pinned.stderr);
-  await eventually('pending with the reason', () => tasks(c, 'm1', 'pinned').some((x) => x.state === 'TASK_PENDING' && /zone/.test(x.message)));
+  await waitFor('pending with the reason', () => tasks(c, 'm1', 'pinned').some((x) => x.state === 'TASK_PENDING' && /zone/.test(x.message)));
   assert.match(c.cli('m1', ['service', 'ps', 'pinned']).stdout, /Pending.*zone/);
   assert.equal(c.cli('m1', ['node', 'update', '--label-add', 'zone=a', w1]).code, 0);
-  await eventually('placed on the labelled node once it has the label', () => running(tasks(c, 'm1', 'pinned')).some((x) => x.node === w1));
+  await waitFor('placed on the labelled node once it has the label', () => running(tasks(c, 'm1', 'pinned')).some((x) => x.node === w1));
   assert.equal(c.cli('m1', ['service', 'rm', 'pinned', 'ghost']).code, 0);
-  await eventually('containers removed', async () => (await docker.listContainers({ all: true, filters: { label: [`baton.node=${w1}`] } })).length === 0);
+  await waitFor('containers removed', async () => (await docker.listContainers({ all: true, filters: { label: [`baton.node=${w1}`] } })).length === 0);
 });
 
 test('on Docker: SIGKILL of the leader while scaling 10 -> 30 ends with exactly 30 containers running, one per slot', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = dockerCluster(t, docker);
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await eventually('3 ready managers', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
+  await c.form(3);
   const create = c.cli('m1', ['service', 'create', '--name', 'many', '--replicas', '10', TEST_IMAGE, 'sleep', '100000']);
   assert.equal(create.code, 0, create.stderr + create.stdout);
   const inspect = c.cli('m1', ['service', 'inspect', '--pretty', 'many']);
   assert.match(inspect.stdout, /Name:\tmany\nMode:\tReplicated\n Replicas:\t10\nRuntime:\tdocker\nImage:\tlocal\/busybox:1/);
-  const leaderId = nodes(c, 'm1').find((n) => n.managerStatus === 'Leader')!.id;
-  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
-  const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
-  assert.equal(c.cli(leader, ['service', 'scale', '-d', 'many=30']).code, 0);
-  await c.kill(leader);
-  await eventually('exactly 30 tasks running under the new leader, one per slot', () => {
-    const live = running(tasks(c, survivor, 'many'));
-    return live.length === 30 && new Set(live.map((x) => x.name)).size === 30 && live.every((x) => x.node !== leaderId);
-  }, 90_000);
+  const { deadId: leaderId, survivor } = await scaleAndKillLeader(c, 'm1', 'many', 30, 90_000);
   assert.equal(tasks(c, survivor, 'many').filter((x) => x.desired === 'TASK_RUNNING').length, 30);
   // The containers agree with the store: 30 of this service run on the live nodes.
   const live = await docker.listContainers({ filters: { label: ['baton.service'], status: ['running'] } });

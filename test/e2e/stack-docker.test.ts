@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baton, eventually, running, tasks } from '../lib/baton-cluster.js';
+import { baton, running, tasks } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster } from '../lib/docker.js';
-import { freePort } from '../lib/ports.js';
+import { freePort } from '../../src/launcher/ports.js';
 
 const COMPOSE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/docker/compose.yml');
 
@@ -20,7 +21,7 @@ test('stack deploy of three services with a secret and a config on Docker, re-de
   const containers = async (): Promise<string[]> =>
     (await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })).filter((x) => c.clusterIds.has(x.Labels['baton.cluster'] ?? '')).map((x) => x.Id);
   await c.init('m1');
-  await eventually('the node offers docker', () => {
+  await waitFor('the node offers docker', () => {
     const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
     return list[0]?.description.runtimes.includes('docker') ?? false;
   });
@@ -41,7 +42,7 @@ test('stack deploy of three services with a secret and a config on Docker, re-de
   assert.match(stack(['services', 'site']).stdout, new RegExp(`site_web\\s+replicated\\s+2/2\\s+local/busybox:1\\s+\\*:${port}->80/tcp`));
 
   // The config, served by httpd from its target path, through the published port.
-  await eventually('the mesh serves the config', async () => {
+  await waitFor('the mesh serves the config', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/hello.txt`);
     return (await res.text()) === 'hello from a stack config\n';
   });
@@ -63,7 +64,7 @@ test('stack deploy of three services with a secret and a config on Docker, re-de
   assert.equal(version('site_web'), before.web, 'web untouched');
   assert.equal(version('site_worker'), before.worker, 'worker untouched');
   assert.ok(version('site_api') > before.api, 'api updated');
-  await eventually('the api runs the new environment', async () => {
+  await waitFor('the api runs the new environment', async () => {
     const now = running(tasks(c, 'm1', 'site_api'));
     return now.length === 1 && (await docker.getContainer(now[0]!.containerId).inspect()).Config.Env.includes('VERSION=2');
   });
@@ -73,7 +74,7 @@ test('stack deploy of three services with a secret and a config on Docker, re-de
   for (const line of ['Removing service site_web', 'Removing service site_api', 'Removing service site_worker', 'Removing config site_page', 'Removing secret site_token']) {
     assert.ok(rm.stdout.split('\n').includes(line), `"${line}" in:\n${rm.stdout}`);
   }
-  await eventually('the containers are gone', async () => (await containers()).length === 0, 30_000);
+  await waitFor('the containers are gone', async () => (await containers()).length === 0, { timeoutMs: 30_000 });
   assert.equal(c.cli('m1', ['config', 'ls', '-q']).stdout.trim(), '');
   assert.equal(c.cli('m1', ['secret', 'ls', '-q']).stdout.trim(), '');
   assert.equal(stack(['ls']).stdout, 'NAME   SERVICES\n');

@@ -4,9 +4,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { leaderOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
-import { freePort } from '../lib/ports.js';
+import { freePort } from '../../src/launcher/ports.js';
 import { cliAsync, requestsWhile, tally } from '../lib/mesh-probe.js';
 
 test('service update on Docker: new image, new command, then a failing command rolled back automatically', async (t) => {
@@ -23,7 +24,7 @@ test('service update on Docker: new image, new command, then a failing command r
   t.after(() => docker.getImage(image).remove());
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
-  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  await waitFor('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
   const name = `upd${suffix}`;
   const create = c.cli('m1', ['service', 'create', '--name', name, '--replicas', '2', '--update-monitor', '1s', '--stop-grace-period', '1s', TEST_IMAGE, 'sleep', '100000']);
   assert.equal(create.code, 0, create.stderr + create.stdout);
@@ -79,7 +80,7 @@ test('start-first rolling update of 6 httpd replicas behind the mesh, parallelis
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
   await c.join('w2', 'worker', 'm1');
-  await eventually('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
+  await waitFor('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
   const port = await freePort();
   const create = c.cli('m1', [
     'service', 'create', '--name', 'web', '--replicas', '6', '--publish', `${port}:80`, '--env', 'V=1',
@@ -87,10 +88,10 @@ test('start-first rolling update of 6 httpd replicas behind the mesh, parallelis
     TEST_IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www',
   ]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
-  await eventually('6 replicas answer through every node', async () => {
+  await waitFor('6 replicas answer through every node', async () => {
     for (const h of HOSTS) if ((await tally(h, port, 24, PATH)).answers.size < 6) return false;
     return true;
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   const before = new Set(running(tasks(c, 'm1', 'web')).map((x) => x.id));
 
   const during = await requestsWhile(HOSTS, port, PATH, () => cliAsync(c, 'm1', ['service', 'update', '--env-add', 'V=2', 'web']));
@@ -109,27 +110,22 @@ test('on Docker: SIGKILL of the leader mid-update, the new leader resumes it; 6 
   const docker = await requireDocker(t);
   if (!docker) return;
   const c = dockerCluster(t, docker);
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await c.join('w1', 'worker', 'm1');
-  await eventually('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+  await c.form(3, 1);
   const create = c.cli('m1', [
     'service', 'create', '--name', 'slow', '--replicas', '6', '--env', 'V=1', '--constraint', 'node.role==worker', '--stop-grace-period', '1s',
     '--update-parallelism', '2', '--update-delay', '2s', '--update-monitor', '500ms', TEST_IMAGE, 'sleep', '100000',
   ]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
-  const leaderId = nodes(c, 'm2').find((n) => n.managerStatus === 'Leader')!.id;
-  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
+  const { name: leader } = leaderOf(c, 'm2');
   const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
   const update = c.cli(leader, ['service', 'update', '-d', '--env-add', 'V=2', 'slow']);
   assert.equal(update.code, 0, update.stderr);
-  await eventually('the first batch runs the new spec', async () => {
+  await waitFor('the first batch runs the new spec', async () => {
     const envs = await Promise.all(running(tasks(c, leader, 'slow')).map(async (x) => (await docker.getContainer(x.containerId).inspect()).Config.Env));
     return envs.filter((e) => e.includes('V=2')).length >= 2;
   });
   await c.kill(leader);
-  await eventually('the update completes under the new leader', () => /UPDATE_COMPLETED/.test(c.cli(survivor, ['service', 'inspect', 'slow']).stdout), 90_000);
+  await waitFor('the update completes under the new leader', () => /UPDATE_COMPLETED/.test(c.cli(survivor, ['service', 'inspect', 'slow']).stdout), { timeoutMs: 90_000 });
 
   // The engine's truth: exactly 6 running containers of this cluster, all on the new spec.
   const live = (await docker.listContainers({ filters: { label: ['baton.cluster'] } })).filter((x) => c.clusterIds.has(x.Labels['baton.cluster'] ?? ''));

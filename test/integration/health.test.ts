@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatonCluster, eventually, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, running, tasks, assertCreateRefused } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { alive } from '../lib/processes.js';
 
 test('process runtime: healthy while the check passes; unhealthy is stopped, failed and replaced', async (t) => {
@@ -35,7 +36,7 @@ test('process runtime: healthy while the check passes; unhealthy is stopped, fai
 
   // The check starts failing: after 2 failed probes the task is unhealthy, stopped, failed.
   rmSync(ok);
-  await eventually('the unhealthy task is failed and a replacement runs', () => {
+  await waitFor('the unhealthy task is failed and a replacement runs', () => {
     const all = tasks(c, 'm1', 'hc');
     const old = all.find((x) => x.id === first.id);
     return old?.state === 'TASK_FAILED' && running(all).some((x) => x.id !== first.id);
@@ -49,7 +50,7 @@ test('process runtime: healthy while the check passes; unhealthy is stopped, fai
   assert.match(after.stdout, /Failed .* ago\s+unhealthy container/, after.stdout);
 
   // The replacement recreates the file itself after a second: starting, then healthy.
-  await eventually('the replacement turns healthy', () => running(tasks(c, 'm1', 'hc')).some((x) => x.health === 'HEALTH_HEALTHY'));
+  await waitFor('the replacement turns healthy', () => running(tasks(c, 'm1', 'hc')).some((x) => x.health === 'HEALTH_HEALTHY'));
   assert.ok(existsSync(ok));
 });
 
@@ -72,14 +73,14 @@ test('process runtime: a restarted node resumes checking its adopted task withou
   await c.kill('m1');
   await c.restart('m1');
   // Adopted, still healthy: the check resumes from the reported health, not from "starting".
-  await eventually('the node is back', () => c.cli('m1', ['service', 'ps', 'hc']).code === 0);
+  await waitFor('the node is back', () => c.cli('m1', ['service', 'ps', 'hc']).code === 0);
   await new Promise((r) => setTimeout(r, 1_000));
   const again = running(tasks(c, 'm1', 'hc'));
   assert.deepEqual(again.map((x) => [x.id, x.health]), [[task.id, 'HEALTH_HEALTHY']]);
 
   // Still inside its 60 s start period, but it was healthy once: failures count and it is replaced.
   rmSync(ok);
-  await eventually('the adopted task turned unhealthy and was replaced', () => {
+  await waitFor('the adopted task turned unhealthy and was replaced', () => {
     const all = tasks(c, 'm1', 'hc');
     return all.find((x) => x.id === task.id)?.err === 'unhealthy container' && running(all).some((x) => x.id !== task.id);
   });
@@ -100,7 +101,7 @@ test('process runtime: a task without a check shows no health; a failing check w
     '--', 'sleep', '1000',
   ]);
   assert.equal(slow.code, 0, slow.stderr);
-  await eventually('the task runs, starting', () => running(tasks(c, 'm1', 'slow'))[0]?.health === 'HEALTH_STARTING');
+  await waitFor('the task runs, starting', () => running(tasks(c, 'm1', 'slow'))[0]?.health === 'HEALTH_STARTING');
   // Several failed probes later it is still the same task, still starting.
   await new Promise((r) => setTimeout(r, 1_500));
   const ts = tasks(c, 'm1', 'slow');
@@ -112,12 +113,7 @@ test('process runtime: a task without a check shows no health; a failing check w
 test('bad health flags: one error line, nothing created', async (t) => {
   const c = BatonCluster.forTest(t);
   await c.init('m1');
-  const bad = (args: string[], pattern: RegExp): void => {
-    const r = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'x', ...args, '--', 'sleep', '100']);
-    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
-    assert.match(r.stderr, /^Error: [^\n]+\n$/);
-    assert.match(r.stderr, pattern);
-  };
+  const bad = (args: string[], pattern: RegExp): void => assertCreateRefused(c, 'm1', args, pattern);
   bad(['--health-cmd', 'true', '--health-interval', 'soon'], /--health-interval/);
   bad(['--health-cmd', 'true', '--health-timeout', '-1s'], /--health-timeout/);
   bad(['--health-cmd', 'true', '--health-retries', '-1'], /--health-retries/);
@@ -150,7 +146,7 @@ test('service update adds, changes and removes a health check (the new tasks run
 
   const add = c.cli('m1', ['service', 'update', '--health-cmd', 'true', '--health-interval', '200ms', 'up']);
   assert.equal(add.code, 0, add.stderr + add.stdout);
-  await eventually('the new task is healthy', () => running(tasks(c, 'm1', 'up'))[0]?.health === 'HEALTH_HEALTHY');
+  await waitFor('the new task is healthy', () => running(tasks(c, 'm1', 'up'))[0]?.health === 'HEALTH_HEALTHY');
   assert.match(c.cli('m1', ['service', 'ps', 'up']).stdout, /Running .* ago \(healthy\)/);
 
   // Timings alone keep the command.
@@ -168,7 +164,7 @@ test('service update adds, changes and removes a health check (the new tasks run
   assert.equal(c.cli('m1', ['service', 'update', '--no-healthcheck', 'up']).code, 0);
   assert.deepEqual(spec(), { test: ['NONE'], intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 });
   assert.match(c.cli('m1', ['service', 'inspect', '--pretty', 'up']).stdout, /\nHealthcheck:\tnone \(--no-healthcheck\)\n/);
-  await eventually('the new task has no check', () => {
+  await waitFor('the new task has no check', () => {
     const ts = running(tasks(c, 'm1', 'up'));
     return ts.length === 1 && ts[0]?.health === 'HEALTH_NONE';
   });

@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '../../client/index.js';
-import { BatonCluster, eventually } from '../lib/baton-cluster.js';
+import { BatonCluster } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 
 const LINES = 6144;
 const LINE_BYTES = 16 << 10;
@@ -29,11 +30,11 @@ function rssBytes(pid: number): number {
 
 test('a paused service logs reader holds the node back: bounded memory, and every byte arrives after', async (t) => {
   const c = BatonCluster.forTest(t);
-  const pid = (await c.init('m1')).proc!.pid!;
+  const pid = (await c.init('m1')).proc.pid!;
   const done = join(c.root, 'written');
   const create = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'loud', '--', process.execPath, '-e', WRITER, done]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
-  await eventually('the task wrote its 96 MiB of output', () => existsSync(done), 60_000);
+  await waitFor('the task wrote its 96 MiB of output', () => existsSync(done), { timeoutMs: 60_000 });
 
   const client = connect({ dataDir: c.dataDir('m1') });
   t.after(() => client.close());

@@ -5,8 +5,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { BatonCluster, baton, eventually, running, tasks } from '../lib/baton-cluster.js';
-import { freePort } from '../lib/ports.js';
+import { BatonCluster, baton, running, tasks } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
+import { freePort } from '../../src/launcher/ports.js';
 import { tally } from '../lib/mesh-probe.js';
 import { alive } from '../lib/processes.js';
 
@@ -26,12 +27,12 @@ function meshWorkerPids(daemonPid: number): number[] {
 test('--mesh-workers 3: two worker processes relay the published port on their own, and go with the daemon', async (t) => {
   const c = BatonCluster.forTest(t);
   const m1 = await c.init('m1', ['--mesh-workers', '3']);
-  const daemonPid = m1.proc!.pid!;
+  const daemonPid = m1.proc.pid!;
   const port = await freePort();
   const create = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'web', '--replicas', '2', '--publish', `${port}:80`, '--', process.execPath, '-e', SERVER]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
   assert.equal(running(tasks(c, 'm1', 'web')).length, 2);
-  await eventually('both replicas answer through the mesh', async () => (await tally('127.0.0.1', port, 6)).answers.size === 2);
+  await waitFor('both replicas answer through the mesh', async () => (await tally('127.0.0.1', port, 6)).answers.size === 2);
   const workers = meshWorkerPids(daemonPid);
   assert.equal(workers.length, 2, `two mesh worker processes: ${workers.join(', ')}`);
 
@@ -47,7 +48,7 @@ test('--mesh-workers 3: two worker processes relay the published port on their o
   assert.equal(served.answers.size, 2, `both replicas answer through the workers: ${[...served.answers.keys()].join(', ')}`);
 
   await c.kill('m1', 'SIGKILL');
-  await eventually('the mesh workers exit with their daemon', () => workers.every((pid) => !alive(pid)));
+  await waitFor('the mesh workers exit with their daemon', () => workers.every((pid) => !alive(pid)));
 });
 
 test('--mesh-workers with a bad value: one error line, nothing started', async () => {

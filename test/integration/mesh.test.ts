@@ -7,8 +7,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { BatonCluster, baton, eventually, nodeIdOf, nodes, running, tasks, tasksAsync } from '../lib/baton-cluster.js';
-import { freePort } from '../lib/ports.js';
+import { BatonCluster, baton, nodeIdOf, nodes, running, tasks, tasksAsync, assertCreateRefused } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
+import { freePort } from '../../src/launcher/ports.js';
 import { canBind, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
 
 // Answers "<task name>@<node address>" (task name: service.slot.task-id) over HTTP (target 80), echoes UDP datagrams prefixed with
@@ -33,7 +34,7 @@ const REQUESTS_PER_NODE = 30;
 
 /** Every node answers, and over `REQUESTS_PER_NODE` requests each one sees every replica, none failing. */
 async function allReplicasAnswerEverywhere(port: number, replicas: number): Promise<void> {
-  await eventually(`${replicas} replicas answer on every node`, async () => {
+  await waitFor(`${replicas} replicas answer on every node`, async () => {
     for (const h of HOSTS) if ((await tally(h, port, replicas * 2)).answers.size < replicas) return false;
     return true;
   });
@@ -70,7 +71,7 @@ test('published ports answer on every node, spread over every replica, through s
   await c.join('w1', 'worker', 'm1');
   const w2 = nodeIdOf(await c.join('w2', 'worker', 'm1'));
   assert.deepEqual(['m1', 'w1', 'w2'].map((n) => c.host(n)), HOSTS);
-  await eventually('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
+  await waitFor('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
 
   const web = await freePort();
   const udp = await freePort();
@@ -84,7 +85,7 @@ test('published ports answer on every node, spread over every replica, through s
 
   // UDP through the mesh: every node relays a datagram to a replica and its answer back.
   for (const h of HOSTS) {
-    await eventually(`a UDP answer through ${h}`, async () => /^web\.\d\.\w+@127\.0\.0\.\d:ping$/.test(await udpRoundTrip(h, udp, 'ping')));
+    await waitFor(`a UDP answer through ${h}`, async () => /^web\.\d\.\w+@127\.0\.0\.\d:ping$/.test(await udpRoundTrip(h, udp, 'ping')));
   }
 
   // The metrics endpoint counts the connections made through this node.
@@ -100,14 +101,14 @@ test('published ports answer on every node, spread over every replica, through s
 
   // Scaled to 0, every node still holds the port and resets new connections at once.
   assert.equal(c.cli('m1', ['service', 'scale', 'web=0']).code, 0);
-  for (const h of HOSTS) await eventually(`${h} resets connections`, async () => (await tcpProbe(h, web)) === 'reset');
+  for (const h of HOSTS) await waitFor(`${h} resets connections`, async () => (await tcpProbe(h, web)) === 'reset');
 
   assert.equal(c.cli('m1', ['service', 'scale', 'web=3']).code, 0);
   await allReplicasAnswerEverywhere(web, 3);
 
   // Removed: the port is free again on every node.
   assert.equal(c.cli('m1', ['service', 'rm', 'web']).code, 0);
-  for (const h of HOSTS) await eventually(`${web} is free on ${h}`, () => canBind(h, web));
+  for (const h of HOSTS) await waitFor(`${web} is free on ${h}`, () => canBind(h, web));
 
   // Host mode: bound by the task itself on its node only; no mesh anywhere.
   const pinnedPort = await freePort();
@@ -116,7 +117,7 @@ test('published ports answer on every node, spread over every replica, through s
     '--publish', `mode=host,target=80,published=${pinnedPort}`, '--', process.execPath, server,
   ]);
   assert.equal(pinned.code, 0, pinned.stderr + pinned.stdout);
-  await eventually('the host-mode task answers on its node', async () => /^pinned\.1\.\w+@127\.0\.0\.3$/.test((await httpGet('127.0.0.3', pinnedPort)).trim()));
+  await waitFor('the host-mode task answers on its node', async () => /^pinned\.1\.\w+@127\.0\.0\.3$/.test((await httpGet('127.0.0.3', pinnedPort)).trim()));
   assert.equal(running(tasks(c, 'm1', 'pinned'))[0]?.hostPort, pinnedPort, 'the task is bound on the published port itself');
   for (const h of ['127.0.0.1', '127.0.0.2']) assert.equal(await tcpProbe(h, pinnedPort), 'refused', `nothing listens on ${h}:${pinnedPort}`);
   assert.match(c.cli('m1', ['service', 'inspect', '--pretty', 'pinned']).stdout, new RegExp(`Ports:\\s+\\*:${pinnedPort}->80/tcp \\(host\\)`));
@@ -131,7 +132,7 @@ test('published ports answer on every node, spread over every replica, through s
   const inspect = c.cli('m1', ['service', 'inspect', '--pretty', 'pp']).stdout;
   assert.match(inspect, new RegExp(`Ports:\\s+\\*:${ppPort}->81/tcp \\(proxy-protocol v1\\)`));
   assert.match(inspect, /Balance:\s+least-connections/);
-  await eventually('the backend sees a PROXY v1 header with the client address', async () =>
+  await waitFor('the backend sees a PROXY v1 header with the client address', async () =>
     /^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.2 \d+ \d+$/.test(await firstLineSeen('127.0.0.2', ppPort)),
   );
 });
@@ -142,10 +143,7 @@ test('the mesh keeps serving through a leader SIGKILL: no failed request on the 
   const server = join(dir, 'server.cjs');
   writeFileSync(server, SERVER);
   const c = BatonCluster.forTest(t, [], { addressPerNode: true });
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await eventually('3 ready managers', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY' && n.managerStatus !== '').length === 3);
+  await c.form(3);
   const web = await freePort();
   const create = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'web', '--replicas', '3', '--publish', `${web}:80`, '--', process.execPath, server]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
@@ -158,10 +156,10 @@ test('the mesh keeps serving through a leader SIGKILL: no failed request on the 
   const during = await requestsWhile(survivors, web, '/', async () => {
     await c.kill('m1');
     // Asked without blocking: a synchronous CLI call would stall the client loop in this process.
-    await eventually('a new leader replaced the task of the dead node', async () => {
+    await waitFor('a new leader replaced the task of the dead node', async () => {
       const ts = running(await tasksAsync(c, 'm2', 'web').catch(() => []));
       return ts.length === 3 && ts.every((x) => x.node !== nodeIdOf(c.get('m1')));
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
     return 0;
   });
   t.diagnostic(`requests during the failover: ${during.total}`);
@@ -170,7 +168,7 @@ test('the mesh keeps serving through a leader SIGKILL: no failed request on the 
   // schedule: the dead node's task leaves each mesh soon after, not at the instant the store
   // shows its replacement running.
   for (const h of survivors) {
-    await eventually(`the dead node's task is out of ${h}'s mesh`, async () => {
+    await waitFor(`the dead node's task is out of ${h}'s mesh`, async () => {
       const { answers, failures } = await tally(h, web, 6);
       return failures.length === 0 && [...answers.keys()].every((a) => !a.endsWith('@127.0.0.1'));
     });
@@ -184,12 +182,7 @@ test('the mesh keeps serving through a leader SIGKILL: no failed request on the 
 test('mesh flags refuse bad values with one line', async (t) => {
   const c = BatonCluster.forTest(t);
   await c.init('m1');
-  const bad = (args: string[], pattern: RegExp): void => {
-    const r = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'x', ...args, '--', 'sleep', '100']);
-    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
-    assert.match(r.stderr, /^Error: [^\n]+\n$/);
-    assert.match(r.stderr, pattern);
-  };
+  const bad = (args: string[], pattern: RegExp): void => assertCreateRefused(c, 'm1', args, pattern);
   bad(['--balance', 'random'], /--balance "random"/);
   bad(['--publish', 'target=80,proxy-protocol=v3'], /proxy-protocol must be v1, v2 or none/);
   bad(['--publish', 'mode=host,target=80,published=8080,proxy-protocol=v2'], /needs the routing mesh/);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { BATON, BatonCluster, baton, eventually, nodeIdOf, type CliResult } from '../lib/baton-cluster.js';
+import { BATON, BatonCluster, baton, nodeIdOf, type CliResult } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { groupId } from '../../client/local-socket.js';
 
 const CI = process.env.CI === 'true';
@@ -75,7 +76,7 @@ const secretOf = (token: string): string => token.slice(token.lastIndexOf('-') +
 
 /** A restarted single manager answers reads once it has elected itself again. */
 async function answering(c: BatonCluster, name: string): Promise<void> {
-  await eventually(`${name} answers`, () => c.cli(name, ['node', 'ls', '-q']).code === 0);
+  await waitFor(`${name} answers`, () => c.cli(name, ['node', 'ls', '-q']).code === 0);
 }
 
 test('a data dir made 0755 before init ends 0700 with every file 0600, before and after a restart; no join token is in it in clear', async (t) => {
@@ -238,8 +239,8 @@ test('a full disk: the manager exits naming the cause and the file, and a restar
   fill(join(dir, 'filler'));
   // Writes until the raft log cannot take one more; the manager stops at the first that fails.
   const id = nodeIdOf(d);
-  for (let i = 0; i < 50 && d.proc; i++) c.cli('full', ['node', 'update', '--label-add', `k${i}=${'v'.repeat(2000)}`, id]);
-  await eventually('the manager exits', () => d.proc === undefined, 20_000);
+  for (let i = 0; i < 50 && d.proc.running; i++) c.cli('full', ['node', 'update', '--label-add', `k${i}=${'v'.repeat(2000)}`, id]);
+  await waitFor('the manager exits', () => !d.proc.running, { timeoutMs: 20_000 });
   const log = readFileSync(d.logFile, 'utf8');
   const line = new RegExp(`^Error: the raft log in ${dir}/raft cannot be written: no space left on device on ${dir}/raft/db/\\S+; free space on that filesystem, then start the node again$`, 'm');
   assert.match(log, line);

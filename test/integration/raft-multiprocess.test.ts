@@ -9,14 +9,8 @@ import { Level } from 'level';
 import { KvCluster, sleep } from '../lib/kv-cluster.js';
 import { runClients, type ClientRun } from '../lib/kv-clients.js';
 import { assertLinearizable } from '../lib/kv-linearizable.js';
+import { waitFor } from '../lib/wait.js';
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`no progress within ${timeoutMs} ms: ${what}`);
-    await sleep(20);
-  }
-}
 
 async function histories(cluster: KvCluster): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
@@ -40,13 +34,19 @@ async function assertDurableAndOrdered(cluster: KvCluster, run: ClientRun): Prom
   assert.deepEqual(missing, [], 'every acknowledged write is applied on every node');
 }
 
-test('acknowledged writes survive 10 SIGKILLs of the leader', async (t) => {
+/** A KvCluster under a temp root; its processes are stopped and the root removed when the test ends. */
+function kvCluster(t: { after(fn: () => Promise<void>): void }, extraArgs: string[] = []): KvCluster {
   const root = mkdtempSync(join(tmpdir(), 'baton-raft-mp-'));
-  const cluster = new KvCluster(root, ['--snapshot-entries', '500', '--keep-entries', '100']);
+  const cluster = new KvCluster(root, extraArgs);
   t.after(async () => {
     await cluster.stopAll();
     rmSync(root, { recursive: true, force: true });
   });
+  return cluster;
+}
+
+test('acknowledged writes survive 10 SIGKILLs of the leader', async (t) => {
+  const cluster = kvCluster(t, ['--snapshot-entries', '500', '--keep-entries', '100']);
   const ids = ['a', 'b', 'c'];
   for (const id of ids) await cluster.define(id);
   await Promise.all(ids.map((id) => cluster.start(id, ids)));
@@ -59,13 +59,13 @@ test('acknowledged writes survive 10 SIGKILLs of the leader', async (t) => {
       const leader = await cluster.waitForLeader();
       // Each leader must make progress before it is killed: liveness, checked on every term.
       const mark = run.acked.length;
-      await until(() => run.acked.length >= mark + 5, 20_000, `writes acknowledged under leader ${leader} (kill ${kills + 1})`);
+      await waitFor(`writes acknowledged under leader ${leader} (kill ${kills + 1})`, () => run.acked.length >= mark + 5, { timeoutMs: 20_000, intervalMs: 20 });
       await cluster.kill(leader);
       await sleep(400);
       await cluster.start(leader, ids);
     }
     const mark = run.acked.length;
-    await until(() => run.acked.length >= mark + 5, 20_000, 'writes acknowledged after the last restart');
+    await waitFor('writes acknowledged after the last restart', () => run.acked.length >= mark + 5, { timeoutMs: 20_000, intervalMs: 20 });
   } finally {
     await run.stop();
   }
@@ -76,12 +76,7 @@ test('acknowledged writes survive 10 SIGKILLs of the leader', async (t) => {
 });
 
 test('a wiped follower rejoins via snapshot; a fourth node joins and the leader is removed under load', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'baton-raft-mp-'));
-  const cluster = new KvCluster(root, ['--snapshot-entries', '200', '--keep-entries', '20']);
-  t.after(async () => {
-    await cluster.stopAll();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const cluster = kvCluster(t, ['--snapshot-entries', '200', '--keep-entries', '20']);
   const ids = ['a', 'b', 'c'];
   for (const id of ids) await cluster.define(id);
   await cluster.define('d');
@@ -91,12 +86,12 @@ test('a wiped follower rejoins via snapshot; a fourth node joins and the leader 
   const run = runClients(cluster, 4, 0.2);
   try {
     // Let the log grow past a few snapshots, then wipe a follower's disk.
-    await until(() => run.acked.length >= 800, 120_000, '800 writes before wiping a follower');
+    await waitFor('800 writes before wiping a follower', () => run.acked.length >= 800, { timeoutMs: 120_000, intervalMs: 20 });
     const follower = ids.find((id) => id !== leader)!;
     await cluster.kill(follower);
     rmSync(cluster.dataDir(follower), { recursive: true, force: true });
     const before = run.acked.length;
-    await until(() => run.acked.length >= before + 300, 120_000, '300 writes while the follower is gone');
+    await waitFor('300 writes while the follower is gone', () => run.acked.length >= before + 300, { timeoutMs: 120_000, intervalMs: 20 });
     await cluster.start(follower, []);
     const caughtUp = await cluster.waitForConvergence(30_000);
     const s = (await cluster.status(follower)) as unknown as { snapshotsInstalled: number; firstIndex: number };
@@ -120,7 +115,7 @@ test('a wiped follower rejoins via snapshot; a fourth node joins and the leader 
     assert.notEqual(next, removed);
     assert.deepEqual((await cluster.status(next)).voters, ['a', 'b', 'c', 'd'].filter((id) => id !== removed));
     const mark = run.acked.length;
-    await until(() => run.acked.length >= mark + 100, 60_000, '100 writes after removing the leader');
+    await waitFor('100 writes after removing the leader', () => run.acked.length >= mark + 100, { timeoutMs: 60_000, intervalMs: 20 });
   } finally {
     await run.stop();
   }
@@ -129,12 +124,7 @@ test('a wiped follower rejoins via snapshot; a fourth node joins and the leader 
 });
 
 test('a node whose stored entry has a flipped byte refuses to start and names the entry', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'baton-raft-mp-'));
-  const cluster = new KvCluster(root);
-  t.after(async () => {
-    await cluster.stopAll();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const cluster = kvCluster(t);
   await cluster.define('a');
   await cluster.start('a', ['a']);
   await cluster.waitForLeader();

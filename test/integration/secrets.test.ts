@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BATON, BatonCluster, eventually, nodeIdOf, nodes, running, tasks, type CliResult } from '../lib/baton-cluster.js';
+import { BATON, BatonCluster, nodeIdOf, nodes, running, tasks, type CliResult } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 
 /** Run the CLI with `input` on its standard input. */
 function cliWithInput(c: BatonCluster, on: string, args: string[], input: Buffer): CliResult {
@@ -131,13 +132,13 @@ interface Served {
 
 async function served(c: BatonCluster, service: string): Promise<Served> {
   let port = 0;
-  await eventually(`${service} runs`, () => {
+  await waitFor(`${service} runs`, () => {
     const [task] = running(tasks(c, 'm1', service));
     port = task?.hostPort ?? 0;
     return port > 0;
   });
   let body: Served | undefined;
-  await eventually(`${service} answers`, async () => {
+  await waitFor(`${service} answers`, async () => {
     body = (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as Served;
     return true;
   });
@@ -150,7 +151,7 @@ test('a secret reaches only the task that uses it, in memory-backed files, and i
   await c.init('m1');
   const m2 = nodeIdOf(await c.join('m2', 'manager', 'm1'));
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
-  await eventually('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
+  await waitFor('3 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 3);
 
   // 32 random bytes, hex so a task can serve them as text.
   const value = Buffer.from(randomBytes(32).toString('hex'));
@@ -185,7 +186,7 @@ test('a secret reaches only the task that uses it, in memory-backed files, and i
   // node been marked down meanwhile, a replacement gets the secret from the new session).
   await c.kill('w1');
   await c.restart('w1');
-  await eventually('the worker is back', () => nodes(c, 'm1').every((n) => n.status === 'NODE_READY'));
+  await waitFor('the worker is back', () => nodes(c, 'm1').every((n) => n.status === 'NODE_READY'));
   assert.equal((await served(c, 'reader')).secret, value.toString(), 'the task still reads its secret');
   const [current] = running(tasks(c, 'm1', 'reader'));
   const currentDir = `/dev/shm/baton-${w1}/${current!.id}`;
@@ -197,7 +198,7 @@ test('a secret reaches only the task that uses it, in memory-backed files, and i
 
   // The task's files go with the task.
   assert.equal(c.cli('m1', ['service', 'rm', 'reader']).code, 0);
-  await eventually('the task\'s secret files are removed', () => !existsSync(currentDir) && !existsSync(taskDir));
+  await waitFor('the task\'s secret files are removed', () => !existsSync(currentDir) && !existsSync(taskDir));
   assert.equal(c.cli('m1', ['secret', 'rm', 'db_password']).code, 0, 'no longer in use');
 });
 
@@ -216,7 +217,7 @@ require('http').createServer((q, s) => s.end(String(fs.readdirSync(d).reduce((n,
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const [task] = running(tasks(c, 'm1', 'big'));
   let total = '';
-  await eventually('the task answers', async () => {
+  await waitFor('the task answers', async () => {
     total = await (await fetch(`http://127.0.0.1:${task!.hostPort}/`)).text();
     return true;
   });

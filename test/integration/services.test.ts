@@ -2,7 +2,8 @@
 // service takes — control API, orchestrator, scheduler, dispatcher session, agent, executor.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, eventually, nodeIdOf, nodes, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, nodeIdOf, nodes, running, tasks, scaleAndKillLeader } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { alive } from '../lib/processes.js';
 
 // A tiny HTTP server that answers with its task name, on the port the executor gives it.
@@ -12,7 +13,7 @@ test('a process-runtime service is created, spread, scaled, healed and removed',
   const c = BatonCluster.forTest(t);
   await c.init('m1');
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
-  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  await waitFor('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
 
   const create = c.cli('m1', [
     'service', 'create', '--runtime', 'process', '--name', 'echo', '--replicas', '2', '--publish', '80', '--env', 'TASK=echo',
@@ -40,7 +41,7 @@ test('a process-runtime service is created, spread, scaled, healed and removed',
   // Kill one task's process: the restart policy replaces it, and ps keeps the failed one.
   const victim = ts.find((x) => x.node === w1)!;
   process.kill(Number(victim.containerId), 'SIGKILL');
-  await eventually('a replacement runs and the killed task is shown failed', () => {
+  await waitFor('a replacement runs and the killed task is shown failed', () => {
     const all = tasks(c, 'm1', 'echo');
     const old = all.find((x) => x.id === victim.id);
     return running(all).length === 4 && old?.state === 'TASK_FAILED' && old.desired === 'TASK_SHUTDOWN';
@@ -52,7 +53,7 @@ test('a process-runtime service is created, spread, scaled, healed and removed',
 
   const pids = running(tasks(c, 'm1', 'echo')).map((x) => Number(x.containerId));
   assert.equal(c.cli('m1', ['service', 'rm', 'echo']).code, 0);
-  await eventually('every task process has exited', () => pids.every((pid) => !alive(pid)));
+  await waitFor('every task process has exited', () => pids.every((pid) => !alive(pid)));
   assert.equal(c.cli('m1', ['service', 'ls', '-q']).stdout.trim(), '', 'the service is gone');
 });
 
@@ -80,23 +81,10 @@ test('service create refuses bad input with one line and creates nothing', async
 
 test('SIGKILL of the leader while scaling 10 -> 30: the new leader completes it, exactly 30 tasks, one per slot', async (t) => {
   const c = BatonCluster.forTest(t);
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await c.join('w1', 'worker', 'm1');
-  await eventually('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+  await c.form(3, 1);
   const create = c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'sleepy', '--replicas', '10', '--', 'sleep', '100000']);
   assert.equal(create.code, 0, create.stderr);
-  const leaderId = nodes(c, 'm2').find((n) => n.managerStatus === 'Leader')!.id;
-  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
-  const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
-  assert.equal(c.cli(leader, ['service', 'scale', '-d', 'sleepy=30']).code, 0);
-  await c.kill(leader);
-  await eventually('exactly 30 running tasks under the new leader, one per slot', () => {
-    const live = running(tasks(c, survivor, 'sleepy'));
-    const slots = new Set(live.map((x) => x.name));
-    return live.length === 30 && slots.size === 30 && live.every((x) => x.node !== leaderId);
-  }, 60_000);
+  const { survivor } = await scaleAndKillLeader(c, 'm2', 'sleepy', 30, 60_000);
   const wanted = tasks(c, survivor, 'sleepy').filter((x) => x.desired === 'TASK_RUNNING');
   assert.equal(wanted.length, 30, 'no extra task is wanted in any slot');
 });
@@ -105,10 +93,10 @@ test('service logs gathers every task output from the nodes that run them', asyn
   const c = BatonCluster.forTest(t);
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
-  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  await waitFor('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
   const script = `console.log('one ' + process.env.BATON_TASK_SLOT); console.log('two'); console.error('oops'); setInterval(() => {}, 1000)`;
   assert.equal(c.cli('m1', ['service', 'create', '--runtime', 'process', '--name', 'talk', '--replicas', '2', '--', process.execPath, '-e', script]).code, 0);
-  await eventually('both replicas wrote their lines', () => (c.cli('m1', ['service', 'logs', 'talk']).stdout.match(/\| two$/gm) ?? []).length === 2);
+  await waitFor('both replicas wrote their lines', () => (c.cli('m1', ['service', 'logs', 'talk']).stdout.match(/\| two$/gm) ?? []).length === 2);
   const all = c.cli('m1', ['service', 'logs', 'talk']);
   assert.equal(all.code, 0, all.stderr);
   const ids = tasks(c, 'm1', 'talk').map((x) => `${x.name}.${x.id}`);
@@ -128,7 +116,7 @@ test('global services run one task per eligible node; drain moves replicated tas
   const c = BatonCluster.forTest(t);
   const m1 = nodeIdOf(await c.init('m1'));
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
-  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  await waitFor('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
   assert.equal(c.cli('m1', ['service', 'create', '--runtime', 'process', '--mode', 'global', '--name', 'everywhere', '--', 'sleep', '100000']).code, 0);
   assert.equal(c.cli('m1', ['service', 'create', '--runtime', 'process', '--replicas', '2', '--name', 'pair', '--', 'sleep', '100000']).code, 0);
   let global = running(tasks(c, 'm1', 'everywhere'));
@@ -137,11 +125,11 @@ test('global services run one task per eligible node; drain moves replicated tas
   assert.match(c.cli('m1', ['service', 'ls']).stdout, /everywhere\s+global\s+2\/2/);
 
   assert.equal(c.cli('m1', ['node', 'update', '--availability', 'drain', w1]).code, 0);
-  await eventually('nothing left running on the drained node', () => {
+  await waitFor('nothing left running on the drained node', () => {
     const pair = running(tasks(c, 'm1', 'pair'));
     global = running(tasks(c, 'm1', 'everywhere'));
     return pair.length === 2 && pair.every((x) => x.node === m1) && global.length === 1 && global[0]!.node === m1;
   });
   assert.equal(c.cli('m1', ['node', 'update', '--availability', 'active', w1]).code, 0);
-  await eventually('the global service comes back to the reactivated node', () => running(tasks(c, 'm1', 'everywhere')).length === 2);
+  await waitFor('the global service comes back to the reactivated node', () => running(tasks(c, 'm1', 'everywhere')).length === 2);
 });

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baton, BatonCluster, eventually, running, tasks, type CliResult } from '../lib/baton-cluster.js';
+import { baton, BatonCluster, running, tasks, type CliResult } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { alive } from '../lib/processes.js';
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/process');
@@ -42,7 +43,7 @@ function versions(c: BatonCluster): Record<string, number> {
 }
 
 async function allRunning(c: BatonCluster, want: Record<string, number>): Promise<void> {
-  await eventually(`running: ${JSON.stringify(want)}`, () => Object.entries(want).every(([svc, n]) => running(tasks(c, 'm1', svc)).length === n), 30_000);
+  await waitFor(`running: ${JSON.stringify(want)}`, () => Object.entries(want).every(([svc, n]) => running(tasks(c, 'm1', svc)).length === n), { timeoutMs: 30_000 });
 }
 
 /** Names of the secrets (or configs) on the cluster. */
@@ -118,7 +119,7 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.equal(ps.stdout.trim().split('\n').length, 1 + 4, ps.stdout);
   assert.match(ps.stdout, /app_api\.2\s+\(process\)/);
   // worker's health check (healthcheck: in the file) runs: ps says so.
-  await eventually('the worker task is healthy', () => /app_worker\.1\s.*Running .* ago \(healthy\)/.test(stack(c, ['ps', 'app']).stdout));
+  await waitFor('the worker task is healthy', () => /app_worker\.1\s.*Running .* ago \(healthy\)/.test(stack(c, ['ps', 'app']).stdout));
 
   // The same file again: nothing is written.
   const before = versions(c);
@@ -135,7 +136,7 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.doesNotMatch(change.stdout, /(Updating|Creating) service app_(web|worker)/);
   assert.match(change.stdout, /verify: Service converged/);
   // The rolling update of api ends with the updater writing its status: wait for that write.
-  await eventually('the update of api completes', () => /"state": "UPDATE_COMPLETED"/.test(c.cli('m1', ['service', 'inspect', 'app_api']).stdout), 30_000);
+  await waitFor('the update of api completes', () => /"state": "UPDATE_COMPLETED"/.test(c.cli('m1', ['service', 'inspect', 'app_api']).stdout), { timeoutMs: 30_000 });
   const after = versions(c);
   assert.ok(after.app_api! > before.app_api!, `api updated: ${JSON.stringify({ before, after })}`);
   assert.equal(after.app_web, before.app_web);
@@ -188,7 +189,7 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   const psGone = stack(c, ['ps', 'app']);
   assert.equal(psGone.code, 1);
   assert.equal(psGone.stderr, 'Error: nothing found in stack: app\n');
-  await eventually('the stack\'s task processes have exited', () => pids.every((pid) => !alive(pid)));
+  await waitFor('the stack\'s task processes have exited', () => pids.every((pid) => !alive(pid)));
   assert.match(c.cli('m1', ['service', 'ls']).stdout, /other_web/, 'the service outside the stack is untouched');
 });
 

@@ -2,7 +2,8 @@
 // CLI's flags and progress, the control API keeping the previous spec, the leader's updater.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, eventually, nodeIdOf, nodes, type CliResult } from '../lib/baton-cluster.js';
+import { BatonCluster, leaderOf, nodes, type CliResult } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 
 interface TaskJson {
   meta: { id: string };
@@ -44,7 +45,7 @@ async function clusterWithWorker(t: Parameters<typeof BatonCluster.forTest>[0]):
   const c = BatonCluster.forTest(t);
   await c.init('m1');
   await c.join('w1', 'worker', 'm1');
-  await eventually('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
+  await waitFor('2 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 2);
   return c;
 }
 
@@ -157,11 +158,7 @@ test('bad update flags: one error line each, the service untouched', async (t) =
 
 test('SIGKILL of the leader mid-update: the new leader resumes it, every slot replaced exactly once', async (t) => {
   const c = BatonCluster.forTest(t);
-  await c.init('m1');
-  await c.join('m2', 'manager', 'm1');
-  await c.join('m3', 'manager', 'm1');
-  await c.join('w1', 'worker', 'm1');
-  await eventually('4 ready nodes', () => nodes(c, 'm1').filter((n) => n.status === 'NODE_READY').length === 4);
+  await c.form(3, 1);
   ok(
     c.cli('m1', [
       'service', 'create', '--runtime', 'process', '--name', 'slow', '--replicas', '6', '--env', 'V=1', '--constraint', 'node.role==worker',
@@ -169,17 +166,16 @@ test('SIGKILL of the leader mid-update: the new leader resumes it, every slot re
     ]),
     'create',
   );
-  const leaderId = nodes(c, 'm2').find((n) => n.managerStatus === 'Leader')!.id;
-  const leader = [...c.daemons.values()].find((d) => nodeIdOf(d) === leaderId)!.name;
+  const { name: leader } = leaderOf(c, 'm2');
   const survivor = ['m1', 'm2', 'm3'].find((n) => n !== leader)!;
   ok(c.cli(leader, ['service', 'update', '-d', '--env-add', 'V=2', 'slow']), 'update');
-  await eventually('the first batch runs the new spec', () => psJson(c, leader, 'slow').filter((x) => isRunning(x) && envOf(x) === 'V=2').length >= 2);
+  await waitFor('the first batch runs the new spec', () => psJson(c, leader, 'slow').filter((x) => isRunning(x) && envOf(x) === 'V=2').length >= 2);
   const startedAt = inspect(c, leader, 'slow').updateStatus?.startedAt;
   await c.kill(leader);
-  await eventually(
+  await waitFor(
     'the update completes under the new leader',
     () => inspect(c, survivor, 'slow').updateStatus?.state === 'UPDATE_COMPLETED',
-    60_000,
+    { timeoutMs: 60_000 },
   );
   const svc = inspect(c, survivor, 'slow');
   assert.equal(svc.updateStatus?.startedAt, startedAt, 'resumed, not restarted');

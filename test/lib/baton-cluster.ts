@@ -1,58 +1,33 @@
-// Real baton daemons on 127.0.0.1 for integration tests: `baton init` / `baton join` as child
-// processes with their own data dirs, and the `baton` CLI run against them.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+// Real baton daemons on loopback for integration tests: the product's local launcher
+// (src/launcher) with a temp root per test, and the `baton` CLI run against them.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './ports.js';
+import assert from 'node:assert/strict';
+import { LocalCluster, runBaton, type CliResult, type LaunchedNode } from '../../src/launcher/cluster.js';
+import { waitFor } from './wait.js';
+
+export type { CliResult };
+export type Daemon = LaunchedNode;
 
 export const BATON = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/baton.js');
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run the CLI to completion. */
 export function baton(args: string[], env: Record<string, string> = {}): CliResult {
-  const r = spawnSync(process.execPath, [BATON, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-export interface Daemon {
-  name: string;
-  dataDir: string;
-  addr: string;
-  proc: ChildProcess | undefined;
-  /** The command line that (re)starts it: init or join with the same data dir. */
-  args: string[];
-  stdout: string;
-  logFile: string;
+  return runBaton(BATON, args, { env });
 }
 
 export interface ClusterOptions {
-  /**
-   * Each node on its own loopback address, 127.0.0.1, 127.0.0.2, … in the order they start,
-   * for --listen-addr and --data-path-addr: nodes then share nothing but the machine, and each
-   * one's routing mesh can bind the same published ports (docs/routing-mesh.md).
-   */
+  /** Each node on its own loopback address (see LauncherOptions.addressPerNode). */
   addressPerNode?: boolean;
 }
 
-export class BatonCluster {
-  readonly root = mkdtempSync(join(tmpdir(), 'baton-it-'));
-  readonly daemons = new Map<string, Daemon>();
-  workerToken = '';
-  managerToken = '';
-  /** The IDs of the clusters `init` created: containers carry them as the `baton.cluster` label. */
-  readonly clusterIds = new Set<string>();
-
-  constructor(
-    private readonly extra: string[] = [],
-    private readonly options: ClusterOptions = {},
-  ) {}
+export class BatonCluster extends LocalCluster {
+  constructor(extra: string[] = [], options: ClusterOptions = {}) {
+    super({ root: mkdtempSync(join(tmpdir(), 'baton-it-')), baton: BATON, batonArgs: extra, addressPerNode: options.addressPerNode ?? false });
+  }
 
   /** A cluster that is torn down (processes killed, data removed) when the test ends. */
   static forTest(t: { after(fn: () => Promise<void>): void }, extra: string[] = [], options: ClusterOptions = {}): BatonCluster {
@@ -64,101 +39,31 @@ export class BatonCluster {
     return c;
   }
 
-  dataDir(name: string): string {
-    return join(this.root, name);
+  /**
+   * `init` m1, then managers m2… and workers w1… joining through m1; resolves once m1 lists
+   * them all Ready, each manager with its Raft status.
+   */
+  async form(managers: number, workers = 0): Promise<void> {
+    await this.init('m1');
+    for (let i = 2; i <= managers; i++) await this.join(`m${i}`, 'manager', 'm1');
+    for (let i = 1; i <= workers; i++) await this.join(`w${i}`, 'worker', 'm1');
+    await waitFor(`${managers} managers and ${workers} workers ready`, () => {
+      const ns = nodes(this, 'm1');
+      return ns.length === managers + workers && ns.every((n) => n.status === 'NODE_READY') && ns.filter((n) => n.managerStatus !== '').length === managers;
+    });
   }
 
-  /** The host the next node listens on, with the flags that put it there. */
-  private async nextAddress(): Promise<{ addr: string; flags: string[] }> {
-    if (!this.options.addressPerNode) {
-      const addr = `127.0.0.1:${await freePort()}`;
-      return { addr, flags: ['--listen-addr', addr] };
-    }
-    const host = `127.0.0.${this.daemons.size + 1}`;
-    const addr = `${host}:${await freePort(host)}`;
-    return { addr, flags: ['--listen-addr', addr, '--data-path-addr', host] };
+  get daemons(): Map<string, Daemon> {
+    return this.nodes;
   }
 
   /** The IP a node listens on (and its mesh answers on). */
   host(name: string): string {
-    return this.get(name).addr.replace(/:\d+$/, '');
-  }
-
-  async init(name: string, extra: string[] = []): Promise<Daemon> {
-    const { addr, flags } = await this.nextAddress();
-    const d = await this.start(name, addr, ['init', '--data-dir', this.dataDir(name), ...flags, ...this.extra, ...extra]);
-    this.workerToken = /add a worker[\s\S]*?--token (\S+)/.exec(d.stdout)?.[1] ?? '';
-    this.managerToken = /add a manager[\s\S]*?--token (\S+)/.exec(d.stdout)?.[1] ?? '';
-    const identity = join(this.dataDir(name), 'node.json');
-    if (existsSync(identity)) this.clusterIds.add((JSON.parse(readFileSync(identity, 'utf8')) as { clusterId: string }).clusterId);
-    return d;
-  }
-
-  async join(name: string, role: 'worker' | 'manager', via: string): Promise<Daemon> {
-    const { addr, flags } = await this.nextAddress();
-    const token = role === 'worker' ? this.workerToken : this.managerToken;
-    return this.start(name, addr, ['join', '--token', token, this.get(via).addr, '--data-dir', this.dataDir(name), ...flags, ...this.extra]);
-  }
-
-  get(name: string): Daemon {
-    const d = this.daemons.get(name);
-    if (!d) throw new Error(`no daemon ${name}`);
-    return d;
-  }
-
-  /** Start a daemon and wait for its first stdout line (joined/initialized/resumed). */
-  async start(name: string, addr: string, args: string[]): Promise<Daemon> {
-    const logFile = join(this.root, `${name}.log`);
-    const proc = spawn(process.execPath, [BATON, ...args, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stderr.pipe(createWriteStream(logFile, { flags: 'a' }));
-    const d: Daemon = { name, dataDir: this.dataDir(name), addr, proc, args, stdout: '', logFile };
-    this.daemons.set(name, d);
-    proc.stdout.on('data', (b: Buffer) => (d.stdout += b.toString()));
-    await new Promise<void>((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error(`${name} did not start in 30 s; log in ${logFile}`)), 30_000);
-      const check = (): void => {
-        if (/initialized|joined|resumed/.test(d.stdout) && d.stdout.includes('\n')) {
-          clearTimeout(timer);
-          // init prints its join commands after the first line.
-          setTimeout(ok, /initialized/.test(d.stdout) ? 50 : 0);
-        }
-      };
-      proc.stdout.on('data', check);
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        fail(new Error(`${name} exited with ${code}: ${d.stdout}; log in ${logFile}`));
-      });
-    });
-    proc.removeAllListeners('exit');
-    proc.once('exit', () => {
-      if (d.proc === proc) d.proc = undefined;
-    });
-    return d;
-  }
-
-  async restart(name: string): Promise<Daemon> {
-    const d = this.get(name);
-    return this.start(name, d.addr, d.args);
-  }
-
-  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const d = this.get(name);
-    const proc = d.proc;
-    if (!proc) return;
-    const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));
-    proc.kill(signal);
-    await exited;
-    d.proc = undefined;
-  }
-
-  /** Run the CLI against a node's local socket. */
-  cli(name: string, args: string[]): CliResult {
-    // Right after the command words: at the end it could land in a service's own command line.
-    return baton([...args.slice(0, 2), '--data-dir', this.dataDir(name), ...args.slice(2)]);
+    return this.get(name).host;
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.daemons.keys()].map((n) => this.kill(n, 'SIGKILL')));
+    await Promise.all([...this.nodes.keys()].map((n) => this.kill(n, 'SIGKILL')));
   }
 
   /**
@@ -166,24 +71,12 @@ export class BatonCluster {
    * purpose (a restarted one adopts them), so a test that does not restart it must end them.
    */
   cleanup(): void {
-    for (const d of this.daemons.values()) {
+    for (const d of this.nodes.values()) {
       // The agent's memory-backed secret and config files (worker/agent/task-files.ts) are
       // outside the data dir; a killed daemon leaves its tasks' there.
-      const nodeId = nodeIdOf(d);
-      if (nodeId) rmSync(`/dev/shm/baton-${nodeId}`, { recursive: true, force: true });
+      if (d.nodeId) rmSync(`/dev/shm/baton-${d.nodeId}`, { recursive: true, force: true });
     }
-    for (const name of this.daemons.keys()) {
-      const dir = join(this.dataDir(name), 'tasks', 'process');
-      if (!existsSync(dir)) continue;
-      for (const task of readdirSync(dir)) {
-        try {
-          const { pid } = JSON.parse(readFileSync(join(dir, task, 'task.json'), 'utf8')) as { pid?: number };
-          if (pid) process.kill(-pid, 'SIGKILL');
-        } catch {
-          // Already gone, or never started.
-        }
-      }
-    }
+    this.killProcessTasks();
     rmSync(this.root, { recursive: true, force: true });
   }
 }
@@ -222,23 +115,41 @@ export function nodes(cluster: BatonCluster, name: string): NodeRow[] {
   }));
 }
 
-export function nodeIdOf(d: Daemon): string {
-  return /node ([a-z0-9]{25})/.exec(d.stdout)?.[1] ?? '';
+/** The leading manager as `on` sees it: its node ID and the name of its daemon. */
+export function leaderOf(cluster: BatonCluster, on: string): { id: string; name: string } {
+  const id = nodes(cluster, on).find((n) => n.managerStatus === 'Leader')?.id;
+  const d = cluster.list().find((x) => x.nodeId === id);
+  if (id === undefined || !d) throw new Error(`${on} names no leader among this cluster's daemons`);
+  return { id, name: d.name };
 }
 
-/** Poll `check` until it returns true or the time is up; returns the last error for the message. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for: ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+/**
+ * Scales `service` to `replicas` on the leader (as `on` names it), SIGKILLs that leader at once,
+ * and waits until a surviving manager shows exactly `replicas` tasks running, one per slot, none
+ * on the dead node. Returns the dead leader's node ID and the manager that answered.
+ */
+export async function scaleAndKillLeader(cluster: BatonCluster, on: string, service: string, replicas: number, timeoutMs: number): Promise<{ deadId: string; survivor: string }> {
+  const leader = leaderOf(cluster, on);
+  const survivor = cluster.list('manager').find((m) => m.name !== leader.name)!.name;
+  assert.equal(cluster.cli(leader.name, ['service', 'scale', '-d', `${service}=${replicas}`]).code, 0);
+  await cluster.kill(leader.name);
+  await waitFor(`exactly ${replicas} tasks of ${service} running under the new leader, one per slot`, () => {
+    const live = running(tasks(cluster, survivor, service));
+    return live.length === replicas && new Set(live.map((x) => x.name)).size === replicas && live.every((x) => x.node !== leader.id);
+  }, { timeoutMs });
+  return { deadId: leader.id, survivor };
+}
+
+/** `service create` of a process task with these flags fails, with one `Error:` line matching `pattern`. */
+export function assertCreateRefused(cluster: BatonCluster, on: string, args: string[], pattern: RegExp): void {
+  const r = cluster.cli(on, ['service', 'create', '--runtime', 'process', '--name', 'x', ...args, '--', 'sleep', '100']);
+  assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+  assert.match(r.stderr, /^Error: [^\n]+\n$/);
+  assert.match(r.stderr, pattern);
+}
+
+export function nodeIdOf(d: Daemon): string {
+  return d.nodeId;
 }
 
 export interface TaskRow {

@@ -5,7 +5,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/launcher/ports.js';
+import { waitFor } from './wait.js';
+
+export { sleep } from './wait.js';
 
 const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), '../../raft/example/kv-server.js');
 
@@ -142,33 +145,38 @@ export class KvCluster {
 
   /** The id of the node that is leader and reports itself so, waiting up to timeoutMs. */
   async waitForLeader(timeoutMs = 15_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      for (const id of this.live()) {
-        try {
-          const s = await this.status(id);
-          if (s.role === 'leader') return id;
-        } catch {
-          // Not answering yet.
+    return waitFor(
+      `a leader among ${this.live().join(',')}`,
+      async () => {
+        for (const id of this.live()) {
+          try {
+            if ((await this.status(id)).role === 'leader') return id;
+          } catch {
+            // Not answering yet.
+          }
         }
-      }
-      await sleep(50);
-    }
-    throw new Error(`no leader within ${timeoutMs} ms among ${this.live().join(',')}`);
+        return undefined;
+      },
+      { timeoutMs, intervalMs: 50 },
+    );
   }
 
   /** Wait until every live node has applied the same index (and at least `min`). */
   async waitForConvergence(timeoutMs = 20_000, min = 0): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
     let last = '';
-    while (Date.now() < deadline) {
-      const statuses = await Promise.all(this.live().map((id) => this.status(id).catch(() => undefined)));
-      const applied = statuses.map((s) => s?.applied ?? -1);
-      last = applied.join(',');
-      if (applied.every((a) => a === applied[0] && a >= min)) return applied[0]!;
-      await sleep(100);
-    }
-    throw new Error(`nodes did not converge within ${timeoutMs} ms (applied: ${last})`);
+    const converged = await waitFor(
+      'the nodes to apply the same index',
+      async () => {
+        const statuses = await Promise.all(this.live().map((id) => this.status(id).catch(() => undefined)));
+        const applied = statuses.map((s) => s?.applied ?? -1);
+        last = applied.join(',');
+        return applied.every((a) => a === applied[0] && a >= min) ? { index: applied[0]! } : undefined;
+      },
+      { timeoutMs, intervalMs: 100 },
+    ).catch(() => {
+      throw new Error(`nodes did not converge within ${timeoutMs} ms (applied: ${last})`);
+    });
+    return converged.index;
   }
 
   private member(id: string): Member {
@@ -176,8 +184,4 @@ export class KvCluster {
     if (!m) throw new Error(`unknown node ${id}`);
     return m;
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

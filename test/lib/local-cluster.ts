@@ -19,6 +19,23 @@ export interface NodeOpts {
   state?: baton.NodeState;
   availability?: baton.NodeAvailability;
   runtimes?: string[];
+  cpus?: number;
+  memGiB?: number;
+}
+
+/** A node as its registration makes one: a Ready, Active worker with 4 CPUs and 8 GiB unless `o` says otherwise. */
+export function nodeObject(id: string, o: NodeOpts = {}): baton.Node.$Properties {
+  return {
+    meta: { id },
+    spec: { annotations: { labels: o.labels ?? {} }, availability: o.availability ?? baton.NodeAvailability.ACTIVE },
+    description: {
+      hostname: o.hostname ?? id,
+      runtimes: o.runtimes ?? ['docker', 'process'],
+      resources: { nanoCpus: (o.cpus ?? 4) * 1e9, memoryBytes: (o.memGiB ?? 8) * GiB },
+    },
+    status: { state: o.state ?? baton.NodeState.NODE_READY },
+    role: o.role ?? baton.NodeRole.WORKER,
+  };
 }
 
 export interface ServiceOpts {
@@ -60,16 +77,14 @@ export class Cluster {
     assert.fail('the loops did not settle (a write storm?)');
   }
 
+  /** Lets `ms` of (manual) time pass, then waits for the loops to settle. */
+  async elapse(ms: number): Promise<void> {
+    this.clock.advance(ms);
+    await this.settle();
+  }
+
   addNode(id: string, o: NodeOpts = {}): void {
-    this.host.apply([
-      createAction('node', {
-        meta: { id, createdAt: this.clock.now() },
-        spec: { annotations: { labels: o.labels ?? {} }, availability: o.availability ?? baton.NodeAvailability.ACTIVE },
-        description: { hostname: o.hostname ?? id, runtimes: o.runtimes ?? ['docker', 'process'], resources: { nanoCpus: 4e9, memoryBytes: 8 * GiB } },
-        status: { state: o.state ?? baton.NodeState.NODE_READY },
-        role: o.role ?? baton.NodeRole.WORKER,
-      }),
-    ]);
+    this.host.apply([createAction('node', { ...nodeObject(id, o), meta: { id, createdAt: this.clock.now() } })]);
   }
 
   updateNode(id: string, change: (n: baton.Node) => void): void {

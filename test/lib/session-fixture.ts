@@ -54,3 +54,8 @@ export function openSession(sessions: Sessions, nodeId: string): FakeSessionStre
 
 /** Lets the session's batched flush (setImmediate) run. */
 export const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The task IDs of every backend in a session message's mesh table. */
+export function meshBackends(msg: baton.SessionMessage.$Properties | undefined): string[] {
+  return (msg?.mesh ?? []).flatMap((m) => (m.ports ?? []).flatMap((p) => (p.backends ?? []).map((b) => b.taskId ?? '')));
+}

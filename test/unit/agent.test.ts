@@ -10,7 +10,11 @@ import { pino } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { Agent } from '../../worker/agent/index.js';
 import { TaskDb } from '../../worker/agent/task-db.js';
-import { FakeExecutor } from '../lib/fake-executor.js';
+import { FakeExecutor, type FakeOp, type HeldCall } from '../lib/fake-executor.js';
+import { waitFor } from '../lib/wait.js';
+
+// The agent reacts within milliseconds: look often, give up after 5 s.
+const POLL = { timeoutMs: 5_000, intervalMs: 5 };
 
 const S = baton.TaskState;
 const NODE = 'node-1';
@@ -103,13 +107,6 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
   }
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -128,8 +125,32 @@ function task(id: string, desiredState = S.TASK_RUNNING, extra: Partial<baton.Ta
 }
 
 async function waitState(w: World, id: string, state: baton.TaskState): Promise<baton.TaskStatus.$Properties> {
-  await waitFor(`${id} reported ${name(state)}`, () => w.last(id)?.state === state);
+  await waitFor(`${id} reported ${name(state)}`, () => w.last(id)?.state === state, POLL);
   return w.last(id)!;
+}
+
+/** Opens the agent with a full set of tasks `ids` and waits until each is reported running. */
+async function openRunning(w: World, ids: string[]): Promise<void> {
+  await w.open();
+  w.apply({ full: true, tasks: ids.map((id) => task(id)) });
+  for (const id of ids) await waitState(w, id, S.TASK_RUNNING);
+}
+
+/** Opens the agent with a full set of `tasks` and waits until the executor holds `op` of `id`. */
+async function openHeld(w: World, op: FakeOp, id: string, tasks: baton.Task.$Properties[]): Promise<HeldCall> {
+  const held = w.fake.hold(op, id);
+  await w.open();
+  w.apply({ full: true, tasks });
+  await held.reached;
+  return held;
+}
+
+/** A restarted agent reports `id` running in the executor's container, which was started once. */
+async function reopenedRunningOnce(w: World, id: string): Promise<void> {
+  await w.open();
+  const running = await waitState(w, id, S.TASK_RUNNING);
+  assert.match(running.containerId ?? '', /^fake-/);
+  assert.equal(w.fake.count('start', id), 1);
 }
 
 async function dbTasks(dir: string): Promise<string[]> {
@@ -201,10 +222,7 @@ test('a failing prepare rejects the task; so does a runtime with no available ex
 
 test('desired SHUTDOWN stops the task and keeps it; REMOVE removes and forgets it', async () => {
   await withWorld(async (w) => {
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1'), task('t2')] });
-    await waitState(w, 't1', S.TASK_RUNNING);
-    await waitState(w, 't2', S.TASK_RUNNING);
+    await openRunning(w, ['t1', 't2']);
 
     w.apply({ tasks: [task('t1', S.TASK_SHUTDOWN, { meta: { id: 't1', version: 11 } })] });
     const down = await waitState(w, 't1', S.TASK_SHUTDOWN);
@@ -213,7 +231,7 @@ test('desired SHUTDOWN stops the task and keeps it; REMOVE removes and forgets i
     assert.ok(w.fake.has('t1'), 'a shut-down task keeps its runtime object (logs) until removed');
 
     w.apply({ tasks: [task('t1', S.TASK_REMOVE, { meta: { id: 't1', version: 12 } })] });
-    await waitFor('t1 removed', () => !w.fake.has('t1'));
+    await waitFor('t1 removed', () => !w.fake.has('t1'), POLL);
     // Already SHUTDOWN: removal reports nothing more.
     await sleep(120);
     assert.deepEqual(w.reported('t1').slice(-1), ['TASK_SHUTDOWN']);
@@ -221,7 +239,7 @@ test('desired SHUTDOWN stops the task and keeps it; REMOVE removes and forgets i
     // `removed` of a running task: shut down, reported, removed, forgotten.
     w.apply({ removed: ['t2'] });
     await waitState(w, 't2', S.TASK_SHUTDOWN);
-    await waitFor('t2 removed', () => !w.fake.has('t2'));
+    await waitFor('t2 removed', () => !w.fake.has('t2'), POLL);
     assert.ok(w.fake.calls.indexOf('shutdown:t2') < w.fake.calls.indexOf('remove:t2'));
     await sleep(50);
     await w.agent!.stop();
@@ -249,7 +267,7 @@ test('a full set without a task stops and forgets it; an identical full set chan
 
     w.apply({ full: true, tasks: [task('t2')] });
     await waitState(w, 't1', S.TASK_SHUTDOWN);
-    await waitFor('t1 removed', () => !w.fake.has('t1'));
+    await waitFor('t1 removed', () => !w.fake.has('t1'), POLL);
     assert.equal(w.fake.state('t2'), 'running');
     await sleep(50);
     await w.agent!.stop();
@@ -259,10 +277,7 @@ test('a full set without a task stops and forgets it; an identical full set chan
 
 test('a restarted agent adopts running tasks without starting them again and reports exits that happened meanwhile', async () => {
   await withWorld(async (w) => {
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1'), task('t2')] });
-    await waitState(w, 't1', S.TASK_RUNNING);
-    await waitState(w, 't2', S.TASK_RUNNING);
+    await openRunning(w, ['t1', 't2']);
     await w.agent!.stop();
     assert.equal(w.fake.state('t1'), 'running', 'stop() leaves tasks running');
 
@@ -289,15 +304,12 @@ test('statuses the managers never acknowledged are sent by the next agent', asyn
     w.failReports = Infinity;
     await w.open();
     w.apply({ full: true, tasks: [task('t1')] });
-    await waitFor('t1 running in the executor', () => w.fake.state('t1') === 'running');
+    await waitFor('t1 running in the executor', () => w.fake.state('t1') === 'running', POLL);
     await sleep(100);
     await w.agent!.stop();
     assert.equal(w.reports.length, 0);
     w.failReports = 0;
-    await w.open();
-    const running = await waitState(w, 't1', S.TASK_RUNNING);
-    assert.match(running.containerId ?? '', /^fake-/);
-    assert.equal(w.fake.count('start', 't1'), 1);
+    await reopenedRunningOnce(w, 't1');
   });
 });
 
@@ -314,7 +326,7 @@ test('unknown executor objects are removed only once a full set says they are no
 
     // The full set names "mine" (the DB was lost, the manager remembers it running): adopted.
     w.apply({ full: true, tasks: [task('mine', S.TASK_RUNNING, { status: { state: S.TASK_RUNNING } })] });
-    await waitFor('stray removed', () => !w.fake.has('stray'));
+    await waitFor('stray removed', () => !w.fake.has('stray'), POLL);
     assert.ok(w.fake.calls.indexOf('shutdown:stray') < w.fake.calls.indexOf('remove:stray'));
     assert.equal(w.fake.state('mine'), 'running');
     assert.equal(w.fake.count('start', 'mine'), 0);
@@ -330,8 +342,8 @@ test('failed reports are retried, batched, latest status per task', async () => 
     await w.open();
     w.apply({ full: true, tasks: [task('a'), task('b'), task('c')] });
     const ids = ['a', 'b', 'c'];
-    await waitFor('every task running', () => ids.every((id) => w.logged(id).includes('TASK_RUNNING')));
-    await waitFor('two refused calls', () => w.failedReports >= 2);
+    await waitFor('every task running', () => ids.every((id) => w.logged(id).includes('TASK_RUNNING')), POLL);
+    await waitFor('two refused calls', () => w.failedReports >= 2, POLL);
     w.failReports = 0;
     for (const id of ids) await waitState(w, id, S.TASK_RUNNING);
     // Everything decided while the managers were unreachable went in the first call that got
@@ -344,10 +356,7 @@ test('failed reports are retried, batched, latest status per task', async () => 
 
 test('a slow prepare holds up no other task', async () => {
   await withWorld(async (w) => {
-    const slow = w.fake.hold('prepare', 'slow');
-    await w.open();
-    w.apply({ full: true, tasks: [task('slow'), task('quick')] });
-    await slow.reached;
+    const slow = await openHeld(w, 'prepare', 'slow', [task('slow'), task('quick')]);
     await waitState(w, 'quick', S.TASK_RUNNING);
     assert.equal(w.last('slow')?.state, S.TASK_PREPARING);
     slow.release();
@@ -361,7 +370,7 @@ test('200 tasks at once all reach RUNNING, at most 8 preparing or starting at a 
     await w.open();
     const ids = Array.from({ length: 200 }, (_, i) => `task-${i}`);
     w.apply({ full: true, tasks: ids.map((id, i) => task(id, S.TASK_RUNNING, { slot: i + 1, annotations: { name: `web.${i + 1}` } })) });
-    await waitFor('every task running', () => ids.every((id) => w.last(id)?.state === S.TASK_RUNNING), 30_000);
+    await waitFor('every task running', () => ids.every((id) => w.last(id)?.state === S.TASK_RUNNING), { timeoutMs: 30_000, intervalMs: 5 });
     assert.ok(w.fake.maxInFlight <= 8, `${w.fake.maxInFlight} executor calls at once`);
     assert.ok(w.fake.maxInFlight > 1, 'tasks are prepared side by side');
     for (const id of ids) assert.equal(w.fake.count('start', id), 1);
@@ -373,26 +382,17 @@ test('200 tasks at once all reach RUNNING, at most 8 preparing or starting at a 
 
 test('a start under way when the agent stopped is adopted by the next agent, not repeated', async () => {
   await withWorld(async (w) => {
-    const start = w.fake.hold('start', 't1');
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1')] });
-    await start.reached;
+    const start = await openHeld(w, 'start', 't1', [task('t1')]);
     await w.agent!.stop();
     start.release();
-    await waitFor('t1 running in the executor', () => w.fake.state('t1') === 'running');
-    await w.open();
-    const running = await waitState(w, 't1', S.TASK_RUNNING);
-    assert.match(running.containerId ?? '', /^fake-/);
-    assert.equal(w.fake.count('start', 't1'), 1);
+    await waitFor('t1 running in the executor', () => w.fake.state('t1') === 'running', POLL);
+    await reopenedRunningOnce(w, 't1');
   });
 });
 
 test('after a restart, work not yet started waits for a full set; then it is prepared again and started once', async () => {
   await withWorld(async (w) => {
-    const prepare = w.fake.hold('prepare', 't1');
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1'), task('t2')] });
-    await prepare.reached;
+    const prepare = await openHeld(w, 'prepare', 't1', [task('t1'), task('t2')]);
     await waitState(w, 't2', S.TASK_RUNNING);
     await w.agent!.stop();
     prepare.release();
@@ -411,10 +411,7 @@ test('after a restart, work not yet started waits for a full set; then it is pre
 
 test('desired SHUTDOWN while preparing: shut down without ever starting', async () => {
   await withWorld(async (w) => {
-    const prepare = w.fake.hold('prepare', 't1');
-    await w.open();
-    w.apply({ full: true, tasks: [task('t1')] });
-    await prepare.reached;
+    const prepare = await openHeld(w, 'prepare', 't1', [task('t1')]);
     w.apply({ tasks: [task('t1', S.TASK_SHUTDOWN, { meta: { id: 't1', version: 11 } })] });
     await sleep(20);
     prepare.release();

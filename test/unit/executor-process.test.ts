@@ -12,38 +12,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ADOPTED_EXIT_UNKNOWN,
-  ExecutorError,
   createProcessExecutor,
   type Executor,
-  type LogChunk,
   type TaskRunSpec,
 } from '../../worker/executor/index.js';
 import { alive } from '../lib/processes.js';
+import { codeOf, collect, getText, taskSpec } from '../lib/executor.js';
+import { waitFor } from '../lib/wait.js';
 
 const CLUSTER = 'c-proc-test';
 const NODE = 'n-a';
 
-let counter = 0;
 function spec(script: string, over: Partial<TaskRunSpec> = {}): TaskRunSpec {
-  counter++;
-  return {
-    taskId: `t${counter}x${process.pid}`,
-    serviceId: 'svc1',
-    serviceName: 'web',
-    slot: counter,
-    nodeId: NODE,
-    clusterId: CLUSTER,
-    runtime: 'process',
-    image: '',
-    command: [process.execPath, '-e', script],
-    args: [],
-    env: [],
-    dir: '',
-    limits: { nanoCpus: 0, memoryBytes: 0 },
-    ports: [],
-    stopGraceMs: 5_000,
-    ...over,
-  };
+  return taskSpec(CLUSTER, { nodeId: NODE, runtime: 'process', command: [process.execPath, '-e', script], ...over });
 }
 
 async function setup(t: { after(fn: () => Promise<void>): void }): Promise<{ exec: Executor; stateDir: string }> {
@@ -62,42 +43,17 @@ async function run(exec: Executor, s: TaskRunSpec): Promise<void> {
   await exec.start(s.taskId);
 }
 
-async function collect(logs: AsyncIterable<LogChunk>): Promise<{ stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  for await (const c of logs) {
-    const text = Buffer.from(c.data).toString('utf8');
-    if (c.stream === 'stdout') stdout += text;
-    else stderr += text;
-  }
-  return { stdout, stderr };
-}
-
 /** Polls until the task's stdout holds `text` (a script says it is ready this way). */
 async function untilLogged(exec: Executor, taskId: string, text: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if ((await collect(exec.logs(taskId, { follow: false, tail: 0 }))).stdout.includes(text)) return;
-    if (Date.now() > deadline) throw new Error(`task ${taskId} never logged ${JSON.stringify(text)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitFor(`task ${taskId} to log ${JSON.stringify(text)}`, async () => (await collect(exec.logs(taskId, { follow: false, tail: 0 }))).stdout.includes(text), { timeoutMs: ms, intervalMs: 25 });
 }
 
-async function getText(url: string, ms = 10_000): Promise<string> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const res = await fetch(url);
-      return await res.text();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-function codeOf(err: unknown): string | undefined {
-  return err instanceof ExecutorError ? err.code : undefined;
+/** Prepares and starts a task running `script`, and waits until it logs `text` (its way of saying it is set up). */
+async function startedUntil(exec: Executor, text: string, script: string): Promise<TaskRunSpec> {
+  const s = spec(script);
+  await run(exec, s);
+  await untilLogged(exec, s.taskId, text);
+  return s;
 }
 
 test('an HTTP server gets its host port through $PORT and the task env', async (t) => {
@@ -194,9 +150,7 @@ test('logs: tail, then follow until the task exits', async (t) => {
 
 test('shutdown: SIGTERM ignored means SIGKILL after the grace period; a polite process stops at once', async (t) => {
   const { exec } = await setup(t);
-  const stubborn = spec("process.on('SIGTERM', () => console.log('ignored')); console.log('ready'); setInterval(() => {}, 1000)");
-  await run(exec, stubborn);
-  await untilLogged(exec, stubborn.taskId, 'ready');
+  const stubborn = await startedUntil(exec, 'ready', "process.on('SIGTERM', () => console.log('ignored')); console.log('ready'); setInterval(() => {}, 1000)");
   const t0 = Date.now();
   await exec.shutdown(stubborn.taskId, 700);
   const took = Date.now() - t0;
@@ -207,9 +161,7 @@ test('shutdown: SIGTERM ignored means SIGKILL after the grace period; a polite p
   assert.match((await collect(exec.logs(stubborn.taskId, { follow: false, tail: 0 }))).stdout, /ignored/);
   await exec.shutdown(stubborn.taskId, 700); // idempotent on an exited task
 
-  const polite = spec("process.on('SIGTERM', () => process.exit(0)); console.log('ready'); setInterval(() => {}, 1000)");
-  await run(exec, polite);
-  await untilLogged(exec, polite.taskId, 'ready');
+  const polite = await startedUntil(exec, 'ready', "process.on('SIGTERM', () => process.exit(0)); console.log('ready'); setInterval(() => {}, 1000)");
   const t1 = Date.now();
   await exec.shutdown(polite.taskId, 10_000);
   assert.ok(Date.now() - t1 < 5_000);
@@ -218,9 +170,7 @@ test('shutdown: SIGTERM ignored means SIGKILL after the grace period; a polite p
 
 test('shutdown reaches the whole process group', async (t) => {
   const { exec } = await setup(t);
-  const s = spec("const c = require('child_process').spawn('sleep', ['60'], { stdio: 'ignore' }); console.log('child ' + c.pid); setInterval(() => {}, 1000)");
-  await run(exec, s);
-  await untilLogged(exec, s.taskId, 'child ');
+  const s = await startedUntil(exec, 'child ', "const c = require('child_process').spawn('sleep', ['60'], { stdio: 'ignore' }); console.log('child ' + c.pid); setInterval(() => {}, 1000)");
   const { stdout } = await collect(exec.logs(s.taskId, { follow: false, tail: 0 }));
   const grandchild = Number(/child (\d+)/.exec(stdout)?.[1]);
   assert.ok(alive(grandchild));

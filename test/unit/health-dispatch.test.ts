@@ -8,15 +8,14 @@ import { baton } from '../../proto/gen/baton.js';
 import { createAction } from '../../manager/store/index.js';
 import { LocalHost } from '../../manager/reconcile/local-host.js';
 import type { Sessions } from '../../dispatcher/index.js';
-import { FakeSessionStream, leaderSessions, openSession, turn } from '../lib/session-fixture.js';
+import { FakeSessionStream, leaderSessions, meshBackends, openSession, turn } from '../lib/session-fixture.js';
 
 const S = baton.TaskState;
 const H = baton.HealthState;
 
 /** The backends of the newest table the stream was sent. */
 function lastBackends(s: FakeSessionStream): string[] {
-  const msg = [...s.messages].reverse().find((m) => m.meshSet);
-  return (msg?.mesh ?? []).flatMap((m) => (m.ports ?? []).flatMap((p) => (p.backends ?? []).map((b) => b.taskId ?? '')));
+  return meshBackends([...s.messages].reverse().find((m) => m.meshSet));
 }
 
 test('RUNNING -> RUNNING reports with a new health are accepted, and only healthy or unchecked tasks are mesh backends', async () => {

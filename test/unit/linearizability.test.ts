@@ -163,27 +163,10 @@ test('register: long concurrent histories from a simulated linearizable register
   assert.ok(bad.failure?.ops.includes(victim), 'the failure names the caller\'s operations');
 });
 
-const get = (c: number, call: number, ret: number, key: string, value: string | null | undefined): KvOp => ({
-  clientId: c,
-  input: { op: 'get', key },
-  output: value,
-  call,
-  return: ret,
-});
-const put = (c: number, call: number, ret: number, key: string, value: string): KvOp => ({
-  clientId: c,
-  input: { op: 'put', key, value },
-  output: null,
-  call,
-  return: ret,
-});
-const append = (c: number, call: number, ret: number, key: string, value: string): KvOp => ({
-  clientId: c,
-  input: { op: 'append', key, value },
-  output: null,
-  call,
-  return: ret,
-});
+const kvOp = (clientId: number, call: number, ret: number, input: KvInput, output: KvOp['output']): KvOp => ({ clientId, input, output, call, return: ret });
+const get = (c: number, call: number, ret: number, key: string, value: string | null | undefined): KvOp => kvOp(c, call, ret, { op: 'get', key }, value);
+const put = (c: number, call: number, ret: number, key: string, value: string): KvOp => kvOp(c, call, ret, { op: 'put', key, value }, null);
+const append = (c: number, call: number, ret: number, key: string, value: string): KvOp => kvOp(c, call, ret, { op: 'append', key, value }, null);
 
 test('kv: get, put and append', () => {
   assert.equal(verdict(kvModel, [get(0, 0, 1, 'x', null)]), 'ok', 'a missing key reads as null');

@@ -5,7 +5,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import pino from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
-import { freePort } from '../lib/ports.js';
+import { freePort } from '../../src/launcher/ports.js';
 
 export const quietLogger = pino({ enabled: false });
 

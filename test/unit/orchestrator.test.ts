@@ -9,9 +9,18 @@ import { cloneObject, deleteAction, updateAction } from '../../manager/store/ind
 import { EXITED_LABEL, RESTARTS_LABEL, ReplicatedOrchestrator } from '../../manager/orchestrator/index.js';
 import { DEFAULT_MAX_BATCH } from '../../manager/reconcile/host.js';
 import { MAX_REPLICAS } from '../../spec/index.js';
-import { Cluster, started } from '../lib/local-cluster.js';
+import { Cluster, started, type ServiceOpts } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
+
+/** A started cluster with service s1 ('web', `opts`) placed and every task of it running. */
+async function runningService(opts: ServiceOpts): Promise<Cluster> {
+  const c = await started();
+  c.addService('s1', 'web', opts);
+  await c.settle();
+  c.runAll('s1');
+  return c;
+}
 
 test('replicated: one task per slot, built from the service; the scheduler assigns them', async () => {
   const c = await started();
@@ -44,10 +53,7 @@ test('replicated: one task per slot, built from the service; the scheduler assig
 });
 
 test('replicated: scale up adds slots, scale down stops the highest, scale up again refills at once', async () => {
-  const c = await started();
-  c.addService('s1', 'web', { replicas: 2, restart: { delayMs: 60_000 } });
-  await c.settle();
-  c.runAll('s1');
+  const c = await runningService({ replicas: 2, restart: { delayMs: 60_000 } });
   c.scale('s1', 5);
   await c.settle();
   assert.deepEqual(
@@ -117,10 +123,7 @@ test('batching: scaling to 100 takes a few proposals; larger passes are split at
 });
 
 test('restart: a failed task is replaced in its slot after the delay, until max attempts', async () => {
-  const c = await started();
-  c.addService('s1', 'web', { replicas: 1, restart: { condition: baton.RestartCondition.RESTART_ANY, delayMs: 5_000, maxAttempts: 2 } });
-  await c.settle();
-  c.runAll('s1');
+  const c = await runningService({ replicas: 1, restart: { condition: baton.RestartCondition.RESTART_ANY, delayMs: 5_000, maxAttempts: 2 } });
   const first = c.only('s1');
   c.report(first.meta.id, S.TASK_FAILED, { exitCode: 1, err: 'exit 1' });
   await c.settle();
@@ -128,11 +131,9 @@ test('restart: a failed task is replaced in its slot after the delay, until max 
   assert.equal(failed?.desiredState, S.TASK_SHUTDOWN, 'marked desired SHUTDOWN');
   assert.equal(failed?.annotations?.labels?.[EXITED_LABEL], String(c.clock.now()));
   assert.equal(c.wanted('s1').length, 0, 'slot empty during the delay');
-  c.clock.advance(4_999);
-  await c.settle();
+  await c.elapse(4_999);
   assert.equal(c.wanted('s1').length, 0, 'not before the delay');
-  c.clock.advance(1);
-  await c.settle();
+  await c.elapse(1);
   const second = c.only('s1');
   assert.equal(second.slot, 1);
   assert.equal(second.annotations?.name, 'web.1');
@@ -141,16 +142,14 @@ test('restart: a failed task is replaced in its slot after the delay, until max 
   c.runAll('s1');
   c.report(second.meta.id, S.TASK_FAILED, { exitCode: 1 });
   await c.settle();
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   const third = c.only('s1');
   assert.equal(third.annotations?.labels?.[RESTARTS_LABEL]?.split(',').length, 2);
 
   c.runAll('s1');
   c.report(third.meta.id, S.TASK_FAILED, { exitCode: 1 });
   await c.settle();
-  c.clock.advance(60_000);
-  await c.settle();
+  await c.elapse(60_000);
   assert.equal(c.wanted('s1').length, 0, 'attempts exhausted: the slot stays empty');
   const last = c.store.get('task', third.meta.id);
   assert.match(last?.status?.message ?? '', /restart attempts exhausted \(2 of max 2\)/);
@@ -165,27 +164,21 @@ test('restart: a failed task is replaced in its slot after the delay, until max 
 });
 
 test('restart window: only restarts within the window count', async () => {
-  const c = await started();
-  c.addService('s1', 'web', { replicas: 1, restart: { delayMs: 1_000, maxAttempts: 1, windowMs: 10_000 } });
-  await c.settle();
-  c.runAll('s1');
+  const c = await runningService({ replicas: 1, restart: { delayMs: 1_000, maxAttempts: 1, windowMs: 10_000 } });
   c.report(c.only('s1').meta.id, S.TASK_FAILED, { exitCode: 1 });
   await c.settle();
-  c.clock.advance(1_000);
-  await c.settle();
+  await c.elapse(1_000);
   c.runAll('s1');
   // The first restart is 20 s old when this one fails: outside the window, so it may restart.
   c.clock.advance(20_000);
   c.report(c.only('s1').meta.id, S.TASK_FAILED, { exitCode: 1 });
   await c.settle();
-  c.clock.advance(1_000);
-  await c.settle();
+  await c.elapse(1_000);
   c.runAll('s1');
   // This one fails 1 s after its restart: inside the window, the one attempt is used up.
   c.report(c.only('s1').meta.id, S.TASK_FAILED, { exitCode: 1 });
   await c.settle();
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.equal(c.wanted('s1').length, 0);
   assert.equal(c.tasks('s1').length, 3);
   c.stop();
@@ -207,8 +200,7 @@ test('restart conditions: on-failure restarts failures and non-zero exits, not e
   c.report(c.only('none').meta.id, S.TASK_FAILED, { exitCode: 1 });
   c.report(c.only('any').meta.id, S.TASK_COMPLETE, { exitCode: 0 });
   await c.settle();
-  c.clock.advance(100);
-  await c.settle();
+  await c.elapse(100);
   assert.equal(c.wanted('ok').length, 0, 'exit 0 under on-failure: done');
   assert.equal(c.wanted('code').length, 1, 'non-zero exit under on-failure: restarted');
   assert.equal(c.wanted('fail').length, 1, 'FAILED under on-failure: restarted');
@@ -234,8 +226,7 @@ test('task history retention: at most 5 finished tasks per slot, oldest deleted 
     c.clock.advance(1_000);
     c.report(t.meta.id, S.TASK_FAILED, { exitCode: 1 });
     await c.settle();
-    c.clock.advance(10);
-    await c.settle();
+    await c.elapse(10);
   }
   const tasks = c.tasks('s1');
   const finished = tasks.filter((t) => t.desiredState !== S.TASK_RUNNING);
@@ -246,10 +237,7 @@ test('task history retention: at most 5 finished tasks per slot, oldest deleted 
 });
 
 test('node down: its tasks are orphaned and replaced at once on another node', async () => {
-  const c = await started();
-  c.addService('s1', 'web', { replicas: 1, restart: { delayMs: 60_000 } });
-  await c.settle();
-  c.runAll('s1');
+  const c = await runningService({ replicas: 1, restart: { delayMs: 60_000 } });
   const t = c.only('s1');
   const other = t.nodeId === 'n1' ? 'n2' : 'n1';
   c.setNodeState(t.nodeId, baton.NodeState.NODE_DOWN);
@@ -265,10 +253,7 @@ test('node down: its tasks are orphaned and replaced at once on another node', a
 });
 
 test('drain: tasks on a drained node are stopped and replaced elsewhere; pause only stops new ones', async () => {
-  const c = await started();
-  c.addService('s1', 'web', { replicas: 4 });
-  await c.settle();
-  c.runAll('s1');
+  const c = await runningService({ replicas: 4 });
   c.setAvailability('n2', baton.NodeAvailability.PAUSE);
   await c.settle();
   assert.equal(c.wanted('s1').filter((t) => t.nodeId === 'n2').length, 2, 'pause keeps running tasks');
@@ -353,8 +338,7 @@ test('global: a failed task restarts on the same node after the delay', async ()
   c.report(onN1.meta.id, S.TASK_FAILED, { exitCode: 1 });
   await c.settle();
   assert.equal(c.wanted('g').length, 1);
-  c.clock.advance(2_000);
-  await c.settle();
+  await c.elapse(2_000);
   const again = c.wanted('g').find((t) => t.nodeId === 'n1');
   assert.ok(again && again.meta.id !== onN1.meta.id);
   assert.equal(again.status?.state, S.TASK_ASSIGNED);
@@ -415,11 +399,9 @@ test('leader change: fresh loops converge without duplicates and keep a pending 
     c.store.list('task').map((t) => t.meta.id),
     snapshot,
   );
-  c.clock.advance(5_999);
-  await c.settle();
+  await c.elapse(5_999);
   assert.equal(c.wanted('s1').length, 2);
-  c.clock.advance(1);
-  await c.settle();
+  await c.elapse(1);
   assert.deepEqual(
     c.wanted('s1').map((t) => t.slot),
     [1, 2, 3],
@@ -484,10 +466,7 @@ test('a version conflict is retried against a fresh read', async () => {
 });
 
 test('stop() ends everything: no writes after it, no timers left', async () => {
-  const c = await started();
-  c.addService('s1', 'web', { replicas: 1, restart: { delayMs: 1_000 } });
-  await c.settle();
-  c.runAll('s1');
+  const c = await runningService({ replicas: 1, restart: { delayMs: 1_000 } });
   c.report(c.only('s1').meta.id, S.TASK_FAILED);
   await c.settle();
   assert.ok(c.clock.pending > 0);

@@ -55,16 +55,7 @@ test('MSG_APP with entries round-trips, numbers as numbers and bytes as plain Ui
 });
 
 test('responses round-trip reject hints and flags', () => {
-  const m = message({
-    type: MessageType.MSG_APP_RESP,
-    from: 'b',
-    to: 'a',
-    term: 3,
-    index: 10,
-    reject: true,
-    rejectHint: 8,
-    rejectHintTerm: 2,
-  });
+  const m = message({ type: MessageType.MSG_APP_RESP, from: 'b', to: 'a', term: 3, index: 10, reject: true, rejectHint: 8, rejectHintTerm: 2 });
   assert.deepEqual(roundTrip([m]), [m]);
 });
 

@@ -104,6 +104,15 @@ class Cluster {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
+/** Nodes a, b and c, ticked until one of them leads. */
+function elected(): { c: Cluster; leader: RawNode } {
+  const c = new Cluster(['a', 'b', 'c']);
+  c.tick(40);
+  const leader = c.leader();
+  if (!leader) throw new Error('no leader after 40 ticks');
+  return { c, leader };
+}
+
 test('three nodes elect one leader and replicate in order', () => {
   const c = new Cluster(['a', 'b', 'c']);
   c.tick(40);
@@ -116,9 +125,7 @@ test('three nodes elect one leader and replicate in order', () => {
 });
 
 test('a follower refuses proposals and names the leader', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.tick(40);
-  const leader = c.leader()!;
+  const { c, leader } = elected();
   const follower = [...c.nodes.values()].find((n) => n !== leader)!;
   const r = follower.propose(enc('x'));
   assert.deepEqual(r, { ok: false, reason: 'not-leader', leader: leader.id });
@@ -135,9 +142,7 @@ test('a single node elects itself and commits alone', () => {
 });
 
 test('losing the leader elects another, and the old one rejoins as follower', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.tick(40);
-  const old = c.leader()!;
+  const { c, leader: old } = elected();
   old.propose(enc('before'));
   c.settle();
   c.down.add(old.id);
@@ -153,18 +158,14 @@ test('losing the leader elects another, and the old one rejoins as follower', ()
 });
 
 test('check-quorum: an isolated leader steps down', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.tick(40);
-  const old = c.leader()!;
+  const { c, leader: old } = elected();
   for (const id of c.nodes.keys()) if (id !== old.id) c.down.add(id);
   c.tick(25);
   assert.notEqual(old.status().role, 'leader');
 });
 
 test('ReadIndex on leader and follower returns the commit index after a quorum round', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.tick(40);
-  const leader = c.leader()!;
+  const { c, leader } = elected();
   leader.propose(enc('w'));
   c.settle();
   const follower = [...c.nodes.values()].find((n) => n !== leader)!;
@@ -187,9 +188,7 @@ test('ReadIndex on leader and follower returns the commit index after a quorum r
 });
 
 test('leadership transfer hands over to the chosen voter', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.tick(40);
-  const leader = c.leader()!;
+  const { c, leader } = elected();
   const target = [...c.nodes.keys()].find((id) => id !== leader.id)!;
   assert.equal(leader.transferLeadership(target), true);
   c.settle();
@@ -198,9 +197,7 @@ test('leadership transfer hands over to the chosen voter', () => {
 });
 
 test('a node added after compaction catches up through a chunked snapshot', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.tick(40);
-  const leader = c.leader()!;
+  const { c, leader } = elected();
   for (let i = 0; i < 30; i++) leader.propose(enc(`v${i}`));
   c.settle();
   // Every node compacts with a tiny state-machine snapshot (the applied values).
@@ -224,9 +221,7 @@ test('a node added after compaction catches up through a chunked snapshot', () =
 });
 
 test('removing the leader: it steps down and the rest elect a new one', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.tick(40);
-  const leader = c.leader()!;
+  const { c, leader } = elected();
   assert.equal(leader.proposeConfChange({ type: ConfChangeType.REMOVE_NODE, nodeId: leader.id, context: EMPTY }).ok, true);
   c.settle();
   c.tick(60);
@@ -238,9 +233,7 @@ test('removing the leader: it steps down and the rest elect a new one', () => {
 });
 
 test('only one conf change may be pending at a time', () => {
-  const c = new Cluster(['a', 'b', 'c']);
-  c.tick(40);
-  const leader = c.leader()!;
+  const { leader } = elected();
   assert.equal(leader.proposeConfChange({ type: ConfChangeType.ADD_LEARNER, nodeId: 'x', context: EMPTY }).ok, true);
   const second = leader.proposeConfChange({ type: ConfChangeType.ADD_LEARNER, nodeId: 'y', context: EMPTY });
   assert.deepEqual(second, { ok: false, reason: 'conf-change-pending', leader: leader.id });

@@ -43,6 +43,14 @@ function plain(s: PersistedState): unknown {
   };
 }
 
+/** Opens a store in `dir`, saves `ready` (then `snap`, when given) and closes it again. */
+async function saved(dir: string, ready: Parameters<RaftStorage['save']>[0], snap?: Snapshot): Promise<void> {
+  const s = await RaftStorage.open(dir);
+  await s.save(ready);
+  if (snap) await s.saveSnapshot(snap);
+  await s.close();
+}
+
 async function reopen(dir: string): Promise<PersistedState> {
   const s = await RaftStorage.open(dir);
   try {
@@ -199,10 +207,7 @@ test('local compaction keeps the entries after the snapshot index', async () => 
 
 test('open deletes orphaned and temporary snapshot files and keeps the current one', async () => {
   await withDir(async (dir) => {
-    const s = await RaftStorage.open(dir);
-    await s.save({ entries: entries(1, 10, 1) });
-    await s.saveSnapshot(snapshot(5, 1, 'current'));
-    await s.close();
+    await saved(dir, { entries: entries(1, 10, 1) }, snapshot(5, 1, 'current'));
     // A crash after the rename but before the batch, and one in the middle of writing.
     const snapDir = join(dir, 'snap');
     await writeSnapshotFile(snapDir, snapshot(8, 1, 'orphan'));
@@ -218,9 +223,7 @@ test('open deletes orphaned and temporary snapshot files and keeps the current o
 
 test('a flipped byte in a stored entry is reported with that entry', async () => {
   await withDir(async (dir) => {
-    const s = await RaftStorage.open(dir);
-    await s.save({ hardState: { term: 1, vote: 'a', commit: 2 }, entries: entries(1, 5, 1) });
-    await s.close();
+    await saved(dir, { hardState: { term: 1, vote: 'a', commit: 2 }, entries: entries(1, 5, 1) });
     await tamper(dir, async (db) => {
       const value = await db.get(entryKey(3));
       assert.ok(value);
@@ -235,9 +238,7 @@ test('a flipped byte in a stored entry is reported with that entry', async () =>
 
 test('a missing entry in the middle of the log is reported', async () => {
   await withDir(async (dir) => {
-    const s = await RaftStorage.open(dir);
-    await s.save({ entries: entries(1, 5, 1) });
-    await s.close();
+    await saved(dir, { entries: entries(1, 5, 1) });
     await tamper(dir, (db) => db.del(entryKey(3)));
     await assertCorrupt(dir, /: entry 3 is missing/);
   });
@@ -245,9 +246,7 @@ test('a missing entry in the middle of the log is reported', async () => {
 
 test('an entry stored under another index is reported', async () => {
   await withDir(async (dir) => {
-    const s = await RaftStorage.open(dir);
-    await s.save({ entries: entries(1, 5, 1) });
-    await s.close();
+    await saved(dir, { entries: entries(1, 5, 1) });
     await tamper(dir, (db) => db.put(entryKey(3), encodeEntry(entry(4, 1))));
     await assertCorrupt(dir, /: entry 3 holds index 4/);
   });
@@ -255,9 +254,7 @@ test('an entry stored under another index is reported', async () => {
 
 test('decreasing terms are reported', async () => {
   await withDir(async (dir) => {
-    const s = await RaftStorage.open(dir);
-    await s.save({ entries: [...entries(1, 3, 2)] });
-    await s.close();
+    await saved(dir, { entries: [...entries(1, 3, 2)] });
     await tamper(dir, (db) => db.put(entryKey(3), encodeEntry(entry(3, 1))));
     await assertCorrupt(dir, /: entry 3 has term 1, lower than the term 2 before it/);
   });
@@ -265,9 +262,7 @@ test('decreasing terms are reported', async () => {
 
 test('a commit index beyond the log is reported', async () => {
   await withDir(async (dir) => {
-    const s = await RaftStorage.open(dir);
-    await s.save({ hardState: { term: 1, vote: 'a', commit: 3 }, entries: entries(1, 5, 1) });
-    await s.close();
+    await saved(dir, { hardState: { term: 1, vote: 'a', commit: 3 }, entries: entries(1, 5, 1) });
     await tamper(dir, (db) => db.put(HARD_STATE_KEY, encodeHardState({ term: 1, vote: 'a', commit: 6 })));
     await assertCorrupt(dir, /: hard state has commit 6 beyond the last index 5/);
   });
@@ -275,10 +270,7 @@ test('a commit index beyond the log is reported', async () => {
 
 test('a flipped byte in the snapshot file is reported', async () => {
   await withDir(async (dir) => {
-    const s = await RaftStorage.open(dir);
-    await s.save({ entries: entries(1, 10, 1) });
-    await s.saveSnapshot(snapshot(7, 1, 'the state machine at seven'));
-    await s.close();
+    await saved(dir, { entries: entries(1, 10, 1) }, snapshot(7, 1, 'the state machine at seven'));
     const name = snapshotFileName({ index: 7, term: 1 });
     const path = join(dir, 'snap', name);
     const bytes = await readFile(path);
@@ -293,10 +285,7 @@ test('a flipped byte in the snapshot file is reported', async () => {
 
 test('a missing snapshot file is reported', async () => {
   await withDir(async (dir) => {
-    const s = await RaftStorage.open(dir);
-    await s.save({ entries: entries(1, 10, 1) });
-    await s.saveSnapshot(snapshot(7, 1, 'x'));
-    await s.close();
+    await saved(dir, { entries: entries(1, 10, 1) }, snapshot(7, 1, 'x'));
     await rm(join(dir, 'snap', snapshotFileName({ index: 7, term: 1 })));
     await assertCorrupt(dir, /is missing/);
   });

@@ -14,16 +14,13 @@ import { EntryType, MessageType, message } from '../../raft/core/types.js';
 import type { Message } from '../../raft/core/types.js';
 import { GrpcTransport } from '../../raft/transport/index.js';
 import type { GrpcTransportOptions } from '../../raft/transport/index.js';
+import { waitFor } from '../lib/wait.js';
+
+// Messages arrive within milliseconds on loopback: look often, give up after 15 s.
+const POLL = { timeoutMs: 15_000, intervalMs: 5 };
 
 const HOST = '127.0.0.1';
 
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A transport plus everything it received, per sender. */
 interface Node {
@@ -57,6 +54,17 @@ async function stopAll(nodes: (Node | undefined)[]): Promise<void> {
   await Promise.all(nodes.map((n) => (n ? n.t.stop() : Promise.resolve())));
 }
 
+/** startNode for one test: every node it starts is stopped when the test ends, pass or fail. */
+function nodesFor(t: { after(fn: () => Promise<void>): void }): typeof startNode {
+  const started: Node[] = [];
+  t.after(() => stopAll(started));
+  return async (...args) => {
+    const n = await startNode(...args);
+    started.push(n);
+    return n;
+  };
+}
+
 function appMsg(from: string, to: string, seq: number, payload = 0): Message {
   return message({
     type: MessageType.MSG_APP,
@@ -81,7 +89,7 @@ async function pump(pairs: [Node, Node][], count: number, payload = 0): Promise<
       for (let seq = base; seq < Math.min(count, base + round); seq++) msgs.push(appMsg(a.id, b.id, seq, payload));
       a.t.send(msgs);
     }
-    await waitFor(() => pairs.every(([a]) => a.t.stats().queued < 1024), 'outbound queues to drain');
+    await waitFor('outbound queues to drain', () => pairs.every(([a]) => a.t.stats().queued < 1024), POLL);
   }
 }
 
@@ -92,109 +100,89 @@ function assertInOrder(n: Node, from: string, count: number): void {
 }
 
 test('two transports exchange many messages, in order, both ways', async (t) => {
-  let a: Node | undefined;
-  let b: Node | undefined;
-  try {
-    a = await startNode('a');
-    b = await startNode('b');
-    link([a, b]);
-    const n = 20_000;
-    const started = process.hrtime.bigint();
-    await pump([[a, b], [b, a]], n, 64);
-    const [x, y] = [a, b];
-    await waitFor(() => received(y, 'a').length >= n && received(x, 'b').length >= n, 'all messages');
-    const secs = Number(process.hrtime.bigint() - started) / 1e9;
-    t.diagnostic(`${Math.round((2 * n) / secs)} messages/s (64-byte entries, both directions, one process)`);
-    assertInOrder(b, 'a', n);
-    assertInOrder(a, 'b', n);
-    const m = received(b, 'a')[7];
-    assert.deepEqual(m, appMsg('a', 'b', 7, 64));
-    const sa = a.t.stats();
-    assert.equal(sa.sent, n);
-    assert.equal(sa.dropped, 0);
-    assert.equal(sa.received, n);
-    assert.equal(sa.rejected, 0);
-    assert.deepEqual(sa.connectedPeers, ['b']);
-    assert.deepEqual(sa.inboundPeers, ['b']);
-  } finally {
-    await stopAll([a, b]);
-  }
+  const start = nodesFor(t);
+  const a = await start('a');
+  const b = await start('b');
+  link([a, b]);
+  const n = 20_000;
+  const started = process.hrtime.bigint();
+  await pump([[a, b], [b, a]], n, 64);
+  await waitFor('all messages', () => received(b, 'a').length >= n && received(a, 'b').length >= n, POLL);
+  const secs = Number(process.hrtime.bigint() - started) / 1e9;
+  t.diagnostic(`${Math.round((2 * n) / secs)} messages/s (64-byte entries, both directions, one process)`);
+  assertInOrder(b, 'a', n);
+  assertInOrder(a, 'b', n);
+  const m = received(b, 'a')[7];
+  assert.deepEqual(m, appMsg('a', 'b', 7, 64));
+  const sa = a.t.stats();
+  assert.equal(sa.sent, n);
+  assert.equal(sa.dropped, 0);
+  assert.equal(sa.received, n);
+  assert.equal(sa.rejected, 0);
+  assert.deepEqual(sa.connectedPeers, ['b']);
+  assert.deepEqual(sa.inboundPeers, ['b']);
 });
 
-test('three transports: every ordered pair delivers in order', async () => {
+test('three transports: every ordered pair delivers in order', async (t) => {
+  const start = nodesFor(t);
   const nodes: Node[] = [];
-  try {
-    for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode(id));
-    link(nodes);
-    const pairs: [Node, Node][] = [];
-    for (const a of nodes) for (const b of nodes) if (a !== b) pairs.push([a, b]);
-    const n = 5_000;
-    await pump(pairs, n);
-    await waitFor(() => pairs.every(([a, b]) => received(b, a.id).length >= n), 'all messages');
-    for (const [a, b] of pairs) assertInOrder(b, a.id, n);
-    for (const node of nodes) {
-      const s = node.t.stats();
-      assert.equal(s.dropped, 0);
-      assert.equal(s.connectedPeers.length, 2);
-      assert.equal(s.inboundPeers.length, 2);
-    }
-  } finally {
-    await stopAll(nodes);
+  for (const id of ['n1', 'n2', 'n3']) nodes.push(await start(id));
+  link(nodes);
+  const pairs: [Node, Node][] = [];
+  for (const a of nodes) for (const b of nodes) if (a !== b) pairs.push([a, b]);
+  const n = 5_000;
+  await pump(pairs, n);
+  await waitFor('all messages', () => pairs.every(([a, b]) => received(b, a.id).length >= n), POLL);
+  for (const [a, b] of pairs) assertInOrder(b, a.id, n);
+  for (const node of nodes) {
+    const s = node.t.stats();
+    assert.equal(s.dropped, 0);
+    assert.equal(s.connectedPeers.length, 2);
+    assert.equal(s.inboundPeers.length, 2);
   }
 });
 
-test('one send() spanning several peers is split by destination', async () => {
+test('one send() spanning several peers is split by destination', async (t) => {
+  const start = nodesFor(t);
   const nodes: Node[] = [];
-  try {
-    for (const id of ['p', 'q', 'r']) nodes.push(await startNode(id));
-    link(nodes);
-    const [p, q, r] = nodes as [Node, Node, Node];
-    const msgs: Message[] = [];
-    for (let i = 0; i < 100; i++) msgs.push(appMsg('p', i % 2 ? 'q' : 'r', i));
-    p.t.send(msgs);
-    await waitFor(() => received(q, 'p').length === 50 && received(r, 'p').length === 50, 'both halves');
-    assert.deepEqual(received(q, 'p').map((m) => m.index), msgs.filter((m) => m.to === 'q').map((m) => m.index));
-    assert.deepEqual(received(r, 'p').map((m) => m.index), msgs.filter((m) => m.to === 'r').map((m) => m.index));
-  } finally {
-    await stopAll(nodes);
-  }
+  for (const id of ['p', 'q', 'r']) nodes.push(await start(id));
+  link(nodes);
+  const [p, q, r] = nodes as [Node, Node, Node];
+  const msgs: Message[] = [];
+  for (let i = 0; i < 100; i++) msgs.push(appMsg('p', i % 2 ? 'q' : 'r', i));
+  p.t.send(msgs);
+  await waitFor('both halves', () => received(q, 'p').length === 50 && received(r, 'p').length === 50, POLL);
+  assert.deepEqual(received(q, 'p').map((m) => m.index), msgs.filter((m) => m.to === 'q').map((m) => m.index));
+  assert.deepEqual(received(r, 'p').map((m) => m.index), msgs.filter((m) => m.to === 'r').map((m) => m.index));
 });
 
-test('a peer stopped and restarted on the same port is reconnected to', async () => {
-  let a: Node | undefined;
-  let b: Node | undefined;
-  let b2: Node | undefined;
-  try {
-    a = await startNode('a', { backoff: { initialMs: 20, maxMs: 200 } });
-    b = await startNode('b');
-    link([a, b]);
-    const [a0, b0] = [a, b];
-    a.t.send([appMsg('a', 'b', 0)]);
-    await waitFor(() => received(b0, 'a').length === 1, 'first message');
-    assert.deepEqual(a.t.stats().connectedPeers, ['b']);
+test('a peer stopped and restarted on the same port is reconnected to', async (t) => {
+  const start = nodesFor(t);
+  const a = await start('a', { backoff: { initialMs: 20, maxMs: 200 } });
+  const b = await start('b');
+  link([a, b]);
+  a.t.send([appMsg('a', 'b', 0)]);
+  await waitFor('first message', () => received(b, 'a').length === 1, POLL);
+  assert.deepEqual(a.t.stats().connectedPeers, ['b']);
 
-    await b.t.stop();
-    await waitFor(() => a0.t.stats().connectedPeers.length === 0, 'a to notice b is gone');
-    // Sent while b is down: queued, then delivered or lost with a broken stream; never reordered.
-    a.t.send([appMsg('a', 'b', 1), appMsg('a', 'b', 2)]);
+  await b.t.stop();
+  await waitFor('a to notice b is gone', () => a.t.stats().connectedPeers.length === 0, POLL);
+  // Sent while b is down: queued, then delivered or lost with a broken stream; never reordered.
+  a.t.send([appMsg('a', 'b', 1), appMsg('a', 'b', 2)]);
 
-    b2 = await startNode('b', {}, b.port);
-    const b1 = b2;
-    await waitFor(() => a0.t.stats().connectedPeers.includes('b'), 'a to reconnect to the new b');
-    const msgs: Message[] = [];
-    for (let i = 3; i < 1000; i++) msgs.push(appMsg('a', 'b', i));
-    a.t.send(msgs);
-    await waitFor(() => received(b1, 'a').at(-1)?.index === 999, 'messages after the restart');
-    const seqs = received(b1, 'a').map((m) => m.index);
-    assert.ok(seqs.length >= 997, `only ${seqs.length} arrived after the restart`);
-    for (let i = 1; i < seqs.length; i++) assert.ok((seqs[i] ?? 0) > (seqs[i - 1] ?? 0), 'reordered');
-    // And the restarted b can talk back over its own new stream.
-    b2.t.addPeer('a', `${HOST}:${a.port}`);
-    b2.t.send([appMsg('b', 'a', 42)]);
-    await waitFor(() => received(a0, 'b').some((m) => m.index === 42), 'b to a after the restart');
-  } finally {
-    await stopAll([a, b, b2]);
-  }
+  const b2 = await start('b', {}, b.port);
+  await waitFor('a to reconnect to the new b', () => a.t.stats().connectedPeers.includes('b'), POLL);
+  const msgs: Message[] = [];
+  for (let i = 3; i < 1000; i++) msgs.push(appMsg('a', 'b', i));
+  a.t.send(msgs);
+  await waitFor('messages after the restart', () => received(b2, 'a').at(-1)?.index === 999, POLL);
+  const seqs = received(b2, 'a').map((m) => m.index);
+  assert.ok(seqs.length >= 997, `only ${seqs.length} arrived after the restart`);
+  for (let i = 1; i < seqs.length; i++) assert.ok((seqs[i] ?? 0) > (seqs[i - 1] ?? 0), 'reordered');
+  // And the restarted b can talk back over its own new stream.
+  b2.t.addPeer('a', `${HOST}:${a.port}`);
+  b2.t.send([appMsg('b', 'a', 42)]);
+  await waitFor('b to a after the restart', () => received(a, 'b').some((m) => m.index === 42), POLL);
 });
 
 function collectGarbage(): void {
@@ -202,131 +190,102 @@ function collectGarbage(): void {
   (runInNewContext('gc') as () => void)();
 }
 
-test('while a peer is down the queue stays bounded: the oldest are dropped and counted', async () => {
-  let a: Node | undefined;
-  let gone: Node | undefined;
-  try {
-    // A port that was just listening and is now closed: connections are refused.
-    gone = await startNode('b');
-    await gone.t.stop();
-    const bound = 100;
-    a = await startNode('a', { maxQueuedMessages: bound, backoff: { initialMs: 10, maxMs: 50 } });
-    a.t.addPeer('b', `${HOST}:${gone.port}`);
-    collectGarbage();
-    const heapBefore = process.memoryUsage().heapUsed;
-    // 100k messages of 1 KiB each: about 100 MiB if anything kept them all.
-    const total = 100_000;
-    for (let base = 0; base < total; base += 1000) {
-      const msgs: Message[] = [];
-      for (let i = base; i < base + 1000; i++) msgs.push(appMsg('a', 'b', i, 1024));
-      a.t.send(msgs);
-      assert.ok(a.t.stats().queued <= bound);
-      await new Promise((r) => setImmediate(r));
-    }
-    collectGarbage();
-    const grownMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
-    const s = a.t.stats();
-    assert.equal(s.queued, bound);
-    assert.equal(s.sent, 0);
-    assert.equal(s.dropped, total - bound);
-    assert.deepEqual(s.connectedPeers, []);
-    assert.ok(grownMiB < 20, `heap grew by ${grownMiB.toFixed(1)} MiB`);
-
-    // Unknown peers are dropped and counted too, without touching any queue.
-    a.t.send([appMsg('a', 'nobody', 0)]);
-    assert.equal(a.t.stats().dropped, total - bound + 1);
-    // removePeer discards what was queued for it.
-    a.t.removePeer('b');
-    assert.equal(a.t.stats().queued, 0);
-    assert.equal(a.t.stats().dropped, total + 1);
-  } finally {
-    await stopAll([a]);
-  }
-});
-
-test('when the peer comes up the newest queued messages are delivered, oldest dropped', async () => {
-  let a: Node | undefined;
-  let b: Node | undefined;
-  try {
-    const probe = await startNode('b');
-    const port = probe.port;
-    await probe.t.stop();
-    a = await startNode('a', { maxQueuedMessages: 50, backoff: { initialMs: 10, maxMs: 50 } });
-    a.t.addPeer('b', `${HOST}:${port}`);
+test('while a peer is down the queue stays bounded: the oldest are dropped and counted', async (t) => {
+  const start = nodesFor(t);
+  // A port that was just listening and is now closed: connections are refused.
+  const gone = await start('b');
+  await gone.t.stop();
+  const bound = 100;
+  const a = await start('a', { maxQueuedMessages: bound, backoff: { initialMs: 10, maxMs: 50 } });
+  a.t.addPeer('b', `${HOST}:${gone.port}`);
+  collectGarbage();
+  const heapBefore = process.memoryUsage().heapUsed;
+  // 100k messages of 1 KiB each: about 100 MiB if anything kept them all.
+  const total = 100_000;
+  for (let base = 0; base < total; base += 1000) {
     const msgs: Message[] = [];
-    for (let i = 0; i < 500; i++) msgs.push(appMsg('a', 'b', i));
+    for (let i = base; i < base + 1000; i++) msgs.push(appMsg('a', 'b', i, 1024));
     a.t.send(msgs);
-    b = await startNode('b', {}, port);
-    const b0 = b;
-    await waitFor(() => received(b0, 'a').length === 50, 'the 50 newest');
-    assert.deepEqual(received(b, 'a').map((m) => m.index), msgs.slice(450).map((m) => m.index));
-    assert.equal(a.t.stats().dropped, 450);
-  } finally {
-    await stopAll([a, b]);
+    assert.ok(a.t.stats().queued <= bound);
+    await new Promise((r) => setImmediate(r));
   }
+  collectGarbage();
+  const grownMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+  const s = a.t.stats();
+  assert.equal(s.queued, bound);
+  assert.equal(s.sent, 0);
+  assert.equal(s.dropped, total - bound);
+  assert.deepEqual(s.connectedPeers, []);
+  assert.ok(grownMiB < 20, `heap grew by ${grownMiB.toFixed(1)} MiB`);
+
+  // Unknown peers are dropped and counted too, without touching any queue.
+  a.t.send([appMsg('a', 'nobody', 0)]);
+  assert.equal(a.t.stats().dropped, total - bound + 1);
+  // removePeer discards what was queued for it.
+  a.t.removePeer('b');
+  assert.equal(a.t.stats().queued, 0);
+  assert.equal(a.t.stats().dropped, total + 1);
 });
 
-test('a peer re-added at a new address keeps its queued messages', async () => {
-  let a: Node | undefined;
-  let b: Node | undefined;
-  try {
-    a = await startNode('a');
-    b = await startNode('b');
-    const b0 = b;
-    a.t.addPeer('b', `${HOST}:1`); // nothing listens on port 1
-    a.t.send([appMsg('a', 'b', 0), appMsg('a', 'b', 1)]);
-    a.t.addPeer('b', `${HOST}:${b.port}`);
-    await waitFor(() => received(b0, 'a').length === 2, 'the messages queued before the move');
-    assert.deepEqual(received(b, 'a').map((m) => m.index), [0, 1]);
-  } finally {
-    await stopAll([a, b]);
-  }
+test('when the peer comes up the newest queued messages are delivered, oldest dropped', async (t) => {
+  const start = nodesFor(t);
+  const probe = await startNode('b');
+  const port = probe.port;
+  await probe.t.stop();
+  const a = await start('a', { maxQueuedMessages: 50, backoff: { initialMs: 10, maxMs: 50 } });
+  a.t.addPeer('b', `${HOST}:${port}`);
+  const msgs: Message[] = [];
+  for (let i = 0; i < 500; i++) msgs.push(appMsg('a', 'b', i));
+  a.t.send(msgs);
+  const b = await start('b', {}, port);
+  await waitFor('the 50 newest', () => received(b, 'a').length === 50, POLL);
+  assert.deepEqual(received(b, 'a').map((m) => m.index), msgs.slice(450).map((m) => m.index));
+  assert.equal(a.t.stats().dropped, 450);
 });
 
-test('inbound messages with a foreign from or to are rejected; the stream identity is the first from', async () => {
-  let a: Node | undefined;
-  let b: Node | undefined;
-  try {
-    a = await startNode('a');
-    b = await startNode('b');
-    const b0 = b;
-    // a believes 'x' lives at b's address (a stale address): b must not take x's messages.
-    a.t.addPeer('x', `${HOST}:${b.port}`);
-    a.t.addPeer('b', `${HOST}:${b.port}`);
-    a.t.send([appMsg('a', 'x', 0)]);
-    a.t.send([appMsg('a', 'b', 1), appMsg('z', 'b', 2), appMsg('a', 'b', 3)]);
-    await waitFor(() => b0.t.stats().rejected === 2 && b0.t.stats().received === 2, 'b to sort them');
-    assert.deepEqual([...b.got.keys()], ['a']);
-    assert.deepEqual(received(b, 'a').map((m) => m.index), [1, 3]);
-  } finally {
-    await stopAll([a, b]);
-  }
+test('a peer re-added at a new address keeps its queued messages', async (t) => {
+  const start = nodesFor(t);
+  const a = await start('a');
+  const b = await start('b');
+  a.t.addPeer('b', `${HOST}:1`); // nothing listens on port 1
+  a.t.send([appMsg('a', 'b', 0), appMsg('a', 'b', 1)]);
+  a.t.addPeer('b', `${HOST}:${b.port}`);
+  await waitFor('the messages queued before the move', () => received(b, 'a').length === 2, POLL);
+  assert.deepEqual(received(b, 'a').map((m) => m.index), [0, 1]);
 });
 
-test('a batch the receiver cannot decode ends only that stream; the sender reconnects', async () => {
-  let a: Node | undefined;
-  let b: Node | undefined;
-  try {
-    a = await startNode('a', { backoff: { initialMs: 10, maxMs: 50 } });
-    b = await startNode('b');
-    const b0 = b;
-    a.t.addPeer('b', `${HOST}:${b.port}`);
-    a.t.send([appMsg('a', 'b', 1)]);
-    await waitFor(() => received(b0, 'a').length === 1, 'first');
-    // A term beyond 2^53 encodes, but the codec refuses to decode it.
-    a.t.send([message({ type: MessageType.MSG_HEARTBEAT, from: 'a', to: 'b', term: 2 ** 60 })]);
-    // What follows may go out on the dying stream and be lost, so retransmit as Raft would.
-    for (let attempt = 0; attempt < 50 && received(b0, 'a').length < 2; attempt++) {
-      a.t.send([appMsg('a', 'b', 3)]);
-      await waitFor(() => received(b0, 'a').length >= 2, 'a retransmission', 200).catch(() => undefined);
-    }
-    const seqs = received(b, 'a').map((m) => m.index);
-    assert.equal(seqs[0], 1);
-    assert.ok(seqs.length >= 2 && seqs.slice(1).every((i) => i === 3), `got ${seqs.join(',')}`);
-    assert.equal(b.t.stats().rejected, 0);
-  } finally {
-    await stopAll([a, b]);
+test('inbound messages with a foreign from or to are rejected; the stream identity is the first from', async (t) => {
+  const start = nodesFor(t);
+  const a = await start('a');
+  const b = await start('b');
+  // a believes 'x' lives at b's address (a stale address): b must not take x's messages.
+  a.t.addPeer('x', `${HOST}:${b.port}`);
+  a.t.addPeer('b', `${HOST}:${b.port}`);
+  a.t.send([appMsg('a', 'x', 0)]);
+  a.t.send([appMsg('a', 'b', 1), appMsg('z', 'b', 2), appMsg('a', 'b', 3)]);
+  await waitFor('b to sort them', () => b.t.stats().rejected === 2 && b.t.stats().received === 2, POLL);
+  assert.deepEqual([...b.got.keys()], ['a']);
+  assert.deepEqual(received(b, 'a').map((m) => m.index), [1, 3]);
+});
+
+test('a batch the receiver cannot decode ends only that stream; the sender reconnects', async (t) => {
+  const start = nodesFor(t);
+  const a = await start('a', { backoff: { initialMs: 10, maxMs: 50 } });
+  const b = await start('b');
+  a.t.addPeer('b', `${HOST}:${b.port}`);
+  a.t.send([appMsg('a', 'b', 1)]);
+  await waitFor('first', () => received(b, 'a').length === 1, POLL);
+  // A term beyond 2^53 encodes, but the codec refuses to decode it.
+  a.t.send([message({ type: MessageType.MSG_HEARTBEAT, from: 'a', to: 'b', term: 2 ** 60 })]);
+  // What follows may go out on the dying stream and be lost, so retransmit as Raft would.
+  for (let attempt = 0; attempt < 50 && received(b, 'a').length < 2; attempt++) {
+    a.t.send([appMsg('a', 'b', 3)]);
+    await waitFor('a retransmission', () => received(b, 'a').length >= 2, { timeoutMs: 200, intervalMs: 5 }).catch(() => undefined);
   }
+  const seqs = received(b, 'a').map((m) => m.index);
+  assert.equal(seqs[0], 1);
+  assert.ok(seqs.length >= 2 && seqs.slice(1).every((i) => i === 3), `got ${seqs.join(',')}`);
+  assert.equal(b.t.stats().rejected, 0);
 });
 
 test('an onMessages handler that throws does not break the stream', async () => {
@@ -346,9 +305,9 @@ test('an onMessages handler that throws does not break the stream', async () => 
     a = await startNode('a');
     a.t.addPeer('b', `${HOST}:${port}`);
     a.t.send([appMsg('a', 'b', 1)]);
-    await waitFor(() => seen.length === 1, 'first');
+    await waitFor('first', () => seen.length === 1, POLL);
     a.t.send([appMsg('a', 'b', 2)]);
-    await waitFor(() => seen.length === 2, 'second');
+    await waitFor('second', () => seen.length === 2, POLL);
     assert.deepEqual(a.t.stats().connectedPeers, ['b']);
   } finally {
     await Promise.all([a?.t.stop() ?? Promise.resolve(), b?.stop() ?? Promise.resolve()]);
@@ -364,9 +323,9 @@ test('stop() leaves no handles behind: not the listener, the streams, nor a pend
   link([a, b]);
   a.t.addPeer('c', `${HOST}:1`); // never answers: its call waits for the channel
   a.t.send([appMsg('a', 'b', 0), appMsg('a', 'c', 0)]);
-  await waitFor(() => received(b, 'a').length === 1, 'one message');
+  await waitFor('one message', () => received(b, 'a').length === 1, POLL);
   await b.t.stop();
-  await waitFor(() => a.t.stats().connectedPeers.length === 0, 'a to see the stream to b end');
+  await waitFor('a to see the stream to b end', () => a.t.stats().connectedPeers.length === 0, POLL);
   await a.t.stop();
   // Sockets finish closing a few event-loop turns after stop() resolves; a leaked reconnect
   // timer (5 s away) or a retrying channel would still be there when this gives up.
@@ -375,7 +334,7 @@ test('stop() leaves no handles behind: not the listener, the streams, nor a pend
     const now = process.getActiveResourcesInfo();
     return kinds.filter((k) => countOf(now, k) > countOf(baseline, k));
   };
-  await waitFor(() => leftovers().length === 0, 'handles to close', 2_000).catch(() => {
+  await waitFor('handles to close', () => leftovers().length === 0, { timeoutMs: 2_000, intervalMs: 5 }).catch(() => {
     assert.fail(`left behind after stop(): ${leftovers().join(', ')}`);
   });
   // A stopped transport cannot be restarted and sends nothing more.
@@ -440,7 +399,7 @@ test('messages flow over mutual TLS, and a client without a certificate gets not
     nodes.push(b);
     link([a, b], 'localhost');
     await pump([[a, b], [b, a]], 2000, 32);
-    await waitFor(() => received(b, 'a').length === 2000 && received(a, 'b').length === 2000, 'all messages over TLS');
+    await waitFor('all messages over TLS', () => received(b, 'a').length === 2000 && received(a, 'b').length === 2000, POLL);
     assertInOrder(b, 'a', 2000);
     assertInOrder(a, 'b', 2000);
 

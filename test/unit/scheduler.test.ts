@@ -9,33 +9,13 @@ import { BatonError } from '../../rpc/errors.js';
 import { cloneObject, createAction, updateAction } from '../../manager/store/index.js';
 import { LocalHost, ManualClock } from '../../manager/reconcile/local-host.js';
 import { Scheduler, parseConstraint, scheduleTasks } from '../../manager/scheduler/index.js';
+import { nodeObject, type NodeOpts } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
 const GiB = 1024 ** 3;
 
-interface NodeOpts {
-  hostname?: string;
-  labels?: Record<string, string>;
-  role?: baton.NodeRole;
-  state?: baton.NodeState;
-  availability?: baton.NodeAvailability;
-  runtimes?: string[];
-  cpus?: number;
-  memGiB?: number;
-}
-
 function node(id: string, o: NodeOpts = {}): baton.Node.$Properties {
-  return {
-    meta: { id },
-    spec: { annotations: { labels: o.labels ?? {} }, availability: o.availability ?? baton.NodeAvailability.ACTIVE },
-    description: {
-      hostname: o.hostname ?? `host-${id}`,
-      runtimes: o.runtimes ?? ['docker', 'process'],
-      resources: { nanoCpus: (o.cpus ?? 4) * 1e9, memoryBytes: (o.memGiB ?? 8) * GiB },
-    },
-    status: { state: o.state ?? baton.NodeState.NODE_READY },
-    role: o.role ?? baton.NodeRole.WORKER,
-  };
+  return nodeObject(id, { hostname: `host-${id}`, ...o });
 }
 
 interface TaskOpts {

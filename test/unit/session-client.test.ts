@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import type { baton } from '../../proto/gen/baton.js';
 import { dispatcherSession } from '../../rpc/services.js';
 import { SessionClient } from '../../worker/session.js';
+import { waitFor } from '../lib/wait.js';
 
 type SessionCall = grpc.ServerWritableStream<baton.SessionRequest.$Properties, baton.SessionMessage.$Properties>;
 
@@ -35,10 +36,6 @@ async function manager(name: string, calls: string[]): Promise<{ addr: string; l
   return m;
 }
 
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(cond(), what);
-}
 
 test('a session walks past followers to the leader, and after a leader change starts from the new leader', async (t) => {
   const calls: string[] = [];
@@ -59,7 +56,7 @@ test('a session walks past followers to the leader, and after a leader change st
   });
   t.after(() => session.stop());
   session.start();
-  await until('the session reaches c', () => messages === 1);
+  await waitFor('the session reaches c', () => messages === 1, { timeoutMs: 5_000, intervalMs: 25 });
   assert.deepEqual(calls, ['a', 'b', 'c'], 'followers a and b refused, then the leader c');
 
   // c loses the leadership to b; a heartbeat brings the new list, leader first, and the node reconnects.
@@ -68,6 +65,6 @@ test('a session walks past followers to the leader, and after a leader change st
   list = [b, a, c].map((m) => ({ nodeId: m.addr, addr: m.addr }));
   calls.length = 0;
   session.reconnect();
-  await until('the session reaches b', () => messages === 2);
+  await waitFor('the session reaches b', () => messages === 2, { timeoutMs: 5_000, intervalMs: 25 });
   assert.deepEqual(calls, ['b'], 'straight to the new leader');
 });

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
 import type { Stored } from '../../manager/store/index.js';
-import { Cluster, started } from '../lib/local-cluster.js';
+import { Cluster, started, type ServiceOpts } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
 const U = baton.UpdateState;
@@ -44,6 +44,20 @@ async function running(c: Cluster, id: string): Promise<void> {
   await c.settle();
 }
 
+/**
+ * A started cluster running service 's' (env V=1 and `opts`), whose spec then changes to V=2;
+ * with `act`, the workers then play the first batch of the update.
+ */
+async function updateStarted(opts: ServiceOpts, act = true): Promise<Cluster> {
+  const c = await started();
+  c.addService('s', 'web', { env: ['V=1'], ...opts });
+  await running(c, 's');
+  c.updateSpec('s', (s) => (s.task!.container!.env = ['V=2']));
+  await c.settle();
+  if (act) await workersAct(c, 's');
+  return c;
+}
+
 test('stop-first, parallelism 2, delay: old tasks stopped two at a time, slots refilled once stopped, delay between batches, completed after the monitor', async () => {
   const c = await started();
   c.addService('s', 'web', { replicas: 6, env: ['V=1'], update: { parallelism: 2, delayMs: 10_000, monitorMs: 5_000 } });
@@ -59,21 +73,17 @@ test('stop-first, parallelism 2, delay: old tasks stopped two at a time, slots r
   await workersAct(c, 's');
   assert.deepEqual(withEnv(c, 's', 'V=2').map((t) => t.slot), [1, 2]);
   assert.equal(stopping(c, 's').length, 0, 'the next batch waits for the delay');
-  c.clock.advance(9_999);
-  await c.settle();
+  await c.elapse(9_999);
   assert.equal(stopping(c, 's').length, 0);
-  c.clock.advance(1);
-  await c.settle();
+  await c.elapse(1);
   assert.deepEqual(stopping(c, 's').map((t) => t.slot), [3, 4]);
   await workersAct(c, 's');
-  c.clock.advance(10_000);
-  await c.settle();
+  await c.elapse(10_000);
   assert.deepEqual(stopping(c, 's').map((t) => t.slot), [5, 6]);
   await workersAct(c, 's');
   assert.equal(withEnv(c, 's', 'V=2').length, 6);
   assert.equal(status(c, 's'), U.UPDATING, 'the last batch is monitored first');
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.equal(status(c, 's'), U.UPDATE_COMPLETED);
   assert.equal(c.service('s').updateStatus?.message, 'update completed');
   // Each slot replaced exactly once: its old task and one new one.
@@ -92,11 +102,7 @@ test('stop-first, parallelism 2, delay: old tasks stopped two at a time, slots r
 });
 
 test('start-first: the new task starts beside the old one, which stops once the new one is up (health checks passed)', async () => {
-  const c = await started();
-  c.addService('s', 'web', { replicas: 2, env: ['V=1'], update: { parallelism: 1, order: baton.UpdateOrder.START_FIRST, monitorMs: 1_000 } });
-  await running(c, 's');
-  c.updateSpec('s', (s) => (s.task!.container!.env = ['V=2']));
-  await c.settle();
+  const c = await updateStarted({ replicas: 2, update: { parallelism: 1, order: baton.UpdateOrder.START_FIRST, monitorMs: 1_000 } }, false);
   const fresh = withEnv(c, 's', 'V=2');
   assert.deepEqual(fresh.map((t) => t.slot), [1], 'one new task, in slot 1');
   assert.equal(withEnv(c, 's', 'V=1').length, 2, 'the old one keeps running beside it (the orchestrator does not stop it)');
@@ -112,19 +118,13 @@ test('start-first: the new task starts beside the old one, which stops once the 
     [1, 'V=2'],
     [2, 'V=2'],
   ]);
-  c.clock.advance(1_000);
-  await c.settle();
+  await c.elapse(1_000);
   assert.equal(status(c, 's'), U.UPDATE_COMPLETED);
   c.stop();
 });
 
 test('failure action pause: the update stops at the first failed task, with the reason; updating again resumes it', async () => {
-  const c = await started();
-  c.addService('s', 'web', { replicas: 4, env: ['V=1'], update: { parallelism: 1, delayMs: 30_000 } });
-  await running(c, 's');
-  c.updateSpec('s', (s) => (s.task!.container!.env = ['V=2']));
-  await c.settle();
-  await workersAct(c, 's');
+  const c = await updateStarted({ replicas: 4, update: { parallelism: 1, delayMs: 30_000 } });
   const [bad] = withEnv(c, 's', 'V=2');
   c.report(bad!.meta.id, S.TASK_FAILED, { exitCode: 1, err: 'task exited with code 1' });
   await c.settle();
@@ -132,8 +132,7 @@ test('failure action pause: the update stops at the first failed task, with the 
   assert.equal(c.service('s').updateStatus?.message, `update paused due to failure or early termination of task ${bad!.meta.id}: task exited with code 1`);
   // The pause is a status write, not a new spec: the failed slot waits for its restart delay.
   assert.equal(c.wanted('s').filter((t) => t.slot === bad!.slot).length, 0, 'no restart before the delay');
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.equal(c.wanted('s').filter((t) => t.slot === bad!.slot).length, 1, 'restarted after it');
   await workersAct(c, 's');
   c.clock.advance(60_000);
@@ -147,11 +146,9 @@ test('failure action pause: the update stops at the first failed task, with the 
   assert.equal(status(c, 's'), U.UPDATING);
   for (let i = 0; i < 3; i++) {
     await workersAct(c, 's');
-    c.clock.advance(30_000);
-    await c.settle();
+    await c.elapse(30_000);
   }
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.equal(withEnv(c, 's', 'V=2').length, 4);
   assert.equal(status(c, 's'), U.UPDATE_COMPLETED);
   c.stop();
@@ -202,20 +199,14 @@ test('failure action rollback: the spec returns to the previous one, the failed 
   await workersAct(c, 's');
   assert.deepEqual(c.wanted('s').map((t) => envOf(t)), ['V=1', 'V=1', 'V=1', 'V=1']);
   assert.deepEqual(c.wanted('s').filter((t) => t.slot > 2).map((t) => t.meta.id), untouched, 'slots the update never reached keep their tasks');
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.equal(status(c, 's'), U.ROLLBACK_COMPLETED);
   assert.match(c.service('s').updateStatus?.message ?? '', /^update rolled back: task /);
   c.stop();
 });
 
 test('an unhealthy new task within the monitor window fails the update', async () => {
-  const c = await started();
-  c.addService('s', 'web', { replicas: 2, env: ['V=1'], update: { parallelism: 1, monitorMs: 10_000 } });
-  await running(c, 's');
-  c.updateSpec('s', (s) => (s.task!.container!.env = ['V=2']));
-  await c.settle();
-  await workersAct(c, 's');
+  const c = await updateStarted({ replicas: 2, update: { parallelism: 1, monitorMs: 10_000 } });
   const [fresh] = withEnv(c, 's', 'V=2');
   c.clock.advance(3_000);
   c.report(fresh!.meta.id, S.TASK_RUNNING, { health: H.HEALTH_UNHEALTHY, message: 'health check failed' });
@@ -226,12 +217,7 @@ test('an unhealthy new task within the monitor window fails the update', async (
 });
 
 test('max failure ratio: failures up to the ratio of the slots are tolerated, beyond it the action applies', async () => {
-  const c = await started();
-  c.addService('s', 'web', { replicas: 4, env: ['V=1'], update: { parallelism: 0, maxFailureRatio: 0.5 }, restart: { delayMs: 60_000 } });
-  await running(c, 's');
-  c.updateSpec('s', (s) => (s.task!.container!.env = ['V=2']));
-  await c.settle();
-  await workersAct(c, 's');
+  const c = await updateStarted({ replicas: 4, update: { parallelism: 0, maxFailureRatio: 0.5 }, restart: { delayMs: 60_000 } });
   const fresh = withEnv(c, 's', 'V=2');
   assert.equal(fresh.length, 4, 'parallelism 0: all at once');
   c.report(fresh[0]!.meta.id, S.TASK_FAILED, { err: 'one' });
@@ -245,14 +231,8 @@ test('max failure ratio: failures up to the ratio of the slots are tolerated, be
 });
 
 test('leader change mid-update: the new leader resumes (same status, only old tasks replaced, delay kept), never restarts it', async () => {
-  const c = await started();
-  c.addService('s', 'web', { replicas: 6, env: ['V=1'], update: { parallelism: 2, delayMs: 10_000 } });
-  await running(c, 's');
-  c.updateSpec('s', (s) => (s.task!.container!.env = ['V=2']));
-  await c.settle();
-  await workersAct(c, 's');
-  c.clock.advance(10_000);
-  await c.settle();
+  const c = await updateStarted({ replicas: 6, update: { parallelism: 2, delayMs: 10_000 } });
+  await c.elapse(10_000);
   assert.equal(stopping(c, 's').length, 2, 'second batch under way');
   const startedAt = c.service('s').updateStatus?.startedAt;
   c.stop();
@@ -272,12 +252,10 @@ test('leader change mid-update: the new leader resumes (same status, only old ta
   c.start();
   await c.settle();
   assert.equal(stopping(c, 's').length, 0);
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.deepEqual(stopping(c, 's').map((t) => t.slot), [5, 6]);
   await workersAct(c, 's');
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.equal(status(c, 's'), U.UPDATE_COMPLETED);
   for (let slot = 1; slot <= 6; slot++) assert.equal(c.tasks('s').filter((t) => t.slot === slot).length, 2, `slot ${slot} replaced once`);
   c.stop();
@@ -293,8 +271,7 @@ test('global service: each node task replaced, per node', async () => {
     assert.equal(stopping(c, 'g').length, 1);
     await workersAct(c, 'g');
   }
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.deepEqual(c.wanted('g').map((t) => [t.nodeId, envOf(t)]), [
     ['n1', 'V=2'],
     ['n2', 'V=2'],
@@ -315,8 +292,7 @@ test('manual rollback and a change that touches no task', async () => {
   c.updateSpec('s', (s) => (s.task!.container!.env = ['V=2']));
   await c.settle();
   await workersAct(c, 's');
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.equal(status(c, 's'), U.UPDATE_COMPLETED);
   c.rollback('s');
   await c.settle();
@@ -324,8 +300,7 @@ test('manual rollback and a change that touches no task', async () => {
   assert.equal(c.service('s').updateStatus?.message, 'manually requested rollback');
   // The rollback config is unset: Swarm's defaults (parallelism 0 here means all at once).
   await workersAct(c, 's');
-  c.clock.advance(5_000);
-  await c.settle();
+  await c.elapse(5_000);
   assert.equal(status(c, 's'), U.ROLLBACK_COMPLETED);
   assert.deepEqual(c.wanted('s').map(envOf), ['V=1', 'V=1', 'V=1']);
   c.stop();

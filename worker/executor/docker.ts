@@ -11,17 +11,7 @@ import { checkImageExists, ensureImage } from './docker-image.js';
 import { LABEL, createOptions, healthOf, observe } from './docker-spec.js';
 import { DockerHealthEvents } from './docker-health.js';
 import { validateHealthCheck } from './health-spec.js';
-import {
-  ExecutorError,
-  validateCommon,
-  type Executor,
-  type HealthWatch,
-  type LogChunk,
-  type LogOptions,
-  type TaskHealth,
-  type TaskObservation,
-  type TaskRunSpec,
-} from './types.js';
+import { ExecutorError, validateCommon, type Executor, type HealthWatch, type LogChunk, type LogOptions, type TaskHealth, type TaskObservation, type TaskRunSpec } from './types.js';
 
 export interface DockerExecutorOptions {
   clusterId: string;
@@ -44,10 +34,6 @@ const PING_TIMEOUT_MS = 5_000;
 const CREATED_POLL_MS = 200;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function createDockerExecutor(opts: DockerExecutorOptions): Executor {
-  return new DockerExecutor(opts);
-}
 
 class DockerExecutor implements Executor {
   readonly runtime = 'docker' as const;
@@ -256,4 +242,8 @@ class DockerExecutor implements Executor {
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     }
   }
+}
+
+export function createDockerExecutor(opts: DockerExecutorOptions): Executor {
+  return new DockerExecutor(opts);
 }
