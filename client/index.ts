@@ -25,7 +25,24 @@ export interface ConnectOptions {
 
 export function defaultDataDir(): string {
   if (process.env.BATON_DATA_DIR) return process.env.BATON_DATA_DIR;
-  return process.getuid?.() === 0 ? '/var/lib/baton' : join(homedir(), '.baton');
+  return process.getuid?.() === 0 ? SYSTEM_DATA_DIR : join(homedir(), '.baton');
+}
+
+/** Where a node started as root keeps its data, and so its socket. */
+const SYSTEM_DATA_DIR = '/var/lib/baton';
+
+/**
+ * The data dir whose socket a client uses when none was named: the user's own when a node runs
+ * there, else the system node's (as the docker CLI uses /var/run/docker.sock), so a member of
+ * the socket's group reaches it, and anyone else is told they may not rather than that no node
+ * runs.
+ */
+function clientDataDir(named: string | undefined): string {
+  if (named) return named;
+  const own = defaultDataDir();
+  if (process.env.BATON_DATA_DIR || own === SYSTEM_DATA_DIR) return own;
+  const system = join(SYSTEM_DATA_DIR, 'baton.sock');
+  return socketAccess(join(own, 'baton.sock')) === 'missing' && socketAccess(system) !== 'missing' ? SYSTEM_DATA_DIR : own;
 }
 
 /** The list calls, and the field of their response that holds the objects. */
@@ -90,7 +107,7 @@ export class BatonClient {
 }
 
 export function connect(opts: ConnectOptions = {}): BatonClient {
-  const dataDir = opts.dataDir ?? defaultDataDir();
+  const dataDir = clientDataDir(opts.dataDir);
   const host = opts.host ?? process.env.BATON_HOST ?? `unix://${join(dataDir, 'baton.sock')}`;
   if (host.startsWith('unix://')) {
     const path = host.slice('unix://'.length);
