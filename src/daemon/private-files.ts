@@ -23,8 +23,8 @@ const MAX_FILES = 100_000;
 
 /**
  * A data dir about to be written for the first time (init or join): created, or, when it was
- * already there (made by mkdir, a package, a mount point), its mode tightened to 0700 (0710
- * with the socket's group).
+ * already there empty (made by mkdir, a package, a mount point), its mode tightened to 0700
+ * (0710 with the socket's group). A dir with anything else in it is refused.
  */
 export function makePrivate(path: string, socketGroup: number | undefined): void {
   // Only a dir that is empty or holds what a node writes (an init that died before node.json)
@@ -37,6 +37,11 @@ export function makePrivate(path: string, socketGroup: number | undefined): void
       `data dir ${path} is not empty and holds no baton node (it has ${shown}${foreign.length > 3 ? `, and ${foreign.length - 3} more` : ''}): give a new or empty directory`,
     );
   }
+  restrictDir(path, socketGroup);
+}
+
+/** Creates the dir, or sets its mode: 0700, or 0710 when the socket's group may cross it. */
+function restrictDir(path: string, socketGroup: number | undefined): void {
   try {
     mkdirSync(path, { recursive: true, mode: 0o700 });
     const group = sharedWith(path, socketGroup);
@@ -155,6 +160,6 @@ function who(mode: number): string {
 export function reopenPrivate(path: string, socketGroup: number | undefined): void {
   checkPrivate(path);
   // Also brings the group's crossing right in line with the group as it is now.
-  makePrivate(path, socketGroup);
+  restrictDir(path, socketGroup);
   tightenOwnFiles(path);
 }
