@@ -67,3 +67,10 @@ export const MAX_SERVICE_SPEC_BYTES = 512 * 1024;
 
 /** A secret's or config's data (Docker's limit for both: 500 KiB). */
 export const MAX_DATA_BYTES = 500 * 1024;
+
+/**
+ * The longest error or message a task's status carries to the managers (a program's last words
+ * can be any length). With the reporter's 500 statuses per call, a call stays near 2 MiB, under
+ * the 4 MiB message limit, so a batch is never refused for its size and retried for ever.
+ */
+export const MAX_TASK_STATUS_TEXT = 2048;

@@ -12,6 +12,7 @@ import { Agent } from '../../worker/agent/index.js';
 import { TaskDb } from '../../worker/agent/task-db.js';
 import { FakeExecutor, type FakeOp, type HeldCall } from '../lib/fake-executor.js';
 import { waitFor } from '../lib/wait.js';
+import { MAX_TASK_STATUS_TEXT } from '../../spec/index.js';
 
 // The agent reacts within milliseconds: look often, give up after 5 s.
 const POLL = { timeoutMs: 5_000, intervalMs: 5 };
@@ -217,6 +218,25 @@ test('a failing prepare rejects the task; so does a runtime with no available ex
     const r2 = await waitState(w, 't2', S.TASK_REJECTED);
     assert.equal(r2.err, 'runtime "docker" is not available on this node');
     assert.equal(w.fake.count('start'), 0);
+  });
+});
+
+test('a status error of any length reaches the managers cut to its limit, and its acknowledgement clears it from disk', async () => {
+  await withWorld(async (w) => {
+    const image = 'n'.repeat(100_000);
+    w.fake.missingImages.add(image);
+    await w.open();
+    w.apply({ full: true, tasks: [task('t1', S.TASK_RUNNING, { spec: { runtime: 'process', container: { image, command: ['x'] } } })] });
+    const rejected = await waitState(w, 't1', S.TASK_REJECTED);
+    assert.equal(rejected.err, `image ${'n'.repeat(MAX_TASK_STATUS_TEXT - 6)}…(${100_000 + 16 - MAX_TASK_STATUS_TEXT} more characters)`);
+    // The disk held the same (cut) status that was acknowledged, so nothing is left unacknowledged.
+    await w.agent!.stop();
+    const db = await TaskDb.open(join(w.dir, 'agent-db'));
+    try {
+      assert.equal((await db.load()).unacked.size, 0);
+    } finally {
+      await db.close();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { AgentClosedError } from './task-db.js';
 import type { Limiter } from './limiter.js';
 import { healthState, portStatus, runtimeOf, specProbes, stopGraceMs, taskHealth, toRunSpec } from './run-spec.js';
 import { S, intentOf, isTerminal, mayFollow, stateName, type TaskState } from './states.js';
+import { withShortTexts } from './reporter.js';
 
 const H = baton.HealthState;
 /** What Swarm reports for a task its health check condemned; the restart policy replaces it. */
@@ -406,8 +407,9 @@ export class TaskController {
     clearTimeout(timer);
   }
 
-  /** On disk first, then reported. */
-  private async persist(status: baton.TaskStatus.$Properties): Promise<void> {
+  /** On disk first, then reported (texts cut first: the disk and the report hold the same object). */
+  private async persist(full: baton.TaskStatus.$Properties): Promise<void> {
+    const status = withShortTexts(full);
     this.issued = status;
     await this.host.saveStatus(this.record(), status);
     this.status = status;
