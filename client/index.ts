@@ -2,7 +2,7 @@
 // (unix://<data-dir>/baton.sock) or over TCP with the node certificates of a data dir (mTLS).
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
@@ -24,7 +24,9 @@ export interface ConnectOptions {
 }
 
 export function defaultDataDir(): string {
-  if (process.env.BATON_DATA_DIR) return process.env.BATON_DATA_DIR;
+  // Absolute: the socket's address (unix://<path>) and the daemon's files must not depend on
+  // the working directory of whoever reads them.
+  if (process.env.BATON_DATA_DIR) return resolve(process.env.BATON_DATA_DIR);
   return process.getuid?.() === 0 ? SYSTEM_DATA_DIR : join(homedir(), '.baton');
 }
 
@@ -38,7 +40,7 @@ const SYSTEM_DATA_DIR = '/var/lib/baton';
  * runs.
  */
 function clientDataDir(named: string | undefined): string {
-  if (named) return named;
+  if (named) return resolve(named);
   const own = defaultDataDir();
   if (process.env.BATON_DATA_DIR || own === SYSTEM_DATA_DIR) return own;
   const system = join(SYSTEM_DATA_DIR, 'baton.sock');

@@ -136,6 +136,9 @@ function taskSpec(p: Problems, task: baton.TaskSpec.$Properties | null | undefin
   const c = task?.container ?? {};
   if (runtime === 'docker' && !c.image) p.add('an image is required');
   if ((c.image ?? '').length > L.MAX_IMAGE_LENGTH) p.add(`the image name is ${c.image!.length} characters, more than the limit of ${L.MAX_IMAGE_LENGTH}`);
+  else if (runtime === 'docker' && c.image && !isImageReference(c.image)) {
+    p.add(`invalid image reference "${echo(c.image)}": want [registry/]name[:tag][@digest], the name in lowercase (as Docker's "invalid reference format")`);
+  }
   if (runtime === 'process' && (c.command ?? []).length === 0 && (c.args ?? []).length === 0) p.add('the process runtime needs a command to run');
   p.strings('command and args', [...(c.command ?? []), ...(c.args ?? [])], L.MAX_ARGS, L.MAX_ARG_LENGTH);
   p.strings('env', c.env, L.MAX_ENV, L.MAX_ARG_LENGTH);
@@ -166,6 +169,23 @@ function taskSpec(p: Problems, task: baton.TaskSpec.$Properties | null | undefin
     if (!parsed.ok) p.add(parsed.problem);
   }
   p.int('force_update', task?.forceUpdate, 0, Number.MAX_SAFE_INTEGER);
+}
+
+// Docker's reference grammar (distribution/reference), as `docker service create` checks it
+// before anything is sent: a registry host (any case, with a port), then lowercase path
+// components joined by '.', '_', '__' or dashes, then a tag and/or a digest.
+const DOMAIN_PART = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `(?:${DOMAIN_PART}(?:\\.${DOMAIN_PART})*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?`;
+const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const REFERENCE = new RegExp(
+  `^(?:${DOMAIN}/)?${PATH_PART}(?:/${PATH_PART})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+
+/** Whether `image` is a reference Docker accepts (the name part at most 255 characters). */
+export function isImageReference(image: string): boolean {
+  if (!REFERENCE.test(image)) return false;
+  const name = image.replace(/@.*$/, '').replace(/:[\w][\w.-]{0,127}$/, '');
+  return name.length <= 255;
 }
 
 /** Docker's health check shapes: ["CMD", prog, ...], ["CMD-SHELL", cmd], ["NONE"], or [] (the image's own). */

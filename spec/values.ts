@@ -63,6 +63,13 @@ export function parseBytes(text: string | number, what: string): Parsed<number> 
   return ok(bytes);
 }
 
+/** Digits after the decimal point that matter (trailing zeros dropped, the exponent applied): 1.50 → 1, 2e-10 → 10. */
+function decimalPlaces(decimal: string): number {
+  const m = /^\d*(?:\.(\d*))?(?:e([+-]?\d+))?$/i.exec(decimal);
+  if (!m) return 0;
+  return (m[1] ?? '').replace(/0+$/, '').length - Number(m[2] ?? 0);
+}
+
 /**
  * A number of CPUs (`0.5`, `2`, or a YAML number) as nano-CPUs, Docker's unit. 0 means no limit
  * (or no reservation). More than MAX_CPUS is refused rather than multiplied past what an
@@ -74,6 +81,8 @@ export function parseCpus(text: string | number, what: string): Parsed<number> {
   const n = typeof text === 'number' ? text : /^(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(s) ? Number(s) : NaN;
   const bad = (why: string, over = false): Parsed<number> => problem(`bad CPU count ${typed(text)} for ${what}: ${why}`, why, over);
   if (!Number.isFinite(n) || n < 0) return bad('want a number of CPUs like 0.5 or 2');
+  // As Docker: a value that is not a whole number of nano-CPUs is refused, not rounded (0.0000000001 would be 0, no limit).
+  if (decimalPlaces(String(text).trim()) > 9) return bad('value is too precise (at most 9 decimal places: nano-CPUs)');
   const nano = Math.round(n * 1e9);
   if (n > MAX_CPUS || nano > MAX_NANO_CPUS) return bad(`at most ${MAX_CPUS} CPUs`, true);
   return ok(nano);

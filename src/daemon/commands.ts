@@ -1,4 +1,5 @@
 // `baton init` and `baton join`: run the node daemon in the foreground until SIGINT/SIGTERM.
+import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { defaultDataDir } from '../../client/index.js';
 import { init, join } from './bootstrap.js';
@@ -13,7 +14,8 @@ function logger(level: string): Logger {
 
 function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string; meshWorkers?: number; socketGroup?: string } {
   return {
-    dataDir: args['data-dir'] ?? defaultDataDir(),
+    // Absolute, as the client resolves it: a relative path would make the socket's unix:// address relative.
+    dataDir: args['data-dir'] !== undefined ? resolve(args['data-dir']) : defaultDataDir(),
     listenAddr: args['listen-addr'],
     logger: logger(args['log-level']),
     ...(args['advertise-addr'] ? { advertiseAddr: args['advertise-addr'] } : {}),

@@ -236,12 +236,21 @@ export class NodeDaemon {
     }
   }
 
-  /** A worker has no control API: say so clearly rather than "unimplemented". */
+  /**
+   * A worker has no control API: say so clearly rather than "unimplemented", on its socket and
+   * on its TCP port alike (`--host tcp://<a worker>`).
+   */
   private addWorkerControlStub(): void {
     const refuse = (): Promise<never> =>
       Promise.reject(new BatonError('FAILED_PRECONDITION', 'this node is a worker: run the command on a manager (or point --host at one)'));
     const handlers = Object.fromEntries(Object.keys(controlService).map((k) => [k, refuse])) as unknown as Handlers<ControlService>;
     addService(this.local, controlService, handlers, this.logger);
+    addService(this.tcp, controlService, handlers, this.logger);
+  }
+
+  private removeWorkerControlStub(): void {
+    this.local.removeService(controlService);
+    this.tcp.removeService(controlService);
   }
 
   /** Every node, manager or worker, answers on every published port (docs/routing-mesh.md). */
@@ -330,7 +339,7 @@ export class NodeDaemon {
       renew: () => this.renewal.renew(),
       startManager: () => this.startManager(false),
       stopManager: () => this.stopManager(),
-      workerControl: (on) => (on ? this.addWorkerControlStub() : this.local.removeService(controlService)),
+      workerControl: (on) => (on ? this.addWorkerControlStub() : this.removeWorkerControlStub()),
     };
   }
 

@@ -29,6 +29,9 @@ const MAX_FILES = 100_000;
 export function makePrivate(path: string, socketGroup: number | undefined): void {
   // Only a dir that is empty or holds what a node writes (an init that died before node.json)
   // is taken over: tightening /var/lib, a shared dir or a sticky /tmp would lock others out.
+  if (existsSync(path) && !statSync(path).isDirectory()) {
+    throw new BatonError('FAILED_PRECONDITION', `data dir ${path} is not a directory: give a new or empty directory`);
+  }
   const foreign = existsSync(path) ? readdirSync(path).filter((name) => !NODE_ENTRIES.has(name)) : [];
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ');

@@ -23,7 +23,7 @@ export interface RoleHost {
   /** Start the manager parts (serving Control on both ports). */
   startManager: () => Promise<void>;
   stopManager: () => Promise<void>;
-  /** The unix socket's Control service: the worker's "run it on a manager" stub, or none. */
+  /** The Control service of a worker (socket and TCP port): the "run it on a manager" stub, or none. */
   workerControl: (on: boolean) => void;
 }
 

@@ -26,6 +26,13 @@ test('init, two managers and two workers join; the cluster survives a leader SIG
   assert.match(table.stdout, new RegExp(`${ids.get('m1')} \\*.*Ready.*Active.*(Leader|Reachable).*${m1.addr.replace(/\./g, '\\.')}`));
   assert.equal(table.stdout.split('\n').filter((l) => /\sLeader\s/.test(l)).length, 1, 'exactly one leader');
   assert.equal(c.cli('m1', ['node', 'ls', '-q']).stdout.trim().split('\n').length, 5);
+  // A worker has no control API: its socket and its TCP port both say so in one line.
+  const viaSocket = c.cli('w1', ['node', 'ls']);
+  const viaTcp = baton(['node', 'ls', '--host', `tcp://${c.get('w1').addr}`, '--data-dir', c.dataDir('m1')]);
+  for (const [how, refused] of [['socket', viaSocket], ['tcp', viaTcp]] as const) {
+    assert.equal(refused.code, 1, how);
+    assert.equal(refused.stderr.trim(), 'Error: this node is a worker: run the command on a manager (or point --host at one)', how);
+  }
 
   // SIGKILL the leader: a survivor answers again and shows it Unreachable.
   await c.kill('m1');

@@ -108,6 +108,7 @@ test('a directory holding anything but a node\'s own entries is refused, not tak
       err instanceof BatonError && err.code === 'FAILED_PRECONDITION' && /is not empty and holds no baton node \(it has "other-app.conf"\): give a new or empty directory$/.test(err.message),
   );
   assert.equal(statSync(dir.path).mode & 0o7777, 0o1777, 'its mode is left as it was');
+  assert.throws(() => makePrivate(join(dir.path, 'other-app.conf'), undefined), (err: unknown) => err instanceof BatonError && /other-app\.conf is not a directory/.test(err.message));
   // A mount point's lost+found, or what an init that died before node.json wrote, is fine.
   rmSync(join(dir.path, 'other-app.conf'));
   mkdirSync(join(dir.path, 'lost+found'));

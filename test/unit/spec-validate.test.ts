@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
 import { acceptServiceSpec } from '../../manager/controlapi/services.js';
 import { BatonError } from '../../rpc/errors.js';
-import { MAX_REPLICAS, describeProblems, validateDataSpec, validateLabels, validateServiceSpec } from '../../spec/index.js';
+import { MAX_REPLICAS, describeProblems, isImageReference, validateDataSpec, validateLabels, validateServiceSpec } from '../../spec/index.js';
 
 const good = (): baton.ServiceSpec.$Properties => ({
   annotations: { name: 'web' },
@@ -124,4 +124,22 @@ test('secrets, configs and labels', () => {
   assert.deepEqual(validateLabels('node labels', { zone: 'a' }), []);
   const labels = Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, 'v']));
   assert.deepEqual(validateLabels('node labels', { ...labels, ['k'.repeat(300)]: '' }).length, 2);
+});
+
+test('image references follow Docker\'s grammar: refused at create, as `docker service create` does', () => {
+  const good = [
+    'nginx', 'nginx:1.25', 'local/busybox:1', 'docker.io/library/nginx:1.25-alpine', 'ghcr.io/owner/app:v1.2.3',
+    'localhost:5000/app', '127.0.0.1:5000/x/y:z', `nginx@sha256:${'a'.repeat(64)}`, 'my_org/my-app__x:latest', 'MyRegistry/app',
+  ];
+  for (const image of good) assert.equal(isImageReference(image), true, image);
+  const bad = ['MB', 'Bad Image', 'nginx:', 'nginx::1', '-nginx', 'nginx/', 'UPPER/Case', 'nginx@sha256:xyz', ':tag'];
+  for (const image of bad) assert.equal(isImageReference(image), false, image);
+  const spec = (image: string, runtime = 'docker'): baton.ServiceSpec.$Properties => ({
+    annotations: { name: 'web' },
+    task: { runtime, container: { image, command: runtime === 'process' ? ['/bin/true'] : [] } },
+  });
+  assert.deepEqual(validateServiceSpec(spec('MB')), [
+    'invalid image reference "MB": want [registry/]name[:tag][@digest], the name in lowercase (as Docker\'s "invalid reference format")',
+  ]);
+  assert.deepEqual(validateServiceSpec(spec('Bad Image', 'process')), [], 'a process task\'s image is not a Docker reference');
 });

@@ -88,6 +88,12 @@ test('CPUs: nano-CPUs, bounded', () => {
   // The measured case: 1e20 CPUs was stored as 7,886,383,489 after the nano-CPUs wrapped.
   assert.equal(problemOf(parseCpus(1e20, 'deploy.resources.limits.cpus')), 'bad CPU count 100000000000000000000 for deploy.resources.limits.cpus: at most 1024 CPUs');
   assert.equal(problemOf(parseCpus('1025', '--limit-cpu')), 'bad CPU count "1025" for --limit-cpu: at most 1024 CPUs');
+  // A fraction of a nano-CPU is refused as Docker does ("value is too precise"), never rounded to 0 (no limit).
+  assert.equal(value(parseCpus('0.000000001', '--limit-cpu')), 1);
+  assert.equal(value(parseCpus('1.500000000000', '--limit-cpu')), 1.5e9);
+  for (const fine of ['0.0000000001', '0.0000000015', '2e-10', 1e-10]) {
+    assert.match(problemOf(parseCpus(fine, '--limit-cpu')), /: value is too precise \(at most 9 decimal places: nano-CPUs\)$/, String(fine));
+  }
 });
 
 test('counts: digits only, refused above the limit by their text, never wrapped', () => {
