@@ -1,10 +1,9 @@
 // `service create` flags to a ServiceSpec, the Docker way. Values are parsed by spec/; every bad
 // value is reported at once, in one error line.
-import { baton, BatonError } from '../client/index.js';
+import { baton } from '../client/index.js';
 import {
   DEFAULT_REPLICAS,
   DEFAULT_RESTART_DELAY_MS,
-  describeProblems,
   MAX_REPLICAS,
   ok,
   problem,
@@ -136,13 +135,8 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
     update: updateConfigFromFlags(f, 'update', undefined, p),
     rollback: updateConfigFromFlags(f, 'rollback', undefined, p),
   };
+  // The flags' problems and the spec's (a name, a constraint, an image…) in one line.
+  for (const problem of validateServiceSpec(spec)) p.add(problem);
   p.check();
-  checkSpec(spec);
   return spec;
-}
-
-/** The whole spec, checked as the manager will: every problem in one INVALID_ARGUMENT. */
-export function checkSpec(spec: baton.ServiceSpec.$Properties): void {
-  const problems = validateServiceSpec(spec);
-  if (problems.length > 0) throw new BatonError('INVALID_ARGUMENT', describeProblems(problems));
 }

@@ -8,7 +8,8 @@ import { baton, BatonError } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 import { parseBytes, parseCount, parseCpus, parseDuration, parsePublish } from '../spec/index.js';
-import { checkSpec, parseReplicas } from './service-spec.js';
+import { parseReplicas } from './service-spec.js';
+import { validateServiceSpec } from '../spec/index.js';
 import { FlagProblems } from './flag-problems.js';
 import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
 import { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags, type Which } from './update-config-flags.js';
@@ -139,8 +140,9 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   if (hasAny(f, 'update')) spec.update = updateConfigFromFlags(f, 'update', spec.update, p);
   if (hasAny(f, 'rollback')) spec.rollback = updateConfigFromFlags(f, 'rollback', spec.rollback, p);
   if (f.force) task.forceUpdate = Number(task.forceUpdate ?? 0) + 1;
+  // The flags' problems and the spec's (a name, a constraint, an image…) in one line.
+  for (const problem of validateServiceSpec(spec)) p.add(problem);
   p.check();
-  checkSpec(spec);
   return spec;
 }
 

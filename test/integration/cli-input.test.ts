@@ -83,6 +83,11 @@ test('--restart-delay 1m30s works end to end (Go durations, as Compose); an absu
     c.cli('m1', ['service', 'create', '--name', 'many', '--replicas', '-1', '--restart-delay', '5', '--limit-cpu', '1e20', '--publish', '70000:80', '--runtime', 'process', '--', 'sleep', '1']),
     /^Error: 4 problems: bad --replicas "-1": want a whole number from 0 to 10000; bad --publish "70000:80": published port must be 1-65535; bad CPU count "1e20" for --limit-cpu: at most 1024 CPUs; bad duration "5" for --restart-delay: missing a unit \(want e\.g\. 500ms, 10s, 1m30s, 2h\)\n$/,
   );
+  // The flags' problems and the spec's (the name, a constraint, the image) in the same line.
+  oneErrorLine(
+    c.cli('m1', ['service', 'create', '--name', 'bad name!', '--replicas', 'abc', '--constraint', 'node.labels.zone=a', 'Bad Image']),
+    /^Error: 4 problems: bad --replicas "abc": [^;]+; invalid service name "bad name!": [^;]+; invalid image reference "Bad Image": [^;]+; invalid constraint "node\.labels\.zone=a" [^;]+\n$/,
+  );
   oneErrorLine(c.cli('m1', ['service', 'scale', 'slow=99999999999999999999']), /bad replica count for slow "99999999999999999999": at most 10000 replicas per service/);
   oneErrorLine(c.cli('m1', ['service', 'update', '--replicas', '18446744073709551615', 'slow']), /bad --replicas "18446744073709551615": at most 10000/);
   assert.equal(c.cli('m1', ['service', 'ls', '-q']).stdout.trim().split('\n').length, 1, 'only the first service exists');
