@@ -1,5 +1,6 @@
 // `baton init` and `baton join`: run the node daemon in the foreground until SIGINT/SIGTERM.
 import { resolve } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { defaultDataDir } from '../../client/index.js';
 import { init, join } from './bootstrap.js';
@@ -48,8 +49,18 @@ function privateUmask(): void {
   process.umask(0o077);
 }
 
+/**
+ * grpc-js prints its own errors on stderr ("E No address added out of total 1 resolved") beside
+ * the one line the daemon prints for the same failure; the daemon's logger says what matters.
+ * GRPC_VERBOSITY in the environment still turns them on, for debugging.
+ */
+function quietGrpc(): void {
+  if (process.env['GRPC_VERBOSITY'] === undefined) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+}
+
 export async function runInit(args: InitArgs): Promise<void> {
   privateUmask();
+  quietGrpc();
   const started = await init({
     ...common(args),
     ...(args['cert-expiry'] ? { certExpiryMs: positiveDuration(args['cert-expiry'], '--cert-expiry') } : {}),
@@ -73,6 +84,7 @@ export async function runInit(args: InitArgs): Promise<void> {
 
 export async function runJoin(args: JoinArgs): Promise<void> {
   privateUmask();
+  quietGrpc();
   const started = await join({ ...common(args), token: args.token, remote: args.address });
   const d = started.daemon;
   process.stdout.write(started.resumed ? `Node ${d.nodeId} resumed as a ${d.role}.\n` : `This node joined the cluster as a ${d.role} (node ${d.nodeId}).\n`);

@@ -406,10 +406,20 @@ const SERVICE_LOGS = { ServiceLogs: serviceLogsMethod } as unknown as grpc.Servi
 function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, credentials, (err, port) => {
-      if (err) reject(new BatonError('FAILED_PRECONDITION', `cannot listen on ${address}: ${err.message}`));
+      if (err) reject(new BatonError('FAILED_PRECONDITION', `cannot listen on ${address}: ${listenCause(err.message)}`));
       else resolve(port);
     });
   });
+}
+
+/**
+ * What grpc-js' bind error says underneath its wrapper ("No address added out of total 1
+ * resolved errors: [listen EADDRINUSE: address already in use 127.0.0.1:4242]"): the system's
+ * words, "address already in use", without the code and the address the line already names.
+ */
+function listenCause(message: string): string {
+  const inner = /errors: \[(.*)\]$/.exec(message)?.[1] ?? message;
+  return /^listen E[A-Z]+: (.*?)(?: \S+:\d+)?$/.exec(inner)?.[1] ?? inner;
 }
 
 function shutdown(server: grpc.Server): Promise<void> {

@@ -51,6 +51,10 @@ test('a service whose task keeps failing says why; a node that is gone is one pl
   oneErrorLine(crash, /service crash did not converge in 4s: crash\.1: task exited with code 3; see baton service ps crash/);
   assert.match(crash.stdout, /^waiting: crash\.1: task exited with code 3$/m, 'the progress says why before giving up');
 
+  // A second node on an address in use: one line with the system's reason (grpc-js printed its own line too).
+  const busy = baton(['init', '--data-dir', c.dataDir('busy'), '--listen-addr', m1.addr, '--log-level', 'error']);
+  oneErrorLine(busy, new RegExp(`^Error: cannot listen on ${m1.addr.replace(/\./g, '\\.')}: address already in use\n$`));
+
   await c.kill('m1', 'SIGKILL'); // its socket file stays behind, with nobody listening
   oneErrorLine(c.cli('m1', ['node', 'ls']), /cannot reach a baton node at unix:\/\/\S+baton\.sock \(ECONNREFUSED\): is it running\?/);
 });
