@@ -31,12 +31,12 @@ export function typed(value: string | number): string {
 export const ECHO_CHARS = 64;
 
 /**
- * User text as an error message repeats it: at most ECHO_CHARS characters, then how long the
+ * User text as an error message repeats it: at most `max` (ECHO_CHARS) characters, then how long the
  * whole was, e.g. `aaaa…(100000 bytes)`. Every message that names an input goes through here,
  * on the CLI and in the manager alike: an echo of a huge input would make the message too
  * large for a gRPC status (the status travels in HTTP/2 trailers, limited to about 64 KiB).
  */
-export function echo(text: string): string {
-  if (text.length <= ECHO_CHARS) return text;
-  return `${text.slice(0, ECHO_CHARS)}…(${Buffer.byteLength(text)} bytes)`;
+export function echo(text: string, max = ECHO_CHARS): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}…(${Buffer.byteLength(text)} bytes)`;
 }

@@ -11,7 +11,7 @@ import { baton } from '../../proto/gen/baton.js';
 import { Agent } from '../../worker/agent/index.js';
 import { TaskDb } from '../../worker/agent/task-db.js';
 import { FakeExecutor, type FakeOp, type HeldCall } from '../lib/fake-executor.js';
-import { waitFor } from '../lib/wait.js';
+import { sleep, waitFor } from '../lib/wait.js';
 import { MAX_TASK_STATUS_TEXT } from '../../spec/index.js';
 
 // The agent reacts within milliseconds: look often, give up after 5 s.
@@ -109,7 +109,6 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
 }
 
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function task(id: string, desiredState = S.TASK_RUNNING, extra: Partial<baton.Task.$Properties> = {}): baton.Task.$Properties {
   return {
@@ -228,7 +227,7 @@ test('a status error of any length reaches the managers cut to its limit, and it
     await w.open();
     w.apply({ full: true, tasks: [task('t1', S.TASK_RUNNING, { spec: { runtime: 'process', container: { image, command: ['x'] } } })] });
     const rejected = await waitState(w, 't1', S.TASK_REJECTED);
-    assert.equal(rejected.err, `image ${'n'.repeat(MAX_TASK_STATUS_TEXT - 6)}…(${100_000 + 16 - MAX_TASK_STATUS_TEXT} more characters)`);
+    assert.equal(rejected.err, `image ${'n'.repeat(MAX_TASK_STATUS_TEXT - 6)}…(${100_000 + 16} bytes)`);
     // The disk held the same (cut) status that was acknowledged, so nothing is left unacknowledged.
     await w.agent!.stop();
     const db = await TaskDb.open(join(w.dir, 'agent-db'));

@@ -4,7 +4,7 @@
 // replaced). A failed call is retried with backoff, with whatever arrived meanwhile merged in.
 import type { Logger } from 'pino';
 import type { baton } from '../../proto/gen/baton.js';
-import { MAX_TASK_STATUS_TEXT } from '../../spec/index.js';
+import { MAX_TASK_STATUS_TEXT, echo } from '../../spec/index.js';
 
 export interface ReporterOptions {
   send: (updates: baton.TaskStatusUpdate.$Properties[]) => Promise<void>;
@@ -99,8 +99,7 @@ export class Reporter {
 
 /** A status whose err and message are at most MAX_TASK_STATUS_TEXT characters (the same object when they are). */
 export function withShortTexts(status: baton.TaskStatus.$Properties): baton.TaskStatus.$Properties {
-  const cut = (text: string | null | undefined): string | null | undefined =>
-    text && text.length > MAX_TASK_STATUS_TEXT ? `${text.slice(0, MAX_TASK_STATUS_TEXT)}…(${text.length - MAX_TASK_STATUS_TEXT} more characters)` : text;
+  const cut = (text: string | null | undefined): string | null | undefined => (text ? echo(text, MAX_TASK_STATUS_TEXT) : text);
   const err = cut(status.err);
   const message = cut(status.message);
   return err === status.err && message === status.message ? status : { ...status, err, message };
