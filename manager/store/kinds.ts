@@ -11,6 +11,7 @@ export interface KindMap {
   task: baton.Task;
   secret: baton.Secret;
   config: baton.Config;
+  network: baton.Network;
 }
 
 /** What a proposer may pass for each kind (plain objects are fine). */
@@ -21,12 +22,13 @@ export interface PropsMap {
   task: baton.Task.$Properties;
   secret: baton.Secret.$Properties;
   config: baton.Config.$Properties;
+  network: baton.Network.$Properties;
 }
 
 export type Kind = keyof KindMap;
 
 /** In snapshot order. */
-export const KINDS: readonly Kind[] = ['cluster', 'node', 'service', 'task', 'secret', 'config'];
+export const KINDS: readonly Kind[] = ['cluster', 'node', 'network', 'service', 'task', 'secret', 'config'];
 
 /** A stored object: frozen, and meta always present. */
 export type Stored<K extends Kind> = DeepReadonly<KindMap[K]> & { readonly meta: DeepReadonly<baton.Meta> };
@@ -49,6 +51,7 @@ const CODECS: { [K in Kind]: Codec<KindMap[K]> } = {
   task: baton.Task,
   secret: baton.Secret,
   config: baton.Config,
+  network: baton.Network,
 };
 
 export function isKind(s: string): s is Kind {

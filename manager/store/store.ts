@@ -38,6 +38,7 @@ function newTables(): Tables {
     task: new Table('task'),
     secret: new Table('secret'),
     config: new Table('config'),
+    network: new Table('network'),
   };
 }
 

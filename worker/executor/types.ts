@@ -27,6 +27,19 @@ export interface TaskRunSpec {
    * exactly that port of the node instead.
    */
   ports: { targetPort: number; protocol: 'tcp' | 'udp'; hostPort?: number }[];
+  /**
+   * Docker: the node's bridges for the task's baton networks (worker/network), joined in this
+   * order (the first at create). Empty or absent: Docker's default bridge, as before networks.
+   */
+  networks?: { dockerNetwork: string }[];
+  /** Docker: the resolvers the container uses (the node's baton DNS on its first network). */
+  dns?: string[];
+  /**
+   * Target ports other tasks reach through the service's name but not published: bound to
+   * ephemeral host ports as `ports` are (and reported the same way). Docker adds the image's
+   * EXPOSE ports to these when the task is on a network.
+   */
+  expose?: { targetPort: number; protocol: 'tcp' | 'udp' }[];
   /** SIGTERM, then SIGKILL after this. */
   stopGraceMs: number;
   /** Absent: the image's own HEALTHCHECK (docker), no check (process). */
