@@ -118,3 +118,12 @@ function freePort(protocol: string, taken: (port: number, protocol: string) => b
   for (let port = PORT_RANGE_START; port <= PORT_RANGE_END; port++) if (!taken(port, protocol)) return port;
   throw new BatonError('FAILED_PRECONDITION', `no free published port left in ${PORT_RANGE_START}-${PORT_RANGE_END} for ${protocol}`);
 }
+
+/**
+ * The service's allocated endpoint: its ports (allocatePorts) and its exposed ports, which the
+ * tasks carry so their nodes bind them for other tasks of the service's networks.
+ */
+export function allocateEndpoint(store: ClusterStore, spec: Spec, serviceId?: string): baton.Endpoint.$Properties {
+  const expose = (spec.endpoint?.expose ?? []).map((p) => ({ targetPort: p.targetPort ?? 0, protocol: p.protocol ?? baton.PortProtocol.TCP }));
+  return { ports: allocatePorts(store, spec, serviceId), ...(expose.length > 0 ? { expose } : {}) };
+}

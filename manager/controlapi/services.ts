@@ -5,7 +5,7 @@ import { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { Manager } from '../manager.js';
 import { createAction, deleteAction, newObjectId, updateAction, type Stored } from '../store/index.js';
-import { allocatePorts } from '../allocator/ports.js';
+import { allocateEndpoint } from '../allocator/ports.js';
 import { resolveObject } from './resolve.js';
 import { DEFAULT_REPLICAS, describeProblems, normalizeServiceSpec, validateServiceSpec } from '../../spec/index.js';
 import { resolveDataReferences } from './references.js';
@@ -73,10 +73,10 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
           if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = DEFAULT_REPLICAS;
           resolveDataReferences(manager.store, spec);
           const id = newObjectId();
-          const ports = allocatePorts(manager.store, spec);
+          const endpoint = allocateEndpoint(manager.store, spec);
           const t = now();
           const [stored] = await manager.propose([
-            createAction('service', { meta: { id, createdAt: t, updatedAt: t }, spec, endpoint: { ports } }),
+            createAction('service', { meta: { id, createdAt: t, updatedAt: t }, spec, endpoint }),
           ]);
           return stored!.object as Stored<'service'> as baton.Service;
         }),
@@ -114,7 +114,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
           if (req.rollback) {
             const previous = current.previousSpec;
             if (!previous) throw new BatonError('FAILED_PRECONDITION', `service ${current.spec?.annotations?.name ?? current.meta.id} has no previous spec to roll back to`);
-            next = rolledBack(current, { ports: allocatePorts(manager.store, previous, current.meta.id) }, now());
+            next = rolledBack(current, allocateEndpoint(manager.store, previous, current.meta.id), now());
           } else {
             const spec = acceptServiceSpec(req.spec);
             resolveDataReferences(manager.store, spec);
@@ -122,8 +122,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
               throw new BatonError('INVALID_ARGUMENT', 'a service cannot be renamed');
             }
             if (spec.global !== (current.spec?.global ?? false)) throw new BatonError('INVALID_ARGUMENT', 'a service cannot change its mode');
-            const ports = allocatePorts(manager.store, spec, current.meta.id);
-            next = withNewSpec(current, spec, { ports }, manager.store.list('task', { serviceIds: [current.meta.id] }), now());
+            next = withNewSpec(current, spec, allocateEndpoint(manager.store, spec, current.meta.id), manager.store.list('task', { serviceIds: [current.meta.id] }), now());
           }
           const [stored] = await manager.propose([updateAction('service', next)]);
           return stored!.object as Stored<'service'> as baton.Service;

@@ -4,7 +4,7 @@
 // for delays and monitor windows; a new leader rebuilds both from the store on its first pass.
 import type { StoreActionT, StoreChange, Stored } from '../../store/index.js';
 import { updateAction } from '../../store/index.js';
-import { allocatePorts } from '../../allocator/ports.js';
+import { allocateEndpoint } from '../../allocator/ports.js';
 import type { LoopOptions, OrchestratorHost } from '../../reconcile/host.js';
 import { ReconcileLoop } from '../../reconcile/loop.js';
 import { TaskWrites } from '../../reconcile/writes.js';
@@ -87,7 +87,7 @@ export class Updater extends ReconcileLoop {
         now,
         node: (n) => store.get('node', n),
         upAt,
-        endpointFor: (spec) => ({ ports: allocatePorts(store, spec, id) }),
+        endpointFor: (spec) => allocateEndpoint(store, spec, id),
       });
       if (step.service !== undefined) {
         services.push(updateAction('service', step.service));
