@@ -38,7 +38,7 @@ function hostOf(addr: string): string {
  * The task's host port for a published port. A task that also publishes the same target in
  * host mode has two bindings; the mesh must target the ephemeral one, not the host-mode port.
  */
-function hostPortFor(task: Task, port: Port): number {
+function hostPortFor(task: Task, port: Pick<Port, 'targetPort' | 'protocol'>): number {
   const protocol = port.protocol ?? baton.PortProtocol.TCP;
   const hostMode = new Set(
     (task.endpoint?.ports ?? [])
@@ -50,6 +50,44 @@ function hostPortFor(task: Task, port: Port): number {
   );
   const bound = candidates.find((s) => !hostMode.has(s.hostPort ?? 0)) ?? (hostMode.size === 0 ? candidates[0] : undefined);
   return bound?.hostPort ?? 0;
+}
+
+/** The task's reachable address for a port it reports bound (its node's address, the host port). */
+interface Reachable {
+  task: Task;
+  host: string;
+}
+
+/** The networks a service's tasks join (TaskSpec.networks), for the east-west part of the table. */
+function attachments(service: Stored<'service'>): baton.MeshAttachment.$Properties[] {
+  return (service.spec?.task?.networks ?? []).map((n) => ({ networkId: n.target ?? '', aliases: [...(n.aliases ?? [])] })).filter((n) => n.networkId !== '');
+}
+
+/**
+ * Every target port the service's backends report bound (published, exposed, the image's
+ * EXPOSE), each with the tasks that serve it: what a VIP relays. Sorted by protocol and port.
+ */
+function internalPorts(backends: readonly Reachable[]): baton.MeshPort.$Properties[] {
+  const byPort = new Map<string, baton.MeshPort.$Properties & { backends: baton.MeshBackend.$Properties[] }>();
+  for (const { task, host } of backends) {
+    const seen = new Set<string>();
+    for (const s of task.status?.ports ?? []) {
+      const protocol = s.protocol ?? baton.PortProtocol.TCP;
+      const key = `${protocol}/${s.targetPort ?? 0}`;
+      if ((s.hostPort ?? 0) <= 0 || (s.targetPort ?? 0) <= 0 || seen.has(key)) continue;
+      seen.add(key);
+      // The ephemeral binding when there are two (a host-mode port too), as for ingress.
+      const hostPort = hostPortFor(task, { targetPort: s.targetPort ?? 0, protocol });
+      if (hostPort <= 0) continue;
+      let port = byPort.get(key);
+      if (!port) {
+        port = { protocol, publishedPort: 0, targetPort: s.targetPort ?? 0, backends: [] };
+        byPort.set(key, port);
+      }
+      port.backends.push({ taskId: task.meta.id, addr: `${host}:${hostPort}` });
+    }
+  }
+  return [...byPort.values()].sort((a, b) => (a.protocol ?? 0) - (b.protocol ?? 0) || (a.targetPort ?? 0) - (b.targetPort ?? 0));
 }
 
 /** The whole table, in a stable order (services and tasks by id), from the store as it is now. */
@@ -65,8 +103,9 @@ export function computeMeshTable(store: ClusterStore): baton.MeshService.$Proper
   }
   for (const service of store.list('service')) {
     const ports = ingressPorts(service.endpoint?.ports);
-    if (ports.length === 0) continue;
-    const backends: { task: Task; host: string }[] = [];
+    const networks = attachments(service);
+    if (ports.length === 0 && networks.length === 0) continue;
+    const backends: Reachable[] = [];
     for (const task of tasksOf.get(service.meta.id) ?? []) {
       const node = store.get('node', task.nodeId);
       const addr = node?.status?.addr ?? '';
@@ -87,13 +126,31 @@ export function computeMeshTable(store: ClusterStore): baton.MeshService.$Proper
           return hostPort > 0 ? [{ taskId: task.meta.id, addr: `${host}:${hostPort}` }] : [];
         }),
       })),
+      ...(networks.length > 0
+        ? {
+            networks,
+            endpointMode: service.spec?.endpoint?.mode ?? baton.EndpointMode.VIP,
+            internalPorts: internalPorts(backends),
+            tasks: backends.map(({ task }) => task.meta.id),
+          }
+        : {}),
     });
   }
   return table;
 }
 
-function publishesIngress(task: Task | undefined): boolean {
-  return task !== undefined && ingressPorts(task.endpoint?.ports).length > 0;
+/** The networks the table's services are on, as a node needs them to make its bridges. */
+export function tableNetworks(store: ClusterStore, table: readonly baton.MeshService.$Properties[]): baton.Network.$Properties[] {
+  const ids = new Set(table.flatMap((s) => (s.networks ?? []).map((n) => n.networkId ?? '')));
+  return [...ids].sort().flatMap((id) => {
+    const net = store.get('network', id);
+    return net ? [net as baton.Network] : [];
+  });
+}
+
+/** Whether the task's service is in the table: it publishes ingress ports or joins a network. */
+function inTable(task: Task | undefined): boolean {
+  return task !== undefined && (ingressPorts(task.endpoint?.ports).length > 0 || (task.spec?.networks?.length ?? 0) > 0);
 }
 
 /** Whether a store change may alter the table (most task status reports of other services do not). */
@@ -101,11 +158,12 @@ export function affectsMeshTable(event: StoreEvent): boolean {
   if (event.action === 'reset') return true;
   switch (event.kind) {
     case 'service':
+    case 'network':
       return true;
     case 'node':
       return event.action !== 'update' || event.old?.status?.state !== event.object.status?.state || event.old?.status?.addr !== event.object.status?.addr;
     case 'task':
-      return publishesIngress(event.object) || publishesIngress(event.old);
+      return inTable(event.object) || inTable(event.old);
     default:
       return false;
   }
@@ -119,6 +177,7 @@ export function affectsMeshTable(event: StoreEvent): boolean {
 export class MeshTableCache {
   private dirty = true;
   private table: baton.MeshService.$Properties[] = [];
+  private networks: baton.Network.$Properties[] = [];
   private key = '';
   private readonly unsubscribe: () => void;
 
@@ -128,13 +187,14 @@ export class MeshTableCache {
     });
   }
 
-  current(): { table: baton.MeshService.$Properties[]; key: string } {
+  current(): { table: baton.MeshService.$Properties[]; networks: baton.Network.$Properties[]; key: string } {
     if (this.dirty) {
       this.dirty = false;
       this.table = computeMeshTable(this.store);
-      this.key = JSON.stringify(this.table);
+      this.networks = tableNetworks(this.store, this.table);
+      this.key = JSON.stringify([this.table, this.networks.map((n) => [n.meta?.id, n.meta?.version])]);
     }
-    return { table: this.table, key: this.key };
+    return { table: this.table, networks: this.networks, key: this.key };
   }
 
   close(): void {

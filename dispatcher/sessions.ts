@@ -77,11 +77,11 @@ export class Sessions {
     // The mesh table rides in the same message as the task changes, ahead of them: a node drops
     // a task from its mesh before it stops it.
     let meshSent = '';
-    const meshUpdate = (): Pick<baton.SessionMessage.$Properties, 'meshSet' | 'mesh'> => {
-      const { table, key } = this.mesh.current();
+    const meshUpdate = (): Pick<baton.SessionMessage.$Properties, 'meshSet' | 'mesh' | 'networks'> => {
+      const { table, networks, key } = this.mesh.current();
       if (key === meshSent) return {};
       meshSent = key;
-      return { meshSet: true, mesh: table };
+      return { meshSet: true, mesh: table, networks };
     };
     const secrets = new SessionSecrets(store, nodeId, this.deps.unseal, (msg, secretId) => this.deps.logger.warn({ node: nodeId, secretId }, msg));
     // A node that reads slowly (or not at all: a stopped process, a congested link) must not
