@@ -104,15 +104,32 @@ export async function removeClusterContainers(docker: Docker, clusterIds: Readon
 }
 
 /**
+ * Removes the Docker networks (the nodes' bridges for baton networks) of these clusters: a
+ * SIGKILLed daemon leaves them, as it leaves its containers. Call after the containers are gone.
+ */
+export async function removeClusterNetworks(docker: Docker, clusterIds: ReadonlySet<string>): Promise<void> {
+  for (const found of await docker.listNetworks({ filters: { label: ['baton.cluster'] } })) {
+    if (!clusterIds.has(found.Labels?.['baton.cluster'] ?? '')) continue;
+    try {
+      await docker.getNetwork(found.Id).remove();
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status !== 404) throw err;
+    }
+  }
+}
+
+/**
  * BatonCluster.forTest for tests on Docker: when the test ends the daemons stop, then the
  * containers of the clusters it initialized go (they outlive their daemons by design), then
- * the data. Hooks a test adds after this one run after it.
+ * their networks, then the data. Hooks a test adds after this one run after it.
  */
 export function dockerCluster(t: { after(fn: () => Promise<void>): void }, docker: Docker, extra: string[] = [], options: ClusterOptions = {}): BatonCluster {
   const c = new BatonCluster(extra, options);
   t.after(async () => {
     await c.stopAll();
     await removeClusterContainers(docker, c.clusterIds);
+    await removeClusterNetworks(docker, c.clusterIds);
     c.cleanup();
   });
   return c;

@@ -11,7 +11,7 @@ import { assignmentOf, mergeAssignment, removal } from './assignments.js';
 import { Limiter } from './limiter.js';
 import { Reporter } from './reporter.js';
 import { DEFAULT_STOP_GRACE_MS, runtimeOf } from './run-spec.js';
-import { TaskController, type ControllerHost } from './task-controller.js';
+import { TaskController, type AttachNetworks, type ControllerHost, type NetworkAttachment } from './task-controller.js';
 import { DEFAULT_FILES_DIR, TaskFiles } from './task-files.js';
 import { AgentClosedError, TaskDb, type Loaded } from './task-db.js';
 
@@ -27,9 +27,19 @@ export interface AgentOptions {
   /** Send status updates to the managers; resolves when acknowledged, rejects to be retried. */
   report: (updates: baton.TaskStatusUpdate.$Properties[]) => Promise<void>;
   logger: Logger;
+  /**
+   * Makes a task's networks ready on this node (worker/network) and says what its executor
+   * needs; absent: tasks on networks fail with a line saying this node has no networking.
+   */
+  attachNetworks?: AttachNetworks;
   /** A memory-backed directory for the tasks' secret and config files (default /dev/shm). */
   filesDir?: string;
   now?: () => number;
+}
+
+async function noNetworks(task: baton.Task.$Properties): Promise<NetworkAttachment> {
+  if ((task.spec?.networks?.length ?? 0) > 0) throw new Error('this node cannot attach tasks to networks (no Docker engine)');
+  return { networks: [], dns: [], env: [] };
 }
 
 /** How many tasks prepare or start at once. */
@@ -82,6 +92,7 @@ export class Agent {
       forget: (taskId) => this.forget(taskId),
       writeFiles: (task) => this.files.write(task),
       removeFiles: (taskId) => this.files.remove(taskId),
+      attachNetworks: opts.attachNetworks ?? noNetworks,
     };
   }
 

@@ -35,6 +35,7 @@ export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeI
     dir: c.dir ?? '',
     limits: { nanoCpus: limits.nanoCpus ?? 0, memoryBytes: limits.memoryBytes ?? 0 },
     ports: targetPorts(task),
+    ...exposedPorts(task),
     stopGraceMs: stopGraceMs(task),
     ...(c.healthcheck ? { healthcheck: healthCheckOf(c.healthcheck) } : {}),
     ...files,
@@ -97,6 +98,12 @@ function targetPorts(task: baton.Task.$Properties): TaskRunSpec['ports'] {
     seen.set(`${targetPort}/${protocol}/${hostPort}`, hostPort > 0 ? { targetPort, protocol, hostPort } : { targetPort, protocol });
   }
   return [...seen.values()];
+}
+
+/** The service's exposed ports (Endpoint.expose), for other tasks of its networks. */
+function exposedPorts(task: baton.Task.$Properties): Pick<TaskRunSpec, 'expose'> {
+  const expose = (task.endpoint?.expose ?? []).map((p) => ({ targetPort: p.targetPort ?? 0, protocol: p.protocol === baton.PortProtocol.UDP ? ('udp' as const) : ('tcp' as const) }));
+  return expose.length > 0 ? { expose } : {};
 }
 
 export function portStatus(ports: PortBinding[]): baton.PortStatus.$Properties[] {

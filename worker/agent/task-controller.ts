@@ -15,6 +15,15 @@ const H = baton.HealthState;
 /** What Swarm reports for a task its health check condemned; the restart policy replaces it. */
 export const UNHEALTHY_ERR = 'unhealthy container';
 
+/** What a task's networks give its executor (worker/network/manager.ts TaskAttachment). */
+export interface NetworkAttachment {
+  networks: { dockerNetwork: string }[];
+  dns: string[];
+  env: string[];
+}
+
+export type AttachNetworks = (task: baton.Task.$Properties) => Promise<NetworkAttachment>;
+
 export interface ControllerHost {
   readonly nodeId: string;
   readonly clusterId: string;
@@ -32,6 +41,8 @@ export interface ControllerHost {
   writeFiles(task: baton.Task.$Properties): Promise<Pick<TaskRunSpec, 'secrets' | 'configs'>>;
   /** The task has ended: its secret and config files go. Never throws. */
   removeFiles(taskId: string): Promise<void>;
+  /** The task's networks made ready on this node; throws a one-line Error when they cannot be. */
+  attachNetworks: AttachNetworks;
   readonly logger: Logger;
   now(): number;
 }
@@ -262,6 +273,13 @@ export class TaskController {
   private async doPrepare(executor: Executor): Promise<void> {
     this.runtimeMayExist = true;
     const spec = toRunSpec(this.task, this.host.clusterId, this.host.nodeId, await this.host.writeFiles(this.task));
+    const attached = await this.host.attachNetworks(this.task);
+    if (attached.networks.length > 0) {
+      spec.networks = attached.networks;
+      spec.dns = attached.dns;
+      // A process shares the node's network: it is told where the resolver and services are.
+      if (spec.runtime === 'process') spec.env = [...spec.env, ...attached.env];
+    }
     await this.host.limiter.run(() => executor.prepare(spec));
     this.prepared = true;
   }

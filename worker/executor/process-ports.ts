@@ -57,3 +57,12 @@ export function portEnv(bound: PortBinding[]): Record<string, string> {
   }
   return env;
 }
+
+/**
+ * The ports a task binds: its published ones, then its exposed ones (other tasks of its networks
+ * reach them through the service's address) unless already published.
+ */
+export function withExposed(spec: Pick<TaskRunSpec, 'ports' | 'expose'>): TaskRunSpec['ports'] {
+  const have = new Set(spec.ports.filter((p) => p.hostPort === undefined).map((p) => `${p.targetPort}/${p.protocol}`));
+  return [...spec.ports, ...(spec.expose ?? []).filter((p) => !have.has(`${p.targetPort}/${p.protocol}`))];
+}

@@ -15,7 +15,7 @@ import { closeSync, openSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { fileLogs } from './process-logs.js';
-import { DEFAULT_BIND_ADDRESS, allocatePorts, portEnv } from './process-ports.js';
+import { DEFAULT_BIND_ADDRESS, allocatePorts, portEnv, withExposed } from './process-ports.js';
 import { probes, validateHealthCheck } from './health-spec.js';
 import { ProcessHealthChecker } from './process-health.js';
 import {
@@ -204,7 +204,7 @@ class ProcessExecutor implements Executor {
   private async spawnTask(taskId: string): Promise<TaskObservation> {
     const f = await this.require(taskId);
     if (f.state !== 'created' || this.children.has(taskId)) return this.observe(f);
-    const ports = await allocatePorts(f.spec.ports, this.bindAddress);
+    const ports = await allocatePorts(withExposed(f.spec), this.bindAddress);
     const cwd = await this.cwd(f);
     const [program, ...rest] = f.spec.command as [string, ...string[]];
     const dir = this.dir(taskId);

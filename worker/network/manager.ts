@@ -1,0 +1,494 @@
+// The node's side of service discovery (docs/networking.md). For every baton network a task of
+// this node is on, the node keeps its own Docker bridge (bridges.ts), a DNS server on the
+// bridge's gateway (dns-server.ts) and node-local addresses on the bridge: one per service of
+// the network (its VIP, where the routing mesh relays the service's ports to its healthy tasks
+// on any node) and one per task (its stand-in, for tasks.<service> and DNSRR). Everything is
+// computed from what the session brings: the mesh table's east-west part, the networks, and the
+// node's own tasks. Addresses are kept by index in a file, so a restarted daemon hands out the
+// same ones (a client that resolved a VIP once keeps reaching the service).
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { baton } from '../../proto/gen/baton.js';
+import { DnsServer, type DnsLookup } from './dns-server.js';
+import type { BridgeInfo, NodeBridges } from './bridges.js';
+import { inSubnet, serviceAddress, standInAddress, SERVICE_ADDRESSES, STAND_IN_ADDRESSES } from './subnet.js';
+
+/** What the node's mesh listens on for east-west traffic (mesh/index.ts InternalPort). */
+export interface InternalListener {
+  address: string;
+  protocol: 'tcp' | 'udp';
+  port: number;
+  serviceName: string;
+  leastConnections: boolean;
+  backends: string[];
+  allowFrom: string[];
+}
+
+/** What a task needs from its node's networks to run (worker/executor TaskRunSpec fields). */
+export interface TaskAttachment {
+  networks: { dockerNetwork: string }[];
+  dns: string[];
+  /** For process tasks: where the resolver and the services of its networks are. */
+  env: string[];
+}
+
+export interface NodeNetworksOptions {
+  bridges: NodeBridges;
+  /** Where the addresses handed out are kept (a JSON file in the node's data dir). */
+  stateFile: string;
+  /** The node's mesh: the whole set of east-west listeners, each time it changes. */
+  applyInternal: (listeners: InternalListener[]) => void;
+  /** The node's own resolvers, where names that are not services are forwarded. */
+  upstreams: () => { host: string; port: number }[];
+  /** The containers attached to a Docker network, to tell which task asks a question. */
+  members: (dockerNetwork: string) => Promise<{ name: string; ip: string }[]>;
+  /** Port of the DNS servers (53; tests of a non-root setup could move it). */
+  dnsPort?: number;
+  logger: Logger;
+}
+
+/** How long attach() waits for the session to bring a network a task names. */
+const NETWORK_WAIT_MS = 15_000;
+/** Unwanted bridges that still had containers are retried this often. */
+const RETRY_MS = 5_000;
+/** Which task owns a container address is asked of the engine at most this often. */
+const MEMBERS_REFRESH_MS = 1_000;
+/** A VIP is stable for the service's life; task answers follow scaling at once. */
+const VIP_TTL = 30;
+const TASK_TTL = 0;
+
+type AddressBook = Record<string, { services: Record<string, number>; tasks: Record<string, number> }>;
+
+interface LocalNetwork {
+  id: string;
+  info: BridgeInfo;
+  dns: DnsServer | undefined;
+  /** Addresses on the bridge besides the gateway, as last set. */
+  addresses: Set<string>;
+}
+
+/** One name on one network: where it points. */
+interface NameEntry {
+  addresses: string[];
+  ttl: number;
+}
+
+export class NodeNetworks {
+  private networks = new Map<string, baton.Network.$Properties>();
+  private table: baton.MeshService.$Properties[] = [];
+  /** This node's tasks (not removed), with the networks each joins. */
+  private readonly tasks = new Map<string, string[]>();
+  private readonly local = new Map<string, LocalNetwork>();
+  private book: AddressBook = {};
+  private bookLoaded = false;
+  /** Per local network: lower-cased name → answer. */
+  private names = new Map<string, Map<string, NameEntry>>();
+  /** Container address → task id, from the engine (members()). */
+  private owners = new Map<string, string>();
+  private ownersAt = 0;
+  private running: Promise<void> = Promise.resolve();
+  private pending = false;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly opts: NodeNetworksOptions) {}
+
+  /** A session message: the table, the networks and this node's task changes. */
+  apply(msg: baton.SessionMessage.$Properties): void {
+    if (msg.full) this.tasks.clear();
+    for (const t of msg.tasks ?? []) {
+      const id = t.meta?.id ?? '';
+      const nets = (t.spec?.networks ?? []).map((n) => n.target ?? '').filter((n) => n !== '');
+      if (id !== '') this.tasks.set(id, nets);
+    }
+    for (const id of msg.removed ?? []) this.tasks.delete(id);
+    if (msg.meshSet) {
+      this.table = (msg.mesh ?? []).filter((s) => (s.networks?.length ?? 0) > 0);
+      this.networks = new Map((msg.networks ?? []).map((n) => [n.meta?.id ?? '', n]));
+    }
+    for (const wake of this.waiters) wake();
+    this.schedule();
+  }
+
+  /**
+   * Makes the task's networks ready on this node (bridge, resolver) and says what its
+   * executor needs. Throws a one-line Error when a network is unknown or cannot be made.
+   */
+  async attach(task: baton.Task.$Properties): Promise<TaskAttachment> {
+    const targets = (task.spec?.networks ?? []).map((n) => n.target ?? '').filter((n) => n !== '');
+    if (targets.length === 0) return { networks: [], dns: [], env: [] };
+    const id = task.meta?.id ?? '';
+    if (id !== '' && !this.tasks.has(id)) this.tasks.set(id, targets);
+    await this.waitForNetworks(targets);
+    this.schedule();
+    await this.running;
+    const infos = targets.map((t) => {
+      const l = this.local.get(t);
+      if (!l) throw new Error(`network ${this.networkName(t)} could not be set up on this node (see the node's log)`);
+      return l;
+    });
+    const first = infos[0]!;
+    return {
+      networks: infos.map((l) => ({ dockerNetwork: l.info.dockerNetwork })),
+      dns: [first.info.gateway],
+      env: this.processEnv(infos),
+    };
+  }
+
+  private networkName(id: string): string {
+    return this.networks.get(id)?.spec?.annotations?.name || id;
+  }
+
+  private async waitForNetworks(targets: string[]): Promise<void> {
+    const deadline = Date.now() + NETWORK_WAIT_MS;
+    for (;;) {
+      const missing = targets.filter((t) => !this.networks.has(t));
+      if (missing.length === 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) throw new Error(`network ${missing.join(', ')} is not known to this node`);
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.waiters.add(wake);
+      });
+    }
+  }
+
+  /**
+   * A process shares the node's network namespace: it cannot be given a resolver, so it is told
+   * the resolver's address and each service's address on its first network, as of its start
+   * (the addresses stay the service's for its life).
+   */
+  private processEnv(infos: LocalNetwork[]): string[] {
+    const env = [`BATON_DNS_SERVER=${infos[0]!.info.gateway}`];
+    const seen = new Set<string>();
+    for (const l of infos) {
+      for (const [name, entry] of this.names.get(l.id) ?? []) {
+        if (name.startsWith('tasks.') || entry.addresses.length === 0) continue;
+        const key = `BATON_SERVICE_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        env.push(`${key}=${entry.addresses[0]}`);
+      }
+    }
+    return env;
+  }
+
+  /** Runs one reconcile after the current one; several requests while one runs make one more. */
+  private schedule(): void {
+    if (this.closed || this.pending) return;
+    this.pending = true;
+    this.running = this.running.then(async () => {
+      this.pending = false;
+      try {
+        await this.reconcile();
+      } catch (err) {
+        this.opts.logger.error({ err }, 'networks: reconcile failed; retried');
+        this.retryLater();
+      }
+    });
+  }
+
+  private retryLater(): void {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.schedule();
+    }, RETRY_MS);
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.closed) return;
+    await this.loadBook();
+    const wanted = new Set<string>();
+    for (const nets of this.tasks.values()) for (const n of nets) if (this.networks.has(n)) wanted.add(n);
+    let again = false;
+    for (const id of wanted) {
+      if (this.local.has(id)) continue;
+      const net = this.networks.get(id)!;
+      try {
+        const info = await this.opts.bridges.ensure({ id, name: net.spec?.annotations?.name ?? id, internal: net.spec?.internal ?? false });
+        this.local.set(id, { id, info, dns: undefined, addresses: new Set() });
+      } catch (err) {
+        this.opts.logger.error({ err, network: id }, 'networks: cannot make the bridge');
+        again = true;
+      }
+    }
+    const bookChanged = this.allocate();
+    this.rebuildNames();
+    for (const l of this.local.values()) {
+      if (!wanted.has(l.id)) continue;
+      if (!(await this.syncAddresses(l))) again = true;
+      if (!l.dns) {
+        const dns = new DnsServer({
+          address: l.info.gateway,
+          ...(this.opts.dnsPort !== undefined ? { port: this.opts.dnsPort } : {}),
+          lookup: this.lookupFor(l.id),
+          upstreams: this.opts.upstreams(),
+          logger: this.opts.logger,
+        });
+        try {
+          await dns.listen();
+          l.dns = dns;
+        } catch (err) {
+          this.opts.logger.error({ err, network: l.id, address: l.info.gateway }, 'networks: the DNS server cannot listen');
+          again = true;
+        }
+      }
+    }
+    this.opts.applyInternal(this.listeners());
+    for (const l of [...this.local.values()]) {
+      if (wanted.has(l.id)) continue;
+      if (!(await this.release(l))) again = true;
+    }
+    if (bookChanged) await this.saveBook();
+    if (again) this.retryLater();
+  }
+
+  /** Gives every service (VIP mode) and every task of each local network an address index. */
+  private allocate(): boolean {
+    let changed = false;
+    for (const l of this.local.values()) {
+      const entry = (this.book[l.id] ??= { services: {}, tasks: {} });
+      const services = new Set<string>();
+      const tasks = new Set<string>();
+      for (const s of this.table) {
+        if (!(s.networks ?? []).some((n) => n.networkId === l.id)) continue;
+        services.add(s.serviceId ?? '');
+        for (const t of s.tasks ?? []) tasks.add(t);
+      }
+      changed = assign(entry.services, services, SERVICE_ADDRESSES, (k) => this.opts.logger.warn({ network: l.id, service: k }, 'networks: no service address left on this node')) || changed;
+      changed = assign(entry.tasks, tasks, STAND_IN_ADDRESSES, (k) => this.opts.logger.warn({ network: l.id, task: k }, 'networks: no task address left on this node')) || changed;
+    }
+    return changed;
+  }
+
+  private serviceAddr(l: LocalNetwork, serviceId: string): string | undefined {
+    const i = this.book[l.id]?.services[serviceId];
+    return i === undefined ? undefined : serviceAddress(l.info.subnet, i);
+  }
+
+  private taskAddr(l: LocalNetwork, taskId: string): string | undefined {
+    const i = this.book[l.id]?.tasks[taskId];
+    return i === undefined ? undefined : standInAddress(l.info.subnet, i);
+  }
+
+  private rebuildNames(): void {
+    const all = new Map<string, Map<string, NameEntry>>();
+    for (const l of this.local.values()) {
+      const names = new Map<string, NameEntry>();
+      for (const s of this.table) {
+        const att = (s.networks ?? []).find((n) => n.networkId === l.id);
+        if (!att) continue;
+        const taskAddrs = (s.tasks ?? []).flatMap((t) => this.taskAddr(l, t) ?? []);
+        const vip = this.serviceAddr(l, s.serviceId ?? '');
+        const own: NameEntry =
+          s.endpointMode === baton.EndpointMode.DNSRR ? { addresses: taskAddrs, ttl: TASK_TTL } : { addresses: vip ? [vip] : [], ttl: VIP_TTL };
+        for (const name of [s.serviceName ?? '', ...(att.aliases ?? [])]) {
+          const key = name.toLowerCase();
+          if (key === '' || names.has(key)) continue;
+          names.set(key, own);
+          names.set(`tasks.${key}`, { addresses: taskAddrs, ttl: TASK_TTL });
+        }
+      }
+      all.set(l.id, names);
+    }
+    this.names = all;
+  }
+
+  /** Every east-west listener of the node: VIPs on each service's ports, stand-ins on their task's. */
+  private listeners(): InternalListener[] {
+    const out: InternalListener[] = [];
+    for (const l of this.local.values()) {
+      const allowFrom = [l.info.subnet];
+      for (const s of this.table) {
+        if (!(s.networks ?? []).some((n) => n.networkId === l.id)) continue;
+        const serviceName = s.serviceName ?? '';
+        const leastConnections = s.balance === baton.BalanceMode.LEAST_CONNECTIONS;
+        const vip = s.endpointMode === baton.EndpointMode.DNSRR ? undefined : this.serviceAddr(l, s.serviceId ?? '');
+        for (const p of s.internalPorts ?? []) {
+          const protocol = p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp';
+          const port = p.targetPort ?? 0;
+          const backends = p.backends ?? [];
+          if (vip) out.push({ address: vip, protocol, port, serviceName, leastConnections, backends: backends.map((b) => b.addr ?? ''), allowFrom });
+          for (const b of backends) {
+            const addr = this.taskAddr(l, b.taskId ?? '');
+            if (addr) out.push({ address: addr, protocol, port, serviceName, leastConnections, backends: [b.addr ?? ''], allowFrom });
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Puts on the bridge exactly the addresses its services and tasks have; false if some failed. */
+  private async syncAddresses(l: LocalNetwork): Promise<boolean> {
+    const want = new Set<string>();
+    for (const s of this.table) {
+      if (!(s.networks ?? []).some((n) => n.networkId === l.id)) continue;
+      const vip = s.endpointMode === baton.EndpointMode.DNSRR ? undefined : this.serviceAddr(l, s.serviceId ?? '');
+      if (vip) want.add(vip);
+      for (const t of s.tasks ?? []) {
+        const a = this.taskAddr(l, t);
+        if (a) want.add(a);
+      }
+    }
+    let ok = true;
+    if (l.addresses.size === 0) {
+      // After a daemon restart the bridge may still carry what the last process put there.
+      try {
+        for (const a of await this.opts.bridges.addresses(l.info.bridge)) if (a !== l.info.gateway && inSubnet(a, l.info.subnet)) l.addresses.add(a);
+      } catch (err) {
+        this.opts.logger.warn({ err, bridge: l.info.bridge }, 'networks: cannot read the bridge addresses');
+      }
+    }
+    for (const a of want) {
+      if (l.addresses.has(a)) continue;
+      try {
+        await this.opts.bridges.addAddress(l.info.bridge, a);
+        l.addresses.add(a);
+      } catch (err) {
+        this.opts.logger.error({ err, bridge: l.info.bridge, address: a }, 'networks: cannot add an address');
+        ok = false;
+      }
+    }
+    for (const a of [...l.addresses]) {
+      if (want.has(a)) continue;
+      try {
+        await this.opts.bridges.removeAddress(l.info.bridge, a);
+        l.addresses.delete(a);
+      } catch (err) {
+        this.opts.logger.warn({ err, bridge: l.info.bridge, address: a }, 'networks: cannot remove an address');
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  /** No task of the node uses the network any more: resolver, addresses and bridge go. */
+  private async release(l: LocalNetwork): Promise<boolean> {
+    await l.dns?.close();
+    l.dns = undefined;
+    for (const a of [...l.addresses]) {
+      await this.opts.bridges.removeAddress(l.info.bridge, a).catch((err: unknown) => this.opts.logger.warn({ err, address: a }, 'networks: cannot remove an address'));
+      l.addresses.delete(a);
+    }
+    const removed = await this.opts.bridges.remove(l.id).catch((err: unknown) => {
+      this.opts.logger.warn({ err, network: l.id }, 'networks: cannot remove the bridge');
+      return false;
+    });
+    if (!removed) return false;
+    this.local.delete(l.id);
+    delete this.book[l.id];
+    this.names.delete(l.id);
+    return true;
+  }
+
+  /**
+   * The resolver of one local network: a name answers on the networks of the task asking (found
+   * by its address), or, for an address the engine does not know yet, on this network only.
+   */
+  private lookupFor(networkId: string): DnsLookup {
+    return async ({ name, type, from }) => {
+      const key = name.toLowerCase().replace(/\.$/, '');
+      const nets = await this.networksOf(from, networkId);
+      for (const n of nets) {
+        const entry = this.names.get(n)?.get(key);
+        if (!entry) continue;
+        // A name of ours with no IPv4 question or no address: NODATA, so clients try A.
+        return { addresses: type === DNS_TYPE_A ? entry.addresses : [], ttl: entry.ttl };
+      }
+      return undefined;
+    };
+  }
+
+  private async networksOf(from: string, asked: string): Promise<string[]> {
+    let task = this.owners.get(from);
+    if (task === undefined && Date.now() - this.ownersAt >= MEMBERS_REFRESH_MS) {
+      this.ownersAt = Date.now();
+      const owners = new Map<string, string>();
+      for (const l of this.local.values()) {
+        try {
+          for (const m of await this.opts.members(l.info.dockerNetwork)) {
+            const id = m.name.slice(m.name.lastIndexOf('.') + 1);
+            if (id !== '') owners.set(m.ip, id);
+          }
+        } catch (err) {
+          this.opts.logger.debug({ err, network: l.id }, 'networks: cannot list the bridge members');
+        }
+      }
+      this.owners = owners;
+      task = owners.get(from);
+    }
+    const nets = task !== undefined ? (this.tasks.get(task) ?? []) : [];
+    return [asked, ...nets.filter((n) => n !== asked)];
+  }
+
+  private async loadBook(): Promise<void> {
+    if (this.bookLoaded) return;
+    this.bookLoaded = true;
+    try {
+      const parsed = JSON.parse(await readFile(this.opts.stateFile, 'utf8')) as unknown;
+      if (parsed && typeof parsed === 'object') this.book = parsed as AddressBook;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger.warn({ err, file: this.opts.stateFile }, 'networks: the address book is unreadable; starting afresh');
+    }
+  }
+
+  private async saveBook(): Promise<void> {
+    const tmp = `${this.opts.stateFile}.tmp`;
+    try {
+      await writeFile(tmp, JSON.stringify(this.book), { mode: 0o600 });
+      await rename(tmp, this.opts.stateFile);
+    } catch (err) {
+      this.opts.logger.warn({ err, file: this.opts.stateFile }, 'networks: cannot save the address book');
+    }
+  }
+
+  /**
+   * Stops the resolvers. Bridges and addresses stay while containers run on them (the next
+   * daemon adopts the tasks and finds them); those without containers go.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    for (const wake of this.waiters) wake();
+    await this.running;
+    for (const l of this.local.values()) {
+      await l.dns?.close();
+      l.dns = undefined;
+    }
+    await this.opts.bridges.close();
+  }
+}
+
+const DNS_TYPE_A = 1;
+
+/** Keeps the indexes of `keys` in `book`, frees the others, gives new keys the lowest free index. */
+function assign(book: Record<string, number>, keys: Set<string>, capacity: number, full: (key: string) => void): boolean {
+  let changed = false;
+  for (const k of Object.keys(book)) {
+    if (keys.has(k)) continue;
+    delete book[k];
+    changed = true;
+  }
+  const used = new Set(Object.values(book));
+  let next = 0;
+  for (const k of [...keys].sort()) {
+    if (book[k] !== undefined) continue;
+    while (used.has(next)) next++;
+    if (next >= capacity) {
+      full(k);
+      continue;
+    }
+    book[k] = next;
+    used.add(next);
+    changed = true;
+  }
+  return changed;
+}
