@@ -226,8 +226,9 @@ export class NodeBridges {
     try {
       await runIp(['addr', 'add', `${ip}/32`, 'dev', bridge]);
     } catch (err) {
-      // iproute2 says "RTNETLINK answers: File exists" for an address the device already has.
-      if (err instanceof BridgeError && /File exists/.test(err.message) && (await this.addresses(bridge)).includes(ip)) return;
+      // iproute2's words for "already there" differ between versions ("File exists", "Address
+      // already assigned"): ask the device instead. A missing device fails here too, with its own line.
+      if (err instanceof BridgeError && (await this.has(bridge, ip)) === true) return;
       throw err;
     }
   }
@@ -238,10 +239,18 @@ export class NodeBridges {
     try {
       await runIp(['addr', 'del', `${ip}/32`, 'dev', bridge]);
     } catch (err) {
-      // "RTNETLINK answers: Cannot assign requested address": it was not there.
-      if (err instanceof BridgeError && /Cannot assign requested address/.test(err.message) && !(await this.addresses(bridge)).includes(ip)) return;
+      // Not there (in whatever words this iproute2 says it) is what we wanted.
+      if (err instanceof BridgeError && (await this.has(bridge, ip)) === false) return;
       throw err;
     }
+  }
+
+  /** Whether the device has the address; undefined when that cannot be told (the first error says why). */
+  private has(bridge: string, ip: string): Promise<boolean | undefined> {
+    return this.addresses(bridge).then(
+      (ips) => ips.includes(ip),
+      () => undefined,
+    );
   }
 
   /** Every IPv4 address of the bridge's interface (the gateway's and those added), without prefix. */
@@ -293,7 +302,7 @@ export class NodeBridges {
     const nets = await this.engine('list networks', () => this.docker.listNetworks());
     for (const n of nets) {
       for (const c of n.IPAM?.Config ?? []) {
-        const subnet = (c as { Subnet?: string }).Subnet;
+        const subnet = c.Subnet;
         if (subnet === undefined || subnet.includes(':')) continue;
         try {
           used.push(parseCidr(subnet, false));
@@ -362,18 +371,26 @@ export class NodeBridges {
   }
 
   private async removeBridge(b: OwnBridge): Promise<boolean> {
+    const net = this.docker.getNetwork(b.dockerNetwork);
+    let name: string;
+    try {
+      name = (await net.inspect()).Name;
+    } catch (err) {
+      if (httpStatus(err) === 404) return true;
+      throw new BridgeError(`docker: inspect bridge ${b.bridge}: ${engineMessage(err)}`, { cause: err });
+    }
     // A container that was created on the bridge but is not running holds no endpoint, so the
     // engine would let the bridge go and that container could never start: ask for every
-    // container that names the network, running or not.
+    // container that names the network, running or not. A created container knows its
+    // networks only by the name or ID it was given, hence both.
     const users = await this.engine(`list the containers on bridge ${b.bridge}`, () =>
-      this.docker.listContainers({ all: true, filters: { network: [b.dockerNetwork] } }),
+      this.docker.listContainers({ all: true, filters: { network: [b.dockerNetwork, name] } }),
     );
     if (users.length > 0) return false;
     try {
-      await this.docker.getNetwork(b.dockerNetwork).remove();
+      await net.remove();
     } catch (err) {
-      const status = httpStatus(err);
-      if (status === 404) return true;
+      if (httpStatus(err) === 404) return true;
       // A container joined between our look and the removal.
       if (isEngineRefusal(err, /active endpoints/i)) return false;
       throw new BridgeError(`docker: remove bridge ${b.bridge}: ${engineMessage(err)}`, { cause: err });
@@ -398,10 +415,7 @@ function pick(b: OwnBridge): NodeBridge {
 
 /** What a listed network says of itself as one of our bridges; undefined without an IPv4 subnet. */
 function describe(n: Docker.NetworkInspectInfo): OwnBridge | undefined {
-  const config = (n.IPAM?.Config ?? []).find((c) => {
-    const s = (c as { Subnet?: string }).Subnet;
-    return s !== undefined && !s.includes(':');
-  }) as { Subnet?: string; Gateway?: string } | undefined;
+  const config = (n.IPAM?.Config ?? []).find((c) => c.Subnet !== undefined && !c.Subnet.includes(':'));
   if (config?.Subnet === undefined) return undefined;
   let subnet: Cidr;
   try {
