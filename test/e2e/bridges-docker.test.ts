@@ -7,11 +7,13 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import type Docker from 'dockerode';
-import { requireDocker, TEST_IMAGE, TEST_LABELS } from '../lib/docker.js';
+import Docker from 'dockerode';
+import { demuxLogs, requireDocker, TEST_IMAGE, TEST_LABELS } from '../lib/docker.js';
 import { BridgeError, NodeBridges, bridgeInterfaceName, type NodeBridgesOptions } from '../../worker/network/bridges.js';
-import { cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from '../../worker/network/subnet.js';
+import { cidrContains, cidrsOverlap, formatIpv4, parseCidr, parseIpv4, serviceAddress } from '../../worker/network/subnet.js';
 
 const run = promisify(execFile);
 
@@ -111,6 +113,12 @@ test('ensure makes one labelled bridge per network, concurrent calls included, a
   const again = bridges(docker, node);
   assert.deepEqual(await again.ensure({ id, name: 'backend', internal: false }), b);
   assert.equal((await ownedBy(docker, node, id)).length, 1);
+  // Two instances of one node (an old and a new daemon overlapping) racing for a new network.
+  const id2 = netId();
+  const [x, y] = await Promise.all([nb.ensure({ id: id2, name: 'other', internal: false }), again.ensure({ id: id2, name: 'other', internal: false })]);
+  assert.deepEqual(x, y);
+  assert.equal((await ownedBy(docker, node, id2)).length, 1);
+  assert.equal(await again.remove(id2), true);
   const own = await again.own();
   assert.deepEqual(own, [{ ...b, networkId: id, networkName: 'backend', internal: false }]);
 });
@@ -231,4 +239,43 @@ test('a subnet someone else uses is skipped; an exhausted pool is one clear line
   assert.throws(() => bridges(docker, 'n', { pool: '10.214.0.0/24' }), /bridge address pool 10\.214\.0\.0\/24 is smaller than one \/22/);
   assert.throws(() => bridges(docker, 'n', { pool: '10.214.0.1/16' }), /bridge address pool: .*host bits set/);
   await nb.close();
+});
+
+test('a container on an internal bridge reaches a listener on a service address of that bridge', async (t) => {
+  const docker = await engine(t);
+  if (!docker) return;
+  const nb = bridges(docker, `node${randomBytes(6).toString('hex')}`);
+  const b = await nb.ensure({ id: netId(), name: 'inside', internal: true });
+  const vip = formatIpv4(serviceAddress(parseCidr(b.subnet), 3));
+  await nb.addAddress(b.bridge, vip);
+  // What the node's mesh does on a service address: listen there, on the host.
+  const server: Server = createServer((_req, res) => res.end('from the node\n'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, vip, resolve);
+  });
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
+  const c = await docker.createContainer({
+    Image: TEST_IMAGE,
+    // (nc, not wget: this static busybox's wget crashes.)
+    Cmd: ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${vip} ${port}`],
+    Labels: { ...TEST_LABELS, 'baton.cluster': CLUSTER },
+    HostConfig: { NetworkMode: b.dockerNetwork },
+  });
+  await c.start();
+  const done = (await c.wait()) as { StatusCode: number };
+  const logs = demuxLogs(await c.logs({ stdout: true, stderr: true, follow: false }));
+  assert.equal(done.StatusCode, 0, logs.stderr);
+  assert.match(logs.stdout, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nfrom the node\n$/);
+});
+
+test('an unreachable engine: one line, not a stack trace', async () => {
+  // Needs no engine: the point is one that is not there.
+  const nb = new NodeBridges({ docker: new Docker({ socketPath: '/nonexistent/docker.sock' }), clusterId: CLUSTER, nodeId: 'n' });
+  for (const call of [() => nb.ensure({ id: 'x', name: 'x', internal: false }), () => nb.own(), () => nb.remove('x')]) {
+    await assert.rejects(call(), (err: unknown) => err instanceof BridgeError && /^docker: .*nonexistent\/docker\.sock/.test(err.message) && !err.message.includes('\n'));
+  }
+  await nb.close(); // best effort: logged, not thrown
+  await assert.rejects(nb.ensure({ id: '', name: 'x', internal: false }), /a network ID is required/);
 });

@@ -359,8 +359,14 @@ export class NodeBridges {
           this.logger.debug({ subnet: formatCidr(subnet) }, 'subnet taken meanwhile, trying the next');
           continue;
         }
-        // The name or interface name is taken: by a bridge of ours made without our labels
-        // being visible to the look-up above (not expected), or by someone else's network.
+        // The name or the interface name is taken: by this node's bridge made meanwhile outside
+        // this instance (an old and a new daemon of one node overlapping), which is then the
+        // one to use.
+        if (isEngineRefusal(err, /already exists|same bridge name/i)) {
+          const theirs = await this.findOwn(net.id);
+          if (theirs) return theirs;
+        }
+        // Otherwise the name or the interface name belongs to someone else's network.
         throw new BridgeError(`cannot create bridge ${name} (${bridge}) for network ${JSON.stringify(net.name.slice(0, 64))}: ${engineMessage(err)}`, { cause: err });
       }
     }
