@@ -27,21 +27,59 @@ export function hostname(spec: TaskRunSpec): string {
   return taskName(spec).replace(/[^a-zA-Z0-9.-]/g, '-').slice(0, MAX_HOSTNAME).replace(/[.-]+$/, '');
 }
 
+export type ExposedPort = NonNullable<TaskRunSpec['expose']>[number];
+
+// An image may EXPOSE a whole range (Docker expands `EXPOSE 1000-2000` into a thousand ports),
+// and each bound port costs the engine a proxy and NAT rules: beyond this many, the rest of the
+// image's ports are left unbound (and logged by the caller).
+export const MAX_IMAGE_EXPOSED = 64;
+
+/**
+ * The image's EXPOSE ports (image inspect's Config.ExposedPorts: `8080/tcp`, `53/udp`), sorted;
+ * what is neither tcp nor udp (sctp) is left out, as the mesh relays only those.
+ */
+export function imageExposedPorts(info: Docker.ImageInspectInfo): ExposedPort[] {
+  const out: ExposedPort[] = [];
+  for (const key of Object.keys(info.Config?.ExposedPorts ?? {})) {
+    const m = /^([0-9]{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(key.trim());
+    const targetPort = Number(m?.[1]);
+    const protocol = (m?.[2] ?? 'tcp').toLowerCase();
+    if (!m || targetPort < 1 || targetPort > 65535 || (protocol !== 'tcp' && protocol !== 'udp')) continue;
+    out.push({ targetPort, protocol });
+  }
+  return out.sort((a, b) => a.targetPort - b.targetPort || a.protocol.localeCompare(b.protocol));
+}
+
 export function createOptions(
   spec: TaskRunSpec,
   bindAddress: string,
   extraLabels: Readonly<Record<string, string>>,
   init: boolean,
+  imageExposed: readonly ExposedPort[] = [],
 ): Docker.ContainerCreateOptions {
   const exposed: Record<string, object> = {};
   const bindings: Docker.PortMap = {};
+  // Targets that already have an ephemeral binding: one is all the mesh needs.
+  const ephemeral = new Set<string>();
   for (const p of spec.ports) {
     const key = `${p.targetPort}/${p.protocol}`;
     exposed[key] = {};
     // HostPort '' asks the engine for an ephemeral port, the mesh reads it back from inspect; a
     // host-mode port is bound as given, on the node's address only.
     (bindings[key] ??= []).push({ HostIp: bindAddress, HostPort: p.hostPort ? String(p.hostPort) : '' });
+    if (!p.hostPort) ephemeral.add(key);
   }
+  // Ports other tasks reach through the service's name: the node's mesh relays to them at the
+  // task's node address and host port, so they are bound like published ones. A target that is
+  // only host-published still gets an ephemeral port, which is the one the mesh targets.
+  for (const p of [...(spec.expose ?? []), ...imageExposed]) {
+    const key = `${p.targetPort}/${p.protocol}`;
+    if (ephemeral.has(key)) continue;
+    ephemeral.add(key);
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostIp: bindAddress, HostPort: '' });
+  }
+  const [first] = spec.networks ?? [];
   return {
     name: containerName(spec),
     Image: spec.image,
@@ -68,6 +106,11 @@ export function createOptions(
       Memory: spec.limits.memoryBytes,
       NanoCpus: spec.limits.nanoCpus,
       PortBindings: bindings,
+      // The engine takes one network at create (API 1.41); the executor connects the others
+      // before the start. No aliases on purpose: Docker's embedded DNS would answer a service
+      // name with a local container's address instead of forwarding it to the node's resolver.
+      ...(first ? { NetworkMode: first.dockerNetwork } : {}),
+      ...(spec.dns && spec.dns.length > 0 ? { Dns: spec.dns } : {}),
       Mounts: fileMounts(spec),
       // The orchestrator restarts tasks (as new tasks); Docker restarting them would hide exits.
       RestartPolicy: { Name: 'no' },

@@ -8,10 +8,10 @@ import pino, { type Logger } from 'pino';
 import { FrameDemuxer } from './docker-logs.js';
 import { httpStatus, engineMessage, rethrow, tolerate } from './docker-errors.js';
 import { checkImageExists, ensureImage } from './docker-image.js';
-import { LABEL, createOptions, healthOf, observe } from './docker-spec.js';
+import { LABEL, MAX_IMAGE_EXPOSED, createOptions, healthOf, imageExposedPorts, observe, type ExposedPort } from './docker-spec.js';
 import { DockerHealthEvents } from './docker-health.js';
 import { validateHealthCheck } from './health-spec.js';
-import { ExecutorError, validateCommon, type Executor, type HealthWatch, type LogChunk, type LogOptions, type TaskHealth, type TaskObservation, type TaskRunSpec } from './types.js';
+import { ExecutorError, errorMessage, validateCommon, type Executor, type HealthWatch, type LogChunk, type LogOptions, type TaskHealth, type TaskObservation, type TaskRunSpec } from './types.js';
 
 export interface DockerExecutorOptions {
   clusterId: string;
@@ -107,18 +107,102 @@ class DockerExecutor implements Executor {
     if (spec.clusterId !== this.opts.clusterId || spec.nodeId !== this.opts.nodeId) {
       throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId} belongs to node ${spec.nodeId} of cluster ${spec.clusterId}, not to this one`);
     }
-    if (await this.find(spec.taskId)) return;
+    const existing = await this.find(spec.taskId);
+    if (existing) {
+      // A prepare interrupted between create and connect (an agent restart) left a container
+      // that lacks some of its networks: finish the job before it starts.
+      await this.connectNetworks(spec, existing);
+      return;
+    }
     await ensureImage(this.docker, spec.image, this.opts.pullTimeoutMs ?? 5_000, this.logger);
+    await this.requireNetworks(spec);
+    const imageExposed = (spec.networks ?? []).length > 0 ? await this.imageExposed(spec) : [];
+    let c: Docker.Container;
     try {
-      const c = await this.docker.createContainer(createOptions(spec, this.bindAddress, this.opts.extraLabels ?? {}, this.opts.init ?? true));
+      c = await this.docker.createContainer(createOptions(spec, this.bindAddress, this.opts.extraLabels ?? {}, this.opts.init ?? true, imageExposed));
       this.logger.debug({ task: spec.taskId, container: c.id }, 'container created');
     } catch (err) {
       const status = httpStatus(err);
       // A concurrent prepare of the same task got there first: that is the idempotent case.
       if (status === 409 && (await this.find(spec.taskId))) return;
+      // Our networks were there a moment ago; one that went since is named by the engine.
+      if (status === 404 && /network/i.test(engineMessage(err)) && !/image/i.test(engineMessage(err))) {
+        throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: ${engineMessage(err)}`);
+      }
       if (status === 404) throw new ExecutorError('IMAGE_NOT_FOUND', `image "${spec.image}" not found: ${engineMessage(err)}`);
       if (status === 400 || status === 409) throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: ${engineMessage(err)}`);
-      rethrow(err, `create the container of task ${spec.taskId}`);
+      return rethrow(err, `create the container of task ${spec.taskId}`);
+    }
+    try {
+      await this.connectNetworks(spec, c);
+    } catch (err) {
+      // A container without all its networks must not be found (and started) by the next
+      // prepare as if it were ready: take it away, the task fails with the reason.
+      await tolerate([404, 409], () => c.remove({ force: true, v: true })).catch((rmErr: unknown) =>
+        this.logger.warn({ task: spec.taskId, err: errorMessage(rmErr) }, 'cannot remove a half-prepared container'),
+      );
+      throw err;
+    }
+  }
+
+  /** Every network of the task must exist on the engine before anything is created on it. */
+  private async requireNetworks(spec: TaskRunSpec): Promise<void> {
+    for (const n of spec.networks ?? []) {
+      try {
+        await this.docker.getNetwork(n.dockerNetwork).inspect();
+      } catch (err) {
+        if (httpStatus(err) === 404) {
+          throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: network ${JSON.stringify(n.dockerNetwork)} is not on this node's engine`);
+        }
+        rethrow(err, `inspect network ${n.dockerNetwork} of task ${spec.taskId}`);
+      }
+    }
+  }
+
+  /** The image's EXPOSE ports, at most MAX_IMAGE_EXPOSED of them. */
+  private async imageExposed(spec: TaskRunSpec): Promise<ExposedPort[]> {
+    let info: Docker.ImageInspectInfo;
+    try {
+      info = await this.docker.getImage(spec.image).inspect();
+    } catch (err) {
+      if (httpStatus(err) === 404) throw new ExecutorError('IMAGE_NOT_FOUND', `image "${spec.image}" not found: ${engineMessage(err)}`);
+      return rethrow(err, `inspect image ${spec.image}`);
+    }
+    const ports = imageExposedPorts(info);
+    if (ports.length > MAX_IMAGE_EXPOSED) {
+      this.logger.warn({ task: spec.taskId, image: spec.image, exposed: ports.length, bound: MAX_IMAGE_EXPOSED }, 'the image exposes more ports than are bound for the mesh; the lowest are bound');
+    }
+    return ports.slice(0, MAX_IMAGE_EXPOSED);
+  }
+
+  /** Joins the container to the task's networks after the first (given at create), in order. */
+  private async connectNetworks(spec: TaskRunSpec, c: Docker.Container): Promise<void> {
+    const rest = (spec.networks ?? []).slice(1);
+    if (rest.length === 0) return;
+    const info = await this.inspectOf(spec.taskId, c);
+    // Only a container that was never started may still be joined: a running or exited task is
+    // past preparing, and the agent does not prepare it again.
+    if (observe(info).state !== 'created') return;
+    const joined = new Set<string>();
+    for (const [name, ep] of Object.entries(info.NetworkSettings.Networks ?? {})) {
+      joined.add(name);
+      if (ep.NetworkID) joined.add(ep.NetworkID);
+    }
+    for (const n of rest) {
+      if (joined.has(n.dockerNetwork)) continue;
+      try {
+        // No aliases (see docker-spec.ts): names are baton's DNS's to answer.
+        await this.docker.getNetwork(n.dockerNetwork).connect({ Container: c.id });
+      } catch (err) {
+        const status = httpStatus(err);
+        if (status === 404) {
+          throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: network ${JSON.stringify(n.dockerNetwork)} is not on this node's engine`);
+        }
+        // 403 "already exists in network": a concurrent prepare connected it first.
+        if (status === 403 && /already exists/i.test(engineMessage(err))) continue;
+        if (status !== undefined) throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: cannot join network ${JSON.stringify(n.dockerNetwork)}: ${engineMessage(err)}`);
+        rethrow(err, `connect task ${spec.taskId} to network ${n.dockerNetwork}`);
+      }
     }
   }
 

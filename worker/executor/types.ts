@@ -1,5 +1,6 @@
 // The one interface every executor implements: the agent converges tasks through
 // it without knowing whether a task is a Docker container or a plain process.
+import { isIP } from 'node:net';
 
 /** Everything an executor needs to run one task; the agent builds it from a baton.Task. */
 export interface TaskRunSpec {
@@ -163,6 +164,7 @@ export function taskName(spec: Pick<TaskRunSpec, 'serviceName' | 'slot' | 'taskI
 // Task IDs become directory names (process) and name suffixes (docker): nothing that could
 // climb out of a directory or need quoting.
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const DOCKER_NETWORK = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Checks what both executors rely on; throws INVALID_SPEC naming the first problem. */
 export function validateCommon(spec: TaskRunSpec): void {
@@ -182,6 +184,22 @@ export function validateCommon(spec: TaskRunSpec): void {
     if (seen.has(key)) bad(`port ${key} is listed twice`);
     seen.add(key);
   }
+  const exposed = new Set<string>();
+  for (const p of spec.expose ?? []) {
+    if (!Number.isInteger(p.targetPort) || p.targetPort < 1 || p.targetPort > 65535) bad(`exposed port ${p.targetPort} is out of range`);
+    if (p.protocol !== 'tcp' && p.protocol !== 'udp') bad(`exposed port protocol ${String(p.protocol)} is not tcp or udp`);
+    const key = `${p.targetPort}/${p.protocol}`;
+    if (exposed.has(key)) bad(`exposed port ${key} is listed twice`);
+    exposed.add(key);
+  }
+  const networks = new Set<string>();
+  for (const n of spec.networks ?? []) {
+    // A Docker network's ID or name: what the engine accepts, and nothing a path could climb with.
+    if (!DOCKER_NETWORK.test(n.dockerNetwork)) bad(`network ${JSON.stringify(n.dockerNetwork.slice(0, 64))} is not a Docker network name or ID`);
+    if (networks.has(n.dockerNetwork)) bad(`network ${JSON.stringify(n.dockerNetwork)} is listed twice`);
+    networks.add(n.dockerNetwork);
+  }
+  for (const d of spec.dns ?? []) if (isIP(d) === 0) bad(`resolver ${JSON.stringify(d.slice(0, 64))} is not an IP address`);
   if (spec.limits.nanoCpus < 0 || spec.limits.memoryBytes < 0) bad('limits must not be negative');
   if (!(spec.stopGraceMs >= 0)) bad('stopGraceMs must not be negative');
   for (const m of [spec.secrets, spec.configs]) {
