@@ -144,13 +144,15 @@ test('two nodes on one engine get their own bridges with different subnets, even
   await assert.rejects(docker.getNetwork(ba.dockerNetwork).inspect());
 });
 
-test('an internal network gets an internal bridge', async (t) => {
+test('an internal network gets a bridge without NAT to the outside (Docker\'s Internal would publish no port for the mesh)', async (t) => {
   const docker = await engine(t);
   if (!docker) return;
   const nb = bridges(docker, `node${randomBytes(6).toString('hex')}`);
   const id = netId();
   const b = await nb.ensure({ id, name: 'private', internal: true });
-  assert.equal((await docker.getNetwork(b.dockerNetwork).inspect()).Internal, true);
+  const info = await docker.getNetwork(b.dockerNetwork).inspect();
+  assert.equal(info.Internal, false);
+  assert.equal(info.Options?.['com.docker.network.bridge.enable_ip_masquerade'], 'false');
   assert.equal((await nb.own())[0]?.internal, true);
 });
 

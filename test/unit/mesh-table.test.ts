@@ -162,3 +162,68 @@ test('the cache recomputes only after a change that may alter the table', () => 
     cache.close();
   }
 });
+
+test('services on networks get an east-west entry: names, mode, every bound target port with its backends, the tasks; the networks ride along', () => {
+  const w = new World();
+  w.node('n1', '127.0.0.1:4242');
+  w.node('n2', '127.0.0.2:4242');
+  w.host.apply([createAction('network', { meta: { id: 'net1' }, spec: { annotations: { name: 'backend' }, driver: 'overlay' } })]);
+  w.host.apply([
+    createAction('service', {
+      meta: { id: 'api' },
+      spec: {
+        annotations: { name: 'app_api' },
+        task: { container: { image: 'x' }, networks: [{ target: 'net1', aliases: ['api'] }] },
+        replicas: 2,
+        endpoint: { mode: baton.EndpointMode.DNSRR, expose: [{ targetPort: 8080 }] },
+      },
+      endpoint: { ports: [], expose: [{ targetPort: 8080 }] },
+    }),
+  ]);
+  const onNet = (id: string, node: string, ports: baton.PortStatus.$Properties[], status: baton.TaskStatus.$Properties = {}): void => {
+    w.host.apply([
+      createAction('task', {
+        meta: { id },
+        serviceId: 'api',
+        nodeId: node,
+        desiredState: S.TASK_RUNNING,
+        spec: { networks: [{ target: 'net1', aliases: ['api'] }] },
+        status: { state: S.TASK_RUNNING, ports, ...status },
+      }),
+    ]);
+  };
+  // t1 reports its exposed port and an image EXPOSE port (9090); t2 only the exposed one; t3 is unhealthy.
+  onNet('t1', 'n1', [{ targetPort: 8080, hostPort: 31001, protocol: TCP }, { targetPort: 9090, hostPort: 31002, protocol: UDP }]);
+  onNet('t2', 'n2', [{ targetPort: 8080, hostPort: 32001, protocol: TCP }]);
+  onNet('t3', 'n2', [{ targetPort: 8080, hostPort: 32002, protocol: TCP }], { health: baton.HealthState.HEALTH_UNHEALTHY });
+
+  const cache = new MeshTableCache(w.store);
+  try {
+    const { table, networks } = cache.current();
+    assert.deepEqual(table, [
+      {
+        serviceId: 'api',
+        serviceName: 'app_api',
+        balance: baton.BalanceMode.ROUND_ROBIN,
+        ports: [],
+        networks: [{ networkId: 'net1', aliases: ['api'] }],
+        endpointMode: baton.EndpointMode.DNSRR,
+        internalPorts: [
+          { protocol: TCP, publishedPort: 0, targetPort: 8080, backends: [{ taskId: 't1', addr: '127.0.0.1:31001' }, { taskId: 't2', addr: '127.0.0.2:32001' }] },
+          { protocol: UDP, publishedPort: 0, targetPort: 9090, backends: [{ taskId: 't1', addr: '127.0.0.1:31002' }] },
+        ],
+        tasks: ['t1', 't2'],
+      },
+    ]);
+    assert.deepEqual(networks.map((n) => n.meta?.id), ['net1']);
+
+    // A change of the network (made internal, say) is news to the nodes: the key changes.
+    const before = cache.current().key;
+    const net = cloneObject('network', w.store.get('network', 'net1')!);
+    net.spec!.internal = true;
+    w.host.apply([updateAction('network', net)]);
+    assert.notEqual(cache.current().key, before);
+  } finally {
+    cache.close();
+  }
+});

@@ -30,10 +30,18 @@ export const BRIDGE_LABEL = {
   node: 'baton.node',
   network: 'baton.network',
   networkName: 'baton.network.name',
+  internal: 'baton.network.internal',
 } as const;
 
 /** Docker's option naming the bridge's interface on the host. */
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+/**
+ * A baton network made internal is a bridge without NAT to the outside, not Docker's
+ * `Internal`: Docker publishes no port of a container whose networks are all internal, and the
+ * mesh reaches every task by a published (ephemeral) port of its node. Without masquerading,
+ * a container's packets to the outside leave with its private address and get no answer.
+ */
+const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
 
 export const DEFAULT_POOL = '10.213.0.0/16';
 
@@ -340,15 +348,15 @@ export class NodeBridges {
           Name: name,
           CheckDuplicate: true,
           Driver: 'bridge',
-          Internal: net.internal,
           IPAM: { Driver: 'default', Config: [{ Subnet: formatCidr(subnet), IPRange: formatCidr(containerRange(subnet)), Gateway: gateway }] },
-          Options: { [BRIDGE_NAME_OPTION]: bridge },
+          Options: { [BRIDGE_NAME_OPTION]: bridge, ...(net.internal ? { [MASQUERADE_OPTION]: 'false' } : {}) },
           Labels: {
             ...this.extraLabels,
             [BRIDGE_LABEL.cluster]: this.clusterId,
             [BRIDGE_LABEL.node]: this.nodeId,
             [BRIDGE_LABEL.network]: net.id,
             [BRIDGE_LABEL.networkName]: net.name,
+            ...(net.internal ? { [BRIDGE_LABEL.internal]: 'true' } : {}),
           },
         });
         this.logger.info({ network: net.id, dockerNetwork: created.id, bridge, subnet: formatCidr(subnet) }, 'bridge created');
@@ -437,6 +445,6 @@ function describe(n: Docker.NetworkInspectInfo): OwnBridge | undefined {
     gateway: config.Gateway !== undefined && config.Gateway !== '' ? config.Gateway : subnet.prefix === BRIDGE_PREFIX ? formatIpv4(gatewayAddress(subnet)) : '',
     networkId: n.Labels?.[BRIDGE_LABEL.network] ?? '',
     networkName: n.Labels?.[BRIDGE_LABEL.networkName] ?? '',
-    internal: n.Internal === true,
+    internal: n.Labels?.[BRIDGE_LABEL.internal] === 'true',
   };
 }

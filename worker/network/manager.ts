@@ -10,8 +10,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { DnsServer, type DnsLookup } from './dns-server.js';
-import type { BridgeInfo, NodeBridges } from './bridges.js';
-import { inSubnet, serviceAddress, standInAddress, SERVICE_ADDRESSES, STAND_IN_ADDRESSES } from './subnet.js';
+import type { NodeBridge, NodeBridges } from './bridges.js';
+import { cidrContains, formatIpv4, parseCidr, parseIpv4, serviceAddress, standInAddress, SERVICE_ADDRESS_CAPACITY, STAND_IN_CAPACITY } from './subnet.js';
 
 /** What the node's mesh listens on for east-west traffic (mesh/index.ts InternalPort). */
 export interface InternalListener {
@@ -61,7 +61,7 @@ type AddressBook = Record<string, { services: Record<string, number>; tasks: Rec
 
 interface LocalNetwork {
   id: string;
-  info: BridgeInfo;
+  info: NodeBridge;
   dns: DnsServer | undefined;
   /** Addresses on the bridge besides the gateway, as last set. */
   addresses: Set<string>;
@@ -262,20 +262,20 @@ export class NodeNetworks {
         services.add(s.serviceId ?? '');
         for (const t of s.tasks ?? []) tasks.add(t);
       }
-      changed = assign(entry.services, services, SERVICE_ADDRESSES, (k) => this.opts.logger.warn({ network: l.id, service: k }, 'networks: no service address left on this node')) || changed;
-      changed = assign(entry.tasks, tasks, STAND_IN_ADDRESSES, (k) => this.opts.logger.warn({ network: l.id, task: k }, 'networks: no task address left on this node')) || changed;
+      changed = assign(entry.services, services, SERVICE_ADDRESS_CAPACITY, (k) => this.opts.logger.warn({ network: l.id, service: k }, 'networks: no service address left on this node')) || changed;
+      changed = assign(entry.tasks, tasks, STAND_IN_CAPACITY, (k) => this.opts.logger.warn({ network: l.id, task: k }, 'networks: no task address left on this node')) || changed;
     }
     return changed;
   }
 
   private serviceAddr(l: LocalNetwork, serviceId: string): string | undefined {
     const i = this.book[l.id]?.services[serviceId];
-    return i === undefined ? undefined : serviceAddress(l.info.subnet, i);
+    return i === undefined ? undefined : formatIpv4(serviceAddress(parseCidr(l.info.subnet), i));
   }
 
   private taskAddr(l: LocalNetwork, taskId: string): string | undefined {
     const i = this.book[l.id]?.tasks[taskId];
-    return i === undefined ? undefined : standInAddress(l.info.subnet, i);
+    return i === undefined ? undefined : formatIpv4(standInAddress(parseCidr(l.info.subnet), i));
   }
 
   private rebuildNames(): void {
@@ -342,7 +342,7 @@ export class NodeNetworks {
     if (l.addresses.size === 0) {
       // After a daemon restart the bridge may still carry what the last process put there.
       try {
-        for (const a of await this.opts.bridges.addresses(l.info.bridge)) if (a !== l.info.gateway && inSubnet(a, l.info.subnet)) l.addresses.add(a);
+        for (const a of await this.opts.bridges.addresses(l.info.bridge)) if (a !== l.info.gateway && cidrContains(parseCidr(l.info.subnet), parseIpv4(a))) l.addresses.add(a);
       } catch (err) {
         this.opts.logger.warn({ err, bridge: l.info.bridge }, 'networks: cannot read the bridge addresses');
       }
