@@ -20,13 +20,13 @@ import {
 import { RCODE, addressOf, decodeMessage, encodeName, encodeQuery } from './dns-fixtures.js';
 
 function query(parsed: ParsedPacket): DnsQuery {
-  assert.equal(parsed.kind, 'query', JSON.stringify(parsed));
-  return (parsed as Extract<ParsedPacket, { kind: 'query' }>).query;
+  if (parsed.kind !== 'query') assert.fail(`not a query: ${JSON.stringify(parsed)}`);
+  return parsed.query;
 }
 
 function refused(parsed: ParsedPacket): Extract<ParsedPacket, { kind: 'error' }> {
-  assert.equal(parsed.kind, 'error', JSON.stringify(parsed));
-  return parsed as Extract<ParsedPacket, { kind: 'error' }>;
+  if (parsed.kind !== 'error') assert.fail(`not an error: ${JSON.stringify(parsed)}`);
+  return parsed;
 }
 
 /** A header with `qdcount` questions and the given counts, then `body`. */
