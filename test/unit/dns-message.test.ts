@@ -196,6 +196,10 @@ test('compression: loops, forward pointers and pointers into the header are FORM
   // A label followed by a pointer back to that same label: backwards, still a loop.
   const selfLoop = packet(Buffer.concat([question, rr(Buffer.from([1, 0x61, 0xc0, 21]))]), { ar: 1 });
   assert.equal(refused(parseQuery(selfLoop)).rcode, RCODE.FORMERR);
+  // Pointers only, no label between them (so no length limit is ever reached): the record's
+  // name at 21 points to 23, where its type field reads as a pointer back to 21.
+  const pointerLoop = packet(Buffer.concat([question, Buffer.from([0xc0, 23, 0xc0, 21, 0, 1, 0, 0, 0, 0, 0, 0])]), { ar: 1 });
+  assert.equal(refused(parseQuery(pointerLoop)).rcode, RCODE.FORMERR);
   // A chain that ends: an additional record named x.<the question's name> is fine.
   const chained = packet(Buffer.concat([question, rr(Buffer.from([1, 0x78, 0xc0, 12]))]), { ar: 1 });
   assert.equal(query(parseQuery(chained)).question.name, 'web');

@@ -95,6 +95,23 @@ test('UDP: names not ours go to the upstream and its answer comes back under the
   assert.equal(w.lookups.length, 2);
 });
 
+test('UDP: a burst of forwarded queries, each under a fresh id at the upstream and its own back at the client', async (t) => {
+  const table = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`host${i}.example`, `192.0.2.${i + 1}`]));
+  const up = await upstream(t, UPSTREAM_A, table);
+  const w = await world(t, { upstreams: [up.upstream] });
+  const clients = await Promise.all(Array.from({ length: 50 }, () => UdpClient.on(CLIENT)));
+  t.after(() => clients.forEach((c) => c.close()));
+  const replies = await Promise.all(clients.map((c, i) => c.ask(w.to, encodeQuery({ id: 0x4000, name: `host${i}.example` }))));
+  replies.forEach((raw, i) => {
+    const reply = decodeMessage(raw);
+    assert.deepEqual([reply.id, reply.answers.map(addressOf)], [0x4000, [`192.0.2.${i + 1}`]]);
+  });
+  assert.equal(up.seen.length, 50);
+  // The upstream saw random ids, not the client's (all 50 equal to it by chance: 2^-800).
+  assert.ok(up.seen.some((s) => s.id !== 0x4000));
+  assert.deepEqual(w.server.counters, { answered: 0, forwarded: 50, failed: 0, malformed: 0 });
+});
+
 test('upstreams are tried in order: a refusing one, then one that cannot help, then one that answers', async (t) => {
   const failing = await upstream(t, UPSTREAM_A);
   failing.mode = 'servfail';
