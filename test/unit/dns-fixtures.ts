@@ -169,17 +169,22 @@ export class UdpClient {
     });
   }
 
-  /** Every datagram received within `ms`. */
-  collect(ms: number): Promise<Buffer[]> {
+  /** Every datagram received within `ms`, or the first `count` of them as soon as they are in. */
+  collect(ms: number, count = Infinity): Promise<Buffer[]> {
     const got: Buffer[] = [];
-    const onMessage = (msg: Buffer): void => void got.push(msg);
-    this.socket.on('message', onMessage);
-    return new Promise((resolve) =>
-      setTimeout(() => {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
         this.socket.off('message', onMessage);
         resolve(got);
-      }, ms),
-    );
+      };
+      const onMessage = (msg: Buffer): void => {
+        got.push(msg);
+        if (got.length >= count) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.socket.on('message', onMessage);
+    });
   }
 
   send(to: { address: string; port: number }, packet: Buffer): void {

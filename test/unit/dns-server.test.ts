@@ -288,7 +288,7 @@ test('forwarding in flight is bounded: past the limit a query is SERVFAIL at onc
   silent.mode = 'silent';
   const w = await world(t, { upstreams: [silent.upstream], maxInFlight: 1, forwardTimeoutMs: 1500 });
   const order: number[] = [];
-  const waiting = w.client.collect(4000);
+  const waiting = w.client.collect(5000, 2);
   w.client.send(w.to, encodeQuery({ id: 1, name: 'slow.example' }));
   // The first query must be with the upstream before the second arrives.
   for (let i = 0; i < 100 && silent.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
