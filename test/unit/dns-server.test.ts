@@ -309,6 +309,18 @@ test('listen reports the bind error; close gives up on queries in flight', async
   const w = await world(t);
   const clash = new DnsServer({ address: SERVER, port: w.server.port, lookup: () => undefined, upstreams: [], logger: quietLogger });
   await assert.rejects(clash.listen(), { code: 'EADDRINUSE' });
+  // A failed listen may be tried again (here still in use), a second concurrent one may not.
+  await assert.rejects(clash.listen(), { code: 'EADDRINUSE' });
+  const twice = new DnsServer({ address: SERVER, port: 0, lookup: () => undefined, upstreams: [], logger: quietLogger });
+  const first = twice.listen();
+  await assert.rejects(twice.listen(), /already started/);
+  await first;
+  await twice.close();
+  await assert.rejects(twice.listen(), /already closed/);
+  const abandoned = new DnsServer({ address: SERVER, port: 0, lookup: () => undefined, upstreams: [], logger: quietLogger });
+  const starting = abandoned.listen();
+  await abandoned.close();
+  await assert.rejects(starting, /closed while starting/);
   // TEST-NET-1 is no address of this machine.
   const elsewhere = new DnsServer({ address: '192.0.2.1', port: 0, lookup: () => undefined, upstreams: [], logger: quietLogger });
   await assert.rejects(elsewhere.listen(), { code: 'EADDRNOTAVAIL' });

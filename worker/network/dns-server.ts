@@ -92,7 +92,7 @@ export class DnsServer {
   private tcp: Server | undefined;
   private readonly connections = new Set<Socket>();
   private readonly stopping = new AbortController();
-  private state: 'new' | 'listening' | 'closed' = 'new';
+  private state: 'new' | 'binding' | 'listening' | 'closed' = 'new';
   private inFlight = 0;
   private readonly count: DnsCounters = { answered: 0, forwarded: 0, failed: 0, malformed: 0 };
 
@@ -134,14 +134,21 @@ export class DnsServer {
 
   /** Binds UDP and TCP; rejects with the system's error (EADDRINUSE, EADDRNOTAVAIL, EACCES, …). */
   async listen(): Promise<void> {
-    if (this.state !== 'new') throw new Error(`DNS server on ${this.address} already ${this.state === 'closed' ? 'closed' : 'listening'}`);
+    if (this.state !== 'new') throw new Error(`DNS server on ${this.address} already ${this.state === 'closed' ? 'closed' : 'started'}`);
     if (!isIPv4(this.address)) throw new Error(`DNS server address ${this.address} is not an IPv4 address`);
     if (!Number.isInteger(this.requestedPort) || this.requestedPort < 0 || this.requestedPort > 65535) {
       throw new Error(`DNS server port ${this.requestedPort} is not a port number`);
     }
+    this.state = 'binding';
     let bound: { udp: UdpSocket; tcp: Server } | undefined;
     for (let attempt = 1; !bound; attempt++) {
-      const udp = await this.bindUdp(this.requestedPort);
+      let udp: UdpSocket;
+      try {
+        udp = await this.bindUdp(this.requestedPort);
+      } catch (err) {
+        if (this.state === 'binding') this.state = 'new';
+        throw err;
+      }
       const port = udp.address().port;
       try {
         bound = { udp, tcp: await this.bindTcp(port) };
@@ -150,14 +157,16 @@ export class DnsServer {
         udp.close();
         // With port 0, UDP's free port may be taken for TCP: try another one.
         const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-        if (this.requestedPort !== 0 || !inUse || attempt >= FREE_PORT_TRIES) throw err;
+        if (this.requestedPort !== 0 || !inUse || attempt >= FREE_PORT_TRIES) {
+          if (this.state === 'binding') this.state = 'new';
+          throw err;
+        }
       }
     }
-    if (this.state !== 'new') {
-      // close() was called while binding.
+    if (this.state !== 'binding') {
       bound.udp.close();
       bound.tcp.close();
-      return;
+      throw new Error(`DNS server on ${this.address} closed while starting`);
     }
     this.state = 'listening';
     this.udp = bound.udp;
