@@ -229,6 +229,17 @@ test('TCP: a client that shuts its side still gets its answers; an idle connecti
   // Half a message, then nothing: the server does not wait for the rest forever.
   idle.sendRaw(Buffer.from([0, 40, 1, 2]));
   await idle.closedByServer();
+
+  // A message whose bytes trickle in, each well within the idle timeout, is not waited for
+  // forever either: 39 more bytes would complete it, and the server hangs up before.
+  const trickle = await TcpClient.connect(w.to);
+  t.after(() => trickle.close());
+  trickle.sendRaw(Buffer.from([0, 40]));
+  for (let i = 0; i < 39 && !trickle.closed; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    trickle.sendRaw(Buffer.from([0]));
+  }
+  assert.equal(trickle.closed, true, 'closed before the message was complete');
 });
 
 test('bad packets: short ones dropped, unreadable ones FORMERR, loops refused, and the server keeps serving', async (t) => {

@@ -251,6 +251,7 @@ export class DnsServer {
     const reader = new FrameReader();
     let pending = 0;
     let ended = false;
+    let partialDeadline: NodeJS.Timeout | undefined;
     socket.setNoDelay(true);
     socket.setTimeout(this.tcpIdleTimeoutMs);
     // A connection waiting on an upstream is not idle; the write of its answer re-arms the timer.
@@ -258,7 +259,10 @@ export class DnsServer {
       if (pending === 0) socket.destroy();
     });
     socket.on('error', (err) => this.logger.debug({ err: err.message, from }, 'DNS TCP connection error'));
-    socket.on('close', () => this.connections.delete(socket));
+    socket.on('close', () => {
+      clearTimeout(partialDeadline);
+      this.connections.delete(socket);
+    });
     const pump = (): void => {
       // Bounded: every turn takes one whole message off what was received.
       while (pending < MAX_PENDING_PER_CONNECTION && !socket.destroyed) {
@@ -286,6 +290,19 @@ export class DnsServer {
       }
       if (pending >= MAX_PENDING_PER_CONNECTION || reader.buffered > MAX_TCP_READ_AHEAD) socket.pause();
       else socket.resume();
+      // What is left with room to take more is the start of a message. Its bytes may trickle in
+      // (each one keeps the idle timer away), but the whole of it must arrive within one idle
+      // timeout, or a client sending a byte now and then would hold a connection for ever.
+      const waitingForRest = pending < MAX_PENDING_PER_CONNECTION && reader.buffered > 0;
+      if (!waitingForRest) {
+        clearTimeout(partialDeadline);
+        partialDeadline = undefined;
+      } else if (!partialDeadline) {
+        partialDeadline = setTimeout(() => {
+          this.logger.debug({ from }, 'DNS TCP message not completed in time');
+          socket.destroy();
+        }, this.tcpIdleTimeoutMs);
+      }
     };
     socket.on('data', (chunk: Buffer) => {
       reader.push(chunk);
