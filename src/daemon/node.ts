@@ -31,6 +31,7 @@ import { ExecutorError } from '../../worker/executor/index.js';
 import { MetricsServer } from './metrics-server.js';
 import { shareSocket } from './private-files.js';
 import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
+import { startNodeNetworks } from './networks.js';
 import { CertificateRenewal } from './renewal.js';
 import { changeRole, joinRaft, type RoleHost } from './role-change.js';
 
@@ -281,6 +282,7 @@ export class NodeDaemon {
         channelOptions: NODE_CHANNEL_OPTIONS,
         description: () => describeHost(this.runtimes),
         onMeshTable: (table) => this.mesh?.apply(table),
+        ...(docker ? { networks: startNodeNetworks({ ...common, applyInternal: (listeners) => this.mesh?.applyInternal(listeners) }) } : {}),
       },
       executors,
     );

@@ -7,6 +7,7 @@ import type { baton } from '../../proto/gen/baton.js';
 import { createDockerExecutor, createProcessExecutor, type Executor } from '../../worker/executor/index.js';
 import { Agent } from '../../worker/agent/index.js';
 import { SessionClient } from '../../worker/session.js';
+import type { NodeNetworks } from '../../worker/network/index.js';
 import { BatonError } from '../../rpc/errors.js';
 import { storageCause } from '../../raft/index.js';
 
@@ -22,6 +23,8 @@ export interface TaskRuntimeOptions {
   description: () => baton.NodeDescription.$Properties;
   /** Each routing mesh table the session brings (the daemon owns the mesh; worker/ does not). */
   onMeshTable?: (table: baton.MeshService.$Properties[]) => void;
+  /** The node's networks (bridges, resolvers, service addresses), when it has a Docker engine. */
+  networks?: NodeNetworks;
   logger: Logger;
 }
 
@@ -39,6 +42,7 @@ export class TaskRuntime {
   private constructor(
     readonly agent: Agent,
     private readonly session: SessionClient,
+    private readonly networks: NodeNetworks | undefined,
   ) {}
 
   static async start(o: TaskRuntimeOptions, executors: Executor[]): Promise<TaskRuntime> {
@@ -49,6 +53,7 @@ export class TaskRuntime {
       clusterId: o.clusterId,
       stateDir,
       executors: Object.fromEntries(executors.map((e) => [e.runtime, e])),
+      ...(o.networks ? { attachNetworks: (task: baton.Task.$Properties) => o.networks!.attach(task) } : {}),
       report: (updates) => (session ? session.report(updates) : Promise.reject(new Error('no session yet'))),
       logger: o.logger.child({ component: 'agent' }),
     }).catch((err: unknown) => {
@@ -66,12 +71,14 @@ export class TaskRuntime {
       onMessage: (msg) => {
         // First: a task leaving the table is out of the mesh before the agent stops it.
         if (msg.meshSet) o.onMeshTable?.(msg.mesh);
+        // Then the networks, so a task's network is known before the agent prepares it.
+        o.networks?.apply(msg);
         agent.apply(msg);
       },
       logger: o.logger.child({ component: 'session' }),
     });
     session.start();
-    return new TaskRuntime(agent, session);
+    return new TaskRuntime(agent, session, o.networks);
   }
 
   /** Credentials changed or the leader moved: reopen the session. */
@@ -82,5 +89,6 @@ export class TaskRuntime {
   async stop(): Promise<void> {
     this.session.stop();
     await this.agent.stop();
+    await this.networks?.close();
   }
 }

@@ -37,7 +37,8 @@ export interface DnsLookupQuery {
 /** Addresses (and their TTL in seconds) for a name this server owns, 'nxdomain', or undefined: not ours, forward it. */
 export type DnsLookupResult = { addresses: string[]; ttl: number } | 'nxdomain' | undefined;
 
-export type DnsLookup = (query: DnsLookupQuery) => DnsLookupResult;
+/** May answer later: finding which task asks can take a question to the engine. */
+export type DnsLookup = (query: DnsLookupQuery) => DnsLookupResult | Promise<DnsLookupResult>;
 
 export interface DnsServerOptions {
   /** The IPv4 address to listen on (a bridge's gateway). */
@@ -344,7 +345,7 @@ export class DnsServer {
     // upstream's to answer.
     if (query.question.class === CLASS_IN) {
       try {
-        owned = this.lookup({ name, type, from });
+        owned = await this.lookup({ name, type, from });
       } catch (err) {
         this.count.failed++;
         this.logger.warn({ err: String(err), name }, 'DNS lookup failed');

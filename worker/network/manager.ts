@@ -9,7 +9,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { DnsServer, type DnsLookup } from './dns-server.js';
+import { DnsServer, type DnsLookup, type Upstream } from './dns-server.js';
 import type { NodeBridge, NodeBridges } from './bridges.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4, serviceAddress, standInAddress, SERVICE_ADDRESS_CAPACITY, STAND_IN_CAPACITY } from './subnet.js';
 
@@ -39,7 +39,7 @@ export interface NodeNetworksOptions {
   /** The node's mesh: the whole set of east-west listeners, each time it changes. */
   applyInternal: (listeners: InternalListener[]) => void;
   /** The node's own resolvers, where names that are not services are forwarded. */
-  upstreams: () => { host: string; port: number }[];
+  upstreams: () => Promise<Upstream[]>;
   /** The containers attached to a Docker network, to tell which task asks a question. */
   members: (dockerNetwork: string) => Promise<{ name: string; ip: string }[]>;
   /** Port of the DNS servers (53; tests of a non-root setup could move it). */
@@ -229,7 +229,7 @@ export class NodeNetworks {
           address: l.info.gateway,
           ...(this.opts.dnsPort !== undefined ? { port: this.opts.dnsPort } : {}),
           lookup: this.lookupFor(l.id),
-          upstreams: this.opts.upstreams(),
+          upstreams: await this.opts.upstreams(),
           logger: this.opts.logger,
         });
         try {
