@@ -266,8 +266,11 @@ function report(rows: Row[], profDir: string | undefined): void {
           const rps = median(v.map((x, i) => x.requestsPerSec / d[i]!.requestsPerSec));
           const p50 = median(v.map((x, i) => x.p50 - d[i]!.p50));
           const p99 = median(v.map((x, i) => x.p99 - d[i]!.p99));
-          eastWestRatios.push(`${mode}, ${vip} / ${ref}: req/s ${rps.toFixed(3)}x, added p50 ${p50.toFixed(3)} ms, added p99 ${p99.toFixed(3)} ms (median of ${v.length} paired rounds)`);
-          eastWestFigures.push({ threads, mode, system: vip, reference: ref, reqPerSecRatio: rps, addedP50Ms: p50, addedP99Ms: p99, rounds: v.length });
+          // CPU against the published port only: direct's figure is nginx's, not a proxy's.
+          const cpus = ref === 'direct' ? [] : v.flatMap((x, i) => (x.cpuUsPerReq !== undefined && d[i]!.cpuUsPerReq !== undefined ? [x.cpuUsPerReq / d[i]!.cpuUsPerReq] : []));
+          const cpu = cpus.length ? median(cpus) : undefined;
+          eastWestRatios.push(`${mode}, ${vip} / ${ref}: req/s ${rps.toFixed(3)}x, added p50 ${p50.toFixed(3)} ms, added p99 ${p99.toFixed(3)} ms${cpu === undefined ? '' : `, CPU us/req ${cpu.toFixed(3)}x`} (median of ${v.length} paired rounds)`);
+          eastWestFigures.push({ threads, mode, system: vip, reference: ref, reqPerSecRatio: rps, addedP50Ms: p50, addedP99Ms: p99, cpuPerReqRatio: cpu, rounds: v.length });
         }
       }
     }
