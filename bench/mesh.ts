@@ -5,10 +5,17 @@
 // p99, the ratios to direct and to HAProxy, and writes JSON to bench/results/mesh-*.json.
 // Every mesh TCP engine runs in the same run (mesh-<engine>), each in its own process, taking
 // turns with the others, and the ratios between them are printed.
+// --east-west measures the path between services instead: wrk → a service address's listener
+// (applyInternal: 127.0.0.21, with an allow list the client's address passes, so the check is
+// on the hot path) → the backends, beside wrk → one backend directly, same run: req/s, p50 and
+// p99 and the per-round paired ratios to direct; JSON to bench/results/mesh-east-west-*.json.
+// Its systems are `vip-<engine>` (one process each: service addresses are never shared with
+// mesh workers), and it is `--only direct,vip --threads 1` by default; `vip` can be added to a
+// normal run with --only too.
 // Flags: --quick (1 round of 3 s), --duration S (5), --rounds N (3: the systems take turns, the
 // median round by req/s is reported), --threads 1,2 (proxy threads: mesh workers and HAProxy
-// nbthread), --connections N (50), --only direct,mesh,haproxy, --engines (every engine),
-// --modes keep-alive,close, --cpu-prof (profile the mesh processes into
+// nbthread), --connections N (50), --only direct,mesh,vip,haproxy, --engines (every engine),
+// --modes keep-alive,close, --east-west, --cpu-prof (profile the mesh processes into
 // bench/results/profiles-<timestamp>/), --out DIR, --keep.
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -23,24 +30,30 @@ import { median } from './lib/stats.js';
 import { waitFor } from './lib/proc.js';
 import { MESH_ENGINES, type MeshEngine } from '../mesh/index.js';
 
-const args = timedArgs(['rounds', 'threads', 'connections', 'only', 'engines', 'modes']);
+const args = timedArgs(['rounds', 'threads', 'connections', 'only', 'engines', 'modes'], ['east-west']);
 
 const quick = args.quick;
 const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
 const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
 const connections = Math.max(1, Math.round(num(args.connections, undefined, 50)));
-const threadCounts = (args.threads ?? '1,2').split(',').map((t) => Math.max(1, Math.round(Number(t))));
+const eastWest = args['east-west'];
+const threadCounts = (args.threads ?? (eastWest ? '1' : '1,2')).split(',').map((t) => Math.max(1, Math.round(Number(t))));
 const engines = pickList('--engines', args.engines, MESH_ENGINES);
 const MODES = pickList('--modes', args.modes, ['keep-alive', 'close'] as const);
-const kinds = pickList('--only', args.only, ['direct', 'mesh', 'haproxy'] as const);
-/** The systems measured: direct, one per mesh engine, haproxy. */
-const systems: System[] = kinds.flatMap((k): System[] => (k === 'mesh' ? engines.map((e): System => `mesh-${e}`) : [k]));
+const kinds = pickList('--only', args.only ?? (eastWest ? 'direct,vip' : 'direct,mesh,haproxy'), ['direct', 'mesh', 'vip', 'haproxy'] as const);
+/** The systems measured: direct, one per mesh engine (published port, then service address), haproxy. */
+const systems: System[] = kinds.flatMap((k): System[] => (k === 'mesh' ? engines.map((e): System => `mesh-${e}`) : k === 'vip' ? engines.map((e): System => `vip-${e}`) : [k]));
+/** Where the service addresses (vip-<engine>) listen: a loopback address other than the client's, as a VIP on a bridge is. */
+const VIP = '127.0.0.21';
+/** Their allow list: the client (127.0.0.1) passes on the second entry, so every accept runs the check. */
+const VIP_ALLOW = ['10.0.0.0/24', '127.0.0.0/8'];
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const started = new Date();
 const meshScript = join(benchDir, 'lib/mesh-process.js');
 
 type MeshSystem = `mesh-${MeshEngine}`;
-type System = 'direct' | 'haproxy' | MeshSystem;
+type VipSystem = `vip-${MeshEngine}`;
+type System = 'direct' | 'haproxy' | MeshSystem | VipSystem;
 type Mode = 'keep-alive' | 'close';
 
 /** The values of a comma-separated flag, each one of `allowed`; all of them when absent. */
@@ -57,6 +70,10 @@ function pickList<T extends string>(flag: string, text: string | undefined, allo
 
 function isMesh(s: System): s is MeshSystem {
   return s.startsWith('mesh-');
+}
+
+function isVip(s: System): s is VipSystem {
+  return s.startsWith('vip-');
 }
 
 /** A wrk run with the proxy's CPU time per request (µs; user + system of its processes) and the 1-min load average before it. */
@@ -85,17 +102,21 @@ interface MeshProc {
   pids: number[];
 }
 
-async function startMesh(dir: string, port: number, backends: string[], threads: number, engine: MeshEngine, profDir: string | undefined): Promise<MeshProc> {
-  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, engine)}`] : [];
+/** A mesh process: a published port on 127.0.0.1, or (`vip`) a service address's listener with VIP_ALLOW. */
+async function startMesh(dir: string, port: number, backends: string[], threads: number, engine: MeshEngine, profDir: string | undefined, vip?: string): Promise<MeshProc> {
+  const name = `${vip ? 'vip' : 'mesh'}-${engine}`;
+  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : [];
+  // A service address is served by the mesh's own process only: workers would only idle.
+  const workers = vip ? 1 : threads;
   const proc = new ManagedProcess({
-    name: `mesh-${engine}`,
+    name,
     command: process.execPath,
-    args: [...nodeArgs, meshScript, String(port), backends.join(','), String(threads), engine],
-    logFile: join(dir, `mesh-${engine}-${threads}.log`),
+    args: [...nodeArgs, meshScript, String(port), backends.join(','), String(workers), engine, ...(vip ? [vip, VIP_ALLOW.join(',')] : [])],
+    logFile: join(dir, `${name}-${threads}.log`),
     readyLine: /^ready/,
   });
   const line = await proc.ready;
-  await waitFor('the mesh to listen', () => canConnect(port), { timeoutMs: 10_000, intervalMs: 50 });
+  await waitFor('the mesh to listen', () => canConnect(port, vip), { timeoutMs: 10_000, intervalMs: 50 });
   const pids = [proc.pid!, ...line.split(' ').slice(1).map(Number).filter((n) => n > 0)];
   return { proc, pids };
 }
@@ -110,8 +131,9 @@ async function main(): Promise<void> {
   ]);
   const dir = makeTempDir('bench-mesh');
   const profDir = args['cpu-prof'] ? join(outDir, `profiles-${fileTimestamp(started)}`) : undefined;
-  if (profDir) for (const e of engines) mkdirSync(join(profDir, e), { recursive: true });
+  if (profDir) for (const s of systems.filter((x) => isMesh(x) || isVip(x))) mkdirSync(join(profDir, s), { recursive: true });
   const [p1, p2, p3, haproxyPort, ...meshPorts] = await freePorts(4 + engines.length);
+  const vipPorts = await freePorts(engines.length, VIP);
   const backendPorts = [p1!, p2!, p3!];
   const backends = backendPorts.map((p) => `127.0.0.1:${p}`);
   log(`nginx backends on ${backends.join(', ')}`);
@@ -134,6 +156,14 @@ async function main(): Promise<void> {
         meshes.set(s, m);
         pids.set(s, m.pids);
         url.set(s, `http://127.0.0.1:${meshPorts[i]}/`);
+      }
+      for (const [i, e] of engines.entries()) {
+        const s: System = `vip-${e}`;
+        if (!systems.includes(s)) continue;
+        const m = await startMesh(dir, vipPorts[i]!, backends, threads, e, profDir, VIP);
+        meshes.set(s, m);
+        pids.set(s, m.pids);
+        url.set(s, `http://${VIP}:${vipPorts[i]}/`);
       }
       try {
         for (const mode of MODES) {
@@ -180,6 +210,9 @@ function report(rows: Row[], profDir: string | undefined): void {
   const table: string[][] = [['mode', 'threads', 'system', 'req/s', 'p50 ms', 'p99 ms', 'x direct', 'x haproxy', 'added p99 ms', 'CPU us/req', 'x haproxy CPU', 'load', 'errors']];
   const targets: string[] = [];
   const engineRatios: string[] = [];
+  const eastWestRatios: string[] = [];
+  const eastWestFigures: Record<string, unknown>[] = [];
+  const roundsOf = (threads: number, mode: Mode, system: System): Omit<Run, 'raw'>[] => rows.find((r) => r.threads === threads && r.mode === mode && r.system === system)!.rounds;
   for (const threads of threadCounts) {
     for (const mode of MODES) {
       const direct = find(threads, mode, 'direct');
@@ -213,32 +246,52 @@ function report(rows: Row[], profDir: string | undefined): void {
           targets.push(`${mode}, ${threads} thread(s): ${system} added p99 ${added.toFixed(2)} ms over direct (target < 1 ms): ${added < 1 ? 'MET' : 'NOT MET'}`);
         }
       }
-      const meshSystems = systems.filter(isMesh);
-      const base = meshSystems[0];
-      for (const other of meshSystems.slice(1)) {
-        // Engine against engine, every round paired (they ran back to back): the median of the per-round ratios.
-        const a = rows.find((r) => r.threads === threads && r.mode === mode && r.system === base)!.rounds;
-        const b = rows.find((r) => r.threads === threads && r.mode === mode && r.system === other)!.rounds;
-        const rps = median(b.map((x, i) => x.requestsPerSec / a[i]!.requestsPerSec));
-        const cpus = b.flatMap((x, i) => (x.cpuUsPerReq !== undefined && a[i]!.cpuUsPerReq !== undefined ? [x.cpuUsPerReq / a[i]!.cpuUsPerReq] : []));
-        engineRatios.push(`${mode}, ${threads} thread(s): ${other} / ${base}: req/s ${rps.toFixed(3)}x, CPU us/req ${cpus.length ? median(cpus).toFixed(3) : '-'}x (median of ${a.length} paired rounds)`);
+      for (const group of [systems.filter(isMesh), systems.filter(isVip)]) {
+        const base = group[0];
+        for (const other of group.slice(1)) {
+          // Engine against engine, every round paired (they ran back to back): the median of the per-round ratios.
+          const a = roundsOf(threads, mode, base!);
+          const b = roundsOf(threads, mode, other);
+          const rps = median(b.map((x, i) => x.requestsPerSec / a[i]!.requestsPerSec));
+          const cpus = b.flatMap((x, i) => (x.cpuUsPerReq !== undefined && a[i]!.cpuUsPerReq !== undefined ? [x.cpuUsPerReq / a[i]!.cpuUsPerReq] : []));
+          engineRatios.push(`${mode}, ${threads} thread(s): ${other} / ${base}: req/s ${rps.toFixed(3)}x, CPU us/req ${cpus.length ? median(cpus).toFixed(3) : '-'}x (median of ${a.length} paired rounds)`);
+        }
+      }
+      for (const vip of systems.filter(isVip)) {
+        // Service address against direct (and against the same engine's published port when it ran), per paired round.
+        const v = roundsOf(threads, mode, vip);
+        for (const ref of ['direct', `mesh-${vip.slice(4)}`] as System[]) {
+          if (!systems.includes(ref)) continue;
+          const d = roundsOf(threads, mode, ref);
+          const rps = median(v.map((x, i) => x.requestsPerSec / d[i]!.requestsPerSec));
+          const p50 = median(v.map((x, i) => x.p50 - d[i]!.p50));
+          const p99 = median(v.map((x, i) => x.p99 - d[i]!.p99));
+          // CPU against the published port only: direct's figure is nginx's, not a proxy's.
+          const cpus = ref === 'direct' ? [] : v.flatMap((x, i) => (x.cpuUsPerReq !== undefined && d[i]!.cpuUsPerReq !== undefined ? [x.cpuUsPerReq / d[i]!.cpuUsPerReq] : []));
+          const cpu = cpus.length ? median(cpus) : undefined;
+          eastWestRatios.push(`${mode}, ${vip} / ${ref}: req/s ${rps.toFixed(3)}x, added p50 ${p50.toFixed(3)} ms, added p99 ${p99.toFixed(3)} ms${cpu === undefined ? '' : `, CPU us/req ${cpu.toFixed(3)}x`} (median of ${v.length} paired rounds)`);
+          eastWestFigures.push({ threads, mode, system: vip, reference: ref, reqPerSecRatio: rps, addedP50Ms: p50, addedP99Ms: p99, cpuPerReqRatio: cpu, rounds: v.length });
+        }
       }
     }
   }
   process.stdout.write(`\n${formatTable(table)}\n\n${targets.join('\n')}\n`);
   if (engineRatios.length) process.stdout.write(`\nmesh engines, same run:\n${engineRatios.join('\n')}\n`);
+  if (eastWestRatios.length) process.stdout.write(`\nservice address (${VIP}, allow list ${VIP_ALLOW.join(',')}, one mesh process) against direct, same run:\n${eastWestRatios.join('\n')}\n`);
   process.stdout.write(`\nwrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: nginx (1 worker) x3; HAProxy ${haproxyVersion()} mode tcp roundrobin\n`);
   process.stdout.write('CPU us/req: user+system CPU of the proxy processes (for direct: nginx) per request over the run, from /proc: less sensitive than req/s to other load on the machine\n');
   const warn = busyMachineWarning();
   if (warn) process.stdout.write(`${warn}\n`);
-  const path = writeResults(outDir, 'mesh', {
-    benchmark: 'mesh',
+  const name = eastWest ? 'mesh-east-west' : 'mesh';
+  const path = writeResults(outDir, name, {
+    benchmark: name,
     started: started.toISOString(),
-    settings: { durationS, rounds, connections, threadCounts, systems, engines, modes: MODES, haproxy: haproxyVersion(), backends: 'nginx worker_processes 1, 3 ports' },
+    settings: { durationS, rounds, connections, threadCounts, systems, engines, modes: MODES, haproxy: haproxyVersion(), backends: 'nginx worker_processes 1, 3 ports', serviceAddress: VIP, allowFrom: VIP_ALLOW },
     machine: machineInfo(),
     rows: rows.map(({ result: { raw: _raw, ...rest }, ...row }) => ({ ...row, result: rest })),
     targets,
     engineRatios,
+    eastWest: eastWestFigures,
   }, started);
   process.stdout.write(`results: ${path}\n`);
   if (profDir) process.stdout.write(`profiles: ${profDir}\n`);

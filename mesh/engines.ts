@@ -1,6 +1,7 @@
 // The TCP relay engines (the byte pump under the one core in tcp-port.ts) and the port type the
 // mesh and its worker processes use whichever engine relays.
 import type { Logger } from 'pino';
+import type { AllowList } from './allow.js';
 import type { BackendSet } from './backend-set.js';
 import { libuvTcp } from './libuv-tcp.js';
 import { libuvEngine } from './libuv-engine.js';
@@ -20,11 +21,14 @@ export function engineAvailable(engine: MeshEngine): boolean {
   return engine === 'net' || libuvTcp !== undefined;
 }
 
-/** One published TCP port, whichever engine relays it. */
+/** One TCP listener (a published port or a service address), whichever engine relays it. */
 export interface PublishedTcpPort {
   readonly backends: BackendSet;
   serviceName: string;
   proxy: ProxyMode;
+  /** Who may connect (service addresses only; undefined: anyone). */
+  allow: AllowList | undefined;
+  readonly refused: number;
   readonly port: number;
   readonly listening: boolean;
   readonly openConnections: number;

@@ -1,6 +1,9 @@
 // The routing mesh's data plane (docs/routing-mesh.md): every node listens on every published port and
 // relays each connection (TCP) or datagram flow (UDP) to a running task of the service on any
 // node. The control plane (dispatcher → worker session) hands it the whole table with apply().
+// Service addresses (east-west: a VIP on a network's bridge, per node) are a second set of
+// listeners, handed over whole with applyInternal() by the node's network manager.
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { baton } from '../proto/gen/baton.js';
 import { renderMetrics, type PortStats } from './metrics.js';
@@ -11,6 +14,7 @@ import { defaultEngine, engineAvailable, newTcpPort, type MeshEngine, type Publi
 import { MeshWorkers } from './workers.js';
 import { Backend } from './backend-set.js';
 import type { BackendCounters, PortConfig } from './worker-protocol.js';
+import { AllowList } from './allow.js';
 
 export { MESH_ENGINES, type MeshEngine } from './engines.js';
 
@@ -36,6 +40,29 @@ export interface MeshOptions {
   workers?: number;
 }
 
+/**
+ * One listener on a service address (east-west): a service's VIP on a network's bridge, or the
+ * stand-in address of one task (DNSRR, tasks.<service>), with the port other tasks reach.
+ */
+export interface InternalPort {
+  /** The address listened on (already on one of the node's interfaces), e.g. 10.0.1.2. */
+  address: string;
+  protocol: 'tcp' | 'udp';
+  port: number;
+  serviceName: string;
+  leastConnections: boolean;
+  /** Where connections go: "host:port" of each task (its node's address, its host port). */
+  backends: string[];
+  /**
+   * The sources that may connect: IPv4 CIDRs ("10.0.1.0/24") or addresses ("10.0.1.7"), the
+   * subnets of the service's networks on this node. An EMPTY list allows every source; a
+   * non-empty list whose entries are all malformed allows none. A refused TCP connection is
+   * reset before any backend is dialled, a refused datagram dropped; both are counted
+   * (baton_mesh_refused_total).
+   */
+  allowFrom: string[];
+}
+
 export interface RoutingMesh {
   /**
    * Replaces the whole routing table (SessionMessage.mesh, sent with mesh_set = true).
@@ -46,9 +73,19 @@ export interface RoutingMesh {
    * port that cannot be bound is logged and retried on the next apply.
    */
   apply(table: baton.MeshService.$Properties[]): void;
+  /**
+   * Replaces the whole set of service-address listeners, independently of apply() (neither
+   * touches the other's listeners). Same semantics as apply(), keyed by protocol/address/port:
+   * new ones opened, missing ones closed, backends and allow lists swapped in place
+   * (established TCP connections go on, new ones and every datagram meet the new list), zero
+   * backends → TCP reset / UDP drop, a bind failure (e.g. the address not yet on its
+   * interface) logged and retried on the next call. They run in this process only, even with
+   * `workers` > 1 (see there).
+   */
+  applyInternal(ports: InternalPort[]): void;
   /** Prometheus text exposition: connections open/total, bytes in/out, backend failures, per service and backend. */
   metricsText(): string;
-  /** Resolves once every port of the last apply() is bound or has failed to bind (for tests and start-up). */
+  /** Resolves once every port of the last apply() and applyInternal() is bound or has failed to bind (for tests and start-up). */
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -71,6 +108,10 @@ type Protocol = 'tcp' | 'udp';
 
 interface Entry {
   protocol: Protocol;
+  /** The address listened on (the data-path address, or a service address). */
+  address: string;
+  /** A service address (applyInternal): never shared with worker processes. */
+  internal: boolean;
   listener: PublishedTcpPort | UdpPort;
   state: 'binding' | 'listening' | 'failed' | 'closed';
   bound: Promise<void>;
@@ -122,8 +163,36 @@ function flatten(table: baton.MeshService.$Properties[], logger: Logger): Map<st
   return out;
 }
 
+/** The service addresses keyed by protocol/address/port; malformed ones and repeats are logged and skipped. */
+function flattenInternal(ports: readonly InternalPort[], logger: Logger): Map<string, InternalPort> {
+  const out = new Map<string, InternalPort>();
+  for (const p of ports) {
+    if (!Number.isInteger(p.port) || p.port <= 0 || p.port > 65535 || isIP(p.address) === 0 || (p.protocol !== 'tcp' && p.protocol !== 'udp')) {
+      logger.warn({ service: p.serviceName, address: p.address, port: p.port, protocol: p.protocol }, 'service address: invalid address, port or protocol ignored');
+      continue;
+    }
+    const key = `${p.protocol}/${p.address}/${p.port}`;
+    if (out.has(key)) {
+      logger.warn({ service: p.serviceName, address: p.address, port: p.port, protocol: p.protocol }, 'service address listed twice; first service kept');
+      continue;
+    }
+    out.set(key, p);
+  }
+  return out;
+}
+
 class Mesh implements RoutingMesh {
+  /** Published ports, keyed protocol/port. */
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Service addresses, keyed protocol/address/port. Only this process accepts on them, even
+   * with worker processes: those share the listening sockets of published ports (few, on one
+   * address, where the traffic from outside comes in), while service addresses are many small
+   * per-address listeners that come and go with tasks; handing each one's socket to every
+   * worker and its routing with every change would cost more than east-west traffic on one
+   * node gains from more cores.
+   */
+  private readonly internal = new Map<string, Entry>();
   private closed = false;
 
   constructor(
@@ -150,7 +219,7 @@ class Mesh implements RoutingMesh {
           w.protocol === 'udp'
             ? new UdpPort(this.bindAddress, w.port, this.logger)
             : newTcpPort(this.engine, this.bindAddress, w.port, this.logger, this.tcpOptions);
-        entry = { protocol: w.protocol, listener, state: 'binding', bound: Promise.resolve() };
+        entry = { protocol: w.protocol, address: this.bindAddress, internal: false, listener, state: 'binding', bound: Promise.resolve() };
         this.entries.set(key, entry);
         entry.bound = this.bind(key, entry);
       }
@@ -171,6 +240,35 @@ class Mesh implements RoutingMesh {
     }
   }
 
+  applyInternal(ports: InternalPort[]): void {
+    if (this.closed) return;
+    const wanted = flattenInternal(ports, this.logger);
+    for (const [key, entry] of this.internal) {
+      if (wanted.has(key)) continue;
+      this.internal.delete(key);
+      void this.closeEntry(entry, false);
+    }
+    for (const [key, w] of wanted) {
+      let entry = this.internal.get(key);
+      if (!entry || entry.state === 'failed') {
+        const listener =
+          w.protocol === 'udp' ? new UdpPort(w.address, w.port, this.logger) : newTcpPort(this.engine, w.address, w.port, this.logger, this.tcpOptions);
+        entry = { protocol: w.protocol, address: w.address, internal: true, listener, state: 'binding', bound: Promise.resolve() };
+        this.internal.set(key, entry);
+        entry.bound = this.bind(key, entry);
+      }
+      const l = entry.listener;
+      l.serviceName = w.serviceName;
+      const allow = new AllowList(w.allowFrom);
+      if (allow.malformed.length) this.logger.warn({ service: w.serviceName, address: w.address, port: w.port, allowFrom: allow.malformed }, 'service address: malformed allowFrom entries ignored');
+      l.allow = allow;
+      const bad = l.backends.replace(w.backends, w.leastConnections);
+      if (bad.length) this.logger.warn({ service: w.serviceName, address: w.address, port: w.port, backends: bad }, 'service address: malformed backend addresses ignored');
+      if (l instanceof UdpPort) l.dropInactiveFlows();
+      else l.backendsChanged();
+    }
+  }
+
   /** Binds the entry's port; the promise never rejects (a failure is logged and retried later). */
   private bind(key: string, entry: Entry): Promise<void> {
     const l = entry.listener;
@@ -178,14 +276,14 @@ class Mesh implements RoutingMesh {
       () => {
         if (entry.state === 'closed') return l.close(true);
         entry.state = 'listening';
-        if (this.workerSet && !(l instanceof UdpPort) && l.shared !== undefined) this.workerSet.addPort(key, l.shared);
-        this.logger.info({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: this.bindAddress }, 'mesh port listening');
+        if (this.workerSet && !entry.internal && !(l instanceof UdpPort) && l.shared !== undefined) this.workerSet.addPort(key, l.shared);
+        this.logger.info({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address }, 'mesh port listening');
         return undefined;
       },
       (err: unknown) => {
         if (entry.state === 'closed') return;
         entry.state = 'failed';
-        this.logger.error({ err, service: l.serviceName, protocol: entry.protocol, port: l.port, address: this.bindAddress, key }, 'mesh port cannot be bound; retried on the next table');
+        this.logger.error({ err, service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address, key }, 'mesh port cannot be bound; retried on the next table');
       },
     );
   }
@@ -195,7 +293,7 @@ class Mesh implements RoutingMesh {
     entry.state = 'closed';
     if (wasBinding) return entry.bound; // bind() closes it when listen() completes
     const l = entry.listener;
-    this.logger.info({ service: l.serviceName, protocol: entry.protocol, port: l.port }, 'mesh port closed');
+    this.logger.info({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address }, 'mesh port closed');
     return l instanceof UdpPort ? l.close() : l.close(dropConnections);
   }
 
@@ -206,17 +304,22 @@ class Mesh implements RoutingMesh {
       const extra = this.workerSet && entry.protocol === 'tcp' ? this.workerSet.counters(key) : undefined;
       ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, backends: extra?.size ? merged(l.backends.known.values(), extra) : l.backends.known.values() });
     }
+    for (const entry of this.internal.values()) {
+      const l = entry.listener;
+      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address, refused: l.refused, backends: l.backends.known.values() });
+    }
     return renderMetrics(ports);
   }
 
   async settled(): Promise<void> {
-    await Promise.all([...this.entries.values()].map((e) => e.bound));
+    await Promise.all([...this.entries.values(), ...this.internal.values()].map((e) => e.bound));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.entries.values()];
+    const all = [...this.entries.values(), ...this.internal.values()];
     this.entries.clear();
+    this.internal.clear();
     await Promise.all([...all.map((e) => this.closeEntry(e, true)), this.workerSet?.close()]);
   }
 }

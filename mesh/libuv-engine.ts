@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { lookup } from 'node:dns';
 import { getSystemErrorName } from 'node:util';
 import type { Backend } from './backend-set.js';
-import { libuvTcp, UV_EOF, type ConnectReq, type LibuvTcp, type ShutdownReq, type TcpHandle, type WriteReq } from './libuv-tcp.js';
+import { libuvTcp, UV_EOF, type ConnectReq, type LibuvTcp, type ShutdownReq, type SockAddr, type TcpHandle, type WriteReq } from './libuv-tcp.js';
 import type { BackendPool, PoolOps } from './preconnect.js';
 import { Relay, type Listener, type TcpEngine, type TcpPort } from './tcp-port.js';
 
@@ -109,6 +109,11 @@ export const libuvEngine: TcpEngine<Handle> = {
     c.getpeername(peer);
     c.getsockname(local);
     return { sourceAddress: peer.address, sourcePort: peer.port, destAddress: local.address, destPort: local.port };
+  },
+
+  peerAddress(c) {
+    const peer: SockAddr = {};
+    return c.getpeername(peer) === 0 ? peer.address : undefined;
   },
 
   reset(c) {

@@ -2,11 +2,14 @@
 // families with labels do not justify a metrics dependency.
 import type { Backend } from './backend-set.js';
 
-/** One published port as the metrics see it. */
+/** One published port or service address as the metrics see it. */
 export interface PortStats {
   service: string;
   protocol: 'tcp' | 'udp';
   port: number;
+  /** Service addresses (internal listeners) only: the address listened on, and sources refused. */
+  address?: string;
+  refused?: number;
   backends: Iterable<Backend>;
 }
 
@@ -28,8 +31,11 @@ export function renderMetrics(ports: readonly PortStats[]): string {
   const bytes = fam('baton_mesh_bytes_total', 'counter', 'Bytes relayed; direction "in" is client to backend, "out" backend to client.');
   const failures = fam('baton_mesh_backend_failures_total', 'counter', 'Failed connects to a backend (refused, unreachable, timed out).');
   const datagrams = fam('baton_mesh_udp_datagrams_total', 'counter', 'UDP datagrams relayed, per direction.');
+  const refused = fam('baton_mesh_refused_total', 'counter', 'Connections (UDP: datagrams) to a service address refused because their source is on none of its networks.');
   for (const p of ports) {
-    const base = `service="${escapeLabel(p.service)}",protocol="${p.protocol}",port="${p.port}"`;
+    // Published ports listen on the node's one data-path address: only service addresses say theirs.
+    const base = `service="${escapeLabel(p.service)}",protocol="${p.protocol}",port="${p.port}"${p.address === undefined ? '' : `,address="${escapeLabel(p.address)}"`}`;
+    if (p.refused !== undefined) refused.lines.push(`${refused.name}{${base}} ${p.refused}`);
     for (const b of p.backends) {
       const l = `${base},backend="${escapeLabel(b.addr)}"`;
       open.lines.push(`${open.name}{${l}} ${b.open}`);
@@ -43,7 +49,7 @@ export function renderMetrics(ports: readonly PortStats[]): string {
       }
     }
   }
-  return [open, total, bytes, failures, datagrams]
+  return [open, total, bytes, failures, datagrams, refused]
     .map((f) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.lines].join('\n'))
     .join('\n')
     .concat('\n');

@@ -144,6 +144,10 @@ export const netEngine: TcpEngine<Conn> = {
     return { sourceAddress: c.remoteAddress, sourcePort: c.remotePort, destAddress: c.localAddress, destPort: c.localPort };
   },
 
+  peerAddress(c) {
+    return c.remoteAddress;
+  },
+
   reset(c) {
     c.on('error', ignore);
     c.resetAndDestroy();

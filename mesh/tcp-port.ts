@@ -8,6 +8,7 @@
 // back-pressure, half-close, resets passed on) is the engine's: net-engine.ts on node:net
 // sockets, libuv-engine.ts on Node's libuv handles (see docs/routing-mesh.md for why both).
 import type { Logger } from 'pino';
+import type { AllowList } from './allow.js';
 import { BackendSet, type Backend } from './backend-set.js';
 import { BackendPool, PoolRegistry, type PoolOps } from './preconnect.js';
 import { proxyHeader, type ConnectionEnds, type ProxyMode } from './proxy-header.js';
@@ -65,6 +66,8 @@ export interface TcpEngine<C> {
   pump(relay: Relay<C>, header: Buffer | undefined): void;
   /** The client connection's two ends (for PROXY headers). */
   ends(c: C): ConnectionEnds;
+  /** The client's address (for the allow list of a service address); asked only when it has one. */
+  peerAddress(c: C): string | undefined;
   /** Refuses a connection with a reset (RST). */
   reset(c: C): void;
   /** Closes one connection that relays nothing (a failed or unwanted dial). */
@@ -101,6 +104,13 @@ export class TcpPort<C> {
   readonly backends = new BackendSet();
   serviceName = '';
   proxy: ProxyMode = 'none';
+  /**
+   * Service addresses only (Mesh.applyInternal): the sources that may connect; others are
+   * reset on accept, before any backend is dialled. Undefined for published ports (anyone).
+   */
+  allow: AllowList | undefined = undefined;
+  /** Connections refused by `allow`. */
+  refused = 0;
   listening = false;
   private listener: Listener | undefined;
   private readonly relays = new Set<Relay<C>>();
@@ -154,6 +164,12 @@ export class TcpPort<C> {
 
   /** A new client connection (from the engine's listener). */
   accept(client: C): void {
+    const allow = this.allow;
+    if (allow !== undefined && !allow.allows(this.engine.peerAddress(client))) {
+      this.refused++;
+      this.engine.reset(client);
+      return;
+    }
     const backend = this.backends.pick();
     if (!backend) {
       // No task to send it to: refuse at once (RST) rather than leave the client hanging.

@@ -4,6 +4,7 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
+import type { AllowList } from './allow.js';
 import { BackendSet, type Backend } from './backend-set.js';
 
 /** A flow with no datagram either way for this long is closed. */
@@ -30,6 +31,10 @@ class Flow {
 export class UdpPort {
   readonly backends = new BackendSet();
   serviceName = '';
+  /** Service addresses only: the sources whose datagrams are relayed (undefined: anyone). */
+  allow: AllowList | undefined = undefined;
+  /** Datagrams dropped because `allow` does not list their source. */
+  refused = 0;
   private socket: UdpSocket | undefined;
   private readonly flows = new Map<string, Flow>();
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -80,6 +85,13 @@ export class UdpPort {
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    // Every datagram, not only a flow's first: a flow outlives a change of the list, a datagram
+    // must not (the parse is a few dozen character reads against the relay's system calls).
+    const allow = this.allow;
+    if (allow !== undefined && !allow.allows(rinfo.address)) {
+      this.refused++;
+      return;
+    }
     const key = `${rinfo.address}|${rinfo.port}`;
     let flow = this.flows.get(key);
     if (!flow) {

@@ -5,10 +5,10 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ManagedProcess, waitFor } from './proc.js';
 
-/** Whether something accepts TCP connections on 127.0.0.1:port now. */
-export function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on host:port (default 127.0.0.1) now. */
+export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
+    const s = connect({ host, port });
     s.once('connect', () => {
       s.destroy();
       resolve(true);

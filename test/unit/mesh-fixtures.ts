@@ -73,7 +73,7 @@ export interface GreeterBackend {
   close(): Promise<void>;
 }
 
-export async function greeterBackend(name: string, onFirstBytes?: (socket: Socket) => void): Promise<GreeterBackend> {
+export async function greeterBackend(name: string, onFirstBytes?: (socket: Socket) => void, host = '127.0.0.1'): Promise<GreeterBackend> {
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
@@ -86,10 +86,10 @@ export async function greeterBackend(name: string, onFirstBytes?: (socket: Socke
     s.write(`${name}\n`);
     s.pipe(s);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const port = (server.address() as { port: number }).port;
   return {
-    addr: `127.0.0.1:${port}`,
+    addr: `${host}:${port}`,
     server,
     sockets,
     close: () =>
@@ -106,9 +106,10 @@ export interface LineClient {
   nextLine(): Promise<string>;
 }
 
-export function lineClient(port: number): Promise<LineClient> {
+/** `host` (default 127.0.0.1) is where it connects; `localAddress` the source address it connects from. */
+export function lineClient(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = connect({ host, port, ...(localAddress ? { localAddress } : {}) });
     let buf = '';
     const waiters: ((line: string) => void)[] = [];
     const lines: string[] = [];
