@@ -89,3 +89,19 @@ export function parsePublish(text: string, what = '--publish'): Parsed<baton.Por
   if (!protocol.ok) return protocol;
   return ok({ targetPort: target.value, publishedPort: published.value, protocol: protocol.value, publishMode: baton.PublishMode.INGRESS });
 }
+
+/**
+ * `--expose PORT[/tcp|udp]` (baton's flag) and Compose's `expose:` items: a target port other
+ * tasks on the service's networks reach through its name, published on no node.
+ */
+export function parseExpose(text: string | number, what = '--expose'): Parsed<baton.PortConfig.$Properties> {
+  const s = String(text).trim();
+  const bad = (why: string): Parsed<never> => problem(`bad ${what} "${s}": ${why}`, why);
+  const slash = s.split('/');
+  if (slash.length > 2) return bad('want PORT[/tcp|udp]');
+  const port = parsePortNumber(slash[0]!);
+  if (!port.ok) return bad(port.why);
+  const proto = parsePortProtocol(slash[1]);
+  if (!proto.ok) return bad('protocol must be tcp or udp');
+  return ok({ targetPort: port.value, protocol: proto.value });
+}
