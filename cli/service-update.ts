@@ -107,7 +107,13 @@ export async function resolveNetworkRefs(client: BatonClient, refs: readonly str
  * network's id (resolveNetworkRefs): the spec holds ids.
  */
 function applyNetworkFlags(task: baton.TaskSpec.$Properties, f: UpdateFlags, ids: ReadonlyMap<string, string>, p: FlagProblems): void {
-  const rm = new Set(repeated(f['network-rm']).map((ref) => ids.get(ref) ?? ref));
+  const rm = new Set<string>();
+  for (const ref of repeated(f['network-rm'])) {
+    // As Docker's: a network to leave must exist (it cannot be gone while the service joins it).
+    const id = ids.get(ref);
+    if (id === undefined) p.add(`network ${ref} not found`);
+    else rm.add(id);
+  }
   const kept = (task.networks ?? []).filter((n) => !rm.has(n.target ?? ''));
   for (const add of networksFromFlags(f['network-add'], p, '--network-add')) {
     const ref = add.target ?? '';

@@ -83,7 +83,10 @@ export function defaultNetwork(stack: string, decls: ReadonlyMap<string, Network
   const declared = decls.get(DEFAULT_NETWORK);
   if (declared) return declared;
   const decl: NetworkDecl = { key: DEFAULT_NETWORK, name: `${stack}_${DEFAULT_NETWORK}`, external: false, internal: false, attachable: false, labels: {}, where: `${at.file}: networks.${DEFAULT_NETWORK}` };
-  checkName(decl, at);
+  const problems = validateNetworkSpec({ annotations: { name: decl.name }, driver: NETWORK_DRIVER });
+  if (problems.length > 0) {
+    throw new BatonError('INVALID_ARGUMENT', `stack ${stack}: its default network (for the services that name no network) would be ${decl.name}, which the manager would refuse: ${describeProblems(problems)}`);
+  }
   return decl;
 }
 

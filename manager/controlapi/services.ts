@@ -128,7 +128,12 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
             const previous = current.previousSpec;
             if (!previous) throw new BatonError('FAILED_PRECONDITION', `service ${current.spec?.annotations?.name ?? current.meta.id} has no previous spec to roll back to`);
             // A network only the previous spec joined may have been removed since.
-            resolveNetworkReferences(manager.store, baton.ServiceSpec.fromObject(baton.ServiceSpec.toObject(previous as baton.ServiceSpec)));
+            try {
+              resolveNetworkReferences(manager.store, baton.ServiceSpec.fromObject(baton.ServiceSpec.toObject(previous as baton.ServiceSpec)));
+            } catch (err) {
+              if (!(err instanceof BatonError) || err.code !== 'NOT_FOUND') throw err;
+              throw new BatonError('FAILED_PRECONDITION', `service ${current.spec?.annotations?.name ?? current.meta.id} cannot roll back: its previous spec joins a network that no longer exists (${err.message.replace(/ \(create .*\)$/, '')})`);
+            }
             next = rolledBack(current, { ports: allocatePorts(manager.store, previous, current.meta.id) }, now());
           } else {
             const spec = acceptServiceSpec(req.spec);

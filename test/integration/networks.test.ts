@@ -116,7 +116,7 @@ test('services join networks by name (stored by id), are updated with --network-
   assert.ok(!networks(c).some((n) => n.Id === spare));
 
   // update: leave front, join back again with other aliases (rm first, then add, as Docker).
-  refused(c.cli('m1', ['service', 'update', '-d', 'web', '--network-add', 'back', '--network-add', 'nope']), /^Error: 2 problems: service is already attached to network back; network nope not found\n$/);
+  refused(c.cli('m1', ['service', 'update', '-d', 'web', '--network-rm', 'gone', '--network-add', 'back', '--network-add', 'nope']), /^Error: 3 problems: network gone not found; service is already attached to network back; network nope not found\n$/);
   ok(c.cli('m1', ['service', 'update', '-d', 'web', '--network-rm', 'front', '--network-rm', back, '--network-add', 'name=back,alias=api2', '--endpoint-mode', 'dnsrr']));
   const updated = serviceJson(c, 'web');
   assert.deepEqual(updated.spec.task.networks, [{ target: back, aliases: ['api2'] }]);

@@ -8,6 +8,19 @@ import { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../client/index.js';
 import { planNetworks, type NetworkDecl, type StoredNetwork } from '../../cli/compose/networks.js';
 import { errorOf, loadYaml } from './compose-helpers.js';
+import { loadStack } from '../../cli/compose/project.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const dir = mkdtempSync(join(tmpdir(), 'baton-compose-networks-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+function writeCompose(yaml: string): string {
+  const file = join(dir, 'compose.yml');
+  writeFileSync(file, yaml);
+  return file;
+}
 
 const NS = 'com.docker.stack.namespace';
 
@@ -85,6 +98,15 @@ test('endpoint_mode and expose', () => {
 
 test('a stack name that makes a network name the manager refuses is one line at load', () => {
   assert.equal(errorOf('services:\n  web:\n    image: a\n    networks: [Bad.Net]\nnetworks:\n  Bad.Net: {}\n'), `compose.yml: networks.Bad.Net makes a network the manager would refuse: invalid network name "demo_Bad.Net": it must be valid as a DNS name component (letters, digits, '-' and '_', starting and ending with a letter or digit)`);
+});
+
+test('a stack name that cannot make its default network name is one line naming it', () => {
+  assert.throws(
+    () => loadStack([writeCompose('services:\n  web:\n    image: a\n')], 'my.app', {}, () => undefined),
+    (err: unknown) =>
+      err instanceof BatonError &&
+      err.message === `stack my.app: its default network (for the services that name no network) would be my.app_default, which the manager would refuse: invalid network name "my.app_default": it must be valid as a DNS name component (letters, digits, '-' and '_', starting and ending with a letter or digit)`,
+  );
 });
 
 const decl = (key: string, more: Partial<NetworkDecl> = {}): NetworkDecl => ({ key, name: `app_${key}`, external: false, internal: false, attachable: false, labels: {}, where: `compose.yml: networks.${key}`, ...more });

@@ -47,6 +47,7 @@ function setup() {
     getService: (id: string) => api!.GetService({ id }, call),
     updateService: (id: string, version: number, spec: baton.ServiceSpec.$Properties) => api!.UpdateService({ id, version, spec }, call),
     removeService: (id: string) => api!.RemoveService({ id }, call),
+    rollback: (id: string, version: number) => api!.UpdateService({ id, version, rollback: true }, call),
   };
 }
 
@@ -159,4 +160,15 @@ test('a removal and a service create that joins the network, at once: never a se
     assert.match(why, /network front not found/);
     assert.equal(api.leader.store.list('service').length, 0);
   }
+});
+
+test('rollback to a spec whose network was removed since is refused in one line; the service is left as it is', async () => {
+  const api = setup();
+  const front = (await api.createNetwork({ annotations: { name: 'front' } })).meta?.id ?? '';
+  const back = (await api.createNetwork({ annotations: { name: 'back' } })).meta?.id ?? '';
+  const web = await api.createService('web', [{ target: 'front' }]);
+  const moved = await api.updateService(web.meta?.id ?? '', web.meta?.version ?? 0, { ...web.spec, task: { ...web.spec?.task, networks: [{ target: 'back' }] } });
+  await api.removeNetwork('front');
+  await refused(api.rollback(moved.meta?.id ?? '', moved.meta?.version ?? 0), 'FAILED_PRECONDITION', new RegExp(`^service web cannot roll back: its previous spec joins a network that no longer exists \\(network ${front} not found\\)$`));
+  assert.deepEqual((await api.getService('web')).spec?.task?.networks?.map((n) => n.target), [back]);
 });
