@@ -103,12 +103,9 @@ export function readServiceNetworks(
   used: Map<string, NetworkDecl>,
 ): baton.NetworkAttachmentConfig.$Properties[] {
   const list = n.child('networks');
-  const entries: [string, Node | undefined][] = !list.present
-    ? [[DEFAULT_NETWORK, undefined]]
-    : list.isMap()
-      ? list.entries().map(([k, v]) => [k, v])
-      : list.items().map((item) => [item.string(), item]);
-  if (entries.length === 0) list.fail('must name at least one network (leave networks: out for the stack\'s default network)');
+  const named: [string, Node | undefined][] = list.isMap() ? list.entries().map(([k, v]) => [k, v]) : list.items().map((item) => [item.string(), item]);
+  // None named (absent or empty): the stack's default network, as Docker's.
+  const entries: [string, Node | undefined][] = named.length > 0 ? named : [[DEFAULT_NETWORK, undefined]];
   // The short name is an alias only when a DNS name can hold it (`web.v2` cannot).
   const shortAlias = key.length <= MAX_NAME_LENGTH && DNS_COMPONENT_PATTERN.test(key);
   if (!shortAlias) n.warn("has a name that is not a DNS name component (letters, digits, '-' and '_'), so it is not an alias on its networks: other services reach it by its full service name");

@@ -72,6 +72,8 @@ networks:
 test('no default network when every service names its own; a declared default is used as declared', () => {
   const own = loadYaml('services:\n  web:\n    image: a\n    networks: [front]\nnetworks:\n  front: {}\n').def;
   assert.deepEqual(own.networks.map((d) => d.name), ['demo_front']);
+  const empty = loadYaml('services:\n  web:\n    image: a\n    networks: {}\n  api:\n    image: a\n    networks: []\n').def;
+  assert.deepEqual(empty.services.map(attachments), [[['demo_default', ['web']]], [['demo_default', ['api']]]], 'an empty networks: is the default network, as Docker');
   const declared = loadYaml('services:\n  web:\n    image: a\nnetworks:\n  default:\n    external: true\n    name: corp\n').def;
   assert.deepEqual(attachments(service(declared, 'demo_web')), [['corp', ['web']]]);
   assert.deepEqual(declared.networks.map((d) => [d.name, d.external]), [['corp', true]]);
