@@ -143,9 +143,19 @@ export function networkCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }),
       (args) =>
         withClient(args, async (client) => {
+          // As Docker: the networks found are printed, then one error naming the others.
           const out: Network[] = [];
-          for (const ref of args.refs) out.push(await client.getNetwork(ref));
-          print(json(out.map(inspectNetwork)));
+          const missing: string[] = [];
+          for (const ref of args.refs) {
+            try {
+              out.push(await client.getNetwork(ref));
+            } catch (err) {
+              if (!(err instanceof BatonError) || err.code !== 'NOT_FOUND') throw err;
+              missing.push(err.message);
+            }
+          }
+          if (out.length > 0 || missing.length === 0) print(json(out.map(inspectNetwork)));
+          if (missing.length > 0) throw new BatonError('NOT_FOUND', missing.join('; '));
         }),
     )
     .command<GlobalArgs & { refs: string[] }>(

@@ -78,6 +78,10 @@ test('network create, ls, inspect and rm in Docker\'s shapes; bad input in one l
     /^Error: 3 problems: bad --label "=x" \(want KEY=VALUE\); invalid network name "my\.net": it must be valid as a DNS name component .*; network driver "bridge" is not supported: only overlay/,
   );
   refused(c.cli('m1', ['network', 'inspect', 'nosuch']), /^Error: network nosuch not found\n$/);
+  const some = c.cli('m1', ['network', 'inspect', 'nosuch', 'front', 'gone']);
+  assert.equal(some.code, 1);
+  assert.deepEqual((JSON.parse(some.stdout) as Inspected[]).map((n) => n.Name), ['front'], 'the ones found are shown, as Docker');
+  assert.equal(some.stderr, 'Error: network nosuch not found; network gone not found\n');
   assert.deepEqual(networks(c).map((n) => n.Name), ['back', 'front'], 'nothing refused was made');
 
   assert.equal(ok(c.cli('m1', ['network', 'rm', 'front', back])), `front\n${back}\n`);
