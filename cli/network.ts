@@ -6,7 +6,7 @@ import { BatonError, type baton } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { FlagProblems } from './flag-problems.js';
 import { json, print, table } from './output.js';
-import { NETWORK_DRIVER, validateNetworkSpec } from '../spec/index.js';
+import { NETWORK_DRIVER, echo, validateNetworkSpec } from '../spec/index.js';
 
 type Network = baton.Network.$Properties;
 
@@ -19,7 +19,7 @@ export function parseLabels(values: string[], p: FlagProblems): Record<string, s
   for (const l of values) {
     const eq = l.indexOf('=');
     const key = eq < 0 ? l : l.slice(0, eq);
-    if (!key) p.add(`bad --label "${l}" (want KEY=VALUE)`);
+    if (!key) p.add(`bad --label "${echo(l)}" (want KEY=VALUE)`);
     else labels[key] = eq < 0 ? '' : l.slice(eq + 1);
   }
   return labels;
@@ -55,13 +55,13 @@ export function parseNetworkFilters(values: string[]): Filters {
     const eq = v.indexOf('=');
     const key = eq < 0 ? v : v.slice(0, eq);
     const value = v.slice(eq + 1);
-    if (eq < 0) p.add(`bad --filter "${v}" (want KEY=VALUE)`);
+    if (eq < 0) p.add(`bad --filter "${echo(v)}" (want KEY=VALUE)`);
     else if (key === 'name') f.names.push(value);
     else if (key === 'id') f.ids.push(value);
     else if (key === 'label') f.labels.push(value);
     else if (key === 'driver') f.drivers.push(value);
     else if (key === 'scope') f.scopes.push(value);
-    else p.add(`bad --filter "${v}" (want name=, id=, label=, driver= or scope=)`);
+    else p.add(`bad --filter "${echo(v)}" (want name=, id=, label=, driver= or scope=)`);
   }
   p.check();
   return f;

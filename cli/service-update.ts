@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { baton, BatonError } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
-import { parseBytes, parseCount, parseCpus, parseDuration, parsePublish } from '../spec/index.js';
+import { echo, parseBytes, parseCount, parseCpus, parseDuration, parsePublish } from '../spec/index.js';
 import { parseReplicas } from './service-spec.js';
 import { validateServiceSpec } from '../spec/index.js';
 import { FlagProblems } from './flag-problems.js';
@@ -111,15 +111,15 @@ function applyNetworkFlags(task: baton.TaskSpec.$Properties, f: UpdateFlags, ids
   for (const ref of repeated(f['network-rm'])) {
     // As Docker's: a network to leave must exist (it cannot be gone while the service joins it).
     const id = ids.get(ref);
-    if (id === undefined) p.add(`network ${ref} not found`);
+    if (id === undefined) p.add(`network ${echo(ref)} not found`);
     else rm.add(id);
   }
   const kept = (task.networks ?? []).filter((n) => !rm.has(n.target ?? ''));
   for (const add of networksFromFlags(f['network-add'], p, '--network-add')) {
     const ref = add.target ?? '';
     const id = ids.get(ref);
-    if (id === undefined) p.add(`network ${ref} not found`);
-    else if (kept.some((n) => n.target === id)) p.add(`service is already attached to network ${ref}`);
+    if (id === undefined) p.add(`network ${echo(ref)} not found`);
+    else if (kept.some((n) => n.target === id)) p.add(`service is already attached to network ${echo(ref)}`);
     else kept.push({ target: id, aliases: add.aliases ?? [] });
   }
   task.networks = kept;

@@ -2,7 +2,7 @@
 // `[published:]target[/protocol]` and the long form `mode=host,target=80,published=8080,
 // protocol=udp` (the CLI's; Compose's long form is a YAML mapping and uses the pieces below).
 import { baton } from '../proto/gen/baton.js';
-import { ok, problem, type Parsed } from './parsed.js';
+import { echo, ok, problem, type Parsed } from './parsed.js';
 
 const PROXY: Record<string, baton.ProxyProtocol> = { none: baton.ProxyProtocol.PROXY_NONE, v1: baton.ProxyProtocol.PROXY_V1, v2: baton.ProxyProtocol.PROXY_V2 };
 
@@ -96,7 +96,7 @@ export function parsePublish(text: string, what = '--publish'): Parsed<baton.Por
  */
 export function parseExpose(text: string | number, what = '--expose'): Parsed<baton.PortConfig.$Properties> {
   const s = String(text).trim();
-  const bad = (why: string): Parsed<never> => problem(`bad ${what} "${s}": ${why}`, why);
+  const bad = (why: string): Parsed<never> => problem(`bad ${what} "${echo(s)}": ${why}`, why);
   const slash = s.split('/');
   if (slash.length > 2) return bad('want PORT[/tcp|udp]');
   const port = parsePortNumber(slash[0]!);
