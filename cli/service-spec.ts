@@ -20,8 +20,9 @@ import { FlagProblems } from './flag-problems.js';
 import { parseConfigRef, parseSecretRef } from './data-refs.js';
 import { healthFromFlags, type HealthFlags } from './health-flags.js';
 import { updateConfigFromFlags, type UpdateConfigFlags } from './update-config-flags.js';
+import { exposeFromFlags, networksFromFlags, parseEndpointMode, type NetworkFlags } from './network-flags.js';
 
-export interface CreateFlags extends HealthFlags, UpdateConfigFlags {
+export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags {
   name?: string | undefined;
   replicas?: string | number | undefined;
   mode?: string | undefined;
@@ -130,8 +131,14 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
         windowMs: duration('restart-window', 0),
       },
       placement: { constraints: repeated(f.constraint) },
+      networks: networksFromFlags(f.network, p),
     },
-    endpoint: { ports, balance: p.take(parseBalanceText(f.balance), baton.BalanceMode.ROUND_ROBIN) },
+    endpoint: {
+      ports,
+      balance: p.take(parseBalanceText(f.balance), baton.BalanceMode.ROUND_ROBIN),
+      mode: f['endpoint-mode'] !== undefined ? p.take(parseEndpointMode(f['endpoint-mode']), baton.EndpointMode.VIP) : baton.EndpointMode.VIP,
+      expose: exposeFromFlags(f.expose, p),
+    },
     update: updateConfigFromFlags(f, 'update', undefined, p),
     rollback: updateConfigFromFlags(f, 'rollback', undefined, p),
   };

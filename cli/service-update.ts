@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { baton, BatonError } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
-import { parseBytes, parseCount, parseCpus, parseDuration, parsePublish } from '../spec/index.js';
+import { echo, parseBytes, parseCount, parseCpus, parseDuration, parsePublish } from '../spec/index.js';
 import { parseReplicas } from './service-spec.js';
 import { validateServiceSpec } from '../spec/index.js';
 import { FlagProblems } from './flag-problems.js';
@@ -15,6 +15,8 @@ import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags
 import { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags, type Which } from './update-config-flags.js';
 import { waitForUpdate } from './progress.js';
 import { applyDataRefFlags, type DataRefFlags } from './data-refs.js';
+import { networksFromFlags, parseEndpointMode, parseNetworkFlag } from './network-flags.js';
+import type { BatonClient } from '../client/index.js';
 
 export { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags };
 
@@ -36,6 +38,9 @@ export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlag
   'restart-delay'?: string | undefined;
   'restart-max-attempts'?: string | number | undefined;
   'restart-window'?: string | undefined;
+  'network-add'?: string | string[] | undefined;
+  'network-rm'?: string | string[] | undefined;
+  'endpoint-mode'?: string | undefined;
   args?: string | undefined;
   force?: boolean | undefined;
   detach?: boolean | undefined;
@@ -74,11 +79,58 @@ function samePort(a: baton.PortConfig.$Properties, b: baton.PortConfig.$Properti
   return (a.targetPort ?? 0) === (b.targetPort ?? 0) && (a.protocol ?? 0) === (b.protocol ?? 0);
 }
 
+/** The networks named by --network-add and --network-rm (by name, id or prefix). */
+export function networkRefs(f: UpdateFlags): string[] {
+  const adds = repeated(f['network-add']).flatMap((text) => {
+    const parsed = parseNetworkFlag(text, '--network-add');
+    return parsed.ok ? [parsed.value.target ?? ''] : [];
+  });
+  return [...new Set([...adds, ...repeated(f['network-rm'])])];
+}
+
+/** Each reference's network id, for applyUpdateFlags; a network that does not exist is left out. */
+export async function resolveNetworkRefs(client: BatonClient, refs: readonly string[]): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  for (const ref of refs) {
+    try {
+      ids.set(ref, (await client.getNetwork(ref)).meta?.id ?? '');
+    } catch (err) {
+      if (!(err instanceof BatonError) || err.code !== 'NOT_FOUND') throw err;
+    }
+  }
+  return ids;
+}
+
+/**
+ * `--network-rm REF` then `--network-add REF|name=REF,alias=A`, Docker's order (so a network
+ * may be removed and added again with other aliases). `ids` maps each reference to its
+ * network's id (resolveNetworkRefs): the spec holds ids.
+ */
+function applyNetworkFlags(task: baton.TaskSpec.$Properties, f: UpdateFlags, ids: ReadonlyMap<string, string>, p: FlagProblems): void {
+  const rm = new Set<string>();
+  for (const ref of repeated(f['network-rm'])) {
+    // As Docker's: a network to leave must exist (it cannot be gone while the service joins it).
+    const id = ids.get(ref);
+    if (id === undefined) p.add(`network ${echo(ref)} not found`);
+    else rm.add(id);
+  }
+  const kept = (task.networks ?? []).filter((n) => !rm.has(n.target ?? ''));
+  for (const add of networksFromFlags(f['network-add'], p, '--network-add')) {
+    const ref = add.target ?? '';
+    const id = ids.get(ref);
+    if (id === undefined) p.add(`network ${echo(ref)} not found`);
+    else if (kept.some((n) => n.target === id)) p.add(`service is already attached to network ${echo(ref)}`);
+    else kept.push({ target: id, aliases: add.aliases ?? [] });
+  }
+  task.networks = kept;
+}
+
 /**
  * The current spec with the flags applied (a copy; `current` is left as it was). Every bad
  * value is reported at once, then the new spec is checked as the manager will check it.
+ * `networkIds` holds the ids of the networks the flags name (resolveNetworkRefs).
  */
-export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: UpdateFlags): baton.ServiceSpec.$Properties {
+export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: UpdateFlags, networkIds: ReadonlyMap<string, string> = new Map()): baton.ServiceSpec.$Properties {
   const p = new FlagProblems();
   const spec = baton.ServiceSpec.toObject(baton.ServiceSpec.fromObject(current), { longs: Number }) as baton.ServiceSpec.$Properties;
   const task = (spec.task ??= {});
@@ -115,6 +167,8 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   let kept = (endpoint.ports ?? []).filter((q) => !rm.some((r) => samePort(q, r) && (!r.publishedPort || r.publishedPort === q.publishedPort)));
   for (const { port: add } of ports('--publish-add', repeated(f['publish-add']))) kept = [...kept.filter((q) => !samePort(q, add)), add];
   endpoint.ports = kept;
+  if (f['endpoint-mode'] !== undefined) endpoint.mode = p.take(parseEndpointMode(f['endpoint-mode']), endpoint.mode ?? baton.EndpointMode.VIP);
+  applyNetworkFlags(task, f, networkIds, p);
   const placement = (task.placement ??= {});
   const constraintRm = new Set(repeated(f['constraint-rm']));
   placement.constraints = [...(placement.constraints ?? []).filter((c) => !constraintRm.has(c)), ...repeated(f['constraint-add'])];
@@ -168,6 +222,9 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('publish-add', { type: 'string', requiresArg: true, describe: '[published:]target[/udp] (repeatable)' })
             .option('publish-rm', { type: 'string', requiresArg: true, describe: 'target[/udp] or published:target (repeatable)' })
             .option('constraint-add', { type: 'string', requiresArg: true, describe: 'node.labels.zone==a (repeatable)' })
+            .option('network-add', { type: 'string', requiresArg: true, describe: 'join a network: NAME or name=NAME,alias=ALIAS[,alias=...] (repeatable)' })
+            .option('network-rm', { type: 'string', requiresArg: true, describe: 'leave a network, by name or id (repeatable)' })
+            .option('endpoint-mode', { type: 'string', requiresArg: true, describe: 'vip or dnsrr: how the name resolves on its networks' })
             .option('constraint-rm', { type: 'string', requiresArg: true, describe: 'an existing constraint, as written (repeatable)' })
             .option('secret-add', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=FILE,mode=0400 (repeatable)' })
             .option('secret-rm', { type: 'string', requiresArg: true, describe: 'a secret\'s name (repeatable)' })
@@ -190,7 +247,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (args) =>
         withClient(args, async (client) => {
           const svc = await client.control.call('GetService', { id: args.service });
-          const spec = applyUpdateFlags(svc.spec ?? {}, args);
+          const spec = applyUpdateFlags(svc.spec ?? {}, args, await resolveNetworkRefs(client, networkRefs(args)));
           const updated = await client.control.call('UpdateService', {
             id: svc.meta?.id ?? args.service,
             version: svc.meta?.version ?? 0,

@@ -9,6 +9,7 @@ import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
+import { endpointModeText } from './network-flags.js';
 
 
 export function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
@@ -111,6 +112,9 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('config', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=/PATH,mode=0444 (repeatable)' })
           .options(healthOptions)
           .option('balance', { type: 'string', describe: 'how the routing mesh spreads new connections: round-robin (default) or least-connections' })
+          .option('network', { type: 'string', requiresArg: true, describe: 'a network to join: NAME or name=NAME,alias=ALIAS[,alias=...] (repeatable); other services on it reach this one by name' })
+          .option('endpoint-mode', { type: 'string', requiresArg: true, describe: 'how the name resolves on its networks: vip (default: one address, balanced by the mesh) or dnsrr (one address per task)' })
+          .option('expose', { type: 'string', requiresArg: true, describe: "baton's: PORT[/tcp|udp] other services on the service's networks may reach, published on no node (repeatable)" })
           .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of waiting for the service to converge' })
           .option('resolve-image', { type: 'boolean', default: true, describe: 'check that the image exists before creating the service (--no-resolve-image skips it)' })
           .option('quiet', { alias: 'q', type: 'boolean' }),
@@ -171,7 +175,11 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         withClient(args, async (client) => {
           const out = [];
           for (const ref of args.services) out.push(await client.control.call('GetService', { id: ref }));
-          print(args.pretty ? out.map(pretty).join('\n\n') : json(out.map(serviceObject)));
+          if (!args.pretty) return print(json(out.map(serviceObject)));
+          // The spec holds network ids; --pretty shows names, as Docker's does.
+          const joined = out.some((s) => (s.spec?.task?.networks ?? []).length > 0);
+          const names = new Map((joined ? await client.listNetworks() : []).map((n) => [n.meta?.id ?? '', n.spec?.annotations?.name ?? '']));
+          print(out.map((s) => pretty(s, (id) => names.get(id) || id)).join('\n\n'));
         }),
     )
     .command<GlobalArgs & { pairs: string[]; detach?: boolean }>(
@@ -236,7 +244,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
 }
 
 /** `service inspect --pretty`: the spec as a person reads it. */
-function pretty(s: baton.Service.$Properties): string {
+function pretty(s: baton.Service.$Properties, networkName: (id: string) => string): string {
   const spec = s.spec ?? {};
   const task = spec.task ?? {};
   const c = task.container ?? {};
@@ -256,7 +264,10 @@ function pretty(s: baton.Service.$Properties): string {
     ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || DEFAULT_RESTART_DELAY_MS)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? resourcesText(res.limits) : undefined],
     ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? resourcesText(res.reservations) : undefined],
+    ['Networks', (task.networks ?? []).map((n) => `${networkName(n.target ?? '')}${(n.aliases ?? []).length ? ` (aliases: ${(n.aliases ?? []).join(', ')})` : ''}`).join(', ') || undefined],
+    ['Endpoint Mode', endpointModeText(spec.endpoint?.mode)],
     ['Ports', portsText(s.endpoint?.ports) || undefined],
+    ['Exposed', (spec.endpoint?.expose ?? []).map((p) => `${p.targetPort ?? 0}/${p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp'}`).join(', ') || undefined],
     ['Secrets', (c.secrets ?? []).map((r) => `${r.secretName ?? ''} -> /run/secrets/${r.target ?? ''} (${fileMode(r.mode)})`).join(', ') || undefined],
     ['Configs', (c.configs ?? []).map((r) => `${r.configName ?? ''} -> ${r.target ?? ''} (${fileMode(r.mode)})`).join(', ') || undefined],
     ['Balance', s.endpoint?.ports?.some((p) => p.publishMode !== baton.PublishMode.HOST) ? (spec.endpoint?.balance === baton.BalanceMode.LEAST_CONNECTIONS ? 'least-connections' : 'round-robin') : undefined],

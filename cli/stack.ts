@@ -77,7 +77,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     )
     .command<StackArgs>(
       ['rm <stack>', 'remove <stack>', 'down <stack>'],
-      'Remove a stack: its services, then the secrets and configs it created',
+      'Remove a stack: its services, then the secrets, configs and networks it created',
       (c) => c.positional('stack', { type: 'string', demandOption: true }),
       (args) =>
         withClient(args, async (client) => {
@@ -87,10 +87,33 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             await client.control.call('RemoveService', { id: s.meta?.id ?? '' });
           }
           const removed = await removeStackObjects(stackObjectStore(client), args.stack, print);
-          if (services.length === 0 && removed === 0) nothingFound(args.stack);
+          const networks = await removeStackNetworks(client, args.stack);
+          if (services.length === 0 && removed === 0 && networks === 0) nothingFound(args.stack);
         }),
     )
     .demandCommand(1, 'baton stack needs a subcommand: deploy, ls, services, ps, rm');
+}
+
+/**
+ * The stack's networks (external ones carry no label), after its services, as Docker's: each
+ * one tried, a refused one (another stack's service joined it) reported and the rest removed,
+ * then one error naming every failure.
+ */
+async function removeStackNetworks(client: BatonClient, stack: string): Promise<number> {
+  const networks = await client.listNetworks({ labels: [`${NAMESPACE_LABEL}=${stack}`] });
+  networks.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
+  const failed: string[] = [];
+  for (const n of networks) {
+    const name = n.spec?.annotations?.name ?? '';
+    print(`Removing network ${name}`);
+    try {
+      await client.removeNetwork(n.meta?.id ?? '');
+    } catch (err) {
+      failed.push(`failed to remove network ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (failed.length > 0) throw new BatonError('FAILED_PRECONDITION', `failed to remove some resources from stack ${stack}: ${failed.join('; ')}`);
+  return networks.length;
 }
 
 function nothingFound(stack: string): void {

@@ -54,6 +54,7 @@ const LIST_ITEMS = {
   ListTasks: 'tasks',
   ListSecrets: 'secrets',
   ListConfigs: 'configs',
+  ListNetworks: 'networks',
 } as const;
 export type ListMethod = keyof typeof LIST_ITEMS;
 /** What each list call returns, one object. */
@@ -63,6 +64,7 @@ interface ListItems {
   ListTasks: baton.Task.$Properties;
   ListSecrets: baton.Secret.$Properties;
   ListConfigs: baton.Config.$Properties;
+  ListNetworks: baton.Network.$Properties;
 }
 type ListItem<K extends ListMethod> = ListItems[K];
 type ListPage = { nextPageToken?: string | null } & Partial<Record<(typeof LIST_ITEMS)[ListMethod], unknown[] | null>>;
@@ -96,6 +98,26 @@ export class BatonClient {
       pageToken = next;
     }
     throw new BatonError('INTERNAL', `${method}: more than ${MAX_PAGES} pages`);
+  }
+
+  /** A cluster-scoped network (the managers fill in the driver, overlay); returns it with its id. */
+  async createNetwork(spec: baton.NetworkSpec.$Properties): Promise<baton.Network.$Properties> {
+    return await this.control.call('CreateNetwork', { spec });
+  }
+
+  /** A network by id, name or unique id prefix. */
+  async getNetwork(ref: string): Promise<baton.Network.$Properties> {
+    return await this.control.call('GetNetwork', { id: ref });
+  }
+
+  /** Every network matching the filters (id prefixes, names, labels), all pages. */
+  async listNetworks(filters: baton.Filters.$Properties = {}): Promise<baton.Network.$Properties[]> {
+    return await this.list('ListNetworks', filters);
+  }
+
+  /** Removes a network; refused (FAILED_PRECONDITION) while a service joins it. */
+  async removeNetwork(ref: string): Promise<void> {
+    await this.control.call('RemoveNetwork', { id: ref });
   }
 
   /** `service logs`: the tasks' output as it arrives (until the end, or forever with follow). */

@@ -33,6 +33,10 @@ export const controlService = {
   GetConfig: limited(CONTROL, 'GetConfig', baton.GetRequest, baton.Config),
   ListConfigs: limited(CONTROL, 'ListConfigs', baton.ListRequest, baton.ListConfigsResponse),
   RemoveConfig: limited(CONTROL, 'RemoveConfig', baton.RemoveRequest, baton.RemoveResponse),
+  CreateNetwork: limited(CONTROL, 'CreateNetwork', baton.CreateNetworkRequest, baton.Network),
+  GetNetwork: limited(CONTROL, 'GetNetwork', baton.GetRequest, baton.Network),
+  ListNetworks: limited(CONTROL, 'ListNetworks', baton.ListRequest, baton.ListNetworksResponse),
+  RemoveNetwork: limited(CONTROL, 'RemoveNetwork', baton.RemoveRequest, baton.RemoveResponse),
 };
 export type ControlService = typeof controlService;
 

@@ -1,4 +1,4 @@
-// The limits of what a service, secret, config or node label may hold. They are checked by
+// The limits of what a service, secret, config, network or node label may hold. They are checked by
 // validateServiceSpec (spec/validate.ts) on the leader for every create and update, whoever the
 // client is, and by the CLI and Compose before anything is sent. Each exists because a bigger
 // value either cannot be stored faithfully (protobuf 64-bit integers arrive in JavaScript as
@@ -51,6 +51,26 @@ export const MAX_CONSTRAINT_LENGTH = 1024;
 
 /** Published ports of a service (the ingress range holds 2768 in all). */
 export const MAX_PORTS = 256;
+
+/**
+ * Networks one service may join, and the aliases it may have on one. Each network is a bridge
+ * and a DNS server on every node that runs one of its tasks; far above what a service needs.
+ */
+export const MAX_SERVICE_NETWORKS = 32;
+export const MAX_NETWORK_ALIASES = 32;
+
+/**
+ * A network's name and an alias: a DNS name component, as swarm's (letters, digits, '-' and
+ * '_', starting and ending with a letter or digit; at most MAX_NAME_LENGTH). Written without
+ * nested repetition so that a long input cannot make it backtrack.
+ */
+export const DNS_COMPONENT_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9_-]*[a-zA-Z0-9])?$/;
+
+/** Names Docker keeps for its own networks: `docker network create` refuses them. */
+export const PREDEFINED_NETWORKS: readonly string[] = ['bridge', 'host', 'none', 'default'];
+
+/** The one network driver: a cluster-scoped network (Docker's overlay). */
+export const NETWORK_DRIVER = 'overlay';
 
 /** Secrets and configs one service may mount. */
 export const MAX_DATA_REFS = 100;

@@ -2,7 +2,7 @@
 // `[published:]target[/protocol]` and the long form `mode=host,target=80,published=8080,
 // protocol=udp` (the CLI's; Compose's long form is a YAML mapping and uses the pieces below).
 import { baton } from '../proto/gen/baton.js';
-import { ok, problem, type Parsed } from './parsed.js';
+import { echo, ok, problem, type Parsed } from './parsed.js';
 
 const PROXY: Record<string, baton.ProxyProtocol> = { none: baton.ProxyProtocol.PROXY_NONE, v1: baton.ProxyProtocol.PROXY_V1, v2: baton.ProxyProtocol.PROXY_V2 };
 
@@ -88,4 +88,20 @@ export function parsePublish(text: string, what = '--publish'): Parsed<baton.Por
   const protocol = proto(slash[1]);
   if (!protocol.ok) return protocol;
   return ok({ targetPort: target.value, publishedPort: published.value, protocol: protocol.value, publishMode: baton.PublishMode.INGRESS });
+}
+
+/**
+ * `--expose PORT[/tcp|udp]` (baton's flag) and Compose's `expose:` items: a target port other
+ * tasks on the service's networks reach through its name, published on no node.
+ */
+export function parseExpose(text: string | number, what = '--expose'): Parsed<baton.PortConfig.$Properties> {
+  const s = String(text).trim();
+  const bad = (why: string): Parsed<never> => problem(`bad ${what} "${echo(s)}": ${why}`, why);
+  const slash = s.split('/');
+  if (slash.length > 2) return bad('want PORT[/tcp|udp]');
+  const port = parsePortNumber(slash[0]!);
+  if (!port.ok) return bad(port.why);
+  const proto = parsePortProtocol(slash[1]);
+  if (!proto.ok) return bad('protocol must be tcp or udp');
+  return ok({ targetPort: port.value, protocol: proto.value });
 }

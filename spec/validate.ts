@@ -1,5 +1,5 @@
-// The one check of what a user may ask for: a service spec, a secret's or config's spec, a
-// node's labels. Each returns every problem at once (an empty list when all is well), each
+// The one check of what a user may ask for: a service spec, a secret's, config's or network's
+// spec, a node's labels. Each returns every problem at once (an empty list when all is well), each
 // naming the field and, when it is beyond one, the limit (spec/limits.ts). The control API runs
 // them on the leader for every create and update, so no client gets past them; the CLI and
 // Compose run the service check too, before sending, to report everything in one go.
@@ -55,6 +55,26 @@ export function validateDataSpec(kind: 'secret' | 'config', spec: baton.SecretSp
   const size = spec?.data?.length ?? 0;
   if (size === 0) p.add(`${kind} ${echo(name)}: the data is empty`);
   if (size > L.MAX_DATA_BYTES) p.add(`${kind} ${echo(name)}: ${size} bytes is more than the limit of ${L.MAX_DATA_BYTES} (500 KiB)`);
+  return p.list;
+}
+
+/**
+ * Every problem of a network's spec: the name (a DNS name component, as swarm's, and not one of
+ * Docker's predefined networks), the driver (overlay, or empty for it), the labels.
+ */
+export function validateNetworkSpec(spec: baton.NetworkSpec.$Properties | null | undefined): string[] {
+  const p = new Problems();
+  const name = spec?.annotations?.name ?? '';
+  if (name === '') p.add('a network name is required');
+  else if (name.length > L.MAX_NAME_LENGTH) p.add(`network name "${echo(name)}" is ${name.length} characters, more than the limit of ${L.MAX_NAME_LENGTH}`);
+  else if (!L.DNS_COMPONENT_PATTERN.test(name)) {
+    p.add(`invalid network name "${echo(name)}": it must be valid as a DNS name component (letters, digits, '-' and '_', starting and ending with a letter or digit)`);
+  } else if (L.PREDEFINED_NETWORKS.includes(name)) p.add(`${name} is a pre-defined network and cannot be created`);
+  const driver = spec?.driver ?? '';
+  if (driver !== '' && driver !== L.NETWORK_DRIVER) {
+    p.add(`network driver "${echo(driver)}" is not supported: only ${L.NETWORK_DRIVER} (a swarm-scoped network, as docker network create -d overlay) can be used by services`);
+  }
+  p.labels('network labels', spec?.annotations?.labels);
   return p.list;
 }
 
@@ -169,6 +189,41 @@ function taskSpec(p: Problems, task: baton.TaskSpec.$Properties | null | undefin
     if (!parsed.ok) p.add(parsed.problem);
   }
   p.int('force_update', task?.forceUpdate, 0, Number.MAX_SAFE_INTEGER);
+  networkAttachments(p, task?.networks);
+}
+
+/**
+ * A service's networks as the user gave them (names, ids or prefixes: the manager resolves them
+ * and refuses unknown ones and the same network twice by id) and the aliases on each.
+ */
+function networkAttachments(p: Problems, list: baton.NetworkAttachmentConfig.$Properties[] | null | undefined): void {
+  const networks = list ?? [];
+  if (networks.length > L.MAX_SERVICE_NETWORKS) p.add(`${networks.length} networks, more than the limit of ${L.MAX_SERVICE_NETWORKS}`);
+  const seen = new Set<string>();
+  for (const [i, n] of networks.slice(0, L.MAX_SERVICE_NETWORKS).entries()) {
+    const target = n.target ?? '';
+    if (target === '') {
+      p.add(`networks[${i}] needs a network (a name or id)`);
+      continue;
+    }
+    if (target.length > L.MAX_NAME_LENGTH) {
+      p.add(`networks[${i}]: "${echo(target)}" is ${target.length} characters, longer than any network name or id (at most ${L.MAX_NAME_LENGTH})`);
+      continue;
+    }
+    // Names are case-insensitive in the store, as swarm's.
+    const key = target.toLowerCase();
+    if (seen.has(key)) p.add(`network ${echo(target)} is given twice (a service joins a network once)`);
+    seen.add(key);
+    const aliases = n.aliases ?? [];
+    if (aliases.length > L.MAX_NETWORK_ALIASES) p.add(`network ${echo(target)}: ${aliases.length} aliases, more than the limit of ${L.MAX_NETWORK_ALIASES}`);
+    const names = new Set<string>();
+    for (const alias of aliases.slice(0, L.MAX_NETWORK_ALIASES)) {
+      if (alias.length > L.MAX_NAME_LENGTH || !L.DNS_COMPONENT_PATTERN.test(alias)) {
+        p.add(`network ${echo(target)}: invalid alias "${echo(alias)}": a DNS name component (letters, digits, '-' and '_', starting and ending with a letter or digit, at most ${L.MAX_NAME_LENGTH} characters)`);
+      } else if (names.has(alias.toLowerCase())) p.add(`network ${echo(target)}: alias ${alias} is given twice`);
+      names.add(alias.toLowerCase());
+    }
+  }
 }
 
 // Docker's reference grammar (distribution/reference), as `docker service create` checks it
@@ -217,6 +272,20 @@ function endpointSpec(p: Problems, e: baton.EndpointSpec.$Properties | null | un
     p.oneOf(`ports[${i}] publish_mode`, port.publishMode, [baton.PublishMode.INGRESS, baton.PublishMode.HOST], 'ingress or host');
   }
   p.oneOf('endpoint balance', e?.balance, [baton.BalanceMode.ROUND_ROBIN, baton.BalanceMode.LEAST_CONNECTIONS], 'round-robin or least-connections');
+  p.oneOf('endpoint mode', e?.mode, [baton.EndpointMode.VIP, baton.EndpointMode.DNSRR], 'vip or dnsrr');
+  // Docker's rule and words: the routing mesh needs the service's virtual IP; a DNSRR service
+  // may still publish on each node's own port (mode host).
+  if (e?.mode === baton.EndpointMode.DNSRR && ports.some((port) => (port.publishMode ?? baton.PublishMode.INGRESS) === baton.PublishMode.INGRESS)) {
+    p.add("port published with ingress mode can't be used with dnsrr mode");
+  }
+  const expose = e?.expose ?? [];
+  if (expose.length > L.MAX_PORTS) p.add(`${expose.length} exposed ports, more than the limit of ${L.MAX_PORTS}`);
+  for (const [i, port] of expose.slice(0, L.MAX_PORTS).entries()) {
+    if (!port.targetPort) p.add(`expose[${i}] needs a port`);
+    else p.int(`expose[${i}] port`, port.targetPort, 1, 65535);
+    p.oneOf(`expose[${i}] protocol`, port.protocol, [baton.PortProtocol.TCP, baton.PortProtocol.UDP], 'tcp or udp');
+    if (port.publishedPort || port.publishMode || port.proxyProtocol) p.add(`expose[${i}] takes a port and a protocol only (publish a port with ports)`);
+  }
 }
 
 function updateConfig(p: Problems, what: 'update' | 'rollback', c: baton.UpdateConfig.$Properties | null | undefined): void {

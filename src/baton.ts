@@ -10,6 +10,7 @@ import { joinToken, joinTokenCommand } from '../cli/join-token.js';
 import { secretCommand } from '../cli/secret.js';
 import { configCommand } from '../cli/config.js';
 import { stackCommand } from '../cli/stack.js';
+import { networkCommand } from '../cli/network.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -44,6 +45,7 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   .command<GlobalArgs>('service', 'Manage services', (y) => serviceCommand(globalOptions(y)))
   .command<GlobalArgs>('secret', 'Manage secrets', (y) => secretCommand(globalOptions(y)))
   .command<GlobalArgs>('config', 'Manage configs', (y) => configCommand(globalOptions(y)))
+  .command<GlobalArgs>('network', 'Manage networks', (y) => networkCommand(globalOptions(y)))
   .command<GlobalArgs>('stack', 'Manage stacks (Compose files)', (y) => stackCommand(globalOptions(y)))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),

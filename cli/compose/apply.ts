@@ -1,11 +1,13 @@
-// `stack deploy`: read the cluster, check everything, then write: secrets and configs first (the
-// services refer to them by id), then services created or updated (a rolling update on the
-// cluster's side), unchanged ones left alone, and ones no longer in the file removed with --prune.
+// `stack deploy`: read the cluster, check everything, then write: networks, secrets and configs
+// first (the services refer to them by id), then services created or updated (a rolling update
+// on the cluster's side), unchanged ones left alone, and ones no longer in the file removed with
+// --prune. Networks that exist are kept as they are; only missing ones are created.
 import { BatonError, type BatonClient, type baton } from '../../client/index.js';
 import type { StackDefinition } from './project.js';
 import { planServices } from './diff.js';
 import { NAMESPACE_LABEL } from './service.js';
 import { planObjects, type ObjectStore } from './sync-objects.js';
+import { planNetworks } from './networks.js';
 
 export interface DeployOptions {
   prune: boolean;
@@ -29,6 +31,8 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
   // Every check before the first write.
   const secretPlan = planObjects(def.name, def.secrets, await objects.list('secret'), all);
   const configPlan = planObjects(def.name, def.configs, await objects.list('config'), all);
+  const stored = (await client.listNetworks()).map((n) => ({ id: n.meta?.id ?? '', name: n.spec?.annotations?.name ?? '', labels: { ...(n.spec?.annotations?.labels ?? {}) } }));
+  const networkPlan = planNetworks(def.name, def.networks, stored, NAMESPACE_LABEL);
   for (const spec of def.services) {
     const name = spec.annotations?.name ?? '';
     const other = all.find((s) => s.spec?.annotations?.name === name && s.spec?.annotations?.labels?.[NAMESPACE_LABEL] !== def.name);
@@ -39,6 +43,13 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
   // objects this run created are removed again, so a failed deploy leaves no half-made stack.
   const created: (() => Promise<unknown>)[] = [];
   try {
+    for (const { decl, spec } of networkPlan.create) {
+      out.line(`Creating network ${decl.name}`);
+      const network = await client.createNetwork(spec);
+      const id = network.meta?.id ?? '';
+      networkPlan.ids.set(decl.name, id);
+      created.push(() => client.removeNetwork(id));
+    }
     for (const [kind, plan] of [['secret', secretPlan], ['config', configPlan]] as const) {
       for (const old of plan.replace) {
         out.line(`Replacing ${kind} ${old.name} (its file changed)`);
@@ -51,7 +62,7 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
         created.push(() => objects.remove(kind, id));
       }
     }
-    const specs = def.services.map((s) => withObjectIds(s, secretPlan.ids, configPlan.ids));
+    const specs = def.services.map((s) => withObjectIds(s, secretPlan.ids, configPlan.ids, networkPlan.ids));
     const plan = planServices(mine, specs);
     const changed: [baton.Service.$Properties, 'created' | 'updated'][] = [];
     for (const spec of plan.create) {
@@ -78,7 +89,7 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
     }
     for (const [svc, how] of changed) await opts.changed?.(svc, how);
   } catch (err) {
-    // Services first (they hold the objects), newest first.
+    // Services first (they hold the objects and networks), newest first.
     for (const undo of created.reverse()) await undo().catch(() => undefined);
     throw err;
   }
@@ -88,12 +99,15 @@ function withObjectIds(
   spec: baton.ServiceSpec.$Properties,
   secrets: ReadonlyMap<string, string>,
   configs: ReadonlyMap<string, string>,
+  networks: ReadonlyMap<string, string>,
 ): baton.ServiceSpec.$Properties {
   const c = spec.task?.container ?? {};
   return {
     ...spec,
     task: {
       ...spec.task,
+      // By id, as the managers store them: a re-deploy then compares equal specs as equal.
+      networks: (spec.task?.networks ?? []).map((n) => ({ ...n, target: networks.get(n.target ?? '') ?? n.target ?? '' })),
       container: {
         ...c,
         secrets: (c.secrets ?? []).map((r) => ({ ...r, secretId: secrets.get(r.secretName ?? '') ?? '' })),

@@ -1,5 +1,5 @@
 // The `deploy:` section of a Compose service: mode and replicas, resources, placement, restart,
-// update and rollback policies, and the service's labels.
+// update and rollback policies, the endpoint mode, and the service's labels.
 import { baton } from '../../client/index.js';
 import type { Node } from './reader.js';
 import {
@@ -25,6 +25,7 @@ export interface DeploySettings {
   placement: baton.Placement.$Properties;
   update: baton.UpdateConfig.$Properties;
   rollback: baton.UpdateConfig.$Properties;
+  endpointMode: baton.EndpointMode;
 }
 
 /** The value, or a failure at `n`: `must be <form>`, with the limit when it is over one. */
@@ -43,7 +44,7 @@ export function readDeploy(deploy: Node): DeploySettings {
   const replicasNode = deploy.child('replicas');
   if (mode === 'global' && replicasNode.present) replicasNode.fail('cannot be used with deploy.mode global');
   const endpoint = deploy.child('endpoint_mode');
-  if (endpoint.present && endpoint.oneOf(['vip', 'dnsrr'] as const) === 'dnsrr') endpoint.fail('dnsrr is not supported (the routing mesh is the only endpoint mode)');
+  const dnsrr = endpoint.present && endpoint.oneOf(['vip', 'dnsrr'] as const) === 'dnsrr';
   return {
     global: mode === 'global',
     replicas: replicasNode.present ? replicasNode.int(0, MAX_REPLICAS, 'replicas per service') : DEFAULT_REPLICAS,
@@ -54,6 +55,7 @@ export function readDeploy(deploy: Node): DeploySettings {
     // Absent, they are Swarm's defaults (one task at a time), as `service create` sends them.
     update: readUpdate(deploy.child('update_config'), false),
     rollback: readUpdate(deploy.child('rollback_config'), true),
+    endpointMode: dnsrr ? baton.EndpointMode.DNSRR : baton.EndpointMode.VIP,
   };
 }
 

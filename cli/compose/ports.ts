@@ -1,8 +1,8 @@
-// `ports:` of a Compose service: short syntax ("8080:80", "80", "8080:80/udp", or a number) and
+// `ports:` and `expose:` of a Compose service: short syntax ("8080:80", "80", "8080:80/udp", or a number) and
 // long syntax (target, published, protocol, mode: ingress|host); numbers and protocols are
 // spec/ports.ts's, as --publish's.
 import { baton } from '../../client/index.js';
-import { parsePortNumber, parsePortProtocol } from '../../spec/index.js';
+import { parseExpose, parsePortNumber, parsePortProtocol } from '../../spec/index.js';
 import type { Node } from './reader.js';
 
 export function readPorts(ports: Node): baton.PortConfig.$Properties[] {
@@ -48,4 +48,14 @@ function longPort(n: Node): baton.PortConfig.$Properties {
     protocol: n.child('protocol').present ? protocol(n.child('protocol'), n.child('protocol').text()) : baton.PortProtocol.TCP,
     publishMode: mode.present && mode.oneOf(['ingress', 'host'] as const) === 'host' ? baton.PublishMode.HOST : baton.PublishMode.INGRESS,
   };
+}
+
+/** `expose:` items: "3000", 3000, "53/udp" (target ports reachable on the service's networks). */
+export function readExpose(expose: Node): baton.PortConfig.$Properties[] {
+  return expose.items().map((item) => {
+    const port = parseExpose(item.text(), item.path);
+    // The port's own reason names the text; any other (the protocol, the form) is followed by it.
+    if (!port.ok) return item.fail(/\(got /.test(port.why) ? port.why : `must be PORT[/tcp|udp]: ${port.why}${item.got()}`);
+    return port.value;
+  });
 }

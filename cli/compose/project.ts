@@ -1,9 +1,10 @@
 // A whole stack from its Compose files: the services' specs (named STACK_service, labelled with
-// the stack) and the secrets and configs they use. Nothing here talks to the cluster.
+// the stack) and the secrets, configs and networks they use. Nothing here talks to the cluster.
 import { BatonError, type baton } from '../../client/index.js';
 import type { Env } from './interpolate.js';
 import { loadFiles } from './load.js';
 import { readDecls, type ObjectDecl } from './objects.js';
+import { defaultNetwork, readNetworkDecls, type NetworkDecl } from './networks.js';
 import { Node } from './reader.js';
 import { readService } from './service.js';
 
@@ -12,6 +13,8 @@ export interface StackDefinition {
   services: baton.ServiceSpec.$Properties[];
   secrets: ObjectDecl[];
   configs: ObjectDecl[];
+  /** The networks some service joins (others declared are not created, as Docker's). */
+  networks: NetworkDecl[];
 }
 
 const STACK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -26,8 +29,8 @@ export function loadStack(files: readonly string[], stack: string, env: Env, war
   const root = new Node(tree, '', origin);
   // The top level has no path of its own: name the key itself.
   for (const [key, n] of root.entries()) {
-    if (['version', 'services', 'secrets', 'configs'].includes(key) || key.startsWith('x-')) continue;
-    if (key === 'networks' || key === 'volumes') n.warn('is not supported, ignored');
+    if (['version', 'services', 'secrets', 'configs', 'networks'].includes(key) || key.startsWith('x-')) continue;
+    if (key === 'volumes') n.warn('is not supported, ignored');
     else if (key === 'name') n.warn('is ignored: the stack is named on the command line');
     else n.fail('is not supported');
   }
@@ -37,10 +40,22 @@ export function loadStack(files: readonly string[], stack: string, env: Env, war
   const configs = readDecls(root.child('configs'), 'config', stack);
   const services = root.child('services');
   if (!services.isMap() || services.entries().length === 0) services.fail('must list at least one service');
-  const ctx = { stack, env, secrets: byKey(secrets), configs: byKey(configs) };
-  return { name: stack, services: services.entries().map(([key, n]) => readService(key, n, ctx)), secrets, configs };
+  const networks = byKey(readNetworkDecls(root.child('networks'), stack));
+  const used = new Map<string, NetworkDecl>();
+  let fallback: NetworkDecl | undefined;
+  const ctx = {
+    stack,
+    env,
+    secrets: byKey(secrets),
+    configs: byKey(configs),
+    networks,
+    defaultNetwork: () => (fallback ??= defaultNetwork(stack, networks, root.child('networks'))),
+    usedNetworks: used,
+  };
+  const specs = services.entries().map(([key, n]) => readService(key, n, ctx));
+  return { name: stack, services: specs, secrets, configs, networks: [...used.values()] };
 }
 
-function byKey(decls: ObjectDecl[]): Map<string, ObjectDecl> {
+function byKey<T extends { key: string }>(decls: T[]): Map<string, T> {
   return new Map(decls.map((d) => [d.key, d]));
 }

@@ -5,7 +5,8 @@ import { baton } from '../../client/index.js';
 import type { Env } from './interpolate.js';
 import { duration, readDeploy } from './deploy-section.js';
 import { readConfigRefs, readSecretRefs, type ObjectDecl } from './objects.js';
-import { readPorts } from './ports.js';
+import { readExpose, readPorts } from './ports.js';
+import { readServiceNetworks, type NetworkDecl } from './networks.js';
 import type { Node } from './reader.js';
 import { shellWords } from './values.js';
 import { MAX_NAME_LENGTH, NAME_PATTERN, describeProblems, validateServiceSpec } from '../../spec/index.js';
@@ -17,16 +18,17 @@ export const NAMESPACE_LABEL = 'com.docker.stack.namespace';
 export const RUNTIME_KEY = 'x-baton-runtime';
 
 const SUPPORTED = [
-  'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'deploy', 'healthcheck',
-  'secrets', 'configs', 'working_dir', 'stop_grace_period', RUNTIME_KEY,
+  'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'networks', 'deploy',
+  'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', RUNTIME_KEY,
 ];
 
-// Keys whose absence changes nothing a task can observe on baton (no per-service networks or
-// DNS names, no build step, restart handled by deploy.restart_policy, Docker's init always on):
-// warned about and ignored, as Docker's own `stack deploy` does. Every other key is an error.
+// Keys whose absence changes nothing a task can observe on baton (no build step, restart
+// handled by deploy.restart_policy, Docker's init always on; services find each other through
+// their networks, so links add nothing): warned about and ignored, as Docker's own `stack
+// deploy` does. Every other key is an error.
 const HARMLESS = [
-  'container_name', 'networks', 'depends_on', 'build', 'restart', 'links', 'external_links', 'labels',
-  'logging', 'expose', 'hostname', 'stdin_open', 'tty', 'init', 'profiles', 'pull_policy',
+  'container_name', 'depends_on', 'build', 'restart', 'links', 'external_links', 'labels',
+  'logging', 'hostname', 'stdin_open', 'tty', 'init', 'profiles', 'pull_policy',
 ];
 
 export interface StackContext {
@@ -34,6 +36,11 @@ export interface StackContext {
   env: Env;
   secrets: ReadonlyMap<string, ObjectDecl>;
   configs: ReadonlyMap<string, ObjectDecl>;
+  networks: ReadonlyMap<string, NetworkDecl>;
+  /** STACK_default (or the file's own `default`), made when a service first needs it. */
+  defaultNetwork: () => NetworkDecl;
+  /** Filled in: the networks the services join. */
+  usedNetworks: Map<string, NetworkDecl>;
 }
 
 export function readService(key: string, n: Node, ctx: StackContext): baton.ServiceSpec.$Properties {
@@ -69,8 +76,15 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
     annotations: { name, labels: { ...deploy.labels, [NAMESPACE_LABEL]: ctx.stack } },
     global: deploy.global,
     replicas: deploy.global ? 0 : deploy.replicas,
-    task: { runtime, container, resources: deploy.resources, restart: deploy.restart, placement: deploy.placement },
-    endpoint: { ports: readPorts(n.child('ports')) },
+    task: {
+      runtime,
+      container,
+      resources: deploy.resources,
+      restart: deploy.restart,
+      placement: deploy.placement,
+      networks: readServiceNetworks(key, n, ctx.networks, ctx.defaultNetwork, ctx.usedNetworks),
+    },
+    endpoint: { ports: readPorts(n.child('ports')), mode: deploy.endpointMode, expose: readExpose(n.child('expose')) },
     update: deploy.update,
     rollback: deploy.rollback,
   };

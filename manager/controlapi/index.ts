@@ -1,5 +1,5 @@
 // The whole Control service: each object's handlers (cluster, nodes, services, tasks, secrets,
-// configs) behind the one entry (entry.ts) that checks roles, reads after a barrier and runs
+// configs, networks) behind the one entry (entry.ts) that checks roles, reads after a barrier and runs
 // writes on the leader as the method table (methods.ts) declares.
 import type { Handlers } from '../../rpc/define.js';
 import type { Guard } from '../../rpc/caller.js';
@@ -7,10 +7,11 @@ import type { ControlService } from '../../rpc/services.js';
 import { clusterHandlers, type ClusterDeps } from './cluster.js';
 import { controlEntry, type EntryDeps } from './entry.js';
 import { nodeHandlers } from './nodes.js';
-import { serviceHandlers, type ServiceDeps } from './services.js';
+import { serialQueue, serviceHandlers, type ServiceDeps } from './services.js';
 import { taskHandlers } from './tasks.js';
 import { secretHandlers, type SecretDeps } from './secrets.js';
 import { configHandlers } from './configs.js';
+import { networkHandlers } from './networks.js';
 
 export { managerPeers } from './cluster.js';
 export { CONTROL_METHODS, SERVICE_LOGS_RULE, type Access, type MethodRule } from './methods.js';
@@ -21,16 +22,19 @@ export type ControlDeps = EntryDeps & ClusterDeps & Pick<ServiceDeps, 'checkImag
  * The Control service's gRPC handlers for each guard (the TCP port's, the local socket's): one
  * set of object handlers behind one entry per guard. The handlers are made once and shared, so
  * state they keep for the whole manager (services.ts runs service writes one at a time, for port
- * allocation) is one, whichever server a call arrives on.
+ * allocation, and network removals behind them) is one, whichever server a call arrives on.
  */
 export function controlHandlers(deps: ControlDeps, guards: readonly Guard[] = [deps.guard]): Handlers<ControlService>[] {
+  // Service writes and network removals in one queue (services.ts, networks.ts).
+  const serially = serialQueue();
   const handlers = {
     ...clusterHandlers(deps),
     ...nodeHandlers(deps),
-    ...serviceHandlers(deps),
+    ...serviceHandlers({ ...deps, serially }),
     ...taskHandlers(deps),
     ...secretHandlers(deps),
     ...configHandlers(deps),
+    ...networkHandlers({ ...deps, serially }),
   };
   return guards.map((guard) => controlEntry(handlers, { ...deps, guard }));
 }

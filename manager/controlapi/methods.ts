@@ -53,6 +53,11 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   GetConfig: read,
   ListConfigs: read,
   RemoveConfig: write,
+  // networks.ts
+  CreateNetwork: write,
+  GetNetwork: read,
+  ListNetworks: read,
+  RemoveNetwork: write,
 };
 
 /** ServiceLogs, the one streaming method (logs.ts): a read. */

@@ -1,6 +1,7 @@
-// A service spec names the secrets and configs its tasks get; at create and update the names
-// are resolved to ids (so a task keeps the object it was created with), defaults are filled in
-// (Docker's: secret at /run/secrets/<name>, config at /<name>, mode 0444) and targets checked.
+// A service spec names the secrets and configs its tasks get and the networks they join; at
+// create and update the names are resolved to ids (so a task keeps the object it was created
+// with), defaults are filled in (Docker's: secret at /run/secrets/<name>, config at /<name>,
+// mode 0444) and targets checked.
 import type { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../rpc/errors.js';
 import { echo } from '../../spec/index.js';
@@ -74,4 +75,38 @@ function unique(kind: DataKind, targets: string[]): void {
     if (seen.has(t)) throw new BatonError('INVALID_ARGUMENT', `two ${kind}s have the same target ${echo(t)}`);
     seen.add(t);
   }
+}
+
+/**
+ * Turns each network a service joins, given by name, id or unique id prefix, into the network's
+ * id (a task keeps the network it was created on, whatever is renamed or re-created later).
+ * Every unknown network is named in one NOT_FOUND; the same network given twice (say by name
+ * and by id) is refused.
+ */
+export function resolveNetworkReferences(store: ClusterStore, spec: baton.ServiceSpec): void {
+  const task = spec.task;
+  const given = task?.networks ?? [];
+  if (!task || given.length === 0) return;
+  const missing: string[] = [];
+  const ids = new Map<string, string>();
+  const resolved = given.map((n) => {
+    const ref = n.target ?? '';
+    let id = '';
+    try {
+      id = store.resolve('network', ref).meta.id;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'NOT_FOUND') throw new BatonError('INVALID_ARGUMENT', err instanceof Error ? err.message : String(err));
+      missing.push(echo(ref));
+    }
+    if (id && ids.has(id)) {
+      const name = store.get('network', id)?.spec?.annotations?.name ?? id;
+      throw new BatonError('INVALID_ARGUMENT', `network ${name} is given twice (as ${echo(ids.get(id)!)} and ${echo(ref)}): a service joins a network once`);
+    }
+    if (id) ids.set(id, ref);
+    return { target: id, aliases: [...(n.aliases ?? [])] };
+  });
+  if (missing.length > 0) {
+    throw new BatonError('NOT_FOUND', `network${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found (create ${missing.length > 1 ? 'them' : 'it'} with \`baton network create\`)`);
+  }
+  task.networks = resolved.map((n) => ({ target: n.target, aliases: n.aliases }) as baton.NetworkAttachmentConfig);
 }

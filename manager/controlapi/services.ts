@@ -8,7 +8,7 @@ import { createAction, deleteAction, newObjectId, updateAction, type Stored } fr
 import { allocateEndpoint } from '../allocator/ports.js';
 import { resolveObject } from './resolve.js';
 import { DEFAULT_REPLICAS, describeProblems, normalizeServiceSpec, validateServiceSpec } from '../../spec/index.js';
-import { resolveDataReferences } from './references.js';
+import { resolveDataReferences, resolveNetworkReferences } from './references.js';
 import { rolledBack, withNewSpec } from '../orchestrator/update/start.js';
 import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
@@ -24,6 +24,23 @@ export interface ServiceDeps {
    * when it is unknown. Absent on a manager without a Docker engine: tasks report it instead.
    */
   checkImage?: (image: string) => Promise<void>;
+  /**
+   * Runs writes one at a time. Shared with the network handlers (index.ts): a network is
+   * removed only when no service joins it, which a service write in between could change.
+   */
+  serially?: Serially;
+}
+
+export type Serially = <T>(run: () => Promise<T>) => Promise<T>;
+
+/** A queue that runs each write after the previous one has settled. */
+export function serialQueue(): Serially {
+  let last: Promise<unknown> = Promise.resolve();
+  return <T>(run: () => Promise<T>): Promise<T> => {
+    const next = last.then(run, run);
+    last = next.catch(() => undefined);
+    return next;
+  };
 }
 
 /**
@@ -39,12 +56,7 @@ export function acceptServiceSpec(input: baton.ServiceSpec.$Properties | null | 
 export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMethods> {
   const { manager } = deps;
   // Service writes run one at a time: port allocation must see the previous write's ports.
-  let serviceWrites: Promise<unknown> = Promise.resolve();
-  const serially = <T>(run: () => Promise<T>): Promise<T> => {
-    const next = serviceWrites.then(run, run);
-    serviceWrites = next.catch(() => undefined);
-    return next;
-  };
+  const serially = deps.serially ?? serialQueue();
   const now = deps.now ?? Date.now;
 
   const resolveService = (ref: string): Stored<'service'> => resolveObject(manager, 'service', ref);
@@ -72,6 +84,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
           const spec = acceptServiceSpec(req.spec);
           if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = DEFAULT_REPLICAS;
           resolveDataReferences(manager.store, spec);
+          resolveNetworkReferences(manager.store, spec);
           const id = newObjectId();
           const endpoint = allocateEndpoint(manager.store, spec);
           const t = now();
@@ -114,10 +127,18 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
           if (req.rollback) {
             const previous = current.previousSpec;
             if (!previous) throw new BatonError('FAILED_PRECONDITION', `service ${current.spec?.annotations?.name ?? current.meta.id} has no previous spec to roll back to`);
+            // A network only the previous spec joined may have been removed since.
+            try {
+              resolveNetworkReferences(manager.store, baton.ServiceSpec.fromObject(baton.ServiceSpec.toObject(previous as baton.ServiceSpec)));
+            } catch (err) {
+              if (!(err instanceof BatonError) || err.code !== 'NOT_FOUND') throw err;
+              throw new BatonError('FAILED_PRECONDITION', `service ${current.spec?.annotations?.name ?? current.meta.id} cannot roll back: its previous spec joins a network that no longer exists (${err.message.replace(/ \(create .*\)$/, '')})`);
+            }
             next = rolledBack(current, allocateEndpoint(manager.store, previous, current.meta.id), now());
           } else {
             const spec = acceptServiceSpec(req.spec);
             resolveDataReferences(manager.store, spec);
+            resolveNetworkReferences(manager.store, spec);
             if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {
               throw new BatonError('INVALID_ARGUMENT', 'a service cannot be renamed');
             }

@@ -86,14 +86,16 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.equal(c.cli('m1', ['service', 'create', '-d', '--name', 'hog', '--runtime', 'process', '--publish', '30999:80', '--', 'sleep', '100000']).code, 0);
   const refused = stack(c, ['deploy', '-c', file('bad-port.yml'), 'bad']);
   oneErrorLine(refused, /30999.* is already in use by service hog/);
-  assert.equal(refused.stdout, 'Creating secret bad_local\nCreating service bad_greedy\n');
+  assert.equal(refused.stdout, 'Creating network bad_default\nCreating secret bad_local\nCreating service bad_greedy\n');
   assert.deepEqual(objectNames(c, 'secret'), ['api_key'], 'nothing of stack "bad" is left');
+  assert.equal(c.cli('m1', ['network', 'ls', '-q']).stdout.trim(), '', 'not even its network');
   assert.equal(services(c, 'bad').length, 0);
   assert.equal(c.cli('m1', ['service', 'rm', 'hog']).code, 0);
 
   const first = stack(c, ['deploy', '-c', file('compose.yml'), 'app']);
   assert.equal(first.code, 0, first.stderr);
   assert.deepEqual(first.stdout.trim().split('\n'), [
+    'Creating network app_default',
     'Creating secret app_db_password',
     'Creating config app_site',
     'Creating service app_web',
@@ -181,7 +183,7 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   const pids = running(tasks(c, 'm1', 'app_web')).map((x) => Number(x.containerId));
   const rm = stack(c, ['rm', 'app']);
   assert.equal(rm.code, 0, rm.stderr);
-  assert.equal(rm.stdout, 'Removing service app_web\nRemoving secret app_db_password\nRemoving config app_site\n');
+  assert.equal(rm.stdout, 'Removing service app_web\nRemoving secret app_db_password\nRemoving config app_site\nRemoving network app_default\n');
   assert.deepEqual(objectNames(c, 'secret'), ['api_key'], 'the external secret is not the stack\'s to remove');
   assert.deepEqual(objectNames(c, 'config'), []);
   assert.equal(stack(c, ['ls']).stdout, 'NAME   SERVICES\n');

@@ -1,0 +1,181 @@
+// `baton network create|ls|inspect|rm`: cluster-scoped networks (Docker's overlay, the only
+// driver), in Docker's shapes: `ls` with NETWORK ID/NAME/DRIVER/SCOPE, `inspect` a JSON array
+// of Docker's fields, `rm` printing each network removed and going on past a refused one.
+import type { Argv } from 'yargs';
+import { BatonError, type baton } from '../client/index.js';
+import { repeated, withClient, type GlobalArgs } from './context.js';
+import { FlagProblems } from './flag-problems.js';
+import { json, print, table } from './output.js';
+import { NETWORK_DRIVER, echo, validateNetworkSpec } from '../spec/index.js';
+
+type Network = baton.Network.$Properties;
+
+/** Every network here is cluster-wide, Docker's "swarm" scope. */
+const SCOPE = 'swarm';
+
+/** `--label KEY=VALUE` (or KEY, an empty value), problems noted in `p`. */
+export function parseLabels(values: string[], p: FlagProblems): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const l of values) {
+    const eq = l.indexOf('=');
+    const key = eq < 0 ? l : l.slice(0, eq);
+    if (!key) p.add(`bad --label "${echo(l)}" (want KEY=VALUE)`);
+    else labels[key] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** The spec `network create`'s flags describe, checked as the manager will (every problem at once). */
+export function networkSpecFromFlags(f: { name: string; driver?: string | undefined; attachable?: boolean | undefined; internal?: boolean | undefined; label?: string | string[] | undefined }): baton.NetworkSpec.$Properties {
+  const p = new FlagProblems();
+  const spec: baton.NetworkSpec.$Properties = {
+    annotations: { name: f.name, labels: parseLabels(repeated(f.label), p) },
+    driver: f.driver ?? NETWORK_DRIVER,
+    attachable: f.attachable ?? false,
+    internal: f.internal ?? false,
+  };
+  for (const problem of validateNetworkSpec(spec)) p.add(problem);
+  p.check();
+  return spec;
+}
+
+/** `--filter` of `network ls`: Docker's keys; name and id match part of the name or id. */
+interface Filters {
+  names: string[];
+  ids: string[];
+  labels: string[];
+  drivers: string[];
+  scopes: string[];
+}
+
+export function parseNetworkFilters(values: string[]): Filters {
+  const f: Filters = { names: [], ids: [], labels: [], drivers: [], scopes: [] };
+  const p = new FlagProblems();
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const key = eq < 0 ? v : v.slice(0, eq);
+    const value = v.slice(eq + 1);
+    if (eq < 0) p.add(`bad --filter "${echo(v)}" (want KEY=VALUE)`);
+    else if (key === 'name') f.names.push(value);
+    else if (key === 'id') f.ids.push(value);
+    else if (key === 'label') f.labels.push(value);
+    else if (key === 'driver') f.drivers.push(value);
+    else if (key === 'scope') f.scopes.push(value);
+    else p.add(`bad --filter "${echo(v)}" (want name=, id=, label=, driver= or scope=)`);
+  }
+  p.check();
+  return f;
+}
+
+/** Whether a network passes the filters Docker applies by part of a name or id (one of each kind). */
+export function matchesFilters(n: Network, f: Filters): boolean {
+  const name = n.spec?.annotations?.name ?? '';
+  const id = n.meta?.id ?? '';
+  const driver = n.spec?.driver || NETWORK_DRIVER;
+  if (f.names.length > 0 && !f.names.some((x) => name.includes(x))) return false;
+  if (f.ids.length > 0 && !f.ids.some((x) => id.includes(x))) return false;
+  if (f.drivers.length > 0 && !f.drivers.includes(driver)) return false;
+  if (f.scopes.length > 0 && !f.scopes.includes(SCOPE)) return false;
+  return true;
+}
+
+/** Docker's `network inspect` fields. */
+export function inspectNetwork(n: Network): Record<string, unknown> {
+  return {
+    Name: n.spec?.annotations?.name ?? '',
+    Id: n.meta?.id ?? '',
+    Created: new Date(Number(n.meta?.createdAt ?? 0)).toISOString(),
+    Scope: SCOPE,
+    Driver: n.spec?.driver || NETWORK_DRIVER,
+    Internal: n.spec?.internal ?? false,
+    Attachable: n.spec?.attachable ?? false,
+    Ingress: false,
+    Labels: { ...(n.spec?.annotations?.labels ?? {}) },
+  };
+}
+
+type CreateArgs = GlobalArgs & { name: string; driver?: string; attachable?: boolean; internal?: boolean; label?: string | string[] };
+
+export function networkCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .command<CreateArgs>(
+      'create <name>',
+      'Create a network services can join to reach each other by name',
+      (c) =>
+        c
+          .positional('name', { type: 'string', demandOption: true })
+          .option('driver', { alias: 'd', type: 'string', requiresArg: true, describe: 'overlay (the default, and the only one: the network spans the cluster)' })
+          .option('attachable', { type: 'boolean', describe: "accepted and shown, as Docker's (baton runs no standalone containers)" })
+          .option('internal', { type: 'boolean', describe: 'no route out of the nodes: tasks reach only each other' })
+          .option('label', { type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' }),
+      (args) => {
+        // Checked before connecting: a bad flag is one line and nothing is sent.
+        const spec = networkSpecFromFlags(args);
+        return withClient(args, async (client) => {
+          const created = await client.createNetwork(spec);
+          print(created.meta?.id ?? '');
+        });
+      },
+    )
+    .command<GlobalArgs & { quiet?: boolean; format?: string; filter?: string | string[] }>(
+      ['ls', 'list'],
+      'List networks',
+      (c) =>
+        c
+          .option('quiet', { alias: 'q', type: 'boolean', describe: 'only IDs' })
+          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' })
+          .option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'name=PART, id=PART, label=K[=V], driver=overlay, scope=swarm (repeatable)' }),
+      (args) => {
+        const filters = parseNetworkFilters(repeated(args.filter));
+        return withClient(args, async (client) => {
+          const list = (await client.listNetworks({ labels: filters.labels })).filter((n) => matchesFilters(n, filters));
+          list.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
+          if (args.quiet) return print(list.map((n) => n.meta?.id ?? '').join('\n'));
+          if (args.format === 'json') return print(json(list.map(inspectNetwork)));
+          const rows = list.map((n) => [n.meta?.id ?? '', n.spec?.annotations?.name ?? '', n.spec?.driver || NETWORK_DRIVER, SCOPE]);
+          print(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], rows));
+        });
+      },
+    )
+    .command<GlobalArgs & { refs: string[] }>(
+      'inspect <refs..>',
+      'Show networks in detail (a JSON array, as Docker)',
+      (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }),
+      (args) =>
+        withClient(args, async (client) => {
+          // As Docker: the networks found are printed, then one error naming the others.
+          const out: Network[] = [];
+          const missing: string[] = [];
+          for (const ref of args.refs) {
+            try {
+              out.push(await client.getNetwork(ref));
+            } catch (err) {
+              if (!(err instanceof BatonError) || err.code !== 'NOT_FOUND') throw err;
+              missing.push(err.message);
+            }
+          }
+          if (out.length > 0 || missing.length === 0) print(json(out.map(inspectNetwork)));
+          if (missing.length > 0) throw new BatonError('NOT_FOUND', missing.join('; '));
+        }),
+    )
+    .command<GlobalArgs & { refs: string[] }>(
+      ['rm <refs..>', 'remove <refs..>'],
+      'Remove networks (refused while a service uses one)',
+      (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }),
+      (args) =>
+        withClient(args, async (client) => {
+          // As Docker: each one is tried; the ones removed are printed, the refusals reported together.
+          const errors: string[] = [];
+          for (const ref of args.refs) {
+            try {
+              await client.removeNetwork(ref);
+              print(ref);
+            } catch (err) {
+              errors.push(err instanceof Error ? err.message : String(err));
+            }
+          }
+          if (errors.length > 0) throw new BatonError('FAILED_PRECONDITION', errors.join('; '));
+        }),
+    )
+    .demandCommand(1, 'baton network needs a subcommand: create, ls, inspect, rm');
+}
