@@ -273,7 +273,13 @@ export class TaskController {
   private async doPrepare(executor: Executor): Promise<void> {
     this.runtimeMayExist = true;
     const spec = toRunSpec(this.task, this.host.clusterId, this.host.nodeId, await this.host.writeFiles(this.task));
-    const attached = await this.host.attachNetworks(this.task);
+    const attached = await this.host.attachNetworks(this.task).catch((err: unknown) => {
+      // A process shares the node's network and can run without being told where services
+      // are (a stack puts every service on a network); a container cannot be created without.
+      if (spec.runtime !== 'process') throw err;
+      this.host.logger.warn({ task: this.id, err: errorMessage(err) }, 'process task runs without its networks');
+      return { networks: [], dns: [], env: [] };
+    });
     if (attached.networks.length > 0) {
       spec.networks = attached.networks;
       spec.dns = attached.dns;

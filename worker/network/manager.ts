@@ -65,6 +65,8 @@ interface LocalNetwork {
   dns: DnsServer | undefined;
   /** Addresses on the bridge besides the gateway, as last set. */
   addresses: Set<string>;
+  /** Why the resolver could not listen, last time it was tried (a task cannot use the network). */
+  problem?: string;
 }
 
 /** One name on one network: where it points. */
@@ -126,6 +128,7 @@ export class NodeNetworks {
     const infos = targets.map((t) => {
       const l = this.local.get(t);
       if (!l) throw new Error(`network ${this.networkName(t)} could not be set up on this node (see the node's log)`);
+      if (l.problem) throw new Error(`network ${this.networkName(t)}: ${l.problem}`);
       return l;
     });
     const first = infos[0]!;
@@ -235,7 +238,10 @@ export class NodeNetworks {
         try {
           await dns.listen();
           l.dns = dns;
+          delete l.problem;
         } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code ?? String(err);
+          l.problem = `its DNS server cannot listen on ${l.info.gateway}:${this.opts.dnsPort ?? 53} (${code}${code === 'EACCES' ? ': the daemon needs root, or CAP_NET_BIND_SERVICE and CAP_NET_ADMIN' : ''})`;
           this.opts.logger.error({ err, network: l.id, address: l.info.gateway }, 'networks: the DNS server cannot listen');
           again = true;
         }
