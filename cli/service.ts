@@ -72,8 +72,12 @@ const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help', '-
  * that tells the parser so.
  */
 export function separateTaskCommand(argv: string[]): string[] {
-  if (argv[0] !== 'service' || argv[1] !== 'create' || argv.includes('--')) return argv;
-  for (let i = 2; i < argv.length; i++) {
+  if (argv.includes('--')) return argv;
+  // Global options may come first (`baton --data-dir D service create …`), as with Docker's -H.
+  let start = 0;
+  while (start < argv.length && argv[start]!.startsWith('-')) start += argv[start]!.includes('=') ? 1 : 2;
+  if (argv[start] !== 'service' || argv[start + 1] !== 'create') return argv;
+  for (let i = start + 2; i < argv.length; i++) {
     const word = argv[i]!;
     if (!word.startsWith('-')) return [...argv.slice(0, i), '--', ...argv.slice(i)];
     // An option without `=` and not a boolean takes the next word as its value.

@@ -401,7 +401,14 @@ export class NodeNetworks {
    */
   private lookupFor(networkId: string): DnsLookup {
     return async ({ name, type, from }) => {
-      const key = name.toLowerCase().replace(/\.$/, '');
+      let key = name.toLowerCase().replace(/\.$/, '');
+      // A task's hostname is `<service>.<slot>.<task id>`: the system resolver takes what follows
+      // its first dot as the search domain and asks `redis.1.<task id>` first (busybox's
+      // nslookup asks nothing else). That domain is the task's own: its names are ours, and are
+      // never leaked to the node's resolvers.
+      const labels = key.split('.');
+      const searched = labels.length >= 3 && this.tasks.has(labels[labels.length - 1]!);
+      if (searched) key = labels.slice(0, -2).join('.');
       const nets = await this.networksOf(from, networkId);
       for (const n of nets) {
         const entry = this.names.get(n)?.get(key);
@@ -409,7 +416,7 @@ export class NodeNetworks {
         // A name of ours with no IPv4 question or no address: NODATA, so clients try A.
         return { addresses: type === DNS_TYPE_A ? entry.addresses : [], ttl: entry.ttl };
       }
-      return undefined;
+      return searched ? 'nxdomain' : undefined;
     };
   }
 
