@@ -186,11 +186,11 @@ class Mesh implements RoutingMesh {
   private readonly entries = new Map<string, Entry>();
   /**
    * Service addresses, keyed protocol/address/port. Only this process accepts on them, even
-   * with worker processes: those share the listening sockets of published ports (few, on one
-   * address, where the traffic from outside comes in), while service addresses are many small
-   * per-address listeners that come and go with tasks; handing each one's socket to every
-   * worker and its routing with every change would cost more than east-west traffic on one
-   * node gains from more cores.
+   * with worker processes: those share the listening sockets of published ports, which are few,
+   * on one address and stable; service addresses are one per service and network (one per task
+   * for DNSRR), per address, and come and go with tasks. Sharing them would mean a socket
+   * transfer per listener and worker, routing and allow-list messages with every change, and
+   * counters that lag by the workers' report interval; here they stay in one place.
    */
   private readonly internal = new Map<string, Entry>();
   private closed = false;

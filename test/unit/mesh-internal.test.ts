@@ -162,6 +162,8 @@ for (const engine of ENGINES) {
     assert.equal(await fresh.nextLine(), 'b', 'new connections use the new backends');
     held.socket.write('kept\n');
     assert.equal(await held.nextLine(), 'kept', 'an established connection of a kept listener goes on');
+    other.socket.write('removed\n');
+    assert.equal(await other.nextLine(), 'removed', 'so does one of a removed listener (only the listening socket closes)');
     const squat = createServer();
     await eventually(
       () =>
@@ -205,7 +207,7 @@ for (const engine of ENGINES) {
     assert.equal(await c.nextLine(), 'a');
   });
 
-  test(`${engine}: with worker processes, service addresses are accepted by the mesh's own process (published ports too)`, async (t) => {
+  test(`${engine}: with worker processes, service addresses relay and refuse as without, their counters complete at once (this process's); published ports still relay`, async (t) => {
     const a = await greeterBackend('a', undefined, BACKEND_HOST);
     const mesh = meshOn(engine, 2);
     const clients: LineClient[] = [];
