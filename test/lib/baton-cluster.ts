@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { removeLocalClusterNetworks } from './docker-networks.js';
 import { LocalCluster, runBaton, type CliResult, type LaunchedNode } from '../../src/launcher/cluster.js';
 import { waitFor } from './wait.js';
 
@@ -34,6 +35,8 @@ export class BatonCluster extends LocalCluster {
     const c = new BatonCluster(extra, options);
     t.after(async () => {
       await c.stopAll();
+      // Process tasks on networks (every stack's) made bridges on the node's engine, if any.
+      await removeLocalClusterNetworks(c.clusterIds);
       c.cleanup();
     });
     return c;

@@ -4,6 +4,9 @@
 // rather than let every e2e test skip silently into a green run.
 import Docker from 'dockerode';
 import { BatonCluster, type ClusterOptions } from './baton-cluster.js';
+import { removeClusterNetworks } from './docker-networks.js';
+
+export { removeClusterNetworks };
 
 /** The image scripts/docker-up.sh imports: static busybox with all applets, /www and a hostname CGI. */
 export const TEST_IMAGE = 'local/busybox:1';
@@ -99,22 +102,6 @@ export async function removeClusterContainers(docker: Docker, clusterIds: Readon
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       if (status !== 404 && status !== 409) throw err;
-    }
-  }
-}
-
-/**
- * Removes the Docker networks (the nodes' bridges for baton networks) of these clusters: a
- * SIGKILLed daemon leaves them, as it leaves its containers. Call after the containers are gone.
- */
-export async function removeClusterNetworks(docker: Docker, clusterIds: ReadonlySet<string>): Promise<void> {
-  for (const found of await docker.listNetworks({ filters: { label: ['baton.cluster'] } })) {
-    if (!clusterIds.has(found.Labels?.['baton.cluster'] ?? '')) continue;
-    try {
-      await docker.getNetwork(found.Id).remove();
-    } catch (err) {
-      const status = (err as { statusCode?: number }).statusCode;
-      if (status !== 404) throw err;
     }
   }
 }

@@ -7,6 +7,7 @@
 // node's own tasks. Addresses are kept by index in a file, so a restarted daemon hands out the
 // same ones (a client that resolved a VIP once keeps reaching the service).
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { DnsServer, type DnsLookup, type Upstream } from './dns-server.js';
@@ -310,8 +311,11 @@ export class NodeNetworks {
   /** Every east-west listener of the node: VIPs on each service's ports, stand-ins on their task's. */
   private listeners(): InternalListener[] {
     const out: InternalListener[] = [];
+    const host = hostAddresses();
     for (const l of this.local.values()) {
-      const allowFrom = [l.info.subnet];
+      // The network's tasks, and the node itself: its processes (process tasks among them)
+      // connect from one of the host's own addresses, whichever the kernel picks.
+      const allowFrom = [l.info.subnet, ...host];
       for (const s of this.table) {
         if (!(s.networks ?? []).some((n) => n.networkId === l.id)) continue;
         const serviceName = s.serviceName ?? '';
@@ -481,6 +485,11 @@ export class NodeNetworks {
 }
 
 const DNS_TYPE_A = 1;
+
+/** The host's own IPv4 addresses (the bridges' gateways and service addresses among them). */
+function hostAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address));
+}
 
 /** Keeps the indexes of `keys` in `book`, frees the others, gives new keys the lowest free index. */
 function assign(book: Record<string, number>, keys: Set<string>, capacity: number, full: (key: string) => void): boolean {
