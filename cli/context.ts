@@ -18,6 +18,23 @@ export function withClient<T>(args: GlobalArgs, run: (client: BatonClient) => Pr
 }
 
 /**
+ * `rm` of several objects, as Docker: each one is tried; the ones removed are printed as given,
+ * the refusals reported together in one line (and a non-zero exit).
+ */
+export async function removeEach(refs: readonly string[], remove: (ref: string) => Promise<unknown>, print: (line: string) => void): Promise<void> {
+  const errors: string[] = [];
+  for (const ref of refs) {
+    try {
+      await remove(ref);
+      print(ref);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  if (errors.length > 0) throw new BatonError('FAILED_PRECONDITION', errors.join('; '));
+}
+
+/**
  * grpc-js says "No connection established. Last error: Error: connect ECONNREFUSED … Resolution
  * note:" when nothing answers (a stopped node, a stale socket, a wrong port): one plain line instead.
  * EACCES is no absent node but a user without the right to the socket: say that.

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { BatonError, type BatonClient } from '../client/index.js';
-import { repeated, withClient, type GlobalArgs } from './context.js';
+import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
 import { json, print, table } from './output.js';
 import { ago } from './service.js';
 import { MAX_DATA_BYTES } from '../spec/index.js';
@@ -153,17 +153,7 @@ export function dataCommand(kind: DataKind, y: Argv<GlobalArgs>): Argv<GlobalArg
       (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }),
       (args) =>
         withClient(args, async (client) => {
-          // As Docker: each one is tried; the names removed are printed, the failures reported together.
-          const errors: string[] = [];
-          for (const ref of args.refs) {
-            try {
-              await api.remove(client, ref);
-              print(ref);
-            } catch (err) {
-              errors.push(err instanceof Error ? err.message : String(err));
-            }
-          }
-          if (errors.length > 0) throw new BatonError('FAILED_PRECONDITION', errors.join('; '));
+          await removeEach(args.refs, (ref) => api.remove(client, ref), print);
         }),
     )
     .demandCommand(1, `baton ${kind} needs a subcommand: create, ls, inspect, rm`);

@@ -3,7 +3,7 @@
 // of Docker's fields, `rm` printing each network removed and going on past a refused one.
 import type { Argv } from 'yargs';
 import { BatonError, type baton } from '../client/index.js';
-import { repeated, withClient, type GlobalArgs } from './context.js';
+import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
 import { FlagProblems } from './flag-problems.js';
 import { json, print, table } from './output.js';
 import { NETWORK_DRIVER, echo, validateNetworkSpec } from '../spec/index.js';
@@ -164,17 +164,7 @@ export function networkCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }),
       (args) =>
         withClient(args, async (client) => {
-          // As Docker: each one is tried; the ones removed are printed, the refusals reported together.
-          const errors: string[] = [];
-          for (const ref of args.refs) {
-            try {
-              await client.removeNetwork(ref);
-              print(ref);
-            } catch (err) {
-              errors.push(err instanceof Error ? err.message : String(err));
-            }
-          }
-          if (errors.length > 0) throw new BatonError('FAILED_PRECONDITION', errors.join('; '));
+          await removeEach(args.refs, (ref) => client.removeNetwork(ref), print);
         }),
     )
     .demandCommand(1, 'baton network needs a subcommand: create, ls, inspect, rm');

@@ -5,6 +5,7 @@
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { serviceTaskKey, taskKey } from '../proto/task-spec.js';
 import { healthSuffix, runningAndHealthy, taskStateName } from './task-state.js';
+import { DEFAULT_UPDATE_MONITOR_MS } from '../spec/index.js';
 
 const TIMEOUT_MS = Number(process.env.BATON_CONVERGE_TIMEOUT_MS ?? 120_000);
 const POLL_MS = 300;
@@ -68,6 +69,11 @@ function lastFailure(history: Task[], since: number): string {
   return failed ? whyStuck(failed) : '';
 }
 
+/** How long tasks must stay up to count as converged: the update monitor, 5 s unless set (Docker's). */
+function monitorMs(svc: Service): number {
+  return Number(svc.spec?.update?.monitorMs ?? 0) || DEFAULT_UPDATE_MONITOR_MS;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -76,6 +82,8 @@ export async function waitForConvergence(client: BatonClient, ref: string, quiet
   const started = Date.now();
   const view = new ProgressView(quiet);
   let said = '';
+  let stable: { tasks: string; since: number } | undefined;
+  let verifySaid = false;
   for (;;) {
     const { svc, tasks, history } = await read(client, ref);
     const name = svc.spec?.annotations?.name || ref;
@@ -89,7 +97,18 @@ export async function waitForConvergence(client: BatonClient, ref: string, quiet
       .sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0))
       .map((t) => `${t.annotations?.name ?? t.meta?.id}: ${taskStateName(t.status?.state)}${healthSuffix(t.status)}${t.status?.err ? ` (${t.status.err})` : ''}`);
     view.show([`overall progress: ${running} out of ${want} tasks`, ...slots].join('\n'));
-    if (running === want && tasks.length === want) {
+    // As Docker: all up is not yet converged. The same tasks must stay up, and none fail, for
+    // the monitor period (a crash loop is all up for a moment at a time).
+    const up = running === want && tasks.length === want ? tasks.map((t) => t.meta?.id ?? '').sort().join(',') : undefined;
+    if (up === undefined || up !== stable?.tasks || lastFailure(history, stable.since) !== '') stable = undefined;
+    if (up !== undefined && !stable) {
+      stable = { tasks: up, since: Date.now() };
+      if (want > 0 && monitorMs(svc) > 0 && !verifySaid) {
+        view.say(`verify: Waiting ${Math.round(monitorMs(svc) / 1000)} seconds to verify that tasks are stable...`);
+        verifySaid = true;
+      }
+    }
+    if (stable && (want === 0 || Date.now() - stable.since >= monitorMs(svc))) {
       view.say('verify: Service converged');
       return;
     }

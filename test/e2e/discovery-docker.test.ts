@@ -1,5 +1,6 @@
 // Service discovery on a real Docker engine, three nodes on 127.0.0.1-3: a stack whose client
 // (on the manager) calls an api (VIP, on the workers) and a db (DNSRR, with an alias) by name,
+// all on the same port (each service has its own addresses),
 // tasks.<service> following a scale-down, a service on another network that neither resolves
 // nor answers, other names forwarded to the node's resolver, the api's node SIGKILLed (the
 // name answers again once its task is rescheduled), and nothing of the networks left after
@@ -138,7 +139,7 @@ test('services find each other by name across nodes: VIP, DNSRR and aliases, tas
   assert.deepEqual(await resolveIn(client, 'database'), dbAddrs);
   const dbAnswers = new Set<string>();
   for (const addr of dbAddrs) {
-    const h = await waitFor(`db task at ${addr} answers`, () => hostnameVia(client, addr, 5432));
+    const h = await waitFor(`db task at ${addr} answers`, () => hostnameVia(client, addr, 8080));
     dbAnswers.add(taskOf(h));
   }
   assert.equal(dbAnswers.size, 2, 'each DNSRR address is a different task');
@@ -158,9 +159,9 @@ test('services find each other by name across nodes: VIP, DNSRR and aliases, tas
     const a = await resolveIn(admin, 'admin');
     return a.length === 1 && a[0];
   });
-  assert.ok(await waitFor('admin answers on its network', () => hostnameVia(admin, 'admin', 9000)));
+  assert.ok(await waitFor('admin answers on its network', () => hostnameVia(admin, 'admin', 8080)));
   assert.deepEqual(await resolveIn(client, 'admin'), []);
-  assert.equal(await hostnameVia(client, adminVip, 9000), undefined, 'a task of another network is refused at the address');
+  assert.equal(await hostnameVia(client, adminVip, 8080), undefined, 'a task of another network is refused at the address');
   assert.deepEqual(await resolveIn(admin, 'api'), [], 'and the other way round');
 
   // Other names: the node's own resolver answers.

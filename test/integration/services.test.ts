@@ -20,7 +20,7 @@ test('a process-runtime service is created, spread, scaled, healed and removed',
     '--restart-delay', '200ms', '--', process.execPath, '-e', SERVER,
   ]);
   assert.equal(create.code, 0, create.stderr + create.stdout);
-  assert.match(create.stdout, /verify: Service converged/);
+  assert.match(create.stdout, /verify: Waiting 5 seconds to verify that tasks are stable\.\.\.\nverify: Service converged/);
   const ls = c.cli('m1', ['service', 'ls']);
   assert.match(ls.stdout, /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS/);
   assert.match(ls.stdout, /echo\s+replicated\s+2\/2/);

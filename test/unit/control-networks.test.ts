@@ -4,31 +4,16 @@
 // racing a service write that joins the network), and services' network references resolved.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import { baton } from '../../proto/gen/baton.js';
 import type { Manager } from '../../manager/manager.js';
 import type { LeaderForwarder } from '../../manager/forward.js';
 import { controlHandlers } from '../../manager/controlapi/index.js';
-import { LocalHost } from '../../manager/reconcile/local-host.js';
-import { createAction, newObjectId, updateAction, type StoreActionT } from '../../manager/store/index.js';
+import { createAction, newObjectId, updateAction } from '../../manager/store/index.js';
 import { localGuard } from '../../rpc/caller.js';
+import { SlowLeader } from '../lib/slow-leader.js';
 import { BatonError } from '../../rpc/errors.js';
 
-class SlowLeader {
-  readonly host = new LocalHost();
-  get store(): LocalHost['store'] {
-    return this.host.store;
-  }
-  isLeader(): boolean {
-    return true;
-  }
-  async readBarrier(): Promise<void> {}
-  async propose(actions: StoreActionT[]): ReturnType<Manager['propose']> {
-    for (let i = 0; i < 5; i++) await tick();
-    return this.host.propose(actions);
-  }
-}
 
 function setup() {
   const leader = new SlowLeader();

@@ -4,31 +4,14 @@
 // the same published port.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import { baton } from '../../proto/gen/baton.js';
 import type { Manager } from '../../manager/manager.js';
 import type { LeaderForwarder } from '../../manager/forward.js';
 import { controlHandlers } from '../../manager/controlapi/index.js';
-import { LocalHost } from '../../manager/reconcile/local-host.js';
-import type { StoreActionT } from '../../manager/store/index.js';
 import { localGuard } from '../../rpc/caller.js';
+import { SlowLeader } from '../lib/slow-leader.js';
 
-/** A leader whose proposals take a few turns of the event loop, as a Raft round does. */
-class SlowLeader {
-  readonly host = new LocalHost();
-  get store(): LocalHost['store'] {
-    return this.host.store;
-  }
-  isLeader(): boolean {
-    return true;
-  }
-  async readBarrier(): Promise<void> {}
-  async propose(actions: StoreActionT[]): ReturnType<Manager['propose']> {
-    for (let i = 0; i < 5; i++) await tick();
-    return this.host.propose(actions);
-  }
-}
 
 test('creates arriving on the TCP entry and the socket entry at once get different published ports', async () => {
   const leader = new SlowLeader();

@@ -93,13 +93,19 @@ export class NodeNetworks {
   private pending = false;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Whether the bridges an earlier daemon left have been looked at (after the first full set). */
+  private swept = false;
+  private fullSeen = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(private readonly opts: NodeNetworksOptions) {}
 
   /** A session message: the table, the networks and this node's task changes. */
   apply(msg: baton.SessionMessage.$Properties): void {
-    if (msg.full) this.tasks.clear();
+    if (msg.full) {
+      this.tasks.clear();
+      this.fullSeen = true;
+    }
     for (const t of msg.tasks ?? []) {
       const id = t.meta?.id ?? '';
       const nets = (t.spec?.networks ?? []).map((n) => n.target ?? '').filter((n) => n !== '');
@@ -254,7 +260,27 @@ export class NodeNetworks {
       if (!(await this.release(l))) again = true;
     }
     if (bookChanged) await this.saveBook();
+    if (this.fullSeen && !this.swept) again = !(await this.sweep(wanted)) || again;
     if (again) this.retryLater();
+  }
+
+  /**
+   * Bridges an earlier daemon of this node made for networks none of its tasks is on now
+   * (their tasks ended while no daemon ran): removed once nothing runs on them.
+   */
+  private async sweep(wanted: Set<string>): Promise<boolean> {
+    let done = true;
+    try {
+      for (const b of await this.opts.bridges.own()) {
+        if (wanted.has(b.networkId) || (!this.closed && this.local.has(b.networkId))) continue;
+        if (!(await this.opts.bridges.remove(b.networkId))) done = false;
+      }
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'networks: cannot look at the bridges left by an earlier daemon');
+      done = false;
+    }
+    this.swept = done;
+    return done;
   }
 
   /** Gives every service (VIP mode) and every task of each local network an address index. */
@@ -468,8 +494,9 @@ export class NodeNetworks {
   }
 
   /**
-   * Stops the resolvers. Bridges and addresses stay while containers run on them (the next
-   * daemon adopts the tasks and finds them); those without containers go.
+   * Stops the resolvers. The bridges (with their addresses) of networks the node's tasks are on
+   * stay: those tasks outlive the daemon, and the next one adopts them and finds their
+   * addresses unchanged; the others go unless something still runs on them.
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -480,7 +507,8 @@ export class NodeNetworks {
       await l.dns?.close();
       l.dns = undefined;
     }
-    await this.opts.bridges.close();
+    const wanted = new Set([...this.tasks.values()].flat());
+    await this.sweep(wanted);
   }
 }
 
