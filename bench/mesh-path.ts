@@ -37,7 +37,7 @@ import { num, projectRoot, timedArgs } from './lib/args.js';
 import { BatonDaemonCluster, runCli, type BatonDaemon } from './lib/baton-daemons.js';
 import { cleanupLabel, cleanupNetworkLabel, dockerOk, removeContainers } from './lib/docker-engine.js';
 import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, sleep, waitFor } from './lib/proc.js';
-import { busyMachineWarning, cell, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
+import { busyMachineWarning, cell, formatTable, machineInfo, writeRun } from './lib/results.js';
 import { median } from './lib/stats.js';
 import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
 
@@ -155,8 +155,8 @@ async function measure(): Promise<void> {
   const quick = args.quick;
   const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
   const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
-  // busybox httpd forks a process per connection on a 2-core machine shared with the mesh and
-  // wrk: 10 keeps it below the point where its accept queue overflows and SYNs are retried (1 s).
+  // A handful of concurrent callers. busybox httpd forks a process per connection, on a 2-core
+  // machine shared with the mesh and wrk: at 50, p99 straight to the task was already 250 ms.
   const connections = Math.max(1, Math.round(num(args.connections, undefined, 10)));
   const maxTimeS = num(args['max-time'], undefined, 600);
   const systems = pickList('--only', args.only, SYSTEMS);
