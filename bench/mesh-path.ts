@@ -57,8 +57,25 @@ const IMAGE = 'local/busybox:1';
 const PORT = 8080;
 const NETWORK = 'benchnet';
 
-/** A wrk run, with the CPU the manager's daemon (where the client's mesh runs) spent per request. */
-type Run = Omit<WrkResult, 'raw'> & { meshCpuUsPerReq: number | undefined; load1: number };
+/**
+ * A wrk run, with the CPU the manager's daemon (where the client's mesh runs) spent per request,
+ * and the connects its mesh counted as failed (refused, unreachable, timed out) during the run.
+ */
+type Run = Omit<WrkResult, 'raw'> & { meshCpuUsPerReq: number | undefined; meshBackendFailures: number | undefined; load1: number };
+
+/** The sum of baton_mesh_backend_failures_total over every port of the manager's mesh; undefined when unreadable. */
+async function meshFailures(metricsAddr: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://${metricsAddr}/metrics`, { signal: AbortSignal.timeout(3_000) });
+    const text = await res.text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('baton_mesh_backend_failures_total{'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  } catch {
+    return undefined;
+  }
+}
 
 function log(msg: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
@@ -185,7 +202,10 @@ async function measure(): Promise<void> {
   const root = makeTempDir('bench-ew');
   if (args.keep) log(`data dirs and logs kept in ${root}`);
   const cluster = new BatonDaemonCluster(root, { addressPerNode: true });
-  const manager = await cluster.init('m1');
+  // The manager's mesh counters (GET /metrics): its failed backend connects per run tell a
+  // slow connect the mesh retried (1 s connect deadline) from a delay elsewhere on the path.
+  const metricsAddr = `127.0.0.1:${await freePort()}`;
+  const manager = await cluster.init('m1', ['--metrics-addr', metricsAddr]);
   for (const id of cluster.clusterIds) {
     cleanupLabel(`baton.cluster=${id}`);
     cleanupNetworkLabel(`baton.cluster=${id}`);
@@ -239,20 +259,23 @@ async function measure(): Promise<void> {
         for (const s of systems.map((_, i) => systems[(i + r) % systems.length]!)) {
           await sleep(300);
           const load1 = loadavg()[0] ?? 0;
+          const fail0 = await meshFailures(metricsAddr);
           const cpu0 = cpuTimeMs([meshPid]);
           const { raw: _raw, ...w } = await runWrk({ url: target[s].url, netnsPid: target[s].netnsPid, threads: 1, connections, durationS, headers });
           const cpu1 = cpuTimeMs([meshPid]);
+          const fail1 = await meshFailures(metricsAddr);
           const meshCpuUsPerReq = cpu0 !== undefined && cpu1 !== undefined && w.requests > 0 ? ((cpu1 - cpu0) * 1000) / w.requests : undefined;
-          log(`${mode} ${s}: ${w.requestsPerSec.toFixed(0)} req/s p50 ${w.p50.toFixed(2)} ms p99 ${w.p99.toFixed(2)} ms, manager daemon CPU ${cell(meshCpuUsPerReq, 1)} us/req, load ${load1.toFixed(2)}${w.errors ? ` errors ${w.errors}` : ''}`);
+          const meshBackendFailures = fail0 !== undefined && fail1 !== undefined ? fail1 - fail0 : undefined;
+          log(`${mode} ${s}: ${w.requestsPerSec.toFixed(0)} req/s p50 ${w.p50.toFixed(2)} ms p90 ${w.p90.toFixed(2)} ms p99 ${w.p99.toFixed(2)} ms, manager daemon CPU ${cell(meshCpuUsPerReq, 1)} us/req, mesh backend failures ${meshBackendFailures ?? '-'}, load ${load1.toFixed(2)}${w.errors ? ` errors ${w.errors}` : ''}`);
           const list = runs.get(key(mode, s)) ?? [];
-          list.push({ ...w, meshCpuUsPerReq, load1 });
+          list.push({ ...w, meshCpuUsPerReq, meshBackendFailures, load1 });
           runs.set(key(mode, s), list);
         }
       }
     }
 
     // Report: the median round by req/s per system, then the per-round paired ratios.
-    const table: string[][] = [['mode', 'system', 'path', 'req/s', 'p50 ms', 'p99 ms', 'mgr CPU us/req', 'load', 'errors']];
+    const table: string[][] = [['mode', 'system', 'path', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'mgr CPU us/req', 'mesh fails', 'load', 'errors']];
     const PATH: Record<System, string> = {
       vip: 'client ns -> VIP (mesh) -> worker task',
       'node-port': 'host ns -> worker addr:host port -> task',
@@ -267,7 +290,7 @@ async function measure(): Promise<void> {
         const med = median(list.map((x) => x.requestsPerSec));
         const chosen = list.reduce((best, x) => (Math.abs(x.requestsPerSec - med) < Math.abs(best.requestsPerSec - med) ? x : best));
         medians[key(mode, s)] = chosen;
-        table.push([mode, s, PATH[s], cell(chosen.requestsPerSec, 0), cell(chosen.p50, 2), cell(chosen.p99, 2), cell(chosen.meshCpuUsPerReq, 1), chosen.load1.toFixed(2), String(chosen.errors)]);
+        table.push([mode, s, PATH[s], cell(chosen.requestsPerSec, 0), cell(chosen.p50, 2), cell(chosen.p90, 2), cell(chosen.p99, 2), cell(chosen.meshCpuUsPerReq, 1), cell(chosen.meshBackendFailures, 0), chosen.load1.toFixed(2), String(chosen.errors)]);
       }
     }
     const ratios: Record<string, unknown>[] = [];
@@ -289,7 +312,7 @@ async function measure(): Promise<void> {
     process.stdout.write(
       `\nreference for the cross-node path: from the client's namespace the api task's address ${reach.apiTaskIpFromClient ? 'answers' : 'does not answer (Docker isolates bridges)'} and ${apiHostPort} ${reach.apiNodePortFromClient ? 'answers' : "does not answer (127.0.0.2 is the container's own loopback)"}, so node-port and task-host run from the host's namespace\n`,
     );
-    process.stdout.write(`wrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: busybox httpd (a process per connection, closes after each response); mgr CPU: the manager daemon (its mesh relays the VIPs) per request, from /proc\n`);
+    process.stdout.write(`wrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: busybox httpd (a process per connection, closes after each response); mgr CPU: the manager daemon (its mesh relays the VIPs) per request, from /proc; mesh fails: connects the manager's mesh counted failed during the run (baton_mesh_backend_failures_total)\n`);
     const warn = busyMachineWarning();
     if (warn) process.stdout.write(`${warn}\n`);
     const path = writeRun(outDir, 'mesh-east-west-path', started, machineInfo(), loadavg(), {

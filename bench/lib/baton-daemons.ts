@@ -94,8 +94,8 @@ export class BatonDaemonCluster extends LocalCluster {
   }
 
   /** `baton init` as the first manager; resolves once it printed its first line and serves the control API. */
-  override async init(name = 'm1'): Promise<BatonDaemon> {
-    const d = await super.init(name);
+  override async init(name = 'm1', extra: string[] = []): Promise<BatonDaemon> {
+    const d = await super.init(name, extra);
     const client = this.client(d);
     await waitFor(`${name} control API`, async () => (await client.control.call('ListNodes', {}, 2_000)).nodes !== undefined, { timeoutMs: 30_000, intervalMs: 50 });
     return d;
