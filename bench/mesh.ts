@@ -15,7 +15,7 @@
 // Flags: --quick (1 round of 3 s), --duration S (5), --rounds N (3: the systems take turns, the
 // median round by req/s is reported), --threads 1,2 (proxy threads: mesh workers and HAProxy
 // nbthread), --connections N (50), --only direct,mesh,vip,haproxy, --engines (every engine),
-// --modes keep-alive,close, --east-west, --cpu-prof (profile the mesh processes into
+// --modes keep-alive,close, --east-west, --east-west-path (bench/mesh-path.ts), --cpu-prof (profile the mesh processes into
 // bench/results/profiles-<timestamp>/), --out DIR, --keep.
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -29,6 +29,10 @@ import { canConnect, startNginx } from './lib/wrk-backends.js';
 import { median } from './lib/stats.js';
 import { waitFor } from './lib/proc.js';
 import { MESH_ENGINES, type MeshEngine } from '../mesh/index.js';
+
+// --east-west-path is a benchmark of its own (a real 2-node cluster on Docker, its own flags):
+// bench/mesh-path.ts. Its main exits the process, so nothing below runs for it.
+if (process.argv.slice(2).includes('--east-west-path')) await (await import('./mesh-path.js')).main();
 
 const args = timedArgs(['rounds', 'threads', 'connections', 'only', 'engines', 'modes'], ['east-west']);
 

@@ -25,6 +25,8 @@ export interface DaemonOptions {
   batonArgs?: string[];
   /** Only for managers (e.g. when profiling managers but not workers). */
   managerNodeFlags?: string[];
+  /** Each daemon on its own loopback address (127.0.0.1, .2, …), as separate machines: see LauncherOptions. */
+  addressPerNode?: boolean;
 }
 
 /**
@@ -76,6 +78,7 @@ export class BatonDaemonCluster extends LocalCluster {
       root,
       baton: BATON_BIN,
       batonArgs: opts.batonArgs ?? [],
+      addressPerNode: opts.addressPerNode ?? false,
       nodeFlags: (role) => [...(opts.nodeFlags ?? []), ...(role === 'manager' ? (opts.managerNodeFlags ?? []) : [])],
       readyTimeoutMs: 60_000,
       spawn: (o) => new ManagedProcess(o),
@@ -91,8 +94,8 @@ export class BatonDaemonCluster extends LocalCluster {
   }
 
   /** `baton init` as the first manager; resolves once it printed its first line and serves the control API. */
-  override async init(name = 'm1'): Promise<BatonDaemon> {
-    const d = await super.init(name);
+  override async init(name = 'm1', extra: string[] = []): Promise<BatonDaemon> {
+    const d = await super.init(name, extra);
     const client = this.client(d);
     await waitFor(`${name} control API`, async () => (await client.control.call('ListNodes', {}, 2_000)).nodes !== undefined, { timeoutMs: 30_000, intervalMs: 50 });
     return d;

@@ -20,6 +20,7 @@ export interface CliResult {
 
 const inFlight = new Set<ChildProcess>();
 const labels = new Set<string>();
+const networkLabels = new Set<string>();
 let swarmJoinedByUs = false;
 let networksBeforeSwarm: Set<string> | undefined;
 let handlerInstalled = false;
@@ -38,12 +39,25 @@ export function cleanupLabel(label: string): void {
   labels.add(label);
 }
 
+/**
+ * Docker networks carrying `label` are removed on exit, after the containers (a network with a
+ * container attached cannot be removed): our daemons' bridges outlive a killed daemon.
+ */
+export function cleanupNetworkLabel(label: string): void {
+  installEngineCleanup();
+  networkLabels.add(label);
+}
+
 /** Synchronous last-resort cleanup (exit handlers cannot wait for promises). */
 export function engineCleanupNow(): void {
   killAll(inFlight);
   for (const label of labels) {
     const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=${label}`], { encoding: 'utf8', timeout: 20_000 }).stdout?.split('\n').filter(Boolean) ?? [];
     if (ids.length > 0) spawnSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore', timeout: 120_000 });
+  }
+  for (const label of networkLabels) {
+    const ids = spawnSync('docker', ['network', 'ls', '-q', '--filter', `label=${label}`], { encoding: 'utf8', timeout: 20_000 }).stdout?.split('\n').filter(Boolean) ?? [];
+    if (ids.length > 0) spawnSync('docker', ['network', 'rm', ...ids], { stdio: 'ignore', timeout: 60_000 });
   }
   if (swarmJoinedByUs) {
     spawnSync('docker', ['swarm', 'leave', '--force'], { stdio: 'ignore', timeout: 60_000 });

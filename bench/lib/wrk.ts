@@ -25,6 +25,11 @@ export interface WrkOptions {
   durationS: number;
   /** Extra request headers, e.g. "Connection: close". */
   headers?: string[];
+  /**
+   * Run wrk in the network namespace of this process (`nsenter -t PID -n`), e.g. a container's
+   * main process: the host's wrk, with the container's addresses, routes and resolver path.
+   */
+  netnsPid?: number;
 }
 
 export interface WrkResult {
@@ -86,7 +91,8 @@ export function runWrk(opts: WrkOptions): Promise<WrkResult> {
   for (const h of opts.headers ?? []) args.push('-H', h);
   args.push(opts.url);
   return new Promise((resolve, reject) => {
-    execFile('wrk', args, { encoding: 'utf8', timeout: (opts.durationS + 30) * 1000 }, (err, stdout, stderr) => {
+    const [command, argv] = opts.netnsPid === undefined ? ['wrk', args] : ['nsenter', ['-t', String(opts.netnsPid), '-n', 'wrk', ...args]];
+    execFile(command, argv, { encoding: 'utf8', timeout: (opts.durationS + 30) * 1000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`wrk failed: ${err.message}\n${stderr}`));
       const r = parseWrk(stdout);
       if (!Number.isFinite(r.requestsPerSec)) return reject(new Error(`cannot read wrk output:\n${stdout}`));

@@ -1,0 +1,331 @@
+// npm run bench:mesh -- --east-west-path: a task calling another service by name, as a user's
+// task does, beside the same call without the mesh, same run, same client.
+//
+// A real 2-node cluster (baton init on 127.0.0.1, a worker joined on 127.0.0.2, docker runtime),
+// `network create`, a service `api` (busybox httpd on 8080, --expose 8080, 1 replica on the
+// worker), `api-local` (the same, on the manager) and a `client` (sleep, on the manager), all on
+// the network. wrk runs in the client task's network namespace (`nsenter -t <pid> -n`: the
+// host's wrk with the container's addresses and routes, so its packets go container → bridge →
+// the node's mesh → the task as the client's own would), against the addresses the client's
+// resolver gives for the names (`docker exec <client> nslookup api`: the VIPs).
+//
+// The systems (each one wrk run per round; they take turns, the order rotating every round):
+//   vip         client netns → api's VIP:8080 → manager's mesh → 127.0.0.2:<host port> → api (worker)
+//   node-port   host netns → 127.0.0.2:<host port> → api: what the mesh itself dials. The reference
+//               for the cross-node path, because from the client's namespace there is no direct
+//               path to the api task at all: its container address is on the worker's bridge and
+//               Docker drops traffic between bridges (DOCKER-ISOLATION), and 127.0.0.2 is the
+//               container's own loopback (checked at start and printed)
+//   task-host   host netns → api's container IP:8080 (the worker's bridge, no docker-proxy)
+//   vip-local   client netns → api-local's VIP:8080 → manager's mesh → 127.0.0.1:<host port> → api-local
+//   task-local  client netns → api-local's container IP:8080: the same bridge, the direct path
+//               a container has to a task on its own node without the mesh
+// with HTTP keep-alive and with `Connection: close`. busybox httpd answers one request per
+// connection and closes it, so both modes open a connection per request; both are kept because
+// the mesh handles them differently should the backend keep connections open.
+//
+// Flags: --quick (1 round of 3 s), --duration S (5), --rounds N (3), --connections N (10),
+// --only vip,node-port,task-host,vip-local,task-local, --modes keep-alive,close,
+// --max-time S (600: the whole run, cluster start included, then everything is cleaned up and
+// it exits 1), --out DIR, --keep (the daemons' data dirs and logs).
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { num, projectRoot, timedArgs } from './lib/args.js';
+import { BatonDaemonCluster, runCli, type BatonDaemon } from './lib/baton-daemons.js';
+import { cleanupLabel, cleanupNetworkLabel, dockerOk, removeContainers } from './lib/docker-engine.js';
+import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, sleep, waitFor } from './lib/proc.js';
+import { busyMachineWarning, cell, formatTable, machineInfo, writeRun } from './lib/results.js';
+import { median } from './lib/stats.js';
+import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
+
+const run = promisify(execFile);
+
+const SYSTEMS = ['vip', 'node-port', 'task-host', 'vip-local', 'task-local'] as const;
+type System = (typeof SYSTEMS)[number];
+const MODES_ALL = ['keep-alive', 'close'] as const;
+type Mode = (typeof MODES_ALL)[number];
+/** Each service-address system and the references it is compared with, per paired round. */
+const PAIRS: readonly (readonly [System, System])[] = [
+  ['vip', 'node-port'],
+  ['vip', 'task-host'],
+  ['vip-local', 'task-local'],
+];
+const IMAGE = 'local/busybox:1';
+const PORT = 8080;
+const NETWORK = 'benchnet';
+
+/**
+ * A wrk run, with the CPU the manager's daemon (where the client's mesh runs) spent per request,
+ * and the connects its mesh counted as failed (refused, unreachable, timed out) during the run.
+ */
+type Run = Omit<WrkResult, 'raw'> & { meshCpuUsPerReq: number | undefined; meshBackendFailures: number | undefined; load1: number };
+
+/** The sum of baton_mesh_backend_failures_total over every port of the manager's mesh; undefined when unreadable. */
+async function meshFailures(metricsAddr: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://${metricsAddr}/metrics`, { signal: AbortSignal.timeout(3_000) });
+    const text = await res.text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('baton_mesh_backend_failures_total{'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  } catch {
+    return undefined;
+  }
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+}
+
+function pickList<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T[] {
+  if (text === undefined) return [...allowed];
+  const items = text.split(',').filter((x) => x !== '');
+  const bad = items.filter((x) => !(allowed as readonly string[]).includes(x));
+  if (bad.length > 0 || items.length === 0) throw new Error(`${flag}: ${bad.length ? `unknown ${bad.join(', ')}; ` : ''}expected a list of ${allowed.join(', ')}`);
+  return items as T[];
+}
+
+/** A shell command in a container; its stdout, or ok=false with its output when it fails. */
+async function sh(container: string, script: string, timeoutMs = 10_000): Promise<{ ok: boolean; out: string }> {
+  try {
+    const r = await run('docker', ['exec', container, 'sh', '-c', script], { encoding: 'utf8', timeout: timeoutMs });
+    return { ok: true, out: r.stdout };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+/** The IPv4 addresses the container's resolver gives for `name` (busybox nslookup, after its "Name:" line). */
+async function resolveIn(container: string, name: string): Promise<string[]> {
+  const r = await sh(container, `nslookup ${name}`);
+  const lines = r.out.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('Name:'));
+  if (start < 0) return [];
+  return lines.slice(start).flatMap((l) => /^Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)\s*$/.exec(l)?.[1] ?? []);
+}
+
+/** Whether GET / through host:port answers 200 from inside the container (busybox nc, 2 s). */
+async function answersFrom(container: string, host: string, port: number): Promise<boolean> {
+  const r = await sh(container, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} ${port}`, 8_000);
+  return r.ok && /^HTTP\/1\.[01] 200/.test(r.out);
+}
+
+/** The running container of a service (by the label our daemons put on task containers). */
+async function containerOf(serviceId: string): Promise<string> {
+  return waitFor(
+    `a running container of service ${serviceId}`,
+    async () => (await dockerOk(['ps', '-q', '--filter', `label=baton.service=${serviceId}`, '--filter', 'status=running'])).trim().split('\n')[0] || undefined,
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+}
+
+interface Task {
+  container: string;
+  pid: number;
+  /** Its address on its node's bridge for the network. */
+  ip: string;
+}
+
+async function inspectTask(container: string): Promise<Task> {
+  const out = await dockerOk(['inspect', '-f', '{{.State.Pid}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', container]);
+  const [pid, ip] = out.trim().split(/\s+/);
+  if (!pid || !ip) throw new Error(`cannot read pid and address of ${container}: ${out}`);
+  return { container, pid: Number(pid), ip };
+}
+
+async function cli(node: BatonDaemon, args: string[]): Promise<string> {
+  // Right after the command words, as LocalCluster.cli does: at the end it would join the task's command.
+  const full = [...args.slice(0, 2), '--data-dir', node.dataDir, ...args.slice(2)];
+  const r = await runCli(full, 120_000);
+  if (r.code !== 0) throw new Error(`baton ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()} ${r.stdout.trim()}`);
+  return r.stdout;
+}
+
+/** `service create` (waits until converged); returns the service's ID, its first line. */
+async function createService(manager: BatonDaemon, name: string, constraint: string, expose: boolean, command: string[]): Promise<string> {
+  const out = await cli(manager, ['service', 'create', '--name', name, '--network', NETWORK, ...(expose ? ['--expose', String(PORT)] : []), '--constraint', constraint, IMAGE, ...command]);
+  const id = out.trim().split('\n')[0]?.trim();
+  if (!id || !/^[a-z0-9]{25}$/.test(id)) throw new Error(`service create ${name}: no ID in ${out}`);
+  return id;
+}
+
+export async function main(): Promise<never> {
+  let code = 0;
+  try {
+    await measure();
+  } catch (err) {
+    process.stderr.write(`bench:mesh --east-west-path failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    code = 1;
+  }
+  // Daemons killed, containers and networks removed (proc.ts and docker-engine.ts exit handlers).
+  cleanupNow();
+  process.exit(code);
+}
+
+async function measure(): Promise<void> {
+  const args = timedArgs(['rounds', 'connections', 'only', 'modes', 'max-time'], ['east-west-path']);
+  const quick = args.quick;
+  const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
+  const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
+  // A handful of concurrent callers. busybox httpd forks a process per connection, on a 2-core
+  // machine shared with the mesh and wrk: at 50, p99 straight to the task was already 250 ms.
+  const connections = Math.max(1, Math.round(num(args.connections, undefined, 10)));
+  const maxTimeS = num(args['max-time'], undefined, 600);
+  const systems = pickList('--only', args.only, SYSTEMS);
+  const modes = pickList('--modes', args.modes, MODES_ALL);
+  const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
+  const started = new Date();
+
+  installCleanupHandlers();
+  keepTempDirs(args.keep);
+  // The cap covers everything; the exit handlers then stop the daemons and remove what they made.
+  setTimeout(() => {
+    process.stderr.write(`bench:mesh --east-west-path: over --max-time ${maxTimeS} s, stopping and cleaning up\n`);
+    cleanupNow();
+    process.exit(1);
+  }, maxTimeS * 1000).unref();
+  ensureDebianTools([{ command: 'wrk', pkg: 'wrk' }]);
+  const docker = new Docker();
+  await docker.ping();
+  await docker.getImage(IMAGE).inspect().catch((err: unknown) => {
+    throw new Error(`image ${IMAGE} missing (scripts/docker-up.sh imports it): ${String(err)}`);
+  });
+  // Names the daemons' DNS servers do not know go to the node's resolver: point them at a port
+  // on loopback where nothing listens, so that no query leaves the machine.
+  process.env.BATON_DNS_UPSTREAM ??= `127.0.0.1:${await freePort()}`;
+
+  const root = makeTempDir('bench-ew');
+  if (args.keep) log(`data dirs and logs kept in ${root}`);
+  const cluster = new BatonDaemonCluster(root, { addressPerNode: true });
+  // The manager's mesh counters (GET /metrics): its failed backend connects per run tell a
+  // slow connect the mesh retried (1 s connect deadline) from a delay elsewhere on the path.
+  const metricsAddr = `127.0.0.1:${await freePort()}`;
+  const manager = await cluster.init('m1', ['--metrics-addr', metricsAddr]);
+  for (const id of cluster.clusterIds) {
+    cleanupLabel(`baton.cluster=${id}`);
+    cleanupNetworkLabel(`baton.cluster=${id}`);
+  }
+  const worker = await cluster.join('w1', 'worker');
+  await cluster.waitUntilFormed();
+  log(`cluster up: manager ${manager.addr}, worker ${worker.addr}`);
+
+  try {
+    await cli(manager, ['network', 'create', NETWORK]);
+    const apiId = await createService(manager, 'api', 'node.role==worker', true, ['httpd', '-f', '-p', String(PORT), '-h', '/www']);
+    const localId = await createService(manager, 'api-local', 'node.role==manager', true, ['httpd', '-f', '-p', String(PORT), '-h', '/www']);
+    const clientId = await createService(manager, 'client', 'node.role==manager', false, ['sleep', '100000']);
+    const [api, local, client] = await Promise.all([containerOf(apiId), containerOf(localId), containerOf(clientId)].map(async (c) => inspectTask(await c)));
+    const apiHostPort = (await dockerOk(['port', api!.container, `${PORT}/tcp`])).trim().split('\n')[0]!.trim();
+    const resolveOne = (name: string): Promise<string> =>
+      waitFor(`${name} resolves in the client`, async () => {
+        const a = await resolveIn(client!.container, name);
+        return a.length === 1 ? a[0] : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 250 });
+    const vip = await resolveOne('api');
+    const vipLocal = await resolveOne('api-local');
+    for (const [what, addr] of [['api', vip], ['api-local', vipLocal]] as const) {
+      await waitFor(`${what} answers at ${addr}:${PORT} from the client`, () => answersFrom(client!.container, addr, PORT), { timeoutMs: 30_000, intervalMs: 250 });
+    }
+    // Which direct paths exist from the client's namespace (see the header): printed and in the JSON.
+    const reach = {
+      apiTaskIpFromClient: await answersFrom(client!.container, api!.ip, PORT),
+      apiNodePortFromClient: await answersFrom(client!.container, apiHostPort.replace(/:\d+$/, ''), Number(apiHostPort.replace(/^.*:/, ''))),
+      localTaskIpFromClient: await answersFrom(client!.container, local!.ip, PORT),
+    };
+    log(`api: VIP ${vip}, task ${api!.ip} on the worker's bridge, ${apiHostPort} on the worker's address; api-local: VIP ${vipLocal}, task ${local!.ip}; client ${client!.ip}`);
+    log(`from the client's namespace: api's task address ${reach.apiTaskIpFromClient ? 'answers' : 'does not answer'}, ${apiHostPort} ${reach.apiNodePortFromClient ? 'answers' : 'does not answer'}, api-local's task address ${reach.localTaskIpFromClient ? 'answers' : 'does not answer'}`);
+    if (systems.includes('task-local') && !reach.localTaskIpFromClient) throw new Error(`api-local's task ${local!.ip} does not answer from the client on the same bridge`);
+
+    const target: Record<System, { url: string; netnsPid: number | undefined }> = {
+      vip: { url: `http://${vip}:${PORT}/`, netnsPid: client!.pid },
+      'node-port': { url: `http://${apiHostPort}/`, netnsPid: undefined },
+      'task-host': { url: `http://${api!.ip}:${PORT}/`, netnsPid: undefined },
+      'vip-local': { url: `http://${vipLocal}:${PORT}/`, netnsPid: client!.pid },
+      'task-local': { url: `http://${local!.ip}:${PORT}/`, netnsPid: client!.pid },
+    };
+    const meshPid = manager.proc.pid!;
+    const runs = new Map<string, Run[]>();
+    const key = (mode: Mode, s: System): string => `${mode}/${s}`;
+    for (const mode of modes) {
+      const headers = mode === 'close' ? ['Connection: close'] : [];
+      for (const s of systems) await runWrk({ url: target[s].url, netnsPid: target[s].netnsPid, threads: 1, connections, durationS: 1, headers });
+      for (let r = 0; r < rounds; r++) {
+        // Take turns, rotating the order each round, so drift in the machine's load is shared.
+        for (const s of systems.map((_, i) => systems[(i + r) % systems.length]!)) {
+          await sleep(300);
+          const load1 = loadavg()[0] ?? 0;
+          const fail0 = await meshFailures(metricsAddr);
+          const cpu0 = cpuTimeMs([meshPid]);
+          const { raw: _raw, ...w } = await runWrk({ url: target[s].url, netnsPid: target[s].netnsPid, threads: 1, connections, durationS, headers });
+          const cpu1 = cpuTimeMs([meshPid]);
+          const fail1 = await meshFailures(metricsAddr);
+          const meshCpuUsPerReq = cpu0 !== undefined && cpu1 !== undefined && w.requests > 0 ? ((cpu1 - cpu0) * 1000) / w.requests : undefined;
+          const meshBackendFailures = fail0 !== undefined && fail1 !== undefined ? fail1 - fail0 : undefined;
+          log(`${mode} ${s}: ${w.requestsPerSec.toFixed(0)} req/s p50 ${w.p50.toFixed(2)} ms p90 ${w.p90.toFixed(2)} ms p99 ${w.p99.toFixed(2)} ms, manager daemon CPU ${cell(meshCpuUsPerReq, 1)} us/req, mesh backend failures ${meshBackendFailures ?? '-'}, load ${load1.toFixed(2)}${w.errors ? ` errors ${w.errors}` : ''}`);
+          const list = runs.get(key(mode, s)) ?? [];
+          list.push({ ...w, meshCpuUsPerReq, meshBackendFailures, load1 });
+          runs.set(key(mode, s), list);
+        }
+      }
+    }
+
+    // Report: the median round by req/s per system, then the per-round paired ratios.
+    const table: string[][] = [['mode', 'system', 'path', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'mgr CPU us/req', 'mesh fails', 'load', 'errors']];
+    const PATH: Record<System, string> = {
+      vip: 'client ns -> VIP (mesh) -> worker task',
+      'node-port': 'host ns -> worker addr:host port -> task',
+      'task-host': 'host ns -> task IP (worker bridge)',
+      'vip-local': 'client ns -> VIP (mesh) -> local task',
+      'task-local': 'client ns -> task IP (same bridge)',
+    };
+    const medians: Record<string, Run> = {};
+    for (const mode of modes) {
+      for (const s of systems) {
+        const list = runs.get(key(mode, s))!;
+        const med = median(list.map((x) => x.requestsPerSec));
+        const chosen = list.reduce((best, x) => (Math.abs(x.requestsPerSec - med) < Math.abs(best.requestsPerSec - med) ? x : best));
+        medians[key(mode, s)] = chosen;
+        table.push([mode, s, PATH[s], cell(chosen.requestsPerSec, 0), cell(chosen.p50, 2), cell(chosen.p90, 2), cell(chosen.p99, 2), cell(chosen.meshCpuUsPerReq, 1), cell(chosen.meshBackendFailures, 0), chosen.load1.toFixed(2), String(chosen.errors)]);
+      }
+    }
+    const ratios: Record<string, unknown>[] = [];
+    const lines: string[] = [];
+    for (const mode of modes) {
+      for (const [sys, ref] of PAIRS) {
+        if (!systems.includes(sys) || !systems.includes(ref)) continue;
+        const v = runs.get(key(mode, sys))!;
+        const d = runs.get(key(mode, ref))!;
+        const rps = median(v.map((x, i) => x.requestsPerSec / d[i]!.requestsPerSec));
+        const p50 = median(v.map((x, i) => x.p50 - d[i]!.p50));
+        const p99 = median(v.map((x, i) => x.p99 - d[i]!.p99));
+        const verdict = `req/s target >= 0.8x: ${rps >= 0.8 ? 'MET' : 'NOT MET'}; added p99 target < 1 ms: ${p99 < 1 ? 'MET' : 'NOT MET'}`;
+        lines.push(`${mode}, ${sys} / ${ref}: req/s ${rps.toFixed(3)}x, added p50 ${p50.toFixed(3)} ms, added p99 ${p99.toFixed(3)} ms (median of ${v.length} paired rounds) — ${verdict}`);
+        ratios.push({ mode, system: sys, reference: ref, reqPerSecRatio: rps, addedP50Ms: p50, addedP99Ms: p99, rounds: v.length, reqPerSecTargetMet: rps >= 0.8, addedP99TargetMet: p99 < 1 });
+      }
+    }
+    process.stdout.write(`\n${formatTable(table)}\n\nservice address against direct, same run, per paired round:\n${lines.join('\n')}\n`);
+    process.stdout.write(
+      `\nreference for the cross-node path: from the client's namespace the api task's address ${reach.apiTaskIpFromClient ? 'answers' : 'does not answer (Docker isolates bridges)'} and ${apiHostPort} ${reach.apiNodePortFromClient ? 'answers' : "does not answer (127.0.0.2 is the container's own loopback)"}, so node-port and task-host run from the host's namespace\n`,
+    );
+    process.stdout.write(`wrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: busybox httpd (a process per connection, closes after each response); mgr CPU: the manager daemon (its mesh relays the VIPs) per request, from /proc; mesh fails: connects the manager's mesh counted failed during the run (baton_mesh_backend_failures_total)\n`);
+    const warn = busyMachineWarning();
+    if (warn) process.stdout.write(`${warn}\n`);
+    const path = writeRun(outDir, 'mesh-east-west-path', started, machineInfo(), loadavg(), {
+      settings: { durationS, rounds, connections, systems, modes, image: IMAGE, port: PORT, nodes: { manager: manager.addr, worker: worker.addr } },
+      addresses: { vip, vipLocal, apiTask: api!.ip, apiNodePort: apiHostPort, localTask: local!.ip, client: client!.ip },
+      reachableFromClient: reach,
+      rows: Object.entries(medians).map(([k, r]) => ({ mode: k.split('/')[0], system: k.split('/')[1], result: r, rounds: runs.get(k) })),
+      ratios,
+    });
+    process.stdout.write(`results: ${path}\n`);
+  } finally {
+    await cluster.stop();
+    for (const id of cluster.clusterIds) await removeContainers(docker, [`baton.cluster=${id}`], 60_000).catch(() => undefined);
+    // The bridges go with the exit handler (cleanupNetworkLabel) once no container is on them.
+  }
+}
