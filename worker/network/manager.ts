@@ -88,6 +88,8 @@ export class NodeNetworks {
   private names = new Map<string, Map<string, NameEntry>>();
   /** Container address → task id, from the engine (members()). */
   private owners = new Map<string, string>();
+  /** Task id → its container's address on one of the node's bridges (the host reaches them all). */
+  private containerAddrs = new Map<string, string>();
   private ownersAt = 0;
   private running: Promise<void> = Promise.resolve();
   private pending = false;
@@ -254,6 +256,7 @@ export class NodeNetworks {
         }
       }
     }
+    if (this.local.size > 0) await this.refreshMembers();
     this.opts.applyInternal(this.listeners());
     for (const l of [...this.local.values()]) {
       if (wanted.has(l.id)) continue;
@@ -351,10 +354,17 @@ export class NodeNetworks {
           const protocol = p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp';
           const port = p.targetPort ?? 0;
           const backends = p.backends ?? [];
-          if (vip) out.push({ address: vip, protocol, port, serviceName, leastConnections, backends: backends.map((b) => b.addr ?? ''), allowFrom });
+          // A task of this node is dialled at its container's address: its host port would go
+          // through Docker's userland proxy, which costs a copy and, under load, adds a
+          // second-long tail (bench/README.md, the east-west path).
+          const dial = (b: baton.MeshBackend.$Properties): string => {
+            const local = this.containerAddrs.get(b.taskId ?? '');
+            return local !== undefined ? `${local}:${port}` : (b.addr ?? '');
+          };
+          if (vip) out.push({ address: vip, protocol, port, serviceName, leastConnections, backends: backends.map(dial), allowFrom });
           for (const b of backends) {
             const addr = this.taskAddr(l, b.taskId ?? '');
-            if (addr) out.push({ address: addr, protocol, port, serviceName, leastConnections, backends: [b.addr ?? ''], allowFrom });
+            if (addr) out.push({ address: addr, protocol, port, serviceName, leastConnections, backends: [dial(b)], allowFrom });
           }
         }
       }
@@ -450,26 +460,43 @@ export class NodeNetworks {
     };
   }
 
+  /**
+   * The networks a question from `from` may see: the network it came in on (`asked`, found by the
+   * server it reached), and the other networks of the task that owns the address. An owner
+   * that is not on `asked` is stale (the address was given to another container since):
+   * the engine is asked again.
+   */
   private async networksOf(from: string, asked: string): Promise<string[]> {
     let task = this.owners.get(from);
-    if (task === undefined && Date.now() - this.ownersAt >= MEMBERS_REFRESH_MS) {
-      this.ownersAt = Date.now();
-      const owners = new Map<string, string>();
-      for (const l of this.local.values()) {
-        try {
-          for (const m of await this.opts.members(l.info.dockerNetwork)) {
-            const id = m.name.slice(m.name.lastIndexOf('.') + 1);
-            if (id !== '') owners.set(m.ip, id);
-          }
-        } catch (err) {
-          this.opts.logger.debug({ err, network: l.id }, 'networks: cannot list the bridge members');
-        }
-      }
-      this.owners = owners;
-      task = owners.get(from);
+    const fresh = (t: string | undefined): boolean => t !== undefined && (this.tasks.get(t) ?? []).includes(asked);
+    if (!fresh(task) && Date.now() - this.ownersAt >= MEMBERS_REFRESH_MS) {
+      await this.refreshMembers();
+      task = this.owners.get(from);
     }
-    const nets = task !== undefined ? (this.tasks.get(task) ?? []) : [];
+    const nets = fresh(task) ? this.tasks.get(task!)! : [];
     return [asked, ...nets.filter((n) => n !== asked)];
+  }
+
+  /** Which local container has which address on the node's bridges, from the engine. */
+  private async refreshMembers(): Promise<void> {
+    this.ownersAt = Date.now();
+    const owners = new Map<string, string>();
+    const addrs = new Map<string, string>();
+    for (const l of this.local.values()) {
+      try {
+        for (const m of await this.opts.members(l.info.dockerNetwork)) {
+          // Containers are named baton-<service>.<slot>.<task id> (worker/executor).
+          const id = m.name.slice(m.name.lastIndexOf('.') + 1);
+          if (id === '' || m.ip === '') continue;
+          owners.set(m.ip, id);
+          addrs.set(id, m.ip);
+        }
+      } catch (err) {
+        this.opts.logger.debug({ err, network: l.id }, 'networks: cannot list the bridge members');
+      }
+    }
+    this.owners = owners;
+    this.containerAddrs = addrs;
   }
 
   private async loadBook(): Promise<void> {
