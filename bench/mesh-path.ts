@@ -28,10 +28,8 @@
 // --only vip,node-port,task-host,vip-local,task-local, --modes keep-alive,close,
 // --max-time S (600: the whole run, cluster start included, then everything is cleaned up and
 // it exits 1), --out DIR, --keep (the daemons' data dirs and logs).
-import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
-import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { num, projectRoot, timedArgs } from './lib/args.js';
 import { BatonDaemonCluster, runCli, type BatonDaemon } from './lib/baton-daemons.js';
@@ -40,8 +38,8 @@ import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, 
 import { busyMachineWarning, cell, formatTable, machineInfo, writeRun } from './lib/results.js';
 import { median } from './lib/stats.js';
 import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
+import { resolveIn, shIn } from '../test/lib/docker.js';
 
-const run = promisify(execFile);
 
 const SYSTEMS = ['vip', 'node-port', 'task-host', 'vip-local', 'task-local'] as const;
 type System = (typeof SYSTEMS)[number];
@@ -89,29 +87,9 @@ function pickList<T extends string>(flag: string, text: string | undefined, allo
   return items as T[];
 }
 
-/** A shell command in a container; its stdout, or ok=false with its output when it fails. */
-async function sh(container: string, script: string, timeoutMs = 10_000): Promise<{ ok: boolean; out: string }> {
-  try {
-    const r = await run('docker', ['exec', container, 'sh', '-c', script], { encoding: 'utf8', timeout: timeoutMs });
-    return { ok: true, out: r.stdout };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-/** The IPv4 addresses the container's resolver gives for `name` (busybox nslookup, after its "Name:" line). */
-async function resolveIn(container: string, name: string): Promise<string[]> {
-  const r = await sh(container, `nslookup ${name}`);
-  const lines = r.out.split('\n');
-  const start = lines.findIndex((l) => l.startsWith('Name:'));
-  if (start < 0) return [];
-  return lines.slice(start).flatMap((l) => /^Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)\s*$/.exec(l)?.[1] ?? []);
-}
-
 /** Whether GET / through host:port answers 200 from inside the container (busybox nc, 2 s). */
 async function answersFrom(container: string, host: string, port: number): Promise<boolean> {
-  const r = await sh(container, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} ${port}`, 8_000);
+  const r = await shIn(container, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} ${port}`, 8_000);
   return r.ok && /^HTTP\/1\.[01] 200/.test(r.out);
 }
 

@@ -8,45 +8,19 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { baton, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { requireDocker, dockerCluster, TEST_IMAGE } from '../lib/docker.js';
+import { requireDocker, dockerCluster, resolveIn, shIn, TEST_IMAGE } from '../lib/docker.js';
 import { freePort } from '../../src/launcher/ports.js';
 
 const COMPOSE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/discovery/compose.yml');
-const run = promisify(execFile);
-
-/** A shell command inside a container; its output, or its error output when it fails. */
-async function sh(containerId: string, script: string): Promise<{ ok: boolean; out: string }> {
-  try {
-    const r = await run('docker', ['exec', containerId, 'sh', '-c', script], { encoding: 'utf8', timeout: 20_000 });
-    return { ok: true, out: r.stdout };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-/** The IPv4 addresses busybox nslookup gives for a name (those after its "Name:" line). */
-async function resolveIn(containerId: string, name: string): Promise<string[]> {
-  const r = await sh(containerId, `nslookup ${name}`);
-  const lines = r.out.split('\n');
-  const start = lines.findIndex((l) => l.startsWith('Name:'));
-  if (start < 0) return [];
-  return lines
-    .slice(start)
-    .flatMap((l) => /^Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)\s*$/.exec(l)?.[1] ?? [])
-    .sort();
-}
 
 /** GET /cgi-bin/hostname through `host:port` with nc: the hostname of the task that answered. */
 async function hostnameVia(containerId: string, host: string, port: number): Promise<string | undefined> {
-  const r = await sh(containerId, `printf 'GET /cgi-bin/hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port}`);
+  const r = await shIn(containerId, `printf 'GET /cgi-bin/hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port}`);
   if (!r.ok) return undefined;
   const body = r.out.split('\r\n\r\n')[1]?.trim();
   return body ? body : undefined;

@@ -2,6 +2,8 @@
 // A developer without an engine gets a skip that says why; CI (CI=true) has installed and
 // started one in .ci/run, so there an unreachable engine is a broken pipeline and must fail
 // rather than let every e2e test skip silently into a green run.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { BatonCluster, type ClusterOptions } from './baton-cluster.js';
 import { removeClusterNetworks } from './docker-networks.js';
@@ -120,4 +122,29 @@ export function dockerCluster(t: { after(fn: () => Promise<void>): void }, docke
     c.cleanup();
   });
   return c;
+}
+
+const run = promisify(execFile);
+
+/** A shell command inside a container (`docker exec`): its output, or ok=false with its output when it fails. */
+export async function shIn(containerId: string, script: string, timeoutMs = 20_000): Promise<{ ok: boolean; out: string }> {
+  try {
+    const r = await run('docker', ['exec', containerId, 'sh', '-c', script], { encoding: 'utf8', timeout: timeoutMs });
+    return { ok: true, out: r.stdout };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+/** The IPv4 addresses a container's resolver gives for a name (busybox nslookup: those after its "Name:" line), sorted. */
+export async function resolveIn(containerId: string, name: string): Promise<string[]> {
+  const r = await shIn(containerId, `nslookup ${name}`);
+  const lines = r.out.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('Name:'));
+  if (start < 0) return [];
+  return lines
+    .slice(start)
+    .flatMap((l) => /^Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)\s*$/.exec(l)?.[1] ?? [])
+    .sort();
 }

@@ -14,7 +14,10 @@ import { DnsServer, type DnsLookup, type Upstream } from './dns-server.js';
 import type { NodeBridge, NodeBridges } from './bridges.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4, serviceAddress, standInAddress, SERVICE_ADDRESS_CAPACITY, STAND_IN_CAPACITY } from './subnet.js';
 
-/** What the node's mesh listens on for east-west traffic (mesh/index.ts InternalPort). */
+/**
+ * What the node's mesh listens on for east-west traffic: mesh/index.ts InternalPort, repeated
+ * here because worker/ may not import mesh/ (the daemon hands one to the other).
+ */
 export interface InternalListener {
   address: string;
   protocol: 'tcp' | 'udp';
