@@ -25,12 +25,15 @@ if [ "$(id -u)" -ne 0 ]; then sudo=(sudo -n); fi
 log() { printf 'docker-up: %s\n' "$*" >&2; }
 
 # docker.io pulls in containerd and runc; iptables is what dockerd's default bridge network
-# needs; busybox-static gives a busybox that runs without any library in the image.
+# needs; busybox-static gives a busybox that runs without any library in the image; iproute2
+# is what baton's networks need besides.
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 # The image has no libraries, so only a statically linked busybox will run in it.
 [ -x /bin/busybox ] && { ldd /bin/busybox 2>&1 || true; } | grep -q 'not a dynamic' || missing+=(busybox-static)
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
+# ip (iproute2): a node adds its service addresses to its bridges with it (worker/network/bridges.ts).
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   # On a shared machine another apt-get may hold the dpkg lock for a while: wait, don't fail.
