@@ -69,7 +69,7 @@ function lastFailure(history: Task[], since: number): string {
   return failed ? whyStuck(failed) : '';
 }
 
-/** How long tasks must stay up to count as converged: the update monitor, 5 s unless set (Docker's). */
+/** How long tasks must stay up to count as converged: the update monitor (0 in the spec is Docker's default, 5 s). */
 function monitorMs(svc: Service): number {
   return Number(svc.spec?.update?.monitorMs ?? 0) || DEFAULT_UPDATE_MONITOR_MS;
 }
@@ -103,7 +103,7 @@ export async function waitForConvergence(client: BatonClient, ref: string, quiet
     if (up === undefined || up !== stable?.tasks || lastFailure(history, stable.since) !== '') stable = undefined;
     if (up !== undefined && !stable) {
       stable = { tasks: up, since: Date.now() };
-      if (want > 0 && monitorMs(svc) > 0 && !verifySaid) {
+      if (want > 0 && !verifySaid) {
         view.say(`verify: Waiting ${Math.round(monitorMs(svc) / 1000)} seconds to verify that tasks are stable...`);
         verifySaid = true;
       }

@@ -5,6 +5,8 @@ import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { NodeBridges, NodeNetworks, nodeResolvers, type InternalListener } from '../../worker/network/index.js';
 
+const ENGINE_TIMEOUT_MS = 30_000;
+
 export interface NodeNetworksSetup {
   clusterId: string;
   nodeId: string;
@@ -15,10 +17,12 @@ export interface NodeNetworksSetup {
 }
 
 export function startNodeNetworks(o: NodeNetworksSetup): NodeNetworks {
-  const docker = new Docker();
+  // A hung engine call must not hold every later task of the node in preparing, nor its stop.
+  const docker = new Docker({ timeout: ENGINE_TIMEOUT_MS });
   const logger = o.logger.child({ component: 'networks' });
   return new NodeNetworks({
-    bridges: new NodeBridges({ docker, clusterId: o.clusterId, nodeId: o.nodeId, logger }),
+    // NodeBridges names its own component (a second `component` key would repeat in the lines).
+    bridges: new NodeBridges({ docker, clusterId: o.clusterId, nodeId: o.nodeId, logger: o.logger }),
     stateFile: join(o.dataDir, 'tasks', 'network-addresses.json'),
     applyInternal: o.applyInternal,
     upstreams: async () => {

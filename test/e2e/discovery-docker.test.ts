@@ -2,7 +2,8 @@
 // (on the manager) calls an api (VIP, on the workers) and a db (DNSRR, with an alias) by name,
 // all on the same port (each service has its own addresses),
 // tasks.<service> following a scale-down, a service on another network that neither resolves
-// nor answers, other names forwarded to the node's resolver, the api's node SIGKILLed (the
+// (not even asking that network's resolver directly) nor answers, no forwarding for an
+// internal network, other names forwarded to the node's resolver, the api's node SIGKILLed (the
 // name answers again once its task is rescheduled), and nothing of the networks left after
 // `stack rm` on the nodes still alive.
 import test from 'node:test';
@@ -137,6 +138,14 @@ test('services find each other by name across nodes: VIP, DNSRR and aliases, tas
   assert.deepEqual(await resolveIn(client, 'admin'), []);
   assert.equal(await hostnameVia(client, adminVip, 8080), undefined, 'a task of another network is refused at the address');
   assert.deepEqual(await resolveIn(admin, 'api'), [], 'and the other way round');
+  // Nor by asking app_private's resolver itself (the host would accept the packets): its
+  // names and its forwarding are for its own tasks only.
+  const privateGateway = Object.values((await docker.getContainer(admin).inspect()).NetworkSettings.Networks)[0]?.Gateway ?? '';
+  assert.match(privateGateway, /^10\.213\./);
+  assert.deepEqual(await resolveIn(client, `admin ${privateGateway}`), []);
+  assert.deepEqual(await resolveIn(client, `outside.test. ${privateGateway}`), []);
+  // app_private is internal: its tasks get no name from outside.
+  assert.deepEqual(await resolveIn(admin, 'outside.test.'), []);
 
   // Other names: the node's own resolver answers.
   // With a trailing dot: busybox's nslookup would otherwise only ask outside.test.<its search domain>.

@@ -1,6 +1,6 @@
 // The process runtime's way to services by name (docs/networking.md): a process task shares
 // its node's network, so it is told the node's resolver (BATON_DNS_SERVER) and the address of
-// each service of its networks (BATON_SERVICE_<NAME>). Two nodes: an echo service on one, a
+// each service of its networks (BATON_ADDR_<NAME>). Two nodes: an echo service on one, a
 // caller on the other that asks the resolver for `echo`, checks the address against its
 // environment and talks to the echo through it (the node's mesh carries it across nodes).
 // The bridge that holds the addresses is made on the node's Docker engine, so this needs one.
@@ -26,7 +26,7 @@ async function once() {
       let got = ''; s.on('data', (d) => (got += d)); s.on('end', () => ok(got)); s.on('error', no);
       s.setTimeout(3000, () => s.destroy(new Error('timeout')));
     });
-    console.log('resolved=' + addr + ' env=' + process.env.BATON_SERVICE_ECHO + ' reply=' + reply);
+    console.log('resolved=' + addr + ' env=' + process.env.BATON_ADDR_ECHO + ' reply=' + reply);
   } catch (e) { console.log('error=' + e.message); }
 }
 let n = 0; const t = setInterval(() => { if (++n > 120) clearInterval(t); void once(); }, 500);`;

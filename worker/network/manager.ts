@@ -11,8 +11,9 @@ import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { DnsServer, type DnsLookup, type Upstream } from './dns-server.js';
+import { TYPE_A } from './dns-message.js';
 import type { NodeBridge, NodeBridges } from './bridges.js';
-import { cidrContains, formatIpv4, parseCidr, parseIpv4, serviceAddress, standInAddress, SERVICE_ADDRESS_CAPACITY, STAND_IN_CAPACITY } from './subnet.js';
+import { cidrContains, formatIpv4, isIpv4, parseCidr, parseIpv4, serviceAddress, standInAddress, SERVICE_ADDRESS_CAPACITY, STAND_IN_CAPACITY } from './subnet.js';
 
 /**
  * What the node's mesh listens on for east-west traffic: mesh/index.ts InternalPort, repeated
@@ -55,8 +56,6 @@ export interface NodeNetworksOptions {
 const NETWORK_WAIT_MS = 15_000;
 /** Unwanted bridges that still had containers are retried this often. */
 const RETRY_MS = 5_000;
-/** Which task owns a container address is asked of the engine at most this often. */
-const MEMBERS_REFRESH_MS = 1_000;
 /** A VIP is stable for the service's life; task answers follow scaling at once. */
 const VIP_TTL = 30;
 const TASK_TTL = 0;
@@ -91,9 +90,10 @@ export class NodeNetworks {
   private names = new Map<string, Map<string, NameEntry>>();
   /** Container address → task id, from the engine (members()). */
   private owners = new Map<string, string>();
+  private refreshing: Promise<void> | undefined;
+  private turn = 0;
   /** Task id → its container's address on one of the node's bridges (the host reaches them all). */
   private containerAddrs = new Map<string, string>();
-  private ownersAt = 0;
   private running: Promise<void> = Promise.resolve();
   private pending = false;
   private retry: NodeJS.Timeout | undefined;
@@ -102,6 +102,8 @@ export class NodeNetworks {
   private swept = false;
   private fullSeen = false;
   private readonly waiters = new Set<() => void>();
+  /** Services and tasks already said to have no address left (said once, not at every change). */
+  private readonly warnedFull = new Set<string>();
 
   constructor(private readonly opts: NodeNetworksOptions) {}
 
@@ -119,7 +121,12 @@ export class NodeNetworks {
     for (const id of msg.removed ?? []) this.tasks.delete(id);
     if (msg.meshSet) {
       this.table = (msg.mesh ?? []).filter((s) => (s.networks?.length ?? 0) > 0);
-      this.networks = new Map((msg.networks ?? []).map((n) => [n.meta?.id ?? '', n]));
+      // A network leaves the table when no service joins it any more, but the node's old tasks
+      // may still run on it (a rolling update moving a service to another network): it stays
+      // known while one of them does.
+      const next = new Map((msg.networks ?? []).map((n) => [n.meta?.id ?? '', n]));
+      for (const nets of this.tasks.values()) for (const n of nets) if (!next.has(n) && this.networks.has(n)) next.set(n, this.networks.get(n)!);
+      this.networks = next;
     }
     for (const wake of this.waiters) wake();
     this.schedule();
@@ -132,8 +139,6 @@ export class NodeNetworks {
   async attach(task: baton.Task.$Properties): Promise<TaskAttachment> {
     const targets = (task.spec?.networks ?? []).map((n) => n.target ?? '').filter((n) => n !== '');
     if (targets.length === 0) return { networks: [], dns: [], env: [] };
-    const id = task.meta?.id ?? '';
-    if (id !== '' && !this.tasks.has(id)) this.tasks.set(id, targets);
     await this.waitForNetworks(targets);
     this.schedule();
     await this.running;
@@ -185,7 +190,7 @@ export class NodeNetworks {
     for (const l of infos) {
       for (const [name, entry] of this.names.get(l.id) ?? []) {
         if (name.startsWith('tasks.') || entry.addresses.length === 0) continue;
-        const key = `BATON_SERVICE_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+        const key = `BATON_ADDR_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
         if (seen.has(key)) continue;
         seen.add(key);
         env.push(`${key}=${entry.addresses[0]}`);
@@ -238,7 +243,15 @@ export class NodeNetworks {
     this.rebuildNames();
     for (const l of this.local.values()) {
       if (!wanted.has(l.id)) continue;
-      if (!(await this.syncAddresses(l))) again = true;
+      if (!(await this.syncAddresses(l))) {
+        again = true;
+        // The bridge may be gone (removed outside baton): forget it, so it is made again.
+        if (!(await this.bridgeExists(l))) {
+          await l.dns?.close();
+          this.local.delete(l.id);
+          continue;
+        }
+      }
       if (!l.dns) {
         const dns = new DnsServer({
           address: l.info.gateway,
@@ -263,10 +276,11 @@ export class NodeNetworks {
     this.opts.applyInternal(this.listeners());
     for (const l of [...this.local.values()]) {
       if (wanted.has(l.id)) continue;
-      if (!(await this.release(l))) again = true;
+      // Still in use (a container kept as task history): tried again on the next change.
+      await this.release(l);
     }
     if (bookChanged) await this.saveBook();
-    if (this.fullSeen && !this.swept) again = !(await this.sweep(wanted)) || again;
+    if (this.fullSeen && !this.swept) await this.sweep(wanted);
     if (again) this.retryLater();
   }
 
@@ -301,8 +315,13 @@ export class NodeNetworks {
         services.add(s.serviceId ?? '');
         for (const t of s.tasks ?? []) tasks.add(t);
       }
-      changed = assign(entry.services, services, SERVICE_ADDRESS_CAPACITY, (k) => this.opts.logger.warn({ network: l.id, service: k }, 'networks: no service address left on this node')) || changed;
-      changed = assign(entry.tasks, tasks, STAND_IN_CAPACITY, (k) => this.opts.logger.warn({ network: l.id, task: k }, 'networks: no task address left on this node')) || changed;
+      const full = (what: string) => (k: string) => {
+        if (this.warnedFull.has(k)) return;
+        this.warnedFull.add(k);
+        this.opts.logger.warn({ network: l.id, [what]: k }, `networks: no ${what} address left on this node's bridge for the network`);
+      };
+      changed = assign(entry.services, services, SERVICE_ADDRESS_CAPACITY, full('service')) || changed;
+      changed = assign(entry.tasks, tasks, STAND_IN_CAPACITY, full('task')) || changed;
     }
     return changed;
   }
@@ -419,6 +438,14 @@ export class NodeNetworks {
     return ok;
   }
 
+  private async bridgeExists(l: LocalNetwork): Promise<boolean> {
+    try {
+      return (await this.opts.bridges.own()).some((b) => b.dockerNetwork === l.info.dockerNetwork);
+    } catch {
+      return true; // cannot tell: keep it
+    }
+  }
+
   /** No task of the node uses the network any more: resolver, addresses and bridge go. */
   private async release(l: LocalNetwork): Promise<boolean> {
     await l.dns?.close();
@@ -441,9 +468,17 @@ export class NodeNetworks {
   /**
    * The resolver of one local network: a name answers on the networks of the task asking (found
    * by its address), or, for an address the engine does not know yet, on this network only.
+   * Only the network's own tasks and the node itself may ask: the host accepts packets for this
+   * gateway from any interface, so a task of another network (or a host of the LAN with a
+   * route) could otherwise read this network's names, or use the server as an open resolver.
+   * Tasks whose networks are all internal get no forwarding either (no way out, not even DNS).
    */
   private lookupFor(networkId: string): DnsLookup {
     return async ({ name, type, from }) => {
+      const l = this.local.get(networkId);
+      const ip = parseIpv4OrUndefined(from);
+      const inSubnet = l !== undefined && ip !== undefined && cidrContains(parseCidr(l.info.subnet), ip);
+      if (!inSubnet && !hostAddresses().includes(from)) return 'nxdomain';
       let key = name.toLowerCase().replace(/\.$/, '');
       // A task's hostname is `<service>.<slot>.<task id>`: the system resolver takes what follows
       // its first dot as the search domain and asks `redis.1.<task id>` first (busybox's
@@ -452,14 +487,20 @@ export class NodeNetworks {
       const labels = key.split('.');
       const searched = labels.length >= 3 && this.tasks.has(labels[labels.length - 1]!);
       if (searched) key = labels.slice(0, -2).join('.');
-      const nets = await this.networksOf(from, networkId);
+      const nets = await this.networksOf(from, networkId, inSubnet);
       for (const n of nets) {
         const entry = this.names.get(n)?.get(key);
         if (!entry) continue;
-        // A name of ours with no IPv4 question or no address: NODATA, so clients try A.
-        return { addresses: type === DNS_TYPE_A ? entry.addresses : [], ttl: entry.ttl };
+        // A name of ours with no IPv4 question or no address: NODATA, so clients try A. Several
+        // addresses come in turns, as Docker shuffles them: clients that take the first one
+        // would otherwise all call the same task.
+        if (type !== TYPE_A) return { addresses: [], ttl: entry.ttl };
+        const turn = this.turn++ % Math.max(1, entry.addresses.length);
+        return { addresses: [...entry.addresses.slice(turn), ...entry.addresses.slice(0, turn)], ttl: entry.ttl };
       }
-      return searched ? 'nxdomain' : undefined;
+      // tasks.<x> is ours whether or not x exists here; internal networks have no way out.
+      if (searched || key.startsWith('tasks.') || nets.every((n) => this.networks.get(n)?.spec?.internal === true)) return 'nxdomain';
+      return undefined;
     };
   }
 
@@ -469,11 +510,14 @@ export class NodeNetworks {
    * that is not on `asked` is stale (the address was given to another container since):
    * the engine is asked again.
    */
-  private async networksOf(from: string, asked: string): Promise<string[]> {
+  private async networksOf(from: string, asked: string, container: boolean): Promise<string[]> {
     let task = this.owners.get(from);
     const fresh = (t: string | undefined): boolean => t !== undefined && (this.tasks.get(t) ?? []).includes(asked);
-    if (!fresh(task) && Date.now() - this.ownersAt >= MEMBERS_REFRESH_MS) {
-      await this.refreshMembers();
+    // A container the last look did not know (just started): look again, once for all those
+    // asking at the same moment. The node's own processes are no container: never looked up.
+    if (container && !fresh(task)) {
+      this.refreshing ??= this.refreshMembers().finally(() => (this.refreshing = undefined));
+      await this.refreshing;
       task = this.owners.get(from);
     }
     const nets = fresh(task) ? this.tasks.get(task!)! : [];
@@ -482,7 +526,6 @@ export class NodeNetworks {
 
   /** Which local container has which address on the node's bridges, from the engine. */
   private async refreshMembers(): Promise<void> {
-    this.ownersAt = Date.now();
     const owners = new Map<string, string>();
     const addrs = new Map<string, string>();
     for (const l of this.local.values()) {
@@ -507,7 +550,8 @@ export class NodeNetworks {
     this.bookLoaded = true;
     try {
       const parsed = JSON.parse(await readFile(this.opts.stateFile, 'utf8')) as unknown;
-      if (parsed && typeof parsed === 'object') this.book = parsed as AddressBook;
+      if (isAddressBook(parsed)) this.book = parsed;
+      else this.opts.logger.warn({ file: this.opts.stateFile }, 'networks: the address book is not one; starting afresh');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger.warn({ err, file: this.opts.stateFile }, 'networks: the address book is unreadable; starting afresh');
     }
@@ -542,7 +586,15 @@ export class NodeNetworks {
   }
 }
 
-const DNS_TYPE_A = 1;
+
+function isAddressBook(v: unknown): v is AddressBook {
+  const indexes = (o: unknown): boolean => typeof o === 'object' && o !== null && Object.values(o).every((i) => Number.isInteger(i) && (i as number) >= 0);
+  return typeof v === 'object' && v !== null && Object.values(v).every((e) => typeof e === 'object' && e !== null && indexes((e as AddressBook[string]).services) && indexes((e as AddressBook[string]).tasks));
+}
+
+function parseIpv4OrUndefined(text: string): number | undefined {
+  return isIpv4(text) ? parseIpv4(text) : undefined;
+}
 
 /** The host's own IPv4 addresses (the bridges' gateways and service addresses among them). */
 function hostAddresses(): string[] {
