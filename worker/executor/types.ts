@@ -41,6 +41,8 @@ export interface TaskRunSpec {
    * EXPOSE ports to these when the task is on a network.
    */
   expose?: { targetPort: number; protocol: 'tcp' | 'udp' }[];
+  /** Docker's mounts (proto Mount); the process runtime's meaning is in process.ts. */
+  mounts?: TaskMount[];
   /** SIGTERM, then SIGKILL after this. */
   stopGraceMs: number;
   /** Absent: the image's own HEALTHCHECK (docker), no check (process). */
@@ -49,6 +51,21 @@ export interface TaskRunSpec {
   secrets?: MountedFiles;
   /** Configs (docker: at their absolute target; process: BATON_CONFIGS_DIR), absent when none. */
   configs?: MountedFiles;
+}
+
+export interface TaskMount {
+  type: 'volume' | 'bind' | 'tmpfs';
+  /** Volume name ('' = anonymous) or the node's path (bind); '' for tmpfs. */
+  source: string;
+  /** Absolute path in the task. */
+  target: string;
+  readOnly: boolean;
+  volumeDriver?: string;
+  volumeOptions?: Record<string, string>;
+  volumeNoCopy?: boolean;
+  volumeLabels?: Record<string, string>;
+  tmpfsSizeBytes?: number;
+  tmpfsMode?: number;
 }
 
 /**
