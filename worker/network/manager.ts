@@ -181,8 +181,8 @@ export class NodeNetworks {
 
   /**
    * A process shares the node's network namespace: it cannot be given a resolver, so it is told
-   * the resolver's address and each service's address on its first network, as of its start
-   * (the addresses stay the service's for its life).
+   * the resolver's address (on its first network) and each service's address on its networks,
+   * as of its start (the addresses stay the service's for its life).
    */
   private processEnv(infos: LocalNetwork[]): string[] {
     const env = [`BATON_DNS_SERVER=${infos[0]!.info.gateway}`];
@@ -273,7 +273,8 @@ export class NodeNetworks {
       }
     }
     if (this.local.size > 0) await this.refreshMembers();
-    this.opts.applyInternal(this.listeners());
+    // Networks no task wants any more lose their listeners before their addresses go.
+    this.opts.applyInternal(this.listeners(wanted));
     for (const l of [...this.local.values()]) {
       if (wanted.has(l.id)) continue;
       // Still in use (a container kept as task history): tried again on the next change.
@@ -360,10 +361,11 @@ export class NodeNetworks {
   }
 
   /** Every east-west listener of the node: VIPs on each service's ports, stand-ins on their task's. */
-  private listeners(): InternalListener[] {
+  private listeners(wanted: ReadonlySet<string>): InternalListener[] {
     const out: InternalListener[] = [];
     const host = hostAddresses();
     for (const l of this.local.values()) {
+      if (!wanted.has(l.id)) continue;
       // The network's tasks, and the node itself: its processes (process tasks among them)
       // connect from one of the host's own addresses, whichever the kernel picks.
       const allowFrom = [l.info.subnet, ...host];
