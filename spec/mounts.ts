@@ -50,6 +50,8 @@ function csvFields(text: string): string[] | undefined {
     } else {
       const end = text.indexOf(',', at);
       field = text.slice(at, end < 0 ? text.length : end);
+      // Go's reader: a quote inside a field that is not quoted is an error (a bare quote).
+      if (field.includes('"')) return undefined;
       at = end < 0 ? text.length : end;
     }
     fields.push(field);
