@@ -4,16 +4,11 @@
 // are Docker's where Docker has one (its CLI's opts/mount.go and the engine's mount parser).
 import { baton } from '../proto/gen/baton.js';
 import { parseBytes } from './values.js';
+import { MAX_LABEL_KEY_LENGTH, MAX_LABEL_VALUE_LENGTH, MAX_MEMORY_BYTES, MAX_MOUNTS, MAX_MOUNT_OPTIONS, MAX_PATH_LENGTH } from './limits.js';
 import { echo, ok, problem, type Parsed } from './parsed.js';
-
-/** Mounts one service may have: far above real services, and each is work on every task's create. */
-export const MAX_MOUNTS = 64;
 
 /** Docker's rule for a local volume's name (at least two characters). */
 export const VOLUME_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
-
-/** Volume options and labels of one mount. */
-export const MAX_MOUNT_OPTIONS = 64;
 
 const TYPES: Record<string, baton.MountType> = {
   volume: baton.MountType.MOUNT_VOLUME,
@@ -190,7 +185,7 @@ export function mountProblems(mounts: readonly baton.Mount.$Properties[] | null 
     const target = m.target ?? '';
     const source = m.source ?? '';
     if (target === '') bad('field Target must not be empty');
-    else if (target.length > 4096 || source.length > 4096) bad('a path is more than 4096 characters');
+    else if (target.length > MAX_PATH_LENGTH || source.length > MAX_PATH_LENGTH) bad(`a path is more than ${MAX_PATH_LENGTH} characters`);
     else if (!target.startsWith('/')) bad(`invalid mount path: '${echo(target)}' mount path must be absolute`);
     else if (/^\/+$/.test(target)) bad("invalid specification: destination can't be '/'");
     else {
@@ -213,13 +208,15 @@ export function mountProblems(mounts: readonly baton.Mount.$Properties[] | null 
     const hasTmpfs = Number(m.tmpfsSizeBytes ?? 0) !== 0 || (m.tmpfsMode ?? 0) !== 0;
     if (hasTmpfs && type !== baton.MountType.MOUNT_TMPFS) bad('field TmpfsOptions must not be specified');
     const size = Number(m.tmpfsSizeBytes ?? 0);
-    if (!Number.isInteger(size) || size < 0 || size > 16 * 1024 ** 4) bad(`tmpfs size ${size} is not a size from 0 to 16 TiB`);
+    if (!Number.isInteger(size) || size < 0 || size > MAX_MEMORY_BYTES) bad(`tmpfs size ${size} is not a size from 0 to ${MAX_MEMORY_BYTES} bytes (16 TiB)`);
     if (!Number.isInteger(m.tmpfsMode ?? 0) || (m.tmpfsMode ?? 0) < 0 || (m.tmpfsMode ?? 0) > 0o7777) bad(`tmpfs mode ${m.tmpfsMode} is not a file mode (0 to 07777)`);
     if ((m.volumeDriver ?? '').length > 256) bad('the volume driver name is more than 256 characters');
     for (const [what, map] of [['volume options', m.volumeOptions], ['volume labels', m.volumeLabels]] as const) {
       const entries = Object.entries(map ?? {});
       if (entries.length > MAX_MOUNT_OPTIONS) bad(`${entries.length} ${what}, more than the limit of ${MAX_MOUNT_OPTIONS}`);
-      if (entries.some(([k, v]) => k === '' || k.length > 256 || v.length > 4096)) bad(`${what}: a key is empty or longer than 256 characters, or a value longer than 4096`);
+      if (entries.some(([k, v]) => k === '' || k.length > MAX_LABEL_KEY_LENGTH || v.length > MAX_LABEL_VALUE_LENGTH)) {
+        bad(`${what}: a key is empty or longer than ${MAX_LABEL_KEY_LENGTH} characters, or a value longer than ${MAX_LABEL_VALUE_LENGTH}`);
+      }
     }
   }
   return out;
