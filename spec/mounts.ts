@@ -97,7 +97,8 @@ export function parseMount(text: string, flag = '--mount'): Parsed<baton.Mount.$
       case 'type': {
         typeName = value!.toLowerCase();
         const type = TYPES[typeName];
-        if (type === undefined) problems.push(`invalid mount type "${echo(value!)}" (want volume, bind or tmpfs)`);
+        if (typeName === '') problems.push('type is required');
+        else if (type === undefined) problems.push(`invalid mount type "${echo(value!)}" (want volume, bind or tmpfs)`);
         else m.type = type;
         break;
       }

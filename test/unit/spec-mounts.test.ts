@@ -72,6 +72,7 @@ test('parseMount: every problem of one --mount in its one line, in Docker\'s wor
     assert.ok(line.includes(part), `${part} missing from: ${line}`);
   }
   assert.ok(line.startsWith('bad --mount "type=bind,'), line);
+  assert.match(refused('type=,target=/x'), /: type is required$/);
   assert.match(refused('type=nfs,target=/x'), /invalid mount type "nfs" \(want volume, bind or tmpfs\)/);
   assert.match(refused('type=tmpfs,target=/x,tmpfs-size=lots'), /invalid value for tmpfs-size: lots/);
   assert.match(refused('target="/x'), /quote/);
