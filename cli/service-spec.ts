@@ -11,6 +11,7 @@ import {
   parseCount,
   parseCpus,
   parseDuration,
+  parseMount,
   parsePublish,
   validateServiceSpec,
   type Parsed,
@@ -42,6 +43,7 @@ export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlag
   'stop-grace-period'?: string | undefined;
   secret?: string | string[] | undefined;
   config?: string | string[] | undefined;
+  mount?: string | string[] | undefined;
   balance?: string | undefined;
   image?: string | undefined;
   command?: (string | number)[] | undefined;
@@ -104,6 +106,8 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
   if (f.workdir) container.dir = f.workdir;
   container.secrets = repeated(f.secret).map(parseSecretRef);
   container.configs = repeated(f.config).map(parseConfigRef);
+  const mounts = mountsFromFlags(repeated(f.mount), '--mount', p);
+  if (mounts.length > 0) container.mounts = mounts;
   if (f['stop-grace-period']) container.stopGraceMs = duration('stop-grace-period', 0);
   const health = healthFromFlags(f, undefined, p);
   if (health) container.healthcheck = health;
@@ -146,4 +150,14 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
   for (const problem of validateServiceSpec(spec)) p.add(problem);
   p.check();
   return spec;
+}
+
+/** `--mount` (and `--mount-add`) values, each parsed; a bad one is noted and left out. */
+export function mountsFromFlags(texts: readonly string[], flag: string, p: FlagProblems): baton.Mount.$Properties[] {
+  return texts.flatMap((text) => {
+    const parsed = parseMount(text, flag);
+    if (parsed.ok) return [parsed.value];
+    p.add(parsed.problem);
+    return [];
+  });
 }

@@ -8,7 +8,7 @@ import { baton, BatonError } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 import { echo, parseBytes, parseCount, parseCpus, parseDuration, parsePublish } from '../spec/index.js';
-import { parseReplicas } from './service-spec.js';
+import { mountsFromFlags, parseReplicas } from './service-spec.js';
 import { validateServiceSpec } from '../spec/index.js';
 import { FlagProblems } from './flag-problems.js';
 import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
@@ -40,6 +40,8 @@ export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlag
   'restart-window'?: string | undefined;
   'network-add'?: string | string[] | undefined;
   'network-rm'?: string | string[] | undefined;
+  'mount-add'?: string | string[] | undefined;
+  'mount-rm'?: string | string[] | undefined;
   'endpoint-mode'?: string | undefined;
   args?: string | undefined;
   force?: boolean | undefined;
@@ -173,6 +175,7 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   const constraintRm = new Set(repeated(f['constraint-rm']));
   placement.constraints = [...(placement.constraints ?? []).filter((c) => !constraintRm.has(c)), ...repeated(f['constraint-add'])];
   applyDataRefFlags(container, f);
+  applyMountFlags(container, f, p);
   const resources = (task.resources ??= {});
   const limits = (resources.limits ??= {});
   const reservations = (resources.reservations ??= {});
@@ -198,6 +201,25 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   for (const problem of validateServiceSpec(spec)) p.add(problem);
   p.check();
   return spec;
+}
+
+/**
+ * `--mount-rm TARGET` then `--mount-add MOUNT`, Docker's semantics: a mount is removed by its
+ * target (one not mounted is an error, as Docker's), and an added mount replaces one on the same
+ * target. The spec's rules (a duplicate target…) are validateServiceSpec's.
+ */
+function applyMountFlags(container: baton.ContainerSpec.$Properties, f: UpdateFlags, p: FlagProblems): void {
+  const clean = (target: string): string => (target.length > 1 ? target.replace(/\/+$/, '') : target);
+  let mounts = container.mounts ?? [];
+  for (const target of repeated(f['mount-rm'])) {
+    const kept = mounts.filter((m) => clean(m.target ?? '') !== clean(target));
+    if (kept.length === mounts.length) p.add(`--mount-rm ${echo(target)}: no mount has that target`);
+    mounts = kept;
+  }
+  for (const add of mountsFromFlags(repeated(f['mount-add']), '--mount-add', p)) {
+    mounts = [...mounts.filter((m) => clean(m.target ?? '') !== clean(add.target ?? '')), add];
+  }
+  container.mounts = mounts;
 }
 
 function hasAny(f: UpdateConfigFlags, which: Which): boolean {
@@ -226,6 +248,8 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('network-rm', { type: 'string', requiresArg: true, describe: 'leave a network, by name or id (repeatable)' })
             .option('endpoint-mode', { type: 'string', requiresArg: true, describe: 'vip or dnsrr: how the name resolves on its networks' })
             .option('constraint-rm', { type: 'string', requiresArg: true, describe: 'an existing constraint, as written (repeatable)' })
+            .option('mount-add', { type: 'string', requiresArg: true, describe: 'a mount, as service create --mount takes it (repeatable)' })
+            .option('mount-rm', { type: 'string', requiresArg: true, describe: 'a mount\'s target path (repeatable)' })
             .option('secret-add', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=FILE,mode=0400 (repeatable)' })
             .option('secret-rm', { type: 'string', requiresArg: true, describe: 'a secret\'s name (repeatable)' })
             .option('config-add', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=/PATH,mode=0444 (repeatable)' })

@@ -4,7 +4,7 @@ import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { numeric, withClient, type GlobalArgs } from './context.js';
 import { bytesText, durationText, json, listOptions, print, printedIdsOrJson, table } from './output.js';
 import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.js';
-import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS } from '../spec/index.js';
+import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS, mountTypeName } from '../spec/index.js';
 import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
@@ -114,6 +114,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('stop-grace-period', { type: 'string', describe: 'default 10s' })
           .option('secret', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=FILE,mode=0400: at /run/secrets/FILE (repeatable)' })
           .option('config', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=/PATH,mode=0444 (repeatable)' })
+          .option('mount', { type: 'string', requiresArg: true, describe: 'type=volume|bind|tmpfs,source=NAME|/PATH,target=/PATH[,readonly][,volume-opt=K=V][,tmpfs-size=64m] (repeatable)' })
           .options(healthOptions)
           .option('balance', { type: 'string', describe: 'how the routing mesh spreads new connections: round-robin (default) or least-connections' })
           .option('network', { type: 'string', requiresArg: true, describe: 'a network to join: NAME or name=NAME,alias=ALIAS[,alias=...] (repeatable); other services on it reach this one by name' })
@@ -274,6 +275,8 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
     ['Exposed', (spec.endpoint?.expose ?? []).map((p) => `${p.targetPort ?? 0}/${p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp'}`).join(', ') || undefined],
     ['Secrets', (c.secrets ?? []).map((r) => `${r.secretName ?? ''} -> /run/secrets/${r.target ?? ''} (${fileMode(r.mode)})`).join(', ') || undefined],
     ['Configs', (c.configs ?? []).map((r) => `${r.configName ?? ''} -> ${r.target ?? ''} (${fileMode(r.mode)})`).join(', ') || undefined],
+    // Docker's layout: one Target block per mount.
+    ['Mounts', (c.mounts ?? []).map((m) => `\n Target:\t${m.target ?? ''}\n  Source:\t${m.source ?? ''}\n  ReadOnly:\t${m.readOnly ? 'true' : 'false'}\n  Type:\t${mountTypeName(m.type)}`).join('') || undefined],
     ['Balance', s.endpoint?.ports?.some((p) => p.publishMode !== baton.PublishMode.HOST) ? (spec.endpoint?.balance === baton.BalanceMode.LEAST_CONNECTIONS ? 'least-connections' : 'round-robin') : undefined],
     ['UpdateStatus', updateStatusText(s.updateStatus)],
     ['UpdateConfig', updateConfigText(spec.update)],

@@ -7,3 +7,4 @@ export * from './constraints.js';
 export * from './defaults.js';
 export * from './limits.js';
 export * from './validate.js';
+export * from './mounts.js';

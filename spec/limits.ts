@@ -72,6 +72,11 @@ export const PREDEFINED_NETWORKS: readonly string[] = ['bridge', 'host', 'none',
 /** The one network driver: a cluster-scoped network (Docker's overlay). */
 export const NETWORK_DRIVER = 'overlay';
 
+/** Mounts one service may have (--mount): far above real services; each is work at every task's create. */
+export const MAX_MOUNTS = 64;
+/** Volume options, and volume labels, of one mount. */
+export const MAX_MOUNT_OPTIONS = 64;
+
 /** Secrets and configs one service may mount. */
 export const MAX_DATA_REFS = 100;
 

@@ -11,6 +11,7 @@ import { baton } from '../proto/gen/baton.js';
 import { parseConstraintText } from './constraints.js';
 import { DEFAULT_RUNTIME } from './defaults.js';
 import { echo } from './parsed.js';
+import { mountProblems } from './mounts.js';
 import * as L from './limits.js';
 
 /** Every problem of a service spec as it arrived (decoded, not yet normalised). */
@@ -172,6 +173,12 @@ function taskSpec(p: Problems, task: baton.TaskSpec.$Properties | null | undefin
     if (list.length > L.MAX_DATA_REFS) p.add(`${list.length} ${what}, more than the limit of ${L.MAX_DATA_REFS}`);
     for (const r of list) p.int(`${what} file mode`, r.mode, 0, 0o7777);
   }
+  // Where the secrets and configs land (worker/agent/task-files.ts): a mount may not cover one.
+  const dataTargets = [
+    ...(c.secrets ?? []).map((r) => `/run/secrets/${r.target || r.secretName || ''}`),
+    ...(c.configs ?? []).map((r) => r.target || `/${r.configName ?? ''}`),
+  ];
+  for (const problem of mountProblems(c.mounts, dataTargets)) p.add(problem);
   for (const which of ['limits', 'reservations'] as const) {
     const r = task?.resources?.[which];
     p.int(`${which} nano_cpus`, r?.nanoCpus, 0, L.MAX_NANO_CPUS, `(${L.MAX_CPUS} CPUs)`);

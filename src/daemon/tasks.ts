@@ -31,7 +31,7 @@ export interface TaskRuntimeOptions {
 /** The runtimes this machine offers: the process runtime always, docker when an engine answers. */
 export async function availableExecutors(o: Pick<TaskRuntimeOptions, 'nodeId' | 'clusterId' | 'dataDir' | 'bindAddress' | 'logger'>): Promise<Executor[]> {
   const executors: Executor[] = [
-    createProcessExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, stateDir: join(o.dataDir, 'tasks', 'process'), bindAddress: o.bindAddress, logger: o.logger }),
+    createProcessExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, stateDir: join(o.dataDir, 'tasks', 'process'), volumesDir: join(o.dataDir, 'volumes'), bindAddress: o.bindAddress, logger: o.logger }),
   ];
   const docker = createDockerExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, bindAddress: o.bindAddress, logger: o.logger });
   if (await docker.available()) executors.push(docker);

@@ -109,15 +109,33 @@ export async function removeClusterContainers(docker: Docker, clusterIds: Readon
 }
 
 /**
+ * Removes every volume labelled with one of these clusters (the docker executor labels the named
+ * volumes of service mounts with baton.cluster; they outlive their tasks by design). Called after
+ * the containers are gone: a volume still in use cannot be removed (409).
+ */
+export async function removeClusterVolumes(docker: Docker, clusterIds: ReadonlySet<string>): Promise<void> {
+  const { Volumes } = await docker.listVolumes({ filters: { label: ['baton.cluster'] } });
+  for (const v of Volumes ?? []) {
+    if (!clusterIds.has(v.Labels?.['baton.cluster'] ?? '')) continue;
+    try {
+      await docker.getVolume(v.Name).remove();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    }
+  }
+}
+
+/**
  * BatonCluster.forTest for tests on Docker: when the test ends the daemons stop, then the
  * containers of the clusters it initialized go (they outlive their daemons by design), then
- * their networks, then the data. Hooks a test adds after this one run after it.
+ * their volumes, then their networks, then the data. Hooks a test adds after this one run after it.
  */
 export function dockerCluster(t: { after(fn: () => Promise<void>): void }, docker: Docker, extra: string[] = [], options: ClusterOptions = {}): BatonCluster {
   const c = new BatonCluster(extra, options);
   t.after(async () => {
     await c.stopAll();
     await removeClusterContainers(docker, c.clusterIds);
+    await removeClusterVolumes(docker, c.clusterIds);
     await removeClusterNetworks(docker, c.clusterIds);
     c.cleanup();
   });

@@ -1,7 +1,7 @@
 // From an assigned baton.Task to what an executor runs (worker/executor/types.ts).
 import { baton } from '../../proto/gen/baton.js';
-import type { HealthCheckSpec, PortBinding, TaskHealth, TaskRunSpec } from '../executor/types.js';
-import { DEFAULT_RUNTIME, DEFAULT_STOP_GRACE_MS } from '../../spec/index.js';
+import type { HealthCheckSpec, PortBinding, TaskHealth, TaskMount, TaskRunSpec } from '../executor/types.js';
+import { DEFAULT_RUNTIME, DEFAULT_STOP_GRACE_MS, mountTypeName } from '../../spec/index.js';
 
 export { DEFAULT_STOP_GRACE_MS };
 
@@ -36,10 +36,27 @@ export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeI
     limits: { nanoCpus: limits.nanoCpus ?? 0, memoryBytes: limits.memoryBytes ?? 0 },
     ports: targetPorts(task),
     ...exposedPorts(task),
+    ...((c.mounts ?? []).length > 0 ? { mounts: (c.mounts ?? []).map(taskMount) } : {}),
     stopGraceMs: stopGraceMs(task),
     ...(c.healthcheck ? { healthcheck: healthCheckOf(c.healthcheck) } : {}),
     ...files,
   };
+}
+
+function taskMount(m: baton.Mount.$Properties): TaskMount {
+  const type = mountTypeName(m.type);
+  const out: TaskMount = { type, source: m.source ?? '', target: m.target ?? '', readOnly: m.readOnly ?? false };
+  if (type === 'volume') {
+    if (m.volumeDriver) out.volumeDriver = m.volumeDriver;
+    if (Object.keys(m.volumeOptions ?? {}).length > 0) out.volumeOptions = { ...m.volumeOptions };
+    if (m.volumeNocopy) out.volumeNoCopy = true;
+    if (Object.keys(m.volumeLabels ?? {}).length > 0) out.volumeLabels = { ...m.volumeLabels };
+  }
+  if (type === 'tmpfs') {
+    if (Number(m.tmpfsSizeBytes ?? 0) > 0) out.tmpfsSizeBytes = Number(m.tmpfsSizeBytes);
+    if (m.tmpfsMode) out.tmpfsMode = m.tmpfsMode;
+  }
+  return out;
 }
 
 function healthCheckOf(h: baton.HealthConfig.$Properties): HealthCheckSpec {

@@ -111,7 +111,7 @@ export function createOptions(
       // name with a local container's address instead of forwarding it to the node's resolver.
       ...(first ? { NetworkMode: first.dockerNetwork } : {}),
       ...(spec.dns && spec.dns.length > 0 ? { Dns: spec.dns } : {}),
-      Mounts: fileMounts(spec),
+      Mounts: [...taskMounts(spec), ...fileMounts(spec)],
       // The orchestrator restarts tasks (as new tasks); Docker restarting them would hide exits.
       RestartPolicy: { Name: 'no' },
       // The engine's tiny init (docker-init) as PID 1: a program running as PID 1 gets no
@@ -147,6 +147,30 @@ function healthcheck(h: HealthCheckSpec | undefined): { Healthcheck?: Docker.Hea
 export function healthOf(info: Docker.ContainerInspectInfo): TaskHealth {
   const status = info.State.Health?.Status;
   return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
+}
+
+/**
+ * The service's mounts, as Docker's service mounts. A named volume is made by the engine at the
+ * container's create if the node has none of that name (with its driver, options and labels,
+ * plus baton's cluster and node labels, so a test or an operator can find what a cluster left
+ * on a node); it outlives the task, so a task replaced on that node finds its data. An
+ * anonymous volume goes with its container (the executor removes containers with `v`).
+ */
+export function taskMounts(spec: TaskRunSpec): Docker.MountSettings[] {
+  return (spec.mounts ?? []).map((m) => {
+    const out: Docker.MountSettings = { Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly };
+    if (m.type === 'volume') {
+      out.VolumeOptions = {
+        NoCopy: m.volumeNoCopy ?? false,
+        Labels: { ...m.volumeLabels, [LABEL.cluster]: spec.clusterId, [LABEL.node]: spec.nodeId },
+        // An empty name is the engine's default driver (local), and does not clash with a volume of that name made with another driver.
+        DriverConfig: { Name: m.volumeDriver ?? '', Options: { ...m.volumeOptions } },
+      };
+    }
+    // 0 is the engine's default for both: no size limit, mode 1777.
+    if (m.type === 'tmpfs') out.TmpfsOptions = { SizeBytes: m.tmpfsSizeBytes ?? 0, Mode: m.tmpfsMode ?? 0 };
+    return out;
+  });
 }
 
 /** Secrets and configs: each file bind-mounted read-only from the agent's memory-backed directory. */

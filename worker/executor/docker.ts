@@ -3,6 +3,7 @@
 // every call, so a restarted worker (a new executor) adopts what the previous one started, and
 // several nodes sharing one engine (every multi-node test on one machine) never see each
 // other's containers, because every lookup filters on this executor's cluster AND node.
+import { stat } from 'node:fs/promises';
 import Docker from 'dockerode';
 import pino, { type Logger } from 'pino';
 import { FrameDemuxer } from './docker-logs.js';
@@ -116,6 +117,7 @@ class DockerExecutor implements Executor {
     }
     await ensureImage(this.docker, spec.image, this.opts.pullTimeoutMs ?? 5_000, this.logger);
     await this.requireNetworks(spec);
+    await requireBindSources(spec);
     const imageExposed = (spec.networks ?? []).length > 0 ? await this.imageExposed(spec) : [];
     let c: Docker.Container;
     try {
@@ -324,6 +326,25 @@ class DockerExecutor implements Executor {
     } finally {
       // A consumer that stops early must not leave the engine streaming into a dead socket.
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    }
+  }
+}
+
+/**
+ * A bind's source must be on the node already, as Docker's service mounts want (the engine does
+ * not make it). Checked here, on the node (the node's engine is local: ports are bound on the
+ * node's address for the same reason), so the task fails with Docker's own one line rather than
+ * whatever the create reports.
+ */
+async function requireBindSources(spec: TaskRunSpec): Promise<void> {
+  for (const m of spec.mounts ?? []) {
+    if (m.type !== 'bind') continue;
+    try {
+      await stat(m.source);
+    } catch (err) {
+      const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: bind source path does not exist: ${m.source}`);
+      throw new ExecutorError('INVALID_SPEC', `task ${spec.taskId}: bind source path ${m.source}: ${errorMessage(err)}`);
     }
   }
 }

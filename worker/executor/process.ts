@@ -18,6 +18,7 @@ import { fileLogs } from './process-logs.js';
 import { DEFAULT_BIND_ADDRESS, allocatePorts, portEnv, withExposed } from './process-ports.js';
 import { probes, validateHealthCheck } from './health-spec.js';
 import { ProcessHealthChecker } from './process-health.js';
+import { checkMountVariables, defaultTmpfsDir, mountPaths, mountVariable, prepareMounts, removeTaskMounts, type MountDirs } from './process-mounts.js';
 import {
   STDERR_FILE,
   STDOUT_FILE,
@@ -52,6 +53,10 @@ export interface ProcessExecutorOptions {
   pollMs?: number;
   /** The node's address: task ports are picked there, and tasks told it as BATON_HOST_IP. Default 127.0.0.1. */
   bindAddress?: string;
+  /** Named volumes, a directory each, kept across tasks (process-mounts.ts). Default `<stateDir>/.volumes`. */
+  volumesDir?: string;
+  /** Per-task directories of tmpfs mounts. Default /dev/shm/baton-tmpfs (or `<stateDir>/.tmpfs` without /dev/shm). */
+  tmpfsDir?: string;
 }
 
 export const ADOPTED_EXIT_UNKNOWN = 'exit status unknown (adopted process)';
@@ -90,6 +95,14 @@ class ProcessExecutor implements Executor {
 
   async available(): Promise<boolean> {
     return true;
+  }
+
+  private get mountDirs(): MountDirs {
+    // '.' names are never task directories (task ids start with a letter or digit).
+    return {
+      volumesDir: this.opts.volumesDir ?? join(this.opts.stateDir, '.volumes'),
+      tmpfsDir: this.opts.tmpfsDir ?? defaultTmpfsDir(join(this.opts.stateDir, '.tmpfs')),
+    };
   }
 
   private dir(taskId: string): string {
@@ -141,6 +154,7 @@ class ProcessExecutor implements Executor {
     };
     if (spec.command.length === 0 || spec.command[0] === '') bad('the process runtime needs a command (command[0] is the program)');
     if (spec.dir !== '' && !isAbsolute(spec.dir)) bad(`working directory ${spec.dir} is not absolute`);
+    checkMountVariables(spec);
     if (spec.clusterId !== this.opts.clusterId || spec.nodeId !== this.opts.nodeId) {
       bad(`it belongs to node ${spec.nodeId} of cluster ${spec.clusterId}, not to this one`);
     }
@@ -174,6 +188,8 @@ class ProcessExecutor implements Executor {
     // the agent wrote (task.json records only these paths, never the data).
     if (s.secrets?.dir) env.BATON_SECRETS_DIR = s.secrets.dir;
     if (s.configs?.dir) env.BATON_CONFIGS_DIR = s.configs.dir;
+    const paths = mountPaths(s, this.dir(s.taskId), this.mountDirs);
+    for (const [i, m] of (s.mounts ?? []).entries()) env[mountVariable(m.target)] = paths[i]!;
     // Last: the ports are what the mesh will target, so the task must not be told otherwise.
     return { ...env, BATON_HOST_IP: this.bindAddress, ...portEnv(ports) };
   }
@@ -204,6 +220,7 @@ class ProcessExecutor implements Executor {
   private async spawnTask(taskId: string): Promise<TaskObservation> {
     const f = await this.require(taskId);
     if (f.state !== 'created' || this.children.has(taskId)) return this.observe(f);
+    await prepareMounts(f.spec, mountPaths(f.spec, this.dir(taskId), this.mountDirs));
     const ports = await allocatePorts(withExposed(f.spec), this.bindAddress);
     const cwd = await this.cwd(f);
     const [program, ...rest] = f.spec.command as [string, ...string[]];
@@ -347,6 +364,7 @@ class ProcessExecutor implements Executor {
     if (!(await this.read(taskId))) return;
     await this.queues.get(taskId);
     this.children.delete(taskId);
+    await removeTaskMounts(taskId, this.mountDirs);
     await rm(this.dir(taskId), { recursive: true, force: true });
   }
 

@@ -209,6 +209,15 @@ export function validateCommon(spec: TaskRunSpec): void {
     if (exposed.has(key)) bad(`exposed port ${key} is listed twice`);
     exposed.add(key);
   }
+  const targets = new Set<string>();
+  for (const m of spec.mounts ?? []) {
+    if (m.type !== 'volume' && m.type !== 'bind' && m.type !== 'tmpfs') bad(`mount type ${String(m.type)} is not volume, bind or tmpfs`);
+    if (!m.target.startsWith('/') || /^\/+$/.test(m.target)) bad(`mount target ${JSON.stringify(m.target)} is not an absolute path other than /`);
+    if (targets.has(m.target)) bad(`two mounts on ${JSON.stringify(m.target)}`);
+    targets.add(m.target);
+    if (m.type === 'bind' && !m.source.startsWith('/')) bad(`bind source ${JSON.stringify(m.source)} is not an absolute path`);
+    if (m.type === 'volume' && m.source !== '' && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(m.source)) bad(`volume name ${JSON.stringify(m.source)} is not valid`);
+  }
   const networks = new Set<string>();
   for (const n of spec.networks ?? []) {
     // A Docker network's ID or name: what the engine accepts, and nothing a path could climb with.
