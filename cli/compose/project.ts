@@ -2,12 +2,11 @@
 // the stack) and the secrets, configs and networks they use. Nothing here talks to the cluster.
 import { homedir } from 'node:os';
 import { BatonError, type baton } from '../../client/index.js';
-import { describeProblems } from '../../spec/index.js';
 import type { Env } from './interpolate.js';
 import { loadFiles } from './load.js';
 import { readDecls, type ObjectDecl } from './objects.js';
 import { defaultNetwork, readNetworkDecls, type NetworkDecl } from './networks.js';
-import { Node } from './reader.js';
+import { ComposeProblems, Node } from './reader.js';
 import { NAMESPACE_LABEL, readService } from './service.js';
 import { readVolumeDecls } from './volumes.js';
 
@@ -64,10 +63,10 @@ export function loadStack(files: readonly string[], stack: string, env: Env, war
       specs.push(readService(key, n, ctx));
     } catch (err) {
       if (!(err instanceof BatonError) || err.code !== 'INVALID_ARGUMENT') throw err;
-      problems.push(err.message);
+      problems.push(...ComposeProblems.of(err));
     }
   }
-  if (problems.length > 0) throw new BatonError('INVALID_ARGUMENT', describeProblems(problems));
+  if (problems.length > 0) throw new ComposeProblems(problems);
   return { name: stack, services: specs, secrets, configs, networks: [...used.values()] };
 }
 

@@ -12,8 +12,8 @@
 // - a short-syntax option Docker ignores without a word (`z`, `cached`, a typo) is warned about.
 import { isAbsolute, posix, resolve } from 'node:path';
 import { BatonError, baton } from '../../client/index.js';
-import { describeProblems, parseBytes } from '../../spec/index.js';
-import type { Node } from './reader.js';
+import { parseBytes } from '../../spec/index.js';
+import { ComposeProblems, type Node } from './reader.js';
 
 export interface VolumeDecl {
   /** The key under top-level `volumes:`. */
@@ -97,7 +97,7 @@ export function readServiceMounts(service: Node, ctx: MountContext): baton.Mount
       mounts.push({ at, mount: read() });
     } catch (err) {
       if (!(err instanceof BatonError)) throw err;
-      problems.push(err.message);
+      problems.push(...ComposeProblems.of(err));
     }
   };
   const list = service.child('volumes');
@@ -112,7 +112,7 @@ export function readServiceMounts(service: Node, ctx: MountContext): baton.Mount
     if (first) problems.push(`${at.file}: ${at.path} mounts ${mount.target ?? ''} again (already mounted by ${first.path}): Duplicate mount point`);
     else seen.set(mount.target ?? '', at);
   }
-  if (problems.length > 0) throw new BatonError('INVALID_ARGUMENT', describeProblems(problems));
+  if (problems.length > 0) throw new ComposeProblems(problems);
   return mounts.map((m) => m.mount);
 }
 
@@ -157,7 +157,9 @@ function bindSource(source: string, ctx: MountContext): string {
 
 function absoluteTarget(at: Node, target: string): string {
   if (!target.startsWith('/')) at.fail(`has target "${target}": invalid mount path, it must be absolute`);
-  return posix.normalize(target);
+  // Cleaned as the engine cleans it, so `/data/` and `/data` are one mount point.
+  const clean = posix.normalize(target);
+  return clean.length > 1 && clean.endsWith('/') ? clean.slice(0, -1) : clean;
 }
 
 function unsupportedPropagation(p: string): string {
