@@ -101,7 +101,6 @@ export function readServiceMounts(service: Node, ctx: MountContext): baton.Mount
     }
   };
   const list = service.child('volumes');
-  if (list.present && !Array.isArray(list.value)) list.fail(`must be a list${list.got()}`);
   for (const item of list.items()) each(item, () => (item.isMap() ? longSyntax(item, ctx) : shortSyntax(item, ctx)));
   const tmpfs = service.child('tmpfs');
   for (const item of Array.isArray(tmpfs.value) ? tmpfs.items() : tmpfs.present ? [tmpfs] : []) each(item, () => tmpfsEntry(item));
