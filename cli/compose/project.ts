@@ -66,7 +66,8 @@ export function loadStack(files: readonly string[], stack: string, env: Env, war
       problems.push(...ComposeProblems.of(err));
     }
   }
-  if (problems.length > 0) throw new ComposeProblems(problems);
+  // One problem several services share (the stack's default network's name) is said once.
+  if (problems.length > 0) throw new ComposeProblems([...new Set(problems)]);
   return { name: stack, services: specs, secrets, configs, networks: [...used.values()] };
 }
 

@@ -302,3 +302,16 @@ test('fixture docker/awesome-compose prometheus-grafana: two mounts on /promethe
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a problem every service shares (the default network\'s name too long) is said once, not once per service', () => {
+  const root = mkdtempSync(join(tmpdir(), 'baton-composevol-'));
+  try {
+    writeFileSync(join(root, 'compose.yml'), 'services:\n  a:\n    image: x\n  b:\n    image: x\n');
+    const stack = 's'.repeat(56);
+    assert.throws(() => loadStack([join(root, 'compose.yml')], stack, {}, () => {}), {
+      message: `stack ${stack}: its default network (for the services that name no network) would be ${stack}_default, which the manager would refuse: network name "${stack}_default" is 64 characters, more than the limit of 63`,
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
