@@ -1,5 +1,6 @@
 // A whole stack from its Compose files: the services' specs (named STACK_service, labelled with
-// the stack) and the secrets, configs and networks they use. Nothing here talks to the cluster.
+// the stack, their volumes as mounts) and the secrets, configs and networks they use. Nothing
+// here talks to the cluster.
 import { homedir } from 'node:os';
 import { BatonError, type baton } from '../../client/index.js';
 import type { Env } from './interpolate.js';
