@@ -19,14 +19,17 @@ export function canonicalSpec(spec: baton.ServiceSpec.$Properties): string {
   return JSON.stringify(strip(obj) ?? {});
 }
 
+/** The spec's map fields (a mount's volume options and labels among them). */
+const MAPS = new Set(['labels', 'volumeOptions', 'volumeLabels']);
+
 function strip(v: unknown): unknown {
   if (Array.isArray(v)) return v.length === 0 ? undefined : (v as unknown[]).map((x) => strip(x) ?? (typeof x === 'object' ? {} : x));
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(v).sort()) {
       const value = (v as Record<string, unknown>)[k];
-      // A map's entries are data: `k: ""` is a label, not a default.
-      const s = k === 'labels' ? sortedMap(value) : strip(value);
+      // A map's entries are data: `k: ""` is a label (or a volume driver option), not a default.
+      const s = MAPS.has(k) ? sortedMap(value) : strip(value);
       if (s !== undefined) out[k] = s;
     }
     return Object.keys(out).length === 0 ? undefined : out;

@@ -12,6 +12,8 @@ import type { Origin } from './reader.js';
 export interface LoadedFiles {
   tree: Record<string, unknown>;
   origin: Origin;
+  /** The first file's directory: Docker resolves relative bind sources from it. */
+  dir: string;
 }
 
 // Docker's YAML readers take a leading-zero integer as octal (`mode: 0440`); YAML 1.2 would not.
@@ -67,6 +69,7 @@ export function loadFiles(files: readonly string[], env: Env, warn: (line: strin
   }
   return {
     tree,
+    dir: dirname(resolve(files[0]!)),
     origin: {
       fileOf(path) {
         // The deepest recorded prefix of the path: the file that set that part last.

@@ -1,12 +1,15 @@
 // A whole stack from its Compose files: the services' specs (named STACK_service, labelled with
-// the stack) and the secrets, configs and networks they use. Nothing here talks to the cluster.
+// the stack, their volumes as mounts) and the secrets, configs and networks they use. Nothing
+// here talks to the cluster.
+import { homedir } from 'node:os';
 import { BatonError, type baton } from '../../client/index.js';
 import type { Env } from './interpolate.js';
 import { loadFiles } from './load.js';
 import { readDecls, type ObjectDecl } from './objects.js';
 import { defaultNetwork, readNetworkDecls, type NetworkDecl } from './networks.js';
-import { Node } from './reader.js';
-import { readService } from './service.js';
+import { ComposeProblems, Node } from './reader.js';
+import { NAMESPACE_LABEL, readService } from './service.js';
+import { readVolumeDecls } from './volumes.js';
 
 export interface StackDefinition {
   name: string;
@@ -25,13 +28,12 @@ export function checkStackName(name: string): void {
 
 export function loadStack(files: readonly string[], stack: string, env: Env, warn: (line: string) => void): StackDefinition {
   checkStackName(stack);
-  const { tree, origin } = loadFiles(files, env, warn);
+  const { tree, origin, dir } = loadFiles(files, env, warn);
   const root = new Node(tree, '', origin);
   // The top level has no path of its own: name the key itself.
   for (const [key, n] of root.entries()) {
-    if (['version', 'services', 'secrets', 'configs', 'networks'].includes(key) || key.startsWith('x-')) continue;
-    if (key === 'volumes') n.warn('is not supported, ignored');
-    else if (key === 'name') n.warn('is ignored: the stack is named on the command line');
+    if (['version', 'services', 'secrets', 'configs', 'networks', 'volumes'].includes(key) || key.startsWith('x-')) continue;
+    if (key === 'name') n.warn('is ignored: the stack is named on the command line');
     else n.fail('is not supported');
   }
   const version = root.child('version');
@@ -41,6 +43,7 @@ export function loadStack(files: readonly string[], stack: string, env: Env, war
   const services = root.child('services');
   if (!services.isMap() || services.entries().length === 0) services.fail('must list at least one service');
   const networks = byKey(readNetworkDecls(root.child('networks'), stack));
+  const volumes = byKey(readVolumeDecls(root.child('volumes'), stack));
   const used = new Map<string, NetworkDecl>();
   let fallback: NetworkDecl | undefined;
   const ctx = {
@@ -51,8 +54,21 @@ export function loadStack(files: readonly string[], stack: string, env: Env, war
     networks,
     defaultNetwork: () => (fallback ??= defaultNetwork(stack, networks, root.child('networks'))),
     usedNetworks: used,
+    mounts: { stack, volumes, dir, home: env.HOME ?? homedir(), namespaceLabel: NAMESPACE_LABEL },
   };
-  const specs = services.entries().map(([key, n]) => readService(key, n, ctx));
+  // Every service is read, and the problems of all of them said at once.
+  const problems: string[] = [];
+  const specs: baton.ServiceSpec.$Properties[] = [];
+  for (const [key, n] of services.entries()) {
+    try {
+      specs.push(readService(key, n, ctx));
+    } catch (err) {
+      if (!(err instanceof BatonError) || err.code !== 'INVALID_ARGUMENT') throw err;
+      problems.push(...ComposeProblems.of(err));
+    }
+  }
+  // One problem several services share (the stack's default network's name) is said once.
+  if (problems.length > 0) throw new ComposeProblems([...new Set(problems)]);
   return { name: stack, services: specs, secrets, configs, networks: [...used.values()] };
 }
 

@@ -3,7 +3,19 @@
 // do not implement is reported by name: an error, or a warning for the few that are harmless
 // to ignore (see README "Stacks").
 import { BatonError } from '../../client/index.js';
-import { MAX_COUNT } from '../../spec/index.js';
+import { MAX_COUNT, describeProblems } from '../../spec/index.js';
+
+/** Several problems of a file, said together (one line); a list of them is flattened, not nested. */
+export class ComposeProblems extends BatonError {
+  constructor(readonly problems: readonly string[]) {
+    super('INVALID_ARGUMENT', describeProblems(problems));
+  }
+
+  /** The problems an error of the loader stands for. */
+  static of(err: BatonError): readonly string[] {
+    return err instanceof ComposeProblems ? err.problems : [err.message];
+  }
+}
 
 export interface Origin {
   /** The file (as the user named it) that gave the value at `path`, after merging several. */

@@ -9,6 +9,7 @@ import { readExpose, readPorts } from './ports.js';
 import { readServiceNetworks, type NetworkDecl } from './networks.js';
 import type { Node } from './reader.js';
 import { shellWords } from './values.js';
+import { readServiceMounts, type MountContext } from './volumes.js';
 import { MAX_NAME_LENGTH, NAME_PATTERN, describeProblems, validateServiceSpec } from '../../spec/index.js';
 
 /** The label Docker puts on every object of a stack; `stack ls|services|rm` find them by it. */
@@ -19,7 +20,7 @@ export const RUNTIME_KEY = 'x-baton-runtime';
 
 const SUPPORTED = [
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'networks', 'deploy',
-  'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', RUNTIME_KEY,
+  'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', 'volumes', 'tmpfs', RUNTIME_KEY,
 ];
 
 // Keys whose absence changes nothing a task can observe on baton (no build step, restart
@@ -41,6 +42,8 @@ export interface StackContext {
   defaultNetwork: () => NetworkDecl;
   /** Filled in: the networks the services join. */
   usedNetworks: Map<string, NetworkDecl>;
+  /** The top-level volumes and where relative bind sources start. */
+  mounts: MountContext;
 }
 
 export function readService(key: string, n: Node, ctx: StackContext): baton.ServiceSpec.$Properties {
@@ -71,6 +74,7 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
   if (health) container.healthcheck = health;
   container.secrets = readSecretRefs(n.child('secrets'), ctx.secrets);
   container.configs = readConfigRefs(n.child('configs'), ctx.configs);
+  container.mounts = readServiceMounts(n, ctx.mounts);
   const deploy = readDeploy(n.child('deploy'));
   const spec: baton.ServiceSpec.$Properties = {
     annotations: { name, labels: { ...deploy.labels, [NAMESPACE_LABEL]: ctx.stack } },

@@ -39,7 +39,7 @@ const cases: [string, string, string][] = [
   ['bad protocol', 'services:\n  web:\n    image: a\n    ports: ["80/sctp"]\n', 'compose.yml: services.web.ports[0] has protocol "sctp" (want tcp or udp)'],
   ['long port without target', 'services:\n  web:\n    image: a\n    ports: [{ published: 80 }]\n', 'compose.yml: services.web.ports[0] needs a target port'],
   ['long port bad mode', 'services:\n  web:\n    image: a\n    ports: [{ target: 80, mode: bridge }]\n', 'compose.yml: services.web.ports[0].mode must be ingress or host (got "bridge")'],
-  ['volumes', 'services:\n  web:\n    image: a\n    volumes: ["/data:/data"]\n', 'compose.yml: services.web.volumes is not supported'],
+  ['undeclared volume', 'services:\n  web:\n    image: a\n    volumes: ["data:/data"]\n', 'compose.yml: services.web.volumes[0] uses undefined volume "data": declare it under top-level volumes: (a path for a bind starts with /, ./ or ~)'],
   ['typo', 'services:\n  web:\n    image: a\n    enviroment: [A=1]\n', 'compose.yml: services.web.enviroment is not supported'],
   ['unsupported deploy key', 'services:\n  web:\n    image: a\n    deploy: { placement: { max_replicas_per_node: 1 } }\n', 'compose.yml: services.web.deploy.placement.max_replicas_per_node is not supported'],
   ['dnsrr with an ingress port', 'services:\n  web:\n    image: a\n    ports: ["80"]\n    deploy: { endpoint_mode: dnsrr }\n', "compose.yml: services.web makes a service spec the manager would refuse: port published with ingress mode can't be used with dnsrr mode"],

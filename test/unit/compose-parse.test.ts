@@ -115,7 +115,6 @@ test('harmless unsupported keys are reported by name as warnings, and ignored', 
   const { def, warnings } = load(['unsupported.yml']);
   const file = join(FIXTURES, 'unsupported.yml');
   assert.deepEqual(warnings, [
-    `${file}: volumes is not supported, ignored`,
     `${file}: services.web.container_name is not supported, ignored`,
     `${file}: services.web.links is not supported, ignored`,
     `${file}: services.web.depends_on is not supported, ignored`,
