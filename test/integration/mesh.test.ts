@@ -165,12 +165,13 @@ test('the mesh keeps serving through a leader SIGKILL: no failed request on the 
   t.diagnostic(`requests during the failover: ${during.total}`);
   assert.deepEqual(during.failures, [], 'no failed request through the surviving nodes');
   // Each survivor's table comes over its session, which reconnects to the new leader on its own
-  // schedule: the dead node's task leaves each mesh soon after, not at the instant the store
-  // shows its replacement running.
+  // schedule: the dead node's task leaves each mesh, and its replacement enters it, soon after,
+  // not at the instant the store shows the replacement running (two table changes: the node
+  // known down, then the replacement running, each reaching each survivor in its turn).
   for (const h of survivors) {
-    await waitFor(`the dead node's task is out of ${h}'s mesh`, async () => {
-      const { answers, failures } = await tally(h, web, 6);
-      return failures.length === 0 && [...answers.keys()].every((a) => !a.endsWith('@127.0.0.1'));
+    await waitFor(`the dead node's task is out of ${h}'s mesh and its replacement in`, async () => {
+      const { answers, failures } = await tally(h, web, 9);
+      return failures.length === 0 && answers.size === 3 && [...answers.keys()].every((a) => !a.endsWith('@127.0.0.1'));
     });
     const { answers, failures } = await tally(h, web, REQUESTS_PER_NODE);
     assert.deepEqual(failures, [], `no failed request through ${h}`);
