@@ -35,6 +35,9 @@ export const BRIDGE_LABEL = {
 
 /** Docker's option naming the bridge's interface on the host. */
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+/** How often, and how far apart, a create refused over a name looks for this node's own bridge. */
+const OWN_LOOKS = 20;
+const OWN_LOOK_MS = 100;
 /**
  * A baton network made internal is a bridge without NAT to the outside, not Docker's
  * `Internal`: Docker publishes no port of a container whose networks are all internal, and the
@@ -371,8 +374,13 @@ export class NodeBridges {
         // this instance (an old and a new daemon of one node overlapping), which is then the
         // one to use.
         if (isEngineRefusal(err, /already exists|same bridge name/i)) {
-          const theirs = await this.findOwn(net.id);
-          if (theirs) return theirs;
+          // The engine refuses the name while the other create is still under way, before the
+          // network shows in its list: look a few times (bounded) before calling it foreign.
+          for (let look = 0; look < OWN_LOOKS; look++) {
+            const theirs = await this.findOwn(net.id);
+            if (theirs) return theirs;
+            await new Promise((resolve) => setTimeout(resolve, OWN_LOOK_MS));
+          }
         }
         // Otherwise the name or the interface name belongs to someone else's network.
         throw new BridgeError(`cannot create bridge ${name} (${bridge}) for network ${JSON.stringify(net.name.slice(0, 64))}: ${engineMessage(err)}`, { cause: err });
