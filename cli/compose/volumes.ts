@@ -12,7 +12,7 @@
 // - a short-syntax option Docker ignores without a word (`z`, `cached`, a typo) is warned about.
 import { isAbsolute, posix, resolve } from 'node:path';
 import { BatonError, baton } from '../../client/index.js';
-import { parseBytes } from '../../spec/index.js';
+import { VOLUME_NAME_PATTERN, parseBytes } from '../../spec/index.js';
 import { ComposeProblems, type Node } from './reader.js';
 
 export interface VolumeDecl {
@@ -25,9 +25,6 @@ export interface VolumeDecl {
   options: Record<string, string>;
   labels: Record<string, string>;
 }
-
-/** Names Docker's engine takes for a volume (daemon/names: RestrictedNamePattern). */
-const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 /** Docker's default propagation for a bind, the only one a baton mount has. */
 const DEFAULT_PROPAGATION = 'rprivate';
@@ -46,7 +43,7 @@ export function readVolumeDecls(section: Node, stack: string): VolumeDecl[] {
       for (const k of ['driver', 'driver_opts', 'labels']) if (n.child(k).present) n.child(k).fail(`cannot be used with external: true (conflicting parameters "external" and "${k}" specified for volume "${key}")`);
     }
     const name = named ?? (external ? key : `${stack}_${key}`);
-    if (!VOLUME_NAME.test(name)) n.fail(`makes a volume name Docker would refuse ("${name}"): use letters, digits, '_', '.', '-', starting with a letter or digit, at least 2 characters`);
+    if (!VOLUME_NAME_PATTERN.test(name)) n.fail(`makes a volume name Docker would refuse ("${name}"): use letters, digits, '_', '.', '-', starting with a letter or digit, at least 2 characters`);
     const driver = n.child('driver');
     return {
       key,

@@ -1,6 +1,7 @@
 // The one interface every executor implements: the agent converges tasks through
 // it without knowing whether a task is a Docker container or a plain process.
 import { isIP } from 'node:net';
+import { VOLUME_NAME_PATTERN } from '../../spec/index.js';
 
 /** Everything an executor needs to run one task; the agent builds it from a baton.Task. */
 export interface TaskRunSpec {
@@ -216,7 +217,7 @@ export function validateCommon(spec: TaskRunSpec): void {
     if (targets.has(m.target)) bad(`two mounts on ${JSON.stringify(m.target)}`);
     targets.add(m.target);
     if (m.type === 'bind' && !m.source.startsWith('/')) bad(`bind source ${JSON.stringify(m.source)} is not an absolute path`);
-    if (m.type === 'volume' && m.source !== '' && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(m.source)) bad(`volume name ${JSON.stringify(m.source)} is not valid`);
+    if (m.type === 'volume' && m.source !== '' && !VOLUME_NAME_PATTERN.test(m.source)) bad(`volume name ${JSON.stringify(m.source)} is not valid`);
   }
   const networks = new Set<string>();
   for (const n of spec.networks ?? []) {
