@@ -28,6 +28,9 @@ export interface ManagerOptions {
   onFatal?: (err: Error) => void;
 }
 
+/** applied; rejected by the store (a conflict, a broken rule); failed in Raft (no leader, timeout). */
+export type ProposalOutcome = 'applied' | 'rejected' | 'failed';
+
 export class Manager {
   readonly store = new ClusterStore();
   private raft!: RaftNode<ApplyResult>;
@@ -98,14 +101,25 @@ export class Manager {
   /** Apply a batch of store actions through Raft; resolves with the objects as stored. */
   async propose(actions: StoreActionT[]): Promise<StoreObjectT[]> {
     const data = encodeBatch(actions, `${this.opts.nodeId}-${++this.requestCounter}`);
+    const started = performance.now();
     let result: ApplyResult;
     try {
       result = await this.raft.propose(data);
     } catch (err) {
+      this.onProposal?.((performance.now() - started) / 1000, 'failed');
       throw raftToBaton(err);
     }
+    this.onProposal?.((performance.now() - started) / 1000, result.ok ? 'applied' : 'rejected');
     if (!result.ok) throw storeToBaton(result.error);
     return result.objects;
+  }
+
+  /** Told of every proposal's duration and outcome (the metrics' histogram). */
+  onProposal: ((seconds: number, outcome: ProposalOutcome) => void) | undefined;
+
+  /** Raft's counters (snapshots taken and installed, transport), for metrics. */
+  raftStats(): ReturnType<RaftNode<ApplyResult>['stats']> {
+    return this.raft.stats();
   }
 
   /** Linearizable read point: afterwards the local store holds every acknowledged write. */
