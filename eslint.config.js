@@ -23,7 +23,7 @@ function gitIgnored() {
     });
 }
 
-const TS_SOURCES = ['{proto,spec,rpc,raft,mesh,client,manager,worker,dispatcher,cli,src,test,bench}/**/*.ts'];
+const TS_SOURCES = ['{proto,web,spec,rpc,raft,mesh,client,manager,worker,dispatcher,cli,src,test,bench}/**/*.ts'];
 
 export default defineConfig(
   {

@@ -8,9 +8,11 @@ import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS, m
 import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
+import { imageText, portsText } from '../spec/index.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
 
+export { imageText, portsText };
 
 export function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
   return baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true });
@@ -41,22 +43,6 @@ export function serviceTable(services: baton.Service.$Properties[], tasks: baton
 }
 
 /** The IMAGE column: the image, or the command of a process-runtime task. */
-export function imageText(task: baton.TaskSpec.$Properties | null | undefined): string {
-  const c = task?.container;
-  return task?.runtime === 'process' ? `(process) ${(c?.command ?? []).join(' ')}` : c?.image ?? '';
-}
-
-export function portsText(ports: baton.PortConfig.$Properties[] | null | undefined): string {
-  return (ports ?? [])
-    .map((p) => `*:${p.publishedPort ?? 0}->${p.targetPort ?? 0}/${p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp'}${p.publishMode === baton.PublishMode.HOST ? ' (host)' : ''}${proxyText(p.proxyProtocol)}`)
-    .join(', ');
-}
-
-function proxyText(p: baton.ProxyProtocol | null | undefined): string {
-  if (p === baton.ProxyProtocol.PROXY_V1) return ' (proxy-protocol v1)';
-  if (p === baton.ProxyProtocol.PROXY_V2) return ' (proxy-protocol v2)';
-  return '';
-}
 
 async function tasksOf(client: BatonClient, service: string): Promise<baton.Task.$Properties[]> {
   return await client.list('ListTasks', { serviceId: service });

@@ -31,6 +31,8 @@ import { ExecutorError } from '../../worker/executor/index.js';
 import { HttpServer } from './http-server.js';
 import { Registry } from 'prom-client';
 import { ManagerMetrics } from '../../manager/metrics.js';
+import { ViewFeed } from '../../manager/webview/feed.js';
+import { webViewRoute } from '../../manager/webview/routes.js';
 import { NodeMetrics } from '../../worker/metrics.js';
 import { timedExecutor } from '../../worker/executor/timed.js';
 import { shareSocket } from './private-files.js';
@@ -69,6 +71,8 @@ export class NodeDaemon {
   private readonly registry = new Registry();
   private readonly nodeMetrics = new NodeMetrics(this.registry);
   private managerMetrics: ManagerMetrics | undefined;
+  /** The web view's live feed while this node is a manager (GET / on --http-addr). */
+  private viewFeed: ViewFeed | undefined;
   private runtimes: string[] = ['process'];
   /** The docker executor's image lookup, once tasks have started and if an engine answered. */
   private imageLookup: ((image: string) => Promise<void>) | undefined;
@@ -148,7 +152,7 @@ export class NodeDaemon {
     this.socketBound = true;
     shareSocket(this.dataDir.socketPath, this.opts.socketGroup);
     this.startMesh();
-    if (this.opts.httpAddr) this.http = await HttpServer.start(this.opts.httpAddr, () => this.metricsText());
+    if (this.opts.httpAddr) this.http = await HttpServer.start(this.opts.httpAddr, () => this.metricsText(), [webViewRoute(() => this.viewFeed)]);
     await this.startTasks();
     this.startHeartbeats();
     this.renewal.schedule();
@@ -231,6 +235,7 @@ export class NodeDaemon {
     manager.addLeaderLoop(sessions);
     const metrics = new ManagerMetrics(this.registry, { manager, sessions: () => sessions.count });
     this.managerMetrics = metrics;
+    this.viewFeed = new ViewFeed({ store: manager.store, clusterId, nodeId: this.state.nodeId, leaderId: () => manager.leaderId() });
     const host = {
       store: manager.store,
       propose: (a: Parameters<Manager['propose']>[0]) => manager.propose(a),
@@ -392,6 +397,8 @@ export class NodeDaemon {
     this.health.setStatus('baton.Control', 'NOT_SERVING');
     this.managerMetrics?.close();
     this.managerMetrics = undefined;
+    this.viewFeed?.close();
+    this.viewFeed = undefined;
     this.forwarder?.close();
     await manager.stop();
   }

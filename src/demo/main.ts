@@ -26,6 +26,8 @@ const NODES = [
 ] as const;
 const IMAGES = ['local/busybox:1', 'busybox:latest'];
 const CLUSTER_LABEL = 'baton.cluster';
+/** Where the first manager serves the web view and metrics (--http-addr), if free. */
+const WEB_VIEW_PORT = 9100;
 // Any busybox serves its hostname: each answer names the container that gave it.
 const HTTPD = 'mkdir -p /tmp/www && echo "hello from container $(hostname)" > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www';
 
@@ -69,7 +71,9 @@ function readyNodes(): number {
 
 async function up(): Promise<void> {
   say(`Starting 3 managers and 2 workers on 127.0.0.1-127.0.0.5 (data and logs in ${root}) ...`);
-  await daemons.init(FIRST);
+  // The first manager serves the web view and metrics on 127.0.0.1:9100, when that port is free.
+  const view = (await portFreeOn(['127.0.0.1'], WEB_VIEW_PORT)) ? `127.0.0.1:${WEB_VIEW_PORT}` : '';
+  await daemons.init(FIRST, view ? ['--http-addr', view] : []);
   for (const n of NODES.slice(1)) await daemons.join(n.name, n.role);
   await waitFor('every node ready', () => readyNodes() === NODES.length, { timeoutMs: 30_000, intervalMs: 250 });
   clusterId = (await client().control.call('Info', {})).clusterId ?? '';
@@ -91,7 +95,7 @@ async function up(): Promise<void> {
   const cli = `node ${BATON}`;
   say(`
 READY http://127.0.0.1:${port}/
-
+${view ? `\nThe cluster live in a browser: http://${view}/ (metrics: http://${view}/metrics)\n` : ''}
 The service answers on that port of every node (127.0.0.1 to 127.0.0.5), whichever node runs
 its replicas; each answer names the replica that served it. Try, in another terminal:
 
