@@ -10,6 +10,7 @@ import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
+import { placementCreateOptions, placementText } from './placement-flags.js';
 
 
 export function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
@@ -92,7 +93,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       'create [image] [command..]',
       'Create a service (docker: IMAGE [ARG...]; --runtime process: COMMAND [ARG...])',
       (c) =>
-        updateConfigOptions(c)
+        updateConfigOptions(placementCreateOptions(c))
           .positional('image', { type: 'string', describe: 'image (docker) or program (process)' })
           .positional('command', { type: 'string', array: true })
           .option('name', { type: 'string', demandOption: true })
@@ -265,7 +266,7 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
     ['Args', (c.args ?? []).join(' ') || undefined],
     ['Env', (c.env ?? []).join(' ') || undefined],
     ['Healthcheck', healthText(c.healthcheck, task.runtime || DEFAULT_RUNTIME)],
-    ['Placement constraints', (task.placement?.constraints ?? []).join(', ') || undefined],
+    ['Placement', placementText(task.placement)],
     ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || DEFAULT_RESTART_DELAY_MS)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? resourcesText(res.limits) : undefined],
     ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? resourcesText(res.reservations) : undefined],
