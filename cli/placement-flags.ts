@@ -74,3 +74,9 @@ export function placementText(placement: baton.Placement.$Properties | null | un
   ];
   return lines.length > 0 ? `\n${lines.join('\n')}` : undefined;
 }
+
+/** `service ls`'s REPLICAS suffix, as Docker's: " (max 2 per node)"; '' without a limit. */
+export function maxPerNodeSuffix(placement: baton.Placement.$Properties | null | undefined): string {
+  const max = Number(placement?.maxReplicas ?? 0);
+  return max > 0 ? ` (max ${max} per node)` : '';
+}

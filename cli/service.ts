@@ -10,7 +10,7 @@ import { waitForConvergence } from './progress.js';
 import { healthSuffix, taskStateName } from './task-state.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
-import { placementCreateOptions, placementText } from './placement-flags.js';
+import { maxPerNodeSuffix, placementCreateOptions, placementText } from './placement-flags.js';
 
 
 export function serviceObject(s: baton.Service.$Properties): Record<string, unknown> {
@@ -36,7 +36,7 @@ export function serviceTable(services: baton.Service.$Properties[], tasks: baton
     const wanted = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
     const running = wanted.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
     const desired = s.spec?.global ? wanted.length : Number(s.spec?.replicas ?? 0);
-    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', s.spec?.global ? 'global' : 'replicated', `${running}/${desired}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
+    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', s.spec?.global ? 'global' : 'replicated', `${running}/${desired}${maxPerNodeSuffix(s.spec?.task?.placement)}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
   });
   return table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows);
 }

@@ -38,6 +38,7 @@ test('placement preferences, max replicas per node and platform constraints, as 
   const ps = c.cli('m1', ['service', 'ps', 'capped']);
   assert.match(ps.stdout, /Pending .*no suitable node \(max replicas per node limit exceed\)/);
   assert.match(c.cli('m1', ['service', 'inspect', '--pretty', 'capped']).stdout, /\n Max Replicas Per Node:\s+1\n/);
+  assert.match(c.cli('m1', ['service', 'ls']).stdout, /capped\s+replicated\s+3\/4 \(max 1 per node\)/);
   // Raising the limit places the pending task.
   const update = c.cli('m1', ['service', 'update', '-d', '--replicas-max-per-node', '2', 'capped']);
   assert.equal(update.code, 0, update.stderr);

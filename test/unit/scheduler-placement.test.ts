@@ -8,10 +8,10 @@ import { BatonError } from '../../rpc/errors.js';
 import { parseConstraint, scheduleTasks } from '../../manager/scheduler/index.js';
 import { specFromFlags } from '../../cli/service-spec.js';
 import { applyUpdateFlags } from '../../cli/service-update.js';
-import { placementText } from '../../cli/placement-flags.js';
+import { maxPerNodeSuffix, placementText } from '../../cli/placement-flags.js';
 import { parsePlacementPref, validateServiceSpec } from '../../spec/index.js';
 import { labelMap } from '../../src/daemon/engine-labels.js';
-import { nodeObject, type NodeOpts } from '../lib/local-cluster.js';
+import { nodeObject, started, type NodeOpts } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
 
@@ -151,6 +151,23 @@ test('engine label constraints read the engine\'s labels, not the node\'s', () =
   }
 });
 
+test('global services: the platform and engine-label constraints decide which nodes get a task', async () => {
+  const c = await started();
+  const describe = (id: string, platform: string, engineLabels: Record<string, string>): void =>
+    c.updateNode(id, (n) => (n.description = baton.NodeDescription.fromObject({ ...n.description, platform, engineLabels })));
+  describe('n1', 'linux/x64', { gpu: 'yes' });
+  describe('n2', 'windows/x64', { gpu: 'yes' });
+  c.addService('g', 'agent', { global: true, constraints: ['node.platform.os==linux', 'engine.labels.gpu==yes'] });
+  await c.settle();
+  assert.deepEqual(c.wanted('g').map((t) => t.nodeId), ['n1']);
+  c.runAll('g');
+  describe('n2', 'linux/arm64', { gpu: 'yes' });
+  describe('n1', 'linux/x64', {});
+  await c.settle();
+  assert.deepEqual(c.wanted('g').map((t) => t.nodeId), ['n2'], 'the node that lost the engine label keeps no task; the one that became linux gets one');
+  c.stop();
+});
+
 test('docker info Labels become the node\'s engine labels', () => {
   assert.deepEqual(labelMap(['storage=ssd', 'os=ubuntu 22.04', 'bare', 'k=a=b', '=x']), { storage: 'ssd', os: 'ubuntu 22.04', bare: '', k: 'a=b' });
 });
@@ -214,7 +231,9 @@ test('the manager checks preferences and max replicas of any spec (clients are n
   assert.deepEqual(validateServiceSpec(spec({ maxReplicas: 1 }, true)), ['replicas-max-per-node can only be used with replicated mode']);
 });
 
-test('service inspect --pretty: the Placement block as Docker prints it', () => {
+test('service inspect --pretty and service ls: placement as Docker prints it', () => {
+  assert.equal(maxPerNodeSuffix({ maxReplicas: 2 }), ' (max 2 per node)');
+  assert.equal(maxPerNodeSuffix({}), '');
   assert.equal(placementText({ constraints: [] }), undefined);
   assert.equal(
     placementText({ constraints: ['node.role==worker', 'node.platform.os==linux'], preferences: [{ spread: 'node.labels.zone' }], maxReplicas: 1 }),
