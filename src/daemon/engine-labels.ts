@@ -19,14 +19,15 @@ export function labelMap(entries: readonly string[]): Record<string, string> {
 }
 
 /** The engine's labels; empty (logged) when the engine does not answer in time. */
-export async function readEngineLabels(logger: Logger, docker: Docker = new Docker()): Promise<Record<string, string>> {
+export async function readEngineLabels(logger: Logger, docker: { info(): Promise<unknown> } = new Docker(), timeoutMs = INFO_TIMEOUT_MS): Promise<Record<string, string>> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`docker info did not answer in ${INFO_TIMEOUT_MS} ms`)), INFO_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`docker info did not answer in ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    const info = (await Promise.race([docker.info(), timeout])) as { Labels?: unknown };
-    const labels = Array.isArray(info.Labels) ? info.Labels.filter((l): l is string => typeof l === 'string') : [];
+    const info = (await Promise.race([docker.info(), timeout])) as { Labels?: unknown } | null;
+    const raw = info?.Labels;
+    const labels = Array.isArray(raw) ? raw.filter((l): l is string => typeof l === 'string') : [];
     return labelMap(labels);
   } catch (err) {
     logger.warn({ err }, 'cannot read the Docker engine\'s labels; reporting none');

@@ -10,7 +10,8 @@ import { specFromFlags } from '../../cli/service-spec.js';
 import { applyUpdateFlags } from '../../cli/service-update.js';
 import { maxPerNodeSuffix, placementText } from '../../cli/placement-flags.js';
 import { parsePlacementPref, validateServiceSpec } from '../../spec/index.js';
-import { labelMap } from '../../src/daemon/engine-labels.js';
+import pino from 'pino';
+import { labelMap, readEngineLabels } from '../../src/daemon/engine-labels.js';
 import { nodeObject, started, type NodeOpts } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
@@ -168,8 +169,13 @@ test('global services: the platform and engine-label constraints decide which no
   c.stop();
 });
 
-test('docker info Labels become the node\'s engine labels', () => {
+test('docker info Labels become the node\'s engine labels; none when the engine fails or hangs', async () => {
   assert.deepEqual(labelMap(['storage=ssd', 'os=ubuntu 22.04', 'bare', 'k=a=b', '=x']), { storage: 'ssd', os: 'ubuntu 22.04', bare: '', k: 'a=b' });
+  const quiet = pino({ enabled: false });
+  assert.deepEqual(await readEngineLabels(quiet, { info: () => Promise.resolve({ Labels: ['storage=ssd', 7] }) }), { storage: 'ssd' });
+  assert.deepEqual(await readEngineLabels(quiet, { info: () => Promise.resolve({ Labels: null }) }), {});
+  assert.deepEqual(await readEngineLabels(quiet, { info: () => Promise.reject(new Error('connect ENOENT /var/run/docker.sock')) }), {});
+  assert.deepEqual(await readEngineLabels(quiet, { info: () => new Promise<never>(() => {}) }, 20), {});
 });
 
 test('--placement-pref: Docker\'s syntax and words; only spread over a node or engine label', () => {
