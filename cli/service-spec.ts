@@ -22,8 +22,9 @@ import { parseConfigRef, parseSecretRef } from './data-refs.js';
 import { healthFromFlags, type HealthFlags } from './health-flags.js';
 import { updateConfigFromFlags, type UpdateConfigFlags } from './update-config-flags.js';
 import { exposeFromFlags, networksFromFlags, parseEndpointMode, type NetworkFlags } from './network-flags.js';
+import { placementFromFlags, type PlacementCreateFlags } from './placement-flags.js';
 
-export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags {
+export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags {
   name?: string | undefined;
   replicas?: string | number | undefined;
   mode?: string | undefined;
@@ -134,7 +135,7 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
         maxAttempts: f['restart-max-attempts'] !== undefined ? p.take(parseCount(f['restart-max-attempts'], '--restart-max-attempts'), 0) : 0,
         windowMs: duration('restart-window', 0),
       },
-      placement: { constraints: repeated(f.constraint) },
+      placement: placementFromFlags(repeated(f.constraint), f, p),
       networks: networksFromFlags(f.network, p),
     },
     endpoint: {

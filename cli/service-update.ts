@@ -16,11 +16,12 @@ import { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags, typ
 import { waitForUpdate } from './progress.js';
 import { applyDataRefFlags, type DataRefFlags } from './data-refs.js';
 import { networksFromFlags, parseEndpointMode, parseNetworkFlag } from './network-flags.js';
+import { applyPlacementFlags, placementUpdateOptions, type PlacementUpdateFlags } from './placement-flags.js';
 import type { BatonClient } from '../client/index.js';
 
 export { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags };
 
-export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlags {
+export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlags, PlacementUpdateFlags {
   service: string;
   image?: string | undefined;
   'env-add'?: string | string[] | undefined;
@@ -174,6 +175,7 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   const placement = (task.placement ??= {});
   const constraintRm = new Set(repeated(f['constraint-rm']));
   placement.constraints = [...(placement.constraints ?? []).filter((c) => !constraintRm.has(c)), ...repeated(f['constraint-add'])];
+  applyPlacementFlags(placement, f, p);
   applyDataRefFlags(container, f);
   applyMountFlags(container, f, p);
   const resources = (task.resources ??= {});
@@ -234,7 +236,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       'Update a service (a rolling update of its tasks, as its update config says)',
       (c) =>
         updateConfigOptions(
-          c
+          placementUpdateOptions(c)
             .positional('service', { type: 'string', demandOption: true })
             .option('image', { type: 'string', requiresArg: true })
             .option('args', { type: 'string', requiresArg: true, describe: 'the command\'s arguments, e.g. --args="-c \'sleep 100\'"' })

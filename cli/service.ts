@@ -11,6 +11,7 @@ import { healthSuffix, taskStateName } from './task-state.js';
 import { imageText, portsText } from '../spec/index.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
+import { maxPerNodeSuffix, placementCreateOptions, placementText } from './placement-flags.js';
 
 export { imageText, portsText };
 
@@ -37,7 +38,7 @@ export function serviceTable(services: baton.Service.$Properties[], tasks: baton
     const wanted = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
     const running = wanted.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
     const desired = s.spec?.global ? wanted.length : Number(s.spec?.replicas ?? 0);
-    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', s.spec?.global ? 'global' : 'replicated', `${running}/${desired}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
+    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', s.spec?.global ? 'global' : 'replicated', `${running}/${desired}${maxPerNodeSuffix(s.spec?.task?.placement)}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
   });
   return table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows);
 }
@@ -78,7 +79,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       'create [image] [command..]',
       'Create a service (docker: IMAGE [ARG...]; --runtime process: COMMAND [ARG...])',
       (c) =>
-        updateConfigOptions(c)
+        updateConfigOptions(placementCreateOptions(c))
           .positional('image', { type: 'string', describe: 'image (docker) or program (process)' })
           .positional('command', { type: 'string', array: true })
           .option('name', { type: 'string', demandOption: true })
@@ -251,7 +252,7 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
     ['Args', (c.args ?? []).join(' ') || undefined],
     ['Env', (c.env ?? []).join(' ') || undefined],
     ['Healthcheck', healthText(c.healthcheck, task.runtime || DEFAULT_RUNTIME)],
-    ['Placement constraints', (task.placement?.constraints ?? []).join(', ') || undefined],
+    ['Placement', placementText(task.placement)],
     ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || DEFAULT_RESTART_DELAY_MS)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? resourcesText(res.limits) : undefined],
     ['Reservations', res.reservations && (Number(res.reservations.memoryBytes) || Number(res.reservations.nanoCpus)) ? resourcesText(res.reservations) : undefined],

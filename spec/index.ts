@@ -4,6 +4,7 @@ export * from './parsed.js';
 export * from './values.js';
 export * from './ports.js';
 export * from './constraints.js';
+export * from './placement.js';
 export * from './defaults.js';
 export * from './limits.js';
 export * from './validate.js';

@@ -12,6 +12,7 @@ import { parseConstraintText } from './constraints.js';
 import { DEFAULT_RUNTIME } from './defaults.js';
 import { echo } from './parsed.js';
 import { mountProblems } from './mounts.js';
+import { placementProblems } from './placement.js';
 import * as L from './limits.js';
 
 /** Every problem of a service spec as it arrived (decoded, not yet normalised). */
@@ -22,6 +23,7 @@ export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null 
   p.labels('service labels', input.annotations?.labels);
   const replicas = p.int('replicas', input.replicas, 0, L.MAX_REPLICAS, 'replicas per service');
   if (input.global && replicas > 0) p.add('replicas cannot be used with global mode');
+  for (const problem of placementProblems(input.task?.placement, input.global ?? false)) p.add(problem);
   taskSpec(p, input.task);
   endpointSpec(p, input.endpoint);
   updateConfig(p, 'update', input.update);

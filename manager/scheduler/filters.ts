@@ -5,7 +5,8 @@
 //   3. constraints (./constraints.ts)
 //   4. resources: the task's reservations fit in what the node has minus what is reserved
 //   5. host ports: no unfinished task there publishes the same HOST-mode port
-// 1-3 depend only on the node and the task spec ("static"); 4-5 change as tasks are placed.
+//   6. max replicas: fewer active tasks of the service there than its placement's max_replicas
+// 1-3 depend only on the node and the task spec ("static"); 4-6 change as tasks are placed.
 import { baton } from '../../proto/gen/baton.js';
 import { isActive, isFinished, stateOf, type TaskView } from '../reconcile/tasks.js';
 import { type Constraint, type NodeView, satisfies, unsatisfiedText } from './constraints.js';
@@ -17,10 +18,20 @@ export interface Reason {
   key: string;
   singular: string;
   plural: string;
+  /** Said without a count of nodes (Docker's words for max replicas have none). */
+  bare?: boolean;
 }
 
 function reason(rank: number, key: string, singular: string, plural = singular): Reason {
   return { rank, key, singular, plural };
+}
+
+// Docker's exact words (its filter explains itself without a count of nodes).
+const MAX_REPLICAS_EXCEEDED: Reason = { ...reason(1200, 'max-replicas', 'max replicas per node limit exceed'), bare: true };
+
+/** The service's per-node limit (its placement's max_replicas; 0: none). */
+export function maxReplicasOf(t: TaskView): number {
+  return Number(t.spec?.placement?.maxReplicas ?? 0);
 }
 
 const NOT_AVAILABLE = reason(100, 'available', 'not available for new tasks');
@@ -104,7 +115,7 @@ export class NodeLoad {
     return this.perService.get(serviceId) ?? 0;
   }
 
-  /** Filters 4-5 for `t` here. */
+  /** Filters 4-6 for `t` here. */
   failure(t: TaskView): Reason | undefined {
     const r = reservationsOf(t);
     if (r.cpu > 0 && r.cpu > this.cpuFree) return reason(1000, 'cpu', 'has insufficient CPU', 'have insufficient CPU');
@@ -112,14 +123,19 @@ export class NodeLoad {
     for (const p of hostPorts(t)) {
       if (this.ports.has(p)) return reason(1100, `port ${p}`, `has host port ${p} in use`, `have host port ${p} in use`);
     }
+    const max = maxReplicasOf(t);
+    if (max > 0 && this.ofService(t.serviceId ?? '') >= max) return MAX_REPLICAS_EXCEEDED;
     return undefined;
   }
 }
 
-/** "no suitable node (1 node not available for new tasks; 2 nodes have no label zone==a)" */
+/**
+ * "no suitable node (1 node not available for new tasks; 2 nodes have no label zone==a)", or
+ * Docker's "no suitable node (max replicas per node limit exceed)"; reasons in filter order.
+ */
 export function noSuitableNode(counts: ReadonlyMap<string, { reason: Reason; n: number }>): string {
   if (counts.size === 0) return 'no suitable node (no nodes in the cluster)';
   const sorted = [...counts.values()].sort((a, b) => a.reason.rank - b.reason.rank || (a.reason.key < b.reason.key ? -1 : a.reason.key > b.reason.key ? 1 : 0));
-  const parts = sorted.map(({ reason: r, n }) => (n === 1 ? `1 node ${r.singular}` : `${n} nodes ${r.plural}`));
+  const parts = sorted.map(({ reason: r, n }) => (r.bare ? r.singular : n === 1 ? `1 node ${r.singular}` : `${n} nodes ${r.plural}`));
   return `no suitable node (${parts.join('; ')})`;
 }

@@ -1,12 +1,14 @@
 // The scheduler's decision, as a pure function of the cluster (unit tests and the scale
-// benchmark call it directly). Each pending task goes to the node that passes every filter
-// (./filters.ts) with the fewest active tasks of its service, then the fewest active tasks
-// overall, then the lowest node id; each placement counts for the next, so a burst of tasks
-// spreads. Tasks are taken in the order given.
+// benchmark call it directly). Each pending task goes to a node that passes every filter
+// (./filters.ts), in the branch its placement preferences choose (./spread.ts), with the
+// fewest active tasks of its service, then the fewest active tasks overall, then the lowest
+// node id; each placement counts for the next, so a burst of tasks spreads. Tasks are taken in
+// the order given.
 import { BatonError } from '../../rpc/errors.js';
 import type { TaskView } from '../reconcile/tasks.js';
 import { type Constraint, type NodeView, parseConstraints } from './constraints.js';
 import { NodeLoad, type Reason, noSuitableNode, runtimeOf, staticFailure } from './filters.js';
+import { spreadChoice } from './spread.js';
 
 export type Decision = { taskId: string; nodeId: string } | { taskId: string; nodeId?: undefined; message: string };
 
@@ -70,13 +72,17 @@ export function scheduleTasks(nodes: readonly NodeView[], tasks: readonly TaskVi
       continue;
     }
     const serviceId = t.serviceId ?? '';
-    let best: NodeLoad | undefined;
     let dynamic: Counts | undefined;
+    let fits: NodeLoad[] = [];
     for (const load of group.candidates) {
       const r = load.failure(t);
       if (r !== undefined) count((dynamic ??= new Map() as Counts), r);
-      else if (best === undefined || better(load, best, serviceId)) best = load;
+      else fits.push(load);
     }
+    const descriptors = (t.spec?.placement?.preferences ?? []).map((p) => p.spread ?? '');
+    if (descriptors.length > 0) fits = [...spreadChoice(group.candidates, fits, serviceId, descriptors)];
+    let best: NodeLoad | undefined;
+    for (const load of fits) if (best === undefined || better(load, best, serviceId)) best = load;
     if (best !== undefined) {
       best.add(t);
       decisions.push({ taskId, nodeId: best.id });

@@ -2,13 +2,17 @@
 import { cpus, hostname, totalmem } from 'node:os';
 import type { baton } from '../../proto/gen/baton.js';
 
-/** `runtimes`: what this node's executors offer (the scheduler places tasks by it). */
-export function describeHost(runtimes: string[] = ['process']): baton.NodeDescription.$Properties {
+/**
+ * `runtimes`: what this node's executors offer (the scheduler places tasks by it);
+ * `engineLabels`: its Docker engine's labels (none without an engine).
+ */
+export function describeHost(runtimes: string[] = ['process'], engineLabels: Record<string, string> = {}): baton.NodeDescription.$Properties {
   return {
     hostname: hostname(),
     platform: `${process.platform}/${process.arch}`,
     resources: { nanoCpus: cpus().length * 1e9, memoryBytes: totalmem() },
     runtimes,
     engineVersion: '',
+    engineLabels,
   };
 }

@@ -26,6 +26,7 @@ import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentia
 import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
+import { readEngineLabels } from './engine-labels.js';
 import { TaskRuntime, availableExecutors } from './tasks.js';
 import { ExecutorError } from '../../worker/executor/index.js';
 import { HttpServer } from './http-server.js';
@@ -74,6 +75,7 @@ export class NodeDaemon {
   /** The web view's live feed while this node is a manager (GET / on --http-addr). */
   private viewFeed: ViewFeed | undefined;
   private runtimes: string[] = ['process'];
+  private engineLabels: Record<string, string> = {};
   /** The docker executor's image lookup, once tasks have started and if an engine answered. */
   private imageLookup: ((image: string) => Promise<void>) | undefined;
   private state: NodeState;
@@ -296,6 +298,7 @@ export class NodeDaemon {
     );
     this.runtimes = executors.map((e) => e.runtime);
     const docker = executors.find((e) => e.runtime === 'docker');
+    if (docker) this.engineLabels = await readEngineLabels(this.logger);
     this.imageLookup = docker?.checkImage?.bind(docker);
     this.tasks = await TaskRuntime.start(
       {
@@ -303,7 +306,7 @@ export class NodeDaemon {
         managers: () => this.state.managers,
         credentials: () => this.clientCredentials(),
         channelOptions: NODE_CHANNEL_OPTIONS,
-        description: () => describeHost(this.runtimes),
+        description: () => describeHost(this.runtimes, this.engineLabels),
         onMeshTable: (table) => this.mesh?.apply(table),
         ...(docker ? { networks: startNodeNetworks({ ...common, applyInternal: (listeners) => this.mesh?.applyInternal(listeners) }) } : {}),
       },
@@ -323,7 +326,7 @@ export class NodeDaemon {
       credentials: () => this.clientCredentials(),
       channelOptions: NODE_CHANNEL_OPTIONS,
       addr: this.state.advertiseAddr,
-      description: describeHost(this.runtimes),
+      description: describeHost(this.runtimes, this.engineLabels),
       logger: this.logger.child({ component: 'heartbeat' }),
       onResponse: (res) => this.onHeartbeat(res),
       onRoundTrip: (seconds) => this.nodeMetrics.observeHeartbeat(seconds),
