@@ -56,7 +56,8 @@ function report(svc: Service, tasks: Task[]): { text: string; done: boolean; fai
     lines.push(`${label}: ${taskStateName(shown.status?.state)}${shown.status?.err ? ` (${shown.status.err})` : ''}`);
   }
   const head = [`job progress: ${c.completed} out of ${c.total} complete ${bar(c.completed, c.total)}`];
-  if (svc.spec?.replicatedJob) head.push(`active tasks: ${c.running} out of ${c.desired} tasks`);
+  // As Docker's: the tasks that may run at once, fewer as the job nears its total.
+  if (svc.spec?.replicatedJob) head.push(`active tasks: ${c.running} out of ${Math.max(0, Math.min(c.desired, c.total - c.completed))} tasks`);
   const text = [...head, ...(lines.length <= MAX_LINES ? lines : [])].join('\n');
   const done = c.total > 0 ? c.completed >= c.total : !!svc.spec?.replicatedJob;
   // Failed: a task gave up and nothing of the run is still wanted.

@@ -23,7 +23,7 @@ export function completedOk(t: Task): boolean {
 
 export interface JobCounts {
   running: number;
-  /** Tasks wanted now: for a replicated job the lesser of max concurrent and what is left. */
+  /** Tasks wanted at once: a replicated job's max concurrent (as Docker counts it); a global job's tasks still to complete. */
   desired: number;
   completed: number;
   total: number;
@@ -37,8 +37,7 @@ export function jobCounts(s: Service, tasks: readonly Task[]): JobCounts {
   const job = s.spec?.replicatedJob;
   if (job) {
     const total = Number(job.totalCompletions ?? 0);
-    const desired = Math.max(0, Math.min(Number(job.maxConcurrent ?? 0) || total, total - completed));
-    return { running, desired, completed, total };
+    return { running, desired: Number(job.maxConcurrent ?? 0) || total, completed, total };
   }
   // A global job: the tasks still to complete, and those that did.
   const desired = wanted.filter((t) => !completedOk(t)).length;

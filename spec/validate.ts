@@ -100,6 +100,8 @@ function jobMode(p: Problems, input: baton.ServiceSpec.$Properties, replicas: nu
   const modes = [input.global ? 'global' : '', input.replicatedJob ? 'replicated-job' : '', input.globalJob ? 'global-job' : ''].filter(Boolean);
   if (modes.length > 1) p.add(`a service has one mode, not ${modes.join(' and ')}`);
   if (modes.length === 1 && modes[0] !== 'global' && replicas > 0) p.add(`replicas cannot be used with ${modes[0]} mode (a replicated job's total completions say how many tasks complete)`);
+  // SwarmKit's rule: a job is not rolled, each change of it runs it again.
+  if ((input.replicatedJob || input.globalJob) && (input.update || input.rollback)) p.add('jobs may not have an update or rollback config');
   const job = input.replicatedJob;
   if (!job) return;
   p.int('replicated job total completions', job.totalCompletions, 0, L.MAX_REPLICAS, 'replicas per service');

@@ -51,7 +51,7 @@ test('jobs: a replicated job of 5 completions, 2 at a time; a global job once pe
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('running-')), []);
 
   const ls = c.cli('m1', ['service', 'ls']);
-  assert.match(ls.stdout, /batch\s+replicated job\s+0\/0 \(5\/5 completed\)/, ls.stdout);
+  assert.match(ls.stdout, /batch\s+replicated job\s+0\/2 \(5\/5 completed\)/, ls.stdout);
   const pretty = c.cli('m1', ['service', 'inspect', '--pretty', 'batch']);
   assert.match(pretty.stdout, /Mode:\tReplicated job\n Max concurrent:\t2\n Total completions:\t5\n Job iteration:\t0/);
   assert.match(pretty.stdout, /Restart policy:\ton-failure/, 'on-failure by default, as Docker does for jobs');
@@ -93,7 +93,7 @@ test('jobs: a replicated job of 5 completions, 2 at a time; a global job once pe
   const scaled = c.cli('m1', ['service', 'scale', 'batch=3']);
   assert.equal(scaled.code, 0, scaled.stderr + scaled.stdout);
   assert.equal(starts(dir).length, 3);
-  assert.match(c.cli('m1', ['service', 'ls']).stdout, /batch\s+replicated job\s+0\/0 \(3\/3 completed\)/);
+  assert.match(c.cli('m1', ['service', 'ls']).stdout, /batch\s+replicated job\s+0\/2 \(3\/3 completed\)/);
 });
 
 test('jobs: a job whose task fails for good fails `service create` with the error; --detach returns at once', async (t) => {

@@ -198,3 +198,32 @@ test('the replicated and global orchestrators leave jobs alone, and a service st
   assert.equal(live(c, 'w').length, 1);
   c.stop();
 });
+
+test('job specs: one mode, counts within the limit, no update config; the CLI flags as Docker reads them', async () => {
+  const { validateServiceSpec } = await import('../../spec/index.js');
+  const { specFromFlags } = await import('../../cli/service-spec.js');
+  const base = { annotations: { name: 'j' }, task: { container: { image: 'busybox' } } };
+  assert.deepEqual(validateServiceSpec({ ...base, replicatedJob: { totalCompletions: 5, maxConcurrent: 2 } }), []);
+  assert.deepEqual(validateServiceSpec({ ...base, global: true, globalJob: {}, replicatedJob: {} }), ['a service has one mode, not global and replicated-job and global-job']);
+  assert.deepEqual(validateServiceSpec({ ...base, globalJob: {}, replicas: 2, update: { parallelism: 1 } }), [
+    "replicas cannot be used with global-job mode (a replicated job's total completions say how many tasks complete)",
+    'jobs may not have an update or rollback config',
+  ]);
+  assert.deepEqual(validateServiceSpec({ ...base, replicatedJob: { totalCompletions: 10_001, maxConcurrent: 1.5 } }), [
+    'replicated job total completions 10001 is more than the limit of 10000 replicas per service',
+    'replicated job max concurrent 1.5 is not a whole number',
+  ]);
+
+  const job = specFromFlags({ name: 'j', image: 'busybox', mode: 'replicated-job', replicas: '5' });
+  assert.deepEqual(job.replicatedJob, { totalCompletions: 5, maxConcurrent: 5 }, 'max concurrent defaults to --replicas');
+  assert.equal(job.replicas, undefined);
+  assert.equal(job.update, null);
+  assert.equal(job.task?.restart?.condition, C.RESTART_ON_FAILURE, 'on-failure by default for a job');
+  assert.deepEqual(specFromFlags({ name: 'j', image: 'busybox', mode: 'replicated-job' }).replicatedJob, { totalCompletions: 1, maxConcurrent: 1 });
+  assert.deepEqual(specFromFlags({ name: 'g', image: 'busybox', mode: 'global-job' }).globalJob, {});
+  assert.equal(specFromFlags({ name: 'g', image: 'busybox', mode: 'global-job', 'restart-condition': 'none' }).task?.restart?.condition, C.RESTART_NONE);
+  assert.throws(() => specFromFlags({ name: 'j', image: 'busybox', mode: 'global-job', replicas: '2', 'max-concurrent': '1', 'rollback-order': 'start-first' }), {
+    message:
+      '3 problems: --max-concurrent can only be used with replicated-job mode; update and rollback configuration is not supported for jobs (--rollback-order); --replicas can only be used with replicated or replicated-job mode',
+  });
+});
