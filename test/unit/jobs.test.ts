@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
-import type { Stored } from '../../manager/store/index.js';
+import { deleteAction, type Stored } from '../../manager/store/index.js';
 import { Cluster, started } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
@@ -186,6 +186,25 @@ test('global job: a failure is retried on its node; a down node orphans its task
   assert.deepEqual(live(c, 'g').map((t) => t.nodeId), ['n1', 'n2']);
   await completeAll(c, 'g');
   assert.equal(completed(c, 'g').length, 2);
+  c.stop();
+});
+
+test('a removed job: its running tasks are told to go, the finished ones deleted', async () => {
+  const c = await started();
+  c.addService('j', 'batch', { replicatedJob: { totalCompletions: 2, maxConcurrent: 2 } });
+  c.addService('g', 'sweep', { globalJob: true });
+  await c.settle();
+  c.runAll('j');
+  c.runAll('g');
+  c.report(live(c, 'j')[0]!.meta.id, S.TASK_COMPLETE, { exitCode: 0 });
+  await c.settle();
+  c.host.apply([deleteAction('service', { meta: { id: 'j' } }), deleteAction('service', { meta: { id: 'g' } })]);
+  await c.settle();
+  for (const id of ['j', 'g']) {
+    const left = c.tasks(id);
+    assert.equal(left.length, 2 - (id === 'j' ? 1 : 0), `${id}: the completed task is deleted, the running ones stay until they stop`);
+    assert.ok(left.every((t) => t.desiredState === S.TASK_REMOVE), `${id}: told to go`);
+  }
   c.stop();
 });
 
