@@ -6,45 +6,13 @@ import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { serviceTaskKey, taskKey } from '../proto/task-spec.js';
 import { healthSuffix, runningAndHealthy, taskStateName } from './task-state.js';
 import { DEFAULT_UPDATE_MONITOR_MS } from '../spec/index.js';
+import { ProgressView } from './progress-view.js';
+import { isJobService } from './job-view.js';
+import { waitForJob } from './job-progress.js';
 
 const TIMEOUT_MS = Number(process.env.BATON_CONVERGE_TIMEOUT_MS ?? 120_000);
 const POLL_MS = 300;
 const U = baton.UpdateState;
-
-/** A report redrawn in place in a terminal; elsewhere its first line, printed when it changes. */
-class ProgressView {
-  private readonly tty: boolean;
-  /** The first line last printed (outside a terminal). */
-  private last = '';
-  private lines = 0;
-
-  constructor(private readonly quiet: boolean) {
-    this.tty = process.stdout.isTTY && !quiet;
-  }
-
-  show(report: string): void {
-    if (this.quiet) return;
-    if (this.tty) {
-      if (this.lines > 0) process.stdout.write(`\x1b[${this.lines}A\x1b[J`);
-      process.stdout.write(`${report}\n`);
-      this.lines = report.split('\n').length;
-    } else if (report.split('\n')[0] !== this.last) {
-      this.last = report.split('\n')[0]!;
-      process.stdout.write(`${this.last}\n`);
-    }
-  }
-
-  /** A line that stays (the report is drawn again below it). */
-  say(line: string): void {
-    if (this.quiet) return;
-    process.stdout.write(`${line}\n`);
-    this.lines = 0;
-  }
-
-  get isTty(): boolean {
-    return this.tty;
-  }
-}
 
 type Service = baton.Service.$Properties;
 type Task = baton.Task.$Properties;
@@ -86,6 +54,8 @@ export async function waitForConvergence(client: BatonClient, ref: string, quiet
   let verifySaid = false;
   for (;;) {
     const { svc, tasks, history } = await read(client, ref);
+    // A job converges when it completes (./job-progress.ts).
+    if (isJobService(svc)) return waitForJob(client, svc, quiet);
     const name = svc.spec?.annotations?.name || ref;
     const want = svc.spec?.global ? tasks.length : Number(svc.spec?.replicas ?? 0);
     // As Docker: a task with a health check counts once it is healthy, not merely running.

@@ -23,8 +23,9 @@ import { healthFromFlags, type HealthFlags } from './health-flags.js';
 import { updateConfigFromFlags, type UpdateConfigFlags } from './update-config-flags.js';
 import { exposeFromFlags, networksFromFlags, parseEndpointMode, type NetworkFlags } from './network-flags.js';
 import { placementFromFlags, type PlacementCreateFlags } from './placement-flags.js';
+import { isJobMode, jobSpecFromFlags, modeFromFlags, type JobFlags } from './job-flags.js';
 
-export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags {
+export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags, JobFlags {
   name?: string | undefined;
   replicas?: string | number | undefined;
   mode?: string | undefined;
@@ -82,10 +83,12 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
   const p = new FlagProblems();
   const runtime = f.runtime ?? 'docker';
   const words = (f.command ?? []).map(String);
-  if (f.mode !== undefined && f.mode !== 'replicated' && f.mode !== 'global') p.add(`bad --mode "${f.mode}" (want replicated or global)`);
+  const mode = modeFromFlags(f, p);
+  const job = jobSpecFromFlags(f, mode, p);
   if (f.mode === 'global' && f.replicas !== undefined) p.add('--replicas cannot be used with --mode global');
-  const replicas = f.replicas !== undefined ? p.take(parseReplicas(f.replicas), 0) : DEFAULT_REPLICAS;
-  const condition = f['restart-condition'];
+  const replicas = f.replicas !== undefined && !isJobMode(mode) ? p.take(parseReplicas(f.replicas), 0) : DEFAULT_REPLICAS;
+  // Docker's default for a job is on-failure: a task that completed is done.
+  const condition = f['restart-condition'] ?? (isJobMode(mode) ? 'on-failure' : undefined);
   if (condition !== undefined && !(condition in CONDITIONS)) p.add(`bad --restart-condition "${condition}" (want any, on-failure or none)`);
   const duration = (flag: 'stop-grace-period' | 'restart-delay' | 'restart-window', fallback: number): number => {
     const text = f[flag];
@@ -121,7 +124,8 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
   const spec: baton.ServiceSpec.$Properties = {
     annotations: { name: f.name ?? '' },
     global: f.mode === 'global',
-    ...(f.mode !== 'global' ? { replicas } : {}),
+    ...(mode === 'replicated' ? { replicas } : {}),
+    ...job,
     task: {
       runtime,
       container,
@@ -144,8 +148,9 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
       mode: f['endpoint-mode'] !== undefined ? p.take(parseEndpointMode(f['endpoint-mode']), baton.EndpointMode.VIP) : baton.EndpointMode.VIP,
       expose: exposeFromFlags(f.expose, p),
     },
-    update: updateConfigFromFlags(f, 'update', undefined, p),
-    rollback: updateConfigFromFlags(f, 'rollback', undefined, p),
+    // A job has no rolling update (the flags are refused above).
+    update: isJobMode(mode) ? null : updateConfigFromFlags(f, 'update', undefined, p),
+    rollback: isJobMode(mode) ? null : updateConfigFromFlags(f, 'rollback', undefined, p),
   };
   // The flags' problems and the spec's (a name, a constraint, an image…) in one line.
   for (const problem of validateServiceSpec(spec)) p.add(problem);

@@ -9,6 +9,7 @@ import { repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 import { echo, parseBytes, parseCount, parseCpus, parseDuration, parsePublish } from '../spec/index.js';
 import { mountsFromFlags, parseReplicas } from './service-spec.js';
+import { applyJobUpdateFlags } from './job-flags.js';
 import { validateServiceSpec } from '../spec/index.js';
 import { FlagProblems } from './flag-problems.js';
 import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags.js';
@@ -154,7 +155,7 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   for (const e of envAdd) if (!/^[^=\s]+=/.test(e)) p.add(`bad --env-add "${e}" (want KEY=VALUE)`);
   const added = new Set(envAdd.map((e) => e.split('=')[0]!));
   container.env = [...(container.env ?? []).filter((e) => !envRm.has(e.split('=')[0]!) && !added.has(e.split('=')[0]!)), ...envAdd];
-  if (f.replicas !== undefined) {
+  if (!applyJobUpdateFlags(spec, f, p) && f.replicas !== undefined) {
     if (spec.global) p.add('--replicas can only be used with replicated services');
     else spec.replicas = p.take(parseReplicas(f.replicas), spec.replicas ?? 0);
   }
@@ -243,6 +244,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('env-add', { type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' })
             .option('env-rm', { type: 'string', requiresArg: true, describe: 'KEY (repeatable)' })
             .option('replicas', { type: 'string', requiresArg: true })
+            .option('max-concurrent', { type: 'string', requiresArg: true, describe: 'replicated-job: job tasks run at once' })
             .option('publish-add', { type: 'string', requiresArg: true, describe: '[published:]target[/udp] (repeatable)' })
             .option('publish-rm', { type: 'string', requiresArg: true, describe: 'target[/udp] or published:target (repeatable)' })
             .option('constraint-add', { type: 'string', requiresArg: true, describe: 'node.labels.zone==a (repeatable)' })

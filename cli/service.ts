@@ -12,6 +12,7 @@ import { imageText, portsText } from '../spec/index.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
 import { maxPerNodeSuffix, placementCreateOptions, placementText } from './placement-flags.js';
+import { jobColumns, jobModeText } from './job-view.js';
 
 export { imageText, portsText };
 
@@ -38,7 +39,8 @@ export function serviceTable(services: baton.Service.$Properties[], tasks: baton
     const wanted = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
     const running = wanted.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
     const desired = s.spec?.global ? wanted.length : Number(s.spec?.replicas ?? 0);
-    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', s.spec?.global ? 'global' : 'replicated', `${running}/${desired}${maxPerNodeSuffix(s.spec?.task?.placement)}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
+    const job = jobColumns(s, tasks);
+    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', job?.mode ?? (s.spec?.global ? 'global' : 'replicated'), job?.replicas ?? `${running}/${desired}${maxPerNodeSuffix(s.spec?.task?.placement)}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
   });
   return table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows);
 }
@@ -84,7 +86,8 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .positional('command', { type: 'string', array: true })
           .option('name', { type: 'string', demandOption: true })
           .option('replicas', { type: 'string', requiresArg: true })
-          .option('mode', { type: 'string', describe: 'replicated (default) or global' })
+          .option('mode', { type: 'string', describe: 'replicated (default), global, replicated-job or global-job' })
+          .option('max-concurrent', { type: 'string', requiresArg: true, describe: 'replicated-job: job tasks run at once (default: --replicas, the total completions)' })
           .option('publish', { alias: 'p', type: 'string', requiresArg: true, describe: '[published:]target[/udp] or mode=host|ingress,target=80,published=8080,protocol=tcp,proxy-protocol=v1|v2 (repeatable)' })
           .option('env', { alias: 'e', type: 'string', requiresArg: true, describe: 'KEY=VALUE (repeatable)' })
           .option('limit-memory', { type: 'string' })
@@ -190,8 +193,10 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           });
           for (const { ref, replicas } of targets) {
             const svc = await client.control.call('GetService', { id: ref });
-            if (svc.spec?.global) throw new BatonError('FAILED_PRECONDITION', `${ref}: scale can only be used with replicated services`);
-            await client.control.call('UpdateService', { id: svc.meta?.id ?? ref, version: svc.meta?.version ?? 0, spec: { ...svc.spec, replicas } });
+            if (svc.spec?.global || svc.spec?.globalJob) throw new BatonError('FAILED_PRECONDITION', `${ref}: scale can only be used with replicated or replicated-job mode`);
+            // A replicated job scales its total completions (Docker's), which reruns it.
+            const scaled = svc.spec?.replicatedJob ? { ...svc.spec, replicatedJob: { ...svc.spec.replicatedJob, totalCompletions: replicas } } : { ...svc.spec, replicas };
+            await client.control.call('UpdateService', { id: svc.meta?.id ?? ref, version: svc.meta?.version ?? 0, spec: scaled });
             print(`${ref} scaled to ${replicas}`);
           }
           if (!args.detach) for (const { ref } of targets) await waitForConvergence(client, ref, false);
@@ -245,7 +250,7 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
   const lines: [string, string | undefined][] = [
     ['ID', s.meta?.id ?? ''],
     ['Name', spec.annotations?.name ?? ''],
-    ['Mode', spec.global ? 'Global' : `Replicated\n Replicas:\t${Number(spec.replicas ?? 0)}`],
+    ['Mode', jobModeText(s) ?? (spec.global ? 'Global' : `Replicated\n Replicas:\t${Number(spec.replicas ?? 0)}`)],
     ['Runtime', task.runtime || DEFAULT_RUNTIME],
     ['Image', c.image || undefined],
     ['Command', (c.command ?? []).join(' ') || undefined],

@@ -23,7 +23,8 @@ export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null 
   p.labels('service labels', input.annotations?.labels);
   const replicas = p.int('replicas', input.replicas, 0, L.MAX_REPLICAS, 'replicas per service');
   if (input.global && replicas > 0) p.add('replicas cannot be used with global mode');
-  for (const problem of placementProblems(input.task?.placement, input.global ?? false)) p.add(problem);
+  for (const problem of placementProblems(input.task?.placement, Boolean(input.global || input.globalJob))) p.add(problem);
+  jobMode(p, input, replicas);
   taskSpec(p, input.task);
   endpointSpec(p, input.endpoint);
   updateConfig(p, 'update', input.update);
@@ -93,6 +94,21 @@ export function describeProblems(problems: readonly string[]): string {
   return problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`;
 }
 
+/**
+ * The job modes (`--mode replicated-job|global-job`): at most one mode; a replicated job's
+ * counts within the replica limit (its total completions is what `--replicas` says).
+ */
+function jobMode(p: Problems, input: baton.ServiceSpec.$Properties, replicas: number): void {
+  const modes = [input.global ? 'global' : '', input.replicatedJob ? 'replicated-job' : '', input.globalJob ? 'global-job' : ''].filter(Boolean);
+  if (modes.length > 1) p.add(`a service has one mode, not ${modes.join(' and ')}`);
+  if (modes.length === 1 && modes[0] !== 'global' && replicas > 0) p.add(`replicas cannot be used with ${modes[0]} mode (a replicated job's total completions say how many tasks complete)`);
+  // SwarmKit's rule: a job is not rolled, each change of it runs it again.
+  if ((input.replicatedJob || input.globalJob) && (input.update || input.rollback)) p.add('jobs may not have an update or rollback config');
+  const job = input.replicatedJob;
+  if (!job) return;
+  p.int('replicated job total completions', job.totalCompletions, 0, L.MAX_REPLICAS, 'replicas per service');
+  p.int('replicated job max concurrent', job.maxConcurrent, 0, L.MAX_REPLICAS, 'replicas per service');
+}
 
 class Problems {
   readonly list: string[] = [];

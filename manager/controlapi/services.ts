@@ -10,6 +10,7 @@ import { resolveObject } from './resolve.js';
 import { DEFAULT_REPLICAS, describeProblems, normalizeServiceSpec, validateServiceSpec } from '../../spec/index.js';
 import { resolveDataReferences, resolveNetworkReferences } from './references.js';
 import { rolledBack, withNewSpec } from '../orchestrator/update/start.js';
+import { firstJobStatus, isJobSpec, modeName } from '../orchestrator/index.js';
 import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
 import { page } from './paging.js';
@@ -82,14 +83,15 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
       run: (req) =>
         serially(async () => {
           const spec = acceptServiceSpec(req.spec);
-          if (!spec.global && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = DEFAULT_REPLICAS;
+          if (!spec.global && !isJobSpec(spec) && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = DEFAULT_REPLICAS;
           resolveDataReferences(manager.store, spec);
           resolveNetworkReferences(manager.store, spec);
           const id = newObjectId();
           const endpoint = allocateEndpoint(manager.store, spec);
           const t = now();
+          const jobStatus = firstJobStatus(spec, t);
           const [stored] = await manager.propose([
-            createAction('service', { meta: { id, createdAt: t, updatedAt: t }, spec, endpoint }),
+            createAction('service', { meta: { id, createdAt: t, updatedAt: t }, spec, endpoint, ...(jobStatus ? { jobStatus } : {}) }),
           ]);
           return stored!.object as Stored<'service'> as baton.Service;
         }),
@@ -142,7 +144,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
             if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {
               throw new BatonError('INVALID_ARGUMENT', 'a service cannot be renamed');
             }
-            if (spec.global !== (current.spec?.global ?? false)) throw new BatonError('INVALID_ARGUMENT', 'a service cannot change its mode');
+            if (modeName(spec) !== modeName(current.spec)) throw new BatonError('INVALID_ARGUMENT', 'a service cannot change its mode');
             next = withNewSpec(current, spec, allocateEndpoint(manager.store, spec, current.meta.id), manager.store.list('task', { serviceIds: [current.meta.id] }), now());
           }
           const [stored] = await manager.propose([updateAction('service', next)]);

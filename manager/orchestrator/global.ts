@@ -13,7 +13,7 @@ import { reconcileInstance, type Instance, type PassContext, type Want } from '.
 import { ServiceLoop, isGlobal } from './service-loop.js';
 
 /** What the service wants on `node`; undefined constraints (unparseable) start nothing new. */
-function wantOn(node: Stored<'node'>, runtime: string, constraints: Constraint[] | undefined): Want {
+export function wantOn(node: Stored<'node'>, runtime: string, constraints: Constraint[] | undefined): Want {
   if (node.spec?.availability === baton.NodeAvailability.DRAIN) return 'stop';
   if (constraints === undefined) return 'keep';
   // A runtime or constraint mismatch is for good; not being available (paused, not ready) is not.

@@ -60,6 +60,8 @@ export interface Instance {
   nodeId: string;
   /** Finished tasks to keep (default TASK_HISTORY_LIMIT). */
   keepFinished?: number;
+  /** Jobs: the iteration new tasks are made for. */
+  jobIteration?: number;
 }
 
 export function nodeIsDown(node: Stored<'node'> | undefined): boolean {
@@ -159,7 +161,7 @@ function fill(ctx: PassContext, inst: Instance): number | undefined {
     return undefined;
   }
   ctx.budget.left--;
-  ctx.writes.create(newTask({ service: ctx.service, slot: inst.slot, nodeId: inst.nodeId, labels: historyLabels(history), now: ctx.now }));
+  ctx.writes.create(newTask({ service: ctx.service, slot: inst.slot, nodeId: inst.nodeId, labels: historyLabels(history), now: ctx.now, jobIteration: inst.jobIteration }));
   return undefined;
 }
 

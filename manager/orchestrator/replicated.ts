@@ -4,7 +4,7 @@
 import type { StoreChange, Stored } from '../store/index.js';
 import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import { reconcileInstance, type Instance, type PassContext } from './instance.js';
-import { ServiceLoop, isGlobal } from './service-loop.js';
+import { ServiceLoop, isReplicated } from './service-loop.js';
 import { MAX_REPLICAS } from '../../spec/index.js';
 
 export class ReplicatedOrchestrator extends ServiceLoop {
@@ -13,7 +13,7 @@ export class ReplicatedOrchestrator extends ServiceLoop {
   }
 
   protected owns(service: Stored<'service'>): boolean {
-    return !isGlobal(service);
+    return isReplicated(service);
   }
 
   protected ownsTask(task: Stored<'task'>): boolean {
@@ -24,13 +24,15 @@ export class ReplicatedOrchestrator extends ServiceLoop {
     const store = this.host.store;
     switch (c.kind) {
       case 'service':
-        if (c.action !== 'delete' && isGlobal(c.object) && (c.old === undefined || isGlobal(c.old))) return false;
+        if (c.action !== 'delete' && !isReplicated(c.object) && (c.old === undefined || !isReplicated(c.old))) return false;
         this.markService(c.object.meta.id);
         return true;
-      case 'task':
-        if (isGlobal(store.get('service', c.object.serviceId))) return false;
+      case 'task': {
+        const service = store.get('service', c.object.serviceId);
+        if (service !== undefined && !isReplicated(service)) return false;
         this.markService(c.object.serviceId);
         return true;
+      }
       case 'node': {
         // A node going down, drained or removed concerns the tasks on it, nothing else.
         const before = c.old;

@@ -13,6 +13,16 @@ export function isGlobal(s: Stored<'service'> | undefined): boolean {
   return s?.spec?.global === true;
 }
 
+/** A job (`--mode replicated-job|global-job`): the job orchestrator's (./job.ts), no one else's. */
+export function isJob(s: Stored<'service'> | undefined): boolean {
+  return !!s?.spec?.replicatedJob || !!s?.spec?.globalJob;
+}
+
+/** Replicated mode proper: neither global nor a job. */
+export function isReplicated(s: Stored<'service'> | undefined): boolean {
+  return s !== undefined && !isGlobal(s) && !isJob(s);
+}
+
 export abstract class ServiceLoop extends ReconcileLoop {
   private readonly dirty = new Set<string>();
   private all = false;

@@ -56,6 +56,8 @@ export interface NewTask {
   nodeId: string;
   labels: Record<string, string>;
   now: number;
+  /** Jobs: the service's job iteration the task runs for. */
+  jobIteration?: number | undefined;
 }
 
 /** A fresh task made from the service's current spec, wanted RUNNING. */
@@ -72,6 +74,7 @@ export function newTask(n: NewTask): TaskView {
     specVersion: specVersionOf(n.service),
     endpoint: n.service.endpoint ?? {},
     desiredState: S.TASK_RUNNING,
+    ...(n.jobIteration !== undefined ? { jobIteration: n.jobIteration } : {}),
     status: assigned
       ? { state: S.TASK_ASSIGNED, message: 'assigned to node', timestamp: n.now }
       : { state: S.TASK_PENDING, message: 'pending task scheduling', timestamp: n.now },

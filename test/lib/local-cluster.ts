@@ -46,6 +46,9 @@ export interface ServiceOpts {
   env?: string[];
   update?: baton.UpdateConfig.$Properties;
   rollback?: baton.UpdateConfig.$Properties;
+  /** A job: the service is created with job status iteration 0, as the control API does. */
+  replicatedJob?: baton.ReplicatedJob.$Properties;
+  globalJob?: boolean;
 }
 
 export class Cluster {
@@ -119,8 +122,11 @@ export class Cluster {
           endpoint: { ports: [{ targetPort: 80, publishedPort: 30000 }] },
           update: o.update ?? null,
           rollback: o.rollback ?? null,
+          replicatedJob: o.replicatedJob ?? null,
+          globalJob: o.globalJob ? {} : null,
         },
         endpoint: { ports: [{ targetPort: 80, publishedPort: 30000 }] },
+        ...(o.replicatedJob || o.globalJob ? { jobStatus: { jobIteration: 0, lastExecution: this.clock.now() } } : {}),
       }),
     ]);
   }

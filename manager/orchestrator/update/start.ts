@@ -4,6 +4,7 @@
 import { baton } from '../../../proto/gen/baton.js';
 import { cloneObject, isFinished, type DeepReadonly, type Stored } from '../../store/index.js';
 import { isUpToDate } from '../../reconcile/fresh.js';
+import { isJobSpec, nextJobStatus } from '../job/status.js';
 
 const U = baton.UpdateState;
 
@@ -21,6 +22,8 @@ export function withNewSpec(
   next.spec = cloneObject('service', { meta: { id: '' }, spec }).spec;
   next.endpoint = endpoint;
   next.specVersion = 0;
+  // A job is not rolled: every write of its spec starts its next iteration.
+  if (isJobSpec(next.spec)) return asNextIteration(next, now);
   const live = tasks.filter((t) => t.desiredState <= baton.TaskState.TASK_RUNNING && !isFinished(t.status?.state ?? 0));
   // A change that leaves every task as it is (replicas, labels) starts no update; any other
   // one does, and so does updating a paused service again (that is how it is resumed).
@@ -36,6 +39,13 @@ export function rolledBack(current: Stored<'service'>, endpoint: baton.Endpoint.
   next.previousSpec = cloneObject('service', current).spec;
   next.endpoint = endpoint;
   next.specVersion = 0;
+  if (isJobSpec(next.spec)) return asNextIteration(next, now);
   next.updateStatus = { state: U.ROLLBACK_STARTED, startedAt: now, message };
+  return next;
+}
+
+/** A job service whose new spec runs as its next iteration. */
+function asNextIteration(next: baton.Service, now: number): baton.Service {
+  next.jobStatus = nextJobStatus(next.jobStatus, now);
   return next;
 }

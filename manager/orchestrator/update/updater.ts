@@ -10,6 +10,7 @@ import { ReconcileLoop } from '../../reconcile/loop.js';
 import { TaskWrites } from '../../reconcile/writes.js';
 import { isRolling } from './config.js';
 import { isUp, planUpdate } from './plan.js';
+import { isJob } from '../service-loop.js';
 
 export class Updater extends ReconcileLoop {
   private readonly dirty = new Set<string>();
@@ -79,7 +80,8 @@ export class Updater extends ReconcileLoop {
     for (const id of ids) {
       const service = store.get('service', id);
       this.clearWake(id);
-      if (service === undefined) continue;
+      // A job has no rolling update: a new spec starts its next iteration (../job/).
+      if (service === undefined || isJob(service)) continue;
       const step = planUpdate({
         service,
         tasks: store.list('task', { serviceIds: [id] }),
