@@ -15,18 +15,22 @@ import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
 import { taskLogsHandler } from '../../worker/logs-server.js';
+import { nodeVolumeHandlers } from '../../worker/volumes-server.js';
+import { NodeVolumes } from '../../worker/volumes.js';
 import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../../rpc/server.js';
 import { certificateGuard, localGuard } from '../../rpc/caller.js';
 import { BatonError } from '../../rpc/errors.js';
-import { caService, controlService, dispatcherService, dispatcherSession, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { RpcClient } from '../../rpc/client.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, type NodeTlsMaterial } from '../../rpc/tls/index.js';
 import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
-import { TaskRuntime, availableExecutors } from './tasks.js';
+import { TaskRuntime, availableExecutors, volumesDirOf } from './tasks.js';
+import Docker from 'dockerode';
 import { ExecutorError } from '../../worker/executor/index.js';
 import { MetricsServer } from './metrics-server.js';
 import { shareSocket } from './private-files.js';
@@ -59,6 +63,8 @@ export class NodeDaemon {
   private forwarder: LeaderForwarder | undefined;
   private heartbeat: HeartbeatClient | undefined;
   private tasks: TaskRuntime | undefined;
+  /** The node's volumes (`baton volume`), once its tasks have started. */
+  private volumes: NodeVolumes | undefined;
   private mesh: RoutingMesh | undefined;
   private metrics: MetricsServer | undefined;
   private runtimes: string[] = ['process'];
@@ -132,6 +138,7 @@ export class NodeDaemon {
     this.tcp.addService({ TaskLogs: taskLogsMethod }, {
       TaskLogs: taskLogsHandler(() => this.tasks?.agent, this.state.nodeId, certificateGuard(() => clusterId)),
     });
+    addService(this.tcp, nodeAgentService, nodeVolumeHandlers(() => this.volumes, certificateGuard(() => clusterId)), this.logger);
     if (this.state.role === 'manager') await this.startManager(bootstrap);
     else this.addWorkerControlStub();
     await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
@@ -193,7 +200,14 @@ export class NodeDaemon {
         return node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
       },
     );
-    const deps = { manager, forwarder, clusterId, managerKey, checkImage: (image: string) => this.checkImage(image) };
+    const deps = {
+      manager,
+      forwarder,
+      clusterId,
+      managerKey,
+      checkImage: (image: string) => this.checkImage(image),
+      dialNode: (addr: string) => new RpcClient(addr, this.clientCredentials(), nodeAgentService, NODE_CHANNEL_OPTIONS),
+    };
     const [tcpControl, localControl] = controlHandlers({ ...deps, guard }, [guard, localGuard]);
     addService(this.tcp, controlService, tcpControl!, this.logger);
     addService(this.local, controlService, localControl!, this.logger);
@@ -286,6 +300,15 @@ export class NodeDaemon {
       },
       executors,
     );
+    const engine = new Docker();
+    this.volumes = new NodeVolumes({
+      clusterId: this.state.clusterId,
+      nodeId: this.state.nodeId,
+      volumesDir: volumesDirOf(this.dataDir.path),
+      // The agent asks the engine every few seconds whether it is there.
+      docker: () => (this.tasks?.agent.runtimes().includes('docker') ? engine : undefined),
+      tasks: () => this.tasks?.agent.tasks() ?? [],
+    });
   }
 
   private startHeartbeats(): void {
