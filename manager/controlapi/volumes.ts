@@ -51,7 +51,9 @@ export function volumeHandlers(deps: VolumeDeps): ControlHandlers<VolumeMethods>
         if (force) return { removed: [], warnings };
         throw new BatonError('NOT_FOUND', `no such volume: ${echo(name)}${warnings.length > 0 ? ` (${warnings.join('; ')})` : ''}`);
       }
-      const users = volumes.flatMap((v) => (v.usedBy ?? []).map((u) => (nodes.length > 1 ? `${u} on ${v.node}` : u)));
+      // A task is named with its node when the volume is on several (each node's is another volume).
+      const onSeveral = new Set(volumes.map((v) => v.nodeId)).size > 1;
+      const users = volumes.flatMap((v) => (v.usedBy ?? []).map((u) => (onSeveral ? `${u} on ${v.node}` : u)));
       if (users.length > 0) throw new BatonError('FAILED_PRECONDITION', `remove ${echo(name)}: volume is in use - [${[...new Set(users)].join(', ')}]`);
       const holders = nodes.filter((n) => volumes.some((v) => v.nodeId === n.meta.id));
       const removed = await askNodes(deps, holders, (client) => client.call('RemoveVolume', { name, force }, deadline(deps)).then((r) => r.removed ?? []));
