@@ -37,6 +37,8 @@ export const controlService = {
   GetNetwork: limited(CONTROL, 'GetNetwork', baton.GetRequest, baton.Network),
   ListNetworks: limited(CONTROL, 'ListNetworks', baton.ListRequest, baton.ListNetworksResponse),
   RemoveNetwork: limited(CONTROL, 'RemoveNetwork', baton.RemoveRequest, baton.RemoveResponse),
+  ListVolumes: limited(CONTROL, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
+  RemoveVolume: limited(CONTROL, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
 };
 export type ControlService = typeof controlService;
 
@@ -63,3 +65,11 @@ export const serviceLogsMethod = limitRequest(serverStream(CONTROL, 'ServiceLogs
 
 /** What every node serves to managers. */
 export const taskLogsMethod = serverStream('baton.NodeAgent', 'TaskLogs', baton.TaskLogsRequest, baton.LogLine);
+
+const NODE_AGENT = 'baton.NodeAgent';
+/** NodeAgent's unary methods (TaskLogs, a stream, is apart): a node's volumes, asked by managers. */
+export const nodeAgentService = {
+  ListVolumes: limited(NODE_AGENT, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
+  RemoveVolume: limited(NODE_AGENT, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
+};
+export type NodeAgentService = typeof nodeAgentService;

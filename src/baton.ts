@@ -11,6 +11,7 @@ import { secretCommand } from '../cli/secret.js';
 import { configCommand } from '../cli/config.js';
 import { stackCommand } from '../cli/stack.js';
 import { networkCommand } from '../cli/network.js';
+import { volumeCommand } from '../cli/volume.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -46,6 +47,7 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   .command<GlobalArgs>('secret', 'Manage secrets', (y) => secretCommand(globalOptions(y)))
   .command<GlobalArgs>('config', 'Manage configs', (y) => configCommand(globalOptions(y)))
   .command<GlobalArgs>('network', 'Manage networks', (y) => networkCommand(globalOptions(y)))
+  .command<GlobalArgs>('volume', 'Manage volumes (on every node)', (y) => volumeCommand(globalOptions(y)))
   .command<GlobalArgs>('stack', 'Manage stacks (Compose files)', (y) => stackCommand(globalOptions(y)))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),

@@ -58,6 +58,9 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   GetNetwork: read,
   ListNetworks: read,
   RemoveNetwork: write,
+  // volumes.ts: asked of the nodes, not of the store (a removal changes no cluster state).
+  ListVolumes: read,
+  RemoveVolume: read,
 };
 
 /** ServiceLogs, the one streaming method (logs.ts): a read. */

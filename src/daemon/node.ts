@@ -15,11 +15,14 @@ import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
 import { taskLogsHandler } from '../../worker/logs-server.js';
+import { nodeVolumeHandlers } from '../../worker/volumes-server.js';
+import { NodeVolumes } from '../../worker/volumes.js';
 import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../../rpc/server.js';
 import { certificateGuard, localGuard } from '../../rpc/caller.js';
 import { BatonError } from '../../rpc/errors.js';
-import { caService, controlService, dispatcherService, dispatcherSession, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { RpcClient } from '../../rpc/client.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, type NodeTlsMaterial } from '../../rpc/tls/index.js';
@@ -27,7 +30,8 @@ import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '.
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
 import { readEngineLabels } from './engine-labels.js';
-import { TaskRuntime, availableExecutors } from './tasks.js';
+import { TaskRuntime, availableExecutors, volumesDirOf } from './tasks.js';
+import Docker from 'dockerode';
 import { ExecutorError } from '../../worker/executor/index.js';
 import { HttpServer } from './http-server.js';
 import { Registry } from 'prom-client';
@@ -66,6 +70,8 @@ export class NodeDaemon {
   private forwarder: LeaderForwarder | undefined;
   private heartbeat: HeartbeatClient | undefined;
   private tasks: TaskRuntime | undefined;
+  /** The node's volumes (`baton volume`), once its tasks have started. */
+  private volumes: NodeVolumes | undefined;
   private mesh: RoutingMesh | undefined;
   private http: HttpServer | undefined;
   /** The node's metrics, the manager's while it is one, scraped at GET /metrics. */
@@ -146,6 +152,7 @@ export class NodeDaemon {
     this.tcp.addService({ TaskLogs: taskLogsMethod }, {
       TaskLogs: taskLogsHandler(() => this.tasks?.agent, this.state.nodeId, certificateGuard(() => clusterId)),
     });
+    addService(this.tcp, nodeAgentService, nodeVolumeHandlers(() => this.volumes, certificateGuard(() => clusterId)), this.logger);
     if (this.state.role === 'manager') await this.startManager(bootstrap);
     else this.addWorkerControlStub();
     await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
@@ -207,7 +214,14 @@ export class NodeDaemon {
         return node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
       },
     );
-    const deps = { manager, forwarder, clusterId, managerKey, checkImage: (image: string) => this.checkImage(image) };
+    const deps = {
+      manager,
+      forwarder,
+      clusterId,
+      managerKey,
+      checkImage: (image: string) => this.checkImage(image),
+      dialNode: (addr: string) => new RpcClient(addr, this.clientCredentials(), nodeAgentService, NODE_CHANNEL_OPTIONS),
+    };
     const [tcpControl, localControl] = controlHandlers({ ...deps, guard }, [guard, localGuard]);
     addService(this.tcp, controlService, tcpControl!, this.logger);
     addService(this.local, controlService, localControl!, this.logger);
@@ -313,6 +327,15 @@ export class NodeDaemon {
       executors,
     );
     this.nodeMetrics.readTasksFrom(() => this.tasks?.agent.taskStates() ?? []);
+    const engine = new Docker();
+    this.volumes = new NodeVolumes({
+      clusterId: this.state.clusterId,
+      nodeId: this.state.nodeId,
+      volumesDir: volumesDirOf(this.dataDir.path),
+      // The agent asks the engine every few seconds whether it is there.
+      docker: () => (this.tasks?.agent.runtimes().includes('docker') ? engine : undefined),
+      tasks: () => this.tasks?.agent.tasks() ?? [],
+    });
   }
 
   /** GET /metrics: this node's and (while it is one) its manager's, then the routing mesh's. */

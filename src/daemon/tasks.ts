@@ -28,10 +28,15 @@ export interface TaskRuntimeOptions {
   logger: Logger;
 }
 
+/** The process runtime's named volumes, a directory each (`baton volume` lists them too). */
+export function volumesDirOf(dataDir: string): string {
+  return join(dataDir, 'volumes');
+}
+
 /** The runtimes this machine offers: the process runtime always, docker when an engine answers. */
 export async function availableExecutors(o: Pick<TaskRuntimeOptions, 'nodeId' | 'clusterId' | 'dataDir' | 'bindAddress' | 'logger'>): Promise<Executor[]> {
   const executors: Executor[] = [
-    createProcessExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, stateDir: join(o.dataDir, 'tasks', 'process'), volumesDir: join(o.dataDir, 'volumes'), bindAddress: o.bindAddress, logger: o.logger }),
+    createProcessExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, stateDir: join(o.dataDir, 'tasks', 'process'), volumesDir: volumesDirOf(o.dataDir), bindAddress: o.bindAddress, logger: o.logger }),
   ];
   const docker = createDockerExecutor({ clusterId: o.clusterId, nodeId: o.nodeId, bindAddress: o.bindAddress, logger: o.logger });
   if (await docker.available()) executors.push(docker);

@@ -126,6 +126,11 @@ export class Agent {
     return [...this.controllers.values()].map((c) => c.state);
   }
 
+  /** The tasks this node holds, running or not yet removed (what a volume removal must not pull from under). */
+  tasks(): baton.Task.$Properties[] {
+    return [...this.controllers.values()].map((c) => c.task);
+  }
+
   /** Runtimes whose executor answered available() last time it was asked. */
   runtimes(): string[] {
     return RUNTIMES.filter((r) => this.availableRuntimes.has(r));

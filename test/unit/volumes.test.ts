@@ -1,0 +1,235 @@
+// `baton volume`: the manager's fan-out behind the real Control entry (nodes answering, one too
+// slow, one down; the merge, the in-use refusal naming tasks on several nodes, NOT_FOUND and
+// --force), the CLI's filters and formats, and a node's own directory volumes (listed with what
+// uses them, refused while used, removed when not).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import type Docker from 'dockerode';
+import { baton } from '../../proto/gen/baton.js';
+import type { Manager } from '../../manager/manager.js';
+import type { LeaderForwarder } from '../../manager/forward.js';
+import { controlHandlers } from '../../manager/controlapi/index.js';
+import { nodeLabel } from '../../manager/controlapi/volumes.js';
+import { createAction, type Stored } from '../../manager/store/index.js';
+import { localGuard } from '../../rpc/caller.js';
+import type { RpcClient } from '../../rpc/client.js';
+import { BatonError } from '../../rpc/errors.js';
+import type { NodeAgentService } from '../../rpc/services.js';
+import { SlowLeader } from '../lib/slow-leader.js';
+import { inspectVolume, matchesVolumeFilters, missingVolumes, parseVolumeFilters, volumeNames, volumeTable } from '../../cli/volume.js';
+import { NodeVolumes, containerUsers, processUsers } from '../../worker/volumes.js';
+
+type Volume = baton.Volume.$Properties;
+
+/** What each fake node does when asked: its volumes, a delay, or a failure. */
+interface FakeNode {
+  volumes: Volume[];
+  delayMs?: number;
+  fail?: BatonError;
+  removed: string[];
+}
+
+function setup(nodes: Record<string, { hostname: string; state?: baton.NodeState; fake: FakeNode }>) {
+  const leader = new SlowLeader();
+  leader.host.apply(
+    Object.entries(nodes).map(([id, n]) =>
+      createAction('node', { meta: { id }, spec: {}, description: { hostname: n.hostname }, status: { state: n.state ?? baton.NodeState.NODE_READY, addr: `${id}:4242` }, role: baton.NodeRole.WORKER }),
+    ),
+  );
+  const dialed: string[] = [];
+  const dialNode = (addr: string): RpcClient<NodeAgentService> => {
+    dialed.push(addr);
+    const fake = nodes[addr.replace(/:4242$/, '')]!.fake;
+    const answer = async <T>(value: () => T, timeoutMs: number): Promise<T> => {
+      if ((fake.delayMs ?? 0) >= timeoutMs) {
+        await new Promise((r) => setTimeout(r, timeoutMs));
+        throw new BatonError('DEADLINE_EXCEEDED', 'Deadline exceeded');
+      }
+      if (fake.fail) throw fake.fail;
+      return value();
+    };
+    const client = {
+      call: (method: string, req: baton.ListVolumesRequest.$Properties & baton.RemoveVolumeRequest.$Properties, timeoutMs: number) => {
+        if (method === 'ListVolumes') return answer(() => ({ volumes: fake.volumes.filter((v) => (req.names ?? []).length === 0 || req.names!.includes(v.name ?? '')) }), timeoutMs);
+        return answer(() => {
+          const gone = fake.volumes.filter((v) => v.name === req.name);
+          fake.volumes = fake.volumes.filter((v) => v.name !== req.name);
+          fake.removed.push(req.name ?? '');
+          return { removed: gone };
+        }, timeoutMs);
+      },
+      close: () => undefined,
+    };
+    return client as unknown as RpcClient<NodeAgentService>;
+  };
+  const deps = { manager: leader as unknown as Manager, forwarder: {} as LeaderForwarder, guard: localGuard, clusterId: 'c', managerKey: new Uint8Array(32), dialNode };
+  const [api] = controlHandlers(deps);
+  const call = {} as grpc.ServerUnaryCall<never, never>;
+  return {
+    dialed,
+    list: (req: baton.ListVolumesRequest.$Properties = {}) => api!.ListVolumes(req, call),
+    remove: (req: baton.RemoveVolumeRequest.$Properties) => api!.RemoveVolume(req, call),
+  };
+}
+
+const vol = (name: string, usedBy: string[] = [], driver = 'local'): Volume => ({ name, driver, mountpoint: `/v/${name}`, labels: { 'baton.cluster': 'c' }, scope: 'local', options: {}, createdAt: '2026-01-01T00:00:00Z', usedBy });
+const fake = (volumes: Volume[], extra: Partial<FakeNode> = {}): FakeNode => ({ volumes, removed: [], ...extra });
+
+async function refused(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof BatonError, String(err));
+    assert.equal(err.code, code, err.message);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+test('ls: every node is asked; answers merged by name then node; a slow node and a down one are warnings', async () => {
+  const api = setup({
+    n1: { hostname: 'alpha', fake: fake([vol('web'), vol('db', ['db.1.t1'])]) },
+    n2: { hostname: 'beta', fake: fake([vol('web')]) },
+    n3: { hostname: 'gamma', fake: fake([vol('lost')], { delayMs: 60_000 }) },
+    n4: { hostname: 'delta', state: baton.NodeState.NODE_DOWN, fake: fake([vol('never')]) },
+  });
+  const res = await api.list();
+  assert.deepEqual(res.volumes?.map((v) => [v.name, v.node, v.nodeId]), [
+    ['db', 'alpha', 'n1'],
+    ['web', 'alpha', 'n1'],
+    ['web', 'beta', 'n2'],
+  ]);
+  assert.deepEqual(res.warnings, ['node gamma: did not answer (within 3000 ms); its volumes are not shown', 'node delta: node is down; its volumes are not shown']);
+  assert.ok(!api.dialed.includes('n4:4242'), 'a node known to be down is not dialed');
+  // --node: one node, by hostname or id prefix.
+  assert.deepEqual((await api.list({ node: 'beta' })).volumes?.map((v) => v.nodeId), ['n2']);
+  assert.deepEqual((await api.list({ node: 'n1', names: ['db'] })).volumes?.map((v) => v.name), ['db']);
+  await refused(api.list({ node: 'zeta' }), 'NOT_FOUND', /^node zeta not found$/);
+});
+
+test('the node column: the hostname, or the id when several nodes share it', () => {
+  const node = (id: string, hostname: string) => ({ meta: { id }, description: { hostname } }) as unknown as Stored<'node'>;
+  const all = [node('a1', 'box'), node('b2', 'box'), node('c3', 'solo'), node('d4', '')];
+  assert.deepEqual(all.map((n) => nodeLabel(n, all)), ['a1', 'b2', 'solo', 'd4']);
+});
+
+test('rm: removed on every node that has it; in use anywhere is refused everywhere, naming the tasks and nodes; missing is NOT_FOUND unless --force', async () => {
+  const n1 = fake([vol('data', ['web.1.aaa']), vol('free')]);
+  const n2 = fake([vol('data', ['web.2.bbb']), vol('free')]);
+  const n3 = fake([vol('data')]);
+  const api = setup({ n1: { hostname: 'alpha', fake: n1 }, n2: { hostname: 'beta', fake: n2 }, n3: { hostname: 'gamma', fake: n3 } });
+  await refused(api.remove({ name: 'data' }), 'FAILED_PRECONDITION', /^remove data: volume is in use - \[web\.1\.aaa on alpha, web\.2\.bbb on beta\]$/);
+  assert.deepEqual([n1.removed, n2.removed, n3.removed], [[], [], []], 'nothing removed anywhere');
+  // On one node only: that node's answer alone counts.
+  const one = await api.remove({ name: 'data', node: 'gamma' });
+  assert.deepEqual(one.removed?.map((v) => v.node), ['gamma']);
+  const both = await api.remove({ name: 'free' });
+  assert.deepEqual(both.removed?.map((v) => v.node), ['alpha', 'beta']);
+  assert.deepEqual([n1.removed, n2.removed, n3.removed], [['free'], ['free'], ['data']]);
+  await refused(api.remove({ name: 'free' }), 'NOT_FOUND', /^no such volume: free$/);
+  assert.deepEqual(await api.remove({ name: 'free', force: true }), { removed: [], warnings: [] });
+  await refused(api.remove({ name: '' }), 'INVALID_ARGUMENT', /name is required/);
+});
+
+test('rm: a node that does not answer is named in the answer (and in NOT_FOUND)', async () => {
+  const api = setup({ n1: { hostname: 'alpha', fake: fake([vol('x')]) }, n2: { hostname: 'beta', fake: fake([], { fail: new BatonError('UNAVAILABLE', 'No connection established') }) } });
+  const res = await api.remove({ name: 'x' });
+  assert.deepEqual(res.removed?.map((v) => v.node), ['alpha']);
+  assert.deepEqual(res.warnings, ['node beta: did not answer (No connection established); its volumes are not shown']);
+  await refused(api.remove({ name: 'x' }), 'NOT_FOUND', /^no such volume: x \(node beta: did not answer/);
+});
+
+test('ls filters: name part, label key or key=value, driver, node id prefix or name, dangling; every bad one at once', () => {
+  const v: Volume = { ...vol('app-data', ['t.1.x']), labels: { team: 'a', tier: '' }, nodeId: 'abc123', node: 'alpha' };
+  const f = (...values: string[]) => matchesVolumeFilters(v, parseVolumeFilters(values));
+  assert.equal(f(), true);
+  assert.equal(f('name=data'), true);
+  assert.equal(f('name=zzz', 'name=app'), true, 'several values of one key: any');
+  assert.equal(f('name=zzz'), false);
+  assert.equal(f('label=team'), true);
+  assert.equal(f('label=team=a', 'label=tier'), true);
+  assert.equal(f('label=team=b'), false);
+  assert.equal(f('label=owner'), false);
+  assert.equal(f('driver=local'), true);
+  assert.equal(f('driver=nfs'), false);
+  assert.equal(f('node=abc'), true);
+  assert.equal(f('node=alpha'), true);
+  assert.equal(f('node=beta'), false);
+  assert.equal(f('node='), false);
+  assert.equal(f('dangling=true'), false);
+  assert.equal(f('dangling=0'), true);
+  assert.equal(matchesVolumeFilters(vol('free'), parseVolumeFilters(['dangling=1'])), true);
+  assert.equal(f('name=app', 'driver=nfs'), false, 'different keys: all');
+  assert.throws(
+    () => parseVolumeFilters(['colour=red', 'dangling=maybe', 'bare']),
+    (err: unknown) => err instanceof BatonError && err.code === 'INVALID_ARGUMENT' && /colour=red/.test(err.message) && /dangling=maybe/.test(err.message) && /"bare"/.test(err.message),
+  );
+});
+
+test('formats: the table (Docker columns plus NODE), -q names once, inspect fields, missing names', () => {
+  const list = [
+    { ...vol('data'), node: 'alpha', nodeId: 'n1' },
+    { ...vol('data'), node: 'beta', nodeId: 'n2' },
+    { ...vol('logs', [], 'nfs'), node: 'alpha', nodeId: 'n1' },
+  ];
+  assert.equal(volumeTable(list), ['DRIVER   VOLUME NAME   NODE', 'local    data          alpha', 'local    data          beta', 'nfs      logs          alpha'].join('\n'));
+  assert.equal(volumeNames(list), 'data\nlogs');
+  assert.deepEqual(inspectVolume(list[0]!), {
+    CreatedAt: '2026-01-01T00:00:00Z',
+    Driver: 'local',
+    Labels: { 'baton.cluster': 'c' },
+    Mountpoint: '/v/data',
+    Name: 'data',
+    Options: {},
+    Scope: 'local',
+    Node: { ID: 'n1', Name: 'alpha' },
+    UsedBy: [],
+  });
+  assert.deepEqual(missingVolumes(['data', 'nope', 'logs', 'gone'], list), ['nope', 'gone']);
+});
+
+test('users: a container by its task name (baton) or container name (other); a process task by Swarm\'s task name', () => {
+  const containers = [
+    { Id: 'c1', Names: ['/baton-web.1.t1'], Labels: { 'baton.task': 't1' }, Mounts: [{ Type: 'volume', Name: 'data' }] },
+    { Id: 'c2', Names: ['/mine'], Labels: {}, Mounts: [{ Type: 'volume', Name: 'data' }] },
+    { Id: 'c3', Names: ['/baton-web.2.t2'], Labels: { 'baton.task': 't2' }, Mounts: [{ Type: 'bind', Name: '' }, { Type: 'volume', Name: 'other' }] },
+  ] as unknown as Docker.ContainerInfo[];
+  assert.deepEqual(containerUsers(containers, 'data'), ['mine', 'web.1.t1']);
+  assert.deepEqual(containerUsers(containers, 'none'), []);
+  const task = (id: string, runtime: string, mounts: baton.Mount.$Properties[]): baton.Task.$Properties => ({ meta: { id }, annotations: { name: `svc.${id.slice(1)}` }, spec: { runtime, container: { mounts } } });
+  const tasks = [
+    task('t1', 'process', [{ type: baton.MountType.MOUNT_VOLUME, source: 'data', target: '/d' }]),
+    task('t2', 'process', [{ type: baton.MountType.MOUNT_BIND, source: 'data', target: '/d' }]),
+    task('t3', 'docker', [{ type: baton.MountType.MOUNT_VOLUME, source: 'data', target: '/d' }]),
+  ];
+  assert.deepEqual(processUsers(tasks, 'data'), ['svc.1.t1'], 'a bind of that path and a docker task are not users of the directory');
+});
+
+test('a node\'s directory volumes: listed with their users; removal refused while used, then done; missing is NOT_FOUND unless force', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-volumes-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let tasks: baton.Task.$Properties[] = [{ meta: { id: 'x1' }, annotations: { name: 'svc.1' }, spec: { runtime: 'process', container: { mounts: [{ type: baton.MountType.MOUNT_VOLUME, source: 'data', target: '/d' }] } } }];
+  const volumes = new NodeVolumes({ clusterId: 'c', nodeId: 'n', volumesDir: dir, docker: () => undefined, tasks: () => tasks });
+  assert.deepEqual(await volumes.list(), [], 'no directory yet is no volume');
+  mkdirSync(join(dir, 'data', 'sub'), { recursive: true });
+  mkdirSync(join(dir, 'spare'));
+  mkdirSync(join(dir, '.hidden'));
+  const listed = await volumes.list();
+  assert.deepEqual(listed.map((v) => [v.name, v.driver, v.mountpoint, v.usedBy, v.labels]), [
+    ['data', 'local', join(dir, 'data'), ['svc.1.x1'], { 'baton.cluster': 'c', 'baton.node': 'n' }],
+    ['spare', 'local', join(dir, 'spare'), [], { 'baton.cluster': 'c', 'baton.node': 'n' }],
+  ]);
+  assert.ok(!Number.isNaN(Date.parse(listed[0]!.createdAt ?? '')));
+  assert.deepEqual((await volumes.list(['spare'])).map((v) => v.name), ['spare']);
+  await refused(volumes.remove('data', true), 'FAILED_PRECONDITION', /^remove data: volume is in use - \[svc\.1\.x1\]$/);
+  assert.ok(existsSync(join(dir, 'data', 'sub')));
+  tasks = [];
+  assert.deepEqual((await volumes.remove('data', false)).map((v) => v.name), ['data']);
+  assert.equal(existsSync(join(dir, 'data')), false);
+  await refused(volumes.remove('data', false), 'NOT_FOUND', /^no such volume: data$/);
+  assert.deepEqual(await volumes.remove('data', true), []);
+  await refused(volumes.remove('../spare', false), 'NOT_FOUND', /^no such volume/);
+  assert.ok(existsSync(join(dir, 'spare')));
+});
