@@ -37,6 +37,9 @@ export const controlService = {
   GetNetwork: limited(CONTROL, 'GetNetwork', baton.GetRequest, baton.Network),
   ListNetworks: limited(CONTROL, 'ListNetworks', baton.ListRequest, baton.ListNetworksResponse),
   RemoveNetwork: limited(CONTROL, 'RemoveNetwork', baton.RemoveRequest, baton.RemoveResponse),
+  CreateCertificate: limited(CONTROL, 'CreateCertificate', baton.CreateCertificateRequest, baton.CreateCertificateResponse),
+  ListCertificates: limited(CONTROL, 'ListCertificates', baton.ListRequest, baton.ListCertificatesResponse),
+  RemoveCertificate: limited(CONTROL, 'RemoveCertificate', baton.RemoveRequest, baton.RemoveResponse),
 };
 export type ControlService = typeof controlService;
 

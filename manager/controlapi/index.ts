@@ -12,11 +12,12 @@ import { taskHandlers } from './tasks.js';
 import { secretHandlers, type SecretDeps } from './secrets.js';
 import { configHandlers } from './configs.js';
 import { networkHandlers } from './networks.js';
+import { clientCertificateHandlers, type ClientCertDeps } from '../caapi/client-certs.js';
 
 export { managerPeers } from './cluster.js';
 export { CONTROL_METHODS, SERVICE_LOGS_RULE, type Access, type MethodRule } from './methods.js';
 
-export type ControlDeps = EntryDeps & ClusterDeps & Pick<ServiceDeps, 'checkImage'> & SecretDeps;
+export type ControlDeps = EntryDeps & ClusterDeps & Pick<ServiceDeps, 'checkImage'> & SecretDeps & ClientCertDeps;
 
 /**
  * The Control service's gRPC handlers for each guard (the TCP port's, the local socket's): one
@@ -35,6 +36,7 @@ export function controlHandlers(deps: ControlDeps, guards: readonly Guard[] = [d
     ...secretHandlers(deps),
     ...configHandlers(deps),
     ...networkHandlers({ ...deps, serially }),
+    ...clientCertificateHandlers(deps),
   };
   return guards.map((guard) => controlEntry(handlers, { ...deps, guard }));
 }

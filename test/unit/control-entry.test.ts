@@ -128,7 +128,7 @@ before(async () => {
       ...(addr ? { managerStatus: { addr } } : {}),
     });
   // Certificates are checked against the store's roles, so every caller is a node of it.
-  const currentRole = (id: string): NodeRole | undefined => {
+  const currentRole = ({ nodeId: id }: { nodeId: string }): NodeRole | undefined => {
     const n = host.store.get('node', id);
     if (!n) return undefined;
     return n.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
