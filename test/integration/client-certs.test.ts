@@ -57,7 +57,9 @@ test('client certificates: create, use over tcp with admin and readonly roles, l
   assert.equal(listed[1]!.Serial, viewerCert.serialNumber.toLowerCase().replace(/^0+/, ''));
 
   // admin over tcp with BATON_CERT_PATH: a write on the follower (forwarded), a read on both.
-  const asAdmin = (addr: string, args: string[]): CliResult => baton([...args, '--host', `tcp://${addr}`], { BATON_CERT_PATH: admin });
+  // Right after the command words: at the end they could land in a service's own command line.
+  const tcp = (addr: string, args: string[]): string[] => [...args.slice(0, 2), '--host', `tcp://${addr}`, ...args.slice(2)];
+  const asAdmin = (addr: string, args: string[]): CliResult => baton(tcp(addr, args), { BATON_CERT_PATH: admin });
   ok(asAdmin(m2, ['service', 'create', '-d', '--runtime', 'process', '--name', 'web', '--', 'sleep', '1000']));
   assert.match(ok(asAdmin(m1, ['service', 'ls'])), /\bweb\b/);
   // The same with the flags, Docker's --tlscacert/--tlscert/--tlskey.
@@ -65,7 +67,7 @@ test('client certificates: create, use over tcp with admin and readonly roles, l
   assert.match(ok(baton(['service', 'ls', '--host', `tcp://${m1}`, ...flags])), /\bweb\b/);
 
   // readonly: lists and inspects on any manager; every write refused in one line naming the role.
-  const asViewer = (addr: string, args: string[]): CliResult => baton([...args, '--host', `tcp://${addr}`], { BATON_CERT_PATH: viewer });
+  const asViewer = (addr: string, args: string[]): CliResult => baton(tcp(addr, args), { BATON_CERT_PATH: viewer });
   assert.match(ok(asViewer(m1, ['service', 'ls'])), /\bweb\b/);
   assert.match(ok(asViewer(m2, ['service', 'inspect', 'web'])), /"web"/);
   ok(asViewer(m2, ['node', 'ls']));
