@@ -5,7 +5,6 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { BatonError, type baton } from '../client/index.js';
-import { generateNodeKey } from '../rpc/tls/node-key.js';
 import { parseDuration } from '../spec/index.js';
 import { removeEach, withClient, type GlobalArgs } from './context.js';
 import { FlagProblems } from './flag-problems.js';
@@ -79,9 +78,10 @@ export function certCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (args) =>
         withClient(args, async (client) => {
           const req = createRequest(args);
-          const key = await generateNodeKey();
-          const res = await client.control.call('CreateCertificate', { name: req.name, role: req.role, csrPem: key.csrPem, expiryMs: req.expiryMs });
-          writeFiles(req.out, res.caCertPem ?? '', res.certPem ?? '', key.keyPem);
+          // On demand: the x509 library it loads is for this command alone.
+          const { createClientCertificate } = await import('../client/certificates.js');
+          const made = await createClientCertificate(client, req);
+          writeFiles(req.out, made.caPem, made.certPem, made.keyPem);
           print(req.name);
         }),
     )

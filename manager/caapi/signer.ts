@@ -7,9 +7,9 @@ import type { Stored } from '../store/index.js';
 
 export interface ClusterSigner {
   /** The cluster object; UNAVAILABLE until `baton init` has written it. */
-  cluster(): Stored<'cluster'>;
+  cluster: () => Stored<'cluster'>;
   /** The root CA with its key unsealed. */
-  signer(): Promise<RootCA>;
+  signer: () => Promise<RootCA>;
 }
 
 export function clusterSigner(manager: Manager, managerKey: Uint8Array): ClusterSigner {
@@ -23,7 +23,7 @@ export function clusterSigner(manager: Manager, managerKey: Uint8Array): Cluster
 
   return {
     cluster,
-    async signer() {
+    signer: async () => {
       const c = cluster();
       if (loaded?.version !== c.meta.version) {
         const root = c.rootCa!;
