@@ -8,14 +8,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { CAError, createRootCA, loadRootCA } from '../../manager/ca/index.js';
+import { baton } from '../../proto/gen/baton.js';
+import { CAError, createRootCA, loadRootCA, newSealKey, seal } from '../../manager/ca/index.js';
+import { caHandlers } from '../../manager/caapi/ca.js';
+import type { LeaderForwarder } from '../../manager/forward.js';
 import { clientCertificateRole, requestProblems } from '../../manager/caapi/client-certs.js';
 import { hostOf } from '../../manager/caapi/signer.js';
 import { CONTROL_METHODS, SERVICE_LOGS_RULE } from '../../manager/controlapi/index.js';
 import type { Manager } from '../../manager/manager.js';
 import { LocalHost } from '../../manager/reconcile/local-host.js';
 import { createAction, deleteAction } from '../../manager/store/index.js';
-import { certificateGuard, forwardingMetadata } from '../../rpc/caller.js';
+import { certificateGuard, forwardingMetadata, type Guard } from '../../rpc/caller.js';
 import { BatonError } from '../../rpc/errors.js';
 import { checkPeer, generateNodeKey, normalSerial, peerIdentity, type CertRole } from '../../rpc/tls/index.js';
 import { readTlsFiles, tlsFilePaths } from '../../client/tls-files.js';
@@ -154,4 +157,20 @@ test('TLS files: flags, else BATON_CERT_PATH, else none; bad files said in one l
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a renewal names the node by its address in the store (certificates issued before SANs get them)', async () => {
+  const root = await createRootCA(CLUSTER);
+  const managerKey = newSealKey();
+  const host = new LocalHost();
+  host.apply([
+    createAction('cluster', { meta: { id: CLUSTER }, spec: { annotations: { name: 'default' }, nodeCertExpiryMs: 3600_000 }, rootCa: { caCertPem: root.certPem, encryptedCaKey: seal(managerKey, root.keyPkcs8) } }),
+    createAction('node', { meta: { id: 'n1' }, spec: { desiredRole: baton.NodeRole.WORKER }, status: { addr: '127.0.5.1:4242' }, role: baton.NodeRole.WORKER }),
+  ]);
+  const manager = Object.assign(host, { isLeader: () => true }) as unknown as Manager;
+  const guard: Guard = () => ({ nodeId: 'n1', role: 'worker' });
+  const handlers = caHandlers({ manager, forwarder: {} as LeaderForwarder, guard, clusterId: CLUSTER, caPem: root.certPem, managerKey });
+  const { csrPem } = await generateNodeKey();
+  const res = await handlers.Renew({ csrPem }, {} as never);
+  assert.equal(new X509Certificate(res.certPem ?? '').subjectAltName, 'DNS:n1, IP Address:127.0.5.1');
 });
