@@ -6,10 +6,13 @@ import { socketPermissionDenied } from '../client/local-socket.js';
 export interface GlobalArgs {
   host?: string | undefined;
   'data-dir'?: string | undefined;
+  tlscacert?: string | undefined;
+  tlscert?: string | undefined;
+  tlskey?: string | undefined;
 }
 
 export function withClient<T>(args: GlobalArgs, run: (client: BatonClient) => Promise<T>): Promise<T> {
-  const client = connect({ host: args.host, dataDir: args['data-dir'] });
+  const client = connect({ host: args.host, dataDir: args['data-dir'], tls: { caCert: args.tlscacert, cert: args.tlscert, key: args.tlskey } });
   return run(client)
     .catch((err: unknown) => {
       throw unreachable(err, client.target) ?? err;
@@ -49,7 +52,10 @@ function unreachable(err: unknown, target: string): BatonError | undefined {
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
     .option('host', { type: 'string', describe: 'daemon to talk to: unix:///path/baton.sock or tcp://host:port (env BATON_HOST)' })
-    .option('data-dir', { type: 'string', describe: 'the node data dir (default $BATON_DATA_DIR, /var/lib/baton as root, else ~/.baton, or /var/lib/baton when no node runs there)' });
+    .option('data-dir', { type: 'string', describe: 'the node data dir (default $BATON_DATA_DIR, /var/lib/baton as root, else ~/.baton, or /var/lib/baton when no node runs there)' })
+    .option('tlscacert', { type: 'string', requiresArg: true, describe: 'with --host tcp://: trust certs signed only by this CA (default $BATON_CERT_PATH/ca.pem)' })
+    .option('tlscert', { type: 'string', requiresArg: true, describe: 'with --host tcp://: client certificate from `baton cert create` (default $BATON_CERT_PATH/cert.pem)' })
+    .option('tlskey', { type: 'string', requiresArg: true, describe: 'with --host tcp://: its key (default $BATON_CERT_PATH/key.pem)' });
 }
 
 /** A flag given zero, one or several times (`--env A=1 --env B=2`). */

@@ -11,6 +11,7 @@ import type { baton } from '../proto/gen/baton.js';
 // credentials.js alone: the x509 library is not needed to connect.
 import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../rpc/tls/credentials.js';
 import { socketAccess, socketPermissionDenied } from './local-socket.js';
+import { readTlsFiles, tlsFilePaths, type TlsFileOptions } from './tls-files.js';
 
 export { BatonError } from '../rpc/errors.js';
 export type { ControlService } from '../rpc/services.js';
@@ -21,6 +22,8 @@ export interface ConnectOptions {
   host?: string | undefined;
   /** Where the node keeps its state (socket, and certificates for tcp). */
   dataDir?: string | undefined;
+  /** Client certificate files for tcp (`baton cert create`); default BATON_CERT_PATH, then the data dir's node certificate. */
+  tls?: TlsFileOptions | undefined;
 }
 
 export function defaultDataDir(): string {
@@ -143,9 +146,14 @@ export function connect(opts: ConnectOptions = {}): BatonClient {
     return new BatonClient(host, new RpcClient(host, grpc.credentials.createInsecure(), controlService));
   }
   const address = host.startsWith('tcp://') ? host.slice('tcp://'.length) : host;
+  const files = tlsFilePaths(opts.tls ?? {});
+  if (files) {
+    const { caPem, certPem, keyPem } = readTlsFiles(files);
+    return new BatonClient(host, new RpcClient(address, clientCredentials({ caPem, certPem, keyPem }), controlService, NODE_CHANNEL_OPTIONS));
+  }
   const tls = join(dataDir, 'tls');
   if (!existsSync(join(tls, 'node.crt'))) {
-    throw new BatonError('UNAUTHENTICATED', `--host ${host} needs a node certificate: none in ${tls} (pass the --data-dir of a manager)`);
+    throw new BatonError('UNAUTHENTICATED', `--host ${host} needs a certificate: none in ${tls} (pass --tlscacert/--tlscert/--tlskey or BATON_CERT_PATH from baton cert create, or the --data-dir of a manager)`);
   }
   const read = (f: string): string => readFileSync(join(tls, f), 'utf8');
   const creds = clientCredentials({ caPem: read('ca.crt'), certPem: read('node.crt'), keyPem: read('node.key') });

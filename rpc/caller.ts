@@ -2,31 +2,32 @@
 // on the local unix socket it is the machine's administrator. A manager forwarding a call to the
 // leader says whom it forwards for; only a verified manager is believed.
 import * as grpc from '@grpc/grpc-js';
-import { checkPeer, type CallWithAuthContext, type NodeRole } from './tls/index.js';
+import { checkPeer, isClientRole, isNodeRole, roleRefusal, type CallWithAuthContext, type CertRole, type PeerIdentity } from './tls/index.js';
 import { BatonError } from './errors.js';
 
 export interface Caller {
-  /** '' for a local administrator. */
+  /** '' for a local administrator; a client certificate's name for a client. */
   nodeId: string;
-  role: NodeRole | 'local';
+  role: CertRole | 'local';
 }
 
 /** Unary and streaming server calls alike. */
 type AnyCall = CallWithAuthContext & { metadata: grpc.Metadata };
 
 /** Returns the caller if it may call with one of `roles` (a local administrator always may). */
-export type Guard = (call: AnyCall, roles: readonly NodeRole[]) => Caller;
+export type Guard = (call: AnyCall, roles: readonly CertRole[]) => Caller;
 
 export const FORWARDED_FOR = 'x-baton-forwarded-for';
 
 export const localGuard: Guard = () => ({ nodeId: '', role: 'local' });
 
 /**
- * The role a node has in the cluster's current state, or undefined when it is not (or no longer)
- * part of it. A certificate says what a node was when it was issued; demotion and removal take
- * effect at once only because every call is also checked against this.
+ * The role a certificate's holder has in the cluster's current state, or undefined when it is
+ * not (or no longer) part of it: a node that was removed, a client certificate that was revoked
+ * (`baton cert rm`). A certificate says what was true when it was issued; demotion, removal and
+ * revocation take effect at once only because every call is also checked against this.
  */
-export type CurrentRole = (nodeId: string) => NodeRole | undefined;
+export type CurrentRole = (identity: PeerIdentity) => CertRole | undefined;
 
 export function certificateGuard(clusterId: () => string, currentRole?: CurrentRole): Guard {
   return (call, roles) => {
@@ -35,14 +36,18 @@ export function certificateGuard(clusterId: () => string, currentRole?: CurrentR
     const needed = forwarded ? (['manager'] as const) : roles;
     const result = checkPeer(call, needed, clusterId());
     if (!result.ok) throw new BatonError(result.error.code === grpc.status.UNAUTHENTICATED ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', result.error.details);
+    const { identity } = result;
     if (currentRole) {
-      const now = currentRole(result.identity.nodeId);
-      if (now === undefined) throw new BatonError('PERMISSION_DENIED', `node ${result.identity.nodeId} is not part of the cluster`);
-      if (!needed.includes(now)) throw new BatonError('PERMISSION_DENIED', `node ${result.identity.nodeId} is now a ${now}; this call needs ${needed.join(' or ')}`);
+      const now = currentRole(identity);
+      if (now === undefined && isClientRole(identity.role)) {
+        throw new BatonError('UNAUTHENTICATED', `certificate "${identity.nodeId}" was revoked (it is not among the cluster's certificates)`);
+      }
+      if (now === undefined) throw new BatonError('PERMISSION_DENIED', `node ${identity.nodeId} is not part of the cluster`);
+      if (!needed.includes(now)) throw new BatonError('PERMISSION_DENIED', `node ${identity.nodeId} is now a ${now}; this call needs ${needed.join(' or ')}`);
     }
-    if (!forwarded) return { nodeId: result.identity.nodeId, role: result.identity.role };
+    if (!forwarded) return { nodeId: identity.nodeId, role: identity.role };
     if (forwarded.role !== 'local' && !roles.includes(forwarded.role)) {
-      throw new BatonError('PERMISSION_DENIED', `node ${forwarded.nodeId} is a ${forwarded.role}; this call needs ${roles.join(' or ')}`);
+      throw new BatonError('PERMISSION_DENIED', roleRefusal({ nodeId: forwarded.nodeId, role: forwarded.role }, roles));
     }
     return forwarded;
   };
@@ -59,6 +64,6 @@ function forwardedCaller(call: AnyCall): Caller | undefined {
   const value = call.metadata.get(FORWARDED_FOR)[0];
   if (typeof value !== 'string') return undefined;
   const [nodeId = '', role] = value.split('/');
-  if (role !== 'manager' && role !== 'worker' && role !== 'local') return undefined;
-  return { nodeId, role };
+  if (role === 'local' || isNodeRole(role) || isClientRole(role)) return { nodeId, role };
+  return undefined;
 }

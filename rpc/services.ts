@@ -39,6 +39,9 @@ export const controlService = {
   RemoveNetwork: limited(CONTROL, 'RemoveNetwork', baton.RemoveRequest, baton.RemoveResponse),
   ListVolumes: limited(CONTROL, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
   RemoveVolume: limited(CONTROL, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
+  CreateCertificate: limited(CONTROL, 'CreateCertificate', baton.CreateCertificateRequest, baton.CreateCertificateResponse),
+  ListCertificates: limited(CONTROL, 'ListCertificates', baton.ListRequest, baton.ListCertificatesResponse),
+  RemoveCertificate: limited(CONTROL, 'RemoveCertificate', baton.RemoveRequest, baton.RemoveResponse),
 };
 export type ControlService = typeof controlService;
 

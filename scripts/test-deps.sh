@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Installs, from Debian's packages only, what the tests need besides Node and Docker: chromium
-# for the web view's browser test (driven by playwright-core from npm, never by a browser
-# download). Idempotent: nothing is installed that is already there.
+# Installs, from Debian's packages only (apt-get), what the tests need besides Node and Docker:
+#  - chromium, the real browser of the web view's test (driven by playwright-core from npm,
+#    never by a browser download);
+#  - python3-grpcio and python3-grpc-tools, the gRPC client in another language that
+#    test/integration/python-grpc.test.ts drives (its protoc makes the stubs from proto/).
+# Idempotent: nothing is installed that is already there.
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
 
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then sudo=(sudo -n); fi
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
+/usr/bin/python3 -c 'import grpc, grpc_tools.protoc' >/dev/null 2>&1 || missing+=(python3-grpcio python3-grpc-tools)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "test-deps: installing ${missing[*]}" >&2
-  "${sudo[@]}" apt-get update -q >/dev/null
-  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  printf 'test-deps: installing %s\n' "${missing[*]}" >&2
+  # On a shared machine another apt-get may hold the dpkg lock for a while: wait, don't fail.
+  apt_opts=(-qq -o DPkg::Lock::Timeout=300)
+  "${sudo[@]}" apt-get "${apt_opts[@]}" update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "test-deps: chromium $(chromium --version 2>/dev/null | awk '{print $2}')" >&2
+printf 'test-deps: %s; python3-grpcio %s\n' "$(chromium --version 2>/dev/null)" "$(/usr/bin/python3 -c 'import grpc; print(grpc.__version__)')" >&2

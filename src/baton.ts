@@ -12,6 +12,7 @@ import { configCommand } from '../cli/config.js';
 import { stackCommand } from '../cli/stack.js';
 import { networkCommand } from '../cli/network.js';
 import { volumeCommand } from '../cli/volume.js';
+import { certCommand } from '../cli/cert.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -49,6 +50,7 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   .command<GlobalArgs>('network', 'Manage networks', (y) => networkCommand(globalOptions(y)))
   .command<GlobalArgs>('volume', 'Manage volumes (on every node)', (y) => volumeCommand(globalOptions(y)))
   .command<GlobalArgs>('stack', 'Manage stacks (Compose files)', (y) => stackCommand(globalOptions(y)))
+  .command<GlobalArgs>('cert', 'Manage client certificates (for gRPC clients over TCP)', (y) => certCommand(globalOptions(y)))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),
   )

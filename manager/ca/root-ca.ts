@@ -1,11 +1,13 @@
 // The cluster's root CA (ECDSA P-256): created once at `baton init`, its key sealed into the Raft
-// store, and loaded on whichever manager issues certificates. It signs only node certificates,
-// and what a certificate says (node ID, role, cluster) comes from the caller of
-// issueNodeCertificate (who checked the join token), never from the CSR.
-import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+// store, and loaded on whichever manager issues certificates. It signs node certificates and
+// client certificates (`baton cert create`), and what a certificate says (name, role, cluster,
+// addresses) comes from the caller of issue*Certificate (who checked the join token or the
+// caller's role), never from the CSR.
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { caDigest, certificateDer } from '../../rpc/tls/encoding.js';
-import { isNodeRole } from '../../rpc/tls/identity.js';
-import type { NodeRole } from '../../rpc/tls/identity.js';
+import { isClientRole, isNodeRole, normalSerial } from '../../rpc/tls/identity.js';
+import type { ClientRole, NodeRole } from '../../rpc/tls/identity.js';
 import { EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, x509 } from '../../rpc/tls/x509.js';
 import { CodedError } from './coded-error.js';
 
@@ -30,6 +32,26 @@ export interface NodeCertificateSubject {
   nodeId: string;
   role: NodeRole;
   clusterId: string;
+  /**
+   * The hosts the node is reached at (its advertise address's host): IP or DNS SANs besides the
+   * node ID, so a client that checks the name it dialled (any gRPC client does) accepts it.
+   */
+  hosts?: readonly string[];
+}
+
+/** Who a client certificate is for; decided by the manager (the CSR's subject is ignored). */
+export interface ClientCertificateSubject {
+  name: string;
+  role: ClientRole;
+  clusterId: string;
+}
+
+/** A signed client certificate and what the store records of it. */
+export interface IssuedClientCertificate {
+  certPem: string;
+  /** normalSerial() of the certificate's serial, as peerIdentity reports it. */
+  serial: string;
+  notAfter: Date;
 }
 
 /** Creates a self-signed ECDSA P-256 root CA for the cluster, valid for about 20 years. */
@@ -100,12 +122,38 @@ export class RootCA {
    */
   async issueNodeCertificate(csrPem: string, subject: NodeCertificateSubject, validityMs: number, now = new Date()): Promise<string> {
     checkSubject(subject);
+    const names = [{ type: 'dns' as const, value: subject.nodeId }, ...[...new Set(subject.hosts ?? [])].filter((h) => h !== subject.nodeId).map(hostName)];
+    const usages = [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+    return (await this.sign(csrPem, [subject.clusterId, subject.role, subject.nodeId], usages, names, validityMs, now)).toString('pem');
+  }
+
+  /**
+   * Signs a client certificate for the CSR's public key: CN=name, OU=role (admin or readonly),
+   * O=clusterId, clientAuth only (it cannot serve as a node), for `validityMs`.
+   */
+  async issueClientCertificate(csrPem: string, subject: ClientCertificateSubject, validityMs: number, now = new Date()): Promise<IssuedClientCertificate> {
+    if (!subject.name) throw new CAError('BAD_REQUEST', 'client certificate needs a name');
+    if (!subject.clusterId) throw new CAError('BAD_REQUEST', 'client certificate needs a cluster ID');
+    if (!isClientRole(subject.role)) throw new CAError('BAD_REQUEST', `client certificate role must be admin or readonly, got "${String(subject.role)}"`);
+    const cert = await this.sign(csrPem, [subject.clusterId, subject.role, subject.name], [x509.ExtendedKeyUsage.clientAuth], [], validityMs, now);
+    const certPem = cert.toString('pem');
+    return { certPem, serial: normalSerial(new X509Certificate(certPem).serialNumber), notAfter: cert.notAfter };
+  }
+
+  private async sign(
+    csrPem: string,
+    [o, ou, cn]: [string, string, string],
+    usages: x509.ExtendedKeyUsageType[],
+    names: x509.JsonGeneralName[],
+    validityMs: number,
+    now: Date,
+  ): Promise<x509.X509Certificate> {
     if (!Number.isFinite(validityMs) || validityMs <= 0) throw new CAError('BAD_REQUEST', `validity must be a positive number of ms, got ${validityMs}`);
     const publicKey = await verifiedCsrKey(csrPem);
     const notAfter = Math.min(now.getTime() + validityMs, this.cert.notAfter.getTime());
-    const cert = await x509.X509CertificateGenerator.create({
+    return await x509.X509CertificateGenerator.create({
       serialNumber: serialNumber(),
-      subject: [{ O: [subject.clusterId] }, { OU: [subject.role] }, { CN: [subject.nodeId] }],
+      subject: [{ O: [o] }, { OU: [ou] }, { CN: [cn] }],
       issuer: this.cert.subjectName,
       notBefore: new Date(now.getTime() - BACKDATE_MS),
       notAfter: new Date(notAfter),
@@ -115,14 +163,18 @@ export class RootCA {
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: subject.nodeId }]),
+        new x509.ExtendedKeyUsageExtension(usages),
+        ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : []),
         await x509.AuthorityKeyIdentifierExtension.create(this.cert.publicKey),
         await x509.SubjectKeyIdentifierExtension.create(publicKey),
       ],
     });
-    return cert.toString('pem');
   }
+}
+
+/** A host as a SAN: an IP address as one (clients compare IPs with iPAddress SANs), else a DNS name. */
+function hostName(host: string): x509.JsonGeneralName {
+  return isIP(host) ? { type: 'ip', value: host } : { type: 'dns', value: host };
 }
 
 /** The CSR's public key, once its self-signature verifies and it is an ECDSA P-256 key. */

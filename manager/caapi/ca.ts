@@ -6,11 +6,12 @@ import { BatonError } from '../../rpc/errors.js';
 import type { Handlers } from '../../rpc/define.js';
 import { caService, type CAService } from '../../rpc/services.js';
 import type { Guard } from '../../rpc/caller.js';
-import { CAError, JoinTokenError, loadRootCA, openJoinTokens, parseJoinToken, tokenMatches, unseal, type RootCA } from '../ca/index.js';
+import { CAError, JoinTokenError, openJoinTokens, parseJoinToken, tokenMatches } from '../ca/index.js';
 import type { LeaderForwarder } from '../forward.js';
 import type { Manager } from '../manager.js';
-import { createAction, newObjectId, type Stored } from '../store/index.js';
+import { createAction, newObjectId } from '../store/index.js';
 import { managerPeers } from '../controlapi/cluster.js';
+import { clusterSigner, hostOf } from './signer.js';
 
 export const DEFAULT_CERT_VALIDITY_MS = 7 * 24 * 3600 * 1000;
 
@@ -29,29 +30,15 @@ export interface CADeps {
 export function caHandlers(deps: CADeps): Handlers<CAService> {
   const { manager, forwarder, guard } = deps;
   const now = deps.now ?? Date.now;
-  let rootCA: { version: number; ca: RootCA } | undefined;
+  const { cluster, signer } = clusterSigner(manager, deps.managerKey);
 
-  function cluster(): Stored<'cluster'> {
-    const c = manager.store.list('cluster')[0];
-    if (!c?.rootCa) throw new BatonError('UNAVAILABLE', 'the cluster is still initializing; retry');
-    return c;
-  }
-
-  async function signer(): Promise<RootCA> {
-    const c = cluster();
-    if (rootCA?.version !== c.meta.version) {
-      const root = c.rootCa!;
-      const key = unseal(deps.managerKey, root.encryptedCaKey ?? new Uint8Array(0));
-      rootCA = { version: c.meta.version, ca: await loadRootCA(root.caCertPem ?? '', key) };
-    }
-    return rootCA.ca;
-  }
-
-  async function issue(csrPem: string, nodeId: string, role: 'manager' | 'worker'): Promise<string> {
+  /** `advertise` (host:port) names the node in its certificate too, so clients can check the host they dialled. */
+  async function issue(csrPem: string, nodeId: string, role: 'manager' | 'worker', advertise: string): Promise<string> {
     const c = cluster();
     const validity = Number(c.spec?.nodeCertExpiryMs ?? 0) || DEFAULT_CERT_VALIDITY_MS;
+    const hosts = [hostOf(advertise)].filter((h) => h !== '');
     try {
-      return await (await signer()).issueNodeCertificate(csrPem, { nodeId, role, clusterId: deps.clusterId }, validity, new Date(now()));
+      return await (await signer()).issueNodeCertificate(csrPem, { nodeId, role, clusterId: deps.clusterId, hosts }, validity, new Date(now()));
     } catch (err) {
       if (err instanceof CAError) throw new BatonError('INVALID_ARGUMENT', err.message);
       throw err;
@@ -89,7 +76,7 @@ export function caHandlers(deps: CADeps): Handlers<CAService> {
       const advertise = req.advertiseAddr ?? '';
       if (!/^[^\s:]+:\d+$/.test(advertise)) throw new BatonError('INVALID_ARGUMENT', `bad advertise address "${advertise}" (want host:port)`);
       const nodeId = newObjectId();
-      const certPem = await issue(req.csrPem ?? '', nodeId, role);
+      const certPem = await issue(req.csrPem ?? '', nodeId, role, advertise);
       const t = now();
       await manager.propose([
         createAction('node', {
@@ -123,7 +110,7 @@ export function caHandlers(deps: CADeps): Handlers<CAService> {
       const node = manager.store.get('node', caller.nodeId);
       if (!node) throw new BatonError('PERMISSION_DENIED', `node ${caller.nodeId} is not part of the cluster (it was removed)`);
       const role = node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
-      const certPem = await issue(req.csrPem ?? '', caller.nodeId, role);
+      const certPem = await issue(req.csrPem ?? '', caller.nodeId, role, node.status?.addr ?? '');
       return {
         certPem,
         role: role === 'manager' ? baton.NodeRole.MANAGER : baton.NodeRole.WORKER,

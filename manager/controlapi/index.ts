@@ -13,11 +13,12 @@ import { secretHandlers, type SecretDeps } from './secrets.js';
 import { configHandlers } from './configs.js';
 import { networkHandlers } from './networks.js';
 import { volumeHandlers, type VolumeDeps } from './volumes.js';
+import { clientCertificateHandlers, type ClientCertDeps } from '../caapi/client-certs.js';
 
 export { managerPeers } from './cluster.js';
 export { CONTROL_METHODS, SERVICE_LOGS_RULE, type Access, type MethodRule } from './methods.js';
 
-export type ControlDeps = EntryDeps & ClusterDeps & Pick<ServiceDeps, 'checkImage'> & SecretDeps & Pick<VolumeDeps, 'dialNode'>;
+export type ControlDeps = EntryDeps & ClusterDeps & Pick<ServiceDeps, 'checkImage'> & SecretDeps & Pick<VolumeDeps, 'dialNode'> & ClientCertDeps;
 
 /**
  * The Control service's gRPC handlers for each guard (the TCP port's, the local socket's): one
@@ -37,6 +38,7 @@ export function controlHandlers(deps: ControlDeps, guards: readonly Guard[] = [d
     ...configHandlers(deps),
     ...networkHandlers({ ...deps, serially }),
     ...volumeHandlers(deps),
+    ...clientCertificateHandlers(deps),
   };
   return guards.map((guard) => controlEntry(handlers, { ...deps, guard }));
 }

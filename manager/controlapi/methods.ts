@@ -1,7 +1,7 @@
 // Every Control method, declared once: who may call it and what it does to cluster state. The
 // entry (entry.ts) reads this table for the role check and for where the call runs; a new
 // method is a line here and its handler in the file of its object.
-import type { NodeRole } from '../../rpc/tls/index.js';
+import type { CertRole } from '../../rpc/tls/index.js';
 import type { ControlService } from '../../rpc/services.js';
 
 /**
@@ -14,24 +14,25 @@ export type Access = 'read' | 'write' | 'local';
 
 export interface MethodRule {
   /** Certificate roles allowed (the local unix socket's administrator may call anything). */
-  readonly roles: readonly NodeRole[];
+  readonly roles: readonly CertRole[];
   readonly access: Access;
 }
 
 export type ControlMethod = keyof ControlService;
 
-const MANAGER = ['manager'] as const;
-const read = { roles: MANAGER, access: 'read' } as const;
-const write = { roles: MANAGER, access: 'write' } as const;
+// A manager's own certificate and an admin client certificate may do anything the CLI does; a
+// readonly one may only read (list, inspect, logs). Roles are decided here, once, for every call.
+const read = { roles: ['manager', 'admin', 'readonly'], access: 'read' } as const;
+const write = { roles: ['manager', 'admin'], access: 'write' } as const;
 
 export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
-  // cluster.ts
-  GetCluster: read,
+  // cluster.ts. GetCluster carries the join tokens: not for a readonly certificate.
+  GetCluster: { roles: ['manager', 'admin'], access: 'read' },
   RotateJoinToken: write,
   // Workers ask it too: which managers there are, who leads.
-  Info: { roles: ['manager', 'worker'], access: 'local' },
+  Info: { roles: ['manager', 'worker', 'admin', 'readonly'], access: 'local' },
   // Called by a manager that has just joined; the handler also checks it adds only itself.
-  AddRaftMember: write,
+  AddRaftMember: { roles: ['manager'], access: 'write' },
   // nodes.ts
   GetNode: read,
   ListNodes: read,
@@ -61,6 +62,10 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   // volumes.ts: asked of the nodes, not of the store (a removal changes no cluster state).
   ListVolumes: read,
   RemoveVolume: read,
+  // manager/caapi/client-certs.ts
+  CreateCertificate: write,
+  ListCertificates: read,
+  RemoveCertificate: write,
 };
 
 /** ServiceLogs, the one streaming method (logs.ts): a read. */

@@ -12,6 +12,7 @@ export interface KindMap {
   secret: baton.Secret;
   config: baton.Config;
   network: baton.Network;
+  certificate: baton.ClientCertificate;
 }
 
 /** What a proposer may pass for each kind (plain objects are fine). */
@@ -23,12 +24,13 @@ export interface PropsMap {
   secret: baton.Secret.$Properties;
   config: baton.Config.$Properties;
   network: baton.Network.$Properties;
+  certificate: baton.ClientCertificate.$Properties;
 }
 
 export type Kind = keyof KindMap;
 
 /** In snapshot order. */
-export const KINDS: readonly Kind[] = ['cluster', 'node', 'network', 'service', 'task', 'secret', 'config'];
+export const KINDS: readonly Kind[] = ['cluster', 'node', 'network', 'service', 'task', 'secret', 'config', 'certificate'];
 
 /** A stored object: frozen, and meta always present. */
 export type Stored<K extends Kind> = DeepReadonly<KindMap[K]> & { readonly meta: DeepReadonly<baton.Meta> };
@@ -52,6 +54,7 @@ const CODECS: { [K in Kind]: Codec<KindMap[K]> } = {
   secret: baton.Secret,
   config: baton.Config,
   network: baton.Network,
+  certificate: baton.ClientCertificate,
 };
 
 export function isKind(s: string): s is Kind {

@@ -39,6 +39,7 @@ function newTables(): Tables {
     secret: new Table('secret'),
     config: new Table('config'),
     network: new Table('network'),
+    certificate: new Table('certificate'),
   };
 }
 

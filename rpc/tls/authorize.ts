@@ -3,7 +3,8 @@
 // the wrong role or cluster is PERMISSION_DENIED (retrying with the same certificate is futile).
 import * as grpc from '@grpc/grpc-js';
 import { peerIdentity } from './identity.js';
-import type { CallWithAuthContext, NodeIdentity, NodeRole } from './identity.js';
+import { isClientRole } from './identity.js';
+import type { CallWithAuthContext, CertRole, NodeIdentity, NodeRole, PeerIdentity } from './identity.js';
 
 /** A refusal that grpc-js accepts as-is: pass it to a unary callback or emit it on a stream. */
 export class AuthError extends Error implements grpc.StatusObject {
@@ -20,10 +21,10 @@ export class AuthError extends Error implements grpc.StatusObject {
 }
 
 /** The outcome of checkPeer. */
-export type AuthResult = { ok: true; identity: NodeIdentity } | { ok: false; error: AuthError };
+export type AuthResult<R extends CertRole = NodeRole> = { ok: true; identity: PeerIdentity<R> } | { ok: false; error: AuthError };
 
 /** Checks that the caller holds a verified, unexpired certificate of `clusterId` with one of `roles`. */
-export function checkPeer(call: CallWithAuthContext, roles: readonly NodeRole[], clusterId: string, now = new Date()): AuthResult {
+export function checkPeer<R extends CertRole>(call: CallWithAuthContext, roles: readonly R[], clusterId: string, now = new Date()): AuthResult<R> {
   const identity = peerIdentity(call);
   if (!identity) {
     return { ok: false, error: new AuthError(grpc.status.UNAUTHENTICATED, 'a verified node certificate is required') };
@@ -35,10 +36,26 @@ export function checkPeer(call: CallWithAuthContext, roles: readonly NodeRole[],
   if (identity.clusterId !== clusterId) {
     return { ok: false, error: new AuthError(grpc.status.PERMISSION_DENIED, `node ${identity.nodeId} belongs to cluster ${identity.clusterId}, not ${clusterId}`) };
   }
-  if (!roles.includes(identity.role)) {
-    return { ok: false, error: new AuthError(grpc.status.PERMISSION_DENIED, `node ${identity.nodeId} is a ${identity.role}; this call needs ${roles.join(' or ')}`) };
-  }
+  if (!hasRole(identity, roles)) return { ok: false, error: new AuthError(grpc.status.PERMISSION_DENIED, roleRefusal(identity, roles)) };
   return { ok: true, identity };
+}
+
+function hasRole<R extends CertRole>(identity: PeerIdentity, roles: readonly R[]): identity is PeerIdentity<R> {
+  return (roles as readonly CertRole[]).includes(identity.role);
+}
+
+/**
+ * Why a certificate of `identity.role` may not make a call open to `roles`, in one line naming
+ * the role. A client is told about client roles only: a node certificate is not for it to get.
+ */
+export function roleRefusal(identity: { nodeId: string; role: CertRole }, roles: readonly CertRole[]): string {
+  if (!isClientRole(identity.role)) return `node ${identity.nodeId} is a ${identity.role}; this call needs ${roles.join(' or ')}`;
+  const clientRoles = roles.filter(isClientRole);
+  if (identity.role === 'readonly' && clientRoles.includes('admin')) {
+    return `permission denied: certificate "${identity.nodeId}" has role readonly, which may only list, inspect and read logs`;
+  }
+  const needs = clientRoles.length > 0 ? `an ${clientRoles.join(' or ')} certificate` : 'a node certificate';
+  return `permission denied: certificate "${identity.nodeId}" has role ${identity.role}; this call needs ${needs}`;
 }
 
 /** checkPeer that returns the identity or throws the AuthError. */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { createRootCA, generateJoinToken, loadRootCA, newSealKey, parseJoinToken, seal, sealJoinTokens, JoinTokenError } from '../../manager/ca/index.js';
 import { DEFAULT_CERT_VALIDITY_MS } from '../../manager/caapi/ca.js';
+import { hostOf } from '../../manager/caapi/signer.js';
 import { createAction, newObjectId } from '../../manager/store/index.js';
 import { RpcClient } from '../../rpc/client.js';
 import { BatonError } from '../../rpc/errors.js';
@@ -73,7 +74,7 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
   const key = await generateNodeKey();
   const ca = await loadRootCA(root.certPem, root.keyPkcs8);
   const validity = opts.certExpiryMs ?? DEFAULT_CERT_VALIDITY_MS;
-  const certPem = await ca.issueNodeCertificate(key.csrPem, { nodeId, role: 'manager', clusterId }, validity);
+  const certPem = await ca.issueNodeCertificate(key.csrPem, { nodeId, role: 'manager', clusterId, hosts: [hostOf(addrs.advertise)] }, validity);
   dir.saveTls({ caPem: root.certPem, certPem, keyPem: key.keyPem });
   dir.saveManagerKey(managerKey);
   const state: NodeState = {

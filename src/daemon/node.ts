@@ -25,7 +25,8 @@ import { caService, controlService, dispatcherService, dispatcherSession, nodeAg
 import { RpcClient } from '../../rpc/client.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
-import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, type NodeTlsMaterial } from '../../rpc/tls/index.js';
+import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, isClientRole, type NodeTlsMaterial } from '../../rpc/tls/index.js';
+import { clientCertificateRole } from '../../manager/caapi/client-certs.js';
 import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
@@ -208,7 +209,8 @@ export class NodeDaemon {
     // certificate is all there is; afterwards the store's role decides.
     const guard = certificateGuard(
       () => clusterId,
-      (id) => {
+      ({ nodeId: id, role, serial }) => {
+        if (isClientRole(role)) return clientCertificateRole(manager, id, serial);
         const node = manager.store.get('node', id);
         if (!node) return manager.store.list('node').length === 0 && id === this.state.nodeId ? 'manager' : undefined;
         return node.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';

@@ -77,7 +77,13 @@ test('issueNodeCertificate: identity from the caller, key from the CSR, chain to
   assert.equal(new Date(cert.validFrom).getTime(), NOW.getTime() - 60_000);
   assert.equal(new Date(cert.validTo).getTime(), NOW.getTime() + 2 * HOUR);
 
-  assert.deepEqual(parseNodeIdentity(certPem), { nodeId: 'node-1', role: 'worker', clusterId: 'cluster-a', notAfter: new Date(NOW.getTime() + 2 * HOUR) });
+  assert.deepEqual(parseNodeIdentity(certPem), {
+    nodeId: 'node-1',
+    role: 'worker',
+    clusterId: 'cluster-a',
+    notAfter: new Date(NOW.getTime() + 2 * HOUR),
+    serial: new X509Certificate(certPem).serialNumber.toLowerCase().replace(/^0+/, ''),
+  });
   assert.deepEqual(parseNodeIdentity(cert.raw), parseNodeIdentity(certPem));
 });
 

@@ -128,7 +128,7 @@ before(async () => {
       ...(addr ? { managerStatus: { addr } } : {}),
     });
   // Certificates are checked against the store's roles, so every caller is a node of it.
-  const currentRole = (id: string): NodeRole | undefined => {
+  const currentRole = ({ nodeId: id }: { nodeId: string }): NodeRole | undefined => {
     const n = host.store.get('node', id);
     if (!n) return undefined;
     return n.spec?.desiredRole === baton.NodeRole.MANAGER ? 'manager' : 'worker';
@@ -156,9 +156,11 @@ after(async () => {
 
 test('every Control method is in the table with roles and an access kind', () => {
   assert.deepEqual(Object.keys(CONTROL_METHODS).sort(), Object.keys(controlService).sort());
-  assert.deepEqual(CONTROL_METHODS.Info.roles, ['manager', 'worker'], 'workers ask who the managers are');
+  assert.ok(CONTROL_METHODS.Info.roles.includes('worker'), 'workers ask who the managers are');
   for (const [name, rule] of Object.entries(CONTROL_METHODS)) {
-    if (name !== 'Info') assert.deepEqual(rule.roles, ['manager'], `${name} is for managers`);
+    assert.ok(rule.roles.includes('manager'), `${name} is for managers`);
+    // Client certificates' roles are checked in client-certs.test.ts.
+    if (name !== 'Info') assert.ok(!rule.roles.includes('worker'), `${name} is not for workers`);
   }
 });
 
