@@ -66,7 +66,7 @@ export function loadStack(files: readonly string[], stack: string, env: Env, war
     }
     return out;
   };
-  const standIn = { name: '', external: true, labels: {}, where: '' };
+  const standIn = { name: 'stand-in', external: true, labels: {}, where: '' };
   const secrets = section('secrets', (n) => readDecls(n, 'secret', stack), (key) => ({ ...standIn, kind: 'secret' as const, key }));
   const configs = section('configs', (n) => readDecls(n, 'config', stack), (key) => ({ ...standIn, kind: 'config' as const, key }));
   const networks = byKey(section('networks', (n) => readNetworkDecls(n, stack), (key) => ({ ...standIn, key, internal: false, attachable: false })));
