@@ -5,15 +5,11 @@
 // are refused in one line.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { baton } from '../../client/index.js';
-import { loadStack, type StackDefinition } from '../../cli/compose/project.js';
+import { CORPUS, FIXTURES, REFUSED, loadCorpus } from '../lib/compose-corpus.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures');
-export const CORPUS = join(ROOT, 'compose-corpus');
-/** What the dockerswarm.rocks files need from the environment. */
-export const CORPUS_ENV = { DOMAIN: 'example.test', USERNAME: 'admin', HASHED_PASSWORD: 'hash', EMAIL: 'admin@example.test' };
+const ROOT = FIXTURES;
 const NS = 'com.docker.stack.namespace';
 
 /** The fields of a spec that matter here, in a short form that is easy to write down. */
@@ -77,11 +73,6 @@ function summary(spec: baton.ServiceSpec.$Properties, dir: string): Summary {
   if (c.configs?.length) out.configs = c.configs.map((s) => `${s.configName}:${s.target}`);
   if (Number(c.stopGraceMs)) out.stopGraceMs = Number(c.stopGraceMs);
   return out;
-}
-
-export function loadCorpus(path: string): { def: StackDefinition; warnings: string[] } {
-  const warnings: string[] = [];
-  return { def: loadStack([path], 'c', CORPUS_ENV, (l) => warnings.push(l)), warnings };
 }
 
 function check(path: string, want: Record<string, Summary>): string[] {
@@ -384,11 +375,7 @@ test('corpus stefanprodan/swarmprom (test/fixtures/volumes): every service loads
 });
 
 test('files Swarm refuses are refused in one line naming the file and the key', () => {
-  const refused: [string, RegExp][] = [
-    [join(CORPUS, 'awesome-compose-elk.yaml'), /awesome-compose-elk\.yaml: networks\.elastic\.driver is bridge: the network c_elastic cannot be used with services\. Only networks scoped to the swarm can be used/],
-    [join(ROOT, 'volumes', 'prometheus-grafana.yaml'), /prometheus-grafana\.yaml: services\.prometheus/],
-  ];
-  for (const [path, want] of refused) {
+  for (const [path, want] of REFUSED) {
     assert.throws(() => loadCorpus(path), (err: Error) => {
       assert.doesNotMatch(err.message, /\n/);
       assert.match(err.message, want);
