@@ -33,6 +33,7 @@ test('stack on Docker: the db keeps its named volume across docker kill, the app
   const app = running(tasks(c, 'm1', 'shop_app'))[0]!.containerId;
   let last = '';
   const ask = async (): Promise<string> => (last = (await shIn(app, 'nc -w 2 db 7000 </dev/null 2>&1')).out.trim());
+  // What the db said last, should a wait time out.
   t.after(() => void (last && process.stderr.write(`last answer from db: ${last}\n`)));
 
   // The app asks the db by its service name and gets what the db wrote on its first start.
@@ -55,3 +56,4 @@ test('stack on Docker: the db keeps its named volume across docker kill, the app
   assert.equal(rm.code, 0, rm.stderr);
   assert.match(rm.stdout, /Removing service shop_db/);
 });
+

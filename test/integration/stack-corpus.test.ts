@@ -2,11 +2,11 @@
 // cluster, as `docker stack deploy --resolve-image never` would: every file Swarm deploys makes
 // its services with the specs the file says (the same file again changes nothing: the stored
 // specs are the file's), and the files Swarm refuses are refused in one line with nothing
-// written. Tasks need not run: the images are not available offline.
+// written. Tasks need not run (the images are not available offline): the node is drained.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
-import { baton as batonCli, BatonCluster, type CliResult } from '../lib/baton-cluster.js';
+import { baton as batonCli, BatonCluster, nodeIdOf, type CliResult } from '../lib/baton-cluster.js';
 import { CORPUS_ENV, DEPLOYABLE, REFUSED, loadCorpus } from '../lib/compose-corpus.js';
 
 interface Deployed {
@@ -38,6 +38,9 @@ function deployed(c: BatonCluster): Deployed[] {
 test('stack deploy --resolve-image never: the corpus files Swarm deploys make their services; the ones it refuses are one line', async (t) => {
   const c = BatonCluster.forTest(t);
   await c.init('m1');
+  // Drained: the services are stored but no task is scheduled, so no node tries to pull images
+  // (nothing leaves the machine; Docker's --resolve-image never skips only the manager's check).
+  assert.equal(c.cli('m1', ['node', 'update', '--availability', 'drain', nodeIdOf(c.daemons.get('m1')!)]).code, 0);
   // Two dockerswarm.rocks files join this network, which they expect to exist.
   assert.equal(c.cli('m1', ['network', 'create', 'traefik-public']).code, 0);
 
