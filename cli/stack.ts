@@ -8,12 +8,12 @@ import { capitalize, json, listOptions, print, printedIdsOrJson, table } from '.
 import { waitForConvergence, waitForUpdate } from './progress.js';
 import { ago, imageText, serviceObject, serviceTable, taskObject } from './service.js';
 import { healthSuffix, taskStateName } from './task-state.js';
-import { deployStack, stackServices } from './compose/apply.js';
+import { deployStack, stackServices, type ResolveImage } from './compose/apply.js';
 import { checkStackName, loadStack } from './compose/project.js';
 import { NAMESPACE_LABEL } from './compose/service.js';
 import { removeStackObjects, stackObjectStore } from './compose/object-store.js';
 
-type DeployArgs = GlobalArgs & { stack: string; 'compose-file'?: string | string[]; prune?: boolean; detach?: boolean };
+type DeployArgs = GlobalArgs & { stack: string; 'compose-file'?: string | string[]; prune?: boolean; detach?: boolean; 'resolve-image': ResolveImage };
 type StackArgs = GlobalArgs & { stack: string; format?: string; quiet?: boolean };
 
 const warn = (line: string): void => void process.stderr.write(`Warning: ${line}\n`);
@@ -28,6 +28,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .positional('stack', { type: 'string', demandOption: true })
           .option('compose-file', { alias: 'c', type: 'string', requiresArg: true, demandOption: true, describe: 'Compose file (repeatable: later files override earlier ones)' })
           .option('prune', { type: 'boolean', describe: 'remove services of the stack that are no longer in the file' })
+          .option('resolve-image', { type: 'string', choices: ['always', 'changed', 'never'] as const, default: 'always' as const, describe: 'check the images: always, only changed ones, or never' })
           .option('detach', { alias: 'd', type: 'boolean', default: true, describe: 'return at once (--detach=false waits until every changed service converges)' }),
       (args) => {
         // Parse and check everything before connecting: a bad file changes nothing.
@@ -35,6 +36,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         return withClient(args, (client) =>
           deployStack(client, stackObjectStore(client), def, {
             prune: args.prune ?? false,
+            resolveImage: args['resolve-image'],
             ...(args.detach ? {} : { changed: (svc, how) => (how === 'updated' ? waitForUpdate(client, svc, false) : waitForConvergence(client, svc.meta?.id ?? '', false)) }),
           }, { line: print, warn }),
         );

@@ -9,8 +9,12 @@ import { NAMESPACE_LABEL } from './service.js';
 import { planObjects, type ObjectStore } from './sync-objects.js';
 import { planNetworks } from './networks.js';
 
+/** `--resolve-image`: Docker's; never = the manager skips the image check. */
+export type ResolveImage = 'always' | 'changed' | 'never';
+
 export interface DeployOptions {
   prune: boolean;
+  resolveImage?: ResolveImage;
   /** Called, after every write, for each service created or updated (to wait until it converges). */
   changed?: (service: baton.Service.$Properties, how: 'created' | 'updated') => Promise<void>;
 }
@@ -41,14 +45,16 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
 
   // What the cluster refuses only when asked (a port taken meanwhile, a bad constraint): the
   // objects this run created are removed again, so a failed deploy leaves no half-made stack.
-  const created: (() => Promise<unknown>)[] = [];
+  // Each one undone is said, as the creation was.
+  const created: { what: string; undo: () => Promise<unknown> }[] = [];
+  const resolve = opts.resolveImage ?? 'always';
   try {
     for (const { decl, spec } of networkPlan.create) {
       out.line(`Creating network ${decl.name}`);
       const network = await client.createNetwork(spec);
       const id = network.meta?.id ?? '';
       networkPlan.ids.set(decl.name, id);
-      created.push(() => client.removeNetwork(id));
+      created.push({ what: `network ${decl.name}`, undo: () => client.removeNetwork(id) });
     }
     for (const [kind, plan] of [['secret', secretPlan], ['config', configPlan]] as const) {
       for (const old of plan.replace) {
@@ -59,7 +65,7 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
         out.line(`Creating ${kind} ${c.decl.name}`);
         const id = await objects.create(kind, c.decl.name, c.data, c.labels);
         plan.ids.set(c.decl.name, id);
-        created.push(() => objects.remove(kind, id));
+        created.push({ what: `${kind} ${c.decl.name}`, undo: () => objects.remove(kind, id) });
       }
     }
     const specs = def.services.map((s) => withObjectIds(s, secretPlan.ids, configPlan.ids, networkPlan.ids));
@@ -67,13 +73,16 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
     const changed: [baton.Service.$Properties, 'created' | 'updated'][] = [];
     for (const spec of plan.create) {
       out.line(`Creating service ${spec.annotations?.name ?? ''}`);
-      const svc = await client.control.call('CreateService', { spec });
-      created.push(() => client.control.call('RemoveService', { id: svc.meta?.id ?? '' }));
+      const svc = await client.control.call('CreateService', { spec, noResolveImage: resolve === 'never' });
+      created.push({ what: `service ${spec.annotations?.name ?? ''}`, undo: () => client.control.call('RemoveService', { id: svc.meta?.id ?? '' }) });
       changed.push([svc, 'created']);
     }
     for (const { service, spec } of plan.update) {
       out.line(`Updating service ${spec.annotations?.name ?? ''}`);
-      const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec });
+      // changed: the image is looked up only when the file names another one (Docker's).
+      const sameImage = (service.spec?.task?.container?.image ?? '') === (spec.task?.container?.image ?? '');
+      const noResolveImage = resolve === 'never' || (resolve === 'changed' && sameImage);
+      const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec, noResolveImage });
       changed.push([svc, 'updated']);
     }
     created.length = 0;
@@ -90,7 +99,10 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
     for (const [svc, how] of changed) await opts.changed?.(svc, how);
   } catch (err) {
     // Services first (they hold the objects and networks), newest first.
-    for (const undo of created.reverse()) await undo().catch(() => undefined);
+    for (const { what, undo } of created.reverse()) {
+      out.line(`Removing ${what} (the deploy failed)`);
+      await undo().catch((e: unknown) => out.warn(`could not remove ${what}: ${e instanceof Error ? e.message : String(e)}`));
+    }
     throw err;
   }
 }

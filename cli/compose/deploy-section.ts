@@ -16,8 +16,11 @@ import {
   type Parsed,
 } from '../../spec/index.js';
 
+export type DeployMode = 'replicated' | 'global' | 'replicated-job' | 'global-job';
+
 export interface DeploySettings {
-  global: boolean;
+  mode: DeployMode;
+  /** Replicated: the count; replicated-job: the completions and the tasks at a time (Docker sets both). */
   replicas: number;
   labels: Record<string, string>;
   resources: baton.ResourceRequirements.$Properties;
@@ -38,19 +41,23 @@ export function duration(n: Node): number {
   return value(n, parseDuration(n.text(), n.path), 'must be a duration like 10s, 1m30s or 500ms');
 }
 
-export function readDeploy(deploy: Node): DeploySettings {
+/** `restart:` (outside deploy) counts when deploy.restart_policy is absent, as in Docker's converter. */
+export function readDeploy(deploy: Node, restart: Node): DeploySettings {
   deploy.checkKeys(['mode', 'replicas', 'resources', 'placement', 'restart_policy', 'update_config', 'rollback_config', 'labels', 'endpoint_mode']);
-  const mode = deploy.child('mode').present ? deploy.child('mode').oneOf(['replicated', 'global'] as const) : 'replicated';
+  const modeNode = deploy.child('mode');
+  const mode = modeNode.present ? modeNode.oneOf(['replicated', 'global', 'replicated-job', 'global-job'] as const) : 'replicated';
   const replicasNode = deploy.child('replicas');
-  if (mode === 'global' && replicasNode.present) replicasNode.fail('cannot be used with deploy.mode global');
+  if ((mode === 'global' || mode === 'global-job') && replicasNode.present) replicasNode.fail(`cannot be used with deploy.mode ${mode} (replicas can only be used with replicated or replicated-job mode)`);
   const endpoint = deploy.child('endpoint_mode');
   const dnsrr = endpoint.present && endpoint.oneOf(['vip', 'dnsrr'] as const) === 'dnsrr';
+  const job = mode === 'replicated-job' || mode === 'global-job';
+  const policy = deploy.child('restart_policy');
   return {
-    global: mode === 'global',
+    mode,
     replicas: replicasNode.present ? replicasNode.int(0, MAX_REPLICAS, 'replicas per service') : DEFAULT_REPLICAS,
     labels: labels(deploy.child('labels')),
     resources: readResources(deploy.child('resources')),
-    restart: readRestart(deploy.child('restart_policy')),
+    restart: policy.present || !restart.present ? readRestart(policy, job) : restartFromShort(restart),
     placement: readPlacement(deploy.child('placement')),
     // Absent, they are Swarm's defaults (one task at a time), as `service create` sends them.
     update: readUpdate(deploy.child('update_config'), false),
@@ -92,22 +99,52 @@ const CONDITIONS = {
   none: baton.RestartCondition.RESTART_NONE,
 } as const;
 
-/** Absent values are Swarm's defaults (condition any, delay 5 s), as `service create` sends. */
-function readRestart(n: Node): baton.RestartPolicy.$Properties {
+/**
+ * Absent values are Swarm's defaults (condition any, delay 5 s), as `service create` sends; a
+ * job's condition defaults to on-failure (a completed task is not run again), as Docker's.
+ */
+function readRestart(n: Node, job: boolean): baton.RestartPolicy.$Properties {
   n.checkKeys(['condition', 'delay', 'max_attempts', 'window']);
   const condition = n.child('condition');
   return {
-    condition: CONDITIONS[condition.present ? condition.oneOf(['none', 'on-failure', 'any'] as const) : 'any'],
+    condition: CONDITIONS[condition.present ? condition.oneOf(['none', 'on-failure', 'any'] as const) : job ? 'on-failure' : 'any'],
     delayMs: n.child('delay').present ? duration(n.child('delay')) : DEFAULT_RESTART_DELAY_MS,
     maxAttempts: n.child('max_attempts').present ? n.child('max_attempts').int(0) : DEFAULT_RESTART_MAX_ATTEMPTS,
     windowMs: n.child('window').present ? duration(n.child('window')) : DEFAULT_RESTART_WINDOW_MS,
   };
 }
 
+/**
+ * Docker's `restart: always|unless-stopped|on-failure[:N]` as a restart policy; `no` leaves
+ * Swarm's default (any), as Docker's converter does.
+ */
+function restartFromShort(n: Node): baton.RestartPolicy.$Properties {
+  const text = n.text().trim();
+  const [name, max] = text.split(':', 2) as [string, string | undefined];
+  const base = { delayMs: DEFAULT_RESTART_DELAY_MS, windowMs: DEFAULT_RESTART_WINDOW_MS, maxAttempts: DEFAULT_RESTART_MAX_ATTEMPTS };
+  if ((name === 'no' || name === 'always' || name === 'unless-stopped') && max === undefined) {
+    return { ...base, condition: baton.RestartCondition.RESTART_ANY };
+  }
+  if (name === 'on-failure') {
+    if (max !== undefined && !/^\d+$/.test(max)) n.fail(`has a bad maximum retry count${n.got()}`);
+    return { ...base, condition: baton.RestartCondition.RESTART_ON_FAILURE, maxAttempts: max === undefined ? DEFAULT_RESTART_MAX_ATTEMPTS : Number(max) };
+  }
+  return n.fail(`must be no, always, unless-stopped or on-failure[:max-retries]${n.got()}`);
+}
+
 function readPlacement(n: Node): baton.Placement.$Properties {
-  // Spread preferences only tune where tasks go; max_replicas_per_node would change what runs.
-  n.checkKeys(['constraints'], ['preferences']);
-  return { constraints: n.child('constraints').stringList() };
+  n.checkKeys(['constraints', 'preferences', 'max_replicas_per_node']);
+  const preferences = n.child('preferences').items().map((p) => {
+    p.checkKeys(['spread']);
+    if (!p.child('spread').present) p.fail('needs spread: (e.g. spread: node.labels.zone)');
+    return { spread: p.child('spread').string() };
+  });
+  const max = n.child('max_replicas_per_node');
+  return {
+    constraints: n.child('constraints').stringList(),
+    preferences,
+    maxReplicas: max.present ? max.int(0, MAX_REPLICAS, '(the replica limit)') : 0,
+  };
 }
 
 const FAILURE_ACTIONS = {

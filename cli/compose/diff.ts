@@ -20,7 +20,10 @@ export function canonicalSpec(spec: baton.ServiceSpec.$Properties): string {
 }
 
 /** The spec's map fields (a mount's volume options and labels among them). */
-const MAPS = new Set(['labels', 'volumeOptions', 'volumeLabels']);
+const MAPS = new Set(['labels', 'volumeOptions', 'volumeLabels', 'sysctls', 'options']);
+
+/** Empty messages whose presence is the data (a global job has no settings). */
+const MARKERS = new Set(['globalJob']);
 
 function strip(v: unknown): unknown {
   if (Array.isArray(v)) return v.length === 0 ? undefined : (v as unknown[]).map((x) => strip(x) ?? (typeof x === 'object' ? {} : x));
@@ -29,7 +32,7 @@ function strip(v: unknown): unknown {
     for (const k of Object.keys(v).sort()) {
       const value = (v as Record<string, unknown>)[k];
       // A map's entries are data: `k: ""` is a label (or a volume driver option), not a default.
-      const s = MAPS.has(k) ? sortedMap(value) : strip(value);
+      const s = MAPS.has(k) ? sortedMap(value) : MARKERS.has(k) && value ? (strip(value) ?? {}) : strip(value);
       if (s !== undefined) out[k] = s;
     }
     return Object.keys(out).length === 0 ? undefined : out;

@@ -48,8 +48,9 @@ export function loadFiles(files: readonly string[], env: Env, warn: (line: strin
   for (const file of files) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = decodeText(readFileSync(file), file);
     } catch (err) {
+      if (err instanceof BatonError) throw err;
       throw new BatonError('INVALID_ARGUMENT', `${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
     const warned = new Set<string>();
@@ -82,6 +83,20 @@ export function loadFiles(files: readonly string[], env: Env, warn: (line: strin
       warn,
     },
   };
+}
+
+/**
+ * The file's text: UTF-8 with or without a byte order mark, or UTF-16 (LE or BE) with one, as
+ * Docker's loader reads them (Windows editors save UTF-16 with a BOM).
+ */
+export function decodeText(bytes: Buffer, file: string): string {
+  const [encoding, skip] =
+    bytes[0] === 0xff && bytes[1] === 0xfe ? ['utf-16le', 2] : bytes[0] === 0xfe && bytes[1] === 0xff ? ['utf-16be', 2] : bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? ['utf-8', 3] : ['utf-8', 0];
+  try {
+    return new TextDecoder(encoding, { fatal: true }).decode(bytes.subarray(skip));
+  } catch {
+    throw new BatonError('INVALID_ARGUMENT', `${file}: the file is not valid ${encoding.toUpperCase()} (compose files are UTF-8, or UTF-16 with a byte order mark)`);
+  }
 }
 
 function parentPath(path: string): string {

@@ -10,6 +10,8 @@ import { readServiceNetworks, type NetworkDecl } from './networks.js';
 import type { Node } from './reader.js';
 import { shellWords } from './values.js';
 import { readServiceMounts, type MountContext } from './volumes.js';
+import { CONTAINER_OPTION_KEYS, readContainerOptions } from './container-options.js';
+import { DOCKER_DEPRECATED, DOCKER_UNSUPPORTED, QUIETLY_IGNORED, refuseForbidden } from './service-keys.js';
 import { MAX_NAME_LENGTH, NAME_PATTERN, describeProblems, validateServiceSpec } from '../../spec/index.js';
 
 /** The label Docker puts on every object of a stack; `stack ls|services|rm` find them by it. */
@@ -21,15 +23,10 @@ export const RUNTIME_KEY = 'x-baton-runtime';
 const SUPPORTED = [
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'networks', 'deploy',
   'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', 'volumes', 'tmpfs', RUNTIME_KEY,
-];
-
-// Keys whose absence changes nothing a task can observe on baton (no build step, restart
-// handled by deploy.restart_policy, Docker's init always on; services find each other through
-// their networks, so links add nothing): warned about and ignored, as Docker's own `stack
-// deploy` does. Every other key is an error.
-const HARMLESS = [
-  'container_name', 'depends_on', 'build', 'restart', 'links', 'external_links', 'labels',
-  'logging', 'hostname', 'stdin_open', 'tty', 'init', 'profiles', 'pull_policy',
+  ...CONTAINER_OPTION_KEYS,
+  // Ignored with one warning for the whole stack (ignoredOptionsWarnings), as Docker does.
+  ...DOCKER_UNSUPPORTED,
+  ...Object.keys(DOCKER_DEPRECATED),
 ];
 
 export interface StackContext {
@@ -51,7 +48,8 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
   const name = `${ctx.stack}_${key}`;
   if (!NAME_PATTERN.test(key)) n.fail('has a name with characters a service name cannot have (use letters, digits, _ . -)');
   if (name.length > MAX_NAME_LENGTH) n.fail(`makes a service name longer than ${MAX_NAME_LENGTH} characters (${name})`);
-  n.checkKeys(SUPPORTED, HARMLESS);
+  refuseForbidden(n);
+  n.checkKeys(SUPPORTED, QUIETLY_IGNORED);
   const runtime = n.child(RUNTIME_KEY).present ? n.child(RUNTIME_KEY).oneOf(['docker', 'process'] as const) : 'docker';
   const image = n.child('image');
   const entrypoint = commandLine(n.child('entrypoint'));
@@ -75,13 +73,18 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
   container.secrets = readSecretRefs(n.child('secrets'), ctx.secrets);
   container.configs = readConfigRefs(n.child('configs'), ctx.configs);
   container.mounts = readServiceMounts(n, ctx.mounts);
-  const deploy = readDeploy(n.child('deploy'));
+  const options = readContainerOptions(n, { [NAMESPACE_LABEL]: ctx.stack });
+  Object.assign(container, options.container);
+  const deploy = readDeploy(n.child('deploy'), n.child('restart'));
   const spec: baton.ServiceSpec.$Properties = {
     annotations: { name, labels: { ...deploy.labels, [NAMESPACE_LABEL]: ctx.stack } },
-    global: deploy.global,
-    replicas: deploy.global ? 0 : deploy.replicas,
+    global: deploy.mode === 'global',
+    replicas: deploy.mode === 'replicated' ? deploy.replicas : 0,
+    ...(deploy.mode === 'replicated-job' ? { replicatedJob: { maxConcurrent: deploy.replicas, totalCompletions: deploy.replicas } } : {}),
+    ...(deploy.mode === 'global-job' ? { globalJob: {} } : {}),
     task: {
       runtime,
+      ...(options.logDriver ? { logDriver: options.logDriver } : {}),
       container,
       resources: deploy.resources,
       restart: deploy.restart,

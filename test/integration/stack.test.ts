@@ -86,7 +86,16 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.equal(c.cli('m1', ['service', 'create', '-d', '--name', 'hog', '--runtime', 'process', '--publish', '30999:80', '--', 'sleep', '100000']).code, 0);
   const refused = stack(c, ['deploy', '-c', file('bad-port.yml'), 'bad']);
   oneErrorLine(refused, /30999.* is already in use by service hog/);
-  assert.equal(refused.stdout, 'Creating network bad_default\nCreating secret bad_local\nCreating service bad_greedy\n');
+  // Each creation undone is said (the service first: it holds the secret and the network).
+  assert.deepEqual(refused.stdout.trim().split('\n'), [
+    'Creating network bad_default',
+    'Creating secret bad_local',
+    'Creating service bad_calm',
+    'Creating service bad_greedy',
+    'Removing service bad_calm (the deploy failed)',
+    'Removing secret bad_local (the deploy failed)',
+    'Removing network bad_default (the deploy failed)',
+  ]);
   assert.deepEqual(objectNames(c, 'secret'), ['api_key'], 'nothing of stack "bad" is left');
   assert.equal(c.cli('m1', ['network', 'ls', '-q']).stdout.trim(), '', 'not even its network');
   assert.equal(services(c, 'bad').length, 0);

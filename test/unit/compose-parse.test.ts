@@ -54,7 +54,7 @@ test('full.yml: every supported key lands in the spec', () => {
     limits: { nanoCpus: 5e8, memoryBytes: 64 * 1024 ** 2 },
     reservations: { nanoCpus: 1e8, memoryBytes: 16 * 1024 ** 2 },
   });
-  assert.deepEqual(web.task?.placement, { constraints: ['node.labels.zone==a', 'node.role!=manager'] });
+  assert.deepEqual(web.task?.placement, { constraints: ['node.labels.zone==a', 'node.role!=manager'], preferences: [], maxReplicas: 0 });
   assert.deepEqual(web.task?.restart, { condition: baton.RestartCondition.RESTART_ON_FAILURE, delayMs: 2000, maxAttempts: 3, windowMs: 120_000 });
   assert.deepEqual(web.update, {
     parallelism: 2,
@@ -111,12 +111,12 @@ test('interpolation from the environment, and a warning for an unset variable', 
   assert.deepEqual(warnings, [`${join(FIXTURES, 'full.yml')}: the "WHO" variable is not set, defaulting to a blank string`]);
 });
 
-test('harmless unsupported keys are reported by name as warnings, and ignored', () => {
+test("keys Docker's stack deploy ignores are said once, in Docker's words; others that change nothing are warned by name", () => {
   const { def, warnings } = load(['unsupported.yml']);
   const file = join(FIXTURES, 'unsupported.yml');
   assert.deepEqual(warnings, [
-    `${file}: services.web.container_name is not supported, ignored`,
-    `${file}: services.web.links is not supported, ignored`,
+    'Ignoring unsupported options: links',
+    'Ignoring deprecated options: container_name: Setting the container name is not supported.',
     `${file}: services.web.depends_on is not supported, ignored`,
   ]);
   assert.equal(def.services.length, 1);
