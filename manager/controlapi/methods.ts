@@ -60,5 +60,8 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   RemoveNetwork: write,
 };
 
-/** ServiceLogs, the one streaming method (logs.ts): a read. */
+/** ServiceLogs, a streaming method (logs.ts): a read. */
 export const SERVICE_LOGS_RULE: MethodRule = read;
+
+/** Events, a streaming method (events.ts): this manager's own store, no barrier, no leader needed. */
+export const EVENTS_RULE: MethodRule = { roles: MANAGER, access: 'local' };

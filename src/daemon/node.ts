@@ -14,12 +14,13 @@ import { unseal } from '../../manager/ca/index.js';
 import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
+import { eventsHandler } from '../../manager/controlapi/events.js';
 import { taskLogsHandler } from '../../worker/logs-server.js';
 import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../../rpc/server.js';
 import { certificateGuard, localGuard } from '../../rpc/caller.js';
 import { BatonError } from '../../rpc/errors.js';
-import { caService, controlService, dispatcherService, dispatcherSession, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, type NodeTlsMaterial } from '../../rpc/tls/index.js';
@@ -201,6 +202,8 @@ export class NodeDaemon {
     const logs = { manager, credentials: () => this.clientCredentials(), channelOptions: NODE_CHANNEL_OPTIONS };
     this.tcp.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard }) });
     this.local.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard: localGuard }) });
+    this.tcp.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard }) });
+    this.local.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard: localGuard }) });
     const heartbeats = new Heartbeats({
       host: manager,
       guard,
@@ -404,6 +407,7 @@ function socketAnswers(path: string): Promise<boolean> {
 }
 
 const SERVICE_LOGS = { ServiceLogs: serviceLogsMethod } as unknown as grpc.ServiceDefinition;
+const EVENTS = { Events: eventsMethod } as unknown as grpc.ServiceDefinition;
 
 function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
