@@ -15,6 +15,8 @@ import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
 import { eventsHandler } from '../../manager/controlapi/events.js';
+import { addReflection } from '../../rpc/reflection.js';
+import { servedServices } from './served-services.js';
 import { taskLogsHandler } from '../../worker/logs-server.js';
 import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../../rpc/server.js';
@@ -129,6 +131,8 @@ export class NodeDaemon {
   private async start(bootstrap: boolean): Promise<void> {
     this.health.addToServer(this.tcp);
     this.health.addToServer(this.local);
+    addReflection(this.tcp, () => servedServices('tcp', this.state.role));
+    addReflection(this.local, () => servedServices('local', this.state.role));
     const clusterId = this.state.clusterId;
     this.tcp.addService({ TaskLogs: taskLogsMethod }, {
       TaskLogs: taskLogsHandler(() => this.tasks?.agent, this.state.nodeId, certificateGuard(() => clusterId)),
