@@ -183,7 +183,7 @@ async function measure(): Promise<void> {
   // The manager's mesh counters (GET /metrics): its failed backend connects per run tell a
   // slow connect the mesh retried (1 s connect deadline) from a delay elsewhere on the path.
   const metricsAddr = `127.0.0.1:${await freePort()}`;
-  const manager = await cluster.init('m1', ['--metrics-addr', metricsAddr]);
+  const manager = await cluster.init('m1', ['--http-addr', metricsAddr]);
   for (const id of cluster.clusterIds) {
     cleanupLabel(`baton.cluster=${id}`);
     cleanupNetworkLabel(`baton.cluster=${id}`);

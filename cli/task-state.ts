@@ -1,13 +1,6 @@
 // Task states as Docker prints them: `running`, `pending`, `rejected`...
 import { baton } from '../client/index.js';
-
-const STATE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(baton.TaskState).map(([k, v]) => [v, k.replace(/^TASK_/, '').toLowerCase()]),
-);
-
-export function taskStateName(s: baton.TaskState | null | undefined): string {
-  return STATE_NAMES[s ?? 0] ?? 'unknown';
-}
+export { taskStateName } from '../spec/index.js';
 
 const HEALTH_NAMES: Partial<Record<baton.HealthState, string>> = {
   [baton.HealthState.HEALTH_STARTING]: 'starting',

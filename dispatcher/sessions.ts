@@ -38,6 +38,11 @@ export class Sessions {
     this.mesh = new MeshTableCache(deps.host.store);
   }
 
+  /** Nodes with an open session to this manager (metrics). */
+  get count(): number {
+    return this.open.size;
+  }
+
   /**
    * A leader loop, started after the new leader's read barrier: before that its store may lack
    * recent tasks, and a full set sent from it would make nodes stop tasks they should run.

@@ -29,6 +29,9 @@ export interface ManagerOptions {
   onFatal?: (err: Error) => void;
 }
 
+/** applied; rejected by the store (a conflict, a broken rule); failed in Raft (no leader, timeout). */
+export type ProposalOutcome = 'applied' | 'rejected' | 'failed';
+
 export class Manager {
   readonly store = new ClusterStore();
   /** Subscribed before Raft replays the log, so a restarted manager holds the changes it replays. */
@@ -101,14 +104,25 @@ export class Manager {
   /** Apply a batch of store actions through Raft; resolves with the objects as stored. */
   async propose(actions: StoreActionT[]): Promise<StoreObjectT[]> {
     const data = encodeBatch(actions, `${this.opts.nodeId}-${++this.requestCounter}`);
+    const started = performance.now();
     let result: ApplyResult;
     try {
       result = await this.raft.propose(data);
     } catch (err) {
+      this.onProposal?.((performance.now() - started) / 1000, 'failed');
       throw raftToBaton(err);
     }
+    this.onProposal?.((performance.now() - started) / 1000, result.ok ? 'applied' : 'rejected');
     if (!result.ok) throw storeToBaton(result.error);
     return result.objects;
+  }
+
+  /** Told of every proposal's duration and outcome (the metrics' histogram). */
+  onProposal: ((seconds: number, outcome: ProposalOutcome) => void) | undefined;
+
+  /** Raft's counters (snapshots taken and installed, transport), for metrics. */
+  raftStats(): ReturnType<RaftNode<ApplyResult>['stats']> {
+    return this.raft.stats();
   }
 
   /** Linearizable read point: afterwards the local store holds every acknowledged write. */

@@ -8,3 +8,4 @@ export * from './defaults.js';
 export * from './limits.js';
 export * from './validate.js';
 export * from './mounts.js';
+export * from './state-names.js';

@@ -15,6 +15,8 @@ export interface HeartbeatOptions {
   description: baton.NodeDescription.$Properties;
   logger: Logger;
   onResponse: (res: baton.HeartbeatResponse) => void;
+  /** Each heartbeat's round trip in seconds, or undefined when it got no answer (metrics). */
+  onRoundTrip?: (seconds: number | undefined) => void;
   initialPeriodMs?: number;
 }
 
@@ -63,12 +65,15 @@ export class HeartbeatClient {
     }
     // reconnect() may replace this.client while the call is in flight.
     const client = this.client;
+    const started = performance.now();
     try {
       const res = await client.call('Heartbeat', { addr: this.opts.addr, description: this.opts.description }, Math.max(1000, this.periodMs * 2));
+      this.opts.onRoundTrip?.((performance.now() - started) / 1000);
       this.failures = 0;
       if (Number(res.periodMs) > 0) this.periodMs = Number(res.periodMs);
       this.opts.onResponse(res as baton.HeartbeatResponse);
     } catch (err) {
+      this.opts.onRoundTrip?.(undefined);
       this.failures++;
       this.next++;
       client.close();

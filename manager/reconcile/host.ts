@@ -11,6 +11,8 @@ export interface OrchestratorHost {
   /** ms since the epoch; stamped on what the loops write and used for restart delays. */
   now(): number;
   logger: Logger;
+  /** Told after each pass of a loop: its name, how long it took (reconcile and writes), writes made. */
+  observePass?(loop: string, seconds: number, writes: number): void;
 }
 
 /** Timers behind restart delays and retry back-off; tests drive them with a fake clock. */

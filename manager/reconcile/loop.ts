@@ -124,6 +124,7 @@ export abstract class ReconcileLoop implements LeaderLoop {
     this.again = false;
     this.clearRetry();
     let retryIn: number | undefined;
+    const started = performance.now();
     try {
       const actions = this.reconcile();
       this.stats.passes++;
@@ -133,6 +134,7 @@ export abstract class ReconcileLoop implements LeaderLoop {
         if (epoch !== this.epoch) return;
       }
       this.failures = 0;
+      this.host.observePass?.(this.name, (performance.now() - started) / 1000, actions.length);
     } catch (err) {
       if (epoch !== this.epoch) return;
       retryIn = this.failed(err);

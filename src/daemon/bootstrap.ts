@@ -28,7 +28,7 @@ export interface NodeAddresses {
   /** Where the routing mesh listens; defaults to the listen address's IP when specific, else all interfaces. */
   dataPathAddr?: string;
   /** host:port of the Prometheus /metrics endpoint; none when unset. */
-  metricsAddr?: string;
+  httpAddr?: string;
   /** Processes relaying mesh connections (this one included); default 1. */
   meshWorkers?: number;
   /** The group that may use the local socket (--socket-group); default `baton` when it exists. */
@@ -221,9 +221,9 @@ function runOptions(opts: NodeAddresses): RunOptions {
   if (opts.dataPathAddr !== undefined && isIP(opts.dataPathAddr) === 0) {
     throw new BatonError('INVALID_ARGUMENT', `bad --data-path-addr "${opts.dataPathAddr}" (want an IP address, e.g. 127.0.0.2 or 0.0.0.0)`);
   }
-  if (opts.metricsAddr !== undefined) {
-    const m = /^(.+):(\d+)$/.exec(opts.metricsAddr);
-    if (!m || Number(m[2]) > 65535) throw new BatonError('INVALID_ARGUMENT', `bad --metrics-addr "${opts.metricsAddr}" (want host:port)`);
+  if (opts.httpAddr !== undefined) {
+    const m = /^(.+):(\d+)$/.exec(opts.httpAddr);
+    if (!m || Number(m[2]) > 65535) throw new BatonError('INVALID_ARGUMENT', `bad --http-addr "${opts.httpAddr}" (want host:port)`);
   }
   const workers = opts.meshWorkers;
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > MAX_MESH_WORKERS)) {
@@ -240,7 +240,7 @@ function runOptions(opts: NodeAddresses): RunOptions {
     ...(socketGroup !== undefined ? { socketGroup } : {}),
     ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
     ...(opts.dataPathAddr ? { dataPathAddr: opts.dataPathAddr } : {}),
-    ...(opts.metricsAddr ? { metricsAddr: opts.metricsAddr } : {}),
+    ...(opts.httpAddr ? { httpAddr: opts.httpAddr } : {}),
     ...(workers !== undefined ? { meshWorkers: workers } : {}),
   };
 }

@@ -13,7 +13,7 @@ function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
 }
 
-function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; metricsAddr?: string; meshWorkers?: number; socketGroup?: string } {
+function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; httpAddr?: string; meshWorkers?: number; socketGroup?: string } {
   return {
     // Absolute, as the client resolves it: a relative path would make the socket's unix:// address relative.
     dataDir: args['data-dir'] !== undefined ? resolve(args['data-dir']) : defaultDataDir(),
@@ -22,7 +22,7 @@ function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger
     ...(args['advertise-addr'] ? { advertiseAddr: args['advertise-addr'] } : {}),
     ...(args['snapshot-interval'] ? { snapshotEntries: args['snapshot-interval'] } : {}),
     ...(args['data-path-addr'] ? { dataPathAddr: args['data-path-addr'] } : {}),
-    ...(args['metrics-addr'] ? { metricsAddr: args['metrics-addr'] } : {}),
+    ...(args['http-addr'] ? { httpAddr: args['http-addr'] } : {}),
     ...(args['mesh-workers'] !== undefined ? { meshWorkers: args['mesh-workers'] } : {}),
     ...(args['socket-group'] !== undefined ? { socketGroup: args['socket-group'] } : {}),
   };

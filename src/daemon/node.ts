@@ -31,7 +31,11 @@ import { DataDir, type ManagerPeer, type NodeState } from './state.js';
 import { describeHost } from './host.js';
 import { TaskRuntime, availableExecutors } from './tasks.js';
 import { ExecutorError } from '../../worker/executor/index.js';
-import { MetricsServer } from './metrics-server.js';
+import { HttpServer } from './http-server.js';
+import { Registry } from 'prom-client';
+import { ManagerMetrics } from '../../manager/metrics.js';
+import { NodeMetrics } from '../../worker/metrics.js';
+import { timedExecutor } from '../../worker/executor/timed.js';
 import { shareSocket } from './private-files.js';
 import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
 import { startNodeNetworks } from './networks.js';
@@ -44,8 +48,8 @@ export interface RunOptions {
   snapshotEntries?: number;
   /** The routing mesh's address (--data-path-addr); default: the listen address's IP when specific, else 0.0.0.0. */
   dataPathAddr?: string;
-  /** host:port for GET /metrics (--metrics-addr); none when unset. */
-  metricsAddr?: string;
+  /** host:port of the HTTP server (GET /metrics; --http-addr); none when unset. */
+  httpAddr?: string;
   /** Processes relaying mesh connections, this one included (--mesh-workers); default 1. */
   meshWorkers?: number;
   /** The group ID that may use the local socket besides root (private-files.ts). */
@@ -63,7 +67,11 @@ export class NodeDaemon {
   private heartbeat: HeartbeatClient | undefined;
   private tasks: TaskRuntime | undefined;
   private mesh: RoutingMesh | undefined;
-  private metrics: MetricsServer | undefined;
+  private http: HttpServer | undefined;
+  /** The node's metrics, the manager's while it is one, scraped at GET /metrics. */
+  private readonly registry = new Registry();
+  private readonly nodeMetrics = new NodeMetrics(this.registry);
+  private managerMetrics: ManagerMetrics | undefined;
   private runtimes: string[] = ['process'];
   /** The docker executor's image lookup, once tasks have started and if an engine answered. */
   private imageLookup: ((image: string) => Promise<void>) | undefined;
@@ -145,7 +153,7 @@ export class NodeDaemon {
     this.socketBound = true;
     shareSocket(this.dataDir.socketPath, this.opts.socketGroup);
     this.startMesh();
-    if (this.opts.metricsAddr) this.metrics = await MetricsServer.start(this.opts.metricsAddr, () => this.mesh?.metricsText() ?? '');
+    if (this.opts.httpAddr) this.http = await HttpServer.start(this.opts.httpAddr, () => this.metricsText());
     await this.startTasks();
     this.startHeartbeats();
     this.renewal.schedule();
@@ -228,7 +236,15 @@ export class NodeDaemon {
     });
     manager.addLeaderLoop(heartbeats);
     manager.addLeaderLoop(sessions);
-    const host = { store: manager.store, propose: (a: Parameters<Manager['propose']>[0]) => manager.propose(a), now: Date.now, logger: this.logger.child({ component: 'orchestrator' }) };
+    const metrics = new ManagerMetrics(this.registry, { manager, sessions: () => sessions.count });
+    this.managerMetrics = metrics;
+    const host = {
+      store: manager.store,
+      propose: (a: Parameters<Manager['propose']>[0]) => manager.propose(a),
+      now: Date.now,
+      logger: this.logger.child({ component: 'orchestrator' }),
+      observePass: (loop: string, seconds: number, writes: number) => metrics.observePass(loop, seconds, writes),
+    };
     for (const loop of orchestrationLoops(host)) manager.addLeaderLoop(loop);
     this.health.setStatus('baton.Control', 'SERVING');
   }
@@ -277,7 +293,9 @@ export class NodeDaemon {
       bindAddress: this.state.advertiseAddr.replace(/:\d+$/, ''),
       logger: this.logger,
     };
-    const executors = await availableExecutors(common);
+    const executors = (await availableExecutors(common)).map((e) =>
+      timedExecutor(e, (call, seconds, ok) => this.nodeMetrics.observeExecutorCall(e.runtime, call, seconds, ok)),
+    );
     this.runtimes = executors.map((e) => e.runtime);
     const docker = executors.find((e) => e.runtime === 'docker');
     this.imageLookup = docker?.checkImage?.bind(docker);
@@ -293,6 +311,12 @@ export class NodeDaemon {
       },
       executors,
     );
+    this.nodeMetrics.readTasksFrom(() => this.tasks?.agent.taskStates() ?? []);
+  }
+
+  /** GET /metrics: this node's and (while it is one) its manager's, then the routing mesh's. */
+  private async metricsText(): Promise<string> {
+    return (await this.registry.metrics()) + (this.mesh?.metricsText() ?? '');
   }
 
   private startHeartbeats(): void {
@@ -304,6 +328,7 @@ export class NodeDaemon {
       description: describeHost(this.runtimes),
       logger: this.logger.child({ component: 'heartbeat' }),
       onResponse: (res) => this.onHeartbeat(res),
+      onRoundTrip: (seconds) => this.nodeMetrics.observeHeartbeat(seconds),
     });
     this.heartbeat.start();
   }
@@ -372,6 +397,8 @@ export class NodeDaemon {
     }
     for (const svc of [controlService, SERVICE_LOGS]) this.local.removeService(svc);
     this.health.setStatus('baton.Control', 'NOT_SERVING');
+    this.managerMetrics?.close();
+    this.managerMetrics = undefined;
     this.forwarder?.close();
     await manager.stop();
   }
@@ -389,7 +416,7 @@ export class NodeDaemon {
     this.renewal.stop();
     this.heartbeat?.stop();
     await this.tasks?.stop();
-    await Promise.all([this.mesh?.close(), this.metrics?.close()]);
+    await Promise.all([this.mesh?.close(), this.http?.close()]);
     await this.roleChange;
     await this.stopManager();
     await Promise.all([shutdown(this.tcp), shutdown(this.local)]);

@@ -10,7 +10,7 @@ export interface DaemonArgs {
   'log-level': string;
   'snapshot-interval'?: number | undefined;
   'data-path-addr'?: string | undefined;
-  'metrics-addr'?: string | undefined;
+  'http-addr'?: string | undefined;
   'mesh-workers'?: number | undefined;
   'socket-group'?: string | undefined;
 }
@@ -22,7 +22,7 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('advertise-addr', { type: 'string', describe: 'host[:port] other nodes reach this one at' })
     .option('data-path-addr', { type: 'string', describe: 'IP the routing mesh listens on for published ports (default: the IP of --listen-addr, or all interfaces)' })
     .option('mesh-workers', { type: 'string', requiresArg: true, coerce: numeric('--mesh-workers'), describe: 'processes that relay routing-mesh connections, to use more cores (default 1)' })
-    .option('metrics-addr', { type: 'string', describe: 'host:port of an HTTP server answering GET /metrics (Prometheus text; off by default)' })
+    .option('http-addr', { type: 'string', alias: 'metrics-addr', describe: 'host:port of an HTTP server answering GET /metrics (Prometheus text; off by default; --metrics-addr is its old name)' })
     .option('socket-group', { type: 'string', requiresArg: true, describe: 'group that may use the local socket besides root (default baton, if that group exists)' })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
     .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });

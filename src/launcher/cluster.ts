@@ -144,12 +144,12 @@ export class LocalCluster {
   }
 
   /** `baton join` as a manager or worker, through `via` (the first node unless said). */
-  async join(name: string, role: Role, via?: string): Promise<LaunchedNode> {
+  async join(name: string, role: Role, via?: string, extra: string[] = []): Promise<LaunchedNode> {
     const through = via === undefined ? this.list()[0] : this.get(via);
     if (!through) throw new Error('init a node first');
     const { addr, flags } = await this.nextAddress();
     const token = role === 'worker' ? this.workerToken : this.managerToken;
-    return this.start(name, role, addr, ['join', '--token', token, through.addr, '--data-dir', this.dataDir(name), ...flags, ...(this.options.batonArgs ?? [])]);
+    return this.start(name, role, addr, ['join', '--token', token, through.addr, '--data-dir', this.dataDir(name), ...flags, ...(this.options.batonArgs ?? []), ...extra]);
   }
 
   /** Start a daemon with these baton arguments and wait for its first stdout line. */

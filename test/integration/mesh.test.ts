@@ -199,5 +199,6 @@ test('mesh flags refuse bad values with one line', async (t) => {
     assert.equal(existsSync(join(root, 'n', 'node.json')), false, 'no node was created');
   };
   flag(['--data-path-addr', 'not-an-ip'], /bad --data-path-addr "not-an-ip"/);
-  flag(['--metrics-addr', 'nowhere'], /bad --metrics-addr "nowhere"/);
+  flag(['--metrics-addr', 'nowhere'], /bad --http-addr "nowhere"/);
+  flag(['--http-addr', 'nowhere:99999'], /bad --http-addr "nowhere:99999"/);
 });

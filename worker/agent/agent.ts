@@ -121,6 +121,11 @@ export class Agent {
       });
   }
 
+  /** The state of every task this node knows (metrics). */
+  taskStates(): baton.TaskState[] {
+    return [...this.controllers.values()].map((c) => c.state);
+  }
+
   /** Runtimes whose executor answered available() last time it was asked. */
   runtimes(): string[] {
     return RUNTIMES.filter((r) => this.availableRuntimes.has(r));
