@@ -139,8 +139,8 @@ export class NodeDaemon {
   private async start(bootstrap: boolean): Promise<void> {
     this.health.addToServer(this.tcp);
     this.health.addToServer(this.local);
-    addReflection(this.tcp, () => servedServices('tcp', this.state.role));
-    addReflection(this.local, () => servedServices('local', this.state.role));
+    addReflection(this.tcp, servedServices('tcp', this.state.role));
+    addReflection(this.local, servedServices('local', this.state.role));
     const clusterId = this.state.clusterId;
     this.tcp.addService({ TaskLogs: taskLogsMethod }, {
       TaskLogs: taskLogsHandler(() => this.tasks?.agent, this.state.nodeId, certificateGuard(() => clusterId)),

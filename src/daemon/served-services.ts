@@ -1,9 +1,10 @@
 // What each of a node's servers serves, as gRPC reflection lists it: the TCP port has the
 // internal services too (Raft, CA and Dispatcher on a manager; NodeAgent everywhere), the local
-// socket only the control API. A worker's Control answers that it is a worker.
-import { REFLECTION_V1, REFLECTION_V1ALPHA } from '../../rpc/reflection.js';
+// socket only the control API. A worker's Control answers that it is a worker. Fixed when the
+// node starts: a node whose role changes lists its new set once restarted.
+import { HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA } from '../../rpc/reflection.js';
 
-const COMMON = ['baton.Control', 'grpc.health.v1.Health', REFLECTION_V1, REFLECTION_V1ALPHA];
+const COMMON = ['baton.Control', HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA];
 
 export function servedServices(server: 'tcp' | 'local', role: 'manager' | 'worker'): string[] {
   if (server === 'local') return COMMON;

@@ -107,8 +107,8 @@ test('version, reflection, the replicas default and the whole-spec update', asyn
 
   // Reflection on the local socket (the control API only) and on TCP (the internal services too).
   const socket = `unix://${join(c.dataDir('m1'), 'baton.sock')}`;
-  const [list, file, missing] = await reflect(socket, grpc.credentials.createInsecure(), [{ list_services: '' }, { file_containing_symbol: 'baton.Control.Events' }, { file_containing_symbol: 'baton.Nothing' }]);
-  assert.deepEqual(list!.list_services_response?.service.map((s) => s.name).sort(), ['baton.Control', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']);
+  const [list, file, missing] = await reflect(socket, grpc.credentials.createInsecure(), [{ listServices: '' }, { fileContainingSymbol: 'baton.Control.Events' }, { fileContainingSymbol: 'baton.Nothing' }]);
+  assert.deepEqual(list!.listServicesResponse?.service.map((s) => s.name).sort(), ['baton.Control', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']);
   const files = decodeFiles(file!);
   // proto-loader describes a package as one file (control.proto and objects.proto are baton.proto).
   assert.deepEqual(files.map((f) => f.name), ['baton.proto'], 'the file and what it imports');
@@ -117,9 +117,9 @@ test('version, reflection, the replicas default and the whole-spec update', asyn
   const events = control?.method.find((m) => m.name === 'Events');
   assert.equal(events?.outputType, '.baton.Event');
   assert.equal(events?.serverStreaming, true);
-  assert.equal(missing!.error_response?.error_code, grpc.status.NOT_FOUND);
-  const [tcpList] = await reflect(m1.addr, tlsCredentials(c.dataDir('m1')), [{ list_services: '' }], NODE_CHANNEL_OPTIONS, 'v1alpha');
-  const tcpNames = tcpList!.list_services_response?.service.map((s) => s.name) ?? [];
+  assert.equal(missing!.errorResponse?.errorCode, grpc.status.NOT_FOUND);
+  const [tcpList] = await reflect(m1.addr, tlsCredentials(c.dataDir('m1')), [{ listServices: '' }], NODE_CHANNEL_OPTIONS, 'v1alpha');
+  const tcpNames = tcpList!.listServicesResponse?.service.map((s) => s.name) ?? [];
   for (const name of ['baton.Control', 'baton.CA', 'baton.Dispatcher', 'raftpb.Raft']) assert.ok(tcpNames.includes(name), `${name} in ${tcpNames.join(', ')}`);
 
   // Replicas: unset is 1, an explicit 0 stays 0.

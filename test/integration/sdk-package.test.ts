@@ -1,18 +1,32 @@
 // The npm package as a user gets it: `npm pack` of the repository, installed into a fresh
 // directory, a strict TypeScript program type-checked against its .d.ts with tsc, then run
-// against a real cluster (connect, info, typed calls, the events iterable). The registry is not
-// reachable offline for the package's dependencies, so they are linked from this repository's
-// node_modules, as `npm install` would have put them there.
+// against a real cluster (connect, info, typed calls, the events iterable). `npm install
+// --offline` of the tarball fails here (the npm cache lacks its dependencies: ENOTCACHED), so
+// its production dependencies, and theirs, are linked from this repository's node_modules,
+// flat, as npm would have hoisted them.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatonCluster } from '../lib/baton-cluster.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** The packages `names` need, transitively, that sit at the top of the repository's node_modules. */
+function productionClosure(names: string[]): string[] {
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    if (seen.has(name) || !existsSync(join(REPO, 'node_modules', name, 'package.json'))) return;
+    seen.add(name);
+    const p = JSON.parse(readFileSync(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const dep of Object.keys(p.dependencies ?? {})) visit(dep);
+  };
+  for (const n of names) visit(n);
+  return [...seen];
+}
 
 const PROGRAM = `import { connect, BatonError, API_VERSION, type Event, type ServiceSpec } from 'baton';
 
@@ -51,7 +65,7 @@ test('the npm package installs from its tarball, type-checks with its .d.ts and 
   mkdirSync(join(modules, 'baton'), { recursive: true });
   execFileSync('tar', ['xzf', join(work, tarball), '-C', join(modules, 'baton'), '--strip-components=1']);
   const pkg = JSON.parse(readFileSync(join(modules, 'baton', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  for (const dep of [...Object.keys(pkg.dependencies), '@types/node']) {
+  for (const dep of [...productionClosure(Object.keys(pkg.dependencies)), '@types/node']) {
     mkdirSync(dirname(join(modules, dep)), { recursive: true });
     symlinkSync(join(REPO, 'node_modules', dep), join(modules, dep));
   }

@@ -2,16 +2,15 @@
 // grpc.reflection.v1.ServerReflection for its services and for the file that defines a symbol,
 // and decodes the descriptors it sends with protobufjs' descriptor types.
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
-import { protoDir } from '../../rpc/reflection.js';
+import { reflectedDefinition } from '../../rpc/reflection.js';
 
 type Request = Record<string, unknown>;
 type Response = {
-  list_services_response?: { service: { name: string }[] };
-  file_descriptor_response?: { file_descriptor_proto: Buffer[] };
-  error_response?: { error_code: number; error_message: string };
+  listServicesResponse?: { service: { name: string }[] };
+  fileDescriptorResponse?: { fileDescriptorProto: Buffer[] };
+  errorResponse?: { errorCode: number; errorMessage: string };
 };
 
 export interface FileDescriptor {
@@ -23,7 +22,9 @@ export interface FileDescriptor {
 
 /** One reflection exchange per request over one stream, as the tools do. */
 export async function reflect(target: string, creds: grpc.ChannelCredentials, requests: Request[], options: grpc.ChannelOptions = {}, version: 'v1' | 'v1alpha' = 'v1'): Promise<Response[]> {
-  const def = protoLoader.loadSync('grpc-reflection.proto', { includeDirs: [protoDir()], keepCase: true, oneofs: true })['grpc.reflection.v1.ServerReflection'] as grpc.ServiceDefinition;
+  // The server's own definition holds the reflection service's messages (proto-loader's codecs,
+  // camelCase fields).
+  const def = reflectedDefinition()['grpc.reflection.v1.ServerReflection'] as grpc.ServiceDefinition;
   const method = def['ServerReflectionInfo']!;
   const client = new grpc.Client(target, creds, options);
   try {
@@ -46,6 +47,6 @@ export async function reflect(target: string, creds: grpc.ChannelCredentials, re
 
 export function decodeFiles(r: Response): FileDescriptor[] {
   const type = (descriptor as unknown as { FileDescriptorProto: protobuf.Type }).FileDescriptorProto;
-  return (r.file_descriptor_response?.file_descriptor_proto ?? []).map((b) => type.toObject(type.decode(b), { defaults: false }) as FileDescriptor);
+  return (r.fileDescriptorResponse?.fileDescriptorProto ?? []).map((b) => type.toObject(type.decode(b), { defaults: false }) as FileDescriptor);
 }
 
