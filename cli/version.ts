@@ -17,11 +17,11 @@ export async function runVersion(args: GlobalArgs & { format?: string }): Promis
   const client = { version: BATON_VERSION, apiVersion: API_VERSION, nodeVersion, os: platform, arch };
   // The client part prints even when no manager answers, as Docker's does; then the error.
   let server: Awaited<ReturnType<BatonClient['info']>> | undefined;
-  let failure: unknown;
+  let failure: Error | undefined;
   try {
     server = await withClient(args, (c) => c.info());
   } catch (err) {
-    failure = err;
+    failure = err instanceof Error ? err : new Error(String(err));
   }
   const serverPart = server && { version: server.version ?? '', apiVersion: server.apiVersion ?? '', nodeVersion: server.nodeVersion ?? '', os: server.os ?? '', arch: server.arch ?? '' };
   if (args.format === 'json') print(JSON.stringify({ Client: client, Server: serverPart ?? null }));

@@ -79,7 +79,7 @@ test('the npm package installs from its tarball, type-checks with its .d.ts and 
   try {
     execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app, stdio: 'pipe' });
   } catch (err) {
-    assert.fail(`tsc refused the program: ${(err as { stdout?: Buffer }).stdout?.toString() ?? err}`);
+    assert.fail(`tsc refused the program: ${(err as { stdout?: Buffer }).stdout?.toString() ?? String(err)}`);
   }
 
   const c = BatonCluster.forTest(t);
