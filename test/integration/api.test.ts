@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { BatonError, connect, type BatonClient, type Event } from '../../client/index.js';
 import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../../rpc/tls/index.js';
 import { BatonCluster, baton } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 import { decodeFiles, reflect } from '../lib/reflection-client.js';
 
 const SLEEP = { runtime: 'process', container: { command: ['sleep', '100000'] } };
@@ -150,4 +151,26 @@ test('version, reflection, the replicas default and the whole-spec update', asyn
   const { replicas: _dropped, ...withoutCount } = again.spec ?? {};
   const kept = await sdk.updateService(id, Number(again.meta?.version), withoutCount);
   assert.equal(Number(kept.spec?.replicas), 2);
+});
+
+test("an event stream on a follower goes on through the leader's death, with the new leader's changes", async (t) => {
+  const c = BatonCluster.forTest(t);
+  await c.form(3);
+  const probe = connect({ dataDir: c.dataDir('m2') });
+  const leader = (await probe.info()).leaderId;
+  probe.close();
+  const names = ['m1', 'm2', 'm3'];
+  const leaderName = names.find((n) => c.get(n).nodeId === leader);
+  assert.ok(leaderName, `the leader ${leader} is one of ${names.join(', ')}`);
+  const follower = names.find((n) => n !== leaderName)!;
+  const sdk = connect({ dataDir: c.dataDir(follower) });
+  t.after(() => sdk.close());
+  const seen = take(sdk.events({ kinds: ['service'], names: ['after'] }), (e) => e.action === 'create', 60_000);
+  await new Promise((r) => setTimeout(r, 500));
+  await c.kill(leaderName, 'SIGKILL');
+  // Writes are refused (UNAVAILABLE) until the two survivors elect a leader.
+  await waitFor('a service created under the new leader', () => sdk.createService({ annotations: { name: 'after' }, task: SLEEP }), { timeoutMs: 40_000, intervalMs: 500 });
+  const events = await seen;
+  assert.equal(events.at(-1)?.action, 'create');
+  assert.equal(events.at(-1)?.name, 'after');
 });
