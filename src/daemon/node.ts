@@ -392,10 +392,10 @@ export class NodeDaemon {
     const manager = this.manager;
     if (!manager) return;
     this.manager = undefined;
-    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS]) {
+    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS, EVENTS]) {
       this.tcp.removeService(svc);
     }
-    for (const svc of [controlService, SERVICE_LOGS]) this.local.removeService(svc);
+    for (const svc of [controlService, SERVICE_LOGS, EVENTS]) this.local.removeService(svc);
     this.health.setStatus('baton.Control', 'NOT_SERVING');
     this.managerMetrics?.close();
     this.managerMetrics = undefined;
