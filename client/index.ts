@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
-import { controlService, serviceLogsMethod, type ControlService } from '../rpc/services.js';
+import { controlService, type ControlService } from '../rpc/services.js';
+import { ControlCalls } from './calls.js';
+import { tcpTarget } from './targets.js';
 import type { baton } from '../proto/gen/baton.js';
 // credentials.js alone: the x509 library is not needed to connect.
 import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../rpc/tls/credentials.js';
@@ -16,10 +18,16 @@ import { readTlsFiles, tlsFilePaths, type TlsFileOptions } from './tls-files.js'
 export { BatonError } from '../rpc/errors.js';
 export type { ControlService } from '../rpc/services.js';
 export { baton } from '../proto/gen/baton.js';
+export { BATON_VERSION, API_VERSION } from '../rpc/version.js';
+export type * from './calls.js';
 
 export interface ConnectOptions {
-  /** unix:///path/baton.sock, tcp://host:port or host:port; default BATON_HOST, then the data dir's socket. */
-  host?: string | undefined;
+  /**
+   * unix:///path/baton.sock, tcp://host:port or host:port; default BATON_HOST, then the data
+   * dir's socket. Several managers: a list (or a comma-separated string) of ip:port, tried in
+   * order and the next when one goes away.
+   */
+  host?: string | readonly string[] | undefined;
   /** Where the node keeps its state (socket, and certificates for tcp). */
   dataDir?: string | undefined;
   /** Client certificate files for tcp (`baton cert create`); default BATON_CERT_PATH, then the data dir's node certificate. */
@@ -75,11 +83,13 @@ type ListPage = { nextPageToken?: string | null } & Partial<Record<(typeof LIST_
 /** More pages than this is a server that does not move on: give up rather than loop. */
 const MAX_PAGES = 100_000;
 
-export class BatonClient {
+export class BatonClient extends ControlCalls {
   constructor(
     readonly target: string,
     readonly control: RpcClient<ControlService>,
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Every object a list call matches. A list answers a page at a time (each under the message
@@ -123,11 +133,6 @@ export class BatonClient {
     await this.control.call('RemoveNetwork', { id: ref });
   }
 
-  /** `service logs`: the tasks' output as it arrives (until the end, or forever with follow). */
-  serviceLogs(req: baton.ServiceLogsRequest.$Properties): AsyncIterable<baton.LogLine.$Properties> {
-    return this.control.stream(serviceLogsMethod, req);
-  }
-
   close(): void {
     this.control.close();
   }
@@ -135,7 +140,8 @@ export class BatonClient {
 
 export function connect(opts: ConnectOptions = {}): BatonClient {
   const dataDir = clientDataDir(opts.dataDir);
-  const host = opts.host ?? process.env.BATON_HOST ?? `unix://${join(dataDir, 'baton.sock')}`;
+  const given = opts.host ?? process.env.BATON_HOST ?? `unix://${join(dataDir, 'baton.sock')}`;
+  const host = typeof given === 'string' ? given : given.join(',');
   if (host.startsWith('unix://')) {
     const path = host.slice('unix://'.length);
     const access = socketAccess(path);
@@ -145,7 +151,7 @@ export function connect(opts: ConnectOptions = {}): BatonClient {
     }
     return new BatonClient(host, new RpcClient(host, grpc.credentials.createInsecure(), controlService));
   }
-  const address = host.startsWith('tcp://') ? host.slice('tcp://'.length) : host;
+  const address = tcpTarget(host);
   const files = tlsFilePaths(opts.tls ?? {});
   if (files) {
     const { caPem, certPem, keyPem } = readTlsFiles(files);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ConfChangeType, RaftError, RaftNode, type SoftState, type StreamAuthenticator } from '../raft/index.js';
 import { ClusterStore, encodeBatch, StoreError, type ApplyResult, type StoreActionT, type StoreObjectT } from './store/index.js';
 import { BatonError } from '../rpc/errors.js';
+import { EventHistory } from './events/history.js';
 import type { LeaderLoop } from './reconcile/host.js';
 export type { LeaderLoop } from './reconcile/host.js';
 
@@ -33,6 +34,8 @@ export type ProposalOutcome = 'applied' | 'rejected' | 'failed';
 
 export class Manager {
   readonly store = new ClusterStore();
+  /** Subscribed before Raft replays the log, so a restarted manager holds the changes it replays. */
+  readonly events = new EventHistory(this.store);
   private raft!: RaftNode<ApplyResult>;
   private readonly loops: LeaderLoop[] = [];
   private leading = false;

@@ -66,6 +66,9 @@ export const dispatcherSession = serverStream(DISPATCHER, 'Session', baton.Sessi
 /** Control's streaming method. */
 export const serviceLogsMethod = limitRequest(serverStream(CONTROL, 'ServiceLogs', baton.ServiceLogsRequest, baton.LogLine), CONTROL_MESSAGE_BYTES);
 
+/** Control's event stream (manager/controlapi/events.ts). */
+export const eventsMethod = limitRequest(serverStream(CONTROL, 'Events', baton.EventsRequest, baton.Event), CONTROL_MESSAGE_BYTES);
+
 /** What every node serves to managers. */
 export const taskLogsMethod = serverStream('baton.NodeAgent', 'TaskLogs', baton.TaskLogsRequest, baton.LogLine);
 

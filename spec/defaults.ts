@@ -1,6 +1,6 @@
 // The values a service gets for what its spec leaves unset (Docker Swarm's defaults). The CLI
 // and Compose send them explicitly; the workers and orchestrators read them when a field is 0
-// (replicas excepted: proto3 cannot tell an unset count from 0): all take them from here.
+// (replicas: an unset count, told from 0 by proto3 `optional`): all take them from here.
 
 /** Tasks of a replicated service created without --replicas. */
 export const DEFAULT_REPLICAS = 1;

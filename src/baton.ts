@@ -13,6 +13,8 @@ import { stackCommand } from '../cli/stack.js';
 import { networkCommand } from '../cli/network.js';
 import { volumeCommand } from '../cli/volume.js';
 import { certCommand } from '../cli/cert.js';
+import { eventsCommand, runEvents } from '../cli/events.js';
+import { runVersion, versionLine } from '../cli/version.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -51,13 +53,15 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   .command<GlobalArgs>('volume', 'Manage volumes (on every node)', (y) => volumeCommand(globalOptions(y)))
   .command<GlobalArgs>('stack', 'Manage stacks (Compose files)', (y) => stackCommand(globalOptions(y)))
   .command<GlobalArgs>('cert', 'Manage client certificates (for gRPC clients over TCP)', (y) => certCommand(globalOptions(y)))
+  .command('events', 'Get real time events from the cluster', (y) => eventsCommand(y) as never, (args) => runEvents(args as never))
+  .command('version', 'Show the baton version information', (y) => globalOptions(y).option('format', { type: 'string', choices: ['json'] }) as never, (args) => runVersion(args as never))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),
   )
   .demandCommand(1, 'a command is required')
   .strict()
   .help()
-  .version(false)
+  .version(versionLine())
   .fail((msg, err) => {
     if (err) throw err;
     fail(`${msg} (see baton --help)`);

@@ -1,5 +1,6 @@
 // Cluster calls of the Control service: the cluster object, join tokens, who leads, and Raft
 // membership of a manager that has just joined.
+import { softwareVersion } from '../../rpc/version.js';
 import { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../rpc/errors.js';
 import { generateJoinToken, openJoinTokens, sealJoinTokens } from '../ca/index.js';
@@ -51,6 +52,7 @@ export function clusterHandlers(deps: ClusterDeps): ControlHandlers<ClusterMetho
         nodeId: manager.nodeId,
         leaderId: manager.leaderId(),
         managers: managerPeers(manager),
+        ...softwareVersion(),
       };
     },
 

@@ -59,14 +59,18 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   GetNetwork: read,
   ListNetworks: read,
   RemoveNetwork: write,
-  // volumes.ts: asked of the nodes, not of the store (a removal changes no cluster state).
+  // volumes.ts: asked of the nodes, not of the store, so any manager answers (a removal changes
+  // no cluster state); still, a removal is not for a readonly certificate.
   ListVolumes: read,
-  RemoveVolume: read,
+  RemoveVolume: { roles: ['manager', 'admin'], access: 'read' },
   // manager/caapi/client-certs.ts
   CreateCertificate: write,
   ListCertificates: read,
   RemoveCertificate: write,
 };
 
-/** ServiceLogs, the one streaming method (logs.ts): a read. */
+/** ServiceLogs, a streaming method (logs.ts): a read. */
 export const SERVICE_LOGS_RULE: MethodRule = read;
+
+/** Events, a streaming method (events.ts): this manager's own store, no barrier, no leader needed. */
+export const EVENTS_RULE: MethodRule = { roles: read.roles, access: 'local' };

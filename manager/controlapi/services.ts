@@ -54,6 +54,18 @@ export function acceptServiceSpec(input: baton.ServiceSpec.$Properties | null | 
   return normalizeServiceSpec(input);
 }
 
+/**
+ * UpdateService is read-modify-write, as Docker's: the request carries the whole spec read with
+ * GetService, changed. A spec without a name is a partial one (only `replicas`, say): refused in
+ * one line that says so, rather than as an invalid name.
+ */
+export function wholeSpec(spec: baton.ServiceSpec.$Properties | null | undefined): baton.ServiceSpec.$Properties | null | undefined {
+  if (!spec?.annotations?.name) {
+    throw new BatonError('INVALID_ARGUMENT', 'UpdateService replaces the whole spec: read the service with GetService, change its spec and send all of it back with meta.version (this spec has no name, so it is not a whole one)');
+  }
+  return spec;
+}
+
 export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMethods> {
   const { manager } = deps;
   // Service writes run one at a time: port allocation must see the previous write's ports.
@@ -83,7 +95,8 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
       run: (req) =>
         serially(async () => {
           const spec = acceptServiceSpec(req.spec);
-          if (!spec.global && !isJobSpec(spec) && !spec.replicas && req.spec?.replicas === undefined) spec.replicas = DEFAULT_REPLICAS;
+          // Unset (proto3 optional) means Docker's default; 0 sent explicitly stays 0. A job has none.
+          if (!spec.global && !isJobSpec(spec) && spec.replicas == null) spec.replicas = DEFAULT_REPLICAS;
           resolveDataReferences(manager.store, spec);
           resolveNetworkReferences(manager.store, spec);
           const id = newObjectId();
@@ -109,7 +122,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
 
     UpdateService: {
       async prepare(req) {
-        if (!req.rollback) acceptServiceSpec(req.spec);
+        if (!req.rollback) acceptServiceSpec(wholeSpec(req.spec));
         if (!req.rollback && !req.noResolveImage) {
           // Only a changed image: a scale must not fail over an image that was let in unchecked.
           const known = manager.store.get('service', req.id ?? '');
@@ -123,7 +136,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
           const version = req.version ? Number(req.version) : current.meta.version;
           // Refused here rather than after a Raft round; the store checks again at apply.
           if (version !== current.meta.version) {
-            throw new BatonError('VERSION_CONFLICT', `update of service ${current.meta.id}: version ${version} is stale, current is ${current.meta.version}`);
+            throw new BatonError('VERSION_CONFLICT', `update of service ${current.meta.id}: version ${version} is stale, current is ${current.meta.version} (read the service again with GetService, redo the change on its spec and send that version)`);
           }
           let next: baton.Service;
           if (req.rollback) {
@@ -138,7 +151,9 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
             }
             next = rolledBack(current, allocateEndpoint(manager.store, previous, current.meta.id), now());
           } else {
-            const spec = acceptServiceSpec(req.spec);
+            const spec = acceptServiceSpec(wholeSpec(req.spec));
+            // A whole spec without a count keeps the current one (a scale is a change of it).
+            if (!spec.global && spec.replicas == null) spec.replicas = current.spec?.replicas ?? DEFAULT_REPLICAS;
             resolveDataReferences(manager.store, spec);
             resolveNetworkReferences(manager.store, spec);
             if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {

@@ -14,6 +14,9 @@ import { unseal } from '../../manager/ca/index.js';
 import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
+import { eventsHandler } from '../../manager/controlapi/events.js';
+import { addReflection } from '../../rpc/reflection.js';
+import { servedServices } from './served-services.js';
 import { taskLogsHandler } from '../../worker/logs-server.js';
 import { nodeVolumeHandlers } from '../../worker/volumes-server.js';
 import { NodeVolumes } from '../../worker/volumes.js';
@@ -21,7 +24,7 @@ import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../../rpc/server.js';
 import { certificateGuard, localGuard } from '../../rpc/caller.js';
 import { BatonError } from '../../rpc/errors.js';
-import { caService, controlService, dispatcherService, dispatcherSession, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
 import { RpcClient } from '../../rpc/client.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
@@ -149,6 +152,8 @@ export class NodeDaemon {
   private async start(bootstrap: boolean): Promise<void> {
     this.health.addToServer(this.tcp);
     this.health.addToServer(this.local);
+    addReflection(this.tcp, servedServices('tcp', this.state.role));
+    addReflection(this.local, servedServices('local', this.state.role));
     const clusterId = this.state.clusterId;
     this.tcp.addService({ TaskLogs: taskLogsMethod }, {
       TaskLogs: taskLogsHandler(() => this.tasks?.agent, this.state.nodeId, certificateGuard(() => clusterId)),
@@ -231,6 +236,8 @@ export class NodeDaemon {
     const logs = { manager, credentials: () => this.clientCredentials(), channelOptions: NODE_CHANNEL_OPTIONS };
     this.tcp.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard }) });
     this.local.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard: localGuard }) });
+    this.tcp.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard }) });
+    this.local.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard: localGuard }) });
     const heartbeats = new Heartbeats({
       host: manager,
       guard,
@@ -418,10 +425,10 @@ export class NodeDaemon {
     const manager = this.manager;
     if (!manager) return;
     this.manager = undefined;
-    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS]) {
+    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS, EVENTS]) {
       this.tcp.removeService(svc);
     }
-    for (const svc of [controlService, SERVICE_LOGS]) this.local.removeService(svc);
+    for (const svc of [controlService, SERVICE_LOGS, EVENTS]) this.local.removeService(svc);
     this.health.setStatus('baton.Control', 'NOT_SERVING');
     this.managerMetrics?.close();
     this.managerMetrics = undefined;
@@ -466,6 +473,7 @@ function socketAnswers(path: string): Promise<boolean> {
 }
 
 const SERVICE_LOGS = { ServiceLogs: serviceLogsMethod } as unknown as grpc.ServiceDefinition;
+const EVENTS = { Events: eventsMethod } as unknown as grpc.ServiceDefinition;
 
 function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,151 @@
+// Typed methods for every public Control call (docs/api.md lists them, with their errors). The
+// internal services (Raft, CA, Dispatcher, NodeAgent) and Control's AddRaftMember are not here.
+import type { RpcClient } from '../rpc/client.js';
+import { eventsMethod, serviceLogsMethod, type ControlService } from '../rpc/services.js';
+import type { baton } from '../proto/gen/baton.js';
+
+export type Node = baton.Node.$Properties;
+export type Service = baton.Service.$Properties;
+export type Task = baton.Task.$Properties;
+export type Secret = baton.Secret.$Properties;
+export type Config = baton.Config.$Properties;
+export type Network = baton.Network.$Properties;
+export type Filters = baton.Filters.$Properties;
+export type Event = baton.Event.$Properties;
+export type ClusterInfo = baton.ClusterInfo.$Properties;
+export type ServiceSpec = baton.ServiceSpec.$Properties;
+export type NodeSpec = baton.NodeSpec.$Properties;
+export type EventsRequest = baton.EventsRequest.$Properties;
+
+type ListName = 'ListNodes' | 'ListServices' | 'ListTasks' | 'ListSecrets' | 'ListConfigs' | 'ListNetworks';
+
+/** The calls, over what a BatonClient has: the raw client and the paging list. */
+export abstract class ControlCalls {
+  abstract readonly control: RpcClient<ControlService>;
+  abstract list<K extends ListName>(method: K, filters?: Filters): Promise<unknown[]>;
+
+  private get c(): RpcClient<ControlService> {
+    return this.control;
+  }
+
+  /** Who answered, who leads, the managers, and the server's versions. */
+  info(): Promise<ClusterInfo> {
+    return this.c.call('Info', {});
+  }
+
+  getCluster(): Promise<baton.GetClusterResponse.$Properties> {
+    return this.c.call('GetCluster', {});
+  }
+
+  rotateJoinToken(which: { worker?: boolean; manager?: boolean }): Promise<baton.GetClusterResponse.$Properties> {
+    return this.c.call('RotateJoinToken', which);
+  }
+
+  getNode(ref: string): Promise<Node> {
+    return this.c.call('GetNode', { id: ref });
+  }
+
+  async listNodes(filters: Filters = {}): Promise<Node[]> {
+    return (await this.list('ListNodes', filters)) as Node[];
+  }
+
+  /** Read-modify-write: `version` is the meta.version read with getNode. */
+  updateNode(ref: string, version: number, spec: NodeSpec): Promise<Node> {
+    return this.c.call('UpdateNode', { id: ref, version, spec });
+  }
+
+  removeNode(ref: string, force = false): Promise<baton.RemoveResponse.$Properties> {
+    return this.c.call('RemoveNode', { id: ref, force });
+  }
+
+  /** A service; `replicas` unset means 1, as Docker. */
+  createService(spec: ServiceSpec, opts: { noResolveImage?: boolean } = {}): Promise<Service> {
+    return this.c.call('CreateService', { spec, noResolveImage: opts.noResolveImage ?? false });
+  }
+
+  getService(ref: string): Promise<Service> {
+    return this.c.call('GetService', { id: ref });
+  }
+
+  async listServices(filters: Filters = {}): Promise<Service[]> {
+    return (await this.list('ListServices', filters)) as Service[];
+  }
+
+  /**
+   * Replaces the spec: read the service with getService, change its spec, send it back with
+   * its meta.version (a stale version is VERSION_CONFLICT: read again and redo the change).
+   */
+  updateService(ref: string, version: number, spec: ServiceSpec, opts: { noResolveImage?: boolean } = {}): Promise<Service> {
+    return this.c.call('UpdateService', { id: ref, version, spec, noResolveImage: opts.noResolveImage ?? false });
+  }
+
+  /** Back to the previous spec (`service rollback`). */
+  rollbackService(ref: string, version = 0): Promise<Service> {
+    return this.c.call('UpdateService', { id: ref, version, rollback: true });
+  }
+
+  /** Reads, changes and writes a service's spec, again on a version conflict (a bounded number of times). */
+  async modifyService(ref: string, change: (spec: ServiceSpec) => ServiceSpec, attempts = 5): Promise<Service> {
+    for (let i = 1; ; i++) {
+      const current = await this.getService(ref);
+      try {
+        return await this.updateService(current.meta?.id ?? ref, Number(current.meta?.version ?? 0), change(current.spec ?? {}));
+      } catch (err) {
+        if (i >= attempts || (err as { code?: string }).code !== 'VERSION_CONFLICT') throw err;
+      }
+    }
+  }
+
+  removeService(ref: string): Promise<baton.RemoveResponse.$Properties> {
+    return this.c.call('RemoveService', { id: ref });
+  }
+
+  async listTasks(filters: Filters = {}): Promise<Task[]> {
+    return (await this.list('ListTasks', filters)) as Task[];
+  }
+
+  createSecret(spec: baton.SecretSpec.$Properties): Promise<Secret> {
+    return this.c.call('CreateSecret', { spec });
+  }
+
+  getSecret(ref: string): Promise<Secret> {
+    return this.c.call('GetSecret', { id: ref });
+  }
+
+  async listSecrets(filters: Filters = {}): Promise<Secret[]> {
+    return (await this.list('ListSecrets', filters)) as Secret[];
+  }
+
+  removeSecret(ref: string): Promise<baton.RemoveResponse.$Properties> {
+    return this.c.call('RemoveSecret', { id: ref });
+  }
+
+  createConfig(spec: baton.ConfigSpec.$Properties): Promise<Config> {
+    return this.c.call('CreateConfig', { spec });
+  }
+
+  getConfig(ref: string): Promise<Config> {
+    return this.c.call('GetConfig', { id: ref });
+  }
+
+  async listConfigs(filters: Filters = {}): Promise<Config[]> {
+    return (await this.list('ListConfigs', filters)) as Config[];
+  }
+
+  removeConfig(ref: string): Promise<baton.RemoveResponse.$Properties> {
+    return this.c.call('RemoveConfig', { id: ref });
+  }
+
+  /** The tasks' output as it arrives (until the end, or forever with follow). */
+  serviceLogs(req: baton.ServiceLogsRequest.$Properties): AsyncIterable<baton.LogLine.$Properties> {
+    return this.c.stream(serviceLogsMethod, req);
+  }
+
+  /**
+   * The changes of cluster objects, as an async iterable: `since_version` (or `since_time`)
+   * replays what the manager still holds first; breaking out of the loop ends the stream.
+   */
+  events(req: EventsRequest = {}): AsyncIterable<Event> {
+    return this.c.stream(eventsMethod, req);
+  }
+}
