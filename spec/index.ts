@@ -8,3 +8,5 @@ export * from './defaults.js';
 export * from './limits.js';
 export * from './validate.js';
 export * from './mounts.js';
+export * from './container.js';
+export * from './templates.js';
