@@ -3,7 +3,7 @@
 // takes it, and the check of what a spec holds (run by validateServiceSpec for every client).
 import { constants as osConstants } from 'node:os';
 import type { baton } from '../proto/gen/baton.js';
-import { echo, ok, problem, typed, type Parsed } from './parsed.js';
+import { echo, ok, problem, typed, type Parsed, type Problem } from './parsed.js';
 import { isTemplate, parseTemplate } from './templates.js';
 import { MAX_ARGS, MAX_ARG_LENGTH, MAX_LABELS, MAX_LABEL_KEY_LENGTH, MAX_LABEL_VALUE_LENGTH } from './limits.js';
 
@@ -35,10 +35,11 @@ export function parseUlimit(text: string, flag: string): Parsed<baton.Ulimit.$Pr
   const [, name = '', softText = '', hardText] = m;
   const soft = Number(softText);
   const hard = hardText === undefined ? soft : Number(hardText);
-  return ulimitProblem({ name, soft, hard }) ?? ok({ name, soft, hard });
+  const bad = ulimitProblem({ name, soft, hard });
+  return bad ? problem(`bad ${flag} ${typed(text)}: ${bad.why}`, bad.why) : ok({ name, soft, hard });
 }
 
-function ulimitProblem(u: baton.Ulimit.$Properties): Parsed<never> | undefined {
+function ulimitProblem(u: baton.Ulimit.$Properties): Problem | undefined {
   const name = u.name ?? '';
   const soft = Number(u.soft ?? 0);
   const hard = Number(u.hard ?? 0);
@@ -207,7 +208,7 @@ export function containerOptionProblems(c: baton.ContainerSpec.$Properties, runt
   const names = new Set<string>();
   for (const u of ulimits.slice(0, ULIMITS.length + 1)) {
     const bad = ulimitProblem(u);
-    if (bad && !bad.ok) out.push(bad.problem);
+    if (bad) out.push(bad.problem);
     if (names.has(u.name ?? '')) out.push(`ulimit ${echo(u.name ?? '')} is given twice`);
     names.add(u.name ?? '');
   }
