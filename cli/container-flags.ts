@@ -177,7 +177,7 @@ export function parseEnvFile(text: string, file: string): Parsed<string[]> {
     if (key === '') return problem(`bad --env-file ${echo(file)}: line ${i + 1}: no variable name`);
     if (/\s/.test(key)) return problem(`bad --env-file ${echo(file)}: line ${i + 1}: variable '${echo(key.trim(), 32)}' contains whitespaces`);
     if (eq >= 0) out.push(line);
-    else if (process.env[key] !== undefined) out.push(`${key}=${process.env[key]!}`);
+    else if (process.env[key] !== undefined) out.push(`${key}=${process.env[key]}`);
   }
   return ok(out);
 }
