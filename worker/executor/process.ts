@@ -201,6 +201,9 @@ class ProcessExecutor implements Executor {
   }
 
   private async cwd(f: TaskFile): Promise<string> {
+    // Another user cannot reach the task's directory inside the node's private data dir: such a
+    // task starts in /, as a container whose image sets no WORKDIR.
+    if (f.spec.dir === '' && f.spec.options?.user) return '/';
     if (f.spec.dir === '') {
       const dir = join(this.dir(f.spec.taskId), 'work');
       await mkdir(dir, { recursive: true });
