@@ -15,6 +15,7 @@ import { baton } from '../../proto/gen/baton.js';
 import { expandTemplate, goMapText, parseTemplate, signalNumber, validateServiceSpec, type TemplateContext } from '../../spec/index.js';
 import { toRunSpec } from '../../worker/agent/run-spec.js';
 import { createOptions } from '../../worker/executor/docker-spec.js';
+import { RawLogSplitter } from '../../worker/executor/docker-logs.js';
 
 function refused(run: () => unknown): string {
   try {
@@ -278,4 +279,14 @@ test('docker: the options map to the engine\'s create options; baton\'s labels w
   assert.equal(plain.HostConfig?.Init, false);
   assert.equal(plain.HostConfig?.LogConfig, undefined);
   assert.equal(plain.Hostname, 'web.1.tid');
+});
+
+test('a TTY task\'s log stream is cut into stamped lines across pieces', () => {
+  const split = new RawLogSplitter();
+  const first = split.push(Buffer.from('2026-01-02T03:04:05.123456789Z hel'));
+  assert.deepEqual(first, []);
+  const lines = [...split.push(Buffer.from('lo\r\n2026-01-02T03:04:06Z second\r\n2026-01-02T03:04:07Z tail')), ...split.end()];
+  assert.deepEqual(lines.map((l) => Buffer.from(l.data).toString()), ['hello\n', 'second\n', 'tail']);
+  assert.equal(lines[0]!.timestamp, Date.parse('2026-01-02T03:04:05.123Z'));
+  assert.ok(lines.every((l) => l.stream === 'stdout'));
 });
