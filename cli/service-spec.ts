@@ -21,11 +21,12 @@ import { FlagProblems } from './flag-problems.js';
 import { parseConfigRef, parseSecretRef } from './data-refs.js';
 import { healthFromFlags, type HealthFlags } from './health-flags.js';
 import { updateConfigFromFlags, type UpdateConfigFlags } from './update-config-flags.js';
+import { applyContainerCreateFlags, envFromFiles, type ContainerCreateFlags } from './container-flags.js';
 import { exposeFromFlags, networksFromFlags, parseEndpointMode, type NetworkFlags } from './network-flags.js';
 import { placementFromFlags, type PlacementCreateFlags } from './placement-flags.js';
 import { isJobMode, jobSpecFromFlags, modeFromFlags, type JobFlags } from './job-flags.js';
 
-export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags, JobFlags {
+export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags, JobFlags, ContainerCreateFlags {
   name?: string | undefined;
   replicas?: string | number | undefined;
   mode?: string | undefined;
@@ -106,7 +107,8 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
     runtime === 'process'
       ? { command: [f.image ?? '', ...words].filter(Boolean), args: [] }
       : { image: f.image ?? '', args: words };
-  container.env = repeated(f.env);
+  // As Docker's: the env files first, then --env (which wins over a file's value).
+  container.env = [...envFromFiles(f['env-file'], p), ...repeated(f.env)];
   if (f.workdir) container.dir = f.workdir;
   container.secrets = repeated(f.secret).map(parseSecretRef);
   container.configs = repeated(f.config).map(parseConfigRef);
@@ -152,6 +154,7 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
     update: isJobMode(mode) ? null : updateConfigFromFlags(f, 'update', undefined, p),
     rollback: isJobMode(mode) ? null : updateConfigFromFlags(f, 'rollback', undefined, p),
   };
+  applyContainerCreateFlags(spec.task!, f, p);
   // The flags' problems and the spec's (a name, a constraint, an image…) in one line.
   for (const problem of validateServiceSpec(spec)) p.add(problem);
   p.check();

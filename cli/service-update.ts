@@ -16,13 +16,14 @@ import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags
 import { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags, type Which } from './update-config-flags.js';
 import { waitForUpdate } from './progress.js';
 import { applyDataRefFlags, type DataRefFlags } from './data-refs.js';
+import { applyContainerUpdateFlags, containerUpdateOptions, shellWords, type ContainerUpdateFlags } from './container-flags.js';
 import { networksFromFlags, parseEndpointMode, parseNetworkFlag } from './network-flags.js';
 import { applyPlacementFlags, placementUpdateOptions, type PlacementUpdateFlags } from './placement-flags.js';
 import type { BatonClient } from '../client/index.js';
 
 export { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags };
 
-export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlags, PlacementUpdateFlags {
+export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlags, PlacementUpdateFlags, ContainerUpdateFlags {
   service: string;
   image?: string | undefined;
   'env-add'?: string | string[] | undefined;
@@ -59,24 +60,9 @@ const CONDITIONS: Record<string, baton.RestartCondition> = {
 
 /** Splits `--args "a 'b c' d"` into words as a shell would (quotes, no expansion). */
 export function splitArgs(text: string): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  let quote: string | undefined;
-  for (const ch of text) {
-    if (quote !== undefined) {
-      if (ch === quote) quote = undefined;
-      else word = (word ?? '') + ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      word ??= '';
-    } else if (/\s/.test(ch)) {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else word = (word ?? '') + ch;
-  }
-  if (quote !== undefined) throw new BatonError('INVALID_ARGUMENT', `bad --args: unterminated ${quote} quote`);
-  if (word !== undefined) words.push(word);
-  return words;
+  const words = shellWords(text, '--args');
+  if (!words.ok) throw new BatonError('INVALID_ARGUMENT', words.problem);
+  return words.value;
 }
 
 function samePort(a: baton.PortConfig.$Properties, b: baton.PortConfig.$Properties): boolean {
@@ -199,6 +185,7 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   if (health) container.healthcheck = health;
   if (hasAny(f, 'update')) spec.update = updateConfigFromFlags(f, 'update', spec.update, p);
   if (hasAny(f, 'rollback')) spec.rollback = updateConfigFromFlags(f, 'rollback', spec.rollback, p);
+  applyContainerUpdateFlags(task, f, p);
   if (f.force) task.forceUpdate = Number(task.forceUpdate ?? 0) + 1;
   // The flags' problems and the spec's (a name, a constraint, an image…) in one line.
   for (const problem of validateServiceSpec(spec)) p.add(problem);
@@ -267,6 +254,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('restart-max-attempts', { type: 'string', requiresArg: true })
             .option('restart-window', { type: 'string', requiresArg: true })
             .options(healthOptions)
+            .options(containerUpdateOptions)
             .option('force', { type: 'boolean', describe: 'replace every task even if nothing changed' })
             .option('resolve-image', { type: 'boolean', default: true, describe: 'check a new image exists before updating (--no-resolve-image skips it)' })
             .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of following the update' })

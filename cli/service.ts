@@ -13,6 +13,7 @@ import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './s
 import { endpointModeText } from './network-flags.js';
 import { maxPerNodeSuffix, placementCreateOptions, placementText } from './placement-flags.js';
 import { jobColumns, jobModeText } from './job-view.js';
+import { CONTAINER_BOOLEAN_FLAGS, containerCreateOptions, containerHostFlags, containerOptionLines } from './container-flags.js';
 
 export { imageText, portsText };
 
@@ -53,19 +54,20 @@ async function tasksOf(client: BatonClient, service: string): Promise<baton.Task
 
 type CreateArgs = GlobalArgs & CreateFlags & HealthFlags & UpdateConfigFlags & { detach?: boolean; quiet?: boolean; 'resolve-image'?: boolean };
 
-const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help', '--no-resolve-image', '--no-healthcheck', '--healthcheck']);
+const CREATE_BOOLEANS = new Set(['--detach', '-d', '--quiet', '-q', '--help', '--no-resolve-image', '--no-healthcheck', '--healthcheck', ...CONTAINER_BOOLEAN_FLAGS]);
 
 /**
  * `service create [OPTIONS] IMAGE [COMMAND] [ARG...]`: as with Docker, everything from the image
  * on belongs to the task (`httpd -f -p 80` must not be read as baton's -p). Inserts the `--`
  * that tells the parser so.
  */
-export function separateTaskCommand(argv: string[]): string[] {
-  if (argv.includes('--')) return argv;
+export function separateTaskCommand(input: string[]): string[] {
   // Global options may come first (`baton --data-dir D service create …`), as with Docker's -H.
   let start = 0;
-  while (start < argv.length && argv[start]!.startsWith('-')) start += argv[start]!.includes('=') ? 1 : 2;
-  if (argv[start] !== 'service' || argv[start + 1] !== 'create') return argv;
+  while (start < input.length && input[start]!.startsWith('-')) start += input[start]!.includes('=') ? 1 : 2;
+  if (input[start] !== 'service' || input[start + 1] !== 'create') return input;
+  const argv = containerHostFlags(input, start + 2);
+  if (argv.includes('--')) return argv;
   for (let i = start + 2; i < argv.length; i++) {
     const word = argv[i]!;
     if (!word.startsWith('-')) return [...argv.slice(0, i), '--', ...argv.slice(i)];
@@ -106,6 +108,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('config', { type: 'string', requiresArg: true, describe: 'NAME or source=NAME,target=/PATH,mode=0444 (repeatable)' })
           .option('mount', { type: 'string', requiresArg: true, describe: 'type=volume|bind|tmpfs,source=NAME|/PATH,target=/PATH[,readonly][,volume-opt=K=V][,tmpfs-size=64m] (repeatable)' })
           .options(healthOptions)
+          .options(containerCreateOptions)
           .option('balance', { type: 'string', describe: 'how the routing mesh spreads new connections: round-robin (default) or least-connections' })
           .option('network', { type: 'string', requiresArg: true, describe: 'a network to join: NAME or name=NAME,alias=ALIAS[,alias=...] (repeatable); other services on it reach this one by name' })
           .option('endpoint-mode', { type: 'string', requiresArg: true, describe: 'how the name resolves on its networks: vip (default: one address, balanced by the mesh) or dnsrr (one address per task)' })
@@ -257,6 +260,7 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
     ['Args', (c.args ?? []).join(' ') || undefined],
     ['Env', (c.env ?? []).join(' ') || undefined],
     ['Healthcheck', healthText(c.healthcheck, task.runtime || DEFAULT_RUNTIME)],
+    ...containerOptionLines(task),
     ['Placement', placementText(task.placement)],
     ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || DEFAULT_RESTART_DELAY_MS)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? resourcesText(res.limits) : undefined],

@@ -10,3 +10,5 @@ export * from './limits.js';
 export * from './validate.js';
 export * from './mounts.js';
 export * from './display.js';
+export * from './container.js';
+export * from './templates.js';

@@ -6,6 +6,7 @@ import { baton } from '../proto/gen/baton.js';
 import { parseBytes } from './values.js';
 import { MAX_LABEL_KEY_LENGTH, MAX_LABEL_VALUE_LENGTH, MAX_MEMORY_BYTES, MAX_MOUNTS, MAX_MOUNT_OPTIONS, MAX_PATH_LENGTH } from './limits.js';
 import { echo, ok, problem, type Parsed } from './parsed.js';
+import { isTemplate } from './templates.js';
 
 /** Docker's rule for a local volume's name (at least two characters). */
 export const VOLUME_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -198,7 +199,9 @@ export function mountProblems(mounts: readonly baton.Mount.$Properties[] | null 
       if (source === '') bad('field Source must not be empty');
       else if (!source.startsWith('/')) bad(`invalid mount path: '${echo(source)}' mount path must be absolute`);
     }
-    if (type === baton.MountType.MOUNT_VOLUME && source !== '' && !VOLUME_NAME_PATTERN.test(source)) {
+    // A templated source ({{.Task.Slot}}) is checked as a template (spec/container.ts), and as a
+    // name by the executor once the agent expanded it.
+    if (type === baton.MountType.MOUNT_VOLUME && source !== '' && !isTemplate(source) && !VOLUME_NAME_PATTERN.test(source)) {
       out.push(
         `"${echo(source)}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
       );

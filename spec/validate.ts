@@ -13,6 +13,7 @@ import { DEFAULT_RUNTIME } from './defaults.js';
 import { echo } from './parsed.js';
 import { mountProblems } from './mounts.js';
 import { placementProblems } from './placement.js';
+import { containerOptionProblems } from './container.js';
 import * as L from './limits.js';
 
 /** Every problem of a service spec as it arrived (decoded, not yet normalised). */
@@ -197,6 +198,7 @@ function taskSpec(p: Problems, task: baton.TaskSpec.$Properties | null | undefin
     ...(c.configs ?? []).map((r) => r.target || `/${r.configName ?? ''}`),
   ];
   for (const problem of mountProblems(c.mounts, dataTargets)) p.add(problem);
+  for (const problem of containerOptionProblems(c, runtime, task?.logDriver)) p.add(problem);
   for (const which of ['limits', 'reservations'] as const) {
     const r = task?.resources?.[which];
     p.int(`${which} nano_cpus`, r?.nanoCpus, 0, L.MAX_NANO_CPUS, `(${L.MAX_CPUS} CPUs)`);

@@ -4,7 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { baton } from '../proto/gen/baton.js';
 import { BatonError } from '../rpc/errors.js';
 import type { Guard } from '../rpc/caller.js';
-import type { LogChunk, LogOptions } from './executor/index.js';
+import { ExecutorError, type LogChunk, type LogOptions } from './executor/index.js';
 
 type LogsCall = grpc.ServerWritableStream<baton.TaskLogsRequest.$Properties, baton.LogLine.$Properties>;
 
@@ -36,6 +36,8 @@ export function taskLogsHandler(source: () => LogSource | undefined, nodeId: str
     const agent = source();
     const req = call.request;
     const opts: LogOptions = { follow: req.follow ?? false, tail: Number(req.tail ?? 0) };
+    // A task whose log driver keeps nothing to read: the whole call fails with Docker's words.
+    let unreadable: string | undefined;
     const pump = async (taskId: string): Promise<void> => {
       if (!agent) return;
       try {
@@ -45,13 +47,15 @@ export function taskLogsHandler(source: () => LogSource | undefined, nodeId: str
           // task's output, not pile it up in this process's memory.
           if (!call.write({ taskId, nodeId, stderr: chunk.stream === 'stderr', data: chunk.data, timestamp: chunk.timestamp })) await drained();
         }
-      } catch {
-        // A task this node no longer has: nothing to show for it.
+      } catch (err) {
+        if (err instanceof ExecutorError && err.code === 'LOGS_UNREADABLE') unreadable ??= err.message;
+        // Otherwise a task this node no longer has: nothing to show for it.
       }
     };
-    Promise.all((req.taskIds ?? []).map(pump)).then(
-      () => call.end(),
-      () => call.end(),
-    );
+    const finish = (): void => {
+      if (unreadable !== undefined && !cancelled) call.emit('error', new BatonError('FAILED_PRECONDITION', unreadable).toStatus());
+      else call.end();
+    };
+    Promise.all((req.taskIds ?? []).map(pump)).then(finish, finish);
   };
 }

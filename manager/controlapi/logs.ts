@@ -86,7 +86,12 @@ export function serviceLogsHandler(deps: LogsDeps): (call: LogsCall) => void {
           }
         };
         stream.on('end', done);
-        stream.on('error', done);
+        stream.on('error', (err: grpc.ServiceError) => {
+          // A node that cannot read its tasks' output (`--log-driver none`) says so, in Docker's
+          // words, and the whole call fails with that one line.
+          if (err.code === grpc.status.FAILED_PRECONDITION && !finished) fail(new BatonError('FAILED_PRECONDITION', err.details));
+          else done();
+        });
       }
       if (open === 0) call.end();
     };

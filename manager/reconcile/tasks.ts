@@ -68,6 +68,7 @@ export function newTask(n: NewTask): TaskView {
     meta: { id: newTaskId(), createdAt: n.now, updatedAt: n.now },
     annotations: { name: assigned ? `${name}.${n.nodeId}` : `${name}.${n.slot}`, labels: n.labels },
     serviceId: n.service.meta.id,
+    serviceAnnotations: { name, labels: { ...n.service.spec?.annotations?.labels } },
     slot: n.slot,
     nodeId: n.nodeId,
     spec: n.service.spec?.task ?? {},

@@ -271,3 +271,19 @@ test('remove kills and forgets; errors carry codes', async (t) => {
   await assert.rejects(exec.start(noDir.taskId), (err) => codeOf(err) === 'START_FAILED' && /\/no\/such\/dir/.test(String(err)));
   assert.equal(await exec.available(), true);
 });
+
+test('--stop-signal: the task gets that signal at shutdown; --user UID:GID runs it as that user', async (t) => {
+  const { exec } = await setup(t);
+  const s = spec("process.on('SIGUSR2', () => { console.log('got SIGUSR2'); process.exit(0); }); process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(1); }); console.log('ready'); setInterval(() => {}, 1000);", { options: { stopSignal: 'usr2' } });
+  await run(exec, s);
+  await untilLogged(exec, s.taskId, 'ready');
+  await exec.shutdown(s.taskId, 5_000);
+  assert.equal((await exec.wait(s.taskId)).exitCode, 0);
+  assert.match((await collect(exec.logs(s.taskId, { follow: false, tail: 0 }))).stdout, /got SIGUSR2/);
+  await assert.rejects(exec.prepare(spec('1', { options: { hostname: 'h', readOnly: true } })), /the process runtime cannot honour hostname, readOnly/);
+  if (process.getuid?.() !== 0) return t.diagnostic('not root: cannot run a task as another user here');
+  const u = spec("console.log(`ids ${process.getuid()}:${process.getgid()} in ${process.cwd()}`)", { options: { user: '1000:1001' } });
+  await run(exec, u);
+  assert.equal((await exec.wait(u.taskId)).exitCode, 0);
+  assert.match((await collect(exec.logs(u.taskId, { follow: false, tail: 0 }))).stdout, /ids 1000:1001 in \/$/m);
+});

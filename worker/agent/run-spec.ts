@@ -1,7 +1,8 @@
 // From an assigned baton.Task to what an executor runs (worker/executor/types.ts).
 import { baton } from '../../proto/gen/baton.js';
 import type { HealthCheckSpec, PortBinding, TaskHealth, TaskMount, TaskRunSpec } from '../executor/types.js';
-import { DEFAULT_RUNTIME, DEFAULT_STOP_GRACE_MS, mountTypeName } from '../../spec/index.js';
+import { DEFAULT_RUNTIME, DEFAULT_STOP_GRACE_MS, expandTemplate, mountTypeName, type TemplateContext } from '../../spec/index.js';
+import { containerOptions, expandEnv, localNodeFacts, templateContext, type NodeFacts } from './task-options.js';
 
 export { DEFAULT_STOP_GRACE_MS };
 
@@ -14,38 +15,42 @@ export function stopGraceMs(task: baton.Task.$Properties): number {
   return task.spec?.container?.stopGraceMs || DEFAULT_STOP_GRACE_MS;
 }
 
-/** `files`: where the agent wrote the task's secrets and configs (task-files.ts). */
-export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeId: string, files: Pick<TaskRunSpec, 'secrets' | 'configs'> = {}): TaskRunSpec {
+/**
+ * `files`: where the agent wrote the task's secrets and configs (task-files.ts). `node`: this
+ * node's hostname and platform, for the Go templates of the hostname, env values and mount
+ * sources (`{{.Service.Name}}-{{.Task.Slot}}`), expanded here as Docker's agent does.
+ */
+export function toRunSpec(task: baton.Task.$Properties, clusterId: string, nodeId: string, files: Pick<TaskRunSpec, 'secrets' | 'configs'> = {}, node: NodeFacts = localNodeFacts()): TaskRunSpec {
   const c = task.spec?.container ?? {};
   const limits = task.spec?.resources?.limits ?? {};
   const slot = task.slot ?? 0;
   const runtime = runtimeOf(task);
+  const who = { taskId: task.meta?.id ?? '', serviceId: task.serviceId ?? '', serviceName: serviceName(task, nodeId), slot, nodeId };
+  const context = templateContext(task, who, node);
+  const options = containerOptions(task, context);
   return {
-    taskId: task.meta?.id ?? '',
-    serviceId: task.serviceId ?? '',
-    serviceName: serviceName(task, nodeId),
-    slot,
-    nodeId,
+    ...who,
     clusterId,
     runtime: runtime === 'process' ? 'process' : 'docker',
     image: c.image ?? '',
     command: c.command ?? [],
     args: c.args ?? [],
-    env: c.env ?? [],
+    env: expandEnv(c.env ?? [], context),
     dir: c.dir ?? '',
     limits: { nanoCpus: limits.nanoCpus ?? 0, memoryBytes: limits.memoryBytes ?? 0 },
     ports: targetPorts(task),
     ...exposedPorts(task),
-    ...((c.mounts ?? []).length > 0 ? { mounts: (c.mounts ?? []).map(taskMount) } : {}),
+    ...((c.mounts ?? []).length > 0 ? { mounts: (c.mounts ?? []).map((m) => taskMount(m, context)) } : {}),
     stopGraceMs: stopGraceMs(task),
     ...(c.healthcheck ? { healthcheck: healthCheckOf(c.healthcheck) } : {}),
+    ...(options ? { options } : {}),
     ...files,
   };
 }
 
-function taskMount(m: baton.Mount.$Properties): TaskMount {
+function taskMount(m: baton.Mount.$Properties, context: TemplateContext): TaskMount {
   const type = mountTypeName(m.type);
-  const out: TaskMount = { type, source: m.source ?? '', target: m.target ?? '', readOnly: m.readOnly ?? false };
+  const out: TaskMount = { type, source: expandTemplate(m.source ?? '', context), target: m.target ?? '', readOnly: m.readOnly ?? false };
   if (type === 'volume') {
     if (m.volumeDriver) out.volumeDriver = m.volumeDriver;
     if (Object.keys(m.volumeOptions ?? {}).length > 0) out.volumeOptions = { ...m.volumeOptions };

@@ -33,6 +33,36 @@ export class FrameDemuxer {
   get buffered(): number {
     return this.pending.length;
   }
+
+  /** The stream ended: an incomplete frame is dropped (the engine never sends one). */
+  end(): LogChunk[] {
+    return [];
+  }
+}
+
+/**
+ * A TTY container's log stream: no frames, just the terminal's output, every line stamped
+ * (timestamps: true) and ending in CRLF. Lines are cut here, across pieces, into stdout chunks.
+ */
+export class RawLogSplitter {
+  private pending = '';
+
+  push(piece: Buffer): LogChunk[] {
+    const text = this.pending + piece.toString('utf8');
+    const cut = text.lastIndexOf('\n');
+    this.pending = text.slice(cut + 1);
+    if (cut < 0) return [];
+    return text
+      .slice(0, cut)
+      .split('\n')
+      .map((line) => toChunk('stdout', Buffer.from(`${line.replace(/\r$/, '')}\n`)));
+  }
+
+  end(): LogChunk[] {
+    const rest = this.pending;
+    this.pending = '';
+    return rest === '' ? [] : [toChunk('stdout', Buffer.from(rest))];
+  }
 }
 
 function toChunk(stream: 'stdout' | 'stderr', payload: Buffer): LogChunk {

@@ -2,7 +2,7 @@
 // options for a task, and a TaskObservation from what the engine reports.
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { taskName, type HealthCheckSpec, type PortBinding, type TaskHealth, type TaskObservation, type TaskRunSpec } from './types.js';
+import { taskName, type ContainerOptions, type HealthCheckSpec, type PortBinding, type TaskHealth, type TaskObservation, type TaskRunSpec } from './types.js';
 
 /** Labels every baton container carries; a node only ever touches containers with its own cluster and node. */
 export const LABEL = {
@@ -80,12 +80,18 @@ export function createOptions(
     (bindings[key] ??= []).push({ HostIp: bindAddress, HostPort: '' });
   }
   const [first] = spec.networks ?? [];
+  const o = spec.options ?? {};
   return {
     name: containerName(spec),
     Image: spec.image,
-    Hostname: hostname(spec),
+    Hostname: o.hostname || hostname(spec),
     Env: spec.env,
+    ...(o.user ? { User: o.user } : {}),
+    ...(o.stopSignal ? { StopSignal: o.stopSignal } : {}),
+    ...(o.tty ? { Tty: true } : {}),
     Labels: {
+      // The user's container labels, then the tests', then baton's own, which always win.
+      ...o.labels,
       ...extraLabels,
       [LABEL.cluster]: spec.clusterId,
       [LABEL.node]: spec.nodeId,
@@ -118,9 +124,25 @@ export function createOptions(
       // default signal handling, so without it SIGTERM is ignored by most programs (busybox
       // httpd among them) and every shutdown would wait out the whole grace period; it also
       // reaps the zombies of programs that fork.
-      Init: init,
+      Init: init || (o.init ?? false),
+      ...hostOptions(o),
     },
   };
+}
+
+/** The HostConfig part of Docker's container options (`--read-only`, `--cap-add`, `--ulimit`…). */
+function hostOptions(o: ContainerOptions): Docker.HostConfig {
+  const h: Docker.HostConfig = {};
+  if (o.readOnly) h.ReadonlyRootfs = true;
+  if (o.groups && o.groups.length > 0) h.GroupAdd = o.groups;
+  if (o.capAdd && o.capAdd.length > 0) h.CapAdd = o.capAdd;
+  if (o.capDrop && o.capDrop.length > 0) h.CapDrop = o.capDrop;
+  if (o.sysctls && Object.keys(o.sysctls).length > 0) h.Sysctls = o.sysctls;
+  if (o.ulimits && o.ulimits.length > 0) h.Ulimits = o.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
+  if (o.extraHosts && o.extraHosts.length > 0) h.ExtraHosts = o.extraHosts;
+  // An empty type is the engine's default driver, with the options given.
+  if (o.logDriver) h.LogConfig = { Type: o.logDriver.name, Config: o.logDriver.options };
+  return h;
 }
 
 const NS_PER_MS = 1_000_000;

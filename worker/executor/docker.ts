@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import Docker from 'dockerode';
 import pino, { type Logger } from 'pino';
-import { FrameDemuxer } from './docker-logs.js';
+import { FrameDemuxer, RawLogSplitter } from './docker-logs.js';
 import { httpStatus, engineMessage, rethrow, tolerate } from './docker-errors.js';
 import { checkImageExists, ensureImage } from './docker-image.js';
 import { LABEL, MAX_IMAGE_EXPOSED, createOptions, healthOf, imageExposedPorts, observe, type ExposedPort } from './docker-spec.js';
@@ -312,17 +312,26 @@ class DockerExecutor implements Executor {
   async *logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk> {
     const c = await this.require(taskId);
     const base = { stdout: true, stderr: true, timestamps: true, ...(opts.tail > 0 ? { tail: opts.tail } : {}) };
-    const demux = new FrameDemuxer();
+    // A task with a TTY (`--tty`) has one raw stream, not the engine's stdout/stderr frames.
+    const info = await this.inspectOf(taskId, c);
+    const demux = info.Config.Tty ? new RawLogSplitter() : new FrameDemuxer();
+    const unreadable = (err: unknown, what: string): never => {
+      // Docker's words, for a driver that keeps nothing to read back (`--log-driver none`).
+      if (httpStatus(err) === 501) throw new ExecutorError('LOGS_UNREADABLE', `Error grabbing logs: ${engineMessage(err)}`);
+      return rethrow(err, what);
+    };
     if (!opts.follow) {
-      const buf = await c.logs({ ...base, follow: false }).catch((err: unknown) => rethrow(err, `read logs of task ${taskId}`));
+      const buf = await c.logs({ ...base, follow: false }).catch((err: unknown) => unreadable(err, `read logs of task ${taskId}`));
       yield* demux.push(buf);
+      yield* demux.end();
       return;
     }
-    const stream = await c.logs({ ...base, follow: true }).catch((err: unknown) => rethrow(err, `follow logs of task ${taskId}`));
+    const stream = await c.logs({ ...base, follow: true }).catch((err: unknown) => unreadable(err, `follow logs of task ${taskId}`));
     try {
       for await (const piece of stream) {
         yield* demux.push(typeof piece === 'string' ? Buffer.from(piece) : Buffer.from(piece));
       }
+      yield* demux.end();
     } finally {
       // A consumer that stops early must not leave the engine streaming into a dead socket.
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();

@@ -91,7 +91,7 @@ export function isSameProcess(pid: number, procStart: string | undefined): boole
 }
 
 /** Signals the whole process group (the task and whatever it forked); a group already gone is fine. */
-export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+export function signalGroup(pid: number, signal: NodeJS.Signals | number): void {
   try {
     process.kill(-pid, signal);
   } catch (err) {

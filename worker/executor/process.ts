@@ -14,6 +14,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { numericUser, signalNumber } from '../../spec/index.js';
 import { fileLogs } from './process-logs.js';
 import { DEFAULT_BIND_ADDRESS, allocatePorts, portEnv, withExposed } from './process-ports.js';
 import { probes, validateHealthCheck } from './health-spec.js';
@@ -155,6 +156,11 @@ class ProcessExecutor implements Executor {
     if (spec.command.length === 0 || spec.command[0] === '') bad('the process runtime needs a command (command[0] is the program)');
     if (spec.dir !== '' && !isAbsolute(spec.dir)) bad(`working directory ${spec.dir} is not absolute`);
     checkMountVariables(spec);
+    // The manager refuses the rest for this runtime (spec/container.ts); an agent must not
+    // silently run a task without what it asked for.
+    const unhonoured = Object.keys(spec.options ?? {}).filter((k) => k !== 'user' && k !== 'stopSignal');
+    if (unhonoured.length > 0) bad(`the process runtime cannot honour ${unhonoured.join(', ')}`);
+    if (spec.options?.user && !numericUser(spec.options.user)) bad(`the process runtime takes a numeric user (UID[:GID]), not ${JSON.stringify(spec.options.user)}`);
     if (spec.clusterId !== this.opts.clusterId || spec.nodeId !== this.opts.nodeId) {
       bad(`it belongs to node ${spec.nodeId} of cluster ${spec.clusterId}, not to this one`);
     }
@@ -195,6 +201,9 @@ class ProcessExecutor implements Executor {
   }
 
   private async cwd(f: TaskFile): Promise<string> {
+    // Another user cannot reach the task's directory inside the node's private data dir: such a
+    // task starts in /, as a container whose image sets no WORKDIR.
+    if (f.spec.dir === '' && f.spec.options?.user) return '/';
     if (f.spec.dir === '') {
       const dir = join(this.dir(f.spec.taskId), 'work');
       await mkdir(dir, { recursive: true });
@@ -231,7 +240,7 @@ class ProcessExecutor implements Executor {
     try {
       // detached: its own process group (shutdown signals the whole group) that a worker's
       // exit or Ctrl-C does not reach.
-      child = spawn(program, [...rest, ...f.spec.args], { detached: true, stdio: ['ignore', out, err], env: this.environment(f, ports), cwd });
+      child = spawn(program, [...rest, ...f.spec.args], { detached: true, stdio: ['ignore', out, err], env: this.environment(f, ports), cwd, ...processUser(f.spec) });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', reject);
@@ -344,7 +353,7 @@ class ProcessExecutor implements Executor {
   async shutdown(taskId: string, graceMs: number): Promise<void> {
     const pid = await this.livePid(taskId);
     if (pid === undefined) return;
-    signalGroup(pid, 'SIGTERM');
+    signalGroup(pid, stopSignal(await this.read(taskId)));
     if (await this.waitUntil(taskId, Date.now() + graceMs)) {
       // The leader is gone; what it forked into its group goes too, as with a container.
       signalGroup(pid, 'SIGKILL');
@@ -416,4 +425,24 @@ class ProcessExecutor implements Executor {
     await this.require(taskId);
     yield* fileLogs(this.dir(taskId), opts, async () => (await this.inspect(taskId))?.state !== 'exited');
   }
+}
+
+/**
+ * `--user 1000[:1000]`: the process runs as that uid (and gid); without a gid, as the uid's own
+ * number, the way a container's numeric user without a group gets gid 0 is no use to a process
+ * of the node. Names are refused for this runtime (spec/container.ts).
+ */
+function processUser(spec: Pick<TaskRunSpec, 'options'>): { uid?: number; gid?: number } {
+  const user = spec.options?.user ? numericUser(spec.options.user) : undefined;
+  if (!user) return {};
+  return { uid: user.uid, gid: user.gid ?? user.uid };
+}
+
+/** `--stop-signal`, as a number or SIGNAME process.kill takes; SIGTERM when not set. */
+function stopSignal(f: TaskFile | undefined): NodeJS.Signals | number {
+  const text = f?.spec.options?.stopSignal;
+  const n = text ? signalNumber(text) : undefined;
+  if (n === undefined) return 'SIGTERM';
+  const name = Object.entries(osConstants.signals).find(([, num]) => num === n)?.[0];
+  return (name as NodeJS.Signals | undefined) ?? n;
 }

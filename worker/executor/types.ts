@@ -52,6 +52,35 @@ export interface TaskRunSpec {
   secrets?: MountedFiles;
   /** Configs (docker: at their absolute target; process: BATON_CONFIGS_DIR), absent when none. */
   configs?: MountedFiles;
+  /**
+   * Docker's container options (proto ContainerSpec 11-23, TaskSpec.log_driver), absent when not
+   * set; templates are already expanded by the agent. The process runtime honours stopSignal
+   * and a numeric user only (validateServiceSpec refuses the others for it).
+   */
+  options?: ContainerOptions;
+}
+
+export interface ContainerOptions {
+  /** Absent: the task's name (docker-spec.ts). */
+  hostname?: string;
+  /** user|uid[:group|gid] */
+  user?: string;
+  groups?: string[];
+  /** Beside baton's own labels, which win. */
+  labels?: Record<string, string>;
+  init?: boolean;
+  readOnly?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  sysctls?: Record<string, string>;
+  /** -1: unlimited. */
+  ulimits?: { name: string; soft: number; hard: number }[];
+  /** As typed (SIGUSR1, usr1, 10); absent: the image's STOPSIGNAL, else SIGTERM. */
+  stopSignal?: string;
+  /** HOST:IP lines for /etc/hosts. */
+  extraHosts?: string[];
+  tty?: boolean;
+  logDriver?: { name: string; options: Record<string, string> };
 }
 
 export interface TaskMount {
@@ -161,7 +190,8 @@ export interface Executor {
   watchHealth?(taskId: string, last: TaskHealth, onHealth: (health: TaskHealth) => void): HealthWatch;
 }
 
-export type ExecutorErrorCode = 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'NOT_FOUND' | 'RUNTIME_UNAVAILABLE' | 'START_FAILED';
+/** LOGS_UNREADABLE: the task's log driver keeps no output the node can read back (Docker's `none`). */
+export type ExecutorErrorCode = 'IMAGE_NOT_FOUND' | 'INVALID_SPEC' | 'LOGS_UNREADABLE' | 'NOT_FOUND' | 'RUNTIME_UNAVAILABLE' | 'START_FAILED';
 
 export class ExecutorError extends Error {
   override readonly name = 'ExecutorError';
