@@ -143,11 +143,14 @@ export function parseSignal(text: string, flag: string): Parsed<string> {
 
 const LOG_DRIVER = /^[a-zA-Z0-9][a-zA-Z0-9_.:/-]*$/;
 
-/** What the process runtime can do of the container options; the rest is refused for it. */
+/**
+ * What the process runtime cannot do of the container options: refused for it. Container labels
+ * are not among them: they are metadata (a stack labels every task with its namespace), kept in
+ * the spec and shown, with nothing to apply them to.
+ */
 const DOCKER_ONLY: [string, (c: baton.ContainerSpec.$Properties) => boolean][] = [
   ['--hostname', (c) => !!c.hostname],
   ['--group', (c) => (c.groups ?? []).length > 0],
-  ['--container-label', (c) => Object.keys(c.labels ?? {}).length > 0],
   ['--init', (c) => !!c.init],
   ['--read-only', (c) => !!c.readOnly],
   ['--cap-add', (c) => (c.capabilityAdd ?? []).length > 0],

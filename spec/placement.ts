@@ -9,11 +9,15 @@ import { MAX_REPLICAS } from './limits.js';
 /** Preferences of one service: each is a level of the scheduler's tree. */
 export const MAX_PLACEMENT_PREFERENCES = 16;
 
-const LABEL_DESCRIPTOR = /^(node|engine)\.labels\.[^=!\s]+$/;
+/**
+ * A node or engine label, or one of the node's own fields. Real stacks spread over `node.id`
+ * (dockerswarm.rocks' traefik stack): Swarm takes it, so baton does, as one branch per node.
+ */
+const DESCRIPTOR = /^((node|engine)\.labels\.[^=!\s]+|node\.(id|hostname))$/;
 
-/** Why a spread descriptor is not one (undefined when it is `node.labels.KEY` or `engine.labels.KEY`). */
+/** Why a spread descriptor is not one (undefined for `node.labels.KEY`, `engine.labels.KEY`, `node.id`, `node.hostname`). */
 export function spreadProblem(descriptor: string): string | undefined {
-  return LABEL_DESCRIPTOR.test(descriptor) ? undefined : `cannot spread over "${echo(descriptor)}" (want node.labels.KEY or engine.labels.KEY)`;
+  return DESCRIPTOR.test(descriptor) ? undefined : `cannot spread over "${echo(descriptor)}" (want node.labels.KEY, engine.labels.KEY, node.id or node.hostname)`;
 }
 
 /** `spread=node.labels.zone` (Docker's syntax and words) → the descriptor. */

@@ -26,8 +26,9 @@ export interface DeploySettings {
   resources: baton.ResourceRequirements.$Properties;
   restart: baton.RestartPolicy.$Properties;
   placement: baton.Placement.$Properties;
-  update: baton.UpdateConfig.$Properties;
-  rollback: baton.UpdateConfig.$Properties;
+  /** Absent for jobs: a job is run again, not rolled (SwarmKit refuses an update config on one). */
+  update?: baton.UpdateConfig.$Properties;
+  rollback?: baton.UpdateConfig.$Properties;
   endpointMode: baton.EndpointMode;
 }
 
@@ -52,6 +53,7 @@ export function readDeploy(deploy: Node, restart: Node): DeploySettings {
   const dnsrr = endpoint.present && endpoint.oneOf(['vip', 'dnsrr'] as const) === 'dnsrr';
   const job = mode === 'replicated-job' || mode === 'global-job';
   const policy = deploy.child('restart_policy');
+  if (job) for (const key of ['update_config', 'rollback_config']) if (deploy.child(key).present) deploy.child(key).fail(`cannot be used with deploy.mode ${mode} (jobs may not have an update or rollback config)`);
   return {
     mode,
     replicas: replicasNode.present ? replicasNode.int(0, MAX_REPLICAS, 'replicas per service') : DEFAULT_REPLICAS,
@@ -60,8 +62,7 @@ export function readDeploy(deploy: Node, restart: Node): DeploySettings {
     restart: policy.present || !restart.present ? readRestart(policy, job) : restartFromShort(restart),
     placement: readPlacement(deploy.child('placement')),
     // Absent, they are Swarm's defaults (one task at a time), as `service create` sends them.
-    update: readUpdate(deploy.child('update_config'), false),
-    rollback: readUpdate(deploy.child('rollback_config'), true),
+    ...(job ? {} : { update: readUpdate(deploy.child('update_config'), false), rollback: readUpdate(deploy.child('rollback_config'), true) }),
     endpointMode: dnsrr ? baton.EndpointMode.DNSRR : baton.EndpointMode.VIP,
   };
 }

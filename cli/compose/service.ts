@@ -92,8 +92,8 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
       networks: readServiceNetworks(key, n, ctx.networks, ctx.defaultNetwork, ctx.usedNetworks),
     },
     endpoint: { ports: readPorts(n.child('ports')), mode: deploy.endpointMode, expose: readExpose(n.child('expose')) },
-    update: deploy.update,
-    rollback: deploy.rollback,
+    ...(deploy.update ? { update: deploy.update } : {}),
+    ...(deploy.rollback ? { rollback: deploy.rollback } : {}),
   };
   // What the manager will check (limits, constraints, health check shapes): all of it, now.
   const problems = validateServiceSpec(spec);

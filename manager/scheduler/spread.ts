@@ -16,6 +16,8 @@ const ENGINE_LABELS = 'engine.labels.';
 
 /** The node's value for a spread descriptor; '' (its own branch) when it has no such label. */
 export function spreadValue(node: NodeView, descriptor: string): string {
+  if (descriptor === 'node.id') return node.meta?.id ?? '';
+  if (descriptor === 'node.hostname') return node.description?.hostname ?? '';
   const [labels, key] = descriptor.startsWith(NODE_LABELS)
     ? [node.spec?.annotations?.labels, descriptor.slice(NODE_LABELS.length)]
     : descriptor.startsWith(ENGINE_LABELS)

@@ -188,7 +188,7 @@ test('--placement-pref: Docker\'s syntax and words; only spread over a node or e
   };
   assert.equal(problemOf('foo=bar'), 'bad --placement-pref "foo=bar": unsupported placement preference foo (only spread is supported)');
   assert.equal(problemOf('spread'), 'bad --placement-pref "spread": placement preference must be of the format "<strategy>=<arg>"');
-  assert.equal(problemOf('spread=zone'), 'bad --placement-pref "spread=zone": cannot spread over "zone" (want node.labels.KEY or engine.labels.KEY)');
+  assert.equal(problemOf('spread=zone'), 'bad --placement-pref "spread=zone": cannot spread over "zone" (want node.labels.KEY, engine.labels.KEY, node.id or node.hostname)');
 });
 
 test('service create: placement flags in the spec; every bad value of a command line in one error', () => {
@@ -231,7 +231,7 @@ test('the manager checks preferences and max replicas of any spec (clients are n
   });
   assert.deepEqual(validateServiceSpec(spec({ preferences: [{ spread: 'node.labels.zone' }], maxReplicas: 3 })), []);
   assert.deepEqual(validateServiceSpec(spec({ preferences: [{ spread: 'zone' }], maxReplicas: 10_001 })), [
-    'placement preference: cannot spread over "zone" (want node.labels.KEY or engine.labels.KEY)',
+    'placement preference: cannot spread over "zone" (want node.labels.KEY, engine.labels.KEY, node.id or node.hostname)',
     'max_replicas 10001 is more than the limit of 10000 replicas per service',
   ]);
   assert.deepEqual(validateServiceSpec(spec({ maxReplicas: 1 }, true)), ['replicas-max-per-node can only be used with replicated mode']);

@@ -158,7 +158,7 @@ class ProcessExecutor implements Executor {
     checkMountVariables(spec);
     // The manager refuses the rest for this runtime (spec/container.ts); an agent must not
     // silently run a task without what it asked for.
-    const unhonoured = Object.keys(spec.options ?? {}).filter((k) => k !== 'user' && k !== 'stopSignal');
+    const unhonoured = Object.keys(spec.options ?? {}).filter((k) => k !== 'user' && k !== 'stopSignal' && k !== 'labels');
     if (unhonoured.length > 0) bad(`the process runtime cannot honour ${unhonoured.join(', ')}`);
     if (spec.options?.user && !numericUser(spec.options.user)) bad(`the process runtime takes a numeric user (UID[:GID]), not ${JSON.stringify(spec.options.user)}`);
     if (spec.clusterId !== this.opts.clusterId || spec.nodeId !== this.opts.nodeId) {
