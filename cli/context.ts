@@ -48,7 +48,7 @@ function unreachable(err: unknown, target: string): BatonError | undefined {
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
-    .option('host', { type: 'string', describe: 'daemon to talk to: unix:///path/baton.sock or tcp://host:port (env BATON_HOST)' })
+    .option('host', { type: 'string', describe: 'daemon to talk to: unix:///path/baton.sock, tcp://host:port, or several managers host:port,host:port (env BATON_HOST)' })
     .option('data-dir', { type: 'string', describe: 'the node data dir (default $BATON_DATA_DIR, /var/lib/baton as root, else ~/.baton, or /var/lib/baton when no node runs there)' });
 }
 

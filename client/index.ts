@@ -11,13 +11,18 @@ import type { baton } from '../proto/gen/baton.js';
 // credentials.js alone: the x509 library is not needed to connect.
 import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../rpc/tls/credentials.js';
 import { socketAccess, socketPermissionDenied } from './local-socket.js';
+import { FailoverRpcClient } from './failover.js';
 
 export { BatonError } from '../rpc/errors.js';
 export type { ControlService } from '../rpc/services.js';
 export { baton } from '../proto/gen/baton.js';
 
 export interface ConnectOptions {
-  /** unix:///path/baton.sock, tcp://host:port or host:port; default BATON_HOST, then the data dir's socket. */
+  /**
+   * unix:///path/baton.sock, tcp://host:port or host:port, or several managers' host:port
+   * separated by commas (a call one cannot serve goes to the next); default BATON_HOST, then the
+   * data dir's socket.
+   */
   host?: string | undefined;
   /** Where the node keeps its state (socket, and certificates for tcp). */
   dataDir?: string | undefined;
@@ -142,14 +147,16 @@ export function connect(opts: ConnectOptions = {}): BatonClient {
     }
     return new BatonClient(host, new RpcClient(host, grpc.credentials.createInsecure(), controlService));
   }
-  const address = host.startsWith('tcp://') ? host.slice('tcp://'.length) : host;
+  // Several managers, comma-separated: a call one cannot serve goes to the next (client/failover.ts).
+  const addresses = host.split(',').map((h) => h.trim()).filter((h) => h !== '').map((h) => (h.startsWith('tcp://') ? h.slice('tcp://'.length) : h));
   const tls = join(dataDir, 'tls');
   if (!existsSync(join(tls, 'node.crt'))) {
     throw new BatonError('UNAUTHENTICATED', `--host ${host} needs a node certificate: none in ${tls} (pass the --data-dir of a manager)`);
   }
   const read = (f: string): string => readFileSync(join(tls, f), 'utf8');
   const creds = clientCredentials({ caPem: read('ca.crt'), certPem: read('node.crt'), keyPem: read('node.key') });
-  return new BatonClient(host, new RpcClient(address, creds, controlService, NODE_CHANNEL_OPTIONS));
+  if (addresses.length > 1) return new BatonClient(host, new FailoverRpcClient(addresses, creds, controlService, NODE_CHANNEL_OPTIONS));
+  return new BatonClient(host, new RpcClient(addresses[0] ?? host, creds, controlService, NODE_CHANNEL_OPTIONS));
 }
 
 function dirOf(path: string): string {
