@@ -3,7 +3,8 @@
 // fails, it answers that it no longer leads, or Raft here learns of another leader), the call is
 // sent again to the new leader as soon as one is known, within the caller's deadline. Sending
 // again is safe: the call keeps its request id, and the store applies each batch of a request
-// id once (updates also carry the object version they read).
+// id once (updates also carry the object version they read). A call without a request id is
+// not sent again: it fails fast with UNAVAILABLE.
 import type * as grpc from '@grpc/grpc-js';
 import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
@@ -62,7 +63,9 @@ export class LeaderForwarder {
       const metadata = requestIdMetadata(forwardingMetadata(caller), requestId, caller.nodeId);
       const outcome = await this.attempt(client, method, request, metadata, leader.id, deadline);
       if (outcome.ok) return outcome.value;
-      if (!outcome.retry || Date.now() >= deadline) throw outcome.error;
+      // A call without a request id (a worker's heartbeat, a join) could apply twice if sent
+      // again: it fails fast instead, and its caller retries as it always does.
+      if (!outcome.retry || requestId === undefined || Date.now() >= deadline) throw outcome.error;
       lastError = outcome.error;
       if (!outcome.leaderChanged) await sleep(Math.min(RETRY_PAUSE_MS, Math.max(0, deadline - Date.now())));
     }

@@ -97,18 +97,21 @@ export async function batonClientFailover(kills: number, log: (m: string) => voi
 }
 
 async function leaderOf(cluster: BatonDaemonCluster): Promise<BatonDaemon> {
+  // Each manager says who it is (a restarted daemon's first line names it differently).
   return waitFor('a leader named by a live manager', async () => {
+    const ids = new Map<string, BatonDaemon>();
+    let leaderId = '';
     for (const m of cluster.managers) {
       if (!m.proc.running) continue;
       try {
         const info = await cluster.client(m).control.call('Info', {}, 2_000);
-        const d = cluster.managers.find((x) => x.nodeId === info.leaderId && x.proc.running);
-        if (d) return d;
+        ids.set(info.nodeId ?? '', m);
+        leaderId ||= info.leaderId ?? '';
       } catch {
         // Not answering yet: ask the next.
       }
     }
-    return undefined;
+    return ids.get(leaderId);
   }, { timeoutMs: 30_000, intervalMs: 50 });
 }
 
