@@ -127,7 +127,7 @@ export class LeaderForwarder {
     const key = `${addr} ${service}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new RpcClient(addr, this.credentials, definition, this.channelOptions) as unknown as RpcClient<Definition>;
+      client = new RpcClient(addr, this.credentials, definition, this.channelOptions);
       this.clients.set(key, client);
     }
     return client;

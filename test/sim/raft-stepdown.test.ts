@@ -19,7 +19,8 @@ interface Outcome {
   index: number;
   term: number;
   settledAt?: number;
-  result?: 'ok' | string;
+  /** 'ok', or the RaftError code it failed with. */
+  result?: string;
 }
 
 function run(seed: number): void {
@@ -55,6 +56,7 @@ function run(seed: number): void {
   c.net.isolate(old.id, c.liveIds());
   const isolatedAt = c.now;
   for (let i = 3; i < 6; i++) propose(old, i);
+  const afterIsolation = outcomes.slice(-3);
   const stepped = c.runUntil(() => c.status(old).role !== 'leader', 2 * ELECTION + 2 * TICK);
   assert.ok(stepped, `seed ${seed}: the isolated leader did not step down within two election timeouts`);
   const mine = outcomes.filter((o) => o.node === old.id);
@@ -64,6 +66,8 @@ function run(seed: number): void {
     assert.ok(o.result === 'ok' || o.result === 'LEADERSHIP_LOST', `seed ${seed}: proposal ${o.index} ended ${o.result ?? 'unanswered'}`);
     if (o.result === 'LEADERSHIP_LOST') assert.ok(o.settledAt! - isolatedAt <= 2 * ELECTION + 2 * TICK, `seed ${seed}: failed late`);
   }
+  // Proposed while cut off: they cannot commit through this leader, and are failed, not left waiting.
+  for (const o of afterIsolation) assert.equal(o.result, 'LEADERSHIP_LOST', `seed ${seed}: proposal ${o.index} made while isolated`);
   // The majority goes on; after healing every acknowledged proposal is applied everywhere with
   // the term it was proposed in, and none failed ever reports success.
   assert.ok(c.runUntil(() => c.leaders().some((l) => l.id !== old.id), 20 * ELECTION), `seed ${seed}: no new leader`);
