@@ -1,11 +1,12 @@
 // A client writing through a follower while the leader is SIGKILLed (real manager processes):
 // every write is answered, acknowledged or refused, well before the 10 s deadline (the follower
 // re-forwards to the new leader instead of waiting on the dead one), and every acknowledged
-// write is in the store afterwards, once. The latencies are printed, never asserted.
+// write is in the store afterwards, once; and the CLI given several managers, the dead one
+// first, is answered by the next. The latencies are printed, never asserted.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { BatonCluster, leaderOf } from '../lib/baton-cluster.js';
+import { BatonCluster, baton, leaderOf } from '../lib/baton-cluster.js';
 import { connect, BatonError } from '../../client/index.js';
 import { sleep, waitFor } from '../lib/wait.js';
 
@@ -55,4 +56,12 @@ test('writes through a follower across a leader SIGKILL: none hangs to its deadl
   const names = new Set(stored);
   assert.equal(names.size, stored.length, 'no secret stored twice');
   assert.deepEqual(acked.filter((n) => !names.has(n)), [], 'every acknowledged write is in the store');
+
+  // The CLI given several managers, the dead one first: the call goes on to the next.
+  const hosts = `${c.get(leader.name).addr},${c.get(follower).addr}`;
+  const ls = baton(['secret', 'ls', '--host', hosts, '--data-dir', c.dataDir(follower)]);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /fo-0\b/);
+  const alone = baton(['secret', 'ls', '--host', c.get(leader.name).addr, '--data-dir', c.dataDir(follower)]);
+  assert.equal(alone.code, 1, 'the dead manager alone does not answer');
 });
