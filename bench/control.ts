@@ -10,9 +10,13 @@
 //   init to ready: spawn of `baton init` (fresh data dir) until `baton node ls` succeeds,
 //     median of 5 runs (and 5 more polled over the SDK: when the daemon itself is ready);
 //   idle RSS: VmRSS of each manager daemon after 10 s idle (and again after the load);
-//   etcd's raw write rate from bench/results/raft-latest.json (npm run bench:raft) for scale.
+//   etcd's raw write rate from bench/results/raft-latest.json (npm run bench:raft) for scale;
+//   client failover: SIGKILL of the leader → first write acknowledged through a follower (the
+//     SDK on its socket), median and max over --kills N (10), beside etcd through its own
+//     follower in the same run (bench/control-failover.ts); --failover-only runs just this.
 // Flags: --quick (3 s), --duration S, --warmup S, --slices N, --clients N, --workers N,
-// --init-runs N, --idle S, --shared-connection, --cpu-prof, --keep, --out DIR, --raft-results FILE.
+// --init-runs N, --idle S, --shared-connection, --cpu-prof, --keep, --out DIR, --raft-results FILE,
+// --kills N, --failover-only.
 import { loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -23,9 +27,10 @@ import { cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir,
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
 import { Samples, median, type Summary } from './lib/stats.js';
 import { num, projectRoot, timedArgs } from './lib/args.js';
+import { measureClientFailover } from './control-failover.js';
 
 
-const args = timedArgs(['warmup', 'slices', 'clients', 'workers', 'init-runs', 'idle', 'raft-results'], ['shared-connection']);
+const args = timedArgs(['warmup', 'slices', 'clients', 'workers', 'init-runs', 'idle', 'raft-results', 'kills'], ['shared-connection', 'failover-only']);
 
 
 const quick = args.quick;
@@ -39,6 +44,7 @@ const idleMs = num(args.idle, undefined, 10) * 1000;
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const raftResultsPath = resolve(args['raft-results'] ?? join(projectRoot, 'bench/results/raft-latest.json'));
 const MANAGERS = 3;
+const kills = Math.max(1, Math.round(num(args.kills, undefined, 10)));
 const started = new Date();
 /** Targets from the issue. */
 const INIT_TARGET_MS = 1000;
@@ -584,8 +590,16 @@ async function main(): Promise<void> {
   const loadSamples: number[] = [];
   const sampler = setInterval(() => loadSamples.push(loadavg()[0] ?? Number.NaN), 2_000);
   sampler.unref();
+  if (args['failover-only']) {
+    const failover = await measureClientFailover(kills, log);
+    process.stdout.write(`\n${failover.table}\n\n${failover.verdict}\n`);
+    const path = writeRun(outDir, 'control-failover', started, machineAtStart, machineInfo().loadAverage, { config: { kills }, clientFailover: failover });
+    process.stdout.write(`\nresults: ${path}\n`);
+    return;
+  }
   const init = await measureInit();
   const results = await benchCluster(init, profileDir);
+  const failover = await measureClientFailover(kills, log);
   const busyAtEnd = busyMachineWarning();
   const ref = raftReference();
   const { tables, verdicts, notes } = report(results, ref);
@@ -600,7 +614,10 @@ async function main(): Promise<void> {
     '',
     table,
     '',
+    failover.table,
+    '',
     ...verdicts,
+    failover.verdict,
     '',
     ...notes.map((n) => `note: ${n}`),
     `load average (1, 5, 15 min): at start ${(machineAtStart.loadAverage as number[]).join(' ')}, at end ${loadEnd.join(' ')}; 1-min during the run ` +
@@ -613,6 +630,7 @@ async function main(): Promise<void> {
     config: { durationMs, warmupMs, slices, clients, managers: MANAGERS, workers: workerCount, initRuns, idleMs, quick, sharedConnection: args['shared-connection'] },
     ...results,
     raftReference: ref ?? null,
+    clientFailover: failover,
     table,
     verdicts,
     notes,

@@ -51,7 +51,7 @@ function unreachable(err: unknown, target: string): BatonError | undefined {
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
-    .option('host', { type: 'string', describe: 'daemon to talk to: unix:///path/baton.sock or tcp://host:port (env BATON_HOST)' })
+    .option('host', { type: 'string', describe: 'daemon to talk to: unix:///path/baton.sock, tcp://host:port, or several managers host:port,host:port (env BATON_HOST)' })
     .option('data-dir', { type: 'string', describe: 'the node data dir (default $BATON_DATA_DIR, /var/lib/baton as root, else ~/.baton, or /var/lib/baton when no node runs there)' })
     .option('tlscacert', { type: 'string', requiresArg: true, describe: 'with --host tcp://: trust certs signed only by this CA (default $BATON_CERT_PATH/ca.pem)' })
     .option('tlscert', { type: 'string', requiresArg: true, describe: 'with --host tcp://: client certificate from `baton cert create` (default $BATON_CERT_PATH/cert.pem)' })

@@ -8,12 +8,12 @@ import { RpcClient } from '../rpc/client.js';
 import { BatonError } from '../rpc/errors.js';
 import { controlService, type ControlService } from '../rpc/services.js';
 import { ControlCalls } from './calls.js';
-import { tcpTarget } from './targets.js';
 import type { baton } from '../proto/gen/baton.js';
 // credentials.js alone: the x509 library is not needed to connect.
 import { NODE_CHANNEL_OPTIONS, clientCredentials } from '../rpc/tls/credentials.js';
 import { socketAccess, socketPermissionDenied } from './local-socket.js';
 import { readTlsFiles, tlsFilePaths, type TlsFileOptions } from './tls-files.js';
+import { FailoverRpcClient } from './failover.js';
 
 export { BatonError } from '../rpc/errors.js';
 export type { ControlService } from '../rpc/services.js';
@@ -151,11 +151,14 @@ export function connect(opts: ConnectOptions = {}): BatonClient {
     }
     return new BatonClient(host, new RpcClient(host, grpc.credentials.createInsecure(), controlService));
   }
-  const address = tcpTarget(host);
+  // Several managers, comma-separated: a call one cannot serve goes to the next (client/failover.ts).
+  const addresses = host.split(',').map((h) => h.trim()).filter((h) => h !== '').map((h) => (h.startsWith('tcp://') ? h.slice('tcp://'.length) : h));
+  const rpc = (creds: grpc.ChannelCredentials): RpcClient<ControlService> =>
+    addresses.length > 1 ? new FailoverRpcClient(addresses, creds, controlService, NODE_CHANNEL_OPTIONS) : new RpcClient(addresses[0] ?? host, creds, controlService, NODE_CHANNEL_OPTIONS);
   const files = tlsFilePaths(opts.tls ?? {});
   if (files) {
     const { caPem, certPem, keyPem } = readTlsFiles(files);
-    return new BatonClient(host, new RpcClient(address, clientCredentials({ caPem, certPem, keyPem }), controlService, NODE_CHANNEL_OPTIONS));
+    return new BatonClient(host, rpc(clientCredentials({ caPem, certPem, keyPem })));
   }
   const tls = join(dataDir, 'tls');
   if (!existsSync(join(tls, 'node.crt'))) {
@@ -163,7 +166,7 @@ export function connect(opts: ConnectOptions = {}): BatonClient {
   }
   const read = (f: string): string => readFileSync(join(tls, f), 'utf8');
   const creds = clientCredentials({ caPem: read('ca.crt'), certPem: read('node.crt'), keyPem: read('node.key') });
-  return new BatonClient(host, new RpcClient(address, creds, controlService, NODE_CHANNEL_OPTIONS));
+  return new BatonClient(host, rpc(creds));
 }
 
 function dirOf(path: string): string {

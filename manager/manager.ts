@@ -6,6 +6,8 @@ import { ConfChangeType, RaftError, RaftNode, type SoftState, type StreamAuthent
 import { ClusterStore, encodeBatch, StoreError, type ApplyResult, type StoreActionT, type StoreObjectT } from './store/index.js';
 import { BatonError } from '../rpc/errors.js';
 import { EventHistory } from './events/history.js';
+import { nextBatchId } from './request-scope.js';
+import { randomUUID } from 'node:crypto';
 import type { LeaderLoop } from './reconcile/host.js';
 export type { LeaderLoop } from './reconcile/host.js';
 
@@ -40,6 +42,8 @@ export class Manager {
   private readonly loops: LeaderLoop[] = [];
   private leading = false;
   private requestCounter = 0;
+  /** Makes this run's own batch ids unlike those of its earlier runs (the counter restarts). */
+  private readonly runId = randomUUID().slice(0, 8);
 
   private constructor(private readonly opts: ManagerOptions) {}
 
@@ -103,7 +107,9 @@ export class Manager {
 
   /** Apply a batch of store actions through Raft; resolves with the objects as stored. */
   async propose(actions: StoreActionT[]): Promise<StoreObjectT[]> {
-    const data = encodeBatch(actions, `${this.opts.nodeId}-${++this.requestCounter}`);
+    // A client call's batches carry its request id (a retry of the call applies once); the
+    // leader's own loops get ids of their own.
+    const data = encodeBatch(actions, nextBatchId() ?? `${this.opts.nodeId}-${this.runId}-${++this.requestCounter}`);
     const started = performance.now();
     let result: ApplyResult;
     try {
@@ -215,6 +221,7 @@ export function raftToBaton(err: unknown): BatonError {
       case 'NOT_LEADER':
       case 'STOPPED':
       case 'PROPOSAL_DROPPED':
+      case 'LEADERSHIP_LOST':
         return new BatonError('UNAVAILABLE', `${err.message}; retry`);
       case 'TIMEOUT':
         return new BatonError('DEADLINE_EXCEEDED', err.message);

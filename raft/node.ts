@@ -1,5 +1,6 @@
 // The driver: wires the pure core to LevelDB storage, the gRPC transport and a real clock.
 // One loop turns Readies into effects in the order Raft requires: persist, send, apply, advance.
+import { AsyncResource } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import type { ChannelCredentials, ChannelOptions, ServerCredentials } from '@grpc/grpc-js';
 import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
@@ -9,6 +10,7 @@ import { RaftStorage } from './storage/index.js';
 import { GrpcTransport, type StreamAuthenticator } from './transport/index.js';
 import type { Server } from '@grpc/grpc-js';
 import { RaftError } from './errors.js';
+import { PendingProposals } from './pending.js';
 
 /** The replicated application. apply() must be deterministic; its result goes to the proposer. */
 export interface StateMachine<R = unknown> {
@@ -71,12 +73,17 @@ interface Waiter<T> {
 
 export class RaftNode<R = unknown> {
   private readonly core: RawNode;
-  private readonly proposals = new Map<number, Waiter<R> & { term: number }>();
+  private readonly proposals = new PendingProposals<R>();
   private readonly reads = new Map<string, Waiter<void>>();
   /** Reads confirmed by the core, served once apply catches up with their index. */
   private readonly readyReads: { index: number; key: string }[] = [];
   private readCounter = 0;
   private processing = false;
+  /**
+   * The loop runs in the async context the node started in, not in that of whichever caller
+   * scheduled it (a proposer's request context must not leak into what the loop's appliers do).
+   */
+  private readonly loopScope = new AsyncResource('RaftLoop');
   private again = false;
   private stopped = false;
   private appliedSinceSnapshot = 0;
@@ -86,6 +93,8 @@ export class RaftNode<R = unknown> {
   private snapshotting: Promise<void> | undefined;
   private persistedTerm: number;
   private persistedVote: string;
+  /** The leader that pending reads were asked of. */
+  private readLeader: string = NO_NODE;
 
   private constructor(
     private readonly opts: RaftNodeOptions<R>,
@@ -216,9 +225,8 @@ export class RaftNode<R = unknown> {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     const stopped = new RaftError('STOPPED', 'raft node stopped');
-    for (const w of this.proposals.values()) settle(w, stopped);
+    this.proposals.failAll(stopped);
     for (const w of this.reads.values()) settle(w, stopped);
-    this.proposals.clear();
     this.reads.clear();
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
     await this.snapshotting;
@@ -247,9 +255,11 @@ export class RaftNode<R = unknown> {
       return;
     }
     this.processing = true;
-    setImmediate(() => {
-      this.run().catch((err: unknown) => this.fail(err));
-    });
+    setImmediate(() =>
+      this.loopScope.runInAsyncScope(() => {
+        this.run().catch((err: unknown) => this.fail(err));
+      }),
+    );
   }
 
   private async run(): Promise<void> {
@@ -297,7 +307,12 @@ export class RaftNode<R = unknown> {
     }
     for (const r of rd.readStates) this.readyReads.push({ index: r.index, key: new TextDecoder().decode(r.context) });
     this.core.advance();
-    if (rd.softState) this.opts.onRoleChange?.(rd.softState);
+    if (rd.softState) {
+      // After this Ready's entries were applied: a proposal that committed in it is answered.
+      this.proposals.leadershipChanged(rd.softState, this.core.status().term);
+      this.failReadsOnLeaderChange(rd.softState);
+      this.opts.onRoleChange?.(rd.softState);
+    }
     this.serveReads();
     this.maybeSnapshot();
   }
@@ -307,11 +322,22 @@ export class RaftNode<R = unknown> {
     if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(decodeConfChange(e.data));
     else if (e.data.length > 0) result = this.opts.stateMachine.apply(e);
     this.appliedSinceSnapshot++;
-    const waiter = this.proposals.get(e.index);
-    if (!waiter) return;
-    this.proposals.delete(e.index);
-    if (waiter.term === e.term) settle(waiter, undefined, result as R);
-    else settle(waiter, new RaftError('PROPOSAL_DROPPED', `proposal at index ${e.index} was overwritten by a new leader`));
+    this.proposals.applied(e, result as R);
+  }
+
+  /**
+   * A read waits for a read index from the leader this node knew when it asked; when that
+   * leader is gone the request is lost with it. Tell the callers now (retryable) rather than at
+   * their deadline.
+   */
+  private failReadsOnLeaderChange(state: SoftState): void {
+    if (state.leader === this.readLeader) return;
+    this.readLeader = state.leader;
+    if (this.reads.size === 0) return;
+    const lost = new RaftError('NOT_LEADER', 'the leader changed before the read was confirmed; retry', state.leader);
+    for (const w of this.reads.values()) settle(w, lost);
+    this.reads.clear();
+    this.readyReads.length = 0;
   }
 
   private applyConfChange(cc: ConfChange): void {
@@ -370,10 +396,10 @@ export class RaftNode<R = unknown> {
     this.schedule();
     return new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.proposals.delete(result.index);
+        this.proposals.remove(result.index);
         reject(new RaftError('TIMEOUT', `proposal at index ${result.index} not applied in time; it may still commit`, this.core.status().leader));
       }, this.opts.proposalTimeoutMs ?? RAFT_DEFAULTS.proposalTimeoutMs);
-      this.proposals.set(result.index, { resolve, reject, timer, term: result.term });
+      this.proposals.add(result.index, result.term, { resolve, reject, cancel: () => clearTimeout(timer) });
     });
   }
 

@@ -20,10 +20,17 @@ export class RpcClient<S extends Definition> {
     this.client = new grpc.Client(target, credentials, { ...messageLimits(CONTROL_MESSAGE_BYTES), ...options });
   }
 
-  call<K extends keyof S & string>(method: K, request: RequestOf<S[K]>, timeoutMs = 10_000, metadata = new grpc.Metadata()): Promise<ResponseOf<S[K]>> {
+  /** `signal` cancels the call (it then fails CANCELLED; the server may have run it all the same). */
+  call<K extends keyof S & string>(
+    method: K,
+    request: RequestOf<S[K]>,
+    timeoutMs = 10_000,
+    metadata = new grpc.Metadata(),
+    signal?: AbortSignal,
+  ): Promise<ResponseOf<S[K]>> {
     const def = this.definition[method] as unknown as grpc.MethodDefinition<RequestOf<S[K]>, ResponseOf<S[K]>>;
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
+      const call = this.client.makeUnaryRequest(
         def.path,
         def.requestSerialize,
         def.responseDeserialize,
@@ -36,6 +43,10 @@ export class RpcClient<S extends Definition> {
           else resolve(res);
         },
       );
+      if (signal) {
+        if (signal.aborted) call.cancel();
+        else signal.addEventListener('abort', () => call.cancel(), { once: true });
+      }
     });
   }
 

@@ -9,9 +9,10 @@ import type { Handlers, RequestOf, ResponseOf } from '../../rpc/define.js';
 import { controlService, type ControlService } from '../../rpc/services.js';
 import type { Caller, Guard } from '../../rpc/caller.js';
 import { MAX_REFERENCE_LENGTH } from '../../rpc/limits.js';
-import type { LeaderForwarder } from '../forward.js';
+import { FORWARD_TIMEOUT_MS, type LeaderForwarder } from '../forward.js';
 import { raftToBaton, storeToBaton, type Manager } from '../manager.js';
 import { StoreError } from '../store/index.js';
+import { requestIdOf, withRequestId } from '../request-scope.js';
 import { CONTROL_METHODS, type ControlMethod, type MethodRule } from './methods.js';
 
 export interface EntryDeps {
@@ -55,17 +56,28 @@ function entry<K extends ControlMethod>(method: K, handler: Handler<K>, deps: En
       checkReferences(request);
       const ctx: CallContext<K> = {
         caller,
-        toLeader: (r) => deps.forwarder.forward<ControlService, K>(controlService, method, r, caller),
+        toLeader: (r) => deps.forwarder.forward<ControlService, K>(controlService, method, r, caller, deadlineOf(grpcCall)),
       };
-      const req = prepare ? await prepare(request, ctx) : request;
-      if (rule.access === 'write' && !deps.manager.isLeader()) return await ctx.toLeader(req);
-      if (rule.access !== 'local') await deps.manager.readBarrier();
-      return await run(req, ctx);
+      // Every batch the call proposes carries its request id: a retry of it applies once.
+      return await withRequestId(requestIdOf(grpcCall.metadata, caller.nodeId), async () => {
+        const req = prepare ? await prepare(request, ctx) : request;
+        if (rule.access === 'write' && !deps.manager.isLeader()) return await ctx.toLeader(req);
+        if (rule.access !== 'local') await deps.manager.readBarrier();
+        return await run(req, ctx);
+      });
     } catch (err) {
       throw toBatonError(err);
     }
   };
   return call as unknown as Handlers<ControlService>[K];
+}
+
+/** The caller's deadline less a margin for the answer's way back, at most the forwarding default. */
+function deadlineOf(call: { getDeadline(): Date | number }): number {
+  const given = call.getDeadline();
+  const at = given instanceof Date ? given.getTime() : given;
+  const fallback = Date.now() + FORWARD_TIMEOUT_MS;
+  return Number.isFinite(at) ? Math.min(at - 100, fallback) : fallback;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { baton } from '../../proto/gen/baton.js';
 import type { Entry, StateMachine } from '../../raft/index.js';
 import { decodeBatch } from './actions.js';
+import { AppliedRequests } from './applied-requests.js';
 import { StoreError } from './errors.js';
 import { type ListFilter, matches } from './filter.js';
 import { deepFreeze } from './freeze.js';
@@ -49,6 +50,7 @@ function byId(a: Stored<Kind>, b: Stored<Kind>): number {
 
 export class ClusterStore implements StateMachine<ApplyResult> {
   private tables: Tables = newTables();
+  private readonly appliedRequests = new AppliedRequests();
   private readonly listeners = new Set<{ fn: ChangeListener; filter: WatchFilter | undefined }>();
   private readonly onListenerError: (err: unknown) => void;
 
@@ -64,6 +66,8 @@ export class ClusterStore implements StateMachine<ApplyResult> {
   /** Applies one committed entry as an atomic batch. Throws only if the data does not decode. */
   apply(entry: Entry): ApplyResult {
     const batch = decodeBatch(entry.data);
+    const earlier = batch.requestId ? this.appliedRequests.indexOf(batch.requestId) : undefined;
+    if (earlier !== undefined) return this.alreadyApplied(batch, earlier);
     const undo: (() => void)[] = [];
     const changes: StoreChange[] = [];
     try {
@@ -79,8 +83,25 @@ export class ClusterStore implements StateMachine<ApplyResult> {
       this.rollback(undo);
       throw err;
     }
+    this.appliedRequests.record(batch.requestId, entry.index);
     this.emit(changes);
     return { ok: true, index: entry.index, objects: changes.map(({ kind, object }) => ({ kind, object }) as StoreObjectT) };
+  }
+
+  /**
+   * A batch whose request id was applied before (at `index`): it changes nothing again. The
+   * proposer gets the objects as they are stored now (a deleted one as the batch named it).
+   */
+  private alreadyApplied(batch: baton.StoreBatch, index: number): ApplyResult {
+    const objects: StoreObjectT[] = [];
+    for (const action of batch.actions) {
+      const kind = action.object == null ? undefined : kindOf(action.object as baton.StoreObject);
+      if (kind === undefined) continue;
+      const named = (action.object as baton.StoreObject)[kind] as Incoming;
+      const stored = this.tables[kind].byId.get(named.meta?.id ?? '');
+      objects.push({ kind, object: stored ?? named } as StoreObjectT);
+    }
+    return { ok: true, index, objects };
   }
 
   private rollback(undo: (() => void)[]): void {
@@ -249,7 +270,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
     for (const kind of KINDS) {
       for (const obj of [...this.tables[kind].byId.values()].sort(byId)) objects.push(toStoreObject(kind, obj));
     }
-    return baton.StoreSnapshot.encode({ objects }).finish();
+    return baton.StoreSnapshot.encode({ objects, appliedRequests: this.appliedRequests.list() }).finish();
   }
 
   /** Replaces the whole contents with a snapshot's and sends watchers a reset. */
@@ -266,6 +287,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
       table.put(deepFreeze(obj) as Stored<Kind>);
     }
     this.tables = tables;
+    this.appliedRequests.reset(snap.appliedRequests);
     this.emit([{ action: 'reset' }]);
   }
 }

@@ -12,6 +12,7 @@ import {
   type ReadState,
   type Ready,
   type Snapshot,
+  type SoftState,
 } from '../../raft/core/types.js';
 import { Invariants, InvariantViolation, violation, confString } from './invariants.js';
 import { Network, type NetworkConfig } from './network.js';
@@ -78,6 +79,8 @@ export class Cluster {
   readonly applyListeners: ApplyListener[] = [];
   readonly readListeners: ReadListener[] = [];
   readonly crashListeners: CrashListener[] = [];
+  /** Told of a Ready's soft state (role or leader changed) after its entries were applied, as the driver does. */
+  readonly softStateListeners: ((n: SimNode, soft: SoftState, term: number) => void)[] = [];
   /** Messages delivered, by type. */
   readonly delivered = new Map<number, number>();
   /** Stop crashing inside Readies (the healing phase). */
@@ -353,6 +356,7 @@ export class Cluster {
     }
     if (this.readyCrash(n, 'after apply, before advance')) return;
     core.advance();
+    if (rd.softState) for (const l of this.softStateListeners) l(n, rd.softState, core.status().term);
 
     // 4. Serve reads whose point is applied.
     if (n.pendingReads.length > 0) {
