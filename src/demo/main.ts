@@ -93,9 +93,10 @@ async function up(): Promise<void> {
   const port = inspect[0]?.endpoint?.ports?.[0]?.publishedPort ?? 0;
 
   const cli = `node ${BATON}`;
+  const viewLine = view ? '\nThe cluster live in a browser: http://' + view + '/ (metrics: http://' + view + '/metrics)\n' : '';
   say(`
 READY http://127.0.0.1:${port}/
-${view ? `\nThe cluster live in a browser: http://${view}/ (metrics: http://${view}/metrics)\n` : ''}
+${viewLine}
 The service answers on that port of every node (127.0.0.1 to 127.0.0.5), whichever node runs
 its replicas; each answer names the replica that served it. Try, in another terminal:
 
