@@ -5,7 +5,7 @@
 // Names and labels are listed in the README ("Metrics").
 import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
 import { baton } from '../proto/gen/baton.js';
-import { availabilityName, nodeStateName, taskStateName } from '../spec/index.js';
+import { availabilityName, nodeStateName, taskStateName, updateStateName } from '../spec/index.js';
 import { KINDS, type ClusterStore } from './store/index.js';
 import type { Manager, ProposalOutcome } from './manager.js';
 
@@ -17,15 +17,6 @@ export interface ManagerMetricsSources {
 
 /** Seconds: Raft commits take milliseconds here; a second or more means trouble. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-const UPDATE_STATES: Partial<Record<baton.UpdateState, string>> = {
-  [baton.UpdateState.UPDATING]: 'updating',
-  [baton.UpdateState.UPDATE_PAUSED]: 'paused',
-  [baton.UpdateState.UPDATE_COMPLETED]: 'completed',
-  [baton.UpdateState.ROLLBACK_STARTED]: 'rollback_started',
-  [baton.UpdateState.ROLLBACK_PAUSED]: 'rollback_paused',
-  [baton.UpdateState.ROLLBACK_COMPLETED]: 'rollback_completed',
-};
 
 export class ManagerMetrics {
   private readonly metrics: Metric[] = [];
@@ -165,7 +156,7 @@ function setDesired(g: Gauge<'service'>, store: ClusterStore): void {
 
 function setUpdates(g: Gauge<'service' | 'state'>, store: ClusterStore): void {
   for (const s of store.list('service')) {
-    const state = UPDATE_STATES[s.updateStatus?.state ?? baton.UpdateState.UPDATE_NONE];
+    const state = updateStateName(s.updateStatus?.state);
     if (state) g.set({ service: s.spec?.annotations?.name ?? s.meta.id, state }, 1);
   }
 }

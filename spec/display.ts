@@ -23,6 +23,13 @@ export function nodeStateName(s: baton.NodeState | null | undefined): string {
   return NODE_STATES[s ?? 0] ?? 'unknown';
 }
 
+const UPDATE_STATES = lowerNames(baton.UpdateState, /^UPDATE_/);
+
+/** A service's last update (or rollback): `updating`, `paused`, `completed`, `rollback_started`, …; '' when none. */
+export function updateStateName(s: baton.UpdateState | null | undefined): string {
+  return s === undefined || s === null || s === baton.UpdateState.UPDATE_NONE ? '' : (UPDATE_STATES[s] ?? '');
+}
+
 export function availabilityName(a: baton.NodeAvailability | null | undefined): string {
   return AVAILABILITIES[a ?? 0] ?? 'unknown';
 }

@@ -1,7 +1,7 @@
 // The web view's state (web/model.ts) read from a manager's store: nodes, services and the tasks
 // worth drawing (those meant to run, and those still winding down), with Docker's words.
 import { baton } from '../../proto/gen/baton.js';
-import { availabilityName, imageText, nodeStateName, portsText, taskStateName } from '../../spec/index.js';
+import { availabilityName, imageText, nodeStateName, portsText, taskStateName, updateStateName } from '../../spec/index.js';
 import type { ViewNode, ViewService, ViewTask } from '../../web/model.js';
 import type { ClusterStore, Stored } from '../store/index.js';
 
@@ -11,15 +11,6 @@ const HEALTH: Partial<Record<baton.HealthState, string>> = {
   [baton.HealthState.HEALTH_STARTING]: 'starting',
   [baton.HealthState.HEALTH_HEALTHY]: 'healthy',
   [baton.HealthState.HEALTH_UNHEALTHY]: 'unhealthy',
-};
-
-const UPDATE: Partial<Record<baton.UpdateState, string>> = {
-  [baton.UpdateState.UPDATING]: 'updating',
-  [baton.UpdateState.UPDATE_PAUSED]: 'paused',
-  [baton.UpdateState.UPDATE_COMPLETED]: 'completed',
-  [baton.UpdateState.ROLLBACK_STARTED]: 'rollback_started',
-  [baton.UpdateState.ROLLBACK_PAUSED]: 'rollback_paused',
-  [baton.UpdateState.ROLLBACK_COMPLETED]: 'rollback_completed',
 };
 
 /** `leaderId`: Raft's leader as this manager knows it (the store does not record who leads). */
@@ -73,7 +64,7 @@ export function viewService(s: Stored<'service'>, running: number): ViewService 
     running,
     image: imageText(s.spec?.task),
     ports: portsText(s.endpoint?.ports).split(', ').filter(Boolean),
-    update: UPDATE[s.updateStatus?.state ?? baton.UpdateState.UPDATE_NONE] ?? '',
+    update: updateStateName(s.updateStatus?.state),
   };
 }
 

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { baton, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { requireDocker, dockerCluster, resolveIn, shIn, TEST_IMAGE } from '../lib/docker.js';
+import { requireDocker, dockerCluster, resolveIn, shIn, requireTestImage } from '../lib/docker.js';
 import { freePort } from '../../src/launcher/ports.js';
 
 const COMPOSE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/discovery/compose.yml');
@@ -61,9 +61,7 @@ async function nodeNetworks(docker: Docker, nodeIds: string[]): Promise<string[]
 test('services find each other by name across nodes: VIP, DNSRR and aliases, tasks.<svc>, isolation, forwarding, node loss, stack rm', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  await docker.getImage(TEST_IMAGE).inspect().catch((err: unknown) => {
-    throw new Error(`image ${TEST_IMAGE} missing (scripts/docker-up.sh imports it): ${String(err)}`);
-  });
+  await requireTestImage(docker);
   const upstream = await fakeUpstream();
   const previous = process.env.BATON_DNS_UPSTREAM;
   process.env.BATON_DNS_UPSTREAM = `127.0.0.1:${upstream.port}`;

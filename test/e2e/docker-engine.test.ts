@@ -3,15 +3,13 @@
 // not about the machine.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { demuxLogs, requireDocker, TEST_IMAGE, TEST_LABELS } from '../lib/docker.js';
+import { demuxLogs, requireDocker, TEST_IMAGE, TEST_LABELS, requireTestImage } from '../lib/docker.js';
 
 test('docker engine runs a busybox container and returns its output', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
 
-  await docker.getImage(TEST_IMAGE).inspect().catch((err: unknown) => {
-    throw new Error(`image ${TEST_IMAGE} missing (scripts/docker-up.sh imports it): ${String(err)}`);
-  });
+  await requireTestImage(docker);
 
   const container = await docker.createContainer({
     Image: TEST_IMAGE,

@@ -10,14 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { requireDocker, dockerCluster, shIn, TEST_IMAGE } from '../lib/docker.js';
+import { requireDocker, dockerCluster, shIn, TEST_IMAGE, requireTestImage } from '../lib/docker.js';
 
 test('mounts on Docker: volume kept across docker kill, read-only bind, tmpfs, missing bind source, --mount-add/--mount-rm', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  await docker.getImage(TEST_IMAGE).inspect().catch((err: unknown) => {
-    throw new Error(`image ${TEST_IMAGE} missing (scripts/docker-up.sh imports it): ${String(err)}`);
-  });
+  await requireTestImage(docker);
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
   await waitFor('the node offers docker', () => {

@@ -7,14 +7,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { requireDocker, dockerCluster, TEST_IMAGE, TEST_LABELS } from '../lib/docker.js';
+import { requireDocker, dockerCluster, TEST_IMAGE, TEST_LABELS, requireTestImage } from '../lib/docker.js';
 
 test('volume ls/inspect/rm on Docker: a container volume of baton, in use then removed; a foreign volume untouched', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  await docker.getImage(TEST_IMAGE).inspect().catch((err: unknown) => {
-    throw new Error(`image ${TEST_IMAGE} missing (scripts/docker-up.sh imports it): ${String(err)}`);
-  });
+  await requireTestImage(docker);
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
   await c.join('w1', 'worker', 'm1');

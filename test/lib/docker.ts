@@ -72,6 +72,13 @@ export async function requireDocker(t: SkippableContext): Promise<Docker | undef
   return undefined;
 }
 
+/** Fails (never skips) when the engine lacks the test image: scripts/docker-up.sh imports it. */
+export async function requireTestImage(docker: Docker): Promise<void> {
+  await docker.getImage(TEST_IMAGE).inspect().catch((err: unknown) => {
+    throw new Error(`image ${TEST_IMAGE} missing (scripts/docker-up.sh imports it): ${String(err)}`);
+  });
+}
+
 /**
  * Splits the log buffer of a container created without a TTY: the engine multiplexes stdout
  * and stderr into frames of an 8-byte header (stream type, 3 zero bytes, big-endian length)
