@@ -153,7 +153,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
           } else {
             const spec = acceptServiceSpec(wholeSpec(req.spec));
             // A whole spec without a count keeps the current one (a scale is a change of it).
-            if (!spec.global && spec.replicas == null) spec.replicas = current.spec?.replicas ?? DEFAULT_REPLICAS;
+            if (!spec.global && !isJobSpec(spec) && spec.replicas == null) spec.replicas = current.spec?.replicas ?? DEFAULT_REPLICAS;
             resolveDataReferences(manager.store, spec);
             resolveNetworkReferences(manager.store, spec);
             if ((spec.annotations?.name ?? '') !== (current.spec?.annotations?.name ?? '')) {

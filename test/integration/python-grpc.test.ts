@@ -1,12 +1,14 @@
 // A gRPC client in another language, written against proto/ alone: Debian's python3-grpcio with
-// stubs generated at test time by grpc_tools.protoc. It connects over TCP with the files of
+// stubs generated at test time by Debian's protoc and its gRPC Python plugin (protobuf-compiler,
+// protobuf-compiler-grpc: Debian's python3-grpc-tools bundles a protoc too old for proto3
+// `optional`). It connects over TCP with the files of
 // `baton cert create`, verifying the server by the address it dialled, creates a service, scales
 // it and removes it; with a readonly certificate its write is refused with PERMISSION_DENIED.
 // Without python3-grpcio the test skips, except under CI=true (.ci/run installs it), where it fails.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +18,21 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLIENT = join(ROOT, 'test/fixtures/grpc-python/client.py');
 // Debian's interpreter, where apt-get puts python3-grpcio (another python3 may come first on PATH).
 const PYTHON = process.env.BATON_TEST_PYTHON ?? '/usr/bin/python3';
+const PROTOC = '/usr/bin/protoc';
+const GRPC_PYTHON_PLUGIN = '/usr/bin/grpc_python_plugin';
 
 function python(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(PYTHON, args, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
 }
 
-/** Why python3-grpcio and grpc_tools cannot be used, or undefined when they can. */
+/** Why python3-grpcio, protoc or its gRPC plugin cannot be used, or undefined when they can. */
 function grpcioProblem(): string | undefined {
-  const r = python(['-c', 'import grpc, grpc_tools.protoc']);
-  return r.code === 0 ? undefined : `${PYTHON} cannot import grpc and grpc_tools (apt-get install -y python3-grpcio python3-grpc-tools): ${r.stderr.trim().split('\n').pop() ?? ''}`;
+  for (const tool of [PROTOC, GRPC_PYTHON_PLUGIN]) {
+    if (!existsSync(tool)) return `no ${tool} (apt-get install -y protobuf-compiler protobuf-compiler-grpc)`;
+  }
+  const r = python(['-c', 'import grpc, google.protobuf']);
+  return r.code === 0 ? undefined : `${PYTHON} cannot import grpc (apt-get install -y python3-grpcio): ${r.stderr.trim().split('\n').pop() ?? ''}`;
 }
 
 type Step = { step: string; code?: string; details?: string; services?: string[]; replicas?: number; id?: string };
@@ -44,8 +51,10 @@ test('a Python gRPC client with baton cert create files: admin creates, scales, 
   const work = mkdtempSync(join(tmpdir(), 'baton-python-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
   const stubs = join(work, 'stubs');
-  const gen = python(['-c', 'import os,sys; os.makedirs(sys.argv[1]); from grpc_tools import protoc; sys.exit(protoc.main(["protoc", "-I" + sys.argv[2], "--python_out=" + sys.argv[1], "--grpc_python_out=" + sys.argv[1], sys.argv[2] + "/objects.proto", sys.argv[2] + "/control.proto"]))', stubs, join(ROOT, 'proto')]);
-  assert.equal(gen.code, 0, `grpc_tools.protoc: ${gen.stderr}`);
+  mkdirSync(stubs);
+  const proto = join(ROOT, 'proto');
+  const gen = spawnSync(PROTOC, [`-I${proto}`, `--python_out=${stubs}`, `--grpc_python_out=${stubs}`, `--plugin=protoc-gen-grpc_python=${GRPC_PYTHON_PLUGIN}`, join(proto, 'objects.proto'), join(proto, 'control.proto')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(gen.status, 0, `protoc: ${gen.stderr}`);
 
   const c = BatonCluster.forTest(t, [], { addressPerNode: true });
   await c.form(2, 0);
