@@ -85,6 +85,18 @@ export default defineConfig(
       'no-constant-binary-expression': 'error',
       'no-async-promise-executor': 'error',
       eqeqeq: ['error', 'always', { null: 'ignore' }],
+      // An ES import of the process module reads every export of it, process.stdin included:
+      // that makes standard input a non-blocking stream, and `baton secret create x -` then
+      // fails with EAGAIN reading a pipe. The global `process` has everything.
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'node:process', message: 'use the global process: importing the module opens process.stdin (non-blocking: reads of a pipe fail with EAGAIN)' },
+            { name: 'process', message: 'use the global process: importing the module opens process.stdin (non-blocking: reads of a pipe fail with EAGAIN)' },
+          ],
+        },
+      ],
     },
   },
 );

@@ -1,7 +1,6 @@
 // `baton version` (Docker's shape: a Client part, and a Server part from the manager's Info) and
 // `baton --version` (one line, the client's).
-import { BATON_VERSION, API_VERSION, type BatonClient } from '../client/index.js';
-import { arch, platform, version as nodeVersion } from 'node:process';
+import { BATON_VERSION, API_VERSION, softwareVersion, type BatonClient } from '../client/index.js';
 import { withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 
@@ -14,7 +13,7 @@ function part(title: string, v: { version: string; apiVersion: string; nodeVersi
 }
 
 export async function runVersion(args: GlobalArgs & { format?: string }): Promise<void> {
-  const client = { version: BATON_VERSION, apiVersion: API_VERSION, nodeVersion, os: platform, arch };
+  const client = softwareVersion();
   // The client part prints even when no manager answers, as Docker's does; then the error.
   let server: Awaited<ReturnType<BatonClient['info']>> | undefined;
   let failure: Error | undefined;

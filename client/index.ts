@@ -18,7 +18,7 @@ import { FailoverRpcClient } from './failover.js';
 export { BatonError } from '../rpc/errors.js';
 export type { ControlService } from '../rpc/services.js';
 export { baton } from '../proto/gen/baton.js';
-export { BATON_VERSION, API_VERSION } from '../rpc/version.js';
+export { BATON_VERSION, API_VERSION, softwareVersion } from '../rpc/version.js';
 export type * from './calls.js';
 
 export interface ConnectOptions {

@@ -1,6 +1,5 @@
 // baton's release and its API's version, said by `baton version` (client and server parts) and
 // by the Info call. test/unit/version.test.ts holds BATON_VERSION to package.json's version.
-import { arch, platform, version as nodeVersion } from 'node:process';
 
 export const BATON_VERSION = '0.1.0';
 
@@ -12,5 +11,5 @@ export const API_VERSION = '1.1';
 
 /** This process's software, as Info carries it and `baton version` prints it. */
 export function softwareVersion(): { version: string; apiVersion: string; nodeVersion: string; os: string; arch: string } {
-  return { version: BATON_VERSION, apiVersion: API_VERSION, nodeVersion, os: platform, arch };
+  return { version: BATON_VERSION, apiVersion: API_VERSION, nodeVersion: process.version, os: process.platform, arch: process.arch };
 }
