@@ -29,6 +29,8 @@ const taskCount = Math.floor(num(args.tasks, undefined, 10_000));
 const viewCount = Math.floor(num(args.views, undefined, 5));
 const rounds = Math.max(1, Math.floor(num(args.rounds, undefined, quick ? 1 : 2)));
 const stepS = num(args.step, undefined, 3);
+/** The idle reading (no churn, no views) before the rounds. */
+const idleS = Math.max(5, windowS / 3);
 const outDir = args.out ?? join(projectRoot, 'bench/results');
 const TARGET_PCT = 5;
 
@@ -250,13 +252,22 @@ async function main(): Promise<void> {
     await settle(client);
     process.stdout.write(`store filled and settled in ${cell((performance.now() - t0) / 1000, 1)} s\n`);
 
+    // What the manager spends holding these tasks with neither churn nor views: the floor under both phases.
+    await settle(client);
+    const i0 = cpuTimeMs([pid]) ?? 0;
+    const iw0 = performance.now();
+    await sleep(idleS * 1000);
+    const idle = { wallMs: performance.now() - iw0, cpuMs: (cpuTimeMs([pid]) ?? 0) - i0, cpuPct: 0 };
+    idle.cpuPct = (idle.cpuMs / idle.wallMs) * 100;
+    process.stdout.write(`idle (no churn, no views): manager ${cell(idle.cpuPct, 2)} % of a core over ${cell(idle.wallMs / 1000, 1)} s\n`);
+
     const phases: Phase[] = [];
     for (let r = 0; r < rounds; r++) {
       // Alternating order, so that a drift over time does not land on one side only.
       const order = r % 2 === 0 ? [0, viewCount] : [viewCount, 0];
       for (const v of order) phases.push(await phase(r, v, m1, pid, base, client));
     }
-    report(phases, started, loadStart);
+    report(phases, idle, started, loadStart);
   } finally {
     await cluster.stop(10_000);
     cluster.killProcessTasks();
@@ -265,7 +276,7 @@ async function main(): Promise<void> {
   }
 }
 
-function report(phases: Phase[], started: Date, loadStart: number): void {
+function report(phases: Phase[], idle: { wallMs: number; cpuMs: number; cpuPct: number }, started: Date, loadStart: number): void {
   const none = phases.filter((p) => p.views === 0);
   const some = phases.filter((p) => p.views > 0);
   const pctNone = median(none.map((p) => p.cpuPct));
@@ -284,6 +295,7 @@ function report(phases: Phase[], started: Date, loadStart: number): void {
       ['metric', '0 views', `${viewCount} views`, 'difference'],
       ['manager CPU, % of a core (median of rounds)', cell(pctNone, 2), cell(pctViews, 2), cell(cost, 2)],
       ...phases.map((p) => [`  round ${p.round}, ${p.views} views`, p.views === 0 ? cell(p.cpuPct, 2) : '', p.views > 0 ? cell(p.cpuPct, 2) : '', '']),
+      [`  idle: no churn, no views (${cell(idle.wallMs / 1000, 0)} s)`, cell(idle.cpuPct, 2), '', ''],
       ['bytes sent per view over the window', '0', cell(windowBytes, 0), ''],
       ['  per second', '0', cell(windowBytes / windowS2, 0), ''],
       ['messages per view over the window', '0', cell(median(readings.map((r) => r.windowMessages)), 0), ''],
@@ -302,8 +314,9 @@ function report(phases: Phase[], started: Date, loadStart: number): void {
   const loadEnd = loadavg()[0] ?? 0;
   out.push(`1-min load average: ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end`);
   const file = writeRun(outDir, 'webview', started, machineInfo(), loadavg(), {
-    settings: { tasks: taskCount, views: viewCount, windowS, stepS, rounds, churn: CYCLE, running: RUNNING, pending: CHURN, fillerReplicas: FILLER_REPLICAS, peer: 'the same manager with no view open' },
-    summary: { cpuPctNoViews: pctNone, cpuPctViews: pctViews, viewsCostPct: cost, targetPct: TARGET_PCT, bytesPerViewWindow: windowBytes, bytesPerViewPerS: windowBytes / windowS2, openCpuMs: openCpu },
+    settings: { tasks: taskCount, views: viewCount, windowS, stepS, idleS, rounds, churn: CYCLE, running: RUNNING, pending: CHURN, fillerReplicas: FILLER_REPLICAS, peer: 'the same manager with no view open' },
+    summary: { cpuPctIdle: idle.cpuPct, cpuPctNoViews: pctNone, cpuPctViews: pctViews, viewsCostPct: cost, targetPct: TARGET_PCT, bytesPerViewWindow: windowBytes, bytesPerViewPerS: windowBytes / windowS2, openCpuMs: openCpu },
+    idle,
     phases,
     loadAverage: { start: loadStart, end: loadEnd },
   });
