@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['raft', 'control', 'converge', 'mesh'];
+const BENCHES = ['raft', 'control', 'converge', 'mesh', 'webview'];
 const only = process.env.BENCH_ONLY?.split(',');
 let failed = 0;
 for (const name of BENCHES.filter((b) => !only || only.includes(b))) {
