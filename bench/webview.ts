@@ -1,7 +1,8 @@
 // `npm run bench:webview`: what the web view (README "Web view") costs a manager. One real
 // `baton init` with --http-addr, a store holding ~10,000 tasks, the same bounded churn of
 // `baton service scale` commands twice: once with no view open, once with 5 open views (each a
-// GET /api/state, as the page does at open, then GET /api/events read to the end). The manager's
+// GET /api/state for the state's size (the page itself takes the state from the stream's first
+// message), then GET /api/events read to the end). The manager's
 // CPU over each window (from /proc/<pid>/stat) and the bytes each view received are printed side
 // by side with the difference: the views' cost. There is no Swarm web view to compare with, so
 // the peer is the same manager with no view open.
