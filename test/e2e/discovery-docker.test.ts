@@ -164,5 +164,10 @@ test('services find each other by name across nodes: VIP, DNSRR and aliases, tas
   assert.equal(rm.code, 0, rm.stderr);
   for (const line of ['Removing network app_default', 'Removing network app_private']) assert.ok(rm.stdout.split('\n').includes(line), `"${line}" in:\n${rm.stdout}`);
   const alive = [m1, victim === 'w1' ? w2 : w1];
-  await waitFor('no bridge left on the live nodes', async () => (await nodeNetworks(docker, alive)).length === 0, { timeoutMs: 60_000 });
+  await waitFor('no bridge left on the live nodes', async () => (await nodeNetworks(docker, alive)).length === 0, { timeoutMs: 60_000 }).catch(async (err: unknown) => {
+    // Say what is left and what holds it, for whoever reads a failed run.
+    const left = await Promise.all((await nodeNetworks(docker, alive)).map(async (name) => `${name}: ${Object.values((await docker.getNetwork(name).inspect()).Containers ?? {}).map((x) => x.Name).join(', ') || 'no container'}`));
+    const stacks = c.cli('m1', ['service', 'ls']).stdout.trim();
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; left: ${left.join('; ')}; services: ${stacks}`);
+  });
 });
