@@ -138,6 +138,9 @@ export class RaftNode<R = unknown> {
       listen: opts.listen,
       logger: opts.logger,
       onMessages: (_from: string, msgs: Message[]) => node?.receive(msgs),
+      // A SIGKILLed leader's connections reset at once: campaign now rather than after a
+      // whole election timeout of silence (the core decides whether it was the leader).
+      onPeerLost: (peer: string) => node?.peerLost(peer),
       ...(opts.serverCredentials ? { serverCredentials: opts.serverCredentials } : {}),
       ...(opts.channelCredentials ? { channelCredentials: opts.channelCredentials } : {}),
       ...(opts.channelOptions ? { channelOptions: opts.channelOptions } : {}),
@@ -199,6 +202,13 @@ export class RaftNode<R = unknown> {
   }
 
   /** Campaign now instead of waiting out an election timeout (a node that knows it is alone). */
+  /** The transport saw `peer`'s stream end; if it was the leader, the election starts early. */
+  peerLost(peer: string): void {
+    if (this.stopped) return;
+    this.core.leaderLost(peer);
+    this.schedule();
+  }
+
   campaign(): void {
     this.core.campaign();
     this.schedule();

@@ -206,6 +206,19 @@ export class RawNode {
   }
 
   /** Start an election now (used by tests and by a single-node bootstrap). */
+  /**
+   * The driver saw its connection to `peer` break (reset, refused) while that peer is the leader
+   * this node follows. The leader is taken as gone: the lease in which this node ignores
+   * campaigns ends now, and it campaigns within one randomized election timeout's spread
+   * instead of a whole timeout. Liveness only: a campaign still needs a quorum's pre-votes and
+   * votes, and nodes that still hear from a live leader refuse them, so one broken connection
+   * does not depose a healthy leader.
+   */
+  leaderLost(peer: string): void {
+    if (this.role !== 'follower' || peer === NO_NODE || peer !== this.leader) return;
+    this.electionElapsed = Math.max(this.electionElapsed, this.cfg.electionTick);
+  }
+
   campaign(): void {
     if (this.promotable()) this.startCampaign(false);
   }

@@ -31,6 +31,8 @@ export interface GrpcTransportOptions {
   channelOptions?: grpc.ChannelOptions;
   /** Called with each received batch, in order per sender; `from` is the stream's identity. */
   onMessages: (from: string, msgs: Message[]) => void;
+  /** A peer's stream, once connected, ended: the peer went away or restarted (a leader lost, say). */
+  onPeerLost?: (peer: string) => void;
   /** Per peer; beyond it the oldest queued messages are dropped. Default 4096. */
   maxQueuedMessages?: number;
   /** Soft cap on one MessageBatch (estimated before encoding). Default 1 MiB. */
@@ -170,6 +172,7 @@ export class GrpcTransport {
       backoff: this.backoff,
       counters: this.outCounters,
       logger: this.logger,
+      onLost: this.options.onPeerLost,
     });
     if (old) {
       peer.adopt(old);

@@ -26,6 +26,8 @@ export interface OutboundPeerOptions {
   backoff: BackoffOptions;
   counters: OutboundCounters;
   logger?: Logger | undefined;
+  /** The stream to the peer ended after it had connected: the peer went away (or restarted). */
+  onLost?: ((peerId: string) => void) | undefined;
 }
 
 // Two batches in flight keep the socket busy while the next batch accumulates; more would only
@@ -137,6 +139,7 @@ export class OutboundPeer {
     const log = { peer: this.peerId, address: this.address, code: err?.code, details: err?.details, retryInMs: delay };
     if (wasConnected) this.options.logger?.info(log, 'raft stream to peer ended');
     else this.options.logger?.debug(log, 'raft stream to peer failed');
+    if (wasConnected) this.options.onLost?.(this.peerId);
     this.retryTimer = setTimeout(() => this.open(), delay);
   }
 

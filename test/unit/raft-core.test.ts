@@ -157,6 +157,42 @@ test('losing the leader elects another, and the old one rejoins as follower', ()
   assert.deepEqual(c.data(old.id), ['before', 'after']);
 });
 
+test('a leader whose connections broke is replaced within one election spread, not after a whole timeout', () => {
+  // Without the report: the followers wait out a whole election timeout of silence (10 ticks here).
+  const quiet = elected();
+  quiet.c.down.add(quiet.leader.id);
+  quiet.c.tick(9);
+  assert.equal(quiet.c.leader(), undefined, 'no new leader before an election timeout has passed');
+
+  const { c, leader: old } = elected();
+  const term = old.status().term;
+  c.down.add(old.id);
+  for (const [id, n] of c.nodes) if (id !== old.id) n.leaderLost(old.id);
+  c.tick(10);
+  const next = c.leader();
+  assert.ok(next && next.id !== old.id, 'a follower led within 10 ticks of the report');
+  assert.equal(next.status().term, term + 1, 'one election, no split vote');
+});
+
+test('one follower that lost its connection to a live leader does not depose it', () => {
+  const { c, leader } = elected();
+  const term = leader.status().term;
+  const follower = [...c.nodes.values()].find((n) => n !== leader)!;
+  follower.leaderLost(leader.id);
+  // Reported again and again, as a flapping connection would.
+  for (let i = 0; i < 5; i++) {
+    c.tick(10);
+    follower.leaderLost(leader.id);
+  }
+  assert.equal(c.leader()?.id, leader.id, 'the same leader');
+  assert.equal(leader.status().term, term, 'no new term: the other follower, still in its lease, refused the pre-votes');
+  // Reports about a node that is not the leader change nothing either.
+  const other = [...c.nodes.values()].find((n) => n !== leader && n !== follower)!;
+  follower.leaderLost(other.id);
+  c.tick(30);
+  assert.equal(leader.status().term, term);
+});
+
 test('check-quorum: an isolated leader steps down', () => {
   const { c, leader: old } = elected();
   for (const id of c.nodes.keys()) if (id !== old.id) c.down.add(id);
