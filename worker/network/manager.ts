@@ -49,8 +49,6 @@ export interface NodeNetworksOptions {
   members: (dockerNetwork: string) => Promise<{ name: string; ip: string }[]>;
   /** Port of the DNS servers (53; tests of a non-root setup could move it). */
   dnsPort?: number;
-  /** Port a task's own nameservers (`--dns`) are asked on: 53 (tests may move it). */
-  taskDnsPort?: number;
   logger: Logger;
 }
 
@@ -122,7 +120,7 @@ export class NodeNetworks {
       const id = t.meta?.id ?? '';
       const nets = (t.spec?.networks ?? []).map((n) => n.target ?? '').filter((n) => n !== '');
       if (id !== '') this.tasks.set(id, nets);
-      const resolvers = (t.spec?.container?.dnsConfig?.nameservers ?? []).map((host) => ({ host, port: this.opts.taskDnsPort ?? 53 }));
+      const resolvers = (t.spec?.container?.dnsConfig?.nameservers ?? []).map((host) => ({ host, port: 53 }));
       if (id !== '' && resolvers.length > 0) this.taskResolvers.set(id, resolvers);
       else if (id !== '') this.taskResolvers.delete(id);
     }
