@@ -22,11 +22,12 @@ import { parseConfigRef, parseSecretRef } from './data-refs.js';
 import { healthFromFlags, type HealthFlags } from './health-flags.js';
 import { updateConfigFromFlags, type UpdateConfigFlags } from './update-config-flags.js';
 import { applyContainerCreateFlags, envFromFiles, type ContainerCreateFlags } from './container-flags.js';
+import { applyDnsCreateFlags, type DnsCreateFlags } from './dns-flags.js';
 import { exposeFromFlags, networksFromFlags, parseEndpointMode, type NetworkFlags } from './network-flags.js';
 import { placementFromFlags, type PlacementCreateFlags } from './placement-flags.js';
 import { isJobMode, jobSpecFromFlags, modeFromFlags, type JobFlags } from './job-flags.js';
 
-export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags, JobFlags, ContainerCreateFlags {
+export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags, JobFlags, ContainerCreateFlags, DnsCreateFlags {
   name?: string | undefined;
   replicas?: string | number | undefined;
   mode?: string | undefined;
@@ -155,6 +156,7 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
     rollback: isJobMode(mode) ? null : updateConfigFromFlags(f, 'rollback', undefined, p),
   };
   applyContainerCreateFlags(spec.task!, f, p);
+  applyDnsCreateFlags(spec.task!, f, p);
   // The flags' problems and the spec's (a name, a constraint, an image…) in one line.
   for (const problem of validateServiceSpec(spec)) p.add(problem);
   p.check();

@@ -17,13 +17,14 @@ import { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags, typ
 import { waitForUpdate } from './progress.js';
 import { applyDataRefFlags, type DataRefFlags } from './data-refs.js';
 import { applyContainerUpdateFlags, containerUpdateOptions, shellWords, type ContainerUpdateFlags } from './container-flags.js';
+import { applyDnsUpdateFlags, dnsUpdateOptions, type DnsUpdateFlags } from './dns-flags.js';
 import { networksFromFlags, parseEndpointMode, parseNetworkFlag } from './network-flags.js';
 import { applyPlacementFlags, placementUpdateOptions, type PlacementUpdateFlags } from './placement-flags.js';
 import type { BatonClient } from '../client/index.js';
 
 export { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags };
 
-export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlags, PlacementUpdateFlags, ContainerUpdateFlags {
+export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlags, PlacementUpdateFlags, ContainerUpdateFlags, DnsUpdateFlags {
   service: string;
   image?: string | undefined;
   'env-add'?: string | string[] | undefined;
@@ -186,6 +187,7 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   if (hasAny(f, 'update')) spec.update = updateConfigFromFlags(f, 'update', spec.update, p);
   if (hasAny(f, 'rollback')) spec.rollback = updateConfigFromFlags(f, 'rollback', spec.rollback, p);
   applyContainerUpdateFlags(task, f, p);
+  applyDnsUpdateFlags(task, f, p);
   if (f.force) task.forceUpdate = Number(task.forceUpdate ?? 0) + 1;
   // The flags' problems and the spec's (a name, a constraint, an image…) in one line.
   for (const problem of validateServiceSpec(spec)) p.add(problem);
@@ -255,6 +257,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('restart-window', { type: 'string', requiresArg: true })
             .options(healthOptions)
             .options(containerUpdateOptions)
+            .options(dnsUpdateOptions)
             .option('force', { type: 'boolean', describe: 'replace every task even if nothing changed' })
             .option('resolve-image', { type: 'boolean', default: true, describe: 'check a new image exists before updating (--no-resolve-image skips it)' })
             .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of following the update' })

@@ -14,6 +14,7 @@ import { endpointModeText } from './network-flags.js';
 import { maxPerNodeSuffix, placementCreateOptions, placementText } from './placement-flags.js';
 import { jobColumns, jobModeText } from './job-view.js';
 import { CONTAINER_BOOLEAN_FLAGS, containerCreateOptions, containerHostFlags, containerOptionLines } from './container-flags.js';
+import { dnsCreateOptions, dnsOptionLines } from './dns-flags.js';
 
 export { imageText, portsText };
 
@@ -109,6 +110,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('mount', { type: 'string', requiresArg: true, describe: 'type=volume|bind|tmpfs,source=NAME|/PATH,target=/PATH[,readonly][,volume-opt=K=V][,tmpfs-size=64m] (repeatable)' })
           .options(healthOptions)
           .options(containerCreateOptions)
+          .options(dnsCreateOptions)
           .option('balance', { type: 'string', describe: 'how the routing mesh spreads new connections: round-robin (default) or least-connections' })
           .option('network', { type: 'string', requiresArg: true, describe: 'a network to join: NAME or name=NAME,alias=ALIAS[,alias=...] (repeatable); other services on it reach this one by name' })
           .option('endpoint-mode', { type: 'string', requiresArg: true, describe: 'how the name resolves on its networks: vip (default: one address, balanced by the mesh) or dnsrr (one address per task)' })
@@ -261,6 +263,7 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
     ['Env', (c.env ?? []).join(' ') || undefined],
     ['Healthcheck', healthText(c.healthcheck, task.runtime || DEFAULT_RUNTIME)],
     ...containerOptionLines(task),
+    ...dnsOptionLines(task),
     ['Placement', placementText(task.placement)],
     ['Restart policy', `${['any', 'on-failure', 'none'][r.condition ?? 0]} (delay ${durationText(Number(r.delayMs ?? 0) || DEFAULT_RESTART_DELAY_MS)}, max attempts ${Number(r.maxAttempts ?? 0) || 'unlimited'})`],
     ['Limits', res.limits && (Number(res.limits.memoryBytes) || Number(res.limits.nanoCpus)) ? resourcesText(res.limits) : undefined],

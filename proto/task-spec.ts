@@ -49,3 +49,18 @@ export function serviceTaskKey(service: { readonly spec?: { readonly task?: obje
 export function taskKey(task: { readonly spec?: object | null; readonly endpoint?: object | null }): string {
   return `${taskSpecKey(task.spec)}|${endpointKey(task.endpoint)}`;
 }
+
+/**
+ * True when a task differs from what its service would make now only in the placement
+ * (constraints, preferences, max replicas per node): Swarm's IsTaskDirtyPlacementConstraintsOnly.
+ * Such a task may be brought up to date where it runs, if its node still fits.
+ */
+export function differsOnlyInPlacement(
+  service: { readonly spec?: { readonly task?: { readonly placement?: unknown } | null } | null; readonly endpoint?: object | null },
+  task: { readonly spec?: { readonly placement?: unknown } | null; readonly endpoint?: object | null },
+): boolean {
+  if (endpointKey(service.endpoint) !== endpointKey(task.endpoint)) return false;
+  const wanted = service.spec?.task ?? {};
+  if (taskSpecKey({ placement: wanted.placement ?? null }) === taskSpecKey({ placement: task.spec?.placement ?? null })) return false;
+  return taskSpecKey({ ...wanted, placement: task.spec?.placement ?? null }) === taskSpecKey(task.spec);
+}

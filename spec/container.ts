@@ -80,7 +80,7 @@ export function parseHostEntry(text: string, flag: string): Parsed<string> {
   return ok(`${host}:${ip}`);
 }
 
-function isIpAddress(ip: string): boolean {
+export function isIpAddress(ip: string): boolean {
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
   if (v4) return v4.slice(1).every((n) => Number(n) <= 255 && (n === '0' || !n.startsWith('0')));
   if (!/^[0-9a-fA-F:.]+$/.test(ip) || !ip.includes(':')) return false;
@@ -159,6 +159,10 @@ const DOCKER_ONLY: [string, (c: baton.ContainerSpec.$Properties) => boolean][] =
   ['--ulimit', (c) => (c.ulimits ?? []).length > 0],
   ['--host', (c) => (c.hosts ?? []).length > 0],
   ['--tty', (c) => !!c.tty],
+  // Which resolver a process uses is the node's: a process has no resolv.conf of its own.
+  ['--dns', (c) => (c.dnsConfig?.nameservers ?? []).length > 0],
+  ['--dns-search', (c) => (c.dnsConfig?.search ?? []).length > 0],
+  ['--dns-option', (c) => (c.dnsConfig?.options ?? []).length > 0],
 ];
 
 /**

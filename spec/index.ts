@@ -12,3 +12,4 @@ export * from './mounts.js';
 export * from './display.js';
 export * from './container.js';
 export * from './templates.js';
+export * from './dns.js';

@@ -14,6 +14,7 @@ import { echo } from './parsed.js';
 import { mountProblems } from './mounts.js';
 import { placementProblems } from './placement.js';
 import { containerOptionProblems } from './container.js';
+import { dnsConfigProblems } from './dns.js';
 import * as L from './limits.js';
 
 /** Every problem of a service spec as it arrived (decoded, not yet normalised). */
@@ -199,6 +200,7 @@ function taskSpec(p: Problems, task: baton.TaskSpec.$Properties | null | undefin
   ];
   for (const problem of mountProblems(c.mounts, dataTargets)) p.add(problem);
   for (const problem of containerOptionProblems(c, runtime, task?.logDriver)) p.add(problem);
+  for (const problem of dnsConfigProblems(c.dnsConfig)) p.add(problem);
   for (const which of ['limits', 'reservations'] as const) {
     const r = task?.resources?.[which];
     p.int(`${which} nano_cpus`, r?.nanoCpus, 0, L.MAX_NANO_CPUS, `(${L.MAX_CPUS} CPUs)`);

@@ -1,19 +1,21 @@
 // A Compose service's container options, mapped as Docker's stack deploy maps them onto the
 // service's ContainerSpec (hostname, user, group_add, labels, init, read_only, cap_add/cap_drop,
-// sysctls, ulimits, stop_signal, extra_hosts, tty) and its task's log driver (logging).
+// sysctls, ulimits, stop_signal, extra_hosts, tty, dns, dns_search, dns_opt) and its task's log
+// driver (logging).
 import type { baton } from '../../client/index.js';
 import { labels } from './deploy-section.js';
 import type { Node } from './reader.js';
+import { parseDnsNameserver, parseDnsOption, parseDnsSearch, type Parsed } from '../../spec/index.js';
 
 export const CONTAINER_OPTION_KEYS = [
   'hostname', 'user', 'group_add', 'labels', 'init', 'read_only', 'cap_add', 'cap_drop', 'sysctls',
-  'ulimits', 'stop_signal', 'extra_hosts', 'tty', 'logging',
+  'ulimits', 'stop_signal', 'extra_hosts', 'tty', 'logging', 'dns', 'dns_search', 'dns_opt',
 ];
 
 export interface ContainerOptions {
   container: Pick<
     baton.ContainerSpec.$Properties,
-    'hostname' | 'user' | 'groups' | 'labels' | 'init' | 'readOnly' | 'capabilityAdd' | 'capabilityDrop' | 'sysctls' | 'ulimits' | 'stopSignal' | 'hosts' | 'tty'
+    'hostname' | 'user' | 'groups' | 'labels' | 'init' | 'readOnly' | 'capabilityAdd' | 'capabilityDrop' | 'sysctls' | 'ulimits' | 'stopSignal' | 'hosts' | 'tty' | 'dnsConfig'
   >;
   logDriver: baton.LogDriver.$Properties | undefined;
 }
@@ -38,6 +40,11 @@ export function readContainerOptions(n: Node, namespaceLabel: Record<string, str
       stopSignal: text('stop_signal'),
       hosts: extraHosts(n.child('extra_hosts')),
       tty: flag('tty'),
+      dnsConfig: {
+        nameservers: dnsList(n.child('dns'), parseDnsNameserver),
+        search: dnsList(n.child('dns_search'), parseDnsSearch),
+        options: dnsList(n.child('dns_opt'), parseDnsOption),
+      },
     },
     logDriver: logging(n.child('logging')),
   };
@@ -95,6 +102,15 @@ function ulimits(n: Node): baton.Ulimit.$Properties[] {
       if (soft > hard) v.fail(`has a soft limit (${soft}) above its hard limit (${hard})`);
       return { name, soft, hard };
     });
+}
+
+/** `dns:`, `dns_search:`, `dns_opt:`: a string or a list of them, each checked as the flags are. */
+function dnsList(n: Node, parse: (text: string, flag: string) => Parsed<string>): string[] {
+  const items = n.present && !Array.isArray(n.value) ? [n] : n.items();
+  return items.map((item) => {
+    const parsed = parse(item.text(), 'value');
+    return parsed.ok ? parsed.value : item.fail(`is ${parsed.why}${item.got()}`);
+  });
 }
 
 /** `extra_hosts:` as `host:ip` / `host=ip` items or a `host: ip` mapping → "HOST:IP" lines. */

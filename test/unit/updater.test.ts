@@ -319,3 +319,63 @@ test('--force: an unchanged spec with force_update bumped replaces every task', 
   assert.ok(after.every((id) => !before.includes(id)));
   c.stop();
 });
+
+/** A cluster of nodes a, b, c (zone labels of the same names) running 's' with 3 replicas, one a node. */
+async function zoned(replicas = 3): Promise<Cluster> {
+  const c = await started({}, []);
+  for (const zone of ['a', 'b', 'c']) c.addNode(zone, { labels: { zone } });
+  c.addService('s', 'web', { replicas, env: ['V=1'], update: { parallelism: 1 } });
+  await running(c, 's');
+  return c;
+}
+
+test('a change of placement only: tasks on nodes that still fit are updated where they run (same ids, not stopped), only the others replaced', async () => {
+  const c = await zoned();
+  const before = new Map(c.wanted('s').map((t) => [t.nodeId, t.meta.id]));
+  assert.deepEqual([...before.keys()].sort(), ['a', 'b', 'c'], 'one task a node');
+  c.updateSpec('s', (s) => (s.task!.placement = { constraints: ['node.labels.zone!=c'] }));
+  await c.settle();
+  assert.equal(status(c, 's'), U.UPDATING);
+  for (const node of ['a', 'b']) {
+    const t = c.tasks('s').find((x) => x.meta.id === before.get(node))!;
+    assert.equal(t.desiredState, S.TASK_RUNNING, `the task on ${node} keeps running`);
+    assert.equal(t.status?.state, S.TASK_RUNNING);
+    assert.deepEqual(t.spec?.placement?.constraints, ['node.labels.zone!=c'], `the task on ${node} carries the new spec`);
+  }
+  assert.deepEqual(stopping(c, 's').map((t) => t.meta.id), [before.get('c')], 'only the task on zone c is stopped');
+  await workersAct(c, 's');
+  await c.elapse(5_000);
+  assert.equal(status(c, 's'), U.UPDATE_COMPLETED);
+  const after = c.wanted('s');
+  assert.equal(after.length, 3);
+  assert.ok(after.every((t) => t.nodeId !== 'c'), 'nothing left on zone c');
+  assert.deepEqual(after.map((t) => t.meta.id).filter((id) => id === before.get('a') || id === before.get('b')).length, 2, 'the tasks on a and b are the same ones');
+  c.stop();
+});
+
+test('a change of placement with other changes replaces every task', async () => {
+  const c = await zoned();
+  c.updateSpec('s', (s) => {
+    s.task!.placement = { constraints: ['node.labels.zone!=c'] };
+    s.task!.container!.env = ['V=2'];
+  });
+  await c.settle();
+  assert.equal(stopping(c, 's').length, 1, 'parallelism 1: one old task at a time, whatever its node');
+  assert.equal(c.wanted('s').filter((t) => envOf(t) === 'V=1').length, 2, 'the others wait their turn, unchanged');
+  c.stop();
+});
+
+test('max replicas per node lowered: one task a node kept where it runs, the extra ones replaced', async () => {
+  const c = await started({}, []);
+  for (const zone of ['a', 'b']) c.addNode(zone, { labels: { zone } });
+  c.addService('s', 'web', { replicas: 4, env: ['V=1'], update: { parallelism: 0 } });
+  await running(c, 's');
+  const perNode = (ts: Stored<'task'>[]): Record<string, number> => Object.fromEntries(['a', 'b'].map((n) => [n, ts.filter((t) => t.nodeId === n).length]));
+  assert.deepEqual(perNode(c.wanted('s')), { a: 2, b: 2 });
+  c.updateSpec('s', (s) => (s.task!.placement = { constraints: [], maxReplicas: 1 }));
+  await c.settle();
+  const kept = c.tasks('s').filter((t) => t.desiredState === S.TASK_RUNNING && t.spec?.placement?.maxReplicas === 1 && t.status?.state === S.TASK_RUNNING);
+  assert.deepEqual(perNode(kept), { a: 1, b: 1 }, 'one task a node brought up to date in place');
+  assert.deepEqual(perNode(stopping(c, 's')), { a: 1, b: 1 }, 'the one beyond the limit on each node is replaced');
+  c.stop();
+});

@@ -60,6 +60,10 @@ export function containerOptions(task: baton.Task.$Properties, context: Template
   if (c.stopSignal) o.stopSignal = c.stopSignal;
   if ((c.hosts ?? []).length > 0) o.extraHosts = [...c.hosts!];
   if (c.tty) o.tty = true;
+  const dns = c.dnsConfig;
+  if ((dns?.nameservers ?? []).length > 0) o.dnsNameservers = [...dns!.nameservers!];
+  if ((dns?.search ?? []).length > 0) o.dnsSearch = [...dns!.search!];
+  if ((dns?.options ?? []).length > 0) o.dnsOptions = [...dns!.options!];
   const log = task.spec?.logDriver;
   if (log && (log.name || Object.keys(log.options ?? {}).length > 0)) o.logDriver = { name: log.name ?? '', options: { ...log.options } };
   return Object.keys(o).length > 0 ? o : undefined;

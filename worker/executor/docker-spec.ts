@@ -116,7 +116,7 @@ export function createOptions(
       // before the start. No aliases on purpose: Docker's embedded DNS would answer a service
       // name with a local container's address instead of forwarding it to the node's resolver.
       ...(first ? { NetworkMode: first.dockerNetwork } : {}),
-      ...(spec.dns && spec.dns.length > 0 ? { Dns: spec.dns } : {}),
+      ...dnsOptions(spec.dns, o),
       Mounts: [...taskMounts(spec), ...fileMounts(spec)],
       // The orchestrator restarts tasks (as new tasks); Docker restarting them would hide exits.
       RestartPolicy: { Name: 'no' },
@@ -128,6 +128,20 @@ export function createOptions(
       ...hostOptions(o),
     },
   };
+}
+
+/**
+ * Who the container asks: on baton networks baton's resolver alone (service discovery), which
+ * forwards the task's other names to the task's --dns; off them the task's --dns as given.
+ * Search domains and options go to the container's resolv.conf either way.
+ */
+function dnsOptions(baton: string[] | undefined, o: ContainerOptions): Docker.HostConfig {
+  const h: Docker.HostConfig = {};
+  const nameservers = baton && baton.length > 0 ? baton : (o.dnsNameservers ?? []);
+  if (nameservers.length > 0) h.Dns = nameservers;
+  if (o.dnsSearch && o.dnsSearch.length > 0) h.DnsSearch = o.dnsSearch;
+  if (o.dnsOptions && o.dnsOptions.length > 0) h.DnsOptions = o.dnsOptions;
+  return h;
 }
 
 /** The HostConfig part of Docker's container options (`--read-only`, `--cap-add`, `--ulimit`…). */

@@ -80,6 +80,14 @@ export interface ContainerOptions {
   /** HOST:IP lines for /etc/hosts. */
   extraHosts?: string[];
   tty?: boolean;
+  /**
+   * The task's own DNS (`--dns`, `--dns-search`, `--dns-option`). The nameservers are the
+   * container's only off baton networks; on them the container asks baton's resolver
+   * (TaskRunSpec.dns), which forwards to these (worker/network/manager.ts).
+   */
+  dnsNameservers?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
   logDriver?: { name: string; options: Record<string, string> };
 }
 

@@ -47,6 +47,12 @@ export interface DnsServerOptions {
   port?: number;
   lookup: DnsLookup;
   upstreams: readonly Upstream[];
+  /**
+   * The asker's own resolvers, when it has some (a task's `--dns`): its forwarded names go to
+   * them instead of `upstreams`, as Docker's embedded DNS forwards to a container's --dns.
+   * Called after `lookup` for the same address, so what lookup learnt about the asker is known.
+   */
+  upstreamsFor?: (from: string) => readonly Upstream[] | undefined;
   logger: Logger;
   /** How long one upstream may take to answer one query (2 s unless given). */
   forwardTimeoutMs?: number;
@@ -89,6 +95,7 @@ export class DnsServer {
   private readonly tcpIdleTimeoutMs: number;
   private readonly maxTcpConnections: number;
   private upstreamList: readonly Upstream[] = [];
+  private readonly upstreamsFor: ((from: string) => readonly Upstream[] | undefined) | undefined;
   private udp: UdpSocket | undefined;
   private tcp: Server | undefined;
   private readonly connections = new Set<Socket>();
@@ -107,6 +114,7 @@ export class DnsServer {
     this.tcpIdleTimeoutMs = opts.tcpIdleTimeoutMs ?? 10_000;
     this.maxTcpConnections = opts.maxTcpConnections ?? 128;
     this.upstreams = opts.upstreams;
+    this.upstreamsFor = opts.upstreamsFor;
   }
 
   /** The port both listeners are bound to (after listen()). */
@@ -124,9 +132,13 @@ export class DnsServer {
    * third.
    */
   set upstreams(list: readonly Upstream[]) {
+    this.upstreamList = this.usable(list);
+  }
+
+  private usable(list: readonly Upstream[]): Upstream[] {
     const usable = list.filter((u) => isIP(u.host) !== 0 && Number.isInteger(u.port) && u.port > 0 && u.port < 65536);
     if (usable.length < list.length) this.logger.warn({ upstreams: list }, 'DNS upstreams that are not an IP address and port are ignored');
-    this.upstreamList = usable.slice(0, MAX_UPSTREAMS).map((u) => ({ host: u.host, port: u.port }));
+    return usable.slice(0, MAX_UPSTREAMS).map((u) => ({ host: u.host, port: u.port }));
   }
 
   get counters(): Readonly<DnsCounters> {
@@ -375,7 +387,9 @@ export class DnsServer {
     };
     if (this.inFlight >= this.maxInFlight) return servfail(`${this.inFlight} queries already in flight`);
     // Never to ourselves: that would loop until the in-flight limit is reached.
-    const upstreams = this.upstreamList.filter((u) => !(u.host === this.address && u.port === this.boundPort));
+    const own = this.upstreamsFor?.(from);
+    const chosen = own !== undefined && own.length > 0 ? this.usable(own) : this.upstreamList;
+    const upstreams = chosen.filter((u) => !(u.host === this.address && u.port === this.boundPort));
     this.inFlight++;
     try {
       const result = await forwardQuery(packet, upstreams, transport, { timeoutMs: this.forwardTimeoutMs, signal: this.stopping.signal });

@@ -83,6 +83,8 @@ export class NodeNetworks {
   private table: baton.MeshService.$Properties[] = [];
   /** This node's tasks (not removed), with the networks each joins. */
   private readonly tasks = new Map<string, string[]>();
+  /** This node's tasks that have nameservers of their own (`--dns`): where their other names go. */
+  private readonly taskResolvers = new Map<string, Upstream[]>();
   private readonly local = new Map<string, LocalNetwork>();
   private book: AddressBook = {};
   private bookLoaded = false;
@@ -111,14 +113,21 @@ export class NodeNetworks {
   apply(msg: baton.SessionMessage.$Properties): void {
     if (msg.full) {
       this.tasks.clear();
+      this.taskResolvers.clear();
       this.fullSeen = true;
     }
     for (const t of msg.tasks ?? []) {
       const id = t.meta?.id ?? '';
       const nets = (t.spec?.networks ?? []).map((n) => n.target ?? '').filter((n) => n !== '');
       if (id !== '') this.tasks.set(id, nets);
+      const resolvers = (t.spec?.container?.dnsConfig?.nameservers ?? []).map((host) => ({ host, port: 53 }));
+      if (id !== '' && resolvers.length > 0) this.taskResolvers.set(id, resolvers);
+      else if (id !== '') this.taskResolvers.delete(id);
     }
-    for (const id of msg.removed ?? []) this.tasks.delete(id);
+    for (const id of msg.removed ?? []) {
+      this.tasks.delete(id);
+      this.taskResolvers.delete(id);
+    }
     if (msg.meshSet) {
       this.table = (msg.mesh ?? []).filter((s) => (s.networks?.length ?? 0) > 0);
       // A network leaves the table when no service joins it any more, but the node's old tasks
@@ -258,6 +267,7 @@ export class NodeNetworks {
           ...(this.opts.dnsPort !== undefined ? { port: this.opts.dnsPort } : {}),
           lookup: this.lookupFor(l.id),
           upstreams: await this.opts.upstreams(),
+          upstreamsFor: (from) => this.resolversOf(from),
           logger: this.opts.logger,
         });
         try {
@@ -504,6 +514,16 @@ export class NodeNetworks {
       if (searched || key.startsWith('tasks.') || nets.every((n) => this.networks.get(n)?.spec?.internal === true)) return 'nxdomain';
       return undefined;
     };
+  }
+
+  /**
+   * The nameservers of the task that owns address `from` (its `--dns`), where the names it asks
+   * that are not ours go; undefined for a task without any, or an address of no known task.
+   * lookup() has just refreshed the owners for this address if it was unknown.
+   */
+  resolversOf(from: string): Upstream[] | undefined {
+    const task = this.owners.get(from);
+    return task === undefined ? undefined : this.taskResolvers.get(task);
   }
 
   /**

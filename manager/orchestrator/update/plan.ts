@@ -23,6 +23,7 @@ import type { TaskWrites } from '../../reconcile/writes.js';
 import { activePolicy, isRolling, isRollingBack, type Policy } from './config.js';
 import { REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isUpToDate } from '../../reconcile/fresh.js';
 import { rolledBack } from './start.js';
+import { updatePlacementInPlace } from './in-place.js';
 
 const S = baton.TaskState;
 const U = baton.UpdateState;
@@ -218,6 +219,10 @@ export function planUpdate(ctx: UpdateContext): UpdateStep {
     }
     return {};
   }
+
+  // Tasks that only have to accept a new placement are rewritten first; the next pass (their
+  // writes wake it) sees them current and replaces only the tasks that no longer fit.
+  if (updatePlacementInPlace(ctx) > 0) return {};
 
   const policy = activePolicy(service);
   const rollingBack = isRollingBack(service);
