@@ -1,18 +1,20 @@
 // `baton service create|ls|ps|inspect|scale|logs|rm` (update and rollback: ./service-update.ts).
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
-import { numeric, withClient, type GlobalArgs } from './context.js';
+import { numeric, repeated, withClient, type GlobalArgs } from './context.js';
 import { bytesText, durationText, json, listOptions, print, printedIdsOrJson, table } from './output.js';
 import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.js';
 import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS, mountTypeName } from '../spec/index.js';
 import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
-import { healthSuffix, taskStateName } from './task-state.js';
 import { imageText, portsText } from '../spec/index.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
 import { maxPerNodeSuffix, placementCreateOptions, placementText } from './placement-flags.js';
 import { jobColumns, jobModeText } from './job-view.js';
+import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
+import { formatOptions, printList, renderInspect, renderList, type ListArgs } from './list-format.js';
+import { parseTaskFilters, printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { CONTAINER_BOOLEAN_FLAGS, containerCreateOptions, containerHostFlags, containerOptionLines } from './container-flags.js';
 
 export { imageText, portsText };
@@ -21,32 +23,12 @@ export function serviceObject(s: baton.Service.$Properties): Record<string, unkn
   return baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true });
 }
 
-export function taskObject(t: baton.Task.$Properties): Record<string, unknown> {
-  return baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true });
-}
-
-export function ago(ms: number): string {
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'} ago`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} minute${m === 1 ? '' : 's'} ago`;
-  const h = Math.round(m / 60);
-  return `${h} hour${h === 1 ? '' : 's'} ago`;
-}
+export { ago, taskObject } from './task-object.js';
 
 /** What `service ls` (and `stack services`) prints: one row per service, replicas running/desired. */
 export function serviceTable(services: baton.Service.$Properties[], tasks: baton.Task.$Properties[]): string {
-  const rows = services.map((s) => {
-    const wanted = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
-    const running = wanted.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
-    const desired = s.spec?.global ? wanted.length : Number(s.spec?.replicas ?? 0);
-    const job = jobColumns(s, tasks);
-    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', job?.mode ?? (s.spec?.global ? 'global' : 'replicated'), job?.replicas ?? `${running}/${desired}${maxPerNodeSuffix(s.spec?.task?.placement)}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
-  });
-  return table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows);
+  return renderList({}, services, serviceView(tasks, serviceObject));
 }
-
-/** The IMAGE column: the image, or the command of a process-runtime task. */
 
 async function tasksOf(client: BatonClient, service: string): Promise<baton.Task.$Properties[]> {
   return await client.list('ListTasks', { serviceId: service });
@@ -129,41 +111,27 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           if (!args.detach) await waitForConvergence(client, id, args.quiet ?? false);
         }),
     )
-    .command<GlobalArgs & { quiet?: boolean; format?: string }>(
+    .command<GlobalArgs & ListArgs & { filter?: string | string[] }>(
       ['ls', 'list'],
       'List services',
-      (c) => listOptions(c),
-      (args) =>
-        withClient(args, async (client) => {
-          const services = await client.list('ListServices');
-          if (printedIdsOrJson(args, services, serviceObject)) return;
-          print(serviceTable(services, await client.list('ListTasks')));
-        }),
+      (c) => formatOptions(c).option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'id=, name=, label=K[=V], mode=replicated|global|replicated-job|global-job (repeatable)' }),
+      (args) => {
+        const filters = parseServiceFilters(repeated(args.filter));
+        return withClient(args, async (client) => {
+          const services = filterServices(await client.list('ListServices'), filters);
+          const tasks = args.quiet || args.format === 'json' ? [] : await client.list('ListTasks');
+          printList(args, services, serviceView(tasks, serviceObject));
+        });
+      },
     )
-    .command<GlobalArgs & { service: string; quiet?: boolean; format?: string }>(
+    .command<GlobalArgs & TaskListArgs & { service: string }>(
       'ps <service>',
       'List the tasks of a service',
-      (c) => listOptions(c.positional('service', { type: 'string', demandOption: true })),
-      (args) =>
-        withClient(args, async (client) => {
-          const tasks = await tasksOf(client, args.service);
-          tasks.sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0) || Number(b.meta?.createdAt ?? 0) - Number(a.meta?.createdAt ?? 0));
-          if (printedIdsOrJson(args, tasks, taskObject)) return;
-          const nodes = await client.list('ListNodes');
-          const host = (id: string): string => nodes.find((n) => n.meta?.id === id)?.description?.hostname ?? id;
-          const seen = new Set<string>();
-          const rows = tasks.map((t) => {
-            const name = t.annotations?.name ?? '';
-            // Docker's convention: history of a slot is shown indented under its current task.
-            const shown = seen.has(name) ? ` \\_ ${name}` : name;
-            seen.add(name);
-            const status = t.status ?? {};
-            const current = `${capitalizeState(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`;
-            const error = status.err || (status.state === baton.TaskState.TASK_PENDING ? status.message ?? '' : '');
-            return [t.meta?.id ?? '', shown, t.nodeId ? host(t.nodeId) : '', capitalizeState(taskStateName(t.desiredState)), current, error];
-          });
-          print(table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows));
-        }),
+      (c) => taskListOptions(c.positional('service', { type: 'string', demandOption: true })),
+      (args) => {
+        parseTaskFilters(args);
+        return withClient(args, async (client) => printTasks(client, args, await tasksOf(client, args.service)));
+      },
     )
     .command<GlobalArgs & { services: string[]; pretty?: boolean }>(
       'inspect <services..>',
@@ -311,8 +279,4 @@ function resourcesText(r: baton.Resources.$Properties): string {
 
 function fileMode(mode: number | null | undefined): string {
   return `0${(mode || 0o444).toString(8)}`;
-}
-
-function capitalizeState(s: string): string {
-  return s ? s[0]!.toUpperCase() + s.slice(1) : s;
 }
