@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { numeric, repeated, withClient, type GlobalArgs } from './context.js';
-import { bytesText, durationText, json, listOptions, print, printedIdsOrJson, table } from './output.js';
+import { bytesText, durationText, print } from './output.js';
 import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.js';
 import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS, mountTypeName } from '../spec/index.js';
 import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
@@ -14,6 +14,7 @@ import { maxPerNodeSuffix, placementCreateOptions, placementText } from './place
 import { jobColumns, jobModeText } from './job-view.js';
 import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
 import { formatOptions, printList, renderInspect, renderList, type ListArgs } from './list-format.js';
+import { parseSince, timestampText } from './log-options.js';
 import { parseTaskFilters, printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { CONTAINER_BOOLEAN_FLAGS, containerCreateOptions, containerHostFlags, containerOptionLines } from './container-flags.js';
 
@@ -133,15 +134,15 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         return withClient(args, async (client) => printTasks(client, args, await tasksOf(client, args.service)));
       },
     )
-    .command<GlobalArgs & { services: string[]; pretty?: boolean }>(
+    .command<GlobalArgs & { services: string[]; pretty?: boolean; format?: string }>(
       'inspect <services..>',
-      'Show services in detail (JSON, or --pretty)',
-      (c) => c.positional('services', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }),
+      "Show services in detail (JSON, --pretty, or --format '{{.Spec.Name}}')",
+      (c) => c.positional('services', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }).option('format', { alias: 'f', type: 'string', requiresArg: true, describe: 'json (default) or a Go template' }),
       (args) =>
         withClient(args, async (client) => {
           const out = [];
           for (const ref of args.services) out.push(await client.control.call('GetService', { id: ref }));
-          if (!args.pretty) return print(json(out.map(serviceObject)));
+          if (!args.pretty) return print(renderInspect(args.format, out.map(serviceObject)));
           // The spec holds network ids; --pretty shows names, as Docker's does.
           const joined = out.some((s) => (s.spec?.task?.networks ?? []).length > 0);
           const names = new Map((joined ? await client.listNetworks() : []).map((n) => [n.meta?.id ?? '', n.spec?.annotations?.name ?? '']));
@@ -173,23 +174,27 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           if (!args.detach) for (const { ref } of targets) await waitForConvergence(client, ref, false);
         }),
     )
-    .command<GlobalArgs & { service: string; follow?: boolean; tail?: number }>(
+    .command<GlobalArgs & { service: string; follow?: boolean; tail?: number; timestamps?: boolean; since?: string }>(
       'logs <service>',
       "Show the output of a service's tasks",
       (c) =>
         c
           .positional('service', { type: 'string', demandOption: true })
           .option('follow', { alias: 'f', type: 'boolean', describe: 'keep streaming' })
-          .option('tail', { alias: 'n', type: 'string', requiresArg: true, coerce: numeric('--tail'), describe: 'only the last N lines of each task' }),
+          .option('tail', { alias: 'n', type: 'string', requiresArg: true, coerce: numeric('--tail'), describe: 'only the last N lines of each task' })
+          .option('timestamps', { alias: 't', type: 'boolean', describe: 'show an RFC3339Nano time before each line' })
+          .option('since', { type: 'string', requiresArg: true, describe: 'only lines since a time (2026-01-02T15:04:05Z) or a duration back (10m)' }),
       (args) =>
         withClient(args, async (client) => {
           if (args.tail !== undefined && (!Number.isInteger(args.tail) || args.tail < 0)) {
             throw new BatonError('INVALID_ARGUMENT', `bad --tail ${String(args.tail)} (want a whole number of lines >= 0)`);
           }
+          const since = args.since === undefined ? 0 : parseSince(args.since);
           const nodes = await client.list('ListNodes');
           const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
           for await (const line of client.serviceLogs({ service: args.service, follow: args.follow ?? false, tail: args.tail ?? 0 })) {
-            const prefix = `${line.taskName ?? ''}@${host.get(line.nodeId ?? '') || line.nodeId} | `;
+            if (Number(line.timestamp ?? 0) < since) continue;
+            const prefix = `${args.timestamps ? `${timestampText(Number(line.timestamp ?? 0))} ` : ''}${line.taskName ?? ''}@${host.get(line.nodeId ?? '') || line.nodeId} | `;
             const text = Buffer.from(line.data ?? new Uint8Array(0)).toString('utf8');
             const out = line.stderr ? process.stderr : process.stdout;
             for (const l of text.split('\n').filter((x, i, all) => x !== '' || i < all.length - 1)) out.write(`${prefix}${l}\n`);
