@@ -50,7 +50,8 @@ export function infoObject(info: baton.ClusterInfo.$Properties, nodes: baton.Nod
     Runtimes: Object.fromEntries((d.runtimes ?? []).map((r) => [r, {}])),
     Swarm: {
       NodeID: info.nodeId ?? '',
-      NodeAddr: self?.status?.addr ?? '',
+      // Docker's Node Address is the IP alone.
+      NodeAddr: (self?.status?.addr ?? '').replace(/:\d+$/, ''),
       LocalNodeState: 'active',
       ControlAvailable: self?.role === baton.NodeRole.MANAGER,
       Error: '',
@@ -61,7 +62,8 @@ export function infoObject(info: baton.ClusterInfo.$Properties, nodes: baton.Nod
         ID: info.clusterId ?? '',
         Spec: {
           Name: spec.annotations?.name || 'default',
-          Dispatcher: { HeartbeatPeriod: Number(spec.heartbeatPeriodMs ?? 0) * 1e6, HeartbeatGrace: Number(spec.heartbeatGrace ?? 0) },
+          // Unset is the default (objects.proto): 1s, 3 periods.
+          Dispatcher: { HeartbeatPeriod: (Number(spec.heartbeatPeriodMs ?? 0) || 1000) * 1e6, HeartbeatGrace: Number(spec.heartbeatGrace ?? 0) || 3 },
           CAConfig: { NodeCertExpiry: Number(spec.nodeCertExpiryMs ?? 0) * 1e6 },
         },
       },

@@ -55,8 +55,8 @@ export function nodePsCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         const refs = repeated(args.nodes).length > 0 ? repeated(args.nodes) : ['self'];
         const ids: string[] = [];
         for (const ref of refs) {
-          if (ref === 'self') ids.push((await client.control.call('Info', {})).nodeId ?? '');
-          else ids.push((await client.control.call('GetNode', { id: ref })).meta?.id ?? ref);
+          const id = ref === 'self' ? (await client.control.call('Info', {})).nodeId ?? ref : ref;
+          ids.push((await client.control.call('GetNode', { id })).meta?.id ?? id);
         }
         const tasks = [];
         for (const nodeId of new Set(ids)) tasks.push(...(await client.list('ListTasks', { nodeId })));

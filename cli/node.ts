@@ -29,7 +29,9 @@ function managerStatus(n: baton.Node.$Properties): string {
 }
 
 async function getNode(client: BatonClient, ref: string): Promise<baton.Node.$Properties> {
-  return client.control.call('GetNode', { id: ref });
+  // `self`, as Docker's: the node the CLI talks to.
+  const id = ref === 'self' ? (await client.control.call('Info', {})).nodeId ?? ref : ref;
+  return client.control.call('GetNode', { id });
 }
 
 async function updateSpec(client: BatonClient, ref: string, change: (spec: baton.NodeSpec.$Properties) => void): Promise<baton.Node.$Properties> {
