@@ -48,6 +48,8 @@ export function parseServiceFilters(words: readonly string[]): ParsedFilters {
   return parseFilters(words, Object.keys(SERVICE_FILTERS), { mode: oneOf('mode', ['replicated', 'global', 'replicated-job', 'global-job']) });
 }
 
+/** The services the filters keep, by name as Docker lists them. */
 export function filterServices(services: Service[], filters: ParsedFilters): Service[] {
-  return filters.apply(services, SERVICE_FILTERS);
+  const name = (s: Service): string => s.spec?.annotations?.name ?? '';
+  return filters.apply(services, SERVICE_FILTERS).sort((a, b) => name(a).localeCompare(name(b)));
 }

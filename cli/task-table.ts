@@ -20,13 +20,14 @@ const ERROR_LENGTH = 30;
 
 export interface TaskListArgs extends ListArgs {
   filter?: string | string[] | undefined;
-  'no-trunc'?: boolean | undefined;
+  /** false with --no-trunc (yargs reads --no-X as X=false). */
+  trunc?: boolean | undefined;
 }
 
 export function taskListOptions<T>(y: Argv<T>) {
   return formatOptions(y)
     .option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'id=, name=, node=, label=, desired-state=running|shutdown|accepted (repeatable)' })
-    .option('no-trunc', { type: 'boolean', describe: 'do not truncate ids and errors' });
+    .option('trunc', { type: 'boolean', default: true, describe: '--no-trunc: full ids and errors' });
 }
 
 export const TASK_HEADERS: Record<string, string> = {
@@ -130,5 +131,5 @@ export async function printTasks(client: BatonClient, args: TaskListArgs, tasks:
   const filters = parseTaskFilters(args);
   const [nodes, info] = await Promise.all([client.list('ListNodes'), client.control.call('Info', {})]);
   const shown = sortTasks(filters.apply(tasks, taskFilterKeys(nodes, info.nodeId ?? '')));
-  printList(args, shown, taskView(shown, nodes, !args['no-trunc']));
+  printList(args, shown, taskView(shown, nodes, args.trunc !== false));
 }
