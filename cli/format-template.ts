@@ -34,7 +34,9 @@ export function goText(v: Value): string {
     const entries = Object.entries(v as Record<string, Value>).sort(([a], [b]) => a.localeCompare(b));
     return `map[${entries.map(([k, x]) => `${k}:${goText(x)}`).join(' ')}]`;
   }
-  return String(v);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return typeof v;
 }
 
 /** Docker's escapes of a format typed in a shell: a literal backslash-t is a tab. */

@@ -28,7 +28,7 @@ test('CLI habits: hostnames, ps columns, filters, templates, node ps, info, logs
   // --hostname is the node's name everywhere.
   assert.equal(cli(['node', 'inspect', '--format', '{{.Description.Hostname}}', 'self']).trim(), 'manager-1');
   assert.equal(cli(['node', 'inspect', '--format', '{{.ID}}', 'worker-1']).trim(), nodeIdOf(c.get('w1')));
-  assert.equal(JSON.parse(cli(['node', 'inspect', '--format', 'json', 'self']))[0].meta.id, m1);
+  assert.equal((JSON.parse(cli(['node', 'inspect', '--format', 'json', 'self'])) as { meta: { id: string } }[])[0]!.meta.id, m1);
   const badName = baton(['init', '--hostname', 'bad name', '--data-dir', '/nonexistent/never']);
   assert.equal(badName.code, 1);
   assert.match(badName.stderr, /^Error: bad --hostname "bad name" \(want letters, digits, '\.', '-' or '_', at most 63\)\n$/);
@@ -63,7 +63,7 @@ test('CLI habits: hostnames, ps columns, filters, templates, node ps, info, logs
   const tableOut = cli(['service', 'ls', '--format', 'table {{.Name}}\\t{{.Replicas}}']).trim().split('\n');
   assert.match(tableOut[0]!, /^NAME\s+REPLICAS$/);
   assert.match(tableOut[1]!, /^quiet\s+2\/2$/);
-  assert.equal(JSON.parse(cli(['service', 'ls', '--filter', 'name=talk', '--format', '{{json .}}'])).Name, 'talk');
+  assert.equal((JSON.parse(cli(['service', 'ls', '--filter', 'name=talk', '--format', '{{json .}}'])) as { Name: string }).Name, 'talk');
   assert.equal(cli(['service', 'inspect', '--format', '{{.Spec.Name}} {{.Spec.Replicas}}', 'talk']).trim(), 'talk 2');
   assert.equal(refused(['service', 'ls', '--format', '{{nope .Name}}']), 'Error: template parsing error: template: :1: function "nope" not defined');
   assert.match(refused(['service', 'ls', '--format', '{{.Nope}}']), /can't evaluate field Nope/);
@@ -85,7 +85,7 @@ test('CLI habits: hostnames, ps columns, filters, templates, node ps, info, logs
   assert.match(info, /\n  Dispatcher:\n   Heartbeat Period: 1 second\n   Heartbeat Grace: 3 periods\n[^]*\n  Node Address: [\d.]+\n  Manager Addresses:\n   \S+:\d+\n/);
   assert.match(info, /\n CPUs: \d+\n Total Memory: [\d.]+\wiB\n Name: manager-1\n/);
   assert.equal(infoCli(['--format', '{{.Swarm.NodeID}} {{.Swarm.Nodes}}']).trim(), `${m1} 2`);
-  assert.equal(JSON.parse(infoCli(['--format', 'json'])).Swarm.ControlAvailable, true);
+  assert.equal((JSON.parse(infoCli(['--format', 'json'])) as { Swarm: { ControlAvailable: boolean } }).Swarm.ControlAvailable, true);
 
   // logs --timestamps and --since.
   await waitFor('both replicas said hello', () => cli(['service', 'logs', 'talk']).split('\n').filter((l) => l.includes('hello from')).length === 2);
