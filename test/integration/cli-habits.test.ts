@@ -68,6 +68,12 @@ test('CLI habits: hostnames, ps columns, filters, templates, node ps, info, logs
   assert.equal(refused(['service', 'ls', '--format', '{{nope .Name}}']), 'Error: template parsing error: template: :1: function "nope" not defined');
   assert.match(refused(['service', 'ls', '--format', '{{.Nope}}']), /can't evaluate field Nope/);
 
+  // network/secret/config ls take templates too.
+  cli(['network', 'create', 'backnet']);
+  assert.equal(cli(['network', 'ls', '--filter', 'name=backnet', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']).trim(), 'backnet overlay swarm');
+  assert.match(cli(['network', 'ls', '--filter', 'name=backnet', '--format', 'table {{.ID}}\\t{{.Name}}']).split('\n')[0]!, /^NETWORK ID\s+NAME$/);
+  assert.equal(cli(['config', 'ls', '--format', '{{.Name}}']), '', 'no configs: nothing printed');
+
   // node ps: self by default, or named nodes; service ps's columns and filters.
   const selfTasks = cli(['node', 'ps', '--format', '{{.Name}} {{.Node}}']).trim().split('\n').sort();
   assert.ok(selfTasks.length >= 2 && selfTasks.every((l) => l.endsWith(' manager-1')), selfTasks.join('|'));
