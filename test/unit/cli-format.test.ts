@@ -97,8 +97,8 @@ test('filters: unknown keys refused in one line as Docker words them; OR within 
   const names = (words: string[]): string[] => filterServices(services, parseServiceFilters(words)).map((s) => s.spec?.annotations?.name ?? '');
   assert.deepEqual(names(['name=w']), ['web', 'worker'], 'name is a prefix, as swarm names');
   assert.deepEqual(names(['id=ab', 'mode=global']), ['worker']);
-  assert.deepEqual(names(['label=tier=front', 'label=tier=back']), ['web', 'db']);
-  assert.deepEqual(names(['label=tier']), ['web', 'db']);
+  assert.deepEqual(names(['label=tier=front', 'label=tier=back']), ['db', 'web'], 'by name, as Docker lists them');
+  assert.deepEqual(names(['label=tier']), ['db', 'web']);
 });
 
 test('service ps rows: ids cut to 12, errors cut to 30 and quoted, history under its slot with \\_', () => {
