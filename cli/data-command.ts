@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { BatonError, type BatonClient } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
-import { json, print, table } from './output.js';
-import { ago } from './service.js';
+import { json, print } from './output.js';
+import { ago } from './task-object.js';
+import { printList } from './list-format.js';
 import { MAX_DATA_BYTES } from '../spec/index.js';
 
 export type DataKind = 'secret' | 'config';
@@ -124,16 +125,22 @@ export function dataCommand(kind: DataKind, y: Argv<GlobalArgs>): Argv<GlobalArg
       (c) =>
         c
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'only IDs' })
-          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' })
+          .option('format', { type: 'string', requiresArg: true, describe: "table (default), json, or a Go template: '{{.ID}} {{.Name}}'" })
           .option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'id=PREFIX, name=N, label=K[=V] (repeatable)' }),
       (args) =>
         withClient(args, async (client) => {
           const list = await api.list(client, parseFilters(repeated(args.filter)));
           list.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
-          if (args.quiet) return print(list.map((o) => o.meta?.id ?? '').join('\n'));
-          if (args.format === 'json') return print(json(list.map((o) => inspectObject(kind, o))));
-          const rows = list.map((o) => [o.meta?.id ?? '', o.spec?.annotations?.name ?? '', ago(Number(o.meta?.createdAt ?? 0)), ago(Number(o.meta?.updatedAt ?? 0))]);
-          print(table(['ID', 'NAME', 'CREATED', 'UPDATED'], rows));
+          // Docker's fields for --format templates; the default table as before.
+          const row = (o: DataObject): Record<string, string> => ({
+            ID: o.meta?.id ?? '',
+            Name: o.spec?.annotations?.name ?? '',
+            CreatedAt: ago(Number(o.meta?.createdAt ?? 0)),
+            UpdatedAt: ago(Number(o.meta?.updatedAt ?? 0)),
+            Labels: Object.entries(o.spec?.annotations?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+          });
+          const headers = { ID: 'ID', Name: 'NAME', CreatedAt: 'CREATED', UpdatedAt: 'UPDATED', Labels: 'LABELS' };
+          printList(args, list, { json: (o) => inspectObject(kind, o), id: (o) => o.meta?.id ?? '', headers, columns: ['ID', 'Name', 'CreatedAt', 'UpdatedAt'], row });
         }),
     )
     .command<GlobalArgs & { refs: string[]; pretty?: boolean }>(

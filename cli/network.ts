@@ -5,7 +5,8 @@ import type { Argv } from 'yargs';
 import { BatonError, type baton } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
 import { FlagProblems } from './flag-problems.js';
-import { json, print, table } from './output.js';
+import { json, print } from './output.js';
+import { printList } from './list-format.js';
 import { NETWORK_DRIVER, echo, validateNetworkSpec } from '../spec/index.js';
 
 type Network = baton.Network.$Properties;
@@ -123,17 +124,24 @@ export function networkCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) =>
         c
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'only IDs' })
-          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' })
+          .option('format', { type: 'string', requiresArg: true, describe: "table (default), json, or a Go template: '{{.ID}} {{.Name}}'" })
           .option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'name=PART, id=PART, label=K[=V], driver=overlay, scope=swarm (repeatable)' }),
       (args) => {
         const filters = parseNetworkFilters(repeated(args.filter));
         return withClient(args, async (client) => {
           const list = (await client.listNetworks({ labels: filters.labels })).filter((n) => matchesFilters(n, filters));
           list.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
-          if (args.quiet) return print(list.map((n) => n.meta?.id ?? '').join('\n'));
-          if (args.format === 'json') return print(json(list.map(inspectNetwork)));
-          const rows = list.map((n) => [n.meta?.id ?? '', n.spec?.annotations?.name ?? '', n.spec?.driver || NETWORK_DRIVER, SCOPE]);
-          print(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], rows));
+          // Docker's fields for --format templates; the default table as before.
+          const row = (n: Network): Record<string, string> => ({
+            ID: n.meta?.id ?? '',
+            Name: n.spec?.annotations?.name ?? '',
+            Driver: n.spec?.driver || NETWORK_DRIVER,
+            Scope: SCOPE,
+            Internal: String(n.spec?.internal ?? false),
+            Labels: Object.entries(n.spec?.annotations?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+          });
+          const headers = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Internal: 'INTERNAL', Labels: 'LABELS' };
+          printList(args, list, { json: inspectNetwork, id: (n) => n.meta?.id ?? '', headers, columns: ['ID', 'Name', 'Driver', 'Scope'], row });
         });
       },
     )

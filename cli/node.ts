@@ -2,7 +2,9 @@
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
-import { capitalize, json, print, table } from './output.js';
+import { capitalize, print } from './output.js';
+import { formatOptions, printList, renderInspect } from './list-format.js';
+import { filterNodes, nodePsCommand, nodeView, parseNodeFilters } from './node-ps.js';
 
 const STATE: Record<number, string> = {
   [baton.NodeState.NODE_UNKNOWN]: 'Unknown',
@@ -27,7 +29,9 @@ function managerStatus(n: baton.Node.$Properties): string {
 }
 
 async function getNode(client: BatonClient, ref: string): Promise<baton.Node.$Properties> {
-  return client.control.call('GetNode', { id: ref });
+  // `self`, as Docker's: the node the CLI talks to.
+  const id = ref === 'self' ? (await client.control.call('Info', {})).nodeId ?? ref : ref;
+  return client.control.call('GetNode', { id });
 }
 
 async function updateSpec(client: BatonClient, ref: string, change: (spec: baton.NodeSpec.$Properties) => void): Promise<baton.Node.$Properties> {
@@ -45,41 +49,38 @@ interface LsArgs extends GlobalArgs {
 
 
 export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
-  return y
+  return nodePsCommand(y)
     .command<LsArgs>(
       ['ls', 'list'],
       'List nodes',
-      (c) =>
-        c
-          .option('quiet', { alias: 'q', type: 'boolean', describe: 'only IDs' })
-          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' })
-          .option('filter', { alias: 'f', type: 'string', describe: 'role=manager|worker, name=N, id=PREFIX, label=K[=V] (repeatable)' }),
-      (args) =>
-        withClient(args, async (client) => {
-          const filters = parseFilters(repeated(args.filter));
-          const [nodes, info] = await Promise.all([client.list('ListNodes', filters), client.control.call('Info', {})]);
-          if (args.quiet) return print(nodes.map((n) => n.meta?.id ?? '').join('\n'));
-          if (args.format === 'json') return print(json(nodes.map(nodeObject)));
-          const rows = nodes.map((n) => [
-            `${n.meta?.id ?? ''}${n.meta?.id === info.nodeId ? ' *' : ''}`,
-            n.description?.hostname ?? '',
-            STATE[n.status?.state ?? 0] ?? 'Unknown',
-            capitalize(baton.NodeAvailability[n.spec?.availability ?? 0] ?? ''),
-            managerStatus(n),
-            n.status?.addr ?? '',
-          ]);
-          print(table(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ADDRESS'], rows));
-        }),
+      (c) => formatOptions(c).option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'id=, name=, label=, node.label=K[=V], role=manager|worker, membership=accepted (repeatable)' }),
+      (args) => {
+        const filters = parseNodeFilters(repeated(args.filter));
+        return withClient(args, async (client) => {
+          const [nodes, info] = await Promise.all([client.list('ListNodes'), client.control.call('Info', {})]);
+          const row = (n: baton.Node.$Properties): Record<string, string> => ({
+            ID: `${n.meta?.id ?? ''}${n.meta?.id === info.nodeId && !args.format ? ' *' : ''}`,
+            Hostname: n.description?.hostname ?? '',
+            Status: STATE[n.status?.state ?? 0] ?? 'Unknown',
+            Availability: capitalize(baton.NodeAvailability[n.spec?.availability ?? 0] ?? ''),
+            ManagerStatus: managerStatus(n),
+            Address: n.status?.addr ?? '',
+            EngineVersion: n.description?.engineVersion ?? '',
+            Self: String(n.meta?.id === info.nodeId),
+          });
+          printList(args, filterNodes(nodes, filters), nodeView(row, nodeObject));
+        });
+      },
     )
-    .command<GlobalArgs & { nodes: string[] }>(
+    .command<GlobalArgs & { nodes: string[]; format?: string }>(
       'inspect <nodes..>',
-      'Show nodes in detail (JSON)',
-      (c) => c.positional('nodes', { type: 'string', array: true, demandOption: true }),
+      "Show nodes in detail (JSON, or --format '{{.Status.Addr}}')",
+      (c) => c.positional('nodes', { type: 'string', array: true, demandOption: true }).option('format', { alias: 'f', type: 'string', requiresArg: true, describe: 'json (default) or a Go template' }),
       (args) =>
         withClient(args, async (client) => {
           const nodes = [];
           for (const ref of args.nodes) nodes.push(nodeObject(await getNode(client, ref)));
-          print(json(nodes));
+          print(renderInspect(args.format, nodes));
         }),
     )
     .command<GlobalArgs & { node: string; availability?: string; 'label-add'?: string | string[]; 'label-rm'?: string | string[] }>(
@@ -142,7 +143,7 @@ export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           }
         }),
     )
-    .demandCommand(1, 'baton node needs a subcommand: ls, inspect, update, promote, demote, rm');
+    .demandCommand(1, 'baton node needs a subcommand: ls, ps, inspect, update, promote, demote, rm');
 }
 
 async function setRole(args: GlobalArgs & { nodes: string[] }, role: baton.NodeRole): Promise<void> {
@@ -160,19 +161,4 @@ async function setRole(args: GlobalArgs & { nodes: string[] }, role: baton.NodeR
       print(role === baton.NodeRole.MANAGER ? `Node ${id} promoted to a manager in the cluster.` : `Manager ${id} demoted in the cluster.`);
     }
   });
-}
-
-function parseFilters(list: string[]): baton.Filters.$Properties {
-  const f: { ids: string[]; names: string[]; labels: string[]; roles: string[] } = { ids: [], names: [], labels: [], roles: [] };
-  for (const item of list) {
-    const at = item.indexOf('=');
-    const key = at < 0 ? item : item.slice(0, at);
-    const value = at < 0 ? '' : item.slice(at + 1);
-    if (key === 'id') f.ids.push(value);
-    else if (key === 'name') f.names.push(value);
-    else if (key === 'label') f.labels.push(value);
-    else if (key === 'role' && (value === 'manager' || value === 'worker')) f.roles.push(value);
-    else throw new BatonError('INVALID_ARGUMENT', `bad filter "${item}" (want id=, name=, label= or role=manager|worker)`);
-  }
-  return f;
 }

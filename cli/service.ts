@@ -1,18 +1,21 @@
 // `baton service create|ls|ps|inspect|scale|logs|rm` (update and rollback: ./service-update.ts).
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
-import { numeric, withClient, type GlobalArgs } from './context.js';
-import { bytesText, durationText, json, listOptions, print, printedIdsOrJson, table } from './output.js';
+import { numeric, repeated, withClient, type GlobalArgs } from './context.js';
+import { bytesText, durationText, print } from './output.js';
 import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.js';
 import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS, mountTypeName } from '../spec/index.js';
 import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
-import { healthSuffix, taskStateName } from './task-state.js';
 import { imageText, portsText } from '../spec/index.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
-import { maxPerNodeSuffix, placementCreateOptions, placementText } from './placement-flags.js';
-import { jobColumns, jobModeText } from './job-view.js';
+import { placementCreateOptions, placementText } from './placement-flags.js';
+import { jobModeText } from './job-view.js';
+import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
+import { formatOptions, printList, renderInspect, renderList, type ListArgs } from './list-format.js';
+import { parseSince, timestampText } from './log-options.js';
+import { parseTaskFilters, printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { CONTAINER_BOOLEAN_FLAGS, containerCreateOptions, containerHostFlags, containerOptionLines } from './container-flags.js';
 import { dnsCreateOptions, dnsOptionLines } from './dns-flags.js';
 
@@ -22,32 +25,12 @@ export function serviceObject(s: baton.Service.$Properties): Record<string, unkn
   return baton.Service.toObject(baton.Service.fromObject(s), { enums: String, longs: Number, defaults: true });
 }
 
-export function taskObject(t: baton.Task.$Properties): Record<string, unknown> {
-  return baton.Task.toObject(baton.Task.fromObject(t), { enums: String, longs: Number, defaults: true });
-}
-
-export function ago(ms: number): string {
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'} ago`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} minute${m === 1 ? '' : 's'} ago`;
-  const h = Math.round(m / 60);
-  return `${h} hour${h === 1 ? '' : 's'} ago`;
-}
+export { ago, taskObject } from './task-object.js';
 
 /** What `service ls` (and `stack services`) prints: one row per service, replicas running/desired. */
 export function serviceTable(services: baton.Service.$Properties[], tasks: baton.Task.$Properties[]): string {
-  const rows = services.map((s) => {
-    const wanted = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
-    const running = wanted.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
-    const desired = s.spec?.global ? wanted.length : Number(s.spec?.replicas ?? 0);
-    const job = jobColumns(s, tasks);
-    return [s.meta?.id ?? '', s.spec?.annotations?.name ?? '', job?.mode ?? (s.spec?.global ? 'global' : 'replicated'), job?.replicas ?? `${running}/${desired}${maxPerNodeSuffix(s.spec?.task?.placement)}`, imageText(s.spec?.task), portsText(s.endpoint?.ports)];
-  });
-  return table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows);
+  return renderList({}, services, serviceView(tasks, serviceObject));
 }
-
-/** The IMAGE column: the image, or the command of a process-runtime task. */
 
 async function tasksOf(client: BatonClient, service: string): Promise<baton.Task.$Properties[]> {
   return await client.list('ListTasks', { serviceId: service });
@@ -131,51 +114,37 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           if (!args.detach) await waitForConvergence(client, id, args.quiet ?? false);
         }),
     )
-    .command<GlobalArgs & { quiet?: boolean; format?: string }>(
+    .command<GlobalArgs & ListArgs & { filter?: string | string[] }>(
       ['ls', 'list'],
       'List services',
-      (c) => listOptions(c),
-      (args) =>
-        withClient(args, async (client) => {
-          const services = await client.list('ListServices');
-          if (printedIdsOrJson(args, services, serviceObject)) return;
-          print(serviceTable(services, await client.list('ListTasks')));
-        }),
+      (c) => formatOptions(c).option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'id=, name=, label=K[=V], mode=replicated|global|replicated-job|global-job (repeatable)' }),
+      (args) => {
+        const filters = parseServiceFilters(repeated(args.filter));
+        return withClient(args, async (client) => {
+          const services = filterServices(await client.list('ListServices'), filters);
+          const tasks = args.quiet || args.format === 'json' ? [] : await client.list('ListTasks');
+          printList(args, services, serviceView(tasks, serviceObject));
+        });
+      },
     )
-    .command<GlobalArgs & { service: string; quiet?: boolean; format?: string }>(
+    .command<GlobalArgs & TaskListArgs & { service: string }>(
       'ps <service>',
       'List the tasks of a service',
-      (c) => listOptions(c.positional('service', { type: 'string', demandOption: true })),
-      (args) =>
-        withClient(args, async (client) => {
-          const tasks = await tasksOf(client, args.service);
-          tasks.sort((a, b) => Number(a.slot ?? 0) - Number(b.slot ?? 0) || Number(b.meta?.createdAt ?? 0) - Number(a.meta?.createdAt ?? 0));
-          if (printedIdsOrJson(args, tasks, taskObject)) return;
-          const nodes = await client.list('ListNodes');
-          const host = (id: string): string => nodes.find((n) => n.meta?.id === id)?.description?.hostname ?? id;
-          const seen = new Set<string>();
-          const rows = tasks.map((t) => {
-            const name = t.annotations?.name ?? '';
-            // Docker's convention: history of a slot is shown indented under its current task.
-            const shown = seen.has(name) ? ` \\_ ${name}` : name;
-            seen.add(name);
-            const status = t.status ?? {};
-            const current = `${capitalizeState(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`;
-            const error = status.err || (status.state === baton.TaskState.TASK_PENDING ? status.message ?? '' : '');
-            return [t.meta?.id ?? '', shown, t.nodeId ? host(t.nodeId) : '', capitalizeState(taskStateName(t.desiredState)), current, error];
-          });
-          print(table(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows));
-        }),
+      (c) => taskListOptions(c.positional('service', { type: 'string', demandOption: true })),
+      (args) => {
+        parseTaskFilters(args);
+        return withClient(args, async (client) => printTasks(client, args, await tasksOf(client, args.service)));
+      },
     )
-    .command<GlobalArgs & { services: string[]; pretty?: boolean }>(
+    .command<GlobalArgs & { services: string[]; pretty?: boolean; format?: string }>(
       'inspect <services..>',
-      'Show services in detail (JSON, or --pretty)',
-      (c) => c.positional('services', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }),
+      "Show services in detail (JSON, --pretty, or --format '{{.Spec.Name}}')",
+      (c) => c.positional('services', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }).option('format', { alias: 'f', type: 'string', requiresArg: true, describe: 'json (default) or a Go template' }),
       (args) =>
         withClient(args, async (client) => {
           const out = [];
           for (const ref of args.services) out.push(await client.control.call('GetService', { id: ref }));
-          if (!args.pretty) return print(json(out.map(serviceObject)));
+          if (!args.pretty) return print(renderInspect(args.format, out.map(serviceObject)));
           // The spec holds network ids; --pretty shows names, as Docker's does.
           const joined = out.some((s) => (s.spec?.task?.networks ?? []).length > 0);
           const names = new Map((joined ? await client.listNetworks() : []).map((n) => [n.meta?.id ?? '', n.spec?.annotations?.name ?? '']));
@@ -207,23 +176,27 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           if (!args.detach) for (const { ref } of targets) await waitForConvergence(client, ref, false);
         }),
     )
-    .command<GlobalArgs & { service: string; follow?: boolean; tail?: number }>(
+    .command<GlobalArgs & { service: string; follow?: boolean; tail?: number; timestamps?: boolean; since?: string }>(
       'logs <service>',
       "Show the output of a service's tasks",
       (c) =>
         c
           .positional('service', { type: 'string', demandOption: true })
           .option('follow', { alias: 'f', type: 'boolean', describe: 'keep streaming' })
-          .option('tail', { alias: 'n', type: 'string', requiresArg: true, coerce: numeric('--tail'), describe: 'only the last N lines of each task' }),
+          .option('tail', { alias: 'n', type: 'string', requiresArg: true, coerce: numeric('--tail'), describe: 'only the last N lines of each task' })
+          .option('timestamps', { alias: 't', type: 'boolean', describe: 'show an RFC3339Nano time before each line' })
+          .option('since', { type: 'string', requiresArg: true, describe: 'only lines since a time (2026-01-02T15:04:05Z) or a duration back (10m)' }),
       (args) =>
         withClient(args, async (client) => {
           if (args.tail !== undefined && (!Number.isInteger(args.tail) || args.tail < 0)) {
             throw new BatonError('INVALID_ARGUMENT', `bad --tail ${String(args.tail)} (want a whole number of lines >= 0)`);
           }
+          const since = args.since === undefined ? 0 : parseSince(args.since);
           const nodes = await client.list('ListNodes');
           const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
           for await (const line of client.serviceLogs({ service: args.service, follow: args.follow ?? false, tail: args.tail ?? 0 })) {
-            const prefix = `${line.taskName ?? ''}@${host.get(line.nodeId ?? '') || line.nodeId} | `;
+            if (Number(line.timestamp ?? 0) < since) continue;
+            const prefix = `${args.timestamps ? `${timestampText(Number(line.timestamp ?? 0))} ` : ''}${line.taskName ?? ''}@${host.get(line.nodeId ?? '') || line.nodeId} | `;
             const text = Buffer.from(line.data ?? new Uint8Array(0)).toString('utf8');
             const out = line.stderr ? process.stderr : process.stdout;
             for (const l of text.split('\n').filter((x, i, all) => x !== '' || i < all.length - 1)) out.write(`${prefix}${l}\n`);
@@ -314,8 +287,4 @@ function resourcesText(r: baton.Resources.$Properties): string {
 
 function fileMode(mode: number | null | undefined): string {
   return `0${(mode || 0o444).toString(8)}`;
-}
-
-function capitalizeState(s: string): string {
-  return s ? s[0]!.toUpperCase() + s.slice(1) : s;
 }

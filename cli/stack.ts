@@ -4,17 +4,17 @@
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
-import { capitalize, json, listOptions, print, printedIdsOrJson, table } from './output.js';
+import { json, listOptions, print, printedIdsOrJson, table } from './output.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';
-import { ago, imageText, serviceObject, serviceTable, taskObject } from './service.js';
-import { healthSuffix, taskStateName } from './task-state.js';
+import { serviceObject, serviceTable } from './service.js';
+import { printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { deployStack, stackServices, type ResolveImage } from './compose/apply.js';
 import { checkStackName, loadStack } from './compose/project.js';
 import { NAMESPACE_LABEL } from './compose/service.js';
 import { removeStackObjects, stackObjectStore } from './compose/object-store.js';
 
 type DeployArgs = GlobalArgs & { stack: string; 'compose-file'?: string | string[]; prune?: boolean; detach?: boolean; 'resolve-image': ResolveImage };
-type StackArgs = GlobalArgs & { stack: string; format?: string; quiet?: boolean };
+type StackArgs = GlobalArgs & TaskListArgs & { stack: string; format?: string; quiet?: boolean };
 
 const warn = (line: string): void => void process.stderr.write(`Warning: ${line}\n`);
 
@@ -74,7 +74,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command<StackArgs>(
       'ps <stack>',
       'List the tasks of a stack',
-      stackListOptions,
+      (c) => taskListOptions(c.positional('stack', { type: 'string', demandOption: true })),
       (args) => withClient(args, (client) => printStackTasks(client, args)),
     )
     .command<StackArgs>(
@@ -127,24 +127,8 @@ async function printStackTasks(client: BatonClient, args: StackArgs): Promise<vo
   const services = await servicesByName(client, args.stack);
   // As `docker stack ps`: an error (while `stack services` only says so).
   if (services.length === 0) throw new BatonError('NOT_FOUND', `nothing found in stack: ${args.stack}`);
-  const tasks = await tasksOf(client, services);
-  if (printedIdsOrJson(args, tasks, taskObject)) return;
-  const nodes = await client.list('ListNodes');
-  const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
-  const rows = tasks.map((t) => {
-    const status = t.status ?? {};
-    const error = status.err || (status.state === baton.TaskState.TASK_PENDING ? status.message ?? '' : '');
-    return [
-      t.meta?.id ?? '',
-      t.annotations?.name ?? '',
-      imageText(t.spec),
-      t.nodeId ? host.get(t.nodeId) || t.nodeId : '',
-      capitalize(taskStateName(t.desiredState)),
-      `${capitalize(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`,
-      error,
-    ];
-  });
-  print(table(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows));
+  // service ps's columns, --filter and --format (cli/task-table.ts).
+  await printTasks(client, args, await tasksOf(client, services));
 }
 
 /** `<stack>` and the listing flags, of `stack services` and `stack ps`. */

@@ -15,6 +15,7 @@ import { volumeCommand } from '../cli/volume.js';
 import { certCommand } from '../cli/cert.js';
 import { eventsCommand, runEvents } from '../cli/events.js';
 import { runVersion, versionLine } from '../cli/version.js';
+import { infoCommand, runInfo } from '../cli/info.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -54,6 +55,7 @@ const cli = yargs(separateTaskCommand(hideBin(process.argv)))
   .command<GlobalArgs>('stack', 'Manage stacks (Compose files)', (y) => stackCommand(globalOptions(y)))
   .command<GlobalArgs>('cert', 'Manage client certificates (for gRPC clients over TCP)', (y) => certCommand(globalOptions(y)))
   .command('events', 'Get real time events from the cluster', (y) => eventsCommand(y) as never, (args) => runEvents(args as never))
+  .command('info', 'Display cluster-wide information (as docker info)', (y) => infoCommand(globalOptions(y)) as never, (args) => runInfo(args as never))
   .command('version', 'Show the baton version information', (y) => globalOptions(y).option('format', { type: 'string', choices: ['json'] }) as never, (args) => runVersion(args as never))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { defaultDataDir } from '../../client/index.js';
 import { init, join } from './bootstrap.js';
+import { useHostname } from './host.js';
 import { parseDuration } from '../../spec/index.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { NodeDaemon } from './node.js';
@@ -13,7 +14,16 @@ function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
 }
 
+/** --hostname: a name as a hostname is (letters, digits, '.', '-', '_'), checked before anything starts. */
+function chooseHostname(name: string | undefined): void {
+  if (name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
+    throw new BatonError('INVALID_ARGUMENT', `bad --hostname "${name}" (want letters, digits, '.', '-' or '_', at most 63)`);
+  }
+  useHostname(name);
+}
+
 function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; httpAddr?: string; meshWorkers?: number; socketGroup?: string } {
+  chooseHostname(args.hostname);
   return {
     // Absolute, as the client resolves it: a relative path would make the socket's unix:// address relative.
     dataDir: args['data-dir'] !== undefined ? resolve(args['data-dir']) : defaultDataDir(),

@@ -73,8 +73,9 @@ async function up(): Promise<void> {
   say(`Starting 3 managers and 2 workers on 127.0.0.1-127.0.0.5 (data and logs in ${root}) ...`);
   // The first manager serves the web view and metrics on 127.0.0.1:9100, when that port is free.
   const view = (await portFreeOn(['127.0.0.1'], WEB_VIEW_PORT)) ? `127.0.0.1:${WEB_VIEW_PORT}` : '';
-  await daemons.init(FIRST, view ? ['--http-addr', view] : []);
-  for (const n of NODES.slice(1)) await daemons.join(n.name, n.role);
+  // Each node named as the demo calls it, so `node ls` and `service ps` tell them apart.
+  await daemons.init(FIRST, ['--hostname', FIRST, ...(view ? ['--http-addr', view] : [])]);
+  for (const n of NODES.slice(1)) await daemons.join(n.name, n.role, undefined, ['--hostname', n.name]);
   await waitFor('every node ready', () => readyNodes() === NODES.length, { timeoutMs: 30_000, intervalMs: 250 });
   clusterId = (await client().control.call('Info', {})).clusterId ?? '';
   for (const n of daemons.list()) say(`  ${n.name.padEnd(10)} ${n.addr.padEnd(16)} pid ${n.proc.pid}`);

@@ -71,7 +71,7 @@ test('docker: httpd with a wget health check turns healthy; a failing check repl
   assert.equal(old.err, 'unhealthy container');
   assert.equal(old.desired, 'TASK_SHUTDOWN');
   assert.equal((await docker.getContainer(first.containerId).inspect()).State.Running, false, 'the unhealthy container was stopped');
-  assert.match(c.cli('m1', ['service', 'ps', 'hflag']).stdout, /Failed .* ago\s+unhealthy container/);
+  assert.match(c.cli('m1', ['service', 'ps', 'hflag']).stdout, /Failed .* ago\s+"unhealthy container"/);
   const replacement = running(tasks(c, 'm1', 'hflag')).find((x) => x.id !== first.id)!;
   assert.notEqual(replacement.containerId, first.containerId);
   assert.equal(replacement.health, 'HEALTH_STARTING', 'the replacement starts over');

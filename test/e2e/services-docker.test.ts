@@ -49,7 +49,7 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
     const old = all.find((x) => x.id === victim.id);
     return running(all).length === 3 && old?.state === 'TASK_FAILED' && old.exitCode === 137;
   });
-  assert.match(c.cli('m1', ['service', 'ps', 'web']).stdout, /task exited with code 137/);
+  assert.match(c.cli('m1', ['service', 'ps', '--no-trunc', 'web']).stdout, /task exited with code 137/);
 
   // A worker restarted from its data dir adopts its container instead of starting another.
   ts = running(tasks(c, 'm1', 'web'));
@@ -98,12 +98,12 @@ test('a missing image and an unsatisfiable constraint say why instead of hanging
   const missing = c.cli('m1', ['service', 'create', '-d', '--no-resolve-image', '--name', 'ghost', '--restart-condition', 'none', '127.0.0.1:9/no/such:image']);
   assert.equal(missing.code, 0, missing.stderr);
   await waitFor('the task is rejected with the reason', () => tasks(c, 'm1', 'ghost').some((x) => x.state === 'TASK_REJECTED' && /not found/i.test(x.err)));
-  assert.match(c.cli('m1', ['service', 'ps', 'ghost']).stdout, /Rejected.*not found/i);
+  assert.match(c.cli('m1', ['service', 'ps', '--no-trunc', 'ghost']).stdout, /Rejected.*not found/i);
 
   const pinned = c.cli('m1', ['service', 'create', '-d', '--name', 'pinned', '--constraint', 'node.labels.zone==a', TEST_IMAGE, 'sleep', '1000']);
   assert.equal(pinned.code, 0, pinned.stderr);
   await waitFor('pending with the reason', () => tasks(c, 'm1', 'pinned').some((x) => x.state === 'TASK_PENDING' && /zone/.test(x.message)));
-  assert.match(c.cli('m1', ['service', 'ps', 'pinned']).stdout, /Pending.*zone/);
+  assert.match(c.cli('m1', ['service', 'ps', '--no-trunc', 'pinned']).stdout, /Pending.*zone/);
   assert.equal(c.cli('m1', ['node', 'update', '--label-add', 'zone=a', w1]).code, 0);
   await waitFor('placed on the labelled node once it has the label', () => running(tasks(c, 'm1', 'pinned')).some((x) => x.node === w1));
   assert.equal(c.cli('m1', ['service', 'rm', 'pinned', 'ghost']).code, 0);

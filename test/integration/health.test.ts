@@ -47,7 +47,7 @@ test('process runtime: healthy while the check passes; unhealthy is stopped, fai
   assert.equal(old.desired, 'TASK_SHUTDOWN');
   assert.ok(!alive(Number(first.containerId)), 'the unhealthy process was stopped');
   const after = c.cli('m1', ['service', 'ps', 'hc']);
-  assert.match(after.stdout, /Failed .* ago\s+unhealthy container/, after.stdout);
+  assert.match(after.stdout, /Failed .* ago\s+"unhealthy container"/, after.stdout);
 
   // The replacement recreates the file itself after a second: starting, then healthy.
   await waitFor('the replacement turns healthy', () => running(tasks(c, 'm1', 'hc')).some((x) => x.health === 'HEALTH_HEALTHY'));

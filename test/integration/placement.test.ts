@@ -35,7 +35,7 @@ test('placement preferences, max replicas per node and platform constraints, as 
     return running(ts).length === 3 && ts.some((x) => x.state === 'TASK_PENDING' && x.message === 'no suitable node (max replicas per node limit exceed)');
   });
   assert.deepEqual(running(tasks(c, 'm1', 'capped')).map((x) => x.node).sort(), Object.values(ids).sort(), 'one per node');
-  const ps = c.cli('m1', ['service', 'ps', 'capped']);
+  const ps = c.cli('m1', ['service', 'ps', '--no-trunc', 'capped']);
   assert.match(ps.stdout, /Pending .*no suitable node \(max replicas per node limit exceed\)/);
   assert.match(c.cli('m1', ['service', 'inspect', '--pretty', 'capped']).stdout, /\n Max Replicas Per Node:\s+1\n/);
   assert.match(c.cli('m1', ['service', 'ls']).stdout, /capped\s+replicated\s+3\/4 \(max 1 per node\)/);

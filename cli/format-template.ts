@@ -1,0 +1,206 @@
+// `--format` as Docker reads it: a small subset of Go's text/template, our own engine.
+// Supported: literal text, `{{.Field}}` / `{{.A.B}}` / `{{.}}`, string and number literals,
+// pipelines (`{{.Name | upper}}`), the functions json, upper, lower, title, join, truncate,
+// println, and the `table` prefix (a header row, then tab-separated cells aligned as Docker's).
+// `\t` and `\n` typed in the format become a tab and a newline, as Docker's CLI does.
+import { BatonError } from '../client/index.js';
+
+type Value = unknown;
+type Arg = { kind: 'field'; path: string[]; text: string } | { kind: 'literal'; value: Value } | { kind: 'call'; name: string; args: Arg[] };
+type Part = { kind: 'text'; text: string } | { kind: 'action'; pipeline: Arg[][]; text: string; column: number };
+
+const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
+  json: ([v]) => JSON.stringify(v ?? null),
+  upper: ([v]) => goText(v).toUpperCase(),
+  lower: ([v]) => goText(v).toLowerCase(),
+  title: ([v]) => goText(v).replace(/\b\w/g, (c) => c.toUpperCase()),
+  // Docker's argument order: join LIST SEPARATOR, truncate TEXT LENGTH.
+  join: ([list, sep]) => (Array.isArray(list) ? list.map(goText).join(goText(sep)) : goText(list)),
+  truncate: ([v, n]) => [...goText(v)].slice(0, Number(n)).join(''),
+  println: (args) => `${args.map(goText).join(' ')}\n`,
+};
+
+/** A parsed `--format`; `table` when it began with the word table. */
+export interface Template {
+  readonly table: boolean;
+  render(data: Value): string;
+}
+
+/** Go's way of printing a value with `{{.X}}`: maps as map[k:v], slices as [a b], nothing as <no value>. */
+export function goText(v: Value): string {
+  if (v === undefined || v === null) return '<no value>';
+  if (Array.isArray(v)) return `[${v.map(goText).join(' ')}]`;
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, Value>).sort(([a], [b]) => a.localeCompare(b));
+    return `map[${entries.map(([k, x]) => `${k}:${goText(x)}`).join(' ')}]`;
+  }
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return typeof v;
+}
+
+/** Docker's escapes of a format typed in a shell: a literal backslash-t is a tab. */
+function unescape(format: string): string {
+  return format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+}
+
+function parseError(message: string): BatonError {
+  return new BatonError('INVALID_ARGUMENT', `template parsing error: template: :1: ${message}`);
+}
+
+function tokenize(body: string): string[] {
+  const tokens: string[] = [];
+  const re = /\s*("(?:[^"\\]|\\.)*"|`[^`]*`|\||\(|\)|[^\s|()]+)/gy;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(body)) !== null) tokens.push(m[1]!);
+  if (body.slice(re.lastIndex).trim() !== '' && tokens.join('') === '') throw parseError(`unexpected "${body}" in command`);
+  return tokens;
+}
+
+function parseOperand(tokens: string[], at: { i: number }): Arg {
+  const t = tokens[at.i++];
+  if (t === undefined) throw parseError('missing value for command');
+  if (t === '(') {
+    const inner = parseCommand(tokens, at, ')');
+    if (tokens[at.i++] !== ')') throw parseError('unclosed left paren');
+    return inner;
+  }
+  if (t === '.') return { kind: 'field', path: [], text: '.' };
+  if (t.startsWith('.')) {
+    const path = t.slice(1).split('.');
+    if (path.some((p) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p))) throw parseError(`bad character in field "${t}"`);
+    return { kind: 'field', path, text: t };
+  }
+  if (t.startsWith('"')) return { kind: 'literal', value: JSON.parse(t) as string };
+  if (t.startsWith('`')) return { kind: 'literal', value: t.slice(1, -1) };
+  if (/^-?\d+(\.\d+)?$/.test(t)) return { kind: 'literal', value: Number(t) };
+  if (t === 'true' || t === 'false') return { kind: 'literal', value: t === 'true' };
+  if (!(t in FUNCTIONS)) throw parseError(`function "${t}" not defined`);
+  return { kind: 'call', name: t, args: [] };
+}
+
+/** One command of a pipeline: a function with its arguments, or a single operand. */
+function parseCommand(tokens: string[], at: { i: number }, stop?: string): Arg {
+  const first = parseOperand(tokens, at);
+  const args: Arg[] = [];
+  while (at.i < tokens.length && tokens[at.i] !== '|' && tokens[at.i] !== stop) args.push(parseOperand(tokens, at));
+  if (first.kind === 'call') return { ...first, args };
+  if (args.length > 0) throw parseError(`can't give argument to non-function ${first.kind === 'field' ? first.text : goText(first.value)}`);
+  return first;
+}
+
+function parseAction(body: string): Arg[][] {
+  const tokens = tokenize(body.trim());
+  if (tokens.length === 0) throw parseError('missing value for command');
+  const at = { i: 0 };
+  const pipeline: Arg[][] = [];
+  for (;;) {
+    pipeline.push([parseCommand(tokens, at)]);
+    if (at.i >= tokens.length) return pipeline;
+    if (tokens[at.i] !== '|') throw parseError(`unexpected "${tokens[at.i]!}" in command`);
+    at.i++;
+  }
+}
+
+function parse(format: string): Part[] {
+  const parts: Part[] = [];
+  let rest = format;
+  let column = 0;
+  while (rest.length > 0) {
+    const open = rest.indexOf('{{');
+    if (open < 0) {
+      parts.push({ kind: 'text', text: rest });
+      break;
+    }
+    const close = rest.indexOf('}}', open + 2);
+    if (close < 0) throw parseError('unclosed action');
+    if (open > 0) parts.push({ kind: 'text', text: rest.slice(0, open) });
+    // Go's trim markers: `{{- ` and ` -}}` eat the spaces beside the action.
+    let body = rest.slice(open + 2, close);
+    if (body.startsWith('- ')) {
+      body = body.slice(2);
+      const last = parts[parts.length - 1];
+      if (last?.kind === 'text') last.text = last.text.trimEnd();
+    }
+    let trimAfter = false;
+    if (body.endsWith(' -')) {
+      body = body.slice(0, -2);
+      trimAfter = true;
+    }
+    if (/^\s*(if|range|with|end|else|define|template|block)\b/.test(body)) throw parseError(`"${body.trim().split(/\s/)[0]!}" is not supported by baton's --format`);
+    parts.push({ kind: 'action', pipeline: parseAction(body), text: body.trim(), column: column + open + 2 });
+    column += close + 2;
+    rest = rest.slice(close + 2);
+    if (trimAfter) rest = rest.trimStart();
+  }
+  return parts;
+}
+
+/**
+ * A field of an object as Go's template finds it in Docker's types: the exact key, else the key
+ * with its first letter lowered (our JSON is camelCase: `.Spec` is `spec`), else any case. Docker's
+ * types embed Meta (ID, Version, CreatedAt) and Annotations (Name, Labels): so do we, looking into
+ * `meta` and `annotations` for a key the object itself lacks.
+ */
+function field(obj: Value, name: string): { found: boolean; value?: Value } {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return { found: false };
+  const o = obj as Record<string, Value>;
+  const lowered = name[0]!.toLowerCase() + name.slice(1);
+  for (const key of [name, lowered, name === 'ID' ? 'id' : '']) if (key && key in o) return { found: true, value: o[key] };
+  const other = Object.keys(o).find((k) => k.toLowerCase() === name.toLowerCase());
+  if (other !== undefined) return { found: true, value: o[other] };
+  for (const embedded of ['meta', 'annotations']) {
+    const inner = field(o[embedded], name);
+    if (inner.found) return inner;
+  }
+  return { found: false };
+}
+
+function evaluate(arg: Arg, dot: Value, piped: Value[], where: { text: string; column: number }): Value {
+  if (arg.kind === 'literal') return arg.value;
+  if (arg.kind === 'field') {
+    let v = dot;
+    for (const name of arg.path) {
+      const next = field(v, name);
+      if (!next.found) {
+        const what = v === null || typeof v !== 'object' ? typeof v : 'object';
+        throw new BatonError('INVALID_ARGUMENT', `template: :1:${where.column}: executing "" at <${arg.text}>: can't evaluate field ${name} in type ${what}`);
+      }
+      v = next.value;
+    }
+    return v;
+  }
+  const args = [...arg.args.map((a) => evaluate(a, dot, [], where)), ...piped];
+  return FUNCTIONS[arg.name]!(args);
+}
+
+/** Parses a `--format` value; a parse error is one line, as Docker's "template parsing error". */
+export function parseTemplate(format: string): Template {
+  let text = unescape(format);
+  const isTable = /^table(\s|$)/.test(text);
+  if (isTable) text = text.slice('table'.length).trimStart();
+  const parts = parse(text);
+  return {
+    table: isTable,
+    render(data: Value): string {
+      return parts
+        .map((p) => {
+          if (p.kind === 'text') return p.text;
+          let out: Value[] = [];
+          for (const [command] of p.pipeline) out = [evaluate(command!, data, out, p)];
+          return goText(out[0]);
+        })
+        .join('');
+    },
+  };
+}
+
+/** The fields a template reads at its top level (`{{.Name}}` → Name), for a table's header row. */
+export function headerOf(format: string, headers: Record<string, string>): Record<string, string> {
+  const row: Record<string, string> = {};
+  for (const m of unescape(format).matchAll(/\{\{[^}]*?\.([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    const name = m[1]!;
+    row[name] = headers[name] ?? name.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  }
+  return row;
+}
