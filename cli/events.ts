@@ -58,6 +58,10 @@ export function eventsRequest(args: EventsArgs, now = Date.now()): baton.EventsR
     if (until && 'version' in until) req.untilVersion = until.version;
     else if (until) req.untilTime = Math.max(until.time, 1);
   }
+  const sinceAt = req.sinceVersion ?? req.sinceTime;
+  const untilAt = req.untilVersion ?? req.untilTime;
+  const sameKind = (req.sinceVersion !== undefined) === (req.untilVersion !== undefined);
+  if (sinceAt != null && untilAt != null && sameKind && Number(sinceAt) > Number(untilAt)) p.add(`--since (${args.since}) is after --until (${args.until})`);
   for (const f of repeated(args.filter)) {
     const at = f.indexOf('=');
     const key = f.slice(0, at);

@@ -77,20 +77,23 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) => taskListOptions(c.positional('stack', { type: 'string', demandOption: true })),
       (args) => withClient(args, (client) => printStackTasks(client, args)),
     )
-    .command<StackArgs>(
-      ['rm <stack>', 'remove <stack>', 'down <stack>'],
-      'Remove a stack: its services, then the secrets, configs and networks it created',
-      (c) => c.positional('stack', { type: 'string', demandOption: true }),
+    .command<GlobalArgs & { stacks: string[] }>(
+      ['rm <stacks..>', 'remove <stacks..>', 'down <stacks..>'],
+      'Remove one or more stacks: their services, then the secrets, configs and networks they created',
+      (c) => c.positional('stacks', { type: 'string', array: true, demandOption: true }),
       (args) =>
         withClient(args, async (client) => {
-          const services = await servicesByName(client, args.stack);
-          for (const s of services) {
-            print(`Removing service ${s.spec?.annotations?.name ?? ''}`);
-            await client.control.call('RemoveService', { id: s.meta?.id ?? '' });
+          // As Docker's: each stack in turn, in the order given.
+          for (const stack of args.stacks.map(String)) {
+            const services = await servicesByName(client, stack);
+            for (const s of services) {
+              print(`Removing service ${s.spec?.annotations?.name ?? ''}`);
+              await client.control.call('RemoveService', { id: s.meta?.id ?? '' });
+            }
+            const removed = await removeStackObjects(stackObjectStore(client), stack, print);
+            const networks = await removeStackNetworks(client, stack);
+            if (services.length === 0 && removed === 0 && networks === 0) nothingFound(stack);
           }
-          const removed = await removeStackObjects(stackObjectStore(client), args.stack, print);
-          const networks = await removeStackNetworks(client, args.stack);
-          if (services.length === 0 && removed === 0 && networks === 0) nothingFound(args.stack);
         }),
     )
     .demandCommand(1, 'baton stack needs a subcommand: deploy, ls, services, ps, rm');

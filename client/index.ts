@@ -142,6 +142,11 @@ export function connect(opts: ConnectOptions = {}): BatonClient {
   const dataDir = clientDataDir(opts.dataDir);
   const given = opts.host ?? process.env.BATON_HOST ?? `unix://${join(dataDir, 'baton.sock')}`;
   const host = typeof given === 'string' ? given : given.join(',');
+  // A scheme other than unix:// or tcp:// (a typo such as tpc://) would reach grpc as a name to resolve.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(host)?.[1];
+  if (scheme !== undefined && scheme !== 'unix' && scheme !== 'tcp') {
+    throw new BatonError('INVALID_ARGUMENT', `bad --host "${host}": want unix:///path/baton.sock, tcp://host:port or host:port`);
+  }
   if (host.startsWith('unix://')) {
     const path = host.slice('unix://'.length);
     const access = socketAccess(path);

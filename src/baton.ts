@@ -23,7 +23,34 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const cli = yargs(separateTaskCommand(hideBin(process.argv)))
+// `baton events | head -1`: the reader went away; that ends the command, quietly, as Docker's does.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  fail(err.message);
+});
+
+/**
+ * `--init=yes` must not read as false: a boolean flag given a value takes true or false, else one
+ * line, as Docker refuses it (yargs would quietly take anything else as false). Words after `--`
+ * are the task's own command line.
+ */
+function checkBooleanValues(words: readonly string[], booleans: readonly string[]): void {
+  const end = words.indexOf('--');
+  const bad = (end < 0 ? words : words.slice(0, end)).flatMap((word) => {
+    const m = /^--([^=]+)=(.*)$/s.exec(word);
+    if (!m || !booleans.includes(m[1]!) || /^(true|false)$/.test(m[2]!)) return [];
+    return [`invalid argument "${m[2]}" for "--${m[1]}" flag: want true or false`];
+  });
+  if (bad.length > 0) fail(bad.join('; '));
+}
+
+const words = separateTaskCommand(hideBin(process.argv));
+const root = yargs(words);
+/** yargs' own view of the options declared so far (the command's included); not in its typings. */
+const declared = root as unknown as { getOptions(): { boolean: string[] } };
+const cli = root
+  // Before validation, once the command's own options are known.
+  .middleware(() => checkBooleanValues(words, declared.getOptions().boolean), true)
   .scriptName('baton')
   .usage('$0 <command> [options]')
   .command<InitArgs>(

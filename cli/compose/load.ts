@@ -90,6 +90,12 @@ export function loadFiles(files: readonly string[], env: Env, warn: (line: strin
  * Docker's loader reads them (Windows editors save UTF-16 with a BOM).
  */
 export function decodeText(bytes: Buffer, file: string): string {
+  // Every other byte zero in the first line: UTF-16 saved without its byte order mark.
+  const head = bytes.subarray(0, 64);
+  const zeros = head.filter((b) => b === 0).length;
+  if (head.length >= 8 && bytes[0] !== 0xff && bytes[0] !== 0xfe && zeros >= head.length / 3) {
+    throw new BatonError('INVALID_ARGUMENT', `${file}: the file looks like UTF-16 without a byte order mark (compose files are UTF-8, or UTF-16 with a byte order mark): save it as UTF-8`);
+  }
   const [encoding, skip] =
     bytes[0] === 0xff && bytes[1] === 0xfe ? ['utf-16le', 2] : bytes[0] === 0xfe && bytes[1] === 0xff ? ['utf-16be', 2] : bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? ['utf-8', 3] : ['utf-8', 0];
   try {

@@ -3,7 +3,8 @@
 // Real daemon, process runtime (no Docker needed).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, baton } from '../lib/baton-cluster.js';
+import { spawnSync } from 'node:child_process';
+import { BATON, BatonCluster, baton } from '../lib/baton-cluster.js';
 
 function oneErrorLine(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
   assert.equal(r.code, 1, r.stdout + r.stderr);
@@ -98,4 +99,21 @@ test('--restart-delay 1m30s works end to end (Go durations, as Compose); an absu
   assert.equal(c.cli('m1', ['service', 'inspect', 'huge']).code, 1, 'huge was not created');
   const after = (JSON.parse(c.cli('m1', ['service', 'inspect', 'slow']).stdout) as { spec: { replicas: number } }[])[0]!.spec;
   assert.equal(Number(after.replicas), 1, 'slow keeps its replicas');
+});
+
+test('a boolean flag given a value takes true or false, every bad one named in one line; piping into head ends quietly', () => {
+  // Docker refuses `--init=yes`; yargs alone would take it as false and create a service without init.
+  oneErrorLine(baton(['service', 'create', '--name', 'x', '--init=yes', '--read-only=maybe', 'local/busybox:1']), /invalid argument "yes" for "--init" flag: want true or false; invalid argument "maybe" for "--read-only" flag/);
+  oneErrorLine(baton(['stack', 'deploy', '--detach=maybe', '-c', 'x.yml', 's']), /invalid argument "maybe" for "--detach" flag/);
+  // After `--` the words are the task's own: not baton's flags.
+  const own = baton(['service', 'create', '--name', 'x', '--init=true', '--data-dir', '/nonexistent-baton', '--runtime', 'process', '--', 'prog', '--init=yes']);
+  assert.doesNotMatch(own.stderr, /invalid argument/);
+  // A mistyped --host scheme is said as such, not as a name grpc could not resolve.
+  oneErrorLine(baton(['service', 'ls', '--host', 'tpc://127.0.0.1:4242']), /bad --host "tpc:\/\/127\.0\.0\.1:4242": want unix:\/\/\/path\/baton\.sock, tcp:\/\/host:port or host:port/);
+  // Several stacks at once, as Docker's stack rm (here no node answers: past the argument check).
+  oneErrorLine(baton(['stack', 'rm', 'a', 'b', '--data-dir', '/nonexistent-baton']), /no baton node is running/);
+  // A reader that goes away (EPIPE) ends the command without a stack trace.
+  const piped = spawnSync('sh', ['-c', `node ${BATON} --version | head -c 1 >/dev/null; for i in 1 2 3; do node ${BATON} --help; done | head -c 1 >/dev/null; echo done`], { encoding: 'utf8' });
+  assert.equal(piped.stdout.trim(), 'done');
+  assert.doesNotMatch(piped.stderr, /EPIPE|at .*\.js/, 'no stack trace');
 });

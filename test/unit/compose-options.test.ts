@@ -210,6 +210,9 @@ test('files in UTF-8 with a BOM and UTF-16 LE/BE with a BOM read as UTF-8; a bad
       const def = loadStack([join(dir, name)], 'demo', {}, () => undefined);
       assert.deepEqual(def.services[0]!.task?.container?.env, ['GREETING=héllo wörld ✓'], name);
     }
+    // UTF-16 saved without a byte order mark: said as such, not as "the top level must be a mapping".
+    writeFileSync(join(dir, 'utf16-nobom.yml'), Buffer.from(yaml, 'utf16le'));
+    assert.throws(() => loadStack([join(dir, 'utf16-nobom.yml')], 'demo', {}, () => undefined), /the file looks like UTF-16 without a byte order mark .*save it as UTF-8$/);
     writeFileSync(join(dir, 'latin1.yml'), Buffer.from('services:\n  web:\n    image: caf\xe9\n', 'latin1'));
     assert.throws(() => loadStack([join(dir, 'latin1.yml')], 'demo', {}, () => undefined), {
       message: `${join(dir, 'latin1.yml')}: the file is not valid UTF-8 (compose files are UTF-8, or UTF-16 with a byte order mark)`,

@@ -24,6 +24,12 @@ test('--since and --until take a version, a duration before now or a timestamp; 
   assert.equal(r.untilTime, Date.parse('2027-01-15T08:00:00Z'));
 });
 
+test('--since after --until is refused, as Docker does (versions with versions, times with times)', () => {
+  assert.throws(() => eventsRequest({ since: '50', until: '10' }), /--since \(50\) is after --until \(10\)/);
+  assert.throws(() => eventsRequest({ since: '1m', until: '10m' }, Date.now()), /--since \(1m\) is after --until \(10m\)/);
+  assert.doesNotThrow(() => eventsRequest({ since: '10', until: '50' }));
+});
+
 test('bad events flags are reported together in one line', () => {
   assert.throws(
     () => eventsRequest({ since: 'yesterday', filter: ['colour=red', 'type'], format: 'table' }),

@@ -73,7 +73,7 @@ export async function checkImageExists(docker: Docker, image: string, timeoutMs:
   try {
     await Promise.race([docker.getImage(image).distribution(), timeout]);
   } catch (err) {
-    throw new ExecutorError('IMAGE_NOT_FOUND', `image "${image}" is neither on this manager's engine nor in its registry (${errorMessage(err)}); pass --no-resolve-image to create the service anyway`, { cause: err });
+    throw new ExecutorError('IMAGE_NOT_FOUND', `image "${image}" is neither on this manager's engine nor in its registry (${errorMessage(err)}); pass --no-resolve-image (stack deploy: --resolve-image never) to create the service anyway`, { cause: err });
   } finally {
     clearTimeout(timer);
   }
