@@ -81,11 +81,14 @@ export class Node {
    * warned about and ignored; anything else is an error naming it.
    */
   checkKeys(supported: readonly string[], harmless: readonly string[] = []): void {
+    const refused: string[] = [];
     for (const [key, node] of this.entries()) {
       if (supported.includes(key) || key.startsWith('x-')) continue;
       if (harmless.includes(key)) node.warn('is not supported, ignored');
-      else node.fail('is not supported');
+      else refused.push(`${node.file}: ${node.path} is not supported`);
     }
+    // Every unknown key of the mapping at once, not the first one per run.
+    if (refused.length > 0) throw new ComposeProblems(refused);
   }
 
   string(): string {

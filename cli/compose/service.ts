@@ -1,13 +1,13 @@
 // One Compose service → the ServiceSpec `stack deploy` sends: every field explicit (defaults as
 // `service create` sends them), so a re-deploy can compare it with the stored spec.
 import { readFileSync } from 'node:fs';
-import { baton } from '../../client/index.js';
+import { baton, BatonError } from '../../client/index.js';
 import type { Env } from './interpolate.js';
 import { duration, readDeploy } from './deploy-section.js';
 import { readConfigRefs, readSecretRefs, type ObjectDecl } from './objects.js';
 import { readExpose, readPorts } from './ports.js';
 import { readServiceNetworks, type NetworkDecl } from './networks.js';
-import type { Node } from './reader.js';
+import { ComposeProblems, type Node } from './reader.js';
 import { shellWords } from './values.js';
 import { readServiceMounts, type MountContext } from './volumes.js';
 import { CONTAINER_OPTION_KEYS, readContainerOptions } from './container-options.js';
@@ -45,37 +45,56 @@ export interface StackContext {
 
 export function readService(key: string, n: Node, ctx: StackContext): baton.ServiceSpec.$Properties {
   if (!n.isMap()) n.fail(`must be a mapping${n.got()}`);
+  // Every problem of the service is collected, each key read on its own, and said at once.
+  const problems: string[] = [];
+  const take = <T>(read: () => T, fallback: T): T => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof BatonError) || err.code !== 'INVALID_ARGUMENT') throw err;
+      problems.push(...ComposeProblems.of(err));
+      return fallback;
+    }
+  };
   const name = `${ctx.stack}_${key}`;
-  if (!NAME_PATTERN.test(key)) n.fail('has a name with characters a service name cannot have (use letters, digits, _ . -)');
-  if (name.length > MAX_NAME_LENGTH) n.fail(`makes a service name longer than ${MAX_NAME_LENGTH} characters (${name})`);
-  refuseForbidden(n);
-  n.checkKeys(SUPPORTED, QUIETLY_IGNORED);
-  const runtime = n.child(RUNTIME_KEY).present ? n.child(RUNTIME_KEY).oneOf(['docker', 'process'] as const) : 'docker';
+  take(() => {
+    if (!NAME_PATTERN.test(key)) n.fail('has a name with characters a service name cannot have (use letters, digits, _ . -)');
+    if (name.length > MAX_NAME_LENGTH) n.fail(`makes a service name longer than ${MAX_NAME_LENGTH} characters (${name})`);
+  }, undefined);
+  take(() => refuseForbidden(n), undefined);
+  take(() => n.checkKeys(SUPPORTED, QUIETLY_IGNORED), undefined);
+  const runtime = take(() => (n.child(RUNTIME_KEY).present ? n.child(RUNTIME_KEY).oneOf(['docker', 'process'] as const) : 'docker'), 'docker' as const);
   const image = n.child('image');
-  const entrypoint = commandLine(n.child('entrypoint'));
-  const command = commandLine(n.child('command'));
-  let container: baton.ContainerSpec.$Properties;
-  if (runtime === 'process') {
-    if (image.present) image.warn('is not used by the process runtime, ignored');
-    if (entrypoint.length + command.length === 0) n.fail('needs a command to run with x-baton-runtime: process');
-    container = { image: '', command: [...entrypoint, ...command], args: [] };
-  } else {
+  const entrypoint = take(() => commandLine(n.child('entrypoint')), []);
+  const command = take(() => commandLine(n.child('command')), []);
+  const container: baton.ContainerSpec.$Properties = take((): baton.ContainerSpec.$Properties => {
+    if (runtime === 'process') {
+      if (image.present) image.warn('is not used by the process runtime, ignored');
+      if (entrypoint.length + command.length === 0) n.fail('needs a command to run with x-baton-runtime: process');
+      return { image: '', command: [...entrypoint, ...command], args: [] };
+    }
     if (!image.present) n.fail(n.child('build').present ? 'needs an image (build: is not supported; build and push the image first)' : 'needs an image');
     const ref = image.string().trim();
     if (ref === '') image.fail('must not be empty');
-    container = { image: ref, command: entrypoint, args: command };
-  }
-  container.env = environment(n, ctx.env);
-  container.dir = n.child('working_dir').present ? n.child('working_dir').string() : '';
-  container.stopGraceMs = n.child('stop_grace_period').present ? duration(n.child('stop_grace_period')) : 0;
-  const health = healthcheck(n.child('healthcheck'));
+    return { image: ref, command: entrypoint, args: command };
+  }, { image: '', command: [], args: [] });
+  container.env = take(() => environment(n, ctx.env), []);
+  container.dir = take(() => (n.child('working_dir').present ? n.child('working_dir').string() : ''), '');
+  container.stopGraceMs = take(() => (n.child('stop_grace_period').present ? duration(n.child('stop_grace_period')) : 0), 0);
+  const health = take(() => healthcheck(n.child('healthcheck')), undefined);
   if (health) container.healthcheck = health;
-  container.secrets = readSecretRefs(n.child('secrets'), ctx.secrets);
-  container.configs = readConfigRefs(n.child('configs'), ctx.configs);
-  container.mounts = readServiceMounts(n, ctx.mounts);
-  const options = readContainerOptions(n, { [NAMESPACE_LABEL]: ctx.stack });
-  Object.assign(container, options.container);
-  const deploy = readDeploy(n.child('deploy'), n.child('restart'));
+  container.secrets = take(() => readSecretRefs(n.child('secrets'), ctx.secrets), []);
+  container.configs = take(() => readConfigRefs(n.child('configs'), ctx.configs), []);
+  container.mounts = take(() => readServiceMounts(n, ctx.mounts), []);
+  const options = take(() => readContainerOptions(n, { [NAMESPACE_LABEL]: ctx.stack }), undefined);
+  Object.assign(container, options?.container ?? {});
+  const deploy = take(() => readDeploy(n.child('deploy'), n.child('restart')), undefined);
+  const networks = take(() => readServiceNetworks(key, n, ctx.networks, ctx.defaultNetwork, ctx.usedNetworks), []);
+  const ports = take(() => readPorts(n.child('ports')), []);
+  const expose = take(() => readExpose(n.child('expose')), []);
+  // A key Docker refuses is named once, with Docker's reason, not also as merely unsupported.
+  const said = problems.filter((p) => !problems.some((q) => q !== p && q.startsWith(p)));
+  if (said.length > 0 || !deploy) throw new ComposeProblems(said);
   const spec: baton.ServiceSpec.$Properties = {
     annotations: { name, labels: { ...deploy.labels, [NAMESPACE_LABEL]: ctx.stack } },
     global: deploy.mode === 'global',
@@ -84,20 +103,20 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
     ...(deploy.mode === 'global-job' ? { globalJob: {} } : {}),
     task: {
       runtime,
-      ...(options.logDriver ? { logDriver: options.logDriver } : {}),
+      ...(options?.logDriver ? { logDriver: options.logDriver } : {}),
       container,
       resources: deploy.resources,
       restart: deploy.restart,
       placement: deploy.placement,
-      networks: readServiceNetworks(key, n, ctx.networks, ctx.defaultNetwork, ctx.usedNetworks),
+      networks,
     },
-    endpoint: { ports: readPorts(n.child('ports')), mode: deploy.endpointMode, expose: readExpose(n.child('expose')) },
+    endpoint: { ports, mode: deploy.endpointMode, expose },
     ...(deploy.update ? { update: deploy.update } : {}),
     ...(deploy.rollback ? { rollback: deploy.rollback } : {}),
   };
   // What the manager will check (limits, constraints, health check shapes): all of it, now.
-  const problems = validateServiceSpec(spec);
-  if (problems.length > 0) n.fail(`makes a service spec the manager would refuse: ${describeProblems(problems)}`);
+  const invalid = validateServiceSpec(spec);
+  if (invalid.length > 0) n.fail(`makes a service spec the manager would refuse: ${describeProblems(invalid)}`);
   return spec;
 }
 

@@ -194,6 +194,28 @@ extras: 1
   assert.ok(!message.includes('services.web'), message);
 });
 
+test('every problem of one service is in the one error: unknown keys, a refused key, bad values', () => {
+  const message = errorOf(`version: "3.8"
+services:
+  web:
+    imgae: busybox
+    colour: red
+    mem_limit: 10m
+    deploy: { replicas: lots }
+    ports: ["x:80"]
+`);
+  const wants = [
+    'compose.yml: services.web.imgae is not supported',
+    'compose.yml: services.web.colour is not supported',
+    'compose.yml: services.web.mem_limit is not supported by stack deploy',
+    'compose.yml: services.web needs an image',
+    'compose.yml: services.web.deploy.replicas must be a whole number',
+    'compose.yml: services.web.ports[0] must be a port number',
+  ];
+  assert.match(message, /^6 problems: /, message);
+  for (const want of wants) assert.ok(message.includes(want), `missing "${want}" in: ${message}`);
+});
+
 test('files in UTF-8 with a BOM and UTF-16 LE/BE with a BOM read as UTF-8; a bad encoding is one line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'baton-enc-'));
   try {
