@@ -8,7 +8,8 @@
 // `stack rm` on the nodes still alive.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { fakeResolver } from '../lib/fake-resolver.js';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
@@ -27,29 +28,10 @@ async function hostnameVia(containerId: string, host: string, port: number): Pro
   return body ? body : undefined;
 }
 
-/**
- * The node's own resolver, played by the test: outside.test is 10.77.0.7, everything else does
- * not exist. Daemons forward to it through BATON_DNS_UPSTREAM, so no query leaves the machine.
- */
+/** The node's own resolver, played by the test (test/lib/fake-resolver.ts): outside.test is 10.77.0.7. */
 async function fakeUpstream(): Promise<{ port: number; socket: Socket }> {
   const port = await freePort();
-  const socket = createSocket('udp4');
-  socket.on('message', (q, from) => {
-    let i = 12;
-    const labels: string[] = [];
-    while (i < q.length && q[i]! > 0 && labels.length < 64) {
-      labels.push(q.subarray(i + 1, i + 1 + q[i]!).toString('latin1'));
-      i += q[i]! + 1;
-    }
-    const question = q.subarray(12, i + 5);
-    const type = q.readUInt16BE(i + 1);
-    const known = labels.join('.').toLowerCase() === 'outside.test';
-    const header = Buffer.from([q[0]!, q[1]!, 0x81, known ? 0x80 : 0x83, 0, 1, 0, known && type === 1 ? 1 : 0, 0, 0, 0, 0]);
-    const answer = known && type === 1 ? Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 77, 0, 7]) : Buffer.alloc(0);
-    socket.send(Buffer.concat([header, question, answer]), from.port, from.address);
-  });
-  await new Promise<void>((done) => socket.bind(port, '127.0.0.1', done));
-  return { port, socket };
+  return { port, socket: await fakeResolver('127.0.0.1', port, [10, 77, 0, 7]) };
 }
 
 /** The Docker networks baton made for these nodes. */

@@ -4,32 +4,11 @@
 // no network gets the nameserver, search domain and option in its /etc/resolv.conf as given.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster, resolveIn, shIn, TEST_IMAGE } from '../lib/docker.js';
 import { freePort } from '../../src/launcher/ports.js';
-
-/** A resolver that knows one name, outside.test, as `answer` (a.b.c.d); every other name does not exist. */
-async function fakeResolver(address: string, port: number, answer: readonly number[]): Promise<Socket> {
-  const socket = createSocket('udp4');
-  socket.on('message', (q, from) => {
-    let i = 12;
-    const labels: string[] = [];
-    while (i < q.length && q[i]! > 0 && labels.length < 64) {
-      labels.push(q.subarray(i + 1, i + 1 + q[i]!).toString('latin1'));
-      i += q[i]! + 1;
-    }
-    const question = q.subarray(12, i + 5);
-    const type = q.readUInt16BE(i + 1);
-    const known = labels.join('.').toLowerCase() === 'outside.test';
-    const header = Buffer.from([q[0]!, q[1]!, 0x81, known ? 0x80 : 0x83, 0, 1, 0, known && type === 1 ? 1 : 0, 0, 0, 0, 0]);
-    const record = known && type === 1 ? Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, ...answer]) : Buffer.alloc(0);
-    socket.send(Buffer.concat([header, question, record]), from.port, from.address);
-  });
-  await new Promise<void>((done) => socket.bind(port, address, done));
-  return socket;
-}
+import { fakeResolver } from '../lib/fake-resolver.js';
 
 // The task's own resolver: port 53 (where a container's --dns is asked), on a loopback address
 // of its own, which the node's baton (in the host's namespace) reaches.
