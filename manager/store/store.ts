@@ -88,9 +88,16 @@ export class ClusterStore implements StateMachine<ApplyResult> {
     return { ok: true, index: entry.index, objects: changes.map(({ kind, object }) => ({ kind, object }) as StoreObjectT) };
   }
 
+  /** Whether a batch with this request id was applied (and is still remembered). */
+  hasApplied(requestId: string): boolean {
+    return this.appliedRequests.indexOf(requestId) !== undefined;
+  }
+
   /**
    * A batch whose request id was applied before (at `index`): it changes nothing again. The
-   * proposer gets the objects as they are stored now (a deleted one as the batch named it).
+   * proposer gets the objects as they are stored now (a deleted one as the batch named it). A
+   * retried create carries a new id (the handler makes one per attempt): it gets the object
+   * its first attempt created, found by its unique name.
    */
   private alreadyApplied(batch: baton.internal.StoreBatch, index: number): ApplyResult {
     const objects: StoreObjectT[] = [];
@@ -98,7 +105,13 @@ export class ClusterStore implements StateMachine<ApplyResult> {
       const kind = action.object == null ? undefined : kindOf(action.object as baton.internal.StoreObject);
       if (kind === undefined) continue;
       const named = (action.object as baton.internal.StoreObject)[kind] as Incoming;
-      const stored = this.tables[kind].byId.get(named.meta?.id ?? '');
+      const table = this.tables[kind];
+      const sameName = (): Stored<Kind> | undefined => {
+        if (action.kind !== baton.internal.StoreActionKind.STORE_CREATE || !hasUniqueNames(kind)) return undefined;
+        const [first] = table.idsByName(nameOf(kind, named));
+        return first === undefined ? undefined : table.byId.get(first);
+      };
+      const stored = table.byId.get(named.meta?.id ?? '') ?? sameName();
       objects.push({ kind, object: stored ?? named } as StoreObjectT);
     }
     return { ok: true, index, objects };
