@@ -19,45 +19,7 @@ function uv(): LibuvTcp {
   return libuvTcp;
 }
 
-type Handle = TcpHandle & { relay?: UvRelay; pool?: BackendPool<Handle>; early?: Buffer[]; dead?: boolean; readBuf?: Buffer };
-
-/**
- * Size of the read buffer a relaying handle reads into (HAProxy's default bufsize): libuv reads
- * straight into it instead of Node allocating a 64 KB backing store, shrinking it and wrapping
- * it in a new ArrayBuffer on every read (the allocation and the GC of those was the largest
- * share of the keep-alive relay's CPU). Reusing it is safe because a handle whose bytes are
- * queued (not yet written) towards the other side stops reading until they are (send()).
- */
-const READ_BUF_SIZE = 16 * 1024;
-/** Buffers kept for reuse once their relay is over: enough for a burst, bounded (16 MB). */
-const READ_BUF_KEEP = 1024;
-const freeReadBufs: Buffer[] = [];
-
-function takeReadBuf(): Buffer {
-  return freeReadBufs.pop() ?? Buffer.allocUnsafeSlow(READ_BUF_SIZE);
-}
-
-/** Gives a handle's read buffer back; only once the handle is closed (no read can land in it any more). */
-function giveReadBuf(h: Handle | undefined): void {
-  const buf = h?.readBuf;
-  if (!buf) return;
-  h.readBuf = undefined;
-  if (freeReadBufs.length < READ_BUF_KEEP) freeReadBufs.push(buf);
-}
-
-/** Makes `h` read into a pooled buffer of its own from now on. */
-function useReadBuf(h: Handle): void {
-  const buf = takeReadBuf();
-  h.readBuf = buf;
-  h.useUserBuffer(buf);
-}
-
-/**
- * A write request object reused while writes complete at once: a write that does not queue
- * never hands its request object to libuv, so the same one serves the next write. Once one is
- * queued, libuv owns it until its completion and a new one becomes the spare.
- */
-let spareWriteReq: WriteReq | undefined;
+type Handle = TcpHandle & { relay?: UvRelay; pool?: BackendPool<Handle>; early?: Buffer[]; dead?: boolean };
 
 class UvRelay extends Relay<Handle> {
   /** FIN received from the client / the backend. */
@@ -137,8 +99,6 @@ export const libuvEngine: TcpEngine<Handle> = {
       }
     }
     if (relay.closed) return;
-    useReadBuf(relay.client);
-    useReadBuf(u);
     relay.client.readStart();
     u.readStart();
   },
@@ -166,7 +126,8 @@ export const libuvEngine: TcpEngine<Handle> = {
 
   abort(relay) {
     relay.port.release(relay);
-    closeBoth(relay);
+    relay.client.close();
+    relay.upstream?.close();
   },
 
   pool: {
@@ -242,8 +203,7 @@ function onWriteDone(this: WriteReq, status: number): void {
 /** Writes `buf` to `dst`; when libuv has to queue it, stops reading `src` until it is written. */
 function send(relay: UvRelay, dst: TcpHandle, src: TcpHandle, buf: Buffer, toU: boolean): void {
   const lib = uv();
-  const req = spareWriteReq ?? lib.newWriteReq();
-  spareWriteReq = undefined;
+  const req = lib.newWriteReq();
   req.handle = dst;
   req.oncomplete = onWriteDone;
   req.async = false;
@@ -259,16 +219,7 @@ function send(relay: UvRelay, dst: TcpHandle, src: TcpHandle, buf: Buffer, toU: 
     if (toU) relay.toU++;
     else relay.toC++;
     src.readStop();
-    return;
   }
-  req.buffer = undefined;
-  req.relay = undefined;
-  spareWriteReq = req;
-}
-
-/** Read `nread` bytes into `h`'s own buffer (useReadBuf) or, before that, into Node's `ab`. */
-function readBytes(h: Handle, ab: ArrayBuffer | undefined, nread: number): Buffer {
-  return h.readBuf ? h.readBuf.subarray(0, nread) : Buffer.from(ab!, uv().readOffset(), nread);
 }
 
 function onClientRead(this: Handle, ab: ArrayBuffer | undefined): void {
@@ -277,7 +228,7 @@ function onClientRead(this: Handle, ab: ArrayBuffer | undefined): void {
   const nread = lib.readResult();
   if (nread > 0) {
     relay.backend!.bytesIn += nread;
-    send(relay, relay.upstream!, this, readBytes(this, ab, nread), true);
+    send(relay, relay.upstream!, this, Buffer.from(ab!, lib.readOffset(), nread), true);
     return;
   }
   if (nread === 0 || relay.closed) return;
@@ -296,7 +247,7 @@ function onUpstreamRead(this: Handle, ab: ArrayBuffer | undefined): void {
   const nread = lib.readResult();
   if (nread > 0) {
     relay.backend!.bytesOut += nread;
-    send(relay, relay.client, this, readBytes(this, ab, nread), false);
+    send(relay, relay.client, this, Buffer.from(ab!, lib.readOffset(), nread), false);
     return;
   }
   if (nread === 0 || relay.closed) return;
@@ -341,19 +292,8 @@ function maybeFinish(relay: UvRelay): void {
 /** Both directions ended cleanly. */
 function finish(relay: UvRelay): void {
   if (!relay.port.release(relay)) return;
-  closeBoth(relay);
-}
-
-function closeBoth(relay: Relay<Handle>): void {
   relay.client.close();
   relay.upstream?.close();
-  giveBufs(relay);
-}
-
-/** Both handles are closed: libuv reads into their buffers no more. */
-function giveBufs(relay: Relay<Handle>): void {
-  giveReadBuf(relay.client);
-  giveReadBuf(relay.upstream);
 }
 
 /** Something broke: close both, resetting the sides named (to pass a reset on). */
@@ -362,7 +302,6 @@ function fail(relay: UvRelay, resetClient: boolean, resetUpstream: boolean): voi
   if (!resetClient || relay.client.reset() !== 0) relay.client.close();
   const u = relay.upstream;
   if (u && (!resetUpstream || !relay.connected || u.reset() !== 0)) u.close();
-  giveBufs(relay);
 }
 
 function onPooledConnect(status: number, handle: TcpHandle, req: ConnectReq): void {
