@@ -35,8 +35,9 @@ export interface MeshOptions {
   bindAddress: string;
   logger: Logger;
   /**
-   * Idle pre-opened connections kept per TCP backend while connections keep coming (see
-   * preconnect.ts); 0 turns it off. Default POOL_SIZE.
+   * Idle pre-opened connections kept per TCP backend of a published port while connections
+   * keep coming (see preconnect.ts); 0 turns it off. Default POOL_SIZE. Service addresses
+   * never pre-connect (SERVICE_ADDRESS_TCP).
    */
   preconnect?: number;
   /**
