@@ -18,13 +18,26 @@ import { AllowList } from './allow.js';
 
 export { MESH_ENGINES, type MeshEngine } from './engines.js';
 
+/**
+ * Service addresses dial each backend per client connection, with no pre-connected pool. A
+ * pool keeps connections open ahead of need, and the backend only sees them as connections
+ * in its accept queue: with a small backlog (busybox httpd listens with 9, so 10 queued) and
+ * its accepting process starved of CPU, the pool's refills plus the callers' own connections
+ * overflow that queue, the kernel drops SYNs, and the callers wait out a 1 s retransmission
+ * (measured: the api task's ListenOverflows rose by 21 in one bench:mesh --east-west-path run,
+ * p99 through the VIP 0.8-1.06 s against 0.1-0.4 s for the same task without the mesh). Without
+ * the pool a backend never has more connections from the mesh than the callers have open.
+ */
+const SERVICE_ADDRESS_TCP: TcpPortOptions = { preconnect: 0 };
+
 export interface MeshOptions {
   /** Where published ports listen (--data-path-addr), e.g. 127.0.0.2, or 0.0.0.0. */
   bindAddress: string;
   logger: Logger;
   /**
-   * Idle pre-opened connections kept per TCP backend while connections keep coming (see
-   * preconnect.ts); 0 turns it off. Default POOL_SIZE.
+   * Idle pre-opened connections kept per TCP backend of a published port while connections
+   * keep coming (see preconnect.ts); 0 turns it off. Default POOL_SIZE. Service addresses
+   * never pre-connect (SERVICE_ADDRESS_TCP).
    */
   preconnect?: number;
   /**
@@ -252,7 +265,7 @@ class Mesh implements RoutingMesh {
       let entry = this.internal.get(key);
       if (!entry || entry.state === 'failed') {
         const listener =
-          w.protocol === 'udp' ? new UdpPort(w.address, w.port, this.logger) : newTcpPort(this.engine, w.address, w.port, this.logger, this.tcpOptions);
+          w.protocol === 'udp' ? new UdpPort(w.address, w.port, this.logger) : newTcpPort(this.engine, w.address, w.port, this.logger, SERVICE_ADDRESS_TCP);
         entry = { protocol: w.protocol, address: w.address, internal: true, listener, state: 'binding', bound: Promise.resolve() };
         this.internal.set(key, entry);
         entry.bound = this.bind(key, entry);
