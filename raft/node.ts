@@ -1,5 +1,6 @@
 // The driver: wires the pure core to LevelDB storage, the gRPC transport and a real clock.
-// One loop turns Readies into effects in the order Raft requires: persist, send, apply, advance.
+// One loop turns Readies into effects in the order Raft requires: a leader's appends, persist,
+// the other messages, apply, advance.
 import { AsyncResource } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import type { ChannelCredentials, ChannelOptions, ServerCredentials } from '@grpc/grpc-js';
@@ -284,6 +285,9 @@ export class RaftNode<R = unknown> {
   }
 
   private async handle(rd: Ready): Promise<void> {
+    // A leader's appends go out first, so followers write them while this node does (thesis
+    // §10.2.1); the core counts this node's own copy only after advance() below.
+    if (rd.earlyMessages.length > 0) this.transport.send(rd.earlyMessages);
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       // A vote or term must be on disk before any message that relies on it goes out; a new
       // commit index alone need not be, since a restarted node learns it again from the leader.
@@ -301,7 +305,7 @@ export class RaftNode<R = unknown> {
       }
     }
     this.opts.logger.trace(
-      { entries: rd.entries.length, committed: rd.committedEntries.length, messages: rd.messages.length },
+      { entries: rd.entries.length, committed: rd.committedEntries.length, early: rd.earlyMessages.length, messages: rd.messages.length },
       'ready',
     );
     if (rd.messages.length > 0) this.transport.send(rd.messages);
