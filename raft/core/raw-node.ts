@@ -279,8 +279,10 @@ export class RawNode {
     const done = this.handedOut;
     if (!done) return;
     this.handedOut = undefined;
-    if (done.snapshotIndex > 0 && this.log.pendingSnapshot?.meta.index === done.snapshotIndex) {
-      this.log.pendingSnapshot = undefined;
+    if (done.snapshotIndex > 0) {
+      // The driver installed that snapshot, even when a newer one arrived while it was being
+      // written (messages are stepped meanwhile): the newer one stays pending, to be handed out next.
+      if (this.log.pendingSnapshot?.meta.index === done.snapshotIndex) this.log.pendingSnapshot = undefined;
       this.log.appliedTo(done.snapshotIndex);
     }
     if (done.lastEntry) this.log.stableTo(done.lastEntry.index, done.lastEntry.term);

@@ -429,11 +429,14 @@ export class Cluster {
     if (!n.persisting && s.lastIndex !== n.storage.lastIndex()) {
       violation('durable log', `${n.id} core's last index ${s.lastIndex} differs from the durable ${n.storage.lastIndex()} with no Ready pending`);
     }
+    // A snapshot received while a write was under way already rules the core (its log starts
+    // after it) though the driver has not installed it yet: the core acts on its configuration.
+    const confIndex = Math.max(n.applied, s.firstIndex - 1);
     const checked = this.confChecked.get(n.id);
-    const stamp = n.applied * 64 + n.incarnation;
+    const stamp = confIndex * 64 + n.incarnation;
     if (checked !== stamp) {
       this.confChecked.set(n.id, stamp);
-      this.inv.checkConf(n.id, n.applied, s.conf);
+      this.inv.checkConf(n.id, confIndex, s.conf);
     }
   }
 
