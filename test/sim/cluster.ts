@@ -1,7 +1,7 @@
 // A simulated cluster: nodes, the network between them and a clock, driven one time unit at a
 // time. Every input to a node (a tick, a message, a proposal...) is followed by processing its
-// Readies the way a real driver does — a leader's appends, then persist, then the other
-// messages, then apply, then advance — with an optional crash between those stages, and then by
+// Readies the way a real driver does — a leader's appends, then apply committed entries while
+// persisting, then the other messages, then advance — with an optional crash between those stages, and then by
 // the invariant checks. A persist may take time (persistUnits): meanwhile the node keeps
 // stepping what arrives, as the real driver does while its disk write is under way, and a crash
 // loses the write.
@@ -325,7 +325,11 @@ export class Cluster {
     for (const m of rd.earlyMessages) this.sendMessage(n, m);
     if (rd.earlyMessages.length > 0 && this.readyCrash(n, 'after sending appends, before persist')) return;
 
-    // 2. Persist, in one write, which may take a while.
+    // 2. Committed entries are on disk on a quorum already: applied while this Ready is written
+    // (after it, with the snapshot they follow, when it brings one).
+    if (!rd.snapshot) this.applyCommitted(n, rd);
+
+    // 3. Persist, in one write, which may take a while.
     // Only a synced write takes time: entries, a snapshot, a new term or vote (a commit index
     // alone is written without waiting for the disk, as the real driver does).
     const [lo, hi] = this.opts.persistUnits ?? [0, 0];
@@ -349,11 +353,11 @@ export class Cluster {
     if (rd.snapshot) this.inv.checkSnapshot(n, rd.snapshot);
     if (this.readyCrash(n, 'after persist, before send')) return;
 
-    // 3. Send the rest.
+    // 4. Send the rest.
     for (const m of rd.messages) this.sendMessage(n, m);
     if (this.readyCrash(n, 'after send, before apply')) return;
 
-    // 4. Apply.
+    // 5. Install a snapshot from the leader, and apply what follows it.
     if (rd.snapshot) {
       const s = rd.snapshot;
       if (s.meta.index <= n.applied) {
@@ -364,15 +368,7 @@ export class Cluster {
       this.counters.snapshotsInstalled++;
       this.inv.observeSnapshotInstall(n.id, s, n.sm.chain);
     }
-    for (const e of rd.committedEntries) {
-      if (e.index !== n.applied + 1) {
-        violation('apply order', `${n.id} was handed entry ${e.index} to apply after ${n.applied}`);
-      }
-      n.sm.apply(e);
-      n.applied = e.index;
-      this.inv.observeApply(n.id, e, n.sm.chain, n.storage.hardState.commit);
-      for (const l of this.applyListeners) l(n, e);
-    }
+    if (rd.snapshot) this.applyCommitted(n, rd);
     for (const rs of rd.readStates) {
       const ctx = dec.decode(rs.context);
       const req = this.readRequests.get(ctx);
@@ -388,7 +384,7 @@ export class Cluster {
     core.advance();
     if (rd.softState) for (const l of this.softStateListeners) l(n, rd.softState, core.status().term);
 
-    // 5. Serve reads whose point is applied.
+    // 6. Serve reads whose point is applied.
     if (n.pendingReads.length > 0) {
       const ready = n.pendingReads.filter((r) => r.index <= n.applied);
       if (ready.length > 0) {
@@ -398,6 +394,21 @@ export class Cluster {
           for (const l of this.readListeners) l(n, rs);
         }
       }
+    }
+  }
+
+  private applyCommitted(n: SimNode, rd: Ready): void {
+    // Committed: what the core knew when it handed the entries out (its durable copy of that
+    // commit index may still be being written).
+    const commit = Math.max(n.storage.hardState.commit, rd.hardState?.commit ?? 0);
+    for (const e of rd.committedEntries) {
+      if (e.index !== n.applied + 1) {
+        violation('apply order', `${n.id} was handed entry ${e.index} to apply after ${n.applied}`);
+      }
+      n.sm.apply(e);
+      n.applied = e.index;
+      this.inv.observeApply(n.id, e, n.sm.chain, commit);
+      for (const l of this.applyListeners) l(n, e);
     }
   }
 
@@ -422,7 +433,7 @@ export class Cluster {
       violation('commit monotonic', `${n.id} commit went from ${n.lastCommit} to ${s.commit} without a crash`);
     }
     n.lastCommit = s.commit;
-    if (s.applied !== n.applied) {
+    if (!n.persisting && s.applied !== n.applied) {
       violation('applied index', `${n.id} core says applied ${s.applied}, the driver applied ${n.applied}`);
     }
     if (s.commit < n.applied) violation('applied index', `${n.id} applied ${n.applied} past its commit ${s.commit}`);
@@ -431,7 +442,9 @@ export class Cluster {
     }
     // A snapshot received while a write was under way already rules the core (its log starts
     // after it) though the driver has not installed it yet: the core acts on its configuration.
-    const confIndex = Math.max(n.applied, s.firstIndex - 1);
+    // While a write is under way the driver may have applied entries the core has not yet
+    // been told of (advance() comes after the write); the core acts on what it was told.
+    const confIndex = Math.max(n.persisting ? s.applied : n.applied, s.firstIndex - 1);
     const checked = this.confChecked.get(n.id);
     const stamp = confIndex * 64 + n.incarnation;
     if (checked !== stamp) {

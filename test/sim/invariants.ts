@@ -139,8 +139,8 @@ export class Invariants {
     this.observeLeaderCommit(node, s, peers);
   }
 
-  /** Commit index of each leader (by `id/term`) when last checked against the voters' disks. */
-  private readonly commitChecked = new Map<string, number>();
+  /** Commit and applied index of each leader (by `id/term`) when last checked against the voters' disks. */
+  private readonly commitChecked = new Map<string, { commit: number; applied: number }>();
 
   /**
    * A leader's commit index may pass its own durable log (a quorum of followers acknowledged,
@@ -150,17 +150,18 @@ export class Invariants {
   private checkCommitDurable(node: NodeView, s: Status, peers: (id: string) => NodeView | undefined): void {
     const key = `${node.id}/${s.term}`;
     const checked = this.commitChecked.get(key);
-    this.commitChecked.set(key, s.commit);
+    this.commitChecked.set(key, { commit: s.commit, applied: s.applied });
     // A commit index the node brought into this term was checked by the leader that reached it.
-    if (checked === undefined || s.commit <= checked) return;
+    if (checked === undefined || s.commit <= checked.commit) return;
     const holds = (id: string): boolean => {
       const v = peers(id);
       // A snapshot holds only committed entries, so one at or past the index holds it too.
       return v !== undefined && (v.durableSnapshot.meta.index >= s.commit || v.durableTermAt(s.commit) === s.term);
     };
-    // The commit was counted under the configuration of that moment: the one applied then,
-    // which is the current one or one the conf changes applied since the last check replaced.
-    const confs = [s.conf, this.confAt(checked), ...this.confTimeline.filter((c) => c.index > checked && c.index <= s.commit).map((c) => c.conf)];
+    // The commit was counted under the configuration of that moment: the one the core had
+    // applied then, which is the current one or one the conf changes applied since the last
+    // check replaced.
+    const confs = [s.conf, this.confAt(checked.applied), ...this.confTimeline.filter((c) => c.index > checked.applied && c.index <= s.applied).map((c) => c.conf)];
     const quorate = confs.some((c) => c.voters.filter(holds).length >= Math.floor(c.voters.length / 2) + 1);
     if (!quorate) {
       const holders = s.conf.voters.filter(holds);
@@ -259,9 +260,9 @@ export class Invariants {
   // ---- state machine ---------------------------------------------------------------------
 
   /** A node applied `e` and its state machine's hash chain is now `chain`. */
-  observeApply(node: string, e: Entry, chain: number, durableCommit: number): void {
-    if (e.index > durableCommit) {
-      violation('apply uncommitted', `${node} applied entry ${e.index} but its durable commit is ${durableCommit}`);
+  observeApply(node: string, e: Entry, chain: number, commit: number): void {
+    if (e.index > commit) {
+      violation('apply uncommitted', `${node} applied entry ${e.index} but its commit index is ${commit}`);
     }
     const rec = this.applied[e.index];
     if (!rec) {
