@@ -1,5 +1,6 @@
 // The driver: wires the pure core to LevelDB storage, the gRPC transport and a real clock.
-// One loop turns Readies into effects in the order Raft requires: persist, send, apply, advance.
+// One loop turns Readies into effects in the order Raft requires: a leader's appends, persist,
+// the other messages, apply, advance.
 import { AsyncResource } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import type { ChannelCredentials, ChannelOptions, ServerCredentials } from '@grpc/grpc-js';
@@ -284,24 +285,22 @@ export class RaftNode<R = unknown> {
   }
 
   private async handle(rd: Ready): Promise<void> {
-    if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
-      // A vote or term must be on disk before any message that relies on it goes out; a new
-      // commit index alone need not be, since a restarted node learns it again from the leader.
-      const hs = rd.hardState;
-      const votedOrTermChanged = hs !== undefined && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote);
-      await this.storage.save({
-        ...(hs ? { hardState: hs } : {}),
-        entries: rd.entries,
-        ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
-        sync: rd.entries.length > 0 || rd.snapshot !== undefined || votedOrTermChanged,
-      });
-      if (hs) {
-        this.persistedTerm = hs.term;
-        this.persistedVote = hs.vote;
-      }
+    // A leader's appends go out first, so followers write them while this node does (thesis
+    // §10.2.1); the core counts this node's own copy only after advance() below.
+    if (rd.earlyMessages.length > 0) this.transport.send(rd.earlyMessages);
+    const saving = this.persist(rd);
+    // Committed entries are already on disk on a quorum, whatever this Ready writes: apply them
+    // (and answer their proposers) while the write is under way, as etcd does. A snapshot from
+    // the leader is installed only after it is durable, and the entries after it with it.
+    const applyEarly = !rd.snapshot;
+    if (applyEarly) {
+      // Whatever apply throws, the write's own failure must not go unobserved.
+      saving.catch(() => undefined);
+      for (const e of rd.committedEntries) this.apply(e);
     }
+    await saving;
     this.opts.logger.trace(
-      { entries: rd.entries.length, committed: rd.committedEntries.length, messages: rd.messages.length },
+      { entries: rd.entries.length, committed: rd.committedEntries.length, early: rd.earlyMessages.length, messages: rd.messages.length },
       'ready',
     );
     if (rd.messages.length > 0) this.transport.send(rd.messages);
@@ -311,7 +310,7 @@ export class RaftNode<R = unknown> {
       this.counters.snapshotsInstalled++;
       this.opts.logger.info({ index: rd.snapshot.meta.index }, 'installed a snapshot from the leader');
     }
-    for (const e of rd.committedEntries) this.apply(e);
+    if (!applyEarly) for (const e of rd.committedEntries) this.apply(e);
     if (rd.softState) {
       this.opts.logger.info({ term: this.core.status().term, role: rd.softState.role, leader: rd.softState.leader }, 'raft role');
     }
@@ -325,6 +324,26 @@ export class RaftNode<R = unknown> {
     }
     this.serveReads();
     this.maybeSnapshot();
+  }
+
+  /**
+   * A vote or term must be on disk before any message that relies on it goes out; a new commit
+   * index alone need not be, since a restarted node learns it again from the leader.
+   */
+  private async persist(rd: Ready): Promise<void> {
+    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) return;
+    const hs = rd.hardState;
+    const votedOrTermChanged = hs !== undefined && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote);
+    await this.storage.save({
+      ...(hs ? { hardState: hs } : {}),
+      entries: rd.entries,
+      ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
+      sync: rd.entries.length > 0 || rd.snapshot !== undefined || votedOrTermChanged,
+    });
+    if (hs) {
+      this.persistedTerm = hs.term;
+      this.persistedVote = hs.vote;
+    }
   }
 
   private apply(e: Entry): void {

@@ -243,15 +243,22 @@ export class RawNode {
     const entries = this.log.unstableEntries();
     const snapshot = this.log.pendingSnapshot;
     const committed = this.log.nextCommitted();
+    const hs = this.hardState();
+    const hardStateChanged = !sameHardState(hs, this.prevHardState);
+    // A new term or vote must be durable before anything of this Ready goes out.
+    const termOrVoteChanged = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const m of this.msgs) (!termOrVoteChanged && sendableBeforePersist(m) ? early : late).push(m);
     const rd: Ready = {
       entries,
-      messages: this.msgs,
+      earlyMessages: early,
+      messages: late,
       committedEntries: committed,
       readStates: this.readStates,
     };
     if (snapshot) rd.snapshot = snapshot;
-    const hs = this.hardState();
-    if (!sameHardState(hs, this.prevHardState)) rd.hardState = hs;
+    if (hardStateChanged) rd.hardState = hs;
     const soft = this.softState();
     if (soft.leader !== this.prevSoftState.leader || soft.role !== this.prevSoftState.role) rd.softState = soft;
     this.msgs = [];
@@ -272,8 +279,10 @@ export class RawNode {
     const done = this.handedOut;
     if (!done) return;
     this.handedOut = undefined;
-    if (done.snapshotIndex > 0 && this.log.pendingSnapshot?.meta.index === done.snapshotIndex) {
-      this.log.pendingSnapshot = undefined;
+    if (done.snapshotIndex > 0) {
+      // The driver installed that snapshot, even when a newer one arrived while it was being
+      // written (messages are stepped meanwhile): the newer one stays pending, to be handed out next.
+      if (this.log.pendingSnapshot?.meta.index === done.snapshotIndex) this.log.pendingSnapshot = undefined;
       this.log.appliedTo(done.snapshotIndex);
     }
     if (done.lastEntry) this.log.stableTo(done.lastEntry.index, done.lastEntry.term);
@@ -281,6 +290,19 @@ export class RawNode {
       if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(decodeConfChange(e.data));
       this.log.appliedTo(e.index);
     }
+    if (done.lastEntry) this.selfDurable();
+  }
+
+  /**
+   * The leader's own entries became durable: only now does it count itself as holding them
+   * (its appends went out before or while they were written, thesis §10.2.1). A crash before
+   * this point can lose them on the leader, so no commit may have relied on its copy.
+   */
+  private selfDurable(): void {
+    if (this.role !== 'leader') return;
+    const self = this.progress.get(this.id);
+    if (!self || !self.maybeUpdate(this.log.stabled)) return;
+    if (this.maybeCommit()) this.broadcastAppend(true);
   }
 
   /** The state machine has a snapshot of everything applied up to `index`; compact the log. */
@@ -344,7 +366,8 @@ export class RawNode {
     for (const id of this.membership.members()) {
       const pr = new Progress(last + 1, this.membership.learners.has(id));
       if (id === this.id) {
-        pr.match = last;
+        // Only what is on disk counts towards a commit; advance() moves it as writes complete.
+        pr.match = this.log.stabled;
         pr.becomeReplicate();
       }
       pr.recentActive = true;
@@ -734,11 +757,8 @@ export class RawNode {
   private appendEntries(entries: Entry[]): Entry[] {
     let index = this.log.lastIndex();
     const stamped = entries.map((e) => ({ ...e, term: this.term, index: ++index }));
+    // The leader's own progress moves when advance() reports these durable, not here.
     this.log.append(stamped);
-    const self = this.progress.get(this.id);
-    if (self) self.maybeUpdate(this.log.lastIndex());
-    // A single voter commits on its own.
-    this.maybeCommit();
     return stamped;
   }
 
@@ -908,6 +928,15 @@ export class RawNode {
   private softState(): SoftState {
     return { leader: this.leader, role: this.role };
   }
+}
+
+/**
+ * Messages only a leader sends, carrying nothing that depends on its own disk: the entries it
+ * appends are counted for it only once durable, and the commit index it announces was reached
+ * by durable copies. (The Ready also holds them back when it changes the term or vote.)
+ */
+function sendableBeforePersist(m: Message): boolean {
+  return m.type === MessageType.MSG_APP || m.type === MessageType.MSG_HEARTBEAT || m.type === MessageType.MSG_SNAP;
 }
 
 /** The longest prefix within `max` bytes of entry data, but never empty. */

@@ -82,16 +82,24 @@ export interface SoftState {
 }
 
 /**
- * What the driver must do, in this order: persist `hardState` (if set), `entries` (which may
- * overwrite a conflicting tail from their first index on) and `snapshot` (if set) durably in one
- * write; then send `messages`; then apply `committedEntries` (and install `snapshot` in the state
- * machine if set); then call advance(). `readStates` may be served once applied.
+ * What the driver must do, in this order: send `earlyMessages` (at once: they may go out before
+ * or while this Ready is persisted); persist `hardState` (if set), `entries` (which may overwrite
+ * a conflicting tail from their first index on) and `snapshot` (if set) durably in one write; then
+ * send `messages`; then apply `committedEntries` (and install `snapshot` in the state machine if
+ * set); then call advance(). `readStates` may be served once applied.
+ *
+ * `earlyMessages` are a leader's appends, heartbeats and snapshot chunks in a Ready that changes
+ * no term or vote (Raft thesis §10.2.1): they promise nothing about the leader's own disk, since
+ * the leader counts itself towards a commit only once advance() says its entries are durable.
+ * Everything else (votes, a follower's acknowledgements, anything sent in a new term) relies on
+ * this Ready's durable state and is in `messages`.
  */
 export interface Ready {
   softState?: SoftState;
   hardState?: HardState;
   entries: Entry[];
   snapshot?: Snapshot;
+  earlyMessages: Message[];
   messages: Message[];
   committedEntries: Entry[];
   readStates: ReadState[];

@@ -1,7 +1,10 @@
 // A simulated cluster: nodes, the network between them and a clock, driven one time unit at a
 // time. Every input to a node (a tick, a message, a proposal...) is followed by processing its
-// Readies the way a real driver does — persist, then send, then apply, then advance — with an
-// optional crash between those stages, and then by the invariant checks.
+// Readies the way a real driver does — a leader's appends, then apply committed entries while
+// persisting, then the other messages, then advance — with an optional crash between those stages, and then by
+// the invariant checks. A persist may take time (persistUnits): meanwhile the node keeps
+// stepping what arrives, as the real driver does while its disk write is under way, and a crash
+// loses the write.
 import { bootstrapState, type ProposeResult, type Status } from '../../raft/core/raw-node.js';
 import {
   ConfChangeType,
@@ -30,6 +33,8 @@ export interface ClusterOptions {
   net: NetworkConfig;
   /** Probability, per Ready, that the node crashes partway through handling it. */
   readyCrashChance: number;
+  /** Time units one Ready's disk write takes, drawn per write in [lo, hi]; absent: none. */
+  persistUnits?: [number, number];
   traceCapacity: number;
 }
 
@@ -74,6 +79,7 @@ export class Cluster {
   private readonly root: Rng;
   private readonly readyRng: Rng;
   private readonly outboxRng: Rng;
+  private readonly persistRng: Rng;
   private readonly readRequests = new Map<string, { node: string; required: number; at: number }>();
   private readSeq = 0;
   readonly applyListeners: ApplyListener[] = [];
@@ -92,6 +98,7 @@ export class Cluster {
     this.rng = this.root.fork('scheduler');
     this.readyRng = this.root.fork('ready-crash');
     this.outboxRng = this.root.fork('outbox');
+    this.persistRng = this.root.fork('persist');
     this.net = new Network(this.root.fork('network'), opts.net);
     this.trace = new Trace(opts.traceCapacity);
     const ids: string[] = [];
@@ -183,6 +190,12 @@ export class Cluster {
   /** Advance the clock one unit: deliver what is due, then tick the nodes whose tick falls now. */
   step(): void {
     this.now++;
+    for (const n of this.nodes.values()) {
+      if (n.up && n.persisting && n.persisting.doneAt <= this.now) {
+        this.finishReady(n);
+        this.afterInput(n);
+      }
+    }
     for (const m of this.net.takeDue(this.now)) this.deliver(m);
     for (const n of this.nodes.values()) {
       if (!n.up) continue;
@@ -267,7 +280,8 @@ export class Cluster {
   /** Compact `n`'s log at its applied index with its state machine's snapshot. */
   compact(n: SimNode): Snapshot | undefined {
     const index = n.applied;
-    if (index <= n.storage.snapIndex) return undefined;
+    // The real storage queues a compaction behind the write under way; here it simply waits.
+    if (index <= n.storage.snapIndex || n.persisting) return undefined;
     const data = n.sm.snapshot();
     const snap = n.core.compact(index, data);
     this.counters.compactions++;
@@ -293,7 +307,7 @@ export class Cluster {
   /** Process every Ready of `n`, then check the invariants. */
   afterInput(n: SimNode): void {
     let rounds = 0;
-    while (n.up && n.core.hasReady()) {
+    while (n.up && !n.persisting && n.core.hasReady()) {
       if (++rounds > 1000) violation('ready loop', `${n.id} still has a Ready after 1000 rounds`);
       this.handleReady(n);
     }
@@ -307,7 +321,30 @@ export class Cluster {
     freezeReady(rd);
     this.trace.add(this.now, n.id, 'ready', () => describeReady(rd));
 
-    // 1. Persist, in one write.
+    // 1. A leader's appends go out before its own write.
+    for (const m of rd.earlyMessages) this.sendMessage(n, m);
+    if (rd.earlyMessages.length > 0 && this.readyCrash(n, 'after sending appends, before persist')) return;
+
+    // 2. Committed entries are on disk on a quorum already: applied while this Ready is written
+    // (after it, with the snapshot they follow, when it brings one).
+    if (!rd.snapshot) this.applyCommitted(n, rd);
+
+    // 3. Persist, in one write, which may take a while.
+    // Only a synced write takes time: entries, a snapshot, a new term or vote (a commit index
+    // alone is written without waiting for the disk, as the real driver does).
+    const [lo, hi] = this.opts.persistUnits ?? [0, 0];
+    const prev = n.storage.hardState;
+    const synced = rd.entries.length > 0 || rd.snapshot !== undefined || (rd.hardState !== undefined && (rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote));
+    const units = hi > 0 && synced ? this.persistRng.range(lo, hi) : 0;
+    n.persisting = { rd, doneAt: this.now + units };
+    if (units === 0) this.finishReady(n);
+    else this.trace.add(this.now, n.id, 'persisting', `until t=${this.now + units}`);
+  }
+
+  private finishReady(n: SimNode): void {
+    const core = n.core;
+    const rd = n.persisting!.rd;
+    n.persisting = undefined;
     const before = { ...n.storage.hardState };
     if (rd.hardState) n.storage.hardState = { ...rd.hardState };
     if (rd.snapshot) n.storage.writeSnapshot(rd.snapshot);
@@ -316,14 +353,11 @@ export class Cluster {
     if (rd.snapshot) this.inv.checkSnapshot(n, rd.snapshot);
     if (this.readyCrash(n, 'after persist, before send')) return;
 
-    // 2. Send.
-    for (const m of rd.messages) {
-      if (m.from !== n.id) violation('message', `${n.id} sent a message from ${m.from}`);
-      this.net.send(m, this.now);
-    }
+    // 4. Send the rest.
+    for (const m of rd.messages) this.sendMessage(n, m);
     if (this.readyCrash(n, 'after send, before apply')) return;
 
-    // 3. Apply.
+    // 5. Install a snapshot from the leader, and apply what follows it.
     if (rd.snapshot) {
       const s = rd.snapshot;
       if (s.meta.index <= n.applied) {
@@ -334,15 +368,7 @@ export class Cluster {
       this.counters.snapshotsInstalled++;
       this.inv.observeSnapshotInstall(n.id, s, n.sm.chain);
     }
-    for (const e of rd.committedEntries) {
-      if (e.index !== n.applied + 1) {
-        violation('apply order', `${n.id} was handed entry ${e.index} to apply after ${n.applied}`);
-      }
-      n.sm.apply(e);
-      n.applied = e.index;
-      this.inv.observeApply(n.id, e, n.sm.chain, n.storage.hardState.commit);
-      for (const l of this.applyListeners) l(n, e);
-    }
+    if (rd.snapshot) this.applyCommitted(n, rd);
     for (const rs of rd.readStates) {
       const ctx = dec.decode(rs.context);
       const req = this.readRequests.get(ctx);
@@ -358,7 +384,7 @@ export class Cluster {
     core.advance();
     if (rd.softState) for (const l of this.softStateListeners) l(n, rd.softState, core.status().term);
 
-    // 4. Serve reads whose point is applied.
+    // 6. Serve reads whose point is applied.
     if (n.pendingReads.length > 0) {
       const ready = n.pendingReads.filter((r) => r.index <= n.applied);
       if (ready.length > 0) {
@@ -369,6 +395,26 @@ export class Cluster {
         }
       }
     }
+  }
+
+  private applyCommitted(n: SimNode, rd: Ready): void {
+    // Committed: what the core knew when it handed the entries out (its durable copy of that
+    // commit index may still be being written).
+    const commit = Math.max(n.storage.hardState.commit, rd.hardState?.commit ?? 0);
+    for (const e of rd.committedEntries) {
+      if (e.index !== n.applied + 1) {
+        violation('apply order', `${n.id} was handed entry ${e.index} to apply after ${n.applied}`);
+      }
+      n.sm.apply(e);
+      n.applied = e.index;
+      this.inv.observeApply(n.id, e, n.sm.chain, commit);
+      for (const l of this.applyListeners) l(n, e);
+    }
+  }
+
+  private sendMessage(n: SimNode, m: Message): void {
+    if (m.from !== n.id) violation('message', `${n.id} sent a message from ${m.from}`);
+    this.net.send(m, this.now);
   }
 
   private readonly roles = new Map<string, string>();
@@ -382,23 +428,28 @@ export class Cluster {
       if (s.role === 'leader') this.counters.elections++;
       this.trace.add(this.now, n.id, 'state', () => `${s.role} term=${s.term} leader=${s.leader || '-'} commit=${s.commit} last=${s.lastIndex}`);
     }
-    this.inv.observeStatus(n, s);
+    this.inv.observeStatus(n, s, (id) => this.nodes.get(id));
     if (s.commit < n.lastCommit) {
       violation('commit monotonic', `${n.id} commit went from ${n.lastCommit} to ${s.commit} without a crash`);
     }
     n.lastCommit = s.commit;
-    if (s.applied !== n.applied) {
+    if (!n.persisting && s.applied !== n.applied) {
       violation('applied index', `${n.id} core says applied ${s.applied}, the driver applied ${n.applied}`);
     }
     if (s.commit < n.applied) violation('applied index', `${n.id} applied ${n.applied} past its commit ${s.commit}`);
-    if (s.lastIndex !== n.storage.lastIndex()) {
+    if (!n.persisting && s.lastIndex !== n.storage.lastIndex()) {
       violation('durable log', `${n.id} core's last index ${s.lastIndex} differs from the durable ${n.storage.lastIndex()} with no Ready pending`);
     }
+    // A snapshot received while a write was under way already rules the core (its log starts
+    // after it) though the driver has not installed it yet: the core acts on its configuration.
+    // While a write is under way the driver may have applied entries the core has not yet
+    // been told of (advance() comes after the write); the core acts on what it was told.
+    const confIndex = Math.max(n.persisting ? s.applied : n.applied, s.firstIndex - 1);
     const checked = this.confChecked.get(n.id);
-    const stamp = n.applied * 64 + n.incarnation;
+    const stamp = confIndex * 64 + n.incarnation;
     if (checked !== stamp) {
       this.confChecked.set(n.id, stamp);
-      this.inv.checkConf(n.id, n.applied, s.conf);
+      this.inv.checkConf(n.id, confIndex, s.conf);
     }
   }
 

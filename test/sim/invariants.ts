@@ -9,6 +9,8 @@
 //   (commit points are observed on leaders as they advance);
 // - state-machine safety: no two nodes apply different entries at one index, and a node's
 //   state after applying index i (or installing a snapshot at i) equals any other's at i;
+// - a leader commits only what a quorum of voters holds on disk (its own copy counts only once
+//   durable: it sends its appends before or while writing them);
 // - durable state never goes back: term, vote within a term, commit;
 // - a node's commit index never decreases except across a crash, its applies are contiguous,
 //   it applies only committed entries, and it acts on the configuration the log says;
@@ -117,8 +119,11 @@ export class Invariants {
 
   // ---- election safety + leader completeness + commit tracking ---------------------------
 
-  /** After every step: the core's own view of a node. */
-  observeStatus(node: NodeView, s: Status): void {
+  /**
+   * After every step: the core's own view of a node. `peers` finds any node's durable view by
+   * id (to see which voters hold what a leader commits).
+   */
+  observeStatus(node: NodeView, s: Status, peers: (id: string) => NodeView | undefined): void {
     if (s.role !== 'leader') return;
     const prev = this.leaderOfTerm.get(s.term);
     if (prev !== undefined && prev !== node.id) {
@@ -130,7 +135,38 @@ export class Invariants {
       this.leaderTermSeen.set(node.id, s.term);
       this.checkLeaderCompleteness(node, s.term);
     }
-    this.observeLeaderCommit(node, s.term, s.commit);
+    this.checkCommitDurable(node, s, peers);
+    this.observeLeaderCommit(node, s, peers);
+  }
+
+  /** Commit and applied index of each leader (by `id/term`) when last checked against the voters' disks. */
+  private readonly commitChecked = new Map<string, { commit: number; applied: number }>();
+
+  /**
+   * A leader's commit index may pass its own durable log (a quorum of followers acknowledged,
+   * its own write still under way), but never what a quorum of voters holds durably: a crash
+   * of the leader before its write completes must not lose a committed entry.
+   */
+  private checkCommitDurable(node: NodeView, s: Status, peers: (id: string) => NodeView | undefined): void {
+    const key = `${node.id}/${s.term}`;
+    const checked = this.commitChecked.get(key);
+    this.commitChecked.set(key, { commit: s.commit, applied: s.applied });
+    // A commit index the node brought into this term was checked by the leader that reached it.
+    if (checked === undefined || s.commit <= checked.commit) return;
+    const holds = (id: string): boolean => {
+      const v = peers(id);
+      // A snapshot holds only committed entries, so one at or past the index holds it too.
+      return v !== undefined && (v.durableSnapshot.meta.index >= s.commit || v.durableTermAt(s.commit) === s.term);
+    };
+    // The commit was counted under the configuration of that moment: the one the core had
+    // applied then, which is the current one or one the conf changes applied since the last
+    // check replaced.
+    const confs = [s.conf, this.confAt(checked.applied), ...this.confTimeline.filter((c) => c.index > checked.applied && c.index <= s.applied).map((c) => c.conf)];
+    const quorate = confs.some((c) => c.voters.filter(holds).length >= Math.floor(c.voters.length / 2) + 1);
+    if (!quorate) {
+      const holders = s.conf.voters.filter(holds);
+      violation('commit durable on a quorum', `leader ${node.id} of term ${s.term} committed ${s.commit}, but only ${holders.length} of voters ${s.conf.voters.join(',')} hold entry ${s.commit}/${s.term} on disk (${holders.join(',') || 'none'})`);
+    }
   }
 
   /** The leader of `term` must hold every entry committed in an earlier term. */
@@ -154,15 +190,16 @@ export class Invariants {
     }
   }
 
-  private observeLeaderCommit(node: NodeView, term: number, commit: number): void {
+  private observeLeaderCommit(node: NodeView, s: Status, peers: (id: string) => NodeView | undefined): void {
+    const { term, commit } = s;
     const prev = this.maxCommitByTerm.get(term) ?? 0;
     if (commit > prev) this.maxCommitByTerm.set(term, commit);
     if (commit <= this.committedUpTo) return;
-    if (commit > node.durableLastIndex()) {
-      violation('commit beyond log', `leader ${node.id} of term ${term} has commit ${commit} past its durable last index ${node.durableLastIndex()}`);
-    }
     for (let i = this.committedUpTo + 1; i <= commit; i++) {
-      const t = node.durableTermAt(i);
+      // The leader's own write of its newest entries may still be under way: then a voter
+      // that acknowledged them says their term.
+      let t = node.durableTermAt(i);
+      for (const id of s.conf.voters) t ??= peers(id)?.durableTermAt(i);
       if (t !== undefined) this.committedTerm[i] = t;
     }
     this.committedUpTo = commit;
@@ -223,9 +260,9 @@ export class Invariants {
   // ---- state machine ---------------------------------------------------------------------
 
   /** A node applied `e` and its state machine's hash chain is now `chain`. */
-  observeApply(node: string, e: Entry, chain: number, durableCommit: number): void {
-    if (e.index > durableCommit) {
-      violation('apply uncommitted', `${node} applied entry ${e.index} but its durable commit is ${durableCommit}`);
+  observeApply(node: string, e: Entry, chain: number, commit: number): void {
+    if (e.index > commit) {
+      violation('apply uncommitted', `${node} applied entry ${e.index} but its commit index is ${commit}`);
     }
     const rec = this.applied[e.index];
     if (!rec) {

@@ -123,6 +123,8 @@ export function paramsForSeed(seed: number, scale = 1): ScenarioParams {
       tickUnits: 4,
       net,
       readyCrashChance: r.pick([0, 0.0005, 0.003]),
+      // Slow disks: acknowledgements reach a leader while its own write is still under way.
+      persistUnits: r.pick<[number, number]>([[0, 0], [0, 0], [0, 3], [2, 12]]),
       traceCapacity: 400,
     },
     faults,
@@ -162,7 +164,7 @@ function toFailure(err: unknown, params: ScenarioParams, cluster: Cluster | unde
   const lines = [
     `seed ${params.seed} failed at t=${cluster?.now ?? 0}: ${detail}`,
     `replay: ${replayCommand(params.seed, options.suite, options.replayEnv)}`,
-    `params: size=${params.cluster.size} core=${JSON.stringify(params.cluster.core)} net=${JSON.stringify(params.cluster.net)} faults=${JSON.stringify(params.faults)} readyCrash=${params.cluster.readyCrashChance}`,
+    `params: size=${params.cluster.size} core=${JSON.stringify(params.cluster.core)} net=${JSON.stringify(params.cluster.net)} faults=${JSON.stringify(params.faults)} readyCrash=${params.cluster.readyCrashChance} persistUnits=${JSON.stringify(params.cluster.persistUnits ?? [0, 0])}`,
   ];
   if (cluster) {
     lines.push('cluster:', ...cluster.describe().map((l) => '  ' + l));
@@ -402,7 +404,7 @@ function drive(cluster: Cluster, params: ScenarioParams, options: RunOptions): S
   };
   // A follower far behind needs time in proportion: at worst one entry (or one snapshot
   // chunk) per round trip, when the window and the batch are both one.
-  const roundTrip = 2 * (cluster.net.config.maxDelay + 1);
+  const roundTrip = 2 * (cluster.net.config.maxDelay + 1) + (params.cluster.persistUnits?.[1] ?? 0);
   const lsNow = leader.core.status();
   let backlog = 0;
   for (const id of [...lsNow.conf.voters, ...lsNow.conf.learners]) {

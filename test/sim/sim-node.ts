@@ -3,7 +3,7 @@
 // RawNode, the state machine and any read waiting to be served; a restart rebuilds them from
 // storage alone.
 import { RawNode, type RaftConfig } from '../../raft/core/raw-node.js';
-import type { Entry, HardState, PersistedState, ReadState, Snapshot } from '../../raft/core/types.js';
+import type { Entry, HardState, PersistedState, ReadState, Ready, Snapshot } from '../../raft/core/types.js';
 import { KvStateMachine } from './kv.js';
 import { violation, type NodeView } from './invariants.js';
 
@@ -94,6 +94,8 @@ export class SimNode implements NodeView {
   /** Volatile commit index last seen on the core, to check it never goes back within a life. */
   lastCommit = 0;
   incarnation = 0;
+  /** The Ready whose disk write is under way (lost in a crash); no other is handled meanwhile. */
+  persisting: { rd: Ready; doneAt: number } | undefined;
   /** ReadStates waiting for `applied` to reach their index. */
   pendingReads: ReadState[] = [];
   /** Time (in the simulator's clock) it crashed, or when it should restart. */
@@ -144,12 +146,14 @@ export class SimNode implements NodeView {
 
   crash(): void {
     this.raw = undefined;
+    this.persisting = undefined;
     this.pendingReads = [];
     this.state = 'down';
   }
 
   stop(): void {
     this.raw = undefined;
+    this.persisting = undefined;
     this.pendingReads = [];
     this.state = 'stopped';
   }

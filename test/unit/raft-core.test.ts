@@ -66,7 +66,7 @@ class Cluster {
           store.entries = store.entries.filter((e) => e.index < first).concat(rd.entries);
         }
         if (rd.hardState) store.hardState = rd.hardState;
-        for (const m of rd.messages) this.queue.push(m);
+        for (const m of [...rd.earlyMessages, ...rd.messages]) this.queue.push(m);
         this.applied.get(id)!.push(...rd.committedEntries);
         node.advance();
       }
@@ -216,7 +216,7 @@ test('ReadIndex on leader and follower returns the commit index after a quorum r
       if (!node.hasReady()) continue;
       const rd = node.ready();
       for (const r of rd.readStates) if (id === leader.id) rds.push(r.index);
-      for (const m of rd.messages) c.nodes.get(m.to)!.step(m);
+      for (const m of [...rd.earlyMessages, ...rd.messages]) c.nodes.get(m.to)!.step(m);
       node.advance();
     }
   }
