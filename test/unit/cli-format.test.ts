@@ -14,6 +14,7 @@ import { parseFilters, labelMatches } from '../../cli/filters.js';
 import { parseTaskFilters, sortTasks, taskErrorText, taskFilterKeys, taskView } from '../../cli/task-table.js';
 import { filterServices, parseServiceFilters } from '../../cli/service-list.js';
 import { parseSince, timestampText } from '../../cli/log-options.js';
+import { STACK_VIEW, stackRows } from '../../cli/stack.js';
 
 function refusal(run: () => unknown): string {
   try {
@@ -143,4 +144,14 @@ test('logs: --since as a duration or a time, timestamps in RFC3339Nano as Go pri
   assert.match(refusal(() => parseSince('yesterday', now)), /^bad --since "yesterday"/);
   assert.equal(timestampText(Date.parse('2026-12-06T12:00:01.120Z')), '2026-12-06T12:00:01.12Z');
   assert.equal(timestampText(Date.parse('2026-12-06T12:00:01.000Z')), '2026-12-06T12:00:01Z');
+});
+
+test('stack ls: stacks counted from the namespace label, in Docker\'s columns and template fields', () => {
+  // docs.docker.com/reference/cli/docker/stack/ls/: `--format "{{.Name}}: {{.Services}}"` → "web-server: 1".
+  const svc = (name: string, stack: string): baton.Service.$Properties => ({ spec: { annotations: { name, labels: { 'com.docker.stack.namespace': stack } } } });
+  const rows = stackRows([svc('web-cache_a', 'web-cache'), svc('web-server_a', 'web-server'), svc('web-cache_b', 'web-cache')]);
+  assert.deepEqual(rows, [{ name: 'web-cache', services: 2 }, { name: 'web-server', services: 1 }]);
+  assert.equal(renderList({ format: '{{.Name}}: {{.Services}}' }, rows, STACK_VIEW), 'web-cache: 2\nweb-server: 1');
+  assert.equal(renderList({}, rows, STACK_VIEW), 'NAME         SERVICES\nweb-cache    2\nweb-server   1');
+  assert.deepEqual(JSON.parse(renderList({ format: 'json' }, rows, STACK_VIEW)), rows);
 });
