@@ -13,7 +13,7 @@ import { endpointModeText } from './network-flags.js';
 import { placementCreateOptions, placementText } from './placement-flags.js';
 import { jobModeText } from './job-view.js';
 import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
-import { formatOptions, printList, renderInspect, renderList, type ListArgs } from './list-format.js';
+import { formatOptions, printList, renderInspect, type ListArgs } from './list-format.js';
 import { parseSince, timestampText } from './log-options.js';
 import { parseTaskFilters, printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { CONTAINER_BOOLEAN_FLAGS, containerCreateOptions, containerHostFlags, containerOptionLines } from './container-flags.js';
@@ -26,11 +26,6 @@ export function serviceObject(s: baton.Service.$Properties): Record<string, unkn
 }
 
 export { ago, taskObject } from './task-object.js';
-
-/** What `service ls` (and `stack services`) prints: one row per service, replicas running/desired. */
-export function serviceTable(services: baton.Service.$Properties[], tasks: baton.Task.$Properties[]): string {
-  return renderList({}, services, serviceView(tasks, serviceObject));
-}
 
 async function tasksOf(client: BatonClient, service: string): Promise<baton.Task.$Properties[]> {
   return await client.list('ListTasks', { serviceId: service });

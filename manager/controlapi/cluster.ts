@@ -53,6 +53,7 @@ export function clusterHandlers(deps: ClusterDeps): ControlHandlers<ClusterMetho
         leaderId: manager.leaderId(),
         managers: managerPeers(manager),
         ...softwareVersion(),
+        raft: manager.raftSettings(),
       };
     },
 

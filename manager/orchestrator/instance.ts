@@ -128,6 +128,16 @@ export function reconcileInstance(ctx: PassContext, inst: Instance): number | un
   return wake;
 }
 
+/** Reconciles every instance of a pass; returns the earliest time one needs another look, if any. */
+export function reconcileInstances(ctx: PassContext, instances: Iterable<Instance>): number | undefined {
+  let wake: number | undefined;
+  for (const inst of instances) {
+    const due = reconcileInstance(ctx, inst);
+    if (due !== undefined) wake = Math.min(wake ?? due, due);
+  }
+  return wake;
+}
+
 /** A task a stop-first update told to stop and that its (live) node has not yet stopped. */
 function stoppingForUpdate(ctx: PassContext, inst: Instance): boolean {
   return inst.tasks.some((t) => {

@@ -32,7 +32,7 @@ import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentia
 import { clientCertificateRole } from '../../manager/caapi/client-certs.js';
 import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
-import { describeHost } from './host.js';
+import { describeHost, keepHostname } from './host.js';
 import { readEngineLabels } from './engine-labels.js';
 import { TaskRuntime, availableExecutors, volumesDirOf } from './tasks.js';
 import Docker from 'dockerode';
@@ -100,7 +100,9 @@ export class NodeDaemon {
     readonly dataDir: DataDir,
     private readonly opts: RunOptions,
   ) {
-    this.state = dataDir.load();
+    const loaded = dataDir.load();
+    this.state = keepHostname(loaded);
+    if (this.state !== loaded) dataDir.save(this.state);
     this.tls = dataDir.loadTls();
     this.logger = opts.logger.child({ node: this.state.nodeId });
     this.serverCredentials = new NodeServerCredentials(this.tls);

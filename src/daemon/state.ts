@@ -26,6 +26,8 @@ export interface NodeState {
   advertiseAddr: string;
   /** Last known managers, to reconnect to after a restart. */
   managers: ManagerPeer[];
+  /** The name `--hostname` gave the node, kept so a start without the flag keeps it. */
+  hostname?: string;
 }
 
 export class DataDir {
