@@ -39,6 +39,8 @@ export const controlService = {
   RemoveNetwork: limited(CONTROL, 'RemoveNetwork', baton.RemoveRequest, baton.RemoveResponse),
   ListVolumes: limited(CONTROL, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
   RemoveVolume: limited(CONTROL, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
+  CreateVolume: limited(CONTROL, 'CreateVolume', baton.CreateVolumeRequest, baton.CreateVolumeResponse),
+  PruneVolumes: limited(CONTROL, 'PruneVolumes', baton.PruneVolumesRequest, baton.PruneVolumesResponse),
   CreateCertificate: limited(CONTROL, 'CreateCertificate', baton.CreateCertificateRequest, baton.CreateCertificateResponse),
   ListCertificates: limited(CONTROL, 'ListCertificates', baton.ListRequest, baton.ListCertificatesResponse),
   RemoveCertificate: limited(CONTROL, 'RemoveCertificate', baton.RemoveRequest, baton.RemoveResponse),
@@ -77,5 +79,7 @@ const NODE_AGENT = 'baton.NodeAgent';
 export const nodeAgentService = {
   ListVolumes: limited(NODE_AGENT, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
   RemoveVolume: limited(NODE_AGENT, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
+  CreateVolume: limited(NODE_AGENT, 'CreateVolume', baton.CreateVolumeRequest, baton.CreateVolumeResponse),
+  PruneVolumes: limited(NODE_AGENT, 'PruneVolumes', baton.PruneVolumesRequest, baton.PruneVolumesResponse),
 };
 export type NodeAgentService = typeof nodeAgentService;

@@ -63,6 +63,8 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   // no cluster state); still, a removal is not for a readonly certificate.
   ListVolumes: read,
   RemoveVolume: { roles: ['manager', 'admin'], access: 'read' },
+  CreateVolume: { roles: ['manager', 'admin'], access: 'read' },
+  PruneVolumes: { roles: ['manager', 'admin'], access: 'read' },
   // manager/caapi/client-certs.ts
   CreateCertificate: write,
   ListCertificates: read,
