@@ -24,6 +24,7 @@ export const controlService = {
   ListServices: limited(CONTROL, 'ListServices', baton.ListRequest, baton.ListServicesResponse),
   UpdateService: limited(CONTROL, 'UpdateService', baton.UpdateServiceRequest, baton.Service),
   RemoveService: limited(CONTROL, 'RemoveService', baton.RemoveRequest, baton.RemoveResponse),
+  CheckImages: limited(CONTROL, 'CheckImages', baton.CheckImagesRequest, baton.Empty),
   ListTasks: limited(CONTROL, 'ListTasks', baton.ListRequest, baton.ListTasksResponse),
   CreateSecret: limited(CONTROL, 'CreateSecret', baton.CreateSecretRequest, baton.Secret),
   GetSecret: limited(CONTROL, 'GetSecret', baton.GetRequest, baton.Secret),

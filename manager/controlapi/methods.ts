@@ -44,6 +44,8 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   ListServices: read,
   UpdateService: write,
   RemoveService: write,
+  // Asked of this manager's engine, as CreateService's check: no store change.
+  CheckImages: read,
   ListTasks: read,
   // secrets.ts, configs.ts
   CreateSecret: write,
