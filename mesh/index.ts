@@ -72,7 +72,7 @@ export interface RoutingMesh {
    * connections at once (TCP RST) / drops datagrams. Never throws because of one port: a
    * port that cannot be bound is logged and retried on the next apply.
    */
-  apply(table: baton.MeshService.$Properties[]): void;
+  apply(table: baton.internal.MeshService.$Properties[]): void;
   /**
    * Replaces the whole set of service-address listeners, independently of apply() (neither
    * touches the other's listeners). Same semantics as apply(), keyed by protocol/address/port:
@@ -134,7 +134,7 @@ function proxyMode(p: baton.ProxyProtocol | null | undefined): ProxyMode {
 }
 
 /** The table flattened to one entry per protocol/port; a port listed twice keeps its first service. */
-function flatten(table: baton.MeshService.$Properties[], logger: Logger): Map<string, Wanted> {
+function flatten(table: baton.internal.MeshService.$Properties[], logger: Logger): Map<string, Wanted> {
   const out = new Map<string, Wanted>();
   for (const svc of table) {
     const serviceName = svc.serviceName || svc.serviceId || '';
@@ -203,7 +203,7 @@ class Mesh implements RoutingMesh {
     readonly workerSet: MeshWorkers | undefined,
   ) {}
 
-  apply(table: baton.MeshService.$Properties[]): void {
+  apply(table: baton.internal.MeshService.$Properties[]): void {
     if (this.closed) return;
     const wanted = flatten(table, this.logger);
     for (const [key, entry] of this.entries) {
