@@ -11,7 +11,7 @@ import { imageText, portsText } from '../spec/index.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
 import { placementCreateOptions, placementText } from './placement-flags.js';
-import { jobModeText } from './job-view.js';
+import { isJobService, jobModeText } from './job-view.js';
 import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
 import { formatOptions, printList, renderInspect, type ListArgs } from './list-format.js';
 import { parseSince, timestampText } from './log-options.js';
@@ -246,8 +246,9 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
     ['Mounts', (c.mounts ?? []).map((m) => `\n Target:\t${m.target ?? ''}\n  Source:\t${m.source ?? ''}\n  ReadOnly:\t${m.readOnly ? 'true' : 'false'}\n  Type:\t${mountTypeName(m.type)}`).join('') || undefined],
     ['Balance', s.endpoint?.ports?.some((p) => p.publishMode !== baton.PublishMode.HOST) ? (spec.endpoint?.balance === baton.BalanceMode.LEAST_CONNECTIONS ? 'least-connections' : 'round-robin') : undefined],
     ['UpdateStatus', updateStatusText(s.updateStatus)],
-    ['UpdateConfig', updateConfigText(spec.update)],
-    ['RollbackConfig', updateConfigText(spec.rollback)],
+    // A job has no update or rollback config (its flags are refused), and Docker shows none.
+    ['UpdateConfig', isJobService(s) ? undefined : updateConfigText(spec.update)],
+    ['RollbackConfig', isJobService(s) ? undefined : updateConfigText(spec.rollback)],
   ];
   return lines.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}:\t${v}`).join('\n');
 }

@@ -8,6 +8,7 @@ import { removeEach, repeated, withClient, type GlobalArgs } from './context.js'
 import { labelMatches, oneOf, parseFilters, type FilterKeys, type ParsedFilters } from './filters.js';
 import { json, print, table } from './output.js';
 import { echo } from '../spec/index.js';
+import { volumeChangeCommands } from './volume-create.js';
 
 type Volume = baton.Volume.$Properties;
 
@@ -70,7 +71,7 @@ function warn(warnings: readonly string[] | null | undefined): void {
 type NodeArgs = GlobalArgs & { names: string[]; node?: string };
 
 export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
-  return y
+  return volumeChangeCommands(y)
     .command<GlobalArgs & { quiet?: boolean; format?: string; filter?: string | string[] }>(
       ['ls', 'list'],
       'List the volumes baton made, on every node',
@@ -129,5 +130,5 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           );
         }),
     )
-    .demandCommand(1, 'baton volume needs a subcommand: ls, inspect, rm');
+    .demandCommand(1, 'baton volume needs a subcommand: create, ls, inspect, rm, prune');
 }

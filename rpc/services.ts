@@ -25,6 +25,7 @@ export const controlService = {
   ListServices: limited(CONTROL, 'ListServices', baton.ListRequest, baton.ListServicesResponse),
   UpdateService: limited(CONTROL, 'UpdateService', baton.UpdateServiceRequest, baton.Service),
   RemoveService: limited(CONTROL, 'RemoveService', baton.RemoveRequest, baton.RemoveResponse),
+  CheckImages: limited(CONTROL, 'CheckImages', baton.CheckImagesRequest, baton.Empty),
   ListTasks: limited(CONTROL, 'ListTasks', baton.ListRequest, baton.ListTasksResponse),
   CreateSecret: limited(CONTROL, 'CreateSecret', baton.CreateSecretRequest, baton.Secret),
   GetSecret: limited(CONTROL, 'GetSecret', baton.GetRequest, baton.Secret),
@@ -40,6 +41,8 @@ export const controlService = {
   RemoveNetwork: limited(CONTROL, 'RemoveNetwork', baton.RemoveRequest, baton.RemoveResponse),
   ListVolumes: limited(CONTROL, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
   RemoveVolume: limited(CONTROL, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
+  CreateVolume: limited(CONTROL, 'CreateVolume', baton.CreateVolumeRequest, baton.CreateVolumeResponse),
+  PruneVolumes: limited(CONTROL, 'PruneVolumes', baton.PruneVolumesRequest, baton.PruneVolumesResponse),
   CreateCertificate: limited(CONTROL, 'CreateCertificate', baton.CreateCertificateRequest, baton.CreateCertificateResponse),
   ListCertificates: limited(CONTROL, 'ListCertificates', baton.ListRequest, baton.ListCertificatesResponse),
   RemoveCertificate: limited(CONTROL, 'RemoveCertificate', baton.RemoveRequest, baton.RemoveResponse),
@@ -78,5 +81,7 @@ export const taskLogsMethod = serverStream(NODE_AGENT, 'TaskLogs', baton.interna
 export const nodeAgentService = {
   ListVolumes: limited(NODE_AGENT, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
   RemoveVolume: limited(NODE_AGENT, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
+  CreateVolume: limited(NODE_AGENT, 'CreateVolume', baton.CreateVolumeRequest, baton.CreateVolumeResponse),
+  PruneVolumes: limited(NODE_AGENT, 'PruneVolumes', baton.PruneVolumesRequest, baton.PruneVolumesResponse),
 };
 export type NodeAgentService = typeof nodeAgentService;

@@ -13,6 +13,7 @@ import { secretHandlers, type SecretDeps } from './secrets.js';
 import { configHandlers } from './configs.js';
 import { networkHandlers } from './networks.js';
 import { volumeHandlers, type VolumeDeps } from './volumes.js';
+import { imageHandlers } from './images.js';
 import { clientCertificateHandlers, type ClientCertDeps } from '../caapi/client-certs.js';
 
 export { managerPeers } from './cluster.js';
@@ -38,6 +39,7 @@ export function controlHandlers(deps: ControlDeps, guards: readonly Guard[] = [d
     ...configHandlers(deps),
     ...networkHandlers({ ...deps, serially }),
     ...volumeHandlers(deps),
+    ...imageHandlers(deps),
     ...clientCertificateHandlers(deps),
   };
   return guards.map((guard) => controlEntry(handlers, { ...deps, guard }));

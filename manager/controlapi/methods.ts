@@ -44,6 +44,8 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   ListServices: read,
   UpdateService: write,
   RemoveService: write,
+  // Asked of this manager's engine, as CreateService's check: no store change.
+  CheckImages: read,
   ListTasks: read,
   // secrets.ts, configs.ts
   CreateSecret: write,
@@ -63,6 +65,8 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   // no cluster state); still, a removal is not for a readonly certificate.
   ListVolumes: read,
   RemoveVolume: { roles: ['manager', 'admin'], access: 'read' },
+  CreateVolume: { roles: ['manager', 'admin'], access: 'read' },
+  PruneVolumes: { roles: ['manager', 'admin'], access: 'read' },
   // manager/caapi/client-certs.ts
   CreateCertificate: write,
   ListCertificates: read,

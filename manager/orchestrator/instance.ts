@@ -22,6 +22,7 @@ import { decideRestart, exitedAt, historyLabels, markExited, restartHistory } fr
 import { isFinished, isWanted, latest, newTask, newestFirst, specVersionOf, stateOf, type TaskView } from '../reconcile/tasks.js';
 import type { TaskWrites } from '../reconcile/writes.js';
 import { UPDATE_STOP_LABEL, isUpToDate } from '../reconcile/fresh.js';
+import { isJobSpec } from './job/status.js';
 
 const S = baton.TaskState;
 
@@ -100,7 +101,7 @@ export function reconcileInstance(ctx: PassContext, inst: Instance): number | un
       continue;
     }
     if (isFinished(stateOf(t))) {
-      ctx.writes.update(t, (c) => markExited(c, ctx.now));
+      ctx.writes.update(t, (c) => markExited(c, ctx.now, isJobSpec(ctx.service.spec)));
       continue;
     }
     if (t.nodeId !== '') {

@@ -1,7 +1,8 @@
 // `baton init` and `baton join`: create a node's identity, then run it. Nothing is written to
 // the data dir until every check has passed (token, CA digest, reachability), and node.json is
 // written last, so a failed attempt leaves no node behind.
-import { rmSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join as joinPath } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
@@ -62,7 +63,33 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
     reopenPrivate(dir.path, run.socketGroup);
     return { daemon: await NodeDaemon.run(dir, run), resumed: true };
   }
+  const undo = undoOfInit(dir.path);
   makePrivate(dir.path, run.socketGroup);
+  try {
+    return await createCluster(opts, run, dir, addrs);
+  } catch (err) {
+    undo();
+    throw err;
+  }
+}
+
+/**
+ * What puts the data dir back as it was before a failed init (a port in use, a bad value found
+ * late): a dir init made is removed whole; in a dir that was there (empty, or with what an
+ * earlier init that died left), only what this init added goes, and its mode is restored.
+ * Never anything that was there before.
+ */
+function undoOfInit(path: string): () => void {
+  if (!existsSync(path)) return () => rmSync(path, { recursive: true, force: true });
+  const before = new Set(readdirSync(path));
+  const mode = statSync(path).mode & 0o7777;
+  return () => {
+    for (const name of readdirSync(path)) if (!before.has(name)) rmSync(joinPath(path, name), { recursive: true, force: true });
+    chmodSync(path, mode);
+  };
+}
+
+async function createCluster(opts: InitOptions, run: RunOptions, dir: DataDir, addrs: { listen: string; advertise: string }): Promise<Started & { tokens?: { worker: string; manager: string } }> {
   // A previous init that died before writing node.json left nothing usable.
   dir.removeManagerState();
   rmSync(`${opts.dataDir}/tls`, { recursive: true, force: true });
