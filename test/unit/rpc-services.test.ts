@@ -6,14 +6,14 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { baton } from '../../proto/gen/baton.js';
-import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, backupMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
 
 const PROTO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../proto/control.proto');
 
 test('service definitions match proto/control.proto', () => {
   const root = protobuf.loadSync(PROTO);
   const ours: Record<string, Record<string, { path: string; requestDeserialize(b: Buffer): unknown; responseDeserialize(b: Buffer): unknown }>> = {
-    Control: { ...controlService, ServiceLogs: serviceLogsMethod, Events: eventsMethod },
+    Control: { ...controlService, ServiceLogs: serviceLogsMethod, Events: eventsMethod, Backup: backupMethod },
     NodeAgent: { ...nodeAgentService, TaskLogs: taskLogsMethod },
     CA: caService,
     Dispatcher: { ...dispatcherService, Session: dispatcherSession },
