@@ -96,7 +96,7 @@ test('force-new-cluster: refused while a quorum is there; after losing two of th
   const w1 = c.get('w1').nodeId;
   await waitFor('the worker reconnected to the only manager by itself', () => nodes(c, 'm3').find((n) => n.id === w1)?.status === 'NODE_READY');
   const lost = nodes(c, 'm3').filter((n) => n.id !== m3.nodeId && n.id !== w1);
-  assert.deepEqual(lost.map((n) => [n.role, n.status, n.managerStatus]), [['worker', 'NODE_DOWN', ''], ['worker', 'NODE_DOWN', '']]);
+  assert.deepEqual(lost.map((n) => [n.role, n.status, n.managerStatus]), [['WORKER', 'NODE_DOWN', ''], ['WORKER', 'NODE_DOWN', '']]);
   assert.equal(running(tasks(c, 'm3', 'web')).length, 2);
   for (const host of [c.host('w1'), m3.host]) {
     await waitFor(`web served through ${host}'s mesh`, async () => {
