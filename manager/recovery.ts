@@ -2,8 +2,8 @@
 // manager alone from its own log) and `init --restore` (a new manager from a backup) both end
 // with one manager, so every other manager node is written down as a worker that is down. Its
 // node object stays (its tasks, its history), `baton node rm` removes it like any down worker,
-// and its certificate no longer passes as a manager's: the store's role decides
-// (rpc/caller.ts), so a lost manager that comes back cannot speak Raft to this cluster.
+// and the control API takes its certificate for a worker's: the store's role decides
+// (rpc/caller.ts). Raft membership is this manager alone, so the core ignores the lost ones.
 import { baton } from '../proto/gen/baton.js';
 import { EntryType } from '../raft/index.js';
 import { BatonError } from '../rpc/errors.js';
