@@ -14,7 +14,7 @@ interface BackupArgs extends GlobalArgs {
 }
 
 export function backupCommand(y: Argv): Argv<BackupArgs> {
-  return globalOptions(y).option('out', { type: 'string', demandOption: true, requiresArg: true, describe: 'the file to write (mode 0600: it holds the secrets and the CA key)' }) as Argv<BackupArgs>;
+  return globalOptions(y).option('out', { type: 'string', demandOption: true, requiresArg: true, describe: 'the file to write (mode 0600: it holds the secrets and the CA key)' });
 }
 
 export async function runBackup(args: BackupArgs): Promise<void> {

@@ -7,7 +7,7 @@
 import { baton } from '../proto/gen/baton.js';
 import { EntryType } from '../raft/index.js';
 import { BatonError } from '../rpc/errors.js';
-import { ClusterStore, createAction, encodeBatch, updateAction, type StoreActionT, type Stored } from './store/index.js';
+import { ClusterStore, createAction, encodeBatch, updateAction, type StoreActionT } from './store/index.js';
 
 export interface RecoveredManager {
   nodeId: string;
@@ -47,7 +47,7 @@ export function recoverAsOnlyManager(store: ClusterStore, self: RecoveredManager
       }),
     );
   }
-  const existing = store.get('node', self.nodeId) as Stored<'node'> | undefined;
+  const existing = store.get('node', self.nodeId);
   const status = { state: baton.NodeState.NODE_READY, addr: self.addr, lastHeartbeat: now };
   if (existing) {
     actions.push(
