@@ -73,6 +73,9 @@ export const serviceLogsMethod = limitRequest(serverStream(CONTROL, 'ServiceLogs
 /** Control's event stream (manager/controlapi/events.ts). */
 export const eventsMethod = limitRequest(serverStream(CONTROL, 'Events', baton.EventsRequest, baton.Event), CONTROL_MESSAGE_BYTES);
 
+/** Control's backup stream (manager/controlapi/backup.ts). */
+export const backupMethod = limitRequest(serverStream(CONTROL, 'Backup', baton.BackupRequest, baton.BackupChunk), CONTROL_MESSAGE_BYTES);
+
 const NODE_AGENT = 'baton.internal.NodeAgent';
 /** What every node serves to managers. */
 export const taskLogsMethod = serverStream(NODE_AGENT, 'TaskLogs', baton.internal.TaskLogsRequest, baton.LogLine);

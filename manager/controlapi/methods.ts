@@ -78,3 +78,6 @@ export const SERVICE_LOGS_RULE: MethodRule = read;
 
 /** Events, a streaming method (events.ts): this manager's own store, no barrier, no leader needed. */
 export const EVENTS_RULE: MethodRule = { roles: read.roles, access: 'local' };
+
+/** Backup, a streaming method (backup.ts): any manager's store after a barrier; it holds the managers' key, so not for readonly. */
+export const BACKUP_RULE: MethodRule = { roles: ['manager', 'admin'], access: 'read' };

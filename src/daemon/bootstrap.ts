@@ -225,7 +225,7 @@ async function fetchRootCA(remote: string): Promise<string> {
   }
 }
 
-function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
+export function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
   const listen = opts.listenAddr;
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m || Number(m[2]) > 65535) throw new BatonError('INVALID_ARGUMENT', `bad --listen-addr "${listen}" (want host:port)`);
@@ -245,7 +245,7 @@ function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
 /** More relay processes than cores only adds context switches; this bounds a typo. */
 const MAX_MESH_WORKERS = 64;
 
-function runOptions(opts: NodeAddresses): RunOptions {
+export function runOptions(opts: NodeAddresses): RunOptions {
   if (opts.dataPathAddr !== undefined && isIP(opts.dataPathAddr) === 0) {
     throw new BatonError('INVALID_ARGUMENT', `bad --data-path-addr "${opts.dataPathAddr}" (want an IP address, e.g. 127.0.0.2 or 0.0.0.0)`);
   }

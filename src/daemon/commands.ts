@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { defaultDataDir } from '../../client/index.js';
-import { init, join } from './bootstrap.js';
+import { init, join, type NodeAddresses } from './bootstrap.js';
 import { useHostname } from './host.js';
 import { parseDuration } from '../../spec/index.js';
 import { BatonError } from '../../rpc/errors.js';
@@ -71,8 +71,12 @@ function quietGrpc(): void {
 export async function runInit(args: InitArgs): Promise<void> {
   privateUmask();
   quietGrpc();
+  const addrs = common(args);
+  // Recovery rewrites the data dir, then the daemon resumes from it as after any restart.
+  const recovered = await recover(args, addrs);
+  if (recovered) process.stdout.write(recovered.join('\n'));
   const started = await init({
-    ...common(args),
+    ...addrs,
     ...(args['cert-expiry'] ? { certExpiryMs: positiveDuration(args['cert-expiry'], '--cert-expiry') } : {}),
     ...(args['heartbeat-period'] ? { heartbeatPeriodMs: positiveDuration(args['heartbeat-period'], '--heartbeat-period') } : {}),
     ...(args['heartbeat-grace'] !== undefined ? { heartbeatGrace: parseGrace(args['heartbeat-grace']) } : {}),
@@ -91,6 +95,15 @@ export async function runInit(args: InitArgs): Promise<void> {
   await untilSignal(d);
 }
 
+async function recover(args: InitArgs, addrs: NodeAddresses): Promise<string[] | undefined> {
+  if (args['force-new-cluster'] && args.restore !== undefined) throw new BatonError('INVALID_ARGUMENT', '--force-new-cluster and --restore cannot be used together');
+  if (args['force-new-cluster']) {
+    if (args['data-dir'] === undefined) throw new BatonError('INVALID_ARGUMENT', "--force-new-cluster needs the --data-dir of a surviving manager");
+    return (await import('./force-new-cluster.js')).forceNewCluster(addrs.dataDir);
+  }
+  if (args.restore !== undefined) return (await import('./restore.js')).restoreFromBackup(resolve(args.restore), addrs);
+  return undefined;
+}
 
 export async function runJoin(args: JoinArgs): Promise<void> {
   privateUmask();

@@ -15,6 +15,7 @@ import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
 import { eventsHandler } from '../../manager/controlapi/events.js';
+import { backupHandler } from '../../manager/controlapi/backup.js';
 import { addReflection } from '../../rpc/reflection.js';
 import { servedServices } from './served-services.js';
 import { taskLogsHandler } from '../../worker/logs-server.js';
@@ -24,7 +25,7 @@ import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../../rpc/server.js';
 import { certificateGuard, localGuard } from '../../rpc/caller.js';
 import { BatonError } from '../../rpc/errors.js';
-import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, backupMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
 import { RpcClient } from '../../rpc/client.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
@@ -240,6 +241,8 @@ export class NodeDaemon {
     this.local.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard: localGuard }) });
     this.tcp.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard }) });
     this.local.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard: localGuard }) });
+    this.tcp.addService(BACKUP, { Backup: backupHandler({ manager, managerKey, clusterId, guard }) });
+    this.local.addService(BACKUP, { Backup: backupHandler({ manager, managerKey, clusterId, guard: localGuard }) });
     const heartbeats = new Heartbeats({
       host: manager,
       guard,
@@ -427,10 +430,10 @@ export class NodeDaemon {
     const manager = this.manager;
     if (!manager) return;
     this.manager = undefined;
-    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS, EVENTS]) {
+    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS, EVENTS, BACKUP]) {
       this.tcp.removeService(svc);
     }
-    for (const svc of [controlService, SERVICE_LOGS, EVENTS]) this.local.removeService(svc);
+    for (const svc of [controlService, SERVICE_LOGS, EVENTS, BACKUP]) this.local.removeService(svc);
     this.health.setStatus('baton.Control', 'NOT_SERVING');
     this.managerMetrics?.close();
     this.managerMetrics = undefined;
@@ -463,7 +466,7 @@ export class NodeDaemon {
 }
 
 /** Whether a process listens on the unix socket (a stale file from a killed node refuses). */
-function socketAnswers(path: string): Promise<boolean> {
+export function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => {
@@ -476,6 +479,7 @@ function socketAnswers(path: string): Promise<boolean> {
 
 const SERVICE_LOGS = { ServiceLogs: serviceLogsMethod } as unknown as grpc.ServiceDefinition;
 const EVENTS = { Events: eventsMethod } as unknown as grpc.ServiceDefinition;
+const BACKUP = { Backup: backupMethod } as unknown as grpc.ServiceDefinition;
 
 function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {

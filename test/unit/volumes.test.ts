@@ -235,12 +235,12 @@ test('create and prune on the manager: every node or the one named; a node\'s re
   assert.deepEqual(all.warnings, ['node gamma: node is down; not made there']);
   const one = await createVolumeOn({ name: 'data', node: 'beta' });
   assert.deepEqual(one.created?.map((v) => v.node), ['beta']);
-  await refused(createVolumeOn({ name: 'bad/name' }), 'INVALID_ARGUMENT', /^create bad\/name: "bad\/name" includes invalid characters/);
-  await refused(createVolumeOn({ name: 'data', runtime: 'lxc' }), 'INVALID_ARGUMENT', /^unknown runtime lxc/);
+  await rejectsWith(createVolumeOn({ name: 'bad/name' }), 'INVALID_ARGUMENT', /^create bad\/name: "bad\/name" includes invalid characters/);
+  await rejectsWith(createVolumeOn({ name: 'data', runtime: 'lxc' }), 'INVALID_ARGUMENT', /^unknown runtime lxc/);
   // beta refuses (its engine lacks the driver): named, the other said to have made it.
-  await refused(createVolumeOn({ name: 'data', driver: 'nfs' }), 'FAILED_PRECONDITION', /^node beta: no such driver nfs \(made on the others\)$/);
+  await rejectsWith(createVolumeOn({ name: 'data', driver: 'nfs' }), 'FAILED_PRECONDITION', /^node beta: no such driver nfs \(made on the others\)$/);
   // The one node asked is down: that is the error, not a warning.
-  await refused(createVolumeOn({ name: 'data', node: 'gamma' }), 'UNAVAILABLE', /^node is down$/);
+  await rejectsWith(createVolumeOn({ name: 'data', node: 'gamma' }), 'UNAVAILABLE', /^node is down$/);
   const pruned = await pruneOn({ labels: ['team'] });
   assert.deepEqual(pruned.deleted?.map((v) => `${v.name}@${v.node}`).sort(), ['old@alpha', 'old@beta']);
   assert.equal(Number(pruned.spaceReclaimed), 2048);
@@ -289,9 +289,9 @@ test('a node\'s create and prune of directory volumes: labels kept beside them; 
   assert.deepEqual([made?.name, made?.mountpoint, made?.labels], ['data', join(dir, 'data'), { team: 'db', 'baton.cluster': 'c', 'baton.node': 'n' }]);
   await create('used');
   await create('web', { team: 'web' });
-  await refused(create('xy', {}, 'nfs'), 'INVALID_ARGUMENT', /driver nfs and its options do not apply/);
-  await refused(create('xy', {}, 'local', 'docker'), 'FAILED_PRECONDITION', /no Docker engine/);
-  await refused(create('../up'), 'INVALID_ARGUMENT', /invalid characters/);
+  await rejectsWith(create('xy', {}, 'nfs'), 'INVALID_ARGUMENT', /driver nfs and its options do not apply/);
+  await rejectsWith(create('xy', {}, 'local', 'docker'), 'FAILED_PRECONDITION', /no Docker engine/);
+  await rejectsWith(create('../up'), 'INVALID_ARGUMENT', /invalid characters/);
   writeFileSync(join(dir, 'data', 'f'), Buffer.alloc(300));
   mkdirSync(join(dir, 'data', 'sub'));
   writeFileSync(join(dir, 'data', 'sub', 'g'), Buffer.alloc(200));
