@@ -76,7 +76,7 @@ export class KeyLock {
       const set = this.tryOpen(key, intent);
       if (set) {
         this.key = key;
-        this.finish(JSON.parse(set.toString()) as KeySet);
+        this.finish(JSON.parse(Buffer.from(set).toString()) as KeySet);
         return true;
       }
     }
