@@ -10,7 +10,7 @@ import { openUnlockKey } from '../../manager/controlapi/index.js';
 import type { Manager } from '../../manager/manager.js';
 import { BatonError } from '../../rpc/errors.js';
 import { addService } from '../../rpc/server.js';
-import { controlService, type ControlService } from '../../rpc/services.js';
+import { controlService, eventsMethod, serviceLogsMethod, type ControlService } from '../../rpc/services.js';
 import type { Handlers } from '../../rpc/define.js';
 import { CONTROL_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { LOCKED_MESSAGE } from './key-lock.js';
@@ -44,6 +44,11 @@ export async function untilUnlocked(dataDir: DataDir, logger: Logger, socketGrou
     return {};
   };
   addService(server, controlService, handlers, logger);
+  // The streams (`service logs`, `events`) too, or they would say "unimplemented".
+  const refuseStream = (call: grpc.ServerWritableStream<unknown, unknown>): void => {
+    call.emit('error', new BatonError('FAILED_PRECONDITION', LOCKED_MESSAGE).toStatus());
+  };
+  server.addService({ ServiceLogs: serviceLogsMethod, Events: eventsMethod }, { ServiceLogs: refuseStream, Events: refuseStream });
   rmSync(dataDir.socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix://${dataDir.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(new BatonError('FAILED_PRECONDITION', `cannot listen on ${dataDir.socketPath}: ${err.message}`)) : resolve()));

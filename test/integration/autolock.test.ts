@@ -105,6 +105,7 @@ test('autolock: locked after a restart until the right key, rotation, and turned
   refused(c.cli('m2', ['unlock'], { input: `${generateUnlockKey()}\n` }), /wrong unlock key: this node stays locked/);
   refused(c.cli('m2', ['unlock'], { input: 'SWMKEY-1-nope\n' }), /invalid unlock key: an unlock key starts with "BTNKEY-1-"/);
   assert.equal(c.cli('m2', ['node', 'ls']).stderr, LOCKED_LINE);
+  assert.equal(c.cli('m2', ['service', 'logs', 'app']).stderr, LOCKED_LINE);
 
   // The right key: it starts, rejoins Raft, and has every object.
   ok(c.cli('m2', ['unlock'], { input: `${key}\n` }));
