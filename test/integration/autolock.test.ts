@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatonCluster, nodeIdOf, nodes, running, tasks, type CliResult } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
@@ -148,4 +148,13 @@ test('autolock: locked after a restart until the right key, rotation, and turned
   assert.match(on, /^Cluster updated\.\nTo unlock a baton manager after it restarts/);
   await waitFor('every manager sealed under the third key', () => ['m1', 'm2', 'm3'].every((m) => sealedUnder(c, m, thirdKey)));
   refused(c.cli('m1', ['cluster', 'update']), /nothing to update: give --autolock=true or --autolock=false/);
+
+  // Workers are never locked; a promoted one seals its keys, a demoted one has them in clear again.
+  const w1 = await c.join('w1', 'worker', 'm1');
+  assert.match(keyFile(c, 'w1', 'tls/node.key').toString(), /^-----BEGIN PRIVATE KEY-----/);
+  const w1id = nodeIdOf(w1);
+  ok(c.cli('m1', ['node', 'promote', w1id]));
+  await waitFor('w1 a reachable manager with its keys sealed', () => reachability(c, 'm1', w1id) === 'REACHABLE' && existsSync(join(c.dataDir('w1'), 'manager.key')) && sealedUnder(c, 'w1', thirdKey));
+  ok(c.cli('m1', ['node', 'demote', w1id]));
+  await waitFor('w1 a worker again, its key in clear', () => !existsSync(join(c.dataDir('w1'), 'manager.key')) && keyFile(c, 'w1', 'tls/node.key').includes('BEGIN PRIVATE KEY'));
 });
