@@ -36,7 +36,7 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   UpdateCluster: write,
   GetUnlockKey: { roles: ['manager', 'admin'], access: 'read' },
   RotateUnlockKey: write,
-  Unlock: { roles: ['admin'], access: 'local' },
+  Unlock: { roles: ['manager', 'admin'], access: 'local' },
   // Called by a manager that has just joined; the handler also checks it adds only itself.
   AddRaftMember: { roles: ['manager'], access: 'write' },
   // nodes.ts
