@@ -17,6 +17,7 @@ import { eventsCommand, runEvents } from '../cli/events.js';
 import { runVersion, versionLine } from '../cli/version.js';
 import { infoCommand, runInfo } from '../cli/info.js';
 import { backupCommand, runBackup } from '../cli/backup.js';
+import { clusterCommand, unlock, unlockKey, unlockKeyCommand } from '../cli/unlock.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -59,6 +60,7 @@ const cli = root
     'Create a cluster with this node as its first manager, and run it (resumes an existing --data-dir)',
     (y) =>
       daemonOptions(y)
+        .option('autolock', { type: 'boolean', describe: "encrypt the managers' keys at rest with an unlock key printed once; a restarted manager waits for baton unlock" })
         .option('cert-expiry', { type: 'string', describe: 'node certificate lifetime, e.g. 90d (default 7d); renewed at half-life' })
         .option('heartbeat-period', { type: 'string', describe: 'how often nodes heartbeat, e.g. 1s (default)' })
         .option('heartbeat-grace', { type: 'string', requiresArg: true, coerce: numeric('--heartbeat-grace'), describe: 'missed heartbeats before a node is down and its tasks move (default 3)' })
@@ -91,6 +93,9 @@ const cli = root
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),
   )
+  .command<GlobalArgs>('cluster', 'Manage the cluster (as docker swarm update)', (y) => clusterCommand(globalOptions(y)))
+  .command('unlock', 'Unlock a locked manager (autolock): reads the unlock key', (y) => globalOptions(y) as never, (args) => unlock(args as never))
+  .command('unlock-key', 'Show or rotate the unlock key (autolock)', (y) => unlockKeyCommand(globalOptions(y)) as never, (args) => unlockKey(args as never))
   .demandCommand(1, 'a command is required')
   .strict()
   .help()

@@ -31,6 +31,12 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   RotateJoinToken: write,
   // Workers ask it too: which managers there are, who leads.
   Info: { roles: ['manager', 'worker', 'admin', 'readonly'], access: 'local' },
+  // autolock.ts: the unlock key is as secret as the join tokens. Unlock is for a locked node's
+  // own socket (src/daemon/autolock.ts); an unlocked manager answers it from its own view.
+  UpdateCluster: write,
+  GetUnlockKey: { roles: ['manager', 'admin'], access: 'read' },
+  RotateUnlockKey: write,
+  Unlock: { roles: ['manager', 'admin'], access: 'local' },
   // Called by a manager that has just joined; the handler also checks it adds only itself.
   AddRaftMember: { roles: ['manager'], access: 'write' },
   // nodes.ts

@@ -6,7 +6,7 @@ import { join as joinPath } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { createRootCA, generateJoinToken, loadRootCA, newSealKey, parseJoinToken, seal, sealJoinTokens, JoinTokenError } from '../../manager/ca/index.js';
+import { createRootCA, generateJoinToken, generateUnlockKey, loadRootCA, newSealKey, parseJoinToken, parseUnlockKey, seal, sealJoinTokens, JoinTokenError } from '../../manager/ca/index.js';
 import { DEFAULT_CERT_VALIDITY_MS } from '../../manager/caapi/ca.js';
 import { hostOf } from '../../manager/caapi/signer.js';
 import { createAction, newObjectId } from '../../manager/store/index.js';
@@ -41,6 +41,8 @@ export interface InitOptions extends NodeAddresses {
   certExpiryMs?: number;
   heartbeatPeriodMs?: number;
   heartbeatGrace?: number;
+  /** --autolock: the key files sealed under an unlock key printed once (autolock.ts). */
+  autolock?: boolean;
 }
 
 export interface JoinOptions extends NodeAddresses {
@@ -55,7 +57,7 @@ export interface Started {
 }
 
 /** Create a new cluster with this node as its first manager, or resume the node in dataDir. */
-export async function init(opts: InitOptions): Promise<Started & { tokens?: { worker: string; manager: string } }> {
+export async function init(opts: InitOptions): Promise<Started & { tokens?: { worker: string; manager: string }; unlockKey?: string }> {
   const run = runOptions(opts);
   const dir = new DataDir(opts.dataDir);
   const addrs = addresses(opts);
@@ -101,6 +103,8 @@ async function createCluster(opts: InitOptions, run: RunOptions, dir: DataDir, a
   const key = await generateNodeKey();
   const ca = await loadRootCA(root.certPem, root.keyPkcs8);
   const validity = opts.certExpiryMs ?? DEFAULT_CERT_VALIDITY_MS;
+  const unlockKey = opts.autolock ? generateUnlockKey() : undefined;
+  if (unlockKey) dir.lock.key = parseUnlockKey(unlockKey);
   const certPem = await ca.issueNodeCertificate(key.csrPem, { nodeId, role: 'manager', clusterId, hosts: [hostOf(addrs.advertise)] }, validity);
   dir.saveTls({ caPem: root.certPem, certPem, keyPem: key.keyPem });
   dir.saveManagerKey(managerKey);
@@ -135,6 +139,7 @@ async function createCluster(opts: InitOptions, run: RunOptions, dir: DataDir, a
           caCertDigest: root.digest,
           ...sealJoinTokens(managerKey, tokens),
         },
+        ...(unlockKey ? { sealedUnlockKey: seal(managerKey, new Uint8Array(Buffer.from(unlockKey))) } : {}),
       }),
       createAction('node', {
         meta: { id: nodeId, createdAt: now, updatedAt: now },
@@ -145,7 +150,7 @@ async function createCluster(opts: InitOptions, run: RunOptions, dir: DataDir, a
         managerStatus: { addr: addrs.advertise },
       }),
     ]);
-    return { daemon, resumed: false, tokens };
+    return { daemon, resumed: false, tokens, ...(unlockKey ? { unlockKey } : {}) };
   } catch (err) {
     await daemon?.stop();
     rmSync(`${opts.dataDir}/node.json`, { force: true });
@@ -166,7 +171,7 @@ export async function join(opts: JoinOptions): Promise<Started> {
   const dir = new DataDir(opts.dataDir);
   if (dir.exists()) {
     reopenPrivate(dir.path, run.socketGroup);
-    const ours = caDigest(dir.loadTls().caPem);
+    const ours = caDigest(dir.loadCaPem());
     if (ours !== parsed.digest) {
       throw new BatonError('FAILED_PRECONDITION', `data dir ${opts.dataDir} belongs to another cluster (${dir.load().clusterId}); use an empty --data-dir to join this one`);
     }

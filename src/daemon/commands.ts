@@ -9,6 +9,7 @@ import { parseDuration } from '../../spec/index.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { NodeDaemon } from './node.js';
 import type { DaemonArgs, InitArgs, JoinArgs } from './options.js';
+import { unlockKeyNotice } from '../../cli/unlock.js';
 
 function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
@@ -80,6 +81,7 @@ export async function runInit(args: InitArgs): Promise<void> {
     ...(args['cert-expiry'] ? { certExpiryMs: positiveDuration(args['cert-expiry'], '--cert-expiry') } : {}),
     ...(args['heartbeat-period'] ? { heartbeatPeriodMs: positiveDuration(args['heartbeat-period'], '--heartbeat-period') } : {}),
     ...(args['heartbeat-grace'] !== undefined ? { heartbeatGrace: parseGrace(args['heartbeat-grace']) } : {}),
+    ...(args.autolock ? { autolock: true } : {}),
   });
   const d = started.daemon;
   if (started.resumed) {
@@ -89,7 +91,8 @@ export async function runInit(args: InitArgs): Promise<void> {
     process.stdout.write(
       `Cluster initialized: node ${d.nodeId} is now a manager.\n\n` +
         `To add a worker to this cluster, run the following command:\n\n    baton join --token ${started.tokens?.worker} ${addr}\n\n` +
-        `To add a manager to this cluster, run the following command:\n\n    baton join --token ${started.tokens?.manager} ${addr}\n\n`,
+        `To add a manager to this cluster, run the following command:\n\n    baton join --token ${started.tokens?.manager} ${addr}\n\n` +
+        (started.unlockKey ? unlockKeyNotice(started.unlockKey) : ''),
     );
   }
   await untilSignal(d);

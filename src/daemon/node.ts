@@ -50,6 +50,7 @@ import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
 import { startNodeNetworks } from './networks.js';
 import { CertificateRenewal } from './renewal.js';
 import { changeRole, joinRaft, type RoleHost } from './role-change.js';
+import { keepKeysSealed, untilUnlocked } from './autolock.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -92,6 +93,8 @@ export class NodeDaemon {
   private state: NodeState;
   private tls: NodeTlsMaterial;
   private roleChange: Promise<void> | undefined;
+  /** Stops following the cluster's unlock key (autolock.ts) when the manager stops. */
+  private unfollowUnlockKey: (() => void) | undefined;
   private readonly renewal: CertificateRenewal;
   private stopped = false;
   private socketBound = false;
@@ -130,6 +133,7 @@ export class NodeDaemon {
     if (await socketAnswers(dataDir.socketPath)) {
       throw new BatonError('FAILED_PRECONDITION', `a baton node is already running with data dir ${dataDir.path} (${dataDir.socketPath} answers); stop it first`);
     }
+    if (dataDir.lock.locked()) await untilUnlocked(dataDir, opts.logger, opts.socketGroup);
     const d = new NodeDaemon(dataDir, opts);
     try {
       await d.start(bootstrap);
@@ -211,6 +215,7 @@ export class NodeDaemon {
       ...(this.opts.snapshotEntries ? { snapshotEntries: this.opts.snapshotEntries } : {}),
     });
     this.manager = manager;
+    this.unfollowUnlockKey = keepKeysSealed(manager, this.dataDir, managerKey, this.logger);
     const forwarder = new LeaderForwarder(manager, this.clientCredentials(), NODE_CHANNEL_OPTIONS);
     this.forwarder = forwarder;
     // While a node's own Node object is not yet recorded (the first manager during init) its
@@ -430,6 +435,7 @@ export class NodeDaemon {
     const manager = this.manager;
     if (!manager) return;
     this.manager = undefined;
+    this.unfollowUnlockKey?.();
     for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS, EVENTS, BACKUP]) {
       this.tcp.removeService(svc);
     }
