@@ -41,7 +41,7 @@ const FILTER_KEYS = { type: 'kinds', id: 'ids', name: 'names', event: 'actions' 
 /** The values `type=` and `event=` take (the manager checks them too, for other clients). */
 const KNOWN: Partial<Record<keyof typeof FILTER_KEYS, readonly string[]>> = {
   type: ['service', 'node', 'task', 'network', 'secret', 'config', 'cluster'],
-  event: ['create', 'update', 'remove'],
+  event: ['create', 'update', 'remove', 'rebalance'],
 };
 
 /** The request of a command line; every problem of it at once. */

@@ -45,5 +45,16 @@ export function isRollingBack(s: Stored<'service'>): boolean {
  * flags given with a failing update govern its automatic rollback.
  */
 export function activePolicy(s: Stored<'service'>): Policy {
-  return isRollingBack(s) ? policyOf(s.previousSpec?.rollback ?? s.spec?.rollback) : policyOf(s.spec?.update);
+  if (isRollingBack(s)) return policyOf(s.previousSpec?.rollback ?? s.spec?.rollback);
+  const policy = policyOf(s.spec?.update);
+  if (!isRebalancing(s)) return policy;
+  // A rebalance always starts the new task before it stops the old one (no moment with a task
+  // fewer), and has no spec to roll back to: a failure pauses it, the old task still running.
+  const failureAction = policy.failureAction === baton.UpdateFailureAction.FAILURE_ROLLBACK ? baton.UpdateFailureAction.FAILURE_PAUSE : policy.failureAction;
+  return { ...policy, startFirst: true, failureAction };
+}
+
+/** The rolling moves tasks to even the spread (a rebalance), rather than changing their spec. */
+export function isRebalancing(s: Stored<'service'>): boolean {
+  return s.updateStatus?.rebalance === true;
 }
