@@ -16,12 +16,22 @@ import { isRolling } from '../update/config.js';
 import { planRebalance } from './plan.js';
 import { startRebalance } from './start.js';
 
+const U = baton.UpdateState;
+
 export function isRebalanceAuto(s: Stored<'service'> | undefined): boolean {
   return s?.spec?.rebalance === baton.RebalanceMode.REBALANCE_AUTO;
 }
 
+/**
+ * Rebalances one node event may start for a service: the second and third pick up what the
+ * first could not (a destination gone meanwhile, its replacement placed elsewhere); past that
+ * the service waits for the next event rather than moving tasks round.
+ */
+const MAX_ATTEMPTS = 3;
+
 export class Rebalancer extends ReconcileLoop {
-  private readonly due = new Set<string>();
+  /** Service id -> rebalances started for it since it became due. */
+  private readonly due = new Map<string, number>();
 
   constructor(host: OrchestratorHost, opts: LoopOptions = {}) {
     super(host, 'rebalancer', opts);
@@ -41,7 +51,7 @@ export class Rebalancer extends ReconcileLoop {
         const now = c.action !== 'delete' && isAvailable(c.object);
         const before = c.old !== undefined && isAvailable(c.old);
         if (!now || before) return false;
-        for (const s of this.host.store.list('service')) if (isRebalanceAuto(s)) this.due.add(s.meta.id);
+        for (const s of this.host.store.list('service')) if (isRebalanceAuto(s) && !this.due.has(s.meta.id)) this.due.set(s.meta.id, 0);
         return this.due.size > 0;
       }
       case 'service':
@@ -60,9 +70,11 @@ export class Rebalancer extends ReconcileLoop {
     const nodes = store.list('node');
     const tasks = store.list('task');
     const node = (id: string): Stored<'node'> | undefined => store.get('node', id);
-    for (const id of [...this.due]) {
+    for (const [id, attempts] of [...this.due]) {
       const service = store.get('service', id);
-      if (service === undefined || !isRebalanceAuto(service)) {
+      const state = service?.updateStatus?.state;
+      // A paused update or rebalance waits for the user: starting again would repeat its failure.
+      if (service === undefined || !isRebalanceAuto(service) || state === U.UPDATE_PAUSED || state === U.ROLLBACK_PAUSED || attempts >= MAX_ATTEMPTS) {
         this.due.delete(id);
         continue;
       }
@@ -75,6 +87,7 @@ export class Rebalancer extends ReconcileLoop {
         this.due.delete(id);
         continue;
       }
+      this.due.set(id, attempts + 1);
       this.logger.info({ service: id, moves: plan.moves.map((m) => ({ task: m.task.meta.id, from: m.from, to: m.to })) }, 'rebalance');
       actions.push(...startRebalance(service, plan.moves, store.list('task', { serviceIds: [id] }), node, this.host.now()));
     }

@@ -105,10 +105,22 @@ export function planRebalance(service: Stored<'service'>, nodes: readonly Stored
   };
 
   const moves: Move[] = [];
+  type Candidate = { from: string; to: NodeLoad; level: number; gap: number; held: number };
+  // The widest gap at the shallowest level; then from the node holding the most (so a branch
+  // gives from its fullest node and is not left uneven inside), to the least loaded node, by id.
+  const better = (a: Candidate, b: Candidate | undefined): boolean => {
+    if (b === undefined) return true;
+    if (a.level !== b.level) return a.level < b.level;
+    if (a.gap !== b.gap) return a.gap > b.gap;
+    if (a.held !== b.held) return a.held > b.held;
+    if (a.to.total !== b.to.total) return a.to.total < b.to.total;
+    if (a.from !== b.from) return a.from < b.from;
+    return a.to.id < b.to.id;
+  };
   for (let guard = mine.length; guard > 0; guard--) {
-    let best: { from: string; to: NodeLoad; level: number; gap: number } | undefined;
-    for (const [from, n] of count) {
-      if (n === 0) continue;
+    let best: Candidate | undefined;
+    for (const [from, held] of count) {
+      if (held === 0) continue;
       const source = counted.get(from);
       if (source === undefined) continue;
       for (const to of eligible) {
@@ -117,12 +129,8 @@ export function planRebalance(service: Stored<'service'>, nodes: readonly Stored
         while (level < levels.length - 1 && valueAt(source, level) === valueAt(to.node, level)) level++;
         const gap = branchCount(source, level) - branchCount(to.node, level);
         if (gap < 2) continue;
-        // The widest gap at the shallowest level; ties: the least loaded destination, then node ids.
-        const better =
-          best === undefined ||
-          level < best.level ||
-          (level === best.level && (gap > best.gap || (gap === best.gap && (to.total < best.to.total || (to.total === best.to.total && (from < best.from || (from === best.from && to.id < best.to.id)))))));
-        if (better) best = { from, to, level, gap };
+        const c: Candidate = { from, to, level, gap, held };
+        if (better(c, best)) best = c;
       }
     }
     if (best === undefined) break;

@@ -6,7 +6,7 @@
 import { baton } from '../../../proto/gen/baton.js';
 import { cloneObject, updateAction, type StoreActionT, type Stored } from '../../store/index.js';
 import { REBALANCE_TO_LABEL } from '../../reconcile/fresh.js';
-import { specVersionOf } from '../../reconcile/tasks.js';
+import { isActive, specVersionOf } from '../../reconcile/tasks.js';
 import { TaskWrites } from '../../reconcile/writes.js';
 import type { Move } from './plan.js';
 
@@ -38,6 +38,8 @@ export function startRebalance(
   const writes = new TaskWrites(now);
   const target = new Map(moves.map((m) => [m.task.meta.id, m.to]));
   for (const t of tasks) {
+    // A finished task keeps its labels: they say where it was moved to.
+    if (!isActive(t)) continue;
     const to = target.get(t.meta.id);
     const had = t.annotations?.labels?.[REBALANCE_TO_LABEL];
     if (to === undefined && had === undefined) continue;

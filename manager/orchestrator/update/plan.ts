@@ -210,11 +210,20 @@ function movedTo(ctx: UpdateContext, old: Stored<'task'>): string {
   return node !== undefined && isAvailable(node) ? to : '';
 }
 
-/** "rebalance: moved 2 tasks to node-3, 1 task to node-4": where this rebalance's new tasks run. */
+/**
+ * "rebalance: moved 2 tasks to node-3, 1 task to node-4": where the replacements of this
+ * rebalance's moving tasks (each names its replacement) run.
+ */
 function rebalanceDone(ctx: UpdateContext): string {
+  const byId = new Map(ctx.tasks.map((t) => [t.meta.id, t]));
   const perNode = new Map<string, number>();
   for (const t of ctx.tasks) {
-    if (isLive(t) && isOurs(ctx, t) && t.nodeId !== '') perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
+    const labels = t.annotations?.labels;
+    if (labels?.[REBALANCE_TO_LABEL] === undefined) continue;
+    const fresh = byId.get(labels[REPLACED_BY_LABEL] ?? '');
+    // Made by this rebalance (an earlier one's moved tasks keep their labels).
+    if (fresh === undefined || Number(fresh.meta.createdAt ?? 0) < Number(ctx.service.updateStatus?.startedAt ?? 0)) continue;
+    if (isLive(fresh) && fresh.nodeId !== '') perNode.set(fresh.nodeId, (perNode.get(fresh.nodeId) ?? 0) + 1);
   }
   if (perNode.size === 0) return 'rebalance: moved no task';
   const parts = [...perNode].map(([id, n]) => `${n} task${n === 1 ? '' : 's'} to ${ctx.node(id)?.description?.hostname || id}`);
