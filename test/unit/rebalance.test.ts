@@ -10,6 +10,9 @@ import { planRebalance, type Move } from '../../manager/orchestrator/index.js';
 import { newTask } from '../../manager/reconcile/tasks.js';
 import { REBALANCE_TO_LABEL } from '../../manager/reconcile/fresh.js';
 import { EventHistory } from '../../manager/events/history.js';
+import { MESH_DRAIN_LABEL } from '../../manager/store/index.js';
+import { MESH_DRAIN_MS } from '../../manager/orchestrator/update/config.js';
+import { isBackend } from '../../dispatcher/mesh-table.js';
 import { Cluster, started, type NodeOpts } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
@@ -175,7 +178,14 @@ test('loop: rebalance auto, n2 activated: 2 tasks move start-first (new ones up 
 
   c.runAll('s');
   await c.settle();
-  assert.equal(onNode(c, 'n1'), 2, 'the old tasks are stopped once their replacements run');
+  // Replacements up: the old tasks leave the routing mesh first, still running, then stop.
+  const draining = c.wanted('s').filter((t) => t.annotations?.labels?.[MESH_DRAIN_LABEL] !== undefined);
+  assert.deepEqual(draining.map((t) => `${t.slot}@${t.nodeId}`).sort(), ['3@n1', '4@n1']);
+  assert.ok(draining.every((t) => !isBackend(t)), 'out of the mesh table');
+  await c.elapse(MESH_DRAIN_MS - 1);
+  assert.equal(onNode(c, 'n1'), 4);
+  await c.elapse(1);
+  assert.equal(onNode(c, 'n1'), 2, 'the old tasks are stopped once their replacements run and the meshes have left them');
   assert.equal(onNode(c, 'n2'), 2);
   assert.deepEqual(c.wanted('s').map((t) => t.slot), [1, 2, 3, 4]);
   c.shutDownAll('s');
@@ -207,13 +217,15 @@ test('loop: with parallelism 1 and a delay the moves go one at a time; a node co
   assert.equal(onNode(c, 'n2'), 1, 'parallelism 1: one replacement at a time');
   c.runAll('s');
   await c.settle();
+  await c.elapse(MESH_DRAIN_MS);
   c.shutDownAll('s');
-  await c.elapse(4_999);
+  await c.elapse(4_999 - MESH_DRAIN_MS);
   assert.equal(onNode(c, 'n2'), 1, 'the delay holds the next one');
   await c.elapse(1);
   assert.equal(onNode(c, 'n2'), 2);
   c.runAll('s');
   await c.settle();
+  await c.elapse(MESH_DRAIN_MS);
   c.shutDownAll('s');
   await c.elapse(1_000);
   assert.equal(c.service('s').updateStatus?.message, 'rebalance: moved 2 tasks to n2');
@@ -256,6 +268,7 @@ test('loop: a node joining triggers it', async () => {
   await c.settle();
   c.runAll('s');
   await c.settle();
+  await c.elapse(MESH_DRAIN_MS);
   c.shutDownAll('s');
   await c.elapse(1);
   assert.deepEqual(c.wanted('s').map((t) => t.nodeId).sort(), ['n1', 'n3']);

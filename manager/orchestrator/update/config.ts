@@ -29,6 +29,13 @@ export function policyOf(c: DeepReadonly<baton.UpdateConfig.$Properties> | null 
   };
 }
 
+/**
+ * How long a task a rebalance moved stays out of the routing mesh, still running, before it is
+ * stopped: the new table reaches every node's mesh and the requests it was serving end, so no
+ * request through the mesh meets a task being stopped.
+ */
+export const MESH_DRAIN_MS = 2_000;
+
 /** A rolling update or rollback is under way (not paused, not finished). */
 export function isRolling(s: Stored<'service'>): boolean {
   const state = s.updateStatus?.state ?? U.UPDATE_NONE;

@@ -20,8 +20,9 @@ import { EXITED_LABEL } from '../restart.js';
 import { isFinished, isWanted, newTask, specVersionOf, stateOf } from '../../reconcile/tasks.js';
 import { keepFirst, nodeIsDown, stopTask } from '../instance.js';
 import type { TaskWrites } from '../../reconcile/writes.js';
-import { activePolicy, isRebalancing, isRolling, isRollingBack, type Policy } from './config.js';
-import { REBALANCE_TO_LABEL, REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isUpToDate, mustReplace } from '../../reconcile/fresh.js';
+import { MESH_DRAIN_MS, activePolicy, isRebalancing, isRolling, isRollingBack, type Policy } from './config.js';
+import { REBALANCE_TO_LABEL, REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isMoving, isUpToDate, mustReplace } from '../../reconcile/fresh.js';
+import { MESH_DRAIN_LABEL } from '../../store/index.js';
 import { rolledBack } from './start.js';
 import { updatePlacementInPlace } from './in-place.js';
 
@@ -230,16 +231,44 @@ function rebalanceDone(ctx: UpdateContext): string {
   return `rebalance: moved ${parts.join(', ')}`;
 }
 
+/**
+ * A moved task whose replacement is up leaves the routing mesh first and is stopped
+ * MESH_DRAIN_MS later; returns when that is due, or undefined when it may stop now.
+ */
+function drainedAt(ctx: UpdateContext, old: Stored<'task'>): number | undefined {
+  if (!isMoving(old)) return undefined;
+  const since = Number(old.annotations?.labels?.[MESH_DRAIN_LABEL] ?? NaN);
+  if (Number.isNaN(since)) {
+    ctx.writes.update(old, (c) => {
+      c.annotations = { ...c.annotations, labels: { ...c.annotations?.labels, [MESH_DRAIN_LABEL]: String(ctx.now) } };
+    });
+    return ctx.now + MESH_DRAIN_MS;
+  }
+  return ctx.now < since + MESH_DRAIN_MS ? since + MESH_DRAIN_MS : undefined;
+}
+
 export function planUpdate(ctx: UpdateContext): UpdateStep {
-  const { service, now } = ctx;
   const slots = slotsOf(ctx);
   // A start-first switch ends once the new task is up, whatever the update's state.
+  let drainWake: number | undefined;
   for (const s of slots) {
     if (s.current !== undefined && s.old !== undefined && isUp(s.current)) {
+      const due = drainedAt(ctx, s.old);
+      if (due !== undefined) {
+        drainWake = Math.min(drainWake ?? due, due);
+        continue;
+      }
       stopTask(ctx.writes, s.old);
       delete s.old;
     }
   }
+  const step = planSlots(ctx, slots);
+  if (drainWake !== undefined) step.wakeAt = Math.min(step.wakeAt ?? drainWake, drainWake);
+  return step;
+}
+
+function planSlots(ctx: UpdateContext, slots: Slot[]): UpdateStep {
+  const { service, now } = ctx;
   const dirty = slots.filter((s) => replaceable(ctx, s));
   const state = service.updateStatus?.state ?? U.UPDATE_NONE;
   if (!isRolling(service)) {
