@@ -14,6 +14,7 @@ import { MESH_DRAIN_LABEL } from '../../manager/store/index.js';
 import { MESH_DRAIN_MS } from '../../manager/orchestrator/update/config.js';
 import { isBackend } from '../../dispatcher/mesh-table.js';
 import { Cluster, started, type NodeOpts } from '../lib/local-cluster.js';
+import { loadYaml } from './compose-helpers.js';
 
 const S = baton.TaskState;
 const U = baton.UpdateState;
@@ -276,3 +277,10 @@ test('loop: a node joining triggers it', async () => {
   c.stop();
 });
 
+
+test('compose: x-baton-rebalance: auto on a service sets the mode; absent, it is off', () => {
+  const { def } = loadYaml('services:\n  web:\n    image: a\n    x-baton-rebalance: auto\n  db:\n    image: b\n');
+  const mode = (key: string): baton.RebalanceMode | null | undefined => def.services.find((s) => s.annotations?.name === `demo_${key}`)?.rebalance;
+  assert.equal(mode('web'), baton.RebalanceMode.REBALANCE_AUTO);
+  assert.equal(mode('db') ?? baton.RebalanceMode.REBALANCE_OFF, baton.RebalanceMode.REBALANCE_OFF);
+});
