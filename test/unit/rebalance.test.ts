@@ -39,7 +39,7 @@ function world(nodes: Record<string, NodeOpts>, placed: Record<string, number>, 
   for (const [nodeId, n] of Object.entries(placed)) {
     for (let i = 0; i < n; i++) {
       const t = newTask({ service: c.service('s'), slot: slot++, nodeId, labels: {}, now: c.clock.now() });
-      c.host.apply([createAction('task', { ...t, status: { state: S.TASK_RUNNING } } as baton.Task)]);
+      c.host.apply([createAction('task', { ...t, status: { state: S.TASK_RUNNING } })]);
     }
   }
   return { c, plan: () => planRebalance(c.service('s'), c.store.list('node'), c.store.list('task')).moves };
