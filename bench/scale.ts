@@ -23,12 +23,13 @@
 // nodes to kill), --kill K, --executor-delay-ms D, --join-concurrency J, --timeout S (each wait),
 // --cpu-prof (managers' V8 profiles, with --keep), --keep, --out DIR.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baton, type BatonClient } from '../client/index.js';
 import { ClusterStore } from '../manager/store/index.js';
+import { decodeSnapshot } from '../raft/storage/records.js';
 import { BatonDaemonCluster, memoryKiB, runCli, type BatonDaemon } from './lib/baton-daemons.js';
 import { benchDir, num, projectRoot } from './lib/args.js';
 import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
@@ -153,33 +154,62 @@ function pct(values: number[], p: number): number | undefined {
   return round(percentile(sorted, p), 1);
 }
 
-/** Leader RSS and CPU, sampled while something runs. */
-class LeaderSampler {
-  peakRssKiB = 0;
+/**
+ * RSS and CPU of every manager while something runs (the leader may change under load: each
+ * manager's own figures are kept, and the leader's are those of whoever led at the end).
+ */
+class ManagerSampler {
+  private readonly peakKiB = new Map<number, number>();
+  private readonly cpu0 = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
-  private cpu0 = 0;
   private t0 = 0;
 
-  constructor(private readonly pid: number) {}
+  constructor(private readonly pids: number[]) {}
 
   start(): void {
-    this.cpu0 = cpuTimeMs([this.pid]) ?? 0;
+    for (const pid of this.pids) this.cpu0.set(pid, cpuTimeMs([pid]) ?? 0);
     this.t0 = performance.now();
     this.timer = setInterval(() => this.sample(), 250);
   }
 
   private sample(): void {
-    const m = memoryKiB(this.pid);
-    if (m) this.peakRssKiB = Math.max(this.peakRssKiB, m.rss);
+    for (const pid of this.pids) {
+      const m = memoryKiB(pid);
+      if (m) this.peakKiB.set(pid, Math.max(this.peakKiB.get(pid) ?? 0, m.rss));
+    }
   }
 
-  /** Stops; returns the leader's CPU over the window (cores busy on average) and its CPU seconds. */
-  stop(): { cpuCores: number; cpuSeconds: number } {
+  /** Stops; each manager's peak RSS (MiB), CPU seconds and average cores busy over the window. */
+  stop(): Map<number, { peakRssMiB: number; cpuSeconds: number; cpuCores: number }> {
     this.sample();
     if (this.timer) clearInterval(this.timer);
-    const cpu = ((cpuTimeMs([this.pid]) ?? 0) - this.cpu0) / 1000;
-    const wall = (performance.now() - this.t0) / 1000;
-    return { cpuCores: round(cpu / Math.max(wall, 1e-3), 2), cpuSeconds: round(cpu, 1) };
+    const wall = Math.max((performance.now() - this.t0) / 1000, 1e-3);
+    const out = new Map<number, { peakRssMiB: number; cpuSeconds: number; cpuCores: number }>();
+    for (const pid of this.pids) {
+      const cpu = ((cpuTimeMs([pid]) ?? 0) - (this.cpu0.get(pid) ?? 0)) / 1000;
+      out.set(pid, { peakRssMiB: Math.round((this.peakKiB.get(pid) ?? 0) / 1024), cpuSeconds: round(cpu, 1), cpuCores: round(cpu / wall, 2) });
+    }
+    return out;
+  }
+}
+
+/** Who leads, asked of one manager each time (Info answers from its own view). */
+class LeaderWatch {
+  readonly seen: string[] = [];
+
+  constructor(private readonly client: BatonClient) {}
+
+  async poll(): Promise<void> {
+    try {
+      const id = (await this.client.control.call('Info', {}, 2_000)).leaderId ?? '';
+      if (id && id !== this.seen[this.seen.length - 1]) this.seen.push(id);
+    } catch {
+      // No answer in time: the next poll asks again.
+    }
+  }
+
+  get changes(): number {
+    return Math.max(0, this.seen.length - 1);
   }
 }
 
@@ -201,7 +231,7 @@ async function runningInStore(client: BatonClient): Promise<{ running: number; a
 }
 
 /** The newest Raft snapshot file of a manager, and how long the store takes to encode the same state. */
-function snapshotOf(d: BatonDaemon, store: ClusterStore | undefined): { bytes: number; file: string } | undefined {
+function snapshotOf(d: BatonDaemon): { bytes: number; file: string } | undefined {
   const dir = join(d.dataDir, 'raft');
   const files: { path: string; bytes: number; mtime: number }[] = [];
   const walk = (p: string): void => {
@@ -217,7 +247,6 @@ function snapshotOf(d: BatonDaemon, store: ClusterStore | undefined): { bytes: n
   } catch {
     return undefined;
   }
-  void store;
   const newest = files.sort((a, b) => b.mtime - a.mtime)[0];
   return newest && { bytes: newest.bytes, file: newest.path };
 }
@@ -256,7 +285,7 @@ async function main(): Promise<void> {
   // --cpu-prof: every manager writes a V8 CPU profile on exit, into <temp>/profiles (kept with --keep).
   const profileDir = join(root, 'profiles');
   const cluster = new BatonDaemonCluster(root, args['cpu-prof'] ? { managerNodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {});
-  const m1 = await cluster.init('m1');
+  await cluster.init('m1');
   for (const name of ['m2', 'm3']) await cluster.join(name, 'manager');
   await cluster.waitUntilFormed(TIMEOUT_MS);
   const leader = await cluster.leader();
@@ -268,7 +297,6 @@ async function main(): Promise<void> {
   }
 
   // Simulated nodes: the ones to kill in a host of their own, the rest spread over HOSTS.
-  const { openSync } = await import('node:fs');
   const log = openSync(join(root, 'sim.log'), 'a');
   const rest = NODES - KILL;
   const list: SimHost[] = [];
@@ -292,9 +320,10 @@ async function main(): Promise<void> {
   const gauges = new Gauges();
   await gauges.poll(list);
   gauges.reset();
-  const sampler = new LeaderSampler(leader.proc.pid!);
+  const sampler = new ManagerSampler(cluster.pids('manager'));
   sampler.start();
-  const rssBefore = memoryKiB(leader.proc.pid!)?.rss ?? 0;
+  const leaders = new LeaderWatch(admin);
+  await leaders.poll();
   const createStarted = performance.now();
   const serviceIds: string[] = [];
   for (let i = 0; i < SERVICES; i++) {
@@ -306,10 +335,11 @@ async function main(): Promise<void> {
   let lastPrint = 0;
   await until(`${TASKS} tasks Running`, TIMEOUT_MS, 250, async () => {
     const running = await gauges.poll(list);
+    await leaders.poll();
     const t = (performance.now() - createStarted) / 1000;
     if (t - lastPrint >= 5) {
       lastPrint = t;
-      console.log(`  ${t.toFixed(1)} s: ${running} Running; leader RSS ${Math.round((memoryKiB(leader.proc.pid!)?.rss ?? 0) / 1024)} MiB`);
+      console.log(`  ${t.toFixed(1)} s: ${running} Running; leader RSS ${Math.round((memoryKiB(leader.proc.pid!)?.rss ?? 0) / 1024)} MiB; ${leaders.changes} leader changes`);
     }
     return running >= TASKS ? running : undefined;
   }).catch(async (err: unknown) => {
@@ -317,7 +347,11 @@ async function main(): Promise<void> {
     throw err;
   });
   const secondsToRunning = (performance.now() - createStarted) / 1000;
-  const cpu = sampler.stop();
+  const perManager = sampler.stop();
+  const leaderNow = await cluster.leader();
+  const leaderFigures = perManager.get(leaderNow.proc.pid!) ?? { peakRssMiB: 0, cpuSeconds: 0, cpuCores: 0 };
+  const cpu = { cpuCores: leaderFigures.cpuCores, cpuSeconds: leaderFigures.cpuSeconds };
+  const managersFigures = cluster.managers.map((m) => ({ name: m.name, ...(perManager.get(m.proc.pid!) ?? {}) }));
   const converge = {
     heartbeatP50Ms: pct(gauges.heartbeat, 50),
     heartbeatP99Ms: pct(gauges.heartbeat, 99),
@@ -332,24 +366,24 @@ async function main(): Promise<void> {
   const inStore = await runningInStore(admin);
   const listAllTasksSeconds = (performance.now() - storeCheckStarted) / 1000;
   if (inStore.running < TASKS) throw new Error(`the nodes had ${TASKS} Running acknowledged, but the store lists ${inStore.running} Running`);
-  const leaderRssMiB = Math.round(sampler.peakRssKiB / 1024);
-  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores; heartbeat p99 ${converge.heartbeatP99Ms} ms; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
+  const leaderRssMiB = leaderFigures.peakRssMiB;
+  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader (${leaderNow.name}) peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores; ${leaders.changes} leader changes; heartbeat p99 ${converge.heartbeatP99Ms} ms; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
 
   // A steady minute's worth is not needed: a few seconds of heartbeats with everything placed.
   gauges.reset();
   await sleep(3000);
   await gauges.poll(list);
-  const steady = { heartbeatP99Ms: pct(gauges.heartbeat, 99), heartbeats: gauges.heartbeat.length, leaderRssMiB: Math.round((memoryKiB(leader.proc.pid!)?.rss ?? 0) / 1024) };
+  const steady = { heartbeatP99Ms: pct(gauges.heartbeat, 99), heartbeats: gauges.heartbeat.length, leaderRssMiB: Math.round((memoryKiB(leaderNow.proc.pid!)?.rss ?? 0) / 1024) };
 
   // The CLI as a user runs it.
-  const serviceLs = await cliSeconds(leader, ['service', 'ls']);
-  const servicePs = await cliSeconds(leader, ['service', 'ps', 'scale-0']);
+  const serviceLs = await cliSeconds(leaderNow, ['service', 'ls']);
+  const servicePs = await cliSeconds(leaderNow, ['service', 'ps', 'scale-0']);
   console.log(`service ls ${serviceLs.seconds} s (${serviceLs.lines} lines); service ps scale-0 ${servicePs.seconds} s (${servicePs.lines} lines)`);
 
-  // Snapshot: the leader's newest file, and the time to encode the same state in this process.
-  const snap = snapshotOf(leader, undefined);
+  // Snapshot: the leader's newest file, and the time to decode and encode the same state here.
+  const snap = snapshotOf(leaderNow);
   const snapshot = snap ? { bytes: snap.bytes, mib: round(snap.bytes / 2 ** 20, 1), ...encodeTime(snap.file) } : undefined;
-  console.log(snapshot ? `snapshot ${snapshot.mib} MiB` : 'no snapshot taken yet');
+  console.log(snapshot ? `snapshot ${snapshot.mib} MiB, encoded in ${snapshot.encodeMs} ms` : 'no snapshot taken yet');
 
   // A 4th manager joins: caught up when it answers a linearizable read.
   const joinM4 = performance.now();
@@ -387,6 +421,7 @@ async function main(): Promise<void> {
     ['placements/s', (TASKS / secondsToRunning).toFixed(0), ''],
     ['leader peak RSS (MiB)', String(leaderRssMiB), '<= 1024'],
     ['leader CPU (cores)', String(cpu.cpuCores), ''],
+    ['leader changes', String(leaders.changes), '0'],
     ['heartbeat p99 (ms)', String(converge.heartbeatP99Ms), '<= 500'],
     ['push p99 (ms)', String(converge.pushP99Ms), ''],
     ['snapshot (MiB)', snapshot ? String(snapshot.mib) : '-', ''],
@@ -409,9 +444,10 @@ async function main(): Promise<void> {
     placementsPerSecond: TASKS / secondsToRunning,
     createSeconds,
     leaderRssMiB,
-    leaderRssBeforeMiB: Math.round(rssBefore / 1024),
     leaderCpuCores: cpu.cpuCores,
     leaderCpuSeconds: cpu.cpuSeconds,
+    leaderChangesWhileConverging: leaders.changes,
+    managers: managersFigures,
     heartbeatP99Ms: converge.heartbeatP99Ms,
     converge,
     steady,
@@ -432,16 +468,20 @@ async function main(): Promise<void> {
   await cluster.stop(2_000);
 }
 
-/** Decode the snapshot file's store and encode it again, as the leader does to take one. */
-function encodeTime(file: string): { encodeMs?: number } {
-  try {
-    const data = readFileSync(file);
-    void data;
-    void ClusterStore;
-    return {};
-  } catch {
-    return {};
-  }
+/**
+ * The leader's snapshot file decoded (header, raft record) and its store restored, then encoded
+ * again as the leader does to take one (synchronously, on its event loop): how long that takes.
+ */
+function encodeTime(file: string): { encodeMs?: number; restoreMs?: number; objects?: number } {
+  const payload = readFileSync(file).subarray(8); // 'BSNP' and the crc32c (raft/storage/snapshot-files.ts)
+  const snap = decodeSnapshot(payload);
+  const store = new ClusterStore();
+  const r0 = performance.now();
+  store.restore(snap.data);
+  const restoreMs = performance.now() - r0;
+  const e0 = performance.now();
+  store.snapshot();
+  return { encodeMs: round(performance.now() - e0, 1), restoreMs: round(restoreMs, 1), objects: store.list('task').length };
 }
 
 main()
