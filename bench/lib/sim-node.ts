@@ -124,13 +124,18 @@ export class SimNode {
   }
 }
 
-/** A leader change during the join is answered UNAVAILABLE: the user's retry, a few times. */
+/**
+ * A leader change during the join fails the call (UNAVAILABLE, a deadline, a stream reset by
+ * an overloaded manager): the user's retry, a few times. A refused token or CSR is not retried.
+ */
+const REFUSED = new Set<string>(['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'UNAUTHENTICATED', 'FAILED_PRECONDITION']);
+
 async function joinCall(o: SimNodeOptions, req: baton.JoinRequest.$Properties): Promise<baton.JoinResponse> {
   for (let attempt = 1; ; attempt++) {
     try {
       return (await o.ca.call('Join', req, 60_000)) as baton.JoinResponse;
     } catch (err) {
-      if (!(err instanceof BatonError && err.code === 'UNAVAILABLE') || attempt >= 5) throw err;
+      if ((err instanceof BatonError && REFUSED.has(err.code)) || attempt >= 10) throw err;
       await new Promise((r) => setTimeout(r, 500 * attempt));
     }
   }
