@@ -333,8 +333,9 @@ async function main(): Promise<void> {
   }
   const createSeconds = (performance.now() - createStarted) / 1000;
   let lastPrint = 0;
+  let lastRunning = 0;
   await until(`${TASKS} tasks Running`, TIMEOUT_MS, 250, async () => {
-    const running = await gauges.poll(list);
+    const running = (lastRunning = await gauges.poll(list));
     await leaders.poll();
     const t = (performance.now() - createStarted) / 1000;
     if (t - lastPrint >= 5) {
@@ -343,6 +344,25 @@ async function main(): Promise<void> {
     }
     return running >= TASKS ? running : undefined;
   }).catch(async (err: unknown) => {
+    // Not converged in time: what was reached is a result too (written, then the run fails).
+    const perManager = sampler.stop();
+    const path = writeRun(outDir, 'scale', started, machineInfo(), loadavg(), {
+      nodes: NODES,
+      tasks: TASKS,
+      services: SERVICES,
+      secondsToRunning: null,
+      runningAtTimeout: lastRunning,
+      timeoutSeconds: TIMEOUT_MS / 1000,
+      leaderChangesWhileConverging: leaders.changes,
+      managers: cluster.managers.map((m) => ({ name: m.name, ...(perManager.get(m.proc.pid!) ?? {}) })),
+      heartbeatP99Ms: pct(gauges.heartbeat, 99),
+      heartbeatFailures: gauges.heartbeatFailures,
+      pushP99Ms: pct(gauges.push, 99),
+      join: { seconds: joinedSeconds, readySeconds, hosts: list.length },
+      loadAverageAtStart: load0,
+      published: PUBLISHED,
+    });
+    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes; partial results: ${path}`);
     if (args['cpu-prof']) await cluster.stop(5_000);
     throw err;
   });
