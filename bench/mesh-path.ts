@@ -27,7 +27,8 @@
 // Flags: --quick (1 round of 3 s), --duration S (5), --rounds N (3), --connections N (10),
 // --only vip,node-port,task-host,vip-local,task-local, --modes keep-alive,close,
 // --max-time S (600: the whole run, cluster start included, then everything is cleaned up and
-// it exits 1), --out DIR, --keep (the daemons' data dirs and logs).
+// it exits 1), --out DIR, --keep (the daemons' data dirs and logs), --cpu-prof (the manager
+// daemon, whose mesh relays the VIPs, profiled into <out>/profiles-<timestamp>/).
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import Docker from 'dockerode';
@@ -35,7 +36,7 @@ import { num, projectRoot, timedArgs } from './lib/args.js';
 import { BatonDaemonCluster, runCli, type BatonDaemon } from './lib/baton-daemons.js';
 import { cleanupLabel, cleanupNetworkLabel, dockerOk, removeContainers } from './lib/docker-engine.js';
 import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, sleep, waitFor } from './lib/proc.js';
-import { busyMachineWarning, cell, formatTable, machineInfo, writeRun } from './lib/results.js';
+import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, writeRun } from './lib/results.js';
 import { median } from './lib/stats.js';
 import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
 import { resolveIn, shIn } from '../test/lib/docker.js';
@@ -179,7 +180,8 @@ async function measure(): Promise<void> {
 
   const root = makeTempDir('bench-ew');
   if (args.keep) log(`data dirs and logs kept in ${root}`);
-  const cluster = new BatonDaemonCluster(root, { addressPerNode: true });
+  const profDir = args['cpu-prof'] ? join(outDir, `profiles-${fileTimestamp(started)}`) : undefined;
+  const cluster = new BatonDaemonCluster(root, { addressPerNode: true, managerNodeFlags: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
   // The manager's mesh counters (GET /metrics): its failed backend connects per run tell a
   // slow connect the mesh retried (1 s connect deadline) from a delay elsewhere on the path.
   const metricsAddr = `127.0.0.1:${await freePort()}`;
@@ -301,6 +303,7 @@ async function measure(): Promise<void> {
       ratios,
     });
     process.stdout.write(`results: ${path}\n`);
+    if (profDir) process.stdout.write(`manager daemon CPU profile (written when it stops): ${profDir}\n`);
   } finally {
     await cluster.stop();
     for (const id of cluster.clusterIds) await removeContainers(docker, [`baton.cluster=${id}`], 60_000).catch(() => undefined);

@@ -23,7 +23,7 @@ export interface HeartbeatDeps {
   /** Managers (leader first), for workers to reconnect to. */
   managers: () => baton.ManagerPeer.$Properties[];
   /** Sends a heartbeat to the leader on behalf of `caller` (when this manager is a follower). */
-  forward: (req: baton.HeartbeatRequest.$Properties, caller: Caller) => Promise<baton.HeartbeatResponse.$Properties>;
+  forward: (req: baton.internal.HeartbeatRequest.$Properties, caller: Caller) => Promise<baton.internal.HeartbeatResponse.$Properties>;
   now?: () => number;
 }
 
@@ -58,7 +58,7 @@ export class Heartbeats {
   }
 
   /** Leader only: record a heartbeat and mark the node ready if it was not. */
-  async beat(nodeId: string, req: baton.HeartbeatRequest.$Properties): Promise<baton.HeartbeatResponse.$Properties> {
+  async beat(nodeId: string, req: baton.internal.HeartbeatRequest.$Properties): Promise<baton.internal.HeartbeatResponse.$Properties> {
     const store = this.deps.host.store;
     const node = store.get('node', nodeId);
     if (!node) throw new BatonError('PERMISSION_DENIED', `node ${nodeId} is not part of the cluster (removed, or not yet recorded)`);

@@ -59,7 +59,7 @@ interface Reachable {
 }
 
 /** The networks a service's tasks join (TaskSpec.networks), for the east-west part of the table. */
-function attachments(service: Stored<'service'>): baton.MeshAttachment.$Properties[] {
+function attachments(service: Stored<'service'>): baton.internal.MeshAttachment.$Properties[] {
   return (service.spec?.task?.networks ?? []).map((n) => ({ networkId: n.target ?? '', aliases: [...(n.aliases ?? [])] })).filter((n) => n.networkId !== '');
 }
 
@@ -67,8 +67,8 @@ function attachments(service: Stored<'service'>): baton.MeshAttachment.$Properti
  * Every target port the service's backends report bound (published, exposed, the image's
  * EXPOSE), each with the tasks that serve it: what a VIP relays. Sorted by protocol and port.
  */
-function internalPorts(backends: readonly Reachable[]): baton.MeshPort.$Properties[] {
-  const byPort = new Map<string, baton.MeshPort.$Properties & { backends: baton.MeshBackend.$Properties[] }>();
+function internalPorts(backends: readonly Reachable[]): baton.internal.MeshPort.$Properties[] {
+  const byPort = new Map<string, baton.internal.MeshPort.$Properties & { backends: baton.internal.MeshBackend.$Properties[] }>();
   for (const { task, host } of backends) {
     const seen = new Set<string>();
     for (const s of task.status?.ports ?? []) {
@@ -91,8 +91,8 @@ function internalPorts(backends: readonly Reachable[]): baton.MeshPort.$Properti
 }
 
 /** The whole table, in a stable order (services and tasks by id), from the store as it is now. */
-export function computeMeshTable(store: ClusterStore): baton.MeshService.$Properties[] {
-  const table: baton.MeshService.$Properties[] = [];
+export function computeMeshTable(store: ClusterStore): baton.internal.MeshService.$Properties[] {
+  const table: baton.internal.MeshService.$Properties[] = [];
   // One pass over the tasks for all services (a filtered list per service would be services × tasks).
   const tasksOf = new Map<string, Task[]>();
   for (const task of store.list('task')) {
@@ -140,7 +140,7 @@ export function computeMeshTable(store: ClusterStore): baton.MeshService.$Proper
 }
 
 /** The networks the table's services are on, as a node needs them to make its bridges. */
-export function tableNetworks(store: ClusterStore, table: readonly baton.MeshService.$Properties[]): baton.Network.$Properties[] {
+export function tableNetworks(store: ClusterStore, table: readonly baton.internal.MeshService.$Properties[]): baton.Network.$Properties[] {
   const ids = new Set(table.flatMap((s) => (s.networks ?? []).map((n) => n.networkId ?? '')));
   return [...ids].sort().flatMap((id) => {
     const net = store.get('network', id);
@@ -176,7 +176,7 @@ export function affectsMeshTable(event: StoreEvent): boolean {
  */
 export class MeshTableCache {
   private dirty = true;
-  private table: baton.MeshService.$Properties[] = [];
+  private table: baton.internal.MeshService.$Properties[] = [];
   private networks: baton.Network.$Properties[] = [];
   private key = '';
   private readonly unsubscribe: () => void;
@@ -187,7 +187,7 @@ export class MeshTableCache {
     });
   }
 
-  current(): { table: baton.MeshService.$Properties[]; networks: baton.Network.$Properties[]; key: string } {
+  current(): { table: baton.internal.MeshService.$Properties[]; networks: baton.Network.$Properties[]; key: string } {
     if (this.dirty) {
       this.dirty = false;
       this.table = computeMeshTable(this.store);

@@ -14,7 +14,7 @@ import type { ClusterStore, Stored } from '../manager/store/index.js';
 export type Unseal = (sealed: Uint8Array) => Uint8Array;
 
 /** The part of a SessionMessage this module fills in. */
-export type DataParts = Pick<baton.SessionMessage.$Properties, 'secrets' | 'configs' | 'removedSecrets' | 'removedConfigs'>;
+export type DataParts = Pick<baton.internal.SessionMessage.$Properties, 'secrets' | 'configs' | 'removedSecrets' | 'removedConfigs'>;
 
 type Task = Stored<'task'>;
 

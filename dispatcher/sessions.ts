@@ -13,13 +13,13 @@ import type { DispatcherHost } from './heartbeats.js';
 import { MeshTableCache, affectsMeshTable } from './mesh-table.js';
 import { SessionSecrets, type Unseal } from './session-secrets.js';
 
-type SessionCall = grpc.ServerWritableStream<baton.SessionRequest.$Properties, baton.SessionMessage.$Properties>;
+type SessionCall = grpc.ServerWritableStream<baton.internal.SessionRequest.$Properties, baton.internal.SessionMessage.$Properties>;
 
 export interface SessionDeps {
   host: DispatcherHost;
   guard: Guard;
   logger: Logger;
-  forwardStatus: (req: baton.UpdateTaskStatusRequest.$Properties, caller: Caller) => Promise<baton.Empty.$Properties>;
+  forwardStatus: (req: baton.internal.UpdateTaskStatusRequest.$Properties, caller: Caller) => Promise<baton.Empty.$Properties>;
   /** Opens sealed secret data for the nodes whose tasks use it (the managers' key stays with the caller). */
   unseal: Unseal;
   now?: () => number;
@@ -101,7 +101,7 @@ export class Sessions {
     // The mesh table rides in the same message as the task changes, ahead of them: a node drops
     // a task from its mesh before it stops it.
     let meshSent = '';
-    const meshUpdate = (): Pick<baton.SessionMessage.$Properties, 'meshSet' | 'mesh' | 'networks'> => {
+    const meshUpdate = (): Pick<baton.internal.SessionMessage.$Properties, 'meshSet' | 'mesh' | 'networks'> => {
       const { table, networks, key } = this.mesh.current();
       if (key === meshSent) return {};
       meshSent = key;
@@ -114,7 +114,7 @@ export class Sessions {
     // one message when it drains: what the leader holds per node is bounded by its tasks.
     let full = false;
     let fullResend = false;
-    const write = (msg: baton.SessionMessage.$Properties): void => {
+    const write = (msg: baton.internal.SessionMessage.$Properties): void => {
       if (call.write(msg)) return;
       full = true;
       call.once('drain', () => {
@@ -219,7 +219,7 @@ export class Sessions {
   }
 
   /** One proposal for the whole batch; a version race is retried against fresh reads. */
-  private async applyStatus(nodeId: string, updates: baton.TaskStatusUpdate.$Properties[]): Promise<void> {
+  private async applyStatus(nodeId: string, updates: baton.internal.TaskStatusUpdate.$Properties[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const actions = this.statusActions(nodeId, updates);
       if (actions.length === 0) return;
@@ -232,7 +232,7 @@ export class Sessions {
     }
   }
 
-  private statusActions(nodeId: string, updates: baton.TaskStatusUpdate.$Properties[]): StoreActionT[] {
+  private statusActions(nodeId: string, updates: baton.internal.TaskStatusUpdate.$Properties[]): StoreActionT[] {
     const store = this.deps.host.store;
     const latest = new Map<string, baton.TaskStatus.$Properties>();
     for (const u of updates) if (u.taskId && u.status) latest.set(u.taskId, u.status);

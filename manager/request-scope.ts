@@ -36,6 +36,16 @@ export function currentRequestId(): string | undefined {
   return scopes.getStore()?.id;
 }
 
+/**
+ * Whether this call is a retry whose next batch was already applied (its first attempt
+ * committed, though its caller never heard): a handler's "already exists" pre-check must then
+ * let the proposal through, and the store answers it with what the first attempt created.
+ */
+export function retryAlreadyApplied(hasApplied: (requestId: string) => boolean): boolean {
+  const scope = scopes.getStore();
+  return scope !== undefined && hasApplied(`${scope.id}#${scope.batches + 1}`);
+}
+
 /** The id of the next batch this call proposes, or undefined outside a call. */
 export function nextBatchId(): string | undefined {
   const scope = scopes.getStore();

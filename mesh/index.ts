@@ -18,13 +18,26 @@ import { AllowList } from './allow.js';
 
 export { MESH_ENGINES, type MeshEngine } from './engines.js';
 
+/**
+ * Service addresses dial each backend per client connection, with no pre-connected pool. A
+ * pool keeps connections open ahead of need, and the backend only sees them as connections
+ * in its accept queue: with a small backlog (busybox httpd listens with 9, so 10 queued) and
+ * its accepting process starved of CPU, the pool's refills plus the callers' own connections
+ * overflow that queue, the kernel drops SYNs, and the callers wait out a 1 s retransmission
+ * (measured: the api task's ListenOverflows rose by 21 in one bench:mesh --east-west-path run,
+ * p99 through the VIP 0.8-1.06 s against 0.1-0.4 s for the same task without the mesh). Without
+ * the pool a backend never has more connections from the mesh than the callers have open.
+ */
+const SERVICE_ADDRESS_TCP: TcpPortOptions = { preconnect: 0 };
+
 export interface MeshOptions {
   /** Where published ports listen (--data-path-addr), e.g. 127.0.0.2, or 0.0.0.0. */
   bindAddress: string;
   logger: Logger;
   /**
-   * Idle pre-opened connections kept per TCP backend while connections keep coming (see
-   * preconnect.ts); 0 turns it off. Default POOL_SIZE.
+   * Idle pre-opened connections kept per TCP backend of a published port while connections
+   * keep coming (see preconnect.ts); 0 turns it off. Default POOL_SIZE. Service addresses
+   * never pre-connect (SERVICE_ADDRESS_TCP).
    */
   preconnect?: number;
   /**
@@ -72,7 +85,7 @@ export interface RoutingMesh {
    * connections at once (TCP RST) / drops datagrams. Never throws because of one port: a
    * port that cannot be bound is logged and retried on the next apply.
    */
-  apply(table: baton.MeshService.$Properties[]): void;
+  apply(table: baton.internal.MeshService.$Properties[]): void;
   /**
    * Replaces the whole set of service-address listeners, independently of apply() (neither
    * touches the other's listeners). Same semantics as apply(), keyed by protocol/address/port:
@@ -134,7 +147,7 @@ function proxyMode(p: baton.ProxyProtocol | null | undefined): ProxyMode {
 }
 
 /** The table flattened to one entry per protocol/port; a port listed twice keeps its first service. */
-function flatten(table: baton.MeshService.$Properties[], logger: Logger): Map<string, Wanted> {
+function flatten(table: baton.internal.MeshService.$Properties[], logger: Logger): Map<string, Wanted> {
   const out = new Map<string, Wanted>();
   for (const svc of table) {
     const serviceName = svc.serviceName || svc.serviceId || '';
@@ -203,7 +216,7 @@ class Mesh implements RoutingMesh {
     readonly workerSet: MeshWorkers | undefined,
   ) {}
 
-  apply(table: baton.MeshService.$Properties[]): void {
+  apply(table: baton.internal.MeshService.$Properties[]): void {
     if (this.closed) return;
     const wanted = flatten(table, this.logger);
     for (const [key, entry] of this.entries) {
@@ -252,7 +265,7 @@ class Mesh implements RoutingMesh {
       let entry = this.internal.get(key);
       if (!entry || entry.state === 'failed') {
         const listener =
-          w.protocol === 'udp' ? new UdpPort(w.address, w.port, this.logger) : newTcpPort(this.engine, w.address, w.port, this.logger, this.tcpOptions);
+          w.protocol === 'udp' ? new UdpPort(w.address, w.port, this.logger) : newTcpPort(this.engine, w.address, w.port, this.logger, SERVICE_ADDRESS_TCP);
         entry = { protocol: w.protocol, address: w.address, internal: true, listener, state: 'binding', bound: Promise.resolve() };
         this.internal.set(key, entry);
         entry.bound = this.bind(key, entry);

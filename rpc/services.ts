@@ -1,4 +1,5 @@
-// Every baton gRPC service (proto/control.proto) as definitions built from the generated codecs.
+// Every baton gRPC service (the public Control of proto/control.proto; CA, Dispatcher and
+// NodeAgent of proto/internal.proto) as definitions built from the generated codecs.
 import { baton } from '../proto/gen/baton.js';
 import { limitRequest, serverStream, unary } from './define.js';
 import { CONTROL_MESSAGE_BYTES } from './limits.js';
@@ -45,23 +46,23 @@ export const controlService = {
 };
 export type ControlService = typeof controlService;
 
-const CA = 'baton.CA';
+const CA = 'baton.internal.CA';
 export const caService = {
-  GetRootCACertificate: limited(CA, 'GetRootCACertificate', baton.Empty, baton.RootCACertificate),
-  Join: limited(CA, 'Join', baton.JoinRequest, baton.JoinResponse),
-  Renew: limited(CA, 'Renew', baton.RenewRequest, baton.RenewResponse),
+  GetRootCACertificate: limited(CA, 'GetRootCACertificate', baton.Empty, baton.internal.RootCACertificate),
+  Join: limited(CA, 'Join', baton.internal.JoinRequest, baton.internal.JoinResponse),
+  Renew: limited(CA, 'Renew', baton.internal.RenewRequest, baton.internal.RenewResponse),
 };
 export type CAService = typeof caService;
 
-const DISPATCHER = 'baton.Dispatcher';
+const DISPATCHER = 'baton.internal.Dispatcher';
 export const dispatcherService = {
-  Heartbeat: limited(DISPATCHER, 'Heartbeat', baton.HeartbeatRequest, baton.HeartbeatResponse),
-  UpdateTaskStatus: limited(DISPATCHER, 'UpdateTaskStatus', baton.UpdateTaskStatusRequest, baton.Empty),
+  Heartbeat: limited(DISPATCHER, 'Heartbeat', baton.internal.HeartbeatRequest, baton.internal.HeartbeatResponse),
+  UpdateTaskStatus: limited(DISPATCHER, 'UpdateTaskStatus', baton.internal.UpdateTaskStatusRequest, baton.Empty),
 };
 export type DispatcherService = typeof dispatcherService;
 
 /** The dispatcher's streaming method, kept apart so unary handler maps stay exact. */
-export const dispatcherSession = serverStream(DISPATCHER, 'Session', baton.SessionRequest, baton.SessionMessage);
+export const dispatcherSession = serverStream(DISPATCHER, 'Session', baton.internal.SessionRequest, baton.internal.SessionMessage);
 
 /** Control's streaming method. */
 export const serviceLogsMethod = limitRequest(serverStream(CONTROL, 'ServiceLogs', baton.ServiceLogsRequest, baton.LogLine), CONTROL_MESSAGE_BYTES);
@@ -69,10 +70,10 @@ export const serviceLogsMethod = limitRequest(serverStream(CONTROL, 'ServiceLogs
 /** Control's event stream (manager/controlapi/events.ts). */
 export const eventsMethod = limitRequest(serverStream(CONTROL, 'Events', baton.EventsRequest, baton.Event), CONTROL_MESSAGE_BYTES);
 
+const NODE_AGENT = 'baton.internal.NodeAgent';
 /** What every node serves to managers. */
-export const taskLogsMethod = serverStream('baton.NodeAgent', 'TaskLogs', baton.TaskLogsRequest, baton.LogLine);
+export const taskLogsMethod = serverStream(NODE_AGENT, 'TaskLogs', baton.internal.TaskLogsRequest, baton.LogLine);
 
-const NODE_AGENT = 'baton.NodeAgent';
 /** NodeAgent's unary methods (TaskLogs, a stream, is apart): a node's volumes, asked by managers. */
 export const nodeAgentService = {
   ListVolumes: limited(NODE_AGENT, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),

@@ -5,10 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p proto/gen
-# One module per protobuf package, so a message imported by several files is generated once:
-# package raftpb (raft.proto) becomes raft.js, package baton (every other file) baton.js.
-for package in $(sed -n 's/^package \([a-z]*\);/\1/p' proto/*.proto | sort -u); do
-  files=$(grep -l "^package $package;" proto/*.proto | tr '\n' ' ')
+# One module per top-level protobuf package, so a message imported by several files is generated
+# once: package raftpb (raft.proto) becomes raft.js; package baton (the public API) and
+# baton.internal (internal.proto) are both baton.js, as baton.X and baton.internal.X.
+for package in $(sed -n 's/^package \([a-z]*\)[.;].*/\1/p' proto/*.proto | sort -u); do
+  files=$(grep -lE "^package $package[.;]" proto/*.proto | tr '\n' ' ')
   module=${package%pb}
   out="proto/gen/$module.js"
   # Regenerate only when a .proto is newer than its output.

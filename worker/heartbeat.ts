@@ -14,7 +14,7 @@ export interface HeartbeatOptions {
   addr: string;
   description: baton.NodeDescription.$Properties;
   logger: Logger;
-  onResponse: (res: baton.HeartbeatResponse) => void;
+  onResponse: (res: baton.internal.HeartbeatResponse) => void;
   /** Each heartbeat's round trip in seconds, or undefined when it got no answer (metrics). */
   onRoundTrip?: (seconds: number | undefined) => void;
   initialPeriodMs?: number;
@@ -71,7 +71,7 @@ export class HeartbeatClient {
       this.opts.onRoundTrip?.((performance.now() - started) / 1000);
       this.failures = 0;
       if (Number(res.periodMs) > 0) this.periodMs = Number(res.periodMs);
-      this.opts.onResponse(res as baton.HeartbeatResponse);
+      this.opts.onResponse(res as baton.internal.HeartbeatResponse);
     } catch (err) {
       this.opts.onRoundTrip?.(undefined);
       this.failures++;

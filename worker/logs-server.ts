@@ -6,7 +6,7 @@ import { BatonError } from '../rpc/errors.js';
 import type { Guard } from '../rpc/caller.js';
 import { ExecutorError, type LogChunk, type LogOptions } from './executor/index.js';
 
-type LogsCall = grpc.ServerWritableStream<baton.TaskLogsRequest.$Properties, baton.LogLine.$Properties>;
+type LogsCall = grpc.ServerWritableStream<baton.internal.TaskLogsRequest.$Properties, baton.LogLine.$Properties>;
 
 export interface LogSource {
   logs(taskId: string, opts: LogOptions): AsyncIterable<LogChunk>;

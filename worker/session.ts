@@ -12,7 +12,7 @@ export interface SessionClientOptions {
   credentials: () => grpc.ChannelCredentials;
   channelOptions: grpc.ChannelOptions;
   description: () => baton.NodeDescription.$Properties;
-  onMessage: (msg: baton.SessionMessage) => void;
+  onMessage: (msg: baton.internal.SessionMessage) => void;
   logger: Logger;
 }
 
@@ -20,7 +20,7 @@ const SESSION_MAX_MESSAGE = 64 << 20;
 
 export class SessionClient {
   private client: grpc.Client | undefined;
-  private call: grpc.ClientReadableStream<baton.SessionMessage> | undefined;
+  private call: grpc.ClientReadableStream<baton.internal.SessionMessage> | undefined;
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -46,7 +46,7 @@ export class SessionClient {
   }
 
   /** Report task statuses through any manager (followers forward to the leader). */
-  async report(updates: baton.TaskStatusUpdate.$Properties[]): Promise<void> {
+  async report(updates: baton.internal.TaskStatusUpdate.$Properties[]): Promise<void> {
     let lastError: unknown = new Error('no manager known');
     for (const m of this.opts.managers()) {
       const addr = m.addr ?? '';
@@ -88,14 +88,14 @@ export class SessionClient {
     // gRPC's default 4 MiB for one message is possible.
     const client = new grpc.Client(target.addr ?? '', this.opts.credentials(), { ...this.opts.channelOptions, 'grpc.max_receive_message_length': SESSION_MAX_MESSAGE });
     this.client = client;
-    const call = client.makeServerStreamRequest<baton.SessionRequest.$Properties, baton.SessionMessage>(
+    const call = client.makeServerStreamRequest<baton.internal.SessionRequest.$Properties, baton.internal.SessionMessage>(
       dispatcherSession.path,
       dispatcherSession.requestSerialize,
-      dispatcherSession.responseDeserialize as (b: Buffer) => baton.SessionMessage,
+      dispatcherSession.responseDeserialize as (b: Buffer) => baton.internal.SessionMessage,
       { description: this.opts.description() },
     );
     this.call = call;
-    call.on('data', (msg: baton.SessionMessage) => {
+    call.on('data', (msg: baton.internal.SessionMessage) => {
       this.backoffMs = 100;
       this.opts.onMessage(msg);
     });

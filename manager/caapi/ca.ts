@@ -1,4 +1,4 @@
-// The CA service (proto/control.proto): the only calls a node without a certificate may make.
+// The CA service (proto/internal.proto): the only calls a node without a certificate may make.
 // Joining checks the token against the cluster's current tokens (so a rotated token stops
 // working at once), records the node, and signs its CSR with the root key unsealed in memory.
 import { baton } from '../../proto/gen/baton.js';

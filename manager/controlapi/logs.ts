@@ -62,7 +62,7 @@ export function serviceLogsHandler(deps: LogsDeps): (call: LogsCall) => void {
         if (!addr) continue;
         const client = new grpc.Client(addr, deps.credentials(), deps.channelOptions);
         clients.push(client);
-        const stream = client.makeServerStreamRequest<baton.TaskLogsRequest.$Properties, baton.LogLine>(
+        const stream = client.makeServerStreamRequest<baton.internal.TaskLogsRequest.$Properties, baton.LogLine>(
           taskLogsMethod.path,
           taskLogsMethod.requestSerialize,
           taskLogsMethod.responseDeserialize as (b: Buffer) => baton.LogLine,

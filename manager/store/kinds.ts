@@ -103,11 +103,11 @@ export function cloneObject<K extends Kind>(kind: K, obj: Input<K>): KindMap[K] 
 }
 
 /** The kind set in a StoreObject's oneof, or undefined if none is. */
-export function kindOf(so: baton.StoreObject): Kind | undefined {
+export function kindOf(so: baton.internal.StoreObject): Kind | undefined {
   const k = so.object;
   return k !== undefined && isKind(k) && so[k] != null ? k : undefined;
 }
 
-export function toStoreObject<K extends Kind>(kind: K, obj: Input<K>): baton.StoreObject.$Properties {
+export function toStoreObject<K extends Kind>(kind: K, obj: Input<K>): baton.internal.StoreObject.$Properties {
   return { [kind]: obj };
 }

@@ -88,17 +88,30 @@ export class ClusterStore implements StateMachine<ApplyResult> {
     return { ok: true, index: entry.index, objects: changes.map(({ kind, object }) => ({ kind, object }) as StoreObjectT) };
   }
 
+  /** Whether a batch with this request id was applied (and is still remembered). */
+  hasApplied(requestId: string): boolean {
+    return this.appliedRequests.indexOf(requestId) !== undefined;
+  }
+
   /**
    * A batch whose request id was applied before (at `index`): it changes nothing again. The
-   * proposer gets the objects as they are stored now (a deleted one as the batch named it).
+   * proposer gets the objects as they are stored now (a deleted one as the batch named it). A
+   * retried create carries a new id (the handler makes one per attempt): it gets the object
+   * its first attempt created, found by its unique name.
    */
-  private alreadyApplied(batch: baton.StoreBatch, index: number): ApplyResult {
+  private alreadyApplied(batch: baton.internal.StoreBatch, index: number): ApplyResult {
     const objects: StoreObjectT[] = [];
     for (const action of batch.actions) {
-      const kind = action.object == null ? undefined : kindOf(action.object as baton.StoreObject);
+      const kind = action.object == null ? undefined : kindOf(action.object as baton.internal.StoreObject);
       if (kind === undefined) continue;
-      const named = (action.object as baton.StoreObject)[kind] as Incoming;
-      const stored = this.tables[kind].byId.get(named.meta?.id ?? '');
+      const named = (action.object as baton.internal.StoreObject)[kind] as Incoming;
+      const table = this.tables[kind];
+      const sameName = (): Stored<Kind> | undefined => {
+        if (action.kind !== baton.internal.StoreActionKind.STORE_CREATE || !hasUniqueNames(kind)) return undefined;
+        const [first] = table.idsByName(nameOf(kind, named));
+        return first === undefined ? undefined : table.byId.get(first);
+      };
+      const stored = table.byId.get(named.meta?.id ?? '') ?? sameName();
       objects.push({ kind, object: stored ?? named } as StoreObjectT);
     }
     return { ok: true, index, objects };
@@ -108,17 +121,17 @@ export class ClusterStore implements StateMachine<ApplyResult> {
     for (let i = undo.length - 1; i >= 0; i--) undo[i]?.();
   }
 
-  private execute(action: baton.StoreAction.$Properties, index: number, undo: (() => void)[]): StoreChange | StoreError {
-    const kind = action.object == null ? undefined : kindOf(action.object as baton.StoreObject);
+  private execute(action: baton.internal.StoreAction.$Properties, index: number, undo: (() => void)[]): StoreChange | StoreError {
+    const kind = action.object == null ? undefined : kindOf(action.object as baton.internal.StoreObject);
     if (kind === undefined) return new StoreError('INVALID', 'store action carries no object');
-    const obj = (action.object as baton.StoreObject)[kind] as Incoming;
+    const obj = (action.object as baton.internal.StoreObject)[kind] as Incoming;
     const id = obj.meta?.id ?? '';
     if (id === '') return new StoreError('INVALID', `${kind} without an id`);
     const table = this.tables[kind] as Table<Kind>;
     const current = table.byId.get(id);
     const meta = obj.meta as baton.Meta.$Properties;
     switch (action.kind) {
-      case baton.StoreActionKind.STORE_CREATE: {
+      case baton.internal.StoreActionKind.STORE_CREATE: {
         if (current !== undefined) return new StoreError('ALREADY_EXISTS', `${kind} ${id} already exists`);
         const clash = this.nameClash(kind, id, obj);
         if (clash) return clash;
@@ -128,7 +141,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
         undo.push(() => table.remove(id));
         return { kind, action: 'create', object: stored, index } as StoreChange;
       }
-      case baton.StoreActionKind.STORE_UPDATE: {
+      case baton.internal.StoreActionKind.STORE_UPDATE: {
         if (current === undefined) return new StoreError('NOT_FOUND', `update of ${kind} ${id}: not found`);
         const stale = this.staleVersion('update', kind, id, meta.version ?? 0, current);
         if (stale) return stale;
@@ -141,7 +154,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
         undo.push(() => table.put(current));
         return { kind, action: 'update', object: stored, old: current, index } as StoreChange;
       }
-      case baton.StoreActionKind.STORE_DELETE: {
+      case baton.internal.StoreActionKind.STORE_DELETE: {
         if (current === undefined) return new StoreError('NOT_FOUND', `delete of ${kind} ${id}: not found`);
         const version = meta.version ?? 0;
         const stale = version === 0 ? undefined : this.staleVersion('delete', kind, id, version, current);
@@ -266,20 +279,20 @@ export class ClusterStore implements StateMachine<ApplyResult> {
 
   /** Every object, by kind then id, so equal contents give equal bytes. */
   snapshot(): Uint8Array {
-    const objects: baton.StoreObject.$Properties[] = [];
+    const objects: baton.internal.StoreObject.$Properties[] = [];
     for (const kind of KINDS) {
       for (const obj of [...this.tables[kind].byId.values()].sort(byId)) objects.push(toStoreObject(kind, obj));
     }
-    return baton.StoreSnapshot.encode({ objects, appliedRequests: this.appliedRequests.list() }).finish();
+    return baton.internal.StoreSnapshot.encode({ objects, appliedRequests: this.appliedRequests.list() }).finish();
   }
 
   /** Replaces the whole contents with a snapshot's and sends watchers a reset. */
   restore(data: Uint8Array): void {
-    const snap = baton.StoreSnapshot.decode(data);
+    const snap = baton.internal.StoreSnapshot.decode(data);
     const tables = newTables();
     for (const so of snap.objects) {
-      const kind = kindOf(so as baton.StoreObject);
-      const obj = kind === undefined ? undefined : ((so as baton.StoreObject)[kind] as Incoming);
+      const kind = kindOf(so as baton.internal.StoreObject);
+      const obj = kind === undefined ? undefined : ((so as baton.internal.StoreObject)[kind] as Incoming);
       const id = obj?.meta?.id ?? '';
       if (kind === undefined || obj === undefined || id === '') throw new StoreError('INVALID', 'store snapshot holds an object without a kind or id');
       const table = tables[kind] as Table<Kind>;

@@ -152,9 +152,9 @@ export async function join(opts: JoinOptions): Promise<Started> {
   }
   const key = await generateNodeKey();
   const client = new RpcClient(opts.remote, clientCredentials({ caPem, serverRole: 'manager' }), caService, NODE_CHANNEL_OPTIONS);
-  let res: baton.JoinResponse;
+  let res: baton.internal.JoinResponse;
   try {
-    res = (await client.call('Join', { token: opts.token.trim(), csrPem: key.csrPem, advertiseAddr: addrs.advertise, description: describeHost() }, 15_000)) as baton.JoinResponse;
+    res = (await client.call('Join', { token: opts.token.trim(), csrPem: key.csrPem, advertiseAddr: addrs.advertise, description: describeHost() }, 15_000)) as baton.internal.JoinResponse;
   } finally {
     client.close();
   }

@@ -373,7 +373,7 @@ export class NodeDaemon {
     return others;
   }
 
-  private onHeartbeat(res: baton.HeartbeatResponse): void {
+  private onHeartbeat(res: baton.internal.HeartbeatResponse): void {
     const managers = (res.managers ?? []).map((m) => ({ nodeId: m.nodeId ?? '', addr: m.addr ?? '' })).filter((m) => m.nodeId && m.addr);
     if (managers.length > 0 && JSON.stringify(managers) !== JSON.stringify(this.state.managers)) {
       const leaderMoved = managers[0]?.nodeId !== this.state.managers[0]?.nodeId;

@@ -29,13 +29,13 @@ export class CertificateRenewal {
   constructor(private readonly deps: RenewalDeps) {}
 
   /** A new certificate from the first manager that answers; the next renewal is scheduled. */
-  async renew(): Promise<baton.RenewResponse> {
+  async renew(): Promise<baton.internal.RenewResponse> {
     const key = await generateNodeKey();
     let lastError: unknown;
     for (const m of this.deps.managers()) {
       const client = new RpcClient(m.addr, this.deps.credentials(), caService, NODE_CHANNEL_OPTIONS);
       try {
-        const res = (await client.call('Renew', { csrPem: key.csrPem }, 15_000)) as baton.RenewResponse;
+        const res = (await client.call('Renew', { csrPem: key.csrPem }, 15_000)) as baton.internal.RenewResponse;
         this.deps.onRenewed({ caPem: this.deps.tls().caPem, certPem: res.certPem ?? '', keyPem: key.keyPem });
         this.schedule();
         return res;

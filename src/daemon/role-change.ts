@@ -19,7 +19,7 @@ export interface RoleHost {
   stopped: () => boolean;
   credentials: () => grpc.ChannelCredentials;
   /** A certificate for the role the managers now give this node. */
-  renew: () => Promise<baton.RenewResponse>;
+  renew: () => Promise<baton.internal.RenewResponse>;
   /** Start the manager parts (serving Control on both ports). */
   startManager: () => Promise<void>;
   stopManager: () => Promise<void>;

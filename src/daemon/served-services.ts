@@ -8,6 +8,6 @@ const COMMON = ['baton.Control', HEALTH, REFLECTION_V1, REFLECTION_V1ALPHA];
 
 export function servedServices(server: 'tcp' | 'local', role: 'manager' | 'worker'): string[] {
   if (server === 'local') return COMMON;
-  const internal = role === 'manager' ? ['baton.CA', 'baton.Dispatcher', 'baton.NodeAgent', 'raftpb.Raft'] : ['baton.NodeAgent'];
+  const internal = role === 'manager' ? ['baton.internal.CA', 'baton.internal.Dispatcher', 'baton.internal.NodeAgent', 'raftpb.Raft'] : ['baton.internal.NodeAgent'];
   return [...COMMON, ...internal].sort();
 }

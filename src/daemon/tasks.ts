@@ -22,7 +22,7 @@ export interface TaskRuntimeOptions {
   channelOptions: grpc.ChannelOptions;
   description: () => baton.NodeDescription.$Properties;
   /** Each routing mesh table the session brings (the daemon owns the mesh; worker/ does not). */
-  onMeshTable?: (table: baton.MeshService.$Properties[]) => void;
+  onMeshTable?: (table: baton.internal.MeshService.$Properties[]) => void;
   /** The node's networks (bridges, resolvers, service addresses), when it has a Docker engine. */
   networks?: NodeNetworks;
   logger: Logger;

@@ -25,6 +25,13 @@ export interface LauncherOptions {
    * one's routing mesh can bind the same published ports, as on separate machines.
    */
   addressPerNode?: boolean;
+  /**
+   * Where the n-th node (0, 1, … in the order they start) lives, when not on loopback: its IP
+   * and the command that runs a program there (e.g. `ip netns exec NAME`, for tests that cut a
+   * node off the network). Its port is `port`, free on a host of its own. Wins over
+   * addressPerNode.
+   */
+  hostOf?: (index: number) => { host: string; port: number; runIn: string[] };
   /** Extra baton flags for every init and join. */
   batonArgs?: string[];
   /** Node (V8) flags for a daemon of this role, e.g. --cpu-prof. */
@@ -121,6 +128,11 @@ export class LocalCluster {
 
   /** The address the next node listens on, with the flags that put it there. */
   private async nextAddress(): Promise<{ addr: string; flags: string[] }> {
+    const placed = this.options.hostOf?.(this.nodes.size);
+    if (placed) {
+      const addr = `${placed.host}:${placed.port}`;
+      return { addr, flags: ['--listen-addr', addr, '--data-path-addr', placed.host] };
+    }
     if (!this.options.addressPerNode) {
       const addr = `127.0.0.1:${await freePort()}`;
       return { addr, flags: ['--listen-addr', addr] };
@@ -166,10 +178,14 @@ export class LocalCluster {
     const sock = join(dataDir, 'baton.sock');
     if (Buffer.byteLength(sock) > 100) throw new Error(`socket path too long for a unix socket: ${sock}`);
     const logFile = join(this.root, `${name}.log`);
+    const index = this.nodes.has(name) ? [...this.nodes.keys()].indexOf(name) : this.nodes.size;
+    const runIn = this.options.hostOf?.(index).runIn ?? [];
+    const node = [process.execPath, ...(this.options.nodeFlags?.(role) ?? []), this.options.baton, ...args, '--log-level', 'info'];
+    const [command, ...commandArgs] = [...runIn, ...node] as [string, ...string[]];
     const opts: ProcessOptions = {
       name,
-      command: process.execPath,
-      args: [...(this.options.nodeFlags?.(role) ?? []), this.options.baton, ...args, '--log-level', 'info'],
+      command,
+      args: commandArgs,
       logFile,
       readyLine: READY,
       readyTimeoutMs: this.options.readyTimeoutMs ?? 30_000,

@@ -114,6 +114,9 @@ test('version, reflection, the replicas default and the whole-spec update', asyn
   // proto-loader describes a package as one file (control.proto and objects.proto are baton.proto).
   assert.deepEqual(files.map((f) => f.name), ['baton.proto'], 'the file and what it imports');
   assert.ok(files[0]!.messageType.some((m) => m.name === 'ServiceSpec'), 'the objects are in it too');
+  // The public package holds the public API only: the internal protocols are package baton.internal.
+  assert.deepEqual(files[0]!.service.map((s) => s.name), ['Control']);
+  assert.ok(!files[0]!.messageType.some((m) => m.name === 'SessionMessage' || m.name === 'StoreBatch'), 'no internal message in package baton');
   const control = files[0]!.service.find((s) => s.name === 'Control');
   const events = control?.method.find((m) => m.name === 'Events');
   assert.equal(events?.outputType, '.baton.Event');
@@ -121,7 +124,7 @@ test('version, reflection, the replicas default and the whole-spec update', asyn
   assert.equal(missing!.errorResponse?.errorCode, grpc.status.NOT_FOUND);
   const [tcpList] = await reflect(m1.addr, tlsCredentials(c.dataDir('m1')), [{ listServices: '' }], NODE_CHANNEL_OPTIONS, 'v1alpha');
   const tcpNames = tcpList!.listServicesResponse?.service.map((s) => s.name) ?? [];
-  for (const name of ['baton.Control', 'baton.CA', 'baton.Dispatcher', 'raftpb.Raft']) assert.ok(tcpNames.includes(name), `${name} in ${tcpNames.join(', ')}`);
+  for (const name of ['baton.Control', 'baton.internal.CA', 'baton.internal.Dispatcher', 'raftpb.Raft']) assert.ok(tcpNames.includes(name), `${name} in ${tcpNames.join(', ')}`);
 
   // Replicas: unset is 1, an explicit 0 stays 0.
   const sdk = connect({ dataDir: c.dataDir('m1') });

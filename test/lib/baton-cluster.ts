@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { removeLocalClusterNetworks } from './docker-networks.js';
-import { LocalCluster, runBaton, type CliResult, type LaunchedNode } from '../../src/launcher/cluster.js';
+import { LocalCluster, runBaton, type CliResult, type LaunchedNode, type LauncherOptions } from '../../src/launcher/cluster.js';
 import { waitFor } from './wait.js';
 
 export type { CliResult };
@@ -23,11 +23,13 @@ export function baton(args: string[], env: Record<string, string> = {}): CliResu
 export interface ClusterOptions {
   /** Each node on its own loopback address (see LauncherOptions.addressPerNode). */
   addressPerNode?: boolean;
+  /** Each node on a host of its own (see LauncherOptions.hostOf; test/lib/netns.ts makes them). */
+  hostOf?: LauncherOptions['hostOf'];
 }
 
 export class BatonCluster extends LocalCluster {
   constructor(extra: string[] = [], options: ClusterOptions = {}) {
-    super({ root: mkdtempSync(join(tmpdir(), 'baton-it-')), baton: BATON, batonArgs: extra, addressPerNode: options.addressPerNode ?? false });
+    super({ root: mkdtempSync(join(tmpdir(), 'baton-it-')), baton: BATON, batonArgs: extra, addressPerNode: options.addressPerNode ?? false, ...(options.hostOf ? { hostOf: options.hostOf } : {}) });
   }
 
   /** A cluster that is torn down (processes killed, data removed) when the test ends. */

@@ -8,7 +8,7 @@ import type { LocalHost } from '../../manager/reconcile/local-host.js';
 import { Sessions } from '../../dispatcher/index.js';
 
 export class FakeSessionStream extends EventEmitter {
-  readonly messages: baton.SessionMessage.$Properties[] = [];
+  readonly messages: baton.internal.SessionMessage.$Properties[] = [];
   /** What write() answers: false is a full stream, as gRPC's when the node does not keep up. */
   accepting = true;
 
@@ -16,7 +16,7 @@ export class FakeSessionStream extends EventEmitter {
     super();
   }
 
-  write(msg: baton.SessionMessage.$Properties): boolean {
+  write(msg: baton.internal.SessionMessage.$Properties): boolean {
     this.messages.push(msg);
     return this.accepting;
   }
@@ -56,6 +56,6 @@ export function openSession(sessions: Sessions, nodeId: string): FakeSessionStre
 export const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** The task IDs of every backend in a session message's mesh table. */
-export function meshBackends(msg: baton.SessionMessage.$Properties | undefined): string[] {
+export function meshBackends(msg: baton.internal.SessionMessage.$Properties | undefined): string[] {
   return (msg?.mesh ?? []).flatMap((m) => (m.ports ?? []).flatMap((p) => (p.backends ?? []).map((b) => b.taskId ?? '')));
 }

@@ -26,7 +26,7 @@ function name(state: baton.TaskState | null | undefined): string {
 
 /** One agent's world: a state dir, an executor that outlives agents, the managers' inbox. */
 class World {
-  readonly reports: baton.TaskStatusUpdate.$Properties[][] = [];
+  readonly reports: baton.internal.TaskStatusUpdate.$Properties[][] = [];
   readonly logLines: { taskId?: string; state?: string; msg: string }[] = [];
   /** Report calls to refuse before accepting again. */
   failReports = 0;
@@ -76,8 +76,8 @@ class World {
     return this.logLines.filter((l) => l.msg === 'task state' && l.taskId === taskId).map((l) => `TASK_${l.state ?? ''}`);
   }
 
-  apply(msg: baton.SessionMessage.$Properties): void {
-    this.agent!.apply(baton.SessionMessage.create(msg));
+  apply(msg: baton.internal.SessionMessage.$Properties): void {
+    this.agent!.apply(baton.internal.SessionMessage.create(msg));
   }
 
   /** States reported for any task never went backwards, and each call names a task once. */

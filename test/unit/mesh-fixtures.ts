@@ -25,7 +25,7 @@ export interface PortSpec {
 }
 
 /** One service's table entry. */
-export function service(name: string, ports: PortSpec[], leastConnections = false): baton.MeshService.$Properties {
+export function service(name: string, ports: PortSpec[], leastConnections = false): baton.internal.MeshService.$Properties {
   return {
     serviceId: `id-${name}`,
     serviceName: name,

@@ -184,6 +184,39 @@ for (const engine of ENGINES) {
     assert.equal(empty.code, 'ECONNRESET', 'bound, no backend: reset at once');
   });
 
+  test(`${engine}: a service address opens no connection ahead of a caller (no pre-connected pool), while a published port does`, async (t) => {
+    const vipBackend = await greeterBackend('v', undefined, BACKEND_HOST);
+    const pubBackend = await greeterBackend('p', undefined, BACKEND_HOST);
+    const vipAccepts = countAccepts(vipBackend);
+    const pubAccepts = countAccepts(pubBackend);
+    // The mesh's default pool size: published ports keep pre-connecting, as before.
+    const mesh = meshOn(engine);
+    const clients: LineClient[] = [];
+    t.after(async () => {
+      for (const c of clients) c.socket.destroy();
+      await mesh.close();
+      await Promise.all([vipBackend.close(), pubBackend.close()]);
+    });
+    const vipPort = await freePort(VIP);
+    const pubPort = await freePort();
+    mesh.applyInternal([tcpPort(VIP, vipPort, [vipBackend.addr])]);
+    mesh.apply([service('pub', [{ port: pubPort, backends: [pubBackend.addr] }])]);
+    await mesh.settled();
+    for (let i = 0; i < 3; i++) {
+      const v = await lineClient(vipPort, VIP);
+      const p = await lineClient(pubPort);
+      clients.push(v, p);
+      assert.equal(await v.nextLine(), 'v');
+      assert.equal(await p.nextLine(), 'p');
+    }
+    // The published port's pool refills after each take: its backend sees more connections
+    // than callers. A backend behind a service address sees exactly one per caller (a small
+    // accept queue, such as busybox httpd's, is never overflowed by the mesh's own connections).
+    await eventually(() => pubAccepts() > 3, 'the published port pre-connects');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(vipAccepts(), 3, 'one backend connection per caller through the service address');
+  });
+
   test(`${engine}: a service address that cannot be bound is retried on the next call`, async (t) => {
     const a = await greeterBackend('a', undefined, BACKEND_HOST);
     const mesh = meshOn(engine);

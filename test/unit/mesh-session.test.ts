@@ -9,7 +9,7 @@ import { leaderSessions, openSession, turn } from '../lib/session-fixture.js';
 
 const S = baton.TaskState;
 
-function backends(msg: baton.SessionMessage.$Properties | undefined): string[] {
+function backends(msg: baton.internal.SessionMessage.$Properties | undefined): string[] {
   return (msg?.mesh ?? []).flatMap((s) => (s.ports ?? []).flatMap((p) => (p.backends ?? []).map((b) => b.taskId ?? '')));
 }
 

@@ -10,7 +10,7 @@ import { dispatcherSession } from '../../rpc/services.js';
 import { SessionClient } from '../../worker/session.js';
 import { waitFor } from '../lib/wait.js';
 
-type SessionCall = grpc.ServerWritableStream<baton.SessionRequest.$Properties, baton.SessionMessage.$Properties>;
+type SessionCall = grpc.ServerWritableStream<baton.internal.SessionRequest.$Properties, baton.internal.SessionMessage.$Properties>;
 
 /** A manager that records who opened a session, then refuses it (a follower) or keeps it open (the leader). */
 async function manager(name: string, calls: string[]): Promise<{ addr: string; leader: boolean; server: grpc.Server }> {

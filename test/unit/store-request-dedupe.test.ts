@@ -66,3 +66,15 @@ test('the window keeps the newest ids, oldest evicted first, in apply order', ()
   w.record('', 9);
   assert.equal(w.list().length, 3);
 });
+
+test('a create retried with a new object id is answered with the object its first attempt created', () => {
+  const store = new ClusterStore();
+  assert.ok(store.apply(entry(1, [createAction('secret', secret('s1', 'one'))], 'm1/r1#1')).ok);
+  assert.equal(store.hasApplied('m1/r1#1'), true);
+  assert.equal(store.hasApplied('m1/r2#1'), false);
+  // The handler made a new id for its second attempt: the answer is still the stored s1.
+  const retry = store.apply(entry(2, [createAction('secret', secret('s9', 'one'))], 'm1/r1#1'));
+  assert.ok(retry.ok);
+  assert.equal(retry.objects[0]?.object.meta.id, 's1');
+  assert.deepEqual(store.list('secret').map((s) => s.meta.id), ['s1']);
+});

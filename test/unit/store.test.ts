@@ -263,8 +263,8 @@ test('delete: stale version is a conflict, version 0 deletes unconditionally, ab
 
 test('malformed batches: INVALID results, and only undecodable data throws', () => {
   const log = seeded();
-  failed(log.apply({ kind: baton.StoreActionKind.STORE_CREATE, object: {} }), 'INVALID');
-  failed(log.apply({ kind: 7 as baton.StoreActionKind, object: { task: task('t9', 's', 'n') } }), 'INVALID');
+  failed(log.apply({ kind: baton.internal.StoreActionKind.STORE_CREATE, object: {} }), 'INVALID');
+  failed(log.apply({ kind: 7 as baton.internal.StoreActionKind, object: { task: task('t9', 's', 'n') } }), 'INVALID');
   failed(log.apply(createAction('task', { serviceId: 's' })), 'INVALID');
   assert.throws(() => log.store.apply({ term: 1, index: 99, type: EntryType.ENTRY_NORMAL, data: new Uint8Array([0x0a, 0xff, 0xff]) }));
   assert.equal(log.store.count('task'), 4);

@@ -25,7 +25,7 @@ export interface AgentOptions {
   stateDir: string;
   executors: Partial<Record<Runtime, Executor>>;
   /** Send status updates to the managers; resolves when acknowledged, rejects to be retried. */
-  report: (updates: baton.TaskStatusUpdate.$Properties[]) => Promise<void>;
+  report: (updates: baton.internal.TaskStatusUpdate.$Properties[]) => Promise<void>;
   logger: Logger;
   /**
    * Makes a task's networks ready on this node (worker/network) and says what its executor
@@ -111,7 +111,7 @@ export class Agent {
   }
 
   /** A session message: the full set (msg.full) or changes. Never throws; messages apply in order. */
-  apply(msg: baton.SessionMessage): void {
+  apply(msg: baton.internal.SessionMessage): void {
     if (this.closed) return;
     this.chain = this.chain
       .then(() => this.applyNow(msg))
@@ -216,7 +216,7 @@ export class Agent {
     return observed;
   }
 
-  private async applyNow(msg: baton.SessionMessage): Promise<void> {
+  private async applyNow(msg: baton.internal.SessionMessage): Promise<void> {
     if (this.closed) return;
     // Before the tasks: a task in this message may need a secret that comes with it.
     this.files.apply(msg);

@@ -7,7 +7,7 @@ import type { baton } from '../../proto/gen/baton.js';
 import { MAX_TASK_STATUS_TEXT, echo } from '../../spec/index.js';
 
 export interface ReporterOptions {
-  send: (updates: baton.TaskStatusUpdate.$Properties[]) => Promise<void>;
+  send: (updates: baton.internal.TaskStatusUpdate.$Properties[]) => Promise<void>;
   /** Called with what was acknowledged, before waiters are told. */
   onAcked: (acked: [string, baton.TaskStatus.$Properties][]) => Promise<void>;
   logger: Logger;

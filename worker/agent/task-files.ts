@@ -45,7 +45,7 @@ export class TaskFiles {
   }
 
   /** The secrets and configs of a session message: a full one replaces what is held. */
-  apply(msg: baton.SessionMessage.$Properties): void {
+  apply(msg: baton.internal.SessionMessage.$Properties): void {
     if (msg.full) {
       this.secrets.clear();
       this.configs.clear();

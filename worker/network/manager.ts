@@ -80,7 +80,7 @@ interface NameEntry {
 
 export class NodeNetworks {
   private networks = new Map<string, baton.Network.$Properties>();
-  private table: baton.MeshService.$Properties[] = [];
+  private table: baton.internal.MeshService.$Properties[] = [];
   /** This node's tasks (not removed), with the networks each joins. */
   private readonly tasks = new Map<string, string[]>();
   /** This node's tasks that have nameservers of their own (`--dns`): where their other names go. */
@@ -110,7 +110,7 @@ export class NodeNetworks {
   constructor(private readonly opts: NodeNetworksOptions) {}
 
   /** A session message: the table, the networks and this node's task changes. */
-  apply(msg: baton.SessionMessage.$Properties): void {
+  apply(msg: baton.internal.SessionMessage.$Properties): void {
     if (msg.full) {
       this.tasks.clear();
       this.taskResolvers.clear();
@@ -391,7 +391,7 @@ export class NodeNetworks {
           // A task of this node is dialled at its container's address: its host port would go
           // through Docker's userland proxy, which costs a copy and, under load, adds a
           // second-long tail (bench/README.md, the east-west path).
-          const dial = (b: baton.MeshBackend.$Properties): string => {
+          const dial = (b: baton.internal.MeshBackend.$Properties): string => {
             const local = this.containerAddrs.get(b.taskId ?? '');
             return local !== undefined ? `${local}:${port}` : (b.addr ?? '');
           };
