@@ -130,10 +130,10 @@ export class SimNode {
  */
 const REFUSED = new Set<string>(['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'UNAUTHENTICATED', 'FAILED_PRECONDITION']);
 
-async function joinCall(o: SimNodeOptions, req: baton.JoinRequest.$Properties): Promise<baton.JoinResponse> {
+async function joinCall(o: SimNodeOptions, req: baton.internal.JoinRequest.$Properties): Promise<baton.internal.JoinResponse> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (await o.ca.call('Join', req, 60_000)) as baton.JoinResponse;
+      return (await o.ca.call('Join', req, 60_000)) as baton.internal.JoinResponse;
     } catch (err) {
       if ((err instanceof BatonError && REFUSED.has(err.code)) || attempt >= 10) throw err;
       await new Promise((r) => setTimeout(r, 500 * attempt));
