@@ -425,6 +425,8 @@ async function main(): Promise<void> {
   if (victim) {
     gauges.reset();
     const killed = performance.now();
+    // Asked nothing more from now on: a killed host answers no stats request.
+    victim.alive = false;
     victim.child.kill('SIGKILL');
     await until(`the tasks of ${KILL} killed nodes Running elsewhere`, TIMEOUT_MS, 250, async () => {
       const running = await gauges.poll(list);
