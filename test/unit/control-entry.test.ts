@@ -63,6 +63,9 @@ class StandIn {
   raftStatus(): { conf: { voters: string[] } } {
     return { conf: { voters: ['leader', 'follower'] } };
   }
+  raftSettings(): ReturnType<Manager['raftSettings']> {
+    return { tickMs: 100, heartbeatTick: 1, electionTick: 5, snapshotInterval: 10_000 };
+  }
 }
 
 let root: RootCA;
