@@ -19,13 +19,13 @@ test('rates sum deltas over nodes; none until a node reported twice', () => {
   assert.equal(r.rate('other', 5_000), undefined);
 });
 
-test('a node whose counter went back (mesh restarted) counts what came since, never negative', () => {
+test('a node whose counter went back (mesh restarted) starts a new baseline: no negative rate, no spike', () => {
   const r = new ConnectionRates(10_000);
   r.record('n1', 0, totals({ s: 1000 }));
   r.record('n1', 2_000, totals({ s: 4 }));
-  assert.equal(r.rate('s', 2_000), 2);
-  r.record('n1', 4_000, totals({ s: 4 }));
-  assert.equal(r.rate('s', 4_000), 1, '4 connections over 4 s');
+  assert.equal(r.rate('s', 2_000), 0);
+  r.record('n1', 4_000, totals({ s: 10 }));
+  assert.equal(r.rate('s', 4_000), 1.5, '6 connections over 4 s');
 });
 
 test('old samples leave the window, a quiet service falls to 0, a forgotten node stops counting', () => {

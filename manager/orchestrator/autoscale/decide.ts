@@ -25,7 +25,7 @@ export class ConnectionRates {
 
   constructor(private readonly windowMs: number) {}
 
-  /** One node's heartbeat: its totals per service id, at `at` (ms). */
+  /** One node's heartbeat: its totals per service (by name), at `at` (ms). */
   record(nodeId: string, at: number, totals: ReadonlyMap<string, number>): void {
     let byService = this.samples.get(nodeId);
     if (!byService) this.samples.set(nodeId, (byService = new Map()));
@@ -60,9 +60,9 @@ export class ConnectionRates {
         const prev = list[i - 1]!;
         const cur = list[i]!;
         if (cur.at <= now - this.windowMs) continue;
-        // A smaller total means the node's mesh restarted and counts from 0 again: what it has
-        // now is what came since, never a negative delta.
-        count += cur.total >= prev.total ? cur.total - prev.total : cur.total;
+        // A smaller total means the node's mesh restarted (or dropped a retired backend's
+        // counter): that sample is a new baseline, never a negative delta nor a spike.
+        if (cur.total >= prev.total) count += cur.total - prev.total;
       }
       const seconds = (list[list.length - 1]!.at - from) / 1000;
       if (seconds <= 0) continue;
