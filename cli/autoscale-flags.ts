@@ -16,7 +16,7 @@ export function autoscaleOptions<T>(y: Argv<T>): Argv<T & AutoscaleFlags> {
   return y
     .option('autoscale-min', { type: 'string', requiresArg: true, describe: 'autoscale: fewest replicas (default 1)' })
     .option('autoscale-max', { type: 'string', requiresArg: true, describe: 'autoscale: most replicas' })
-    .option('autoscale-rps', { type: 'string', requiresArg: true, describe: 'autoscale: new connections per second per task through the routing mesh (update: 0 turns autoscaling off)' }) as Argv<T & AutoscaleFlags>;
+    .option('autoscale-rps', { type: 'string', requiresArg: true, describe: 'autoscale: new connections per second per task through the routing mesh (update: 0 turns autoscaling off)' });
 }
 
 function given(f: AutoscaleFlags): boolean {

@@ -28,7 +28,7 @@ export class ConnectionRates {
   /** One node's heartbeat: its totals per service (by name), at `at` (ms). */
   record(nodeId: string, at: number, totals: ReadonlyMap<string, number>): void {
     let byService = this.samples.get(nodeId);
-    if (!byService) this.samples.set(nodeId, (byService = new Map()));
+    if (!byService) this.samples.set(nodeId, (byService = new Map<string, Sample[]>()));
     for (const [serviceId, total] of totals) {
       let list = byService.get(serviceId);
       if (!list) byService.set(serviceId, (list = []));
