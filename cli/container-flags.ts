@@ -219,16 +219,24 @@ export function envFromFiles(files: Many, p: FlagProblems): string[] {
   return repeated(files).flatMap((file) => p.take(readEnvFile(file), []));
 }
 
-/** `service create`: the options into the container spec (and the task's log driver). */
-export function applyContainerCreateFlags(task: baton.TaskSpec.$Properties, f: ContainerCreateFlags, p: FlagProblems): void {
+/**
+ * The options `service create` and `service update` read alike: one value each that replaces
+ * what the spec had (--hostname, --entrypoint, --user). Returns the container spec to go on with.
+ */
+function applyReplacedValues(task: baton.TaskSpec.$Properties, f: Pick<ContainerCreateFlags & ContainerUpdateFlags, 'hostname' | 'entrypoint' | 'user'>, p: FlagProblems): baton.ContainerSpec.$Properties {
   const c = (task.container ??= {});
-  const runtime = task.runtime || 'docker';
   if (f.hostname !== undefined) c.hostname = f.hostname;
   if (f.entrypoint !== undefined) {
-    const words = entrypoint(f.entrypoint, runtime, p);
+    const words = entrypoint(f.entrypoint, task.runtime || 'docker', p);
     if (words) c.command = words;
   }
   if (f.user !== undefined) c.user = f.user;
+  return c;
+}
+
+/** `service create`: the options into the container spec (and the task's log driver). */
+export function applyContainerCreateFlags(task: baton.TaskSpec.$Properties, f: ContainerCreateFlags, p: FlagProblems): void {
+  const c = applyReplacedValues(task, f, p);
   const groups = repeated(f.group);
   if (groups.length > 0) c.groups = groups;
   const labels = pairs(f['container-label'], '--container-label', p, false);
@@ -254,14 +262,7 @@ export function applyContainerCreateFlags(task: baton.TaskSpec.$Properties, f: C
 
 /** `service update`: Docker's semantics, the -rm flags before the -add ones. */
 export function applyContainerUpdateFlags(task: baton.TaskSpec.$Properties, f: ContainerUpdateFlags, p: FlagProblems): void {
-  const c = (task.container ??= {});
-  const runtime = task.runtime || 'docker';
-  if (f.hostname !== undefined) c.hostname = f.hostname;
-  if (f.entrypoint !== undefined) {
-    const words = entrypoint(f.entrypoint, runtime, p);
-    if (words) c.command = words;
-  }
-  if (f.user !== undefined) c.user = f.user;
+  const c = applyReplacedValues(task, f, p);
   const groupRm = new Set(repeated(f['group-rm']));
   c.groups = [...new Set([...(c.groups ?? []).filter((g) => !groupRm.has(g)), ...repeated(f['group-add'])])];
   c.labels = updatedMap(c.labels, pairs(f['container-label-add'], '--container-label-add', p, false), repeated(f['container-label-rm']));

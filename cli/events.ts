@@ -41,7 +41,7 @@ const FILTER_KEYS = { type: 'kinds', id: 'ids', name: 'names', event: 'actions' 
 /** The values `type=` and `event=` take (the manager checks them too, for other clients). */
 const KNOWN: Partial<Record<keyof typeof FILTER_KEYS, readonly string[]>> = {
   type: ['service', 'node', 'task', 'network', 'secret', 'config', 'cluster'],
-  event: ['create', 'update', 'remove'],
+  event: ['create', 'update', 'remove', 'rebalance'],
 };
 
 /** The request of a command line; every problem of it at once. */
@@ -113,7 +113,7 @@ export function eventsCommand<T>(y: Argv<T>): Argv<T & EventsArgs> {
   return globalOptions(y)
     .option('since', { type: 'string', requiresArg: true, describe: 'replay from a version (42), a duration before now (10m) or a timestamp' })
     .option('until', { type: 'string', requiresArg: true, describe: 'stop after a version, or at a duration before now / a timestamp' })
-    .option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'type=service|node|task|network|secret|config|cluster, id=, name=, event=create|update|remove (repeatable)' })
+    .option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'type=service|node|task|network|secret|config|cluster, id=, name=, event=create|update|remove|rebalance (repeatable)' })
     .option('format', { type: 'string', requiresArg: true, describe: 'json: one JSON object per line' });
 }
 

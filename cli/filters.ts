@@ -10,19 +10,28 @@ export type FilterKeys<T> = Record<string, Matcher<T>>;
 export type ValueChecks = Record<string, (value: string) => string | undefined>;
 
 export class ParsedFilters {
-  constructor(readonly values: ReadonlyMap<string, readonly string[]>) {}
+  constructor(
+    readonly values: ReadonlyMap<string, readonly string[]>,
+    /** Keys whose values must all match (Docker's `label` of volumes and networks), not any. */
+    private readonly allOf: readonly string[] = [],
+  ) {}
 
   get(key: string): readonly string[] {
     return this.values.get(key) ?? [];
   }
 
-  apply<T>(items: T[], keys: FilterKeys<T>): T[] {
-    return items.filter((item) => [...this.values].every(([key, values]) => values.some((v) => keys[key]!(item, v))));
+  apply<T>(items: readonly T[], keys: FilterKeys<T>): T[] {
+    return items.filter((item) =>
+      [...this.values].every(([key, values]) => (this.allOf.includes(key) ? values.every((v) => keys[key]!(item, v)) : values.some((v) => keys[key]!(item, v)))),
+    );
   }
 }
 
-/** Reads the `--filter` words against the keys a command knows; throws one line naming every bad one. */
-export function parseFilters(words: readonly string[], known: readonly string[], checks: ValueChecks = {}): ParsedFilters {
+/**
+ * Reads the `--filter` words against the keys a command knows; throws one line naming every bad
+ * one. `allOf`: the keys whose several values must all match.
+ */
+export function parseFilters(words: readonly string[], known: readonly string[], checks: ValueChecks = {}, allOf: readonly string[] = []): ParsedFilters {
   const values = new Map<string, string[]>();
   const problems: string[] = [];
   for (const word of words) {
@@ -42,7 +51,7 @@ export function parseFilters(words: readonly string[], known: readonly string[],
     else values.set(key, [...(values.get(key) ?? []), value]);
   }
   if (problems.length > 0) throw new BatonError('INVALID_ARGUMENT', [...new Set(problems)].join('; '));
-  return new ParsedFilters(values);
+  return new ParsedFilters(values, allOf);
 }
 
 /** `label=key` (has the key) or `label=key=value`. */

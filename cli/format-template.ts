@@ -1,24 +1,62 @@
-// `--format` as Docker reads it: a small subset of Go's text/template, our own engine.
+// `--format` as Docker reads it: a subset of Go's text/template, our own engine.
 // Supported: literal text, `{{.Field}}` / `{{.A.B}}` / `{{.}}`, string and number literals,
-// pipelines (`{{.Name | upper}}`), the functions json, upper, lower, title, join, truncate,
-// println, and the `table` prefix (a header row, then tab-separated cells aligned as Docker's).
+// pipelines (`{{.Name | upper}}`), `{{if}}`/`{{else if}}`/`{{else}}`/`{{end}}`, `{{range}}` (with
+// `{{else}}` for an empty list) and `{{with}}`, Docker's functions (json, upper, lower, title,
+// split, join, pad, truncate: docker/cli's templates package, documented at
+// https://docs.docker.com/engine/cli/formatting/) and Go's println, len, index, not, and, or,
+// eq, ne; and the `table` prefix (a header row, then tab-separated cells aligned as Docker's).
 // `\t` and `\n` typed in the format become a tab and a newline, as Docker's CLI does.
+// Variables (`$x :=`), `define`, `template` and `block` are refused in one line.
 import { BatonError } from '../client/index.js';
 
 type Value = unknown;
 type Arg = { kind: 'field'; path: string[]; text: string } | { kind: 'literal'; value: Value } | { kind: 'call'; name: string; args: Arg[] };
-type Part = { kind: 'text'; text: string } | { kind: 'action'; pipeline: Arg[][]; text: string; column: number };
+/** Where an action stands in the format, for Go's error messages. */
+interface Where {
+  text: string;
+  column: number;
+}
+type Pipeline = Arg[][];
+/** The parsed template: text, actions, and the blocks (if, range, with) holding more of them. */
+type Part =
+  | { kind: 'text'; text: string }
+  | ({ kind: 'action'; pipeline: Pipeline } & Where)
+  | ({ kind: 'if' | 'range' | 'with'; pipeline: Pipeline; body: Part[]; otherwise: Part[] } & Where);
 
 const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
+  // Docker's (docker/cli templates): argument order as there, e.g. join LIST SEP, pad TEXT BEFORE AFTER.
   json: ([v]) => JSON.stringify(v ?? null),
   upper: ([v]) => goText(v).toUpperCase(),
   lower: ([v]) => goText(v).toLowerCase(),
   title: ([v]) => goText(v).replace(/\b\w/g, (c) => c.toUpperCase()),
-  // Docker's argument order: join LIST SEPARATOR, truncate TEXT LENGTH.
+  split: ([v, sep]) => goText(v).split(goText(sep)),
   join: ([list, sep]) => (Array.isArray(list) ? list.map(goText).join(goText(sep)) : goText(list)),
+  // An empty text stays empty (Docker's padWithSpace).
+  pad: ([v, before, after]) => (goText(v) === '' ? '' : `${' '.repeat(Math.max(0, Number(before)))}${goText(v)}${' '.repeat(Math.max(0, Number(after)))}`),
   truncate: ([v, n]) => [...goText(v)].slice(0, Number(n)).join(''),
+  // Go's own.
   println: (args) => `${args.map(goText).join(' ')}\n`,
+  len: ([v]) => (Array.isArray(v) ? v.length : typeof v === 'string' ? [...v].length : v !== null && typeof v === 'object' ? Object.keys(v).length : 0),
+  index: ([v, ...keys]) => keys.reduce<Value>((at, k) => (at !== null && typeof at === 'object' ? (at as Record<string, Value>)[goText(k)] : undefined), v),
+  not: ([v]) => !truth(v),
+  and: (args) => args.find((v) => !truth(v)) ?? args[args.length - 1],
+  or: (args) => args.find((v) => truth(v)) ?? args[args.length - 1],
+  eq: ([a, ...others]) => others.some((b) => comparable(a) === comparable(b)),
+  ne: ([a, b]) => comparable(a) !== comparable(b),
 };
+
+/** Go's truth of a value in if/with/and/or/not: false, 0, nil and empty are false. */
+function truth(v: Value): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  return true;
+}
+
+/** Our rows hold numbers as text (Replicas "1/1", Services "3"): eq compares what Go would print. */
+function comparable(v: Value): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : goText(v);
+}
 
 /** A parsed `--format`; `table` when it began with the word table. */
 export interface Template {
@@ -102,8 +140,9 @@ function parseAction(body: string): Arg[][] {
   }
 }
 
-function parse(format: string): Part[] {
-  const parts: Part[] = [];
+/** The `{{...}}` actions and the text between them, flat, trim markers applied. */
+function scan(format: string): ({ kind: 'text'; text: string } | ({ kind: 'raw'; body: string } & Where))[] {
+  const parts: ({ kind: 'text'; text: string } | ({ kind: 'raw'; body: string } & Where))[] = [];
   let rest = format;
   let column = 0;
   while (rest.length > 0) {
@@ -127,13 +166,66 @@ function parse(format: string): Part[] {
       body = body.slice(0, -2);
       trimAfter = true;
     }
-    if (/^\s*(if|range|with|end|else|define|template|block)\b/.test(body)) throw parseError(`"${body.trim().split(/\s/)[0]!}" is not supported by baton's --format`);
-    parts.push({ kind: 'action', pipeline: parseAction(body), text: body.trim(), column: column + open + 2 });
+    parts.push({ kind: 'raw', body: body.trim(), text: body.trim(), column: column + open + 2 });
     column += close + 2;
     rest = rest.slice(close + 2);
     if (trimAfter) rest = rest.trimStart();
   }
   return parts;
+}
+
+const KEYWORD = /^(if|range|with|else|end|define|template|block)\b\s*/;
+
+/** Builds the tree: each if/range/with holds its parts up to its else and end. */
+function parse(format: string): Part[] {
+  const flat = scan(format);
+  let i = 0;
+  // Parses parts until an {{else}} or {{end}}, which it returns (undefined at the end of the format).
+  const list = (into: Part[]): { word: 'else' | 'end'; rest: string } | undefined => {
+    while (i < flat.length) {
+      const p = flat[i++]!;
+      if (p.kind === 'text') {
+        into.push(p);
+        continue;
+      }
+      const m = KEYWORD.exec(p.body);
+      if (m === null) {
+        if (p.body.startsWith('$')) throw parseError('variables are not supported by baton\'s --format');
+        into.push({ kind: 'action', pipeline: parseAction(p.body), text: p.text, column: p.column });
+        continue;
+      }
+      const word = m[1]!;
+      const rest = p.body.slice(m[0].length);
+      if (word === 'else' || word === 'end') return { word, rest };
+      if (word !== 'if' && word !== 'range' && word !== 'with') throw parseError(`"${word}" is not supported by baton's --format`);
+      if (rest.startsWith('$')) throw parseError('variables are not supported by baton\'s --format');
+      into.push(block(word, rest, p));
+    }
+    return undefined;
+  };
+  const block = (word: 'if' | 'range' | 'with', rest: string, at: Where): Part => {
+    if (rest === '') throw parseError(`missing value for ${word}`);
+    const part: Part = { kind: word, pipeline: parseAction(rest), body: [], otherwise: [], text: at.text, column: at.column };
+    const stop = list(part.body);
+    if (stop === undefined) throw parseError('unexpected EOF');
+    if (stop.word === 'else') {
+      // `{{else if x}}` (if only, as Go's range and with take a plain else here) opens a nested if sharing this end.
+      const chained = /^if\b\s*/.exec(stop.rest);
+      if (chained && word === 'if') {
+        part.otherwise.push(block('if', stop.rest.slice(chained[0].length), at));
+        return part;
+      }
+      if (stop.rest !== '') throw parseError(`unexpected "${stop.rest}" in else`);
+      const end = list(part.otherwise);
+      if (end === undefined) throw parseError('unexpected EOF');
+      if (end.word !== 'end') throw parseError('unexpected {{else}}');
+    }
+    return part;
+  };
+  const top: Part[] = [];
+  const stray = list(top);
+  if (stray !== undefined) throw parseError(`unexpected {{${stray.word}}}`);
+  return top;
 }
 
 /**
@@ -156,7 +248,7 @@ function field(obj: Value, name: string): { found: boolean; value?: Value } {
   return { found: false };
 }
 
-function evaluate(arg: Arg, dot: Value, piped: Value[], where: { text: string; column: number }): Value {
+function evaluate(arg: Arg, dot: Value, piped: Value[], where: Where): Value {
   if (arg.kind === 'literal') return arg.value;
   if (arg.kind === 'field') {
     let v = dot;
@@ -180,19 +272,44 @@ export function parseTemplate(format: string): Template {
   const isTable = /^table(\s|$)/.test(text);
   if (isTable) text = text.slice('table'.length).trimStart();
   const parts = parse(text);
-  return {
-    table: isTable,
-    render(data: Value): string {
-      return parts
-        .map((p) => {
-          if (p.kind === 'text') return p.text;
-          let out: Value[] = [];
-          for (const [command] of p.pipeline) out = [evaluate(command!, data, out, p)];
-          return goText(out[0]);
-        })
-        .join('');
-    },
-  };
+  return { table: isTable, render: (data: Value): string => execute(parts, data) };
+}
+
+function run(pipeline: Pipeline, dot: Value, where: Where): Value {
+  let out: Value[] = [];
+  for (const [command] of pipeline) out = [evaluate(command!, dot, out, where)];
+  return out[0];
+}
+
+/** Go's execution: if/with on the truth of their value, range over a list's items or a map's values (by key). */
+function execute(parts: readonly Part[], dot: Value): string {
+  let out = '';
+  for (const p of parts) {
+    if (p.kind === 'text') out += p.text;
+    else if (p.kind === 'action') out += goText(run(p.pipeline, dot, p));
+    else {
+      const v = run(p.pipeline, dot, p);
+      if (p.kind === 'if') out += execute(truth(v) ? p.body : p.otherwise, dot);
+      else if (p.kind === 'with') out += truth(v) ? execute(p.body, v) : execute(p.otherwise, dot);
+      else {
+        const items = rangeItems(v, p);
+        out += items.length > 0 ? items.map((item) => execute(p.body, item)).join('') : execute(p.otherwise, dot);
+      }
+    }
+  }
+  return out;
+}
+
+function rangeItems(v: Value, where: Where): Value[] {
+  if (v === undefined || v === null) return [];
+  if (Array.isArray(v)) return v;
+  if (typeof v === 'object') {
+    const o = v as Record<string, Value>;
+    return Object.keys(o)
+      .sort()
+      .map((k) => o[k]);
+  }
+  throw new BatonError('INVALID_ARGUMENT', `template: :1:${where.column}: executing "" at <${where.text}>: range can't iterate over ${goText(v)}`);
 }
 
 /** The fields a template reads at its top level (`{{.Name}}` → Name), for a table's header row. */

@@ -65,14 +65,29 @@ export function infoObject(info: baton.ClusterInfo.$Properties, nodes: baton.Nod
           // Unset is the default (objects.proto): 1s, 3 periods.
           Dispatcher: { HeartbeatPeriod: (Number(spec.heartbeatPeriodMs ?? 0) || 1000) * 1e6, HeartbeatGrace: Number(spec.heartbeatGrace ?? 0) || 3 },
           CAConfig: { NodeCertExpiry: Number(spec.nodeCertExpiryMs ?? 0) * 1e6 },
+          // The answering manager's (baton sets Raft per daemon, not in the cluster's spec).
+          Raft: {
+            SnapshotInterval: Number(info.raft?.snapshotInterval ?? 0),
+            HeartbeatTick: Number(info.raft?.heartbeatTick ?? 0),
+            ElectionTick: Number(info.raft?.electionTick ?? 0),
+            TickMs: Number(info.raft?.tickMs ?? 0),
+          },
         },
       },
     },
   };
 }
 
+/** Docker's Raft fields of a swarm's spec, and the tick they count in. */
+export interface RaftView {
+  SnapshotInterval: number;
+  HeartbeatTick: number;
+  ElectionTick: number;
+  TickMs: number;
+}
+
 export interface InfoView {
-  Swarm: { NodeID: string; NodeAddr: string; LocalNodeState: string; ControlAvailable: boolean; Error: string; RemoteManagers: { NodeID: string; Addr: string }[]; Nodes: number; Managers: number; Cluster: { ID: string; Spec: { Name: string; Dispatcher: { HeartbeatPeriod: number; HeartbeatGrace: number }; CAConfig: { NodeCertExpiry: number } } } };
+  Swarm: { NodeID: string; NodeAddr: string; LocalNodeState: string; ControlAvailable: boolean; Error: string; RemoteManagers: { NodeID: string; Addr: string }[]; Nodes: number; Managers: number; Cluster: { ID: string; Spec: { Name: string; Dispatcher: { HeartbeatPeriod: number; HeartbeatGrace: number }; CAConfig: { NodeCertExpiry: number }; Raft: RaftView } } };
   ServerVersion: string;
   Runtimes: Record<string, unknown>;
   OSType: string;
@@ -98,6 +113,7 @@ export function infoText(o: InfoView): string {
     `  ClusterID: ${s.Cluster.ID}`,
     `  Managers: ${s.Managers}`,
     `  Nodes: ${s.Nodes}`,
+    ...raftLines(s.Cluster.Spec.Raft),
     ...(period > 0 ? ['  Dispatcher:', `   Heartbeat Period: ${humanDuration(period)}`, `   Heartbeat Grace: ${s.Cluster.Spec.Dispatcher.HeartbeatGrace} periods`] : []),
     ...(expiry > 0 ? ['  CA Configuration:', `   Expiry Duration: ${humanDuration(expiry)}`] : []),
     `  Node Address: ${s.NodeAddr}`,
@@ -111,6 +127,12 @@ export function infoText(o: InfoView): string {
     ` Name: ${o.Name}`,
     ` ID: ${o.ID}`,
   ].join('\n');
+}
+
+/** Docker's Raft section (`docker info`), with the tick's length, which Docker's fixes at 100 ms. */
+function raftLines(r: RaftView): string[] {
+  if (r.ElectionTick === 0) return [];
+  return ['  Raft:', `   Snapshot Interval: ${r.SnapshotInterval}`, `   Heartbeat Tick: ${r.HeartbeatTick}`, `   Election Tick: ${r.ElectionTick}`, `   Tick: ${r.TickMs} ms`];
 }
 
 export function infoCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs & { format?: string }> {

@@ -6,6 +6,7 @@ import { BatonError, type baton } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
 import { FlagProblems } from './flag-problems.js';
 import { json, print } from './output.js';
+import { labelMatches, parseFilters, type FilterKeys, type ParsedFilters } from './filters.js';
 import { printList } from './list-format.js';
 import { NETWORK_DRIVER, echo, validateNetworkSpec } from '../spec/index.js';
 
@@ -40,44 +41,24 @@ export function networkSpecFromFlags(f: { name: string; driver?: string | undefi
   return spec;
 }
 
-/** `--filter` of `network ls`: Docker's keys; name and id match part of the name or id. */
-interface Filters {
-  names: string[];
-  ids: string[];
-  labels: string[];
-  drivers: string[];
-  scopes: string[];
+/**
+ * `--filter` of `network ls`, Docker's keys: name= and id= match part of the name or id, label=K
+ * or K=V (every one given must match), driver= and scope= the driver and scope.
+ */
+const NETWORK_FILTERS: FilterKeys<Network> = {
+  name: (n, x) => (n.spec?.annotations?.name ?? '').includes(x),
+  id: (n, x) => (n.meta?.id ?? '').includes(x),
+  label: (n, x) => labelMatches(n.spec?.annotations?.labels, x),
+  driver: (n, x) => (n.spec?.driver || NETWORK_DRIVER) === x,
+  scope: (_n, x) => x === SCOPE,
+};
+
+export function parseNetworkFilters(words: readonly string[]): ParsedFilters {
+  return parseFilters(words, Object.keys(NETWORK_FILTERS), {}, ['label']);
 }
 
-export function parseNetworkFilters(values: string[]): Filters {
-  const f: Filters = { names: [], ids: [], labels: [], drivers: [], scopes: [] };
-  const p = new FlagProblems();
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    const key = eq < 0 ? v : v.slice(0, eq);
-    const value = v.slice(eq + 1);
-    if (eq < 0) p.add(`bad --filter "${echo(v)}" (want KEY=VALUE)`);
-    else if (key === 'name') f.names.push(value);
-    else if (key === 'id') f.ids.push(value);
-    else if (key === 'label') f.labels.push(value);
-    else if (key === 'driver') f.drivers.push(value);
-    else if (key === 'scope') f.scopes.push(value);
-    else p.add(`bad --filter "${echo(v)}" (want name=, id=, label=, driver= or scope=)`);
-  }
-  p.check();
-  return f;
-}
-
-/** Whether a network passes the filters Docker applies by part of a name or id (one of each kind). */
-export function matchesFilters(n: Network, f: Filters): boolean {
-  const name = n.spec?.annotations?.name ?? '';
-  const id = n.meta?.id ?? '';
-  const driver = n.spec?.driver || NETWORK_DRIVER;
-  if (f.names.length > 0 && !f.names.some((x) => name.includes(x))) return false;
-  if (f.ids.length > 0 && !f.ids.some((x) => id.includes(x))) return false;
-  if (f.drivers.length > 0 && !f.drivers.includes(driver)) return false;
-  if (f.scopes.length > 0 && !f.scopes.includes(SCOPE)) return false;
-  return true;
+export function filterNetworks(list: readonly Network[], filters: ParsedFilters): Network[] {
+  return filters.apply(list, NETWORK_FILTERS);
 }
 
 /** Docker's `network inspect` fields. */
@@ -129,7 +110,7 @@ export function networkCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (args) => {
         const filters = parseNetworkFilters(repeated(args.filter));
         return withClient(args, async (client) => {
-          const list = (await client.listNetworks({ labels: filters.labels })).filter((n) => matchesFilters(n, filters));
+          const list = filterNetworks(await client.listNetworks({ labels: [...filters.get('label')] }), filters);
           list.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
           // Docker's fields for --format templates; the default table as before.
           const row = (n: Network): Record<string, string> => ({

@@ -1,5 +1,4 @@
 // Docker-style output: aligned tables, `--format json`, `-q` for IDs, and one line for errors.
-import type { Argv } from 'yargs';
 
 export type Format = 'table' | 'json';
 
@@ -19,19 +18,6 @@ export function print(text: string): void {
 
 export function json(value: unknown): string {
   return JSON.stringify(value, null, 2);
-}
-
-/** The `-q` and `--format table|json` flags every listing command has. */
-export function listOptions<T>(y: Argv<T>) {
-  return y.option('quiet', { alias: 'q', type: 'boolean' }).option('format', { type: 'string', choices: ['table', 'json'], default: 'table' });
-}
-
-/** `-q` prints the IDs, `--format json` the objects; false when neither was asked (the caller prints its table). */
-export function printedIdsOrJson<T extends { meta?: { id?: string | null } | null }>(args: { quiet?: boolean; format?: string }, items: T[], toJson: (item: T) => unknown): boolean {
-  if (args.quiet) print(items.map((i) => i.meta?.id ?? '').join('\n'));
-  else if (args.format === 'json') print(json(items.map(toJson)));
-  else return false;
-  return true;
 }
 
 export function capitalize(s: string): string {

@@ -14,6 +14,7 @@ import {
   parseDuration,
   parseMount,
   parsePublish,
+  parseRebalanceMode,
   validateServiceSpec,
   type Parsed,
 } from '../spec/index.js';
@@ -50,6 +51,7 @@ export interface CreateFlags extends AutoscaleFlags, HealthFlags, UpdateConfigFl
   config?: string | string[] | undefined;
   mount?: string | string[] | undefined;
   balance?: string | undefined;
+  rebalance?: string | undefined;
   image?: string | undefined;
   command?: (string | number)[] | undefined;
 }
@@ -159,6 +161,7 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
     // A job has no rolling update (the flags are refused above).
     update: isJobMode(mode) ? null : updateConfigFromFlags(f, 'update', undefined, p),
     rollback: isJobMode(mode) ? null : updateConfigFromFlags(f, 'rollback', undefined, p),
+    rebalance: f.rebalance !== undefined ? p.take(parseRebalanceMode(f.rebalance, '--rebalance'), baton.RebalanceMode.REBALANCE_OFF) : baton.RebalanceMode.REBALANCE_OFF,
   };
   applyContainerCreateFlags(spec.task!, f, p);
   applyDnsCreateFlags(spec.task!, f, p);

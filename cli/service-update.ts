@@ -8,7 +8,7 @@ import type { Argv } from 'yargs';
 import { baton, BatonError } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
-import { echo, parseBytes, parseCount, parseCpus, parseDuration, parsePublish } from '../spec/index.js';
+import { echo, parseBytes, parseCount, parseCpus, parseDuration, parsePublish, parseRebalanceMode } from '../spec/index.js';
 import { mountsFromFlags, parseReplicas } from './service-spec.js';
 import { applyJobUpdateFlags } from './job-flags.js';
 import { validateServiceSpec } from '../spec/index.js';
@@ -48,6 +48,7 @@ export interface UpdateFlags extends AutoscaleFlags, UpdateConfigFlags, HealthFl
   'mount-add'?: string | string[] | undefined;
   'mount-rm'?: string | string[] | undefined;
   'endpoint-mode'?: string | undefined;
+  rebalance?: string | undefined;
   args?: string | undefined;
   force?: boolean | undefined;
   detach?: boolean | undefined;
@@ -194,6 +195,7 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   applyContainerUpdateFlags(task, f, p);
   applyDnsUpdateFlags(task, f, p);
   if (f.force) task.forceUpdate = Number(task.forceUpdate ?? 0) + 1;
+  if (f.rebalance !== undefined) spec.rebalance = p.take(parseRebalanceMode(f.rebalance, '--rebalance'), spec.rebalance ?? baton.RebalanceMode.REBALANCE_OFF);
   // The flags' problems and the spec's (a name, a constraint, an image…) in one line.
   for (const problem of validateServiceSpec(spec)) p.add(problem);
   p.check();
@@ -264,6 +266,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .options(containerUpdateOptions)
             .options(dnsUpdateOptions)
             .option('force', { type: 'boolean', describe: 'replace every task even if nothing changed' })
+            .option('rebalance', { type: 'string', requiresArg: true, describe: "baton's: auto (move tasks start-first to even the spread when a node becomes available) or off" })
             .option('resolve-image', { type: 'boolean', default: true, describe: 'check a new image exists before updating (--no-resolve-image skips it)' })
             .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of following the update' })
             .option('quiet', { alias: 'q', type: 'boolean' }),
@@ -296,6 +299,28 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const updated = await client.control.call('UpdateService', { id: svc.meta?.id ?? args.service, version: svc.meta?.version ?? 0, rollback: true });
           print(args.service);
           if (!args.detach) await waitForUpdate(client, updated, args.quiet ?? false);
+        }),
+    )
+    .command<GlobalArgs & { service: string; detach?: boolean; quiet?: boolean }>(
+      'rebalance <service>',
+      "Move the fewest tasks that even a replicated service's spread over its nodes, start-first (baton's)",
+      (c) =>
+        c
+          .positional('service', { type: 'string', demandOption: true })
+          .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of following the moves' })
+          .option('quiet', { alias: 'q', type: 'boolean' }),
+      (args) =>
+        withClient(args, async (client) => {
+          const svc = await client.control.call('GetService', { id: args.service });
+          const updated = await client.control.call('UpdateService', { id: svc.meta?.id ?? args.service, version: svc.meta?.version ?? 0, rebalance: true });
+          print(args.service);
+          // Nothing moved: the service is already as even as its placement allows.
+          if (updated.meta?.version === svc.meta?.version) {
+            if (!args.quiet) print('rebalance: nothing to move (already even)');
+            return;
+          }
+          if (!args.detach) await waitForUpdate(client, updated, args.quiet ?? false);
+          else if (!args.quiet) print(updated.updateStatus?.message ?? '');
         }),
     );
 }

@@ -7,13 +7,13 @@ import { parseReplicas, specFromFlags, type CreateFlags } from './service-spec.j
 import { DEFAULT_RESTART_DELAY_MS, DEFAULT_RUNTIME, DEFAULT_UPDATE_MONITOR_MS, mountTypeName } from '../spec/index.js';
 import { healthOptions, healthText, type HealthFlags } from './health-flags.js';
 import { waitForConvergence } from './progress.js';
-import { imageText, portsText } from '../spec/index.js';
+import { imageText, portsText, rebalanceModeText } from '../spec/index.js';
 import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './service-update.js';
 import { endpointModeText } from './network-flags.js';
 import { placementCreateOptions, placementText } from './placement-flags.js';
-import { jobModeText } from './job-view.js';
+import { isJobService, jobModeText } from './job-view.js';
 import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
-import { formatOptions, printList, renderInspect, renderList, type ListArgs } from './list-format.js';
+import { formatOptions, printList, renderInspect, type ListArgs } from './list-format.js';
 import { parseSince, timestampText } from './log-options.js';
 import { parseTaskFilters, printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { CONTAINER_BOOLEAN_FLAGS, containerCreateOptions, containerHostFlags, containerOptionLines } from './container-flags.js';
@@ -27,11 +27,6 @@ export function serviceObject(s: baton.Service.$Properties): Record<string, unkn
 }
 
 export { ago, taskObject } from './task-object.js';
-
-/** What `service ls` (and `stack services`) prints: one row per service, replicas running/desired. */
-export function serviceTable(services: baton.Service.$Properties[], tasks: baton.Task.$Properties[]): string {
-  return renderList({}, services, serviceView(tasks, serviceObject));
-}
 
 async function tasksOf(client: BatonClient, service: string): Promise<baton.Task.$Properties[]> {
   return await client.list('ListTasks', { serviceId: service });
@@ -99,6 +94,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('network', { type: 'string', requiresArg: true, describe: 'a network to join: NAME or name=NAME,alias=ALIAS[,alias=...] (repeatable); other services on it reach this one by name' })
           .option('endpoint-mode', { type: 'string', requiresArg: true, describe: 'how the name resolves on its networks: vip (default: one address, balanced by the mesh) or dnsrr (one address per task)' })
           .option('expose', { type: 'string', requiresArg: true, describe: "baton's: PORT[/tcp|udp] other services on the service's networks may reach, published on no node (repeatable)" })
+          .option('rebalance', { type: 'string', requiresArg: true, describe: "baton's: auto (move tasks start-first to even the spread when a node becomes available) or off (default)" })
           .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of waiting for the service to converge' })
           .option('resolve-image', { type: 'boolean', default: true, describe: 'check that the image exists before creating the service (--no-resolve-image skips it)' })
           .option('quiet', { alias: 'q', type: 'boolean' }),
@@ -218,7 +214,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           }
         }),
     )
-    .demandCommand(1, 'baton service needs a subcommand: create, ls, ps, inspect, scale, update, rollback, logs, rm');
+    .demandCommand(1, 'baton service needs a subcommand: create, ls, ps, inspect, scale, update, rollback, rebalance, logs, rm');
 }
 
 /** `service inspect --pretty`: the spec as a person reads it. */
@@ -254,9 +250,11 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
     // Docker's layout: one Target block per mount.
     ['Mounts', (c.mounts ?? []).map((m) => `\n Target:\t${m.target ?? ''}\n  Source:\t${m.source ?? ''}\n  ReadOnly:\t${m.readOnly ? 'true' : 'false'}\n  Type:\t${mountTypeName(m.type)}`).join('') || undefined],
     ['Balance', s.endpoint?.ports?.some((p) => p.publishMode !== baton.PublishMode.HOST) ? (spec.endpoint?.balance === baton.BalanceMode.LEAST_CONNECTIONS ? 'least-connections' : 'round-robin') : undefined],
+    ['Rebalance', spec.global || spec.replicatedJob || spec.globalJob ? undefined : rebalanceModeText(spec.rebalance)],
     ['UpdateStatus', updateStatusText(s.updateStatus)],
-    ['UpdateConfig', updateConfigText(spec.update)],
-    ['RollbackConfig', updateConfigText(spec.rollback)],
+    // A job has no update or rollback config (its flags are refused), and Docker shows none.
+    ['UpdateConfig', isJobService(s) ? undefined : updateConfigText(spec.update)],
+    ['RollbackConfig', isJobService(s) ? undefined : updateConfigText(spec.rollback)],
   ];
   return lines.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}:\t${v}`).join('\n');
 }

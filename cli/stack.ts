@@ -4,9 +4,11 @@
 import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
-import { json, listOptions, print, printedIdsOrJson, table } from './output.js';
+import { print } from './output.js';
+import { formatOptions, printList, type ListView } from './list-format.js';
+import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';
-import { serviceObject, serviceTable } from './service.js';
+import { serviceObject } from './service.js';
 import { printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { deployStack, stackServices, type ResolveImage } from './compose/apply.js';
 import { checkStackName, loadStack } from './compose/project.js';
@@ -17,6 +19,31 @@ type DeployArgs = GlobalArgs & { stack: string; 'compose-file'?: string | string
 type StackArgs = GlobalArgs & TaskListArgs & { stack: string; format?: string; quiet?: boolean };
 
 const warn = (line: string): void => void process.stderr.write(`Warning: ${line}\n`);
+
+/** A row of `stack ls`: a stack's name and how many services carry it. */
+export interface StackRow {
+  name: string;
+  services: number;
+}
+
+/** The stacks the services' namespace labels name, by name. */
+export function stackRows(services: readonly baton.Service.$Properties[]): StackRow[] {
+  const counts = new Map<string, number>();
+  for (const s of services) {
+    const stack = s.spec?.annotations?.labels?.[NAMESPACE_LABEL] ?? '';
+    counts.set(stack, (counts.get(stack) ?? 0) + 1);
+  }
+  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([name, services]) => ({ name, services }));
+}
+
+/** `stack ls` in Docker's columns and template fields (.Name, .Services, .Orchestrator). */
+export const STACK_VIEW: ListView<StackRow> = {
+  json: (s) => s,
+  id: (s) => s.name,
+  headers: { Name: 'NAME', Services: 'SERVICES', Orchestrator: 'ORCHESTRATOR' },
+  columns: ['Name', 'Services'],
+  row: (s) => ({ Name: s.name, Services: String(s.services), Orchestrator: 'Swarm' }),
+};
 
 export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y
@@ -45,31 +72,27 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command<StackArgs>(
       ['ls', 'list'],
       'List stacks',
-      (c) => c.option('format', { type: 'string', choices: ['table', 'json'], default: 'table' }),
+      // Docker's stack ls has --format and no --filter.
+      (c) => c.option('format', { type: 'string', requiresArg: true, describe: "table (default), json, or a Go template: '{{.Name}}: {{.Services}}'" }),
       (args) =>
         withClient(args, async (client) => {
-          const services = await client.list('ListServices', { labels: [NAMESPACE_LABEL] });
-          const counts = new Map<string, number>();
-          for (const s of services) {
-            const stack = s.spec?.annotations?.labels?.[NAMESPACE_LABEL] ?? '';
-            counts.set(stack, (counts.get(stack) ?? 0) + 1);
-          }
-          const rows = [...counts].sort(([a], [b]) => a.localeCompare(b));
-          if (args.format === 'json') return print(json(rows.map(([name, n]) => ({ name, services: n }))));
-          print(table(['NAME', 'SERVICES'], rows.map(([name, n]) => [name, String(n)])));
+          const stacks = stackRows(await client.list('ListServices', { labels: [NAMESPACE_LABEL] }));
+          printList({ format: args.format }, stacks, STACK_VIEW);
         }),
     )
-    .command<StackArgs>(
+    .command<StackArgs & { filter?: string | string[] }>(
       'services <stack>',
       'List the services of a stack',
-      stackListOptions,
-      (args) =>
-        withClient(args, async (client) => {
-          const services = await servicesByName(client, args.stack);
-          if (services.length === 0) return nothingFound(args.stack);
-          if (printedIdsOrJson(args, services, serviceObject)) return;
-          print(serviceTable(services, await client.list('ListTasks')));
-        }),
+      (c) => formatOptions(c.positional('stack', { type: 'string', demandOption: true })).option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'id=, name=, label=K[=V], mode=replicated|global|replicated-job|global-job (repeatable)' }),
+      (args) => {
+        const filters = parseServiceFilters(repeated(args.filter));
+        return withClient(args, async (client) => {
+          const services = filterServices(await servicesByName(client, args.stack), filters);
+          // As Docker's: said on stderr (not an error), and not at all with -q.
+          if (services.length === 0) return args.quiet ? undefined : nothingFound(args.stack);
+          printList(args, services, serviceView(await client.list('ListTasks'), serviceObject));
+        });
+      },
     )
     .command<StackArgs>(
       'ps <stack>',
@@ -132,11 +155,6 @@ async function printStackTasks(client: BatonClient, args: StackArgs): Promise<vo
   if (services.length === 0) throw new BatonError('NOT_FOUND', `nothing found in stack: ${args.stack}`);
   // service ps's columns, --filter and --format (cli/task-table.ts).
   await printTasks(client, args, await tasksOf(client, services));
-}
-
-/** `<stack>` and the listing flags, of `stack services` and `stack ps`. */
-function stackListOptions(c: Argv<GlobalArgs>) {
-  return listOptions(c.positional('stack', { type: 'string', demandOption: true }));
 }
 
 /** The services of a stack (once its name is known to be valid), sorted by name. */

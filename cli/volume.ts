@@ -5,62 +5,33 @@
 import type { Argv } from 'yargs';
 import { BatonError, type baton } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
-import { FlagProblems } from './flag-problems.js';
+import { labelMatches, oneOf, parseFilters, type FilterKeys, type ParsedFilters } from './filters.js';
 import { json, print, table } from './output.js';
 import { echo } from '../spec/index.js';
+import { volumeChangeCommands } from './volume-create.js';
 
 type Volume = baton.Volume.$Properties;
 
-/** `--filter` of `volume ls`: Docker's keys, and node= (an id, id prefix or hostname). */
-export interface VolumeFilters {
-  names: string[];
-  labels: string[];
-  drivers: string[];
-  nodes: string[];
-  dangling?: boolean;
-}
-
-export function parseVolumeFilters(values: readonly string[]): VolumeFilters {
-  const f: VolumeFilters = { names: [], labels: [], drivers: [], nodes: [] };
-  const p = new FlagProblems();
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    const key = eq < 0 ? v : v.slice(0, eq);
-    const value = v.slice(eq + 1);
-    if (eq < 0) p.add(`bad --filter "${echo(v)}" (want KEY=VALUE)`);
-    else if (key === 'name') f.names.push(value);
-    else if (key === 'label') f.labels.push(value);
-    else if (key === 'driver') f.drivers.push(value);
-    else if (key === 'node') f.nodes.push(value);
-    else if (key === 'dangling') {
-      // Docker takes true/false and 1/0.
-      if (value === 'true' || value === '1') f.dangling = true;
-      else if (value === 'false' || value === '0') f.dangling = false;
-      else p.add(`bad --filter "${echo(v)}" (dangling= wants true or false)`);
-    } else p.add(`bad --filter "${echo(v)}" (want name=, label=, driver=, node= or dangling=)`);
-  }
-  p.check();
-  return f;
-}
-
 /**
- * Whether a volume passes the filters, as Docker's: name= matches part of the name, label=K or
- * K=V, driver= the driver; node= the node's id, an id prefix or hostname; dangling=true what no
- * task or container uses. Several values of one key: any of them; different keys: all.
+ * `--filter` of `volume ls`, as Docker's: name= matches part of the name, label=K or K=V (every
+ * one given must match), driver= the driver, dangling=true what no task or container uses; and
+ * node= the node's id, an id prefix or hostname. Several values of another key: any of them.
  */
-export function matchesVolumeFilters(v: Volume, f: VolumeFilters): boolean {
-  const name = v.name ?? '';
-  const labels = v.labels ?? {};
-  if (f.names.length > 0 && !f.names.some((x) => name.includes(x))) return false;
-  if (f.drivers.length > 0 && !f.drivers.includes(v.driver ?? '')) return false;
-  if (f.nodes.length > 0 && !f.nodes.some((x) => x !== '' && ((v.nodeId ?? '').startsWith(x) || v.node === x))) return false;
-  for (const l of f.labels) {
-    const eq = l.indexOf('=');
-    const key = eq < 0 ? l : l.slice(0, eq);
-    if (!(key in labels) || (eq >= 0 && labels[key] !== l.slice(eq + 1))) return false;
-  }
-  if (f.dangling !== undefined && ((v.usedBy ?? []).length === 0) !== f.dangling) return false;
-  return true;
+const VOLUME_FILTERS: FilterKeys<Volume> = {
+  name: (v, x) => (v.name ?? '').includes(x),
+  label: (v, x) => labelMatches(v.labels, x),
+  driver: (v, x) => v.driver === x,
+  node: (v, x) => x !== '' && ((v.nodeId ?? '').startsWith(x) || v.node === x),
+  // Docker takes true/false and 1/0.
+  dangling: (v, x) => ((v.usedBy ?? []).length === 0) === (x === 'true' || x === '1'),
+};
+
+export function parseVolumeFilters(words: readonly string[]): ParsedFilters {
+  return parseFilters(words, Object.keys(VOLUME_FILTERS), { dangling: oneOf('dangling', ['true', 'false', '1', '0']) }, ['label']);
+}
+
+export function filterVolumes(list: readonly Volume[], filters: ParsedFilters): Volume[] {
+  return filters.apply(list, VOLUME_FILTERS);
 }
 
 /** Docker's `volume inspect` fields, and the node the volume is on. */
@@ -100,7 +71,7 @@ function warn(warnings: readonly string[] | null | undefined): void {
 type NodeArgs = GlobalArgs & { names: string[]; node?: string };
 
 export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
-  return y
+  return volumeChangeCommands(y)
     .command<GlobalArgs & { quiet?: boolean; format?: string; filter?: string | string[] }>(
       ['ls', 'list'],
       'List the volumes baton made, on every node',
@@ -114,7 +85,7 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         return withClient(args, async (client) => {
           const res = await client.control.call('ListVolumes', {});
           warn(res.warnings);
-          const list = (res.volumes ?? []).filter((v) => matchesVolumeFilters(v, filters));
+          const list = filterVolumes(res.volumes ?? [], filters);
           if (args.quiet) return print(volumeNames(list));
           if (args.format === 'json') return print(json(list.map(inspectVolume)));
           print(volumeTable(list));
@@ -159,5 +130,5 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           );
         }),
     )
-    .demandCommand(1, 'baton volume needs a subcommand: ls, inspect, rm');
+    .demandCommand(1, 'baton volume needs a subcommand: create, ls, inspect, rm, prune');
 }

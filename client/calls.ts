@@ -1,7 +1,7 @@
 // Typed methods for every public Control call (docs/api.md lists them, with their errors). The
 // internal services (Raft, CA, Dispatcher, NodeAgent) and Control's AddRaftMember are not here.
 import type { RpcClient } from '../rpc/client.js';
-import { eventsMethod, serviceLogsMethod, type ControlService } from '../rpc/services.js';
+import { backupMethod, eventsMethod, serviceLogsMethod, type ControlService } from '../rpc/services.js';
 import type { baton } from '../proto/gen/baton.js';
 
 export type Node = baton.Node.$Properties;
@@ -147,5 +147,10 @@ export abstract class ControlCalls {
    */
   events(req: EventsRequest = {}): AsyncIterable<Event> {
     return this.c.stream(eventsMethod, req);
+  }
+
+  /** A backup file in chunks: the first says its size, SHA-256, cluster and Raft index. */
+  backup(): AsyncIterable<baton.BackupChunk.$Properties> {
+    return this.c.stream(backupMethod, {});
   }
 }

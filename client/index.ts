@@ -170,6 +170,9 @@ export function connect(opts: ConnectOptions = {}): BatonClient {
     throw new BatonError('UNAUTHENTICATED', `--host ${host} needs a certificate: none in ${tls} (pass --tlscacert/--tlscert/--tlskey or BATON_CERT_PATH from baton cert create, or the --data-dir of a manager)`);
   }
   const read = (f: string): string => readFileSync(join(tls, f), 'utf8');
+  if (read('node.key').startsWith('-----BEGIN BATON LOCKED KEY-----')) {
+    throw new BatonError('UNAUTHENTICATED', `--host ${host}: the node key in ${tls} is sealed (autolock); use a client certificate from baton cert create (--tlscacert/--tlscert/--tlskey or BATON_CERT_PATH)`);
+  }
   const creds = clientCredentials({ caPem: read('ca.crt'), certPem: read('node.crt'), keyPem: read('node.key') });
   return new BatonClient(host, rpc(creds));
 }

@@ -109,14 +109,19 @@ export class Heartbeats {
     if (!this.deps.host.isLeader()) return;
     const { periodMs, grace } = this.period();
     const deadline = this.now() - periodMs * grace;
+    const silent: Stored<'node'>[] = [];
     for (const node of this.deps.host.store.list('node')) {
       const seen = this.lastSeen.get(node.meta.id) ?? this.now();
       if (!this.lastSeen.has(node.meta.id)) this.lastSeen.set(node.meta.id, seen);
       if (seen < deadline && node.status?.state === baton.NodeState.NODE_READY) {
         this.deps.logger.info({ node: node.meta.id, silentMs: this.now() - seen }, 'node missed its heartbeats: marking it down');
-        await this.setState(node, baton.NodeState.NODE_DOWN, 'heartbeat failure', node.status?.addr ?? '');
+        silent.push(node);
       }
     }
+    // One proposal for every node found silent: a hundred nodes lost at once (a rack, a
+    // partition) are down after one Raft round, not a hundred in a row, and the orchestrators
+    // see them in one batch.
+    if (silent.length > 0) await this.propose(silent.map((node) => this.withState(node, baton.NodeState.NODE_DOWN, 'heartbeat failure', node.status?.addr ?? '')));
   }
 
   private async setState(
@@ -126,14 +131,21 @@ export class Heartbeats {
     addr: string,
     description?: baton.NodeDescription.$Properties,
   ): Promise<void> {
-    const updated = {
+    await this.propose([this.withState(node, state, message, addr, description)]);
+  }
+
+  private withState(node: Stored<'node'>, state: baton.NodeState, message: string, addr: string, description?: baton.NodeDescription.$Properties): StoreActionT {
+    return updateAction('node', {
       ...node,
       meta: { ...node.meta, updatedAt: this.now() },
       status: { state, message, addr, lastHeartbeat: this.now() },
       ...(description ? { description } : {}),
-    };
+    });
+  }
+
+  private async propose(actions: StoreActionT[]): Promise<void> {
     try {
-      await this.deps.host.propose([updateAction('node', updated)]);
+      await this.deps.host.propose(actions);
     } catch (err) {
       // A concurrent `node update` won the version race; the next heartbeat or check retries.
       if (!(err instanceof BatonError && err.code === 'VERSION_CONFLICT')) throw err;

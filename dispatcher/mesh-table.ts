@@ -3,9 +3,10 @@
 // tasks a new connection may go to. Only tasks that are wanted, running, not starting or
 // unhealthy, on a node not known down, are backends; a task whose desired state leaves RUNNING
 // drops out at once, before its node is even told to stop it, so a graceful removal sends no
-// new connection to a task on its way out.
+// new connection to a task on its way out. A task labelled MESH_DRAIN_LABEL drops out while it
+// still runs: the rebalancer stops it only once every mesh has had time to leave it.
 import { baton } from '../proto/gen/baton.js';
-import type { ClusterStore, DeepReadonly, StoreEvent, Stored } from '../manager/store/index.js';
+import { MESH_DRAIN_LABEL, type ClusterStore, type DeepReadonly, type StoreEvent, type Stored } from '../manager/store/index.js';
 
 type Port = DeepReadonly<baton.PortConfig.$Properties>;
 type Task = Stored<'task'>;
@@ -25,7 +26,9 @@ export function isBackend(task: Task): boolean {
     task.desiredState === baton.TaskState.TASK_RUNNING &&
     task.status?.state === baton.TaskState.TASK_RUNNING &&
     health !== baton.HealthState.HEALTH_STARTING &&
-    health !== baton.HealthState.HEALTH_UNHEALTHY
+    health !== baton.HealthState.HEALTH_UNHEALTHY &&
+    // Taken out of the mesh before it is stopped (a task a rebalance moved).
+    task.annotations?.labels?.[MESH_DRAIN_LABEL] === undefined
   );
 }
 

@@ -8,7 +8,7 @@ import { BatonError } from '../rpc/errors.js';
 import type { Handlers } from '../rpc/define.js';
 import type { DispatcherService } from '../rpc/services.js';
 import type { Caller, Guard } from '../rpc/caller.js';
-import { deleteAction, isFinished, updateAction, type StoreActionT } from '../manager/store/index.js';
+import { deleteAction, isFinished, updateAction, type StoreActionT, type StoreEvent } from '../manager/store/index.js';
 import type { DispatcherHost } from './heartbeats.js';
 import { MeshTableCache, affectsMeshTable } from './mesh-table.js';
 import { SessionSecrets, type Unseal } from './session-secrets.js';
@@ -25,8 +25,27 @@ export interface SessionDeps {
   now?: () => number;
 }
 
+/** What one open session is told of store changes (Sessions routes them; see route()). */
+interface Attached {
+  readonly nodeId: string;
+  /** A change of a task that is, or was, on this session's node. */
+  task(event: Extract<StoreEvent, { kind: 'task' }>): void;
+  /** The mesh table may have changed. */
+  mesh(): void;
+  /** The store was replaced by a snapshot. */
+  reset(): void;
+}
+
 export class Sessions {
   private readonly open = new Set<() => void>();
+  /**
+   * Open sessions by node. One store listener routes each change to the sessions it concerns:
+   * a listener per session would run every session's closure for every change (1,000 nodes
+   * and 100,000 tasks: hundreds of millions of calls to learn that a task is not theirs).
+   */
+  private readonly attached = new Map<string, Set<Attached>>();
+  private readonly everyone = new Set<Attached>();
+  private unsubscribeStore: (() => void) | undefined;
   private readonly now: () => number;
   /** Set once this leader's store has caught up (leader loops start after a read barrier). */
   private ready = false;
@@ -125,24 +144,26 @@ export class Sessions {
       removed.clear();
       write(msg);
     };
-    const unsubscribe = store.onChange((event) => {
-      if (event.action === 'reset') return sendFull();
-      if (affectsMeshTable(event)) schedule();
-      if (event.kind !== 'task') return;
-      const task = event.object;
-      const previous = event.old;
-      // The node's own status reports come back as updates: nothing in them is news to it.
-      if (event.action === 'update' && previous?.nodeId === nodeId && task.nodeId === nodeId && previous.desiredState === task.desiredState) return;
-      const wasHere = previous?.nodeId === nodeId;
-      if (task.nodeId === nodeId && event.action !== 'delete') {
-        removed.delete(task.meta.id);
-        changed.set(task.meta.id, task as baton.Task);
-      } else if (task.nodeId === nodeId || wasHere) {
-        changed.delete(task.meta.id);
-        removed.add(task.meta.id);
-      } else return;
-      secrets.track(task, event.action === 'delete');
-      schedule();
+    const unsubscribe = this.attach({
+      nodeId,
+      reset: sendFull,
+      mesh: schedule,
+      task: (event) => {
+        const task = event.object;
+        const previous = event.old;
+        // The node's own status reports come back as updates: nothing in them is news to it.
+        if (event.action === 'update' && previous?.nodeId === nodeId && task.nodeId === nodeId && previous.desiredState === task.desiredState) return;
+        const wasHere = previous?.nodeId === nodeId;
+        if (task.nodeId === nodeId && event.action !== 'delete') {
+          removed.delete(task.meta.id);
+          changed.set(task.meta.id, task as baton.Task);
+        } else if (task.nodeId === nodeId || wasHere) {
+          changed.delete(task.meta.id);
+          removed.add(task.meta.id);
+        } else return;
+        secrets.track(task, event.action === 'delete');
+        schedule();
+      },
     });
     const close = (): void => {
       if (!this.open.delete(close)) return;
@@ -155,6 +176,33 @@ export class Sessions {
     call.on('error', close);
     this.deps.logger.debug({ node: nodeId }, 'session opened');
     sendFull();
+  }
+
+  private attach(a: Attached): () => void {
+    this.unsubscribeStore ??= this.deps.host.store.onChange((event) => this.route(event));
+    let mine = this.attached.get(a.nodeId);
+    if (!mine) this.attached.set(a.nodeId, (mine = new Set()));
+    mine.add(a);
+    this.everyone.add(a);
+    return () => {
+      this.everyone.delete(a);
+      mine.delete(a);
+      if (mine.size === 0 && this.attached.get(a.nodeId) === mine) this.attached.delete(a.nodeId);
+    };
+  }
+
+  /** One store change to the sessions it concerns, in the order the store emits them. */
+  private route(event: StoreEvent): void {
+    if (event.action === 'reset') {
+      for (const a of [...this.everyone]) a.reset();
+      return;
+    }
+    if (affectsMeshTable(event)) for (const a of this.everyone) a.mesh();
+    if (event.kind !== 'task') return;
+    const now = event.object.nodeId;
+    const before = event.old?.nodeId;
+    if (now) for (const a of this.attached.get(now) ?? []) a.task(event);
+    if (before && before !== now) for (const a of this.attached.get(before) ?? []) a.task(event);
   }
 
   handlers(): Pick<Handlers<DispatcherService>, 'UpdateTaskStatus'> {

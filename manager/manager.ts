@@ -2,7 +2,7 @@
 // manager leads (started on winning an election, stopped on losing it, as in SwarmKit).
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ConfChangeType, RaftError, RaftNode, type SoftState, type StreamAuthenticator } from '../raft/index.js';
+import { ConfChangeType, RaftError, RaftNode, RAFT_DEFAULTS, type SoftState, type StreamAuthenticator } from '../raft/index.js';
 import { ClusterStore, encodeBatch, StoreError, type ApplyResult, type StoreActionT, type StoreObjectT } from './store/index.js';
 import { BatonError } from '../rpc/errors.js';
 import { EventHistory } from './events/history.js';
@@ -46,6 +46,16 @@ export class Manager {
   private readonly runId = randomUUID().slice(0, 8);
 
   private constructor(private readonly opts: ManagerOptions) {}
+
+  /** The Raft settings this manager runs with (`baton info` shows them, as Docker's Raft section). */
+  raftSettings(): { tickMs: number; heartbeatTick: number; electionTick: number; snapshotInterval: number } {
+    return {
+      tickMs: this.opts.tickMs || RAFT_DEFAULTS.tickMs,
+      heartbeatTick: RAFT_DEFAULTS.heartbeatTicks,
+      electionTick: RAFT_DEFAULTS.electionTicks,
+      snapshotInterval: this.opts.snapshotEntries || RAFT_DEFAULTS.snapshotEntries,
+    };
+  }
 
   static async start(opts: ManagerOptions): Promise<Manager> {
     const m = new Manager(opts);

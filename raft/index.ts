@@ -9,3 +9,4 @@ export type { RaftErrorCode } from './errors.js';
 export { ConfChangeType, EntryType } from './core/types.js';
 export type { Entry, SoftState, StateRole } from './core/types.js';
 export type { StreamAuthenticator } from './transport/index.js';
+export { readLocalLog, writeSingleVoterLog, type LocalLog, type SingleVoterState } from './single-voter.js';

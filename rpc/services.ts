@@ -19,12 +19,17 @@ export const controlService = {
   GetCluster: limited(CONTROL, 'GetCluster', baton.Empty, baton.GetClusterResponse),
   RotateJoinToken: limited(CONTROL, 'RotateJoinToken', baton.RotateJoinTokenRequest, baton.GetClusterResponse),
   Info: limited(CONTROL, 'Info', baton.Empty, baton.ClusterInfo),
+  UpdateCluster: limited(CONTROL, 'UpdateCluster', baton.UpdateClusterRequest, baton.UnlockKeyResponse),
+  GetUnlockKey: limited(CONTROL, 'GetUnlockKey', baton.Empty, baton.UnlockKeyResponse),
+  RotateUnlockKey: limited(CONTROL, 'RotateUnlockKey', baton.Empty, baton.UnlockKeyResponse),
+  Unlock: limited(CONTROL, 'Unlock', baton.UnlockRequest, baton.Empty),
   AddRaftMember: limited(CONTROL, 'AddRaftMember', baton.RaftMemberRequest, baton.Empty),
   CreateService: limited(CONTROL, 'CreateService', baton.CreateServiceRequest, baton.Service),
   GetService: limited(CONTROL, 'GetService', baton.GetRequest, baton.Service),
   ListServices: limited(CONTROL, 'ListServices', baton.ListRequest, baton.ListServicesResponse),
   UpdateService: limited(CONTROL, 'UpdateService', baton.UpdateServiceRequest, baton.Service),
   RemoveService: limited(CONTROL, 'RemoveService', baton.RemoveRequest, baton.RemoveResponse),
+  CheckImages: limited(CONTROL, 'CheckImages', baton.CheckImagesRequest, baton.Empty),
   ListTasks: limited(CONTROL, 'ListTasks', baton.ListRequest, baton.ListTasksResponse),
   CreateSecret: limited(CONTROL, 'CreateSecret', baton.CreateSecretRequest, baton.Secret),
   GetSecret: limited(CONTROL, 'GetSecret', baton.GetRequest, baton.Secret),
@@ -40,6 +45,8 @@ export const controlService = {
   RemoveNetwork: limited(CONTROL, 'RemoveNetwork', baton.RemoveRequest, baton.RemoveResponse),
   ListVolumes: limited(CONTROL, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
   RemoveVolume: limited(CONTROL, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
+  CreateVolume: limited(CONTROL, 'CreateVolume', baton.CreateVolumeRequest, baton.CreateVolumeResponse),
+  PruneVolumes: limited(CONTROL, 'PruneVolumes', baton.PruneVolumesRequest, baton.PruneVolumesResponse),
   CreateCertificate: limited(CONTROL, 'CreateCertificate', baton.CreateCertificateRequest, baton.CreateCertificateResponse),
   ListCertificates: limited(CONTROL, 'ListCertificates', baton.ListRequest, baton.ListCertificatesResponse),
   RemoveCertificate: limited(CONTROL, 'RemoveCertificate', baton.RemoveRequest, baton.RemoveResponse),
@@ -70,6 +77,9 @@ export const serviceLogsMethod = limitRequest(serverStream(CONTROL, 'ServiceLogs
 /** Control's event stream (manager/controlapi/events.ts). */
 export const eventsMethod = limitRequest(serverStream(CONTROL, 'Events', baton.EventsRequest, baton.Event), CONTROL_MESSAGE_BYTES);
 
+/** Control's backup stream (manager/controlapi/backup.ts). */
+export const backupMethod = limitRequest(serverStream(CONTROL, 'Backup', baton.BackupRequest, baton.BackupChunk), CONTROL_MESSAGE_BYTES);
+
 const NODE_AGENT = 'baton.internal.NodeAgent';
 /** What every node serves to managers. */
 export const taskLogsMethod = serverStream(NODE_AGENT, 'TaskLogs', baton.internal.TaskLogsRequest, baton.LogLine);
@@ -78,5 +88,7 @@ export const taskLogsMethod = serverStream(NODE_AGENT, 'TaskLogs', baton.interna
 export const nodeAgentService = {
   ListVolumes: limited(NODE_AGENT, 'ListVolumes', baton.ListVolumesRequest, baton.ListVolumesResponse),
   RemoveVolume: limited(NODE_AGENT, 'RemoveVolume', baton.RemoveVolumeRequest, baton.RemoveVolumeResponse),
+  CreateVolume: limited(NODE_AGENT, 'CreateVolume', baton.CreateVolumeRequest, baton.CreateVolumeResponse),
+  PruneVolumes: limited(NODE_AGENT, 'PruneVolumes', baton.PruneVolumesRequest, baton.PruneVolumesResponse),
 };
 export type NodeAgentService = typeof nodeAgentService;

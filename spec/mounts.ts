@@ -11,6 +11,13 @@ import { isTemplate } from './templates.js';
 /** Docker's rule for a local volume's name (at least two characters). */
 export const VOLUME_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
+/** Docker's words for a volume name `volume create` refuses, or '' when the name is good. */
+export function volumeNameProblem(name: string): string {
+  if (name === '') return 'a volume name is required';
+  if (VOLUME_NAME_PATTERN.test(name)) return '';
+  return `create ${echo(name)}: "${echo(name)}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`;
+}
+
 const TYPES: Record<string, baton.MountType> = {
   volume: baton.MountType.MOUNT_VOLUME,
   bind: baton.MountType.MOUNT_BIND,

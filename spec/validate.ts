@@ -17,6 +17,15 @@ import { containerOptionProblems } from './container.js';
 import { dnsConfigProblems } from './dns.js';
 import * as L from './limits.js';
 
+/** `rebalance`: a known mode, and auto only where tasks have slots to move (replicated mode). */
+function rebalance(p: Problems, input: baton.ServiceSpec.$Properties): void {
+  const mode = input.rebalance ?? baton.RebalanceMode.REBALANCE_OFF;
+  if (mode !== baton.RebalanceMode.REBALANCE_OFF && mode !== baton.RebalanceMode.REBALANCE_AUTO) p.add(`unknown rebalance mode ${Number(mode)} (want auto or off)`);
+  else if (mode === baton.RebalanceMode.REBALANCE_AUTO && (input.global || input.replicatedJob || input.globalJob)) {
+    p.add('rebalance auto is for replicated services (a global service runs one task per node; a job\'s tasks end)');
+  }
+}
+
 /** Every problem of a service spec as it arrived (decoded, not yet normalised). */
 export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null | undefined): string[] {
   if (!input) return ['a service spec is required'];
@@ -31,6 +40,7 @@ export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null 
   endpointSpec(p, input.endpoint);
   updateConfig(p, 'update', input.update);
   updateConfig(p, 'rollback', input.rollback);
+  rebalance(p, input);
   autoscale(p, input);
   if (p.list.length === 0) {
     const size = baton.ServiceSpec.encode(input).finish().length;

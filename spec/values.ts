@@ -2,6 +2,7 @@
 // and the daemon's flags: durations, byte sizes, CPU counts and whole-number counts. Each takes
 // the text typed (or a YAML number) and the name of what it is for (`--restart-delay`, a Compose
 // path), and returns the value or one line naming both.
+import { baton } from '../proto/gen/baton.js';
 import { MAX_COUNT, MAX_DURATION_MS, MAX_MEMORY_BYTES, MAX_NANO_CPUS, MAX_CPUS } from './limits.js';
 import { ok, problem, typed, type Parsed } from './parsed.js';
 
@@ -114,4 +115,17 @@ export function parseRatio(text: string | number, what: string): Parsed<number> 
   const n = typeof text === 'number' ? text : /^(\d+(\.\d*)?|\.\d+)$/.test(s) ? Number(s) : NaN;
   if (!(n >= 0 && n <= 1)) return problem(`bad ${what} ${typed(text)}: want a number from 0 to 1`, 'want a number from 0 to 1');
   return ok(n);
+}
+
+const REBALANCE_MODES: Readonly<Record<string, baton.RebalanceMode>> = { auto: baton.RebalanceMode.REBALANCE_AUTO, off: baton.RebalanceMode.REBALANCE_OFF };
+
+/** `--rebalance auto|off` (and Compose's `x-baton-rebalance`). */
+export function parseRebalanceMode(text: string | number, what: string): Parsed<baton.RebalanceMode> {
+  const mode = typeof text === 'string' ? REBALANCE_MODES[text.trim()] : undefined;
+  return mode === undefined ? problem(`bad ${what} ${typed(text)}: want auto or off`, 'want auto or off') : ok(mode);
+}
+
+/** How `service inspect --pretty` and Compose say a rebalance mode. */
+export function rebalanceModeText(mode: baton.RebalanceMode | null | undefined): string {
+  return mode === baton.RebalanceMode.REBALANCE_AUTO ? 'auto' : 'off';
 }

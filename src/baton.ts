@@ -16,6 +16,8 @@ import { certCommand } from '../cli/cert.js';
 import { eventsCommand, runEvents } from '../cli/events.js';
 import { runVersion, versionLine } from '../cli/version.js';
 import { infoCommand, runInfo } from '../cli/info.js';
+import { backupCommand, runBackup } from '../cli/backup.js';
+import { clusterCommand, unlock, unlockKey, unlockKeyCommand } from '../cli/unlock.js';
 
 function fail(message: string): never {
   // One line, whatever the source: yargs spreads some messages over several.
@@ -58,9 +60,12 @@ const cli = root
     'Create a cluster with this node as its first manager, and run it (resumes an existing --data-dir)',
     (y) =>
       daemonOptions(y)
+        .option('autolock', { type: 'boolean', describe: "encrypt the managers' keys at rest with an unlock key printed once; a restarted manager waits for baton unlock" })
         .option('cert-expiry', { type: 'string', describe: 'node certificate lifetime, e.g. 90d (default 7d); renewed at half-life' })
         .option('heartbeat-period', { type: 'string', describe: 'how often nodes heartbeat, e.g. 1s (default)' })
-        .option('heartbeat-grace', { type: 'string', requiresArg: true, coerce: numeric('--heartbeat-grace'), describe: 'missed heartbeats before a node is down and its tasks move (default 3)' }) as never,
+        .option('heartbeat-grace', { type: 'string', requiresArg: true, coerce: numeric('--heartbeat-grace'), describe: 'missed heartbeats before a node is down and its tasks move (default 3)' })
+        .option('force-new-cluster', { type: 'boolean', describe: "after losing a quorum: make this stopped manager's --data-dir the only manager, keeping every object" })
+        .option('restore', { type: 'string', requiresArg: true, describe: 'start a new single-manager cluster from a `baton backup` file (empty --data-dir)' }) as never,
     // The daemon's code loads only for the commands that run it.
     async (args) => (await import('./daemon/commands.js')).runInit(args),
   )
@@ -82,11 +87,15 @@ const cli = root
   .command<GlobalArgs>('stack', 'Manage stacks (Compose files)', (y) => stackCommand(globalOptions(y)))
   .command<GlobalArgs>('cert', 'Manage client certificates (for gRPC clients over TCP)', (y) => certCommand(globalOptions(y)))
   .command('events', 'Get real time events from the cluster', (y) => eventsCommand(y) as never, (args) => runEvents(args as never))
+  .command('backup', 'Write a backup of the cluster (its store, CA and keys) from any manager, while it runs', (y) => backupCommand(y) as never, (args) => runBackup(args as never))
   .command('info', 'Display cluster-wide information (as docker info)', (y) => infoCommand(globalOptions(y)) as never, (args) => runInfo(args as never))
   .command('version', 'Show the baton version information', (y) => globalOptions(y).option('format', { type: 'string', choices: ['json'] }) as never, (args) => runVersion(args as never))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>
     joinToken(args as never),
   )
+  .command<GlobalArgs>('cluster', 'Manage the cluster (as docker swarm update)', (y) => clusterCommand(globalOptions(y)))
+  .command('unlock', 'Unlock a locked manager (autolock): reads the unlock key', (y) => globalOptions(y) as never, (args) => unlock(args as never))
+  .command('unlock-key', 'Show or rotate the unlock key (autolock)', (y) => unlockKeyCommand(globalOptions(y)) as never, (args) => unlockKey(args as never))
   .demandCommand(1, 'a command is required')
   .strict()
   .help()

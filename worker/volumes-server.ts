@@ -1,5 +1,5 @@
-// The node's ListVolumes and RemoveVolume (proto NodeAgent): managers ask each node for its
-// volumes (worker/volumes.ts) and fan the answers in for `baton volume`.
+// The node's ListVolumes, CreateVolume, PruneVolumes and RemoveVolume (proto NodeAgent): managers
+// ask each node for its volumes (worker/volumes.ts) and fan the answers in for `baton volume`.
 import type { Handlers } from '../rpc/define.js';
 import type { Guard } from '../rpc/caller.js';
 import { BatonError } from '../rpc/errors.js';
@@ -21,6 +21,16 @@ export function nodeVolumeHandlers(volumes: () => NodeVolumes | undefined, guard
     RemoveVolume: async (req, call) => {
       guard(call, ['manager']);
       return { removed: await ready().remove(req.name ?? '', req.force ?? false) };
+    },
+    CreateVolume: async (req, call) => {
+      guard(call, ['manager']);
+      const created = await ready().create({ name: req.name ?? '', driver: req.driver ?? '', options: { ...req.options }, labels: { ...req.labels }, runtime: req.runtime ?? '' });
+      return { created };
+    },
+    PruneVolumes: async (req, call) => {
+      guard(call, ['manager']);
+      const pruned = await ready().prune({ labels: req.labels ?? [], notLabels: req.notLabels ?? [] });
+      return { deleted: pruned.deleted, spaceReclaimed: pruned.spaceReclaimed };
     },
   };
 }

@@ -1,15 +1,15 @@
-// A node's named volumes, as `baton volume` shows and removes them (the node's side of NodeAgent's
-// ListVolumes and RemoveVolume): the Docker volumes the executor made for this cluster and node
+// A node's named volumes, as `baton volume` shows, creates, prunes and removes them (the node's
+// side of NodeAgent's ListVolumes, CreateVolume, PruneVolumes and RemoveVolume): the Docker volumes the executor made for this cluster and node
 // (labelled baton.cluster and baton.node; nothing else of the engine is listed or removed) and
 // the process runtime's, a directory each under the data dir (process-mounts.ts), driver `local`
 // with the directory as mountpoint. In use, as Docker says it: a container mounts a Docker volume
 // (whatever made the container), a process task this node holds mounts a directory volume.
-import { readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { baton } from '../proto/gen/baton.js';
 import { BatonError } from '../rpc/errors.js';
-import { VOLUME_NAME_PATTERN, echo, mountTypeName } from '../spec/index.js';
+import { VOLUME_NAME_PATTERN, echo, mountTypeName, volumeNameProblem } from '../spec/index.js';
 import { runtimeOf } from './agent/run-spec.js';
 
 type Volume = baton.Volume.$Properties;
@@ -22,6 +22,11 @@ interface Found {
 /** Docker's volume labels (worker/executor/docker-spec.ts puts them on every volume it makes). */
 const CLUSTER_LABEL = 'baton.cluster';
 const NODE_LABEL = 'baton.node';
+/**
+ * The labels `volume create` gave a directory volume (a directory has none of its own): one JSON
+ * file per volume, under a name no volume can have (volume names start with a letter or digit).
+ */
+const DIRECTORY_LABELS = '.labels';
 /** The executor's container names: `baton-<task name>` (docker-spec.ts). */
 const CONTAINER_PREFIX = 'baton-';
 
@@ -34,6 +39,28 @@ export interface NodeVolumesOptions {
   docker: () => Docker | undefined;
   /** The tasks this node holds (the agent's), running or not yet removed. */
   tasks: () => readonly baton.Task.$Properties[];
+}
+
+/** What `volume create` asks of one node. */
+export interface VolumeCreate {
+  name: string;
+  driver: string;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** 'docker', 'process', or '' (docker where the node has an engine, else process). */
+  runtime: string;
+}
+
+/** `volume prune --filter label=…|label!=…`: K or K=V each. */
+export interface VolumePruneFilters {
+  labels: readonly string[];
+  notLabels: readonly string[];
+}
+
+/** What one node's prune removed, and the bytes that freed. */
+export interface Pruned {
+  deleted: Volume[];
+  spaceReclaimed: number;
 }
 
 export class NodeVolumes {
@@ -59,9 +86,98 @@ export class NodeVolumes {
     if (users.length > 0) throw new BatonError('FAILED_PRECONDITION', volumeInUse(name, users));
     for (const f of found) {
       if (f.kind === 'docker') await this.removeDockerVolume(name);
-      else await rm(join(this.o.volumesDir, name), { recursive: true, force: true });
+      else {
+        await rm(join(this.o.volumesDir, name), { recursive: true, force: true });
+        await rm(labelsFile(this.o.volumesDir, name), { force: true });
+      }
     }
     return found.map((f) => f.volume);
+  }
+
+  /**
+   * Makes the volume `v.name` on this node, as `docker volume create` does: a Docker volume
+   * labelled with the cluster and node (the executor's labels), or the process runtime's
+   * directory. Making one that is there already is no error (Docker's), unless the driver differs.
+   */
+  async create(v: VolumeCreate): Promise<Volume[]> {
+    const problem = volumeNameProblem(v.name);
+    if (problem) throw new BatonError('INVALID_ARGUMENT', problem);
+    const docker = this.o.docker();
+    const runtime = v.runtime || (docker ? 'docker' : 'process');
+    if (runtime === 'docker') {
+      if (!docker) throw new BatonError('FAILED_PRECONDITION', 'this node has no Docker engine (--runtime process makes the process runtime\'s directory)');
+      await this.createDockerVolume(docker, v);
+    } else if (runtime === 'process') {
+      // A directory has no driver to hand options to; said rather than dropped.
+      if ((v.driver && v.driver !== 'local') || Object.keys(v.options).length > 0) {
+        throw new BatonError('INVALID_ARGUMENT', `a process runtime volume is a directory: driver ${echo(v.driver || 'local')} and its options do not apply (use --driver local without --opt)`);
+      }
+      await mkdir(join(this.o.volumesDir, v.name), { recursive: true });
+      if (Object.keys(v.labels).length > 0) {
+        await mkdir(join(this.o.volumesDir, DIRECTORY_LABELS), { recursive: true });
+        await writeFile(labelsFile(this.o.volumesDir, v.name), JSON.stringify(v.labels));
+      }
+    } else throw new BatonError('INVALID_ARGUMENT', `unknown runtime ${echo(runtime)} (want docker or process)`);
+    const kind = runtime === 'docker' ? 'docker' : 'directory';
+    return (await this.find([v.name])).filter((f) => f.kind === kind).map((f) => f.volume);
+  }
+
+  /**
+   * Removes this node's volumes (both kinds) that nothing uses and that pass the filters, as
+   * `docker volume prune`; each checked just before it goes, so one taken meanwhile is left.
+   */
+  async prune(filters: VolumePruneFilters): Promise<Pruned> {
+    const found = (await this.find([])).filter((f) => (f.volume.usedBy ?? []).length === 0 && passesPruneFilters(f.volume.labels ?? {}, filters));
+    const out: Pruned = { deleted: [], spaceReclaimed: 0 };
+    // One `df` for all (it walks every volume of the engine).
+    const sizes = found.some((f) => f.kind === 'docker') ? await this.dockerVolumeSizes() : new Map<string, number>();
+    for (const f of found) {
+      const name = f.volume.name ?? '';
+      if (f.kind === 'docker') {
+        const size = sizes.get(name) ?? 0;
+        try {
+          await this.removeDockerVolume(name);
+        } catch (err) {
+          // In use since it was listed (409): not unused any more, so not pruned.
+          if (err instanceof BatonError && err.code === 'FAILED_PRECONDITION') continue;
+          throw err;
+        }
+        out.spaceReclaimed += size;
+      } else {
+        if (processUsers(this.o.tasks(), name).length > 0) continue;
+        const path = join(this.o.volumesDir, name);
+        out.spaceReclaimed += await directorySize(path);
+        await rm(path, { recursive: true, force: true });
+        await rm(labelsFile(this.o.volumesDir, name), { force: true });
+      }
+      out.deleted.push(f.volume);
+    }
+    return out;
+  }
+
+  private async createDockerVolume(docker: Docker, v: VolumeCreate): Promise<void> {
+    try {
+      await docker.createVolume({ Name: v.name, Driver: v.driver || 'local', DriverOpts: v.options, Labels: { ...v.labels, [CLUSTER_LABEL]: this.o.clusterId, [NODE_LABEL]: this.o.nodeId } });
+    } catch (err) {
+      const reason = (err as { json?: { message?: unknown } }).json?.message;
+      const status = (err as { statusCode?: unknown }).statusCode;
+      const message = typeof reason === 'string' ? reason : err instanceof Error ? err.message : String(err);
+      // 409: there with another driver; 400/404: a driver or option the engine refuses.
+      throw new BatonError(status === 409 ? 'ALREADY_EXISTS' : status === 400 || status === 404 ? 'INVALID_ARGUMENT' : 'UNAVAILABLE', message);
+    }
+  }
+
+  /** The engine's own measure of its volumes (`docker system df -v`'s); none for a driver that does not say. */
+  private async dockerVolumeSizes(): Promise<Map<string, number>> {
+    const docker = this.o.docker();
+    if (!docker) return new Map();
+    try {
+      const df = (await docker.df()) as { Volumes?: { Name: string; UsageData?: { Size?: number } | null }[] | null };
+      return new Map((df.Volumes ?? []).map((x) => [x.Name, Math.max(0, x.UsageData?.Size ?? 0)]));
+    } catch {
+      // The sizes are what the prune says it freed, not what decides it: unknown is 0.
+      return new Map();
+    }
   }
 
   private async find(names: readonly string[]): Promise<Found[]> {
@@ -111,7 +227,7 @@ export class NodeVolumes {
         driver: 'local',
         mountpoint: path,
         // What a Docker volume of baton carries, so that label filters mean the same for both.
-        labels: { [CLUSTER_LABEL]: this.o.clusterId, [NODE_LABEL]: this.o.nodeId },
+        labels: { ...(await readLabels(this.o.volumesDir, e.name)), [CLUSTER_LABEL]: this.o.clusterId, [NODE_LABEL]: this.o.nodeId },
         scope: 'local',
         options: {},
         createdAt: new Date(info.birthtimeMs > 0 ? info.birthtimeMs : info.mtimeMs).toISOString(),
@@ -135,6 +251,42 @@ export class NodeVolumes {
       throw new BatonError(status === 409 ? 'FAILED_PRECONDITION' : 'INTERNAL', message);
     }
   }
+}
+
+/** label=K: the volume has K; label=K=V: K with value V; label!=: the opposite. All must hold. */
+export function passesPruneFilters(labels: Record<string, string>, f: VolumePruneFilters): boolean {
+  const has = (l: string): boolean => {
+    const eq = l.indexOf('=');
+    const key = eq < 0 ? l : l.slice(0, eq);
+    return key in labels && (eq < 0 || labels[key] === l.slice(eq + 1));
+  };
+  return f.labels.every(has) && !f.notLabels.some(has);
+}
+
+function labelsFile(volumesDir: string, name: string): string {
+  return join(volumesDir, DIRECTORY_LABELS, `${name}.json`);
+}
+
+async function readLabels(volumesDir: string, name: string): Promise<Record<string, string>> {
+  const text = await readFile(labelsFile(volumesDir, name), 'utf8').catch(() => '{}');
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    // A torn file (the node died writing it) is a volume without labels, not a volume lost.
+  }
+  return {};
+}
+
+/** The bytes of the files under `path` (links not followed), as `du` counts what a prune frees. */
+export async function directorySize(path: string): Promise<number> {
+  const info = await lstat(path).catch(() => undefined);
+  if (!info) return 0;
+  if (!info.isDirectory()) return info.size;
+  const entries = await readdir(path).catch(() => [] as string[]);
+  let total = 0;
+  for (const e of entries) total += await directorySize(join(path, e));
+  return total;
 }
 
 /** Docker's words for a volume that is not there. */

@@ -42,12 +42,15 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
     const other = all.find((s) => s.spec?.annotations?.name === name && s.spec?.annotations?.labels?.[NAMESPACE_LABEL] !== def.name);
     if (other) throw new BatonError('ALREADY_EXISTS', `a service named ${name} already exists and is not part of stack ${def.name}`);
   }
+  const resolve = opts.resolveImage ?? 'always';
+  // The images too, all at once, before a network or an object is made for nothing.
+  const images = imagesToCheck(def.services, mine, resolve);
+  if (images.length > 0) await client.control.call('CheckImages', { images });
 
   // What the cluster refuses only when asked (a port taken meanwhile, a bad constraint): the
   // objects this run created are removed again, so a failed deploy leaves no half-made stack.
   // Each one undone is said, as the creation was.
   const created: { what: string; undo: () => Promise<unknown> }[] = [];
-  const resolve = opts.resolveImage ?? 'always';
   try {
     for (const { decl, spec } of networkPlan.create) {
       out.line(`Creating network ${decl.name}`);
@@ -73,16 +76,14 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
     const changed: [baton.Service.$Properties, 'created' | 'updated'][] = [];
     for (const spec of plan.create) {
       out.line(`Creating service ${spec.annotations?.name ?? ''}`);
-      const svc = await client.control.call('CreateService', { spec, noResolveImage: resolve === 'never' });
+      // Checked above with the others.
+      const svc = await client.control.call('CreateService', { spec, noResolveImage: true });
       created.push({ what: `service ${spec.annotations?.name ?? ''}`, undo: () => client.control.call('RemoveService', { id: svc.meta?.id ?? '' }) });
       changed.push([svc, 'created']);
     }
     for (const { service, spec } of plan.update) {
       out.line(`Updating service ${spec.annotations?.name ?? ''}`);
-      // changed: the image is looked up only when the file names another one (Docker's).
-      const sameImage = (service.spec?.task?.container?.image ?? '') === (spec.task?.container?.image ?? '');
-      const noResolveImage = resolve === 'never' || (resolve === 'changed' && sameImage);
-      const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec, noResolveImage });
+      const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec, noResolveImage: true });
       changed.push([svc, 'updated']);
     }
     created.length = 0;
@@ -105,6 +106,24 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
     }
     throw err;
   }
+}
+
+/**
+ * The images `deploy` checks before it writes: none with `never`; a new service's, and one whose
+ * file names another image than the service has (the manager never checks an unchanged image
+ * again: a scale must not fail over an image let in unchecked). Process-runtime services have none.
+ */
+export function imagesToCheck(services: readonly baton.ServiceSpec.$Properties[], existing: readonly baton.Service.$Properties[], resolve: ResolveImage): string[] {
+  if (resolve === 'never') return [];
+  const images = new Set<string>();
+  for (const spec of services) {
+    const image = spec.task?.container?.image ?? '';
+    if (!image || (spec.task?.runtime || 'docker') !== 'docker') continue;
+    const current = existing.find((s) => s.spec?.annotations?.name === spec.annotations?.name);
+    if (current && (current.spec?.task?.container?.image ?? '') === image) continue;
+    images.add(image);
+  }
+  return [...images];
 }
 
 function withObjectIds(

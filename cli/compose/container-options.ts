@@ -3,7 +3,7 @@
 // sysctls, ulimits, stop_signal, extra_hosts, tty, dns, dns_search, dns_opt) and its task's log
 // driver (logging).
 import type { baton } from '../../client/index.js';
-import { labels } from './deploy-section.js';
+import { labels, stringMap } from './values.js';
 import type { Node } from './reader.js';
 import { parseDnsNameserver, parseDnsOption, parseDnsSearch, type Parsed } from '../../spec/index.js';
 
@@ -73,8 +73,7 @@ function capabilities(addNode: Node, dropNode: Node): { add: string[]; drop: str
 
 /** `sysctls:` as a mapping or a list of `k=v`. */
 function keyValues(n: Node): Record<string, string> {
-  if (!n.present) return {};
-  if (n.isMap()) return Object.fromEntries(n.entries().map(([k, v]) => [k, v.present ? v.text() : '']));
+  if (n.isMap() || !n.present) return stringMap(n);
   return Object.fromEntries(
     n.items().map((item) => {
       const s = item.text();

@@ -2,6 +2,7 @@
 // update and rollback policies, the endpoint mode, and the service's labels.
 import { baton } from '../../client/index.js';
 import type { Node } from './reader.js';
+import { labels } from './values.js';
 import {
   DEFAULT_REPLICAS,
   DEFAULT_RESTART_DELAY_MS,
@@ -65,19 +66,6 @@ export function readDeploy(deploy: Node, restart: Node): DeploySettings {
     ...(job ? {} : { update: readUpdate(deploy.child('update_config'), false), rollback: readUpdate(deploy.child('rollback_config'), true) }),
     endpointMode: dnsrr ? baton.EndpointMode.DNSRR : baton.EndpointMode.VIP,
   };
-}
-
-/** `labels:` as a list of `k=v` or a mapping. */
-export function labels(n: Node): Record<string, string> {
-  if (!n.present) return {};
-  if (n.isMap()) return Object.fromEntries(n.entries().map(([k, v]) => [k, v.present ? v.text() : '']));
-  return Object.fromEntries(
-    n.items().map((item) => {
-      const s = item.text();
-      const eq = s.indexOf('=');
-      return eq < 0 ? [s, ''] : [s.slice(0, eq), s.slice(eq + 1)];
-    }),
-  );
 }
 
 function readResources(n: Node): baton.ResourceRequirements.$Properties {

@@ -12,6 +12,7 @@
 import { BatonError, type baton } from '../../client/index.js';
 import { DNS_COMPONENT_PATTERN, MAX_NAME_LENGTH, NETWORK_DRIVER, describeProblems, validateNetworkSpec } from '../../spec/index.js';
 import type { Node } from './reader.js';
+import { labels } from './values.js';
 
 /** The network services join when they name none (Docker's). */
 export const DEFAULT_NETWORK = 'default';
@@ -56,19 +57,11 @@ export function readNetworkDecls(section: Node, stack: string): NetworkDecl[] {
       external,
       internal: n.child('internal').present ? n.child('internal').bool() : false,
       attachable: n.child('attachable').present ? n.child('attachable').bool() : false,
-      labels: Object.fromEntries(n.child('labels').isMap() ? n.child('labels').entries().map(([k, v]) => [k, v.present ? v.text() : '']) : listLabels(n.child('labels'))),
+      labels: labels(n.child('labels')),
       where: `${n.file}: ${n.path}`,
     };
     if (!external) checkName(decl, n);
     return decl;
-  });
-}
-
-function listLabels(n: Node): [string, string][] {
-  return n.items().map((item) => {
-    const s = item.text();
-    const eq = s.indexOf('=');
-    return eq < 0 ? [s, ''] : [s.slice(0, eq), s.slice(eq + 1)];
   });
 }
 

@@ -3,6 +3,7 @@
 // `{source, target, mode}`).
 import { baton } from '../../client/index.js';
 import type { Node } from './reader.js';
+import { stringMap } from './values.js';
 
 export type ObjectKind = 'secret' | 'config';
 
@@ -32,7 +33,7 @@ export function readDecls(section: Node, kind: ObjectKind, stack: string): Objec
     const file = n.child('file');
     if (external && file.present) file.fail(`cannot be used with external: true`);
     if (!external && !file.present) n.fail(`needs file: (a path relative to the compose file) or external: true`);
-    const labels = Object.fromEntries(n.child('labels').entries().map(([k, v]) => [k, v.present ? v.text() : '']));
+    const labels = stringMap(n.child('labels'));
     return {
       kind,
       key,

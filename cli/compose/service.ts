@@ -20,10 +20,12 @@ export const NAMESPACE_LABEL = 'com.docker.stack.namespace';
 
 /** Our extension choosing the runtime: `x-baton-runtime: process` (default docker). */
 export const RUNTIME_KEY = 'x-baton-runtime';
+/** Our extension for rebalancing: `x-baton-rebalance: auto` (default off), as `--rebalance`. */
+export const REBALANCE_KEY = 'x-baton-rebalance';
 
 const SUPPORTED = [
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'networks', 'deploy',
-  'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', 'volumes', 'tmpfs', RUNTIME_KEY, AUTOSCALE_KEY,
+  'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', 'volumes', 'tmpfs', RUNTIME_KEY, REBALANCE_KEY, AUTOSCALE_KEY,
   ...CONTAINER_OPTION_KEYS,
   // Ignored with one warning for the whole stack (ignoredOptionsWarnings), as Docker does.
   ...DOCKER_UNSUPPORTED,
@@ -65,6 +67,7 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
   take(() => refuseForbidden(n), undefined);
   take(() => n.checkKeys(SUPPORTED, QUIETLY_IGNORED), undefined);
   const runtime = take(() => (n.child(RUNTIME_KEY).present ? n.child(RUNTIME_KEY).oneOf(['docker', 'process'] as const) : 'docker'), 'docker' as const);
+  const rebalance = take(() => (n.child(REBALANCE_KEY).present ? n.child(REBALANCE_KEY).oneOf(['auto', 'off'] as const) : 'off'), 'off' as const);
   const image = n.child('image');
   const entrypoint = take(() => commandLine(n.child('entrypoint')), []);
   const command = take(() => commandLine(n.child('command')), []);
@@ -115,6 +118,7 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
     endpoint: { ports, mode: deploy.endpointMode, expose },
     ...(deploy.update ? { update: deploy.update } : {}),
     ...(deploy.rollback ? { rollback: deploy.rollback } : {}),
+    ...(rebalance === 'auto' ? { rebalance: baton.RebalanceMode.REBALANCE_AUTO } : {}),
     ...(autoscale ? { autoscale } : {}),
   };
   // What the manager will check (limits, constraints, health check shapes): all of it, now.

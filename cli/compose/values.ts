@@ -1,5 +1,7 @@
-// Command lines given to Compose as one string, split as a shell would (without expansions).
-// Durations, sizes and CPU counts are spec/'s, as the CLI's flags are (./deploy-section.ts).
+// Values Compose writes in more than one form: command lines given as one string, split as a
+// shell would (without expansions), and key=value sets given as a mapping or a list. Durations,
+// sizes and CPU counts are spec/'s, as the CLI's flags are (./deploy-section.ts).
+import type { Node } from './reader.js';
 
 /**
  * `httpd -f -p 80 -h "/www root"` → words, as a POSIX shell splits them (quotes and backslashes;
@@ -37,4 +39,21 @@ export function shellWords(text: string): string[] | undefined {
   if (quote) return undefined;
   if (inWord) words.push(word);
   return words;
+}
+
+/** A mapping's values as text (a key without a value: an empty one). */
+export function stringMap(n: Node): Record<string, string> {
+  return Object.fromEntries(n.entries().map(([k, v]) => [k, v.present ? v.text() : '']));
+}
+
+/** `labels:` as a mapping or a list of `k=v` (a bare `k` is an empty value), as Docker takes them. */
+export function labels(n: Node): Record<string, string> {
+  if (n.isMap() || !n.present) return stringMap(n);
+  return Object.fromEntries(
+    n.items().map((item) => {
+      const s = item.text();
+      const eq = s.indexOf('=');
+      return eq < 0 ? [s, ''] : [s.slice(0, eq), s.slice(eq + 1)];
+    }),
+  );
 }

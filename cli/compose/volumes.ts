@@ -14,6 +14,7 @@ import { isAbsolute, posix, resolve } from 'node:path';
 import { BatonError, baton } from '../../client/index.js';
 import { VOLUME_NAME_PATTERN, parseBytes } from '../../spec/index.js';
 import { ComposeProblems, type Node } from './reader.js';
+import { labels, stringMap } from './values.js';
 
 export interface VolumeDecl {
   /** The key under top-level `volumes:`. */
@@ -54,22 +55,6 @@ export function readVolumeDecls(section: Node, stack: string): VolumeDecl[] {
       labels: labels(n.child('labels')),
     };
   });
-}
-
-function stringMap(n: Node): Record<string, string> {
-  return Object.fromEntries(n.entries().map(([k, v]) => [k, v.present ? v.text() : '']));
-}
-
-/** `labels:` as a mapping or a list of `k=v` (a bare `k` is an empty value), as Docker takes them. */
-function labels(n: Node): Record<string, string> {
-  if (n.isMap() || !n.present) return stringMap(n);
-  return Object.fromEntries(
-    n.items().map((item) => {
-      const s = item.text();
-      const eq = s.indexOf('=');
-      return eq < 0 ? [s, ''] : [s.slice(0, eq), s.slice(eq + 1)];
-    }),
-  );
 }
 
 export interface MountContext {

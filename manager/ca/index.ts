@@ -5,3 +5,4 @@ export type { ClientCertificateSubject, IssuedClientCertificate, NodeCertificate
 export { generateJoinToken, JoinTokenError, openJoinTokens, parseJoinToken, sealJoinTokens, tokenMatches } from './join-token.js';
 export type { JoinTokenPair, ParsedJoinToken } from './join-token.js';
 export { newSealKey, seal, SealError, unseal } from './seal.js';
+export { generateUnlockKey, isLockedFile, lockFile, openLockedFile, parseUnlockKey, UnlockKeyError } from './unlock-key.js';

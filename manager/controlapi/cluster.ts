@@ -43,7 +43,7 @@ export function clusterHandlers(deps: ClusterDeps): ControlHandlers<ClusterMetho
       const rootCa = { ...root, ...sealJoinTokens(deps.managerKey, tokens) };
       const updated = { ...(c as baton.Cluster), meta: { ...c.meta, updatedAt: now() }, rootCa };
       const [stored] = await manager.propose([updateAction('cluster', updated)]);
-      return publicCluster(stored!.object, deps.managerKey);
+      return publicCluster(stored!.object as Stored<'cluster'>, deps.managerKey);
     },
 
     async Info() {
@@ -53,6 +53,7 @@ export function clusterHandlers(deps: ClusterDeps): ControlHandlers<ClusterMetho
         leaderId: manager.leaderId(),
         managers: managerPeers(manager),
         ...softwareVersion(),
+        raft: manager.raftSettings(),
       };
     },
 
@@ -93,6 +94,8 @@ function publicCluster(c: Stored<'cluster'>, managerKey: Uint8Array): baton.GetC
     copy.rootCa.joinTokens = openJoinTokens(managerKey, copy.rootCa);
     copy.rootCa.sealedJoinTokens = new Uint8Array(0);
   }
+  // Sealed, but still only for `baton unlock-key`.
+  copy.sealedUnlockKey = new Uint8Array(0);
   return { cluster: copy };
 }
 

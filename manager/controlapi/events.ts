@@ -15,7 +15,7 @@ import { EVENTS_RULE } from './methods.js';
 
 type EventsCall = grpc.ServerWritableStream<baton.EventsRequest, baton.Event.$Properties>;
 
-export const EVENT_ACTIONS = ['create', 'update', 'remove'] as const;
+export const EVENT_ACTIONS = ['create', 'update', 'remove', 'rebalance'] as const;
 
 /** Events waiting for a client that reads slower than the cluster changes; past it the stream ends. */
 export const MAX_PENDING_EVENTS = 10_000;

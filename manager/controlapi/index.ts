@@ -5,6 +5,7 @@ import type { Handlers } from '../../rpc/define.js';
 import type { Guard } from '../../rpc/caller.js';
 import type { ControlService } from '../../rpc/services.js';
 import { clusterHandlers, type ClusterDeps } from './cluster.js';
+import { autolockHandlers } from './autolock.js';
 import { controlEntry, type EntryDeps } from './entry.js';
 import { nodeHandlers } from './nodes.js';
 import { serialQueue, serviceHandlers, type ServiceDeps } from './services.js';
@@ -13,9 +14,11 @@ import { secretHandlers, type SecretDeps } from './secrets.js';
 import { configHandlers } from './configs.js';
 import { networkHandlers } from './networks.js';
 import { volumeHandlers, type VolumeDeps } from './volumes.js';
+import { imageHandlers } from './images.js';
 import { clientCertificateHandlers, type ClientCertDeps } from '../caapi/client-certs.js';
 
 export { managerPeers } from './cluster.js';
+export { openUnlockKey } from './autolock.js';
 export { CONTROL_METHODS, SERVICE_LOGS_RULE, type Access, type MethodRule } from './methods.js';
 
 export type ControlDeps = EntryDeps & ClusterDeps & Pick<ServiceDeps, 'checkImage'> & SecretDeps & Pick<VolumeDeps, 'dialNode'> & ClientCertDeps;
@@ -31,6 +34,7 @@ export function controlHandlers(deps: ControlDeps, guards: readonly Guard[] = [d
   const serially = serialQueue();
   const handlers = {
     ...clusterHandlers(deps),
+    ...autolockHandlers(deps),
     ...nodeHandlers(deps),
     ...serviceHandlers({ ...deps, serially }),
     ...taskHandlers(deps),
@@ -38,6 +42,7 @@ export function controlHandlers(deps: ControlDeps, guards: readonly Guard[] = [d
     ...configHandlers(deps),
     ...networkHandlers({ ...deps, serially }),
     ...volumeHandlers(deps),
+    ...imageHandlers(deps),
     ...clientCertificateHandlers(deps),
   };
   return guards.map((guard) => controlEntry(handlers, { ...deps, guard }));

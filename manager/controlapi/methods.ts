@@ -31,6 +31,12 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   RotateJoinToken: write,
   // Workers ask it too: which managers there are, who leads.
   Info: { roles: ['manager', 'worker', 'admin', 'readonly'], access: 'local' },
+  // autolock.ts: the unlock key is as secret as the join tokens. Unlock is for a locked node's
+  // own socket (src/daemon/autolock.ts); an unlocked manager answers it from its own view.
+  UpdateCluster: write,
+  GetUnlockKey: { roles: ['manager', 'admin'], access: 'read' },
+  RotateUnlockKey: write,
+  Unlock: { roles: ['manager', 'admin'], access: 'local' },
   // Called by a manager that has just joined; the handler also checks it adds only itself.
   AddRaftMember: { roles: ['manager'], access: 'write' },
   // nodes.ts
@@ -44,6 +50,8 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   ListServices: read,
   UpdateService: write,
   RemoveService: write,
+  // Asked of this manager's engine, as CreateService's check: no store change.
+  CheckImages: read,
   ListTasks: read,
   // secrets.ts, configs.ts
   CreateSecret: write,
@@ -63,6 +71,8 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   // no cluster state); still, a removal is not for a readonly certificate.
   ListVolumes: read,
   RemoveVolume: { roles: ['manager', 'admin'], access: 'read' },
+  CreateVolume: { roles: ['manager', 'admin'], access: 'read' },
+  PruneVolumes: { roles: ['manager', 'admin'], access: 'read' },
   // manager/caapi/client-certs.ts
   CreateCertificate: write,
   ListCertificates: read,
@@ -74,3 +84,6 @@ export const SERVICE_LOGS_RULE: MethodRule = read;
 
 /** Events, a streaming method (events.ts): this manager's own store, no barrier, no leader needed. */
 export const EVENTS_RULE: MethodRule = { roles: read.roles, access: 'local' };
+
+/** Backup, a streaming method (backup.ts): any manager's store after a barrier; it holds the managers' key, so not for readonly. */
+export const BACKUP_RULE: MethodRule = { roles: ['manager', 'admin'], access: 'read' };

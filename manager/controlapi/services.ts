@@ -10,7 +10,8 @@ import { resolveObject } from './resolve.js';
 import { DEFAULT_REPLICAS, describeProblems, normalizeServiceSpec, validateServiceSpec } from '../../spec/index.js';
 import { resolveDataReferences, resolveNetworkReferences } from './references.js';
 import { rolledBack, withNewSpec } from '../orchestrator/update/start.js';
-import { firstJobStatus, isJobSpec, modeName } from '../orchestrator/index.js';
+import { firstJobStatus, isJobSpec, modeName, planRebalance, startRebalance } from '../orchestrator/index.js';
+import { isRolling } from '../orchestrator/update/config.js';
 import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
 import { page } from './paging.js';
@@ -83,6 +84,26 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
     await deps.checkImage(image);
   };
 
+  /**
+   * `service rebalance`: plans now and starts the moves in one write; the rolling updater moves
+   * them. Refused, in one line, when a rebalance cannot mean anything yet.
+   */
+  const rebalance = async (current: Stored<'service'>): Promise<baton.Service> => {
+    const name = current.spec?.annotations?.name ?? current.meta.id;
+    if (isRolling(current)) {
+      throw new BatonError('FAILED_PRECONDITION', `service ${name} is being updated (${current.updateStatus?.message ?? ''}): rebalance it once that ends`);
+    }
+    const store = manager.store;
+    const plan = planRebalance(current, store.list('node'), store.list('task'));
+    if (plan.blocked === 'not-replicated') throw new BatonError('FAILED_PRECONDITION', `service ${name} is not a replicated service: only replicated services are rebalanced`);
+    if (plan.blocked === 'in-flux') throw new BatonError('FAILED_PRECONDITION', `service ${name} has tasks still on their way (see baton service ps ${name}): rebalance it once they run`);
+    if (plan.blocked === 'old-spec') throw new BatonError('FAILED_PRECONDITION', `service ${name} has tasks of an older spec: finish its update first (baton service update ${name})`);
+    if (plan.moves.length === 0) return current as baton.Service;
+    const node = (id: string): Stored<'node'> | undefined => store.get('node', id);
+    const [stored] = await manager.propose(startRebalance(current, plan.moves, store.list('task', { serviceIds: [current.meta.id] }), node, now()));
+    return stored!.object as Stored<'service'> as baton.Service;
+  };
+
   return {
     CreateService: {
       async prepare(req) {
@@ -122,8 +143,10 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
 
     UpdateService: {
       async prepare(req) {
-        if (!req.rollback) acceptServiceSpec(wholeSpec(req.spec));
-        if (!req.rollback && !req.noResolveImage) {
+        if (req.rollback && req.rebalance) throw new BatonError('INVALID_ARGUMENT', 'UpdateService takes rollback or rebalance, not both');
+        const specGiven = !req.rollback && !req.rebalance;
+        if (specGiven) acceptServiceSpec(wholeSpec(req.spec));
+        if (specGiven && !req.noResolveImage) {
           // Only a changed image: a scale must not fail over an image that was let in unchecked.
           const known = manager.store.get('service', req.id ?? '');
           await checkNewImage(req.spec, known?.spec?.task?.container?.image);
@@ -138,6 +161,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
           if (version !== current.meta.version) {
             throw new BatonError('VERSION_CONFLICT', `update of service ${current.meta.id}: version ${version} is stale, current is ${current.meta.version} (read the service again with GetService, redo the change on its spec and send that version)`);
           }
+          if (req.rebalance) return rebalance(current);
           let next: baton.Service;
           if (req.rollback) {
             const previous = current.previousSpec;

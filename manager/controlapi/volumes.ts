@@ -3,10 +3,10 @@
 // as `service logs` does), each with its own deadline, and merges the answers. A node that does
 // not answer in time, or is down, is a warning of the answer, not its failure.
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../rpc/errors.js';
+import { BatonError, type ErrorCode } from '../../rpc/errors.js';
 import type { RpcClient } from '../../rpc/client.js';
 import type { NodeAgentService } from '../../rpc/services.js';
-import { echo } from '../../spec/index.js';
+import { echo, volumeNameProblem } from '../../spec/index.js';
 import type { Manager } from '../manager.js';
 import type { Stored } from '../store/index.js';
 import type { ControlHandlers } from './entry.js';
@@ -15,20 +15,31 @@ import { resolveObject } from './resolve.js';
 type Volume = baton.Volume.$Properties;
 type Node = Stored<'node'>;
 
-export type VolumeMethods = 'ListVolumes' | 'RemoveVolume';
+export type VolumeMethods = 'ListVolumes' | 'RemoveVolume' | 'CreateVolume' | 'PruneVolumes';
 
 /** How long one node has to answer before it is a warning. */
 export const NODE_VOLUMES_DEADLINE_MS = 3_000;
+/**
+ * The same for a create or a prune: the engine looks an unknown volume driver up for 15 s before
+ * it says there is none, and a prune measures and deletes what it removes.
+ */
+export const NODE_VOLUME_CHANGE_DEADLINE_MS = 30_000;
 
 export interface VolumeDeps {
   manager: Manager;
   /** A NodeAgent client for a node's address (mTLS with this manager's certificate). */
   dialNode?: (addr: string) => RpcClient<NodeAgentService>;
   nodeDeadlineMs?: number;
+  nodeChangeDeadlineMs?: number;
 }
 
-/** One node's answer: its volumes, or why it has none to give. */
-export type NodeAnswer = { node: Node; volumes: Volume[] } | { node: Node; problem: string };
+/**
+ * One node's answer: its volumes, or why it has none to give: `refused` (the node's error code)
+ * when it answered with a refusal of its own (a bad driver, a name taken), not when it could not
+ * be reached.
+ */
+export type NodeAnswer = { node: Node; volumes: Volume[] } | NodeProblem;
+type NodeProblem = { node: Node; problem: string; refused?: ErrorCode };
 
 export function volumeHandlers(deps: VolumeDeps): ControlHandlers<VolumeMethods> {
   return {
@@ -62,11 +73,67 @@ export function volumeHandlers(deps: VolumeDeps): ControlHandlers<VolumeMethods>
       if (failures.length > 0) throw new BatonError('FAILED_PRECONDITION', failures.map((a) => `${nodeLabel(a.node, all)}: ${a.problem}`).join('; '));
       return { removed: merged.volumes ?? [], warnings };
     },
+    // Every node when none is named: a volume is of one node, and a service's task may land on
+    // any, so the volume (its driver, options and labels) is there for whichever node runs it.
+    CreateVolume: async (req) => {
+      const name = req.name ?? '';
+      const problem = volumeNameProblem(name);
+      if (problem) throw new BatonError('INVALID_ARGUMENT', problem);
+      const runtime = req.runtime ?? '';
+      if (runtime !== '' && runtime !== 'docker' && runtime !== 'process') throw new BatonError('INVALID_ARGUMENT', `unknown runtime ${echo(runtime)} (want docker or process)`);
+      const ask = { name, driver: req.driver ?? '', options: { ...req.options }, labels: { ...req.labels }, runtime };
+      const nodes = targetNodes(deps.manager, req.node ?? '');
+      const answers = await askNodes(deps, nodes, (client) => client.call('CreateVolume', ask, changeDeadline(deps)).then((r) => r.created ?? []), changeDeadline(deps));
+      return { created: settled(answers, deps, 'made', Boolean(req.node)), warnings: unreached(answers, deps, 'made') };
+    },
+    PruneVolumes: async (req) => {
+      const ask = { labels: req.labels ?? [], notLabels: req.notLabels ?? [] };
+      let spaceReclaimed = 0;
+      const answers = await askNodes(deps, targetNodes(deps.manager, req.node ?? ''), (client) =>
+        client.call('PruneVolumes', ask, changeDeadline(deps)).then((r) => {
+          spaceReclaimed += Number(r.spaceReclaimed ?? 0);
+          return r.deleted ?? [];
+        }),
+        changeDeadline(deps),
+      );
+      return { deleted: settled(answers, deps, 'pruned', Boolean(req.node)), spaceReclaimed, warnings: unreached(answers, deps, 'pruned') };
+    },
   };
+}
+
+/**
+ * The volumes of the nodes that answered, merged. A node's own refusal fails the call, naming
+ * every node that refused; a node out of reach is a warning, unless it was the one node asked or
+ * no node at all was reached.
+ */
+function settled(answers: readonly NodeAnswer[], deps: VolumeDeps, done: string, oneNode: boolean): Volume[] {
+  const all = deps.manager.store.list('node');
+  const failed = answers.filter((a): a is NodeProblem => 'problem' in a);
+  const refused = failed.filter((a) => a.refused);
+  const noneReached = failed.length === answers.length;
+  const fatal = refused.length > 0 ? refused : oneNode || noneReached ? failed : [];
+  if (fatal.length > 0) {
+    const first = fatal[0]!;
+    // One node, or all saying the same: the node's words and code as they are (Docker's, for one node).
+    if ((fatal.length === 1 && oneNode) || (fatal.length === answers.length && fatal.every((a) => a.problem === first.problem))) {
+      throw new BatonError(first.refused ?? 'UNAVAILABLE', first.problem);
+    }
+    throw new BatonError('FAILED_PRECONDITION', `${fatal.map((a) => `node ${nodeLabel(a.node, all)}: ${a.problem}`).join('; ')}${failed.length < answers.length ? ` (${done} on the others)` : ''}`);
+  }
+  return mergeAnswers(answers.filter((a) => !('problem' in a)), all).volumes ?? [];
+}
+
+function unreached(answers: readonly NodeAnswer[], deps: VolumeDeps, done: string): string[] {
+  const all = deps.manager.store.list('node');
+  return answers.filter((a) => 'problem' in a && !a.refused).map((a) => `node ${nodeLabel(a.node, all)}: ${'problem' in a ? a.problem : ''}; not ${done} there`);
 }
 
 function deadline(deps: VolumeDeps): number {
   return deps.nodeDeadlineMs ?? NODE_VOLUMES_DEADLINE_MS;
+}
+
+function changeDeadline(deps: VolumeDeps): number {
+  return deps.nodeChangeDeadlineMs ?? NODE_VOLUME_CHANGE_DEADLINE_MS;
 }
 
 /** Every node, or the one `ref` names (an id, a unique id prefix, or a hostname). */
@@ -80,7 +147,7 @@ export function targetNodes(manager: Manager, ref: string): Node[] {
 }
 
 /** Asks each node at once; a node down, without an address or not answering is a problem of its own. */
-async function askNodes(deps: VolumeDeps, nodes: readonly Node[], ask: (client: RpcClient<NodeAgentService>) => Promise<Volume[]>): Promise<NodeAnswer[]> {
+async function askNodes(deps: VolumeDeps, nodes: readonly Node[], ask: (client: RpcClient<NodeAgentService>) => Promise<Volume[]>, ms = deadline(deps)): Promise<NodeAnswer[]> {
   return Promise.all(
     nodes.map(async (node): Promise<NodeAnswer> => {
       const addr = node.status?.addr ?? '';
@@ -93,8 +160,8 @@ async function askNodes(deps: VolumeDeps, nodes: readonly Node[], ask: (client: 
       } catch (err) {
         // NOT_FOUND and in-use refusals keep their words; a node that did not answer says so.
         const e = err instanceof BatonError ? err : undefined;
-        if (e && (e.code === 'DEADLINE_EXCEEDED' || e.code === 'UNAVAILABLE')) return { node, problem: `did not answer (${e.code === 'DEADLINE_EXCEEDED' ? `within ${deadline(deps)} ms` : e.message.split('\n')[0]})` };
-        return { node, problem: err instanceof Error ? err.message : String(err) };
+        if (e && (e.code === 'DEADLINE_EXCEEDED' || e.code === 'UNAVAILABLE')) return { node, problem: `did not answer (${e.code === 'DEADLINE_EXCEEDED' ? `within ${ms} ms` : e.message.split('\n')[0]})` };
+        return { node, problem: err instanceof Error ? err.message : String(err), refused: e?.code ?? 'INTERNAL' };
       }
       finally {
         client.close();

@@ -4,7 +4,7 @@
 // manager restarted, or one that caught up from a snapshot, knows the changes it applied since.
 import type { baton } from '../../proto/gen/baton.js';
 import { nameOf } from '../store/kinds.js';
-import type { ClusterStore, StoreEvent } from '../store/index.js';
+import type { ClusterStore, StoreChange, StoreEvent } from '../store/index.js';
 
 /** One change as the Events call sends it (baton.Event without its `gap` notice). */
 export interface EventT extends baton.Event.$Properties {
@@ -20,6 +20,18 @@ export interface EventT extends baton.Event.$Properties {
 export const DEFAULT_EVENT_HISTORY = 20_000;
 
 export type EventListener = (e: EventT) => void;
+
+/**
+ * A service write that starts or ends a rebalance (its update status, marked as one, changed
+ * state): `baton events` shows it as action `rebalance`, so moves made by the leader on its own
+ * are seen as such.
+ */
+function rebalanceStep(e: StoreChange): boolean {
+  if (e.kind !== 'service' || e.action !== 'update') return false;
+  const now = e.object.updateStatus;
+  const before = e.old?.updateStatus;
+  return now?.rebalance === true && (now.state !== before?.state || Number(now.startedAt ?? 0) !== Number(before?.startedAt ?? 0));
+}
 
 export class EventHistory {
   private events: EventT[] = [];
@@ -80,7 +92,7 @@ export class EventHistory {
     const deleted = e.action === 'delete';
     const event: EventT = {
       kind: e.kind,
-      action: deleted ? 'remove' : e.action,
+      action: deleted ? 'remove' : rebalanceStep(e) ? 'rebalance' : e.action,
       id: e.object.meta.id,
       name: nameOf(e.kind, e.object),
       version: e.index,

@@ -9,7 +9,7 @@ import type { StoreChange, Stored } from '../store/index.js';
 import { parseConstraints, type Constraint } from '../scheduler/constraints.js';
 import { isAvailable, specFailure } from '../scheduler/filters.js';
 import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
-import { reconcileInstance, type Instance, type PassContext, type Want } from './instance.js';
+import { reconcileInstances, type Instance, type PassContext, type Want } from './instance.js';
 import { ServiceLoop, isGlobal } from './service-loop.js';
 
 /** What the service wants on `node`; undefined constraints (unparseable) start nothing new. */
@@ -19,6 +19,53 @@ export function wantOn(node: Stored<'node'>, runtime: string, constraints: Const
   // A runtime or constraint mismatch is for good; not being available (paused, not ready) is not.
   if (specFailure(node, runtime, constraints) !== undefined) return 'stop';
   return isAvailable(node) ? 'run' : 'keep';
+}
+
+/** Jobs: the iteration new tasks belong to, and what a node wants once its own task is known. */
+export interface NodeInstanceOptions {
+  jobIteration?: number;
+  want?: (want: Want, nodeTasks: readonly Stored<'task'>[]) => Want;
+}
+
+/**
+ * The instances of a global service or global job: one per node, wanting what `wantOn` says
+ * (then `opts.want`); the tasks on a node no longer there stopped with no history kept; tasks of
+ * a slot (another mode) or without a node, which cannot be this service's, stopped. Constraints
+ * that do not parse are reported to `onBadConstraint` and start nothing new.
+ */
+export function nodeInstances(
+  ctx: PassContext,
+  tasks: readonly Stored<'task'>[],
+  nodes: readonly Stored<'node'>[],
+  onBadConstraint: (err: Error) => void,
+  opts: NodeInstanceOptions = {},
+): Instance[] {
+  const spec = ctx.service.spec?.task;
+  const runtime = spec?.runtime || 'docker';
+  let constraints: Constraint[] | undefined;
+  try {
+    constraints = parseConstraints(spec?.placement?.constraints);
+  } catch (err) {
+    onBadConstraint(err as Error);
+  }
+  const byNode = new Map<string, Stored<'task'>[]>();
+  const strays = new Map<number, Stored<'task'>[]>();
+  for (const t of tasks) {
+    if (t.slot === 0 && t.nodeId !== '') byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t]);
+    else strays.set(t.slot, [...(strays.get(t.slot) ?? []), t]);
+  }
+  const instances: Instance[] = [];
+  for (const node of nodes) {
+    const id = node.meta.id;
+    const nodeTasks = byNode.get(id) ?? [];
+    byNode.delete(id);
+    const base = wantOn(node, runtime, constraints);
+    const want = opts.want ? opts.want(base, nodeTasks) : base;
+    instances.push({ tasks: nodeTasks, want, slot: 0, nodeId: id, ...(opts.jobIteration !== undefined ? { jobIteration: opts.jobIteration } : {}) });
+  }
+  for (const [nodeId, nodeTasks] of byNode) instances.push({ tasks: nodeTasks, want: 'stop', slot: 0, nodeId, keepFinished: 0 });
+  for (const [slot, slotTasks] of strays) instances.push({ tasks: slotTasks, want: 'stop', slot, nodeId: '' });
+  return instances;
 }
 
 export class GlobalOrchestrator extends ServiceLoop {
@@ -62,34 +109,7 @@ export class GlobalOrchestrator extends ServiceLoop {
   }
 
   protected reconcileService(ctx: PassContext, tasks: readonly Stored<'task'>[]): number | undefined {
-    const spec = ctx.service.spec?.task;
-    const runtime = spec?.runtime || 'docker';
-    let constraints: Constraint[] | undefined;
-    try {
-      constraints = parseConstraints(spec?.placement?.constraints);
-    } catch (err) {
-      this.logger.warn({ service: ctx.service.meta.id, err: (err as Error).message }, 'global service has an invalid constraint; starting no new tasks');
-    }
-    const byNode = new Map<string, Stored<'task'>[]>();
-    // Tasks of another mode (a slot) or without a node cannot be this service's: stopped.
-    const strays = new Map<number, Stored<'task'>[]>();
-    for (const t of tasks) {
-      if (t.slot === 0 && t.nodeId !== '') byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t]);
-      else strays.set(t.slot, [...(strays.get(t.slot) ?? []), t]);
-    }
-    const instances: Instance[] = [];
-    for (const node of this.host.store.list('node')) {
-      const id = node.meta.id;
-      instances.push({ tasks: byNode.get(id) ?? [], want: wantOn(node, runtime, constraints), slot: 0, nodeId: id });
-      byNode.delete(id);
-    }
-    for (const [nodeId, nodeTasks] of byNode) instances.push({ tasks: nodeTasks, want: 'stop', slot: 0, nodeId, keepFinished: 0 });
-    for (const [slot, slotTasks] of strays) instances.push({ tasks: slotTasks, want: 'stop', slot, nodeId: '' });
-    let wake: number | undefined;
-    for (const inst of instances) {
-      const due = reconcileInstance(ctx, inst);
-      if (due !== undefined) wake = Math.min(wake ?? due, due);
-    }
-    return wake;
+    const warn = (err: Error): void => this.logger.warn({ service: ctx.service.meta.id, err: err.message }, 'global service has an invalid constraint; starting no new tasks');
+    return reconcileInstances(ctx, nodeInstances(ctx, tasks, this.host.store.list('node'), warn));
   }
 }

@@ -10,8 +10,8 @@
 //     SHUTDOWN, or deleted if it never reached a node;
 //   - otherwise live. Extra live tasks (a duplicate) are stopped, keeping the most advanced;
 //     "extra" counts per spec: during a start-first rolling update a slot holds one task of
-//     the current spec beside one of the old, which the updater (./update/) stops once the
-//     new one is up.
+//     the current spec beside one of the old (or one a rebalance moves), which the updater
+//     (./update/) stops once the new one is up.
 // An instance that should run and has no live task gets a new one, at once or, if its latest
 // task ended on its own, when the restart policy says (which may be never); but not while a
 // stop-first update is still stopping its old task (the updater's label says so). Finished
@@ -21,7 +21,8 @@ import type { Stored } from '../store/index.js';
 import { decideRestart, exitedAt, historyLabels, markExited, restartHistory } from './restart.js';
 import { isFinished, isWanted, latest, newTask, newestFirst, specVersionOf, stateOf, type TaskView } from '../reconcile/tasks.js';
 import type { TaskWrites } from '../reconcile/writes.js';
-import { UPDATE_STOP_LABEL, isUpToDate } from '../reconcile/fresh.js';
+import { UPDATE_STOP_LABEL, mustReplace } from '../reconcile/fresh.js';
+import { isJobSpec } from './job/status.js';
 
 const S = baton.TaskState;
 
@@ -100,7 +101,7 @@ export function reconcileInstance(ctx: PassContext, inst: Instance): number | un
       continue;
     }
     if (isFinished(stateOf(t))) {
-      ctx.writes.update(t, (c) => markExited(c, ctx.now));
+      ctx.writes.update(t, (c) => markExited(c, ctx.now, isJobSpec(ctx.service.spec)));
       continue;
     }
     if (t.nodeId !== '') {
@@ -119,12 +120,23 @@ export function reconcileInstance(ctx: PassContext, inst: Instance): number | un
   }
   let wake: number | undefined;
   if (inst.want === 'run') {
-    const current = live.filter((t) => isUpToDate(ctx.service, t)).sort(keepFirst);
-    const old = live.filter((t) => !isUpToDate(ctx.service, t)).sort(keepFirst);
+    // A task a rebalance moves counts as old: its replacement beside it is not a duplicate.
+    const current = live.filter((t) => !mustReplace(ctx.service, t)).sort(keepFirst);
+    const old = live.filter((t) => mustReplace(ctx.service, t)).sort(keepFirst);
     for (const extra of [...current.slice(1), ...old.slice(1)]) stopTask(ctx.writes, extra);
     if (live.length === 0 && !stoppingForUpdate(ctx, inst)) wake = fill(ctx, inst);
   }
   retain(ctx, inst);
+  return wake;
+}
+
+/** Reconciles every instance of a pass; returns the earliest time one needs another look, if any. */
+export function reconcileInstances(ctx: PassContext, instances: Iterable<Instance>): number | undefined {
+  let wake: number | undefined;
+  for (const inst of instances) {
+    const due = reconcileInstance(ctx, inst);
+    if (due !== undefined) wake = Math.min(wake ?? due, due);
+  }
   return wake;
 }
 

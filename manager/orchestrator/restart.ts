@@ -84,14 +84,15 @@ export function decideRestart(t: TaskView, endedAt: number): RestartDecision {
 }
 
 /**
- * Marks a wanted task that reached a final state: desired SHUTDOWN, the exited label with the
+ * Marks a wanted task that reached a final state: desired SHUTDOWN (a job's task done: COMPLETE), the exited label with the
  * time it ended (its reported time, but never later than now), and the reason in its status
  * message when its slot stays empty.
  */
-export function markExited(copy: baton.Task, now: number): void {
+export function markExited(copy: baton.Task, now: number, job = false): void {
   const reported = Number(copy.status?.timestamp ?? 0);
   const endedAt = reported > 0 ? Math.min(reported, now) : now;
-  copy.desiredState = S.TASK_SHUTDOWN;
+  // A job's task that did its work is wanted no further, as Swarm says it: desired Complete.
+  copy.desiredState = job && copy.status?.state === S.TASK_COMPLETE && !endedInFailure(copy) ? S.TASK_COMPLETE : S.TASK_SHUTDOWN;
   copy.annotations = { ...copy.annotations, labels: { ...copy.annotations?.labels, [EXITED_LABEL]: String(endedAt) } };
   // Only exhaustion is spelled out: an ended run under condition none or on-failure keeps the
   // worker's own message, which says more (exit code, error).

@@ -35,3 +35,22 @@ export function isUpToDate(service: ServiceLike, task: TaskLike): boolean {
 export const UPDATE_STOP_LABEL = 'baton.update-stop';
 /** On an old task being replaced start-first: the id of its replacement. */
 export const REPLACED_BY_LABEL = 'baton.replaced-by';
+/**
+ * On a live task a rebalance moves (../orchestrator/rebalance/): the node its replacement is
+ * for. The updater replaces it start-first like a task of an old spec.
+ */
+export const REBALANCE_TO_LABEL = 'baton.rebalance-to';
+
+interface LabelledTask extends TaskLike {
+  readonly annotations?: { readonly labels?: { readonly [k: string]: string } | null } | null;
+}
+
+/** A rebalance marked the task to move. */
+export function isMoving(task: LabelledTask): boolean {
+  return task.annotations?.labels?.[REBALANCE_TO_LABEL] !== undefined;
+}
+
+/** The rolling updater still has to replace the task: an old spec, or marked to move. */
+export function mustReplace(service: ServiceLike, task: LabelledTask): boolean {
+  return !isUpToDate(service, task) || isMoving(task);
+}

@@ -52,7 +52,10 @@ export interface NewTask {
   service: Stored<'service'>;
   /** Replicated: 1..replicas; global: 0. */
   slot: number;
-  /** Global: the node it is for (created ASSIGNED); replicated: '' (created PENDING). */
+  /**
+   * Global: the node it is for (created ASSIGNED); replicated: '' (created PENDING), or the node
+   * a rebalance moves the slot to.
+   */
   nodeId: string;
   labels: Record<string, string>;
   now: number;
@@ -66,7 +69,7 @@ export function newTask(n: NewTask): TaskView {
   const assigned = n.nodeId !== '';
   return {
     meta: { id: newTaskId(), createdAt: n.now, updatedAt: n.now },
-    annotations: { name: assigned ? `${name}.${n.nodeId}` : `${name}.${n.slot}`, labels: n.labels },
+    annotations: { name: n.slot === 0 ? `${name}.${n.nodeId}` : `${name}.${n.slot}`, labels: n.labels },
     serviceId: n.service.meta.id,
     serviceAnnotations: { name, labels: { ...n.service.spec?.annotations?.labels } },
     slot: n.slot,

@@ -44,3 +44,4 @@ export {
   type WatchFilter,
   type ChangeListener,
 } from './watch.js';
+export { MESH_DRAIN_LABEL } from './task-labels.js';

@@ -1,11 +1,12 @@
 // `baton init` and `baton join`: create a node's identity, then run it. Nothing is written to
 // the data dir until every check has passed (token, CA digest, reachability), and node.json is
 // written last, so a failed attempt leaves no node behind.
-import { rmSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join as joinPath } from 'node:path';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
-import { createRootCA, generateJoinToken, loadRootCA, newSealKey, parseJoinToken, seal, sealJoinTokens, JoinTokenError } from '../../manager/ca/index.js';
+import { createRootCA, generateJoinToken, generateUnlockKey, loadRootCA, newSealKey, parseJoinToken, parseUnlockKey, seal, sealJoinTokens, JoinTokenError } from '../../manager/ca/index.js';
 import { DEFAULT_CERT_VALIDITY_MS } from '../../manager/caapi/ca.js';
 import { hostOf } from '../../manager/caapi/signer.js';
 import { createAction, newObjectId } from '../../manager/store/index.js';
@@ -40,6 +41,8 @@ export interface InitOptions extends NodeAddresses {
   certExpiryMs?: number;
   heartbeatPeriodMs?: number;
   heartbeatGrace?: number;
+  /** --autolock: the key files sealed under an unlock key printed once (autolock.ts). */
+  autolock?: boolean;
 }
 
 export interface JoinOptions extends NodeAddresses {
@@ -54,7 +57,7 @@ export interface Started {
 }
 
 /** Create a new cluster with this node as its first manager, or resume the node in dataDir. */
-export async function init(opts: InitOptions): Promise<Started & { tokens?: { worker: string; manager: string } }> {
+export async function init(opts: InitOptions): Promise<Started & { tokens?: { worker: string; manager: string }; unlockKey?: string }> {
   const run = runOptions(opts);
   const dir = new DataDir(opts.dataDir);
   const addrs = addresses(opts);
@@ -62,7 +65,33 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
     reopenPrivate(dir.path, run.socketGroup);
     return { daemon: await NodeDaemon.run(dir, run), resumed: true };
   }
+  const undo = undoOfInit(dir.path);
   makePrivate(dir.path, run.socketGroup);
+  try {
+    return await createCluster(opts, run, dir, addrs);
+  } catch (err) {
+    undo();
+    throw err;
+  }
+}
+
+/**
+ * What puts the data dir back as it was before a failed init (a port in use, a bad value found
+ * late): a dir init made is removed whole; in a dir that was there (empty, or with what an
+ * earlier init that died left), only what this init added goes, and its mode is restored.
+ * Never anything that was there before.
+ */
+function undoOfInit(path: string): () => void {
+  if (!existsSync(path)) return () => rmSync(path, { recursive: true, force: true });
+  const before = new Set(readdirSync(path));
+  const mode = statSync(path).mode & 0o7777;
+  return () => {
+    for (const name of readdirSync(path)) if (!before.has(name)) rmSync(joinPath(path, name), { recursive: true, force: true });
+    chmodSync(path, mode);
+  };
+}
+
+async function createCluster(opts: InitOptions, run: RunOptions, dir: DataDir, addrs: { listen: string; advertise: string }): Promise<Started & { tokens?: { worker: string; manager: string } }> {
   // A previous init that died before writing node.json left nothing usable.
   dir.removeManagerState();
   rmSync(`${opts.dataDir}/tls`, { recursive: true, force: true });
@@ -74,6 +103,8 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
   const key = await generateNodeKey();
   const ca = await loadRootCA(root.certPem, root.keyPkcs8);
   const validity = opts.certExpiryMs ?? DEFAULT_CERT_VALIDITY_MS;
+  const unlockKey = opts.autolock ? generateUnlockKey() : undefined;
+  if (unlockKey) dir.lock.key = parseUnlockKey(unlockKey);
   const certPem = await ca.issueNodeCertificate(key.csrPem, { nodeId, role: 'manager', clusterId, hosts: [hostOf(addrs.advertise)] }, validity);
   dir.saveTls({ caPem: root.certPem, certPem, keyPem: key.keyPem });
   dir.saveManagerKey(managerKey);
@@ -108,6 +139,7 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
           caCertDigest: root.digest,
           ...sealJoinTokens(managerKey, tokens),
         },
+        ...(unlockKey ? { sealedUnlockKey: seal(managerKey, new Uint8Array(Buffer.from(unlockKey))) } : {}),
       }),
       createAction('node', {
         meta: { id: nodeId, createdAt: now, updatedAt: now },
@@ -118,7 +150,7 @@ export async function init(opts: InitOptions): Promise<Started & { tokens?: { wo
         managerStatus: { addr: addrs.advertise },
       }),
     ]);
-    return { daemon, resumed: false, tokens };
+    return { daemon, resumed: false, tokens, ...(unlockKey ? { unlockKey } : {}) };
   } catch (err) {
     await daemon?.stop();
     rmSync(`${opts.dataDir}/node.json`, { force: true });
@@ -139,7 +171,7 @@ export async function join(opts: JoinOptions): Promise<Started> {
   const dir = new DataDir(opts.dataDir);
   if (dir.exists()) {
     reopenPrivate(dir.path, run.socketGroup);
-    const ours = caDigest(dir.loadTls().caPem);
+    const ours = caDigest(dir.loadCaPem());
     if (ours !== parsed.digest) {
       throw new BatonError('FAILED_PRECONDITION', `data dir ${opts.dataDir} belongs to another cluster (${dir.load().clusterId}); use an empty --data-dir to join this one`);
     }
@@ -198,7 +230,7 @@ async function fetchRootCA(remote: string): Promise<string> {
   }
 }
 
-function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
+export function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
   const listen = opts.listenAddr;
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m || Number(m[2]) > 65535) throw new BatonError('INVALID_ARGUMENT', `bad --listen-addr "${listen}" (want host:port)`);
@@ -218,7 +250,7 @@ function addresses(opts: NodeAddresses): { listen: string; advertise: string } {
 /** More relay processes than cores only adds context switches; this bounds a typo. */
 const MAX_MESH_WORKERS = 64;
 
-function runOptions(opts: NodeAddresses): RunOptions {
+export function runOptions(opts: NodeAddresses): RunOptions {
   if (opts.dataPathAddr !== undefined && isIP(opts.dataPathAddr) === 0) {
     throw new BatonError('INVALID_ARGUMENT', `bad --data-path-addr "${opts.dataPathAddr}" (want an IP address, e.g. 127.0.0.2 or 0.0.0.0)`);
   }

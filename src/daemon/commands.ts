@@ -3,12 +3,13 @@ import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { defaultDataDir } from '../../client/index.js';
-import { init, join } from './bootstrap.js';
+import { init, join, type NodeAddresses } from './bootstrap.js';
 import { useHostname } from './host.js';
 import { parseDuration } from '../../spec/index.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { NodeDaemon } from './node.js';
 import type { DaemonArgs, InitArgs, JoinArgs } from './options.js';
+import { unlockKeyNotice } from '../../cli/unlock.js';
 
 function logger(level: string): Logger {
   return pino({ level }, pino.destination(2));
@@ -71,11 +72,16 @@ function quietGrpc(): void {
 export async function runInit(args: InitArgs): Promise<void> {
   privateUmask();
   quietGrpc();
+  const addrs = common(args);
+  // Recovery rewrites the data dir, then the daemon resumes from it as after any restart.
+  const recovered = await recover(args, addrs);
+  if (recovered) process.stdout.write(recovered.join('\n'));
   const started = await init({
-    ...common(args),
+    ...addrs,
     ...(args['cert-expiry'] ? { certExpiryMs: positiveDuration(args['cert-expiry'], '--cert-expiry') } : {}),
     ...(args['heartbeat-period'] ? { heartbeatPeriodMs: positiveDuration(args['heartbeat-period'], '--heartbeat-period') } : {}),
     ...(args['heartbeat-grace'] !== undefined ? { heartbeatGrace: parseGrace(args['heartbeat-grace']) } : {}),
+    ...(args.autolock ? { autolock: true } : {}),
   });
   const d = started.daemon;
   if (started.resumed) {
@@ -85,12 +91,22 @@ export async function runInit(args: InitArgs): Promise<void> {
     process.stdout.write(
       `Cluster initialized: node ${d.nodeId} is now a manager.\n\n` +
         `To add a worker to this cluster, run the following command:\n\n    baton join --token ${started.tokens?.worker} ${addr}\n\n` +
-        `To add a manager to this cluster, run the following command:\n\n    baton join --token ${started.tokens?.manager} ${addr}\n\n`,
+        `To add a manager to this cluster, run the following command:\n\n    baton join --token ${started.tokens?.manager} ${addr}\n\n` +
+        (started.unlockKey ? unlockKeyNotice(started.unlockKey) : ''),
     );
   }
   await untilSignal(d);
 }
 
+async function recover(args: InitArgs, addrs: NodeAddresses): Promise<string[] | undefined> {
+  if (args['force-new-cluster'] && args.restore !== undefined) throw new BatonError('INVALID_ARGUMENT', '--force-new-cluster and --restore cannot be used together');
+  if (args['force-new-cluster']) {
+    if (args['data-dir'] === undefined) throw new BatonError('INVALID_ARGUMENT', "--force-new-cluster needs the --data-dir of a surviving manager");
+    return (await import('./force-new-cluster.js')).forceNewCluster(addrs.dataDir);
+  }
+  if (args.restore !== undefined) return (await import('./restore.js')).restoreFromBackup(resolve(args.restore), addrs);
+  return undefined;
+}
 
 export async function runJoin(args: JoinArgs): Promise<void> {
   privateUmask();

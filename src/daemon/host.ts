@@ -1,12 +1,26 @@
 // What a node tells the managers about itself.
 import { cpus, hostname, totalmem } from 'node:os';
 import type { baton } from '../../proto/gen/baton.js';
+import type { NodeState } from './state.js';
 
 /** `baton init|join --hostname NAME`: the name this process's node gives itself instead of the OS's. */
 let chosenHostname: string | undefined;
 
 export function useHostname(name: string | undefined): void {
   chosenHostname = name;
+}
+
+/**
+ * A node's name outlives its process: the name given now goes into node.json (the state
+ * returned, to be saved, when it changed), and a start without --hostname takes the one kept
+ * there, so a restarted daemon does not rename its node to the OS's hostname.
+ */
+export function keepHostname(state: NodeState): NodeState {
+  if (chosenHostname === undefined) {
+    if (state.hostname) chosenHostname = state.hostname;
+    return state;
+  }
+  return state.hostname === chosenHostname ? state : { ...state, hostname: chosenHostname };
 }
 
 /**

@@ -16,6 +16,7 @@ import { orchestrationLoops } from '../../manager/orchestrator/index.js';
 import { Autoscaler, autoscalerOptionsFromEnv } from '../../manager/orchestrator/autoscale/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
 import { eventsHandler } from '../../manager/controlapi/events.js';
+import { backupHandler } from '../../manager/controlapi/backup.js';
 import { addReflection } from '../../rpc/reflection.js';
 import { servedServices } from './served-services.js';
 import { taskLogsHandler } from '../../worker/logs-server.js';
@@ -25,7 +26,7 @@ import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { addService } from '../../rpc/server.js';
 import { certificateGuard, localGuard } from '../../rpc/caller.js';
 import { BatonError } from '../../rpc/errors.js';
-import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, backupMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
 import { RpcClient } from '../../rpc/client.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
@@ -33,7 +34,7 @@ import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentia
 import { clientCertificateRole } from '../../manager/caapi/client-certs.js';
 import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
-import { describeHost } from './host.js';
+import { describeHost, keepHostname } from './host.js';
 import { readEngineLabels } from './engine-labels.js';
 import { TaskRuntime, availableExecutors, volumesDirOf } from './tasks.js';
 import Docker from 'dockerode';
@@ -50,6 +51,7 @@ import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
 import { startNodeNetworks } from './networks.js';
 import { CertificateRenewal } from './renewal.js';
 import { changeRole, joinRaft, type RoleHost } from './role-change.js';
+import { keepKeysSealed, untilUnlocked } from './autolock.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -92,6 +94,8 @@ export class NodeDaemon {
   private state: NodeState;
   private tls: NodeTlsMaterial;
   private roleChange: Promise<void> | undefined;
+  /** Stops following the cluster's unlock key (autolock.ts) when the manager stops. */
+  private unfollowUnlockKey: (() => void) | undefined;
   private readonly renewal: CertificateRenewal;
   private stopped = false;
   private socketBound = false;
@@ -101,7 +105,9 @@ export class NodeDaemon {
     readonly dataDir: DataDir,
     private readonly opts: RunOptions,
   ) {
-    this.state = dataDir.load();
+    const loaded = dataDir.load();
+    this.state = keepHostname(loaded);
+    if (this.state !== loaded) dataDir.save(this.state);
     this.tls = dataDir.loadTls();
     this.logger = opts.logger.child({ node: this.state.nodeId });
     this.serverCredentials = new NodeServerCredentials(this.tls);
@@ -128,6 +134,7 @@ export class NodeDaemon {
     if (await socketAnswers(dataDir.socketPath)) {
       throw new BatonError('FAILED_PRECONDITION', `a baton node is already running with data dir ${dataDir.path} (${dataDir.socketPath} answers); stop it first`);
     }
+    if (dataDir.lock.locked()) await untilUnlocked(dataDir, opts.logger, opts.socketGroup);
     const d = new NodeDaemon(dataDir, opts);
     try {
       await d.start(bootstrap);
@@ -209,6 +216,7 @@ export class NodeDaemon {
       ...(this.opts.snapshotEntries ? { snapshotEntries: this.opts.snapshotEntries } : {}),
     });
     this.manager = manager;
+    this.unfollowUnlockKey = keepKeysSealed(manager, this.dataDir, managerKey, this.logger);
     const forwarder = new LeaderForwarder(manager, this.clientCredentials(), NODE_CHANNEL_OPTIONS);
     this.forwarder = forwarder;
     // While a node's own Node object is not yet recorded (the first manager during init) its
@@ -239,6 +247,8 @@ export class NodeDaemon {
     this.local.addService(SERVICE_LOGS, { ServiceLogs: serviceLogsHandler({ ...logs, guard: localGuard }) });
     this.tcp.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard }) });
     this.local.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard: localGuard }) });
+    this.tcp.addService(BACKUP, { Backup: backupHandler({ manager, managerKey, clusterId, guard }) });
+    this.local.addService(BACKUP, { Backup: backupHandler({ manager, managerKey, clusterId, guard: localGuard }) });
     // Fed by heartbeats (below) before its host exists: it only reads the host when it runs.
     const autoscaleHost = { store: manager.store, propose: (a: Parameters<Manager['propose']>[0]) => manager.propose(a), now: Date.now, logger: this.logger.child({ component: 'autoscaler' }) };
     const autoscaler = new Autoscaler(autoscaleHost, autoscalerOptionsFromEnv(process.env, (line) => this.logger.warn(line)));
@@ -432,10 +442,11 @@ export class NodeDaemon {
     const manager = this.manager;
     if (!manager) return;
     this.manager = undefined;
-    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS, EVENTS]) {
+    this.unfollowUnlockKey?.();
+    for (const svc of [controlService, caService, dispatcherService, { Session: dispatcherSession }, SERVICE_LOGS, EVENTS, BACKUP]) {
       this.tcp.removeService(svc);
     }
-    for (const svc of [controlService, SERVICE_LOGS, EVENTS]) this.local.removeService(svc);
+    for (const svc of [controlService, SERVICE_LOGS, EVENTS, BACKUP]) this.local.removeService(svc);
     this.health.setStatus('baton.Control', 'NOT_SERVING');
     this.managerMetrics?.close();
     this.managerMetrics = undefined;
@@ -468,7 +479,7 @@ export class NodeDaemon {
 }
 
 /** Whether a process listens on the unix socket (a stale file from a killed node refuses). */
-function socketAnswers(path: string): Promise<boolean> {
+export function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => {
@@ -481,6 +492,7 @@ function socketAnswers(path: string): Promise<boolean> {
 
 const SERVICE_LOGS = { ServiceLogs: serviceLogsMethod } as unknown as grpc.ServiceDefinition;
 const EVENTS = { Events: eventsMethod } as unknown as grpc.ServiceDefinition;
+const BACKUP = { Backup: backupMethod } as unknown as grpc.ServiceDefinition;
 
 function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -25,11 +25,11 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('mesh-workers', { type: 'string', requiresArg: true, coerce: numeric('--mesh-workers'), describe: 'processes that relay routing-mesh connections, to use more cores (default 1)' })
     .option('http-addr', { type: 'string', alias: 'metrics-addr', describe: 'host:port of an HTTP server answering GET /metrics (Prometheus text; off by default; --metrics-addr is its old name)' })
     .option('socket-group', { type: 'string', requiresArg: true, describe: 'group that may use the local socket besides root (default baton, if that group exists)' })
-    .option('hostname', { type: 'string', requiresArg: true, describe: "the node's name in `node ls` and `service ps` (default: the OS hostname; give it on every start)" })
+    .option('hostname', { type: 'string', requiresArg: true, describe: "the node's name in `node ls` and `service ps`, kept in the data dir for the next start (default: the OS hostname)" })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
     .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });
 }
 
-export type InitArgs = DaemonArgs & { 'cert-expiry'?: string | undefined; 'heartbeat-period'?: string | undefined; 'heartbeat-grace'?: number | undefined };
+export type InitArgs = DaemonArgs & { autolock?: boolean | undefined; 'force-new-cluster'?: boolean | undefined; restore?: string | undefined; 'cert-expiry'?: string | undefined; 'heartbeat-period'?: string | undefined; 'heartbeat-grace'?: number | undefined };
 
 export type JoinArgs = DaemonArgs & { token: string; address: string };

@@ -10,13 +10,13 @@ import { BatonError } from '../../rpc/errors.js';
 import { storageCause } from '../../raft/index.js';
 
 /** The files that are secrets in themselves: a copy of one is enough to impersonate the node or the managers. */
-export const KEY_FILES = ['tls/node.key', 'tls/pending.json', 'manager.key'];
+export const KEY_FILES = ['tls/node.key', 'tls/pending.json', 'manager.key', 'keys.pending'];
 
 /** The node's own state under the data dir, tightened at every start (files of an older version, LevelDB's own). */
-const OWN_TREES = ['node.json', 'tls', 'manager.key', 'raft', 'tasks/agent-db'];
+const OWN_TREES = ['node.json', 'tls', 'manager.key', 'keys.pending', 'raft', 'tasks/agent-db'];
 
 /** What may be in a data dir before init or join writes it: the node's own entries, a mount point's lost+found. */
-const NODE_ENTRIES = new Set(['node.json', 'tls', 'manager.key', 'raft', 'tasks', 'baton.sock', 'lost+found']);
+const NODE_ENTRIES = new Set(['node.json', 'tls', 'manager.key', 'keys.pending', 'raft', 'tasks', 'baton.sock', 'lost+found']);
 
 /** A walk of the node's own trees stops here: they hold a few hundred files at most. */
 const MAX_FILES = 100_000;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { BatonError } from '../../rpc/errors.js';
 import { storageCause } from '../../raft/index.js';
 import type { NodeTlsMaterial } from '../../rpc/tls/index.js';
+import { KeyLock } from './key-lock.js';
 
 export type Role = 'manager' | 'worker';
 
@@ -26,10 +27,17 @@ export interface NodeState {
   advertiseAddr: string;
   /** Last known managers, to reconnect to after a restart. */
   managers: ManagerPeer[];
+  /** The name `--hostname` gave the node, kept so a start without the flag keeps it. */
+  hostname?: string;
 }
 
 export class DataDir {
-  constructor(readonly path: string) {}
+  /** Autolock: the key files (TLS key, managers' key) are sealed with the unlock key it holds. */
+  readonly lock: KeyLock;
+
+  constructor(readonly path: string) {
+    this.lock = new KeyLock(path, (name, data) => this.write(name, data));
+  }
 
   get socketPath(): string {
     return join(this.path, 'baton.sock');
@@ -57,9 +65,9 @@ export class DataDir {
 
   loadTls(): NodeTlsMaterial {
     // A save the process did not live to finish: the intent holds the whole new set.
-    if (existsSync(this.tlsIntent)) this.saveTls(JSON.parse(readFileSync(this.tlsIntent, 'utf8')) as NodeTlsMaterial);
+    if (existsSync(this.tlsIntent)) this.saveTls(JSON.parse(this.lock.read('tls/pending.json').toString()) as NodeTlsMaterial);
     const read = (name: string): string => readFileSync(join(this.path, 'tls', name), 'utf8');
-    return { caPem: read('ca.crt'), certPem: read('node.crt'), keyPem: read('node.key') };
+    return { caPem: read('ca.crt'), certPem: read('node.crt'), keyPem: this.lock.read('tls/node.key').toString() };
   }
 
   /**
@@ -70,9 +78,9 @@ export class DataDir {
    * save found half done.
    */
   saveTls(m: NodeTlsMaterial): void {
-    this.write('tls/pending.json', JSON.stringify({ caPem: m.caPem, certPem: m.certPem, keyPem: m.keyPem }));
+    this.lock.write('tls/pending.json', JSON.stringify({ caPem: m.caPem, certPem: m.certPem, keyPem: m.keyPem }));
     this.write('tls/ca.crt', m.caPem);
-    this.write('tls/node.key', m.keyPem);
+    this.lock.write('tls/node.key', m.keyPem);
     this.write('tls/node.crt', m.certPem);
     rmSync(this.tlsIntent);
   }
@@ -82,16 +90,36 @@ export class DataDir {
   }
 
   loadManagerKey(): Uint8Array | undefined {
-    const file = join(this.path, 'manager.key');
-    return existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
+    return existsSync(join(this.path, 'manager.key')) ? new Uint8Array(this.lock.read('manager.key')) : undefined;
   }
 
   saveManagerKey(key: Uint8Array): void {
-    this.write('manager.key', key);
+    this.lock.write('manager.key', key);
+  }
+
+  /** The root certificate alone: readable while the node is locked. */
+  loadCaPem(): string {
+    return readFileSync(join(this.path, 'tls', 'ca.crt'), 'utf8');
+  }
+
+  /**
+   * Seal the key files under another unlock key (undefined: in clear). All of them are first
+   * written to one intent file under the new key, so a crash half way leaves a set that the new
+   * key opens whole (KeyLock.unlock finishes it).
+   */
+  relock(unlockKey: Uint8Array | undefined): void {
+    const managerKey = this.loadManagerKey();
+    const tls = this.loadTls();
+    this.lock.begin(unlockKey, { managerKey, keyPem: tls.keyPem });
+    if (managerKey) this.saveManagerKey(managerKey);
+    this.saveTls(tls);
+    this.lock.end();
   }
 
   /** What a demoted manager no longer needs. */
   removeManagerState(): void {
+    // Autolock is the managers': a worker's TLS key is kept in clear, as Swarm keeps it.
+    if (this.lock.key && existsSync(join(this.path, 'tls', 'node.key'))) this.relock(undefined);
     rmSync(join(this.path, 'manager.key'), { force: true });
     rmSync(this.raftDir, { recursive: true, force: true });
   }

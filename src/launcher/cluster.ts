@@ -10,8 +10,8 @@ import { waitFor } from './wait.js';
 
 export type Role = 'manager' | 'worker';
 
-/** The first line a daemon prints: "Cluster initialized", "joined" or "resumed". */
-const READY = /initialized|joined|resumed/;
+/** The first line a daemon prints: "Cluster initialized", "joined", "resumed" or "locked" (autolock). */
+const READY = /initialized|joined|resumed|locked/;
 const TOKEN = { worker: /add a worker[\s\S]*?--token (\S+)/, manager: /add a manager[\s\S]*?--token (\S+)/ };
 
 export interface LauncherOptions {

@@ -10,7 +10,7 @@ import { machine, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { requireDocker, dockerCluster, shIn, TEST_IMAGE, requireTestImage } from '../lib/docker.js';
+import { requireDocker, dockerCluster, shIn, TEST_IMAGE, requireTestImage, dockerOffered } from '../lib/docker.js';
 
 test('container options on Docker: templates, user, read-only, capabilities, init, sysctl, ulimit, hosts, labels, tty, stop signal, log driver', async (t) => {
   const docker = await requireDocker(t);
@@ -18,10 +18,7 @@ test('container options on Docker: templates, user, read-only, capabilities, ini
   await requireTestImage(docker);
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
-  await waitFor('the node offers docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[]; hostname: string } }[];
-    return list[0]?.description.runtimes.includes('docker') ?? false;
-  });
+  await dockerOffered(c);
   const nodeHost = (JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { hostname: string } }[])[0]!.description.hostname;
 
   const create = c.cli('m1', [

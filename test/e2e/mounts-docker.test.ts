@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { requireDocker, dockerCluster, shIn, TEST_IMAGE, requireTestImage } from '../lib/docker.js';
+import { requireDocker, dockerCluster, shIn, TEST_IMAGE, requireTestImage, dockerOffered } from '../lib/docker.js';
 
 test('mounts on Docker: volume kept across docker kill, read-only bind, tmpfs, missing bind source, --mount-add/--mount-rm', async (t) => {
   const docker = await requireDocker(t);
@@ -18,10 +18,7 @@ test('mounts on Docker: volume kept across docker kill, read-only bind, tmpfs, m
   await requireTestImage(docker);
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
-  await waitFor('the node offers docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
-    return list[0]?.description.runtimes.includes('docker') ?? false;
-  });
+  await dockerOffered(c);
   const bind = mkdtempSync(join(tmpdir(), 'baton-bind-'));
   t.after(() => rmSync(bind, { recursive: true, force: true }));
   writeFileSync(join(bind, 'hello'), 'from the node\n');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { BATON, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { demuxLogs, requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
+import { demuxLogs, requireDocker, TEST_IMAGE, dockerCluster, dockerOffered } from '../lib/docker.js';
 
 async function exec(docker: Docker, containerId: string, cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const e = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
@@ -36,10 +36,7 @@ test('a container reads its secret at /run/secrets and its config at the target 
   if (!docker) return;
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
-  await waitFor('the node offers docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
-    return list[0]?.description.runtimes.includes('docker') ?? false;
-  });
+  await dockerOffered(c);
 
   const value = randomBytes(32).toString('hex');
   const input = (args: string[], data: string): void => {

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baton, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { requireDocker, dockerCluster } from '../lib/docker.js';
+import { requireDocker, dockerCluster, dockerOffered } from '../lib/docker.js';
 import { freePort } from '../../src/launcher/ports.js';
 
 const COMPOSE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/docker/compose.yml');
@@ -21,10 +21,7 @@ test('stack deploy of three services with a secret and a config on Docker, re-de
   const containers = async (): Promise<string[]> =>
     (await docker.listContainers({ all: true, filters: { label: ['baton.cluster'] } })).filter((x) => c.clusterIds.has(x.Labels['baton.cluster'] ?? '')).map((x) => x.Id);
   await c.init('m1');
-  await waitFor('the node offers docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
-    return list[0]?.description.runtimes.includes('docker') ?? false;
-  });
+  await dockerOffered(c);
 
   const port = await freePort();
   const stack = (args: string[], env: Record<string, string> = {}): ReturnType<typeof baton> =>

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baton, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { dockerCluster, requireDocker, shIn } from '../lib/docker.js';
+import { dockerCluster, requireDocker, shIn, dockerOffered } from '../lib/docker.js';
 
 const COMPOSE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/stack/docker/db-app.yml');
 
@@ -17,10 +17,7 @@ test('stack on Docker: the db keeps its named volume across docker kill, the app
   if (!docker) return;
   const c = dockerCluster(t, docker);
   await c.init('m1');
-  await waitFor('the node offers docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
-    return list[0]?.description.runtimes.includes('docker') ?? false;
-  });
+  await dockerOffered(c);
   const stack = (args: string[]): ReturnType<typeof baton> => baton(['stack', args[0]!, '--data-dir', c.dataDir('m1'), ...args.slice(1)]);
 
   const deploy = stack(['deploy', '--detach=false', '-c', COMPOSE, 'shop']);

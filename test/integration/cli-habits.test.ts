@@ -2,6 +2,8 @@
 // runtime): --hostname, service ps's columns, --filter, --format templates, node ps, info,
 // service logs --timestamps/--since.
 import test from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { baton, BatonCluster, nodeIdOf } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
@@ -90,6 +92,8 @@ test('CLI habits: hostnames, ps columns, filters, templates, node ps, info, logs
   assert.match(info, /\n Swarm: active\n  NodeID: \w+\n  Is Manager: true\n  ClusterID: \w+\n  Managers: 1\n  Nodes: 2\n/);
   assert.match(info, /\n  Dispatcher:\n   Heartbeat Period: 1 second\n   Heartbeat Grace: 3 periods\n[^]*\n  Node Address: [\d.]+\n  Manager Addresses:\n   \S+:\d+\n/);
   assert.match(info, /\n CPUs: \d+\n Total Memory: [\d.]+\wiB\n Name: manager-1\n/);
+  assert.match(info, /\n {2}Raft:\n {3}Snapshot Interval: \d+\n {3}Heartbeat Tick: \d+\n {3}Election Tick: \d+\n {3}Tick: \d+ ms\n {2}Dispatcher:\n/);
+  assert.ok(Number(infoCli(['--format', '{{.Swarm.Cluster.Spec.Raft.ElectionTick}}'])) > 0);
   assert.equal(infoCli(['--format', '{{.Swarm.NodeID}} {{.Swarm.Nodes}}']).trim(), `${m1} 2`);
   assert.equal((JSON.parse(infoCli(['--format', 'json'])) as { Swarm: { ControlAvailable: boolean } }).Swarm.ControlAvailable, true);
 
@@ -105,4 +109,15 @@ test('CLI habits: hostnames, ps columns, filters, templates, node ps, info, logs
   assert.equal(cli(['service', 'logs', '--since', '10m', 'talk']).trim().split('\n').length, 2);
   assert.equal(cli(['service', 'logs', '--since', new Date(Date.now() + 60_000).toISOString(), 'talk']), '');
   assert.match(refused(['service', 'logs', '--since', 'yesterday', 'talk']), /bad --since "yesterday"/);
+
+  // A daemon started again without --hostname keeps the name its data dir holds.
+  const w1 = c.get('w1');
+  const versionOf = (): number => Number(cli(['node', 'inspect', '--format', '{{.Meta.Version}}', w1Id]).trim());
+  const w1Id = nodeIdOf(w1);
+  const before = versionOf();
+  await c.kill('w1', 'SIGKILL');
+  await c.start('w1', 'worker', w1.addr, w1.args.filter((a, i, all) => a !== '--hostname' && all[i - 1] !== '--hostname'));
+  assert.equal((JSON.parse(readFileSync(join(c.dataDir('w1'), 'node.json'), 'utf8')) as { hostname?: string }).hostname, 'worker-1');
+  await waitFor('the restarted worker described itself again', () => versionOf() > before && cli(['node', 'inspect', '--format', '{{.Status.State}}', w1Id]).trim() === 'NODE_READY');
+  assert.equal(cli(['node', 'inspect', '--format', '{{.Description.Hostname}}', w1Id]).trim(), 'worker-1');
 });

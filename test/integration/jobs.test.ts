@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatonCluster, assertCreateRefused, tasks } from '../lib/baton-cluster.js';
+import { waitFor } from '../lib/wait.js';
 
 // Marks itself running, notes how many were, works a moment, unmarks itself and exits 0.
 const WORK = `const fs = require('fs'), p = require('path'), d = process.env.DIR, me = p.join(d, 'running-' + process.pid);
@@ -49,12 +50,22 @@ test('jobs: a replicated job of 5 completions, 2 at a time; a global job once pe
   await sleep(1500);
   assert.equal(starts(dir).length, 5, 'a completed job starts nothing more');
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('running-')), []);
+  // Swarm's word for a job task that did its work: desired Complete, not Shutdown.
+  let psText = '';
+  await waitFor('the done tasks desired Complete', () => {
+    psText = c.cli('m1', ['service', 'ps', 'batch']).stdout;
+    // The command spans lines in the IMAGE column: the states are counted, not the lines.
+    return (psText.match(/\sComplete\s+Complete \d/g) ?? []).length === 5 && !/\sShutdown\s/.test(psText);
+  }).catch((err: unknown) => {
+    throw new Error(`${String(err)}:\n${psText}`);
+  });
 
   const ls = c.cli('m1', ['service', 'ls']);
   assert.match(ls.stdout, /batch\s+replicated job\s+0\/2 \(5\/5 completed\)/, ls.stdout);
   const pretty = c.cli('m1', ['service', 'inspect', '--pretty', 'batch']);
   assert.match(pretty.stdout, /Mode:\tReplicated job\n Max concurrent:\t2\n Total completions:\t5\n Job iteration:\t0/);
   assert.match(pretty.stdout, /Restart policy:\ton-failure/, 'on-failure by default, as Docker does for jobs');
+  assert.doesNotMatch(pretty.stdout, /UpdateConfig|RollbackConfig/, 'a job has neither, as Docker shows');
 
   // --force: the next iteration runs the five completions again.
   const force = c.cli('m1', ['service', 'update', '--force', 'batch']);

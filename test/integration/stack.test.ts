@@ -125,6 +125,16 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   assert.match(svcLs.stdout, /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS/);
   assert.match(svcLs.stdout, /app_api\s+replicated\s+2\/2/);
   assert.match(svcLs.stdout, /app_web\s+replicated\s+1\/1\s+\(process\) .*\*:\d+->80\/tcp/);
+  // Docker's --filter and Go-template --format of stack services and stack ls.
+  const filtered = stack(c, ['services', 'app', '--filter', 'name=app_w', '--format', '{{.Name}} {{.Mode}} {{.Replicas}}']);
+  assert.equal(filtered.stdout, 'app_web replicated 1/1\napp_worker replicated 1/1\n', filtered.stderr);
+  assert.equal(stack(c, ['services', 'app', '-q', '--filter', 'name=app_api']).stdout.trim(), services(c, 'app').find((s) => s.name === 'app_api')?.id);
+  const none = stack(c, ['services', 'app', '--filter', 'name=nope']);
+  assert.deepEqual([none.code, none.stdout, none.stderr], [0, '', 'Nothing found in stack: app\n']);
+  const badKey = stack(c, ['services', 'app', '--filter', 'colour=red']);
+  assert.deepEqual([badKey.code, badKey.stderr], [1, "Error: invalid filter 'colour'\n"]);
+  assert.equal(stack(c, ['ls', '--format', '{{.Name}}: {{.Services}}']).stdout, 'app: 3\n');
+  assert.match(stack(c, ['ls', '--format', 'table {{.Name}}\t{{.Orchestrator}}']).stdout, /^NAME\s+ORCHESTRATOR\napp\s+Swarm\n$/);
   const ps = stack(c, ['ps', 'app']);
   assert.match(ps.stdout, /^ID\s+NAME\s+IMAGE\s+NODE\s+DESIRED STATE\s+CURRENT STATE\s+ERROR/);
   assert.equal(ps.stdout.trim().split('\n').length, 1 + 4, ps.stdout);

@@ -41,7 +41,7 @@ test('volume ls/inspect/rm across the nodes (process runtime)', async (t) => {
   assert.equal(c.cli('m1', ['volume', 'ls', '-q', '--filter', `label=baton.node=${m1}`]).stdout, 'vdata\n');
   const badFilter = c.cli('m1', ['volume', 'ls', '--filter', 'colour=red', '--filter', 'dangling=maybe']);
   assert.equal(badFilter.code, 1);
-  assert.match(badFilter.stderr, /^Error: [^\n]*colour=red[^\n]*dangling=maybe[^\n]*\n$/);
+  assert.equal(badFilter.stderr, "Error: invalid filter 'colour'; invalid filter 'dangling=maybe'\n");
 
   const inspect = c.cli('m1', ['volume', 'inspect', 'vdata']);
   assert.equal(inspect.code, 0, inspect.stderr);

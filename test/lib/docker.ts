@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { BatonCluster, type ClusterOptions } from './baton-cluster.js';
 import { removeClusterNetworks } from './docker-networks.js';
+import { waitFor } from './wait.js';
 
 export { removeClusterNetworks };
 
@@ -147,6 +148,14 @@ export function dockerCluster(t: { after(fn: () => Promise<void>): void }, docke
     c.cleanup();
   });
   return c;
+}
+
+/** Waits until the node `on` (its first listed node: itself, in a one-node cluster) offers the docker runtime. */
+export async function dockerOffered(c: BatonCluster, on = 'm1'): Promise<void> {
+  await waitFor('the node offers docker', () => {
+    const list = JSON.parse(c.cli(on, ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
+    return list[0]?.description.runtimes.includes('docker') ?? false;
+  });
 }
 
 const run = promisify(execFile);

@@ -14,6 +14,7 @@ import { parseFilters, labelMatches } from '../../cli/filters.js';
 import { parseTaskFilters, sortTasks, taskErrorText, taskFilterKeys, taskView } from '../../cli/task-table.js';
 import { filterServices, parseServiceFilters } from '../../cli/service-list.js';
 import { parseSince, timestampText } from '../../cli/log-options.js';
+import { STACK_VIEW, stackRows } from '../../cli/stack.js';
 
 function refusal(run: () => unknown): string {
   try {
@@ -58,7 +59,44 @@ test('a bad template is one line: unknown function, unknown field, unclosed acti
   assert.equal(refusal(() => parseTemplate('{{nope .Name}}')), 'template parsing error: template: :1: function "nope" not defined');
   assert.match(refusal(() => parseTemplate('{{.Name}} {{.Foo}}').render({ Name: 'x' })), /^template: :1:\d+: executing "" at <\.Foo>: can't evaluate field Foo/);
   assert.match(refusal(() => parseTemplate('{{.Name')), /unclosed action/);
-  assert.match(refusal(() => parseTemplate('{{range .X}}{{end}}')), /"range" is not supported/);
+  assert.equal(refusal(() => parseTemplate('{{define "x"}}{{end}}')), 'template parsing error: template: :1: "define" is not supported by baton\'s --format');
+  assert.equal(refusal(() => parseTemplate('{{range $i, $e := .X}}{{end}}')), "template parsing error: template: :1: variables are not supported by baton's --format");
+  assert.equal(refusal(() => parseTemplate('{{if .A}}x')), 'template parsing error: template: :1: unexpected EOF');
+  assert.equal(refusal(() => parseTemplate('x{{end}}')), 'template parsing error: template: :1: unexpected {{end}}');
+  assert.equal(refusal(() => parseTemplate('{{else}}')), 'template parsing error: template: :1: unexpected {{else}}');
+  assert.equal(refusal(() => parseTemplate('{{if}}{{end}}')), 'template parsing error: template: :1: missing value for if');
+  assert.match(refusal(() => parseTemplate('{{range .N}}x{{end}}').render({ N: 5 })), /range can't iterate over 5$/);
+});
+
+// https://docs.docker.com/engine/cli/formatting/ (join, split, json, lower/upper/title, println
+// inside range) and docker/cli's templates package for pad and truncate.
+test("templates: if/else if/else/end, range (with else), with, and Docker's functions on its documented examples", () => {
+  const container = {
+    Name: '/web',
+    Image: 'busybox:1',
+    Args: ['-f', '-p', '80'],
+    NetworkSettings: { Networks: { front: { IPAddress: '10.0.1.2' }, back: { IPAddress: '10.0.2.2' } } },
+    Labels: { tier: 'front' },
+    Empty: [],
+  };
+  const render = (format: string): string => parseTemplate(format).render(container);
+  // Go ranges over a map in key order: back before front.
+  assert.equal(render('{{range .NetworkSettings.Networks}}{{println .IPAddress}}{{end}}'), '10.0.2.2\n10.0.1.2\n');
+  assert.equal(render('{{join .Args " , "}}'), '-f , -p , 80');
+  assert.equal(render('{{split .Image ":"}}'), '[busybox 1]');
+  assert.equal(render('{{index (split .Image ":") 1}}'), '1');
+  assert.equal(render('{{json .Labels}}'), '{"tier":"front"}');
+  assert.equal(render('[{{pad .Name 1 2}}]'), '[ /web  ]');
+  assert.equal(render('[{{pad "" 1 2}}]'), '[]', 'an empty text is not padded');
+  assert.equal(render('{{truncate .Image 4}}'), 'busy');
+  assert.equal(render('{{if .Labels.tier}}tier={{.Labels.tier}}{{else}}no tier{{end}}'), 'tier=front');
+  assert.equal(render('{{if .Empty}}some{{else if eq .Name "/web"}}web{{else}}other{{end}}'), 'web');
+  assert.equal(render('{{if not .Empty}}none{{end}}'), 'none');
+  assert.equal(render('{{range .Empty}}x{{else}}no items{{end}}'), 'no items');
+  assert.equal(render('{{range .Args}}<{{.}}>{{end}}'), '<-f><-p><80>');
+  assert.equal(render('{{with .Labels}}{{.tier}}{{end}}{{with .Empty}}x{{else}}-{{end}}'), 'front-');
+  assert.equal(render('{{len .Args}} {{if and .Args (ne .Image "x")}}yes{{end}} {{or .Empty "fallback"}}'), '3 yes fallback');
+  assert.equal(render('{{range .Args -}} {{.}} {{- end}}'), '-f-p80', 'trim markers inside a range');
 });
 
 interface Row { ID: string; Name: string; CurrentState: string }
@@ -143,4 +181,18 @@ test('logs: --since as a duration or a time, timestamps in RFC3339Nano as Go pri
   assert.match(refusal(() => parseSince('yesterday', now)), /^bad --since "yesterday"/);
   assert.equal(timestampText(Date.parse('2026-12-06T12:00:01.120Z')), '2026-12-06T12:00:01.12Z');
   assert.equal(timestampText(Date.parse('2026-12-06T12:00:01.000Z')), '2026-12-06T12:00:01Z');
+});
+
+test('stack ls: stacks counted from the namespace label, in Docker\'s columns and template fields', () => {
+  // docs.docker.com/reference/cli/docker/stack/ls/: `--format "{{.Name}}: {{.Services}}"` → "web-server: 1".
+  const svc = (name: string, stack: string): baton.Service.$Properties => ({ spec: { annotations: { name, labels: { 'com.docker.stack.namespace': stack } } } });
+  const rows = stackRows([svc('web-cache_a', 'web-cache'), svc('web-server_a', 'web-server'), svc('web-cache_b', 'web-cache')]);
+  assert.deepEqual(rows, [{ name: 'web-cache', services: 2 }, { name: 'web-server', services: 1 }]);
+  assert.equal(renderList({ format: '{{.Name}}: {{.Services}}' }, rows, STACK_VIEW), 'web-cache: 2\nweb-server: 1');
+  assert.equal(renderList({}, rows, STACK_VIEW), 'NAME         SERVICES\nweb-cache    2\nweb-server   1');
+  assert.deepEqual(JSON.parse(renderList({ format: 'json' }, rows, STACK_VIEW)), rows);
+});
+
+test("a table template with a block: Docker's header names for the fields it reads", () => {
+  assert.equal(renderList({ format: 'table {{.Name}}\t{{if .CurrentState}}{{.CurrentState}}{{end}}' }, rows, view), 'NAME     CURRENT STATE\nweb.1    Running\nweb.10   Pending');
 });

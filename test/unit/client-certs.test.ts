@@ -87,8 +87,10 @@ test('the method table: readonly may read (not the join tokens), admin may do wh
     if (method === 'AddRaftMember') assert.equal(roles(rule.roles), 'manager', 'only a joining manager adds itself');
     else if (rule.access === 'write') assert.equal(roles(rule.roles), 'admin,manager', method);
     else if (method === 'GetCluster') assert.equal(roles(rule.roles), 'admin,manager', 'GetCluster carries the join tokens');
+    else if (method === 'GetUnlockKey') assert.equal(roles(rule.roles), 'admin,manager', 'the unlock key is as secret as the join tokens');
+    else if (method === 'Unlock') assert.equal(roles(rule.roles), 'admin,manager', 'unlocking is no read');
     // Answered by any manager (it asks the nodes, the store does not change), yet a removal.
-    else if (method === 'RemoveVolume') assert.equal(roles(rule.roles), 'admin,manager', 'removing a volume is not a read');
+    else if (method === 'RemoveVolume' || method === 'CreateVolume' || method === 'PruneVolumes') assert.equal(roles(rule.roles), 'admin,manager', `${method} changes the nodes: not a read`);
     else assert.ok(rule.roles.includes('readonly') && rule.roles.includes('admin') && rule.roles.includes('manager'), method);
   }
   assert.ok(SERVICE_LOGS_RULE.roles.includes('readonly'), 'logs are a read');

@@ -65,6 +65,7 @@ const cases: [string, string, string][] = [
   ['secret driver', 'services:\n  web:\n    image: a\nconfigs:\n  c: { file: x, template_driver: golang }\n', 'compose.yml: configs.c.template_driver is not supported'],
   ['process without command', 'services:\n  web:\n    x-baton-runtime: process\n', 'compose.yml: services.web needs a command to run with x-baton-runtime: process'],
   ['bad runtime', 'services:\n  web:\n    image: a\n    x-baton-runtime: vm\n', 'compose.yml: services.web.x-baton-runtime must be docker or process (got "vm")'],
+  ['bad rebalance', 'services:\n  web:\n    image: a\n    x-baton-rebalance: yes\n', 'compose.yml: services.web.x-baton-rebalance must be auto or off (got "yes")'],
   ['unclosed quote', 'services:\n  web:\n    image: a\n    command: echo "hi\n', 'compose.yml: services.web.command has an unclosed quote'],
   ['healthcheck test and disable', 'services:\n  web:\n    image: a\n    healthcheck: { test: "true", disable: true }\n', 'compose.yml: services.web.healthcheck.test cannot be used with disable: true'],
   ['healthcheck bad list', 'services:\n  web:\n    image: a\n    healthcheck: { test: [curl, x] }\n', 'compose.yml: services.web.healthcheck.test must start with CMD, CMD-SHELL or NONE (or be a string, run by a shell)'],

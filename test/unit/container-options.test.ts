@@ -10,24 +10,12 @@ import { specFromFlags } from '../../cli/service-spec.js';
 import { applyUpdateFlags } from '../../cli/service-update.js';
 import { separateTaskCommand } from '../../cli/service.js';
 import { containerOptionLines, parseEnvFile } from '../../cli/container-flags.js';
-import { BatonError } from '../../rpc/errors.js';
 import { baton } from '../../proto/gen/baton.js';
 import { expandTemplate, goMapText, parseTemplate, signalNumber, validateServiceSpec, type TemplateContext } from '../../spec/index.js';
 import { toRunSpec } from '../../worker/agent/run-spec.js';
 import { createOptions } from '../../worker/executor/docker-spec.js';
 import { RawLogSplitter } from '../../worker/executor/docker-logs.js';
-
-function refused(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    assert.ok(err instanceof BatonError, `a BatonError, not ${String(err)}`);
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    assert.ok(!err.message.includes('\n'), 'one line');
-    return err.message;
-  }
-  assert.fail('expected a refusal');
-}
+import { refusalOf } from '../lib/refusals.js';
 
 test('create: every container flag lands in the spec, in Docker\'s forms', () => {
   const s = specFromFlags({
@@ -74,7 +62,7 @@ test('create: every container flag lands in the spec, in Docker\'s forms', () =>
 });
 
 test('create: every bad container flag is named in one line', () => {
-  const message = refused(() =>
+  const message = refusalOf(() =>
     specFromFlags({
       name: 'web',
       image: 'busybox',
@@ -96,12 +84,12 @@ test('create: every bad container flag is named in one line', () => {
 });
 
 test('create: the process runtime refuses what it cannot honour, all at once, and takes a numeric user and a stop signal', () => {
-  const message = refused(() => specFromFlags({ name: 'p', runtime: 'process', image: 'sleep', command: ['10'], hostname: 'h', 'read-only': true, 'cap-drop': 'ALL', tty: true, user: 'nobody', 'log-driver': 'none' }));
+  const message = refusalOf(() => specFromFlags({ name: 'p', runtime: 'process', image: 'sleep', command: ['10'], hostname: 'h', 'read-only': true, 'cap-drop': 'ALL', tty: true, user: 'nobody', 'log-driver': 'none' }));
   assert.match(message, /cannot honour --hostname, --read-only, --cap-drop, --tty, --log-driver/);
   assert.match(message, /numeric UID\[:GID\], not "nobody"/);
   const ok = specFromFlags({ name: 'p', runtime: 'process', image: 'sleep', command: ['10'], user: '1000:1000', 'stop-signal': 'USR1', env: 'SLOT={{.Task.Slot}}' });
   assert.equal(ok.task!.container!.user, '1000:1000');
-  assert.match(refused(() => specFromFlags({ name: 'p', runtime: 'process', image: 'sleep', entrypoint: 'x' })), /--entrypoint does not apply to the process runtime/);
+  assert.match(refusalOf(() => specFromFlags({ name: 'p', runtime: 'process', image: 'sleep', entrypoint: 'x' })), /--entrypoint does not apply to the process runtime/);
 });
 
 test('the manager refuses the same things from any client (validateServiceSpec)', () => {
@@ -152,7 +140,7 @@ test('update: Docker\'s -add/-rm semantics, booleans set and cleared', () => {
   assert.equal(c.user, 'nobody');
   assert.equal(c.stopSignal, '10');
   assert.deepEqual(next.task!.logDriver, { name: 'local', options: { 'max-size': '1m' } });
-  assert.match(refused(() => applyUpdateFlags(current, { service: 'web', 'log-opt': 'a=b', 'ulimit-add': 'x=1' })), /bad --ulimit-add "x=1": invalid ulimit type: x.*--log-opt needs --log-driver/);
+  assert.match(refusalOf(() => applyUpdateFlags(current, { service: 'web', 'log-opt': 'a=b', 'ulimit-add': 'x=1' })), /bad --ulimit-add "x=1": invalid ulimit type: x.*--log-opt needs --log-driver/);
 });
 
 test('--env-file: Docker\'s format, then --env wins', () => {
@@ -164,7 +152,7 @@ test('--env-file: Docker\'s format, then --env wins', () => {
   assert.deepEqual(s.task!.container!.env, ['A=1', 'B=two words', 'BATON_TEST_PASSED=through', 'A=2']);
   const bad = parseEnvFile('OK=1\nBAD KEY=2\n', 'f');
   assert.ok(!bad.ok && bad.problem.includes("line 2: variable 'BAD KEY' contains whitespaces"));
-  assert.match(refused(() => specFromFlags({ name: 'web', image: 'busybox', 'env-file': join(dir, 'missing') })), /cannot read --env-file .*missing: no such file/);
+  assert.match(refusalOf(() => specFromFlags({ name: 'web', image: 'busybox', 'env-file': join(dir, 'missing') })), /cannot read --env-file .*missing: no such file/);
 });
 
 test('service create: --host HOST:IP is the container\'s, --host tcp://… the daemon\'s; the new booleans take no value', () => {

@@ -12,8 +12,7 @@ import { controlHandlers } from '../../manager/controlapi/index.js';
 import { createAction, newObjectId, updateAction } from '../../manager/store/index.js';
 import { localGuard } from '../../rpc/caller.js';
 import { SlowLeader } from '../lib/slow-leader.js';
-import { BatonError } from '../../rpc/errors.js';
-
+import { rejectsWith } from '../lib/refusals.js';
 
 function setup() {
   const leader = new SlowLeader();
@@ -36,24 +35,15 @@ function setup() {
   };
 }
 
-async function refused(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof BatonError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
-}
-
 test('create: the driver is overlay, labels and flags kept; a taken name (any case) and every bad field refused', async () => {
   const api = setup();
   const front = await api.createNetwork({ annotations: { name: 'front', labels: { team: 'a' } }, internal: true, attachable: true });
   assert.match(front.meta?.id ?? '', /^[a-z0-9]{25}$/);
   assert.deepEqual({ driver: front.spec?.driver, internal: front.spec?.internal, attachable: front.spec?.attachable, labels: front.spec?.annotations?.labels }, { driver: 'overlay', internal: true, attachable: true, labels: { team: 'a' } });
   assert.equal((await api.createNetwork({ annotations: { name: 'back' }, driver: 'overlay' })).spec?.driver, 'overlay');
-  await refused(api.createNetwork({ annotations: { name: 'FRONT' } }), 'ALREADY_EXISTS', /^network with name FRONT already exists$/);
-  await refused(api.createNetwork({ annotations: { name: 'a.b', labels: { '': 'x' } }, driver: 'macvlan' }), 'INVALID_ARGUMENT', /^3 problems: invalid network name "a\.b".*; network driver "macvlan" is not supported: only overlay.*; network labels: bad label key ""/);
-  await refused(api.createNetwork({}), 'INVALID_ARGUMENT', /^a network name is required$/);
+  await rejectsWith(api.createNetwork({ annotations: { name: 'FRONT' } }), 'ALREADY_EXISTS', /^network with name FRONT already exists$/);
+  await rejectsWith(api.createNetwork({ annotations: { name: 'a.b', labels: { '': 'x' } }, driver: 'macvlan' }), 'INVALID_ARGUMENT', /^3 problems: invalid network name "a\.b".*; network driver "macvlan" is not supported: only overlay.*; network labels: bad label key ""/);
+  await rejectsWith(api.createNetwork({}), 'INVALID_ARGUMENT', /^a network name is required$/);
   assert.equal(api.leader.store.list('network').length, 2, 'nothing else was stored');
 });
 
@@ -64,7 +54,7 @@ test('get by id, name or unique prefix; list with filters and in pages', async (
   assert.equal((await api.getNetwork('n2')).meta?.id, ids[1]);
   assert.equal((await api.getNetwork(ids[2]!)).spec?.annotations?.name, 'n3');
   assert.equal((await api.getNetwork(ids[0]!.slice(0, 20))).spec?.annotations?.name, 'n1');
-  await refused(api.getNetwork('nosuch'), 'NOT_FOUND', /^network nosuch not found$/);
+  await rejectsWith(api.getNetwork('nosuch'), 'NOT_FOUND', /^network nosuch not found$/);
   const names = (r: baton.ListNetworksResponse.$Properties): string[] => (r.networks ?? []).map((n) => n.spec?.annotations?.name ?? '').sort();
   assert.deepEqual(names(await api.listNetworks()), ['n1', 'n2', 'n3']);
   assert.deepEqual(names(await api.listNetworks({ filters: { labels: ['team=a'] } })), ['n1', 'n3']);
@@ -87,9 +77,9 @@ test('services: networks by name, id or prefix are stored as ids; every unknown 
   const back = (await api.createNetwork({ annotations: { name: 'back' } })).meta?.id ?? '';
   const svc = await api.createService('web', [{ target: 'front', aliases: ['www'] }, { target: back.slice(0, 10) }]);
   assert.deepEqual(svc.spec?.task?.networks?.map((n) => [n.target, n.aliases]), [[front, ['www']], [back, []]]);
-  await refused(api.createService('api', [{ target: 'nope' }, { target: 'front' }, { target: 'gone' }]), 'NOT_FOUND', /^networks nope, gone not found \(create them with `baton network create`\)$/);
-  await refused(api.createService('api', [{ target: 'front' }, { target: front }]), 'INVALID_ARGUMENT', new RegExp(`^network front is given twice \\(as front and ${front}\\)`));
-  await refused(api.createService('api', [{ target: 'front' }, { target: 'Front' }]), 'INVALID_ARGUMENT', /^network Front is given twice/);
+  await rejectsWith(api.createService('api', [{ target: 'nope' }, { target: 'front' }, { target: 'gone' }]), 'NOT_FOUND', /^networks nope, gone not found \(create them with `baton network create`\)$/);
+  await rejectsWith(api.createService('api', [{ target: 'front' }, { target: front }]), 'INVALID_ARGUMENT', new RegExp(`^network front is given twice \\(as front and ${front}\\)`));
+  await rejectsWith(api.createService('api', [{ target: 'front' }, { target: 'Front' }]), 'INVALID_ARGUMENT', /^network Front is given twice/);
   assert.equal(api.leader.store.list('service').length, 1, 'no refused service was stored');
 
   // Update: the same resolution; a spec read back (ids) and sent again is unchanged.
@@ -98,7 +88,7 @@ test('services: networks by name, id or prefix are stored as ids; every unknown 
   assert.deepEqual(again.spec?.task?.networks?.map((n) => n.target), [front, back]);
   const updated = await api.updateService(again.meta?.id ?? '', again.meta?.version ?? 0, { ...again.spec, task: { ...again.spec?.task, networks: [{ target: 'back' }] } });
   assert.deepEqual(updated.spec?.task?.networks?.map((n) => n.target), [back]);
-  await refused(api.updateService(updated.meta?.id ?? '', updated.meta?.version ?? 0, { ...updated.spec, task: { ...updated.spec?.task, networks: [{ target: 'nope' }] } }), 'NOT_FOUND', /^network nope not found/);
+  await rejectsWith(api.updateService(updated.meta?.id ?? '', updated.meta?.version ?? 0, { ...updated.spec, task: { ...updated.spec?.task, networks: [{ target: 'nope' }] } }), 'NOT_FOUND', /^network nope not found/);
 });
 
 test('remove: refused while a service joins it (naming every one), or a task is still wanted on it; then removed', async () => {
@@ -106,9 +96,9 @@ test('remove: refused while a service joins it (naming every one), or a task is 
   const front = (await api.createNetwork({ annotations: { name: 'front' } })).meta?.id ?? '';
   const web = await api.createService('web', [{ target: 'front' }]);
   const api2 = await api.createService('api', [{ target: front }]);
-  await refused(api.removeNetwork('front'), 'FAILED_PRECONDITION', /^network front is in use by services api, web$/);
+  await rejectsWith(api.removeNetwork('front'), 'FAILED_PRECONDITION', /^network front is in use by services api, web$/);
   await api.removeService(api2.meta?.id ?? '');
-  await refused(api.removeNetwork(front), 'FAILED_PRECONDITION', /^network front is in use by service web$/);
+  await rejectsWith(api.removeNetwork(front), 'FAILED_PRECONDITION', /^network front is in use by service web$/);
   // An update took the network out of web, but one of its old tasks still runs on it.
   const current = await api.getService('web');
   await api.updateService(current.meta?.id ?? '', current.meta?.version ?? 0, { ...current.spec, task: { ...current.spec?.task, networks: [] } });
@@ -123,12 +113,12 @@ test('remove: refused while a service joins it (naming every one), or a task is 
     annotations: { name: 'web.1' },
   };
   api.leader.host.apply([createAction('task', task)]);
-  await refused(api.removeNetwork('front'), 'FAILED_PRECONDITION', /^network front is in use by task web\.1$/);
+  await rejectsWith(api.removeNetwork('front'), 'FAILED_PRECONDITION', /^network front is in use by task web\.1$/);
   // Told to stop (the updater's first step): it no longer holds the network, as in Docker.
   const stored = api.leader.store.get('task', task.meta.id)!;
   api.leader.host.apply([updateAction('task', { ...(stored as baton.Task), desiredState: baton.TaskState.TASK_SHUTDOWN })]);
   await api.removeNetwork('front');
-  await refused(api.getNetwork('front'), 'NOT_FOUND', /not found/);
+  await rejectsWith(api.getNetwork('front'), 'NOT_FOUND', /not found/);
 });
 
 test('a removal and a service create that joins the network, at once: never a service on a removed network', async () => {
@@ -154,6 +144,6 @@ test('rollback to a spec whose network was removed since is refused in one line;
   const web = await api.createService('web', [{ target: 'front' }]);
   const moved = await api.updateService(web.meta?.id ?? '', web.meta?.version ?? 0, { ...web.spec, task: { ...web.spec?.task, networks: [{ target: 'back' }] } });
   await api.removeNetwork('front');
-  await refused(api.rollback(moved.meta?.id ?? '', moved.meta?.version ?? 0), 'FAILED_PRECONDITION', new RegExp(`^service web cannot roll back: its previous spec joins a network that no longer exists \\(network ${front} not found\\)$`));
+  await rejectsWith(api.rollback(moved.meta?.id ?? '', moved.meta?.version ?? 0), 'FAILED_PRECONDITION', new RegExp(`^service web cannot roll back: its previous spec joins a network that no longer exists \\(network ${front} not found\\)$`));
   assert.deepEqual((await api.getService('web')).spec?.task?.networks?.map((n) => n.target), [back]);
 });

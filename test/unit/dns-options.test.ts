@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { specFromFlags } from '../../cli/service-spec.js';
 import { applyUpdateFlags } from '../../cli/service-update.js';
 import { dnsOptionLines } from '../../cli/dns-flags.js';
-import { BatonError } from '../../rpc/errors.js';
 import { baton } from '../../proto/gen/baton.js';
 import { validateServiceSpec } from '../../spec/index.js';
 import { toRunSpec } from '../../worker/agent/run-spec.js';
@@ -16,18 +15,7 @@ import { createOptions } from '../../worker/executor/docker-spec.js';
 import { DnsServer } from '../../worker/network/dns-server.js';
 import { FakeUpstream, UdpClient, addressOf, decodeMessage, encodeQuery, quietLogger } from './dns-fixtures.js';
 import { errorOf, loadYaml } from './compose-helpers.js';
-
-function refused(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    assert.ok(err instanceof BatonError, `a BatonError, not ${String(err)}`);
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    assert.ok(!err.message.includes('\n'), 'one line');
-    return err.message;
-  }
-  assert.fail('expected a refusal');
-}
+import { refusalOf } from '../lib/refusals.js';
 
 test('create: --dns, --dns-search, --dns-option land in the DNSConfig, each once, and inspect --pretty shows them', () => {
   const s = specFromFlags({ name: 'web', image: 'busybox', dns: ['10.0.0.53', '2001:db8::53', '10.0.0.53'], 'dns-search': 'example.com', 'dns-option': ['ndots:2', 'rotate'] });
@@ -39,7 +27,7 @@ test('create: --dns, --dns-search, --dns-option land in the DNSConfig, each once
 });
 
 test('create: every bad DNS flag is named in one line', () => {
-  const message = refused(() => specFromFlags({ name: 'web', image: 'busybox', dns: ['10.0.0.300', 'dns.example'], 'dns-search': 'bad domain', 'dns-option': 'ndots 2' }));
+  const message = refusalOf(() => specFromFlags({ name: 'web', image: 'busybox', dns: ['10.0.0.300', 'dns.example'], 'dns-search': 'bad domain', 'dns-option': 'ndots 2' }));
   assert.match(message, /bad --dns "10\.0\.0\.300": not an IP address/);
   assert.match(message, /bad --dns "dns\.example": not an IP address/);
   assert.match(message, /bad --dns-search "bad domain": not a domain name/);
@@ -52,7 +40,7 @@ test('update: the -rm flags before the -add ones, order kept, bad values refused
   assert.deepEqual(next.task?.container?.dnsConfig, { nameservers: ['10.0.0.2', '10.0.0.3'], search: ['b.example', 'c.example'], options: ['ndots:3'] });
   const untouched = applyUpdateFlags(current, { service: 'web', 'stop-signal': 'SIGINT' });
   assert.deepEqual(untouched.task?.container?.dnsConfig, current.task?.container?.dnsConfig);
-  assert.match(refused(() => applyUpdateFlags(current, { service: 'web', 'dns-add': 'x', 'dns-option-add': 'a b' })), /bad --dns-add "x".*bad --dns-option-add "a b"/);
+  assert.match(refusalOf(() => applyUpdateFlags(current, { service: 'web', 'dns-add': 'x', 'dns-option-add': 'a b' })), /bad --dns-add "x".*bad --dns-option-add "a b"/);
 });
 
 test('the manager refuses a bad DNSConfig from any client, and the process runtime refuses DNS options', () => {

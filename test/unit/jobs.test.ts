@@ -47,6 +47,7 @@ test('replicated job: 5 completions, 2 at a time, then nothing more', async () =
   assert.deepEqual(rounds, [2, 2], 'slots 2+3, then 4+5');
   assert.equal(completed(c, 'j').length, 5);
   assert.equal(c.tasks('j').length, 5, 'exactly five tasks were ever made');
+  assert.deepEqual(c.tasks('j').map((t) => t.desiredState), Array(5).fill(S.TASK_COMPLETE), "Swarm's desired state of a job task that did its work: Complete");
   assert.deepEqual(live(c, 'j'), []);
   await c.elapse(60_000);
   assert.equal(c.tasks('j').length, 5, 'a completed job starts nothing later');

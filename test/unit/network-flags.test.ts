@@ -7,7 +7,7 @@ import { BatonError } from '../../rpc/errors.js';
 import { parseNetworkFlag } from '../../cli/network-flags.js';
 import { specFromFlags } from '../../cli/service-spec.js';
 import { applyUpdateFlags, networkRefs } from '../../cli/service-update.js';
-import { matchesFilters, networkSpecFromFlags, parseNetworkFilters } from '../../cli/network.js';
+import { filterNetworks, networkSpecFromFlags, parseNetworkFilters } from '../../cli/network.js';
 
 test('--network NAME or name=NAME,alias=A,alias=B; addresses and driver options refused by name', () => {
   assert.deepEqual(parseNetworkFlag('front'), { ok: true, value: { target: 'front', aliases: [] } });
@@ -66,10 +66,14 @@ test('network create flags: the spec, or every problem in one line; ls filters b
       err.message === '3 problems: bad --label "=v" (want KEY=VALUE); bridge is a pre-defined network and cannot be created; network driver "host" is not supported: only overlay (a swarm-scoped network, as docker network create -d overlay) can be used by services',
   );
   const f = parseNetworkFilters(['name=ron', 'driver=overlay', 'scope=swarm']);
-  const n = (name: string, id: string): baton.Network.$Properties => ({ meta: { id }, spec: { annotations: { name }, driver: 'overlay' } });
-  assert.ok(matchesFilters(n('front', 'abc'), f));
-  assert.ok(!matchesFilters(n('back', 'abc'), f));
-  assert.ok(matchesFilters(n('back', 'x1y2'), parseNetworkFilters(['id=1y'])));
-  assert.ok(!matchesFilters(n('front', 'abc'), parseNetworkFilters(['scope=local'])));
-  assert.throws(() => parseNetworkFilters(['type=custom', 'x']), (err: unknown) => err instanceof BatonError && err.message === '2 problems: bad --filter "type=custom" (want name=, id=, label=, driver= or scope=); bad --filter "x" (want KEY=VALUE)');
+  const n = (name: string, id: string, labels: Record<string, string> = {}): baton.Network.$Properties => ({ meta: { id }, spec: { annotations: { name, labels }, driver: 'overlay' } });
+  const passes = (net: baton.Network.$Properties, filters: ReturnType<typeof parseNetworkFilters>): boolean => filterNetworks([net], filters).length === 1;
+  assert.ok(passes(n('front', 'abc'), f));
+  assert.ok(!passes(n('back', 'abc'), f));
+  assert.ok(passes(n('back', 'x1y2'), parseNetworkFilters(['id=1y'])));
+  assert.ok(!passes(n('front', 'abc'), parseNetworkFilters(['scope=local'])));
+  assert.ok(passes(n('front', 'abc', { team: 'a', tier: '' }), parseNetworkFilters(['label=team=a', 'label=tier'])));
+  assert.ok(!passes(n('front', 'abc', { team: 'a' }), parseNetworkFilters(['label=team=a', 'label=tier'])), 'every label given must match, as Docker');
+  // Docker's wording (moby's filters: invalidFilter, and a word without '=').
+  assert.throws(() => parseNetworkFilters(['colour=red', 'x']), (err: unknown) => err instanceof BatonError && err.message === "invalid filter 'colour'; bad format of filter (expected name=value)");
 });

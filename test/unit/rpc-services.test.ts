@@ -6,14 +6,14 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { baton } from '../../proto/gen/baton.js';
-import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
+import { caService, controlService, dispatcherService, dispatcherSession, eventsMethod, backupMethod, nodeAgentService, serviceLogsMethod, taskLogsMethod } from '../../rpc/services.js';
 
 const PROTO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../proto');
 
 test('service definitions match proto/control.proto and proto/internal.proto', () => {
   const root = protobuf.loadSync([resolve(PROTO, 'control.proto'), resolve(PROTO, 'internal.proto')]).resolveAll();
   const ours: Record<string, Record<string, { path: string; requestDeserialize(b: Buffer): unknown; responseDeserialize(b: Buffer): unknown }>> = {
-    'baton.Control': { ...controlService, ServiceLogs: serviceLogsMethod, Events: eventsMethod },
+    'baton.Control': { ...controlService, ServiceLogs: serviceLogsMethod, Events: eventsMethod, Backup: backupMethod },
     'baton.internal.NodeAgent': { ...nodeAgentService, TaskLogs: taskLogsMethod },
     'baton.internal.CA': caService,
     'baton.internal.Dispatcher': { ...dispatcherService, Session: dispatcherSession },

@@ -4,7 +4,7 @@
 // uses them, refused while used, removed when not).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
@@ -20,8 +20,10 @@ import type { RpcClient } from '../../rpc/client.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { NodeAgentService } from '../../rpc/services.js';
 import { SlowLeader } from '../lib/slow-leader.js';
-import { inspectVolume, matchesVolumeFilters, missingVolumes, parseVolumeFilters, volumeNames, volumeTable } from '../../cli/volume.js';
-import { NodeVolumes, containerUsers, processUsers } from '../../worker/volumes.js';
+import { filterVolumes, inspectVolume, missingVolumes, parseVolumeFilters, volumeNames, volumeTable } from '../../cli/volume.js';
+import { NodeVolumes, containerUsers, directorySize, passesPruneFilters, processUsers } from '../../worker/volumes.js';
+import { createVolumeRequest, humanSize, pruneFilters, pruneReport } from '../../cli/volume-create.js';
+import { rejectsWith } from '../lib/refusals.js';
 
 type Volume = baton.Volume.$Properties;
 
@@ -79,15 +81,6 @@ function setup(nodes: Record<string, { hostname: string; state?: baton.NodeState
 const vol = (name: string, usedBy: string[] = [], driver = 'local'): Volume => ({ name, driver, mountpoint: `/v/${name}`, labels: { 'baton.cluster': 'c' }, scope: 'local', options: {}, createdAt: '2026-01-01T00:00:00Z', usedBy });
 const fake = (volumes: Volume[], extra: Partial<FakeNode> = {}): FakeNode => ({ volumes, removed: [], ...extra });
 
-async function refused(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof BatonError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
-}
-
 test('ls: every node is asked; answers merged by name then node; a slow node and a down one are warnings', async () => {
   const api = setup({
     n1: { hostname: 'alpha', fake: fake([vol('web'), vol('db', ['db.1.t1'])]) },
@@ -106,7 +99,7 @@ test('ls: every node is asked; answers merged by name then node; a slow node and
   // --node: one node, by hostname or id prefix.
   assert.deepEqual((await api.list({ node: 'beta' })).volumes?.map((v) => v.nodeId), ['n2']);
   assert.deepEqual((await api.list({ node: 'n1', names: ['db'] })).volumes?.map((v) => v.name), ['db']);
-  await refused(api.list({ node: 'zeta' }), 'NOT_FOUND', /^node zeta not found$/);
+  await rejectsWith(api.list({ node: 'zeta' }), 'NOT_FOUND', /^node zeta not found$/);
 });
 
 test('the node column: the hostname, or the id when several nodes share it', () => {
@@ -120,7 +113,7 @@ test('rm: removed on every node that has it; in use anywhere is refused everywhe
   const n2 = fake([vol('data', ['web.2.bbb']), vol('free')]);
   const n3 = fake([vol('data')]);
   const api = setup({ n1: { hostname: 'alpha', fake: n1 }, n2: { hostname: 'beta', fake: n2 }, n3: { hostname: 'gamma', fake: n3 } });
-  await refused(api.remove({ name: 'data' }), 'FAILED_PRECONDITION', /^remove data: volume is in use - \[web\.1\.aaa on alpha, web\.2\.bbb on beta\]$/);
+  await rejectsWith(api.remove({ name: 'data' }), 'FAILED_PRECONDITION', /^remove data: volume is in use - \[web\.1\.aaa on alpha, web\.2\.bbb on beta\]$/);
   assert.deepEqual([n1.removed, n2.removed, n3.removed], [[], [], []], 'nothing removed anywhere');
   // On one node only: that node's answer alone counts.
   const one = await api.remove({ name: 'data', node: 'gamma' });
@@ -128,9 +121,9 @@ test('rm: removed on every node that has it; in use anywhere is refused everywhe
   const both = await api.remove({ name: 'free' });
   assert.deepEqual(both.removed?.map((v) => v.node), ['alpha', 'beta']);
   assert.deepEqual([n1.removed, n2.removed, n3.removed], [['free'], ['free'], ['data']]);
-  await refused(api.remove({ name: 'free' }), 'NOT_FOUND', /^no such volume: free$/);
+  await rejectsWith(api.remove({ name: 'free' }), 'NOT_FOUND', /^no such volume: free$/);
   assert.deepEqual(await api.remove({ name: 'free', force: true }), { removed: [], warnings: [] });
-  await refused(api.remove({ name: '' }), 'INVALID_ARGUMENT', /name is required/);
+  await rejectsWith(api.remove({ name: '' }), 'INVALID_ARGUMENT', /name is required/);
 });
 
 test('rm: a node that does not answer is named in the answer (and in NOT_FOUND)', async () => {
@@ -138,12 +131,12 @@ test('rm: a node that does not answer is named in the answer (and in NOT_FOUND)'
   const res = await api.remove({ name: 'x' });
   assert.deepEqual(res.removed?.map((v) => v.node), ['alpha']);
   assert.deepEqual(res.warnings, ['node beta: did not answer (No connection established); its volumes are not shown']);
-  await refused(api.remove({ name: 'x' }), 'NOT_FOUND', /^no such volume: x \(node beta: did not answer/);
+  await rejectsWith(api.remove({ name: 'x' }), 'NOT_FOUND', /^no such volume: x \(node beta: did not answer/);
 });
 
 test('ls filters: name part, label key or key=value, driver, node id prefix or name, dangling; every bad one at once', () => {
   const v: Volume = { ...vol('app-data', ['t.1.x']), labels: { team: 'a', tier: '' }, nodeId: 'abc123', node: 'alpha' };
-  const f = (...values: string[]) => matchesVolumeFilters(v, parseVolumeFilters(values));
+  const f = (...values: string[]) => filterVolumes([v], parseVolumeFilters(values)).length === 1;
   assert.equal(f(), true);
   assert.equal(f('name=data'), true);
   assert.equal(f('name=zzz', 'name=app'), true, 'several values of one key: any');
@@ -160,11 +153,11 @@ test('ls filters: name part, label key or key=value, driver, node id prefix or n
   assert.equal(f('node='), false);
   assert.equal(f('dangling=true'), false);
   assert.equal(f('dangling=0'), true);
-  assert.equal(matchesVolumeFilters(vol('free'), parseVolumeFilters(['dangling=1'])), true);
+  assert.equal(filterVolumes([vol('free')], parseVolumeFilters(['dangling=1'])).length, 1);
   assert.equal(f('name=app', 'driver=nfs'), false, 'different keys: all');
   assert.throws(
     () => parseVolumeFilters(['colour=red', 'dangling=maybe', 'bare']),
-    (err: unknown) => err instanceof BatonError && err.code === 'INVALID_ARGUMENT' && /colour=red/.test(err.message) && /dangling=maybe/.test(err.message) && /"bare"/.test(err.message),
+    (err: unknown) => err instanceof BatonError && err.code === 'INVALID_ARGUMENT' && err.message === "invalid filter 'colour'; invalid filter 'dangling=maybe'; bad format of filter (expected name=value)",
   );
 });
 
@@ -223,13 +216,108 @@ test('a node\'s directory volumes: listed with their users; removal refused whil
   ]);
   assert.ok(!Number.isNaN(Date.parse(listed[0]!.createdAt ?? '')));
   assert.deepEqual((await volumes.list(['spare'])).map((v) => v.name), ['spare']);
-  await refused(volumes.remove('data', true), 'FAILED_PRECONDITION', /^remove data: volume is in use - \[svc\.1\.x1\]$/);
+  await rejectsWith(volumes.remove('data', true), 'FAILED_PRECONDITION', /^remove data: volume is in use - \[svc\.1\.x1\]$/);
   assert.ok(existsSync(join(dir, 'data', 'sub')));
   tasks = [];
   assert.deepEqual((await volumes.remove('data', false)).map((v) => v.name), ['data']);
   assert.equal(existsSync(join(dir, 'data')), false);
-  await refused(volumes.remove('data', false), 'NOT_FOUND', /^no such volume: data$/);
+  await rejectsWith(volumes.remove('data', false), 'NOT_FOUND', /^no such volume: data$/);
   assert.deepEqual(await volumes.remove('data', true), []);
-  await refused(volumes.remove('../spare', false), 'NOT_FOUND', /^no such volume/);
+  await rejectsWith(volumes.remove('../spare', false), 'NOT_FOUND', /^no such volume/);
   assert.ok(existsSync(join(dir, 'spare')));
+});
+
+test('create and prune on the manager: every node or the one named; a node\'s refusal fails naming it; an unreachable one is a warning', async () => {
+  // The fake nodes answer CreateVolume/PruneVolumes through the same client as the others.
+  const { createVolumeOn, pruneOn } = setupChanges();
+  const all = await createVolumeOn({ name: 'data', labels: { team: 'db' } });
+  assert.deepEqual(all.created?.map((v) => v.node).sort(), ['alpha', 'beta']);
+  assert.deepEqual(all.warnings, ['node gamma: node is down; not made there']);
+  const one = await createVolumeOn({ name: 'data', node: 'beta' });
+  assert.deepEqual(one.created?.map((v) => v.node), ['beta']);
+  await rejectsWith(createVolumeOn({ name: 'bad/name' }), 'INVALID_ARGUMENT', /^create bad\/name: "bad\/name" includes invalid characters/);
+  await rejectsWith(createVolumeOn({ name: 'data', runtime: 'lxc' }), 'INVALID_ARGUMENT', /^unknown runtime lxc/);
+  // beta refuses (its engine lacks the driver): named, the other said to have made it.
+  await rejectsWith(createVolumeOn({ name: 'data', driver: 'nfs' }), 'FAILED_PRECONDITION', /^node beta: no such driver nfs \(made on the others\)$/);
+  // The one node asked is down: that is the error, not a warning.
+  await rejectsWith(createVolumeOn({ name: 'data', node: 'gamma' }), 'UNAVAILABLE', /^node is down$/);
+  const pruned = await pruneOn({ labels: ['team'] });
+  assert.deepEqual(pruned.deleted?.map((v) => `${v.name}@${v.node}`).sort(), ['old@alpha', 'old@beta']);
+  assert.equal(Number(pruned.spaceReclaimed), 2048);
+  assert.deepEqual(pruned.warnings, ['node gamma: node is down; not pruned there']);
+});
+
+function setupChanges() {
+  const leader = new SlowLeader();
+  const hosts: Record<string, { hostname: string; state: baton.NodeState }> = {
+    a: { hostname: 'alpha', state: baton.NodeState.NODE_READY },
+    b: { hostname: 'beta', state: baton.NodeState.NODE_READY },
+    g: { hostname: 'gamma', state: baton.NodeState.NODE_DOWN },
+  };
+  leader.host.apply(Object.entries(hosts).map(([id, n]) => createAction('node', { meta: { id }, spec: {}, description: { hostname: n.hostname }, status: { state: n.state, addr: `${id}:4242` }, role: baton.NodeRole.WORKER })));
+  const dialNode = (addr: string): RpcClient<NodeAgentService> => {
+    const id = addr.replace(/:4242$/, '');
+    const client = {
+      call: async (method: string, req: baton.CreateVolumeRequest.$Properties & baton.PruneVolumesRequest.$Properties) => {
+        if (method === 'CreateVolume') {
+          if (req.driver === 'nfs' && id === 'b') throw new BatonError('INVALID_ARGUMENT', 'no such driver nfs');
+          return { created: [vol(req.name ?? '')] };
+        }
+        assert.deepEqual(req.labels, ['team']);
+        return { deleted: [vol('old')], spaceReclaimed: 1024 };
+      },
+      close: () => undefined,
+    };
+    return client as unknown as RpcClient<NodeAgentService>;
+  };
+  const deps = { manager: leader as unknown as Manager, forwarder: {} as LeaderForwarder, guard: localGuard, clusterId: 'c', managerKey: new Uint8Array(32), dialNode };
+  const [api] = controlHandlers(deps);
+  const call = {} as grpc.ServerUnaryCall<never, never>;
+  return {
+    createVolumeOn: (req: baton.CreateVolumeRequest.$Properties) => api!.CreateVolume(req, call),
+    pruneOn: (req: baton.PruneVolumesRequest.$Properties) => api!.PruneVolumes(req, call),
+  };
+}
+
+test('a node\'s create and prune of directory volumes: labels kept beside them; prune keeps what a task uses and counts the bytes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-volumes-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const tasks: baton.Task.$Properties[] = [{ meta: { id: 'x1' }, annotations: { name: 'svc.1' }, spec: { runtime: 'process', container: { mounts: [{ type: baton.MountType.MOUNT_VOLUME, source: 'used', target: '/d' }] } } }];
+  const volumes = new NodeVolumes({ clusterId: 'c', nodeId: 'n', volumesDir: dir, docker: () => undefined, tasks: () => tasks });
+  const create = (name: string, labels: Record<string, string> = {}, driver = 'local', runtime = '') => volumes.create({ name, driver, options: {}, labels, runtime });
+  const [made] = await create('data', { team: 'db' });
+  assert.deepEqual([made?.name, made?.mountpoint, made?.labels], ['data', join(dir, 'data'), { team: 'db', 'baton.cluster': 'c', 'baton.node': 'n' }]);
+  await create('used');
+  await create('web', { team: 'web' });
+  await rejectsWith(create('xy', {}, 'nfs'), 'INVALID_ARGUMENT', /driver nfs and its options do not apply/);
+  await rejectsWith(create('xy', {}, 'local', 'docker'), 'FAILED_PRECONDITION', /no Docker engine/);
+  await rejectsWith(create('../up'), 'INVALID_ARGUMENT', /invalid characters/);
+  writeFileSync(join(dir, 'data', 'f'), Buffer.alloc(300));
+  mkdirSync(join(dir, 'data', 'sub'));
+  writeFileSync(join(dir, 'data', 'sub', 'g'), Buffer.alloc(200));
+
+  assert.deepEqual(passesPruneFilters({ a: '1' }, { labels: ['a'], notLabels: ['a=2'] }), true);
+  assert.deepEqual(passesPruneFilters({ a: '1' }, { labels: ['a=1'], notLabels: ['a'] }), false);
+  const narrowed = await volumes.prune({ labels: ['team'], notLabels: ['team=db'] });
+  assert.deepEqual(narrowed.deleted.map((v) => v.name), ['web']);
+  assert.equal(existsSync(join(dir, '.labels', 'web.json')), false, 'its labels go with it');
+  const rest = await volumes.prune({ labels: [], notLabels: [] });
+  assert.deepEqual([rest.deleted.map((v) => v.name), rest.spaceReclaimed], [['data'], 500]);
+  assert.deepEqual((await volumes.list()).map((v) => v.name), ['used']);
+  assert.equal(await directorySize(join(dir, 'nothing')), 0);
+});
+
+test('volume create/prune flags: every bad one at once; Docker\'s sizes and report', () => {
+  const req = createVolumeRequest({ name: 'db', driver: 'local', opt: ['type=tmpfs', 'o=size=1m'], label: ['a=1', 'b'], node: 'w1' });
+  assert.deepEqual(req, { name: 'db', driver: 'local', options: { type: 'tmpfs', o: 'size=1m' }, labels: { a: '1', b: '' }, node: 'w1', runtime: '' });
+  assert.match(createVolumeRequest({ driver: 'local' }).name ?? '', /^[0-9a-f]{64}$/, 'no name: 64 random hex digits, as Docker');
+  assert.throws(
+    () => createVolumeRequest({ name: 'a b', driver: '', opt: 'x', label: '=v', runtime: 'lxc' }),
+    (err: unknown) => err instanceof BatonError && err.code === 'INVALID_ARGUMENT' && ['"a b"', '--driver', '--opt "x"', '--label "=v"', '--runtime "lxc"'].every((s) => err.message.includes(s)),
+  );
+  assert.deepEqual(pruneFilters(['label=a', 'label!=b=1']), { labels: ['a'], notLabels: ['b=1'] });
+  assert.throws(() => pruneFilters(['until=1h', 'label=']), (err: unknown) => err instanceof BatonError && /until=1h/.test(err.message) && /"label="/.test(err.message));
+  assert.deepEqual([0, 36, 999, 1000, 1842, 1_500_000, 12_345_678_901].map(humanSize), ['0B', '36B', '999B', '1kB', '1.842kB', '1.5MB', '12.35GB']);
+  assert.equal(pruneReport([vol('a'), vol('b'), vol('a')], 36), 'Deleted Volumes:\na\nb\n\nTotal reclaimed space: 36B');
+  assert.equal(pruneReport([], 0), 'Total reclaimed space: 0B');
 });

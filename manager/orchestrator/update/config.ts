@@ -29,6 +29,13 @@ export function policyOf(c: DeepReadonly<baton.UpdateConfig.$Properties> | null 
   };
 }
 
+/**
+ * How long a task a rebalance moved stays out of the routing mesh, still running, before it is
+ * stopped: the new table reaches every node's mesh and the requests it was serving end, so no
+ * request through the mesh meets a task being stopped.
+ */
+export const MESH_DRAIN_MS = 2_000;
+
 /** A rolling update or rollback is under way (not paused, not finished). */
 export function isRolling(s: Stored<'service'>): boolean {
   const state = s.updateStatus?.state ?? U.UPDATE_NONE;
@@ -45,5 +52,16 @@ export function isRollingBack(s: Stored<'service'>): boolean {
  * flags given with a failing update govern its automatic rollback.
  */
 export function activePolicy(s: Stored<'service'>): Policy {
-  return isRollingBack(s) ? policyOf(s.previousSpec?.rollback ?? s.spec?.rollback) : policyOf(s.spec?.update);
+  if (isRollingBack(s)) return policyOf(s.previousSpec?.rollback ?? s.spec?.rollback);
+  const policy = policyOf(s.spec?.update);
+  if (!isRebalancing(s)) return policy;
+  // A rebalance always starts the new task before it stops the old one (no moment with a task
+  // fewer), and has no spec to roll back to: a failure pauses it, the old task still running.
+  const failureAction = policy.failureAction === baton.UpdateFailureAction.FAILURE_ROLLBACK ? baton.UpdateFailureAction.FAILURE_PAUSE : policy.failureAction;
+  return { ...policy, startFirst: true, failureAction };
+}
+
+/** The rolling moves tasks to even the spread (a rebalance), rather than changing their spec. */
+export function isRebalancing(s: Stored<'service'>): boolean {
+  return s.updateStatus?.rebalance === true;
 }

@@ -20,8 +20,9 @@ import { EXITED_LABEL } from '../restart.js';
 import { isFinished, isWanted, newTask, specVersionOf, stateOf } from '../../reconcile/tasks.js';
 import { keepFirst, nodeIsDown, stopTask } from '../instance.js';
 import type { TaskWrites } from '../../reconcile/writes.js';
-import { activePolicy, isRolling, isRollingBack, type Policy } from './config.js';
-import { REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isUpToDate } from '../../reconcile/fresh.js';
+import { MESH_DRAIN_MS, activePolicy, isRebalancing, isRolling, isRollingBack, type Policy } from './config.js';
+import { REBALANCE_TO_LABEL, REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isMoving, isUpToDate, mustReplace } from '../../reconcile/fresh.js';
+import { MESH_DRAIN_LABEL } from '../../store/index.js';
 import { rolledBack } from './start.js';
 import { updatePlacementInPlace } from './in-place.js';
 
@@ -84,9 +85,9 @@ function endedOnItsOwn(t: Stored<'task'>): boolean {
   return isFinished(stateOf(t)) && (isWanted(t) || t.annotations?.labels?.[EXITED_LABEL] !== undefined);
 }
 
-/** A task of the current spec made since the update (or rollback) started. */
+/** A task of the current spec made since the update (or rollback, or rebalance) started. */
 function isOurs(ctx: UpdateContext, t: Stored<'task'>): boolean {
-  return Number(t.meta.createdAt ?? 0) >= Number(ctx.service.updateStatus?.startedAt ?? 0) && isUpToDate(ctx.service, t);
+  return Number(t.meta.createdAt ?? 0) >= Number(ctx.service.updateStatus?.startedAt ?? 0) && !mustReplace(ctx.service, t);
 }
 
 /** The service's slots (replicated) or nodes (global) as the orchestrator keeps them. */
@@ -110,8 +111,8 @@ function slotsOf(ctx: UpdateContext): Slot[] {
     );
     const attempted = g.tasks.some((t) => endedOnItsOwn(t) && isOurs(ctx, t));
     const slot: Slot = { slot: g.slot, nodeId: g.nodeId, stopping, attempted, anyCurrent: g.tasks.some((t) => isUpToDate(service, t)) };
-    const current = live.find((t) => isUpToDate(service, t));
-    const old = live.find((t) => !isUpToDate(service, t));
+    const current = live.find((t) => !mustReplace(service, t));
+    const old = live.find((t) => mustReplace(service, t));
     if (current) slot.current = current;
     if (old) slot.old = old;
     slots.push(slot);
@@ -156,6 +157,7 @@ function withStatus(ctx: UpdateContext, status: baton.UpdateStatus.$Properties):
 /** The failure action, once failures exceed the ratio. */
 function onFailure(ctx: UpdateContext, policy: Policy, task: Stored<'task'>, reason: string): UpdateStep | undefined {
   const rollingBack = isRollingBack(ctx.service);
+  const rebalance = isRebalancing(ctx.service);
   const startedAt = Number(ctx.service.updateStatus?.startedAt ?? 0);
   const action = rollingBack && policy.failureAction === A.FAILURE_ROLLBACK ? A.FAILURE_PAUSE : policy.failureAction;
   if (action === A.FAILURE_CONTINUE) return undefined;
@@ -163,7 +165,8 @@ function onFailure(ctx: UpdateContext, policy: Policy, task: Stored<'task'>, rea
     service: withStatus(ctx, {
       state: rollingBack ? U.ROLLBACK_PAUSED : U.UPDATE_PAUSED,
       startedAt,
-      message: `${rollingBack ? 'rollback' : 'update'} paused due to failure or early termination of task ${task.meta.id}: ${reason}${why}`,
+      message: `${rollingBack ? 'rollback' : rebalance ? 'rebalance' : 'update'} paused due to failure or early termination of task ${task.meta.id}: ${reason}${why}`,
+      rebalance,
     }),
   });
   if (action === A.FAILURE_PAUSE) return pause('');
@@ -181,7 +184,7 @@ function onFailure(ctx: UpdateContext, policy: Policy, task: Stored<'task'>, rea
 /** Replaces the old task of slot `s` with one of the current spec, in the policy's order. */
 function replace(ctx: UpdateContext, s: Slot, old: Stored<'task'>, policy: Policy): void {
   if (policy.startFirst) {
-    const fresh = newTask({ service: ctx.service, slot: s.slot, nodeId: s.nodeId, labels: {}, now: ctx.now });
+    const fresh = newTask({ service: ctx.service, slot: s.slot, nodeId: s.nodeId || movedTo(ctx, old), labels: {}, now: ctx.now });
     ctx.writes.create(fresh);
     // Written with the version it was read at: if the old task changed meanwhile (it failed,
     // the orchestrator acted), the batch fails and the next pass decides again.
@@ -198,16 +201,74 @@ function replace(ctx: UpdateContext, s: Slot, old: Stored<'task'>, policy: Polic
   }
 }
 
+/**
+ * The node a rebalance chose for the replacement of `old`, while it can still take new tasks;
+ * '' (the scheduler places it) when it cannot, or when `old` is not moving.
+ */
+function movedTo(ctx: UpdateContext, old: Stored<'task'>): string {
+  const to = old.annotations?.labels?.[REBALANCE_TO_LABEL] ?? '';
+  const node = to === '' ? undefined : ctx.node(to);
+  return node !== undefined && isAvailable(node) ? to : '';
+}
+
+/**
+ * "rebalance: moved 2 tasks to node-3, 1 task to node-4": where the replacements of this
+ * rebalance's moving tasks (each names its replacement) run.
+ */
+function rebalanceDone(ctx: UpdateContext): string {
+  const byId = new Map(ctx.tasks.map((t) => [t.meta.id, t]));
+  const perNode = new Map<string, number>();
+  for (const t of ctx.tasks) {
+    const labels = t.annotations?.labels;
+    if (labels?.[REBALANCE_TO_LABEL] === undefined) continue;
+    const fresh = byId.get(labels[REPLACED_BY_LABEL] ?? '');
+    // Made by this rebalance (an earlier one's moved tasks keep their labels).
+    if (fresh === undefined || Number(fresh.meta.createdAt ?? 0) < Number(ctx.service.updateStatus?.startedAt ?? 0)) continue;
+    if (isLive(fresh) && fresh.nodeId !== '') perNode.set(fresh.nodeId, (perNode.get(fresh.nodeId) ?? 0) + 1);
+  }
+  if (perNode.size === 0) return 'rebalance: moved no task';
+  const parts = [...perNode].map(([id, n]) => `${n} task${n === 1 ? '' : 's'} to ${ctx.node(id)?.description?.hostname || id}`);
+  return `rebalance: moved ${parts.join(', ')}`;
+}
+
+/**
+ * A moved task whose replacement is up leaves the routing mesh first and is stopped
+ * MESH_DRAIN_MS later; returns when that is due, or undefined when it may stop now.
+ */
+function drainedAt(ctx: UpdateContext, old: Stored<'task'>): number | undefined {
+  if (!isMoving(old)) return undefined;
+  const since = Number(old.annotations?.labels?.[MESH_DRAIN_LABEL] ?? NaN);
+  if (Number.isNaN(since)) {
+    ctx.writes.update(old, (c) => {
+      c.annotations = { ...c.annotations, labels: { ...c.annotations?.labels, [MESH_DRAIN_LABEL]: String(ctx.now) } };
+    });
+    return ctx.now + MESH_DRAIN_MS;
+  }
+  return ctx.now < since + MESH_DRAIN_MS ? since + MESH_DRAIN_MS : undefined;
+}
+
 export function planUpdate(ctx: UpdateContext): UpdateStep {
-  const { service, now } = ctx;
   const slots = slotsOf(ctx);
   // A start-first switch ends once the new task is up, whatever the update's state.
+  let drainWake: number | undefined;
   for (const s of slots) {
     if (s.current !== undefined && s.old !== undefined && isUp(s.current)) {
+      const due = drainedAt(ctx, s.old);
+      if (due !== undefined) {
+        drainWake = Math.min(drainWake ?? due, due);
+        continue;
+      }
       stopTask(ctx.writes, s.old);
       delete s.old;
     }
   }
+  const step = planSlots(ctx, slots);
+  if (drainWake !== undefined) step.wakeAt = Math.min(step.wakeAt ?? drainWake, drainWake);
+  return step;
+}
+
+function planSlots(ctx: UpdateContext, slots: Slot[]): UpdateStep {
+  const { service, now } = ctx;
   const dirty = slots.filter((s) => replaceable(ctx, s));
   const state = service.updateStatus?.state ?? U.UPDATE_NONE;
   if (!isRolling(service)) {
@@ -282,7 +343,8 @@ export function planUpdate(ctx: UpdateContext): UpdateStep {
       startedAt,
       completedAt: now,
       // A rollback keeps saying why it happened.
-      message: rollingBack ? (service.updateStatus?.message ?? 'rollback completed') : 'update completed',
+      message: rollingBack ? (service.updateStatus?.message ?? 'rollback completed') : isRebalancing(service) ? rebalanceDone(ctx) : 'update completed',
+      rebalance: isRebalancing(service),
     }),
   };
 }

@@ -1,0 +1,146 @@
+// One simulated node for bench:scale: the real join (its own key, a CSR signed by the cluster's
+// CA through the Join call, the worker token), then the real worker parts — the agent
+// (worker/agent, with its own LevelDB), the session client and the heartbeat client — with
+// the in-memory executor of the tests in place of Docker or processes. Only the executor is
+// fake: every message on the wire is the one a real node sends, over its own mTLS certificate.
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type * as grpc from '@grpc/grpc-js';
+import { baton } from '../../proto/gen/baton.js';
+import type { RpcClient } from '../../rpc/client.js';
+import { BatonError } from '../../rpc/errors.js';
+import { caService } from '../../rpc/services.js';
+import { NODE_CHANNEL_OPTIONS, clientCredentials, generateNodeKey } from '../../rpc/tls/index.js';
+import { Agent } from '../../worker/agent/index.js';
+import { SessionClient } from '../../worker/session.js';
+import { HeartbeatClient } from '../../worker/heartbeat.js';
+import { FakeExecutor } from '../../test/lib/fake-executor.js';
+
+export interface SimNodeOptions {
+  /** The Join call's channel (unauthenticated TLS that checks the CA), shared by a host's joins. */
+  ca: RpcClient<typeof caService>;
+  caPem: string;
+  token: string;
+  hostname: string;
+  /** A loopback address the node says it has (nothing listens there: a simulated node serves no logs). */
+  advertiseAddr: string;
+  stateDir: string;
+  /** How long each prepare and start takes in the fake executor. */
+  executorDelayMs: number;
+  logger: Logger;
+  /** Each heartbeat's round trip in ms (undefined: no answer). */
+  onHeartbeat: (ms: number | undefined) => void;
+  /** Each task the session brings in the Assigned state: ms since the scheduler assigned it. */
+  onAssigned: (ms: number) => void;
+}
+
+const RUNNING = baton.TaskState.TASK_RUNNING;
+
+export class SimNode {
+  private constructor(
+    readonly nodeId: string,
+    /** Tasks whose Running status the leader acknowledged (it is in the store), by id. */
+    readonly running: ReadonlySet<string>,
+    private readonly agent: Agent,
+    private readonly session: SessionClient,
+    private readonly heartbeat: HeartbeatClient,
+  ) {}
+
+  static async join(o: SimNodeOptions): Promise<SimNode> {
+    const key = await generateNodeKey();
+    const description: baton.NodeDescription.$Properties = {
+      hostname: o.hostname,
+      platform: `${process.platform}/${process.arch}`,
+      // A machine of 8 CPUs and 32 GiB: the bench's tasks reserve nothing, so this only shows.
+      resources: { nanoCpus: 8e9, memoryBytes: 32 * 2 ** 30 },
+      runtimes: ['process'],
+      engineVersion: '',
+      engineLabels: {},
+    };
+    const res = await joinCall(o, { token: o.token, csrPem: key.csrPem, advertiseAddr: o.advertiseAddr, description });
+    const nodeId = res.nodeId ?? '';
+    // One credentials object per node: its session, reports and heartbeats share its connection.
+    const credentials: grpc.ChannelCredentials = clientCredentials({ caPem: o.caPem, certPem: res.certPem ?? '', keyPem: key.keyPem });
+    let managers: baton.ManagerPeer.$Properties[] = res.managers ?? [];
+    let session: SessionClient | undefined;
+    const running = new Set<string>();
+    const agent = await Agent.open({
+      nodeId,
+      clusterId: res.clusterId ?? '',
+      stateDir: o.stateDir,
+      executors: { process: Object.assign(new FakeExecutor('process'), { delayMs: o.executorDelayMs }) },
+      report: async (updates) => {
+        if (!session) throw new Error('no session yet');
+        await session.report(updates);
+        for (const u of updates) {
+          if (!u.taskId) continue;
+          if (u.status?.state === RUNNING) running.add(u.taskId);
+          else running.delete(u.taskId);
+        }
+      },
+      logger: o.logger,
+    });
+    session = new SessionClient({
+      managers: () => managers,
+      credentials: () => credentials,
+      channelOptions: NODE_CHANNEL_OPTIONS,
+      description: () => description,
+      onMessage: (msg) => {
+        const now = Date.now();
+        for (const t of msg.tasks ?? []) {
+          const ts = Number(t.status?.timestamp ?? 0);
+          if (t.status?.state === baton.TaskState.TASK_ASSIGNED && ts > 0) o.onAssigned(now - ts);
+        }
+        agent.apply(msg);
+      },
+      logger: o.logger,
+    });
+    const heartbeat = new HeartbeatClient({
+      managers: () => managers,
+      credentials: () => credentials,
+      channelOptions: NODE_CHANNEL_OPTIONS,
+      addr: o.advertiseAddr,
+      description,
+      logger: o.logger,
+      // As the daemon (src/daemon/node.ts): a new leader first in the list moves the session.
+      onResponse: (hb) => {
+        const next = (hb.managers ?? []).filter((m) => m.nodeId && m.addr);
+        if (next.length === 0) return;
+        const moved = next[0]?.nodeId !== managers[0]?.nodeId;
+        managers = next;
+        if (moved) session?.reconnect();
+      },
+      onRoundTrip: (s) => o.onHeartbeat(s === undefined ? undefined : s * 1000),
+    });
+    session.start();
+    heartbeat.start();
+    return new SimNode(nodeId, running, agent, session, heartbeat);
+  }
+
+  async stop(): Promise<void> {
+    this.heartbeat.stop();
+    this.session.stop();
+    await this.agent.stop();
+  }
+}
+
+/**
+ * A leader change during the join fails the call (UNAVAILABLE, a deadline, a stream reset by
+ * an overloaded manager): the user's retry, a few times. A refused token or CSR is not retried.
+ */
+const REFUSED = new Set<string>(['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'UNAUTHENTICATED', 'FAILED_PRECONDITION']);
+
+async function joinCall(o: SimNodeOptions, req: baton.internal.JoinRequest.$Properties): Promise<baton.internal.JoinResponse> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await o.ca.call('Join', req, 60_000)) as baton.internal.JoinResponse;
+    } catch (err) {
+      if ((err instanceof BatonError && REFUSED.has(err.code)) || attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
+export function stateDirOf(root: string, index: number): string {
+  return join(root, `n${index}`);
+}

@@ -1,0 +1,517 @@
+// npm run bench:scale — one cluster at scale: 3 real manager daemons (`baton init`/`join` on
+// 127.0.0.1, drained so they run no tasks) and N simulated nodes (default 1,000) hosted by a few
+// processes (bench/scale-sim.ts). Each simulated node joins with the worker token through the
+// real CA (its own key and certificate), holds its own session and heartbeats over mTLS gRPC,
+// and runs the real agent over an in-memory executor (Running after --executor-delay-ms).
+// Services totalling T tasks (default 100,000; at most 10,000 replicas each, the spec's limit)
+// are created through the control API, and it measures:
+//   secondsToRunning  first CreateService → every task's Running status acknowledged by the
+//                     leader (a status is acknowledged once it is applied to the leader's store;
+//                     the count is then checked once with ListTasks from the store itself);
+//   leader RSS (peak) and CPU while converging; heartbeat round trip p50/p99 as the nodes see it;
+//   push latency: the scheduler's assignment timestamp → the node's session receives the task;
+//   the leader's latest Raft snapshot file (size) and how long the store takes to encode one;
+//   `baton service ls` and `baton service ps <10,000-task service>` through the CLI (a process,
+//   its local socket, as a user runs them);
+//   catchUpSeconds    `baton join` of a 4th manager → it answers a linearizable read (its store
+//                     has every acknowledged write);
+//   rescheduleSeconds SIGKILL of the process hosting --kill nodes (default 100) → every task is
+//                     Running again (acknowledged) on the others.
+// The peer column is published figures, not measured here (no Swarm, Nomad or Kubernetes at this
+// scale on this machine). Writes bench/results/scale-latest.json.
+// Flags: --nodes N, --tasks T, --hosts H (simulated-node processes besides the one with the
+// nodes to kill), --kill K, --executor-delay-ms D, --join-concurrency J, --timeout S (each wait),
+// --cpu-prof (managers' V8 profiles, with --keep), --keep, --out DIR.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { baton, type BatonClient } from '../client/index.js';
+import { ClusterStore } from '../manager/store/index.js';
+import { decodeSnapshot } from '../raft/storage/records.js';
+import { BatonDaemonCluster, memoryKiB, runCli, type BatonDaemon } from './lib/baton-daemons.js';
+import { benchDir, num, projectRoot } from './lib/args.js';
+import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
+import { busyMachineWarning, formatTable, machineInfo, writeRun } from './lib/results.js';
+import { percentile, round } from './lib/stats.js';
+import type { SimReply, SimRequest, SimStats } from './scale-sim.js';
+
+const { values: args } = parseArgs({
+  options: {
+    nodes: { type: 'string' },
+    tasks: { type: 'string' },
+    hosts: { type: 'string' },
+    kill: { type: 'string' },
+    'executor-delay-ms': { type: 'string' },
+    'join-concurrency': { type: 'string' },
+    timeout: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+const NODES = Math.max(2, Math.round(num(args.nodes, undefined, 1000)));
+const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 100_000)));
+const KILL = Math.min(NODES - 1, Math.round(num(args.kill, undefined, Math.min(100, Math.floor(NODES / 10)))));
+const HOSTS = Math.max(1, Math.round(num(args.hosts, undefined, Math.min(4, Math.ceil((NODES - KILL) / 250)))));
+const EXECUTOR_DELAY_MS = num(args['executor-delay-ms'], undefined, 50);
+const JOIN_CONCURRENCY = Math.max(1, Math.round(num(args['join-concurrency'], undefined, 16)));
+const TIMEOUT_MS = num(args.timeout, undefined, 600) * 1000;
+const MAX_REPLICAS = 10_000;
+const SERVICES = Math.ceil(TASKS / MAX_REPLICAS);
+const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
+
+/** Published by the peers, not measured here. */
+const PUBLISHED = {
+  swarm: 'Docker Swarm community test (2016): ~95,000 tasks on 2,384 nodes, 3 managers',
+  nomad: 'Nomad C1M (2016): 1,000,000 containers on 5,000 hosts in < 5 min, ~3,750 placements/s',
+  kubernetes: 'Kubernetes SLO: 5,000 nodes / 150,000 pods, API call p99 <= 1 s',
+};
+
+class SimHost {
+  readonly child: ChildProcess;
+  private waiting: ((msg: SimReply) => void)[] = [];
+  nodes = 0;
+  alive = true;
+
+  constructor(
+    readonly name: string,
+    readonly count: number,
+    logFd: number,
+  ) {
+    this.child = fork(join(benchDir, 'scale-sim.js'), [], { stdio: ['ignore', logFd, logFd, 'ipc'] });
+    hosts.add(this.child);
+    this.child.on('message', (msg: SimReply) => {
+      if (msg.type === 'error') process.stderr.write(`${name}: ${msg.message}\n`);
+      this.waiting.shift()?.(msg);
+    });
+    this.child.once('exit', () => {
+      this.alive = false;
+      hosts.delete(this.child);
+    });
+  }
+
+  private ask(req: SimRequest, timeoutMs: number): Promise<SimReply> {
+    return new Promise((resolveAsk, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no answer to ${req.type} in ${timeoutMs} ms`)), timeoutMs);
+      this.waiting.push((msg) => {
+        clearTimeout(timer);
+        resolveAsk(msg);
+      });
+      this.child.send(req);
+    });
+  }
+
+  async start(remote: string, token: string, stateRoot: string): Promise<number> {
+    const r = await this.ask({ type: 'start', remote, token, count: this.count, prefix: this.name, stateRoot, executorDelayMs: EXECUTOR_DELAY_MS, joinConcurrency: JOIN_CONCURRENCY }, TIMEOUT_MS);
+    if (r.type !== 'joined') throw new Error(`${this.name}: ${r.type === 'error' ? r.message : 'unexpected reply'}`);
+    this.nodes = r.nodes;
+    return r.seconds;
+  }
+
+  async stats(): Promise<SimStats> {
+    const r = await this.ask({ type: 'stats' }, 30_000);
+    if (r.type !== 'stats') throw new Error(`${this.name}: ${r.type === 'error' ? r.message : 'unexpected reply'}`);
+    return r;
+  }
+}
+
+const hosts = new Set<ChildProcess>();
+function killHosts(): void {
+  for (const c of hosts) c.kill('SIGKILL');
+  hosts.clear();
+}
+
+/** Heartbeat and push samples from every host, with their Running counts. */
+class Gauges {
+  heartbeat: number[] = [];
+  heartbeatFailures = 0;
+  push: number[] = [];
+
+  async poll(list: SimHost[]): Promise<number> {
+    let running = 0;
+    for (const s of await Promise.all(list.filter((h) => h.alive).map((h) => h.stats()))) {
+      running += s.running;
+      for (const v of s.heartbeatMs) this.heartbeat.push(v);
+      for (const v of s.pushMs) this.push.push(v);
+      this.heartbeatFailures += s.heartbeatFailures;
+    }
+    return running;
+  }
+
+  reset(): void {
+    this.heartbeat = [];
+    this.push = [];
+    this.heartbeatFailures = 0;
+  }
+}
+
+function pct(values: number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = Float64Array.from(values).sort();
+  return round(percentile(sorted, p), 1);
+}
+
+/**
+ * RSS and CPU of every manager while something runs (the leader may change under load: each
+ * manager's own figures are kept, and the leader's are those of whoever led at the end).
+ */
+class ManagerSampler {
+  private readonly peakKiB = new Map<number, number>();
+  private readonly cpu0 = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private t0 = 0;
+
+  constructor(private readonly pids: number[]) {}
+
+  start(): void {
+    for (const pid of this.pids) this.cpu0.set(pid, cpuTimeMs([pid]) ?? 0);
+    this.t0 = performance.now();
+    this.timer = setInterval(() => this.sample(), 250);
+  }
+
+  private sample(): void {
+    for (const pid of this.pids) {
+      const m = memoryKiB(pid);
+      if (m) this.peakKiB.set(pid, Math.max(this.peakKiB.get(pid) ?? 0, m.rss));
+    }
+  }
+
+  /** Stops; each manager's peak RSS (MiB), CPU seconds and average cores busy over the window. */
+  stop(): Map<number, { peakRssMiB: number; cpuSeconds: number; cpuCores: number }> {
+    this.sample();
+    if (this.timer) clearInterval(this.timer);
+    const wall = Math.max((performance.now() - this.t0) / 1000, 1e-3);
+    const out = new Map<number, { peakRssMiB: number; cpuSeconds: number; cpuCores: number }>();
+    for (const pid of this.pids) {
+      const cpu = ((cpuTimeMs([pid]) ?? 0) - (this.cpu0.get(pid) ?? 0)) / 1000;
+      out.set(pid, { peakRssMiB: Math.round((this.peakKiB.get(pid) ?? 0) / 1024), cpuSeconds: round(cpu, 1), cpuCores: round(cpu / wall, 2) });
+    }
+    return out;
+  }
+}
+
+/** Who leads, asked of one manager each time (Info answers from its own view). */
+class LeaderWatch {
+  readonly seen: string[] = [];
+
+  constructor(private readonly client: BatonClient) {}
+
+  async poll(): Promise<void> {
+    try {
+      const id = (await this.client.control.call('Info', {}, 2_000)).leaderId ?? '';
+      if (id && id !== this.seen[this.seen.length - 1]) this.seen.push(id);
+    } catch {
+      // No answer in time: the next poll asks again.
+    }
+  }
+
+  get changes(): number {
+    return Math.max(0, this.seen.length - 1);
+  }
+}
+
+async function until<T>(what: string, timeoutMs: number, intervalMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Tasks desired and observed Running, counted from the store (ListTasks, every page). */
+async function runningInStore(client: BatonClient): Promise<{ running: number; all: number }> {
+  const tasks = await client.list('ListTasks', {});
+  const running = tasks.filter((t) => t.desiredState === baton.TaskState.TASK_RUNNING && t.status?.state === baton.TaskState.TASK_RUNNING).length;
+  return { running, all: tasks.length };
+}
+
+/** The newest Raft snapshot file of a manager, and how long the store takes to encode the same state. */
+function snapshotOf(d: BatonDaemon): { bytes: number; file: string } | undefined {
+  const dir = join(d.dataDir, 'raft');
+  const files: { path: string; bytes: number; mtime: number }[] = [];
+  const walk = (p: string): void => {
+    for (const name of readdirSync(p)) {
+      const full = join(p, name);
+      const st = statSync(full);
+      if (st.isDirectory()) walk(full);
+      else if (/snap/.test(full)) files.push({ path: full, bytes: st.size, mtime: st.mtimeMs });
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    return undefined;
+  }
+  const newest = files.sort((a, b) => b.mtime - a.mtime)[0];
+  return newest && { bytes: newest.bytes, file: newest.path };
+}
+
+/** How long `baton ARGS` takes, run as a user runs it (a process on the manager's local socket). */
+async function cliSeconds(d: BatonDaemon, argv: string[]): Promise<{ seconds: number; lines: number }> {
+  const started = performance.now();
+  const r = await runCli([...argv.slice(0, 2), '--data-dir', d.dataDir, ...argv.slice(2)], 120_000);
+  const seconds = (performance.now() - started) / 1000;
+  if (r.code !== 0) throw new Error(`baton ${argv.join(' ')} failed (${r.code}): ${r.stderr.trim().slice(0, 500)}`);
+  return { seconds: round(seconds, 3), lines: r.stdout.trimEnd().split('\n').length };
+}
+
+function serviceSpec(name: string, replicas: number): baton.ServiceSpec.$Properties {
+  return {
+    annotations: { name },
+    replicas,
+    task: { runtime: 'process', container: { image: 'scale-sim', command: ['sleep', '1000000'] } },
+  };
+}
+
+async function main(): Promise<void> {
+  installCleanupHandlers();
+  keepTempDirs(args.keep);
+  process.on('exit', killHosts);
+  const started = new Date();
+  const load0 = loadavg();
+  const root = makeTempDir('baton-scale');
+  // The simulated nodes' agent DBs: LevelDB with sync writes, on memory (thousands of them).
+  const stateRoot = mkdtempSync('/dev/shm/baton-scale-');
+  process.on('exit', () => {
+    if (!args.keep) rmSync(stateRoot, { recursive: true, force: true });
+  });
+  console.log(`bench:scale: ${NODES} simulated nodes (${HOSTS} hosts + 1 with the ${KILL} to kill), ${TASKS} tasks in ${SERVICES} services; load ${load0.map((v) => v.toFixed(2)).join(' ')}; temp ${root}`);
+
+  // --cpu-prof: every manager writes a V8 CPU profile on exit, into <temp>/profiles (kept with --keep).
+  const profileDir = join(root, 'profiles');
+  const cluster = new BatonDaemonCluster(root, args['cpu-prof'] ? { managerNodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {});
+  await cluster.init('m1');
+  for (const name of ['m2', 'm3']) await cluster.join(name, 'manager');
+  await cluster.waitUntilFormed(TIMEOUT_MS);
+  const leader = await cluster.leader();
+  const admin = cluster.client(leader);
+  // Managers run no tasks of their own: every task goes to a simulated node.
+  for (const m of cluster.managers) {
+    const r = cluster.cli(leader.name, ['node', 'update', '--availability', 'drain', m.nodeId]);
+    if (r.code !== 0) throw new Error(`drain ${m.name}: ${r.stderr}`);
+  }
+
+  // Simulated nodes: the ones to kill in a host of their own, the rest spread over HOSTS.
+  const log = openSync(join(root, 'sim.log'), 'a');
+  const rest = NODES - KILL;
+  const list: SimHost[] = [];
+  for (let i = 0; i < HOSTS; i++) {
+    const count = Math.floor(rest / HOSTS) + (i < rest % HOSTS ? 1 : 0);
+    if (count > 0) list.push(new SimHost(`h${i}`, count, log));
+  }
+  const victim = KILL > 0 ? new SimHost('victim', KILL, log) : undefined;
+  if (victim) list.push(victim);
+  const joinStarted = performance.now();
+  const joinSeconds = await Promise.all(list.map((h, i) => h.start(leader.addr, cluster.workerToken, join(stateRoot, `h${i}`))));
+  const joinedSeconds = (performance.now() - joinStarted) / 1000;
+  await until(`${NODES} simulated nodes Ready`, TIMEOUT_MS, 500, async () => {
+    const nodes = (await admin.list('ListNodes', {})).filter((n) => n.role !== baton.NodeRole.MANAGER && n.status?.state === baton.NodeState.NODE_READY);
+    return nodes.length >= NODES ? nodes.length : undefined;
+  });
+  const readySeconds = (performance.now() - joinStarted) / 1000;
+  console.log(`joined ${NODES} nodes in ${joinedSeconds.toFixed(1)} s (hosts: ${joinSeconds.map((s) => s.toFixed(1)).join(', ')}); all Ready at ${readySeconds.toFixed(1)} s`);
+
+  // Converge.
+  const gauges = new Gauges();
+  await gauges.poll(list);
+  gauges.reset();
+  const sampler = new ManagerSampler(cluster.pids('manager'));
+  sampler.start();
+  const leaders = new LeaderWatch(admin);
+  await leaders.poll();
+  const createStarted = performance.now();
+  const serviceIds: string[] = [];
+  for (let i = 0; i < SERVICES; i++) {
+    const replicas = Math.min(MAX_REPLICAS, TASKS - i * MAX_REPLICAS);
+    const s = await admin.control.call('CreateService', { spec: serviceSpec(`scale-${i}`, replicas), noResolveImage: true }, 60_000);
+    serviceIds.push(s.meta?.id ?? '');
+  }
+  const createSeconds = (performance.now() - createStarted) / 1000;
+  let lastPrint = 0;
+  let lastRunning = 0;
+  await until(`${TASKS} tasks Running`, TIMEOUT_MS, 250, async () => {
+    const running = (lastRunning = await gauges.poll(list));
+    await leaders.poll();
+    const t = (performance.now() - createStarted) / 1000;
+    if (t - lastPrint >= 5) {
+      lastPrint = t;
+      console.log(`  ${t.toFixed(1)} s: ${running} Running; leader RSS ${Math.round((memoryKiB(leader.proc.pid!)?.rss ?? 0) / 1024)} MiB; ${leaders.changes} leader changes`);
+    }
+    return running >= TASKS ? running : undefined;
+  }).catch(async (err: unknown) => {
+    // Not converged in time: what was reached is a result too (written, then the run fails).
+    const perManager = sampler.stop();
+    const path = writeRun(outDir, 'scale', started, machineInfo(), loadavg(), {
+      nodes: NODES,
+      tasks: TASKS,
+      services: SERVICES,
+      secondsToRunning: null,
+      runningAtTimeout: lastRunning,
+      timeoutSeconds: TIMEOUT_MS / 1000,
+      leaderChangesWhileConverging: leaders.changes,
+      managers: cluster.managers.map((m) => ({ name: m.name, ...(perManager.get(m.proc.pid!) ?? {}) })),
+      heartbeatP99Ms: pct(gauges.heartbeat, 99),
+      heartbeatFailures: gauges.heartbeatFailures,
+      pushP99Ms: pct(gauges.push, 99),
+      join: { seconds: joinedSeconds, readySeconds, hosts: list.length },
+      loadAverageAtStart: load0,
+      published: PUBLISHED,
+    });
+    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes; partial results: ${path}`);
+    if (args['cpu-prof']) await cluster.stop(5_000);
+    throw err;
+  });
+  const secondsToRunning = (performance.now() - createStarted) / 1000;
+  const perManager = sampler.stop();
+  const leaderNow = await cluster.leader();
+  const leaderFigures = perManager.get(leaderNow.proc.pid!) ?? { peakRssMiB: 0, cpuSeconds: 0, cpuCores: 0 };
+  const cpu = { cpuCores: leaderFigures.cpuCores, cpuSeconds: leaderFigures.cpuSeconds };
+  const managersFigures = cluster.managers.map((m) => ({ name: m.name, ...(perManager.get(m.proc.pid!) ?? {}) }));
+  const converge = {
+    heartbeatP50Ms: pct(gauges.heartbeat, 50),
+    heartbeatP99Ms: pct(gauges.heartbeat, 99),
+    heartbeatMaxMs: pct(gauges.heartbeat, 100),
+    heartbeats: gauges.heartbeat.length,
+    heartbeatFailures: gauges.heartbeatFailures,
+    pushP50Ms: pct(gauges.push, 50),
+    pushP99Ms: pct(gauges.push, 99),
+    pushes: gauges.push.length,
+  };
+  const storeCheckStarted = performance.now();
+  const inStore = await runningInStore(admin);
+  const listAllTasksSeconds = (performance.now() - storeCheckStarted) / 1000;
+  if (inStore.running < TASKS) throw new Error(`the nodes had ${TASKS} Running acknowledged, but the store lists ${inStore.running} Running`);
+  const leaderRssMiB = leaderFigures.peakRssMiB;
+  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader (${leaderNow.name}) peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores; ${leaders.changes} leader changes; heartbeat p99 ${converge.heartbeatP99Ms} ms; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
+
+  // A steady minute's worth is not needed: a few seconds of heartbeats with everything placed.
+  gauges.reset();
+  await sleep(3000);
+  await gauges.poll(list);
+  const steady = { heartbeatP99Ms: pct(gauges.heartbeat, 99), heartbeats: gauges.heartbeat.length, leaderRssMiB: Math.round((memoryKiB(leaderNow.proc.pid!)?.rss ?? 0) / 1024) };
+
+  // The CLI as a user runs it.
+  const serviceLs = await cliSeconds(leaderNow, ['service', 'ls']);
+  const servicePs = await cliSeconds(leaderNow, ['service', 'ps', 'scale-0']);
+  console.log(`service ls ${serviceLs.seconds} s (${serviceLs.lines} lines); service ps scale-0 ${servicePs.seconds} s (${servicePs.lines} lines)`);
+
+  // Snapshot: the leader's newest file, and the time to decode and encode the same state here.
+  const snap = snapshotOf(leaderNow);
+  const snapshot = snap ? { bytes: snap.bytes, mib: round(snap.bytes / 2 ** 20, 1), ...encodeTime(snap.file) } : undefined;
+  console.log(snapshot ? `snapshot ${snapshot.mib} MiB, encoded in ${snapshot.encodeMs} ms` : 'no snapshot taken yet');
+
+  // A 4th manager joins: caught up when it answers a linearizable read.
+  const joinM4 = performance.now();
+  const m4 = await cluster.join('m4', 'manager');
+  const m4Client = cluster.client(m4);
+  await until('the 4th manager to catch up', TIMEOUT_MS, 100, async () => {
+    try {
+      const services = await m4Client.list('ListServices', {});
+      return services.length >= SERVICES ? services.length : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  const catchUpSeconds = (performance.now() - joinM4) / 1000;
+  console.log(`4th manager caught up in ${catchUpSeconds.toFixed(1)} s`);
+
+  // Node loss.
+  let rescheduleSeconds: number | undefined;
+  if (victim) {
+    gauges.reset();
+    const killed = performance.now();
+    // Asked nothing more from now on: a killed host answers no stats request.
+    victim.alive = false;
+    victim.child.kill('SIGKILL');
+    await until(`the tasks of ${KILL} killed nodes Running elsewhere`, TIMEOUT_MS, 250, async () => {
+      const running = await gauges.poll(list);
+      return running >= TASKS ? running : undefined;
+    });
+    rescheduleSeconds = (performance.now() - killed) / 1000;
+    console.log(`${KILL} nodes SIGKILLed: every task Running again in ${rescheduleSeconds.toFixed(1)} s`);
+  }
+
+  const rows = [
+    ['measure', 'baton (measured)', 'target'],
+    ['nodes / tasks', `${NODES} / ${TASKS}`, '1,000 / 100,000'],
+    ['all Running (s)', secondsToRunning.toFixed(1), '<= 30'],
+    ['placements/s', (TASKS / secondsToRunning).toFixed(0), ''],
+    ['leader peak RSS (MiB)', String(leaderRssMiB), '<= 1024'],
+    ['leader CPU (cores)', String(cpu.cpuCores), ''],
+    ['leader changes', String(leaders.changes), '0'],
+    ['heartbeat p99 (ms)', String(converge.heartbeatP99Ms), '<= 500'],
+    ['push p99 (ms)', String(converge.pushP99Ms), ''],
+    ['snapshot (MiB)', snapshot ? String(snapshot.mib) : '-', ''],
+    ['4th manager catch-up (s)', catchUpSeconds.toFixed(1), '<= 10'],
+    [`${KILL} nodes lost -> Running (s)`, rescheduleSeconds?.toFixed(1) ?? '-', '<= 10'],
+    ['service ls (s)', String(serviceLs.seconds), '<= 1'],
+    ['service ps 10k (s)', String(servicePs.seconds), '<= 1'],
+  ];
+  console.log(`\n${formatTable(rows)}`);
+  console.log('\nPublished by the peers (not measured here):');
+  for (const v of Object.values(PUBLISHED)) console.log(`  - ${v}`);
+  const warning = busyMachineWarning();
+  if (warning) console.log(warning);
+
+  const path = writeRun(outDir, 'scale', started, machineInfo(), loadavg(), {
+    nodes: NODES,
+    tasks: TASKS,
+    services: SERVICES,
+    secondsToRunning,
+    placementsPerSecond: TASKS / secondsToRunning,
+    createSeconds,
+    leaderRssMiB,
+    leaderCpuCores: cpu.cpuCores,
+    leaderCpuSeconds: cpu.cpuSeconds,
+    leaderChangesWhileConverging: leaders.changes,
+    managers: managersFigures,
+    heartbeatP99Ms: converge.heartbeatP99Ms,
+    converge,
+    steady,
+    listAllTasksSeconds,
+    serviceLsSeconds: serviceLs.seconds,
+    servicePsSeconds: servicePs.seconds,
+    snapshot,
+    catchUpSeconds,
+    rescheduleSeconds,
+    killedNodes: KILL,
+    join: { seconds: joinedSeconds, readySeconds, hosts: list.length },
+    executorDelayMs: EXECUTOR_DELAY_MS,
+    loadAverageAtStart: load0,
+    published: PUBLISHED,
+  });
+  console.log(`results: ${path}`);
+  killHosts();
+  await cluster.stop(2_000);
+}
+
+/**
+ * The leader's snapshot file decoded (header, raft record) and its store restored, then encoded
+ * again as the leader does to take one (synchronously, on its event loop): how long that takes.
+ */
+function encodeTime(file: string): { encodeMs?: number; restoreMs?: number; objects?: number } {
+  const payload = readFileSync(file).subarray(8); // 'BSNP' and the crc32c (raft/storage/snapshot-files.ts)
+  const snap = decodeSnapshot(payload);
+  const store = new ClusterStore();
+  const r0 = performance.now();
+  store.restore(snap.data);
+  const restoreMs = performance.now() - r0;
+  const e0 = performance.now();
+  store.snapshot();
+  return { encodeMs: round(performance.now() - e0, 1), restoreMs: round(restoreMs, 1), objects: store.list('task').length };
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`bench:scale failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    killHosts();
+    process.exit();
+  });
