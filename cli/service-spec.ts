@@ -1,5 +1,6 @@
 // `service create` flags to a ServiceSpec, the Docker way. Values are parsed by spec/; every bad
 // value is reported at once, in one error line.
+import { autoscaleFromFlags, type AutoscaleFlags } from './autoscale-flags.js';
 import { baton } from '../client/index.js';
 import {
   DEFAULT_REPLICAS,
@@ -28,7 +29,7 @@ import { exposeFromFlags, networksFromFlags, parseEndpointMode, type NetworkFlag
 import { placementFromFlags, type PlacementCreateFlags } from './placement-flags.js';
 import { isJobMode, jobSpecFromFlags, modeFromFlags, type JobFlags } from './job-flags.js';
 
-export interface CreateFlags extends HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags, JobFlags, ContainerCreateFlags, DnsCreateFlags {
+export interface CreateFlags extends AutoscaleFlags, HealthFlags, UpdateConfigFlags, NetworkFlags, PlacementCreateFlags, JobFlags, ContainerCreateFlags, DnsCreateFlags {
   name?: string | undefined;
   replicas?: string | number | undefined;
   mode?: string | undefined;
@@ -90,7 +91,10 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
   const mode = modeFromFlags(f, p);
   const job = jobSpecFromFlags(f, mode, p);
   if (f.mode === 'global' && f.replicas !== undefined) p.add('--replicas cannot be used with --mode global');
-  const replicas = f.replicas !== undefined && !isJobMode(mode) ? p.take(parseReplicas(f.replicas), 0) : DEFAULT_REPLICAS;
+  const autoscale = autoscaleFromFlags(f, p);
+  if (autoscale && mode !== 'replicated') p.add('--autoscale-* can only be used with replicated mode');
+  // An autoscaled service starts at its minimum unless told otherwise.
+  const replicas = f.replicas !== undefined && !isJobMode(mode) ? p.take(parseReplicas(f.replicas), 0) : (autoscale?.min ?? DEFAULT_REPLICAS);
   // Docker's default for a job is on-failure: a task that completed is done.
   const condition = f['restart-condition'] ?? (isJobMode(mode) ? 'on-failure' : undefined);
   if (condition !== undefined && !(condition in CONDITIONS)) p.add(`bad --restart-condition "${condition}" (want any, on-failure or none)`);
@@ -130,6 +134,7 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
     annotations: { name: f.name ?? '' },
     global: f.mode === 'global',
     ...(mode === 'replicated' ? { replicas } : {}),
+    ...(autoscale ? { autoscale } : {}),
     ...job,
     task: {
       runtime,

@@ -3,6 +3,7 @@
 // refused, not overwritten); every bad value is reported at once and the service is left
 // untouched. The --update-* / --rollback-* flags, shared with `service create`, are in
 // ./update-config-flags.ts.
+import { autoscaleFromFlags, autoscaleOptions, type AutoscaleFlags } from './autoscale-flags.js';
 import type { Argv } from 'yargs';
 import { baton, BatonError } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
@@ -24,7 +25,7 @@ import type { BatonClient } from '../client/index.js';
 
 export { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags };
 
-export interface UpdateFlags extends UpdateConfigFlags, HealthFlags, DataRefFlags, PlacementUpdateFlags, ContainerUpdateFlags, DnsUpdateFlags {
+export interface UpdateFlags extends AutoscaleFlags, UpdateConfigFlags, HealthFlags, DataRefFlags, PlacementUpdateFlags, ContainerUpdateFlags, DnsUpdateFlags {
   service: string;
   image?: string | undefined;
   'env-add'?: string | string[] | undefined;
@@ -143,6 +144,10 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   for (const e of envAdd) if (!/^[^=\s]+=/.test(e)) p.add(`bad --env-add "${e}" (want KEY=VALUE)`);
   const added = new Set(envAdd.map((e) => e.split('=')[0]!));
   container.env = [...(container.env ?? []).filter((e) => !envRm.has(e.split('=')[0]!) && !added.has(e.split('=')[0]!)), ...envAdd];
+  const autoscale = autoscaleFromFlags(f, p, spec.autoscale);
+  if (autoscale && (spec.global || spec.replicatedJob || spec.globalJob)) p.add('--autoscale-* can only be used with replicated services');
+  if (autoscale) spec.autoscale = autoscale;
+  else delete spec.autoscale;
   if (!applyJobUpdateFlags(spec, f, p) && f.replicas !== undefined) {
     if (spec.global) p.add('--replicas can only be used with replicated services');
     else spec.replicas = p.take(parseReplicas(f.replicas), spec.replicas ?? 0);
@@ -227,7 +232,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       'update <service>',
       'Update a service (a rolling update of its tasks, as its update config says)',
       (c) =>
-        updateConfigOptions(
+        autoscaleOptions(updateConfigOptions(
           placementUpdateOptions(c)
             .positional('service', { type: 'string', demandOption: true })
             .option('image', { type: 'string', requiresArg: true })
@@ -265,7 +270,7 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             .option('resolve-image', { type: 'boolean', default: true, describe: 'check a new image exists before updating (--no-resolve-image skips it)' })
             .option('detach', { alias: 'd', type: 'boolean', describe: 'return at once instead of following the update' })
             .option('quiet', { alias: 'q', type: 'boolean' }),
-        ),
+        )),
       (args) =>
         withClient(args, async (client) => {
           const svc = await client.control.call('GetService', { id: args.service });

@@ -18,6 +18,7 @@ import { parseSince, timestampText } from './log-options.js';
 import { parseTaskFilters, printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { CONTAINER_BOOLEAN_FLAGS, containerCreateOptions, containerHostFlags, containerOptionLines } from './container-flags.js';
 import { dnsCreateOptions, dnsOptionLines } from './dns-flags.js';
+import { autoscaleOptions, autoscalePretty, autoscaleScaleNote } from './autoscale-flags.js';
 
 export { imageText, portsText };
 
@@ -62,7 +63,7 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       'create [image] [command..]',
       'Create a service (docker: IMAGE [ARG...]; --runtime process: COMMAND [ARG...])',
       (c) =>
-        updateConfigOptions(placementCreateOptions(c))
+        autoscaleOptions(updateConfigOptions(placementCreateOptions(c)))
           .positional('image', { type: 'string', describe: 'image (docker) or program (process)' })
           .positional('command', { type: 'string', array: true })
           .option('name', { type: 'string', demandOption: true })
@@ -168,6 +169,8 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             const scaled = svc.spec?.replicatedJob ? { ...svc.spec, replicatedJob: { ...svc.spec.replicatedJob, totalCompletions: replicas } } : { ...svc.spec, replicas };
             await client.control.call('UpdateService', { id: svc.meta?.id ?? ref, version: svc.meta?.version ?? 0, spec: scaled });
             print(`${ref} scaled to ${replicas}`);
+            const note = autoscaleScaleNote(ref, svc.spec?.autoscale);
+            if (note) print(note);
           }
           if (!args.detach) for (const { ref } of targets) await waitForConvergence(client, ref, false);
         }),
@@ -225,6 +228,7 @@ function pretty(s: baton.Service.$Properties, networkName: (id: string) => strin
     ['ID', s.meta?.id ?? ''],
     ['Name', spec.annotations?.name ?? ''],
     ['Mode', jobModeText(s) ?? (spec.global ? 'Global' : `Replicated\n Replicas:\t${Number(spec.replicas ?? 0)}`)],
+    ['Autoscale', autoscalePretty(spec.autoscale, s.autoscaleStatus)],
     ['Runtime', task.runtime || DEFAULT_RUNTIME],
     ['Image', c.image || undefined],
     ['Command', (c.command ?? []).join(' ') || undefined],

@@ -25,6 +25,8 @@ export interface HeartbeatDeps {
   /** Sends a heartbeat to the leader on behalf of `caller` (when this manager is a follower). */
   forward: (req: baton.internal.HeartbeatRequest.$Properties, caller: Caller) => Promise<baton.internal.HeartbeatResponse.$Properties>;
   now?: () => number;
+  /** Leader only: each heartbeat's connection totals per service (the autoscaler's input). */
+  onConnections?: (nodeId: string, totals: Map<string, number>) => void;
 }
 
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 1000;
@@ -63,6 +65,7 @@ export class Heartbeats {
     const node = store.get('node', nodeId);
     if (!node) throw new BatonError('PERMISSION_DENIED', `node ${nodeId} is not part of the cluster (removed, or not yet recorded)`);
     this.lastSeen.set(nodeId, this.now());
+    this.deps.onConnections?.(nodeId, new Map((req.serviceConnections ?? []).map((c) => [c.service ?? '', Number(c.total ?? 0)])));
     const addr = req.addr || node.status?.addr || '';
     const described = req.description ? JSON.stringify(baton.NodeDescription.toObject(baton.NodeDescription.fromObject(req.description))) : undefined;
     const known = JSON.stringify(baton.NodeDescription.toObject(baton.NodeDescription.fromObject(node.description ?? {})));

@@ -86,6 +86,8 @@ export interface RoutingMesh {
    * port that cannot be bound is logged and retried on the next apply.
    */
   apply(table: baton.internal.MeshService.$Properties[]): void;
+  /** Connections accepted per service (by name) since the mesh started: heartbeats carry them to the autoscaler. */
+  connectionTotals(): Map<string, number>;
   /**
    * Replaces the whole set of service-address listeners, independently of apply() (neither
    * touches the other's listeners). Same semantics as apply(), keyed by protocol/address/port:
@@ -311,17 +313,32 @@ class Mesh implements RoutingMesh {
   }
 
   metricsText(): string {
+    return renderMetrics(this.portStats());
+  }
+
+  /** Connections accepted per service (by name) since the mesh started, for the autoscaler. */
+  connectionTotals(): Map<string, number> {
+    const totals = new Map<string, number>();
+    for (const p of this.portStats()) {
+      let n = totals.get(p.service) ?? 0;
+      for (const b of p.backends) n += b.connectionsTotal;
+      totals.set(p.service, n);
+    }
+    return totals;
+  }
+
+  private portStats(): PortStats[] {
     const ports: PortStats[] = [];
     for (const [key, entry] of this.entries) {
       const l = entry.listener;
       const extra = this.workerSet && entry.protocol === 'tcp' ? this.workerSet.counters(key) : undefined;
-      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, backends: extra?.size ? merged(l.backends.known.values(), extra) : l.backends.known.values() });
+      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, backends: extra?.size ? merged(l.backends.known.values(), extra) : [...l.backends.known.values()] });
     }
     for (const entry of this.internal.values()) {
       const l = entry.listener;
-      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address, refused: l.refused, backends: l.backends.known.values() });
+      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address, refused: l.refused, backends: [...l.backends.known.values()] });
     }
-    return renderMetrics(ports);
+    return ports;
   }
 
   async settled(): Promise<void> {

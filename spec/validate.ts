@@ -41,11 +41,27 @@ export function validateServiceSpec(input: baton.ServiceSpec.$Properties | null 
   updateConfig(p, 'update', input.update);
   updateConfig(p, 'rollback', input.rollback);
   rebalance(p, input);
+  autoscale(p, input);
   if (p.list.length === 0) {
     const size = baton.ServiceSpec.encode(input).finish().length;
     if (size > L.MAX_SERVICE_SPEC_BYTES) p.add(`the spec is ${size} bytes encoded, more than the limit of ${L.MAX_SERVICE_SPEC_BYTES}`);
   }
   return p.list;
+}
+
+/**
+ * `--autoscale-*`: 1 <= min <= max <= the replica limit, a positive target. Min 0 is refused: a
+ * service with no task accepts no connection through the mesh, so nothing would ever scale it up.
+ */
+function autoscale(p: Problems, input: baton.ServiceSpec.$Properties): void {
+  const a = input.autoscale;
+  if (!a) return;
+  if (input.global || input.replicatedJob || input.globalJob) p.add('autoscale needs replicated mode');
+  const min = p.int('autoscale min', a.min, 1, L.MAX_REPLICAS, 'replicas per service');
+  const max = p.int('autoscale max', a.max, 1, L.MAX_REPLICAS, 'replicas per service');
+  if (min > max && max > 0) p.add(`autoscale min ${min} is more than autoscale max ${max}`);
+  const rps = a.targetRps ?? 0;
+  if (!(Number.isFinite(rps) && rps > 0)) p.add(`autoscale rps must be a positive number of connections per second per task, not ${rps}`);
 }
 
 /**

@@ -18,6 +18,8 @@ export interface HeartbeatOptions {
   /** Each heartbeat's round trip in seconds, or undefined when it got no answer (metrics). */
   onRoundTrip?: (seconds: number | undefined) => void;
   initialPeriodMs?: number;
+  /** Cumulative connections per service this node's mesh relayed (the leader's autoscaler reads them). */
+  connections?: () => baton.internal.ServiceConnections.$Properties[];
 }
 
 export class HeartbeatClient {
@@ -67,7 +69,7 @@ export class HeartbeatClient {
     const client = this.client;
     const started = performance.now();
     try {
-      const res = await client.call('Heartbeat', { addr: this.opts.addr, description: this.opts.description }, Math.max(1000, this.periodMs * 2));
+      const res = await client.call('Heartbeat', { addr: this.opts.addr, description: this.opts.description, serviceConnections: this.opts.connections?.() ?? [] }, Math.max(1000, this.periodMs * 2));
       this.opts.onRoundTrip?.((performance.now() - started) / 1000);
       this.failures = 0;
       if (Number(res.periodMs) > 0) this.periodMs = Number(res.periodMs);

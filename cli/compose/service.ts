@@ -9,6 +9,7 @@ import { readExpose, readPorts } from './ports.js';
 import { readServiceNetworks, type NetworkDecl } from './networks.js';
 import { ComposeProblems, type Node } from './reader.js';
 import { shellWords } from './values.js';
+import { AUTOSCALE_KEY, readAutoscale } from './autoscale.js';
 import { readServiceMounts, type MountContext } from './volumes.js';
 import { CONTAINER_OPTION_KEYS, readContainerOptions } from './container-options.js';
 import { DOCKER_DEPRECATED, DOCKER_UNSUPPORTED, QUIETLY_IGNORED, refuseForbidden } from './service-keys.js';
@@ -24,7 +25,7 @@ export const REBALANCE_KEY = 'x-baton-rebalance';
 
 const SUPPORTED = [
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'networks', 'deploy',
-  'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', 'volumes', 'tmpfs', RUNTIME_KEY, REBALANCE_KEY,
+  'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', 'volumes', 'tmpfs', RUNTIME_KEY, REBALANCE_KEY, AUTOSCALE_KEY,
   ...CONTAINER_OPTION_KEYS,
   // Ignored with one warning for the whole stack (ignoredOptionsWarnings), as Docker does.
   ...DOCKER_UNSUPPORTED,
@@ -95,6 +96,7 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
   const networks = take(() => readServiceNetworks(key, n, ctx.networks, ctx.defaultNetwork, ctx.usedNetworks), []);
   const ports = take(() => readPorts(n.child('ports')), []);
   const expose = take(() => readExpose(n.child('expose')), []);
+  const autoscale = take(() => readAutoscale(n), undefined);
   // A key Docker refuses is named once, with Docker's reason, not also as merely unsupported.
   const said = problems.filter((p) => !problems.some((q) => q !== p && q.startsWith(p)));
   if (said.length > 0 || !deploy) throw new ComposeProblems(said);
@@ -117,6 +119,7 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
     ...(deploy.update ? { update: deploy.update } : {}),
     ...(deploy.rollback ? { rollback: deploy.rollback } : {}),
     ...(rebalance === 'auto' ? { rebalance: baton.RebalanceMode.REBALANCE_AUTO } : {}),
+    ...(autoscale ? { autoscale } : {}),
   };
   // What the manager will check (limits, constraints, health check shapes): all of it, now.
   const invalid = validateServiceSpec(spec);

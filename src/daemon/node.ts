@@ -13,6 +13,7 @@ import { caHandlers } from '../../manager/caapi/ca.js';
 import { unseal } from '../../manager/ca/index.js';
 import { Heartbeats, Sessions } from '../../dispatcher/index.js';
 import { orchestrationLoops } from '../../manager/orchestrator/index.js';
+import { Autoscaler, autoscalerOptionsFromEnv } from '../../manager/orchestrator/autoscale/index.js';
 import { serviceLogsHandler } from '../../manager/controlapi/logs.js';
 import { eventsHandler } from '../../manager/controlapi/events.js';
 import { backupHandler } from '../../manager/controlapi/backup.js';
@@ -248,12 +249,16 @@ export class NodeDaemon {
     this.local.addService(EVENTS, { Events: eventsHandler({ history: manager.events, guard: localGuard }) });
     this.tcp.addService(BACKUP, { Backup: backupHandler({ manager, managerKey, clusterId, guard }) });
     this.local.addService(BACKUP, { Backup: backupHandler({ manager, managerKey, clusterId, guard: localGuard }) });
+    // Fed by heartbeats (below) before its host exists: it only reads the host when it runs.
+    const autoscaleHost = { store: manager.store, propose: (a: Parameters<Manager['propose']>[0]) => manager.propose(a), now: Date.now, logger: this.logger.child({ component: 'autoscaler' }) };
+    const autoscaler = new Autoscaler(autoscaleHost, autoscalerOptionsFromEnv(process.env, (line) => this.logger.warn(line)));
     const heartbeats = new Heartbeats({
       host: manager,
       guard,
       logger: this.logger.child({ component: 'dispatcher' }),
       managers: () => managerPeers(manager),
       forward: (req, caller) => forwarder.forward(dispatcherService, 'Heartbeat', req, caller),
+      onConnections: (nodeId, totals) => autoscaler.record(nodeId, totals),
     });
     const sessions = new Sessions({
       host: manager,
@@ -279,6 +284,7 @@ export class NodeDaemon {
       observePass: (loop: string, seconds: number, writes: number) => metrics.observePass(loop, seconds, writes),
     };
     for (const loop of orchestrationLoops(host)) manager.addLeaderLoop(loop);
+    manager.addLeaderLoop(autoscaler);
     this.health.setStatus('baton.Control', 'SERVING');
   }
 
@@ -372,6 +378,7 @@ export class NodeDaemon {
       logger: this.logger.child({ component: 'heartbeat' }),
       onResponse: (res) => this.onHeartbeat(res),
       onRoundTrip: (seconds) => this.nodeMetrics.observeHeartbeat(seconds),
+      connections: () => [...(this.mesh?.connectionTotals() ?? [])].map(([service, total]) => ({ service, total })),
     });
     this.heartbeat.start();
   }
