@@ -26,6 +26,14 @@ function ok(r: CliResult): string {
   return r.stdout;
 }
 
+/**
+ * A manager just resumed lists the service with its 3 replicas. Its reads are linearizable: it
+ * answers them ("no leader known: ... retry" until then) once it has heard from the leader.
+ */
+async function listsApp(c: BatonCluster, m: string): Promise<void> {
+  await waitFor(`${m} lists the service`, () => /app\s+replicated\s+3\/3/.test(ok(c.cli(m, ['service', 'ls']))));
+}
+
 function refused(r: CliResult, pattern: RegExp): void {
   assert.equal(r.code, 1, r.stdout);
   assert.match(r.stderr, /^Error: [^\n]+\n$/);
@@ -111,7 +119,7 @@ test('autolock: locked after a restart until the right key, rotation, and turned
   ok(c.cli('m2', ['unlock'], { input: `${key}\n` }));
   await waitFor('m2 resumed', () => /resumed as a manager/.test(c.get('m2').stdout));
   await waitFor('m2 reachable again', () => reachability(c, 'm1', m2id) === 'REACHABLE');
-  assert.match(ok(c.cli('m2', ['service', 'ls'])), /app\s+replicated\s+3\/3/);
+  await listsApp(c, 'm2');
   assert.match(ok(c.cli('m2', ['secret', 'ls'])), /\bpw\b/);
   refused(c.cli('m2', ['unlock'], { input: `${key}\n` }), /this node is not locked/);
 
@@ -132,7 +140,7 @@ test('autolock: locked after a restart until the right key, rotation, and turned
   refused(c.cli('m3', ['unlock'], { input: `${key}\n` }), /wrong unlock key/);
   ok(c.cli('m3', ['unlock'], { input: `${newKey}\n` }));
   await waitFor('m3 resumed', () => /resumed as a manager/.test(c.get('m3').stdout));
-  assert.match(ok(c.cli('m3', ['service', 'ls'])), /app\s+replicated\s+3\/3/);
+  await listsApp(c, 'm3');
 
   // Autolock off: every manager's keys in clear again, a restart needs no key.
   assert.equal(ok(c.cli('m3', ['cluster', 'update', '--autolock=false'])), 'Cluster updated.\n');
@@ -140,7 +148,7 @@ test('autolock: locked after a restart until the right key, rotation, and turned
   refused(c.cli('m1', ['unlock-key']), /no unlock key is set: autolock is off/);
   refused(c.cli('m1', ['unlock-key', '--rotate']), /cannot rotate: no unlock key is set/);
   assert.match(await killAndRestart(c, 'm1'), /resumed as a manager/);
-  assert.match(ok(c.cli('m1', ['service', 'ls'])), /app\s+replicated\s+3\/3/);
+  await listsApp(c, 'm1');
 
   // On again through cluster update: a new key, printed once, seals every manager again.
   const on = ok(c.cli('m1', ['cluster', 'update', '--autolock=true']));
