@@ -2,8 +2,14 @@
 // `--dns <its own resolver>` still resolves a peer service by name (baton's resolver stays its
 // nameserver), while an outside name is answered by its own resolver, not the node's; a task on
 // no network gets the nameserver, search domain and option in its /etc/resolv.conf as given.
+// With `--dns-search` (flag or compose `dns_search`) and any ndots, the bare name of a peer
+// service still resolves through libc and connects: the resolver asks `peer.example.com` first,
+// and Docker's embedded DNS never forwards the bare `peer` when ndots is set.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster, resolveIn, shIn, TEST_IMAGE } from '../lib/docker.js';
@@ -38,8 +44,16 @@ test('--dns, --dns-search, --dns-option: on a baton network and off it', async (
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
   };
   ok(['network', 'create', 'dnsnet']);
-  ok(['service', 'create', '-d', '--name', 'peer', '--network', 'dnsnet', '--expose', '8080', TEST_IMAGE, 'sleep', '100000']);
+  ok(['service', 'create', '-d', '--name', 'peer', '--network', 'dnsnet', '--expose', '8080', TEST_IMAGE, 'sh', '-c', 'mkdir -p /www && echo peer-page > /www/index.html && exec httpd -f -p 8080 -h /www']);
   ok(['service', 'create', '-d', '--name', 'asker', '--network', 'dnsnet', '--dns', TASK_RESOLVER, '--dns-search', 'example.com', '--dns-option', 'ndots:2', TEST_IMAGE, 'sleep', '100000']);
+  // Without a --dns of its own (names not ours go to the node's resolver), and ndots:1.
+  ok(['service', 'create', '-d', '--name', 'searcher', '--network', 'dnsnet', '--dns-search', 'example.com', '--dns-option', 'ndots:1', TEST_IMAGE, 'sleep', '100000']);
+  // Compose's dns_search through stack deploy, with Docker's default ndots (0).
+  const dir = mkdtempSync(join(tmpdir(), 'baton-dns-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const compose = join(dir, 'compose.yml');
+  writeFileSync(compose, `services:\n  client:\n    image: ${TEST_IMAGE}\n    command: ["sleep", "100000"]\n    dns_search: example.com\n    networks: [dnsnet]\nnetworks:\n  dnsnet:\n    external: true\n`);
+  ok(['stack', 'deploy', '-c', compose, 'st']);
   ok(['service', 'create', '-d', '--name', 'plain', '--dns', '10.0.0.53', '--dns-search', 'example.com', '--dns-option', 'ndots:3', TEST_IMAGE, 'sleep', '100000']);
   const containerOf = (service: string): Promise<string> =>
     waitFor(`${service} running`, () => running(tasks(c, 'm1', service))[0]?.containerId || false, { timeoutMs: 60_000 });
@@ -57,6 +71,24 @@ test('--dns, --dns-search, --dns-option: on a baton network and off it', async (
   assert.doesNotMatch(conf, new RegExp(`nameserver ${TASK_RESOLVER.replace(/\./g, '\\.')}`), "baton's resolver stays the only nameserver");
   assert.match(conf, /^search .*example\.com/m);
   assert.match(conf, /^options .*ndots:2/m);
+
+  // The bare name through libc (busybox's ping and wget use getaddrinfo), and a connection to
+  // it; busybox's nslookup asks only `peer.example.com`. (No `wget -T`: this busybox's wget
+  // crashes with it, whatever the name.)
+  const page = (id: string): Promise<string> => shIn(id, 'wget -q -O - http://peer:8080/').then((r) => r.out);
+  const clients = { asker, searcher: await containerOf('searcher'), 'st_client (compose dns_search)': await containerOf('st_client') };
+  for (const [name, id] of Object.entries(clients)) {
+    const ping = await waitFor(`${name}: ping peer resolves the bare name`, async () => {
+      const r = await shIn(id, 'ping -c1 -W1 peer');
+      return /^PING peer \((\d+\.\d+\.\d+\.\d+)\)/m.exec(r.out)?.[1] ?? false;
+    });
+    const vip = await waitFor(`${name}: nslookup peer answers`, async () => (await resolveIn(id, 'peer'))[0] ?? false);
+    assert.equal(ping, vip, `${name}: libc and nslookup agree on peer's address`);
+    await waitFor(`${name}: peer's page through its bare name`, async () => (await page(id)).includes('peer-page'));
+  }
+  assert.match((await shIn(clients['st_client (compose dns_search)'], 'cat /etc/resolv.conf')).out, /^search .*example\.com/m);
+  // Outside names still go out, to the node's resolver for a task without --dns.
+  assert.deepEqual(await resolveIn(clients.searcher, 'outside.test.'), ['10.77.0.7'], "the node's resolver for a task without --dns");
 
   const plain = await containerOf('plain');
   const plainConf = (await shIn(plain, 'cat /etc/resolv.conf')).out;

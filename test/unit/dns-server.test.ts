@@ -367,3 +367,53 @@ test('listen reports the bind error; close gives up on queries in flight', async
   await again.listen();
   await again.close();
 });
+
+test('a name of ours through a search domain: the upstream first, ours when it has no address, its own when it has one', async (t) => {
+  const up = await upstream(t, UPSTREAM_A, { 'real.example.com': '192.0.2.30' });
+  const lookups: DnsLookupQuery[] = [];
+  // db.example.com and real.example.com stand for services db and real asked through the
+  // asker's search domain example.com.
+  const lookup: DnsLookup = (q) => {
+    lookups.push(q);
+    if (q.name === 'db.example.com') return { addresses: ['10.213.4.20'], ttl: 5, unlessUpstream: true };
+    if (q.name === 'real.example.com') return { addresses: ['10.213.4.30'], ttl: 5, unlessUpstream: true };
+    return undefined;
+  };
+  const w = await world(t, { lookup, upstreams: [up.upstream], forwardTimeoutMs: 300 });
+  // NXDOMAIN upstream: our address, authoritative.
+  const ours = decodeMessage(await w.client.ask(w.to, encodeQuery({ id: 41, name: 'db.example.com' })));
+  assert.deepEqual([ours.id, ours.rcode, ours.aa, ours.answers.map(addressOf)], [41, RCODE.NOERROR, true, ['10.213.4.20']]);
+  assert.deepEqual(up.seen.map((s) => s.name), ['db.example.com']);
+  // A real host of that name upstream wins over the service.
+  const theirs = decodeMessage(await w.client.ask(w.to, encodeQuery({ id: 42, name: 'real.example.com' })));
+  assert.deepEqual([theirs.id, theirs.rcode, theirs.aa, theirs.answers.map(addressOf)], [42, RCODE.NOERROR, false, ['192.0.2.30']]);
+  // NODATA upstream (AAAA of its host): ours, NODATA too but authoritative.
+  const nodata = decodeMessage(await w.client.ask(w.to, encodeQuery({ id: 43, name: 'real.example.com', type: 28 })));
+  assert.deepEqual([nodata.id, nodata.rcode, nodata.aa, nodata.answers.length], [43, RCODE.NOERROR, true, 0]);
+  assert.deepEqual(w.server.counters, { answered: 2, forwarded: 1, failed: 0, malformed: 0 });
+  // An upstream that fails or is silent does not turn our name into SERVFAIL.
+  for (const mode of ['servfail', 'silent'] as const) {
+    up.mode = mode;
+    const reply = decodeMessage(await w.client.ask(w.to, encodeQuery({ id: 44, name: 'db.example.com' })));
+    assert.deepEqual([reply.rcode, reply.aa, reply.answers.map(addressOf)], [RCODE.NOERROR, true, ['10.213.4.20']], mode);
+  }
+  // Over TCP the same.
+  up.mode = 'answer';
+  const tcp = await TcpClient.connect(w.to, CLIENT);
+  t.after(() => tcp.close());
+  tcp.send(encodeQuery({ id: 45, name: 'DB.example.com' }));
+  const overTcp = decodeMessage((await tcp.receive(1))[0]!);
+  assert.deepEqual([overTcp.id, overTcp.rcode, overTcp.answers.map(addressOf)], [45, RCODE.NOERROR, ['10.213.4.20']]);
+  assert.equal(up.seen.at(-1)?.transport, 'tcp');
+  assert.equal(w.server.counters.failed, 0);
+});
+
+test('a name of ours through a search domain with no upstream at all is ours at once', async (t) => {
+  const lookup: DnsLookup = (q) => (q.name === 'db.example.com' ? { addresses: ['10.213.4.20'], ttl: 5, unlessUpstream: true } : undefined);
+  const w = await world(t, { lookup });
+  const reply = decodeMessage(await w.client.ask(w.to, encodeQuery({ id: 51, name: 'db.example.com' })));
+  assert.deepEqual([reply.rcode, reply.aa, reply.answers.map(addressOf)], [RCODE.NOERROR, true, ['10.213.4.20']]);
+  const other = decodeMessage(await w.client.ask(w.to, encodeQuery({ id: 52, name: 'other.example.com' })));
+  assert.equal(other.rcode, RCODE.SERVFAIL);
+  assert.deepEqual(w.server.counters, { answered: 1, forwarded: 0, failed: 1, malformed: 0 });
+});

@@ -336,11 +336,11 @@ function encodeLabels(labels: readonly Buffer[]): Buffer {
 }
 
 /** Reads the id and the response bits of a relayed answer; undefined when it is not one. */
-export function responseHeader(packet: Buffer): { id: number; rcode: number; truncated: boolean } | undefined {
+export function responseHeader(packet: Buffer): { id: number; rcode: number; truncated: boolean; answers: number } | undefined {
   if (packet.length < HEADER_SIZE) return undefined;
   const flags = packet.readUInt16BE(2);
   if ((flags & FLAG_QR) === 0) return undefined;
-  return { id: packet.readUInt16BE(0), rcode: flags & 0xf, truncated: (flags & FLAG_TC) !== 0 };
+  return { id: packet.readUInt16BE(0), rcode: flags & 0xf, truncated: (flags & FLAG_TC) !== 0, answers: packet.readUInt16BE(6) };
 }
 
 /** A copy of `packet` with another id: forwarded queries travel under a fresh one. */

@@ -17,6 +17,7 @@ import {
   buildErrorResponse,
   buildResponse,
   parseQuery,
+  responseHeader,
   udpLimit,
   type DnsQuery,
 } from './dns-message.js';
@@ -34,8 +35,15 @@ export interface DnsLookupQuery {
   from: string;
 }
 
-/** Addresses (and their TTL in seconds) for a name this server owns, 'nxdomain', or undefined: not ours, forward it. */
-export type DnsLookupResult = { addresses: string[]; ttl: number } | 'nxdomain' | undefined;
+/**
+ * Addresses (and their TTL in seconds) for a name this server owns, 'nxdomain', or undefined:
+ * not ours, forward it. `unlessUpstream`: the name is one of ours only through one of the
+ * asker's search domains (`peer.example.com` for service `peer`); it is forwarded first and the
+ * upstream's answer wins when it has one, so a real host of that name is still reached.
+ */
+export type DnsLookupResult = { addresses: string[]; ttl: number; unlessUpstream?: boolean } | 'nxdomain' | undefined;
+
+type OwnedAnswer = Exclude<DnsLookupResult, 'nxdomain' | undefined>;
 
 /** May answer later: finding which task asks can take a question to the engine. */
 export type DnsLookup = (query: DnsLookupQuery) => DnsLookupResult | Promise<DnsLookupResult>;
@@ -368,19 +376,28 @@ export class DnsServer {
       this.count.answered++;
       return buildResponse(query, { rcode: RCODE_NXDOMAIN, authoritative: true, maxSize });
     }
-    if (owned !== undefined) {
-      this.count.answered++;
-      // A name we own with no address of the asked type (AAAA, MX, …) is NODATA: the name
-      // exists, so the client goes on to ask for A instead of giving up.
-      const addresses = Array.isArray(owned.addresses) ? owned.addresses : [];
-      const records = addressRecords(type, addresses, owned.ttl);
-      return buildResponse(query, { rcode: RCODE_NOERROR, records, authoritative: true, maxSize });
-    }
-    return this.forward(query, packet, from, transport, maxSize);
+    if (owned !== undefined && owned.unlessUpstream !== true) return this.ours(query, owned, maxSize);
+    return this.forward(query, packet, from, transport, maxSize, owned);
   }
 
-  private async forward(query: DnsQuery, packet: Buffer, from: string, transport: Transport, maxSize: number): Promise<Buffer> {
+  private ours(query: DnsQuery, owned: OwnedAnswer, maxSize: number): Buffer {
+    this.count.answered++;
+    // A name we own with no address of the asked type (AAAA, MX, …) is NODATA: the name
+    // exists, so the client goes on to ask for A instead of giving up.
+    const addresses = Array.isArray(owned.addresses) ? owned.addresses : [];
+    const records = addressRecords(query.question.type, addresses, owned.ttl);
+    return buildResponse(query, { rcode: RCODE_NOERROR, records, authoritative: true, maxSize });
+  }
+
+  /**
+   * Relays the query; with `fallback` (one of our names under a search domain), our answer
+   * replaces any upstream answer without a record (NXDOMAIN, NODATA) or none at all: the client
+   * would otherwise go on to the bare name, which Docker's embedded DNS does not forward when
+   * the task sets ndots (see manager.ts), or stop there (musl stops at NODATA and SERVFAIL).
+   */
+  private async forward(query: DnsQuery, packet: Buffer, from: string, transport: Transport, maxSize: number, fallback?: OwnedAnswer): Promise<Buffer> {
     const servfail = (reason: string): Buffer => {
+      if (fallback) return this.ours(query, fallback, maxSize);
       this.count.failed++;
       this.logger.debug({ from, name: query.question.name, reason }, 'DNS query not forwarded');
       return buildResponse(query, { rcode: RCODE_SERVFAIL, maxSize });
@@ -394,6 +411,10 @@ export class DnsServer {
     try {
       const result = await forwardQuery(packet, upstreams, transport, { timeoutMs: this.forwardTimeoutMs, signal: this.stopping.signal });
       if (!result.ok) return servfail(result.reason);
+      if (fallback) {
+        const header = responseHeader(result.reply);
+        if (header?.rcode !== RCODE_NOERROR || header.answers === 0) return this.ours(query, fallback, maxSize);
+      }
       this.count.forwarded++;
       return result.reply;
     } finally {

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { DnsServer, type DnsLookup, type Upstream } from './dns-server.js';
 import { TYPE_A } from './dns-message.js';
+import { searchDomainKey, withoutSearchDomain } from './dns-search.js';
 import type { NodeBridge, NodeBridges } from './bridges.js';
 import { cidrContains, formatIpv4, isIpv4, parseCidr, parseIpv4, serviceAddress, standInAddress, SERVICE_ADDRESS_CAPACITY, STAND_IN_CAPACITY } from './subnet.js';
 
@@ -85,6 +86,8 @@ export class NodeNetworks {
   private readonly tasks = new Map<string, string[]>();
   /** This node's tasks that have nameservers of their own (`--dns`): where their other names go. */
   private readonly taskResolvers = new Map<string, Upstream[]>();
+  /** This node's tasks that have search domains of their own (`--dns-search`): lower case, no trailing dot. */
+  private readonly taskSearch = new Map<string, string[]>();
   private readonly local = new Map<string, LocalNetwork>();
   private book: AddressBook = {};
   private bookLoaded = false;
@@ -114,6 +117,7 @@ export class NodeNetworks {
     if (msg.full) {
       this.tasks.clear();
       this.taskResolvers.clear();
+      this.taskSearch.clear();
       this.fullSeen = true;
     }
     for (const t of msg.tasks ?? []) {
@@ -123,10 +127,14 @@ export class NodeNetworks {
       const resolvers = (t.spec?.container?.dnsConfig?.nameservers ?? []).map((host) => ({ host, port: 53 }));
       if (id !== '' && resolvers.length > 0) this.taskResolvers.set(id, resolvers);
       else if (id !== '') this.taskResolvers.delete(id);
+      const search = (t.spec?.container?.dnsConfig?.search ?? []).map(searchDomainKey).filter((d) => d !== '');
+      if (id !== '' && search.length > 0) this.taskSearch.set(id, search);
+      else if (id !== '') this.taskSearch.delete(id);
     }
     for (const id of msg.removed ?? []) {
       this.tasks.delete(id);
       this.taskResolvers.delete(id);
+      this.taskSearch.delete(id);
     }
     if (msg.meshSet) {
       this.table = (msg.mesh ?? []).filter((s) => (s.networks?.length ?? 0) > 0);
@@ -500,20 +508,40 @@ export class NodeNetworks {
       const searched = labels.length >= 3 && this.tasks.has(labels[labels.length - 1]!);
       if (searched) key = labels.slice(0, -2).join('.');
       const nets = await this.networksOf(from, networkId, inSubnet);
-      for (const n of nets) {
-        const entry = this.names.get(n)?.get(key);
-        if (!entry) continue;
-        // A name of ours with no IPv4 question or no address: NODATA, so clients try A. Several
-        // addresses come in turns, as Docker shuffles them: clients that take the first one
-        // would otherwise all call the same task.
-        if (type !== TYPE_A) return { addresses: [], ttl: entry.ttl };
-        const turn = this.turn++ % Math.max(1, entry.addresses.length);
-        return { addresses: [...entry.addresses.slice(turn), ...entry.addresses.slice(0, turn)], ttl: entry.ttl };
+      const internal = nets.every((n) => this.networks.get(n)?.spec?.internal === true);
+      const own = this.answerOn(nets, key, type);
+      if (own) return own;
+      // A task with `--dns-search example.com` (and ndots:N, or busybox's nslookup) asks
+      // `peer.example.com` before the bare `peer`, and Docker's embedded DNS never forwards a
+      // one-label name when the task sets ndots (moby's resolver answers it empty itself,
+      // leaving the search list to the client): the bare name would never reach us. On Swarm
+      // the embedded DNS knows the service and answers the bare name; here the searched form is
+      // ours instead, but only after the upstream (whose real host of that name wins).
+      if (!searched) {
+        const task = this.owners.get(from);
+        const base = task === undefined ? undefined : withoutSearchDomain(key, this.taskSearch.get(task) ?? []);
+        const viaSearch = base === undefined ? undefined : this.answerOn(nets, base, type);
+        if (viaSearch) return internal ? viaSearch : { ...viaSearch, unlessUpstream: true };
       }
       // tasks.<x> is ours whether or not x exists here; internal networks have no way out.
-      if (searched || key.startsWith('tasks.') || nets.every((n) => this.networks.get(n)?.spec?.internal === true)) return 'nxdomain';
+      if (searched || key.startsWith('tasks.') || internal) return 'nxdomain';
       return undefined;
     };
+  }
+
+  /** The answer for `key` on the first of `nets` that has it. */
+  private answerOn(nets: readonly string[], key: string, type: number): NameEntry | undefined {
+    for (const n of nets) {
+      const entry = this.names.get(n)?.get(key);
+      if (!entry) continue;
+      // A name of ours with no IPv4 question or no address: NODATA, so clients try A. Several
+      // addresses come in turns, as Docker shuffles them: clients that take the first one
+      // would otherwise all call the same task.
+      if (type !== TYPE_A) return { addresses: [], ttl: entry.ttl };
+      const turn = this.turn++ % Math.max(1, entry.addresses.length);
+      return { addresses: [...entry.addresses.slice(turn), ...entry.addresses.slice(0, turn)], ttl: entry.ttl };
+    }
+    return undefined;
   }
 
   /**
