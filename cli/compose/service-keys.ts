@@ -51,3 +51,37 @@ export function refuseForbidden(service: Node): void {
     if (n.present) n.fail(`is not supported by stack deploy: ${DOCKER_FORBIDDEN[key]}`);
   }
 }
+
+/**
+ * Windows container settings, read but refused unless they ask for nothing. Docker's stack
+ * deploy passes them to the service, and a Linux engine then refuses every task of it
+ * (`Invalid isolation: "process" - linux only supports 'default'`, `invalid --security-opt 2:
+ * "credentialspec=…"`); baton's containers are Linux ones, so the refusal comes at deploy,
+ * once, naming the key, instead of as failed tasks.
+ */
+export const WINDOWS_KEYS = ['isolation', 'credential_spec'];
+
+/** `isolation:` as a Linux engine takes it: `default` (any case) or empty, nothing else. */
+export function checkIsolation(n: Node): void {
+  if (!n.present) return;
+  const mode = n.text();
+  if (mode !== '' && mode.toLowerCase() !== 'default') {
+    n.fail(`is ${JSON.stringify(mode)}: Linux containers only support 'default' (process and hyperv are Windows isolation modes)`);
+  }
+}
+
+/**
+ * `credential_spec:` (config, file or registry: a Windows gMSA credential spec). Empty, it asks
+ * for nothing and Docker sends none: accepted. Its keys are Compose's own, anything else is
+ * named as not supported.
+ */
+export function checkCredentialSpec(n: Node): void {
+  if (!n.present) return;
+  n.checkKeys(['config', 'file', 'registry']);
+  for (const key of ['config', 'file', 'registry']) {
+    const source = n.child(key);
+    if (source.present && source.text() !== '') {
+      source.fail('is not supported: credential specs (gMSA) are for Windows containers, and a Linux engine refuses a task with one');
+    }
+  }
+}

@@ -12,7 +12,7 @@ import { shellWords } from './values.js';
 import { AUTOSCALE_KEY, readAutoscale } from './autoscale.js';
 import { readServiceMounts, type MountContext } from './volumes.js';
 import { CONTAINER_OPTION_KEYS, readContainerOptions } from './container-options.js';
-import { DOCKER_DEPRECATED, DOCKER_UNSUPPORTED, QUIETLY_IGNORED, refuseForbidden } from './service-keys.js';
+import { DOCKER_DEPRECATED, DOCKER_UNSUPPORTED, QUIETLY_IGNORED, WINDOWS_KEYS, checkCredentialSpec, checkIsolation, refuseForbidden } from './service-keys.js';
 import { MAX_NAME_LENGTH, NAME_PATTERN, describeProblems, validateServiceSpec } from '../../spec/index.js';
 
 /** The label Docker puts on every object of a stack; `stack ls|services|rm` find them by it. */
@@ -27,6 +27,7 @@ const SUPPORTED = [
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'networks', 'deploy',
   'healthcheck', 'secrets', 'configs', 'working_dir', 'stop_grace_period', 'volumes', 'tmpfs', RUNTIME_KEY, REBALANCE_KEY, AUTOSCALE_KEY,
   ...CONTAINER_OPTION_KEYS,
+  ...WINDOWS_KEYS,
   // Ignored with one warning for the whole stack (ignoredOptionsWarnings), as Docker does.
   ...DOCKER_UNSUPPORTED,
   ...Object.keys(DOCKER_DEPRECATED),
@@ -66,6 +67,8 @@ export function readService(key: string, n: Node, ctx: StackContext): baton.Serv
   }, undefined);
   take(() => refuseForbidden(n), undefined);
   take(() => n.checkKeys(SUPPORTED, QUIETLY_IGNORED), undefined);
+  take(() => checkIsolation(n.child('isolation')), undefined);
+  take(() => checkCredentialSpec(n.child('credential_spec')), undefined);
   const runtime = take(() => (n.child(RUNTIME_KEY).present ? n.child(RUNTIME_KEY).oneOf(['docker', 'process'] as const) : 'docker'), 'docker' as const);
   const rebalance = take(() => (n.child(REBALANCE_KEY).present ? n.child(REBALANCE_KEY).oneOf(['auto', 'off'] as const) : 'off'), 'off' as const);
   const image = n.child('image');

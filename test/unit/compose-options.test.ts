@@ -148,6 +148,30 @@ test('bad values of the new keys, one line each naming file, service and key', (
   for (const [yaml, want] of cases) assert.equal(errorOf(yaml), want);
 });
 
+test("isolation and credential_spec: what a Linux engine takes is accepted, the rest refused at deploy, one line each", () => {
+  // Docker's stack deploy passes both on and a Linux engine refuses the tasks; asking for nothing is fine.
+  for (const body of ['    isolation: default\n', '    isolation: DEFAULT\n', '    isolation: ""\n', '    credential_spec: {}\n', '    credential_spec: { file: "" }\n']) {
+    const { def, warnings } = loadYaml(svc(body));
+    assert.equal(def.services[0]?.task?.container?.image, 'a', body);
+    assert.deepEqual(warnings, [], body);
+  }
+  const cases: [string, string][] = [
+    [svc('    isolation: process\n'), `compose.yml: services.web.isolation is "process": Linux containers only support 'default' (process and hyperv are Windows isolation modes)`],
+    [svc('    isolation: hyperv\n'), `compose.yml: services.web.isolation is "hyperv": Linux containers only support 'default' (process and hyperv are Windows isolation modes)`],
+    [svc('    isolation: [default]\n'), 'compose.yml: services.web.isolation must be a string (got a list)'],
+    [svc('    credential_spec: { file: my-gmsa.json }\n'), 'compose.yml: services.web.credential_spec.file is not supported: credential specs (gMSA) are for Windows containers, and a Linux engine refuses a task with one'],
+    [svc('    credential_spec: { registry: my-gmsa }\n'), 'compose.yml: services.web.credential_spec.registry is not supported: credential specs (gMSA) are for Windows containers, and a Linux engine refuses a task with one'],
+    [svc('    credential_spec: { config: gmsa }\n'), 'compose.yml: services.web.credential_spec.config is not supported: credential specs (gMSA) are for Windows containers, and a Linux engine refuses a task with one'],
+    [svc('    credential_spec: { files: x }\n'), 'compose.yml: services.web.credential_spec.files is not supported'],
+    [svc('    credential_spec: gmsa.json\n'), 'compose.yml: services.web.credential_spec must be a mapping (got "gmsa.json")'],
+  ];
+  for (const [yaml, want] of cases) assert.equal(errorOf(yaml), want);
+  // Both in one service, with another problem: every one said at once.
+  const message = errorOf(svc('    isolation: process\n    credential_spec: { file: x.json }\n    colour: red\n'));
+  assert.match(message, /^3 problems: /, message);
+  for (const key of ['services.web.isolation is "process"', 'services.web.credential_spec.file is not supported', 'services.web.colour is not supported']) assert.ok(message.includes(key), `missing ${key} in: ${message}`);
+});
+
 test('every problem of a file, in every top-level section, is in the one error', () => {
   const yaml = `version: "3.8"
 services:
