@@ -245,6 +245,34 @@ test('a large snapshot survives a reopen byte for byte', async () => {
   });
 });
 
+test('entries a compaction left behind (its range clear cut short) are skipped and removed on open', async () => {
+  await withDir(async (dir) => {
+    await saved(dir, { hardState: { term: 1, vote: 'a', commit: 10 }, entries: entries(1, 10, 1) }, snapshot(6, 1, 'at 6'));
+    const stored = async (): Promise<number[]> => {
+      const db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      const out: number[] = [];
+      try {
+        for await (const [key] of db.iterator()) if (key[0] === 0x65) out.push(key.readUInt32BE(5));
+      } finally {
+        await db.close();
+      }
+      return out;
+    };
+    // The compaction's clear removed entries 1-6 beside the queue, and close() waited for it.
+    assert.deepEqual(await stored(), [7, 8, 9, 10]);
+    // A stop after the snapshot-meta batch but before the clear: the old entries are still there.
+    const db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.batch(entries(2, 6, 1).map((e) => ({ type: 'put' as const, key: entryKey(e.index), value: encodeEntry(e) })));
+    await db.close();
+    assert.deepEqual(await stored(), [2, 3, 4, 5, 6, 7, 8, 9, 10]);
+
+    const state = await reopen(dir);
+    assert.equal(state.snapshot.meta.index, 6);
+    assert.deepEqual(state.entries.map((e) => e.index), [7, 8, 9, 10]);
+    assert.deepEqual(await stored(), [7, 8, 9, 10]);
+  });
+});
+
 test('open deletes orphaned and temporary snapshot files and keeps the current one', async () => {
   await withDir(async (dir) => {
     await saved(dir, { entries: entries(1, 10, 1) }, snapshot(5, 1, 'current'));
