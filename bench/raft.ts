@@ -6,7 +6,8 @@
 // phase, alternating between the systems), --kills N, --clients 1,64,
 // --only baton|etcd, --keep (keep temp dirs), --cpu-prof (profile our kv-servers; the
 // .cpuprofile files land in bench/results/profiles-<timestamp>/), --out DIR, and for
-// experiments --baton-args="--snapshot-entries 100000" / --etcd-args="..." (no longer defaults).
+// experiments --baton-args="--snapshot-entries 100000" / --etcd-args="..." (no longer defaults),
+// and --baton-node-args="--max-semi-space-size=32" (node flags of our kv-servers).
 // Env: BENCH_DURATION, BENCH_WARMUP, BENCH_SLICES, BENCH_KILLS override the defaults the same way.
 import { join, resolve } from 'node:path';
 import { mkdirSync, readdirSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { benchDir, num, projectRoot, timedArgs } from './lib/args.js';
 const here = benchDir;
 const serverScript = resolve(here, '../raft/example/kv-server.js');
 
-const args = timedArgs(['warmup', 'kills', 'clients', 'slices', 'only', 'baton-args', 'etcd-args']);
+const args = timedArgs(['warmup', 'kills', 'clients', 'slices', 'only', 'baton-args', 'baton-node-args', 'etcd-args']);
 
 
 const quick = args.quick;
@@ -38,6 +39,8 @@ const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 /** Extra server flags for experiments (the table then no longer shows defaults): space-separated. */
 const batonArgs = (args['baton-args'] ?? '').split(' ').filter(Boolean);
 const etcdArgs = (args['etcd-args'] ?? '').split(' ').filter(Boolean);
+/** Extra node flags for our kv-servers, for experiments (e.g. a GC setting); the settings line shows them. */
+const batonNodeArgs = (args['baton-node-args'] ?? '').split(' ').filter(Boolean);
 const started = new Date();
 const VALUE_BYTES = 256;
 
@@ -111,7 +114,7 @@ function makeCluster(system: string, root: string, profileDir: string | undefine
     return new BatonKvCluster({
       serverScript,
       root,
-      nodeFlags: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+      nodeFlags: [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...batonNodeArgs],
       serverArgs: batonArgs,
       describe: {
         tickMs: RAFT_DEFAULTS.tickMs,
@@ -122,6 +125,7 @@ function makeCluster(system: string, root: string, profileDir: string | undefine
         checkQuorum: 'on',
         maxInflightMsgs: RAFT_DEFAULTS.maxInflightMsgs,
         maxEntriesPerMsg: RAFT_DEFAULTS.maxEntriesPerMsg,
+        ...(batonNodeArgs.length > 0 ? { nodeArgs: batonNodeArgs.join(' ') } : {}),
       },
     });
   }

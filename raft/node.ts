@@ -299,10 +299,13 @@ export class RaftNode<R = unknown> {
       for (const e of rd.committedEntries) this.apply(e);
     }
     await saving;
-    this.opts.logger.trace(
-      { entries: rd.entries.length, committed: rd.committedEntries.length, early: rd.earlyMessages.length, messages: rd.messages.length },
-      'ready',
-    );
+    // Guarded: the fields object would otherwise be built on every Ready for nothing.
+    if (this.opts.logger.isLevelEnabled('trace')) {
+      this.opts.logger.trace(
+        { entries: rd.entries.length, committed: rd.committedEntries.length, early: rd.earlyMessages.length, messages: rd.messages.length },
+        'ready',
+      );
+    }
     if (rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot) {
       this.opts.stateMachine.restore(rd.snapshot.data);

@@ -32,8 +32,17 @@ export function unseal<T>(dir: string, record: string, value: Uint8Array, decode
 export const encodeEntry = (e: Entry): Buffer => seal(raftpb.Entry.encode(e).finish());
 export const encodeHardState = (h: HardState): Buffer => seal(raftpb.HardState.encode(h).finish());
 export const encodeSnapshotMeta = (m: SnapshotMeta): Buffer => seal(raftpb.SnapshotMeta.encode(m).finish());
-/** Unsealed: snapshot files carry their checksum in a header (see snapshot-files.ts). */
-export const encodeSnapshot = (s: Snapshot): Uint8Array => raftpb.Snapshot.encode(s).finish();
+/**
+ * Unsealed: snapshot files carry their checksum in a header (see snapshot-files.ts). The parts,
+ * laid end to end, are exactly `raftpb.Snapshot.encode(s)`: the meta and the `data` field's tag
+ * and length, then the state machine's bytes themselves, not copied (they can be megabytes).
+ */
+export function encodeSnapshotParts(s: Snapshot): Uint8Array[] {
+  // Field 2 (`data`), wire type 2 (length-delimited). protobufjs leaves an empty bytes field
+  // out; writing it with length 0 decodes the same.
+  const head = raftpb.Snapshot.encode({ meta: s.meta }).uint32((2 << 3) | 2).uint32(s.data.length).finish();
+  return [head, s.data];
+}
 
 // Decoded protobufjs objects read absent fields from prototype defaults, may hold null
 // sub-messages, and carry uint64s as Long objects at runtime (the `long` package is installed,

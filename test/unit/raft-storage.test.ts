@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -9,7 +9,8 @@ import type { Entry, HardState, PersistedState, Snapshot } from '../../raft/core
 import { RaftStorage, StorageCorruptError, StorageIOError, storageCause } from '../../raft/storage/index.js';
 import { crc32c } from '../../raft/storage/crc32.js';
 import { HARD_STATE_KEY, entryKey } from '../../raft/storage/keys.js';
-import { encodeEntry, encodeHardState } from '../../raft/storage/records.js';
+import { decodeSnapshot, encodeEntry, encodeHardState, encodeSnapshotParts } from '../../raft/storage/records.js';
+import { raftpb } from '../../proto/gen/raft.js';
 import { snapshotFileName, writeSnapshotFile } from '../../raft/storage/snapshot-files.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -202,6 +203,73 @@ test('local compaction keeps the entries after the snapshot index', async () => 
     assert.equal(state.snapshot.meta.index, 9);
     assert.deepEqual(state.entries.map((e) => e.index), [10, 11]);
     assert.deepEqual(await snapFiles(dir), [snapshotFileName({ index: 9, term: 1 })]);
+  });
+});
+
+test('a snapshot file written in steps is the protobuf encoding of the snapshot, checksummed whole', async () => {
+  await withDir(async (dir) => {
+    // 2.5 MiB of varied bytes: three write steps, the last one short.
+    const data = new Uint8Array(2.5 * 1024 * 1024 + 17);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 131 + (i >>> 11)) & 0xff;
+    const snap: Snapshot = { meta: { index: 42, term: 3, conf: { voters: ['a', 'b'], learners: [] } }, data };
+    const snapDir = join(dir, 'snap');
+    await mkdir(snapDir);
+    const name = await writeSnapshotFile(snapDir, snap);
+    const bytes = await readFile(join(snapDir, name));
+    const payload = bytes.subarray(8);
+    assert.equal(bytes.subarray(0, 4).toString('latin1'), 'BSNP');
+    assert.equal(bytes.readUInt32BE(4), crc32c(payload));
+    assert.ok(Buffer.from(raftpb.Snapshot.encode(snap).finish()).equals(payload), 'the same bytes protobufjs would encode');
+    // The parts the writer streams are that encoding too, with the data itself not copied.
+    const parts = encodeSnapshotParts(snap);
+    assert.equal(parts[1], data);
+    assert.ok(Buffer.concat(parts).equals(payload));
+    // An empty state machine: the data field is written with length 0 and reads back empty.
+    const empty: Snapshot = { meta: { index: 1, term: 1, conf: { voters: ['a'], learners: [] } }, data: new Uint8Array(0) };
+    assert.equal(decodeSnapshot(Buffer.concat(encodeSnapshotParts(empty))).data.length, 0);
+    assert.deepEqual(decodeSnapshot(Buffer.concat(encodeSnapshotParts(empty))).meta, empty.meta);
+  });
+});
+
+test('a large snapshot survives a reopen byte for byte', async () => {
+  await withDir(async (dir) => {
+    const data = new Uint8Array(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+    const s = await RaftStorage.open(dir);
+    await s.save({ hardState: { term: 2, vote: 'a', commit: 10 }, entries: entries(1, 10, 2) });
+    await s.saveSnapshot({ meta: { index: 8, term: 2, conf: { voters: ['a'], learners: [] } }, data });
+    await s.close();
+    const state = await reopen(dir);
+    assert.equal(state.snapshot.meta.index, 8);
+    assert.ok(Buffer.from(state.snapshot.data).equals(data));
+  });
+});
+
+test('entries a compaction left behind (its range clear cut short) are skipped and removed on open', async () => {
+  await withDir(async (dir) => {
+    await saved(dir, { hardState: { term: 1, vote: 'a', commit: 10 }, entries: entries(1, 10, 1) }, snapshot(6, 1, 'at 6'));
+    const stored = async (): Promise<number[]> => {
+      const db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      const out: number[] = [];
+      try {
+        for await (const [key] of db.iterator()) if (key[0] === 0x65) out.push(key.readUInt32BE(5));
+      } finally {
+        await db.close();
+      }
+      return out;
+    };
+    // The compaction's clear removed entries 1-6 beside the queue, and close() waited for it.
+    assert.deepEqual(await stored(), [7, 8, 9, 10]);
+    // A stop after the snapshot-meta batch but before the clear: the old entries are still there.
+    const db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.batch(entries(2, 6, 1).map((e) => ({ type: 'put' as const, key: entryKey(e.index), value: encodeEntry(e) })));
+    await db.close();
+    assert.deepEqual(await stored(), [2, 3, 4, 5, 6, 7, 8, 9, 10]);
+
+    const state = await reopen(dir);
+    assert.equal(state.snapshot.meta.index, 6);
+    assert.deepEqual(state.entries.map((e) => e.index), [7, 8, 9, 10]);
+    assert.deepEqual(await stored(), [7, 8, 9, 10]);
   });
 });
 
