@@ -419,6 +419,10 @@ async function main(): Promise<void> {
   });
   const catchUpSeconds = (performance.now() - joinM4) / 1000;
   console.log(`4th manager caught up in ${catchUpSeconds.toFixed(1)} s`);
+  // Drained as the other three: left active, it would take the replacements of the lost nodes
+  // (and run them as real processes), where the simulated nodes never count them Running.
+  const drainM4 = cluster.cli(m4.name, ['node', 'update', '--availability', 'drain', m4.nodeId]);
+  if (drainM4.code !== 0) throw new Error(`drain ${m4.name}: ${drainM4.stderr}`);
 
   // Node loss.
   let rescheduleSeconds: number | undefined;

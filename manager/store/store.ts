@@ -198,10 +198,19 @@ export class ClusterStore implements StateMachine<ApplyResult> {
 
   /** Matching objects in id order. Task filters on service or node use their indexes. */
   list<K extends Kind>(kind: K, filter: ListFilter = {}): Stored<K>[] {
+    return this.scan(kind, filter).sort(byId);
+  }
+
+  /**
+   * Matching objects in no particular order. For the leader's loops that count or group what
+   * they read: sorting is most of a list()'s cost at scale (100,000 tasks: ~1.7 million string
+   * comparisons, per scheduling pass), and they do not need it.
+   */
+  scan<K extends Kind>(kind: K, filter: ListFilter = {}): Stored<K>[] {
     const table = this.tables[kind];
     const out: Stored<K>[] = [];
     for (const obj of this.candidates(table, filter)) if (matches(kind, obj, filter)) out.push(obj);
-    return out.sort(byId);
+    return out;
   }
 
   /** How many objects of `kind` are stored. */
