@@ -34,6 +34,8 @@ export const DEFAULT_HEARTBEAT_GRACE = 3;
 
 export class Heartbeats {
   private readonly lastSeen = new Map<string, number>();
+  /** Per node: the raw description it last sent that matched the stored node at `version`. */
+  private readonly described = new Map<string, { raw: string; version: number }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -67,9 +69,7 @@ export class Heartbeats {
     this.lastSeen.set(nodeId, this.now());
     this.deps.onConnections?.(nodeId, new Map((req.serviceConnections ?? []).map((c) => [c.service ?? '', Number(c.total ?? 0)])));
     const addr = req.addr || node.status?.addr || '';
-    const described = req.description ? JSON.stringify(baton.NodeDescription.toObject(baton.NodeDescription.fromObject(req.description))) : undefined;
-    const known = JSON.stringify(baton.NodeDescription.toObject(baton.NodeDescription.fromObject(node.description ?? {})));
-    if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr || (described !== undefined && described !== known)) {
+    if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr || this.describesAnew(node, req.description)) {
       await this.setState(node, baton.NodeState.NODE_READY, '', addr, req.description ?? undefined);
     }
     return {
@@ -77,6 +77,24 @@ export class Heartbeats {
       managers: this.deps.managers(),
       desiredRole: node.spec?.desiredRole ?? baton.NodeRole.WORKER,
     };
+  }
+
+  /**
+   * Whether a heartbeat's description differs from the stored one. Nodes send theirs in every
+   * heartbeat and it almost never changes: the normalized comparison (two protobuf round trips
+   * and JSON encodings) runs only when the raw description differs from the one this node sent
+   * last, or the stored node changed since; otherwise the answer is the last one, "no".
+   */
+  private describesAnew(node: Stored<'node'>, description: baton.NodeDescription.$Properties | null | undefined): boolean {
+    if (!description) return false;
+    const raw = JSON.stringify(description);
+    const last = this.described.get(node.meta.id);
+    if (last !== undefined && last.raw === raw && last.version === node.meta.version) return false;
+    const normalized = (d: object): string => JSON.stringify(baton.NodeDescription.toObject(baton.NodeDescription.fromObject(d)));
+    const differs = normalized(description) !== normalized(node.description ?? {});
+    if (differs) this.described.delete(node.meta.id);
+    else this.described.set(node.meta.id, { raw, version: node.meta.version });
+    return differs;
   }
 
   /** Leadership gained: everyone gets a fresh grace period, then silence counts. */
@@ -90,6 +108,7 @@ export class Heartbeats {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.lastSeen.clear();
+    this.described.clear();
   }
 
   private schedule(): void {

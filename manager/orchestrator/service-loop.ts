@@ -23,12 +23,21 @@ export function isReplicated(s: Stored<'service'> | undefined): boolean {
   return s !== undefined && !isGlobal(s) && !isJob(s);
 }
 
+/**
+ * Tasks one pass looks at, about (a service is reconciled whole, so a pass may go past it by one
+ * service). A leader that gains office makes a full pass: at 100,000 tasks, done in one go, it
+ * held the event loop for seconds, longer than Raft's election timeout, and lost its office.
+ */
+export const MAX_TASKS_PER_PASS = 20_000;
+
 export abstract class ServiceLoop extends ReconcileLoop {
   private readonly dirty = new Set<string>();
   private all = false;
+  private readonly maxTasksPerPass: number;
 
   protected constructor(host: OrchestratorHost, name: string, opts: LoopOptions) {
     super(host, name, opts);
+    this.maxTasksPerPass = Math.max(1, opts.maxTasksPerPass ?? MAX_TASKS_PER_PASS);
   }
 
   /** Whether this orchestrator runs services of this kind. */
@@ -59,9 +68,18 @@ export abstract class ServiceLoop extends ReconcileLoop {
     const writes = new TaskWrites(now);
     const node = (id: string): Stored<'node'> | undefined => store.get('node', id);
     const budget = { left: this.maxBatch, exhausted: false };
-    for (const id of ids) {
+    let examined = 0;
+    for (const [i, id] of ids.entries()) {
+      // A pass is synchronous: bounded, so that the event loop (Raft's ticks and messages,
+      // heartbeats, sessions) runs between passes; the services left go to the next pass.
+      if (examined >= this.maxTasksPerPass) {
+        for (const rest of ids.slice(i)) this.markService(rest);
+        budget.exhausted = true;
+        break;
+      }
       const service = store.get('service', id);
-      const tasks = store.list('task', { serviceIds: [id] });
+      const tasks = this.tasksOf(id);
+      examined += tasks.length;
       if (service === undefined) {
         this.clearWake(id);
         removeTasks(writes, tasks.filter((t) => this.ownsTask(t)), node);
@@ -73,16 +91,22 @@ export abstract class ServiceLoop extends ReconcileLoop {
         if (budget.exhausted) this.markService(id);
       }
     }
+    this.stats.mostTasksRead = Math.max(this.stats.mostTasksRead, examined);
     if (writes.size > 0) this.logger.debug({ services: ids.length, writes: writes.size, more: budget.exhausted }, 'orchestration pass');
     // While this pass runs, kick() queues the next one, to start once its writes are applied.
     if (budget.exhausted) this.kick();
     return writes.actions();
   }
 
+  /** A service's tasks for a pass, in id order (an orchestrator that groups them may do without the order). */
+  protected tasksOf(serviceId: string): Stored<'task'>[] {
+    return this.host.store.list('task', { serviceIds: [serviceId] });
+  }
+
   /** Every service, and every service id tasks still name (deleted services leave tasks). */
   private everyServiceId(): string[] {
     const ids = new Set(this.host.store.list('service').map((s) => s.meta.id));
-    for (const t of this.host.store.list('task')) ids.add(t.serviceId);
+    for (const t of this.host.store.scan('task')) ids.add(t.serviceId);
     return [...ids];
   }
 }

@@ -28,6 +28,8 @@ export interface LoopOptions {
   maxBatch?: number;
   /** First back-off after a failed proposal, doubled per failure up to 5 s (default 100 ms). */
   retryMs?: number;
+  /** Tasks a service loop's pass looks at before it leaves the other services to the next pass (default 20,000). */
+  maxTasksPerPass?: number;
 }
 
 export const DEFAULT_MAX_BATCH = 200;

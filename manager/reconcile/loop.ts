@@ -32,8 +32,11 @@ export abstract class ReconcileLoop implements LeaderLoop {
   private wakeTimer: unknown;
   private wakeTimerAt = Infinity;
   private idleWaiters: (() => void)[] = [];
-  /** Passes run, and the most writes one pass returned (tests and benchmarks: is a pass bounded?). */
-  readonly stats = { passes: 0, largestPass: 0 };
+  /**
+   * Passes run, the most writes one pass returned, and the most tasks one pass read (loops
+   * that count them): tests and benchmarks, is a pass bounded?
+   */
+  readonly stats = { passes: 0, largestPass: 0, mostTasksRead: 0 };
 
   protected constructor(
     protected readonly host: OrchestratorHost,

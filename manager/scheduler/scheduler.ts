@@ -36,7 +36,8 @@ export class Scheduler extends ReconcileLoop {
     if (pending.length === 0) return [];
     // Oldest first, so a task that has waited longest gets the first pick.
     pending.sort((a, b) => newestFirst(b, a) || (a.meta.id < b.meta.id ? -1 : 1));
-    const decisions = scheduleTasks(store.list('node'), store.list('task'), pending);
+    // Every task only counts toward its node's load: scanned, not sorted.
+    const decisions = scheduleTasks(store.list('node'), store.scan('task'), pending);
     const now = this.host.now();
     const writes = new TaskWrites(now);
     const byId = new Map(pending.map((t) => [t.meta.id, t]));

@@ -198,10 +198,27 @@ export class ClusterStore implements StateMachine<ApplyResult> {
 
   /** Matching objects in id order. Task filters on service or node use their indexes. */
   list<K extends Kind>(kind: K, filter: ListFilter = {}): Stored<K>[] {
+    return this.scan(kind, filter).sort(byId);
+  }
+
+  /**
+   * Matching objects in no particular order. For the leader's loops that count or group what
+   * they read: sorting is most of a list()'s cost at scale (100,000 tasks: ~1.7 million string
+   * comparisons, per scheduling pass), and they do not need it.
+   */
+  scan<K extends Kind>(kind: K, filter: ListFilter = {}): Stored<K>[] {
     const table = this.tables[kind];
     const out: Stored<K>[] = [];
-    for (const obj of this.candidates(table, filter)) if (matches(kind, obj, filter)) out.push(obj);
-    return out.sort(byId);
+    const ids = this.indexed(table, filter);
+    if (ids === undefined) {
+      for (const obj of table.byId.values()) if (matches(kind, obj, filter)) out.push(obj);
+      return out;
+    }
+    for (const id of ids) {
+      const obj = table.byId.get(id);
+      if (obj !== undefined && matches(kind, obj, filter)) out.push(obj);
+    }
+    return out;
   }
 
   /** How many objects of `kind` are stored. */
@@ -209,20 +226,29 @@ export class ClusterStore implements StateMachine<ApplyResult> {
     return this.tables[kind].byId.size;
   }
 
-  private *candidates<K extends Kind>(table: Table<K>, f: ListFilter): Iterable<Stored<K>> {
-    let ids: Iterable<string> | undefined;
-    if (table.kind === 'task' && f.serviceIds !== undefined) ids = f.serviceIds.flatMap((s) => [...table.idsByService(s)]);
-    else if (table.kind === 'task' && f.nodeIds !== undefined) ids = f.nodeIds.flatMap((n) => [...table.idsByNode(n)]);
-    else if (f.names !== undefined) ids = f.names.flatMap((n) => [...table.idsByName(n)]);
-    if (ids === undefined) {
-      yield* table.byId.values();
-      return;
-    }
+  /**
+   * The ids an index gives for a filter (undefined: no index applies, read the whole table),
+   * each once. One key, the common case (a service's or a node's tasks), is the index's own
+   * set, read in place: no copies of 10,000 ids per call.
+   */
+  private indexed<K extends Kind>(table: Table<K>, f: ListFilter): ReadonlySet<string> | undefined {
+    let keys: readonly string[];
+    let lookup: (key: string) => ReadonlySet<string>;
+    if (table.kind === 'task' && f.serviceIds !== undefined) {
+      keys = f.serviceIds;
+      lookup = (k) => table.idsByService(k);
+    } else if (table.kind === 'task' && f.nodeIds !== undefined) {
+      keys = f.nodeIds;
+      lookup = (k) => table.idsByNode(k);
+    } else if (f.names !== undefined) {
+      keys = f.names;
+      lookup = (k) => table.idsByName(k);
+    } else return undefined;
+    if (keys.length === 1) return lookup(keys[0]!);
     // A name or id may be listed twice in the filter; each object is returned once.
-    for (const id of new Set(ids)) {
-      const obj = table.byId.get(id);
-      if (obj !== undefined) yield obj;
-    }
+    const all = new Set<string>();
+    for (const k of keys) for (const id of lookup(k)) all.add(id);
+    return all;
   }
 
   /**

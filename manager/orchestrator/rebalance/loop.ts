@@ -67,6 +67,8 @@ export class Rebalancer extends ReconcileLoop {
   protected reconcile(): StoreActionT[] {
     const store = this.host.store;
     const actions: StoreActionT[] = [];
+    // Nothing due (the usual case, and a new leader's first pass): no need to read every task.
+    if (this.due.size === 0) return actions;
     const nodes = store.list('node');
     const tasks = store.list('task');
     const node = (id: string): Stored<'node'> | undefined => store.get('node', id);

@@ -10,7 +10,7 @@ import { ReconcileLoop } from '../../reconcile/loop.js';
 import { TaskWrites } from '../../reconcile/writes.js';
 import { isRolling } from './config.js';
 import { isUp, planUpdate } from './plan.js';
-import { isJob } from '../service-loop.js';
+import { MAX_TASKS_PER_PASS, isJob } from '../service-loop.js';
 
 export class Updater extends ReconcileLoop {
   private readonly dirty = new Set<string>();
@@ -18,8 +18,11 @@ export class Updater extends ReconcileLoop {
   /** Task id -> when it was first seen up. */
   private readonly upSince = new Map<string, number>();
 
+  private readonly maxTasksPerPass: number;
+
   constructor(host: OrchestratorHost, opts: LoopOptions = {}) {
     super(host, 'updater', opts);
+    this.maxTasksPerPass = Math.max(1, opts.maxTasksPerPass ?? MAX_TASKS_PER_PASS);
   }
 
   override stop(): void {
@@ -52,7 +55,7 @@ export class Updater extends ReconcileLoop {
         // A rolling service follows every task; any other only needs a look when a task comes
         // up (it may end a start-first switch left by an earlier update).
         const service = this.host.store.get('service', t.serviceId);
-        if (service === undefined || (!isRolling(service) && !cameUp)) return false;
+        if (service === undefined || (!isRolling(service) && (!cameUp || !everChanged(service)))) return false;
         this.dirty.add(t.serviceId);
         return true;
       }
@@ -77,14 +80,23 @@ export class Updater extends ReconcileLoop {
       }
       return at;
     };
-    for (const id of ids) {
+    let examined = 0;
+    for (const [i, id] of ids.entries()) {
+      // Bounded as the orchestrators' passes (../service-loop.ts): the rest in the next pass.
+      if (examined >= this.maxTasksPerPass) {
+        for (const rest of ids.slice(i)) this.dirty.add(rest);
+        this.kick();
+        break;
+      }
       const service = store.get('service', id);
       this.clearWake(id);
       // A job has no rolling update: a new spec starts its next iteration (../job/).
       if (service === undefined || isJob(service)) continue;
+      const tasks = store.list('task', { serviceIds: [id] });
+      examined += tasks.length;
       const step = planUpdate({
         service,
-        tasks: store.list('task', { serviceIds: [id] }),
+        tasks,
         writes,
         now,
         node: (n) => store.get('node', n),
@@ -97,6 +109,17 @@ export class Updater extends ReconcileLoop {
       }
       if (step.wakeAt !== undefined) this.wakeAt(id, step.wakeAt);
     }
+    this.stats.mostTasksRead = Math.max(this.stats.mostTasksRead, examined);
     return [...services, ...writes.actions()];
   }
+}
+
+/**
+ * Whether an update, rollback or rebalance ever started on the service (each leaves an update
+ * status, and an update a previous spec). Only those can leave a start-first switch for a task
+ * coming up to end; a service never changed has none, and its 10,000 tasks coming up must not
+ * each start a pass over all of them.
+ */
+function everChanged(service: Stored<'service'>): boolean {
+  return service.updateStatus != null || service.previousSpec != null;
 }
