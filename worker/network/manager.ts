@@ -13,6 +13,7 @@ import { baton } from '../../proto/gen/baton.js';
 import { DnsServer, type DnsLookup, type Upstream } from './dns-server.js';
 import { TYPE_A } from './dns-message.js';
 import type { NodeBridge, NodeBridges } from './bridges.js';
+import type { VipNat, VipNatRule } from './vip-nat.js';
 import { cidrContains, formatIpv4, isIpv4, parseCidr, parseIpv4, serviceAddress, standInAddress, SERVICE_ADDRESS_CAPACITY, STAND_IN_CAPACITY } from './subnet.js';
 
 /**
@@ -47,6 +48,11 @@ export interface NodeNetworksOptions {
   upstreams: () => Promise<Upstream[]>;
   /** The containers attached to a Docker network, to tell which task asks a question. */
   members: (dockerNetwork: string) => Promise<{ name: string; ip: string }[]>;
+  /**
+   * The kernel path of VIPs (vip-nat.ts): VIP ports whose tasks all run on this node, on the
+   * network's bridge, are NAT'd to them in the kernel. Without it the mesh relays every VIP.
+   */
+  vipNat?: VipNat;
   /** Port of the DNS servers (53; tests of a non-root setup could move it). */
   dnsPort?: number;
   logger: Logger;
@@ -96,6 +102,8 @@ export class NodeNetworks {
   private turn = 0;
   /** Task id → its container's address on one of the node's bridges (the host reaches them all). */
   private containerAddrs = new Map<string, string>();
+  /** Network id → task id → its container's address on that network's bridge (the kernel path's targets). */
+  private bridgeAddrs = new Map<string, Map<string, string>>();
   private running: Promise<void> = Promise.resolve();
   private pending = false;
   private retry: NodeJS.Timeout | undefined;
@@ -284,7 +292,10 @@ export class NodeNetworks {
     }
     if (this.local.size > 0) await this.refreshMembers();
     // Networks no task wants any more lose their listeners before their addresses go.
-    this.opts.applyInternal(this.listeners(wanted));
+    const kernel: VipNatRule[] = [];
+    this.opts.applyInternal(this.listeners(wanted, kernel));
+    // The mesh listens first: a connection the rules no longer take finds it there.
+    await this.opts.vipNat?.apply(kernel);
     for (const l of [...this.local.values()]) {
       if (wanted.has(l.id)) continue;
       // Still in use (a container kept as task history): tried again on the next change.
@@ -370,8 +381,15 @@ export class NodeNetworks {
     this.names = all;
   }
 
-  /** Every east-west listener of the node: VIPs on each service's ports, stand-ins on their task's. */
-  private listeners(wanted: ReadonlySet<string>): InternalListener[] {
+  /**
+   * Every east-west listener of the node: VIPs on each service's ports, stand-ins on their
+   * task's. `kernel` receives the VIP ports the kernel path takes for the network's tasks: TCP,
+   * round-robin, and every backend a task of this node on the same bridge (a backend on
+   * another node is reached at its node's address and host port, which the kernel cannot
+   * forward to from a bridge when it is a loopback address as in tests; least-connections needs
+   * the mesh's counts). The mesh listens on those too, for the node's own processes.
+   */
+  private listeners(wanted: ReadonlySet<string>, kernel: VipNatRule[] = []): InternalListener[] {
     const out: InternalListener[] = [];
     const host = hostAddresses();
     for (const l of this.local.values()) {
@@ -396,6 +414,11 @@ export class NodeNetworks {
             return local !== undefined ? `${local}:${port}` : (b.addr ?? '');
           };
           if (vip) out.push({ address: vip, protocol, port, serviceName, leastConnections, backends: backends.map(dial), allowFrom });
+          const onBridge = this.bridgeAddrs.get(l.id);
+          const targets = backends.map((b) => onBridge?.get(b.taskId ?? ''));
+          if (vip && protocol === 'tcp' && !leastConnections && targets.length > 0 && targets.every((t) => t !== undefined)) {
+            kernel.push({ bridge: l.info.bridge, subnet: l.info.subnet, gateway: l.info.gateway, vip, port, targets: targets.map((t) => `${t}:${port}`) });
+          }
           for (const b of backends) {
             const addr = this.taskAddr(l, b.taskId ?? '');
             if (addr) out.push({ address: addr, protocol, port, serviceName, leastConnections, backends: [dial(b)], allowFrom });
@@ -550,7 +573,10 @@ export class NodeNetworks {
   private async refreshMembers(): Promise<void> {
     const owners = new Map<string, string>();
     const addrs = new Map<string, string>();
+    const byBridge = new Map<string, Map<string, string>>();
     for (const l of this.local.values()) {
+      const onBridge = new Map<string, string>();
+      byBridge.set(l.id, onBridge);
       try {
         for (const m of await this.opts.members(l.info.dockerNetwork)) {
           // Containers are named baton-<service>.<slot>.<task id> (worker/executor).
@@ -558,6 +584,7 @@ export class NodeNetworks {
           if (id === '' || m.ip === '') continue;
           owners.set(m.ip, id);
           addrs.set(id, m.ip);
+          onBridge.set(id, m.ip);
         }
       } catch (err) {
         this.opts.logger.debug({ err, network: l.id }, 'networks: cannot list the bridge members');
@@ -565,6 +592,7 @@ export class NodeNetworks {
     }
     this.owners = owners;
     this.containerAddrs = addrs;
+    this.bridgeAddrs = byBridge;
   }
 
   private async loadBook(): Promise<void> {
@@ -603,6 +631,8 @@ export class NodeNetworks {
       await l.dns?.close();
       l.dns = undefined;
     }
+    // The rules name this node's tasks: with the daemon gone nothing would follow their health.
+    await this.opts.vipNat?.close();
     const wanted = new Set([...this.tasks.values()].flat());
     await this.sweep(wanted);
   }
