@@ -60,7 +60,7 @@ test('rules: one DNAT per task with shares 1/n, 1/(n-1), …, the last unconditi
   assert.equal(vipComment('c 1', 'n"1'), 'baton cluster c_1 node n_1', 'nothing that would break the quoting');
 });
 
-test('apply: restore then jumps first in PREROUTING / POSTROUTING once; the same rules again run nothing; new ones only a restore; close removes jumps and chains', async () => {
+test('apply: restore then jumps first in PREROUTING / POSTROUTING once; the same rules again run nothing; new ones: the counters read, then a restore; close removes jumps and chains', async () => {
   const r = recorder((c) => ({ code: c.args.includes('-C') ? 1 : 0, stdout: '', stderr: '' }));
   const nat = new VipNat({ clusterId: 'c1', nodeId: 'n1', logger: pino({ enabled: false }), run: r.run });
   const chains = vipChains('c1', 'n1');
@@ -81,10 +81,9 @@ test('apply: restore then jumps first in PREROUTING / POSTROUTING once; the same
   assert.equal(r.calls.length, 0, 'unchanged: nothing run');
   const scaledDown = { ...RULE, targets: ['10.213.4.3:8080'] };
   assert.equal(await nat.apply([scaledDown]), true);
-  assert.equal(r.calls.length, 1);
-  assert.equal(r.calls[0]!.cmd, 'iptables-restore');
-  assert.match(r.calls[0]!.input!, /--to-destination 10\.213\.4\.3:8080\n/);
-  assert.doesNotMatch(r.calls[0]!.input!, /10\.213\.4\.2:8080/, 'a task gone is no longer a target');
+  assert.deepEqual(r.calls.map((c) => c.cmd), ['iptables-save', 'iptables-restore']);
+  assert.match(r.calls[1]!.input!, /--to-destination 10\.213\.4\.3:8080\n/);
+  assert.doesNotMatch(r.calls[1]!.input!, /10\.213\.4\.2:8080/, 'a task gone is no longer a target');
   r.calls.length = 0;
   await nat.close();
   const run = r.calls.map((c) => c.args.join(' '));
@@ -123,18 +122,40 @@ test('a failure after the rules worked empties the chains (no rule may name a ta
   assert.equal(await nat.apply([{ ...RULE, targets: ['10.213.4.4:8080'] }]), false);
   const chains = vipChains('c1', 'n1');
   assert.deepEqual(
-    r.calls.slice(1).map((c) => c.args.join(' ')),
-    [`-w -t nat -F ${chains.dnat}`, `-w -t nat -F ${chains.snat}`],
+    r.calls.map((c) => [c.cmd, ...c.args].join(' ')),
+    ['iptables-save -c -t nat', 'iptables-restore -w --noflush', `iptables -w -t nat -F ${chains.dnat}`, `iptables -w -t nat -F ${chains.snat}`],
   );
   assert.equal(nat.available, true, 'still the kernel path');
   fail = false;
   r.calls.length = 0;
   assert.equal(await nat.apply([{ ...RULE, targets: ['10.213.4.4:8080'] }]), true);
-  assert.equal(r.calls[0]!.cmd, 'iptables-restore', 'the same rules are written again');
+  assert.equal(r.calls[1]!.cmd, 'iptables-restore', 'the same rules are written again');
 });
 
 test('BATON_VIP_NAT=off turns the kernel path off; anything else keeps it', () => {
   assert.equal(vipNatWanted({ BATON_VIP_NAT: 'off' }), false);
   assert.equal(vipNatWanted({}), true);
   assert.equal(vipNatWanted({ BATON_VIP_NAT: 'on' }), true);
+});
+
+test('connections: read from the DNAT rules counters per VIP port, kept across a rewrite (which zeroes them)', async () => {
+  const chains = vipChains('c1', 'n1');
+  let counters = [
+    `[5:300] -A ${chains.dnat} -s 10.213.4.0/22 -d 10.213.5.0/32 -i bt0 -p tcp -m tcp --dport 8080 -m statistic --mode random --probability 0.50000000000 -m comment --comment "x" -j DNAT --to-destination 10.213.4.2:8080`,
+    `[7:420] -A ${chains.dnat} -s 10.213.4.0/22 -d 10.213.5.0/32 -i bt0 -p tcp -m tcp --dport 8080 -m comment --comment "x" -j DNAT --to-destination 10.213.4.3:8080`,
+    `[9:540] -A ${chains.snat} -o bt0 -p tcp -m conntrack --ctstate DNAT --ctorigdst 10.213.5.0 --ctorigdstport 8080 -m comment --comment "x" -j SNAT --to-source 10.213.4.1`,
+    `[100:1] -A BATON-VIP-ffffffffff -s 10.213.8.0/22 -d 10.213.5.0/32 -i bt1 -p tcp -m tcp --dport 8080 -m comment --comment "another node" -j DNAT --to-destination 10.213.8.2:8080`,
+  ];
+  const r = recorder((c) => ({ code: c.args.includes('-C') ? 1 : 0, stdout: c.cmd === 'iptables-save' ? `*nat\n${counters.join('\n')}\nCOMMIT\n` : '', stderr: '' }));
+  const nat = new VipNat({ clusterId: 'c1', nodeId: 'n1', logger: pino({ enabled: false }), run: r.run });
+  await nat.refresh();
+  assert.equal(nat.connections().size, 0, 'nothing read before the rules are installed');
+  assert.equal(await nat.apply([RULE]), true);
+  await nat.refresh();
+  assert.deepEqual([...nat.connections()], [['10.213.5.0:8080', 12]], "this node's DNAT rules only; the SNAT rule and other nodes' chains are not connections");
+  // A rewrite: counted so far is kept, the rules start again from zero.
+  assert.equal(await nat.apply([{ ...RULE, targets: ['10.213.4.3:8080'] }]), true);
+  counters = [`[2:120] -A ${chains.dnat} -s 10.213.4.0/22 -d 10.213.5.0/32 -i bt0 -p tcp -m tcp --dport 8080 -m comment --comment "x" -j DNAT --to-destination 10.213.4.3:8080`];
+  await nat.refresh();
+  assert.deepEqual([...nat.connections()], [['10.213.5.0:8080', 14]]);
 });

@@ -28,6 +28,8 @@ export interface InternalListener {
   leastConnections: boolean;
   backends: string[];
   allowFrom: string[];
+  /** VIP ports: connections the kernel path sent straight to a task (cumulative; see mesh/index.ts). */
+  kernelConnections?: number;
 }
 
 /** What a task needs from its node's networks to run (worker/executor TaskRunSpec fields). */
@@ -62,6 +64,8 @@ export interface NodeNetworksOptions {
 const NETWORK_WAIT_MS = 15_000;
 /** Unwanted bridges that still had containers are retried this often. */
 const RETRY_MS = 5_000;
+/** How often the kernel path's counters are read while it has rules (connection rates for the autoscaler). */
+const KERNEL_COUNT_MS = 2_000;
 /** A VIP is stable for the service's life; task answers follow scaling at once. */
 const VIP_TTL = 30;
 const TASK_TTL = 0;
@@ -112,6 +116,9 @@ export class NodeNetworks {
   private swept = false;
   private fullSeen = false;
   private readonly waiters = new Set<() => void>();
+  /** The listeners last handed to the mesh (re-sent with fresh kernel counts). */
+  private lastListeners: InternalListener[] = [];
+  private countTimer: NodeJS.Timeout | undefined;
   /** Services and tasks already said to have no address left (said once, not at every change). */
   private readonly warnedFull = new Set<string>();
 
@@ -293,9 +300,11 @@ export class NodeNetworks {
     if (this.local.size > 0) await this.refreshMembers();
     // Networks no task wants any more lose their listeners before their addresses go.
     const kernel: VipNatRule[] = [];
-    this.opts.applyInternal(this.listeners(wanted, kernel));
+    this.lastListeners = this.listeners(wanted, kernel);
+    this.opts.applyInternal(this.withKernelCounts(this.lastListeners));
     // The mesh listens first: a connection the rules no longer take finds it there.
-    await this.opts.vipNat?.apply(kernel);
+    const inKernel = (await this.opts.vipNat?.apply(kernel)) === true && kernel.length > 0;
+    this.countKernel(inKernel);
     for (const l of [...this.local.values()]) {
       if (wanted.has(l.id)) continue;
       // Still in use (a container kept as task history): tried again on the next change.
@@ -427,6 +436,38 @@ export class NodeNetworks {
       }
     }
     return out;
+  }
+
+  /** The listeners with the kernel path's connection counts of their VIP ports. */
+  private withKernelCounts(listeners: InternalListener[]): InternalListener[] {
+    const counts = this.opts.vipNat?.connections();
+    if (!counts || counts.size === 0) return listeners;
+    return listeners.map((l) => {
+      const n = counts.get(`${l.address}:${l.port}`);
+      return n === undefined || l.protocol !== 'tcp' ? l : { ...l, kernelConnections: n };
+    });
+  }
+
+  /** While the kernel path has rules, reads their counters every KERNEL_COUNT_MS and hands them to the mesh. */
+  private countKernel(on: boolean): void {
+    if (!on || this.closed) {
+      if (this.countTimer) clearInterval(this.countTimer);
+      this.countTimer = undefined;
+      return;
+    }
+    this.countTimer ??= setInterval(() => {
+      // In turn with reconciles: never a stale list handed over after a newer one.
+      this.running = this.running.then(async () => {
+        if (this.closed || !this.opts.vipNat) return;
+        try {
+          await this.opts.vipNat.refresh();
+          this.opts.applyInternal(this.withKernelCounts(this.lastListeners));
+        } catch (err) {
+          this.opts.logger.warn({ err }, 'networks: cannot hand the kernel path counts to the mesh');
+        }
+      });
+    }, KERNEL_COUNT_MS);
+    this.countTimer.unref();
   }
 
   /** Puts on the bridge exactly the addresses its services and tasks have; false if some failed. */
@@ -625,6 +666,7 @@ export class NodeNetworks {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
+    this.countKernel(false);
     for (const wake of this.waiters) wake();
     await this.running;
     for (const l of this.local.values()) {

@@ -118,6 +118,10 @@ export class VipNat {
   private last: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Per "vip:port": connections counted by rules since replaced (a restore zeroes the counters). */
+  private readonly base = new Map<string, number>();
+  /** Per "vip:port": what the rules in place have counted, as last read. */
+  private current = new Map<string, number>();
 
   constructor(private readonly opts: VipNatOptions) {
     this.chains = vipChains(opts.clusterId, opts.nodeId);
@@ -140,6 +144,12 @@ export class VipNat {
       if (this.closed || this.usable === false) return false;
       const text = renderVipRules(this.chains, this.comment, rules);
       if (text === this.last && this.jumps) return true;
+      if (this.usable === true) {
+        // The restore zeroes the rules' counters: what they counted is kept first.
+        await this.readCounters();
+        for (const [k, n] of this.current) this.base.set(k, (this.base.get(k) ?? 0) + n);
+        this.current = new Map();
+      }
       const restored = await this.run('iptables-restore', ['-w', '--noflush'], text);
       if (restored.code !== 0) return await this.failed(`iptables-restore: ${restored.stderr.trim()}`);
       this.last = text;
@@ -161,6 +171,36 @@ export class VipNat {
       this.usable = true;
       return true;
     });
+  }
+
+  /**
+   * Connections the rules have sent to tasks, per "vip:port", cumulative since this daemon
+   * started (as of the last refresh() or apply()): the mesh counts them with the service's.
+   */
+  connections(): ReadonlyMap<string, number> {
+    const out = new Map(this.base);
+    for (const [k, n] of this.current) out.set(k, (out.get(k) ?? 0) + n);
+    return out;
+  }
+
+  /** Reads the rules' counters again (the nat table sees a connection's first packet only). */
+  refresh(): Promise<void> {
+    return this.serialized(() => (this.usable === true && !this.closed ? this.readCounters() : Promise.resolve()));
+  }
+
+  private async readCounters(): Promise<void> {
+    const saved = await this.run('iptables-save', ['-c', '-t', 'nat']);
+    if (saved.code !== 0) return;
+    const now = new Map<string, number>();
+    const prefix = ` -A ${this.chains.dnat} `;
+    for (const line of saved.stdout.split('\n')) {
+      if (!line.includes(prefix)) continue;
+      const m = /^\[(\d+):\d+\] .* -d (\S+)\/32 .*--dport (\d+) /.exec(line);
+      if (!m) continue;
+      const key = `${m[2]}:${m[3]}`;
+      now.set(key, (now.get(key) ?? 0) + Number(m[1]));
+    }
+    this.current = now;
   }
 
   /** Removes the node's jumps and chains (daemon stop); the mesh would relay from now on. */
