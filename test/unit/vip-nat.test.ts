@@ -31,7 +31,7 @@ function recorder(answer: (c: Call) => CommandResult = () => ({ code: 0, stdout:
 function warnings(): { logger: pino.Logger; lines: string[] } {
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(s) });
-  return { logger, lines: lines as string[] };
+  return { logger, lines };
 }
 
 test('rules: one DNAT per task with shares 1/n, 1/(n-1), …, the last unconditional; one SNAT to the gateway; per node chains and comment', () => {
