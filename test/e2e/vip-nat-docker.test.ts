@@ -113,6 +113,9 @@ test('VIP kernel path: NAT rules per node for local tasks, following a scale-dow
   const before = dnatConnections(m1, vip);
   for (let i = 0; i < 8; i++) assert.equal(taskOf((await hostnameVia(client, vip, PORT)) ?? 'no answer.none'), liveId, `connection ${i} through the VIP`);
   assert.equal(dnatConnections(m1, vip) - before, 8, 'every connection went through the NAT rule');
+  // The task calling its own service's VIP: left to the mesh (no hairpin on its bridge port), it answers.
+  const own = running(tasks(c, 'm1', 'api'))[0]!.containerId;
+  assert.equal(taskOf((await hostnameVia(own, vip, PORT)) ?? 'no answer.none'), liveId, 'a task reaches its own service by the VIP');
 
   // The service goes: so do its rules (the chains stay, empty, while the node runs).
   ok(['service', 'rm', 'api']);

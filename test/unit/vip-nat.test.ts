@@ -44,6 +44,13 @@ test('rules: one DNAT per task with shares 1/n, 1/(n-1), …, the last unconditi
   const text = renderVipRules(chains, comment, [RULE]);
   const lines = text.split('\n');
   assert.deepEqual(lines.slice(0, 3), ['*nat', `:${chains.dnat} - [0:0]`, `:${chains.snat} - [0:0]`], 'declaring the chains empties them (restore --noflush touches nothing else)');
+  const returns = lines.filter((l) => l.includes('-j RETURN'));
+  assert.deepEqual(
+    returns,
+    RULE.targets.map((t) => `-A ${chains.dnat} -s ${t.split(':')[0]}/32 -d 10.213.5.0/32 -i bt0123456789 -p tcp -m tcp --dport 8080 -m comment --comment "${comment}" -j RETURN`),
+    "a task calling its own service's VIP is left to the mesh (no hairpin back out of its bridge port)",
+  );
+  assert.ok(lines.indexOf(returns.at(-1)!) < lines.findIndex((l) => l.includes('-j DNAT')), 'before any DNAT');
   const dnat = lines.filter((l) => l.includes('-j DNAT'));
   assert.equal(dnat.length, 3);
   assert.match(dnat[0]!, /--probability 0\.33333333333 /);
@@ -143,6 +150,7 @@ test('connections: read from the DNAT rules counters per VIP port, kept across a
   let counters = [
     `[5:300] -A ${chains.dnat} -s 10.213.4.0/22 -d 10.213.5.0/32 -i bt0 -p tcp -m tcp --dport 8080 -m statistic --mode random --probability 0.50000000000 -m comment --comment "x" -j DNAT --to-destination 10.213.4.2:8080`,
     `[7:420] -A ${chains.dnat} -s 10.213.4.0/22 -d 10.213.5.0/32 -i bt0 -p tcp -m tcp --dport 8080 -m comment --comment "x" -j DNAT --to-destination 10.213.4.3:8080`,
+    `[3:180] -A ${chains.dnat} -s 10.213.4.2/32 -d 10.213.5.0/32 -i bt0 -p tcp -m tcp --dport 8080 -m comment --comment "x" -j RETURN`,
     `[9:540] -A ${chains.snat} -o bt0 -p tcp -m conntrack --ctstate DNAT --ctorigdst 10.213.5.0 --ctorigdstport 8080 -m comment --comment "x" -j SNAT --to-source 10.213.4.1`,
     `[100:1] -A BATON-VIP-ffffffffff -s 10.213.8.0/22 -d 10.213.5.0/32 -i bt1 -p tcp -m tcp --dport 8080 -m comment --comment "another node" -j DNAT --to-destination 10.213.8.2:8080`,
   ];
@@ -152,7 +160,7 @@ test('connections: read from the DNAT rules counters per VIP port, kept across a
   assert.equal(nat.connections().size, 0, 'nothing read before the rules are installed');
   assert.equal(await nat.apply([RULE]), true);
   await nat.refresh();
-  assert.deepEqual([...nat.connections()], [['10.213.5.0:8080', 12]], "this node's DNAT rules only; the SNAT rule and other nodes' chains are not connections");
+  assert.deepEqual([...nat.connections()], [['10.213.5.0:8080', 12]], "this node's DNAT rules only; the RETURN (to the mesh) and SNAT rules and other nodes' chains are not connections");
   // A rewrite: counted so far is kept, the rules start again from zero.
   assert.equal(await nat.apply([{ ...RULE, targets: ['10.213.4.3:8080'] }]), true);
   counters = [`[2:120] -A ${chains.dnat} -s 10.213.4.0/22 -d 10.213.5.0/32 -i bt0 -p tcp -m tcp --dport 8080 -m comment --comment "x" -j DNAT --to-destination 10.213.4.3:8080`];

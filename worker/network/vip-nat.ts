@@ -10,6 +10,7 @@
 // Rules are iptables (the nat table; IPVS is absent here and no kernel module is loaded), the
 // peer being kube-proxy's iptables mode: per VIP port, one DNAT rule per task, each taken with
 // probability 1/(tasks left) (`statistic --mode random`), so every task gets an equal share.
+// A task of the service calling its own VIP is left to the mesh (see renderVipRules).
 // The DNAT'd connection is SNAT'd to the bridge's gateway: the caller and the task share the
 // bridge, and a reply going straight from the task to the caller would bypass the NAT
 // (hairpin); with the gateway as source the reply comes back through the host and is
@@ -82,10 +83,15 @@ export function renderVipRules(chains: { dnat: string; snat: string }, comment: 
   const lines = ['*nat', `:${chains.dnat} - [0:0]`, `:${chains.snat} - [0:0]`];
   for (const r of rules) {
     const n = r.targets.length;
+    const match = `-s ${r.subnet} -d ${r.vip}/32 -i ${r.bridge} -p tcp -m tcp --dport ${r.port}`;
+    // A task calling its own service's VIP is left to the mesh: DNAT'd to itself, the packet
+    // would have to leave the bridge by the port it came in on (br_netfilter NATs it as a
+    // bridged frame), which a bridge port without hairpin mode does not allow.
+    for (const t of r.targets) lines.push(`-A ${chains.dnat} -s ${t.slice(0, t.lastIndexOf(':'))}/32 -d ${r.vip}/32 -i ${r.bridge} -p tcp -m tcp --dport ${r.port} -m comment --comment "${comment}" -j RETURN`);
     r.targets.forEach((t, i) => {
       // Rule i sees what rules 0..i-1 left: 1/(n-i) of it gives every task 1/n overall.
       const share = i < n - 1 ? ` -m statistic --mode random --probability ${(1 / (n - i)).toFixed(11)}` : '';
-      lines.push(`-A ${chains.dnat} -s ${r.subnet} -d ${r.vip}/32 -i ${r.bridge} -p tcp -m tcp --dport ${r.port}${share} -m comment --comment "${comment}" -j DNAT --to-destination ${t}`);
+      lines.push(`-A ${chains.dnat} ${match}${share} -m comment --comment "${comment}" -j DNAT --to-destination ${t}`);
     });
     if (n > 0) lines.push(`-A ${chains.snat} -o ${r.bridge} -p tcp -m conntrack --ctstate DNAT --ctorigdst ${r.vip} --ctorigdstport ${r.port} -m comment --comment "${comment}" -j SNAT --to-source ${r.gateway}`);
   }
@@ -194,7 +200,8 @@ export class VipNat {
     const now = new Map<string, number>();
     const prefix = ` -A ${this.chains.dnat} `;
     for (const line of saved.stdout.split('\n')) {
-      if (!line.includes(prefix)) continue;
+      // DNAT rules only: what a RETURN rule counts went on to the mesh, which counts it itself.
+      if (!line.includes(prefix) || !line.includes(' -j DNAT ')) continue;
       const m = /^\[(\d+):\d+\] .* -d (\S+)\/32 .*--dport (\d+) /.exec(line);
       if (!m) continue;
       const key = `${m[2]}:${m[3]}`;
