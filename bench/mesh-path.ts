@@ -62,14 +62,14 @@ const NETWORK = 'benchnet';
  */
 type Run = Omit<WrkResult, 'raw'> & { meshCpuUsPerReq: number | undefined; meshBackendFailures: number | undefined; load1: number };
 
-/** The sum of baton_mesh_backend_failures_total over every port of the manager's mesh; undefined when unreadable. */
-async function meshFailures(metricsAddr: string): Promise<number | undefined> {
+/** The sum of one family (default baton_mesh_backend_failures_total) over every port of the manager's mesh; undefined when unreadable. */
+async function meshFailures(metricsAddr: string, family = 'baton_mesh_backend_failures_total'): Promise<number | undefined> {
   try {
     const res = await fetch(`http://${metricsAddr}/metrics`, { signal: AbortSignal.timeout(3_000) });
     const text = await res.text();
     return text
       .split('\n')
-      .filter((l) => l.startsWith('baton_mesh_backend_failures_total{'))
+      .filter((l) => l.startsWith(`${family}{`))
       .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   } catch {
     return undefined;
@@ -257,10 +257,10 @@ async function measure(): Promise<void> {
     // Report: the median round by req/s per system, then the per-round paired ratios.
     const table: string[][] = [['mode', 'system', 'path', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'mgr CPU us/req', 'mesh fails', 'load', 'errors']];
     const PATH: Record<System, string> = {
-      vip: 'client ns -> VIP (mesh) -> worker task',
+      vip: 'client ns -> VIP (mesh: task on another node) -> worker task',
       'node-port': 'host ns -> worker addr:host port -> task',
       'task-host': 'host ns -> task IP (worker bridge)',
-      'vip-local': 'client ns -> VIP (mesh) -> local task',
+      'vip-local': 'client ns -> VIP (kernel NAT, else mesh) -> local task',
       'task-local': 'client ns -> task IP (same bridge)',
     };
     const medians: Record<string, Run> = {};
@@ -288,9 +288,15 @@ async function measure(): Promise<void> {
         ratios.push({ mode, system: sys, reference: ref, reqPerSecRatio: rps, addedP50Ms: p50, addedP99Ms: p99, rounds: v.length, reqPerSecTargetMet: rps >= 0.8, addedP99TargetMet: p99 < 1 });
       }
     }
+    // Which path the VIPs took: connections the manager's NAT rules sent to a task (worker/network/vip-nat.ts; read every 2 s).
+    await sleep(2_500);
+    const kernelConnections = await meshFailures(metricsAddr, 'baton_mesh_kernel_connections_total');
     process.stdout.write(`\n${formatTable(table)}\n\nservice address against direct, same run, per paired round:\n${lines.join('\n')}\n`);
     process.stdout.write(
       `\nreference for the cross-node path: from the client's namespace the api task's address ${reach.apiTaskIpFromClient ? 'answers' : 'does not answer (Docker isolates bridges)'} and ${apiHostPort} ${reach.apiNodePortFromClient ? 'answers' : "does not answer (127.0.0.2 is the container's own loopback)"}, so node-port and task-host run from the host's namespace\n`,
+    );
+    process.stdout.write(
+      `VIP kernel path (${process.env.BATON_VIP_NAT === 'off' ? 'BATON_VIP_NAT=off' : 'on unless unavailable'}): ${kernelConnections ?? '-'} connections taken by the manager's NAT rules in the run (baton_mesh_kernel_connections_total); the rest were relayed by the mesh\n`,
     );
     process.stdout.write(`wrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: busybox httpd (a process per connection, closes after each response); mgr CPU: the manager daemon (its mesh relays the VIPs) per request, from /proc; mesh fails: connects the manager's mesh counted failed during the run (baton_mesh_backend_failures_total)\n`);
     const warn = busyMachineWarning();
@@ -299,6 +305,7 @@ async function measure(): Promise<void> {
       settings: { durationS, rounds, connections, systems, modes, image: IMAGE, port: PORT, nodes: { manager: manager.addr, worker: worker.addr } },
       addresses: { vip, vipLocal, apiTask: api!.ip, apiNodePort: apiHostPort, localTask: local!.ip, client: client!.ip },
       reachableFromClient: reach,
+      vipNat: { env: process.env.BATON_VIP_NAT ?? '', kernelConnections },
       rows: Object.entries(medians).map(([k, r]) => ({ mode: k.split('/')[0], system: k.split('/')[1], result: r, rounds: runs.get(k) })),
       ratios,
     });

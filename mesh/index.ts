@@ -74,6 +74,12 @@ export interface InternalPort {
    * (baton_mesh_refused_total).
    */
   allowFrom: string[];
+  /**
+   * Connections to this address and port that the node's kernel NAT rules sent straight to a
+   * task (worker/network/vip-nat.ts), cumulative: counted with the service's connections
+   * (heartbeats, the autoscaler) and exported as baton_mesh_kernel_connections_total.
+   */
+  kernelConnections?: number;
 }
 
 export interface RoutingMesh {
@@ -130,6 +136,8 @@ interface Entry {
   listener: PublishedTcpPort | UdpPort;
   state: 'binding' | 'listening' | 'failed' | 'closed';
   bound: Promise<void>;
+  /** Service addresses: connections the kernel took instead (InternalPort.kernelConnections). */
+  kernel?: number;
 }
 
 /** What the table says about one published port. */
@@ -274,6 +282,7 @@ class Mesh implements RoutingMesh {
       }
       const l = entry.listener;
       l.serviceName = w.serviceName;
+      if (w.kernelConnections !== undefined) entry.kernel = w.kernelConnections;
       const allow = new AllowList(w.allowFrom);
       if (allow.malformed.length) this.logger.warn({ service: w.serviceName, address: w.address, port: w.port, allowFrom: allow.malformed }, 'service address: malformed allowFrom entries ignored');
       l.allow = allow;
@@ -321,6 +330,7 @@ class Mesh implements RoutingMesh {
     const totals = new Map<string, number>();
     for (const p of this.portStats()) {
       let n = totals.get(p.service) ?? 0;
+      n += p.kernel ?? 0;
       for (const b of p.backends) n += b.connectionsTotal;
       totals.set(p.service, n);
     }
@@ -336,7 +346,7 @@ class Mesh implements RoutingMesh {
     }
     for (const entry of this.internal.values()) {
       const l = entry.listener;
-      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address, refused: l.refused, backends: [...l.backends.known.values()] });
+      ports.push({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address, refused: l.refused, backends: [...l.backends.known.values()], ...(entry.kernel !== undefined ? { kernel: entry.kernel } : {}) });
     }
     return ports;
   }

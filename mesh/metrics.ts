@@ -10,6 +10,8 @@ export interface PortStats {
   /** Service addresses (internal listeners) only: the address listened on, and sources refused. */
   address?: string;
   refused?: number;
+  /** Service addresses: connections the node's kernel NAT rules took instead of the relay. */
+  kernel?: number;
   backends: Iterable<Backend>;
 }
 
@@ -31,11 +33,13 @@ export function renderMetrics(ports: readonly PortStats[]): string {
   const bytes = fam('baton_mesh_bytes_total', 'counter', 'Bytes relayed; direction "in" is client to backend, "out" backend to client.');
   const failures = fam('baton_mesh_backend_failures_total', 'counter', 'Failed connects to a backend (refused, unreachable, timed out).');
   const datagrams = fam('baton_mesh_udp_datagrams_total', 'counter', 'UDP datagrams relayed, per direction.');
+  const kernel = fam('baton_mesh_kernel_connections_total', 'counter', 'Connections to a service address that the node sent straight to a task by NAT rules, without the relay.');
   const refused = fam('baton_mesh_refused_total', 'counter', 'Connections (UDP: datagrams) to a service address refused because their source is on none of its networks.');
   for (const p of ports) {
     // Published ports listen on the node's one data-path address: only service addresses say theirs.
     const base = `service="${escapeLabel(p.service)}",protocol="${p.protocol}",port="${p.port}"${p.address === undefined ? '' : `,address="${escapeLabel(p.address)}"`}`;
     if (p.refused !== undefined) refused.lines.push(`${refused.name}{${base}} ${p.refused}`);
+    if (p.kernel !== undefined) kernel.lines.push(`${kernel.name}{${base}} ${p.kernel}`);
     for (const b of p.backends) {
       const l = `${base},backend="${escapeLabel(b.addr)}"`;
       open.lines.push(`${open.name}{${l}} ${b.open}`);
@@ -49,7 +53,7 @@ export function renderMetrics(ports: readonly PortStats[]): string {
       }
     }
   }
-  return [open, total, bytes, failures, datagrams, refused]
+  return [open, total, bytes, failures, datagrams, refused, kernel]
     .map((f) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.lines].join('\n'))
     .join('\n')
     .concat('\n');

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { NodeBridges, NodeNetworks, nodeResolvers, type InternalListener } from '../../worker/network/index.js';
+import { NodeBridges, NodeNetworks, VipNat, nodeResolvers, vipNatWanted, type InternalListener } from '../../worker/network/index.js';
 
 const ENGINE_TIMEOUT_MS = 30_000;
 
@@ -25,6 +25,7 @@ export function startNodeNetworks(o: NodeNetworksSetup): NodeNetworks {
     bridges: new NodeBridges({ docker, clusterId: o.clusterId, nodeId: o.nodeId, logger: o.logger }),
     stateFile: join(o.dataDir, 'tasks', 'network-addresses.json'),
     applyInternal: o.applyInternal,
+    ...(vipNatWanted() ? { vipNat: new VipNat({ clusterId: o.clusterId, nodeId: o.nodeId, logger }) } : {}),
     upstreams: async () => {
       const found = await nodeResolvers();
       if (found.problems.length > 0) logger.warn({ problems: found.problems, source: found.source }, 'networks: some resolvers of this node are unusable');

@@ -343,3 +343,27 @@ test('UDP on a service address: datagrams from outside allowFrom are dropped and
   );
   assert.doesNotMatch(mesh.metricsText(), /address="127\.0\.0\.21"/);
 });
+
+test('connections the kernel path took (kernelConnections) count with the service and show as baton_mesh_kernel_connections_total', async (t) => {
+  const backend = await greeterBackend('a', undefined, BACKEND_HOST);
+  const mesh = meshOn('net');
+  t.after(async () => {
+    await mesh.close();
+    await backend.close();
+  });
+  const port = await freePort(VIP);
+  const listener = { ...tcpPort(VIP, port, [backend.addr]), kernelConnections: 5 };
+  mesh.applyInternal([listener]);
+  await mesh.settled();
+  const c = await lineClient(port, VIP);
+  assert.equal(await c.nextLine(), 'a');
+  c.socket.destroy();
+  // Counted when the backend accepted, before it greeted.
+  assert.equal(mesh.connectionTotals().get('api'), 6, 'one relayed + five by the kernel');
+  assert.equal(metricValue(mesh.metricsText(), 'baton_mesh_kernel_connections_total', ['service="api"', `address="${VIP}"`, `port="${port}"`]), 5);
+  // Later counts replace earlier ones (cumulative); a list without them keeps the last.
+  mesh.applyInternal([{ ...listener, kernelConnections: 9 }]);
+  assert.equal(mesh.connectionTotals().get('api'), 10);
+  mesh.applyInternal([tcpPort(VIP, port, [backend.addr])]);
+  assert.equal(mesh.connectionTotals().get('api'), 10);
+});

@@ -3,3 +3,4 @@
 export { NodeNetworks, type InternalListener, type NodeNetworksOptions, type TaskAttachment } from './manager.js';
 export { NodeBridges, type NodeBridgesOptions } from './bridges.js';
 export { nodeResolvers } from './resolv-conf.js';
+export { VipNat, vipNatWanted, type VipNatOptions, type VipNatRule } from './vip-nat.js';

@@ -14,6 +14,7 @@ import { DnsServer, type DnsLookup, type Upstream } from './dns-server.js';
 import { TYPE_A } from './dns-message.js';
 import { searchDomainKey, withoutSearchDomain } from './dns-search.js';
 import type { NodeBridge, NodeBridges } from './bridges.js';
+import type { VipNat, VipNatRule } from './vip-nat.js';
 import { cidrContains, formatIpv4, isIpv4, parseCidr, parseIpv4, serviceAddress, standInAddress, SERVICE_ADDRESS_CAPACITY, STAND_IN_CAPACITY } from './subnet.js';
 
 /**
@@ -28,6 +29,8 @@ export interface InternalListener {
   leastConnections: boolean;
   backends: string[];
   allowFrom: string[];
+  /** VIP ports: connections the kernel path sent straight to a task (cumulative; see mesh/index.ts). */
+  kernelConnections?: number;
 }
 
 /** What a task needs from its node's networks to run (worker/executor TaskRunSpec fields). */
@@ -48,6 +51,11 @@ export interface NodeNetworksOptions {
   upstreams: () => Promise<Upstream[]>;
   /** The containers attached to a Docker network, to tell which task asks a question. */
   members: (dockerNetwork: string) => Promise<{ name: string; ip: string }[]>;
+  /**
+   * The kernel path of VIPs (vip-nat.ts): VIP ports whose tasks all run on this node, on the
+   * network's bridge, are NAT'd to them in the kernel. Without it the mesh relays every VIP.
+   */
+  vipNat?: VipNat;
   /** Port of the DNS servers (53; tests of a non-root setup could move it). */
   dnsPort?: number;
   logger: Logger;
@@ -57,6 +65,8 @@ export interface NodeNetworksOptions {
 const NETWORK_WAIT_MS = 15_000;
 /** Unwanted bridges that still had containers are retried this often. */
 const RETRY_MS = 5_000;
+/** How often the kernel path's counters are read while it has rules (connection rates for the autoscaler). */
+const KERNEL_COUNT_MS = 2_000;
 /** A VIP is stable for the service's life; task answers follow scaling at once. */
 const VIP_TTL = 30;
 const TASK_TTL = 0;
@@ -99,6 +109,8 @@ export class NodeNetworks {
   private turn = 0;
   /** Task id → its container's address on one of the node's bridges (the host reaches them all). */
   private containerAddrs = new Map<string, string>();
+  /** Network id → task id → its container's address on that network's bridge (the kernel path's targets). */
+  private bridgeAddrs = new Map<string, Map<string, string>>();
   private running: Promise<void> = Promise.resolve();
   private pending = false;
   private retry: NodeJS.Timeout | undefined;
@@ -107,6 +119,9 @@ export class NodeNetworks {
   private swept = false;
   private fullSeen = false;
   private readonly waiters = new Set<() => void>();
+  /** The listeners last handed to the mesh (re-sent with fresh kernel counts). */
+  private lastListeners: InternalListener[] = [];
+  private countTimer: NodeJS.Timeout | undefined;
   /** Services and tasks already said to have no address left (said once, not at every change). */
   private readonly warnedFull = new Set<string>();
 
@@ -292,7 +307,12 @@ export class NodeNetworks {
     }
     if (this.local.size > 0) await this.refreshMembers();
     // Networks no task wants any more lose their listeners before their addresses go.
-    this.opts.applyInternal(this.listeners(wanted));
+    const kernel: VipNatRule[] = [];
+    this.lastListeners = this.listeners(wanted, kernel);
+    this.opts.applyInternal(this.withKernelCounts(this.lastListeners));
+    // The mesh listens first: a connection the rules no longer take finds it there.
+    const inKernel = (await this.opts.vipNat?.apply(kernel)) === true && kernel.length > 0;
+    this.countKernel(inKernel);
     for (const l of [...this.local.values()]) {
       if (wanted.has(l.id)) continue;
       // Still in use (a container kept as task history): tried again on the next change.
@@ -378,8 +398,15 @@ export class NodeNetworks {
     this.names = all;
   }
 
-  /** Every east-west listener of the node: VIPs on each service's ports, stand-ins on their task's. */
-  private listeners(wanted: ReadonlySet<string>): InternalListener[] {
+  /**
+   * Every east-west listener of the node: VIPs on each service's ports, stand-ins on their
+   * task's. `kernel` receives the VIP ports the kernel path takes for the network's tasks: TCP,
+   * round-robin, and every backend a task of this node on the same bridge (a backend on
+   * another node is reached at its node's address and host port, which the kernel cannot
+   * forward to from a bridge when it is a loopback address as in tests; least-connections needs
+   * the mesh's counts). The mesh listens on those too, for the node's own processes.
+   */
+  private listeners(wanted: ReadonlySet<string>, kernel: VipNatRule[] = []): InternalListener[] {
     const out: InternalListener[] = [];
     const host = hostAddresses();
     for (const l of this.local.values()) {
@@ -404,6 +431,11 @@ export class NodeNetworks {
             return local !== undefined ? `${local}:${port}` : (b.addr ?? '');
           };
           if (vip) out.push({ address: vip, protocol, port, serviceName, leastConnections, backends: backends.map(dial), allowFrom });
+          const onBridge = this.bridgeAddrs.get(l.id);
+          const targets = backends.map((b) => onBridge?.get(b.taskId ?? ''));
+          if (vip && protocol === 'tcp' && !leastConnections && targets.length > 0 && targets.every((t) => t !== undefined)) {
+            kernel.push({ bridge: l.info.bridge, subnet: l.info.subnet, gateway: l.info.gateway, vip, port, targets: targets.map((t) => `${t}:${port}`) });
+          }
           for (const b of backends) {
             const addr = this.taskAddr(l, b.taskId ?? '');
             if (addr) out.push({ address: addr, protocol, port, serviceName, leastConnections, backends: [dial(b)], allowFrom });
@@ -412,6 +444,38 @@ export class NodeNetworks {
       }
     }
     return out;
+  }
+
+  /** The listeners with the kernel path's connection counts of their VIP ports. */
+  private withKernelCounts(listeners: InternalListener[]): InternalListener[] {
+    const counts = this.opts.vipNat?.connections();
+    if (!counts || counts.size === 0) return listeners;
+    return listeners.map((l) => {
+      const n = counts.get(`${l.address}:${l.port}`);
+      return n === undefined || l.protocol !== 'tcp' ? l : { ...l, kernelConnections: n };
+    });
+  }
+
+  /** While the kernel path has rules, reads their counters every KERNEL_COUNT_MS and hands them to the mesh. */
+  private countKernel(on: boolean): void {
+    if (!on || this.closed) {
+      if (this.countTimer) clearInterval(this.countTimer);
+      this.countTimer = undefined;
+      return;
+    }
+    this.countTimer ??= setInterval(() => {
+      // In turn with reconciles: never a stale list handed over after a newer one.
+      this.running = this.running.then(async () => {
+        if (this.closed || !this.opts.vipNat) return;
+        try {
+          await this.opts.vipNat.refresh();
+          this.opts.applyInternal(this.withKernelCounts(this.lastListeners));
+        } catch (err) {
+          this.opts.logger.warn({ err }, 'networks: cannot hand the kernel path counts to the mesh');
+        }
+      });
+    }, KERNEL_COUNT_MS);
+    this.countTimer.unref();
   }
 
   /** Puts on the bridge exactly the addresses its services and tasks have; false if some failed. */
@@ -578,7 +642,10 @@ export class NodeNetworks {
   private async refreshMembers(): Promise<void> {
     const owners = new Map<string, string>();
     const addrs = new Map<string, string>();
+    const byBridge = new Map<string, Map<string, string>>();
     for (const l of this.local.values()) {
+      const onBridge = new Map<string, string>();
+      byBridge.set(l.id, onBridge);
       try {
         for (const m of await this.opts.members(l.info.dockerNetwork)) {
           // Containers are named baton-<service>.<slot>.<task id> (worker/executor).
@@ -586,6 +653,7 @@ export class NodeNetworks {
           if (id === '' || m.ip === '') continue;
           owners.set(m.ip, id);
           addrs.set(id, m.ip);
+          onBridge.set(id, m.ip);
         }
       } catch (err) {
         this.opts.logger.debug({ err, network: l.id }, 'networks: cannot list the bridge members');
@@ -593,6 +661,7 @@ export class NodeNetworks {
     }
     this.owners = owners;
     this.containerAddrs = addrs;
+    this.bridgeAddrs = byBridge;
   }
 
   private async loadBook(): Promise<void> {
@@ -625,12 +694,15 @@ export class NodeNetworks {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
+    this.countKernel(false);
     for (const wake of this.waiters) wake();
     await this.running;
     for (const l of this.local.values()) {
       await l.dns?.close();
       l.dns = undefined;
     }
+    // The rules name this node's tasks: with the daemon gone nothing would follow their health.
+    await this.opts.vipNat?.close();
     const wanted = new Set([...this.tasks.values()].flat());
     await this.sweep(wanted);
   }
