@@ -92,7 +92,7 @@ function entry<K extends ControlMethod>(method: K, handlers: ControlHandlers, de
  * For a create retried under the request id of an attempt that committed: the object that
  * attempt created (of its kind, under the name the request gives) and the method that answers
  * with it. Undefined for a first attempt, and for a retry whose object was removed meanwhile
- * (it runs as a create again; the store still applies its batch once).
+ * (the handler runs again, and the store answers its batch as applied, creating nothing).
  */
 function firstAttemptCreated(manager: Manager, requestId: string, creates: NonNullable<MethodRule['creates']>, request: object): { id: string; get: ControlMethod } | undefined {
   if (!isRetryOfApplied(requestId, (batchId) => manager.store.hasApplied(batchId))) return undefined;
