@@ -4,7 +4,8 @@
 // unhealthy, on a node not known down, are backends; a task whose desired state leaves RUNNING
 // drops out at once, before its node is even told to stop it, so a graceful removal sends no
 // new connection to a task on its way out. A task labelled MESH_DRAIN_LABEL drops out while it
-// still runs: the rebalancer stops it only once every mesh has had time to leave it.
+// still runs: the rolling updater stops the old task of a start-first replacement only once
+// every mesh has had time to leave it.
 import { baton } from '../proto/gen/baton.js';
 import { MESH_DRAIN_LABEL, type ClusterStore, type DeepReadonly, type StoreEvent, type Stored } from '../manager/store/index.js';
 
@@ -27,7 +28,7 @@ export function isBackend(task: Task): boolean {
     task.status?.state === baton.TaskState.TASK_RUNNING &&
     health !== baton.HealthState.HEALTH_STARTING &&
     health !== baton.HealthState.HEALTH_UNHEALTHY &&
-    // Taken out of the mesh before it is stopped (a task a rebalance moved).
+    // Taken out of the mesh before it is stopped (the old task of a start-first replacement).
     task.annotations?.labels?.[MESH_DRAIN_LABEL] === undefined
   );
 }

@@ -37,13 +37,11 @@ export function currentRequestId(): string | undefined {
 }
 
 /**
- * Whether this call is a retry whose next batch was already applied (its first attempt
- * committed, though its caller never heard): a handler's "already exists" pre-check must then
- * let the proposal through, and the store answers it with what the first attempt created.
+ * Whether a call with request id `id` is a retry of one that committed (its first batch was
+ * applied, though its caller never heard): the control entry asks it once, before the handler.
  */
-export function retryAlreadyApplied(hasApplied: (requestId: string) => boolean): boolean {
-  const scope = scopes.getStore();
-  return scope !== undefined && hasApplied(`${scope.id}#${scope.batches + 1}`);
+export function isRetryOfApplied(id: string, hasApplied: (batchId: string) => boolean): boolean {
+  return hasApplied(`${id}#1`);
 }
 
 /** The id of the next batch this call proposes, or undefined outside a call. */

@@ -7,7 +7,6 @@ import { BatonError } from '../../rpc/errors.js';
 import type { Manager } from '../manager.js';
 import { createAction, deleteAction, newObjectId, type Stored } from '../store/index.js';
 import { resolveObject } from './resolve.js';
-import { retryAlreadyApplied } from '../request-scope.js';
 import { MAX_DATA_BYTES, describeProblems, validateDataSpec as dataSpecProblems } from '../../spec/index.js';
 
 export type DataKind = 'secret' | 'config';
@@ -50,7 +49,7 @@ export function dataWrites<K extends DataKind>(deps: DataDeps, kind: K, storeDat
   async function create(spec: baton.SecretSpec.$Properties | null | undefined): Promise<Stored<K>> {
     const { name, labels, data } = validateDataSpec(kind, spec);
     // The store refuses a taken name too (at apply); this says it before a Raft round, clearly.
-    if (manager.store.list(kind, { names: [name] }).length > 0 && !retryAlreadyApplied((id) => manager.store.hasApplied(id))) throw new BatonError('ALREADY_EXISTS', `${kind} ${name} already exists`);
+    if (manager.store.list(kind, { names: [name] }).length > 0) throw new BatonError('ALREADY_EXISTS', `${kind} ${name} already exists`);
     const t = now();
     const object = { meta: { id: newObjectId(), createdAt: t, updatedAt: t }, spec: { annotations: { name, labels }, data: storeData(data) } };
     const [stored] = await manager.propose([createAction(kind, object as never)]);

@@ -1,6 +1,8 @@
 // The one way into the Control service. Every call: the role check (methods.ts), names and ids
 // held to their length limit, then a read barrier (reads) or the leader (writes: run here when
 // leading, else forwarded by manager/forward.ts), then the handler; errors mapped once, here.
+// A create retried under the request id of an attempt that committed is answered here with
+// what that attempt created, for every create alike, so no handler special-cases retries.
 import type { baton } from '../../proto/gen/baton.js';
 import { RaftError } from '../../raft/index.js';
 import { BatonError } from '../../rpc/errors.js';
@@ -12,7 +14,7 @@ import { MAX_REFERENCE_LENGTH } from '../../rpc/limits.js';
 import { FORWARD_TIMEOUT_MS, type LeaderForwarder } from '../forward.js';
 import { raftToBaton, storeToBaton, type Manager } from '../manager.js';
 import { StoreError } from '../store/index.js';
-import { requestIdOf, withRequestId } from '../request-scope.js';
+import { isRetryOfApplied, requestIdOf, withRequestId } from '../request-scope.js';
 import { CONTROL_METHODS, type ControlMethod, type MethodRule } from './methods.js';
 
 export interface EntryDeps {
@@ -43,13 +45,20 @@ export type ControlHandlers<K extends ControlMethod = ControlMethod> = { [M in K
 /** The gRPC handlers of the whole Control service: each handler behind the entry. */
 export function controlEntry(handlers: ControlHandlers, deps: EntryDeps): Handlers<ControlService> {
   const out: Partial<Record<ControlMethod, unknown>> = {};
-  for (const method of Object.keys(CONTROL_METHODS) as ControlMethod[]) out[method] = entry(method, handlers[method] as Handler<ControlMethod>, deps);
+  for (const method of Object.keys(CONTROL_METHODS) as ControlMethod[]) out[method] = entry(method, handlers, deps);
   return out as Handlers<ControlService>;
 }
 
-function entry<K extends ControlMethod>(method: K, handler: Handler<K>, deps: EntryDeps): Handlers<ControlService>[K] {
+/** The run part of a method's handler. */
+function runOf<K extends ControlMethod>(handler: Handler<K>): Run<K> {
+  return typeof handler === 'function' ? handler : handler.run;
+}
+
+function entry<K extends ControlMethod>(method: K, handlers: ControlHandlers, deps: EntryDeps): Handlers<ControlService>[K] {
   const rule: MethodRule = CONTROL_METHODS[method];
-  const { run, prepare } = typeof handler === 'function' ? { run: handler, prepare: undefined } : handler;
+  const handler = handlers[method];
+  const run = runOf(handler);
+  const prepare = typeof handler === 'function' ? undefined : handler.prepare;
   const call = async (request: Req<K>, grpcCall: Parameters<Handlers<ControlService>[K]>[1]): Promise<Res<K>> => {
     try {
       const caller = deps.guard(grpcCall, rule.roles);
@@ -59,10 +68,17 @@ function entry<K extends ControlMethod>(method: K, handler: Handler<K>, deps: En
         toLeader: (r) => deps.forwarder.forward<ControlService, K>(controlService, method, r, caller, deadlineOf(grpcCall)),
       };
       // Every batch the call proposes carries its request id: a retry of it applies once.
-      return await withRequestId(requestIdOf(grpcCall.metadata, caller.nodeId), async () => {
+      const requestId = requestIdOf(grpcCall.metadata, caller.nodeId);
+      return await withRequestId(requestId, async () => {
         const req = prepare ? await prepare(request, ctx) : request;
         if (rule.access === 'write' && !deps.manager.isLeader()) return await ctx.toLeader(req);
         if (rule.access !== 'local') await deps.manager.readBarrier();
+        // After the barrier the store holds the first attempt's batch if it committed.
+        const retried = rule.creates === undefined ? undefined : firstAttemptCreated(deps.manager, requestId, rule.creates, req);
+        if (retried !== undefined) {
+          const get = runOf(handlers[retried.get] as Handler<ControlMethod>);
+          return (await get({ id: retried.id }, ctx)) as Res<K>;
+        }
         return await run(req, ctx);
       });
     } catch (err) {
@@ -70,6 +86,19 @@ function entry<K extends ControlMethod>(method: K, handler: Handler<K>, deps: En
     }
   };
   return call as unknown as Handlers<ControlService>[K];
+}
+
+/**
+ * For a create retried under the request id of an attempt that committed: the object that
+ * attempt created (of its kind, under the name the request gives) and the method that answers
+ * with it. Undefined for a first attempt, and for a retry whose object was removed meanwhile
+ * (the handler runs again, and the store answers its batch as applied, creating nothing).
+ */
+function firstAttemptCreated(manager: Manager, requestId: string, creates: NonNullable<MethodRule['creates']>, request: object): { id: string; get: ControlMethod } | undefined {
+  if (!isRetryOfApplied(requestId, (batchId) => manager.store.hasApplied(batchId))) return undefined;
+  const name = (request as { spec?: { annotations?: { name?: string | null } | null } | null }).spec?.annotations?.name ?? '';
+  const id = name === '' ? undefined : manager.store.findByName(creates.kind, name)?.meta.id;
+  return id === undefined ? undefined : { id, get: creates.get };
 }
 
 /** The caller's deadline less a margin for the answer's way back, at most the forwarding default. */

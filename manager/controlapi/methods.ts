@@ -16,7 +16,16 @@ export interface MethodRule {
   /** Certificate roles allowed (the local unix socket's administrator may call anything). */
   readonly roles: readonly CertRole[];
   readonly access: Access;
+  /**
+   * A create of one object named by the request's spec.annotations.name, whose answer is what
+   * `get` answers for that object: a retry of a create that committed is answered so by the
+   * entry, without running the handler again (whose "already exists" check would refuse it).
+   */
+  readonly creates?: { readonly kind: CreatedKind; readonly get: ControlMethod };
 }
+
+/** The kinds a Control create makes, each under a name unique in its kind. */
+export type CreatedKind = 'service' | 'secret' | 'config' | 'network';
 
 export type ControlMethod = keyof ControlService;
 
@@ -45,7 +54,7 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   UpdateNode: write,
   RemoveNode: write,
   // services.ts, tasks.ts
-  CreateService: write,
+  CreateService: { ...write, creates: { kind: 'service', get: 'GetService' } },
   GetService: read,
   ListServices: read,
   UpdateService: write,
@@ -54,16 +63,16 @@ export const CONTROL_METHODS: { readonly [K in ControlMethod]: MethodRule } = {
   CheckImages: read,
   ListTasks: read,
   // secrets.ts, configs.ts
-  CreateSecret: write,
+  CreateSecret: { ...write, creates: { kind: 'secret', get: 'GetSecret' } },
   GetSecret: read,
   ListSecrets: read,
   RemoveSecret: write,
-  CreateConfig: write,
+  CreateConfig: { ...write, creates: { kind: 'config', get: 'GetConfig' } },
   GetConfig: read,
   ListConfigs: read,
   RemoveConfig: write,
   // networks.ts
-  CreateNetwork: write,
+  CreateNetwork: { ...write, creates: { kind: 'network', get: 'GetNetwork' } },
   GetNetwork: read,
   ListNetworks: read,
   RemoveNetwork: write,

@@ -7,7 +7,6 @@ import { baton } from '../../proto/gen/baton.js';
 import { BatonError } from '../../rpc/errors.js';
 import { NETWORK_DRIVER, describeProblems, validateNetworkSpec } from '../../spec/index.js';
 import type { Manager } from '../manager.js';
-import { retryAlreadyApplied } from '../request-scope.js';
 import { createAction, deleteAction, newObjectId, type Stored } from '../store/index.js';
 import type { ControlHandlers } from './entry.js';
 import { serialQueue, type Serially } from './services.js';
@@ -81,7 +80,7 @@ export function networkHandlers(deps: NetworkDeps): ControlHandlers<NetworkMetho
       const name = spec.annotations?.name ?? '';
       // The store refuses a taken name too (at apply, ignoring case); this says it before a Raft
       // round, in Docker's words.
-      if (manager.store.findByName('network', name) && !retryAlreadyApplied((id) => manager.store.hasApplied(id))) throw new BatonError('ALREADY_EXISTS', `network with name ${name} already exists`);
+      if (manager.store.findByName('network', name)) throw new BatonError('ALREADY_EXISTS', `network with name ${name} already exists`);
       const t = now();
       const [stored] = await manager.propose([createAction('network', { meta: { id: newObjectId(), createdAt: t, updatedAt: t }, spec })]);
       return stored!.object as Stored<'network'> as baton.Network;

@@ -13,7 +13,7 @@ import { readLocalLog, writeSingleVoterLog } from '../../raft/index.js';
 import { ClusterStore } from '../../manager/store/index.js';
 import { recoverAsOnlyManager } from '../../manager/recovery.js';
 import { DataDir } from './state.js';
-import { socketAnswers } from './node.js';
+import { socketAnswers } from './socket-probe.js';
 import { storeSummary } from './recovery-summary.js';
 
 /** How long an old manager has to answer before it counts as lost. */

@@ -2,7 +2,6 @@
 // a local unix socket for the CLI, and the manager parts when this node is a manager.
 import * as grpc from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
@@ -34,6 +33,7 @@ import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentia
 import { clientCertificateRole } from '../../manager/caapi/client-certs.js';
 import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
+import { socketAnswers } from './socket-probe.js';
 import { describeHost, keepHostname } from './host.js';
 import { readEngineLabels } from './engine-labels.js';
 import { TaskRuntime, availableExecutors, volumesDirOf } from './tasks.js';
@@ -476,18 +476,6 @@ export class NodeDaemon {
     // Only our own: a start that failed before binding must not cut a running node off.
     if (this.socketBound) rmSync(this.dataDir.socketPath, { force: true });
   }
-}
-
-/** Whether a process listens on the unix socket (a stale file from a killed node refuses). */
-export function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 const SERVICE_LOGS = { ServiceLogs: serviceLogsMethod } as unknown as grpc.ServiceDefinition;

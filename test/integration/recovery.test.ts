@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatonCluster, baton, nodes, running, tasks, type CliResult } from '../lib/baton-cluster.js';
+import { BatonCluster, answersReads, baton, nodes, running, tasks, type CliResult } from '../lib/baton-cluster.js';
 import { tally } from '../lib/mesh-probe.js';
 import { waitFor } from '../lib/wait.js';
 import { freePort } from '../../src/launcher/ports.js';
@@ -63,12 +63,6 @@ const names = (c: BatonCluster, on: string, what: string): string[] =>
     .filter((line) => line !== '')
     .sort();
 
-/**
- * A manager just (re)started answers reads once it knows a leader (a lone voter elects itself
- * within an election timeout; until then a linearizable read says "no leader known ... retry").
- */
-const serving = (c: BatonCluster, on: string): Promise<true> => waitFor(`${on} to answer reads`, () => c.cli(on, ['service', 'ls']).code === 0);
-
 test('force-new-cluster: refused while a quorum is there; after losing two of three managers, the third keeps everything and serves', { timeout: 300_000 }, async (t) => {
   const { c, web } = await clusterWithService(t);
   const m3 = c.get('m3');
@@ -96,7 +90,7 @@ test('force-new-cluster: refused while a quorum is there; after losing two of th
   assert.match(recovered.stdout, /2 manager\(s\) that did not answer are now down workers/);
   t.diagnostic(recovered.stdout.trim());
 
-  await serving(c, 'm3');
+  await answersReads(c, 'm3');
   assert.deepEqual(names(c, 'm3', 'service'), ['web']);
   assert.deepEqual(names(c, 'm3', 'secret'), ['db-password']);
   assert.deepEqual(names(c, 'm3', 'config'), ['app-config']);
@@ -117,7 +111,7 @@ test('force-new-cluster: refused while a quorum is there; after losing two of th
   await waitFor('3 web tasks running', () => running(tasks(c, 'm3', 'web')).length === 3);
   await c.join('m4', 'manager', 'm3');
   await waitFor('m4 is a reachable manager', () => nodes(c, 'm3').filter((n) => n.managerStatus !== '' && n.status === 'NODE_READY').length === 2);
-  await serving(c, 'm4');
+  await answersReads(c, 'm4');
   assert.deepEqual(names(c, 'm4', 'service'), ['web'], 'the new manager serves reads from the replicated store');
   for (const lostNode of lost) ok(c.cli('m3', ['node', 'rm', lostNode.id]));
 });
@@ -163,7 +157,7 @@ test('backup from a running follower, every manager wiped, init --restore: the s
   const restored = await c.start('r1', 'manager', m1.addr, ['init', '--restore', file, '--data-dir', target, '--listen-addr', m1.addr, '--data-path-addr', m1.host]);
   assert.match(restored.stdout, /Restored cluster \w+ from .*cluster\.backup \(Raft index \d+/);
   t.diagnostic(restored.stdout.trim());
-  await serving(c, 'r1');
+  await answersReads(c, 'r1');
   assert.deepEqual(names(c, 'r1', 'service'), ['web']);
   assert.deepEqual(names(c, 'r1', 'secret'), ['db-password']);
   assert.deepEqual(names(c, 'r1', 'config'), ['app-config']);

@@ -1,11 +1,14 @@
 // A create sent again under the same request id (a client that lost the answer to its first
 // attempt, which committed) is answered with what the first attempt created, not "already
-// exists"; under another id the name is taken as before. Real manager, gRPC over its socket.
+// exists" (nor "port already in use", for a service that publishes one): the control entry
+// answers it without running the create again. Under another id the name is taken as before.
+// Real manager, gRPC over its socket.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { BatonCluster } from '../lib/baton-cluster.js';
 import { BatonError, connect } from '../../client/index.js';
+import { freePort } from '../../src/launcher/ports.js';
 
 const withId = (id: string): grpc.Metadata => {
   const md = new grpc.Metadata();
@@ -30,10 +33,20 @@ test('a create retried under its request id answers with the first attempt\'s ob
   const n2 = await client.control.call('CreateNetwork', network, 10_000, withId('retry-2'));
   assert.equal(n2.meta?.id, n1.meta?.id);
 
-  const service = { spec: { annotations: { name: 'svc-once', labels: {} }, replicas: 0, task: { runtime: 'process', container: { command: ['sleep', '600'] } } } };
+  const config = { spec: { annotations: { name: 'conf-once', labels: {} }, data: new TextEncoder().encode('k=v') } };
+  const c1 = await client.control.call('CreateConfig', config, 10_000, withId('retry-4'));
+  const c2 = await client.control.call('CreateConfig', config, 10_000, withId('retry-4'));
+  assert.equal(c2.meta?.id, c1.meta?.id);
+
+  // Its published port is the first attempt's: a create run again would find it taken.
+  const port = await freePort();
+  const service = { spec: { annotations: { name: 'svc-once', labels: {} }, replicas: 0, task: { runtime: 'process', container: { command: ['sleep', '600'] } }, endpoint: { ports: [{ targetPort: 80, publishedPort: port }] } } };
   const s1 = await client.control.call('CreateService', service, 10_000, withId('retry-3'));
   const s2 = await client.control.call('CreateService', service, 10_000, withId('retry-3'));
   assert.equal(s2.meta?.id, s1.meta?.id, 'the retried service create answers with the stored service');
+  assert.deepEqual(s2.endpoint?.ports?.map((p) => p.publishedPort), [port]);
   assert.equal((await client.list('ListServices')).length, 1);
   assert.equal((await client.list('ListSecrets')).length, 1);
+  assert.equal((await client.list('ListConfigs')).length, 1);
+  assert.equal((await client.list('ListNetworks')).filter((n) => n.spec?.annotations?.name === 'net-once').length, 1);
 });

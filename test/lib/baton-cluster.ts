@@ -120,6 +120,20 @@ export function nodes(cluster: BatonCluster, name: string): NodeRow[] {
   }));
 }
 
+/**
+ * Waits until a manager just (re)started (resumed, unlocked, recovered, restored or joined)
+ * answers reads, and returns its `service ls`. Its reads are linearizable: until it knows a
+ * leader (a lone voter elects itself within an election timeout; a follower must hear from the
+ * leader) it answers "no leader known ... retry"; from then on, with the cluster's current state.
+ */
+export function answersReads(cluster: BatonCluster, name: string): Promise<string> {
+  return waitFor(`${name} to answer reads`, () => {
+    const r = cluster.cli(name, ['service', 'ls']);
+    if (r.code !== 0) throw new Error(r.stderr.trim());
+    return r.stdout;
+  });
+}
+
 /** The leading manager as `on` sees it: its node ID and the name of its daemon. */
 export function leaderOf(cluster: BatonCluster, on: string): { id: string; name: string } {
   const id = nodes(cluster, on).find((n) => n.managerStatus === 'Leader')?.id;

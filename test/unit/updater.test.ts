@@ -3,7 +3,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
-import type { Stored } from '../../manager/store/index.js';
+import { MESH_DRAIN_LABEL, type Stored } from '../../manager/store/index.js';
+import { MESH_DRAIN_MS } from '../../manager/orchestrator/update/config.js';
 import { Cluster, started, type ServiceOpts } from '../lib/local-cluster.js';
 
 const S = baton.TaskState;
@@ -20,6 +21,11 @@ function status(c: Cluster, id: string): baton.UpdateState {
 /** Wanted tasks whose env is `env`, by slot. */
 function withEnv(c: Cluster, id: string, env: string): Stored<'task'>[] {
   return c.wanted(id).filter((t) => envOf(t) === env);
+}
+
+/** Wanted tasks taken out of the routing mesh, still running, before they are stopped. */
+function draining(c: Cluster, id: string): Stored<'task'>[] {
+  return c.wanted(id).filter((t) => t.annotations?.labels?.[MESH_DRAIN_LABEL] !== undefined);
 }
 
 /** Tasks told to stop by the update and not yet reported stopped. */
@@ -101,7 +107,7 @@ test('stop-first, parallelism 2, delay: old tasks stopped two at a time, slots r
   c.stop();
 });
 
-test('start-first: the new task starts beside the old one, which stops once the new one is up (health checks passed)', async () => {
+test('start-first: the new task starts beside the old one, which leaves the mesh once the new one is up (health checks passed) and stops MESH_DRAIN_MS later', async () => {
   const c = await updateStarted({ replicas: 2, update: { parallelism: 1, order: baton.UpdateOrder.START_FIRST, monitorMs: 1_000 } }, false);
   const fresh = withEnv(c, 's', 'V=2');
   assert.deepEqual(fresh.map((t) => t.slot), [1], 'one new task, in slot 1');
@@ -109,10 +115,19 @@ test('start-first: the new task starts beside the old one, which stops once the 
   c.report(fresh[0]!.meta.id, S.TASK_RUNNING, { health: H.HEALTH_STARTING });
   await c.settle();
   assert.equal(withEnv(c, 's', 'V=1').length, 2, 'starting its health checks is not up yet');
+  assert.equal(draining(c, 's').length, 0, 'nothing leaves the mesh before its replacement is up');
   c.report(fresh[0]!.meta.id, S.TASK_RUNNING, { health: H.HEALTH_HEALTHY });
   await c.settle();
+  assert.deepEqual(draining(c, 's').map((t) => [t.slot, envOf(t)]), [[1, 'V=1']], 'the old task of slot 1 leaves the mesh, still running');
+  assert.equal(withEnv(c, 's', 'V=1').length, 2);
+  await c.elapse(MESH_DRAIN_MS - 1);
+  assert.equal(withEnv(c, 's', 'V=1').length, 2, 'not stopped before the drain ends');
+  await c.elapse(1);
   assert.deepEqual(withEnv(c, 's', 'V=1').map((t) => t.slot), [2], 'slot 1 switched');
   assert.deepEqual(withEnv(c, 's', 'V=2').map((t) => t.slot), [1, 2], 'slot 2 started (no delay)');
+  await workersAct(c, 's');
+  assert.deepEqual(draining(c, 's').map((t) => [t.slot, envOf(t)]), [[2, 'V=1']], 'slot 2 up: its old task leaves the mesh in turn');
+  await c.elapse(MESH_DRAIN_MS);
   await workersAct(c, 's');
   assert.deepEqual(c.wanted('s').map((t) => [t.slot, envOf(t)]), [
     [1, 'V=2'],

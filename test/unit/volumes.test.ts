@@ -35,7 +35,17 @@ interface FakeNode {
   removed: string[];
 }
 
-function setup(nodes: Record<string, { hostname: string; state?: baton.NodeState; fake: FakeNode }>) {
+/** Any NodeAgent volume request, as the fake nodes read it. */
+type NodeRequest = baton.ListVolumesRequest.$Properties & baton.RemoveVolumeRequest.$Properties & baton.CreateVolumeRequest.$Properties & baton.PruneVolumesRequest.$Properties;
+
+/** How a fake node (by id) answers one NodeAgent call, within the manager's deadline for it. */
+type Answers = (nodeId: string, method: string, req: NodeRequest, timeoutMs: number) => Promise<unknown>;
+
+/**
+ * The real control handlers on a leader that knows these worker nodes (at "<id>:4242"), each
+ * dialed as a fake NodeAgent client answering with `answers`; `dialed` lists who was dialed.
+ */
+function volumeControl(nodes: Record<string, { hostname: string; state?: baton.NodeState }>, answers: Answers) {
   const leader = new SlowLeader();
   leader.host.apply(
     Object.entries(nodes).map(([id, n]) =>
@@ -45,27 +55,8 @@ function setup(nodes: Record<string, { hostname: string; state?: baton.NodeState
   const dialed: string[] = [];
   const dialNode = (addr: string): RpcClient<NodeAgentService> => {
     dialed.push(addr);
-    const fake = nodes[addr.replace(/:4242$/, '')]!.fake;
-    const answer = async <T>(value: () => T, timeoutMs: number): Promise<T> => {
-      if ((fake.delayMs ?? 0) >= timeoutMs) {
-        await new Promise((r) => setTimeout(r, timeoutMs));
-        throw new BatonError('DEADLINE_EXCEEDED', 'Deadline exceeded');
-      }
-      if (fake.fail) throw fake.fail;
-      return value();
-    };
-    const client = {
-      call: (method: string, req: baton.ListVolumesRequest.$Properties & baton.RemoveVolumeRequest.$Properties, timeoutMs: number) => {
-        if (method === 'ListVolumes') return answer(() => ({ volumes: fake.volumes.filter((v) => (req.names ?? []).length === 0 || req.names!.includes(v.name ?? '')) }), timeoutMs);
-        return answer(() => {
-          const gone = fake.volumes.filter((v) => v.name === req.name);
-          fake.volumes = fake.volumes.filter((v) => v.name !== req.name);
-          fake.removed.push(req.name ?? '');
-          return { removed: gone };
-        }, timeoutMs);
-      },
-      close: () => undefined,
-    };
+    const id = addr.replace(/:4242$/, '');
+    const client = { call: (method: string, req: NodeRequest, timeoutMs: number) => answers(id, method, req, timeoutMs), close: () => undefined };
     return client as unknown as RpcClient<NodeAgentService>;
   };
   const deps = { manager: leader as unknown as Manager, forwarder: {} as LeaderForwarder, guard: localGuard, clusterId: 'c', managerKey: new Uint8Array(32), dialNode };
@@ -75,7 +66,26 @@ function setup(nodes: Record<string, { hostname: string; state?: baton.NodeState
     dialed,
     list: (req: baton.ListVolumesRequest.$Properties = {}) => api!.ListVolumes(req, call),
     remove: (req: baton.RemoveVolumeRequest.$Properties) => api!.RemoveVolume(req, call),
+    createVolumeOn: (req: baton.CreateVolumeRequest.$Properties) => api!.CreateVolume(req, call),
+    pruneOn: (req: baton.PruneVolumesRequest.$Properties) => api!.PruneVolumes(req, call),
   };
+}
+
+/** Nodes that list and remove from their FakeNode: late past the deadline, failing, or answering. */
+function setup(nodes: Record<string, { hostname: string; state?: baton.NodeState; fake: FakeNode }>) {
+  return volumeControl(nodes, async (id, method, req, timeoutMs) => {
+    const fake = nodes[id]!.fake;
+    if ((fake.delayMs ?? 0) >= timeoutMs) {
+      await new Promise((r) => setTimeout(r, timeoutMs));
+      throw new BatonError('DEADLINE_EXCEEDED', 'Deadline exceeded');
+    }
+    if (fake.fail) throw fake.fail;
+    if (method === 'ListVolumes') return { volumes: fake.volumes.filter((v) => (req.names ?? []).length === 0 || req.names!.includes(v.name ?? '')) };
+    const gone = fake.volumes.filter((v) => v.name === req.name);
+    fake.volumes = fake.volumes.filter((v) => v.name !== req.name);
+    fake.removed.push(req.name ?? '');
+    return { removed: gone };
+  });
 }
 
 const vol = (name: string, usedBy: string[] = [], driver = 'local'): Volume => ({ name, driver, mountpoint: `/v/${name}`, labels: { 'baton.cluster': 'c' }, scope: 'local', options: {}, createdAt: '2026-01-01T00:00:00Z', usedBy });
@@ -247,36 +257,17 @@ test('create and prune on the manager: every node or the one named; a node\'s re
   assert.deepEqual(pruned.warnings, ['node gamma: node is down; not pruned there']);
 });
 
+/** alpha and beta ready, gamma down; they make what is asked (beta has no nfs driver) and prune "old". */
 function setupChanges() {
-  const leader = new SlowLeader();
-  const hosts: Record<string, { hostname: string; state: baton.NodeState }> = {
-    a: { hostname: 'alpha', state: baton.NodeState.NODE_READY },
-    b: { hostname: 'beta', state: baton.NodeState.NODE_READY },
-    g: { hostname: 'gamma', state: baton.NodeState.NODE_DOWN },
-  };
-  leader.host.apply(Object.entries(hosts).map(([id, n]) => createAction('node', { meta: { id }, spec: {}, description: { hostname: n.hostname }, status: { state: n.state, addr: `${id}:4242` }, role: baton.NodeRole.WORKER })));
-  const dialNode = (addr: string): RpcClient<NodeAgentService> => {
-    const id = addr.replace(/:4242$/, '');
-    const client = {
-      call: async (method: string, req: baton.CreateVolumeRequest.$Properties & baton.PruneVolumesRequest.$Properties) => {
-        if (method === 'CreateVolume') {
-          if (req.driver === 'nfs' && id === 'b') throw new BatonError('INVALID_ARGUMENT', 'no such driver nfs');
-          return { created: [vol(req.name ?? '')] };
-        }
-        assert.deepEqual(req.labels, ['team']);
-        return { deleted: [vol('old')], spaceReclaimed: 1024 };
-      },
-      close: () => undefined,
-    };
-    return client as unknown as RpcClient<NodeAgentService>;
-  };
-  const deps = { manager: leader as unknown as Manager, forwarder: {} as LeaderForwarder, guard: localGuard, clusterId: 'c', managerKey: new Uint8Array(32), dialNode };
-  const [api] = controlHandlers(deps);
-  const call = {} as grpc.ServerUnaryCall<never, never>;
-  return {
-    createVolumeOn: (req: baton.CreateVolumeRequest.$Properties) => api!.CreateVolume(req, call),
-    pruneOn: (req: baton.PruneVolumesRequest.$Properties) => api!.PruneVolumes(req, call),
-  };
+  const hosts = { a: { hostname: 'alpha' }, b: { hostname: 'beta' }, g: { hostname: 'gamma', state: baton.NodeState.NODE_DOWN } };
+  return volumeControl(hosts, async (id, method, req) => {
+    if (method === 'CreateVolume') {
+      if (req.driver === 'nfs' && id === 'b') throw new BatonError('INVALID_ARGUMENT', 'no such driver nfs');
+      return { created: [vol(req.name ?? '')] };
+    }
+    assert.deepEqual(req.labels, ['team']);
+    return { deleted: [vol('old')], spaceReclaimed: 1024 };
+  });
 }
 
 test('a node\'s create and prune of directory volumes: labels kept beside them; prune keeps what a task uses and counts the bytes', async (t) => {

@@ -30,9 +30,10 @@ export function policyOf(c: DeepReadonly<baton.UpdateConfig.$Properties> | null 
 }
 
 /**
- * How long a task a rebalance moved stays out of the routing mesh, still running, before it is
- * stopped: the new table reaches every node's mesh and the requests it was serving end, so no
- * request through the mesh meets a task being stopped.
+ * How long the old task of a start-first replacement (update, rollback or rebalance) stays out
+ * of the routing mesh, still running, before it is stopped: the new table reaches every node's
+ * mesh and the requests it was serving end, so no request through the mesh meets a task being
+ * stopped.
  */
 export const MESH_DRAIN_MS = 2_000;
 

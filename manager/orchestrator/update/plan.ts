@@ -7,8 +7,9 @@
 // `parallelism` slots per batch, the next batch `delay` after the last new task came up:
 //   - stop-first: the old task is told to stop, labelled; the orchestrator refills the slot
 //     once it has stopped (../instance.ts), with a task of the current spec;
-//   - start-first: a task of the current spec is created beside the old one; the old one is
-//     stopped once the new one is up (running, and not still starting its health checks).
+//   - start-first: a task of the current spec is created beside the old one; once the new one
+//     is up (running, and not still starting its health checks) the old one leaves the routing
+//     mesh and is stopped MESH_DRAIN_MS later.
 // A new task that fails (ends on its own, or turns unhealthy) within `monitor` of coming up
 // counts as a failure; beyond max_failure_ratio of the slots the failure action applies:
 // pause, continue, or roll back (spec <- previous_spec, rolled by the rollback config). The
@@ -21,7 +22,7 @@ import { isFinished, isWanted, newTask, specVersionOf, stateOf } from '../../rec
 import { keepFirst, nodeIsDown, stopTask } from '../instance.js';
 import type { TaskWrites } from '../../reconcile/writes.js';
 import { MESH_DRAIN_MS, activePolicy, isRebalancing, isRolling, isRollingBack, type Policy } from './config.js';
-import { REBALANCE_TO_LABEL, REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isMoving, isUpToDate, mustReplace } from '../../reconcile/fresh.js';
+import { REBALANCE_TO_LABEL, REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isUpToDate, mustReplace } from '../../reconcile/fresh.js';
 import { MESH_DRAIN_LABEL } from '../../store/index.js';
 import { rolledBack } from './start.js';
 import { updatePlacementInPlace } from './in-place.js';
@@ -232,11 +233,12 @@ function rebalanceDone(ctx: UpdateContext): string {
 }
 
 /**
- * A moved task whose replacement is up leaves the routing mesh first and is stopped
- * MESH_DRAIN_MS later; returns when that is due, or undefined when it may stop now.
+ * The old task of a start-first replacement (an update's, a rollback's, a rebalance's move)
+ * whose replacement is up leaves the routing mesh first and is stopped MESH_DRAIN_MS later, as
+ * Swarm takes a task out of its load balancer before stopping it: no request through the mesh
+ * meets a task being stopped. Returns when the stop is due, or undefined when it may stop now.
  */
 function drainedAt(ctx: UpdateContext, old: Stored<'task'>): number | undefined {
-  if (!isMoving(old)) return undefined;
   const since = Number(old.annotations?.labels?.[MESH_DRAIN_LABEL] ?? NaN);
   if (Number.isNaN(since)) {
     ctx.writes.update(old, (c) => {
