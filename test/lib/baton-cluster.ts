@@ -120,7 +120,8 @@ function idsOf(r: CliResult, what: string): string[] {
 export function listedObjects(cluster: BatonCluster, on: string, listing: string[], type: 'node' | 'service' | 'task' | 'network'): unknown[] {
   const ids = idsOf(cluster.cli(on, [...listing, '-q']), `${listing.join(' ')} on ${on}`);
   if (ids.length === 0) return [];
-  return inspected(cluster.cli(on, ['inspect', '--type', type, ...ids]), `inspect of ${listing.join(' ')} on ${on}`);
+  // The ids first: cluster.cli puts --data-dir after the first two words.
+  return inspected(cluster.cli(on, ['inspect', ...ids, '--type', type]), `inspect of ${listing.join(' ')} on ${on}`);
 }
 
 /** Every node as `name` sees it, reduced to what tests compare. */
