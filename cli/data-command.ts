@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { BatonError, type BatonClient } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
-import { json, print } from './output.js';
+import { print } from './output.js';
 import { ago } from './task-object.js';
-import { formatOptions, printList, type ListView, type Row } from './list-format.js';
+import { formatOptions, printList, renderInspect, type ListView, type Row } from './list-format.js';
 import { labelMatches, parseFilters, prefixMatches, type FilterKeys, type ParsedFilters } from './filters.js';
 import { MAX_DATA_BYTES } from '../spec/index.js';
 
@@ -164,15 +164,15 @@ export function dataCommand(kind: DataKind, y: Argv<GlobalArgs>): Argv<GlobalArg
         });
       },
     )
-    .command<GlobalArgs & { refs: string[]; pretty?: boolean }>(
+    .command<GlobalArgs & { refs: string[]; pretty?: boolean; format?: string }>(
       `inspect <refs..>`,
       `Show ${kind}s in detail (JSON, or --pretty)${kind === 'secret' ? '; the data is never shown' : ''}`,
-      (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }),
+      (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }).option('format', { alias: 'f', type: 'string', requiresArg: true, describe: 'json (default) or a Go template' }),
       (args) =>
         withClient(args, async (client) => {
           const out: DataObject[] = [];
           for (const ref of args.refs) out.push(await api.get(client, ref));
-          print(args.pretty ? out.map((o) => pretty(kind, o)).join('\n\n') : json(out.map((o) => inspectObject(kind, o))));
+          print(args.pretty ? out.map((o) => pretty(kind, o)).join('\n\n') : renderInspect(args.format, out.map((o) => inspectObject(kind, o))));
         }),
     )
     .command<GlobalArgs & { refs: string[] }>(

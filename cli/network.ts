@@ -5,9 +5,9 @@ import type { Argv } from 'yargs';
 import { BatonError, type baton } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
 import { FlagProblems } from './flag-problems.js';
-import { json, print } from './output.js';
+import { print } from './output.js';
 import { labelMatches, oneOf, parseFilters, type FilterKeys, type ParsedFilters, type ValueChecks } from './filters.js';
-import { formatOptions, printList, type ListView, type Row } from './list-format.js';
+import { formatOptions, printList, renderInspect, type ListView, type Row } from './list-format.js';
 import { NETWORK_DRIVER, echo, validateNetworkSpec } from '../spec/index.js';
 
 type Network = baton.Network.$Properties;
@@ -167,10 +167,10 @@ export function networkCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         });
       },
     )
-    .command<GlobalArgs & { refs: string[] }>(
+    .command<GlobalArgs & { refs: string[]; format?: string }>(
       'inspect <refs..>',
-      'Show networks in detail (a JSON array, as Docker)',
-      (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }),
+      'Show networks in detail (a JSON array, as Docker, or --format)',
+      (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }).option('format', { alias: 'f', type: 'string', requiresArg: true, describe: 'json (default) or a Go template' }),
       (args) =>
         withClient(args, async (client) => {
           // As Docker: the networks found are printed, then one error naming the others.
@@ -184,7 +184,7 @@ export function networkCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
               missing.push(err.message);
             }
           }
-          if (out.length > 0 || missing.length === 0) print(json(out.map(inspectNetwork)));
+          if (out.length > 0 || missing.length === 0) print(renderInspect(args.format, out.map(inspectNetwork)));
           if (missing.length > 0) throw new BatonError('NOT_FOUND', missing.join('; '));
         }),
     )

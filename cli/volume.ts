@@ -6,8 +6,8 @@ import type { Argv } from 'yargs';
 import { BatonError, type baton } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
 import { labelMatches, oneOf, parseFilters, type FilterKeys, type ParsedFilters } from './filters.js';
-import { json, print } from './output.js';
-import { printList, type ListView, type Row } from './list-format.js';
+import { print } from './output.js';
+import { printList, renderInspect, type ListView, type Row } from './list-format.js';
 import { echo } from '../spec/index.js';
 import { volumeChangeCommands } from './volume-create.js';
 
@@ -93,7 +93,7 @@ function warn(warnings: readonly string[] | null | undefined): void {
   for (const w of warnings ?? []) process.stderr.write(`Warning: ${w}\n`);
 }
 
-type NodeArgs = GlobalArgs & { names: string[]; node?: string };
+type NodeArgs = GlobalArgs & { names: string[]; node?: string; format?: string };
 
 export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return volumeChangeCommands(y)
@@ -122,7 +122,8 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) =>
         c
           .positional('names', { type: 'string', array: true, demandOption: true })
-          .option('node', { type: 'string', requiresArg: true, describe: 'only on this node (id or hostname)' }),
+          .option('node', { type: 'string', requiresArg: true, describe: 'only on this node (id or hostname)' })
+          .option('format', { alias: 'f', type: 'string', requiresArg: true, describe: 'json (default) or a Go template' }),
       (args) =>
         withClient(args, async (client) => {
           const res = await client.control.call('ListVolumes', { names: args.names, node: args.node ?? '' });
@@ -130,7 +131,7 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const found = res.volumes ?? [];
           // As Docker: the volumes found are printed, then one error naming the others.
           const missing = missingVolumes(args.names, found);
-          if (found.length > 0 || missing.length === 0) print(json(found.map(inspectVolume)));
+          if (found.length > 0 || missing.length === 0) print(renderInspect(args.format, found.map(inspectVolume)));
           if (missing.length > 0) throw new BatonError('NOT_FOUND', missing.map((n) => `no such volume: ${echo(n)}`).join('; '));
         }),
     )

@@ -77,6 +77,8 @@ test('ls/ps --format json in Docker\'s shape, label filters, network and volume 
   assert.equal(cli(['secret', 'ls', '--filter', 'label=app=shop', '--filter', 'label=env=prod', '--format', '{{.Name}}']), 'db_password\n');
   assert.equal(cli(['secret', 'ls', '--filter', 'name=api', '--format', '{{.Name}}']), 'api_key\n', 'name is a prefix');
   assert.deepEqual(rows(['config', 'ls']).map(keys), [['CreatedAt', 'ID', 'Labels', 'Name', 'UpdatedAt']]);
+  // inspect takes --format on every kind, as Docker's.
+  assert.equal(cli(['secret', 'inspect', 'db_password', '--format', '{{.Spec.Name}} {{.Spec.Labels.env}}']), 'db_password prod\n');
   const badFilter = c.cli('m1', ['secret', 'ls', '--filter', 'colour=red']);
   assert.equal(badFilter.code, 1);
   assert.equal(badFilter.stderr, "Error: invalid filter 'colour'\n");
@@ -92,6 +94,7 @@ test('ls/ps --format json in Docker\'s shape, label filters, network and volume 
   assert.equal(cli(['network', 'ls', '--filter', 'dangling=false', '--format', '{{.Name}}']), 'back\n');
   assert.equal(cli(['network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}} {{.Driver}}']), 'back overlay\nspare overlay\n');
   assert.equal(cli(['network', 'ls', '--filter', 'type=builtin', '-q']), '');
+  assert.equal(cli(['network', 'inspect', 'back', 'spare', '--format', '{{.Name}} {{.Scope}}']), 'back swarm\nspare swarm\n');
   const badType = c.cli('m1', ['network', 'ls', '--filter', 'type=special', '--filter', 'dangling=maybe']);
   assert.equal(badType.code, 1);
   assert.equal(badType.stderr, "Error: invalid filter 'type=special'; invalid filter 'dangling=maybe'\n");
@@ -101,6 +104,7 @@ test('ls/ps --format json in Docker\'s shape, label filters, network and volume 
   await waitFor('the volume listed', () => cli(['volume', 'ls', '-q']).includes('shared'));
   // (baton's own labels, baton.cluster and baton.node, are there too.)
   assert.match(cli(['volume', 'ls', '--filter', 'label=team=db', '--format', '{{.Name}}@{{.Node}} {{.Labels}}']), /^shared@manager-1 (\S+,)?team=db(,\S+)?\n$/);
+  assert.equal(cli(['volume', 'inspect', 'shared', '--format', '{{.Name}} {{.Node.Name}} {{.Labels.team}}']), 'shared manager-1 db\n');
   const [volume] = rows(['volume', 'ls', '--filter', 'name=shared']);
   assert.deepEqual(keys(volume), ['Availability', 'Driver', 'Group', 'Labels', 'Links', 'Mountpoint', 'Name', 'Node', 'Scope', 'Size', 'Status']);
 });
