@@ -26,6 +26,7 @@ export interface ContainerCreateFlags {
   entrypoint?: string | undefined;
   user?: string | undefined;
   group?: Many;
+  label?: Many;
   'container-label'?: Many;
   'env-file'?: Many;
   init?: boolean | undefined;
@@ -47,6 +48,8 @@ export interface ContainerUpdateFlags {
   user?: string | undefined;
   'group-add'?: Many;
   'group-rm'?: Many;
+  'label-add'?: Many;
+  'label-rm'?: Many;
   'container-label-add'?: Many;
   'container-label-rm'?: Many;
   init?: boolean | undefined;
@@ -73,6 +76,7 @@ export const containerCreateOptions = {
   entrypoint: { ...one, describe: "overrides the image's ENTRYPOINT, e.g. --entrypoint \"sh -c\"" },
   user: { ...one, alias: 'u', describe: 'USER[:GROUP], names or ids (process runtime: numeric UID[:GID])' },
   group: { ...one, describe: 'another group for the user (repeatable)' },
+  label: { ...one, alias: 'l', describe: 'KEY[=VALUE] on the service (repeatable): what service ls --filter label= reads' },
   'container-label': { ...one, describe: 'KEY[=VALUE] on the container (repeatable)' },
   'env-file': { ...one, describe: 'read KEY=VALUE lines from a file (repeatable)' },
   init: { type: 'boolean', describe: 'run an init inside the container (PID 1) that forwards signals and reaps processes' },
@@ -119,6 +123,8 @@ export const containerUpdateOptions = {
   user: containerCreateOptions.user,
   'group-add': { ...one, describe: 'add a group for the user (repeatable)' },
   'group-rm': { ...one, describe: 'remove a group (repeatable)' },
+  'label-add': { ...one, describe: "a service label's KEY[=VALUE] (repeatable)" },
+  'label-rm': { ...one, describe: "a service label's KEY (repeatable)" },
   'container-label-add': { ...one, describe: 'KEY[=VALUE] (repeatable)' },
   'container-label-rm': { ...one, describe: 'a container label\'s KEY (repeatable)' },
   init: { type: 'boolean', describe: 'run an init inside the container (--init=false: no longer)' },
@@ -297,6 +303,16 @@ function updatedMap(current: Record<string, string> | null | undefined, add: Rec
   const out = { ...current };
   for (const key of rm) delete out[key];
   return { ...out, ...add };
+}
+
+/** The service's own labels (Docker's `service create --label`), not the container's. */
+export function serviceLabelsFromFlags(f: Pick<ContainerCreateFlags, 'label'>, p: FlagProblems): Record<string, string> {
+  return pairs(f.label, '--label', p, false);
+}
+
+/** `service update --label-rm KEY --label-add KEY[=VALUE]` on the service's labels, rm first. */
+export function updatedServiceLabels(labels: Record<string, string> | null | undefined, f: Pick<ContainerUpdateFlags, 'label-add' | 'label-rm'>, p: FlagProblems): Record<string, string> {
+  return updatedMap(labels, pairs(f['label-add'], '--label-add', p, false), repeated(f['label-rm']));
 }
 
 /** `service inspect --pretty`: the options set, as Docker shows them (nothing for what is unset). */

@@ -4,14 +4,15 @@ import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { BatonError, type BatonClient } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
-import { json, print } from './output.js';
+import { print } from './output.js';
 import { ago } from './task-object.js';
-import { printList } from './list-format.js';
+import { formatOptions, printList, renderInspect, type ListView, type Row } from './list-format.js';
+import { labelMatches, parseFilters, prefixMatches, type FilterKeys, type ParsedFilters } from './filters.js';
 import { MAX_DATA_BYTES } from '../spec/index.js';
 
 export type DataKind = 'secret' | 'config';
 
-interface DataObject {
+export interface DataObject {
   meta?: { id?: string | null; version?: number | null; createdAt?: number | null; updatedAt?: number | null } | null;
   spec?: { annotations?: { name?: string | null; labels?: Record<string, string> | null } | null; data?: Uint8Array | null } | null;
 }
@@ -65,18 +66,47 @@ function parseLabels(values: string[]): Record<string, string> {
   return labels;
 }
 
-function parseFilters(values: string[]): { ids: string[]; names: string[]; labels: string[] } {
-  const f = { ids: [] as string[], names: [] as string[], labels: [] as string[] };
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    const key = v.slice(0, eq);
-    const value = v.slice(eq + 1);
-    if (key === 'id') f.ids.push(value);
-    else if (key === 'name') f.names.push(value);
-    else if (key === 'label') f.labels.push(value);
-    else throw new BatonError('INVALID_ARGUMENT', `bad --filter "${v}" (want id=, name= or label=)`);
-  }
-  return f;
+/**
+ * `--filter` of `secret ls`/`config ls`, Docker's keys: id= and name= match the start of the id
+ * or name, label=K or K=V (every one given must match, as every ls).
+ */
+const DATA_FILTERS: FilterKeys<DataObject> = {
+  id: (o, v) => prefixMatches(o.meta?.id, v),
+  name: (o, v) => prefixMatches(o.spec?.annotations?.name, v),
+  label: (o, v) => labelMatches(o.spec?.annotations?.labels, v),
+};
+
+export function parseDataFilters(words: readonly string[]): ParsedFilters {
+  return parseFilters(words, Object.keys(DATA_FILTERS));
+}
+
+export function filterData<T extends DataObject>(list: readonly T[], filters: ParsedFilters): T[] {
+  return filters.apply(list, DATA_FILTERS);
+}
+
+const labelsText = (labels: Record<string, string> | null | undefined): string => Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+
+/**
+ * A `secret ls`/`config ls` row: Docker's fields (docker/cli secret/formatter.go: CreatedAt,
+ * Driver, ID, Labels, Name, UpdatedAt; config/formatter.go the same without Driver). Secrets here
+ * are kept by the managers, Docker's default of no driver.
+ */
+export function dataRow(kind: DataKind, o: DataObject, now = Date.now()): Row {
+  return {
+    ID: o.meta?.id ?? '',
+    Name: o.spec?.annotations?.name ?? '',
+    ...(kind === 'secret' ? { Driver: '' } : {}),
+    CreatedAt: ago(Number(o.meta?.createdAt ?? 0), now),
+    UpdatedAt: ago(Number(o.meta?.updatedAt ?? 0), now),
+    Labels: labelsText(o.spec?.annotations?.labels),
+  };
+}
+
+/** The listing of a kind: Docker's default columns (secret ls has DRIVER, config ls not). */
+export function dataView(kind: DataKind, now = Date.now()): ListView<DataObject> {
+  const headers = { ID: 'ID', Name: 'NAME', Driver: 'DRIVER', CreatedAt: 'CREATED', UpdatedAt: 'UPDATED', Labels: 'LABELS' };
+  const columns = kind === 'secret' ? ['ID', 'Name', 'Driver', 'CreatedAt', 'UpdatedAt'] : ['ID', 'Name', 'CreatedAt', 'UpdatedAt'];
+  return { id: (o) => o.meta?.id ?? '', headers, columns, row: (o) => dataRow(kind, o, now) };
 }
 
 const iso = (ms: number | null | undefined): string => new Date(Number(ms ?? 0)).toISOString();
@@ -122,36 +152,27 @@ export function dataCommand(kind: DataKind, y: Argv<GlobalArgs>): Argv<GlobalArg
     .command<GlobalArgs & { quiet?: boolean; format?: string; filter?: string | string[] }>(
       ['ls', 'list'],
       `List ${kind}s`,
-      (c) =>
-        c
-          .option('quiet', { alias: 'q', type: 'boolean', describe: 'only IDs' })
-          .option('format', { type: 'string', requiresArg: true, describe: "table (default), json, or a Go template: '{{.ID}} {{.Name}}'" })
-          .option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'id=PREFIX, name=N, label=K[=V] (repeatable)' }),
-      (args) =>
-        withClient(args, async (client) => {
-          const list = await api.list(client, parseFilters(repeated(args.filter)));
+      (c) => formatOptions(c).option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'id=PREFIX, name=PREFIX, label=K[=V] (repeatable; every label must match)' }),
+      (args) => {
+        // Checked before connecting: a bad filter is one line and nothing is asked.
+        const filters = parseDataFilters(repeated(args.filter));
+        return withClient(args, async (client) => {
+          // Labels narrowed on the manager too (it keeps only what has every one given).
+          const list = filterData(await api.list(client, { ids: [], names: [], labels: [...filters.get('label')] }), filters);
           list.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
-          // Docker's fields for --format templates; the default table as before.
-          const row = (o: DataObject): Record<string, string> => ({
-            ID: o.meta?.id ?? '',
-            Name: o.spec?.annotations?.name ?? '',
-            CreatedAt: ago(Number(o.meta?.createdAt ?? 0)),
-            UpdatedAt: ago(Number(o.meta?.updatedAt ?? 0)),
-            Labels: Object.entries(o.spec?.annotations?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
-          });
-          const headers = { ID: 'ID', Name: 'NAME', CreatedAt: 'CREATED', UpdatedAt: 'UPDATED', Labels: 'LABELS' };
-          printList(args, list, { json: (o) => inspectObject(kind, o), id: (o) => o.meta?.id ?? '', headers, columns: ['ID', 'Name', 'CreatedAt', 'UpdatedAt'], row });
-        }),
+          printList(args, list, dataView(kind));
+        });
+      },
     )
-    .command<GlobalArgs & { refs: string[]; pretty?: boolean }>(
+    .command<GlobalArgs & { refs: string[]; pretty?: boolean; format?: string }>(
       `inspect <refs..>`,
       `Show ${kind}s in detail (JSON, or --pretty)${kind === 'secret' ? '; the data is never shown' : ''}`,
-      (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }),
+      (c) => c.positional('refs', { type: 'string', array: true, demandOption: true }).option('pretty', { type: 'boolean' }).option('format', { alias: 'f', type: 'string', requiresArg: true, describe: 'json (default) or a Go template' }),
       (args) =>
         withClient(args, async (client) => {
           const out: DataObject[] = [];
           for (const ref of args.refs) out.push(await api.get(client, ref));
-          print(args.pretty ? out.map((o) => pretty(kind, o)).join('\n\n') : json(out.map((o) => inspectObject(kind, o))));
+          print(args.pretty ? out.map((o) => pretty(kind, o)).join('\n\n') : renderInspect(args.format, out.map((o) => inspectObject(kind, o))));
         }),
     )
     .command<GlobalArgs & { refs: string[] }>(

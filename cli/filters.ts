@@ -1,5 +1,7 @@
 // `--filter key=value` of the ls/ps commands, as Docker reads them: values of one key are OR'ed,
-// different keys AND'ed; an unknown key is "invalid filter 'key'", every bad filter in one line.
+// different keys AND'ed, except label= and node.label=, whose values must ALL match (Docker's
+// daemon and swarmkit match labels as a set: `--filter label=a --filter label=b` is a AND b);
+// an unknown key is "invalid filter 'key'", every bad filter in one line.
 // Matching is done here (client-side) so every listing means the same as Docker's:
 // id = id prefix, name = name prefix (swarm objects), label = key or key=value.
 import { BatonError } from '../client/index.js';
@@ -9,11 +11,14 @@ export type FilterKeys<T> = Record<string, Matcher<T>>;
 /** Optional checks of a key's value: a problem line, or undefined when the value is good. */
 export type ValueChecks = Record<string, (value: string) => string | undefined>;
 
+/** The keys whose several values must all match, in every listing. */
+export const LABEL_KEYS: readonly string[] = ['label', 'node.label'];
+
 export class ParsedFilters {
   constructor(
     readonly values: ReadonlyMap<string, readonly string[]>,
-    /** Keys whose values must all match (Docker's `label` of volumes and networks), not any. */
-    private readonly allOf: readonly string[] = [],
+    /** Keys whose values must all match, not any. */
+    private readonly allOf: readonly string[] = LABEL_KEYS,
   ) {}
 
   get(key: string): readonly string[] {
@@ -29,9 +34,9 @@ export class ParsedFilters {
 
 /**
  * Reads the `--filter` words against the keys a command knows; throws one line naming every bad
- * one. `allOf`: the keys whose several values must all match.
+ * one.
  */
-export function parseFilters(words: readonly string[], known: readonly string[], checks: ValueChecks = {}, allOf: readonly string[] = []): ParsedFilters {
+export function parseFilters(words: readonly string[], known: readonly string[], checks: ValueChecks = {}): ParsedFilters {
   const values = new Map<string, string[]>();
   const problems: string[] = [];
   for (const word of words) {
@@ -51,7 +56,7 @@ export function parseFilters(words: readonly string[], known: readonly string[],
     else values.set(key, [...(values.get(key) ?? []), value]);
   }
   if (problems.length > 0) throw new BatonError('INVALID_ARGUMENT', [...new Set(problems)].join('; '));
-  return new ParsedFilters(values, allOf);
+  return new ParsedFilters(values);
 }
 
 /** `label=key` (has the key) or `label=key=value`. */

@@ -23,9 +23,22 @@ type Part =
   | ({ kind: 'action'; pipeline: Pipeline } & Where)
   | ({ kind: 'if' | 'range' | 'with'; pipeline: Pipeline; body: Part[]; otherwise: Part[] } & Where);
 
+/**
+ * A listing's row carries its own `{{json .}}`: Docker's rows are Go structs whose MarshalJSON
+ * goes through json.Marshal, which escapes <, > and & (docker/cli formatter/reflect.go), while
+ * `{{json .Field}}` does not (the templates package turns HTML escaping off).
+ */
+export const GO_JSON = Symbol('goJson');
+export interface GoRow {
+  [GO_JSON]: () => string;
+}
+function isGoRow(v: Value): v is GoRow {
+  return typeof v === 'object' && v !== null && GO_JSON in v;
+}
+
 const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
   // Docker's (docker/cli templates): argument order as there, e.g. join LIST SEP, pad TEXT BEFORE AFTER.
-  json: ([v]) => JSON.stringify(v ?? null),
+  json: ([v]) => (isGoRow(v) ? v[GO_JSON]() : JSON.stringify(v ?? null)),
   upper: ([v]) => goText(v).toUpperCase(),
   lower: ([v]) => goText(v).toLowerCase(),
   title: ([v]) => goText(v).replace(/\b\w/g, (c) => c.toUpperCase()),

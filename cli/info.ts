@@ -7,26 +7,8 @@ import { baton } from '../client/index.js';
 import { withClient, type GlobalArgs } from './context.js';
 import { bytesText, print } from './output.js';
 import { renderInspect } from './list-format.js';
-
-const DAY = 86_400_000;
-
-/** Docker's human duration ("5 seconds", "About an hour", "3 months"), of the CA expiry and heartbeat. */
-export function humanDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.round(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(m / 60);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (ms < 14 * DAY) return `${Math.round(ms / DAY)} days`;
-  if (ms < 90 * DAY) return `${Math.round(ms / (7 * DAY))} weeks`;
-  if (ms < 730 * DAY) return `${Math.round(ms / (30 * DAY))} months`;
-  return `${Math.round(ms / (365 * DAY))} years`;
-}
+// Docker's human duration ("5 seconds", "About an hour") of the CA expiry and heartbeat: the listings' one.
+import { humanDuration } from './task-object.js';
 
 /** Node's arch names as Docker's Architecture (uname -m). */
 function machine(arch: string): string {

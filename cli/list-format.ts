@@ -1,14 +1,19 @@
-// How every ls/ps prints its rows: `-q` (IDs), `--format json` (the objects), `--format table`
-// (the default columns), or a Go template over each row's fields, `table ...` with a header row.
+// How every ls/ps prints its rows: `-q` (IDs), `--format table` (the default columns), a Go
+// template over each row's fields (`table ...` with a header row), or `--format json`: as
+// Docker's, one flat JSON object per line, the row's template fields as keys in Go's order
+// (sorted), the same object `{{json .}}` prints (docker/cli formatter: JSONFormat is "{{json .}}",
+// https://docs.docker.com/engine/cli/formatting/). The full objects are `inspect`'s.
 import type { Argv } from 'yargs';
 import { json, print, table } from './output.js';
-import { parseTemplate, headerOf } from './format-template.js';
+import { parseTemplate, headerOf, GO_JSON, type GoRow } from './format-template.js';
+
+/** A field's value as Docker's row context returns it: text, or a bool (node ls's Self). */
+export type RowValue = string | boolean;
+export type Row = Record<string, RowValue>;
 
 export interface ListView<T> {
-  /** The object `--format json` prints. */
-  json: (item: T) => unknown;
-  /** A row's fields by Docker's names (ID, Name, ...): what `{{.Name}}` reads. */
-  row: (item: T) => Record<string, string>;
+  /** A row's fields by Docker's names (ID, Name, ...): what `{{.Name}}` reads, and `json` prints. */
+  row: (item: T) => Row;
   /** Header text of a field (CurrentState → CURRENT STATE), as Docker's table prints it. */
   headers: Record<string, string>;
   /** The fields of the default table, in order. */
@@ -28,13 +33,28 @@ export function formatOptions<T>(y: Argv<T>) {
     .option('format', { type: 'string', requiresArg: true, describe: "table (default), json, or a Go template: '{{.ID}} {{.Name}}', 'table {{.ID}}\\t{{.Name}}'" });
 }
 
+/**
+ * A row as Go's json.Marshal prints a map: keys sorted, <, > and & escaped (Docker's row contexts
+ * marshal through it, so `docker service ls --format json` prints "*:8080-\u003e80/tcp").
+ */
+export function rowJson(row: Row): string {
+  const sorted = Object.fromEntries(Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return JSON.stringify(sorted).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The row a template reads: its fields, and its own `{{json .}}`. */
+function templateRow(row: Row): Row & GoRow {
+  return Object.assign({ ...row }, { [GO_JSON]: () => rowJson(row) });
+}
+
 export function renderList<T>(args: ListArgs, items: T[], view: ListView<T>): string {
   if (args.quiet) return items.map(view.id).join('\n');
   const format = args.format ?? 'table';
-  if (format === 'json') return json(items.map(view.json));
-  if (format === 'table' || format === '') return table(view.columns.map((c) => view.headers[c] ?? c), items.map((i) => view.columns.map((c) => view.row(i)[c] ?? '')));
+  if (format === 'json') return items.map((i) => rowJson(view.row(i))).join('\n');
+  const text = (v: RowValue | undefined): string => (v === undefined ? '' : String(v));
+  if (format === 'table' || format === '') return table(view.columns.map((c) => view.headers[c] ?? c), items.map((i) => view.columns.map((c) => text(view.row(i)[c]))));
   const template = parseTemplate(format);
-  const lines = items.map((i) => template.render(view.row(i)));
+  const lines = items.map((i) => template.render(templateRow(view.row(i))));
   if (!template.table) return lines.join('\n');
   const header = template.render(headerOf(format, view.headers));
   const split = (line: string): string[] => line.split('\t');

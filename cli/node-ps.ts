@@ -5,7 +5,7 @@ import { baton } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { labelMatches, oneOf, parseFilters, prefixMatches, type FilterKeys, type ParsedFilters } from './filters.js';
 import { parseTaskFilters, printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
-import type { ListView } from './list-format.js';
+import type { ListView, Row } from './list-format.js';
 
 type Node = baton.Node.$Properties;
 
@@ -17,11 +17,12 @@ export const NODE_HEADERS: Record<string, string> = {
   ManagerStatus: 'MANAGER STATUS',
   Address: 'ADDRESS',
   EngineVersion: 'ENGINE VERSION',
-  Self: 'SELF',
+  Self: '',
+  TLSStatus: 'TLS STATUS',
 };
 
-export function nodeView(row: (n: Node) => Record<string, string>, toJson: (n: Node) => unknown): ListView<Node> {
-  return { json: toJson, id: (n) => n.meta?.id ?? '', headers: NODE_HEADERS, columns: ['ID', 'Hostname', 'Status', 'Availability', 'ManagerStatus', 'Address'], row };
+export function nodeView(row: (n: Node) => Row): ListView<Node> {
+  return { id: (n) => n.meta?.id ?? '', headers: NODE_HEADERS, columns: ['ID', 'Hostname', 'Status', 'Availability', 'ManagerStatus', 'Address'], row };
 }
 
 const ROLE = (n: Node): string => (n.role === baton.NodeRole.MANAGER ? 'manager' : 'worker');

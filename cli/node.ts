@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { capitalize, print } from './output.js';
-import { formatOptions, printList, renderInspect } from './list-format.js';
+import { formatOptions, printList, renderInspect, type Row } from './list-format.js';
 import { filterNodes, nodePsCommand, nodeView, parseNodeFilters } from './node-ps.js';
 
 const STATE: Record<number, string> = {
@@ -26,6 +26,27 @@ function managerStatus(n: baton.Node.$Properties): string {
   if (n.role !== baton.NodeRole.MANAGER || !n.managerStatus) return '';
   if (n.managerStatus.leader) return 'Leader';
   return n.managerStatus.reachability === baton.Reachability.REACHABLE ? 'Reachable' : 'Unreachable';
+}
+
+/**
+ * A `node ls` row: Docker's fields (docker/cli node/formatter.go: Availability, EngineVersion,
+ * Hostname, ID, ManagerStatus, Self, Status, TLSStatus) and baton's Address. The default table
+ * marks the node the CLI talks to with `*` after its ID, as Docker's. TLSStatus is Docker's
+ * "Unknown": nodes do not report which root their certificate chains to.
+ */
+export function nodeRow(n: baton.Node.$Properties, selfId: string, marked = false): Row {
+  const self = n.meta?.id === selfId;
+  return {
+    ID: `${n.meta?.id ?? ''}${self && marked ? ' *' : ''}`,
+    Hostname: n.description?.hostname ?? '',
+    Status: STATE[n.status?.state ?? 0] ?? 'Unknown',
+    Availability: capitalize(baton.NodeAvailability[n.spec?.availability ?? 0] ?? ''),
+    ManagerStatus: managerStatus(n),
+    EngineVersion: n.description?.engineVersion ?? '',
+    Self: self,
+    TLSStatus: 'Unknown',
+    Address: n.status?.addr ?? '',
+  };
 }
 
 async function getNode(client: BatonClient, ref: string): Promise<baton.Node.$Properties> {
@@ -58,17 +79,7 @@ export function nodeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         const filters = parseNodeFilters(repeated(args.filter));
         return withClient(args, async (client) => {
           const [nodes, info] = await Promise.all([client.list('ListNodes'), client.control.call('Info', {})]);
-          const row = (n: baton.Node.$Properties): Record<string, string> => ({
-            ID: `${n.meta?.id ?? ''}${n.meta?.id === info.nodeId && !args.format ? ' *' : ''}`,
-            Hostname: n.description?.hostname ?? '',
-            Status: STATE[n.status?.state ?? 0] ?? 'Unknown',
-            Availability: capitalize(baton.NodeAvailability[n.spec?.availability ?? 0] ?? ''),
-            ManagerStatus: managerStatus(n),
-            Address: n.status?.addr ?? '',
-            EngineVersion: n.description?.engineVersion ?? '',
-            Self: String(n.meta?.id === info.nodeId),
-          });
-          printList(args, filterNodes(nodes, filters), nodeView(row, nodeObject));
+          printList(args, filterNodes(nodes, filters), nodeView((n) => nodeRow(n, info.nodeId ?? '', [undefined, '', 'table'].includes(args.format))));
         });
       },
     )

@@ -27,8 +27,9 @@ export function serviceRow(s: Service, tasks: readonly Task[]): Record<string, s
   };
 }
 
-export function serviceView(tasks: readonly Task[], toJson: (s: Service) => unknown): ListView<Service> {
-  return { json: toJson, id: (s) => s.meta?.id ?? '', headers: SERVICE_HEADERS, columns: Object.keys(SERVICE_HEADERS), row: (s) => serviceRow(s, tasks) };
+/** `service ls`/`stack services` rows: Docker's fields, ID Image Mode Name Ports Replicas. */
+export function serviceView(tasks: readonly Task[]): ListView<Service> {
+  return { id: (s) => s.meta?.id ?? '', headers: SERVICE_HEADERS, columns: Object.keys(SERVICE_HEADERS), row: (s) => serviceRow(s, tasks) };
 }
 
 function modeOf(s: Service): string {

@@ -23,7 +23,7 @@ import { FlagProblems } from './flag-problems.js';
 import { parseConfigRef, parseSecretRef } from './data-refs.js';
 import { healthFromFlags, type HealthFlags } from './health-flags.js';
 import { updateConfigFromFlags, type UpdateConfigFlags } from './update-config-flags.js';
-import { applyContainerCreateFlags, envFromFiles, type ContainerCreateFlags } from './container-flags.js';
+import { applyContainerCreateFlags, envFromFiles, serviceLabelsFromFlags, type ContainerCreateFlags } from './container-flags.js';
 import { applyDnsCreateFlags, type DnsCreateFlags } from './dns-flags.js';
 import { exposeFromFlags, networksFromFlags, parseEndpointMode, type NetworkFlags } from './network-flags.js';
 import { placementFromFlags, type PlacementCreateFlags } from './placement-flags.js';
@@ -131,7 +131,7 @@ export function specFromFlags(f: CreateFlags): baton.ServiceSpec.$Properties {
     else p.add(port.problem);
   }
   const spec: baton.ServiceSpec.$Properties = {
-    annotations: { name: f.name ?? '' },
+    annotations: { name: f.name ?? '', labels: serviceLabelsFromFlags(f, p) },
     global: f.mode === 'global',
     ...(mode === 'replicated' ? { replicas } : {}),
     ...(autoscale ? { autoscale } : {}),

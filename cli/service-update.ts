@@ -17,7 +17,7 @@ import { healthFromFlags, healthOptions, type HealthFlags } from './health-flags
 import { updateConfigFromFlags, updateConfigOptions, type UpdateConfigFlags, type Which } from './update-config-flags.js';
 import { waitForUpdate } from './progress.js';
 import { applyDataRefFlags, type DataRefFlags } from './data-refs.js';
-import { applyContainerUpdateFlags, containerUpdateOptions, shellWords, type ContainerUpdateFlags } from './container-flags.js';
+import { applyContainerUpdateFlags, containerUpdateOptions, shellWords, updatedServiceLabels, type ContainerUpdateFlags } from './container-flags.js';
 import { applyDnsUpdateFlags, dnsUpdateOptions, type DnsUpdateFlags } from './dns-flags.js';
 import { networksFromFlags, parseEndpointMode, parseNetworkFlag } from './network-flags.js';
 import { applyPlacementFlags, placementUpdateOptions, type PlacementUpdateFlags } from './placement-flags.js';
@@ -194,6 +194,7 @@ export function applyUpdateFlags(current: baton.ServiceSpec.$Properties, f: Upda
   if (hasAny(f, 'rollback')) spec.rollback = updateConfigFromFlags(f, 'rollback', spec.rollback, p);
   applyContainerUpdateFlags(task, f, p);
   applyDnsUpdateFlags(task, f, p);
+  if (f['label-add'] !== undefined || f['label-rm'] !== undefined) spec.annotations = { ...spec.annotations, labels: updatedServiceLabels(spec.annotations?.labels, f, p) };
   if (f.force) task.forceUpdate = Number(task.forceUpdate ?? 0) + 1;
   if (f.rebalance !== undefined) spec.rebalance = p.take(parseRebalanceMode(f.rebalance, '--rebalance'), spec.rebalance ?? baton.RebalanceMode.REBALANCE_OFF);
   // The flags' problems and the spec's (a name, a constraint, an image…) in one line.

@@ -119,8 +119,8 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         const filters = parseServiceFilters(repeated(args.filter));
         return withClient(args, async (client) => {
           const services = filterServices(await client.list('ListServices'), filters);
-          const tasks = args.quiet || args.format === 'json' ? [] : await client.list('ListTasks');
-          printList(args, services, serviceView(tasks, serviceObject));
+          const tasks = args.quiet ? [] : await client.list('ListTasks');
+          printList(args, services, serviceView(tasks));
         });
       },
     )

@@ -8,7 +8,6 @@ import { print } from './output.js';
 import { formatOptions, printList, type ListView } from './list-format.js';
 import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';
-import { serviceObject } from './service.js';
 import { printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { deployStack, stackServices, type ResolveImage } from './compose/apply.js';
 import { checkStackName, loadStack } from './compose/project.js';
@@ -36,13 +35,15 @@ export function stackRows(services: readonly baton.Service.$Properties[]): Stack
   return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([name, services]) => ({ name, services }));
 }
 
-/** `stack ls` in Docker's columns and template fields (.Name, .Services, .Orchestrator). */
+/**
+ * `stack ls` in Docker's columns and template fields, .Name and .Services (docker/cli
+ * stack/formatter; Docker 20 also had .Orchestrator, always Swarm, dropped with Kubernetes).
+ */
 export const STACK_VIEW: ListView<StackRow> = {
-  json: (s) => s,
   id: (s) => s.name,
-  headers: { Name: 'NAME', Services: 'SERVICES', Orchestrator: 'ORCHESTRATOR' },
+  headers: { Name: 'NAME', Services: 'SERVICES' },
   columns: ['Name', 'Services'],
-  row: (s) => ({ Name: s.name, Services: String(s.services), Orchestrator: 'Swarm' }),
+  row: (s) => ({ Name: s.name, Services: String(s.services) }),
 };
 
 export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -90,7 +91,7 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const services = filterServices(await servicesByName(client, args.stack), filters);
           // As Docker's: said on stderr (not an error), and not at all with -q.
           if (services.length === 0) return args.quiet ? undefined : nothingFound(args.stack);
-          printList(args, services, serviceView(await client.list('ListTasks'), serviceObject));
+          printList(args, services, serviceView(await client.list('ListTasks')));
         });
       },
     )

@@ -6,7 +6,7 @@
 import type { Argv } from 'yargs';
 import { baton, type BatonClient } from '../client/index.js';
 import { imageText } from '../spec/index.js';
-import { ago, taskObject } from './task-object.js';
+import { ago } from './task-object.js';
 import { healthSuffix, taskStateName } from './task-state.js';
 import { formatOptions, printList, type ListArgs, type ListView } from './list-format.js';
 import { parseFilters, labelMatches, oneOf, prefixMatches, type FilterKeys } from './filters.js';
@@ -67,7 +67,10 @@ export function sortTasks(tasks: Task[]): Task[] {
   );
 }
 
-/** The rows' fields by Docker's names, the ` \_ ` of older tasks already in Name. */
+/**
+ * The rows' fields by Docker's names (docker/cli formatter/task.go: CurrentState, DesiredState,
+ * Error, ID, Image, Name, Node, Ports), the ` \_ ` of older tasks already in Name.
+ */
 export function taskView(tasks: Task[], nodes: Node[], truncate: boolean): ListView<Task> {
   const host = new Map(nodes.map((n) => [n.meta?.id ?? '', n.description?.hostname ?? '']));
   const names = new Map<Task, string>();
@@ -79,7 +82,6 @@ export function taskView(tasks: Task[], nodes: Node[], truncate: boolean): ListV
   }
   const cut = (id: string): string => (truncate ? id.slice(0, ID_LENGTH) : id);
   return {
-    json: taskObject,
     id: (t) => t.meta?.id ?? '',
     headers: TASK_HEADERS,
     columns: Object.keys(TASK_HEADERS),
@@ -91,7 +93,7 @@ export function taskView(tasks: Task[], nodes: Node[], truncate: boolean): ListV
         Image: imageText(t.spec),
         Node: t.nodeId ? host.get(t.nodeId) || t.nodeId : '',
         DesiredState: capitalized(taskStateName(t.desiredState)),
-        CurrentState: `${capitalized(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0))}${healthSuffix(status)}`,
+        CurrentState: `${capitalized(taskStateName(status.state))} ${ago(Number(status.timestamp ?? 0)).toLowerCase()}${healthSuffix(status)}`,
         Error: taskErrorText(status, truncate),
         Ports: taskPorts(t),
       };

@@ -6,7 +6,8 @@ import type { Argv } from 'yargs';
 import { BatonError, type baton } from '../client/index.js';
 import { removeEach, repeated, withClient, type GlobalArgs } from './context.js';
 import { labelMatches, oneOf, parseFilters, type FilterKeys, type ParsedFilters } from './filters.js';
-import { json, print, table } from './output.js';
+import { print } from './output.js';
+import { printList, renderInspect, type ListView, type Row } from './list-format.js';
 import { echo } from '../spec/index.js';
 import { volumeChangeCommands } from './volume-create.js';
 
@@ -27,7 +28,7 @@ const VOLUME_FILTERS: FilterKeys<Volume> = {
 };
 
 export function parseVolumeFilters(words: readonly string[]): ParsedFilters {
-  return parseFilters(words, Object.keys(VOLUME_FILTERS), { dangling: oneOf('dangling', ['true', 'false', '1', '0']) }, ['label']);
+  return parseFilters(words, Object.keys(VOLUME_FILTERS), { dangling: oneOf('dangling', ['true', 'false', '1', '0']) });
 }
 
 export function filterVolumes(list: readonly Volume[], filters: ParsedFilters): Volume[] {
@@ -49,10 +50,34 @@ export function inspectVolume(v: Volume): Record<string, unknown> {
   };
 }
 
-/** `volume ls`'s table: Docker's columns, then the node (one row per volume per node). */
-export function volumeTable(list: readonly Volume[]): string {
-  return table(['DRIVER', 'VOLUME NAME', 'NODE'], list.map((v) => [v.driver ?? '', v.name ?? '', v.node ?? '']));
+/**
+ * A `volume ls` row: Docker's fields (docker/cli formatter/volume.go: Availability, Driver, Group,
+ * Labels, Links, Mountpoint, Name, Scope, Size, Status; the cluster-volume ones and the usage
+ * ones N/A as Docker's for local volumes), and baton's Node: one row per volume per node.
+ */
+export function volumeRow(v: Volume): Row {
+  return {
+    Name: v.name ?? '',
+    Driver: v.driver ?? '',
+    Scope: v.scope || 'local',
+    Mountpoint: v.mountpoint ?? '',
+    Labels: Object.entries(v.labels ?? {}).map(([k, x]) => `${k}=${x}`).join(','),
+    Links: 'N/A',
+    Size: 'N/A',
+    Group: 'N/A',
+    Availability: 'N/A',
+    Status: 'N/A',
+    Node: v.node ?? '',
+  };
 }
+
+/** `volume ls`'s listing: Docker's columns DRIVER and VOLUME NAME, then the node. */
+export const VOLUME_VIEW: ListView<Volume> = {
+  id: (v) => v.name ?? '',
+  headers: { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE', Group: 'GROUP', Availability: 'AVAILABILITY', Status: 'STATUS', Node: 'NODE' },
+  columns: ['Driver', 'Name', 'Node'],
+  row: volumeRow,
+};
 
 /** `-q`: each name once, whatever the number of nodes that have it. */
 export function volumeNames(list: readonly Volume[]): string {
@@ -68,7 +93,7 @@ function warn(warnings: readonly string[] | null | undefined): void {
   for (const w of warnings ?? []) process.stderr.write(`Warning: ${w}\n`);
 }
 
-type NodeArgs = GlobalArgs & { names: string[]; node?: string };
+type NodeArgs = GlobalArgs & { names: string[]; node?: string; format?: string };
 
 export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return volumeChangeCommands(y)
@@ -78,7 +103,7 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) =>
         c
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'only names' })
-          .option('format', { type: 'string', choices: ['table', 'json'], default: 'table' })
+          .option('format', { type: 'string', requiresArg: true, describe: "table (default), json, or a Go template: '{{.Name}} {{.Node}}'" })
           .option('filter', { alias: 'f', type: 'string', requiresArg: true, describe: 'name=PART, label=K[=V], driver=D, node=ID|HOSTNAME, dangling=true|false (repeatable)' }),
       (args) => {
         const filters = parseVolumeFilters(repeated(args.filter));
@@ -87,8 +112,7 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           warn(res.warnings);
           const list = filterVolumes(res.volumes ?? [], filters);
           if (args.quiet) return print(volumeNames(list));
-          if (args.format === 'json') return print(json(list.map(inspectVolume)));
-          print(volumeTable(list));
+          printList(args, list, VOLUME_VIEW);
         });
       },
     )
@@ -98,7 +122,8 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (c) =>
         c
           .positional('names', { type: 'string', array: true, demandOption: true })
-          .option('node', { type: 'string', requiresArg: true, describe: 'only on this node (id or hostname)' }),
+          .option('node', { type: 'string', requiresArg: true, describe: 'only on this node (id or hostname)' })
+          .option('format', { alias: 'f', type: 'string', requiresArg: true, describe: 'json (default) or a Go template' }),
       (args) =>
         withClient(args, async (client) => {
           const res = await client.control.call('ListVolumes', { names: args.names, node: args.node ?? '' });
@@ -106,7 +131,7 @@ export function volumeCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           const found = res.volumes ?? [];
           // As Docker: the volumes found are printed, then one error naming the others.
           const missing = missingVolumes(args.names, found);
-          if (found.length > 0 || missing.length === 0) print(json(found.map(inspectVolume)));
+          if (found.length > 0 || missing.length === 0) print(renderInspect(args.format, found.map(inspectVolume)));
           if (missing.length > 0) throw new BatonError('NOT_FOUND', missing.map((n) => `no such volume: ${echo(n)}`).join('; '));
         }),
     )

@@ -16,6 +16,7 @@ import { certCommand } from '../cli/cert.js';
 import { eventsCommand, runEvents } from '../cli/events.js';
 import { runVersion, versionLine } from '../cli/version.js';
 import { infoCommand, runInfo } from '../cli/info.js';
+import { inspectCommand, runInspect } from '../cli/inspect.js';
 import { backupCommand, runBackup } from '../cli/backup.js';
 import { clusterCommand, unlock, unlockKey, unlockKeyCommand } from '../cli/unlock.js';
 
@@ -88,6 +89,7 @@ const cli = root
   .command<GlobalArgs>('cert', 'Manage client certificates (for gRPC clients over TCP)', (y) => certCommand(globalOptions(y)))
   .command('events', 'Get real time events from the cluster', (y) => eventsCommand(y) as never, (args) => runEvents(args as never))
   .command('backup', 'Write a backup of the cluster (its store, CA and keys) from any manager, while it runs', (y) => backupCommand(y) as never, (args) => runBackup(args as never))
+  .command('inspect <refs..>', 'Show nodes, services, tasks or networks in detail, by id or name (as docker inspect)', (y) => inspectCommand(globalOptions(y)) as never, (args) => runInspect(args as never))
   .command('info', 'Display cluster-wide information (as docker info)', (y) => infoCommand(globalOptions(y)) as never, (args) => runInfo(args as never))
   .command('version', 'Show the baton version information', (y) => globalOptions(y).option('format', { type: 'string', choices: ['json'] }) as never, (args) => runVersion(args as never))
   .command('join-token <role>', 'Show or rotate a join token', (y) => joinTokenCommand(globalOptions(y)) as never, (args) =>

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, chmodSync, existsSync } from 'node:fs';
 import { machine, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { listedObjects, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster, shIn, TEST_IMAGE, requireTestImage, dockerOffered } from '../lib/docker.js';
 
@@ -19,7 +19,7 @@ test('container options on Docker: templates, user, read-only, capabilities, ini
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
   await dockerOffered(c);
-  const nodeHost = (JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { hostname: string } }[])[0]!.description.hostname;
+  const nodeHost = (listedObjects(c, 'm1', ['node', 'ls'], 'node') as { description: { hostname: string } }[])[0]!.description.hostname;
 
   const create = c.cli('m1', [
     'service', 'create', '--name', 'opts', '--replicas', '2',

@@ -13,7 +13,7 @@ import { fakeResolver } from '../lib/fake-resolver.js';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
-import { baton, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { listedObjects, baton, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster, resolveIn, shIn, requireTestImage } from '../lib/docker.js';
 import { freePort } from '../../src/launcher/ports.js';
@@ -57,7 +57,7 @@ test('services find each other by name across nodes: VIP, DNSRR and aliases, tas
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   const w2 = nodeIdOf(await c.join('w2', 'worker', 'm1'));
   await waitFor('3 ready nodes offering docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { status: { state: string }; description: { runtimes: string[] } }[];
+    const list = listedObjects(c, 'm1', ['node', 'ls'], 'node') as { status: { state: string }; description: { runtimes: string[] } }[];
     return list.length === 3 && list.every((n) => n.status.state === 'NODE_READY' && n.description.runtimes.includes('docker'));
   });
 

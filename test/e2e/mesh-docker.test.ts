@@ -5,7 +5,7 @@
 // process-runtime task on the same nodes.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { listedObjects, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { freePort } from '../../src/launcher/ports.js';
 import { canBind, cliAsync, httpGet, requestsWhile, tally, tcpProbe, udpRoundTrip } from '../lib/mesh-probe.js';
@@ -46,7 +46,7 @@ test('busybox httpd behind the mesh on 3 nodes: every replica on every node, doc
   await c.join('w1', 'worker', 'm1');
   const w2 = nodeIdOf(await c.join('w2', 'worker', 'm1'));
   await waitFor('3 ready nodes offering docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { status: { state: string }; description: { runtimes: string[] } }[];
+    const list = listedObjects(c, 'm1', ['node', 'ls'], 'node') as { status: { state: string }; description: { runtimes: string[] } }[];
     return list.length === 3 && list.every((n) => n.status.state === 'NODE_READY' && n.description.runtimes.includes('docker'));
   });
 

@@ -3,7 +3,7 @@
 // containers, a missing image or unsatisfiable constraint says why instead of hanging.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, nodeIdOf, nodes, running, tasks, scaleAndKillLeader } from '../lib/baton-cluster.js';
+import { listedObjects, BatonCluster, nodeIdOf, nodes, running, tasks, scaleAndKillLeader } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import type Docker from 'dockerode';
 import { requireDocker, TEST_IMAGE, dockerCluster } from '../lib/docker.js';
@@ -18,8 +18,7 @@ test('busybox httpd replicas on Docker: served, healed after docker kill and aft
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await c.join('w2', 'worker', 'm1');
   await waitFor('3 ready nodes offering docker', () => {
-    const r = c.cli('m1', ['node', 'ls', '--format', 'json']);
-    const list = JSON.parse(r.stdout) as { status: { state: string }; description: { runtimes: string[] } }[];
+    const list = listedObjects(c, 'm1', ['node', 'ls'], 'node') as { status: { state: string }; description: { runtimes: string[] } }[];
     return list.length === 3 && list.every((n) => n.status.state === 'NODE_READY' && n.description.runtimes.includes('docker'));
   });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { baton } from '../lib/baton-cluster.js';
+import { listedObjects, baton } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster, TEST_IMAGE } from '../lib/docker.js';
 
@@ -16,7 +16,7 @@ test('stack deploy: bad images refused before the stack\'s networks and secrets 
   const c = dockerCluster(t, docker);
   await c.init('m1');
   await waitFor('the node offers docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
+    const list = listedObjects(c, 'm1', ['node', 'ls'], 'node') as { description: { runtimes: string[] } }[];
     return list[0]?.description.runtimes.includes('docker') ?? false;
   });
   const dir = mkdtempSync(join(tmpdir(), 'baton-stack-images-'));
@@ -43,7 +43,7 @@ test('stack deploy: bad images refused before the stack\'s networks and secrets 
   assert.equal(refused.code, 1, refused.stdout);
   assert.match(refused.stderr, /^Error: [^\n]*"127\.0\.0\.1:9\/no\/such:image"[^\n]*"127\.0\.0\.1:9\/no\/other:image"[^\n]*\n$/);
   assert.equal(refused.stdout, '', 'nothing created, so nothing to say it undid');
-  const names = (kind: string): string[] => c.cli('m1', [kind, 'ls', '--format', 'json']).stdout.trim() === '' ? [] : (JSON.parse(c.cli('m1', [kind, 'ls', '--format', 'json']).stdout) as { spec?: { annotations?: { name?: string } } }[]).map((o) => o.spec?.annotations?.name ?? '');
+  const names = (kind: string): string[] => c.cli('m1', [kind, 'ls', '--format', '{{.Name}}']).stdout.split('\n').filter((n) => n !== '');
   assert.ok(!names('network').includes('img_back'), `no network made: ${names('network').join(', ')}`);
   assert.deepEqual(names('secret'), []);
   assert.deepEqual(names('service'), []);

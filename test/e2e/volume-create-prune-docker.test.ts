@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { listedObjects, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster, TEST_IMAGE, TEST_LABELS, requireTestImage, shIn } from '../lib/docker.js';
 
@@ -17,7 +17,7 @@ test('volume create/prune on Docker: driver options and labels reach the engine;
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
   await waitFor('the node offers docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
+    const list = listedObjects(c, 'm1', ['node', 'ls'], 'node') as { description: { runtimes: string[] } }[];
     return list[0]?.description.runtimes.includes('docker') ?? false;
   });
   const suffix = randomBytes(4).toString('hex');

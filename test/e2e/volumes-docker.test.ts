@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { listedObjects, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster, TEST_IMAGE, TEST_LABELS, requireTestImage } from '../lib/docker.js';
 
@@ -17,7 +17,7 @@ test('volume ls/inspect/rm on Docker: a container volume of baton, in use then r
   const m1 = nodeIdOf(await c.init('m1'));
   await c.join('w1', 'worker', 'm1');
   await waitFor('the manager offers docker', () => {
-    const list = JSON.parse(c.cli('m1', ['node', 'ls', '--format', 'json']).stdout) as { meta: { id: string }; description: { runtimes: string[] } }[];
+    const list = listedObjects(c, 'm1', ['node', 'ls'], 'node') as { meta: { id: string }; description: { runtimes: string[] } }[];
     return list.length === 2 && (list.find((n) => n.meta.id === m1)?.description.runtimes.includes('docker') ?? false);
   });
   const suffix = randomBytes(4).toString('hex');

@@ -32,7 +32,7 @@ test('process runtime: healthy while the check passes; unhealthy is stopped, fai
   assert.ok(first, 'one task runs');
   assert.equal(first.health, 'HEALTH_HEALTHY', 'create returned only once the task was healthy');
   const ps = c.cli('m1', ['service', 'ps', 'hc']);
-  assert.match(ps.stdout, /Running \d+ seconds? ago \(healthy\)/, ps.stdout);
+  assert.match(ps.stdout, /Running (less than a second|\d+ seconds?|about a minute|\d+ minutes) ago \(healthy\)/, ps.stdout);
 
   // The check starts failing: after 2 failed probes the task is unhealthy, stopped, failed.
   rmSync(ok);

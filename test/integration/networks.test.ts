@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatonCluster, type CliResult } from '../lib/baton-cluster.js';
+import { BatonCluster, listedObjects, type CliResult } from '../lib/baton-cluster.js';
 
 /** Fails with one error line matching `pattern`. */
 function refused(r: CliResult, pattern: RegExp): void {
@@ -32,7 +32,7 @@ interface Inspected {
 }
 
 function networks(c: BatonCluster): Inspected[] {
-  return JSON.parse(ok(c.cli('m1', ['network', 'ls', '--format', 'json']))) as Inspected[];
+  return listedObjects(c, 'm1', ['network', 'ls'], 'network') as Inspected[];
 }
 
 interface ServiceJson {

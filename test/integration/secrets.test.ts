@@ -53,8 +53,8 @@ test('secret and config commands: create, ls, inspect without the data, and ever
   assert.equal(c.cli('m1', ['config', 'create', 'app.conf', file]).code, 0);
 
   const ls = c.cli('m1', ['secret', 'ls']);
-  assert.match(ls.stdout, /^ID\s+NAME\s+CREATED\s+UPDATED\n/);
-  assert.match(ls.stdout, new RegExp(`${id}\\s+db_password\\s+\\d+ seconds? ago`));
+  assert.match(ls.stdout, /^ID\s+NAME\s+DRIVER\s+CREATED\s+UPDATED\n/);
+  assert.match(ls.stdout, new RegExp(`${id}\\s+db_password\\s+(Less than a second|\\d+ seconds?|About a minute|\\d+ minutes) ago`));
   assert.equal(c.cli('m1', ['secret', 'ls', '-q']).stdout.trim(), id);
   assert.equal(c.cli('m1', ['secret', 'ls', '-q', '--filter', 'label=team=b']).stdout.trim(), '');
 

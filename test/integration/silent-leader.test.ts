@@ -45,9 +45,9 @@ test('a silent leader (SIGSTOP): the majority elects another and serves writes; 
 
   resume();
   await waitFor('the old leader to list every acknowledged network, once each', () => {
-    const r = c.cli(leader.name, ['network', 'ls', '--format', 'json']);
+    const r = c.cli(leader.name, ['network', 'ls', '--format', '{{.Name}}']);
     if (r.code !== 0) return false;
-    const names = (JSON.parse(r.stdout) as { Name: string }[]).map((n) => n.Name);
+    const names = r.stdout.split('\n').filter((n) => n !== '');
     return acknowledged.every((a) => names.filter((n) => n === a).length === 1);
   }, { timeoutMs: 30_000, intervalMs: 250 });
   assert.equal(leaderOf(c, leader.name).id, next.id, 'resumed, it follows the leader the majority elected');

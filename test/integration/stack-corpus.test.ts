@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
-import { baton as batonCli, BatonCluster, nodeIdOf, type CliResult } from '../lib/baton-cluster.js';
+import { baton as batonCli, BatonCluster, listedObjects, nodeIdOf, type CliResult } from '../lib/baton-cluster.js';
 import { CORPUS_ENV, DEPLOYABLE, REFUSED, loadCorpus } from '../lib/compose-corpus.js';
 
 interface Deployed {
@@ -22,11 +22,9 @@ function stack(c: BatonCluster, args: string[]): CliResult {
 }
 
 function deployed(c: BatonCluster): Deployed[] {
-  const r = stack(c, ['services', 'c', '--format', 'json']);
-  assert.equal(r.code, 0, r.stderr);
-  if (r.stdout.trim() === '') return [];
+  const listed = listedObjects(c, 'm1', ['stack', 'services', 'c'], 'service');
   type Row = { spec: { annotations: { name: string; labels?: Record<string, string> }; replicas?: number; global?: boolean; task: { container: { image: string } } } };
-  return (JSON.parse(r.stdout) as Row[]).map((s) => ({
+  return (listed as Row[]).map((s) => ({
     name: s.spec.annotations.name,
     image: s.spec.task.container.image,
     replicas: Number(s.spec.replicas ?? 0),

@@ -8,7 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { baton, BatonCluster, type CliResult } from '../lib/baton-cluster.js';
+import { baton, BatonCluster, listedObjects, type CliResult } from '../lib/baton-cluster.js';
 
 const COMPOSE = (label: string): string => `
 services:
@@ -58,10 +58,7 @@ function stack(c: BatonCluster, args: string[]): CliResult {
 }
 
 function stored(c: BatonCluster): Map<string, { version: number; mounts: MountJson[] }> {
-  const r = stack(c, ['services', 'vol', '--format', 'json']);
-  assert.equal(r.code, 0, r.stderr);
-  if (r.stdout.trim() === '') return new Map();
-  const rows = JSON.parse(r.stdout) as { meta: { version: number }; spec: { annotations: { name: string }; task: { container: { mounts: MountJson[] } } } }[];
+  const rows = listedObjects(c, 'm1', ['stack', 'services', 'vol'], 'service') as { meta: { version: number }; spec: { annotations: { name: string }; task: { container: { mounts: MountJson[] } } } }[];
   return new Map(rows.map((s) => [s.spec.annotations.name, { version: s.meta.version, mounts: s.spec.task.container.mounts }]));
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baton, BatonCluster, running, tasks, type CliResult } from '../lib/baton-cluster.js';
+import { baton, BatonCluster, listedObjects, running, tasks, type CliResult } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { alive } from '../lib/processes.js';
 
@@ -27,10 +27,7 @@ function stack(c: BatonCluster, args: string[]): CliResult {
 }
 
 function services(c: BatonCluster, name: string): ServiceRow[] {
-  const r = stack(c, ['services', name, '--format', 'json']);
-  if (r.code !== 0) throw new Error(r.stderr);
-  if (r.stdout.trim() === '') return [];
-  return (JSON.parse(r.stdout) as { meta: { id: string; version: number }; spec: { annotations: { name: string }; task: { container: { env: string[] } } } }[]).map((s) => ({
+  return (listedObjects(c, 'm1', ['stack', 'services', name], 'service') as { meta: { id: string; version: number }; spec: { annotations: { name: string }; task: { container: { env: string[] } } } }[]).map((s) => ({
     id: s.meta.id,
     name: s.spec.annotations.name,
     version: s.meta.version,
@@ -48,9 +45,10 @@ async function allRunning(c: BatonCluster, want: Record<string, number>): Promis
 
 /** Names of the secrets (or configs) on the cluster. */
 function objectNames(c: BatonCluster, kind: 'secret' | 'config'): string[] {
+  // `ls --format json`: Docker's rows, one JSON object a line.
   const r = c.cli('m1', [kind, 'ls', '--format', 'json']);
   if (r.code !== 0) throw new Error(r.stderr);
-  return (JSON.parse(r.stdout) as { Spec: { Name: string } }[]).map((o) => o.Spec.Name).sort();
+  return r.stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { Name: string }).Name).sort();
 }
 
 /** compose.yml copied into dir with other data for its secret file (files resolve beside it). */
@@ -134,7 +132,7 @@ test('stack deploy, re-deploy with one change, bad input, prune and rm (process 
   const badKey = stack(c, ['services', 'app', '--filter', 'colour=red']);
   assert.deepEqual([badKey.code, badKey.stderr], [1, "Error: invalid filter 'colour'\n"]);
   assert.equal(stack(c, ['ls', '--format', '{{.Name}}: {{.Services}}']).stdout, 'app: 3\n');
-  assert.match(stack(c, ['ls', '--format', 'table {{.Name}}\t{{.Orchestrator}}']).stdout, /^NAME\s+ORCHESTRATOR\napp\s+Swarm\n$/);
+  assert.match(stack(c, ['ls', '--format', 'table {{.Name}}\t{{.Services}}']).stdout, /^NAME\s+SERVICES\napp\s+\d+\n$/);
   const ps = stack(c, ['ps', 'app']);
   assert.match(ps.stdout, /^ID\s+NAME\s+IMAGE\s+NODE\s+DESIRED STATE\s+CURRENT STATE\s+ERROR/);
   assert.equal(ps.stdout.trim().split('\n').length, 1 + 4, ps.stdout);

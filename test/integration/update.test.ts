@@ -2,7 +2,7 @@
 // CLI's flags and progress, the control API keeping the previous spec, the leader's updater.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, leaderOf, nodes, type CliResult } from '../lib/baton-cluster.js';
+import { BatonCluster, listedObjects, leaderOf, nodes, type CliResult } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 
 interface TaskJson {
@@ -22,9 +22,7 @@ interface ServiceJson {
 }
 
 function psJson(c: BatonCluster, on: string, service: string): TaskJson[] {
-  const r = c.cli(on, ['service', 'ps', service, '--format', 'json']);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as TaskJson[];
+  return listedObjects(c, on, ['service', 'ps', service], 'task') as TaskJson[];
 }
 
 function inspect(c: BatonCluster, on: string, service: string): ServiceJson {

@@ -97,11 +97,36 @@ export interface NodeRow {
   version: number;
 }
 
-/** `baton node ls --format json` on `name`, reduced to what tests compare. */
+/**
+ * The objects `baton inspect --type KIND` prints for `ids` (listed just before by `ls -q`/`ps -q`;
+ * `ls --format json` prints Docker's flat rows, not the objects). One removed in between (a task
+ * the reaper took) is left out, as `inspect` prints the others and names it on stderr.
+ */
+function inspected(r: CliResult, what: string): unknown[] {
+  const stray = r.stderr.replace(/^Error: (no such object: \S+(; )?)+\n$/, '');
+  if (r.code !== 0 && (stray !== '' || r.stdout.trim() === '')) throw new Error(`${what} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as unknown[];
+}
+
+function idsOf(r: CliResult, what: string): string[] {
+  if (r.code !== 0) throw new Error(`${what} failed: ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+/**
+ * The whole objects a listing shows on `on`: `LISTING -q` (e.g. ['node', 'ls']), then
+ * `baton inspect --type TYPE` of those ids, as a script does it with Docker.
+ */
+export function listedObjects(cluster: BatonCluster, on: string, listing: string[], type: 'node' | 'service' | 'task' | 'network'): unknown[] {
+  const ids = idsOf(cluster.cli(on, [...listing, '-q']), `${listing.join(' ')} on ${on}`);
+  if (ids.length === 0) return [];
+  // The ids first: cluster.cli puts --data-dir after the first two words.
+  return inspected(cluster.cli(on, ['inspect', ...ids, '--type', type]), `inspect of ${listing.join(' ')} on ${on}`);
+}
+
+/** Every node as `name` sees it, reduced to what tests compare. */
 export function nodes(cluster: BatonCluster, name: string): NodeRow[] {
-  const r = cluster.cli(name, ['node', 'ls', '--format', 'json']);
-  if (r.code !== 0) throw new Error(`node ls on ${name} failed: ${r.stderr}`);
-  const list = JSON.parse(r.stdout) as {
+  const list = listedObjects(cluster, name, ['node', 'ls'], 'node') as {
     meta: { id: string; version: number };
     role: string;
     spec: { availability: string; annotations: { labels: Record<string, string> } | null };
@@ -188,30 +213,32 @@ export interface TaskRow {
   health: string;
 }
 
-/** `baton service ps SERVICE --format json` on `on`, reduced to what tests compare. */
+/** The tasks of SERVICE as `on` sees them (`service ps -q`, then `inspect`), reduced to what tests compare. */
 export function tasks(cluster: BatonCluster, on: string, service: string): TaskRow[] {
-  const r = cluster.cli(on, ['service', 'ps', service, '--format', 'json']);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return taskRows(r.stdout);
+  return taskRows(listedObjects(cluster, on, ['service', 'ps', service], 'task'));
 }
 
 /**
  * `tasks` without blocking the event loop: for tests that also run clients in this process
  * (a synchronous CLI call would stall them, and their timeouts would fire on our account).
  */
-export function tasksAsync(cluster: BatonCluster, on: string, service: string): Promise<TaskRow[]> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BATON, 'service', 'ps', '--data-dir', cluster.dataDir(on), service, '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    p.on('exit', (code) => (code === 0 ? resolve(taskRows(out)) : reject(new Error(err))));
-  });
+export async function tasksAsync(cluster: BatonCluster, on: string, service: string): Promise<TaskRow[]> {
+  const run = (args: string[]): Promise<CliResult> =>
+    new Promise((resolve) => {
+      const p = spawn(process.execPath, [BATON, ...args, '--data-dir', cluster.dataDir(on)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      p.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+  const ids = idsOf(await run(['service', 'ps', '-q', service]), `service ps ${service} on ${on}`);
+  if (ids.length === 0) return [];
+  return taskRows(inspected(await run(['inspect', '--type', 'task', ...ids]), `task inspect on ${on}`));
 }
 
-function taskRows(json: string): TaskRow[] {
-  return (JSON.parse(json) as {
+function taskRows(list: unknown[]): TaskRow[] {
+  return (list as {
     meta: { id: string };
     annotations: { name: string } | null;
     nodeId: string;

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { BatonCluster, type ClusterOptions } from './baton-cluster.js';
+import { listedObjects, BatonCluster, type ClusterOptions } from './baton-cluster.js';
 import { removeClusterNetworks } from './docker-networks.js';
 import { waitFor } from './wait.js';
 
@@ -153,7 +153,7 @@ export function dockerCluster(t: { after(fn: () => Promise<void>): void }, docke
 /** Waits until the node `on` (its first listed node: itself, in a one-node cluster) offers the docker runtime. */
 export async function dockerOffered(c: BatonCluster, on = 'm1'): Promise<void> {
   await waitFor('the node offers docker', () => {
-    const list = JSON.parse(c.cli(on, ['node', 'ls', '--format', 'json']).stdout) as { description: { runtimes: string[] } }[];
+    const list = listedObjects(c, on, ['node', 'ls'], 'node') as { description: { runtimes: string[] } }[];
     return list[0]?.description.runtimes.includes('docker') ?? false;
   });
 }

@@ -20,7 +20,8 @@ import type { RpcClient } from '../../rpc/client.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { NodeAgentService } from '../../rpc/services.js';
 import { SlowLeader } from '../lib/slow-leader.js';
-import { filterVolumes, inspectVolume, missingVolumes, parseVolumeFilters, volumeNames, volumeTable } from '../../cli/volume.js';
+import { filterVolumes, inspectVolume, missingVolumes, parseVolumeFilters, volumeNames, VOLUME_VIEW } from '../../cli/volume.js';
+import { renderList } from '../../cli/list-format.js';
 import { NodeVolumes, containerUsers, directorySize, passesPruneFilters, processUsers } from '../../worker/volumes.js';
 import { createVolumeRequest, humanSize, pruneFilters, pruneReport } from '../../cli/volume-create.js';
 import { rejectsWith } from '../lib/refusals.js';
@@ -177,7 +178,7 @@ test('formats: the table (Docker columns plus NODE), -q names once, inspect fiel
     { ...vol('data'), node: 'beta', nodeId: 'n2' },
     { ...vol('logs', [], 'nfs'), node: 'alpha', nodeId: 'n1' },
   ];
-  assert.equal(volumeTable(list), ['DRIVER   VOLUME NAME   NODE', 'local    data          alpha', 'local    data          beta', 'nfs      logs          alpha'].join('\n'));
+  assert.equal(renderList({}, list, VOLUME_VIEW), ['DRIVER   VOLUME NAME   NODE', 'local    data          alpha', 'local    data          beta', 'nfs      logs          alpha'].join('\n'));
   assert.equal(volumeNames(list), 'data\nlogs');
   assert.deepEqual(inspectVolume(list[0]!), {
     CreatedAt: '2026-01-01T00:00:00Z',
