@@ -63,10 +63,10 @@ async function dockerImage(): Promise<{ image?: string; why: string }> {
 }
 
 function readyNodes(): number {
-  const r = daemons.cli(FIRST, ['node', 'ls', '--format', 'json']);
+  // One STATUS a line, as `docker node ls --format '{{.Status}}'` prints it.
+  const r = daemons.cli(FIRST, ['node', 'ls', '--format', '{{.Status}}']);
   if (r.code !== 0) return 0;
-  const nodes = JSON.parse(r.stdout) as { status?: { state?: string } }[];
-  return nodes.filter((n) => n.status?.state === 'NODE_READY').length;
+  return r.stdout.split('\n').filter((status) => status.trim() === 'Ready').length;
 }
 
 async function up(): Promise<void> {
