@@ -4,7 +4,7 @@
 // compose-style `node.platform.os==linux` constraint schedules, and bad input is one line.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BatonCluster, assertCreateRefused, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { BatonCluster, REFUSED_SERVICE, assertCreateRefused, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 
 test('placement preferences, max replicas per node and platform constraints, as a user runs them', async (t) => {
@@ -65,5 +65,5 @@ test('placement preferences, max replicas per node and platform constraints, as 
   const bad = c.cli('m1', ['service', 'update', '-d', '--placement-pref-add', 'spread', '--replicas-max-per-node', 'x', 'capped']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^Error: 2 problems: bad --placement-pref-add "spread": placement preference must be of the format "<strategy>=<arg>"; bad --replicas-max-per-node "x": [^\n]+\n$/);
-  assert.equal(c.cli('m1', ['service', 'inspect', 'x']).code, 1, 'the refused service was not created');
+  assert.equal(c.cli('m1', ['service', 'inspect', REFUSED_SERVICE]).code, 1, 'the refused service was not created');
 });

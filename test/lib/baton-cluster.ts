@@ -185,8 +185,14 @@ export async function scaleAndKillLeader(cluster: BatonCluster, on: string, serv
 }
 
 /** `service create` of a process task with these flags fails, with one `Error:` line matching `pattern`. */
+/**
+ * The name assertCreateRefused gives its service. A '-' is never in an object id, so looking it
+ * up afterwards cannot match another service's id by prefix (as a one-letter name could).
+ */
+export const REFUSED_SERVICE = 'refused-service';
+
 export function assertCreateRefused(cluster: BatonCluster, on: string, args: string[], pattern: RegExp): void {
-  const r = cluster.cli(on, ['service', 'create', '--runtime', 'process', '--name', 'x', ...args, '--', 'sleep', '100']);
+  const r = cluster.cli(on, ['service', 'create', '--runtime', 'process', '--name', REFUSED_SERVICE, ...args, '--', 'sleep', '100']);
   assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
   assert.match(r.stderr, /^Error: [^\n]+\n$/);
   assert.match(r.stderr, pattern);
