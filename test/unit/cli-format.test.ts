@@ -7,7 +7,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../rpc/errors.js';
+import { refusalOf as refusal } from '../lib/refusals.js';
 import { goText, parseTemplate } from '../../cli/format-template.js';
 import { renderInspect, renderList, type ListView } from '../../cli/list-format.js';
 import { parseFilters, labelMatches } from '../../cli/filters.js';
@@ -16,17 +16,6 @@ import { filterServices, parseServiceFilters } from '../../cli/service-list.js';
 import { parseSince, timestampText } from '../../cli/log-options.js';
 import { STACK_VIEW, stackRows } from '../../cli/stack.js';
 
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    assert.ok(err instanceof BatonError, String(err));
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    assert.doesNotMatch(err.message, /\n/);
-    return err.message;
-  }
-  assert.fail('not refused');
-}
 
 test('templates: fields, literal text, functions and pipelines as Docker renders them', () => {
   const row = { ID: '0zmvwuiu3vue', Name: 'top.1', Image: 'busybox', Mode: 'replicated', Replicas: '10/10' };

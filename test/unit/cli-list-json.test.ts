@@ -17,7 +17,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { baton } from '../../proto/gen/baton.js';
-import { BatonError } from '../../rpc/errors.js';
+import { refusalOf as refusal } from '../lib/refusals.js';
 import { renderList, rowJson } from '../../cli/list-format.js';
 import { nodeRow } from '../../cli/node.js';
 import { filterNodes, nodeView, parseNodeFilters } from '../../cli/node-ps.js';
@@ -38,16 +38,6 @@ function keysOf(text: string): string[][] {
   return lines(text).map((o) => Object.keys(o));
 }
 
-function refusal(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    assert.ok(err instanceof BatonError, String(err));
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    return err.message;
-  }
-  assert.fail('not refused');
-}
 
 const node = (id: string, hostname: string, role: baton.NodeRole, labels: Record<string, string> = {}, leader = false): baton.Node.$Properties => ({
   meta: { id },
