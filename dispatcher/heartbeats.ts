@@ -1,6 +1,10 @@
 // Node liveness: every node heartbeats the leader each period; the leader keeps the
 // times in memory and writes to the store only when a node's state changes (ready <-> down), so
-// a heartbeat costs no Raft write. A node silent for grace x period is marked down.
+// a heartbeat costs no Raft write. The leader tells each node its period in every reply: the
+// cluster's, or longer in a cluster big enough that the leader would get more than
+// max_heartbeats_per_second (the leader's load stays bounded whatever the node count). A node
+// silent past its period plus the grace is marked down; time the leader itself was not serving
+// (its event loop held) does not count as anyone's silence.
 import type { Logger } from 'pino';
 import { baton } from '../proto/gen/baton.js';
 import { BatonError } from '../rpc/errors.js';
@@ -25,29 +29,85 @@ export interface HeartbeatDeps {
   /** Sends a heartbeat to the leader on behalf of `caller` (when this manager is a follower). */
   forward: (req: baton.internal.HeartbeatRequest.$Properties, caller: Caller) => Promise<baton.internal.HeartbeatResponse.$Properties>;
   now?: () => number;
+  /** The jitter's source (tests give a fixed one). */
+  random?: () => number;
   /** Leader only: each heartbeat's connection totals per service (the autoscaler's input). */
   onConnections?: (nodeId: string, totals: Map<string, number>) => void;
 }
 
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 1000;
 export const DEFAULT_HEARTBEAT_GRACE = 3;
+/**
+ * The most heartbeats per second the leader asks for, whatever the number of nodes (Nomad's
+ * max_heartbeats_per_second): past DEFAULT_MAX_HEARTBEATS_PER_SECOND x period nodes, each node is
+ * told a longer period. 200/s is Swarm's load at 1,000 nodes (its period is 5 s at every size).
+ */
+export const DEFAULT_MAX_HEARTBEATS_PER_SECOND = 200;
+/** Each period told is the scaled one plus up to this fraction, so that nodes drift apart. */
+export const HEARTBEAT_JITTER = 0.1;
+
+/** The liveness settings in force: the cluster's spec, else the defaults. */
+export interface HeartbeatSettings {
+  /** The shortest period, the one every node of a small cluster is told. */
+  periodMs: number;
+  grace: number;
+  maxPerSecond: number;
+}
+
+/**
+ * The period a cluster of `nodes` is told before jitter: the configured one, or longer when
+ * `nodes` heartbeats per period would exceed `maxPerSecond` (as Nomad scales its TTL).
+ */
+export function scaledPeriodMs(s: HeartbeatSettings, nodes: number): number {
+  return Math.max(s.periodMs, Math.ceil((nodes / s.maxPerSecond) * 1000));
+}
+
+/**
+ * How long a node may stay silent after a heartbeat: the period it was told, plus grace - 1 of
+ * the configured (shortest) period for late or lost ones. A small cluster's node is down after
+ * grace x period (3 s by default), as before; a node told 5 s in a cluster of 1,000 after 7 s,
+ * not 15: a longer period spreads the leader's load, it does not have to slow detection as much.
+ */
+export function silenceAllowedMs(s: HeartbeatSettings, toldMs: number): number {
+  return toldMs + Math.max(0, s.grace - 1) * s.periodMs;
+}
 
 export class Heartbeats {
-  private readonly lastSeen = new Map<string, number>();
+  /**
+   * Per node: when it must have heartbeated again, on the serving clock (see served()): the
+   * time of its last heartbeat plus silenceAllowedMs of the period it was told then.
+   */
+  private readonly due = new Map<string, number>();
   /** Per node: the raw description it last sent that matched the stored node at `version`. */
   private readonly described = new Map<string, { raw: string; version: number }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private readonly random: () => number;
+  /**
+   * Time this leader was not serving: how late its own timers fired (an event loop held by a
+   * long pass, a snapshot, a starved process). Heartbeats that arrive in such a stretch wait in
+   * the leader's queues, not on the nodes: silence is counted on now() - paused.
+   */
+  private paused = 0;
+  /** When the check timer should fire (now() time), to measure how late it did. */
+  private expectedAt = 0;
 
   constructor(private readonly deps: HeartbeatDeps) {
     this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
   }
 
-  period(): { periodMs: number; grace: number } {
+  /** The serving clock: now() less the stretches this leader was not serving. */
+  private served(): number {
+    return this.now() - this.paused;
+  }
+
+  settings(): HeartbeatSettings {
     const spec = this.deps.host.store.list('cluster')[0]?.spec;
     return {
       periodMs: Number(spec?.heartbeatPeriodMs ?? 0) || DEFAULT_HEARTBEAT_PERIOD_MS,
       grace: Number(spec?.heartbeatGrace ?? 0) || DEFAULT_HEARTBEAT_GRACE,
+      maxPerSecond: Number(spec?.maxHeartbeatsPerSecond ?? 0) || DEFAULT_MAX_HEARTBEATS_PER_SECOND,
     };
   }
 
@@ -66,14 +126,17 @@ export class Heartbeats {
     const store = this.deps.host.store;
     const node = store.get('node', nodeId);
     if (!node) throw new BatonError('PERMISSION_DENIED', `node ${nodeId} is not part of the cluster (removed, or not yet recorded)`);
-    this.lastSeen.set(nodeId, this.now());
+    const settings = this.settings();
+    // Jittered, so that nodes which started (or reconnected) together do not stay in step.
+    const periodMs = Math.round(scaledPeriodMs(settings, store.count('node')) * (1 + HEARTBEAT_JITTER * this.random()));
+    this.due.set(nodeId, this.served() + silenceAllowedMs(settings, periodMs));
     this.deps.onConnections?.(nodeId, new Map((req.serviceConnections ?? []).map((c) => [c.service ?? '', Number(c.total ?? 0)])));
     const addr = req.addr || node.status?.addr || '';
     if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr || this.describesAnew(node, req.description)) {
       await this.setState(node, baton.NodeState.NODE_READY, '', addr, req.description ?? undefined);
     }
     return {
-      periodMs: this.period().periodMs,
+      periodMs,
       managers: this.deps.managers(),
       desiredRole: node.spec?.desiredRole ?? baton.NodeRole.WORKER,
     };
@@ -99,41 +162,62 @@ export class Heartbeats {
 
   /** Leadership gained: everyone gets a fresh grace period, then silence counts. */
   start(): void {
-    const t = this.now();
-    for (const node of this.deps.host.store.list('node')) this.lastSeen.set(node.meta.id, t);
+    this.due.clear();
+    this.paused = 0;
     this.schedule();
   }
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.lastSeen.clear();
+    this.due.clear();
     this.described.clear();
   }
 
   private schedule(): void {
-    const { periodMs } = this.period();
+    // Checked at half the shortest period, whatever the period told: a small cluster's dead
+    // node is found within grace x period plus half a period.
+    const interval = Math.max(50, this.settings().periodMs / 2);
+    this.expectedAt = this.now() + interval;
     this.timer = setTimeout(() => {
-      this.checkSilent().then(
+      this.noteLateness();
+      this.check().then(
         () => this.timer && this.schedule(),
         (err: unknown) => {
           this.deps.logger.warn({ err }, 'marking silent nodes down failed; will retry');
           if (this.timer) this.schedule();
         },
       );
-    }, Math.max(50, periodMs / 2));
+    }, interval);
   }
 
-  private async checkSilent(): Promise<void> {
+  /**
+   * The check timer fired later than asked: for that long this leader ran nothing, heartbeats
+   * included (they queue in its sockets), so that long does not count as any node's silence.
+   */
+  private noteLateness(): void {
+    const late = this.now() - this.expectedAt;
+    if (late <= 0) return;
+    this.paused += late;
+    if (late >= 1000) this.deps.logger.info({ lateMs: late }, 'the leader was not serving: the nodes\' silence in that time does not count');
+  }
+
+  /**
+   * Marks down every Ready node silent past what it was allowed (one proposal). A node this
+   * leader has not heard from yet (just elected, or the node just joined) gets what it would
+   * be allowed at the longest period told at this size, counted from now.
+   */
+  async check(): Promise<void> {
     if (!this.deps.host.isLeader()) return;
-    const { periodMs, grace } = this.period();
-    const deadline = this.now() - periodMs * grace;
+    const settings = this.settings();
+    const now = this.served();
+    const fresh = now + silenceAllowedMs(settings, Math.ceil(scaledPeriodMs(settings, this.deps.host.store.count('node')) * (1 + HEARTBEAT_JITTER)));
     const silent: Stored<'node'>[] = [];
-    for (const node of this.deps.host.store.list('node')) {
-      const seen = this.lastSeen.get(node.meta.id) ?? this.now();
-      if (!this.lastSeen.has(node.meta.id)) this.lastSeen.set(node.meta.id, seen);
-      if (seen < deadline && node.status?.state === baton.NodeState.NODE_READY) {
-        this.deps.logger.info({ node: node.meta.id, silentMs: this.now() - seen }, 'node missed its heartbeats: marking it down');
+    for (const node of this.deps.host.store.scan('node')) {
+      let due = this.due.get(node.meta.id);
+      if (due === undefined) this.due.set(node.meta.id, (due = fresh));
+      if (now > due && node.status?.state === baton.NodeState.NODE_READY) {
+        this.deps.logger.info({ node: node.meta.id, lateMs: now - due }, 'node missed its heartbeats: marking it down');
         silent.push(node);
       }
     }

@@ -65,6 +65,7 @@ const cli = root
         .option('cert-expiry', { type: 'string', describe: 'node certificate lifetime, e.g. 90d (default 7d); renewed at half-life' })
         .option('heartbeat-period', { type: 'string', describe: 'how often nodes heartbeat, e.g. 1s (default)' })
         .option('heartbeat-grace', { type: 'string', requiresArg: true, coerce: numeric('--heartbeat-grace'), describe: 'missed heartbeats before a node is down and its tasks move (default 3)' })
+        .option('max-heartbeats-per-second', { type: 'string', requiresArg: true, coerce: numeric('--max-heartbeats-per-second'), describe: "the leader's heartbeat load: a bigger cluster's nodes are told a longer period (default 200)" })
         .option('force-new-cluster', { type: 'boolean', describe: "after losing a quorum: make this stopped manager's --data-dir the only manager, keeping every object" })
         .option('restore', { type: 'string', requiresArg: true, describe: 'start a new single-manager cluster from a `baton backup` file (empty --data-dir)' }) as never,
     // The daemon's code loads only for the commands that run it.

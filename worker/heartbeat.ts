@@ -1,5 +1,8 @@
 // The node side of liveness: heartbeat a manager every period (any manager forwards to the
-// leader), moving on to the next known manager when one stops answering.
+// leader), moving on to the next known manager when one stops answering. The period is the one
+// the leader gave in its last reply (longer in a big cluster, with jitter): the leader allows a
+// node that period plus a grace, so a failed heartbeat is retried at once on the next manager,
+// and within a second after that, rather than a whole period later.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { baton } from '../proto/gen/baton.js';
@@ -21,6 +24,9 @@ export interface HeartbeatOptions {
   /** Cumulative connections per service this node's mesh relayed (the leader's autoscaler reads them). */
   connections?: () => baton.internal.ServiceConnections.$Properties[];
 }
+
+/** The wait between failed heartbeats after the first retry. */
+const RETRY_MS = 1000;
 
 export class HeartbeatClient {
   private timer: NodeJS.Timeout | undefined;
@@ -53,8 +59,14 @@ export class HeartbeatClient {
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      void this.beat().finally(() => this.schedule(this.periodMs));
+      void this.beat().finally(() => this.schedule(this.delayAfter()));
     }, delay);
+  }
+
+  /** The next heartbeat: a period after one that was answered, sooner after a failure. */
+  private delayAfter(): number {
+    if (this.failures === 0) return this.periodMs;
+    return this.failures === 1 ? 0 : Math.min(this.periodMs, RETRY_MS);
   }
 
   private async beat(): Promise<void> {
@@ -69,7 +81,11 @@ export class HeartbeatClient {
     const client = this.client;
     const started = performance.now();
     try {
-      const res = await client.call('Heartbeat', { addr: this.opts.addr, description: this.opts.description, serviceConnections: this.opts.connections?.() ?? [] }, Math.max(1000, this.periodMs * 2));
+      // Two periods for a small one (2 s), but no more than a second past a long one: a manager
+      // that stopped answering (a machine gone without a reset) must not hold the next
+      // attempt past what the leader allows.
+      const deadline = Math.max(2000, Math.min(this.periodMs * 2, this.periodMs + 1000));
+      const res = await client.call('Heartbeat', { addr: this.opts.addr, description: this.opts.description, serviceConnections: this.opts.connections?.() ?? [] }, deadline);
       this.opts.onRoundTrip?.((performance.now() - started) / 1000);
       this.failures = 0;
       if (Number(res.periodMs) > 0) this.periodMs = Number(res.periodMs);

@@ -41,6 +41,7 @@ export interface InitOptions extends NodeAddresses {
   certExpiryMs?: number;
   heartbeatPeriodMs?: number;
   heartbeatGrace?: number;
+  maxHeartbeatsPerSecond?: number;
   /** --autolock: the key files sealed under an unlock key printed once (autolock.ts). */
   autolock?: boolean;
 }
@@ -131,6 +132,7 @@ async function createCluster(opts: InitOptions, run: RunOptions, dir: DataDir, a
           annotations: { name: 'default' },
           heartbeatPeriodMs: opts.heartbeatPeriodMs ?? 0,
           heartbeatGrace: opts.heartbeatGrace ?? 0,
+          maxHeartbeatsPerSecond: opts.maxHeartbeatsPerSecond ?? 0,
           nodeCertExpiryMs: validity,
         },
         rootCa: {

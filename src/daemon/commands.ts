@@ -52,6 +52,11 @@ function parseGrace(n: number): number {
   return n;
 }
 
+function parseHeartbeatRate(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new BatonError('INVALID_ARGUMENT', `bad --max-heartbeats-per-second "${n}": want a whole number, 1-100000`);
+  return n;
+}
+
 /**
  * Every file the daemon creates is its user's alone, LevelDB's own included (it creates them
  * with the umask's default); private-files.ts checks and tightens what an older version left.
@@ -81,6 +86,7 @@ export async function runInit(args: InitArgs): Promise<void> {
     ...(args['cert-expiry'] ? { certExpiryMs: positiveDuration(args['cert-expiry'], '--cert-expiry') } : {}),
     ...(args['heartbeat-period'] ? { heartbeatPeriodMs: positiveDuration(args['heartbeat-period'], '--heartbeat-period') } : {}),
     ...(args['heartbeat-grace'] !== undefined ? { heartbeatGrace: parseGrace(args['heartbeat-grace']) } : {}),
+    ...(args['max-heartbeats-per-second'] !== undefined ? { maxHeartbeatsPerSecond: parseHeartbeatRate(args['max-heartbeats-per-second']) } : {}),
     ...(args.autolock ? { autolock: true } : {}),
   });
   const d = started.daemon;

@@ -30,6 +30,6 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });
 }
 
-export type InitArgs = DaemonArgs & { autolock?: boolean | undefined; 'force-new-cluster'?: boolean | undefined; restore?: string | undefined; 'cert-expiry'?: string | undefined; 'heartbeat-period'?: string | undefined; 'heartbeat-grace'?: number | undefined };
+export type InitArgs = DaemonArgs & { autolock?: boolean | undefined; 'force-new-cluster'?: boolean | undefined; restore?: string | undefined; 'cert-expiry'?: string | undefined; 'heartbeat-period'?: string | undefined; 'heartbeat-grace'?: number | undefined; 'max-heartbeats-per-second'?: number | undefined };
 
 export type JoinArgs = DaemonArgs & { token: string; address: string };
