@@ -299,7 +299,11 @@ async function main(): Promise<void> {
 
   // --cpu-prof: every manager writes a V8 CPU profile on exit, into <temp>/profiles (kept with --keep).
   const profileDir = join(root, 'profiles');
-  const cluster = new BatonDaemonCluster(root, args['cpu-prof'] ? { managerNodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {});
+  // Sampled every 10 ms, not V8's 1 ms: a run of minutes at 1 ms is a profile too big to write
+  // in the grace a daemon gets to exit.
+  const cluster = new BatonDaemonCluster(root, args['cpu-prof'] ? { managerNodeFlags: ['--cpu-prof', '--cpu-prof-interval', '10000', '--cpu-prof-dir', profileDir] } : {});
+  /** Seconds a manager gets to exit (and write its profile) when the run ends. */
+  const stopGraceMs = args['cpu-prof'] ? 60_000 : 2_000;
   await cluster.init('m1');
   for (const name of ['m2', 'm3']) await cluster.join(name, 'manager');
   await cluster.waitUntilFormed(TIMEOUT_MS);
@@ -344,6 +348,7 @@ async function main(): Promise<void> {
   const leaders = new LeaderWatch(admin);
   await leaders.poll();
   const createStarted = performance.now();
+  const downBefore = markedDown(cluster.managers.map((m) => m.logFile));
   const serviceIds: string[] = [];
   for (let i = 0; i < SERVICES; i++) {
     const replicas = Math.min(MAX_REPLICAS, TASKS - i * MAX_REPLICAS);
@@ -376,13 +381,15 @@ async function main(): Promise<void> {
       managers: cluster.managers.map((m) => ({ name: m.name, ...(perManager.get(m.proc.pid!) ?? {}) })),
       heartbeatP99Ms: pct(gauges.heartbeat, 99),
       heartbeatFailures: gauges.heartbeatFailures,
+      heartbeatsPerSecond: round(gauges.heartbeat.length / ((performance.now() - createStarted) / 1000), 1),
+      liveNodesMarkedDown: markedDown(cluster.managers.map((m) => m.logFile)) - downBefore,
       pushP99Ms: pct(gauges.push, 99),
       join: { seconds: joinedSeconds, readySeconds, hosts: list.length },
       loadAverageAtStart: load0,
       published: PUBLISHED,
     });
-    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes; partial results: ${path}`);
-    if (args['cpu-prof']) await cluster.stop(5_000);
+    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes, ${markedDown(cluster.managers.map((m) => m.logFile)) - downBefore} live nodes marked down; partial results: ${path}`);
+    if (args['cpu-prof']) await cluster.stop(stopGraceMs);
     throw err;
   });
   const secondsToRunning = (performance.now() - createStarted) / 1000;
@@ -396,7 +403,9 @@ async function main(): Promise<void> {
     heartbeatP99Ms: pct(gauges.heartbeat, 99),
     heartbeatMaxMs: pct(gauges.heartbeat, 100),
     heartbeats: gauges.heartbeat.length,
+    heartbeatsPerSecond: round(gauges.heartbeat.length / secondsToRunning, 1),
     heartbeatFailures: gauges.heartbeatFailures,
+    liveNodesMarkedDown: markedDown(cluster.managers.map((m) => m.logFile)) - downBefore,
     pushP50Ms: pct(gauges.push, 50),
     pushP99Ms: pct(gauges.push, 99),
     pushes: gauges.push.length,
@@ -406,7 +415,7 @@ async function main(): Promise<void> {
   const listAllTasksSeconds = (performance.now() - storeCheckStarted) / 1000;
   if (inStore.running < TASKS) throw new Error(`the nodes had ${TASKS} Running acknowledged, but the store lists ${inStore.running} Running`);
   const leaderRssMiB = leaderFigures.peakRssMiB;
-  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader (${leaderNow.name}) peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores; ${leaders.changes} leader changes; heartbeat p99 ${converge.heartbeatP99Ms} ms; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
+  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader (${leaderNow.name}) peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores; ${leaders.changes} leader changes; ${converge.liveNodesMarkedDown} live nodes marked down; heartbeat p99 ${converge.heartbeatP99Ms} ms, ${converge.heartbeatsPerSecond}/s; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
 
   // A steady minute's worth is not needed: a few seconds of heartbeats with everything placed.
   gauges.reset();
@@ -468,6 +477,8 @@ async function main(): Promise<void> {
     ['leader CPU (cores)', String(cpu.cpuCores), ''],
     ['leader changes', String(leaders.changes), '0'],
     ['heartbeat p99 (ms)', String(converge.heartbeatP99Ms), '<= 500'],
+    ['heartbeats/s (all nodes)', String(converge.heartbeatsPerSecond), ''],
+    ['live nodes marked down', String(converge.liveNodesMarkedDown), '0'],
     ['push p99 (ms)', String(converge.pushP99Ms), ''],
     ['snapshot (MiB)', snapshot ? String(snapshot.mib) : '-', ''],
     ['4th manager catch-up (s)', catchUpSeconds.toFixed(1), '<= 10'],
@@ -511,7 +522,24 @@ async function main(): Promise<void> {
   });
   console.log(`results: ${path}`);
   killHosts();
-  await cluster.stop(2_000);
+  await cluster.stop(stopGraceMs);
+}
+
+/**
+ * How many times the managers marked a node down for silence (dispatcher/heartbeats.ts logs
+ * each), from their logs: with every simulated node alive until the kill, each one before it is
+ * a live node taken for dead (its tasks replaced).
+ */
+function markedDown(logFiles: string[]): number {
+  let n = 0;
+  for (const file of logFiles) {
+    try {
+      for (const line of readFileSync(file, 'utf8').split('\n')) if (line.includes('node missed its heartbeats')) n++;
+    } catch {
+      // No log (yet): nothing marked.
+    }
+  }
+  return n;
 }
 
 /**

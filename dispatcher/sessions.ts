@@ -30,7 +30,7 @@ interface Attached {
   readonly nodeId: string;
   /** A change of a task that is, or was, on this session's node. */
   task(event: Extract<StoreEvent, { kind: 'task' }>): void;
-  /** The mesh table may have changed. */
+  /** The mesh table may have changed: send it now if it did (with whatever else is pending). */
   mesh(): void;
   /** The store was replaced by a snapshot. */
   reset(): void;
@@ -51,6 +51,8 @@ export class Sessions {
   private ready = false;
   /** The routing mesh's table, the same for every node (./mesh-table.ts). */
   private readonly mesh: MeshTableCache;
+  /** A check of the mesh table is scheduled (one per event-loop turn, not one per session). */
+  private meshCheck = false;
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.now ?? Date.now;
@@ -147,7 +149,7 @@ export class Sessions {
     const unsubscribe = this.attach({
       nodeId,
       reset: sendFull,
-      mesh: schedule,
+      mesh: flush,
       task: (event) => {
         const task = event.object;
         const previous = event.old;
@@ -197,12 +199,27 @@ export class Sessions {
       for (const a of [...this.everyone]) a.reset();
       return;
     }
-    if (affectsMeshTable(event)) for (const a of this.everyone) a.mesh();
+    if (affectsMeshTable(event)) this.meshMayHaveChanged();
     if (event.kind !== 'task') return;
     const now = event.object.nodeId;
     const before = event.old?.nodeId;
     if (now) for (const a of this.attached.get(now) ?? []) a.task(event);
     if (before && before !== now) for (const a of this.attached.get(before) ?? []) a.task(event);
+  }
+
+  /**
+   * Once per turn after changes that may alter the mesh table, every session sends it if it
+   * differs from what its node last got (the table is computed once, by the first). One timer
+   * for all sessions, not one each: a node joining or going down, in a cluster of 1,000 nodes,
+   * would otherwise queue 1,000 callbacks to find, most often, nothing to send.
+   */
+  private meshMayHaveChanged(): void {
+    if (this.meshCheck) return;
+    this.meshCheck = true;
+    setImmediate(() => {
+      this.meshCheck = false;
+      for (const a of [...this.everyone]) a.mesh();
+    });
   }
 
   handlers(): Pick<Handlers<DispatcherService>, 'UpdateTaskStatus'> {
