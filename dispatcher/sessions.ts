@@ -1,6 +1,7 @@
 // Task assignment: each node keeps one Session stream open to the leader, which
 // pushes the node's full set of tasks and then only what changes, straight from store changes.
-// Status updates come back in batches and are written in one Raft entry per batch.
+// Status updates come back in batches; the leader writes every node's batches that arrive while
+// its previous write is in flight in one Raft entry (a group commit).
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { baton } from '../proto/gen/baton.js';
@@ -14,6 +15,19 @@ import { MeshTableCache, affectsMeshTable } from './mesh-table.js';
 import { SessionSecrets, type Unseal } from './session-secrets.js';
 
 type SessionCall = grpc.ServerWritableStream<baton.internal.SessionRequest.$Properties, baton.internal.SessionMessage.$Properties>;
+
+/** One node's UpdateTaskStatus call, waiting for the write that carries it. */
+interface StatusCall {
+  nodeId: string;
+  updates: baton.internal.TaskStatusUpdate.$Properties[];
+  done: (err?: unknown) => void;
+}
+
+/**
+ * Most status updates in one Raft entry (a task is ~0.5 KiB in it); the calls past it go in the
+ * next write. A node's own call is never split (at most 500 updates, worker/agent/reporter.ts).
+ */
+const MAX_STATUS_UPDATES_PER_WRITE = 2000;
 
 export interface SessionDeps {
   host: DispatcherHost;
@@ -53,6 +67,9 @@ export class Sessions {
   private readonly mesh: MeshTableCache;
   /** A check of the mesh table is scheduled (one per event-loop turn, not one per session). */
   private meshCheck = false;
+  /** Status calls waiting for the next write, and whether one is in flight. */
+  private statusQueue: StatusCall[] = [];
+  private statusWriting = false;
 
   constructor(private readonly deps: SessionDeps) {
     this.now = deps.now ?? Date.now;
@@ -235,8 +252,50 @@ export class Sessions {
     };
   }
 
-  /** One proposal for the whole batch; a version race is retried against fresh reads. */
-  private async applyStatus(nodeId: string, updates: baton.internal.TaskStatusUpdate.$Properties[]): Promise<void> {
+  /**
+   * Resolves once the call's statuses are applied to the leader's store. Calls of every node
+   * share writes: those that arrive while one write is in flight go together in the next. A
+   * thousand nodes reporting at once cost a few Raft entries, not a thousand (each one logged,
+   * replicated, applied and acknowledged on its own).
+   */
+  private applyStatus(nodeId: string, updates: baton.internal.TaskStatusUpdate.$Properties[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.statusQueue.push({ nodeId, updates, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (this.statusWriting) return;
+      this.statusWriting = true;
+      // After this turn's other calls have queued.
+      setImmediate(() => void this.writeStatuses());
+    });
+  }
+
+  private async writeStatuses(): Promise<void> {
+    while (this.statusQueue.length > 0) {
+      let size = 0;
+      let n = 0;
+      while (n < this.statusQueue.length && (n === 0 || size + this.statusQueue[n]!.updates.length <= MAX_STATUS_UPDATES_PER_WRITE)) size += this.statusQueue[n++]!.updates.length;
+      const calls = this.statusQueue.splice(0, n);
+      try {
+        // A node's calls merged (a retried call may meet its own first attempt): one action per task.
+        const byNode = new Map<string, baton.internal.TaskStatusUpdate.$Properties[]>();
+        for (const c of calls) byNode.set(c.nodeId, [...(byNode.get(c.nodeId) ?? []), ...c.updates]);
+        const actions = [...byNode].flatMap(([nodeId, updates]) => this.statusActions(nodeId, updates));
+        if (actions.length > 0) await this.deps.host.propose(actions);
+        for (const c of calls) c.done();
+      } catch (err) {
+        // A task changed under the shared write (a version race) fails it whole: each call is
+        // then written on its own, retried against fresh reads.
+        if (!(err instanceof BatonError && err.code === 'VERSION_CONFLICT')) {
+          for (const c of calls) c.done(err ?? new Error('status write failed'));
+          continue;
+        }
+        await Promise.all(calls.map((c) => this.applyOne(c.nodeId, c.updates).then(() => c.done(), (e: unknown) => c.done(e ?? new Error('status write failed')))));
+      }
+    }
+    this.statusWriting = false;
+  }
+
+  /** One proposal for one call's updates; a version race is retried against fresh reads. */
+  private async applyOne(nodeId: string, updates: baton.internal.TaskStatusUpdate.$Properties[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const actions = this.statusActions(nodeId, updates);
       if (actions.length === 0) return;
