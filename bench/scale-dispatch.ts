@@ -2,13 +2,16 @@
 // alone, in one process: N open sessions (the test fixture's stream, which keeps every message)
 // on a store without Raft (LocalHost), then T tasks created, assigned across the nodes and set
 // Running in batches of 200, as the orchestrator, the scheduler and the nodes' reports write
-// them. Prints the CPU the store's change fan-out and the sessions' flushes cost, and checks
+// them (the reports through the dispatcher's UpdateTaskStatus, one call per node and batch, all
+// at once). Prints the CPU the store's change fan-out, the sessions' flushes and the status
+// writes cost, how many writes (Raft entries, on a real leader) the reports took, and checks
 // that every node received exactly its tasks. A component figure for bench:scale (docs/scale.md),
 // quick enough to compare before and after a dispatcher change on a busy machine.
 import { parseArgs } from 'node:util';
 import { baton } from '../proto/gen/baton.js';
 import { cloneObject, createAction, updateAction } from '../manager/store/index.js';
 import { LocalHost } from '../manager/reconcile/local-host.js';
+import type { Sessions } from '../dispatcher/index.js';
 import { leaderSessions, openSession, turn } from '../test/lib/session-fixture.js';
 import { num } from './lib/args.js';
 
@@ -42,11 +45,23 @@ async function main(): Promise<void> {
     t.status = { state: S.TASK_ASSIGNED, timestamp: Date.now() };
     return updateAction('task', t);
   });
-  await phase((id) => {
-    const t = cloneObject('task', host.store.get('task', id)!);
-    t.status = { state: S.TASK_RUNNING, timestamp: Date.now() };
-    return updateAction('task', t);
-  });
+  // The nodes' Running reports: each node's tasks of a batch in one call, every node at once.
+  type Call = Parameters<ReturnType<Sessions['handlers']>['UpdateTaskStatus']>[1];
+  const writes0 = host.proposals;
+  for (let i = 0; i < TASKS; i += BATCH) {
+    const byNode = new Map<string, string[]>();
+    ids.slice(i, i + BATCH).forEach((id, j) => {
+      const node = nodeIds[(i + j) % NODES]!;
+      byNode.set(node, [...(byNode.get(node) ?? []), id]);
+    });
+    await Promise.all(
+      [...byNode].map(([nodeId, taskIds]) =>
+        sessions.handlers().UpdateTaskStatus({ updates: taskIds.map((taskId) => ({ taskId, status: { state: S.TASK_RUNNING, timestamp: Date.now() } })) }, { nodeId } as unknown as Call),
+      ),
+    );
+    await turn();
+  }
+  const statusWrites = host.proposals - writes0;
   await turn();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
@@ -59,7 +74,16 @@ async function main(): Promise<void> {
   }
   sessions.stop();
   console.log(
-    JSON.stringify({ nodes: NODES, tasks: TASKS, storeChanges: TASKS * 3, wallMs: Math.round(wallMs), cpuMs: Math.round((cpu.user + cpu.system) / 1000), received, messages: streams.reduce((a, s) => a + s.messages.length, 0) }),
+    JSON.stringify({
+      nodes: NODES,
+      tasks: TASKS,
+      storeChanges: TASKS * 3,
+      statusWrites,
+      wallMs: Math.round(wallMs),
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      received,
+      messages: streams.reduce((a, s) => a + s.messages.length, 0),
+    }),
   );
 }
 

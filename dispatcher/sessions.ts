@@ -20,7 +20,7 @@ type SessionCall = grpc.ServerWritableStream<baton.internal.SessionRequest.$Prop
 interface StatusCall {
   nodeId: string;
   updates: baton.internal.TaskStatusUpdate.$Properties[];
-  done: (err?: unknown) => void;
+  done: (err?: Error) => void;
 }
 
 /**
@@ -28,6 +28,10 @@ interface StatusCall {
  * next write. A node's own call is never split (at most 500 updates, worker/agent/reporter.ts).
  */
 const MAX_STATUS_UPDATES_PER_WRITE = 2000;
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new BatonError('INTERNAL', String(err));
+}
 
 export interface SessionDeps {
   host: DispatcherHost;
@@ -285,10 +289,10 @@ export class Sessions {
         // A task changed under the shared write (a version race) fails it whole: each call is
         // then written on its own, retried against fresh reads.
         if (!(err instanceof BatonError && err.code === 'VERSION_CONFLICT')) {
-          for (const c of calls) c.done(err ?? new Error('status write failed'));
+          for (const c of calls) c.done(asError(err));
           continue;
         }
-        await Promise.all(calls.map((c) => this.applyOne(c.nodeId, c.updates).then(() => c.done(), (e: unknown) => c.done(e ?? new Error('status write failed')))));
+        await Promise.all(calls.map((c) => this.applyOne(c.nodeId, c.updates).then(() => c.done(), (e: unknown) => c.done(asError(e)))));
       }
     }
     this.statusWriting = false;
