@@ -14,7 +14,7 @@ import { firstJobStatus, isJobSpec, modeName, planRebalance, startRebalance } fr
 import { isRolling } from '../orchestrator/update/config.js';
 import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
-import { page } from './paging.js';
+import { encodedSize, page } from './paging.js';
 
 export type ServiceMethods = 'CreateService' | 'GetService' | 'ListServices' | 'UpdateService' | 'RemoveService';
 
@@ -144,7 +144,7 @@ export function serviceHandlers(deps: ServiceDeps): ControlHandlers<ServiceMetho
       // ?status=true: each service with its task counts (a copy: the stored object is not changed),
       // counted here from the store's per-service index instead of by the client from every task.
       const all = req.status ? stored.map((s) => ({ ...s, serviceStatus: serviceStatusOf(s) })) : stored;
-      const { items, nextPageToken } = page(all, req, (s) => baton.Service.encode(s as baton.Service).finish().length);
+      const { items, nextPageToken } = page(all, req, (s) => encodedSize(baton.Service, s as baton.Service));
       return { services: items as baton.Service[], nextPageToken };
     },
 
