@@ -14,11 +14,12 @@
 //             floor for the engine's API and CLI rather than the same table; --no-peer skips it.
 // Also `--version` (the CLI's start-up alone). Every command runs --rounds times per system,
 // systems alternating (order swapped every round); medians and spread of wall time and CPU time
-// (the child's user + system, from this process's reaped-children counters) are printed and
-// written to bench/results/list-latest.json.
+// (the child's user + system, from this process's reaped-children counters; and the server's
+// meanwhile: the manager daemon, or dockerd for the peer, from /proc) are printed and written to
+// bench/results/list-latest.json.
 // Flags: --tasks T, --nodes N, --rounds R (5), --baseline FILE, --no-peer, --cpu-prof (ours'
 // CLI profiles into the temp dir, with --keep), --keep, --out DIR.
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,7 +28,7 @@ import { baton } from '../client/index.js';
 import { BATON_BIN, BatonDaemonCluster } from './lib/baton-daemons.js';
 import { benchDir, num, projectRoot } from './lib/args.js';
 import { dockerCli, dockerOk, enterSwarm, leaveSwarm } from './lib/docker-engine.js';
-import { installCleanupHandlers, keepTempDirs, makeTempDir, runBenchmark, waitFor } from './lib/proc.js';
+import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, runBenchmark, waitFor } from './lib/proc.js';
 import { busyMachineWarning, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
 import { median, round } from './lib/stats.js';
 import type { SimReply, SimRequest } from './scale-sim.js';
@@ -69,13 +70,17 @@ function childrenCpuMs(): number {
 interface Run {
   wallMs: number;
   cpuMs: number;
+  /** CPU the server spent meanwhile: the manager daemon (ours, baseline) or dockerd (docker). */
+  serverCpuMs: number;
   lines: number;
   bytes: number;
 }
 
 /** One command to completion, its stdout drained through a pipe as a terminal pager would. */
-function timed(command: string, argv: string[]): Promise<Run> {
+function timed(command: string, argv: string[], serverPid: number | undefined): Promise<Run> {
+  const serverCpu = (): number => (serverPid === undefined ? 0 : (cpuTimeMs([serverPid]) ?? 0));
   return new Promise((done, fail) => {
+    const server0 = serverCpu();
     const cpu0 = childrenCpuMs();
     const t0 = performance.now();
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -92,7 +97,7 @@ function timed(command: string, argv: string[]): Promise<Run> {
       clearTimeout(timer);
       const wallMs = performance.now() - t0;
       if (code !== 0) return fail(new Error(`${command} ${argv.join(' ')} exited ${code}: ${stderr.trim().slice(0, 300)}`));
-      done({ wallMs, cpuMs: childrenCpuMs() - cpu0, lines, bytes });
+      done({ wallMs, cpuMs: childrenCpuMs() - cpu0, serverCpuMs: serverCpu() - server0, lines, bytes });
     });
   });
 }
@@ -147,6 +152,7 @@ async function main(): Promise<void> {
       log(`swarm: ${TASKS} tasks of ${PEER_SERVICE} (Pending)`);
     } else log(`peer: not run (${peer})`);
     const dataDir = ['--data-dir', m1.dataDir];
+    const dockerdPid = peer === undefined ? Number(spawnSync('pidof', ['dockerd'], { encoding: 'utf8' }).stdout.trim().split(' ')[0]) || undefined : undefined;
     const profile = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'cli-profiles')] : [];
     const argv: Record<System, Record<Command, [string, string[]]>> = {
       ours: { version: ['node', [...profile, BATON_BIN, '--version']], ls: ['node', [...profile, BATON_BIN, 'service', 'ls', ...dataDir]], ps: ['node', [...profile, BATON_BIN, 'service', 'ps', SERVICE, ...dataDir]] },
@@ -160,7 +166,7 @@ async function main(): Promise<void> {
       for (const command of ['version', 'ls', 'ps'] as const) {
         for (const system of order) {
           const [bin, words] = argv[system][command];
-          const run = await timed(bin, words);
+          const run = await timed(bin, words, system === 'docker' ? dockerdPid : m1.proc.pid);
           const key = `${system} ${command}`;
           runs.set(key, [...(runs.get(key) ?? []), run]);
         }
@@ -172,16 +178,17 @@ async function main(): Promise<void> {
       const list = runs.get(key) ?? [];
       const wall = list.map((x) => x.wallMs);
       const cpu = list.map((x) => x.cpuMs);
-      return { wallMs: round(median(wall), 0), wallMinMs: round(Math.min(...wall), 0), wallMaxMs: round(Math.max(...wall), 0), cpuMs: round(median(cpu), 0), cpuMinMs: Math.min(...cpu), cpuMaxMs: Math.max(...cpu), lines: list[0]?.lines ?? 0, bytes: list[0]?.bytes ?? 0 };
+      const server = list.map((x) => x.serverCpuMs);
+      return { wallMs: round(median(wall), 0), wallMinMs: round(Math.min(...wall), 0), wallMaxMs: round(Math.max(...wall), 0), cpuMs: round(median(cpu), 0), cpuMinMs: Math.min(...cpu), cpuMaxMs: Math.max(...cpu), serverCpuMs: round(median(server), 0), lines: list[0]?.lines ?? 0, bytes: list[0]?.bytes ?? 0 };
     };
     const results: Record<string, ReturnType<typeof summary>> = {};
     for (const key of runs.keys()) results[key] = summary(key);
     const s = (ms: number): string => (ms / 1000).toFixed(2);
     const cellOf = (key: string): string => {
       const x = results[key];
-      return x ? `${s(x.wallMs)} (${s(x.wallMinMs)}-${s(x.wallMaxMs)}) cpu ${s(x.cpuMs)}` : 'n/a';
+      return x ? `${s(x.wallMs)} (${s(x.wallMinMs)}-${s(x.wallMaxMs)}) cpu ${s(x.cpuMs)}+${s(x.serverCpuMs)}` : 'n/a';
     };
-    const rows: string[][] = [['command (s: median (min-max), cpu median)', 'ours', ...(BASELINE ? ['baseline', 'ours/baseline'] : []), ...(peer === undefined ? ['docker swarm', 'ours/docker'] : []), 'target']];
+    const rows: string[][] = [['command (s: median (min-max), cpu median: client+server)', 'ours', ...(BASELINE ? ['baseline', 'ours/baseline'] : []), ...(peer === undefined ? ['docker swarm', 'ours/docker'] : []), 'target']];
     for (const command of ['version', 'ls', 'ps'] as const) {
       const ours = results[`ours ${command}`]!;
       const base = results[`baseline ${command}`];

@@ -4,7 +4,6 @@
 // ListServices sends (status) equal to the counts from every task (a server without them).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import type * as grpc from '@grpc/grpc-js';
 import { baton } from '../../proto/gen/baton.js';
 import type { Manager } from '../../manager/manager.js';
 import type { LeaderForwarder } from '../../manager/forward.js';
@@ -100,10 +99,11 @@ function api(): { leader: SlowLeader; handlers: ReturnType<typeof controlHandler
 
 test('ListServices with status: each service its task counts, the same REPLICAS as counted from every task, in every mode', async () => {
   const { leader, handlers } = api();
-  const call = {} as grpc.ServerUnaryCall<never, never>;
+  // The handlers read nothing of the call here (a local caller).
+  const call = {} as never;
   const create = async (name: string, mode: Partial<baton.ServiceSpec.$Properties>): Promise<string> => {
     const spec = { annotations: { name }, task: { runtime: 'process', container: { command: ['/bin/true'] } }, ...mode };
-    return (await handlers.CreateService({ spec, noResolveImage: true }, call as never)).meta?.id ?? '';
+    return (await handlers.CreateService({ spec, noResolveImage: true }, call)).meta?.id ?? '';
   };
   const web = await create('web', { replicas: 5 });
   const global = await create('agent', { global: true });
@@ -130,16 +130,17 @@ test('ListServices with status: each service its task counts, the same REPLICAS 
   ];
   await leader.host.propose(tasks.map((t) => createAction('task', t as baton.Task)));
 
-  const plain = (await handlers.ListServices({}, call as never)).services ?? [];
-  const withStatus = (await handlers.ListServices({ status: true }, call as never)).services ?? [];
+  const plain = (await handlers.ListServices({}, call)).services ?? [];
+  const withStatus = (await handlers.ListServices({ status: true }, call)).services ?? [];
   assert.equal(counted(plain), false, 'without status, no counts');
   assert.equal(counted(withStatus), true);
   assert.ok(leader.store.list('service').every((s) => !('serviceStatus' in s) || !s.serviceStatus), 'the stored services are not changed');
-  const allTasks = (await handlers.ListTasks({}, call as never)).tasks ?? [];
+  const allTasks = (await handlers.ListTasks({}, call)).tasks ?? [];
   const fromTasks = renderList({}, plain, serviceView(allTasks));
   const fromStatus = renderList({}, withStatus, serviceView([]));
   assert.equal(fromStatus, fromTasks);
-  const replicas = Object.fromEntries(withStatus.map((s) => [s.spec?.annotations?.name, serviceView([]).row(s).Replicas]));
+  const replicas: Record<string, string> = {};
+  for (const s of withStatus) replicas[s.spec?.annotations?.name ?? ''] = String(serviceView([]).row(s).Replicas);
   assert.deepEqual(replicas, { web: '3/5', agent: '1/2', batch: '1/2 (2/6 completed)', once: '1/2 (1/3 completed)' });
 });
 
