@@ -6,7 +6,7 @@
 import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { ProgressView } from './progress-view.js';
 import { taskStateName } from './task-state.js';
-import { completedOk, currentRun, jobCounts } from './job-view.js';
+import { completedOk, countsFromTasks, currentRun, jobCounts } from './job-view.js';
 
 type Service = baton.Service.$Properties;
 type Task = baton.Task.$Properties;
@@ -42,7 +42,7 @@ function byInstance(svc: Service, run: Task[]): Map<string, Task[]> {
 }
 
 function report(svc: Service, tasks: Task[]): { text: string; done: boolean; failed: Task | undefined } {
-  const c = jobCounts(svc, tasks);
+  const c = jobCounts(svc, countsFromTasks(svc, tasks));
   const run = currentRun(svc, tasks);
   const groups = byInstance(svc, run);
   const keys = [...groups.keys()].sort((a, b) => (svc.spec?.replicatedJob ? Number(a) - Number(b) : a.localeCompare(b)));

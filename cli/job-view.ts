@@ -1,11 +1,12 @@
 // How the CLI shows a job: `service ls` MODE and REPLICAS as Docker prints them ("replicated
 // job", "1/2 (3/5 completed)"), the mode in `service inspect --pretty`, and what counts as a
 // task of the current run (its job iteration) and as completed (exit code 0).
-import { baton } from '../client/index.js';
+import { completedOk, inCurrentRun, serviceTaskCounts, type ServiceTaskCounts } from '../spec/index.js';
+import type { baton } from '../client/index.js';
 
 type Service = baton.Service.$Properties;
 type Task = baton.Task.$Properties;
-const S = baton.TaskState;
+export { completedOk };
 
 export function isJobService(s: Service): boolean {
   return !!s.spec?.replicatedJob || !!s.spec?.globalJob;
@@ -13,41 +14,28 @@ export function isJobService(s: Service): boolean {
 
 /** The service's tasks of its current job iteration. */
 export function currentRun(s: Service, tasks: readonly Task[]): Task[] {
-  const iteration = Number(s.jobStatus?.jobIteration ?? 0);
-  return tasks.filter((t) => t.serviceId === s.meta?.id && Number(t.jobIteration ?? 0) === iteration);
+  return tasks.filter((t) => t.serviceId === s.meta?.id && inCurrentRun(s, t));
 }
 
-export function completedOk(t: Task): boolean {
-  return t.status?.state === S.TASK_COMPLETE && (t.status.exitCode ?? 0) === 0;
-}
-
-export interface JobCounts {
-  running: number;
-  /** Tasks wanted at once: a replicated job's max concurrent (as Docker counts it); a global job's tasks still to complete. */
-  desired: number;
-  completed: number;
+export interface JobCounts extends ServiceTaskCounts {
   total: number;
 }
 
-export function jobCounts(s: Service, tasks: readonly Task[]): JobCounts {
-  const run = currentRun(s, tasks);
-  const wanted = run.filter((t) => t.desiredState === S.TASK_RUNNING);
-  const running = wanted.filter((t) => t.status?.state === S.TASK_RUNNING).length;
-  const completed = run.filter(completedOk).length;
+/** A job's counts (spec/service-status.ts) and its total: the completions asked, or for a global job, those to do and done. */
+export function jobCounts(s: Service, counts: ServiceTaskCounts): JobCounts {
   const job = s.spec?.replicatedJob;
-  if (job) {
-    const total = Number(job.totalCompletions ?? 0);
-    return { running, desired: Number(job.maxConcurrent ?? 0) || total, completed, total };
-  }
-  // A global job: the tasks still to complete, and those that did.
-  const desired = wanted.filter((t) => !completedOk(t)).length;
-  return { running, desired, completed, total: desired + completed };
+  return { ...counts, total: job ? Number(job.totalCompletions ?? 0) : counts.desired + counts.completed };
+}
+
+/** The counts of a service from a list of tasks (of any services). */
+export function countsFromTasks(s: Service, tasks: readonly Task[]): ServiceTaskCounts {
+  return serviceTaskCounts(s, tasks.filter((t) => t.serviceId === s.meta?.id));
 }
 
 /** `service ls` MODE and REPLICAS of a job; undefined for a service that is not one. */
-export function jobColumns(s: Service, tasks: readonly Task[]): { mode: string; replicas: string } | undefined {
+export function jobColumns(s: Service, counts: ServiceTaskCounts): { mode: string; replicas: string } | undefined {
   if (!isJobService(s)) return undefined;
-  const c = jobCounts(s, tasks);
+  const c = jobCounts(s, counts);
   return { mode: s.spec?.replicatedJob ? 'replicated job' : 'global job', replicas: `${c.running}/${c.desired} (${c.completed}/${c.total} completed)` };
 }
 

@@ -52,7 +52,11 @@ export function renderList<T>(args: ListArgs, items: T[], view: ListView<T>): st
   const format = args.format ?? 'table';
   if (format === 'json') return items.map((i) => rowJson(view.row(i))).join('\n');
   const text = (v: RowValue | undefined): string => (v === undefined ? '' : String(v));
-  if (format === 'table' || format === '') return table(view.columns.map((c) => view.headers[c] ?? c), items.map((i) => view.columns.map((c) => text(view.row(i)[c]))));
+  if (format === 'table' || format === '') {
+    // Each row once: a row's fields are not free (a task's state, age and image text).
+    const cells = (row: Row): string[] => view.columns.map((c) => text(row[c]));
+    return table(view.columns.map((c) => view.headers[c] ?? c), items.map((i) => cells(view.row(i))));
+  }
   const template = parseTemplate(format);
   const lines = items.map((i) => template.render(templateRow(view.row(i))));
   if (!template.table) return lines.join('\n');

@@ -1,7 +1,7 @@
 // `service ls` as Docker: ID NAME MODE REPLICAS IMAGE PORTS, --filter id|name|label|mode, --format.
 import { baton } from '../client/index.js';
-import { imageText, portsText } from '../spec/index.js';
-import { jobColumns } from './job-view.js';
+import { imageText, portsText, type ServiceTaskCounts } from '../spec/index.js';
+import { countsFromTasks, jobColumns } from './job-view.js';
 import { maxPerNodeSuffix } from './placement-flags.js';
 import { labelMatches, oneOf, parseFilters, prefixMatches, type FilterKeys, type ParsedFilters } from './filters.js';
 import type { ListView } from './list-format.js';
@@ -12,24 +12,34 @@ type Task = baton.Task.$Properties;
 export const SERVICE_HEADERS: Record<string, string> = { ID: 'ID', Name: 'NAME', Mode: 'MODE', Replicas: 'REPLICAS', Image: 'IMAGE', Ports: 'PORTS' };
 
 /** One `service ls` row by Docker's field names: replicas running/desired. */
-export function serviceRow(s: Service, tasks: readonly Task[]): Record<string, string> {
-  const wanted = tasks.filter((t) => t.serviceId === s.meta?.id && t.desiredState === baton.TaskState.TASK_RUNNING);
-  const running = wanted.filter((t) => t.status?.state === baton.TaskState.TASK_RUNNING).length;
-  const desired = s.spec?.global ? wanted.length : Number(s.spec?.replicas ?? 0);
-  const job = jobColumns(s, tasks);
+export function serviceRow(s: Service, counts: ServiceTaskCounts): Record<string, string> {
+  const job = jobColumns(s, counts);
   return {
     ID: s.meta?.id ?? '',
     Name: s.spec?.annotations?.name ?? '',
     Mode: job?.mode ?? (s.spec?.global ? 'global' : 'replicated'),
-    Replicas: job?.replicas ?? `${running}/${desired}${maxPerNodeSuffix(s.spec?.task?.placement)}`,
+    Replicas: job?.replicas ?? `${counts.running}/${counts.desired}${maxPerNodeSuffix(s.spec?.task?.placement)}`,
     Image: imageText(s.spec?.task),
     Ports: portsText(s.endpoint?.ports),
   };
 }
 
-/** `service ls`/`stack services` rows: Docker's fields, ID Image Mode Name Ports Replicas. */
+/** True when the server sent every service's counts (ListServices with status): no task list needed. */
+export function counted(services: readonly Service[]): boolean {
+  return services.every((s) => s.serviceStatus);
+}
+
+/**
+ * `service ls`/`stack services` rows: Docker's fields, ID Image Mode Name Ports Replicas. The
+ * counts are the server's (serviceStatus), else counted from `tasks` (a server without them).
+ */
 export function serviceView(tasks: readonly Task[]): ListView<Service> {
-  return { id: (s) => s.meta?.id ?? '', headers: SERVICE_HEADERS, columns: Object.keys(SERVICE_HEADERS), row: (s) => serviceRow(s, tasks) };
+  const countsOf = (s: Service): ServiceTaskCounts => {
+    const st = s.serviceStatus;
+    if (!st) return countsFromTasks(s, tasks);
+    return { running: Number(st.runningTasks ?? 0), desired: Number(st.desiredTasks ?? 0), completed: Number(st.completedTasks ?? 0) };
+  };
+  return { id: (s) => s.meta?.id ?? '', headers: SERVICE_HEADERS, columns: Object.keys(SERVICE_HEADERS), row: (s) => serviceRow(s, countsOf(s)) };
 }
 
 function modeOf(s: Service): string {

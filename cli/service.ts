@@ -12,7 +12,7 @@ import { updateCommands, updateConfigOptions, type UpdateConfigFlags } from './s
 import { endpointModeText } from './network-flags.js';
 import { placementCreateOptions, placementText } from './placement-flags.js';
 import { isJobService, jobModeText } from './job-view.js';
-import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
+import { counted, filterServices, parseServiceFilters, serviceView } from './service-list.js';
 import { formatOptions, printList, renderInspect, type ListArgs } from './list-format.js';
 import { parseSince, timestampText } from './log-options.js';
 import { parseTaskFilters, printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
@@ -118,8 +118,9 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (args) => {
         const filters = parseServiceFilters(repeated(args.filter));
         return withClient(args, async (client) => {
-          const services = filterServices(await client.list('ListServices'), filters);
-          const tasks = args.quiet ? [] : await client.list('ListTasks');
+          // The counts come with the services (status): every task of the cluster is not fetched.
+          const services = filterServices(await client.list('ListServices', {}, undefined, { status: true }), filters);
+          const tasks = args.quiet || counted(services) ? [] : await client.list('ListTasks');
           printList(args, services, serviceView(tasks));
         });
       },

@@ -6,7 +6,7 @@ import { baton, BatonError, type BatonClient } from '../client/index.js';
 import { repeated, withClient, type GlobalArgs } from './context.js';
 import { print } from './output.js';
 import { formatOptions, printList, type ListView } from './list-format.js';
-import { filterServices, parseServiceFilters, serviceView } from './service-list.js';
+import { counted, filterServices, parseServiceFilters, serviceView } from './service-list.js';
 import { waitForConvergence, waitForUpdate } from './progress.js';
 import { printTasks, taskListOptions, type TaskListArgs } from './task-table.js';
 import { deployStack, stackServices, type ResolveImage } from './compose/apply.js';
@@ -88,10 +88,11 @@ export function stackCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       (args) => {
         const filters = parseServiceFilters(repeated(args.filter));
         return withClient(args, async (client) => {
-          const services = filterServices(await servicesByName(client, args.stack), filters);
+          const services = filterServices(await servicesByName(client, args.stack, true), filters);
           // As Docker's: said on stderr (not an error), and not at all with -q.
           if (services.length === 0) return args.quiet ? undefined : nothingFound(args.stack);
-          printList(args, services, serviceView(await client.list('ListTasks')));
+          // The counts come with the services; a server without them: the stack's own tasks.
+          printList(args, services, serviceView(args.quiet || counted(services) ? [] : await tasksOf(client, services)));
         });
       },
     )
@@ -159,9 +160,9 @@ async function printStackTasks(client: BatonClient, args: StackArgs): Promise<vo
 }
 
 /** The services of a stack (once its name is known to be valid), sorted by name. */
-async function servicesByName(client: BatonClient, stack: string): Promise<baton.Service.$Properties[]> {
+async function servicesByName(client: BatonClient, stack: string, status = false): Promise<baton.Service.$Properties[]> {
   checkStackName(stack);
-  const services = await stackServices(client, stack);
+  const services = await stackServices(client, stack, status);
   return services.sort((a, b) => (a.spec?.annotations?.name ?? '').localeCompare(b.spec?.annotations?.name ?? ''));
 }
 

@@ -58,13 +58,18 @@ function taskPorts(t: Task): string {
   return host.map((p) => `*:${p.publishedPort ?? 0}->${p.targetPort ?? 0}/${p.protocol === baton.PortProtocol.UDP ? 'udp' : 'tcp'}`).join(',');
 }
 
+/**
+ * Task names compared as Docker orders slots: numbers by value (web.2 before web.10). One
+ * collator for every comparison: String#localeCompare with options builds a collator per call,
+ * which made sorting 10,000 tasks take seconds.
+ */
+const byName = new Intl.Collator(undefined, { numeric: true }).compare;
+
 /** Slot by slot, newest first within a slot (Docker's order), so history sits under its task. */
 export function sortTasks(tasks: Task[]): Task[] {
-  return [...tasks].sort(
-    (a, b) =>
-      (a.annotations?.name ?? '').localeCompare(b.annotations?.name ?? '', undefined, { numeric: true }) ||
-      Number(b.meta?.createdAt ?? 0) - Number(a.meta?.createdAt ?? 0),
-  );
+  const keyed = tasks.map((t) => ({ t, name: t.annotations?.name ?? '', created: Number(t.meta?.createdAt ?? 0) }));
+  keyed.sort((a, b) => byName(a.name, b.name) || b.created - a.created);
+  return keyed.map((k) => k.t);
 }
 
 /**

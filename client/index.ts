@@ -80,6 +80,12 @@ interface ListItems {
 type ListItem<K extends ListMethod> = ListItems[K];
 type ListPage = { nextPageToken?: string | null } & Partial<Record<(typeof LIST_ITEMS)[ListMethod], unknown[] | null>>;
 
+/** What a list call may ask besides filters. */
+export interface ListOptions {
+  /** ListServices: each service with its task counts (serviceStatus), as Docker's ?status=true. */
+  status?: boolean;
+}
+
 /** More pages than this is a server that does not move on: give up rather than loop. */
 const MAX_PAGES = 100_000;
 
@@ -95,7 +101,7 @@ export class BatonClient extends ControlCalls {
    * Every object a list call matches. A list answers a page at a time (each under the message
    * size limit); this fetches the pages one after the other until the last.
    */
-  async list<K extends ListMethod>(method: K, filters: baton.Filters.$Properties = {}, timeoutMs = 10_000): Promise<ListItem<K>[]> {
+  async list<K extends ListMethod>(method: K, filters: baton.Filters.$Properties = {}, timeoutMs = 10_000, options: ListOptions = {}): Promise<ListItem<K>[]> {
     const field = LIST_ITEMS[method];
     const all: ListItem<K>[] = [];
     let pageToken = '';
@@ -103,7 +109,7 @@ export class BatonClient extends ControlCalls {
       // Every list call takes a ListRequest; typed per method, TypeScript cannot see that.
       const lists = this.control as unknown as RpcClient<Record<ListMethod, ControlService['ListNodes']>>;
       const name: ListMethod = method;
-      const res = (await lists.call(name, { filters, pageToken }, timeoutMs)) as ListPage;
+      const res = (await lists.call(name, { filters, pageToken, ...(options.status ? { status: true } : {}) }, timeoutMs)) as ListPage;
       all.push(...((res[field] ?? []) as ListItem<K>[]));
       const next = res.nextPageToken ?? '';
       if (!next) return all;

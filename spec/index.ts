@@ -10,6 +10,7 @@ export * from './limits.js';
 export * from './validate.js';
 export * from './mounts.js';
 export * from './display.js';
+export * from './service-status.js';
 export * from './container.js';
 export * from './templates.js';
 export * from './dns.js';

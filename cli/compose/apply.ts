@@ -24,8 +24,9 @@ export interface Output {
   warn(text: string): void;
 }
 
-export async function stackServices(client: BatonClient, stack: string): Promise<baton.Service.$Properties[]> {
-  return await client.list('ListServices', { labels: [`${NAMESPACE_LABEL}=${stack}`] });
+/** A stack's services; with `status`, each with its task counts (ListServices status, for REPLICAS). */
+export async function stackServices(client: BatonClient, stack: string, status = false): Promise<baton.Service.$Properties[]> {
+  return await client.list('ListServices', { labels: [`${NAMESPACE_LABEL}=${stack}`] }, undefined, { status });
 }
 
 export async function deployStack(client: BatonClient, objects: ObjectStore, def: StackDefinition, opts: DeployOptions, out: Output): Promise<void> {

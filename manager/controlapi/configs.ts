@@ -3,7 +3,7 @@
 import { baton } from '../../proto/gen/baton.js';
 import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
-import { page } from './paging.js';
+import { encodedSize, page } from './paging.js';
 import { resolveObject } from './resolve.js';
 import { dataWrites, withoutData, type DataDeps } from './data-objects.js';
 
@@ -24,7 +24,7 @@ export function configHandlers(deps: DataDeps): ControlHandlers<ConfigMethods> {
 
     async ListConfigs(req) {
       const all = manager.store.list('config', listFilterOf(req.filters)).map(withoutData);
-      const { items, nextPageToken } = page(all, req, (c) => baton.Config.encode(c).finish().length);
+      const { items, nextPageToken } = page(all, req, (c) => encodedSize(baton.Config, c));
       return { configs: items, nextPageToken };
     },
 

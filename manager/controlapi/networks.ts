@@ -11,7 +11,7 @@ import { createAction, deleteAction, newObjectId, type Stored } from '../store/i
 import type { ControlHandlers } from './entry.js';
 import { serialQueue, type Serially } from './services.js';
 import { listFilterOf } from './filters.js';
-import { page } from './paging.js';
+import { encodedSize, page } from './paging.js';
 import { resolveObject } from './resolve.js';
 
 export type NetworkMethods = 'CreateNetwork' | 'GetNetwork' | 'ListNetworks' | 'RemoveNetwork';
@@ -92,7 +92,7 @@ export function networkHandlers(deps: NetworkDeps): ControlHandlers<NetworkMetho
 
     async ListNetworks(req) {
       const all = manager.store.list('network', listFilterOf(req.filters));
-      const { items, nextPageToken } = page(all, req, (n) => baton.Network.encode(n as baton.Network).finish().length);
+      const { items, nextPageToken } = page(all, req, (n) => encodedSize(baton.Network, n as baton.Network));
       return { networks: items as baton.Network[], nextPageToken };
     },
 

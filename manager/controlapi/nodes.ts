@@ -6,7 +6,7 @@ import type { Manager } from '../manager.js';
 import { deleteAction, updateAction, type Stored } from '../store/index.js';
 import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
-import { page } from './paging.js';
+import { encodedSize, page } from './paging.js';
 import { resolveObject } from './resolve.js';
 import { describeProblems, validateLabels } from '../../spec/index.js';
 
@@ -33,7 +33,7 @@ export function nodeHandlers(deps: NodeDeps): ControlHandlers<NodeMethods> {
         .list('node', listFilterOf(req.filters))
         .filter((n) => roles.length === 0 || roles.includes(n.role ?? baton.NodeRole.WORKER))
         .map((n) => nodeView(manager, n) as baton.Node & { meta: { id: string } });
-      const { items, nextPageToken } = page(nodes, req, (n) => baton.Node.encode(n).finish().length);
+      const { items, nextPageToken } = page(nodes, req, (n) => encodedSize(baton.Node, n));
       return { nodes: items, nextPageToken };
     },
 

@@ -2,6 +2,7 @@
 // LIST_PAGE_BYTES encoded, whichever comes first, so a response always fits the transport
 // whatever the cluster holds. The token is the last id sent: the next page starts after it,
 // so objects created or removed between pages neither repeat nor shift the rest.
+import $protobuf from 'protobufjs/minimal.js';
 import { LIST_PAGE_BYTES, LIST_PAGE_MAX_ITEMS } from '../../rpc/limits.js';
 
 export interface PageRequest {
@@ -46,4 +47,27 @@ function firstAfter(sorted: readonly { meta: { id: string } }[], id: string): nu
     else hi = mid;
   }
   return lo;
+}
+
+/** A generated message codec (proto/gen), as encodedSize uses it. */
+interface Codec<T> {
+  encode(message: T, writer?: $protobuf.Writer): $protobuf.Writer;
+}
+
+/** Sizes of stored objects already measured: frozen (manager/store/freeze.ts), so they cannot change. */
+const knownSizes = new WeakMap<object, number>();
+/** One writer for every measurement, emptied each time: no buffer per object. */
+const sizer = $protobuf.Writer.create();
+
+/**
+ * An object's encoded size, for page(). Measuring is an encode (as costly as sending it), so a
+ * stored object's size is kept while the object lives: a listing of 10,000 tasks measures only
+ * those that changed since the last one.
+ */
+export function encodedSize<T extends object>(codec: Codec<T>, item: T): number {
+  const known = knownSizes.get(item);
+  if (known !== undefined) return known;
+  const size = codec.encode(item, sizer.reset()).len;
+  if (Object.isFrozen(item)) knownSizes.set(item, size);
+  return size;
 }

@@ -6,7 +6,7 @@ import { baton } from '../../proto/gen/baton.js';
 import { seal } from '../ca/index.js';
 import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
-import { page } from './paging.js';
+import { encodedSize, page } from './paging.js';
 import { resolveObject } from './resolve.js';
 import { dataWrites, withoutData, type DataDeps } from './data-objects.js';
 
@@ -32,7 +32,7 @@ export function secretHandlers(deps: SecretDeps): ControlHandlers<SecretMethods>
 
     async ListSecrets(req) {
       const all = manager.store.list('secret', listFilterOf(req.filters)).map(withoutData);
-      const { items, nextPageToken } = page(all, req, (s) => baton.Secret.encode(s).finish().length);
+      const { items, nextPageToken } = page(all, req, (s) => encodedSize(baton.Secret, s));
       return { secrets: items, nextPageToken };
     },
 

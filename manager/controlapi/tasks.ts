@@ -5,7 +5,7 @@ import type { Manager } from '../manager.js';
 import type { ListFilter } from '../store/index.js';
 import type { ControlHandlers } from './entry.js';
 import { listFilterOf } from './filters.js';
-import { page } from './paging.js';
+import { encodedSize, page } from './paging.js';
 import { resolveObject } from './resolve.js';
 
 export function taskHandlers(deps: { manager: Manager }): ControlHandlers<'ListTasks'> {
@@ -16,7 +16,7 @@ export function taskHandlers(deps: { manager: Manager }): ControlHandlers<'ListT
       const filter: ListFilter = listFilterOf(f);
       if (f.serviceId) filter.serviceIds = [resolveObject(manager, 'service', f.serviceId).meta.id];
       if (f.nodeId) filter.nodeIds = [resolveObject(manager, 'node', f.nodeId).meta.id];
-      const { items, nextPageToken } = page(manager.store.list('task', filter), req, (t) => baton.Task.encode(t as baton.Task).finish().length);
+      const { items, nextPageToken } = page(manager.store.list('task', filter), req, (t) => encodedSize(baton.Task, t as baton.Task));
       return { tasks: items as baton.Task[], nextPageToken };
     },
   };
