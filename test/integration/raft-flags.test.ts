@@ -20,7 +20,7 @@ test('a manager started with --election-timeout 3s --raft-tick 200ms runs 15 tic
   await c.init('m1', ['--election-timeout', '3s', '--raft-tick', '200ms']);
   await c.join('m2', 'manager', 'm1');
   const raft = (on: string): unknown => {
-    const r = c.cli(on, ['info', '--format', 'json']);
+    const r = c.cli(on, ['info', '--format=json']);
     assert.equal(r.code, 0, r.stderr);
     return (JSON.parse(r.stdout) as { Swarm: { Cluster: { Spec: { Raft: { ElectionTick: number; TickMs: number } } } } }).Swarm.Cluster.Spec.Raft;
   };
