@@ -22,7 +22,7 @@
 // Flags: --nodes N, --tasks T, --hosts H (simulated-node processes besides the one with the
 // nodes to kill), --kill K, --executor-delay-ms D, --join-concurrency J, --timeout S (each wait),
 // --sim-nice N (niceness of the simulated nodes' processes, default 10; 0 to compete evenly),
-// --cpu-prof (managers' V8 profiles, with --keep), --keep, --out DIR.
+// --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own), --keep, --out DIR.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
@@ -50,6 +50,8 @@ const { values: args } = parseArgs({
     timeout: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    // The managers' --election-timeout (baton init/join), e.g. 5s: a loaded machine stalls them past the default.
+    'election-timeout': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -301,7 +303,10 @@ async function main(): Promise<void> {
   const profileDir = join(root, 'profiles');
   // Sampled every 10 ms, not V8's 1 ms: a run of minutes at 1 ms is a profile too big to write
   // in the grace a daemon gets to exit.
-  const cluster = new BatonDaemonCluster(root, args['cpu-prof'] ? { managerNodeFlags: ['--cpu-prof', '--cpu-prof-interval', '10000', '--cpu-prof-dir', profileDir] } : {});
+  const cluster = new BatonDaemonCluster(root, {
+    ...(args['cpu-prof'] ? { managerNodeFlags: ['--cpu-prof', '--cpu-prof-interval', '10000', '--cpu-prof-dir', profileDir] } : {}),
+    ...(args['election-timeout'] ? { batonArgs: ['--election-timeout', args['election-timeout']] } : {}),
+  });
   /** Seconds a manager gets to exit (and write its profile) when the run ends. */
   const stopGraceMs = args['cpu-prof'] ? 60_000 : 2_000;
   await cluster.init('m1');

@@ -27,6 +27,8 @@ export interface ManagerOptions {
   logger: Logger;
   snapshotEntries?: number;
   tickMs?: number;
+  /** Ticks without a word from the leader before a follower stands (randomized up to twice that). */
+  electionTicks?: number;
   /** The Raft log can no longer be written: the manager must not go on (see RaftNodeOptions). */
   onFatal?: (err: Error) => void;
 }
@@ -52,7 +54,7 @@ export class Manager {
     return {
       tickMs: this.opts.tickMs || RAFT_DEFAULTS.tickMs,
       heartbeatTick: RAFT_DEFAULTS.heartbeatTicks,
-      electionTick: RAFT_DEFAULTS.electionTicks,
+      electionTick: this.opts.electionTicks || RAFT_DEFAULTS.electionTicks,
       snapshotInterval: this.opts.snapshotEntries || RAFT_DEFAULTS.snapshotEntries,
     };
   }
@@ -78,6 +80,7 @@ export class Manager {
           { snapshotEntries: opts.snapshotEntries, keepEntriesAfterCompaction: Math.min(1000, Math.floor(opts.snapshotEntries / 10)) }
         : {}),
       ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
+      ...(opts.electionTicks ? { electionTicks: opts.electionTicks } : {}),
     });
     if (opts.bootstrap) {
       // A brand-new single-manager cluster has nobody to wait for: lead at once (init < 1 s).

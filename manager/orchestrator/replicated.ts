@@ -34,7 +34,8 @@ export class ReplicatedOrchestrator extends ServiceLoop {
       case 'task': {
         const service = store.get('service', c.object.serviceId);
         if (service !== undefined && !isReplicated(service)) return false;
-        this.markService(c.object.serviceId);
+        // A task's slot never changes: its change concerns that slot alone.
+        this.markSlot(c.object.serviceId, c.object.slot);
         return true;
       }
       case 'node': {
@@ -44,7 +45,7 @@ export class ReplicatedOrchestrator extends ServiceLoop {
           c.action === 'delete' ||
           (before !== undefined && (before.status?.state !== c.object.status?.state || before.spec?.availability !== c.object.spec?.availability));
         if (!changed) return false;
-        for (const t of store.list('task', { nodeIds: [c.object.meta.id] })) this.markService(t.serviceId);
+        for (const t of store.scan('task', { nodeIds: [c.object.meta.id] })) this.markSlot(t.serviceId, t.slot);
         return true;
       }
       default:
@@ -63,13 +64,14 @@ export class ReplicatedOrchestrator extends ServiceLoop {
   /**
    * Slots in order: those with tasks, and the empty ones up to `replicas` while the pass's
    * creation budget lasts (the rest wait for the next pass). The work is bounded by the tasks
-   * that exist plus the budget, never by the replica count itself.
+   * that exist plus the budget, never by the replica count itself. With `slots`, only those.
    */
-  protected reconcileService(ctx: PassContext, tasks: readonly Stored<'task'>[]): number | undefined {
+  protected reconcileService(ctx: PassContext, tasks: readonly Stored<'task'>[], slots: ReadonlySet<number> | null): number | undefined {
     const replicas = this.replicasOf(ctx.service);
     const bySlot = new Map<number, Stored<'task'>[]>();
     // Slot 0 holds tasks of another mode (a global task cannot be a replica): stopped.
     for (const t of tasks) {
+      if (slots !== null && !slots.has(t.slot)) continue;
       const list = bySlot.get(t.slot);
       if (list === undefined) bySlot.set(t.slot, [t]);
       else list.push(t);
@@ -79,9 +81,23 @@ export class ReplicatedOrchestrator extends ServiceLoop {
     let wake: number | undefined;
     const visit = (slot: number, slotTasks: readonly Stored<'task'>[]): void => {
       const inst: Instance = { tasks: slotTasks, want: slot >= 1 && slot <= replicas ? 'run' : 'stop', slot, nodeId: '' };
+      this.stats.instancesVisited++;
       const due = reconcileInstance(ctx, inst);
       if (due !== undefined) wake = Math.min(wake ?? due, due);
     };
+    if (slots !== null) {
+      // The slots that changed, emptied ones included (a deleted task leaves its slot to refill).
+      for (const slot of [...slots].sort((a, b) => a - b)) {
+        const slotTasks = bySlot.get(slot) ?? [];
+        if (slotTasks.length === 0 && slot >= 1 && slot <= replicas && ctx.budget.left <= 0) {
+          // Out of creations: the loop marks the whole service for the next pass.
+          ctx.budget.exhausted = true;
+          continue;
+        }
+        visit(slot, slotTasks);
+      }
+      return wake;
+    }
     let next = 1;
     const fillUpTo = (last: number): void => {
       for (; next <= Math.min(last, replicas); next++) {

@@ -36,7 +36,8 @@ export abstract class ReconcileLoop implements LeaderLoop {
    * Passes run, the most writes one pass returned, and the most tasks one pass read (loops
    * that count them): tests and benchmarks, is a pass bounded?
    */
-  readonly stats = { passes: 0, largestPass: 0, mostTasksRead: 0 };
+  /** instancesVisited: slots the replicated orchestrator's passes looked at (its work beside the tasks read). */
+  readonly stats = { passes: 0, largestPass: 0, mostTasksRead: 0, instancesVisited: 0 };
 
   protected constructor(
     protected readonly host: OrchestratorHost,
@@ -184,6 +185,12 @@ export abstract class ReconcileLoop implements LeaderLoop {
     if (!this.started) return;
     this.wakes.set(key, at);
     this.armWake();
+  }
+
+  /** wakeAt, unless `key` already wakes sooner. */
+  protected wakeBy(key: string, at: number): void {
+    const set = this.wakes.get(key);
+    if (set === undefined || at < set) this.wakeAt(key, at);
   }
 
   protected clearWake(key: string): void {

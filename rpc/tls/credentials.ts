@@ -49,7 +49,7 @@ export class NodeServerCredentials extends grpc.ServerCredentials {
  * that throws (say a key that does not match the certificate), drops every new connection until
  * the next good reload. Building the context here first turns that outage into an exception.
  */
-function contextOptions(m: NodeTlsMaterial): SecureContextOptions {
+export function contextOptions(m: NodeTlsMaterial): SecureContextOptions {
   const options: SecureContextOptions = { ca: m.caPem, cert: m.certPem, key: m.keyPem, minVersion: MIN_VERSION };
   createSecureContext(options);
   return options;

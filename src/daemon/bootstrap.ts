@@ -19,6 +19,7 @@ import { NodeDaemon, type RunOptions } from './node.js';
 import { describeHost } from './host.js';
 import { DEFAULT_SOCKET_GROUP, groupId } from '../../client/local-socket.js';
 import { makePrivate, reopenPrivate } from './private-files.js';
+import type { RaftTiming } from './raft-timing.js';
 
 export interface NodeAddresses {
   dataDir: string;
@@ -35,6 +36,8 @@ export interface NodeAddresses {
   meshWorkers?: number;
   /** The group that may use the local socket (--socket-group); default `baton` when it exists. */
   socketGroup?: string;
+  /** --raft-tick and --election-timeout, checked (raft-timing.ts); Raft's defaults when unset. */
+  raft?: RaftTiming;
 }
 
 export interface InitOptions extends NodeAddresses {
@@ -277,6 +280,7 @@ export function runOptions(opts: NodeAddresses): RunOptions {
     ...(opts.dataPathAddr ? { dataPathAddr: opts.dataPathAddr } : {}),
     ...(opts.httpAddr ? { httpAddr: opts.httpAddr } : {}),
     ...(workers !== undefined ? { meshWorkers: workers } : {}),
+    ...(opts.raft ? { raft: opts.raft } : {}),
   };
 }
 

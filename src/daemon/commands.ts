@@ -9,6 +9,7 @@ import { parseDuration } from '../../spec/index.js';
 import { BatonError } from '../../rpc/errors.js';
 import type { NodeDaemon } from './node.js';
 import type { DaemonArgs, InitArgs, JoinArgs } from './options.js';
+import { raftTiming, type RaftTiming } from './raft-timing.js';
 import { unlockKeyNotice } from '../../cli/unlock.js';
 
 function logger(level: string): Logger {
@@ -23,8 +24,9 @@ function chooseHostname(name: string | undefined): void {
   useHostname(name);
 }
 
-function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; httpAddr?: string; meshWorkers?: number; socketGroup?: string } {
+function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger: Logger; advertiseAddr?: string; snapshotEntries?: number; dataPathAddr?: string; httpAddr?: string; meshWorkers?: number; socketGroup?: string; raft?: RaftTiming } {
   chooseHostname(args.hostname);
+  const raft = raftFlags(args);
   return {
     // Absolute, as the client resolves it: a relative path would make the socket's unix:// address relative.
     dataDir: args['data-dir'] !== undefined ? resolve(args['data-dir']) : defaultDataDir(),
@@ -36,14 +38,42 @@ function common(args: DaemonArgs): { dataDir: string; listenAddr: string; logger
     ...(args['http-addr'] ? { httpAddr: args['http-addr'] } : {}),
     ...(args['mesh-workers'] !== undefined ? { meshWorkers: args['mesh-workers'] } : {}),
     ...(args['socket-group'] !== undefined ? { socketGroup: args['socket-group'] } : {}),
+    ...(raft ? { raft } : {}),
   };
+}
+
+/** --raft-tick and --election-timeout, both checked before anything starts; every problem in one line. */
+function raftFlags(args: DaemonArgs): RaftTiming | undefined {
+  if (args['raft-tick'] === undefined && args['election-timeout'] === undefined) return undefined;
+  const problems: string[] = [];
+  const duration = (text: string | undefined, flag: string): number | undefined => {
+    if (text === undefined) return undefined;
+    const parsed = positiveDurationOr(text, flag);
+    if (typeof parsed === 'string') problems.push(parsed);
+    return typeof parsed === 'number' ? parsed : undefined;
+  };
+  const tickMs = duration(args['raft-tick'], '--raft-tick');
+  const electionTimeoutMs = duration(args['election-timeout'], '--election-timeout');
+  if (problems.length === 0) {
+    const timing = raftTiming({ ...(tickMs !== undefined ? { tickMs } : {}), ...(electionTimeoutMs !== undefined ? { electionTimeoutMs } : {}) });
+    if (timing.ok) return timing.value;
+    problems.push(...timing.problems);
+  }
+  throw new BatonError('INVALID_ARGUMENT', problems.join('; '));
 }
 
 /** --cert-expiry, --heartbeat-period: spec/'s duration grammar (Go's, plus d), and not 0. */
 function positiveDuration(text: string, flag: string): number {
+  const parsed = positiveDurationOr(text, flag);
+  if (typeof parsed === 'string') throw new BatonError('INVALID_ARGUMENT', parsed);
+  return parsed;
+}
+
+/** positiveDuration's value in ms, or its problem. */
+function positiveDurationOr(text: string, flag: string): number | string {
   const parsed = parseDuration(text, flag);
-  if (!parsed.ok) throw new BatonError('INVALID_ARGUMENT', parsed.problem);
-  if (parsed.value <= 0) throw new BatonError('INVALID_ARGUMENT', `${flag} must be positive`);
+  if (!parsed.ok) return parsed.problem;
+  if (parsed.value <= 0) return `${flag} must be positive`;
   return parsed.value;
 }
 

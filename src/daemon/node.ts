@@ -29,7 +29,7 @@ import { caService, controlService, dispatcherService, dispatcherSession, events
 import { RpcClient } from '../../rpc/client.js';
 import type { Handlers } from '../../rpc/define.js';
 import type { ControlService } from '../../rpc/services.js';
-import { NODE_CHANNEL_OPTIONS, NodeServerCredentials, checkPeer, clientCredentials, isClientRole, type NodeTlsMaterial } from '../../rpc/tls/index.js';
+import { NODE_CHANNEL_OPTIONS, NodeTlsListener, checkPeer, clientCredentials, isClientRole, type NodeTlsMaterial } from '../../rpc/tls/index.js';
 import { clientCertificateRole } from '../../manager/caapi/client-certs.js';
 import { CONTROL_MESSAGE_BYTES, NODE_PORT_MESSAGE_BYTES, messageLimits } from '../../rpc/limits.js';
 import { DataDir, type ManagerPeer, type NodeState } from './state.js';
@@ -52,6 +52,7 @@ import { startNodeNetworks } from './networks.js';
 import { CertificateRenewal } from './renewal.js';
 import { changeRole, joinRaft, type RoleHost } from './role-change.js';
 import { keepKeysSealed, untilUnlocked } from './autolock.js';
+import type { RaftTiming } from './raft-timing.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -65,12 +66,15 @@ export interface RunOptions {
   meshWorkers?: number;
   /** The group ID that may use the local socket besides root (private-files.ts). */
   socketGroup?: number;
+  /** This manager's Raft tick and election timeout (--raft-tick, --election-timeout); Raft's defaults when unset. */
+  raft?: RaftTiming;
 }
 
 export class NodeDaemon {
   private readonly tcp: grpc.Server;
   private readonly local: grpc.Server;
-  private readonly serverCredentials: NodeServerCredentials;
+  /** The TCP port's TLS: one peer certificate read per connection, not per call (rpc/tls/listener.ts). */
+  private readonly tcpListener: NodeTlsListener;
   /** The standard gRPC health service: '' is the node, baton.Control is served by managers only. */
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING', 'baton.Control': 'NOT_SERVING' });
   private manager: Manager | undefined;
@@ -110,7 +114,6 @@ export class NodeDaemon {
     if (this.state !== loaded) dataDir.save(this.state);
     this.tls = dataDir.loadTls();
     this.logger = opts.logger.child({ node: this.state.nodeId });
-    this.serverCredentials = new NodeServerCredentials(this.tls);
     // Raft appends and snapshot chunks can be large (up to the transport's 64 MiB; control
     // requests are held to their own limit, rpc/limits.ts); keepalive notices a peer that
     // vanished without closing its streams.
@@ -119,6 +122,7 @@ export class NodeDaemon {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     });
+    this.tcpListener = new NodeTlsListener(this.tcp, this.tls);
     this.local = new grpc.Server(messageLimits(CONTROL_MESSAGE_BYTES));
     this.renewal = new CertificateRenewal({
       logger: this.logger,
@@ -169,7 +173,7 @@ export class NodeDaemon {
     addService(this.tcp, nodeAgentService, nodeVolumeHandlers(() => this.volumes, certificateGuard(() => clusterId)), this.logger);
     if (this.state.role === 'manager') await this.startManager(bootstrap);
     else this.addWorkerControlStub();
-    await bind(this.tcp, this.state.listenAddr, this.serverCredentials);
+    await listenTcp(this.tcpListener, this.state.listenAddr);
     rmSync(this.dataDir.socketPath, { force: true });
     await bind(this.local, `unix://${this.dataDir.socketPath}`, grpc.ServerCredentials.createInsecure());
     this.socketBound = true;
@@ -214,6 +218,7 @@ export class NodeDaemon {
         process.exit(70);
       },
       ...(this.opts.snapshotEntries ? { snapshotEntries: this.opts.snapshotEntries } : {}),
+      ...(this.opts.raft ? { tickMs: this.opts.raft.tickMs, electionTicks: this.opts.raft.electionTicks } : {}),
     });
     this.manager = manager;
     this.unfollowUnlockKey = keepKeysSealed(manager, this.dataDir, managerKey, this.logger);
@@ -431,7 +436,7 @@ export class NodeDaemon {
   private useCertificate(tls: NodeTlsMaterial): void {
     this.tls = tls;
     this.dataDir.saveTls(tls);
-    this.serverCredentials.reload(tls);
+    this.tcpListener.reload(tls);
     this.forwarder?.setCredentials(this.clientCredentials());
     this.manager?.setChannelCredentials(this.clientCredentials());
     this.heartbeat?.reconnect();
@@ -472,6 +477,7 @@ export class NodeDaemon {
     await Promise.all([this.mesh?.close(), this.http?.close()]);
     await this.roleChange;
     await this.stopManager();
+    this.tcpListener.close();
     await Promise.all([shutdown(this.tcp), shutdown(this.local)]);
     // Only our own: a start that failed before binding must not cut a running node off.
     if (this.socketBound) rmSync(this.dataDir.socketPath, { force: true });
@@ -488,6 +494,12 @@ function bind(server: grpc.Server, address: string, credentials: grpc.ServerCred
       if (err) reject(new BatonError('FAILED_PRECONDITION', `cannot listen on ${address}: ${listenCause(err.message)}`));
       else resolve(port);
     });
+  });
+}
+
+function listenTcp(listener: NodeTlsListener, address: string): Promise<number> {
+  return listener.listen(address).catch((err: Error) => {
+    throw new BatonError('FAILED_PRECONDITION', `cannot listen on ${address}: ${listenCause(err.message)}`);
   });
 }
 

@@ -14,6 +14,8 @@ export interface DaemonArgs {
   'mesh-workers'?: number | undefined;
   'socket-group'?: string | undefined;
   hostname?: string | undefined;
+  'raft-tick'?: string | undefined;
+  'election-timeout'?: string | undefined;
 }
 
 export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
@@ -26,6 +28,8 @@ export function daemonOptions<T>(y: Argv<T>): Argv<T & DaemonArgs> {
     .option('http-addr', { type: 'string', alias: 'metrics-addr', describe: 'host:port of an HTTP server answering GET /metrics (Prometheus text; off by default; --metrics-addr is its old name)' })
     .option('socket-group', { type: 'string', requiresArg: true, describe: 'group that may use the local socket besides root (default baton, if that group exists)' })
     .option('hostname', { type: 'string', requiresArg: true, describe: "the node's name in `node ls` and `service ps`, kept in the data dir for the next start (default: the OS hostname)" })
+    .option('election-timeout', { type: 'string', requiresArg: true, describe: "a manager's Raft election timeout, e.g. 5s (default 5 ticks: 500ms); longer keeps a loaded or large cluster's leader, slower to replace a lost one. Give every manager the same" })
+    .option('raft-tick', { type: 'string', requiresArg: true, describe: "a manager's Raft tick, its leader's heartbeat interval (default 100ms)" })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error'] })
     .option('snapshot-interval', { type: 'number', hidden: true, describe: 'Raft entries between snapshots' });
 }

@@ -1,9 +1,10 @@
-// mTLS over real gRPC sockets on 127.0.0.1: the one port that serves joining nodes (no
-// certificate) and verified nodes alike, role checks, foreign CAs, and certificate hot-reload.
+// mTLS over real gRPC sockets on 127.0.0.1, through the daemon's NodeTlsListener: the one port
+// that serves joining nodes (no certificate) and verified nodes alike, role checks, foreign CAs,
+// certificate hot-reload; a connection's certificate read once, its holder checked on every call.
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { connect } from 'node:tls';
+import { connect, TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { createRootCA, generateJoinToken, loadRootCA, parseJoinToken } from '../../manager/ca/index.js';
 import type { RootCA } from '../../manager/ca/index.js';
@@ -15,10 +16,12 @@ import {
   clientCredentials,
   generateNodeKey,
   NODE_CHANNEL_OPTIONS,
-  NodeServerCredentials,
+  NodeTlsListener,
   peerIdentity,
 } from '../../rpc/tls/index.js';
 import type { NodeIdentity, NodeRole, NodeTlsMaterial } from '../../rpc/tls/index.js';
+import { certificateGuard } from '../../rpc/caller.js';
+import { BatonError } from '../../rpc/errors.js';
 
 const HOST = '127.0.0.1';
 const HOUR = 3600_000;
@@ -46,6 +49,7 @@ const service = {
   AnyNode: method('AnyNode'),
   RootCert: method('RootCert'),
   WatchManagers: method('WatchManagers', true),
+  Guarded: method('Guarded'),
 } satisfies grpc.ServiceDefinition;
 
 /** One cluster's CA and a helper to issue node material from it. */
@@ -71,15 +75,22 @@ async function makeCluster(id: string): Promise<Cluster> {
 
 let a: Cluster;
 let b: Cluster;
-let serverCreds: NodeServerCredentials;
+let listener: NodeTlsListener;
+/** Node IDs the cluster no longer lists: the Guarded method refuses them (as a removed node). */
+const removed = new Set<string>();
 let server: grpc.Server;
 let port: number;
 const clients: grpc.Client[] = [];
 
 before(async () => {
   [a, b] = await Promise.all([makeCluster(CLUSTER), makeCluster('cluster-b')]);
-  serverCreds = new NodeServerCredentials(await a.node('mgr-1', 'manager'));
   server = new grpc.Server();
+  listener = new NodeTlsListener(server, await a.node('mgr-1', 'manager'));
+  // The daemon's guard: the certificate, then the cluster's current view of its holder.
+  const guard = certificateGuard(
+    () => CLUSTER,
+    ({ nodeId, role }) => (removed.has(nodeId) ? undefined : role),
+  );
   const identityReply = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, identity: NodeIdentity) => {
     // The wrapper's identity and peerIdentity() agree.
     assert.deepEqual(peerIdentity(call), identity);
@@ -95,14 +106,21 @@ before(async () => {
       call.write({ nodeId: peerIdentity(call)?.nodeId });
       call.end();
     }),
+    Guarded: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      try {
+        callback(null, guard(call, ['manager', 'worker']));
+      } catch (e) {
+        const err = e as BatonError;
+        callback({ code: err.code === 'UNAUTHENTICATED' ? grpc.status.UNAUTHENTICATED : grpc.status.PERMISSION_DENIED, details: err.message });
+      }
+    },
   });
-  port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${HOST}:0`, serverCreds, (err, p) => (err ? reject(err) : resolve(p)));
-  });
+  port = await listener.listen(`${HOST}:0`);
 });
 
 after(() => {
   for (const c of clients) c.close();
+  listener.close();
   server.forceShutdown();
 });
 
@@ -218,20 +236,60 @@ function serverFingerprint(caPem: string): Promise<string> {
 test('reload(): new connections get the renewed server certificate; a bad reload changes nothing', async () => {
   const before = await a.node('mgr-1', 'manager');
   const renewed = await a.node('mgr-1', 'manager', 2 * HOUR);
-  serverCreds.reload(before);
+  listener.reload(before);
   assert.equal(await serverFingerprint(a.ca.certPem), new X509Certificate(before.certPem).fingerprint256);
 
   const m = await a.node('mgr-3', 'manager');
   const existing = client(clientCredentials(m));
   assert.equal((await call(existing, 'ManagerOnly')).nodeId, 'mgr-3');
 
-  serverCreds.reload(renewed);
+  listener.reload(renewed);
   assert.equal(await serverFingerprint(a.ca.certPem), new X509Certificate(renewed.certPem).fingerprint256);
   assert.equal((await call(client(clientCredentials(m)), 'ManagerOnly')).nodeId, 'mgr-3');
   assert.equal((await call(existing, 'ManagerOnly')).nodeId, 'mgr-3', 'an open connection keeps working');
 
   // A key that is not the certificate's: refused up front, the server keeps its material.
-  assert.throws(() => serverCreds.reload({ ...renewed, keyPem: before.keyPem }));
+  assert.throws(() => listener.reload({ ...renewed, keyPem: before.keyPem }));
   assert.equal(await serverFingerprint(a.ca.certPem), new X509Certificate(renewed.certPem).fingerprint256);
   assert.equal((await call(client(clientCredentials(m)), 'AnyNode')).nodeId, 'mgr-3');
+});
+
+test('one connection reads its peer certificate once, however many calls it makes', async (t) => {
+  // Counts, per socket, what grpc-js asks of it on each call (the short form; a client checking
+  // its server asks for the detailed one). Reading it per call cost a leader seconds of CPU.
+  const reads = new Map<TLSSocket, number>();
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- restored below, always called with its socket
+  const original = TLSSocket.prototype.getPeerCertificate;
+  t.after(() => {
+    TLSSocket.prototype.getPeerCertificate = original;
+  });
+  TLSSocket.prototype.getPeerCertificate = function (this: TLSSocket, detailed?: boolean) {
+    if (!detailed) reads.set(this, (reads.get(this) ?? 0) + 1);
+    return detailed ? original.call(this, true) : original.call(this);
+  } as typeof original;
+  const c = client(clientCredentials(await a.node('wrk-many', 'worker')));
+  for (let i = 0; i < 20; i++) assert.equal((await call(c, 'AnyNode')).nodeId, 'wrk-many');
+  await assert.rejects(stream(c, 'WatchManagers'), hasStatus(grpc.status.PERMISSION_DENIED), 'a worker still may not watch managers');
+  assert.ok(reads.size > 0, 'the server read the certificate');
+  const most = Math.max(...reads.values());
+  assert.equal(most, 1, `${most} reads of the peer certificate on one socket for 21 calls`);
+});
+
+test('a node removed from the cluster is refused on the next call of the connection it already has', async () => {
+  const c = client(clientCredentials(await a.node('wrk-gone', 'worker')));
+  assert.equal((await call(c, 'Guarded')).nodeId, 'wrk-gone');
+  removed.add('wrk-gone');
+  await assert.rejects(call(c, 'Guarded'), hasStatus(grpc.status.PERMISSION_DENIED, /wrk-gone is not part of the cluster/));
+  removed.delete('wrk-gone');
+  assert.equal((await call(c, 'Guarded')).nodeId, 'wrk-gone');
+});
+
+test('a client speaking TLS without HTTP/2 is closed, and the port keeps serving', async () => {
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host: HOST, port, ca: a.ca.certPem, servername: 'baton', checkServerIdentity: () => undefined });
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+    socket.resume();
+  });
+  assert.equal((await call(client(clientCredentials(await a.node('wrk-after', 'worker'))), 'AnyNode')).nodeId, 'wrk-after');
 });

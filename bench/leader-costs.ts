@@ -1,0 +1,256 @@
+// node dist/bench/leader-costs.js [--calls 20000] [--connections 50] [--turns 3] [--tasks 10000]
+//   [--reports 3000] [--base DIR]
+// Two of the leader's costs besides heartbeats' own work, each as CPU per operation, both ways
+// in the same run (alternating turns), for docs/scale.md:
+//
+// - auth: the server's CPU per authorized unary call (what a heartbeat or a status report pays
+//   before its handler) over mTLS, with grpc-js' own TLS (NodeServerCredentials: the peer
+//   certificate read from the socket on every call) beside the daemon's NodeTlsListener (read
+//   once per connection). The clients run in a child process, so the figure is the server's.
+// - orchestrator: the replicated orchestrator's CPU per task status report (Preparing, Starting,
+//   Running, in batches of 100 as the dispatcher applies them) at a service of --tasks replicas,
+//   on a store without Raft (test/lib/local-cluster). With --base DIR (another checkout's dist/,
+//   e.g. main's) the same is measured with that build's orchestrator, alternating with ours.
+import { fork } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { createRootCA, loadRootCA } from '../manager/ca/index.js';
+import { authorize, clientCredentials, generateNodeKey, NODE_CHANNEL_OPTIONS, NodeServerCredentials, NodeTlsListener, type NodeTlsMaterial } from '../rpc/tls/index.js';
+import { baton } from '../proto/gen/baton.js';
+import { num, projectRoot } from './lib/args.js';
+import { busyMachineWarning, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
+import { median } from './lib/stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string' },
+    connections: { type: 'string' },
+    turns: { type: 'string' },
+    tasks: { type: 'string' },
+    reports: { type: 'string' },
+    base: { type: 'string' },
+    client: { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+const CALLS = Math.max(1, Math.round(num(args.calls, undefined, 20_000)));
+const CONNECTIONS = Math.max(1, Math.round(num(args.connections, undefined, 50)));
+const TURNS = Math.max(1, Math.round(num(args.turns, undefined, 3)));
+const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 10_000)));
+const REPORTS = Math.max(100, Math.round(num(args.reports, undefined, 3_000)));
+const CLUSTER = 'bench-cluster';
+const S = baton.TaskState;
+
+const json = {
+  serialize: (v: unknown): Buffer => Buffer.from(JSON.stringify(v ?? null)),
+  deserialize: (b: Buffer): unknown => JSON.parse(b.toString('utf8')) as unknown,
+};
+const PING: grpc.MethodDefinition<unknown, unknown> = {
+  path: '/baton.bench.Auth/Ping',
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: json.serialize,
+  requestDeserialize: json.deserialize,
+  responseSerialize: json.serialize,
+  responseDeserialize: json.deserialize,
+};
+
+interface ClientJob {
+  port: number;
+  material: NodeTlsMaterial[];
+  calls: number;
+}
+
+/** The child: one channel (one TLS connection) per node certificate, calls spread over them, each sequential. */
+async function clientMain(): Promise<void> {
+  const job = await new Promise<ClientJob>((r) => process.once('message', (m) => r(m as ClientJob)));
+  const perConnection = Math.ceil(job.calls / job.material.length);
+  await Promise.all(
+    job.material.map(async (m) => {
+      const c = new grpc.Client(`127.0.0.1:${job.port}`, clientCredentials(m), NODE_CHANNEL_OPTIONS);
+      for (let i = 0; i < perConnection; i++) {
+        await new Promise<void>((ok, fail) =>
+          c.makeUnaryRequest(PING.path, json.serialize, json.deserialize, {}, { deadline: Date.now() + 30_000 }, (err) => (err ? fail(err) : ok())),
+        );
+      }
+      c.close();
+    }),
+  );
+  process.send?.('done');
+}
+
+interface AuthServer {
+  name: string;
+  port: number;
+  stop(): void;
+}
+
+function pingServer(): grpc.Server {
+  const server = new grpc.Server();
+  server.addService({ Ping: PING }, { Ping: authorize(['manager', 'worker'], CLUSTER, (_call, callback) => callback(null, {})) });
+  return server;
+}
+
+async function grpcTlsServer(material: NodeTlsMaterial): Promise<AuthServer> {
+  const server = pingServer();
+  const port = await new Promise<number>((ok, fail) => server.bindAsync('127.0.0.1:0', new NodeServerCredentials(material), (err, p) => (err ? fail(err) : ok(p))));
+  return { name: "grpc-js' TLS, certificate read per call (main)", port, stop: () => server.forceShutdown() };
+}
+
+async function listenerServer(material: NodeTlsMaterial): Promise<AuthServer> {
+  const server = pingServer();
+  const listener = new NodeTlsListener(server, material);
+  const port = await listener.listen('127.0.0.1:0');
+  return {
+    name: 'NodeTlsListener, read per connection (this branch)',
+    port,
+    stop: () => {
+      listener.close();
+      server.forceShutdown();
+    },
+  };
+}
+
+/** Server CPU µs per call for one turn: a fresh client process, CONNECTIONS connections, CALLS calls. */
+async function authTurn(server: AuthServer, material: NodeTlsMaterial[]): Promise<number> {
+  const child = fork(process.argv[1]!, ['--client'], { stdio: 'inherit' });
+  const done = new Promise<void>((ok, fail) => {
+    child.once('message', () => ok());
+    child.once('exit', (code) => (code === 0 ? ok() : fail(new Error(`client exited ${String(code)}`))));
+  });
+  const before = process.cpuUsage();
+  child.send({ port: server.port, material, calls: CALLS } satisfies ClientJob);
+  await done;
+  const used = process.cpuUsage(before);
+  child.kill();
+  return (used.user + used.system) / CALLS;
+}
+
+async function authPart(): Promise<{ main: number[]; branch: number[] }> {
+  const root = await createRootCA(CLUSTER);
+  const ca = await loadRootCA(root.certPem, root.keyPkcs8);
+  const issue = async (nodeId: string, role: 'manager' | 'worker'): Promise<NodeTlsMaterial> => {
+    const { keyPem, csrPem } = await generateNodeKey();
+    return { caPem: ca.certPem, certPem: await ca.issueNodeCertificate(csrPem, { nodeId, role, clusterId: CLUSTER }, 3600_000), keyPem };
+  };
+  const serverMaterial = await issue('leader', 'manager');
+  const nodes = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => issue(`node-${i}`, 'worker')));
+  const servers = [await grpcTlsServer(serverMaterial), await listenerServer(serverMaterial)];
+  const result = { main: [] as number[], branch: [] as number[] };
+  try {
+    // A warm-up turn each, then alternating turns, so that the machine's load falls on both.
+    for (const s of servers) await authTurn(s, nodes);
+    for (let t = 0; t < TURNS; t++) {
+      result.main.push(await authTurn(servers[0]!, nodes));
+      result.branch.push(await authTurn(servers[1]!, nodes));
+    }
+  } finally {
+    for (const s of servers) s.stop();
+  }
+  return result;
+}
+
+interface LocalClusterModule {
+  started(opts?: object, nodes?: string[]): Promise<{
+    addService(id: string, name: string, o?: { replicas?: number }): void;
+    settle(): Promise<void>;
+    tasks(serviceId: string): { meta: { id: string }; status?: { state?: number } | null }[];
+    report(taskId: string, state: number): void;
+    stop(): void;
+    loops: { name: string; stats: { passes: number } }[];
+  }>;
+}
+
+/** Orchestrator CPU µs per status report, and its passes, with the local-cluster module of one build. */
+async function orchestratorTurn(lib: LocalClusterModule): Promise<{ usPerReport: number; passes: number }> {
+  const c = await lib.started({}, ['n1', 'n2', 'n3', 'n4']);
+  c.addService('s1', 'web', { replicas: TASKS });
+  await c.settle();
+  const ids = c.tasks('s1').map((t) => t.meta.id);
+  const reports = ids.slice(0, Math.min(ids.length, Math.ceil(REPORTS / 3)));
+  const orchestrator = c.loops.find((l) => l.name === 'replicated-orchestrator');
+  const passesBefore = orchestrator?.stats.passes ?? 0;
+  const before = process.cpuUsage();
+  let count = 0;
+  // As a node reports them, applied 100 at a time.
+  for (const state of [S.TASK_PREPARING, S.TASK_STARTING, S.TASK_RUNNING]) {
+    for (let i = 0; i < reports.length; i += 100) {
+      for (const id of reports.slice(i, i + 100)) {
+        c.report(id, state);
+        count++;
+      }
+      await c.settle();
+    }
+  }
+  const used = process.cpuUsage(before);
+  const passes = (orchestrator?.stats.passes ?? 0) - passesBefore;
+  c.stop();
+  return { usPerReport: (used.user + used.system) / count, passes };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const load0 = loadavg();
+  console.log(`bench leader-costs: ${CALLS} authorized calls over ${CONNECTIONS} connections per turn, ${TURNS} turns; orchestrator at ${TASKS} replicas, ${REPORTS} reports; load ${load0.map((v) => v.toFixed(2)).join(' ')}`);
+  const auth = await authPart();
+  const ours = (await import('../test/lib/local-cluster.js')) as unknown as LocalClusterModule;
+  const base = args.base ? ((await import(resolve(args.base, 'test/lib/local-cluster.js'))) as LocalClusterModule) : undefined;
+  const orch = { base: [] as number[], branch: [] as number[], basePasses: 0, branchPasses: 0 };
+  for (let t = 0; t < TURNS; t++) {
+    if (base) {
+      const b = await orchestratorTurn(base);
+      orch.base.push(b.usPerReport);
+      orch.basePasses = b.passes;
+    }
+    const o = await orchestratorTurn(ours);
+    orch.branch.push(o.usPerReport);
+    orch.branchPasses = o.passes;
+  }
+  const m = (xs: number[]): number | undefined => (xs.length > 0 ? median(xs) : undefined);
+  const f = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(1));
+  const spread = (xs: number[]): string => (xs.length > 0 ? `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}` : '-');
+  console.log(
+    formatTable([
+      ['server CPU µs per authorized call (median of turns)', 'main way', 'this branch', 'branch/main', 'spread main', 'spread branch'],
+      ['mTLS unary call, one connection per node', f(m(auth.main)), f(m(auth.branch)), ratio(m(auth.branch), m(auth.main)), spread(auth.main), spread(auth.branch)],
+      [`orchestration loops' CPU µs per status report (${TASKS} replicas)`, f(m(orch.base)), f(m(orch.branch)), ratio(m(orch.branch), m(orch.base)), spread(orch.base), spread(orch.branch)],
+    ]),
+  );
+  console.log(`orchestrator passes for the reports of one turn: base ${base ? orch.basePasses : '- (no --base)'}, branch ${orch.branchPasses}`);
+  const load1 = loadavg();
+  console.log(`load average: start ${load0.map((v) => v.toFixed(2)).join(' ')}, end ${load1.map((v) => v.toFixed(2)).join(' ')}`);
+  const warning = busyMachineWarning();
+  if (warning) console.log(warning);
+  const path = writeRun(resolve(args.out ?? join(projectRoot, 'bench/results')), 'leader-costs', started, machineInfo(), load1, {
+    calls: CALLS,
+    connections: CONNECTIONS,
+    turns: TURNS,
+    tasks: TASKS,
+    reports: REPORTS,
+    base: args.base,
+    authUsPerCall: auth,
+    orchestratorUsPerReport: orch,
+  });
+  console.log(`results: ${path}`);
+}
+
+if (args.client) {
+  clientMain().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`client: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench:leader-costs failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
