@@ -12,6 +12,7 @@ import { GrpcTransport, type StreamAuthenticator } from './transport/index.js';
 import type { Server } from '@grpc/grpc-js';
 import { RaftError } from './errors.js';
 import { PendingProposals } from './pending.js';
+import { persistPlan } from './core/persist-plan.js';
 
 /** The replicated application. apply() must be deterministic; its result goes to the proposer. */
 export interface StateMachine<R = unknown> {
@@ -92,8 +93,9 @@ export class RaftNode<R = unknown> {
   private failure: Error | undefined;
   private readonly counters = { snapshotsInstalled: 0, snapshotsTaken: 0 };
   private snapshotting: Promise<void> | undefined;
-  private persistedTerm: number;
-  private persistedVote: string;
+  /** The hard state on disk, and the newest one the core handed out (see persistPlan). */
+  private durableHardState: HardState;
+  private latestHardState: HardState;
   /** The leader that pending reads were asked of. */
   private readLeader: string = NO_NODE;
 
@@ -106,8 +108,8 @@ export class RaftNode<R = unknown> {
     readonly raftPort: number,
   ) {
     this.core = core;
-    this.persistedTerm = persisted.term;
-    this.persistedVote = persisted.vote;
+    this.durableHardState = persisted;
+    this.latestHardState = persisted;
   }
 
   static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
@@ -241,6 +243,11 @@ export class RaftNode<R = unknown> {
     this.reads.clear();
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
     await this.snapshotting;
+    // A clean stop leaves the newest commit index on disk (persistPlan skips commit-only
+    // writes), so that a restart applies at once everything this node knew committed.
+    if (!this.failure && this.latestHardState.commit !== this.durableHardState.commit) {
+      await this.storage.save({ hardState: this.latestHardState, entries: [] }).catch(() => undefined);
+    }
     await this.transport.stop();
     await this.storage.close();
   }
@@ -329,24 +336,17 @@ export class RaftNode<R = unknown> {
     this.maybeSnapshot();
   }
 
-  /**
-   * A vote or term must be on disk before any message that relies on it goes out; a new commit
-   * index alone need not be, since a restarted node learns it again from the leader.
-   */
+  /** This Ready's durable part, as persistPlan says: nothing for a Ready that only moves the commit index. */
   private async persist(rd: Ready): Promise<void> {
-    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) return;
-    const hs = rd.hardState;
-    const votedOrTermChanged = hs !== undefined && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote);
+    if (rd.hardState) this.latestHardState = rd.hardState;
+    const plan = persistPlan(rd, this.latestHardState, this.durableHardState);
+    if (!plan) return;
     await this.storage.save({
-      ...(hs ? { hardState: hs } : {}),
+      ...(plan.hardState ? { hardState: plan.hardState } : {}),
       entries: rd.entries,
       ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
-      sync: rd.entries.length > 0 || rd.snapshot !== undefined || votedOrTermChanged,
     });
-    if (hs) {
-      this.persistedTerm = hs.term;
-      this.persistedVote = hs.vote;
-    }
+    if (plan.hardState) this.durableHardState = plan.hardState;
   }
 
   private apply(e: Entry): void {

@@ -6,6 +6,7 @@
 // stepping what arrives, as the real driver does while its disk write is under way, and a crash
 // loses the write.
 import { bootstrapState, type ProposeResult, type Status } from '../../raft/core/raw-node.js';
+import { persistPlan } from '../../raft/core/persist-plan.js';
 import {
   ConfChangeType,
   EMPTY,
@@ -329,24 +330,24 @@ export class Cluster {
     // (after it, with the snapshot they follow, when it brings one).
     if (!rd.snapshot) this.applyCommitted(n, rd);
 
-    // 3. Persist, in one write, which may take a while.
-    // Only a synced write takes time: entries, a snapshot, a new term or vote (a commit index
-    // alone is written without waiting for the disk, as the real driver does).
+    // 3. Persist, in one write, which may take a while, what persistPlan says (the driver's
+    // rule): nothing for a Ready that only moves the commit index, which then rides along with
+    // the next write.
     const [lo, hi] = this.opts.persistUnits ?? [0, 0];
-    const prev = n.storage.hardState;
-    const synced = rd.entries.length > 0 || rd.snapshot !== undefined || (rd.hardState !== undefined && (rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote));
-    const units = hi > 0 && synced ? this.persistRng.range(lo, hi) : 0;
-    n.persisting = { rd, doneAt: this.now + units };
+    if (rd.hardState) n.latestHardState = { ...rd.hardState };
+    const plan = persistPlan(rd, n.latestHardState, n.storage.hardState);
+    const units = hi > 0 && plan ? this.persistRng.range(lo, hi) : 0;
+    n.persisting = { rd, plan, doneAt: this.now + units };
     if (units === 0) this.finishReady(n);
     else this.trace.add(this.now, n.id, 'persisting', `until t=${this.now + units}`);
   }
 
   private finishReady(n: SimNode): void {
     const core = n.core;
-    const rd = n.persisting!.rd;
+    const { rd, plan } = n.persisting!;
     n.persisting = undefined;
     const before = { ...n.storage.hardState };
-    if (rd.hardState) n.storage.hardState = { ...rd.hardState };
+    if (plan?.hardState) n.storage.hardState = { ...plan.hardState };
     if (rd.snapshot) n.storage.writeSnapshot(rd.snapshot);
     n.storage.writeEntries(n.id, rd.entries);
     this.inv.checkDurable(n, before, n.storage.hardState, rd.entries);
