@@ -92,6 +92,7 @@ export class Cluster {
   readonly delivered = new Map<number, number>();
   /** Stop crashing inside Readies (the healing phase). */
   readyCrashes = true;
+  private deferredCompactions: { node: SimNode; incarnation: number; snapshot: Snapshot; dueAt: number }[] = [];
   readonly counters = { ticks: 0, readies: 0, crashes: 0, restarts: 0, readyCrashes: 0, snapshotsInstalled: 0, compactions: 0, elections: 0 };
 
   constructor(readonly opts: ClusterOptions) {
@@ -197,6 +198,7 @@ export class Cluster {
         this.afterInput(n);
       }
     }
+    this.finishDeferredCompactions();
     for (const m of this.net.takeDue(this.now)) this.deliver(m);
     for (const n of this.nodes.values()) {
       if (!n.up) continue;
@@ -294,6 +296,45 @@ export class Cluster {
     this.inv.checkDurable(n, before, n.storage.hardState, []);
     this.afterInput(n);
     return snap;
+  }
+
+  /**
+   * Compaction as a node whose state machine encodes its snapshot later does it (RaftNode with
+   * snapshotLater): the state and the snapshot's meta are captured now, at the applied index,
+   * and the log is compacted `units` later, while the node keeps replicating and applying, unless
+   * a newer snapshot (the leader's, say) got there first, or the node crashed meanwhile.
+   */
+  compactLater(n: SimNode, units: number): boolean {
+    const index = n.applied;
+    if (index <= n.storage.snapIndex || n.persisting) return false;
+    const meta = n.core.snapshotMeta(index);
+    this.deferredCompactions.push({ node: n, incarnation: n.incarnation, snapshot: { meta, data: n.sm.snapshot() }, dueAt: this.now + units });
+    this.trace.add(this.now, n.id, 'compact-later', `captured at ${index}, compacts at t=${this.now + units}`);
+    return true;
+  }
+
+  private finishDeferredCompactions(): void {
+    if (this.deferredCompactions.length === 0) return;
+    const waiting: typeof this.deferredCompactions = [];
+    for (const d of this.deferredCompactions) {
+      const n = d.node;
+      if (!n.up || n.incarnation !== d.incarnation) continue;
+      // The real storage queues the snapshot's write behind the write under way.
+      if (d.dueAt > this.now || n.persisting) {
+        waiting.push(d);
+        continue;
+      }
+      const snap = n.core.compactWith(d.snapshot);
+      this.trace.add(this.now, n.id, 'compact-later', snap ? `compacted at ${d.snapshot.meta.index}` : `dropped at ${d.snapshot.meta.index} (log moved past it)`);
+      if (!snap) continue;
+      this.counters.compactions++;
+      const before = { ...n.storage.hardState };
+      n.storage.compactTo(snap);
+      this.inv.checkSnapshot(n, snap);
+      this.inv.checkDurable(n, before, n.storage.hardState, []);
+      this.afterInput(n);
+    }
+    this.deferredCompactions = waiting;
   }
 
   // ---- the driver ----------------------------------------------------------------------------
