@@ -6,17 +6,26 @@ import type { Logger } from 'pino';
 import type { ChannelCredentials, ChannelOptions, ServerCredentials } from '@grpc/grpc-js';
 import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
 import { decodeConfChange } from './core/membership.js';
-import { ConfChangeType, EntryType, NO_NODE, type ConfChange, type Entry, type HardState, type Message, type Ready, type SoftState } from './core/types.js';
+import { ConfChangeType, EntryType, NO_NODE, type ConfChange, type Entry, type HardState, type Message, type Ready, type SnapshotMeta, type SoftState } from './core/types.js';
 import { RaftStorage } from './storage/index.js';
 import { GrpcTransport, type StreamAuthenticator } from './transport/index.js';
 import type { Server } from '@grpc/grpc-js';
 import { RaftError } from './errors.js';
 import { PendingProposals } from './pending.js';
+import { persistPlan } from './core/persist-plan.js';
 
 /** The replicated application. apply() must be deterministic; its result goes to the proposer. */
 export interface StateMachine<R = unknown> {
   apply(entry: Entry): R;
   snapshot(): Uint8Array;
+  /**
+   * Optional, for a large state: capture the state as it is at the call, synchronously and
+   * cheaply (say, references to immutable records), and encode it afterwards, yielding to the
+   * event loop as it goes; resolve with the bytes snapshot() would have returned at the call.
+   * The node then keeps replicating while a snapshot is encoded, instead of stopping for the
+   * whole encoding (tens to hundreds of ms for tens of MB, on every member at the same index).
+   */
+  snapshotLater?(): Promise<Uint8Array>;
   restore(data: Uint8Array): void;
 }
 
@@ -92,8 +101,9 @@ export class RaftNode<R = unknown> {
   private failure: Error | undefined;
   private readonly counters = { snapshotsInstalled: 0, snapshotsTaken: 0 };
   private snapshotting: Promise<void> | undefined;
-  private persistedTerm: number;
-  private persistedVote: string;
+  /** The hard state on disk, and the newest one the core handed out (see persistPlan). */
+  private durableHardState: HardState;
+  private latestHardState: HardState;
   /** The leader that pending reads were asked of. */
   private readLeader: string = NO_NODE;
 
@@ -106,8 +116,8 @@ export class RaftNode<R = unknown> {
     readonly raftPort: number,
   ) {
     this.core = core;
-    this.persistedTerm = persisted.term;
-    this.persistedVote = persisted.vote;
+    this.durableHardState = persisted;
+    this.latestHardState = persisted;
   }
 
   static async start<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
@@ -241,6 +251,11 @@ export class RaftNode<R = unknown> {
     this.reads.clear();
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
     await this.snapshotting;
+    // A clean stop leaves the newest commit index on disk (persistPlan skips commit-only
+    // writes), so that a restart applies at once everything this node knew committed.
+    if (!this.failure && this.latestHardState.commit !== this.durableHardState.commit) {
+      await this.storage.save({ hardState: this.latestHardState, entries: [] }).catch(() => undefined);
+    }
     await this.transport.stop();
     await this.storage.close();
   }
@@ -329,24 +344,17 @@ export class RaftNode<R = unknown> {
     this.maybeSnapshot();
   }
 
-  /**
-   * A vote or term must be on disk before any message that relies on it goes out; a new commit
-   * index alone need not be, since a restarted node learns it again from the leader.
-   */
+  /** This Ready's durable part, as persistPlan says: nothing for a Ready that only moves the commit index. */
   private async persist(rd: Ready): Promise<void> {
-    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) return;
-    const hs = rd.hardState;
-    const votedOrTermChanged = hs !== undefined && (hs.term !== this.persistedTerm || hs.vote !== this.persistedVote);
+    if (rd.hardState) this.latestHardState = rd.hardState;
+    const plan = persistPlan(rd, this.latestHardState, this.durableHardState);
+    if (!plan) return;
     await this.storage.save({
-      ...(hs ? { hardState: hs } : {}),
+      ...(plan.hardState ? { hardState: plan.hardState } : {}),
       entries: rd.entries,
       ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
-      sync: rd.entries.length > 0 || rd.snapshot !== undefined || votedOrTermChanged,
     });
-    if (hs) {
-      this.persistedTerm = hs.term;
-      this.persistedVote = hs.vote;
-    }
+    if (plan.hardState) this.durableHardState = plan.hardState;
   }
 
   private apply(e: Entry): void {
@@ -398,9 +406,11 @@ export class RaftNode<R = unknown> {
   }
 
   /**
-   * Every snapshotEntries applied entries: snapshot the state machine (synchronously, at this
-   * exact applied index) and persist it in the background, so the loop keeps replicating while
-   * the file is written. One at a time.
+   * Every snapshotEntries applied entries: snapshot the state machine at this exact applied
+   * index, compact the log and persist the snapshot in the background, so the loop keeps
+   * replicating while the file is written. One at a time. A state machine with snapshotLater()
+   * captures its state here and encodes it while the loop goes on; the log is compacted (at the
+   * index of the capture) once the bytes are ready, unless a newer snapshot got there first.
    */
   private maybeSnapshot(): void {
     if (this.snapshotting || this.appliedSinceSnapshot < (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries)) return;
@@ -409,16 +419,28 @@ export class RaftNode<R = unknown> {
     // what was just applied; the next Ready applies it and a later pass snapshots.
     if (applied < firstIndex - 1) return;
     this.appliedSinceSnapshot = 0;
-    const snapshot = this.core.compact(applied, this.opts.stateMachine.snapshot());
-    this.snapshotting = this.storage.saveSnapshot(snapshot).then(
-      () => {
-        this.counters.snapshotsTaken++;
+    const sm = this.opts.stateMachine;
+    const taken = sm.snapshotLater
+      ? this.encodeThenCompact(this.core.snapshotMeta(applied), sm.snapshotLater())
+      : this.storage.saveSnapshot(this.core.compact(applied, sm.snapshot())).then(() => true);
+    this.snapshotting = taken.then(
+      (saved) => {
+        if (saved) this.counters.snapshotsTaken++;
         this.snapshotting = undefined;
       },
       (err: unknown) => this.fail(err),
     );
   }
 
+  /** Resolves false when the snapshot was not kept (the node stopped, or a newer snapshot won). */
+  private async encodeThenCompact(meta: SnapshotMeta, encoding: Promise<Uint8Array>): Promise<boolean> {
+    const data = await encoding;
+    if (this.stopped) return false;
+    const snapshot = this.core.compactWith({ meta, data });
+    if (!snapshot) return false;
+    await this.storage.saveSnapshot(snapshot);
+    return true;
+  }
 
   private track(result: ReturnType<RawNode['propose']>): Promise<R> {
     if (!result.ok) {

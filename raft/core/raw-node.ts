@@ -19,6 +19,7 @@ import {
   type ReadState,
   type Ready,
   type Snapshot,
+  type SnapshotMeta,
   type SoftState,
   type StateRole,
 } from './types.js';
@@ -307,11 +308,32 @@ export class RawNode {
 
   /** The state machine has a snapshot of everything applied up to `index`; compact the log. */
   compact(index: number, data: Uint8Array): Snapshot {
+    const snapshot = this.compactWith({ meta: this.snapshotMeta(index), data });
+    if (!snapshot) throw new Error(`raft: cannot snapshot at ${index}: the log is already compacted that far`);
+    return snapshot;
+  }
+
+  /**
+   * The meta of a snapshot at the applied index (its term and the configuration applied there),
+   * for a state machine that captures its state now and encodes it later: compactWith() takes
+   * both once the data is ready, however many Readies later.
+   */
+  snapshotMeta(index: number = this.log.applied): SnapshotMeta {
     if (index > this.log.applied) throw new Error(`raft: cannot snapshot at ${index}, applied is ${this.log.applied}`);
     if (index !== this.log.applied) throw new Error(`raft: snapshot must be taken at the applied index ${this.log.applied}`);
     const term = this.log.term(index);
     if (term === undefined) throw new Error(`raft: no term for index ${index}`);
-    const snapshot: Snapshot = { meta: { index, term, conf: this.membership.toConfState() }, data };
+    return { index, term, conf: this.membership.toConfState() };
+  }
+
+  /**
+   * Compacts the log with a snapshot whose meta snapshotMeta() gave, possibly several Readies
+   * ago (entries applied since stay in the log). Returns undefined, changing nothing, when the
+   * log no longer holds that point: a newer snapshot (a local one, or the leader's) replaced it.
+   */
+  compactWith(snapshot: Snapshot): Snapshot | undefined {
+    const { index, term } = snapshot.meta;
+    if (index <= this.log.snapshot.meta.index || index > this.log.applied || this.log.term(index) !== term) return undefined;
     this.log.compact(snapshot, this.cfg.keepEntriesAfterCompaction ?? 0);
     return snapshot;
   }

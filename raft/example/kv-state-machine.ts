@@ -21,6 +21,16 @@ export interface KvCommand {
 }
 
 const U32 = 4;
+/** Records encoded per turn of the event loop by snapshotLater (about a few ms of copying). */
+const SNAPSHOT_SLICE = 4096;
+
+/** References to the state at one instant, and the encoder of their snapshot bytes. */
+interface CapturedState {
+  records: Buffer[];
+  allocate(): Buffer;
+  /** Encodes records [from, to) into `out`; slices must come in order, from 0 to the end. */
+  encode(out: Buffer, from: number, to: number): void;
+}
 const decoder = new TextDecoder();
 
 /**
@@ -80,14 +90,48 @@ export class KvStateMachine implements StateMachine<number> {
   }
 
   snapshot(): Uint8Array {
-    let size = U32 + this.orderBytes;
-    for (const rec of this.map.values()) size += rec.length;
-    const out = Buffer.allocUnsafe(size);
-    out.writeUInt32BE(this.map.size, 0);
-    let at = U32;
-    for (const rec of this.map.values()) at += rec.copy(out, at);
-    this.order.copy(out, at, 0, this.orderBytes);
+    const captured = this.capture();
+    const out = captured.allocate();
+    captured.encode(out, 0, captured.records.length);
     return out;
+  }
+
+  /**
+   * The same bytes as snapshot() at this call, encoded in slices between which the event loop
+   * runs (Raft keeps replicating): the capture is only references, since records are never
+   * changed in place (apply replaces a key's record) and the apply order is append-only.
+   */
+  async snapshotLater(): Promise<Uint8Array> {
+    const captured = this.capture();
+    const out = captured.allocate();
+    for (let from = 0; from < captured.records.length; from += SNAPSHOT_SLICE) {
+      if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      captured.encode(out, from, Math.min(captured.records.length, from + SNAPSHOT_SLICE));
+    }
+    if (captured.records.length === 0) captured.encode(out, 0, 0);
+    return out;
+  }
+
+  private capture(): CapturedState {
+    const records = [...this.map.values()];
+    const order = this.order.subarray(0, this.orderBytes);
+    let size = U32 + order.length;
+    for (const rec of records) size += rec.length;
+    // Where each slice's first record goes is only known by summing the ones before it: the
+    // offsets are filled as the slices are encoded, in order.
+    let at = U32;
+    let next = 0;
+    return {
+      records,
+      allocate: () => Buffer.allocUnsafe(size),
+      encode: (out, from, to) => {
+        if (from !== next) throw new Error(`kv snapshot slices out of order: ${from} after ${next}`);
+        if (from === 0) out.writeUInt32BE(records.length, 0);
+        for (let i = from; i < to; i++) at += records[i]!.copy(out, at);
+        next = to;
+        if (to === records.length) order.copy(out, at);
+      },
+    };
   }
 
   restore(data: Uint8Array): void {

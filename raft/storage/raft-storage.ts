@@ -21,11 +21,6 @@ export interface SaveRequest {
   hardState?: HardState;
   entries: Entry[];
   snapshot?: Snapshot;
-  /**
-   * Default true. False only for a write Raft does not need on disk before sending (a hard state
-   * whose term and vote are unchanged: the commit index can be re-learned), which saves an fsync.
-   */
-  sync?: boolean;
 }
 
 export class RaftStorage {
@@ -117,7 +112,7 @@ export class RaftStorage {
 
       const file = p.snapshot ? await writeSnapshotFile(this.snapDir, p.snapshot) : undefined;
       if (p.snapshot) ops.push({ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotMeta(p.snapshot.meta) });
-      await this.db.batch(ops, { sync: p.sync ?? true });
+      await this.db.batch(ops, { sync: true });
       this.lastIndex = last;
       if (file !== undefined) await this.replaceSnapshotFile(snapIndex, file);
     });

@@ -6,6 +6,7 @@
 // stepping what arrives, as the real driver does while its disk write is under way, and a crash
 // loses the write.
 import { bootstrapState, type ProposeResult, type Status } from '../../raft/core/raw-node.js';
+import { persistPlan } from '../../raft/core/persist-plan.js';
 import {
   ConfChangeType,
   EMPTY,
@@ -91,6 +92,7 @@ export class Cluster {
   readonly delivered = new Map<number, number>();
   /** Stop crashing inside Readies (the healing phase). */
   readyCrashes = true;
+  private deferredCompactions: { node: SimNode; incarnation: number; snapshot: Snapshot; dueAt: number }[] = [];
   readonly counters = { ticks: 0, readies: 0, crashes: 0, restarts: 0, readyCrashes: 0, snapshotsInstalled: 0, compactions: 0, elections: 0 };
 
   constructor(readonly opts: ClusterOptions) {
@@ -196,6 +198,7 @@ export class Cluster {
         this.afterInput(n);
       }
     }
+    this.finishDeferredCompactions();
     for (const m of this.net.takeDue(this.now)) this.deliver(m);
     for (const n of this.nodes.values()) {
       if (!n.up) continue;
@@ -295,6 +298,45 @@ export class Cluster {
     return snap;
   }
 
+  /**
+   * Compaction as a node whose state machine encodes its snapshot later does it (RaftNode with
+   * snapshotLater): the state and the snapshot's meta are captured now, at the applied index,
+   * and the log is compacted `units` later, while the node keeps replicating and applying, unless
+   * a newer snapshot (the leader's, say) got there first, or the node crashed meanwhile.
+   */
+  compactLater(n: SimNode, units: number): boolean {
+    const index = n.applied;
+    if (index <= n.storage.snapIndex || n.persisting) return false;
+    const meta = n.core.snapshotMeta(index);
+    this.deferredCompactions.push({ node: n, incarnation: n.incarnation, snapshot: { meta, data: n.sm.snapshot() }, dueAt: this.now + units });
+    this.trace.add(this.now, n.id, 'compact-later', `captured at ${index}, compacts at t=${this.now + units}`);
+    return true;
+  }
+
+  private finishDeferredCompactions(): void {
+    if (this.deferredCompactions.length === 0) return;
+    const waiting: typeof this.deferredCompactions = [];
+    for (const d of this.deferredCompactions) {
+      const n = d.node;
+      if (!n.up || n.incarnation !== d.incarnation) continue;
+      // The real storage queues the snapshot's write behind the write under way.
+      if (d.dueAt > this.now || n.persisting) {
+        waiting.push(d);
+        continue;
+      }
+      const snap = n.core.compactWith(d.snapshot);
+      this.trace.add(this.now, n.id, 'compact-later', snap ? `compacted at ${d.snapshot.meta.index}` : `dropped at ${d.snapshot.meta.index} (log moved past it)`);
+      if (!snap) continue;
+      this.counters.compactions++;
+      const before = { ...n.storage.hardState };
+      n.storage.compactTo(snap);
+      this.inv.checkSnapshot(n, snap);
+      this.inv.checkDurable(n, before, n.storage.hardState, []);
+      this.afterInput(n);
+    }
+    this.deferredCompactions = waiting;
+  }
+
   // ---- the driver ----------------------------------------------------------------------------
 
   private readyCrash(n: SimNode, stage: string): boolean {
@@ -329,24 +371,24 @@ export class Cluster {
     // (after it, with the snapshot they follow, when it brings one).
     if (!rd.snapshot) this.applyCommitted(n, rd);
 
-    // 3. Persist, in one write, which may take a while.
-    // Only a synced write takes time: entries, a snapshot, a new term or vote (a commit index
-    // alone is written without waiting for the disk, as the real driver does).
+    // 3. Persist, in one write, which may take a while, what persistPlan says (the driver's
+    // rule): nothing for a Ready that only moves the commit index, which then rides along with
+    // the next write.
     const [lo, hi] = this.opts.persistUnits ?? [0, 0];
-    const prev = n.storage.hardState;
-    const synced = rd.entries.length > 0 || rd.snapshot !== undefined || (rd.hardState !== undefined && (rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote));
-    const units = hi > 0 && synced ? this.persistRng.range(lo, hi) : 0;
-    n.persisting = { rd, doneAt: this.now + units };
+    if (rd.hardState) n.latestHardState = { ...rd.hardState };
+    const plan = persistPlan(rd, n.latestHardState, n.storage.hardState);
+    const units = hi > 0 && plan ? this.persistRng.range(lo, hi) : 0;
+    n.persisting = { rd, plan, doneAt: this.now + units };
     if (units === 0) this.finishReady(n);
     else this.trace.add(this.now, n.id, 'persisting', `until t=${this.now + units}`);
   }
 
   private finishReady(n: SimNode): void {
     const core = n.core;
-    const rd = n.persisting!.rd;
+    const { rd, plan } = n.persisting!;
     n.persisting = undefined;
     const before = { ...n.storage.hardState };
-    if (rd.hardState) n.storage.hardState = { ...rd.hardState };
+    if (plan?.hardState) n.storage.hardState = { ...plan.hardState };
     if (rd.snapshot) n.storage.writeSnapshot(rd.snapshot);
     n.storage.writeEntries(n.id, rd.entries);
     this.inv.checkDurable(n, before, n.storage.hardState, rd.entries);

@@ -196,9 +196,13 @@ export class Invariants {
     if (commit > prev) this.maxCommitByTerm.set(term, commit);
     if (commit <= this.committedUpTo) return;
     for (let i = this.committedUpTo + 1; i <= commit; i++) {
-      // The leader's own write of its newest entries may still be under way: then a voter
-      // that acknowledged them says their term.
+      // The leader's own write of its newest entries may still be under way: those are entries
+      // it appended in its own term (its log before it was elected was on its disk, and a leader
+      // never overwrites). Asking the voters instead could name a stale entry of an earlier term
+      // that one of them still holds at that index. Entries under the leader's snapshot: any
+      // voter that still has them says their term.
       let t = node.durableTermAt(i);
+      if (t === undefined && i > node.durableSnapshot.meta.index) t = s.term;
       for (const id of s.conf.voters) t ??= peers(id)?.durableTermAt(i);
       if (t !== undefined) this.committedTerm[i] = t;
     }

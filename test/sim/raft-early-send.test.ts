@@ -9,9 +9,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster, DEFAULT_CORE } from './cluster.js';
-import { encodePut } from './kv.js';
+import { AckedWrites } from './acked-writes.js';
 import { RELIABLE } from './network.js';
-import { sameBytes } from './invariants.js';
 import { SimFailure } from './scenario.js';
 import type { SimNode } from './sim-node.js';
 
@@ -20,13 +19,6 @@ const ELECTION = DEFAULT_CORE.electionTick * TICK;
 /** Kills of a leader inside its write window per seed. */
 const KILLS = 3;
 
-interface Proposal {
-  node: string;
-  index: number;
-  term: number;
-  data: Uint8Array;
-  acknowledged: boolean;
-}
 
 interface SeedResult {
   /** Leader kills made after a follower acknowledged an entry the leader had not yet written. */
@@ -50,22 +42,8 @@ function run(seed: number): SeedResult {
     readyCrashChance: 0,
     traceCapacity: 300,
   });
-  const proposals: Proposal[] = [];
-  // A client is told its write committed when the node it proposed to applies it in its term.
-  c.applyListeners.push((n, e) => {
-    for (const p of proposals) {
-      if (p.node === n.id && p.index === e.index && p.term === e.term && sameBytes(p.data, e.data)) p.acknowledged = true;
-    }
-  });
-  let seq = 0;
-  const proposeSome = () => {
-    const l = c.leader();
-    if (!l || !c.rng.chance(0.5)) return;
-    const data = encodePut({ key: `k${seq % 8}`, value: `v${seq}`, id: `w${seq}` });
-    seq++;
-    const r = c.propose(l, data);
-    if (r.ok) proposals.push({ node: l.id, index: r.index, term: r.term, data, acknowledged: false });
-  };
+  const writes = new AckedWrites(c, 0.5);
+  const proposeSome = writes.proposeSome;
 
   /** The leader's write under way holds entries a follower has already acknowledged. */
   const ackedBeforeOwnWrite = (l: SimNode): { first: number } | undefined => {
@@ -95,29 +73,14 @@ function run(seed: number): SeedResult {
       c.restart(l.id);
     }
     // Settle: one leader, one last write through it, every node caught up.
-    assert.ok(c.runUntil(() => c.leaders().length === 1, 40 * ELECTION), `seed ${seed}: no leader after the kills`);
-    const leader = c.leader()!;
-    const last = c.propose(leader, encodePut({ key: 'last', value: 'last', id: 'last' }));
-    assert.ok(last.ok, `seed ${seed}: the settled leader refused a write`);
-    assert.ok(
-      c.runUntil(() => c.upNodes().length === size && c.upNodes().every((n) => n.applied >= last.index), 40 * ELECTION),
-      `seed ${seed}: the cluster did not converge after the kills`,
-    );
+    writes.settle(seed, size, 40 * ELECTION);
   } catch (err) {
     if (err instanceof Error && !(err instanceof SimFailure)) {
       err.message += `\nreplay: SIM_SEED=${seed} node scripts/run-tests.mjs raft-early-send\n${c.describe().join('\n')}\n${c.trace.tail(60).join('\n')}`;
     }
     throw err;
   }
-  for (const p of proposals) {
-    if (!p.acknowledged) continue;
-    result.acknowledged++;
-    const applied = c.inv.appliedAt(p.index);
-    assert.ok(
-      applied !== undefined && applied.term === p.term && sameBytes(applied.data, p.data),
-      `seed ${seed}: the write acknowledged at ${p.index}/${p.term} was lost (${applied ? `${applied.term} applied there` : 'nothing applied there'})`,
-    );
-  }
+  result.acknowledged = writes.assertNoneLost(seed);
   return result;
 }
 

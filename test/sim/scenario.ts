@@ -177,6 +177,8 @@ function toFailure(err: unknown, params: ScenarioParams, cluster: Cluster | unde
 function drive(cluster: Cluster, params: ScenarioParams, options: RunOptions): SeedStats {
   const f = params.faults;
   const rng = new Rng(params.seed).fork('faults');
+  // A stream of its own, so that the choice leaves the fault stream of every seed as it was.
+  const compactRng = new Rng(params.seed).fork('compact-later');
   const electionUnits = params.cluster.core.electionTick * params.cluster.tickUnits;
   const membership = new MembershipDriver(cluster, rng.fork('membership'), { maxMembers: 6, minVoters: 1 }, 2 * electionUnits);
   const workload = options.workload;
@@ -293,7 +295,11 @@ function drive(cluster: Cluster, params: ScenarioParams, options: RunOptions): S
 
   const compactSome = () => {
     for (const n of cluster.upNodes()) {
-      if (n.storage.entries.length > f.compactAbove && rng.chance(0.1) && n.applied > n.storage.snapIndex) cluster.compact(n);
+      if (n.storage.entries.length > f.compactAbove && rng.chance(0.1) && n.applied > n.storage.snapIndex) {
+        // Half the time as a state machine that encodes its snapshot later (snapshotLater) does.
+        if (compactRng.chance(0.5)) cluster.compactLater(n, compactRng.range(1, 40));
+        else cluster.compact(n);
+      }
     }
   };
 

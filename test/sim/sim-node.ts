@@ -3,6 +3,7 @@
 // RawNode, the state machine and any read waiting to be served; a restart rebuilds them from
 // storage alone.
 import { RawNode, type RaftConfig } from '../../raft/core/raw-node.js';
+import type { PersistPlan } from '../../raft/core/persist-plan.js';
 import type { Entry, HardState, PersistedState, ReadState, Ready, Snapshot } from '../../raft/core/types.js';
 import { KvStateMachine } from './kv.js';
 import { violation, type NodeView } from './invariants.js';
@@ -94,8 +95,10 @@ export class SimNode implements NodeView {
   /** Volatile commit index last seen on the core, to check it never goes back within a life. */
   lastCommit = 0;
   incarnation = 0;
+  /** The newest hard state the core handed out in this life (volatile; see persistPlan). */
+  latestHardState: HardState = { term: 0, vote: '', commit: 0 };
   /** The Ready whose disk write is under way (lost in a crash); no other is handled meanwhile. */
-  persisting: { rd: Ready; doneAt: number } | undefined;
+  persisting: { rd: Ready; plan: PersistPlan | undefined; doneAt: number } | undefined;
   /** ReadStates waiting for `applied` to reach their index. */
   pendingReads: ReadState[] = [];
   /** Time (in the simulator's clock) it crashed, or when it should restart. */
@@ -140,6 +143,7 @@ export class SimNode implements NodeView {
     this.sm.restore(persisted.snapshot.data, persisted.snapshot.meta.index);
     this.applied = persisted.snapshot.meta.index;
     this.lastCommit = persisted.hardState.commit;
+    this.latestHardState = { ...persisted.hardState };
     this.pendingReads = [];
     this.state = 'up';
   }

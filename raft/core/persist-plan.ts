@@ -1,0 +1,31 @@
+// Which part of a Ready goes to disk, and whether it must wait for the disk: the one rule the
+// driver (raft/node.ts) and the simulator (test/sim) both follow, so that the simulator checks
+// the ordering the real node uses.
+import type { HardState, Ready } from './types.js';
+
+export interface PersistPlan {
+  /** The hard state to write with the entries, when it differs from the one on disk. */
+  hardState?: HardState;
+}
+
+/**
+ * Raft needs on disk, before a Ready's `messages` go out: its entries, its snapshot, and a new
+ * term or vote. A commit index alone need not be durable: a restarted node learns it again from
+ * the leader (a lone voter recommits its log by appending an entry of its new term). So a Ready
+ * that only moves the commit index writes nothing (undefined): the newest commit index rides
+ * along with the next write that happens anyway. Every write then is one that must be synced.
+ *
+ * Why it matters: each committed batch moved the commit index on every member in a Ready of its
+ * own (the followers learn it from the leader's next append, the leader when the acks arrive),
+ * so every member did two LevelDB writes per batch instead of one.
+ *
+ * `latest` is the newest hard state the core has handed out (this Ready's, else an earlier
+ * one's), `durable` the one on disk. The commit index written is never past the entries written
+ * with it or before it: the core never commits an entry it has not handed out for persisting,
+ * and each Ready is persisted before the next is taken.
+ */
+export function persistPlan(rd: Ready, latest: HardState, durable: HardState): PersistPlan | undefined {
+  const termOrVoteChanged = latest.term !== durable.term || latest.vote !== durable.vote;
+  if (rd.entries.length === 0 && !rd.snapshot && !termOrVoteChanged) return undefined;
+  return termOrVoteChanged || latest.commit !== durable.commit ? { hardState: latest } : {};
+}
