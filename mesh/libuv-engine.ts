@@ -76,6 +76,13 @@ function listenerOf(h: Handle): Listener {
   return { shared: h, close: () => new Promise((resolve) => h.close(resolve)) };
 }
 
+/**
+ * Linux copies TCP_NODELAY from a listening socket to the sockets it accepts: set once on the
+ * listener (in the process that binds it; workers accept on the same socket), it spares a
+ * setsockopt per accepted connection. Elsewhere each accepted socket gets its own.
+ */
+const NODELAY_INHERITED = process.platform === 'linux';
+
 function serve(port: TcpPort<Handle>, h: Handle): Listener {
   h.onconnection = (status, client) => {
     if (status === 0 && client) port.accept(client);
@@ -88,6 +95,7 @@ export const libuvEngine: TcpEngine<Handle> = {
     const h = uv().newServer() as Handle;
     const six = isIP(port.bindAddress) === 6;
     let err = six ? h.bind6(port.bindAddress, port.port, 0) : h.bind(port.bindAddress, port.port);
+    if (err === 0 && NODELAY_INHERITED) err = h.setNoDelay(true);
     if (err === 0) err = h.listen(4096);
     if (err !== 0) {
       h.close();
@@ -105,7 +113,7 @@ export const libuvEngine: TcpEngine<Handle> = {
   },
 
   relay(c, port) {
-    c.setNoDelay(true);
+    if (!NODELAY_INHERITED) c.setNoDelay(true);
     const relay = new UvRelay(c, port);
     c.relay = relay;
     c.onread = onClientRead;
