@@ -1,5 +1,6 @@
 // The backends of one published port: which one a new connection goes to (round-robin or
 // least-connections), which ones failed lately, and the per-backend counters the metrics show.
+import { isIP } from 'node:net';
 import { parseHostPort } from './address.js';
 
 /** How long a backend that failed to connect is avoided by following connections. */
@@ -20,12 +21,16 @@ export class Backend {
   failedUntil = 0;
   /** False once the table no longer lists it (UDP flows on it are then moved). */
   active = true;
+  /** 4 or 6 for an IP address, 0 for a name to resolve: parsed once, not on every connect. */
+  readonly family: number;
 
   constructor(
     readonly addr: string,
     readonly host: string,
     readonly port: number,
-  ) {}
+  ) {
+    this.family = isIP(host);
+  }
 
   markFailed(now = Date.now()): void {
     this.failuresTotal++;

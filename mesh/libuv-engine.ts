@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { lookup } from 'node:dns';
 import { getSystemErrorName } from 'node:util';
 import type { Backend } from './backend-set.js';
-import { libuvTcp, UV_EOF, type ConnectReq, type LibuvTcp, type ShutdownReq, type SockAddr, type TcpHandle, type WriteReq } from './libuv-tcp.js';
+import { libuvTcp, UV_EOF, type ConnectReq, type LibuvTcp, type SockAddr, type TcpHandle, type WriteReq } from './libuv-tcp.js';
 import type { BackendPool, PoolOps } from './preconnect.js';
 import { Relay, type Listener, type TcpEngine, type TcpPort } from './tcp-port.js';
 
@@ -19,7 +19,49 @@ function uv(): LibuvTcp {
   return libuvTcp;
 }
 
-type Handle = TcpHandle & { relay?: UvRelay; pool?: BackendPool<Handle>; early?: Buffer[]; dead?: boolean };
+type Handle = TcpHandle & { relay?: UvRelay; pool?: BackendPool<Handle>; early?: Buffer[]; dead?: boolean; readBuf?: Buffer };
+
+/**
+ * The read buffer of a relaying handle (HAProxy's default bufsize): libuv reads straight into
+ * it (useUserBuffer, what node:net's `onread` option does) instead of Node allocating a 64 KB
+ * backing store, shrinking it and wrapping it in a new ArrayBuffer for every read; that
+ * allocation and its garbage were the largest share of the keep-alive relay's CPU. Reusing one
+ * buffer for every read of a handle is safe because a handle whose bytes are queued (not yet
+ * written) towards the other side stops reading until they are written (send()).
+ */
+const READ_BUF_SIZE = 16 * 1024;
+/** Buffers kept for reuse once their relay is over: enough for a burst, bounded (16 MB). */
+const READ_BUF_KEEP = 1024;
+const freeReadBufs: Buffer[] = [];
+
+/** Makes `h` read into a buffer of its own from now on (once per handle: each call stacks a listener in Node). */
+function useReadBuf(h: Handle): void {
+  const buf = freeReadBufs.pop() ?? Buffer.allocUnsafeSlow(READ_BUF_SIZE);
+  h.readBuf = buf;
+  h.useUserBuffer(buf);
+}
+
+/**
+ * Gives back the read buffers of a relay's handles, once they are closed: a closed handle
+ * reads no more, and a write still queued from its buffer is cancelled by the close, never
+ * sent, so the next handle may read into it.
+ */
+function giveReadBufs(relay: Relay<Handle>): void {
+  for (const h of [relay.client, relay.upstream]) {
+    const buf = h?.readBuf;
+    if (!buf) continue;
+    h.readBuf = undefined;
+    if (freeReadBufs.length < READ_BUF_KEEP) freeReadBufs.push(buf);
+  }
+}
+
+/**
+ * A write request object reused while writes complete at once: Node hands a request to
+ * libuv only when the write has to be queued, so one that completes at once leaves it free
+ * for the next write. A queued one belongs to libuv until its completion; a new one is then
+ * the spare.
+ */
+let spareWriteReq: WriteReq | undefined;
 
 class UvRelay extends Relay<Handle> {
   /** FIN received from the client / the backend. */
@@ -28,13 +70,18 @@ class UvRelay extends Relay<Handle> {
   /** Writes queued by libuv (not completed at once) towards the client / the backend. */
   toC = 0;
   toU = 0;
-  /** Shutdowns (FIN) sent and not yet completed. */
-  shutting = 0;
 }
 
 function listenerOf(h: Handle): Listener {
   return { shared: h, close: () => new Promise((resolve) => h.close(resolve)) };
 }
+
+/**
+ * Linux copies TCP_NODELAY from a listening socket to the sockets it accepts: set once on the
+ * listener (in the process that binds it; workers accept on the same socket), it spares a
+ * setsockopt per accepted connection. Elsewhere each accepted socket gets its own.
+ */
+const NODELAY_INHERITED = process.platform === 'linux';
 
 function serve(port: TcpPort<Handle>, h: Handle): Listener {
   h.onconnection = (status, client) => {
@@ -48,6 +95,7 @@ export const libuvEngine: TcpEngine<Handle> = {
     const h = uv().newServer() as Handle;
     const six = isIP(port.bindAddress) === 6;
     let err = six ? h.bind6(port.bindAddress, port.port, 0) : h.bind(port.bindAddress, port.port);
+    if (err === 0 && NODELAY_INHERITED) err = h.setNoDelay(true);
     if (err === 0) err = h.listen(4096);
     if (err !== 0) {
       h.close();
@@ -65,7 +113,7 @@ export const libuvEngine: TcpEngine<Handle> = {
   },
 
   relay(c, port) {
-    c.setNoDelay(true);
+    if (!NODELAY_INHERITED) c.setNoDelay(true);
     const relay = new UvRelay(c, port);
     c.relay = relay;
     c.onread = onClientRead;
@@ -89,6 +137,8 @@ export const libuvEngine: TcpEngine<Handle> = {
     const relay = r as UvRelay;
     const u = relay.upstream!;
     u.setNoDelay(true);
+    useReadBuf(relay.client);
+    useReadBuf(u);
     if (header) send(relay, u, relay.client, header, true);
     const early = u.early;
     if (early) {
@@ -99,8 +149,8 @@ export const libuvEngine: TcpEngine<Handle> = {
       }
     }
     if (relay.closed) return;
+    // The backend handle reads already (since its connect started: connectHandle).
     relay.client.readStart();
-    u.readStart();
   },
 
   ends(c) {
@@ -128,6 +178,7 @@ export const libuvEngine: TcpEngine<Handle> = {
     relay.port.release(relay);
     relay.client.close();
     relay.upstream?.close();
+    giveReadBufs(relay);
   },
 
   pool: {
@@ -148,20 +199,16 @@ export const libuvEngine: TcpEngine<Handle> = {
   } satisfies PoolOps<Handle>,
 };
 
-/** Connects `u` to the backend (resolving a host name first); `done` gets a negative status on failure. */
+/**
+ * Connects `u` to the backend (resolving a host name first) and starts reading on it at once;
+ * `done` gets a negative status on failure. Reading from the start registers the socket with
+ * epoll once for both connect and read (one epoll_ctl ADD, one MOD when the connect is done)
+ * instead of an ADD for the connect, then for the read an ADD that fails (EEXIST) and a MOD;
+ * libuv reports the connect before any read, so the relay is set up before bytes arrive.
+ */
 function connectHandle(u: Handle, backend: Backend, tag: unknown, done: ConnectReq['oncomplete']): void {
-  const go = (address: string, family: number): void => {
-    const req = uv().newConnectReq();
-    req.oncomplete = done;
-    req.address = address;
-    req.port = backend.port;
-    req.tag = tag;
-    const err = family === 6 ? u.connect6(req, address, backend.port) : u.connect(req, address, backend.port);
-    if (err !== 0) setImmediate(() => done(err, u, req, false, false));
-  };
-  const family = isIP(backend.host);
-  if (family !== 0) {
-    go(backend.host, family);
+  if (backend.family !== 0) {
+    connectTo(u, backend.host, backend.family, backend.port, tag, done);
     return;
   }
   lookup(backend.host, (err, address, fam) => {
@@ -170,8 +217,22 @@ function connectHandle(u: Handle, backend: Backend, tag: unknown, done: ConnectR
       done(-1, u, req, false, false);
       return;
     }
-    go(address, fam);
+    connectTo(u, address, fam, backend.port, tag, done);
   });
+}
+
+function connectTo(u: Handle, address: string, family: number, port: number, tag: unknown, done: ConnectReq['oncomplete']): void {
+  const req = uv().newConnectReq();
+  req.oncomplete = done;
+  req.address = address;
+  req.port = port;
+  req.tag = tag;
+  const err = family === 6 ? u.connect6(req, address, port) : u.connect(req, address, port);
+  if (err !== 0) {
+    setImmediate(() => done(err, u, req, false, false));
+    return;
+  }
+  u.readStart();
 }
 
 function onConnectDone(status: number, handle: TcpHandle, req: ConnectReq): void {
@@ -203,7 +264,8 @@ function onWriteDone(this: WriteReq, status: number): void {
 /** Writes `buf` to `dst`; when libuv has to queue it, stops reading `src` until it is written. */
 function send(relay: UvRelay, dst: TcpHandle, src: TcpHandle, buf: Buffer, toU: boolean): void {
   const lib = uv();
-  const req = lib.newWriteReq();
+  const req = spareWriteReq ?? lib.newWriteReq();
+  spareWriteReq = undefined;
   req.handle = dst;
   req.oncomplete = onWriteDone;
   req.async = false;
@@ -219,7 +281,16 @@ function send(relay: UvRelay, dst: TcpHandle, src: TcpHandle, buf: Buffer, toU: 
     if (toU) relay.toU++;
     else relay.toC++;
     src.readStop();
+    return;
   }
+  req.buffer = undefined;
+  req.relay = undefined;
+  spareWriteReq = req;
+}
+
+/** The `nread` bytes just read by `h`: in its own buffer (useReadBuf), or before that in Node's `ab`. */
+function readBytes(h: Handle, ab: ArrayBuffer | undefined, nread: number): Buffer {
+  return h.readBuf ? h.readBuf.subarray(0, nread) : Buffer.from(ab!, uv().readOffset(), nread);
 }
 
 function onClientRead(this: Handle, ab: ArrayBuffer | undefined): void {
@@ -228,7 +299,7 @@ function onClientRead(this: Handle, ab: ArrayBuffer | undefined): void {
   const nread = lib.readResult();
   if (nread > 0) {
     relay.backend!.bytesIn += nread;
-    send(relay, relay.upstream!, this, Buffer.from(ab!, lib.readOffset(), nread), true);
+    send(relay, relay.upstream!, this, readBytes(this, ab, nread), true);
     return;
   }
   if (nread === 0 || relay.closed) return;
@@ -247,7 +318,7 @@ function onUpstreamRead(this: Handle, ab: ArrayBuffer | undefined): void {
   const nread = lib.readResult();
   if (nread > 0) {
     relay.backend!.bytesOut += nread;
-    send(relay, relay.client, this, Buffer.from(ab!, lib.readOffset(), nread), false);
+    send(relay, relay.client, this, readBytes(this, ab, nread), false);
     return;
   }
   if (nread === 0 || relay.closed) return;
@@ -259,34 +330,26 @@ function onUpstreamRead(this: Handle, ab: ArrayBuffer | undefined): void {
   fail(relay, nread === UV_ECONNRESET, false);
 }
 
-function onShutdownDone(this: ShutdownReq): void {
-  const relay = this.relay as UvRelay;
-  relay.shutting--;
-  maybeFinish(relay);
-}
-
 /**
  * One side sent FIN: pass it on. When the other side had already finished and nothing is
- * queued, close both at once (the close sends the FIN; no separate shutdown call needed).
+ * queued, close both at once: both sides' FINs have been read, so their receive queues are
+ * empty and each close sends a FIN (a shutdown still pending on the other handle is cancelled
+ * by its close; its FIN goes out with the close instead: one system call per handle, not two).
+ * The shutdown request has no `oncomplete`: Node then calls no JavaScript when it completes
+ * (nothing is left to do then; a failed one shows as a read error or reset on that handle).
  */
 function halfClose(relay: UvRelay, dst: TcpHandle, otherEofToo: boolean): void {
-  if (otherEofToo && relay.toC === 0 && relay.toU === 0 && relay.shutting === 0) {
+  if (otherEofToo && relay.toC === 0 && relay.toU === 0) {
     finish(relay);
     return;
   }
   const req = uv().newShutdownReq();
   req.handle = dst;
-  req.oncomplete = onShutdownDone;
-  req.relay = relay;
-  if (dst.shutdown(req) !== 0) {
-    fail(relay, false, false);
-    return;
-  }
-  relay.shutting++;
+  if (dst.shutdown(req) !== 0) fail(relay, false, false);
 }
 
 function maybeFinish(relay: UvRelay): void {
-  if (relay.cEof && relay.uEof && relay.toC === 0 && relay.toU === 0 && relay.shutting === 0) finish(relay);
+  if (relay.cEof && relay.uEof && relay.toC === 0 && relay.toU === 0) finish(relay);
 }
 
 /** Both directions ended cleanly. */
@@ -294,6 +357,7 @@ function finish(relay: UvRelay): void {
   if (!relay.port.release(relay)) return;
   relay.client.close();
   relay.upstream?.close();
+  giveReadBufs(relay);
 }
 
 /** Something broke: close both, resetting the sides named (to pass a reset on). */
@@ -302,6 +366,7 @@ function fail(relay: UvRelay, resetClient: boolean, resetUpstream: boolean): voi
   if (!resetClient || relay.client.reset() !== 0) relay.client.close();
   const u = relay.upstream;
   if (u && (!resetUpstream || !relay.connected || u.reset() !== 0)) u.close();
+  giveReadBufs(relay);
 }
 
 function onPooledConnect(status: number, handle: TcpHandle, req: ConnectReq): void {
@@ -312,9 +377,9 @@ function onPooledConnect(status: number, handle: TcpHandle, req: ConnectReq): vo
     pool.openFailed();
     return;
   }
+  // It reads already (connectHandle): while idle, a backend that speaks first is buffered
+  // (onPooledRead), one that closes is noticed.
   pool.opened(h);
-  // Read while idle: a backend that speaks first is buffered, one that closes is noticed.
-  if (!h.dead) h.readStart();
 }
 
 /** Data or end on an idle pooled connection. */

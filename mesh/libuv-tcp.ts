@@ -27,7 +27,8 @@ export interface WriteReq {
 
 export interface ShutdownReq {
   handle: TcpHandle;
-  oncomplete: (this: ShutdownReq, status: number) => void;
+  /** Called when the FIN is sent; without it Node calls no JavaScript at all then. */
+  oncomplete?: (this: ShutdownReq, status: number) => void;
   [key: string]: unknown;
 }
 
@@ -48,6 +49,8 @@ export interface TcpHandle {
   readStart(): number;
   readStop(): number;
   writeBuffer(req: WriteReq, data: Uint8Array): number;
+  /** Reads go into `buf` from now on (what node:net's `onread` option uses); onread then gets no ArrayBuffer. Once per handle. */
+  useUserBuffer(buf: Uint8Array): void;
   shutdown(req: ShutdownReq): number;
   close(callback?: () => void): void;
   reset(callback?: () => void): number;
@@ -90,7 +93,7 @@ function load(): LibuvTcp | undefined {
     if (typeof TCP !== 'function' || typeof TCPConnectWrap !== 'function' || typeof WriteWrap !== 'function' || typeof ShutdownWrap !== 'function') return undefined;
     if (!(state instanceof Int32Array) || typeof kRead !== 'number' || typeof kOffset !== 'number' || typeof kAsync !== 'number') return undefined;
     const probe = new TCP(constants.SOCKET);
-    const ok = ['readStart', 'writeBuffer', 'shutdown', 'reset', 'connect', 'connect6', 'bind', 'bind6', 'listen', 'getpeername'].every((m) => typeof probe[m] === 'function');
+    const ok = ['readStart', 'writeBuffer', 'useUserBuffer', 'shutdown', 'reset', 'connect', 'connect6', 'bind', 'bind6', 'listen', 'getpeername'].every((m) => typeof probe[m] === 'function');
     probe.close();
     if (!ok) return undefined;
     return {

@@ -1,10 +1,11 @@
 // Stream behaviour of the TCP relay under both engines: half-close, back-pressure on a large
-// transfer, pooled backend connections that the backend closed while idle.
-import test from 'node:test';
+// transfer, concurrent connections whose relays reuse read buffers, pooled backend connections
+// that the backend closed while idle.
+import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { ENGINES, freePort, httpGet, newMesh, service } from './mesh-fixtures.js';
+import { ENGINES, freePort, httpGet, newMesh, service, type Engine } from './mesh-fixtures.js';
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -25,6 +26,21 @@ function tracked(server: Server): Set<Socket> {
   return set;
 }
 
+/** `server` on loopback, published as `name` by a mesh of `engine`; both closed after the test. The mesh's port. */
+async function publish(t: TestContext, engine: Engine, name: string, server: Server): Promise<number> {
+  const sockets = tracked(server);
+  const addr = await listen(server);
+  const mesh = newMesh(engine);
+  t.after(async () => {
+    await mesh.close();
+    await closeServer(server, sockets);
+  });
+  const port = await freePort();
+  mesh.apply([service(name, [{ port, backends: [addr] }])]);
+  await mesh.settled();
+  return port;
+}
+
 for (const engine of ENGINES) {
   test(`${engine}: a client's half-close reaches the backend, whose reply still comes back`, async (t) => {
     const server = createServer({ allowHalfOpen: true }, (s) => {
@@ -34,16 +50,7 @@ for (const engine of ENGINES) {
       s.on('end', () => s.end(`got ${got.length} bytes then FIN`));
       s.on('error', () => {});
     });
-    const sockets = tracked(server);
-    const addr = await listen(server);
-    const mesh = newMesh(engine);
-    t.after(async () => {
-      await mesh.close();
-      await closeServer(server, sockets);
-    });
-    const port = await freePort();
-    mesh.apply([service('half', [{ port, backends: [addr] }])]);
-    await mesh.settled();
+    const port = await publish(t, engine, 'half', server);
     const reply = await new Promise<string>((resolve, reject) => {
       const c = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
       let text = '';
@@ -77,16 +84,7 @@ for (const engine of ENGINES) {
       };
       pump();
     });
-    const sockets = tracked(server);
-    const addr = await listen(server);
-    const mesh = newMesh(engine);
-    t.after(async () => {
-      await mesh.close();
-      await closeServer(server, sockets);
-    });
-    const port = await freePort();
-    mesh.apply([service('bulk', [{ port, backends: [addr] }])]);
-    await mesh.settled();
+    const port = await publish(t, engine, 'bulk', server);
     const { digest, bytes } = await new Promise<{ digest: string; bytes: number }>((resolve, reject) => {
       const c = connect({ host: '127.0.0.1', port });
       const h = createHash('sha256');
@@ -108,6 +106,42 @@ for (const engine of ENGINES) {
     assert.equal(digest, sent.digest('hex'));
   });
 
+  test(`${engine}: concurrent connections under back-pressure each get their own bytes back (read buffers are per connection, reused only after it ends)`, async (t) => {
+    // An echo backend; each client sends its own random bytes, reads the echo slowly (so the
+    // relay holds back both ways), and the connections end at different times, so the read
+    // buffers of finished relays are taken by later ones while others are still relaying. A
+    // buffer read into again while a write from it was still queued, or shared by two relays,
+    // would show as bytes of another connection or in the wrong order.
+    const server = createServer((s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    const port = await publish(t, engine, 'echo', server);
+    const echo = (bytes: number, pauseEvery: number): Promise<boolean> =>
+      new Promise((resolve, reject) => {
+        const data = randomBytes(bytes);
+        const got: Buffer[] = [];
+        let n = 0;
+        const c = connect({ host: '127.0.0.1', port });
+        c.on('data', (d: Buffer) => {
+          got.push(d);
+          // A long stall first (every buffer on the way fills, the relay has to queue), then short ones.
+          if (n++ === 0 || n % pauseEvery === 0) {
+            c.pause();
+            setTimeout(() => c.resume(), n === 1 ? 200 : 5);
+          }
+        });
+        c.on('end', () => resolve(Buffer.concat(got).equals(data)));
+        c.on('error', reject);
+        c.end(data);
+      });
+    for (let round = 0; round < 2; round++) {
+      const sizes = [64 * 1024, 4 * 1024 * 1024, 256 * 1024, 2 * 1024 * 1024, 16 * 1024, 1024 * 1024, 3 * 1024 * 1024, 512 * 1024];
+      const results = await Promise.all(sizes.map((size, i) => echo(size, 4 + i)));
+      assert.deepEqual(results, Array(sizes.length).fill(true), `round ${round}: every connection's echo equals what it sent`);
+    }
+  });
+
   test(`${engine}: pooled backend connections that the backend closed while idle are never handed out`, async (t) => {
     // A backend that drops connections idle for 300 ms, and answers one HTTP request per
     // connection. (Shorter than the time a pooled connection may wait would race a take with
@@ -120,16 +154,7 @@ for (const engine of ENGINES) {
         s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
       });
     });
-    const sockets = tracked(server);
-    const addr = await listen(server);
-    const mesh = newMesh(engine);
-    t.after(async () => {
-      await mesh.close();
-      await closeServer(server, sockets);
-    });
-    const port = await freePort();
-    mesh.apply([service('pool', [{ port, backends: [addr] }])]);
-    await mesh.settled();
+    const port = await publish(t, engine, 'pool', server);
     for (let round = 0; round < 3; round++) {
       const answers = await Promise.all(Array.from({ length: 6 }, () => httpGet(port)));
       assert.deepEqual(answers, Array(6).fill('ok'));
@@ -142,16 +167,7 @@ for (const engine of ENGINES) {
       s.on('error', () => {});
       s.once('data', () => s.resetAndDestroy());
     });
-    const sockets = tracked(server);
-    const addr = await listen(server);
-    const mesh = newMesh(engine);
-    t.after(async () => {
-      await mesh.close();
-      await closeServer(server, sockets);
-    });
-    const port = await freePort();
-    mesh.apply([service('rst', [{ port, backends: [addr] }])]);
-    await mesh.settled();
+    const port = await publish(t, engine, 'rst', server);
     const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
       const c = connect({ host: '127.0.0.1', port });
       c.on('error', resolve);
