@@ -11,39 +11,13 @@
 // without them.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { dockerCluster, dockerOffered, requireDocker, requireTestImage, resolveIn, shIn } from '../lib/docker.js';
+import { dockerCluster, dockerOffered, requireDocker, requireTestImage, resolveIn } from '../lib/docker.js';
+import { dnatConnections, dnatRules, dnatTotal, hostnameVia, requireIptables, rulesOf, targetsOf } from '../lib/vip-rules.js';
 
 const PORT = 8080;
-
-/** The node's rules in one table as iptables-save prints them, with counters (found by the comment naming its node). */
-function rulesOf(table: 'nat' | 'filter', nodeId: string): string[] {
-  const r = spawnSync('iptables-save', ['-c', '-t', table], { encoding: 'utf8', timeout: 10_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.split('\n').filter((l) => l.includes(` node ${nodeId}"`));
-}
-
-/** The node's DNAT rules for `vip`. */
-function dnatRules(nodeId: string, vip: string): string[] {
-  return rulesOf('nat', nodeId).filter((l) => l.includes(`-d ${vip}/32`) && l.includes('-j DNAT'));
-}
-
-/** The DNAT targets ("ip:port") of the node's rules for `vip`, sorted. */
-function targetsOf(nodeId: string, vip: string): string[] {
-  return dnatRules(nodeId, vip)
-    .map((l) => /--to-destination (\S+)/.exec(l)?.[1] ?? '')
-    .sort();
-}
-
-/** Connections the node's DNAT rules for `vip` took so far, per target (the nat table sees a connection's first packet only). */
-function dnatConnections(nodeId: string, vip: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const l of dnatRules(nodeId, vip)) out.set(/--to-destination (\S+)/.exec(l)?.[1] ?? '', Number(/^\[(\d+):/.exec(l)?.[1] ?? 0));
-  return out;
-}
 
 function routeLocalnet(bridge: string): string | undefined {
   try {
@@ -53,21 +27,10 @@ function routeLocalnet(bridge: string): string | undefined {
   }
 }
 
-/** GET /cgi-bin/hostname through `host:port` with nc: the hostname of the task that answered. */
-async function hostnameVia(containerId: string, host: string, port: number): Promise<string | undefined> {
-  const r = await shIn(containerId, `printf 'GET /cgi-bin/hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port}`);
-  if (!r.ok) return undefined;
-  return r.out.split('\r\n\r\n')[1]?.trim() || undefined;
-}
-
 test('VIP kernel path to another node: DNAT to its address and host port beside the local task, route_localnet and its guard, following a drain, nothing left at stop', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  if (process.getuid?.() !== 0 || spawnSync('iptables-save', ['-t', 'nat']).status !== 0) {
-    if (process.env.CI === 'true') throw new Error('iptables needs root (CI=true: this test must run)');
-    t.skip('iptables needs root');
-    return;
-  }
+  if (!requireIptables(t)) return;
   await requireTestImage(docker);
   const c = dockerCluster(t, docker, [], { addressPerNode: true });
   const m1 = nodeIdOf(await c.init('m1'));
@@ -122,7 +85,6 @@ test('VIP kernel path to another node: DNAT to its address and host port beside 
   // Both tasks answer through the VIP, and every connection is the rules' (the mesh, which
   // listens on the VIP too, would not move the counters).
   const taskOf = (hostname: string): string => hostname.slice(hostname.lastIndexOf('.') + 1);
-  const count = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
   const before = dnatConnections(m1, vip);
   const answered = new Map<string, number>();
   let calls = 0;
@@ -137,7 +99,7 @@ test('VIP kernel path to another node: DNAT to its address and host port beside 
   assert.equal(unanswered, 0, `every one of ${calls} connections through the VIP answered`);
   assert.deepEqual([...answered.keys()].sort(), [...both.keys()].sort());
   const after = dnatConnections(m1, vip);
-  assert.equal(count(after) - count(before), calls, 'every connection went through a DNAT rule');
+  assert.equal([...after.values()].reduce((a, b) => a + b, 0) - [...before.values()].reduce((a, b) => a + b, 0), calls, 'every connection went through a DNAT rule');
   assert.equal((after.get(remote[1]) ?? 0) - (before.get(remote[1]) ?? 0), answered.get(remote[0]), "the worker's task got exactly the connections its rule counted");
 
   // The worker drained: its task is gone, the rules name the local one only, every connection
@@ -147,9 +109,9 @@ test('VIP kernel path to another node: DNAT to its address and host port beside 
   await waitFor('the rules name the local task only', () => JSON.stringify(targetsOf(m1, vip)) === JSON.stringify([localAddr]), { timeoutMs: 60_000 });
   assert.equal(routeLocalnet(bridge), '0', 'route_localnet set back on the bridge');
   assert.ok(!rulesOf('filter', m1).some((l) => l.endsWith('-j DROP')), 'no guard without route_localnet');
-  const drained = count(dnatConnections(m1, vip));
+  const drained = dnatTotal(m1, vip);
   for (let i = 0; i < 8; i++) assert.equal(taskOf((await hostnameVia(client, vip, PORT)) ?? 'no answer.none'), localId, `connection ${i} through the VIP after the drain`);
-  assert.equal(count(dnatConnections(m1, vip)) - drained, 8, 'all through the rule to the local task');
+  assert.equal(dnatTotal(m1, vip) - drained, 8, 'all through the rule to the local task');
 
   // The worker back: the pending replica runs there again, and the mixed rules return.
   ok(['node', 'update', '--availability', 'active', w1]);
