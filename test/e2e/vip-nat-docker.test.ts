@@ -8,8 +8,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { dockerCluster, dockerOffered, requireDocker, requireTestImage, resolveIn } from '../lib/docker.js';
-import { dnatTotal, hostnameVia, requireIptables, rulesOf, targetsOf } from '../lib/vip-rules.js';
+import { dockerCluster, dockerOffered, requireDocker, requireTestImage } from '../lib/docker.js';
+import { clientAndVip, dnatTotal, hostnameVia, requireIptables, rulesOf, targetsOf } from '../lib/vip-rules.js';
 
 const PORT = 8080;
 
@@ -34,11 +34,7 @@ test('VIP kernel path: NAT rules per node for local tasks, following a scale-dow
   ok(['network', 'create', 'vnet']);
   ok(['service', 'create', '--name', 'api', '--network', 'vnet', '--replicas', '2', '--expose', String(PORT), 'local/busybox:1', 'httpd', '-f', '-p', String(PORT), '-h', '/www']);
   ok(['service', 'create', '--name', 'client', '--network', 'vnet', 'local/busybox:1', 'sleep', '3600']);
-  const client = await waitFor('the client runs', () => running(tasks(c, 'm1', 'client'))[0]?.containerId, { timeoutMs: 60_000 });
-  const vip = await waitFor('api resolves to its VIP', async () => {
-    const a = await resolveIn(client, 'api');
-    return a.length === 1 && a[0];
-  }, { timeoutMs: 30_000 });
+  const { client, vip } = await clientAndVip(c, 'api');
 
   // The api's two containers on vnet's bridge: the rules send the VIP's port to exactly them.
   const apiAddrs = async (): Promise<Map<string, string>> => {

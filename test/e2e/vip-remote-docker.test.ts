@@ -14,8 +14,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { dockerCluster, dockerOffered, requireDocker, requireTestImage, resolveIn } from '../lib/docker.js';
-import { dnatConnections, dnatRules, dnatTotal, hostnameVia, requireIptables, rulesOf, targetsOf } from '../lib/vip-rules.js';
+import { dockerCluster, dockerOffered, requireDocker, requireTestImage } from '../lib/docker.js';
+import { clientAndVip, dnatConnections, dnatRules, dnatTotal, hostnameVia, requireIptables, rulesOf, targetsOf } from '../lib/vip-rules.js';
 
 const PORT = 8080;
 
@@ -44,11 +44,7 @@ test('VIP kernel path to another node: DNAT to its address and host port beside 
   ok(['network', 'create', 'vnet']);
   ok(['service', 'create', '--name', 'api', '--network', 'vnet', '--replicas', '2', '--replicas-max-per-node', '1', '--expose', String(PORT), 'local/busybox:1', 'httpd', '-f', '-p', String(PORT), '-h', '/www']);
   ok(['service', 'create', '--name', 'client', '--network', 'vnet', '--constraint', 'node.role==manager', 'local/busybox:1', 'sleep', '3600']);
-  const client = await waitFor('the client runs', () => running(tasks(c, 'm1', 'client'))[0]?.containerId, { timeoutMs: 60_000 });
-  const vip = await waitFor('api resolves to its VIP', async () => {
-    const a = await resolveIn(client, 'api');
-    return a.length === 1 && a[0];
-  }, { timeoutMs: 30_000 });
+  const { client, vip } = await clientAndVip(c, 'api');
 
   // Where the manager's rules should send the VIP: the local task at its address on vnet's
   // bridge, the worker's at 127.0.0.2 and its host port (what the mesh dials).

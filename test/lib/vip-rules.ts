@@ -3,7 +3,9 @@
 // what a task's call through an address answers. One copy for test/e2e/vip-*-docker.test.ts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { shIn } from './docker.js';
+import { running, tasks, type BatonCluster } from './baton-cluster.js';
+import { resolveIn, shIn } from './docker.js';
+import { waitFor } from './wait.js';
 
 /** Fail (CI=true) or skip when iptables cannot be used here (not root); true when the test may go on. */
 export function requireIptables(t: { skip(message?: string): void }): boolean {
@@ -49,4 +51,14 @@ export async function hostnameVia(containerId: string, host: string, port: numbe
   const r = await shIn(containerId, `printf 'GET /cgi-bin/hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port}`);
   if (!r.ok) return undefined;
   return r.out.split('\r\n\r\n')[1]?.trim() || undefined;
+}
+
+/** The running `client` service's container and the VIP its resolver gives for `service`. */
+export async function clientAndVip(c: BatonCluster, service: string): Promise<{ client: string; vip: string }> {
+  const client = await waitFor('the client runs', () => running(tasks(c, 'm1', 'client'))[0]?.containerId, { timeoutMs: 60_000 });
+  const vip = await waitFor(`${service} resolves to its VIP`, async () => {
+    const a = await resolveIn(client, service);
+    return a.length === 1 && a[0];
+  }, { timeoutMs: 30_000 });
+  return { client, vip };
 }
