@@ -10,14 +10,14 @@
 // resolver gives for the names (`docker exec <client> nslookup api`: the VIPs).
 //
 // The systems (each one wrk run per round; they take turns, the order rotating every round):
-//   vip         client netns → api's VIP:8080 → manager's mesh → 127.0.0.2:<host port> → api (worker)
+//   vip         client netns → api's VIP:8080 → manager's NAT rules (else its mesh) → 127.0.0.2:<host port> → api (worker)
 //   node-port   host netns → 127.0.0.2:<host port> → api: what the mesh itself dials. The reference
 //               for the cross-node path, because from the client's namespace there is no direct
 //               path to the api task at all: its container address is on the worker's bridge and
 //               Docker drops traffic between bridges (DOCKER-ISOLATION), and 127.0.0.2 is the
 //               container's own loopback (checked at start and printed)
 //   task-host   host netns → api's container IP:8080 (the worker's bridge, no docker-proxy)
-//   vip-local   client netns → api-local's VIP:8080 → manager's mesh → 127.0.0.1:<host port> → api-local
+//   vip-local   client netns → api-local's VIP:8080 → manager's NAT rules (else its mesh) → api-local's address
 //   task-local  client netns → api-local's container IP:8080: the same bridge, the direct path
 //               a container has to a task on its own node without the mesh
 // with HTTP keep-alive and with `Connection: close`. busybox httpd answers one request per
@@ -63,13 +63,13 @@ const NETWORK = 'benchnet';
 type Run = Omit<WrkResult, 'raw'> & { meshCpuUsPerReq: number | undefined; meshBackendFailures: number | undefined; load1: number };
 
 /** The sum of one family (default baton_mesh_backend_failures_total) over every port of the manager's mesh; undefined when unreadable. */
-async function meshFailures(metricsAddr: string, family = 'baton_mesh_backend_failures_total'): Promise<number | undefined> {
+async function meshFailures(metricsAddr: string, family = 'baton_mesh_backend_failures_total', label = ''): Promise<number | undefined> {
   try {
     const res = await fetch(`http://${metricsAddr}/metrics`, { signal: AbortSignal.timeout(3_000) });
     const text = await res.text();
     return text
       .split('\n')
-      .filter((l) => l.startsWith(`${family}{`))
+      .filter((l) => l.startsWith(`${family}{`) && l.includes(label))
       .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   } catch {
     return undefined;
@@ -257,7 +257,7 @@ async function measure(): Promise<void> {
     // Report: the median round by req/s per system, then the per-round paired ratios.
     const table: string[][] = [['mode', 'system', 'path', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'mgr CPU us/req', 'mesh fails', 'load', 'errors']];
     const PATH: Record<System, string> = {
-      vip: 'client ns -> VIP (mesh: task on another node) -> worker task',
+      vip: 'client ns -> VIP (kernel NAT to worker addr:host port, else mesh) -> worker task',
       'node-port': 'host ns -> worker addr:host port -> task',
       'task-host': 'host ns -> task IP (worker bridge)',
       'vip-local': 'client ns -> VIP (kernel NAT, else mesh) -> local task',
@@ -291,12 +291,22 @@ async function measure(): Promise<void> {
     // Which path the VIPs took: connections the manager's NAT rules sent to a task (worker/network/vip-nat.ts; read every 2 s).
     await sleep(2_500);
     const kernelConnections = await meshFailures(metricsAddr, 'baton_mesh_kernel_connections_total');
+    // Per VIP, against the requests wrk sent it (busybox httpd: one connection per request).
+    const kernelOf: Partial<Record<System, { connections: number | undefined; requests: number }>> = {};
+    for (const [s, addr] of [['vip', vip], ['vip-local', vipLocal]] as const) {
+      if (!systems.includes(s)) continue;
+      const requests = modes.reduce((n, mode) => n + (runs.get(key(mode, s)) ?? []).reduce((m, r) => m + r.requests, 0), 0);
+      kernelOf[s] = { connections: await meshFailures(metricsAddr, 'baton_mesh_kernel_connections_total', `address="${addr}"`), requests };
+    }
     process.stdout.write(`\n${formatTable(table)}\n\nservice address against direct, same run, per paired round:\n${lines.join('\n')}\n`);
     process.stdout.write(
       `\nreference for the cross-node path: from the client's namespace the api task's address ${reach.apiTaskIpFromClient ? 'answers' : 'does not answer (Docker isolates bridges)'} and ${apiHostPort} ${reach.apiNodePortFromClient ? 'answers' : "does not answer (127.0.0.2 is the container's own loopback)"}, so node-port and task-host run from the host's namespace\n`,
     );
     process.stdout.write(
-      `VIP kernel path (${process.env.BATON_VIP_NAT === 'off' ? 'BATON_VIP_NAT=off' : 'on unless unavailable'}): ${kernelConnections ?? '-'} connections taken by the manager's NAT rules in the run (baton_mesh_kernel_connections_total); the rest were relayed by the mesh\n`,
+      `VIP kernel path (${process.env.BATON_VIP_NAT === 'off' ? 'BATON_VIP_NAT=off' : 'on unless unavailable'}): ${kernelConnections ?? '-'} connections taken by the manager's NAT rules in the run (baton_mesh_kernel_connections_total); the rest were relayed by the mesh\n` +
+        Object.entries(kernelOf)
+          .map(([s, k]) => `  ${s}: ${k.connections ?? '-'} by the NAT rules of ${k.requests} requests sent (warm-ups and checks add a few)\n`)
+          .join(''),
     );
     process.stdout.write(`wrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: busybox httpd (a process per connection, closes after each response); mgr CPU: the manager daemon (its mesh relays the VIPs) per request, from /proc; mesh fails: connects the manager's mesh counted failed during the run (baton_mesh_backend_failures_total)\n`);
     const warn = busyMachineWarning();
@@ -305,7 +315,7 @@ async function measure(): Promise<void> {
       settings: { durationS, rounds, connections, systems, modes, image: IMAGE, port: PORT, nodes: { manager: manager.addr, worker: worker.addr } },
       addresses: { vip, vipLocal, apiTask: api!.ip, apiNodePort: apiHostPort, localTask: local!.ip, client: client!.ip },
       reachableFromClient: reach,
-      vipNat: { env: process.env.BATON_VIP_NAT ?? '', kernelConnections },
+      vipNat: { env: process.env.BATON_VIP_NAT ?? '', kernelConnections, perSystem: kernelOf },
       rows: Object.entries(medians).map(([k, r]) => ({ mode: k.split('/')[0], system: k.split('/')[1], result: r, rounds: runs.get(k) })),
       ratios,
     });

@@ -6,53 +6,22 @@
 // without them.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
-import { dockerCluster, dockerOffered, requireDocker, requireTestImage, resolveIn, shIn } from '../lib/docker.js';
+import { dockerCluster, dockerOffered, requireDocker, requireTestImage } from '../lib/docker.js';
+import { clientAndVip, dnatTotal, hostnameVia, requireIptables, rulesOf, targetsOf } from '../lib/vip-rules.js';
 
 const PORT = 8080;
 
-/** The node's NAT rules as iptables-save prints them (found by the comment naming its node). */
+/** The node's NAT rules as iptables-save prints them, without their counters. */
 function natRulesOf(nodeId: string): string[] {
-  const r = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8', timeout: 10_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.split('\n').filter((l) => l.includes(` node ${nodeId}"`));
-}
-
-/** Connections the node's DNAT rules for `vip` took so far (the nat table sees a connection's first packet only). */
-function dnatConnections(nodeId: string, vip: string): number {
-  const r = spawnSync('iptables-save', ['-c', '-t', 'nat'], { encoding: 'utf8', timeout: 10_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.includes(` node ${nodeId}"`) && l.includes(`-d ${vip}/32`) && l.includes('-j DNAT'))
-    .reduce((n, l) => n + Number(/^\[(\d+):/.exec(l)?.[1] ?? 0), 0);
-}
-
-/** The DNAT targets ("ip:port") of the node's rules for `vip`. */
-function targetsOf(nodeId: string, vip: string): string[] {
-  return natRulesOf(nodeId)
-    .filter((l) => l.includes(`-d ${vip}/32`) && l.includes('-j DNAT'))
-    .map((l) => /--to-destination (\S+)/.exec(l)?.[1] ?? '')
-    .sort();
-}
-
-/** GET /cgi-bin/hostname through `host:port` with nc: the hostname of the task that answered. */
-async function hostnameVia(containerId: string, host: string, port: number): Promise<string | undefined> {
-  const r = await shIn(containerId, `printf 'GET /cgi-bin/hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port}`);
-  if (!r.ok) return undefined;
-  return r.out.split('\r\n\r\n')[1]?.trim() || undefined;
+  return rulesOf('nat', nodeId).map((l) => l.replace(/^\[\d+:\d+\] /, ''));
 }
 
 test('VIP kernel path: NAT rules per node for local tasks, following a scale-down, gone with the service and with the daemon', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
-  if (process.getuid?.() !== 0 || spawnSync('iptables-save', ['-t', 'nat']).status !== 0) {
-    if (process.env.CI === 'true') throw new Error('iptables needs root (CI=true: this test must run)');
-    t.skip('iptables needs root');
-    return;
-  }
+  if (!requireIptables(t)) return;
   await requireTestImage(docker);
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
@@ -65,11 +34,7 @@ test('VIP kernel path: NAT rules per node for local tasks, following a scale-dow
   ok(['network', 'create', 'vnet']);
   ok(['service', 'create', '--name', 'api', '--network', 'vnet', '--replicas', '2', '--expose', String(PORT), 'local/busybox:1', 'httpd', '-f', '-p', String(PORT), '-h', '/www']);
   ok(['service', 'create', '--name', 'client', '--network', 'vnet', 'local/busybox:1', 'sleep', '3600']);
-  const client = await waitFor('the client runs', () => running(tasks(c, 'm1', 'client'))[0]?.containerId, { timeoutMs: 60_000 });
-  const vip = await waitFor('api resolves to its VIP', async () => {
-    const a = await resolveIn(client, 'api');
-    return a.length === 1 && a[0];
-  }, { timeoutMs: 30_000 });
+  const { client, vip } = await clientAndVip(c, 'api');
 
   // The api's two containers on vnet's bridge: the rules send the VIP's port to exactly them.
   const apiAddrs = async (): Promise<Map<string, string>> => {
@@ -110,9 +75,9 @@ test('VIP kernel path: NAT rules per node for local tasks, following a scale-dow
   const [liveId] = [...live.keys()];
   // Taken by the kernel, not relayed by the mesh (which listens on the VIP too): each
   // connection is counted by a DNAT rule.
-  const before = dnatConnections(m1, vip);
+  const before = dnatTotal(m1, vip);
   for (let i = 0; i < 8; i++) assert.equal(taskOf((await hostnameVia(client, vip, PORT)) ?? 'no answer.none'), liveId, `connection ${i} through the VIP`);
-  assert.equal(dnatConnections(m1, vip) - before, 8, 'every connection went through the NAT rule');
+  assert.equal(dnatTotal(m1, vip) - before, 8, 'every connection went through the NAT rule');
   // The task calling its own service's VIP: left to the mesh (no hairpin on its bridge port), it answers.
   const own = running(tasks(c, 'm1', 'api'))[0]!.containerId;
   assert.equal(taskOf((await hostnameVia(own, vip, PORT)) ?? 'no answer.none'), liveId, 'a task reaches its own service by the VIP');

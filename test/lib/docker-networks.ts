@@ -5,24 +5,27 @@ import { spawnSync } from 'node:child_process';
 import Docker from 'dockerode';
 
 /**
- * The NAT rules of the VIPs' kernel path (worker/network/vip-nat.ts) that SIGKILLed nodes of
- * these clusters left: their jumps (found by the comment naming the cluster) and their chains.
- * Without iptables (or root) no node could have made any.
+ * The rules of the VIPs' kernel path (worker/network/vip-nat.ts) that SIGKILLed nodes of these
+ * clusters left: their jumps (found by the comment naming the cluster) and their chains, in the
+ * nat table and the filter table (the loopback guard). Their route_localnet settings go with
+ * their bridges, removed next. Without iptables (or root) no node could have made any.
  */
 export function removeClusterVipRules(clusterIds: ReadonlySet<string>): void {
   if (clusterIds.size === 0) return;
-  const saved = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8', timeout: 10_000 });
-  if (saved.status !== 0) return;
-  const chains = new Set<string>();
-  for (const line of saved.stdout.split('\n')) {
-    const m = /^-A ((?:PRE|POST)ROUTING) (.*--comment "baton cluster (\S+) node \S+" -j (BATON-VIPS?-[0-9a-f]+))$/.exec(line);
-    if (!m || !clusterIds.has(m[3]!)) continue;
-    chains.add(m[4]!);
-    spawnSync('sh', ['-c', `iptables -w -t nat -D ${m[1]} ${m[2]}`], { timeout: 10_000 });
-  }
-  for (const chain of chains) {
-    spawnSync('iptables', ['-w', '-t', 'nat', '-F', chain], { timeout: 10_000 });
-    spawnSync('iptables', ['-w', '-t', 'nat', '-X', chain], { timeout: 10_000 });
+  for (const table of ['nat', 'filter']) {
+    const saved = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8', timeout: 10_000 });
+    if (saved.status !== 0) continue;
+    const chains = new Set<string>();
+    for (const line of saved.stdout.split('\n')) {
+      const m = /^-A ((?:PRE|POST)ROUTING|INPUT) (.*--comment "baton cluster (\S+) node \S+" -j (BATON-VIP[SF]?-[0-9a-f]+))$/.exec(line);
+      if (!m || !clusterIds.has(m[3]!)) continue;
+      chains.add(m[4]!);
+      spawnSync('sh', ['-c', `iptables -w -t ${table} -D ${m[1]} ${m[2]}`], { timeout: 10_000 });
+    }
+    for (const chain of chains) {
+      spawnSync('iptables', ['-w', '-t', table, '-F', chain], { timeout: 10_000 });
+      spawnSync('iptables', ['-w', '-t', table, '-X', chain], { timeout: 10_000 });
+    }
   }
 }
 

@@ -52,8 +52,8 @@ export interface NodeNetworksOptions {
   /** The containers attached to a Docker network, to tell which task asks a question. */
   members: (dockerNetwork: string) => Promise<{ name: string; ip: string }[]>;
   /**
-   * The kernel path of VIPs (vip-nat.ts): VIP ports whose tasks all run on this node, on the
-   * network's bridge, are NAT'd to them in the kernel. Without it the mesh relays every VIP.
+   * The kernel path of VIPs (vip-nat.ts): TCP VIP ports are NAT'd in the kernel to their tasks,
+   * on the network's bridge or at another node's address. Without it the mesh relays every VIP.
    */
   vipNat?: VipNat;
   /** Port of the DNS servers (53; tests of a non-root setup could move it). */
@@ -400,11 +400,9 @@ export class NodeNetworks {
 
   /**
    * Every east-west listener of the node: VIPs on each service's ports, stand-ins on their
-   * task's. `kernel` receives the VIP ports the kernel path takes for the network's tasks: TCP,
-   * round-robin, and every backend a task of this node on the same bridge (a backend on
-   * another node is reached at its node's address and host port, which the kernel cannot
-   * forward to from a bridge when it is a loopback address as in tests; least-connections needs
-   * the mesh's counts). The mesh listens on those too, for the node's own processes.
+   * task's. `kernel` receives the VIP ports the kernel path takes (kernelRule): TCP and
+   * round-robin (least-connections needs the mesh's counts). The mesh listens on those too,
+   * for the node's own processes and a task calling its own service.
    */
   private listeners(wanted: ReadonlySet<string>, kernel: VipNatRule[] = []): InternalListener[] {
     const out: InternalListener[] = [];
@@ -431,10 +429,9 @@ export class NodeNetworks {
             return local !== undefined ? `${local}:${port}` : (b.addr ?? '');
           };
           if (vip) out.push({ address: vip, protocol, port, serviceName, leastConnections, backends: backends.map(dial), allowFrom });
-          const onBridge = this.bridgeAddrs.get(l.id);
-          const targets = backends.map((b) => onBridge?.get(b.taskId ?? ''));
-          if (vip && protocol === 'tcp' && !leastConnections && targets.length > 0 && targets.every((t) => t !== undefined)) {
-            kernel.push({ bridge: l.info.bridge, subnet: l.info.subnet, gateway: l.info.gateway, vip, port, targets: targets.map((t) => `${t}:${port}`) });
+          if (vip && protocol === 'tcp' && !leastConnections) {
+            const rule = this.kernelRule(l, vip, port, backends);
+            if (rule) kernel.push(rule);
           }
           for (const b of backends) {
             const addr = this.taskAddr(l, b.taskId ?? '');
@@ -444,6 +441,27 @@ export class NodeNetworks {
       }
     }
     return out;
+  }
+
+  /**
+   * The kernel path's rule for one VIP port, or undefined when the mesh must keep it: a task of
+   * this node is a target at its address on the network's bridge (none yet: the mesh, until the
+   * engine says it), a task of another node at that node's address and the task's host port, as
+   * the mesh dials it (a kube-proxy remote endpoint). Every backend or none: the shares are over all.
+   */
+  private kernelRule(l: LocalNetwork, vip: string, port: number, backends: baton.internal.MeshBackend.$Properties[]): VipNatRule | undefined {
+    if (backends.length === 0) return undefined;
+    const onBridge = this.bridgeAddrs.get(l.id);
+    const targets: string[] = [];
+    const remote: string[] = [];
+    for (const b of backends) {
+      const id = b.taskId ?? '';
+      const local = onBridge?.get(id);
+      if (local !== undefined) targets.push(`${local}:${port}`);
+      else if (this.tasks.has(id) || !isHostPort(b.addr ?? '')) return undefined;
+      else remote.push(b.addr!);
+    }
+    return { bridge: l.info.bridge, subnet: l.info.subnet, gateway: l.info.gateway, vip, port, targets, ...(remote.length > 0 ? { remote } : {}) };
   }
 
   /** The listeners with the kernel path's connection counts of their VIP ports. */
@@ -712,6 +730,13 @@ export class NodeNetworks {
 function isAddressBook(v: unknown): v is AddressBook {
   const indexes = (o: unknown): boolean => typeof o === 'object' && o !== null && Object.values(o).every((i) => Number.isInteger(i) && (i as number) >= 0);
   return typeof v === 'object' && v !== null && Object.values(v).every((e) => typeof e === 'object' && e !== null && indexes((e as AddressBook[string]).services) && indexes((e as AddressBook[string]).tasks));
+}
+
+/** "a.b.c.d:port": what a DNAT rule can target. */
+function isHostPort(addr: string): boolean {
+  const i = addr.lastIndexOf(':');
+  const port = Number(addr.slice(i + 1));
+  return i > 0 && isIpv4(addr.slice(0, i)) && Number.isInteger(port) && port > 0 && port < 65536;
 }
 
 function parseIpv4OrUndefined(text: string): number | undefined {

@@ -1,25 +1,38 @@
-// The kernel data path of service VIPs (docs/routing-mesh.md, "VIPs in the kernel"): for a VIP
-// port whose healthy tasks all run on this node, the node's own NAT rules send a task's
-// connection to the VIP straight to one of those tasks' addresses on the same bridge, so the
-// connection never passes through the mesh's user-space relay (which costs an accept, a dial
-// and two copies per connection; measured in bench:mesh --east-west-path). The mesh still
-// chooses what is healthy: the rules are rewritten from the same backend list the mesh gets,
-// at every change, and the mesh keeps listening on the VIP for everything the rules do not
-// take (the node's own processes, ports with backends on other nodes, least-connections).
+// The kernel data path of service VIPs (docs/routing-mesh.md, "VIPs in the kernel"): a task's
+// connection to a VIP port is NAT'd by the node's own rules straight to one of the service's
+// healthy tasks, so it never passes through the mesh's user-space relay (which costs an accept,
+// a dial and two copies per connection; measured in bench:mesh --east-west-path). A task on
+// this node is reached at its address on the same bridge; a task on another node at that
+// node's address and the task's host port, what the mesh itself dials (kube-proxy's iptables
+// mode does the same for remote endpoints). The mesh still chooses what is healthy: the rules
+// are rewritten from the same backend list the mesh gets, at every change, and the mesh keeps
+// listening on the VIP for everything the rules do not take (the node's own processes, UDP,
+// least-connections, a task calling its own service).
 //
 // Rules are iptables (the nat table; IPVS is absent here and no kernel module is loaded), the
 // peer being kube-proxy's iptables mode: per VIP port, one DNAT rule per task, each taken with
-// probability 1/(tasks left) (`statistic --mode random`), so every task gets an equal share.
+// probability 1/(tasks left) (`statistic --mode random`), so every task, local or remote, gets
+// an equal share.
 // A task of the service calling its own VIP is left to the mesh (see renderVipRules).
-// The DNAT'd connection is SNAT'd to the bridge's gateway: the caller and the task share the
-// bridge, and a reply going straight from the task to the caller would bypass the NAT
-// (hairpin); with the gateway as source the reply comes back through the host and is
-// un-NATed. The task sees the gateway as the caller, as it does through the mesh.
+// A connection DNAT'd to a task on the same bridge is SNAT'd to the bridge's gateway: a reply
+// going straight from the task to the caller would bypass the NAT (hairpin); with the gateway
+// as source the reply comes back through the host and is un-NATed. One DNAT'd to another node
+// leaves by the node's own interface and is masqueraded to the node's address, which the other
+// node can answer (the bridges' subnets are per node and need not be routable between nodes).
 //
-// Several nodes share one engine (and one kernel) in tests: each node has two chains of its
-// own, named after a hash of its cluster and node ID, reached by one jump each from PREROUTING
-// and POSTROUTING that carries the cluster and node IDs in a comment. The whole set is replaced atomically
-// (iptables-restore --noflush on the node's chains only) and removed when the daemon stops.
+// Nodes whose address is a loopback one (tests: several nodes on 127.0.0.x on one machine): a
+// packet that came in on a bridge and is DNAT'd to 127.0.0.x is a martian, dropped by the
+// kernel, unless route_localnet is set on that bridge. It is set on the project's own bridges
+// only, only while a rule needs it, and set back when it does not (and at stop). Since it would
+// also let a container send packets to the host's loopback services (CVE-2020-8558), a filter
+// rule per such bridge drops any packet from it to 127.0.0.0/8 that our DNAT did not make, as
+// kube-proxy does. Where route_localnet cannot be set, those ports stay with the mesh.
+//
+// Several nodes share one engine (and one kernel) in tests: each node has chains of its own,
+// named after a hash of its cluster and node ID, reached by one jump each from PREROUTING,
+// POSTROUTING (nat) and INPUT (filter) that carries the cluster and node IDs in a comment. The
+// whole set is replaced atomically (iptables-restore --noflush on the node's chains only) and
+// removed when the daemon stops.
 // Where iptables is missing or refused (not root), the path is off: said once in the node's
 // log, and the mesh relays every VIP connection as before.
 import { createHash } from 'node:crypto';
@@ -36,8 +49,10 @@ export interface VipNatRule {
   gateway: string;
   vip: string;
   port: number;
-  /** "ip:port" of each task, on the same bridge. */
+  /** "ip:port" of each task of this node, on the same bridge. */
   targets: string[];
+  /** "node address:host port" of each task on another node (what the mesh dials for them). */
+  remote?: string[];
 }
 
 /** What running a command gave: exit code 0 is success. */
@@ -66,10 +81,17 @@ export function vipNatWanted(env: NodeJS.ProcessEnv = process.env): boolean {
   return env[VIP_NAT_ENV] !== 'off';
 }
 
+/** The node's chains: DNAT and SNAT (nat table), the loopback guard (filter table). */
+export interface VipChains {
+  dnat: string;
+  snat: string;
+  guard: string;
+}
+
 /** Chain-name suffix: 10 hex characters of the (cluster, node) hash; names stay within iptables' 28. */
-export function vipChains(clusterId: string, nodeId: string): { dnat: string; snat: string } {
+export function vipChains(clusterId: string, nodeId: string): VipChains {
   const h = createHash('sha256').update(`${clusterId}\0${nodeId}`).digest('hex').slice(0, 10);
-  return { dnat: `BATON-VIP-${h}`, snat: `BATON-VIPS-${h}` };
+  return { dnat: `BATON-VIP-${h}`, snat: `BATON-VIPS-${h}`, guard: `BATON-VIPF-${h}` };
 }
 
 /** The comment on the node's jumps and rules: what `iptables -t nat -S | grep` finds (test teardown among them). */
@@ -78,22 +100,44 @@ export function vipComment(clusterId: string, nodeId: string): string {
   return `baton cluster ${safe(clusterId)} node ${safe(nodeId)}`;
 }
 
-/** iptables-restore input replacing the node's two chains with these rules (and nothing else). */
-export function renderVipRules(chains: { dnat: string; snat: string }, comment: string, rules: readonly VipNatRule[]): string {
+/** Whether "ip:port" is on the loopback network (127.0.0.0/8). */
+function loopbackTarget(target: string): boolean {
+  return target.startsWith('127.');
+}
+
+/** The bridges whose rules DNAT to a loopback address: they need route_localnet (see the header). */
+export function localnetBridges(rules: readonly VipNatRule[]): Set<string> {
+  return new Set(rules.filter((r) => (r.remote ?? []).some(loopbackTarget)).map((r) => r.bridge));
+}
+
+/** iptables-restore input replacing the node's chains with these rules (and nothing else). */
+export function renderVipRules(chains: VipChains, comment: string, rules: readonly VipNatRule[]): string {
   const lines = ['*nat', `:${chains.dnat} - [0:0]`, `:${chains.snat} - [0:0]`];
+  const c = `-m comment --comment "${comment}"`;
   for (const r of rules) {
-    const n = r.targets.length;
+    const all = [...r.targets, ...(r.remote ?? [])];
+    const n = all.length;
     const match = `-s ${r.subnet} -d ${r.vip}/32 -i ${r.bridge} -p tcp -m tcp --dport ${r.port}`;
     // A task calling its own service's VIP is left to the mesh: DNAT'd to itself, the packet
     // would have to leave the bridge by the port it came in on (br_netfilter NATs it as a
     // bridged frame), which a bridge port without hairpin mode does not allow.
-    for (const t of r.targets) lines.push(`-A ${chains.dnat} -s ${t.slice(0, t.lastIndexOf(':'))}/32 -d ${r.vip}/32 -i ${r.bridge} -p tcp -m tcp --dport ${r.port} -m comment --comment "${comment}" -j RETURN`);
-    r.targets.forEach((t, i) => {
+    for (const t of r.targets) lines.push(`-A ${chains.dnat} -s ${t.slice(0, t.lastIndexOf(':'))}/32 -d ${r.vip}/32 -i ${r.bridge} -p tcp -m tcp --dport ${r.port} ${c} -j RETURN`);
+    all.forEach((t, i) => {
       // Rule i sees what rules 0..i-1 left: 1/(n-i) of it gives every task 1/n overall.
       const share = i < n - 1 ? ` -m statistic --mode random --probability ${(1 / (n - i)).toFixed(11)}` : '';
-      lines.push(`-A ${chains.dnat} ${match}${share} -m comment --comment "${comment}" -j DNAT --to-destination ${t}`);
+      lines.push(`-A ${chains.dnat} ${match}${share} ${c} -j DNAT --to-destination ${t}`);
     });
-    if (n > 0) lines.push(`-A ${chains.snat} -o ${r.bridge} -p tcp -m conntrack --ctstate DNAT --ctorigdst ${r.vip} --ctorigdstport ${r.port} -m comment --comment "${comment}" -j SNAT --to-source ${r.gateway}`);
+    const orig = `-p tcp -m conntrack --ctstate DNAT --ctorigdst ${r.vip} --ctorigdstport ${r.port}`;
+    if (r.targets.length > 0) lines.push(`-A ${chains.snat} -o ${r.bridge} ${orig} ${c} -j SNAT --to-source ${r.gateway}`);
+    // To another node: the node's own address as the source (a loopback target is delivered
+    // locally and never reaches POSTROUTING; this serves nodes on separate machines).
+    if ((r.remote ?? []).length > 0) lines.push(`-A ${chains.snat} ! -o ${r.bridge} ${orig} ${c} -j MASQUERADE`);
+  }
+  lines.push('COMMIT', '*filter', `:${chains.guard} - [0:0]`);
+  // route_localnet's hole closed: from such a bridge, only connections our DNAT sent to a
+  // loopback address get there (kube-proxy's "block incoming localnet connections").
+  for (const bridge of [...localnetBridges(rules)].sort()) {
+    lines.push(`-A ${chains.guard} -i ${bridge} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT ${c} -j DROP`);
   }
   lines.push('COMMIT', '');
   return lines.join('\n');
@@ -115,7 +159,7 @@ function runCommand(cmd: string, args: string[], input?: string): Promise<Comman
 }
 
 export class VipNat {
-  private readonly chains: { dnat: string; snat: string };
+  private readonly chains: VipChains;
   private readonly comment: string;
   private readonly run: CommandRunner;
   /** undefined: not tried yet; false: unavailable (said once), the mesh relays everything. */
@@ -128,6 +172,10 @@ export class VipNat {
   private readonly base = new Map<string, number>();
   /** Per "vip:port": what the rules in place have counted, as last read. */
   private current = new Map<string, number>();
+  /** Bridges on which this daemon set route_localnet (set back when no rule needs it). */
+  private readonly localnet = new Set<string>();
+  /** Bridges where route_localnet was refused (said once each). */
+  private readonly localnetRefused = new Set<string>();
 
   constructor(private readonly opts: VipNatOptions) {
     this.chains = vipChains(opts.clusterId, opts.nodeId);
@@ -148,7 +196,14 @@ export class VipNat {
   apply(rules: readonly VipNatRule[]): Promise<boolean> {
     return this.serialized(async () => {
       if (this.closed || this.usable === false) return false;
-      const text = renderVipRules(this.chains, this.comment, rules);
+      // route_localnet before the rules that need it: without it their DNAT would make martians.
+      const need = localnetBridges(rules);
+      const refused = new Set<string>();
+      for (const bridge of need) if (!this.localnet.has(bridge) && !(await this.setLocalnet(bridge, true))) refused.add(bridge);
+      // A port is all or nothing (the shares are over all its tasks): one that needs a refused
+      // route_localnet is left to the mesh.
+      const kept = refused.size === 0 ? rules : rules.filter((r) => !(refused.has(r.bridge) && (r.remote ?? []).some(loopbackTarget)));
+      const text = renderVipRules(this.chains, this.comment, kept);
       if (text === this.last && this.jumps) return true;
       if (this.usable === true) {
         // The restore zeroes the rules' counters: what they counted is kept first.
@@ -160,23 +215,45 @@ export class VipNat {
       if (restored.code !== 0) return await this.failed(`iptables-restore: ${restored.stderr.trim()}`);
       this.last = text;
       if (!this.jumps) {
-        for (const [hook, chain] of [
-          ['PREROUTING', this.chains.dnat],
-          ['POSTROUTING', this.chains.snat],
-        ] as const) {
+        for (const [table, hook, chain] of this.hooks()) {
           const spec = [hook, '-m', 'comment', '--comment', this.comment, '-j', chain];
-          if ((await this.run('iptables', ['-w', '-t', 'nat', '-C', ...spec])).code === 0) continue;
+          if ((await this.run('iptables', ['-w', '-t', table, '-C', ...spec])).code === 0) continue;
           // First in PREROUTING: Docker's DOCKER chain there DNATs ports published on every
           // address, the VIPs included, for callers on other bridges.
-          const added = await this.run('iptables', ['-w', '-t', 'nat', '-I', hook, '1', ...spec.slice(1)]);
+          const added = await this.run('iptables', ['-w', '-t', table, '-I', hook, '1', ...spec.slice(1)]);
           if (added.code !== 0) return await this.failed(`iptables -I ${hook}: ${added.stderr.trim()}`);
         }
         this.jumps = true;
       }
-      if (this.usable === undefined) this.opts.logger.info({ chain: this.chains.dnat }, 'networks: VIP connections from tasks to tasks of this node go through kernel NAT rules');
+      // The rules in place no longer DNAT to loopback from these bridges.
+      const still = localnetBridges(kept);
+      for (const bridge of [...this.localnet]) if (!still.has(bridge)) await this.setLocalnet(bridge, false);
+      if (this.usable === undefined) this.opts.logger.info({ chain: this.chains.dnat }, 'networks: VIP connections from tasks go through kernel NAT rules');
       this.usable = true;
       return true;
     });
+  }
+
+  /** The jumps into the node's chains: table, hook, chain. */
+  private hooks(): [string, string, string][] {
+    return [
+      ['nat', 'PREROUTING', this.chains.dnat],
+      ['nat', 'POSTROUTING', this.chains.snat],
+      ['filter', 'INPUT', this.chains.guard],
+    ];
+  }
+
+  /** Sets (or sets back) route_localnet on one of the project's bridges; false when refused. */
+  private async setLocalnet(bridge: string, on: boolean): Promise<boolean> {
+    // The slash form: a bridge name is taken literally (sysctl's dotted form would split it).
+    const r = await this.run('sysctl', ['-q', '-w', `net/ipv4/conf/${bridge}/route_localnet=${on ? 1 : 0}`]);
+    if (on && r.code === 0) this.localnet.add(bridge);
+    if (!on) this.localnet.delete(bridge);
+    if (on && r.code !== 0 && !this.localnetRefused.has(bridge)) {
+      this.localnetRefused.add(bridge);
+      this.opts.logger.warn({ bridge, why: r.stderr.trim() }, 'networks: cannot set route_localnet on the bridge; VIP ports with tasks on other (loopback) nodes stay with the mesh');
+    }
+    return r.code === 0;
   }
 
   /**
@@ -220,19 +297,18 @@ export class VipNat {
   }
 
   private async remove(): Promise<void> {
-    for (const [hook, chain] of [
-      ['PREROUTING', this.chains.dnat],
-      ['POSTROUTING', this.chains.snat],
-    ] as const) {
+    for (const [table, hook, chain] of this.hooks()) {
       // Every copy (a crashed daemon of this node may have left one more).
       for (let i = 0; i < 8; i++) {
-        const r = await this.run('iptables', ['-w', '-t', 'nat', '-D', hook, '-m', 'comment', '--comment', this.comment, '-j', chain]);
+        const r = await this.run('iptables', ['-w', '-t', table, '-D', hook, '-m', 'comment', '--comment', this.comment, '-j', chain]);
         if (r.code !== 0) break;
       }
-      await this.run('iptables', ['-w', '-t', 'nat', '-F', chain]);
-      const r = await this.run('iptables', ['-w', '-t', 'nat', '-X', chain]);
+      await this.run('iptables', ['-w', '-t', table, '-F', chain]);
+      const r = await this.run('iptables', ['-w', '-t', table, '-X', chain]);
       if (r.code !== 0) this.opts.logger.warn({ chain, why: r.stderr.trim() }, 'networks: cannot remove the VIP NAT chain');
     }
+    // After the rules: nothing DNATs to loopback any more. A bridge already gone took its setting with it.
+    for (const bridge of [...this.localnet]) await this.setLocalnet(bridge, false);
     this.jumps = false;
     this.last = undefined;
   }
@@ -245,9 +321,12 @@ export class VipNat {
       this.opts.logger.warn({ why }, 'networks: cannot update the VIP NAT rules; the mesh relays until the next change');
       this.last = undefined;
       for (const chain of [this.chains.dnat, this.chains.snat]) await this.run('iptables', ['-w', '-t', 'nat', '-F', chain]);
+      // Nothing DNATs to loopback now; the guard chain stays as it was (harmless without route_localnet).
+      for (const bridge of [...this.localnet]) await this.setLocalnet(bridge, false);
       return false;
     }
     this.usable = false;
+    for (const bridge of [...this.localnet]) await this.setLocalnet(bridge, false);
     this.opts.logger.warn({ why }, 'networks: VIP kernel path unavailable (iptables missing or refused): the mesh relays every VIP connection');
     return false;
   }
