@@ -87,11 +87,20 @@ export const netEngine: TcpEngine<Conn> = {
   },
 
   adopt(port, shared) {
-    // A worker process receives the mesh's listening net.Server (child_process handle passing);
-    // a server with the relay's options listens on its socket (server.listen(handle)).
-    const server = serve(port);
+    // A worker process receives the mesh's listening net.Server (child_process handle passing):
+    // Node has already made it listen in this process, so it is the one to accept on. A second
+    // server on its handle (server.listen(handle)) left this one accepting too, with nobody
+    // listening for its connections: 1 run in 4 of the worker test hung on such a connection.
+    // The relay's options go on it: net.Server keeps allowHalfOpen and pauseOnConnect as plain
+    // fields read at every accept (not in @types/node); noDelay is kept privately, so per socket.
+    const server = shared as Server & { allowHalfOpen: boolean; pauseOnConnect: boolean };
+    server.allowHalfOpen = SERVER_OPTIONS.allowHalfOpen;
+    server.pauseOnConnect = SERVER_OPTIONS.pauseOnConnect;
+    server.on('connection', (socket: Socket) => {
+      socket.setNoDelay(SERVER_OPTIONS.noDelay);
+      port.accept(socket);
+    });
     server.on('error', (err) => port.logger.warn({ err, port: port.port }, 'mesh listener error (shared socket)'));
-    server.listen(shared as Server);
     return listenerOf(server);
   },
 
