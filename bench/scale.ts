@@ -172,10 +172,11 @@ function pct(values: number[], p: number): number | undefined {
 }
 
 /**
- * RSS and CPU of every manager while something runs (the leader may change under load: each
- * manager's own figures are kept, and the leader's are those of whoever led at the end).
+ * RSS and CPU of a set of processes while something runs: every manager (the leader may change
+ * under load: each manager's own figures are kept, and the leader's are those of whoever led at
+ * the end), and the simulated nodes' hosts (what the machine's cores spent on the simulation).
  */
-class ManagerSampler {
+class ProcessSampler {
   private readonly peakKiB = new Map<number, number>();
   private readonly cpu0 = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -348,8 +349,10 @@ async function main(): Promise<void> {
   const gauges = new Gauges();
   await gauges.poll(list);
   gauges.reset();
-  const sampler = new ManagerSampler(cluster.pids('manager'));
+  const sampler = new ProcessSampler(cluster.pids('manager'));
   sampler.start();
+  const simSampler = new ProcessSampler(list.flatMap((h) => (h.child.pid === undefined ? [] : [h.child.pid])));
+  simSampler.start();
   const leaders = new LeaderWatch(admin);
   await leaders.poll();
   const createStarted = performance.now();
@@ -375,12 +378,14 @@ async function main(): Promise<void> {
   }).catch(async (err: unknown) => {
     // Not converged in time: what was reached is a result too (written, then the run fails).
     const perManager = sampler.stop();
+    const simulatedNodesCpuCores = round([...simSampler.stop().values()].reduce((sum, h) => sum + h.cpuCores, 0), 2);
     const path = writeRun(outDir, 'scale', started, machineInfo(), loadavg(), {
       nodes: NODES,
       tasks: TASKS,
       services: SERVICES,
       secondsToRunning: null,
       runningAtTimeout: lastRunning,
+      simulatedNodesCpuCores,
       timeoutSeconds: TIMEOUT_MS / 1000,
       leaderChangesWhileConverging: leaders.changes,
       managers: cluster.managers.map((m) => ({ name: m.name, ...(perManager.get(m.proc.pid!) ?? {}) })),
@@ -399,6 +404,9 @@ async function main(): Promise<void> {
   });
   const secondsToRunning = (performance.now() - createStarted) / 1000;
   const perManager = sampler.stop();
+  const perSimHost = [...simSampler.stop().values()];
+  /** Where the machine's cores went while converging: the simulated nodes share them with the managers here. */
+  const simulatedNodesCpuCores = round(perSimHost.reduce((sum, h) => sum + h.cpuCores, 0), 2);
   const leaderNow = await cluster.leader();
   const leaderFigures = perManager.get(leaderNow.proc.pid!) ?? { peakRssMiB: 0, cpuSeconds: 0, cpuCores: 0 };
   const cpu = { cpuCores: leaderFigures.cpuCores, cpuSeconds: leaderFigures.cpuSeconds };
@@ -420,7 +428,7 @@ async function main(): Promise<void> {
   const listAllTasksSeconds = (performance.now() - storeCheckStarted) / 1000;
   if (inStore.running < TASKS) throw new Error(`the nodes had ${TASKS} Running acknowledged, but the store lists ${inStore.running} Running`);
   const leaderRssMiB = leaderFigures.peakRssMiB;
-  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader (${leaderNow.name}) peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores; ${leaders.changes} leader changes; ${converge.liveNodesMarkedDown} live nodes marked down; heartbeat p99 ${converge.heartbeatP99Ms} ms, ${converge.heartbeatsPerSecond}/s; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
+  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader (${leaderNow.name}) peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores (followers ${managersFigures.filter((m) => m.name !== leaderNow.name).map((m) => m.cpuCores ?? '-').join(', ')}; simulated nodes ${simulatedNodesCpuCores}); ${leaders.changes} leader changes; ${converge.liveNodesMarkedDown} live nodes marked down; heartbeat p99 ${converge.heartbeatP99Ms} ms, ${converge.heartbeatsPerSecond}/s; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
 
   // A steady minute's worth is not needed: a few seconds of heartbeats with everything placed.
   gauges.reset();
@@ -480,6 +488,7 @@ async function main(): Promise<void> {
     ['placements/s', (TASKS / secondsToRunning).toFixed(0), ''],
     ['leader peak RSS (MiB)', String(leaderRssMiB), '<= 1024'],
     ['leader CPU (cores)', String(cpu.cpuCores), ''],
+    ['simulated nodes CPU (cores)', String(simulatedNodesCpuCores), ''],
     ['leader changes', String(leaders.changes), '0'],
     ['heartbeat p99 (ms)', String(converge.heartbeatP99Ms), '<= 500'],
     ['heartbeats/s (all nodes)', String(converge.heartbeatsPerSecond), ''],
@@ -507,6 +516,7 @@ async function main(): Promise<void> {
     leaderRssMiB,
     leaderCpuCores: cpu.cpuCores,
     leaderCpuSeconds: cpu.cpuSeconds,
+    simulatedNodesCpuCores,
     leaderChangesWhileConverging: leaders.changes,
     managers: managersFigures,
     heartbeatP99Ms: converge.heartbeatP99Ms,
