@@ -35,6 +35,12 @@ export class Scheduler extends ReconcileLoop {
     this.loads = undefined;
   }
 
+  override stop(): void {
+    super.stop();
+    // A manager that is no longer the leader does not keep the loads (nor their memory).
+    this.loads = undefined;
+  }
+
   protected onChange(change: StoreChange): boolean {
     if (change.kind !== 'node' && change.kind !== 'task') return false;
     this.loads?.apply(change);

@@ -263,7 +263,7 @@ function inOrder(host: LocalHost): Stored<'task'>[] {
   return host.store.list('task');
 }
 
-test('loop: a node that goes down or leaves between passes takes no more tasks; its tasks stop counting when they finish', async () => {
+test('loop: a node that goes down or leaves between passes takes no more tasks; its tasks stop counting when they finish; a new term counts afresh', async () => {
   const host = new LocalHost();
   host.apply(['n1', 'n2'].map((id) => createAction('node', nodeObject(id, { cpus: 2 }))));
   const scheduler = new Scheduler(host);
@@ -293,5 +293,16 @@ test('loop: a node that goes down or leaves between passes takes no more tasks; 
   host.apply([createAction('task', last)]);
   await scheduler.idle();
   assert.equal(host.store.get('task', last.meta!.id!)!.nodeId, 'n3');
+  // Out of office, the loop hears nothing: a task written on n3 meanwhile fills it. Back in
+  // office, it counts again from the store and does not place on a full n3.
+  scheduler.stop();
+  host.apply([createAction('task', task(one, 'n3'))]);
+  scheduler.start();
+  const next = task(one);
+  host.apply([createAction('task', next)]);
+  await scheduler.idle();
+  const waitingTask = host.store.get('task', next.meta!.id!)!;
+  assert.equal(waitingTask.nodeId, '');
+  assert.equal(waitingTask.status?.message, 'no suitable node (1 node not available for new tasks; 1 node has insufficient CPU)');
   scheduler.stop();
 });
