@@ -13,6 +13,11 @@
 //   per turn, after one unmeasured refill (a loop counts the nodes' loads on its first pass).
 // - upkeep: the same loop while tasks report status and nothing waits (what the scheduler
 //   costs beside the store on every task change at full size): CPU per status write of 100.
+// - converge: every leader loop (test/lib/local-cluster: orchestrators, scheduler, updater...)
+//   on a store with --converge-nodes nodes, from the creation of services of 10,000 replicas
+//   totalling --converge-tasks until every task is assigned, then until every task is reported
+//   Running (batches of 1,000 reports): the CPU of the whole and of the scheduler's passes in
+//   it, the in-process stand-in for the scheduler's share of a leader profile in bench:scale.
 //
 // Every figure is CPU (user + system) of this process, garbage collection included.
 import { loadavg } from 'node:os';
@@ -31,6 +36,8 @@ const { values: args } = parseArgs({
     services: { type: 'string' },
     refill: { type: 'string' },
     turns: { type: 'string' },
+    'converge-nodes': { type: 'string' },
+    'converge-tasks': { type: 'string' },
     base: { type: 'string' },
     out: { type: 'string' },
   },
@@ -40,6 +47,8 @@ const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 100_000)));
 const SERVICES = Math.max(1, Math.round(num(args.services, undefined, 10)));
 const REFILL = Math.max(1, Math.round(num(args.refill, undefined, 1000)));
 const TURNS = Math.max(1, Math.round(num(args.turns, undefined, 3)));
+const CONVERGE_NODES = Math.max(1, Math.round(num(args['converge-nodes'], undefined, 300)));
+const CONVERGE_TASKS = Math.max(0, Math.round(num(args['converge-tasks'], undefined, 30_000)));
 const REFILLS_PER_TURN = 5;
 const UPKEEP_WRITES = 100;
 const S = baton.TaskState;
@@ -47,11 +56,13 @@ const S = baton.TaskState;
 type SchedulerModule = typeof import('../manager/scheduler/index.js');
 type HostModule = typeof import('../manager/reconcile/local-host.js');
 type StoreModule = typeof import('../manager/store/index.js');
+type ClusterModule = typeof import('../test/lib/local-cluster.js');
 interface Build {
   name: string;
   scheduler: SchedulerModule;
   host: HostModule;
   store: StoreModule;
+  cluster: ClusterModule;
 }
 
 async function load(name: string, dist: string): Promise<Build> {
@@ -60,6 +71,7 @@ async function load(name: string, dist: string): Promise<Build> {
     scheduler: (await import(join(dist, 'manager/scheduler/index.js'))) as SchedulerModule,
     host: (await import(join(dist, 'manager/reconcile/local-host.js'))) as HostModule,
     store: (await import(join(dist, 'manager/store/index.js'))) as StoreModule,
+    cluster: (await import(join(dist, 'test/lib/local-cluster.js'))) as ClusterModule,
   };
 }
 
@@ -149,6 +161,52 @@ async function upkeep(b: Build, l: Loaded): Promise<number> {
   return (cpuMs(before) * 1000) / UPKEEP_WRITES;
 }
 
+interface Converge {
+  assignMs: number;
+  assignSchedulerMs: number;
+  runningMs: number;
+  runningSchedulerMs: number;
+}
+
+/** The leader loops from the services' creation to all assigned, then to all Running; CPU ms of all and of the scheduler. */
+async function converge(b: Build): Promise<Converge> {
+  const ids = Array.from({ length: CONVERGE_NODES }, (_, i) => `node-${String(i).padStart(5, '0')}`);
+  const c = await b.cluster.started({}, ids);
+  const scheduler = c.loops.find((l) => l.name === 'scheduler') as unknown as { reconcile(): unknown } | undefined;
+  if (scheduler === undefined) throw new Error(`${b.name}: no scheduler loop`);
+  // The scheduler's passes, timed from inside: its reconcile() wrapped on this instance.
+  let schedulerMicros = 0;
+  const reconcile = scheduler.reconcile.bind(scheduler);
+  scheduler.reconcile = (): unknown => {
+    const before = process.cpuUsage();
+    try {
+      return reconcile();
+    } finally {
+      const u = process.cpuUsage(before);
+      schedulerMicros += u.user + u.system;
+    }
+  };
+  const services: string[] = [];
+  for (let left = CONVERGE_TASKS; left > 0; left -= 10_000) services.push(`svc-${services.length}`);
+  let before = process.cpuUsage();
+  services.forEach((id, i) => c.addService(id, id, { replicas: Math.min(10_000, CONVERGE_TASKS - i * 10_000) }));
+  await c.settle();
+  const assignMs = cpuMs(before);
+  const assignSchedulerMs = schedulerMicros / 1000;
+  const tasks = services.flatMap((id) => c.tasks(id));
+  const assigned = tasks.filter((t) => t.nodeId !== '').length;
+  if (assigned !== CONVERGE_TASKS) throw new Error(`${b.name}: ${assigned} of ${CONVERGE_TASKS} assigned`);
+  schedulerMicros = 0;
+  before = process.cpuUsage();
+  for (let i = 0; i < tasks.length; i += 1000) {
+    for (const t of tasks.slice(i, i + 1000)) c.report(t.meta.id, S.TASK_RUNNING);
+    await c.settle();
+  }
+  const runningMs = cpuMs(before);
+  c.stop();
+  return { assignMs, assignSchedulerMs, runningMs, runningSchedulerMs: schedulerMicros / 1000 };
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const load0 = loadavg();
@@ -158,6 +216,7 @@ async function main(): Promise<void> {
   const burstMs = new Map<string, number[]>(builds.map((b) => [b.name, []]));
   const refillMs = new Map<string, number[]>(builds.map((b) => [b.name, []]));
   const upkeepUs = new Map<string, number[]>(builds.map((b) => [b.name, []]));
+  const converges = new Map<string, Converge[]>(builds.map((b) => [b.name, []]));
   const clusters = new Map<string, Loaded>();
   for (const b of builds) {
     const l = loaded(b);
@@ -177,6 +236,19 @@ async function main(): Promise<void> {
     }
   }
   for (const l of clusters.values()) l.scheduler.stop();
+  clusters.clear();
+  if (CONVERGE_TASKS > 0) {
+    for (let turn = 0; turn < TURNS; turn++) {
+      for (const b of turn % 2 === 0 ? builds : [...builds].reverse()) {
+        const r = await converge(b);
+        converges.get(b.name)!.push(r);
+        console.log(
+          `converge turn ${turn + 1} ${b.name}: all assigned ${r.assignMs.toFixed(0)} ms (scheduler ${r.assignSchedulerMs.toFixed(0)}), all Running ${r.runningMs.toFixed(0)} ms (scheduler ${r.runningSchedulerMs.toFixed(0)})`,
+        );
+      }
+    }
+  }
+  const part = (key: keyof Converge): Map<string, number[]> => new Map([...converges].map(([name, rs]) => [name, rs.map((r) => r[key])]));
   const m = (xs: number[] | undefined): number | undefined => (xs && xs.length > 0 ? median(xs) : undefined);
   const f = (v: number | undefined, d = 1): string => (v === undefined ? '-' : v.toFixed(d));
   const spread = (xs: number[] | undefined): string => (xs && xs.length > 0 ? `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}` : '-');
@@ -191,6 +263,14 @@ async function main(): Promise<void> {
       row(`burst: µs per placement`, burstMs, TASKS / 1000),
       row(`refill: ms for ${REFILL} placements among ${TASKS} tasks (pass and writes)`, refillMs),
       row(`upkeep: µs per status write of 100 tasks, nothing pending`, upkeepUs),
+      ...(CONVERGE_TASKS > 0
+        ? [
+            row(`converge ${CONVERGE_TASKS} tasks on ${CONVERGE_NODES} nodes: ms to all assigned, every loop`, part('assignMs')),
+            row(`  of which the scheduler's passes`, part('assignSchedulerMs')),
+            row(`converge: ms to all Running (reports of 1,000), every loop`, part('runningMs')),
+            row(`  of which the scheduler's passes`, part('runningSchedulerMs')),
+          ]
+        : []),
     ]),
   );
   const load1 = loadavg();
@@ -207,6 +287,9 @@ async function main(): Promise<void> {
     burstMs: Object.fromEntries(burstMs),
     refillMs: Object.fromEntries(refillMs),
     upkeepUsPerWrite: Object.fromEntries(upkeepUs),
+    convergeNodes: CONVERGE_NODES,
+    convergeTasks: CONVERGE_TASKS,
+    converge: Object.fromEntries(converges),
   });
   console.log(`results: ${path}`);
 }
