@@ -9,6 +9,7 @@
 // 1-3 depend only on the node and the task spec ("static"); 4-6 change as tasks are placed.
 import { baton } from '../../proto/gen/baton.js';
 import { isActive, isFinished, stateOf, type TaskView } from '../reconcile/tasks.js';
+import type { DeepReadonly } from '../store/index.js';
 import { type Constraint, type NodeView, satisfies, unsatisfiedText } from './constraints.js';
 
 /** A reason nodes were passed over; `key` groups equal reasons across nodes. */
@@ -66,11 +67,17 @@ function protocolName(p: baton.PortProtocol | null | undefined): string {
   return p === baton.PortProtocol.UDP ? 'udp' : 'tcp';
 }
 
+/** "8080/tcp": how a host port is named in the filters and their messages. */
+export function portName(p: DeepReadonly<baton.PortConfig.$Properties>): string | undefined {
+  return p.publishMode === baton.PublishMode.HOST && (p.publishedPort ?? 0) > 0 ? `${p.publishedPort}/${protocolName(p.protocol)}` : undefined;
+}
+
 /** The HOST-mode published ports a task binds on its node, as "8080/tcp". */
 export function hostPorts(t: TaskView): string[] {
   const out: string[] = [];
   for (const p of t.endpoint?.ports ?? []) {
-    if (p.publishMode === baton.PublishMode.HOST && (p.publishedPort ?? 0) > 0) out.push(`${p.publishedPort}/${protocolName(p.protocol)}`);
+    const name = portName(p);
+    if (name !== undefined) out.push(name);
   }
   return out;
 }
@@ -80,34 +87,99 @@ export function reservationsOf(t: TaskView): { cpu: number; mem: number } {
   return { cpu: Number(r?.nanoCpus ?? 0), mem: Number(r?.memoryBytes ?? 0) };
 }
 
-/** What is left on a node as this pass places tasks on it (filters 4-5 and the spread counts). */
+/**
+ * What filters 4-6 and the spread order ask of a node for a task: the same for every task of a
+ * scheduling group (./schedule.ts), so it is read from the task once per group, not per node.
+ */
+export interface Demand {
+  serviceId: string;
+  cpu: number;
+  mem: number;
+  ports: readonly string[];
+  maxReplicas: number;
+}
+
+export function demandOf(t: TaskView): Demand {
+  const r = reservationsOf(t);
+  return { serviceId: t.serviceId ?? '', cpu: r.cpu, mem: r.mem, ports: hostPorts(t), maxReplicas: maxReplicasOf(t) };
+}
+
+const NO_CPU = reason(1000, 'cpu', 'has insufficient CPU', 'have insufficient CPU');
+const NO_MEMORY = reason(1001, 'memory', 'has insufficient memory', 'have insufficient memory');
+
+/**
+ * What a node holds (filters 4-5 and the spread counts): its unfinished tasks' reservations and
+ * host ports, and its active tasks, in total and per service. Tasks come and go one at a time
+ * (add, remove), so the scheduler keeps one per node across passes (./loads.ts) instead of
+ * counting every task of the cluster per pass.
+ */
 export class NodeLoad {
-  cpuFree: number;
-  memFree: number;
-  readonly ports = new Set<string>();
+  private cpuCapacity = 0;
+  private memCapacity = 0;
+  private cpuReserved = 0;
+  private memReserved = 0;
+  /** Host ports in use, with how many unfinished tasks hold each (two may, until one finishes). */
+  private readonly ports = new Map<string, number>();
   /** Active tasks (wanted, not finished): what spread counts. */
   total = 0;
   private readonly perService = new Map<string, number>();
 
-  constructor(readonly node: NodeView) {
-    this.cpuFree = Number(node.description?.resources?.nanoCpus ?? 0);
-    this.memFree = Number(node.description?.resources?.memoryBytes ?? 0);
+  constructor(public node: NodeView) {
+    this.describe(node);
   }
 
   get id(): string {
     return this.node.meta?.id ?? '';
   }
 
-  /** Counts a task already on the node: unfinished ones hold resources and ports. */
+  get cpuFree(): number {
+    return this.cpuCapacity - this.cpuReserved;
+  }
+
+  get memFree(): number {
+    return this.memCapacity - this.memReserved;
+  }
+
+  /** The node's object changed (status, availability, labels, resources); what it holds did not. */
+  describe(node: NodeView): void {
+    this.node = node;
+    this.cpuCapacity = Number(node.description?.resources?.nanoCpus ?? 0);
+    this.memCapacity = Number(node.description?.resources?.memoryBytes ?? 0);
+  }
+
+  /** Counts a task on the node: unfinished ones hold resources and ports. */
   add(t: TaskView): void {
+    this.count(t, 1);
+  }
+
+  /** Forgets a task counted with add() (the same object, or one with the same state and spec). */
+  remove(t: TaskView): void {
+    this.count(t, -1);
+  }
+
+  /** True when no task is counted here. */
+  get empty(): boolean {
+    return this.total === 0 && this.cpuReserved === 0 && this.memReserved === 0 && this.ports.size === 0;
+  }
+
+  private count(t: TaskView, sign: 1 | -1): void {
     if (isFinished(stateOf(t))) return;
-    const r = reservationsOf(t);
-    this.cpuFree -= r.cpu;
-    this.memFree -= r.mem;
-    for (const p of hostPorts(t)) this.ports.add(p);
+    const r = t.spec?.resources?.reservations;
+    this.cpuReserved += sign * Number(r?.nanoCpus ?? 0);
+    this.memReserved += sign * Number(r?.memoryBytes ?? 0);
+    for (const p of t.endpoint?.ports ?? []) {
+      const name = portName(p);
+      if (name === undefined) continue;
+      const n = (this.ports.get(name) ?? 0) + sign;
+      if (n > 0) this.ports.set(name, n);
+      else this.ports.delete(name);
+    }
     if (isActive(t)) {
-      this.total++;
-      this.perService.set(t.serviceId ?? '', this.ofService(t.serviceId ?? '') + 1);
+      this.total += sign;
+      const serviceId = t.serviceId ?? '';
+      const n = this.ofService(serviceId) + sign;
+      if (n > 0) this.perService.set(serviceId, n);
+      else this.perService.delete(serviceId);
     }
   }
 
@@ -117,14 +189,17 @@ export class NodeLoad {
 
   /** Filters 4-6 for `t` here. */
   failure(t: TaskView): Reason | undefined {
-    const r = reservationsOf(t);
-    if (r.cpu > 0 && r.cpu > this.cpuFree) return reason(1000, 'cpu', 'has insufficient CPU', 'have insufficient CPU');
-    if (r.mem > 0 && r.mem > this.memFree) return reason(1001, 'memory', 'has insufficient memory', 'have insufficient memory');
-    for (const p of hostPorts(t)) {
+    return this.failureFor(demandOf(t));
+  }
+
+  /** Filters 4-6 for a task that demands `d`: allocates nothing unless a port is the reason. */
+  failureFor(d: Demand): Reason | undefined {
+    if (d.cpu > 0 && d.cpu > this.cpuFree) return NO_CPU;
+    if (d.mem > 0 && d.mem > this.memFree) return NO_MEMORY;
+    for (const p of d.ports) {
       if (this.ports.has(p)) return reason(1100, `port ${p}`, `has host port ${p} in use`, `have host port ${p} in use`);
     }
-    const max = maxReplicasOf(t);
-    if (max > 0 && this.ofService(t.serviceId ?? '') >= max) return MAX_REPLICAS_EXCEEDED;
+    if (d.maxReplicas > 0 && this.ofService(d.serviceId) >= d.maxReplicas) return MAX_REPLICAS_EXCEEDED;
     return undefined;
   }
 }
