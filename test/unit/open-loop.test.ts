@@ -37,7 +37,7 @@ test('open loop: exactly rate x duration requests, a connection each, latency fr
   // The server's 20 ms are in every figure; from the intended time the lag comes on top.
   assert.ok(r.serviceMs.min >= 20, `service min ${r.serviceMs.min}`);
   assert.ok(r.latencyMs.min >= 20, `latency min ${r.latencyMs.min}`);
-  assert.ok(r.samples.every((v, i) => v >= 20 && Number.isFinite(v)), `samples ${r.samples.slice(0, 5).join(',')}...`);
+  assert.ok(r.samples.every((v) => v >= 20 && Number.isFinite(v)), `samples ${r.samples.slice(0, 5).join(',')}...`);
   assert.ok(r.latencyMs.p50 >= r.serviceMs.min, 'latency from the intended time is never under the service time');
 });
 
