@@ -30,6 +30,11 @@ export interface OpenLoopOptions {
   /** Requests per second, on a fixed schedule. */
   rate: number;
   durationS: number;
+  /**
+   * Seconds of the same schedule sent first and not counted (0 by default): a fresh process's
+   * first requests pay for compiling its own code, which no path should be charged with.
+   */
+  warmupS?: number;
   path?: string;
   /** A request not answered within this is counted as an error (timeout). */
   timeoutMs?: number;
@@ -40,7 +45,7 @@ export interface OpenLoopOptions {
 export interface OpenLoopResult {
   rate: number;
   durationS: number;
-  /** Requests the schedule sent (rate × duration, all of them, answered or not). */
+  /** Requests the schedule sent after the warm-up (rate × duration, all of them, answered or not). */
   sent: number;
   /** Answered with a 2xx. */
   ok: number;
@@ -107,7 +112,9 @@ function oneRequest(host: string, port: number, request: Buffer, timeoutMs: numb
 export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const request = Buffer.from(`GET ${opts.path ?? '/'} HTTP/1.1\r\nHost: ${opts.host}:${opts.port}\r\nConnection: close\r\n\r\n`);
-  const total = Math.max(1, Math.round(opts.rate * opts.durationS));
+  const warmup = Math.round(opts.rate * (opts.warmupS ?? 0));
+  const measured = Math.max(1, Math.round(opts.rate * opts.durationS));
+  const total = warmup + measured;
   const intervalMs = 1000 / opts.rate;
   const latency = new Samples();
   const service = new Samples();
@@ -116,12 +123,13 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   const errors: Record<string, number> = {};
   const pending: Promise<void>[] = [];
   const start = performance.now() + 20;
-  const send = (intended: number): void => {
+  const send = (intended: number, counted: boolean): void => {
     const began = performance.now();
-    lag.push(began - intended);
+    if (counted) lag.push(began - intended);
     pending.push(
       oneRequest(opts.host, opts.port, request, timeoutMs).then((why) => {
         const end = performance.now();
+        if (!counted) return;
         if (why !== undefined) {
           errors[why] = (errors[why] ?? 0) + 1;
           return;
@@ -137,7 +145,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
     const tick = (): void => {
       // Every send whose time has come, late ones included: the schedule never slips.
       const now = performance.now();
-      while (i < total && start + i * intervalMs <= now) send(start + i++ * intervalMs);
+      for (; i < total && start + i * intervalMs <= now; i++) send(start + i * intervalMs, i >= warmup);
       if (i >= total) return resolve();
       setTimeout(tick, Math.max(0, start + i * intervalMs - performance.now()));
     };
@@ -147,7 +155,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   return {
     rate: opts.rate,
     durationS: opts.durationS,
-    sent: total,
+    sent: measured,
     ok: latency.length,
     errors,
     latencyMs: latency.summary(),
@@ -165,9 +173,9 @@ export function pooled(runs: readonly OpenLoopResult[]): Summary {
 /** Runs the schedule in a process of its own (in the namespace of `netnsPid` when given) and reads its result. */
 export function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   const script = fileURLToPath(import.meta.url);
-  const args = [script, '--host', opts.host, '--port', String(opts.port), '--rate', String(opts.rate), '--duration', String(opts.durationS), '--path', opts.path ?? '/', '--timeout-ms', String(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)];
+  const args = [script, '--host', opts.host, '--port', String(opts.port), '--rate', String(opts.rate), '--duration', String(opts.durationS), '--warmup', String(opts.warmupS ?? 0), '--path', opts.path ?? '/', '--timeout-ms', String(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)];
   const [command, argv] = opts.netnsPid === undefined ? [process.execPath, args] : ['nsenter', ['-t', String(opts.netnsPid), '-n', process.execPath, ...args]];
-  const capMs = (opts.durationS + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000 + 30) * 1000;
+  const capMs = (opts.durationS + (opts.warmupS ?? 0) + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000 + 30) * 1000;
   return new Promise((resolve, reject) => {
     execFile(command, argv, { encoding: 'utf8', timeout: capMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`open-loop load failed: ${err.message}\n${stderr}`));
@@ -187,6 +195,7 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       rate: { type: 'string' },
       duration: { type: 'string' },
+      warmup: { type: 'string', default: '0' },
       path: { type: 'string', default: '/' },
       'timeout-ms': { type: 'string', default: String(DEFAULT_TIMEOUT_MS) },
     },
@@ -202,11 +211,13 @@ async function main(): Promise<void> {
   const rate = positive('rate', values.rate);
   const durationS = positive('duration', values.duration);
   const timeoutMs = positive('timeout-ms', values['timeout-ms']);
+  const warmupS = Number(values.warmup);
+  if (!Number.isFinite(warmupS) || warmupS < 0) problems.push(`--warmup: a number of seconds >= 0 is needed, not ${values.warmup}`);
   if (problems.length > 0) {
     process.stderr.write(`open-loop: ${problems.join('; ')}\n`);
     process.exit(2);
   }
-  const result = await openLoop({ host: values.host!, port, rate, durationS, path: values.path ?? '/', timeoutMs });
+  const result = await openLoop({ host: values.host!, port, rate, durationS, warmupS, path: values.path ?? '/', timeoutMs });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

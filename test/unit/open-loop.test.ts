@@ -63,6 +63,17 @@ test('open loop: a server stall counts for every request sent during it (no coor
   assert.ok(r.latencyMs.max >= STALL_MS - 10, `max ${r.latencyMs.max}`);
 });
 
+test('open loop: the warm-up is sent on the same schedule and not counted', async (t) => {
+  const s = await server(0);
+  t.after(() => s.srv.close());
+  const r = await runOpenLoop({ host: '127.0.0.1', port: s.port, rate: 40, durationS: 0.5, warmupS: 0.25 });
+  assert.equal(s.requests(), 30, 'warm-up and measured requests all sent');
+  assert.equal(r.sent, 20);
+  assert.equal(r.ok, 20);
+  assert.equal(r.samples.length, 20);
+  assert.equal(r.lagMs.count, 20);
+});
+
 test('open loop: refused connections are counted, not measured', async () => {
   const port = await freePort();
   const r = await runOpenLoop({ host: '127.0.0.1', port, rate: 20, durationS: 0.5 });
@@ -74,10 +85,10 @@ test('open loop: refused connections are counted, not measured', async () => {
 
 test('open loop command: bad flags refused in one line, all at once, exit 2', () => {
   const script = fileURLToPath(new URL('../../bench/lib/open-loop.js', import.meta.url));
-  const r = spawnSync(process.execPath, [script, '--port', 'x', '--rate', '0', '--duration', '1'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [script, '--port', 'x', '--rate', '0', '--duration', '1', '--warmup', '-1'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  for (const flag of ['--host', '--port', '--rate']) assert.ok(r.stderr.includes(flag), `${flag} in: ${r.stderr}`);
+  for (const flag of ['--host', '--port', '--rate', '--warmup']) assert.ok(r.stderr.includes(flag), `${flag} in: ${r.stderr}`);
   assert.ok(!r.stderr.includes('--duration'), r.stderr);
 });
