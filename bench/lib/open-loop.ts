@@ -188,8 +188,8 @@ export function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   });
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
+function parseFlags() {
+  return parseArgs({
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
@@ -200,6 +200,17 @@ async function main(): Promise<void> {
       'timeout-ms': { type: 'string', default: String(DEFAULT_TIMEOUT_MS) },
     },
   });
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags();
+  } catch (err) {
+    process.stderr.write(`open-loop: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}\n`);
+    process.exit(2);
+  }
+  const { values } = parsed;
   const problems: string[] = [];
   const positive = (name: string, text: string | undefined): number => {
     const v = Number(text);

@@ -83,12 +83,15 @@ test('open loop: refused connections are counted, not measured', async () => {
   assert.equal(r.samples.length, 0);
 });
 
-test('open loop command: bad flags refused in one line, all at once, exit 2', () => {
+test('open loop command: bad flags refused in one line, all at once, exit 2; an unknown one too', () => {
   const script = fileURLToPath(new URL('../../bench/lib/open-loop.js', import.meta.url));
-  const r = spawnSync(process.execPath, [script, '--port', 'x', '--rate', '0', '--duration', '1', '--warmup', '-1'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [script, '--port', 'x', '--rate', '0', '--duration', '1', '--warmup=-1'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   for (const flag of ['--host', '--port', '--rate', '--warmup']) assert.ok(r.stderr.includes(flag), `${flag} in: ${r.stderr}`);
   assert.ok(!r.stderr.includes('--duration'), r.stderr);
+  const unknown = spawnSync(process.execPath, [script, '--bogus'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /^open-loop: .*--bogus.*\n$/);
 });
