@@ -37,7 +37,8 @@
 //   noise floor, printed, which an added p99 must stand above to be the path's.
 //
 // Flags: --quick (1 round of 3 s each), --duration S (5: a wrk run), --rounds N (3: wrk rounds),
-// --connections N (10), --rate R (150 req/s), --open-duration S (8), --open-rounds N (5),
+// --connections N (10), --rate R (req/s; default a quarter of the run's lowest saturation req/s,
+// 150 without a saturation run), --open-duration S (8), --open-rounds N (5),
 // --only vip,node-port,task-host,vip-local,task-local, --modes keep-alive,close,open-loop,
 // --max-time S (900: the whole run, cluster start included, then everything is cleaned up and
 // it exits 1), --out DIR, --keep (the daemons' data dirs and logs), --cpu-prof (the manager
@@ -85,6 +86,8 @@ const OPEN_PAIRS: readonly (readonly [OpenSystem, OpenSystem, string])[] = [
 const IMAGE = 'local/busybox:1';
 /** Of each open-loop run, sent on the schedule first and not counted (the generator's JIT, the path's first connections). */
 const OPEN_WARMUP_S = 1;
+/** The open loop's rate when no saturation run gives one and no --rate is set (about a quarter of a quiet run's saturation). */
+const DEFAULT_OPEN_RATE = 150;
 const PORT = 8080;
 const NETWORK = 'benchnet';
 
@@ -244,10 +247,11 @@ async function measure(): Promise<void> {
   // A handful of concurrent callers. busybox httpd forks a process per connection, on a 2-core
   // machine shared with the mesh and wrk: at 50, p99 straight to the task was already 250 ms.
   const connections = Math.max(1, Math.round(num(args.connections, undefined, 10)));
-  // Open loop: well under busybox httpd's saturation here (~500-700 req/s at 10 connections),
-  // so that no queue forms in front of it; enough samples per system for a p99 per round and,
-  // pooled over the rounds, a p99.9.
-  const rate = num(args.rate, undefined, 150);
+  // Open loop: well under busybox httpd's saturation, so that no queue forms in front of it.
+  // Saturation moves with the machine's load (~500-700 req/s at 10 connections when quiet, ~120
+  // at a load average of 13), so by default the rate is a quarter of this run's own lowest
+  // saturation figure; --rate fixes it (compare runs at equal rates).
+  const fixedRate = args.rate === undefined ? undefined : num(args.rate, undefined, 0);
   const openDurationS = num(args['open-duration'], undefined, quick ? 3 : 8);
   const openRounds = Math.max(1, Math.round(num(args['open-rounds'], undefined, quick ? 1 : 5)));
   const maxTimeS = num(args['max-time'], undefined, 900);
@@ -255,7 +259,7 @@ async function measure(): Promise<void> {
   const allModes = pickList('--modes', args.modes, MODES_ALL);
   const modes = allModes.filter((m): m is Mode => m !== 'open-loop');
   const openLoopWanted = allModes.includes('open-loop');
-  if (rate <= 0 || openDurationS <= 0) throw new Error('--rate and --open-duration: positive numbers');
+  if (fixedRate === 0 || openDurationS <= 0) throw new Error('--rate and --open-duration: positive numbers');
   const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
   const started = new Date();
 
@@ -360,6 +364,9 @@ async function measure(): Promise<void> {
 
     // Open loop (bench/lib/open-loop.ts): a fixed rate well under saturation, a connection per
     // request, latency from each request's intended send time, from the same namespaces as wrk.
+    const saturation = [...runs.values()].map((list) => median(list.map((r) => r.requestsPerSec)));
+    const lowestSaturation = saturation.length > 0 ? Math.min(...saturation) : undefined;
+    const rate = fixedRate ?? (lowestSaturation === undefined ? DEFAULT_OPEN_RATE : Math.max(10, Math.floor(lowestSaturation / 4 / 10) * 10));
     const openSystems: OpenSystem[] = !openLoopWanted
       ? []
       : [...systems, ...(systems.includes('task-host') ? (['task-host-2'] as const) : []), ...(systems.includes('task-local') ? (['task-local-2'] as const) : [])];
@@ -416,16 +423,15 @@ async function measure(): Promise<void> {
     const kernelOf: Partial<Record<System, { connections: number | undefined; requests: number }>> = {};
     for (const [s, addr] of [['vip', vip], ['vip-local', vipLocal]] as const) {
       if (!systems.includes(s)) continue;
-      const requests = modes.reduce((n, mode) => n + (runs.get(key(mode, s)) ?? []).reduce((m, r) => m + r.requests, 0), 0) + (open.get(s) ?? []).reduce((n, r) => n + r.sent, 0);
+      const requests = modes.reduce((n, mode) => n + (runs.get(key(mode, s)) ?? []).reduce((m, r) => m + r.requests, 0), 0) + (open.get(s) ?? []).reduce((n, r) => n + r.sent + Math.round(rate * OPEN_WARMUP_S), 0);
       kernelOf[s] = { connections: await meshFailures(metricsAddr, 'baton_mesh_kernel_connections_total', `address="${addr}"`), requests };
     }
     if (modes.length > 0) process.stdout.write(`\nsaturation (wrk, closed loop):\n${formatTable(table)}\n\nservice address against direct, same run, per paired round (saturation: the p99 is mostly queueing in front of httpd):\n${lines.join('\n')}\n`);
     const openReport = open.size > 0 ? openLoopReport(open, rate) : undefined;
     if (openReport) {
       process.stdout.write(openReport.text);
-      // Under saturation nothing queues at this rate: how far under, by this run's own figures.
-      const sat = Object.values(medians).map((r) => r.requestsPerSec);
-      if (sat.length > 0) process.stdout.write(`the open loop's rate is ${((rate / Math.min(...sat)) * 100).toFixed(0)}% of the lowest saturation req/s of this run (${Math.min(...sat).toFixed(0)})\n`);
+      // How far under saturation, by this run's own figures.
+      if (lowestSaturation !== undefined) process.stdout.write(`the open loop's rate (${fixedRate === undefined ? 'a quarter of it, by default' : '--rate'}) is ${((rate / lowestSaturation) * 100).toFixed(0)}% of the lowest saturation req/s of this run (${lowestSaturation.toFixed(0)})\n`);
     }
     process.stdout.write(
       `\nreference for the cross-node path: from the client's namespace the api task's address ${reach.apiTaskIpFromClient ? 'answers' : 'does not answer (Docker isolates bridges)'} and ${apiHostPort} ${reach.apiNodePortFromClient ? 'answers' : "does not answer (127.0.0.2 is the container's own loopback)"}, so node-port and task-host run from the host's namespace\n`,
