@@ -110,8 +110,8 @@ const PATH: Record<OpenSystem, string> = {
 };
 
 /** "median [min..max]" of a series, in ms. */
-function spread(values: readonly number[]): string {
-  return `${median(values).toFixed(2)} [${Math.min(...values).toFixed(2)}..${Math.max(...values).toFixed(2)}]`;
+function spread(values: readonly number[], digits = 2): string {
+  return `${median(values).toFixed(digits)} [${Math.min(...values).toFixed(digits)}..${Math.max(...values).toFixed(digits)}]`;
 }
 
 /**
@@ -121,14 +121,14 @@ function spread(values: readonly number[]): string {
  * rounds) and pooled, and the noise floor: the largest |added p99| of a reference against itself.
  */
 function openLoopReport(open: ReadonlyMap<OpenSystem, OpenRun[]>, rate: number): { text: string; json: Record<string, unknown> } {
-  const table: string[][] = [['system', 'path', 'sent', 'answered', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'service p99', 'lag p99', 'mgr CPU us/req', 'load']];
+  const table: string[][] = [['system', 'path', 'sent', 'answered', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'connect p50', 'connect p99', 'service p99', 'lag p99', 'mgr CPU us/req', 'load']];
   const rows: Record<string, unknown>[] = [];
   for (const [s, list] of open) {
     const all = pooled(list);
     const sent = list.reduce((n, r) => n + r.sent, 0);
     const ok = list.reduce((n, r) => n + r.ok, 0);
     const cpu = list.map((r) => r.meshCpuUsPerReq).filter((v): v is number => v !== undefined);
-    table.push([s, PATH[s], String(sent), String(ok), String(sent - ok), cell(all.p50, 2), cell(all.p90, 2), cell(all.p99, 2), cell(all.p999, 2), cell(all.max, 2), cell(median(list.map((r) => r.serviceMs.p99)), 2), cell(median(list.map((r) => r.lagMs.p99)), 2), cell(cpu.length ? median(cpu) : undefined, 1), median(list.map((r) => r.load1)).toFixed(2)]);
+    table.push([s, PATH[s], String(sent), String(ok), String(sent - ok), cell(all.p50, 2), cell(all.p90, 2), cell(all.p99, 2), cell(all.p999, 2), cell(all.max, 2), cell(median(list.map((r) => r.connectMs.p50)), 3), cell(median(list.map((r) => r.connectMs.p99)), 3), cell(median(list.map((r) => r.serviceMs.p99)), 2), cell(median(list.map((r) => r.lagMs.p99)), 2), cell(cpu.length ? median(cpu) : undefined, 1), median(list.map((r) => r.load1)).toFixed(2)]);
     rows.push({ system: s, pooled: all, sent, answered: ok, rounds: list.map(({ samples: _samples, ...r }) => r) });
   }
   const lines: string[] = [];
@@ -142,13 +142,15 @@ function openLoopReport(open: ReadonlyMap<OpenSystem, OpenRun[]>, rate: number):
     const p50 = added((r) => r.latencyMs.p50);
     const p99 = added((r) => r.latencyMs.p99);
     const p999 = added((r) => r.latencyMs.p999);
+    const connectP50 = added((r) => r.connectMs.p50);
+    const connectP99 = added((r) => r.connectMs.p99);
     const pooledP99 = pooled(v).p99 - pooled(d).p99;
     const pooledP999 = pooled(v).p999 - pooled(d).p999;
     const isNoise = sys.endsWith('-2');
     if (isNoise) noise = Math.max(noise, ...p99.map(Math.abs));
     const verdict = isNoise ? '' : ` — added p99 target < 1 ms: ${median(p99) < 1 ? 'MET' : 'NOT MET'}`;
-    lines.push(`${sys} / ${ref} (${what}): added p50 ${spread(p50)}, p99 ${spread(p99)}, p99.9 ${spread(p999)} ms, median [range] of ${v.length} paired rounds; pooled: p99 ${pooledP99.toFixed(2)}, p99.9 ${pooledP999.toFixed(2)} ms${verdict}`);
-    pairs.push({ system: sys, reference: ref, what, addedP50Ms: p50, addedP99Ms: p99, addedP999Ms: p999, medianAddedP99Ms: median(p99), pooledAddedP99Ms: pooledP99, pooledAddedP999Ms: pooledP999, noiseFloor: isNoise, ...(isNoise ? {} : { addedP99TargetMet: median(p99) < 1 }) });
+    lines.push(`${sys} / ${ref} (${what}): added p50 ${spread(p50)}, p99 ${spread(p99)}, p99.9 ${spread(p999)} ms, median [range] of ${v.length} paired rounds; pooled: p99 ${pooledP99.toFixed(2)}, p99.9 ${pooledP999.toFixed(2)} ms; the handshake alone: p50 ${spread(connectP50, 3)}, p99 ${spread(connectP99, 3)} ms${verdict}`);
+    pairs.push({ system: sys, reference: ref, what, addedP50Ms: p50, addedP99Ms: p99, addedP999Ms: p999, addedConnectP50Ms: connectP50, addedConnectP99Ms: connectP99, medianAddedP99Ms: median(p99), pooledAddedP99Ms: pooledP99, pooledAddedP999Ms: pooledP999, noiseFloor: isNoise, ...(isNoise ? {} : { addedP99TargetMet: median(p99) < 1 }) });
   }
   const noiseLine = open.has('task-host-2') || open.has('task-local-2') ? `noise floor: a reference against itself differed by up to ${noise.toFixed(2)} ms p99 in a round; an added p99 within that is not shown to be the path\n` : '';
   const text = `\nopen loop: ${rate} req/s on a fixed schedule, a connection per request, latency from each request's intended send time (pooled over the rounds):\n${formatTable(table)}\n\nadded latency per paired round (open loop):\n${lines.join('\n')}\n${noiseLine}`;
@@ -442,7 +444,7 @@ async function measure(): Promise<void> {
           .map(([s, k]) => `  ${s}: ${k.connections ?? '-'} by the NAT rules of ${k.requests} requests sent (warm-ups and checks add a few)\n`)
           .join(''),
     );
-    if (open.size > 0) process.stdout.write(`open loop: bench/lib/open-loop.ts, ${rate} req/s for ${openDurationS} s per run, ${openRounds} round(s), run in the same namespace as wrk; service p99: from the connect actually started (without the generator's send lag); lag p99: how late sends left against the schedule (median of the rounds)\n`);
+    if (open.size > 0) process.stdout.write(`open loop: bench/lib/open-loop.ts, ${rate} req/s for ${openDurationS} s per run, ${openRounds} round(s), run in the same namespace as wrk; connect: the TCP handshake (kernels and the listening socket only, median of the rounds); service p99: from the connect actually started (without the generator's send lag); lag p99: how late sends left against the schedule (median of the rounds)\n`);
     if (modes.length > 0) process.stdout.write(`wrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: busybox httpd (a process per connection, closes after each response); mgr CPU: the manager daemon (its mesh relays the VIPs) per request, from /proc; mesh fails: connects the manager's mesh counted failed during the run (baton_mesh_backend_failures_total)\n`);
     const warn = busyMachineWarning();
     if (warn) process.stdout.write(`${warn}\n`);

@@ -7,8 +7,11 @@
 // answered) leaves out. At a rate well under the server's saturation the server has no queue,
 // so the latency is the path's and the server's service time, not queueing.
 //
-// Also recorded, to tell the parts apart: the service time (from the moment the connect was
-// actually started, without this process's scheduling lag) and the lag itself (how late each
+// Also recorded, to tell the parts apart: the connect time (the TCP handshake: done by the
+// kernels on the path and the server's listening socket, with no user-space program scheduled
+// on the far side, so it is the network path's own share, NAT rules included), the service
+// time (from the moment the connect was actually started, without this process's scheduling
+// lag) and the lag itself (how late each
 // send left against its schedule: Node's timers have ~1 ms granularity, and a loaded machine
 // adds more). A connection per request is what busybox httpd does anyway (it closes after each
 // response), and it makes every request pay the path's connection set-up, as a task's
@@ -55,6 +58,8 @@ export interface OpenLoopResult {
   latencyMs: Summary;
   /** From the connect actually started to the response's last byte, ms. */
   serviceMs: Summary;
+  /** From the connect started to the connection established (the handshake), ms. */
+  connectMs: Summary;
   /** How late each send left against its schedule, ms. */
   lagMs: Summary;
   /** Every answered request's latency from its intended send time, ms, in send order. */
@@ -73,24 +78,27 @@ function parseHead(buf: Buffer): { status: number; bodyStart: number; length: nu
   return { status, bodyStart: end + 4, length: cl ? Number(cl[1]) : undefined };
 }
 
-/** One request on a connection of its own: resolves with the failure's reason, or undefined when answered 2xx. */
-function oneRequest(host: string, port: number, request: Buffer, timeoutMs: number): Promise<string | undefined> {
+/**
+ * One request on a connection of its own: resolves with the failure's reason, or undefined when
+ * answered 2xx, and when it got that far the moment the connection was established.
+ */
+function oneRequest(host: string, port: number, request: Buffer, timeoutMs: number): Promise<{ why: string | undefined; connectedAt: number | undefined }> {
   return new Promise((resolve) => {
     let buf: Buffer = Buffer.alloc(0);
     let head: ReturnType<typeof parseHead>;
     let done = false;
+    let connectedAt: number | undefined;
     const finish = (why: string | undefined): void => {
       if (done) return;
       done = true;
       sock.destroy();
-      resolve(why);
+      resolve({ why, connectedAt });
     };
     const answered = (status: number): string | undefined => (status >= 200 && status < 300 ? undefined : 'status');
-    let connected = false;
     const sock = connect({ host, port, noDelay: true });
     sock.setTimeout(timeoutMs, () => finish('timeout'));
     sock.on('connect', () => {
-      connected = true;
+      connectedAt = performance.now();
       sock.write(request);
     });
     sock.on('data', (chunk: Buffer) => {
@@ -103,7 +111,7 @@ function oneRequest(host: string, port: number, request: Buffer, timeoutMs: numb
       // Without a Content-Length the response ends with the connection; with one, it came short.
       finish(head.length === undefined ? answered(head.status) : 'short');
     });
-    sock.on('error', (err: NodeJS.ErrnoException) => finish(`${connected ? '' : 'connect '}${err.code ?? err.message}`));
+    sock.on('error', (err: NodeJS.ErrnoException) => finish(`${connectedAt !== undefined ? '' : 'connect '}${err.code ?? err.message}`));
     sock.on('close', () => finish('closed'));
   });
 }
@@ -118,6 +126,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   const intervalMs = 1000 / opts.rate;
   const latency = new Samples();
   const service = new Samples();
+  const connectTime = new Samples();
   const lag = new Samples();
   const samples: number[] = [];
   const errors: Record<string, number> = {};
@@ -127,7 +136,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
     const began = performance.now();
     if (counted) lag.push(began - intended);
     pending.push(
-      oneRequest(opts.host, opts.port, request, timeoutMs).then((why) => {
+      oneRequest(opts.host, opts.port, request, timeoutMs).then(({ why, connectedAt }) => {
         const end = performance.now();
         if (!counted) return;
         if (why !== undefined) {
@@ -136,6 +145,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
         }
         latency.push(end - intended);
         service.push(end - began);
+        if (connectedAt !== undefined) connectTime.push(connectedAt - began);
         samples.push(Math.round((end - intended) * 1000) / 1000);
       }),
     );
@@ -160,6 +170,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
     errors,
     latencyMs: latency.summary(),
     serviceMs: service.summary(),
+    connectMs: connectTime.summary(),
     lagMs: lag.summary(),
     samples,
   };

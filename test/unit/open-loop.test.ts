@@ -39,6 +39,9 @@ test('open loop: exactly rate x duration requests, a connection each, latency fr
   assert.ok(r.latencyMs.min >= 20, `latency min ${r.latencyMs.min}`);
   assert.ok(r.samples.every((v) => v >= 20 && Number.isFinite(v)), `samples ${r.samples.slice(0, 5).join(',')}...`);
   assert.ok(r.latencyMs.p50 >= r.serviceMs.min, 'latency from the intended time is never under the service time');
+  // The handshake is part of each request's service time; the server's 20 ms come after it.
+  assert.equal(r.connectMs.count, 40);
+  for (const q of ['p50', 'p99', 'max'] as const) assert.ok(r.connectMs[q] <= r.serviceMs[q] - 20, `connect ${q} ${r.connectMs[q]}, service ${r.serviceMs[q]}`);
 });
 
 test('open loop: a server stall counts for every request sent during it (no coordinated omission)', async (t) => {
