@@ -229,9 +229,16 @@ async function createService(manager: BatonDaemon, name: string, constraint: str
 }
 
 export async function main(): Promise<never> {
+  let settings: ReturnType<typeof readSettings>;
+  try {
+    settings = readSettings();
+  } catch (err) {
+    process.stderr.write(`bench:mesh --east-west-path: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}\n`);
+    process.exit(2);
+  }
   let code = 0;
   try {
-    await measure();
+    await measure(settings);
   } catch (err) {
     process.stderr.write(`bench:mesh --east-west-path failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     code = 1;
@@ -241,7 +248,8 @@ export async function main(): Promise<never> {
   process.exit(code);
 }
 
-async function measure(): Promise<void> {
+/** The command line, read and checked before anything starts (a bad flag: one line, exit 2). */
+function readSettings() {
   const args = timedArgs(['rounds', 'connections', 'only', 'modes', 'max-time', 'rate', 'open-duration', 'open-rounds'], ['east-west-path']);
   const quick = args.quick;
   const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
@@ -263,6 +271,11 @@ async function measure(): Promise<void> {
   const openLoopWanted = allModes.includes('open-loop');
   if (fixedRate === 0 || openDurationS <= 0) throw new Error('--rate and --open-duration: positive numbers');
   const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
+  return { args, durationS, rounds, connections, fixedRate, openDurationS, openRounds, maxTimeS, systems, modes, openLoopWanted, outDir };
+}
+
+async function measure(settings: ReturnType<typeof readSettings>): Promise<void> {
+  const { args, durationS, rounds, connections, fixedRate, openDurationS, openRounds, maxTimeS, systems, modes, openLoopWanted, outDir } = settings;
   const started = new Date();
 
   installCleanupHandlers();
