@@ -454,7 +454,7 @@ async function measure(settings: ReturnType<typeof readSettings>): Promise<void>
     process.stdout.write(
       `VIP kernel path (${process.env.BATON_VIP_NAT === 'off' ? 'BATON_VIP_NAT=off' : 'on unless unavailable'}): ${kernelConnections ?? '-'} connections taken by the manager's NAT rules in the run (baton_mesh_kernel_connections_total); the rest were relayed by the mesh\n` +
         Object.entries(kernelOf)
-          .map(([s, k]) => `  ${s}: ${k.connections ?? '-'} by the NAT rules of ${k.requests} requests sent (warm-ups and checks add a few)\n`)
+          .map(([s, k]) => `  ${s}: ${k.connections ?? '-'} by the NAT rules of ${k.requests} requests sent (wrk's warm-ups and unfinished connections, and the checks, add some)\n`)
           .join(''),
     );
     if (open.size > 0) process.stdout.write(`open loop: bench/lib/open-loop.ts, ${rate} req/s for ${openDurationS} s per run, ${openRounds} round(s), run in the same namespace as wrk; connect: the TCP handshake (kernels and the listening socket only, median of the rounds); service p99: from the connect actually started (without the generator's send lag); lag p99: how late sends left against the schedule (median of the rounds)\n`);
