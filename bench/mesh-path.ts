@@ -4,12 +4,13 @@
 // A real 2-node cluster (baton init on 127.0.0.1, a worker joined on 127.0.0.2, docker runtime),
 // `network create`, a service `api` (busybox httpd on 8080, --expose 8080, 1 replica on the
 // worker), `api-local` (the same, on the manager) and a `client` (sleep, on the manager), all on
-// the network. wrk runs in the client task's network namespace (`nsenter -t <pid> -n`: the
-// host's wrk with the container's addresses and routes, so its packets go container → bridge →
-// the node's mesh → the task as the client's own would), against the addresses the client's
-// resolver gives for the names (`docker exec <client> nslookup api`: the VIPs).
+// the network. The load (wrk, and the open loop) runs in the client task's network namespace
+// (`nsenter -t <pid> -n`: the host's program with the container's addresses and routes, so its
+// packets go container → bridge → the node's NAT rules or mesh → the task as the client's own
+// would), against the addresses the client's resolver gives for the names (`docker exec
+// <client> nslookup api`: the VIPs).
 //
-// The systems (each one wrk run per round; they take turns, the order rotating every round):
+// The systems:
 //   vip         client netns → api's VIP:8080 → manager's NAT rules (else its mesh) → 127.0.0.2:<host port> → api (worker)
 //   node-port   host netns → 127.0.0.2:<host port> → api: what the mesh itself dials. The reference
 //               for the cross-node path, because from the client's namespace there is no direct
@@ -20,13 +21,26 @@
 //   vip-local   client netns → api-local's VIP:8080 → manager's NAT rules (else its mesh) → api-local's address
 //   task-local  client netns → api-local's container IP:8080: the same bridge, the direct path
 //               a container has to a task on its own node without the mesh
-// with HTTP keep-alive and with `Connection: close`. busybox httpd answers one request per
-// connection and closes it, so both modes open a connection per request; both are kept because
-// the mesh handles them differently should the backend keep connections open.
 //
-// Flags: --quick (1 round of 3 s), --duration S (5), --rounds N (3), --connections N (10),
-// --only vip,node-port,task-host,vip-local,task-local, --modes keep-alive,close,
-// --max-time S (600: the whole run, cluster start included, then everything is cleaned up and
+// Two measurements, both per system, the systems taking turns with the order rotating every round:
+// - saturation (closed loop): wrk, `--connections` connections, with HTTP keep-alive and with
+//   `Connection: close` (busybox httpd answers one request per connection and closes it, so both
+//   open a connection per request; both are kept because the mesh handles them differently should
+//   the backend keep connections open). req/s is the figure here; its p99 is mostly the queue in
+//   front of httpd (a fork per connection), tens of ms that move by several between rounds.
+// - open loop (bench/lib/open-loop.ts, the latency figure): `--rate` requests per second on a
+//   fixed schedule, well under saturation so that nothing queues, a connection per request,
+//   each measured from its intended send time (wrk2's correction for coordinated omission), from
+//   the same namespace as wrk. p50/p90/p99/p99.9 pooled over the rounds, and per paired round
+//   what a system adds to its reference (median and range over the rounds). The references run
+//   twice in each round (task-host-2, task-local-2): what a path differs from itself by is the
+//   noise floor, printed, which an added p99 must stand above to be the path's.
+//
+// Flags: --quick (1 round of 3 s each), --duration S (5: a wrk run), --rounds N (3: wrk rounds),
+// --connections N (10), --rate R (req/s; default a quarter of the run's lowest saturation req/s,
+// 150 without a saturation run), --open-duration S (8), --open-rounds N (5),
+// --only vip,node-port,task-host,vip-local,task-local, --modes keep-alive,close,open-loop,
+// --max-time S (900: the whole run, cluster start included, then everything is cleaned up and
 // it exits 1), --out DIR, --keep (the daemons' data dirs and logs), --cpu-prof (the manager
 // daemon, whose mesh relays the VIPs, profiled into <out>/profiles-<timestamp>/).
 import { join, resolve } from 'node:path';
@@ -39,20 +53,41 @@ import { cleanupNow, cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, 
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, writeRun } from './lib/results.js';
 import { median } from './lib/stats.js';
 import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
+import { pooled, runOpenLoop, type OpenLoopResult } from './lib/open-loop.js';
 import { resolveIn, shIn } from '../test/lib/docker.js';
 
 
 const SYSTEMS = ['vip', 'node-port', 'task-host', 'vip-local', 'task-local'] as const;
 type System = (typeof SYSTEMS)[number];
-const MODES_ALL = ['keep-alive', 'close'] as const;
-type Mode = (typeof MODES_ALL)[number];
+/** The open loop's systems: the same, and each direct reference a second time (the noise floor). */
+type OpenSystem = System | 'task-host-2' | 'task-local-2';
+const MODES_ALL = ['keep-alive', 'close', 'open-loop'] as const;
+type Mode = Exclude<(typeof MODES_ALL)[number], 'open-loop'>;
 /** Each service-address system and the references it is compared with, per paired round. */
 const PAIRS: readonly (readonly [System, System])[] = [
   ['vip', 'node-port'],
   ['vip', 'task-host'],
   ['vip-local', 'task-local'],
 ];
+/**
+ * The open loop's pairs: the same, docker-proxy's own share of the cross-node path (node-port
+ * against task-host: vip - task-host is vip - node-port plus it), and each reference against
+ * itself run a second time in the same round: what two runs of one path differ by, the noise
+ * floor an added figure must stand above to mean anything.
+ */
+const OPEN_PAIRS: readonly (readonly [OpenSystem, OpenSystem, string])[] = [
+  ['vip', 'node-port', 'our NAT rules and the bridge crossing (same last hop: docker-proxy)'],
+  ['vip', 'task-host', 'the whole cross-node path against the task direct'],
+  ['node-port', 'task-host', "Docker's docker-proxy on the host port (not ours)"],
+  ['vip-local', 'task-local', 'our NAT rules, same node, same namespace'],
+  ['task-host-2', 'task-host', 'noise floor: task-host against itself'],
+  ['task-local-2', 'task-local', 'noise floor: task-local against itself'],
+];
 const IMAGE = 'local/busybox:1';
+/** Of each open-loop run, sent on the schedule first and not counted (the generator's JIT, the path's first connections). */
+const OPEN_WARMUP_S = 1;
+/** The open loop's rate when no saturation run gives one and no --rate is set (about a quarter of a quiet run's saturation). */
+const DEFAULT_OPEN_RATE = 150;
 const PORT = 8080;
 const NETWORK = 'benchnet';
 
@@ -61,6 +96,66 @@ const NETWORK = 'benchnet';
  * and the connects its mesh counted as failed (refused, unreachable, timed out) during the run.
  */
 type Run = Omit<WrkResult, 'raw'> & { meshCpuUsPerReq: number | undefined; meshBackendFailures: number | undefined; load1: number };
+/** An open-loop run, with the manager daemon's CPU per request sent and the load average at its start. */
+type OpenRun = OpenLoopResult & { meshCpuUsPerReq: number | undefined; load1: number };
+
+const PATH: Record<OpenSystem, string> = {
+  vip: 'client ns -> VIP (kernel NAT to worker addr:host port, else mesh) -> worker task',
+  'node-port': 'host ns -> worker addr:host port (docker-proxy) -> task',
+  'task-host': 'host ns -> task IP (worker bridge)',
+  'task-host-2': 'task-host again, same round (noise floor)',
+  'vip-local': 'client ns -> VIP (kernel NAT, else mesh) -> local task',
+  'task-local': 'client ns -> task IP (same bridge)',
+  'task-local-2': 'task-local again, same round (noise floor)',
+};
+
+/** "median [min..max]" of a series, in ms. */
+function spread(values: readonly number[], digits = 2): string {
+  return `${median(values).toFixed(digits)} [${Math.min(...values).toFixed(digits)}..${Math.max(...values).toFixed(digits)}]`;
+}
+
+/**
+ * The open loop's report: per system, the percentiles pooled over its rounds (every answered
+ * request of every round) beside the per-round medians of the service time and the send lag;
+ * per pair, what the system adds to its reference round by round (median and range over the
+ * rounds) and pooled, and the noise floor: the largest |added p99| of a reference against itself.
+ */
+function openLoopReport(open: ReadonlyMap<OpenSystem, OpenRun[]>, rate: number): { text: string; json: Record<string, unknown> } {
+  const table: string[][] = [['system', 'path', 'sent', 'answered', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'connect p50', 'connect p99', 'service p99', 'lag p99', 'mgr CPU us/req', 'load']];
+  const rows: Record<string, unknown>[] = [];
+  for (const [s, list] of open) {
+    const all = pooled(list);
+    const sent = list.reduce((n, r) => n + r.sent, 0);
+    const ok = list.reduce((n, r) => n + r.ok, 0);
+    const cpu = list.map((r) => r.meshCpuUsPerReq).filter((v): v is number => v !== undefined);
+    table.push([s, PATH[s], String(sent), String(ok), String(sent - ok), cell(all.p50, 2), cell(all.p90, 2), cell(all.p99, 2), cell(all.p999, 2), cell(all.max, 2), cell(median(list.map((r) => r.connectMs.p50)), 3), cell(median(list.map((r) => r.connectMs.p99)), 3), cell(median(list.map((r) => r.serviceMs.p99)), 2), cell(median(list.map((r) => r.lagMs.p99)), 2), cell(cpu.length ? median(cpu) : undefined, 1), median(list.map((r) => r.load1)).toFixed(2)]);
+    rows.push({ system: s, pooled: all, sent, answered: ok, rounds: list.map(({ samples: _samples, ...r }) => r) });
+  }
+  const lines: string[] = [];
+  const pairs: Record<string, unknown>[] = [];
+  let noise = 0;
+  for (const [sys, ref, what] of OPEN_PAIRS) {
+    const v = open.get(sys);
+    const d = open.get(ref);
+    if (!v || !d) continue;
+    const added = (f: (r: OpenRun) => number): number[] => v.map((x, i) => f(x) - f(d[i]!));
+    const p50 = added((r) => r.latencyMs.p50);
+    const p99 = added((r) => r.latencyMs.p99);
+    const p999 = added((r) => r.latencyMs.p999);
+    const connectP50 = added((r) => r.connectMs.p50);
+    const connectP99 = added((r) => r.connectMs.p99);
+    const pooledP99 = pooled(v).p99 - pooled(d).p99;
+    const pooledP999 = pooled(v).p999 - pooled(d).p999;
+    const isNoise = sys.endsWith('-2');
+    if (isNoise) noise = Math.max(noise, ...p99.map(Math.abs));
+    const verdict = isNoise ? '' : ` — added p99 target < 1 ms: ${median(p99) < 1 ? 'MET' : 'NOT MET'}`;
+    lines.push(`${sys} / ${ref} (${what}): added p50 ${spread(p50)}, p99 ${spread(p99)}, p99.9 ${spread(p999)} ms, median [range] of ${v.length} paired rounds; pooled: p99 ${pooledP99.toFixed(2)}, p99.9 ${pooledP999.toFixed(2)} ms; the handshake alone: p50 ${spread(connectP50, 3)}, p99 ${spread(connectP99, 3)} ms${verdict}`);
+    pairs.push({ system: sys, reference: ref, what, addedP50Ms: p50, addedP99Ms: p99, addedP999Ms: p999, addedConnectP50Ms: connectP50, addedConnectP99Ms: connectP99, medianAddedP99Ms: median(p99), pooledAddedP99Ms: pooledP99, pooledAddedP999Ms: pooledP999, noiseFloor: isNoise, ...(isNoise ? {} : { addedP99TargetMet: median(p99) < 1 }) });
+  }
+  const noiseLine = open.has('task-host-2') || open.has('task-local-2') ? `noise floor: a reference against itself differed by up to ${noise.toFixed(2)} ms p99 in a round; an added p99 within that is not shown to be the path\n` : '';
+  const text = `\nopen loop: ${rate} req/s on a fixed schedule, a connection per request, latency from each request's intended send time (pooled over the rounds):\n${formatTable(table)}\n\nadded latency per paired round (open loop):\n${lines.join('\n')}\n${noiseLine}`;
+  return { text, json: { rows, pairs, noiseFloorP99Ms: noise } };
+}
 
 /** The sum of one family (default baton_mesh_backend_failures_total) over every port of the manager's mesh; undefined when unreadable. */
 async function meshFailures(metricsAddr: string, family = 'baton_mesh_backend_failures_total', label = ''): Promise<number | undefined> {
@@ -134,9 +229,16 @@ async function createService(manager: BatonDaemon, name: string, constraint: str
 }
 
 export async function main(): Promise<never> {
+  let settings: ReturnType<typeof readSettings>;
+  try {
+    settings = readSettings();
+  } catch (err) {
+    process.stderr.write(`bench:mesh --east-west-path: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}\n`);
+    process.exit(2);
+  }
   let code = 0;
   try {
-    await measure();
+    await measure(settings);
   } catch (err) {
     process.stderr.write(`bench:mesh --east-west-path failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     code = 1;
@@ -146,18 +248,34 @@ export async function main(): Promise<never> {
   process.exit(code);
 }
 
-async function measure(): Promise<void> {
-  const args = timedArgs(['rounds', 'connections', 'only', 'modes', 'max-time'], ['east-west-path']);
+/** The command line, read and checked before anything starts (a bad flag: one line, exit 2). */
+function readSettings() {
+  const args = timedArgs(['rounds', 'connections', 'only', 'modes', 'max-time', 'rate', 'open-duration', 'open-rounds'], ['east-west-path']);
   const quick = args.quick;
   const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
   const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
   // A handful of concurrent callers. busybox httpd forks a process per connection, on a 2-core
   // machine shared with the mesh and wrk: at 50, p99 straight to the task was already 250 ms.
   const connections = Math.max(1, Math.round(num(args.connections, undefined, 10)));
-  const maxTimeS = num(args['max-time'], undefined, 600);
+  // Open loop: well under busybox httpd's saturation, so that no queue forms in front of it.
+  // Saturation moves with the machine's load (~500-700 req/s at 10 connections when quiet, ~120
+  // at a load average of 13), so by default the rate is a quarter of this run's own lowest
+  // saturation figure; --rate fixes it (compare runs at equal rates).
+  const fixedRate = args.rate === undefined ? undefined : num(args.rate, undefined, 0);
+  const openDurationS = num(args['open-duration'], undefined, quick ? 3 : 8);
+  const openRounds = Math.max(1, Math.round(num(args['open-rounds'], undefined, quick ? 1 : 5)));
+  const maxTimeS = num(args['max-time'], undefined, 900);
   const systems = pickList('--only', args.only, SYSTEMS);
-  const modes = pickList('--modes', args.modes, MODES_ALL);
+  const allModes = pickList('--modes', args.modes, MODES_ALL);
+  const modes = allModes.filter((m): m is Mode => m !== 'open-loop');
+  const openLoopWanted = allModes.includes('open-loop');
+  if (fixedRate === 0 || openDurationS <= 0) throw new Error('--rate and --open-duration: positive numbers');
   const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
+  return { args, durationS, rounds, connections, fixedRate, openDurationS, openRounds, maxTimeS, systems, modes, openLoopWanted, outDir };
+}
+
+async function measure(settings: ReturnType<typeof readSettings>): Promise<void> {
+  const { args, durationS, rounds, connections, fixedRate, openDurationS, openRounds, maxTimeS, systems, modes, openLoopWanted, outDir } = settings;
   const started = new Date();
 
   installCleanupHandlers();
@@ -211,29 +329,34 @@ async function measure(): Promise<void> {
     for (const [what, addr] of [['api', vip], ['api-local', vipLocal]] as const) {
       await waitFor(`${what} answers at ${addr}:${PORT} from the client`, () => answersFrom(client!.container, addr, PORT), { timeoutMs: 30_000, intervalMs: 250 });
     }
+    const nodePortHost = apiHostPort.replace(/:\d+$/, '');
+    const nodePort = Number(apiHostPort.replace(/^.*:/, ''));
     // Which direct paths exist from the client's namespace (see the header): printed and in the JSON.
     const reach = {
       apiTaskIpFromClient: await answersFrom(client!.container, api!.ip, PORT),
-      apiNodePortFromClient: await answersFrom(client!.container, apiHostPort.replace(/:\d+$/, ''), Number(apiHostPort.replace(/^.*:/, ''))),
+      apiNodePortFromClient: await answersFrom(client!.container, nodePortHost, nodePort),
       localTaskIpFromClient: await answersFrom(client!.container, local!.ip, PORT),
     };
     log(`api: VIP ${vip}, task ${api!.ip} on the worker's bridge, ${apiHostPort} on the worker's address; api-local: VIP ${vipLocal}, task ${local!.ip}; client ${client!.ip}`);
     log(`from the client's namespace: api's task address ${reach.apiTaskIpFromClient ? 'answers' : 'does not answer'}, ${apiHostPort} ${reach.apiNodePortFromClient ? 'answers' : 'does not answer'}, api-local's task address ${reach.localTaskIpFromClient ? 'answers' : 'does not answer'}`);
     if (systems.includes('task-local') && !reach.localTaskIpFromClient) throw new Error(`api-local's task ${local!.ip} does not answer from the client on the same bridge`);
 
-    const target: Record<System, { url: string; netnsPid: number | undefined }> = {
-      vip: { url: `http://${vip}:${PORT}/`, netnsPid: client!.pid },
-      'node-port': { url: `http://${apiHostPort}/`, netnsPid: undefined },
-      'task-host': { url: `http://${api!.ip}:${PORT}/`, netnsPid: undefined },
-      'vip-local': { url: `http://${vipLocal}:${PORT}/`, netnsPid: client!.pid },
-      'task-local': { url: `http://${local!.ip}:${PORT}/`, netnsPid: client!.pid },
+    const where: Record<OpenSystem, { host: string; port: number; netnsPid: number | undefined }> = {
+      vip: { host: vip, port: PORT, netnsPid: client!.pid },
+      'node-port': { host: nodePortHost, port: nodePort, netnsPid: undefined },
+      'task-host': { host: api!.ip, port: PORT, netnsPid: undefined },
+      'task-host-2': { host: api!.ip, port: PORT, netnsPid: undefined },
+      'vip-local': { host: vipLocal, port: PORT, netnsPid: client!.pid },
+      'task-local': { host: local!.ip, port: PORT, netnsPid: client!.pid },
+      'task-local-2': { host: local!.ip, port: PORT, netnsPid: client!.pid },
     };
+    const target = (s: OpenSystem): { url: string; netnsPid: number | undefined } => ({ url: `http://${where[s].host}:${where[s].port}/`, netnsPid: where[s].netnsPid });
     const meshPid = manager.proc.pid!;
     const runs = new Map<string, Run[]>();
     const key = (mode: Mode, s: System): string => `${mode}/${s}`;
     for (const mode of modes) {
       const headers = mode === 'close' ? ['Connection: close'] : [];
-      for (const s of systems) await runWrk({ url: target[s].url, netnsPid: target[s].netnsPid, threads: 1, connections, durationS: 1, headers });
+      for (const s of systems) await runWrk({ ...target(s), threads: 1, connections, durationS: 1, headers });
       for (let r = 0; r < rounds; r++) {
         // Take turns, rotating the order each round, so drift in the machine's load is shared.
         for (const s of systems.map((_, i) => systems[(i + r) % systems.length]!)) {
@@ -241,7 +364,7 @@ async function measure(): Promise<void> {
           const load1 = loadavg()[0] ?? 0;
           const fail0 = await meshFailures(metricsAddr);
           const cpu0 = cpuTimeMs([meshPid]);
-          const { raw: _raw, ...w } = await runWrk({ url: target[s].url, netnsPid: target[s].netnsPid, threads: 1, connections, durationS, headers });
+          const { raw: _raw, ...w } = await runWrk({ ...target(s), threads: 1, connections, durationS, headers });
           const cpu1 = cpuTimeMs([meshPid]);
           const fail1 = await meshFailures(metricsAddr);
           const meshCpuUsPerReq = cpu0 !== undefined && cpu1 !== undefined && w.requests > 0 ? ((cpu1 - cpu0) * 1000) / w.requests : undefined;
@@ -254,15 +377,35 @@ async function measure(): Promise<void> {
       }
     }
 
+    // Open loop (bench/lib/open-loop.ts): a fixed rate well under saturation, a connection per
+    // request, latency from each request's intended send time, from the same namespaces as wrk.
+    const saturation = [...runs.values()].map((list) => median(list.map((r) => r.requestsPerSec)));
+    const lowestSaturation = saturation.length > 0 ? Math.min(...saturation) : undefined;
+    const rate = fixedRate ?? (lowestSaturation === undefined ? DEFAULT_OPEN_RATE : Math.max(10, Math.floor(lowestSaturation / 4 / 10) * 10));
+    const openSystems: OpenSystem[] = !openLoopWanted
+      ? []
+      : [...systems, ...(systems.includes('task-host') ? (['task-host-2'] as const) : []), ...(systems.includes('task-local') ? (['task-local-2'] as const) : [])];
+    const open = new Map<OpenSystem, OpenRun[]>();
+    if (openSystems.length > 0) {
+      for (let r = 0; r < openRounds; r++) {
+        for (const s of openSystems.map((_, i) => openSystems[(i + r) % openSystems.length]!)) {
+          await sleep(300);
+          const load1 = loadavg()[0] ?? 0;
+          const cpu0 = cpuTimeMs([meshPid]);
+          const o = await runOpenLoop({ ...where[s], rate, durationS: openDurationS, warmupS: OPEN_WARMUP_S });
+          const cpu1 = cpuTimeMs([meshPid]);
+          const meshCpuUsPerReq = cpu0 !== undefined && cpu1 !== undefined && o.sent > 0 ? ((cpu1 - cpu0) * 1000) / o.sent : undefined;
+          const failed = Object.entries(o.errors).map(([why, n]) => `${why} ${n}`).join(', ');
+          log(
+            `open-loop ${s}: ${o.ok}/${o.sent} answered at ${rate} req/s, p50 ${o.latencyMs.p50.toFixed(2)} p99 ${o.latencyMs.p99.toFixed(2)} p99.9 ${o.latencyMs.p999.toFixed(2)} max ${o.latencyMs.max.toFixed(2)} ms; service p99 ${o.serviceMs.p99.toFixed(2)} ms, send lag p99 ${o.lagMs.p99.toFixed(2)} ms, manager daemon CPU ${cell(meshCpuUsPerReq, 1)} us/req, load ${load1.toFixed(2)}${failed ? `, failed: ${failed}` : ''}`,
+          );
+          open.set(s, [...(open.get(s) ?? []), { ...o, meshCpuUsPerReq, load1 }]);
+        }
+      }
+    }
+
     // Report: the median round by req/s per system, then the per-round paired ratios.
     const table: string[][] = [['mode', 'system', 'path', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'mgr CPU us/req', 'mesh fails', 'load', 'errors']];
-    const PATH: Record<System, string> = {
-      vip: 'client ns -> VIP (kernel NAT to worker addr:host port, else mesh) -> worker task',
-      'node-port': 'host ns -> worker addr:host port -> task',
-      'task-host': 'host ns -> task IP (worker bridge)',
-      'vip-local': 'client ns -> VIP (kernel NAT, else mesh) -> local task',
-      'task-local': 'client ns -> task IP (same bridge)',
-    };
     const medians: Record<string, Run> = {};
     for (const mode of modes) {
       for (const s of systems) {
@@ -295,29 +438,37 @@ async function measure(): Promise<void> {
     const kernelOf: Partial<Record<System, { connections: number | undefined; requests: number }>> = {};
     for (const [s, addr] of [['vip', vip], ['vip-local', vipLocal]] as const) {
       if (!systems.includes(s)) continue;
-      const requests = modes.reduce((n, mode) => n + (runs.get(key(mode, s)) ?? []).reduce((m, r) => m + r.requests, 0), 0);
+      const requests = modes.reduce((n, mode) => n + (runs.get(key(mode, s)) ?? []).reduce((m, r) => m + r.requests, 0), 0) + (open.get(s) ?? []).reduce((n, r) => n + r.sent + Math.round(rate * OPEN_WARMUP_S), 0);
       kernelOf[s] = { connections: await meshFailures(metricsAddr, 'baton_mesh_kernel_connections_total', `address="${addr}"`), requests };
     }
-    process.stdout.write(`\n${formatTable(table)}\n\nservice address against direct, same run, per paired round:\n${lines.join('\n')}\n`);
+    if (modes.length > 0) process.stdout.write(`\nsaturation (wrk, closed loop):\n${formatTable(table)}\n\nservice address against direct, same run, per paired round (saturation: the p99 is mostly queueing in front of httpd):\n${lines.join('\n')}\n`);
+    const openReport = open.size > 0 ? openLoopReport(open, rate) : undefined;
+    if (openReport) {
+      process.stdout.write(openReport.text);
+      // How far under saturation, by this run's own figures.
+      if (lowestSaturation !== undefined) process.stdout.write(`the open loop's rate (${fixedRate === undefined ? 'a quarter of it, by default' : '--rate'}) is ${((rate / lowestSaturation) * 100).toFixed(0)}% of the lowest saturation req/s of this run (${lowestSaturation.toFixed(0)})\n`);
+    }
     process.stdout.write(
       `\nreference for the cross-node path: from the client's namespace the api task's address ${reach.apiTaskIpFromClient ? 'answers' : 'does not answer (Docker isolates bridges)'} and ${apiHostPort} ${reach.apiNodePortFromClient ? 'answers' : "does not answer (127.0.0.2 is the container's own loopback)"}, so node-port and task-host run from the host's namespace\n`,
     );
     process.stdout.write(
       `VIP kernel path (${process.env.BATON_VIP_NAT === 'off' ? 'BATON_VIP_NAT=off' : 'on unless unavailable'}): ${kernelConnections ?? '-'} connections taken by the manager's NAT rules in the run (baton_mesh_kernel_connections_total); the rest were relayed by the mesh\n` +
         Object.entries(kernelOf)
-          .map(([s, k]) => `  ${s}: ${k.connections ?? '-'} by the NAT rules of ${k.requests} requests sent (warm-ups and checks add a few)\n`)
+          .map(([s, k]) => `  ${s}: ${k.connections ?? '-'} by the NAT rules of ${k.requests} requests sent (wrk's warm-ups and unfinished connections, and the checks, add some)\n`)
           .join(''),
     );
-    process.stdout.write(`wrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: busybox httpd (a process per connection, closes after each response); mgr CPU: the manager daemon (its mesh relays the VIPs) per request, from /proc; mesh fails: connects the manager's mesh counted failed during the run (baton_mesh_backend_failures_total)\n`);
+    if (open.size > 0) process.stdout.write(`open loop: bench/lib/open-loop.ts, ${rate} req/s for ${openDurationS} s per run, ${openRounds} round(s), run in the same namespace as wrk; connect: the TCP handshake (kernels and the listening socket only, median of the rounds); service p99: from the connect actually started (without the generator's send lag); lag p99: how late sends left against the schedule (median of the rounds)\n`);
+    if (modes.length > 0) process.stdout.write(`wrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: busybox httpd (a process per connection, closes after each response); mgr CPU: the manager daemon (its mesh relays the VIPs) per request, from /proc; mesh fails: connects the manager's mesh counted failed during the run (baton_mesh_backend_failures_total)\n`);
     const warn = busyMachineWarning();
     if (warn) process.stdout.write(`${warn}\n`);
     const path = writeRun(outDir, 'mesh-east-west-path', started, machineInfo(), loadavg(), {
-      settings: { durationS, rounds, connections, systems, modes, image: IMAGE, port: PORT, nodes: { manager: manager.addr, worker: worker.addr } },
+      settings: { durationS, rounds, connections, systems, modes, openLoop: openLoopWanted ? { rate, durationS: openDurationS, rounds: openRounds } : undefined, image: IMAGE, port: PORT, nodes: { manager: manager.addr, worker: worker.addr } },
       addresses: { vip, vipLocal, apiTask: api!.ip, apiNodePort: apiHostPort, localTask: local!.ip, client: client!.ip },
       reachableFromClient: reach,
       vipNat: { env: process.env.BATON_VIP_NAT ?? '', kernelConnections, perSystem: kernelOf },
       rows: Object.entries(medians).map(([k, r]) => ({ mode: k.split('/')[0], system: k.split('/')[1], result: r, rounds: runs.get(k) })),
       ratios,
+      openLoop: openReport?.json,
     });
     process.stdout.write(`results: ${path}\n`);
     if (profDir) process.stdout.write(`manager daemon CPU profile (written when it stops): ${profDir}\n`);

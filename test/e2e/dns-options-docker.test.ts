@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { cliOk, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { requireDocker, dockerCluster, resolveIn, shIn, TEST_IMAGE } from '../lib/docker.js';
 import { freePort } from '../../src/launcher/ports.js';
@@ -39,22 +39,18 @@ test('--dns, --dns-search, --dns-option: on a baton network and off it', async (
   });
   const c = dockerCluster(t, docker);
   nodeIdOf(await c.init('m1'));
-  const ok = (args: string[]): void => {
-    const r = c.cli('m1', args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
-  };
-  ok(['network', 'create', 'dnsnet']);
-  ok(['service', 'create', '-d', '--name', 'peer', '--network', 'dnsnet', '--expose', '8080', TEST_IMAGE, 'sh', '-c', 'mkdir -p /www && echo peer-page > /www/index.html && exec httpd -f -p 8080 -h /www']);
-  ok(['service', 'create', '-d', '--name', 'asker', '--network', 'dnsnet', '--dns', TASK_RESOLVER, '--dns-search', 'example.com', '--dns-option', 'ndots:2', TEST_IMAGE, 'sleep', '100000']);
+  cliOk(c, 'm1', ['network', 'create', 'dnsnet']);
+  cliOk(c, 'm1', ['service', 'create', '-d', '--name', 'peer', '--network', 'dnsnet', '--expose', '8080', TEST_IMAGE, 'sh', '-c', 'mkdir -p /www && echo peer-page > /www/index.html && exec httpd -f -p 8080 -h /www']);
+  cliOk(c, 'm1', ['service', 'create', '-d', '--name', 'asker', '--network', 'dnsnet', '--dns', TASK_RESOLVER, '--dns-search', 'example.com', '--dns-option', 'ndots:2', TEST_IMAGE, 'sleep', '100000']);
   // Without a --dns of its own (names not ours go to the node's resolver), and ndots:1.
-  ok(['service', 'create', '-d', '--name', 'searcher', '--network', 'dnsnet', '--dns-search', 'example.com', '--dns-option', 'ndots:1', TEST_IMAGE, 'sleep', '100000']);
+  cliOk(c, 'm1', ['service', 'create', '-d', '--name', 'searcher', '--network', 'dnsnet', '--dns-search', 'example.com', '--dns-option', 'ndots:1', TEST_IMAGE, 'sleep', '100000']);
   // Compose's dns_search through stack deploy, with Docker's default ndots (0).
   const dir = mkdtempSync(join(tmpdir(), 'baton-dns-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const compose = join(dir, 'compose.yml');
   writeFileSync(compose, `services:\n  client:\n    image: ${TEST_IMAGE}\n    command: ["sleep", "100000"]\n    dns_search: example.com\n    networks: [dnsnet]\nnetworks:\n  dnsnet:\n    external: true\n`);
-  ok(['stack', 'deploy', '-c', compose, 'st']);
-  ok(['service', 'create', '-d', '--name', 'plain', '--dns', '10.0.0.53', '--dns-search', 'example.com', '--dns-option', 'ndots:3', TEST_IMAGE, 'sleep', '100000']);
+  cliOk(c, 'm1', ['stack', 'deploy', '-c', compose, 'st']);
+  cliOk(c, 'm1', ['service', 'create', '-d', '--name', 'plain', '--dns', '10.0.0.53', '--dns-search', 'example.com', '--dns-option', 'ndots:3', TEST_IMAGE, 'sleep', '100000']);
   const containerOf = (service: string): Promise<string> =>
     waitFor(`${service} running`, () => running(tasks(c, 'm1', service))[0]?.containerId || false, { timeoutMs: 60_000 });
 

@@ -6,7 +6,7 @@
 // without them.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { cliOk, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { dockerCluster, dockerOffered, requireDocker, requireTestImage } from '../lib/docker.js';
 import { clientAndVip, dnatTotal, hostnameVia, requireIptables, rulesOf, targetsOf } from '../lib/vip-rules.js';
@@ -26,14 +26,9 @@ test('VIP kernel path: NAT rules per node for local tasks, following a scale-dow
   const c = dockerCluster(t, docker);
   const m1 = nodeIdOf(await c.init('m1'));
   await dockerOffered(c);
-  const ok = (args: string[]): string => {
-    const r = c.cli('m1', args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
-  ok(['network', 'create', 'vnet']);
-  ok(['service', 'create', '--name', 'api', '--network', 'vnet', '--replicas', '2', '--expose', String(PORT), 'local/busybox:1', 'httpd', '-f', '-p', String(PORT), '-h', '/www']);
-  ok(['service', 'create', '--name', 'client', '--network', 'vnet', 'local/busybox:1', 'sleep', '3600']);
+  cliOk(c, 'm1', ['network', 'create', 'vnet']);
+  cliOk(c, 'm1', ['service', 'create', '--name', 'api', '--network', 'vnet', '--replicas', '2', '--expose', String(PORT), 'local/busybox:1', 'httpd', '-f', '-p', String(PORT), '-h', '/www']);
+  cliOk(c, 'm1', ['service', 'create', '--name', 'client', '--network', 'vnet', 'local/busybox:1', 'sleep', '3600']);
   const { client, vip } = await clientAndVip(c, 'api');
 
   // The api's two containers on vnet's bridge: the rules send the VIP's port to exactly them.
@@ -66,7 +61,7 @@ test('VIP kernel path: NAT rules per node for local tasks, following a scale-dow
   assert.deepEqual([...answered].sort(), [...both.keys()].sort());
 
   // Scale-down: the rules name the live task only, and every connection reaches it.
-  ok(['service', 'scale', 'api=1']);
+  cliOk(c, 'm1', ['service', 'scale', 'api=1']);
   const live = await waitFor('one api task left', async () => {
     const a = await apiAddrs();
     return a.size === 1 && running(tasks(c, 'm1', 'api')).length === 1 && a;
@@ -83,7 +78,7 @@ test('VIP kernel path: NAT rules per node for local tasks, following a scale-dow
   assert.equal(taskOf((await hostnameVia(own, vip, PORT)) ?? 'no answer.none'), liveId, 'a task reaches its own service by the VIP');
 
   // The service goes: so do its rules (the chains stay, empty, while the node runs).
-  ok(['service', 'rm', 'api']);
+  cliOk(c, 'm1', ['service', 'rm', 'api']);
   await waitFor('no NAT rule for the VIP', () => targetsOf(m1, vip).length === 0, { timeoutMs: 30_000 });
   assert.equal(natRulesOf(m1).filter((l) => l.includes('-j DNAT') || l.includes('-j SNAT')).length, 0);
 

@@ -12,7 +12,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
+import { cliOk, nodeIdOf, running, tasks } from '../lib/baton-cluster.js';
 import { waitFor } from '../lib/wait.js';
 import { dockerCluster, dockerOffered, requireDocker, requireTestImage } from '../lib/docker.js';
 import { clientAndVip, dnatConnections, dnatRules, dnatTotal, hostnameVia, requireIptables, rulesOf, targetsOf } from '../lib/vip-rules.js';
@@ -36,14 +36,9 @@ test('VIP kernel path to another node: DNAT to its address and host port beside 
   const m1 = nodeIdOf(await c.init('m1'));
   const w1 = nodeIdOf(await c.join('w1', 'worker', 'm1'));
   await dockerOffered(c);
-  const ok = (args: string[]): string => {
-    const r = c.cli('m1', args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
-  ok(['network', 'create', 'vnet']);
-  ok(['service', 'create', '--name', 'api', '--network', 'vnet', '--replicas', '2', '--replicas-max-per-node', '1', '--expose', String(PORT), 'local/busybox:1', 'httpd', '-f', '-p', String(PORT), '-h', '/www']);
-  ok(['service', 'create', '--name', 'client', '--network', 'vnet', '--constraint', 'node.role==manager', 'local/busybox:1', 'sleep', '3600']);
+  cliOk(c, 'm1', ['network', 'create', 'vnet']);
+  cliOk(c, 'm1', ['service', 'create', '--name', 'api', '--network', 'vnet', '--replicas', '2', '--replicas-max-per-node', '1', '--expose', String(PORT), 'local/busybox:1', 'httpd', '-f', '-p', String(PORT), '-h', '/www']);
+  cliOk(c, 'm1', ['service', 'create', '--name', 'client', '--network', 'vnet', '--constraint', 'node.role==manager', 'local/busybox:1', 'sleep', '3600']);
   const { client, vip } = await clientAndVip(c, 'api');
 
   // Where the manager's rules should send the VIP: the local task at its address on vnet's
@@ -100,7 +95,7 @@ test('VIP kernel path to another node: DNAT to its address and host port beside 
 
   // The worker drained: its task is gone, the rules name the local one only, every connection
   // reaches it, and route_localnet is set back (no rule targets loopback any more).
-  ok(['node', 'update', '--availability', 'drain', w1]);
+  cliOk(c, 'm1', ['node', 'update', '--availability', 'drain', w1]);
   const [localId, localAddr] = [...both].find(([, a]) => !a.startsWith('127.'))!;
   await waitFor('the rules name the local task only', () => JSON.stringify(targetsOf(m1, vip)) === JSON.stringify([localAddr]), { timeoutMs: 60_000 });
   assert.equal(routeLocalnet(bridge), '0', 'route_localnet set back on the bridge');
@@ -110,7 +105,7 @@ test('VIP kernel path to another node: DNAT to its address and host port beside 
   assert.equal(dnatTotal(m1, vip) - drained, 8, 'all through the rule to the local task');
 
   // The worker back: the pending replica runs there again, and the mixed rules return.
-  ok(['node', 'update', '--availability', 'active', w1]);
+  cliOk(c, 'm1', ['node', 'update', '--availability', 'active', w1]);
   await mixed();
   assert.equal(routeLocalnet(bridge), '1');
 

@@ -198,6 +198,13 @@ export function assertCreateRefused(cluster: BatonCluster, on: string, args: str
   assert.match(r.stderr, pattern);
 }
 
+/** `baton ARGS` on node `on`, asserted to succeed (the command and its output in the failure); its stdout. */
+export function cliOk(cluster: BatonCluster, on: string, args: string[]): string {
+  const r = cluster.cli(on, args);
+  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
 export function nodeIdOf(d: Daemon): string {
   return d.nodeId;
 }
