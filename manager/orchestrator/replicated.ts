@@ -10,10 +10,11 @@ import { MAX_REPLICAS } from '../../spec/index.js';
 
 export class ReplicatedOrchestrator extends ServiceLoop {
   /** The tasks by service and slot, kept from the store's changes while this loop runs. */
-  private readonly view = new SlotView();
+  private readonly view: SlotView;
 
   constructor(host: OrchestratorHost, opts: LoopOptions = {}) {
     super(host, 'replicated-orchestrator', opts);
+    this.view = new SlotView(host.store);
   }
 
   protected owns(service: Stored<'service'>): boolean {
@@ -56,7 +57,7 @@ export class ReplicatedOrchestrator extends ServiceLoop {
   }
 
   protected override resync(): void {
-    this.view.rebuild(this.host.store);
+    this.view.clear();
   }
 
   protected override release(): void {
@@ -65,12 +66,6 @@ export class ReplicatedOrchestrator extends ServiceLoop {
 
   protected override tasksOf(serviceId: string): Stored<'task'>[] {
     return this.view.tasksOf(serviceId);
-  }
-
-  protected override everyServiceId(): string[] {
-    const ids = new Set(this.host.store.list('service').map((s) => s.meta.id));
-    for (const id of this.view.serviceIds()) ids.add(id);
-    return [...ids];
   }
 
   /**
@@ -83,7 +78,10 @@ export class ReplicatedOrchestrator extends ServiceLoop {
   protected reconcileMarks(ctx: PassContext, marks: Marks): boolean {
     const id = ctx.service.meta.id;
     const replicas = this.replicasOf(ctx.service);
+    const read = this.view.read;
     const slots = this.view.slotsOf(id);
+    // Made from the store for this pass (the first since the leader took office): that is work too.
+    if (this.view.read > read) this.looked(this.view.read - read);
     let wake: number | undefined;
     // A pass over the whole service replaces its delayed restarts; any other keeps the others'.
     if (isWhole(marks)) this.clearWake(id);
@@ -111,7 +109,7 @@ export class ReplicatedOrchestrator extends ServiceLoop {
         if (marks.from !== Infinity) this.remark(id, { from: marks.from, slots: new Set() });
         return done(false);
       }
-      if (!visit(slot, slots?.get(slot) ?? [])) this.markSlot(id, slot);
+      if (!visit(slot, slots.get(slot) ?? [])) this.markSlot(id, slot);
     }
     if (marks.from === Infinity) return done(true);
     // Every slot from `from` on, in order.
@@ -121,12 +119,12 @@ export class ReplicatedOrchestrator extends ServiceLoop {
       if (visited) this.markFrom(id, slot);
       else this.remark(id, { from: marks.from, slots: new Set() });
     };
-    const ordered = [...(slots?.keys() ?? [])].filter((s) => s >= marks.from).sort((a, b) => a - b);
+    const ordered = [...(slots.keys())].filter((s) => s >= marks.from).sort((a, b) => a - b);
     let next = Math.max(1, marks.from);
     /** Visits the empty slots up to `last` (at most `replicas`); false if the pass stopped there. */
     const fillUpTo = (last: number): 'go' | 'full' | 'budget' => {
       for (; next <= Math.min(last, replicas); next++) {
-        if (slots?.has(next) === true) continue;
+        if (slots.has(next)) continue;
         if (this.passFull()) {
           leave(next);
           return 'full';
@@ -149,7 +147,7 @@ export class ReplicatedOrchestrator extends ServiceLoop {
         return done(false);
       }
       visited = true;
-      if (!visit(slot, slots!.get(slot)!)) {
+      if (!visit(slot, slots.get(slot)!)) {
         this.markFrom(id, slot);
         return done(true);
       }
