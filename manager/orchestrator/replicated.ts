@@ -119,9 +119,9 @@ export class ReplicatedOrchestrator extends ServiceLoop {
       if (visited) this.markFrom(id, slot);
       else this.remark(id, { from: marks.from, slots: new Set() });
     };
-    const ordered = [...(slots.keys())].filter((s) => s >= marks.from).sort((a, b) => a - b);
+    const ordered = [...slots.keys()].filter((s) => s >= marks.from).sort((a, b) => a - b);
     let next = Math.max(1, marks.from);
-    /** Visits the empty slots up to `last` (at most `replicas`); false if the pass stopped there. */
+    /** Visits the empty slots up to `last` (at most `replicas`); how it stopped if it did. */
     const fillUpTo = (last: number): 'go' | 'full' | 'budget' => {
       for (; next <= Math.min(last, replicas); next++) {
         if (slots.has(next)) continue;
