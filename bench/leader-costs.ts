@@ -1,5 +1,5 @@
 // node dist/bench/leader-costs.js [--calls 20000] [--connections 50] [--turns 3] [--tasks 10000]
-//   [--reports 3000] [--base DIR]
+//   [--services 1] [--nodes 4] [--reports 3000] [--base DIR] [--only auth|orchestrator]
 // Two of the leader's costs besides heartbeats' own work, each as CPU per operation, both ways
 // in the same run (alternating turns), for docs/scale.md:
 //
@@ -11,7 +11,12 @@
 //   Running, in batches of 100 as the dispatcher applies them) at a service of --tasks replicas,
 //   on a store without Raft (test/lib/local-cluster). With --base DIR (another checkout's dist/,
 //   e.g. main's) the same is measured with that build's orchestrator, alternating with ours.
+//   Before the reports, --services services of --tasks replicas each are created on --nodes
+//   nodes and placed: the loops' CPU for that, the slots the replicated orchestrator looked at,
+//   and the longest the event loop was held meanwhile (perf_hooks' monitorEventLoopDelay, 10 ms
+//   resolution; the loops' passes are the only long synchronous work in that process).
 import { fork } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +35,9 @@ const { values: args } = parseArgs({
     turns: { type: 'string' },
     tasks: { type: 'string' },
     reports: { type: 'string' },
+    services: { type: 'string' },
+    nodes: { type: 'string' },
+    only: { type: 'string' },
     base: { type: 'string' },
     client: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -41,6 +49,13 @@ const CONNECTIONS = Math.max(1, Math.round(num(args.connections, undefined, 50))
 const TURNS = Math.max(1, Math.round(num(args.turns, undefined, 3)));
 const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 10_000)));
 const REPORTS = Math.max(100, Math.round(num(args.reports, undefined, 3_000)));
+const SERVICES = Math.max(1, Math.round(num(args.services, undefined, 1)));
+const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 4)));
+const ONLY = args.only;
+if (ONLY !== undefined && ONLY !== 'auth' && ONLY !== 'orchestrator') {
+  process.stderr.write(`bench:leader-costs: --only takes auth or orchestrator, not ${ONLY}\n`);
+  process.exit(2);
+}
 const CLUSTER = 'bench-cluster';
 const S = baton.TaskState;
 
@@ -160,18 +175,40 @@ interface LocalClusterModule {
     tasks(serviceId: string): { meta: { id: string }; status?: { state?: number } | null }[];
     report(taskId: string, state: number): void;
     stop(): void;
-    loops: { name: string; stats: { passes: number } }[];
+    loops: { name: string; stats: { passes: number; instancesVisited?: number; longestPassMs?: number } }[];
   }>;
 }
 
-/** Orchestrator CPU µs per status report, and its passes, with the local-cluster module of one build. */
-async function orchestratorTurn(lib: LocalClusterModule): Promise<{ usPerReport: number; passes: number }> {
-  const c = await lib.started({}, ['n1', 'n2', 'n3', 'n4']);
-  c.addService('s1', 'web', { replicas: TASKS });
-  await c.settle();
-  const ids = c.tasks('s1').map((t) => t.meta.id);
-  const reports = ids.slice(0, Math.min(ids.length, Math.ceil(REPORTS / 3)));
+interface OrchestratorTurn {
+  /** The loops' CPU to create and place every service's tasks, ms. */
+  createCpuMs: number;
+  /** Slots the replicated orchestrator looked at meanwhile (a build without the count: undefined). */
+  createVisited: number | undefined;
+  createPasses: number;
+  usPerReport: number;
+  passes: number;
+  /** The longest event-loop delay over the whole turn, ms. */
+  maxBlockMs: number;
+  /** The longest synchronous pass of each loop, where the build records it. */
+  longestPassMs: Record<string, number>;
+}
+
+/** One turn with the local-cluster module of one build: create and place, then the status reports. */
+async function orchestratorTurn(lib: LocalClusterModule): Promise<OrchestratorTurn> {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const c = await lib.started({}, Array.from({ length: NODES }, (_, i) => `n${i + 1}`));
   const orchestrator = c.loops.find((l) => l.name === 'replicated-orchestrator');
+  delay.enable();
+  const visited0 = orchestrator?.stats.instancesVisited;
+  const created0 = orchestrator?.stats.passes ?? 0;
+  const cpu0 = process.cpuUsage();
+  for (let s = 0; s < SERVICES; s++) c.addService(`s${s}`, `web${s}`, { replicas: TASKS });
+  await c.settle();
+  const createCpu = process.cpuUsage(cpu0);
+  const createVisited = visited0 === undefined ? undefined : (orchestrator?.stats.instancesVisited ?? 0) - visited0;
+  const createPasses = (orchestrator?.stats.passes ?? 0) - created0;
+  const ids = c.tasks('s0').map((t) => t.meta.id);
+  const reports = ids.slice(0, Math.min(ids.length, Math.ceil(REPORTS / 3)));
   const passesBefore = orchestrator?.stats.passes ?? 0;
   const before = process.cpuUsage();
   let count = 0;
@@ -186,40 +223,65 @@ async function orchestratorTurn(lib: LocalClusterModule): Promise<{ usPerReport:
     }
   }
   const used = process.cpuUsage(before);
+  delay.disable();
   const passes = (orchestrator?.stats.passes ?? 0) - passesBefore;
+  const longestPassMs: Record<string, number> = {};
+  for (const l of c.loops) if (l.stats.longestPassMs !== undefined) longestPassMs[l.name] = l.stats.longestPassMs;
   c.stop();
-  return { usPerReport: (used.user + used.system) / count, passes };
+  return {
+    createCpuMs: (createCpu.user + createCpu.system) / 1000,
+    createVisited,
+    createPasses,
+    usPerReport: (used.user + used.system) / count,
+    passes,
+    maxBlockMs: delay.max / 1e6,
+    longestPassMs,
+  };
 }
 
 async function main(): Promise<void> {
   const started = new Date();
   const load0 = loadavg();
-  console.log(`bench leader-costs: ${CALLS} authorized calls over ${CONNECTIONS} connections per turn, ${TURNS} turns; orchestrator at ${TASKS} replicas, ${REPORTS} reports; load ${load0.map((v) => v.toFixed(2)).join(' ')}`);
-  const auth = await authPart();
+  console.log(
+    `bench leader-costs: ${ONLY === 'orchestrator' ? 'no auth part' : `${CALLS} authorized calls over ${CONNECTIONS} connections per turn`}, ${TURNS} turns; ` +
+      `${ONLY === 'auth' ? 'no orchestrator part' : `orchestrator: ${SERVICES} × ${TASKS} replicas on ${NODES} nodes, ${REPORTS} reports`}; load ${load0.map((v) => v.toFixed(2)).join(' ')}`,
+  );
+  const auth = ONLY === 'orchestrator' ? { main: [], branch: [] } : await authPart();
   const ours = (await import('../test/lib/local-cluster.js')) as unknown as LocalClusterModule;
   const base = args.base ? ((await import(resolve(args.base, 'test/lib/local-cluster.js'))) as LocalClusterModule) : undefined;
-  const orch = { base: [] as number[], branch: [] as number[], basePasses: 0, branchPasses: 0 };
-  for (let t = 0; t < TURNS; t++) {
-    if (base) {
-      const b = await orchestratorTurn(base);
-      orch.base.push(b.usPerReport);
-      orch.basePasses = b.passes;
-    }
-    const o = await orchestratorTurn(ours);
-    orch.branch.push(o.usPerReport);
-    orch.branchPasses = o.passes;
+  const orch = { base: [] as OrchestratorTurn[], branch: [] as OrchestratorTurn[] };
+  for (let t = 0; t < TURNS && ONLY !== 'auth'; t++) {
+    if (base) orch.base.push(await orchestratorTurn(base));
+    orch.branch.push(await orchestratorTurn(ours));
   }
   const m = (xs: number[]): number | undefined => (xs.length > 0 ? median(xs) : undefined);
   const f = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(1));
   const spread = (xs: number[]): string => (xs.length > 0 ? `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}` : '-');
-  console.log(
-    formatTable([
-      ['server CPU µs per authorized call (median of turns)', 'main way', 'this branch', 'branch/main', 'spread main', 'spread branch'],
-      ['mTLS unary call, one connection per node', f(m(auth.main)), f(m(auth.branch)), ratio(m(auth.branch), m(auth.main)), spread(auth.main), spread(auth.branch)],
-      [`orchestration loops' CPU µs per status report (${TASKS} replicas)`, f(m(orch.base)), f(m(orch.branch)), ratio(m(orch.branch), m(orch.base)), spread(orch.base), spread(orch.branch)],
-    ]),
-  );
-  console.log(`orchestrator passes for the reports of one turn: base ${base ? orch.basePasses : '- (no --base)'}, branch ${orch.branchPasses}`);
+  const row = (label: string, pick: (o: OrchestratorTurn) => number | undefined): string[] => {
+    const b = orch.base.map(pick).filter((v): v is number => v !== undefined);
+    const o = orch.branch.map(pick).filter((v): v is number => v !== undefined);
+    return [label, f(m(b)), f(m(o)), ratio(m(o), m(b)), spread(b), spread(o)];
+  };
+  const rows = [['median of turns', 'main way / --base', 'this branch', 'branch/base', 'spread base', 'spread branch']];
+  if (ONLY !== 'orchestrator') rows.push(['server CPU µs per authorized call (mTLS unary, one connection per node)', f(m(auth.main)), f(m(auth.branch)), ratio(m(auth.branch), m(auth.main)), spread(auth.main), spread(auth.branch)]);
+  if (ONLY !== 'auth') {
+    rows.push(
+      row(`loops' CPU ms to create and place ${SERVICES} × ${TASKS} tasks`, (o) => o.createCpuMs),
+      row('  slots the replicated orchestrator looked at meanwhile', (o) => o.createVisited),
+      row(`loops' CPU µs per status report (${TASKS} replicas)`, (o) => o.usPerReport),
+      row('longest event-loop block over the turn, ms', (o) => o.maxBlockMs),
+    );
+  }
+  console.log(formatTable(rows));
+  if (ONLY !== 'auth') {
+    const last = (xs: OrchestratorTurn[]): string => (xs.length === 0 ? '-' : `${xs[xs.length - 1]!.createPasses} to create, ${xs[xs.length - 1]!.passes} for the reports`);
+    console.log(`replicated orchestrator passes in one turn: base ${last(orch.base)}; branch ${last(orch.branch)}`);
+    const longest = (xs: OrchestratorTurn[]): string =>
+      Object.keys(xs[0]?.longestPassMs ?? {})
+        .map((name) => `${name} ${Math.max(...xs.map((x) => x.longestPassMs[name] ?? 0)).toFixed(1)}`)
+        .join(', ') || '- (not recorded by this build)';
+    console.log(`longest synchronous pass per loop, ms (max of turns): base ${longest(orch.base)}; branch ${longest(orch.branch)}`);
+  }
   const load1 = loadavg();
   console.log(`load average: start ${load0.map((v) => v.toFixed(2)).join(' ')}, end ${load1.map((v) => v.toFixed(2)).join(' ')}`);
   const warning = busyMachineWarning();
@@ -229,10 +291,13 @@ async function main(): Promise<void> {
     connections: CONNECTIONS,
     turns: TURNS,
     tasks: TASKS,
+    services: SERVICES,
+    nodes: NODES,
     reports: REPORTS,
     base: args.base,
+    only: ONLY,
     authUsPerCall: auth,
-    orchestratorUsPerReport: orch,
+    orchestrator: orch,
   });
   console.log(`results: ${path}`);
 }

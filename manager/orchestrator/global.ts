@@ -10,7 +10,7 @@ import { parseConstraints, type Constraint } from '../scheduler/constraints.js';
 import { isAvailable, specFailure } from '../scheduler/filters.js';
 import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import { reconcileInstances, type Instance, type PassContext, type Want } from './instance.js';
-import { ServiceLoop, isGlobal } from './service-loop.js';
+import { WholeServiceLoop, isGlobal } from './service-loop.js';
 
 /** What the service wants on `node`; undefined constraints (unparseable) start nothing new. */
 export function wantOn(node: Stored<'node'>, runtime: string, constraints: Constraint[] | undefined): Want {
@@ -68,7 +68,7 @@ export function nodeInstances(
   return instances;
 }
 
-export class GlobalOrchestrator extends ServiceLoop {
+export class GlobalOrchestrator extends WholeServiceLoop {
   constructor(host: OrchestratorHost, opts: LoopOptions = {}) {
     super(host, 'global-orchestrator', opts);
   }

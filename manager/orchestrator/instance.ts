@@ -120,10 +120,14 @@ export function reconcileInstance(ctx: PassContext, inst: Instance): number | un
   }
   let wake: number | undefined;
   if (inst.want === 'run') {
-    // A task a rebalance moves counts as old: its replacement beside it is not a duplicate.
-    const current = live.filter((t) => !mustReplace(ctx.service, t)).sort(keepFirst);
-    const old = live.filter((t) => mustReplace(ctx.service, t)).sort(keepFirst);
-    for (const extra of [...current.slice(1), ...old.slice(1)]) stopTask(ctx.writes, extra);
+    // One live task (the common case, each status report of a running service) has no extra:
+    // nothing to compare it with.
+    if (live.length > 1) {
+      // A task a rebalance moves counts as old: its replacement beside it is not a duplicate.
+      const current = live.filter((t) => !mustReplace(ctx.service, t)).sort(keepFirst);
+      const old = live.filter((t) => mustReplace(ctx.service, t)).sort(keepFirst);
+      for (const extra of [...current.slice(1), ...old.slice(1)]) stopTask(ctx.writes, extra);
+    }
     if (live.length === 0 && !stoppingForUpdate(ctx, inst)) wake = fill(ctx, inst);
   }
   retain(ctx, inst);

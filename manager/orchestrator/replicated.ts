@@ -3,17 +3,18 @@
 // tasks wait unassigned (PENDING) for the scheduler. Per-slot rules live in ./instance.ts.
 import type { StoreChange, Stored } from '../store/index.js';
 import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
-import { reconcileInstance, type Instance, type PassContext } from './instance.js';
-import { ServiceLoop, isReplicated } from './service-loop.js';
+import { reconcileInstance, type PassContext } from './instance.js';
+import { ServiceLoop, isReplicated, isWhole, type Marks } from './service-loop.js';
+import { SlotView } from './slot-view.js';
 import { MAX_REPLICAS } from '../../spec/index.js';
 
-function byTaskId(a: Stored<'task'>, b: Stored<'task'>): number {
-  return a.meta.id < b.meta.id ? -1 : a.meta.id > b.meta.id ? 1 : 0;
-}
-
 export class ReplicatedOrchestrator extends ServiceLoop {
+  /** The tasks by service and slot, kept from the store's changes while this loop runs. */
+  private readonly view: SlotView;
+
   constructor(host: OrchestratorHost, opts: LoopOptions = {}) {
     super(host, 'replicated-orchestrator', opts);
+    this.view = new SlotView(host.store);
   }
 
   protected owns(service: Stored<'service'>): boolean {
@@ -26,6 +27,8 @@ export class ReplicatedOrchestrator extends ServiceLoop {
 
   protected onChange(c: StoreChange): boolean {
     const store = this.host.store;
+    // Every task change, whatever its service: the view is the store's tasks, grouped.
+    this.view.apply(c);
     switch (c.kind) {
       case 'service':
         if (c.action !== 'delete' && !isReplicated(c.object) && (c.old === undefined || !isReplicated(c.old))) return false;
@@ -53,70 +56,105 @@ export class ReplicatedOrchestrator extends ServiceLoop {
     }
   }
 
-  /**
-   * Unsorted: a pass groups them by slot and orders each slot's few tasks itself, instead of
-   * sorting a 10,000-task service on every pass (any of its tasks' changes starts one).
-   */
+  protected override resync(): void {
+    this.view.clear();
+  }
+
+  protected override release(): void {
+    this.view.clear();
+  }
+
   protected override tasksOf(serviceId: string): Stored<'task'>[] {
-    return this.host.store.scan('task', { serviceIds: [serviceId] });
+    return this.view.tasksOf(serviceId);
   }
 
   /**
-   * Slots in order: those with tasks, and the empty ones up to `replicas` while the pass's
-   * creation budget lasts (the rest wait for the next pass). The work is bounded by the tasks
-   * that exist plus the budget, never by the replica count itself. With `slots`, only those.
+   * The marked slots in order, then every slot from `marks.from` on: those with tasks, and the
+   * empty ones up to `replicas` while the pass's creation budget lasts. The work is bounded by
+   * the tasks that exist plus the budget, never by the replica count itself. Where the pass is
+   * full, or out of creations, the rest stays marked: the next pass goes on from there rather
+   * than from the first slot (10,000 replicas made 200 a pass looked at every slot 50 times).
    */
-  protected reconcileService(ctx: PassContext, tasks: readonly Stored<'task'>[], slots: ReadonlySet<number> | null): number | undefined {
+  protected reconcileMarks(ctx: PassContext, marks: Marks): boolean {
+    const id = ctx.service.meta.id;
     const replicas = this.replicasOf(ctx.service);
-    const bySlot = new Map<number, Stored<'task'>[]>();
-    // Slot 0 holds tasks of another mode (a global task cannot be a replica): stopped.
-    for (const t of tasks) {
-      if (slots !== null && !slots.has(t.slot)) continue;
-      const list = bySlot.get(t.slot);
-      if (list === undefined) bySlot.set(t.slot, [t]);
-      else list.push(t);
-    }
-    // Each slot's tasks in id order, as a sorted list would give them (ties in later sorts keep it).
-    for (const list of bySlot.values()) if (list.length > 1) list.sort(byTaskId);
+    const read = this.view.read;
+    const slots = this.view.slotsOf(id);
+    // Made from the store for this pass (the first since the leader took office): that is work too.
+    if (this.view.read > read) this.looked(this.view.read - read);
     let wake: number | undefined;
-    const visit = (slot: number, slotTasks: readonly Stored<'task'>[]): void => {
-      const inst: Instance = { tasks: slotTasks, want: slot >= 1 && slot <= replicas ? 'run' : 'stop', slot, nodeId: '' };
+    // A pass over the whole service replaces its delayed restarts; any other keeps the others'.
+    if (isWhole(marks)) this.clearWake(id);
+    /** Visits one slot; false if it still needs a task that the pass had no budget left for. */
+    const visit = (slot: number, tasks: readonly Stored<'task'>[]): boolean => {
+      this.looked(tasks.length);
       this.stats.instancesVisited++;
-      const due = reconcileInstance(ctx, inst);
+      const before = ctx.budget.exhausted;
+      ctx.budget.exhausted = false;
+      const due = reconcileInstance(ctx, { tasks, want: slot >= 1 && slot <= replicas ? 'run' : 'stop', slot, nodeId: '' });
       if (due !== undefined) wake = Math.min(wake ?? due, due);
+      const denied = ctx.budget.exhausted;
+      ctx.budget.exhausted ||= before;
+      return !denied;
     };
-    if (slots !== null) {
-      // The slots that changed, emptied ones included (a deleted task leaves its slot to refill).
-      for (const slot of [...slots].sort((a, b) => a - b)) {
-        const slotTasks = bySlot.get(slot) ?? [];
-        if (slotTasks.length === 0 && slot >= 1 && slot <= replicas && ctx.budget.left <= 0) {
-          // Out of creations: the loop marks the whole service for the next pass.
-          ctx.budget.exhausted = true;
-          continue;
-        }
-        visit(slot, slotTasks);
+    const done = (room: boolean): boolean => {
+      if (wake !== undefined) this.wakeBy(id, wake);
+      return room;
+    };
+    // The slots that changed, emptied ones included (a deleted task leaves its slot to refill).
+    const singles = [...marks.slots].sort((a, b) => a - b);
+    for (const [k, slot] of singles.entries()) {
+      if (this.passFull()) {
+        for (const rest of singles.slice(k)) this.markSlot(id, rest);
+        if (marks.from !== Infinity) this.remark(id, { from: marks.from, slots: new Set() });
+        return done(false);
       }
-      return wake;
+      if (!visit(slot, slots.get(slot) ?? [])) this.markSlot(id, slot);
     }
-    let next = 1;
-    const fillUpTo = (last: number): void => {
+    if (marks.from === Infinity) return done(true);
+    // Every slot from `from` on, in order.
+    let visited = false;
+    /** Leaves the slots from `slot` on to the next pass. */
+    const leave = (slot: number): void => {
+      if (visited) this.markFrom(id, slot);
+      else this.remark(id, { from: marks.from, slots: new Set() });
+    };
+    const ordered = [...slots.keys()].filter((s) => s >= marks.from).sort((a, b) => a - b);
+    let next = Math.max(1, marks.from);
+    /** Visits the empty slots up to `last` (at most `replicas`); how it stopped if it did. */
+    const fillUpTo = (last: number): 'go' | 'full' | 'budget' => {
       for (; next <= Math.min(last, replicas); next++) {
-        if (bySlot.has(next)) continue;
+        if (slots.has(next)) continue;
+        if (this.passFull()) {
+          leave(next);
+          return 'full';
+        }
         if (ctx.budget.left <= 0) {
           ctx.budget.exhausted = true;
-          next = Infinity;
-          return;
+          leave(next);
+          return 'budget';
         }
+        visited = true;
         visit(next, []);
       }
+      return 'go';
     };
-    for (const slot of [...bySlot.keys()].sort((a, b) => a - b)) {
-      fillUpTo(slot - 1);
-      visit(slot, bySlot.get(slot)!);
+    for (const slot of ordered) {
+      const filled = fillUpTo(slot - 1);
+      if (filled !== 'go') return done(filled === 'budget');
+      if (this.passFull()) {
+        leave(slot);
+        return done(false);
+      }
+      visited = true;
+      if (!visit(slot, slots.get(slot)!)) {
+        this.markFrom(id, slot);
+        return done(true);
+      }
       next = Math.max(next, slot + 1);
     }
-    fillUpTo(replicas);
-    return wake;
+    const filled = fillUpTo(replicas);
+    return done(filled !== 'full');
   }
 
   /**

@@ -28,8 +28,10 @@ export interface LoopOptions {
   maxBatch?: number;
   /** First back-off after a failed proposal, doubled per failure up to 5 s (default 100 ms). */
   retryMs?: number;
-  /** Tasks a service loop's pass looks at before it leaves the other services to the next pass (default 20,000). */
+  /** Tasks a service loop's pass looks at before it leaves the rest to the next pass (default 20,000). */
   maxTasksPerPass?: number;
+  /** How long a pass may hold the event loop before it leaves the rest to the next pass, in ms (default 50; loops that can stop part-way). */
+  sliceMs?: number;
 }
 
 export const DEFAULT_MAX_BATCH = 200;

@@ -11,6 +11,13 @@ import { DEFAULT_MAX_BATCH, realTimers, type LeaderLoop, type LoopOptions, type 
 const MAX_RETRY_MS = 5_000;
 /** setTimeout's limit (about 24.8 days); a later wake is re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * How long one pass may hold the event loop, about (loops that can stop part-way check
+ * sliceOver()). Raft's ticks and messages, heartbeats and sessions wait behind a pass: the
+ * default election timeout is 500 ms to 1 s, and a leader whose pass held its loop longer lost
+ * its office to it.
+ */
+export const DEFAULT_SLICE_MS = 50;
 
 export abstract class ReconcileLoop implements LeaderLoop {
   protected readonly logger: Logger;
@@ -18,6 +25,9 @@ export abstract class ReconcileLoop implements LeaderLoop {
   /** Most actions in one proposal; loops that create objects also create at most this many per pass. */
   protected readonly maxBatch: number;
   private readonly retryMs: number;
+  private readonly sliceMs: number;
+  /** performance.now() when the running pass started. */
+  private passStarted = 0;
   private started = false;
   /** Bumped by start() and stop(): a pass that outlives its term of office must not act. */
   private epoch = 0;
@@ -33,11 +43,12 @@ export abstract class ReconcileLoop implements LeaderLoop {
   private wakeTimerAt = Infinity;
   private idleWaiters: (() => void)[] = [];
   /**
-   * Passes run, the most writes one pass returned, and the most tasks one pass read (loops
-   * that count them): tests and benchmarks, is a pass bounded?
+   * Passes run, the most writes one pass returned, the most tasks one pass read (loops that
+   * count them) and the longest time one pass held the event loop (its synchronous part, ms):
+   * tests and benchmarks, is a pass bounded? instancesVisited: slots the replicated
+   * orchestrator's passes looked at (its work beside the tasks read).
    */
-  /** instancesVisited: slots the replicated orchestrator's passes looked at (its work beside the tasks read). */
-  readonly stats = { passes: 0, largestPass: 0, mostTasksRead: 0, instancesVisited: 0 };
+  readonly stats = { passes: 0, largestPass: 0, mostTasksRead: 0, instancesVisited: 0, longestPassMs: 0 };
 
   protected constructor(
     protected readonly host: OrchestratorHost,
@@ -48,6 +59,7 @@ export abstract class ReconcileLoop implements LeaderLoop {
     this.timers = opts.timers ?? realTimers;
     this.maxBatch = Math.max(1, opts.maxBatch ?? DEFAULT_MAX_BATCH);
     this.retryMs = Math.max(1, opts.retryMs ?? 100);
+    this.sliceMs = Math.max(1, opts.sliceMs ?? DEFAULT_SLICE_MS);
   }
 
   /** Everything is dirty: on start, after a snapshot restore, after a failed write. */
@@ -58,16 +70,34 @@ export abstract class ReconcileLoop implements LeaderLoop {
   protected abstract reconcile(): StoreActionT[];
   /** A wake set with wakeAt(key) is due. */
   protected onWake(_key: string): void {}
+  /**
+   * The store may hold anything (a new term of office, a snapshot restored): a loop that keeps
+   * a view of the store rebuilds it here. Called before markAll() on start and on a reset.
+   */
+  protected resync(): void {}
+  /** Stopped: a loop that keeps a view of the store drops it (a follower needs none). */
+  protected release(): void {}
+
+  /**
+   * The running pass has held the event loop for its time slice: a loop that can stop
+   * part-way marks what is left and returns (the next pass goes on after a turn of the loop).
+   */
+  protected sliceOver(): boolean {
+    return performance.now() - this.passStarted >= this.sliceMs;
+  }
 
   start(): void {
     if (this.started) return;
     this.started = true;
     this.epoch++;
     this.unsubscribe = this.host.store.onChange((e: StoreEvent) => {
-      if (e.action === 'reset') this.markAll();
-      else if (!this.onChange(e)) return;
+      if (e.action === 'reset') {
+        this.resync();
+        this.markAll();
+      } else if (!this.onChange(e)) return;
       this.kick();
     });
+    this.resync();
     this.markAll();
     this.kick();
   }
@@ -88,6 +118,7 @@ export abstract class ReconcileLoop implements LeaderLoop {
     this.running = false;
     this.again = false;
     this.failures = 0;
+    this.release();
     this.resolveIdle();
   }
 
@@ -129,8 +160,10 @@ export abstract class ReconcileLoop implements LeaderLoop {
     this.clearRetry();
     let retryIn: number | undefined;
     const started = performance.now();
+    this.passStarted = started;
     try {
       const actions = this.reconcile();
+      this.stats.longestPassMs = Math.max(this.stats.longestPassMs, performance.now() - started);
       this.stats.passes++;
       this.stats.largestPass = Math.max(this.stats.largestPass, actions.length);
       for (let i = 0; i < actions.length; i += this.maxBatch) {

@@ -5,11 +5,11 @@
 import type { StoreChange, Stored } from '../../store/index.js';
 import type { LoopOptions, OrchestratorHost } from '../../reconcile/host.js';
 import type { PassContext } from '../instance.js';
-import { ServiceLoop, isJob } from '../service-loop.js';
+import { WholeServiceLoop, isJob } from '../service-loop.js';
 import { reconcileReplicatedJob } from './replicated-job.js';
 import { reconcileGlobalJob } from './global-job.js';
 
-export class JobOrchestrator extends ServiceLoop {
+export class JobOrchestrator extends WholeServiceLoop {
   constructor(host: OrchestratorHost, opts: LoopOptions = {}) {
     super(host, 'job-orchestrator', opts);
   }
