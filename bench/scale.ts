@@ -22,7 +22,8 @@
 // Flags: --nodes N, --tasks T, --hosts H (simulated-node processes besides the one with the
 // nodes to kill), --kill K, --executor-delay-ms D, --join-concurrency J, --timeout S (each wait),
 // --sim-nice N (niceness of the simulated nodes' processes, default 10; 0 to compete evenly),
-// --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own), --keep, --out DIR.
+// --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own),
+// --max-heartbeats-per-second N (the cluster's, at init), --keep, --out DIR.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
@@ -53,6 +54,10 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     // The managers' --election-timeout (baton init/join), e.g. 5s: a loaded machine stalls them past the default.
     'election-timeout': { type: 'string' },
+    // The cluster's --max-heartbeats-per-second (baton init): below the default 200, a few hundred
+    // nodes are told the long periods of a 1,000-node cluster (5 s at nodes / 5), whose losses
+    // are detected as at that size.
+    'max-heartbeats-per-second': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -316,7 +321,7 @@ async function main(): Promise<void> {
   });
   /** Seconds a manager gets to exit (and write its profile) when the run ends. */
   const stopGraceMs = args['cpu-prof'] ? 60_000 : 2_000;
-  await cluster.init('m1');
+  await cluster.init('m1', args['max-heartbeats-per-second'] ? ['--max-heartbeats-per-second', args['max-heartbeats-per-second']] : []);
   for (const name of ['m2', 'm3']) await cluster.join(name, 'manager');
   await cluster.waitUntilFormed(TIMEOUT_MS);
   const leader = await cluster.leader();
