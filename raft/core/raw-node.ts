@@ -734,8 +734,15 @@ export class RawNode {
       pr.becomeProbe();
     }
     pr.matchAtLastHeartbeat = pr.match;
-    if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
-    else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    if (pr.state === 'snapshot') {
+      // Only a chunk that looks lost (no acknowledgement moved the offset for a whole
+      // heartbeat) is sent again. Sending one at every heartbeat started another chain of
+      // chunks each time (each answer brings the next chunk): a 23 MB snapshot sent over a few
+      // seconds went out many times over, and its copies cost the leader and the follower
+      // more than replaying the log did.
+      if (pr.snapshotOffset === pr.snapshotOffsetAtLastHeartbeat) this.sendSnapshotChunk(m.from, pr);
+      pr.snapshotOffsetAtLastHeartbeat = pr.snapshotOffset;
+    } else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.context.length > 0) {
       const acks = this.readOnly.ack(m.context, m.from);
       if (acks && this.membership.hasQuorum((id) => acks.has(id))) {
@@ -753,6 +760,10 @@ export class RawNode {
       return;
     }
     if (m.index !== pr.snapshotIndex) return;
+    // One chunk in flight at a time: an answer that does not move the offset forward (or back,
+    // for a follower that lost what it had) is a duplicate's, and sending on it would run a
+    // second chain of chunks beside the first.
+    if (m.reject ? m.snapOffset >= pr.snapshotOffset : m.snapOffset <= pr.snapshotOffset) return;
     pr.snapshotOffset = m.snapOffset;
     this.sendSnapshotChunk(m.from, pr);
   }
