@@ -760,10 +760,12 @@ export class RawNode {
       return;
     }
     if (m.index !== pr.snapshotIndex) return;
-    // One chunk in flight at a time: an answer that does not move the offset forward (or back,
-    // for a follower that lost what it had) is a duplicate's, and sending on it would run a
-    // second chain of chunks beside the first.
-    if (m.reject ? m.snapOffset >= pr.snapshotOffset : m.snapOffset <= pr.snapshotOffset) return;
+    // One chunk in flight at a time. An acknowledgement that does not move the offset forward is
+    // a duplicate's (or a late one), and sending on it would run a second chain of chunks beside
+    // the first. A refusal names what the follower holds: the chunk at our offset is then in
+    // flight or lost (the heartbeat resends a lost one); any other offset is where to go on from
+    // (back for a follower that lost what it had, forward past an acknowledgement that was lost).
+    if (m.reject ? m.snapOffset === pr.snapshotOffset : m.snapOffset <= pr.snapshotOffset) return;
     pr.snapshotOffset = m.snapOffset;
     this.sendSnapshotChunk(m.from, pr);
   }
