@@ -15,8 +15,6 @@ export class Progress {
   /** Snapshot: index of the snapshot being sent and the offset of the next chunk. */
   snapshotIndex = 0;
   snapshotOffset = 0;
-  /** Snapshot: the offset at the previous heartbeat response, to notice a chunk that was lost. */
-  snapshotOffsetAtLastHeartbeat = -1;
   /** match at the previous heartbeat response, to notice a pipeline that lost messages. */
   matchAtLastHeartbeat = 0;
 
@@ -45,7 +43,6 @@ export class Progress {
     this.state = 'snapshot';
     this.snapshotIndex = index;
     this.snapshotOffset = 0;
-    this.snapshotOffsetAtLastHeartbeat = -1;
     this.inflights = [];
   }
 

@@ -734,15 +734,8 @@ export class RawNode {
       pr.becomeProbe();
     }
     pr.matchAtLastHeartbeat = pr.match;
-    if (pr.state === 'snapshot') {
-      // Only a chunk that looks lost (no acknowledgement moved the offset for a whole
-      // heartbeat) is sent again. Sending one at every heartbeat started another chain of
-      // chunks each time (each answer brings the next chunk): a 23 MB snapshot sent over a few
-      // seconds went out many times over, and its copies cost the leader and the follower
-      // more than replaying the log did.
-      if (pr.snapshotOffset === pr.snapshotOffsetAtLastHeartbeat) this.sendSnapshotChunk(m.from, pr);
-      pr.snapshotOffsetAtLastHeartbeat = pr.snapshotOffset;
-    } else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
+    else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.context.length > 0) {
       const acks = this.readOnly.ack(m.context, m.from);
       if (acks && this.membership.hasQuorum((id) => acks.has(id))) {
@@ -760,12 +753,6 @@ export class RawNode {
       return;
     }
     if (m.index !== pr.snapshotIndex) return;
-    // One chunk in flight at a time. An acknowledgement that does not move the offset forward is
-    // a duplicate's (or a late one), and sending on it would run a second chain of chunks beside
-    // the first. A refusal names what the follower holds: the chunk at our offset is then in
-    // flight or lost (the heartbeat resends a lost one); any other offset is where to go on from
-    // (back for a follower that lost what it had, forward past an acknowledgement that was lost).
-    if (m.reject ? m.snapOffset === pr.snapshotOffset : m.snapOffset <= pr.snapshotOffset) return;
     pr.snapshotOffset = m.snapOffset;
     this.sendSnapshotChunk(m.from, pr);
   }
@@ -860,7 +847,12 @@ export class RawNode {
    */
   private snapshotIsLighter(pr: Progress): boolean {
     const snapshot = this.log.snapshot;
-    if (snapshot.meta.index === 0 || pr.next > snapshot.meta.index) return false;
+    // Only for a follower that has acknowledged nothing to this leader yet (a new member, or
+    // one whose log this leader has not matched): one already fed entries goes on getting them
+    // while the log holds them. Otherwise a leader that takes snapshots faster than one goes
+    // out would send snapshot after snapshot to a follower that never catches up (the
+    // simulator found that livelock).
+    if (snapshot.meta.index === 0 || pr.next > snapshot.meta.index || pr.match > 0) return false;
     let bytes = 0;
     for (const e of this.log.slice(pr.next, snapshot.meta.index)) {
       bytes += e.data.length;
