@@ -77,8 +77,8 @@ export const RAFT_DEFAULTS = {
   maxInflightMsgs: 256,
   maxEntriesPerMsg: 512,
   maxBytesPerMsg: 1024 * 1024,
-  // Big enough that a snapshot of tens of MB goes in a few round trips (one chunk is in flight at
-  // a time), well below the transport's 64 MiB message limit.
+  // Big enough that a snapshot of tens of MB goes in a few round trips (each answer brings the
+  // next chunk), well below the transport's 64 MiB message limit.
   snapshotChunkSize: 4 * 1024 * 1024,
   keepEntriesAfterCompaction: 1_000,
 } as const;
