@@ -8,7 +8,7 @@ import { RpcClient } from '../rpc/client.js';
 import { caService } from '../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, bootstrapCredentials, caDigest, clientCredentials } from '../rpc/tls/index.js';
 import { parseJoinToken } from '../manager/ca/index.js';
-import { SimNode, stateDirOf } from './lib/sim-node.js';
+import { SimNode, stateDirOf, type Arrival } from './lib/sim-node.js';
 
 export interface SimStart {
   type: 'start';
@@ -34,6 +34,10 @@ export interface SimStats {
   heartbeatFailures: number;
   /** Scheduler's assignment → node received (ms), since the last stats request. */
   pushMs: number[];
+  /** Tasks received in the Assigned state since the last stats request (the node-loss breakdown). */
+  arrivals: Arrival[];
+  /** When the leader last acknowledged a Running status of this host's nodes (ms since the epoch; 0: never). */
+  lastRunningAckAt: number;
 }
 
 export type SimReply = { type: 'joined'; nodes: number; seconds: number } | { type: 'error'; message: string } | SimStats;
@@ -43,6 +47,8 @@ const nodes: SimNode[] = [];
 let heartbeatMs: number[] = [];
 let heartbeatFailures = 0;
 let pushMs: number[] = [];
+let arrivals: Arrival[] = [];
+let lastRunningAckAt = 0;
 /** Samples kept between two stats requests, at most (the parent asks every second or so). */
 const MAX_SAMPLES = 200_000;
 
@@ -75,8 +81,12 @@ async function start(s: SimStart): Promise<void> {
             if (ms === undefined) heartbeatFailures++;
             else if (heartbeatMs.length < MAX_SAMPLES) heartbeatMs.push(ms);
           },
-          onAssigned: (ms) => {
-            if (pushMs.length < MAX_SAMPLES) pushMs.push(ms);
+          onAssigned: (arrival) => {
+            if (pushMs.length < MAX_SAMPLES) pushMs.push(arrival.receivedAt - arrival.assignedAt);
+            if (arrivals.length < MAX_SAMPLES) arrivals.push(arrival);
+          },
+          onRunningAcknowledged: (at) => {
+            lastRunningAckAt = Math.max(lastRunningAckAt, at);
           },
         }),
       );
@@ -90,9 +100,10 @@ async function start(s: SimStart): Promise<void> {
 function stats(): SimStats {
   let running = 0;
   for (const n of nodes) running += n.running.size;
-  const out: SimStats = { type: 'stats', nodes: nodes.length, running, heartbeatMs, heartbeatFailures, pushMs };
+  const out: SimStats = { type: 'stats', nodes: nodes.length, running, heartbeatMs, heartbeatFailures, pushMs, arrivals, lastRunningAckAt };
   heartbeatMs = [];
   pushMs = [];
+  arrivals = [];
   heartbeatFailures = 0;
   return out;
 }

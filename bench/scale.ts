@@ -22,7 +22,8 @@
 // Flags: --nodes N, --tasks T, --hosts H (simulated-node processes besides the one with the
 // nodes to kill), --kill K, --executor-delay-ms D, --join-concurrency J, --timeout S (each wait),
 // --sim-nice N (niceness of the simulated nodes' processes, default 10; 0 to compete evenly),
-// --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own), --keep, --out DIR.
+// --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own),
+// --max-heartbeats-per-second N (the cluster's, at init), --keep, --out DIR.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
@@ -37,6 +38,7 @@ import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } f
 import { busyMachineWarning, formatTable, machineInfo, writeRun } from './lib/results.js';
 import { percentile, round } from './lib/stats.js';
 import type { SimReply, SimRequest, SimStats } from './scale-sim.js';
+import type { Arrival } from './lib/sim-node.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,6 +54,10 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     // The managers' --election-timeout (baton init/join), e.g. 5s: a loaded machine stalls them past the default.
     'election-timeout': { type: 'string' },
+    // The cluster's --max-heartbeats-per-second (baton init): below the default 200, a few hundred
+    // nodes are told the long periods of a 1,000-node cluster (5 s at nodes / 5), whose losses
+    // are detected as at that size.
+    'max-heartbeats-per-second': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -146,6 +152,9 @@ class Gauges {
   heartbeat: number[] = [];
   heartbeatFailures = 0;
   push: number[] = [];
+  arrivals: Arrival[] = [];
+  /** The newest Running acknowledgement any host saw (ms since the epoch). */
+  lastRunningAckAt = 0;
 
   async poll(list: SimHost[]): Promise<number> {
     let running = 0;
@@ -153,7 +162,9 @@ class Gauges {
       running += s.running;
       for (const v of s.heartbeatMs) this.heartbeat.push(v);
       for (const v of s.pushMs) this.push.push(v);
+      for (const a of s.arrivals) this.arrivals.push(a);
       this.heartbeatFailures += s.heartbeatFailures;
+      this.lastRunningAckAt = Math.max(this.lastRunningAckAt, s.lastRunningAckAt);
     }
     return running;
   }
@@ -161,6 +172,7 @@ class Gauges {
   reset(): void {
     this.heartbeat = [];
     this.push = [];
+    this.arrivals = [];
     this.heartbeatFailures = 0;
   }
 }
@@ -310,7 +322,7 @@ async function main(): Promise<void> {
   });
   /** Seconds a manager gets to exit (and write its profile) when the run ends. */
   const stopGraceMs = args['cpu-prof'] ? 60_000 : 2_000;
-  await cluster.init('m1');
+  await cluster.init('m1', args['max-heartbeats-per-second'] ? ['--max-heartbeats-per-second', args['max-heartbeats-per-second']] : []);
   for (const name of ['m2', 'm3']) await cluster.join(name, 'manager');
   await cluster.waitUntilFormed(TIMEOUT_MS);
   const leader = await cluster.leader();
@@ -467,9 +479,11 @@ async function main(): Promise<void> {
 
   // Node loss.
   let rescheduleSeconds: number | undefined;
+  let nodeLoss: NodeLossBreakdown | undefined;
   if (victim) {
     gauges.reset();
     const killed = performance.now();
+    const killedAt = Date.now();
     // Asked nothing more from now on: a killed host answers no stats request.
     victim.alive = false;
     victim.child.kill('SIGKILL');
@@ -479,6 +493,8 @@ async function main(): Promise<void> {
     });
     rescheduleSeconds = (performance.now() - killed) / 1000;
     console.log(`${KILL} nodes SIGKILLed: every task Running again in ${rescheduleSeconds.toFixed(1)} s`);
+    nodeLoss = nodeLossBreakdown(killedAt, (await cluster.leader()).logFile, gauges);
+    console.log(`  after the kill (s; first / median / last): ${formatBreakdown(nodeLoss)}`);
   }
 
   const rows = [
@@ -528,6 +544,7 @@ async function main(): Promise<void> {
     snapshot,
     catchUpSeconds,
     rescheduleSeconds,
+    nodeLoss,
     killedNodes: KILL,
     join: { seconds: joinedSeconds, readySeconds, hosts: list.length },
     executorDelayMs: EXECUTOR_DELAY_MS,
@@ -555,6 +572,68 @@ function markedDown(logFiles: string[]): number {
     }
   }
   return n;
+}
+
+/** Seconds after the kill at which the first, the median and the last of some events happened. */
+interface Spread {
+  count: number;
+  first: number;
+  median: number;
+  last: number;
+}
+
+/**
+ * Where the time from the kill to every task Running again went, step by step: the leader
+ * marking the nodes down (its log), the orchestrator creating the replacements (their creation
+ * time), the scheduler assigning them (the Assigned status's time), the nodes receiving them
+ * (their sessions) and the leader acknowledging them Running. Every clock is this machine's.
+ */
+interface NodeLossBreakdown {
+  markedDown: Spread & { writes: number };
+  created: Spread;
+  assigned: Spread;
+  received: Spread;
+  lastRunningAcknowledged: number;
+}
+
+function spread(times: number[], since: number): Spread {
+  const s = Float64Array.from(times.map((t) => (t - since) / 1000)).sort();
+  const at = (i: number): number => round(s[Math.min(s.length - 1, Math.max(0, i))] ?? 0, 2);
+  return { count: s.length, first: at(0), median: at(Math.floor(s.length / 2)), last: at(s.length - 1) };
+}
+
+function nodeLossBreakdown(killedAt: number, leaderLog: string, gauges: Gauges): NodeLossBreakdown {
+  // The leader logs each node it marks down; the nodes found in one check go in one write, and
+  // share that check's time.
+  const downTimes: number[] = [];
+  try {
+    for (const line of readFileSync(leaderLog, 'utf8').split('\n')) {
+      if (!line.includes('node missed its heartbeats')) continue;
+      const time = Number((JSON.parse(line) as { time?: number }).time ?? 0);
+      if (time >= killedAt) downTimes.push(time);
+    }
+  } catch {
+    // No log: the step shows as 0 events.
+  }
+  const replacements = gauges.arrivals.filter((a) => a.createdAt >= killedAt);
+  return {
+    markedDown: { ...spread(downTimes, killedAt), writes: new Set(downTimes).size },
+    created: spread(replacements.map((a) => a.createdAt), killedAt),
+    assigned: spread(replacements.map((a) => a.assignedAt), killedAt),
+    received: spread(replacements.map((a) => a.receivedAt), killedAt),
+    lastRunningAcknowledged: round((gauges.lastRunningAckAt - killedAt) / 1000, 2),
+  };
+}
+
+function formatBreakdown(b: NodeLossBreakdown): string {
+  const f = (s: Spread): string => `${s.first} / ${s.median} / ${s.last}`;
+  return [
+    `${b.markedDown.count} nodes marked down ${f(b.markedDown)} (${b.markedDown.writes} checks)`,
+    `${b.created.count} replacements created ${f(b.created)}`,
+    `assigned ${f(b.assigned)}`,
+    `received ${f(b.received)}`,
+    `last Running acknowledged ${b.lastRunningAcknowledged}`,
+  ].join('; ');
 }
 
 /**

@@ -4,7 +4,9 @@
 // cluster's, or longer in a cluster big enough that the leader would get more than
 // max_heartbeats_per_second (the leader's load stays bounded whatever the node count). A node
 // silent past its period plus the grace is marked down; time the leader itself was not serving
-// (its event loop held) does not count as anyone's silence.
+// (its event loop held) does not count as anyone's silence. A node whose session with the leader
+// ends is given only the shortest allowance from then on (see sessionEnded): a hundred nodes
+// killed together are found together, whatever point of their long periods each one was at.
 import type { Logger } from 'pino';
 import { baton } from '../proto/gen/baton.js';
 import { BatonError } from '../rpc/errors.js';
@@ -158,6 +160,31 @@ export class Heartbeats {
     if (differs) this.described.delete(node.meta.id);
     else this.described.set(node.meta.id, { raw, version: node.meta.version });
     return differs;
+  }
+
+  /**
+   * The node's session with this leader ended (not by the leader's own stepping down), and the
+   * node has no other one open. Most often the node is gone: a killed process or a lost machine
+   * resets its connections, and its session ends at once. A live node opens a new session
+   * within a second or so (the node retries after 100 ms, moving through the managers), or
+   * heartbeats. So from here the node must show life within the allowance of the shortest
+   * period (grace x period: 3 s by default), not the long period it was told in a big cluster:
+   * nodes lost together are then marked down in one check and one write, 3 s after the loss,
+   * instead of one by one over their 5 s periods (a 1,000-node cluster's) plus the grace.
+   */
+  sessionEnded(nodeId: string): void {
+    const settings = this.settings();
+    const soon = this.served() + silenceAllowedMs(settings, settings.periodMs);
+    const due = this.due.get(nodeId);
+    if (due === undefined || soon < due) this.due.set(nodeId, soon);
+  }
+
+  /** A session opened: the node is alive now, as a heartbeat would say (its state is the heartbeat's to set). */
+  sessionOpened(nodeId: string): void {
+    const settings = this.settings();
+    const allowed = this.served() + silenceAllowedMs(settings, Math.ceil(scaledPeriodMs(settings, this.deps.host.store.count('node')) * (1 + HEARTBEAT_JITTER)));
+    const due = this.due.get(nodeId);
+    if (due !== undefined && due < allowed) this.due.set(nodeId, allowed);
   }
 
   /** Leadership gained: everyone gets a fresh grace period, then silence counts. */

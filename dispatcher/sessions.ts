@@ -33,8 +33,16 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new BatonError('INTERNAL', String(err));
 }
 
+/** Who keeps the nodes' liveness (./heartbeats.ts): a session's start and end say something of it. */
+export interface SessionLiveness {
+  sessionOpened(nodeId: string): void;
+  /** The node's last session with this leader ended, by the node's side or its connection. */
+  sessionEnded(nodeId: string): void;
+}
+
 export interface SessionDeps {
   host: DispatcherHost;
+  liveness?: SessionLiveness;
   guard: Guard;
   logger: Logger;
   forwardStatus: (req: baton.internal.UpdateTaskStatusRequest.$Properties, caller: Caller) => Promise<baton.Empty.$Properties>;
@@ -55,7 +63,8 @@ interface Attached {
 }
 
 export class Sessions {
-  private readonly open = new Set<() => void>();
+  /** Each open session's close; `byNode` false when this leader ends it (stepping down). */
+  private readonly open = new Set<(byNode: boolean) => void>();
   /**
    * Open sessions by node. One store listener routes each change to the sessions it concerns:
    * a listener per session would run every session's closure for every change (1,000 nodes
@@ -96,7 +105,7 @@ export class Sessions {
   /** Leadership lost: end every session so nodes reconnect to the new leader. */
   stop(): void {
     this.ready = false;
-    for (const close of [...this.open]) close();
+    for (const close of [...this.open]) close(false);
   }
 
   session(call: SessionCall): void {
@@ -188,16 +197,21 @@ export class Sessions {
         schedule();
       },
     });
-    const close = (): void => {
+    const close = (byNode: boolean): void => {
       if (!this.open.delete(close)) return;
       unsubscribe();
       call.end();
+      // A node that already opened its next session (a reconnection whose old stream ended
+      // late) is not gone.
+      if (byNode && !this.attached.has(nodeId)) this.deps.liveness?.sessionEnded(nodeId);
     };
+    const closedByNode = (): void => close(true);
     this.open.add(close);
-    call.on('cancelled', close);
-    call.on('close', close);
-    call.on('error', close);
+    call.on('cancelled', closedByNode);
+    call.on('close', closedByNode);
+    call.on('error', closedByNode);
     this.deps.logger.debug({ node: nodeId }, 'session opened');
+    this.deps.liveness?.sessionOpened(nodeId);
     sendFull();
   }
 

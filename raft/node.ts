@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ChannelCredentials, ChannelOptions, ServerCredentials } from '@grpc/grpc-js';
 import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
 import { decodeConfChange } from './core/membership.js';
-import { ConfChangeType, EntryType, NO_NODE, type ConfChange, type Entry, type HardState, type Message, type Ready, type SnapshotMeta, type SoftState } from './core/types.js';
+import { ConfChangeType, EntryType, NO_NODE, type ConfChange, type Entry, type HardState, type Message, type Ready, type Snapshot, type SnapshotMeta, type SoftState } from './core/types.js';
 import { RaftStorage } from './storage/index.js';
 import { GrpcTransport, type StreamAuthenticator } from './transport/index.js';
 import type { Server } from '@grpc/grpc-js';
@@ -45,6 +45,11 @@ export interface RaftNodeOptions<R> {
   heartbeatTicks?: number;
   /** Take a snapshot and compact the log every this many applied entries. */
   snapshotEntries?: number;
+  /**
+   * Also take one once the entries applied since the last weigh this many bytes, or the last
+   * snapshot's size if that is more (see maybeSnapshot).
+   */
+  snapshotBytes?: number;
   /** Entries kept in memory behind a snapshot, so a slightly lagging follower avoids a snapshot transfer. */
   keepEntriesAfterCompaction?: number;
   proposalTimeoutMs?: number;
@@ -67,11 +72,14 @@ export const RAFT_DEFAULTS = {
   electionTicks: 5,
   heartbeatTicks: 1,
   snapshotEntries: 10_000,
+  snapshotBytes: 16 * 1024 * 1024,
   proposalTimeoutMs: 10_000,
   maxInflightMsgs: 256,
   maxEntriesPerMsg: 512,
   maxBytesPerMsg: 1024 * 1024,
-  snapshotChunkSize: 512 * 1024,
+  // Big enough that a snapshot of tens of MB goes in a few round trips (each answer brings the
+  // next chunk), well below the transport's 64 MiB message limit.
+  snapshotChunkSize: 4 * 1024 * 1024,
   keepEntriesAfterCompaction: 1_000,
 } as const;
 
@@ -97,6 +105,9 @@ export class RaftNode<R = unknown> {
   private again = false;
   private stopped = false;
   private appliedSinceSnapshot = 0;
+  /** Bytes of the entries applied since the last snapshot, and that snapshot's own size. */
+  private bytesSinceSnapshot = 0;
+  private lastSnapshotBytes = 0;
   private ticker: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
   private readonly counters = { snapshotsInstalled: 0, snapshotsTaken: 0 };
@@ -167,6 +178,7 @@ export class RaftNode<R = unknown> {
     }
     for (const [id, addr] of Object.entries(opts.peers)) if (id !== opts.id) transport.addPeer(id, addr);
     node = new RaftNode(opts, storage, transport, core, state.hardState, port);
+    node.lastSnapshotBytes = state.snapshot.data.length;
     node.ticker = setInterval(() => node?.onTick(), opts.tickMs ?? RAFT_DEFAULTS.tickMs);
     node.schedule();
     return node;
@@ -325,6 +337,8 @@ export class RaftNode<R = unknown> {
     if (rd.snapshot) {
       this.opts.stateMachine.restore(rd.snapshot.data);
       this.appliedSinceSnapshot = 0;
+      this.bytesSinceSnapshot = 0;
+      this.lastSnapshotBytes = rd.snapshot.data.length;
       this.counters.snapshotsInstalled++;
       this.opts.logger.info({ index: rd.snapshot.meta.index }, 'installed a snapshot from the leader');
     }
@@ -362,6 +376,7 @@ export class RaftNode<R = unknown> {
     if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(decodeConfChange(e.data));
     else if (e.data.length > 0) result = this.opts.stateMachine.apply(e);
     this.appliedSinceSnapshot++;
+    this.bytesSinceSnapshot += e.data.length;
     this.proposals.applied(e, result as R);
   }
 
@@ -406,23 +421,37 @@ export class RaftNode<R = unknown> {
   }
 
   /**
-   * Every snapshotEntries applied entries: snapshot the state machine at this exact applied
-   * index, compact the log and persist the snapshot in the background, so the loop keeps
-   * replicating while the file is written. One at a time. A state machine with snapshotLater()
-   * captures its state here and encodes it while the loop goes on; the log is compacted (at the
-   * index of the capture) once the bytes are ready, unless a newer snapshot got there first.
+   * Every snapshotEntries applied entries, or once the entries applied since the last snapshot
+   * weigh snapshotBytes or that snapshot's size, whichever is more: snapshot the state machine
+   * at this exact applied index, compact the log and persist the snapshot in the background, so
+   * the loop keeps replicating while the file is written. One at a time. A state machine with
+   * snapshotLater() captures its state here and encodes it while the loop goes on; the log is
+   * compacted (at the index of the capture) once the bytes are ready, unless a newer snapshot
+   * got there first.
+   *
+   * Why bytes as well: a state machine whose writes are batched (the manager's store commits
+   * every status report that arrives during a write in one entry) makes few, large entries, and
+   * 100,000 tasks took ~3,100 entries (~87 MB): the count alone never came, and a manager that
+   * joined replayed the whole log from index 1. Why the last snapshot's size: once the log since
+   * the last snapshot weighs as much as the state, a new snapshot is what a joining follower
+   * should get (see the leader's choice in raft/core), and taking one costs about what writing
+   * those entries did: the snapshots' cost stays proportional to the writes.
    */
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.appliedSinceSnapshot < (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries)) return;
+    if (this.snapshotting) return;
+    const byCount = this.appliedSinceSnapshot >= (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries);
+    const byBytes = this.bytesSinceSnapshot >= Math.max(this.opts.snapshotBytes ?? RAFT_DEFAULTS.snapshotBytes, this.lastSnapshotBytes);
+    if (!byCount && !byBytes) return;
     const { applied, firstIndex } = this.core.status();
     // A leader's snapshot stepped in while this Ready was persisted can have moved the log past
     // what was just applied; the next Ready applies it and a later pass snapshots.
     if (applied < firstIndex - 1) return;
     this.appliedSinceSnapshot = 0;
+    this.bytesSinceSnapshot = 0;
     const sm = this.opts.stateMachine;
     const taken = sm.snapshotLater
       ? this.encodeThenCompact(this.core.snapshotMeta(applied), sm.snapshotLater())
-      : this.storage.saveSnapshot(this.core.compact(applied, sm.snapshot())).then(() => true);
+      : this.saveSnapshot(this.core.compact(applied, sm.snapshot())).then(() => true);
     this.snapshotting = taken.then(
       (saved) => {
         if (saved) this.counters.snapshotsTaken++;
@@ -438,8 +467,13 @@ export class RaftNode<R = unknown> {
     if (this.stopped) return false;
     const snapshot = this.core.compactWith({ meta, data });
     if (!snapshot) return false;
-    await this.storage.saveSnapshot(snapshot);
+    await this.saveSnapshot(snapshot);
     return true;
+  }
+
+  private saveSnapshot(snapshot: Snapshot): Promise<void> {
+    this.lastSnapshotBytes = snapshot.data.length;
+    return this.storage.saveSnapshot(snapshot);
   }
 
   private track(result: ReturnType<RawNode['propose']>): Promise<R> {

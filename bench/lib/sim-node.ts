@@ -30,8 +30,20 @@ export interface SimNodeOptions {
   logger: Logger;
   /** Each heartbeat's round trip in ms (undefined: no answer). */
   onHeartbeat: (ms: number | undefined) => void;
-  /** Each task the session brings in the Assigned state: ms since the scheduler assigned it. */
-  onAssigned: (ms: number) => void;
+  /**
+   * Each task the session brings in the Assigned state: when the orchestrator created it, when
+   * the scheduler assigned it, and when this node received it (ms since the epoch, one clock:
+   * every process runs on this machine).
+   */
+  onAssigned: (arrival: Arrival) => void;
+  /** A Running status the leader acknowledged (applied to its store), at `at` (ms since the epoch). */
+  onRunningAcknowledged?: (at: number) => void;
+}
+
+export interface Arrival {
+  createdAt: number;
+  assignedAt: number;
+  receivedAt: number;
 }
 
 const RUNNING = baton.TaskState.TASK_RUNNING;
@@ -72,10 +84,13 @@ export class SimNode {
       report: async (updates) => {
         if (!session) throw new Error('no session yet');
         await session.report(updates);
+        const acknowledged = Date.now();
         for (const u of updates) {
           if (!u.taskId) continue;
-          if (u.status?.state === RUNNING) running.add(u.taskId);
-          else running.delete(u.taskId);
+          if (u.status?.state === RUNNING) {
+            running.add(u.taskId);
+            o.onRunningAcknowledged?.(acknowledged);
+          } else running.delete(u.taskId);
         }
       },
       logger: o.logger,
@@ -89,7 +104,7 @@ export class SimNode {
         const now = Date.now();
         for (const t of msg.tasks ?? []) {
           const ts = Number(t.status?.timestamp ?? 0);
-          if (t.status?.state === baton.TaskState.TASK_ASSIGNED && ts > 0) o.onAssigned(now - ts);
+          if (t.status?.state === baton.TaskState.TASK_ASSIGNED && ts > 0) o.onAssigned({ createdAt: Number(t.meta?.createdAt ?? 0), assignedAt: ts, receivedAt: now });
         }
         agent.apply(msg);
       },

@@ -267,6 +267,8 @@ export class NodeDaemon {
     });
     const sessions = new Sessions({
       host: manager,
+      // A session's end shortens the node's allowance of silence (dispatcher/heartbeats.ts).
+      liveness: heartbeats,
       guard,
       logger: this.logger.child({ component: 'dispatcher' }),
       forwardStatus: (req, caller) => forwarder.forward(dispatcherService, 'UpdateTaskStatus', req, caller),

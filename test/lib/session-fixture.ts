@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import type { baton } from '../../proto/gen/baton.js';
 import type { LocalHost } from '../../manager/reconcile/local-host.js';
-import { Sessions } from '../../dispatcher/index.js';
+import { Sessions, type SessionDeps } from '../../dispatcher/index.js';
 
 export class FakeSessionStream extends EventEmitter {
   readonly messages: baton.internal.SessionMessage.$Properties[] = [];
@@ -33,13 +33,14 @@ export class FakeSessionStream extends EventEmitter {
 }
 
 /** Started Sessions of a leader whose store is the host's; every caller is the worker its stream names. */
-export function leaderSessions(host: LocalHost): Sessions {
+export function leaderSessions(host: LocalHost, extra: Partial<SessionDeps> = {}): Sessions {
   const sessions = new Sessions({
     host: { store: host.store, isLeader: () => true, propose: (a) => host.propose(a) },
     guard: (call) => ({ nodeId: (call as unknown as FakeSessionStream).nodeId, role: 'worker' }),
     logger: pino({ level: 'silent' }),
     forwardStatus: () => Promise.reject(new Error('not forwarded in this test')),
     unseal: (b) => b,
+    ...extra,
   });
   sessions.start();
   return sessions;
