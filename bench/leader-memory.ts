@@ -66,6 +66,8 @@ interface Figures {
   /** Raft entries the node holds in memory at the end, and the bytes of their data. */
   logEntries: number;
   logMiB: number;
+  /** The newest snapshot's data, which the log keeps in memory to send to followers. */
+  snapshotMiB: number;
   snapshotsTaken: number;
   writes: number;
   seconds: number;
@@ -193,6 +195,7 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
       arrayBuffersMiB: mem.arrayBuffers / MiB,
       logEntries: log.entries,
       logMiB: log.bytes / MiB,
+      snapshotMiB: log.snapshotBytes / MiB,
       snapshotsTaken: node.stats().snapshotsTaken,
       writes: writeCount,
       seconds,
@@ -210,10 +213,10 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
  * The entries the core's log holds, and their bytes, read through the node's private fields: the
  * library has no reason to expose them, and this is the one place that asks.
  */
-function logHeld(node: object): { entries: number; bytes: number } {
-  const log = (node as { core?: { log?: { entries?: { data: Uint8Array }[] } } }).core?.log;
+function logHeld(node: object): { entries: number; bytes: number; snapshotBytes: number } {
+  const log = (node as { core?: { log?: { entries?: { data: Uint8Array }[]; snapshot?: { data: Uint8Array } } } }).core?.log;
   const entries = log?.entries ?? [];
-  return { entries: entries.length, bytes: entries.reduce((sum, e) => sum + e.data.byteLength, 0) };
+  return { entries: entries.length, bytes: entries.reduce((sum, e) => sum + e.data.byteLength, 0), snapshotBytes: log?.snapshot?.data.byteLength ?? 0 };
 }
 
 function runChild(root: string): Promise<Figures> {
@@ -239,11 +242,11 @@ async function main(): Promise<void> {
     if (args.base) {
       const b = await runChild(resolve(args.base));
       runs.base.push(b);
-      console.log(`  turn ${t + 1} base:   heap ${fmt(b.heapUsedMiB)} MiB, RSS ${fmt(b.rssMiB)} MiB, Raft log ${b.logEntries} entries ${fmt(b.logMiB)} MiB, ${b.writes} writes in ${b.seconds.toFixed(1)} s (${b.cpuSeconds.toFixed(1)} s CPU)`);
+      console.log(`  turn ${t + 1} base:   heap ${fmt(b.heapUsedMiB)} MiB, RSS ${fmt(b.rssMiB)} MiB, Raft log ${b.logEntries} entries ${fmt(b.logMiB)} MiB + snapshot ${fmt(b.snapshotMiB)} MiB, ${b.writes} writes in ${b.seconds.toFixed(1)} s (${b.cpuSeconds.toFixed(1)} s CPU)`);
     }
     const o = await runChild(ours);
     runs.branch.push(o);
-    console.log(`  turn ${t + 1} branch: heap ${fmt(o.heapUsedMiB)} MiB, RSS ${fmt(o.rssMiB)} MiB, Raft log ${o.logEntries} entries ${fmt(o.logMiB)} MiB, ${o.writes} writes in ${o.seconds.toFixed(1)} s (${o.cpuSeconds.toFixed(1)} s CPU)`);
+    console.log(`  turn ${t + 1} branch: heap ${fmt(o.heapUsedMiB)} MiB, RSS ${fmt(o.rssMiB)} MiB, Raft log ${o.logEntries} entries ${fmt(o.logMiB)} MiB + snapshot ${fmt(o.snapshotMiB)} MiB, ${o.writes} writes in ${o.seconds.toFixed(1)} s (${o.cpuSeconds.toFixed(1)} s CPU)`);
   }
   const m = (xs: Figures[], f: (x: Figures) => number): number | undefined => (xs.length > 0 ? median(xs.map(f)) : undefined);
   const show = (v: number | undefined, digits = 0): string => (v === undefined ? '-' : v.toFixed(digits));
@@ -263,7 +266,9 @@ async function main(): Promise<void> {
       row('RSS (MiB)', (x) => x.rssMiB),
       row('heap committed (MiB)', (x) => x.heapTotalMiB),
       row('external (MiB)', (x) => x.externalMiB),
-      row('Raft log held in memory (MiB)', (x) => x.logMiB),
+      row('Raft log entries held in memory (MiB)', (x) => x.logMiB),
+      row('Raft snapshot held in memory (MiB)', (x) => x.snapshotMiB),
+      row('snapshots taken', (x) => x.snapshotsTaken),
       row('heap bytes per task (KiB)', (x) => (x.heapUsedMiB * 1024) / TASKS, 2),
       row('CPU for the writes (s)', (x) => x.cpuSeconds, 1),
     ]),

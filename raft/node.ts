@@ -45,8 +45,16 @@ export interface RaftNodeOptions<R> {
   heartbeatTicks?: number;
   /** Take a snapshot and compact the log every this many applied entries. */
   snapshotEntries?: number;
+  /**
+   * Also take one once the entries applied since the last hold this many bytes of data: every
+   * entry stays in memory until a compaction, and a few thousand large ones (batches of
+   * thousands of objects) are gigabytes long before snapshotEntries is reached.
+   */
+  snapshotBytes?: number;
   /** Entries kept in memory behind a snapshot, so a slightly lagging follower avoids a snapshot transfer. */
   keepEntriesAfterCompaction?: number;
+  /** At most this many bytes of their data: the newest entries before the snapshot whose data fits. */
+  keepBytesAfterCompaction?: number;
   proposalTimeoutMs?: number;
   serverCredentials?: ServerCredentials;
   channelCredentials?: ChannelCredentials;
@@ -67,12 +75,14 @@ export const RAFT_DEFAULTS = {
   electionTicks: 5,
   heartbeatTicks: 1,
   snapshotEntries: 10_000,
+  snapshotBytes: 64 * 1024 * 1024,
   proposalTimeoutMs: 10_000,
   maxInflightMsgs: 256,
   maxEntriesPerMsg: 512,
   maxBytesPerMsg: 1024 * 1024,
   snapshotChunkSize: 512 * 1024,
   keepEntriesAfterCompaction: 1_000,
+  keepBytesAfterCompaction: 8 * 1024 * 1024,
 } as const;
 
 interface Waiter<T> {
@@ -97,6 +107,8 @@ export class RaftNode<R = unknown> {
   private again = false;
   private stopped = false;
   private appliedSinceSnapshot = 0;
+  /** The data bytes of those entries (see snapshotBytes). */
+  private appliedBytesSinceSnapshot = 0;
   private ticker: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
   private readonly counters = { snapshotsInstalled: 0, snapshotsTaken: 0 };
@@ -138,6 +150,7 @@ export class RaftNode<R = unknown> {
       maxBytesPerMsg: RAFT_DEFAULTS.maxBytesPerMsg,
       snapshotChunkSize: RAFT_DEFAULTS.snapshotChunkSize,
       keepEntriesAfterCompaction: opts.keepEntriesAfterCompaction ?? RAFT_DEFAULTS.keepEntriesAfterCompaction,
+      keepBytesAfterCompaction: opts.keepBytesAfterCompaction ?? RAFT_DEFAULTS.keepBytesAfterCompaction,
       preVote: true,
       checkQuorum: true,
       random: opts.random ?? Math.random,
@@ -325,6 +338,7 @@ export class RaftNode<R = unknown> {
     if (rd.snapshot) {
       this.opts.stateMachine.restore(rd.snapshot.data);
       this.appliedSinceSnapshot = 0;
+      this.appliedBytesSinceSnapshot = 0;
       this.counters.snapshotsInstalled++;
       this.opts.logger.info({ index: rd.snapshot.meta.index }, 'installed a snapshot from the leader');
     }
@@ -362,6 +376,7 @@ export class RaftNode<R = unknown> {
     if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(decodeConfChange(e.data));
     else if (e.data.length > 0) result = this.opts.stateMachine.apply(e);
     this.appliedSinceSnapshot++;
+    this.appliedBytesSinceSnapshot += e.data.byteLength;
     this.proposals.applied(e, result as R);
   }
 
@@ -406,19 +421,24 @@ export class RaftNode<R = unknown> {
   }
 
   /**
-   * Every snapshotEntries applied entries: snapshot the state machine at this exact applied
-   * index, compact the log and persist the snapshot in the background, so the loop keeps
+   * Every snapshotEntries applied entries, or snapshotBytes of their data, whichever comes
+   * first: snapshot the state machine at this exact applied index, compact the log and persist the snapshot in the background, so the loop keeps
    * replicating while the file is written. One at a time. A state machine with snapshotLater()
    * captures its state here and encodes it while the loop goes on; the log is compacted (at the
    * index of the capture) once the bytes are ready, unless a newer snapshot got there first.
    */
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.appliedSinceSnapshot < (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries)) return;
+    if (this.snapshotting) return;
+    const due =
+      this.appliedSinceSnapshot >= (this.opts.snapshotEntries ?? RAFT_DEFAULTS.snapshotEntries) ||
+      this.appliedBytesSinceSnapshot >= (this.opts.snapshotBytes ?? RAFT_DEFAULTS.snapshotBytes);
+    if (!due) return;
     const { applied, firstIndex } = this.core.status();
     // A leader's snapshot stepped in while this Ready was persisted can have moved the log past
     // what was just applied; the next Ready applies it and a later pass snapshots.
     if (applied < firstIndex - 1) return;
     this.appliedSinceSnapshot = 0;
+    this.appliedBytesSinceSnapshot = 0;
     const sm = this.opts.stateMachine;
     const taken = sm.snapshotLater
       ? this.encodeThenCompact(this.core.snapshotMeta(applied), sm.snapshotLater())
