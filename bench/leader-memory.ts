@@ -69,6 +69,9 @@ interface Figures {
   /** The newest snapshot's data, which the log keeps in memory to send to followers. */
   snapshotMiB: number;
   snapshotsTaken: number;
+  /** The store's snapshot at the end: its size, and the CPU to encode it in one piece. */
+  storeSnapshotMiB: number;
+  storeSnapshotCpuMs: number;
   writes: number;
   seconds: number;
   cpuSeconds: number;
@@ -187,6 +190,9 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
     gc();
     const mem = process.memoryUsage();
     const log = logHeld(node);
+    const encodeStart = process.cpuUsage();
+    const storeSnapshot = cluster.snapshot();
+    const encodeCpu = process.cpuUsage(encodeStart);
     const figures: Figures = {
       heapUsedMiB: mem.heapUsed / MiB,
       heapTotalMiB: mem.heapTotal / MiB,
@@ -197,6 +203,8 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
       logMiB: log.bytes / MiB,
       snapshotMiB: log.snapshotBytes / MiB,
       snapshotsTaken: node.stats().snapshotsTaken,
+      storeSnapshotMiB: storeSnapshot.byteLength / MiB,
+      storeSnapshotCpuMs: (encodeCpu.user + encodeCpu.system) / 1000,
       writes: writeCount,
       seconds,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
@@ -269,6 +277,8 @@ async function main(): Promise<void> {
       row('Raft log entries held in memory (MiB)', (x) => x.logMiB),
       row('Raft snapshot held in memory (MiB)', (x) => x.snapshotMiB),
       row('snapshots taken', (x) => x.snapshotsTaken),
+      row('store snapshot (MiB)', (x) => x.storeSnapshotMiB),
+      row('CPU to encode it in one piece (ms)', (x) => x.storeSnapshotCpuMs),
       row('heap bytes per task (KiB)', (x) => (x.heapUsedMiB * 1024) / TASKS, 2),
       row('CPU for the writes (s)', (x) => x.cpuSeconds, 1),
     ]),
