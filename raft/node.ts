@@ -52,8 +52,6 @@ export interface RaftNodeOptions<R> {
   snapshotBytes?: number;
   /** Entries kept in memory behind a snapshot, so a slightly lagging follower avoids a snapshot transfer. */
   keepEntriesAfterCompaction?: number;
-  /** At most this many bytes of their data: the newest entries before the snapshot whose data fits. */
-  keepBytesAfterCompaction?: number;
   proposalTimeoutMs?: number;
   serverCredentials?: ServerCredentials;
   channelCredentials?: ChannelCredentials;
@@ -83,7 +81,6 @@ export const RAFT_DEFAULTS = {
   // next chunk), well below the transport's 64 MiB message limit.
   snapshotChunkSize: 4 * 1024 * 1024,
   keepEntriesAfterCompaction: 1_000,
-  keepBytesAfterCompaction: 8 * 1024 * 1024,
 } as const;
 
 interface Waiter<T> {
@@ -152,7 +149,6 @@ export class RaftNode<R = unknown> {
       maxBytesPerMsg: RAFT_DEFAULTS.maxBytesPerMsg,
       snapshotChunkSize: RAFT_DEFAULTS.snapshotChunkSize,
       keepEntriesAfterCompaction: opts.keepEntriesAfterCompaction ?? RAFT_DEFAULTS.keepEntriesAfterCompaction,
-      keepBytesAfterCompaction: opts.keepBytesAfterCompaction ?? RAFT_DEFAULTS.keepBytesAfterCompaction,
       preVote: true,
       checkQuorum: true,
       random: opts.random ?? Math.random,

@@ -9,7 +9,6 @@ import { AppliedRequests } from './applied-requests.js';
 import { StoreError } from './errors.js';
 import { type ListFilter, matches } from './filter.js';
 import { deepFreeze } from './freeze.js';
-import { shareParts } from './share.js';
 import { KINDS, type Kind, type Stored, type StoreObjectT, hasUniqueNames, kindOf, nameOf, toStoreObject } from './kinds.js';
 import { Table } from './table.js';
 import { type ChangeListener, type StoreChange, type WatchFilter, StoreWatch, eventMatches, type StoreEvent } from './watch.js';
@@ -43,20 +42,6 @@ function newTables(): Tables {
     network: new Table('network'),
     certificate: new Table('certificate'),
   };
-}
-
-/** Objects per part of a snapshot's encoding (~1 MB of tasks, a few ms to encode). */
-const SNAPSHOT_PART_OBJECTS = 2_000;
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 function byId(a: Stored<Kind>, b: Stored<Kind>): number {
@@ -151,7 +136,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
         const clash = this.nameClash(kind, id, obj);
         if (clash) return clash;
         meta.version = index;
-        const stored = deepFreeze(shareParts(obj, this.sibling(kind, obj))) as Stored<Kind>;
+        const stored = deepFreeze(obj) as Stored<Kind>;
         table.put(stored);
         undo.push(() => table.remove(id));
         return { kind, action: 'create', object: stored, index } as StoreChange;
@@ -164,7 +149,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
         if (clash) return clash;
         meta.version = index;
         meta.createdAt = current.meta.createdAt;
-        const stored = deepFreeze(shareParts(obj, current)) as Stored<Kind>;
+        const stored = deepFreeze(obj) as Stored<Kind>;
         table.put(stored);
         undo.push(() => table.put(current));
         return { kind, action: 'update', object: stored, old: current, index } as StoreChange;
@@ -181,15 +166,6 @@ export class ClusterStore implements StateMachine<ApplyResult> {
       default:
         return new StoreError('INVALID', `unknown store action ${String(action.kind)} on ${kind} ${id}`);
     }
-  }
-
-  /**
-   * What a new object shares its equal parts with (share.ts): for a task, the task of the same
-   * service stored last (same spec, endpoint and service annotations, as a rule); else nothing.
-   */
-  private sibling(kind: Kind, obj: Incoming, tables: Tables = this.tables): Stored<Kind> | undefined {
-    if (kind !== 'task') return undefined;
-    return tables.task.lastTaskOf((obj as { serviceId?: string | null }).serviceId ?? '');
   }
 
   private staleVersion(op: string, kind: Kind, id: string, version: number, current: Stored<Kind>): StoreError | undefined {
@@ -329,43 +305,11 @@ export class ClusterStore implements StateMachine<ApplyResult> {
 
   /** Every object, by kind then id, so equal contents give equal bytes. */
   snapshot(): Uint8Array {
-    return concat([...this.snapshotParts()]);
-  }
-
-  /**
-   * The bytes snapshot() returns now, encoded a part at a time with a turn of the event loop
-   * between parts (Raft's driver takes it this way: see StateMachine.snapshotLater). At 100,000
-   * tasks a snapshot is tens of MB, encoded in hundreds of ms: in one piece, a leader whose
-   * snapshots come every snapshotBytes of log would stop its heartbeats and sessions for that
-   * long each time. Stored objects are immutable, so the state is captured by taking each
-   * table's objects (references) now; writes applied meanwhile do not reach the parts.
-   */
-  async snapshotLater(): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    for (const part of this.snapshotParts()) {
-      parts.push(part);
-      await new Promise((resolve) => setImmediate(resolve));
+    const objects: baton.internal.StoreObject.$Properties[] = [];
+    for (const kind of KINDS) {
+      for (const obj of [...this.tables[kind].byId.values()].sort(byId)) objects.push(toStoreObject(kind, obj));
     }
-    return concat(parts);
-  }
-
-  /**
-   * The snapshot's encoding in consecutive parts: a message's repeated field encodes as its
-   * elements one after another, and `objects` (field 1) comes before `appliedRequests` (field
-   * 2), so the parts' concatenation is the whole message's encoding, byte for byte. What is
-   * encoded is captured at the first next() (a generator runs nothing before it).
-   */
-  private *snapshotParts(): Generator<Uint8Array> {
-    const tables = KINDS.map((kind) => ({ kind, objects: [...this.tables[kind].byId.values()] }));
-    const appliedRequests = this.appliedRequests.list();
-    for (const { kind, objects } of tables) {
-      objects.sort(byId);
-      for (let i = 0; i < objects.length; i += SNAPSHOT_PART_OBJECTS) {
-        const part = objects.slice(i, i + SNAPSHOT_PART_OBJECTS).map((obj) => toStoreObject(kind, obj));
-        yield baton.internal.StoreSnapshot.encode({ objects: part }).finish();
-      }
-    }
-    yield baton.internal.StoreSnapshot.encode({ appliedRequests }).finish();
+    return baton.internal.StoreSnapshot.encode({ objects, appliedRequests: this.appliedRequests.list() }).finish();
   }
 
   /** Replaces the whole contents with a snapshot's and sends watchers a reset. */
@@ -379,7 +323,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
       if (kind === undefined || obj === undefined || id === '') throw new StoreError('INVALID', 'store snapshot holds an object without a kind or id');
       const table = tables[kind] as Table<Kind>;
       if (table.byId.has(id)) throw new StoreError('INVALID', `store snapshot holds ${kind} ${id} twice`);
-      table.put(deepFreeze(shareParts(obj, this.sibling(kind, obj, tables))) as Stored<Kind>);
+      table.put(deepFreeze(obj) as Stored<Kind>);
     }
     this.tables = tables;
     this.appliedRequests.reset(snap.appliedRequests);

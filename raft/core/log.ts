@@ -143,24 +143,11 @@ export class RaftLog {
 
   /**
    * The state machine made a snapshot at `snapshot.meta.index`; drop entries up to it but keep
-   * the last `keepEntries` of them, at most `keepBytes` of data, so a slightly lagging follower
-   * can still catch up from the log.
+   * the last `keepEntries` so a slightly lagging follower can still catch up from the log.
    */
-  compact(snapshot: Snapshot, keepEntries: number, keepBytes = Infinity): void {
+  compact(snapshot: Snapshot, keepEntries: number): void {
     this.snapshot = snapshot;
-    let cut = Math.max(this.prevIndex, snapshot.meta.index - keepEntries);
-    if (keepBytes !== Infinity) {
-      // Walk back from the snapshot's index while the kept entries' data fits.
-      let bytes = 0;
-      let keepFrom = Math.min(snapshot.meta.index, this.lastIndex()) + 1;
-      while (keepFrom - 1 > cut) {
-        const size = this.entries[keepFrom - 1 - this.prevIndex - 1]?.data.byteLength ?? 0;
-        if (bytes + size > keepBytes) break;
-        bytes += size;
-        keepFrom--;
-      }
-      cut = keepFrom - 1;
-    }
+    const cut = Math.max(this.prevIndex, snapshot.meta.index - keepEntries);
     const cutTerm = this.term(cut);
     if (cutTerm === undefined) return;
     this.entries = this.entries.slice(cut - this.prevIndex);

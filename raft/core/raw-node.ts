@@ -46,8 +46,6 @@ export interface RaftConfig {
   random: () => number;
   /** Entries kept in memory before a snapshot's index, so slightly lagging followers avoid a snapshot. */
   keepEntriesAfterCompaction?: number;
-  /** At most this many bytes of entry data of them; unlimited when absent. */
-  keepBytesAfterCompaction?: number;
 }
 
 export type ProposeResult =
@@ -336,7 +334,7 @@ export class RawNode {
   compactWith(snapshot: Snapshot): Snapshot | undefined {
     const { index, term } = snapshot.meta;
     if (index <= this.log.snapshot.meta.index || index > this.log.applied || this.log.term(index) !== term) return undefined;
-    this.log.compact(snapshot, this.cfg.keepEntriesAfterCompaction ?? 0, this.cfg.keepBytesAfterCompaction ?? Infinity);
+    this.log.compact(snapshot, this.cfg.keepEntriesAfterCompaction ?? 0);
     return snapshot;
   }
 
