@@ -1,7 +1,7 @@
 // node dist/bench/leader-costs.js [--calls 20000] [--connections 50] [--turns 3] [--tasks 10000]
-//   [--services 1] [--nodes 4] [--reports 3000] [--base DIR] [--only auth|orchestrator]
-// Two of the leader's costs besides heartbeats' own work, each as CPU per operation, both ways
-// in the same run (alternating turns), for docs/scale.md:
+//   [--services 1] [--nodes 4] [--reports 3000] [--base DIR] [--only auth|orchestrator|updater]
+// Three of the leader's costs besides heartbeats' own work, each both ways in the same run
+// (alternating turns), for docs/scale.md:
 //
 // - auth: the server's CPU per authorized unary call (what a heartbeat or a status report pays
 //   before its handler) over mTLS, with grpc-js' own TLS (NodeServerCredentials: the peer
@@ -15,6 +15,10 @@
 //   nodes and placed: the loops' CPU for that, the slots the replicated orchestrator looked at,
 //   and the longest the event loop was held meanwhile (perf_hooks' monitorEventLoopDelay, 10 ms
 //   resolution; the loops' passes are the only long synchronous work in that process).
+// - updater: a new leader's first passes over --services services of --tasks running replicas
+//   (none updating): every loop is stopped and started again, as on a change of leader, and
+//   the loops' CPU until they settle, the longest event-loop block meanwhile and the updater's
+//   longest synchronous pass are measured, with --base's build alternating with ours.
 import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
@@ -25,7 +29,7 @@ import { createRootCA, loadRootCA } from '../manager/ca/index.js';
 import { authorize, clientCredentials, generateNodeKey, NODE_CHANNEL_OPTIONS, NodeServerCredentials, NodeTlsListener, type NodeTlsMaterial } from '../rpc/tls/index.js';
 import { baton } from '../proto/gen/baton.js';
 import { num, projectRoot } from './lib/args.js';
-import { busyMachineWarning, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
+import { finishRun, formatTable, ratio } from './lib/results.js';
 import { median } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -52,8 +56,8 @@ const REPORTS = Math.max(100, Math.round(num(args.reports, undefined, 3_000)));
 const SERVICES = Math.max(1, Math.round(num(args.services, undefined, 1)));
 const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 4)));
 const ONLY = args.only;
-if (ONLY !== undefined && ONLY !== 'auth' && ONLY !== 'orchestrator') {
-  process.stderr.write(`bench:leader-costs: --only takes auth or orchestrator, not ${ONLY}\n`);
+if (ONLY !== undefined && ONLY !== 'auth' && ONLY !== 'orchestrator' && ONLY !== 'updater') {
+  process.stderr.write(`bench:leader-costs: --only takes auth, orchestrator or updater, not ${ONLY}\n`);
   process.exit(2);
 }
 const CLUSTER = 'bench-cluster';
@@ -174,8 +178,10 @@ interface LocalClusterModule {
     settle(): Promise<void>;
     tasks(serviceId: string): { meta: { id: string }; status?: { state?: number } | null }[];
     report(taskId: string, state: number): void;
+    runAll(serviceId: string): void;
+    start(): unknown;
     stop(): void;
-    loops: { name: string; stats: { passes: number; instancesVisited?: number; longestPassMs?: number } }[];
+    loops: { name: string; start(): void; stats: { passes: number; instancesVisited?: number; longestPassMs?: number; mostTasksRead?: number } }[];
   }>;
 }
 
@@ -239,54 +245,141 @@ async function orchestratorTurn(lib: LocalClusterModule): Promise<OrchestratorTu
   };
 }
 
+/** A new leader's first passes over SERVICES × TASKS running tasks. */
+interface UpdaterTurn {
+  /** The updater alone started, until it settles: its CPU, ms. */
+  updaterCpuMs: number;
+  /** The longest event-loop block meanwhile, ms. */
+  updaterMaxBlockMs: number;
+  /** Its longest synchronous pass (where the build records it), ms. */
+  updaterLongestPassMs: number | undefined;
+  updaterPasses: number;
+  /** Every loop started again together (a change of leader), until they settle: CPU, ms. */
+  allCpuMs: number;
+  allMaxBlockMs: number;
+  /** The longest synchronous pass of each loop in that start. */
+  longestPassMs: Record<string, number>;
+}
+
+/** Runs `during` with the event loop's delay monitored: the CPU it took and the longest block, ms. */
+async function measured(during: () => Promise<void>): Promise<{ cpuMs: number; maxBlockMs: number }> {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const cpu0 = process.cpuUsage();
+  delay.enable();
+  await during();
+  delay.disable();
+  const cpu = process.cpuUsage(cpu0);
+  return { cpuMs: (cpu.user + cpu.system) / 1000, maxBlockMs: delay.max / 1e6 };
+}
+
+/** One turn: the services created, placed and running; then the loops start again as on a new leader. */
+async function updaterTurn(lib: LocalClusterModule): Promise<UpdaterTurn> {
+  const c = await lib.started({}, Array.from({ length: NODES }, (_, i) => `n${i + 1}`));
+  for (let s = 0; s < SERVICES; s++) c.addService(`s${s}`, `web${s}`, { replicas: TASKS });
+  await c.settle();
+  for (let s = 0; s < SERVICES; s++) c.runAll(`s${s}`);
+  await c.settle();
+  c.stop();
+  // The updater's own first pass (a leader that gains office makes one over every service).
+  const updater = c.loops.find((l) => l.name === 'updater');
+  if (updater === undefined) throw new Error('no updater among the loops');
+  const passes0 = updater.stats.passes;
+  // Its longest pass so far (creating the services) is not this measure's.
+  if (updater.stats.longestPassMs !== undefined) updater.stats.longestPassMs = 0;
+  const alone = await measured(async () => {
+    updater.start();
+    await c.settle();
+  });
+  const updaterLongestPassMs = updater.stats.longestPassMs;
+  const updaterPasses = updater.stats.passes - passes0;
+  c.stop();
+  // Every loop together, as a change of leader starts them (fresh loops: fresh stats).
+  const all = await measured(async () => {
+    c.start();
+    await c.settle();
+  });
+  const longestPassMs: Record<string, number> = {};
+  for (const l of c.loops) if (l.stats.longestPassMs !== undefined) longestPassMs[l.name] = l.stats.longestPassMs;
+  c.stop();
+  return {
+    updaterCpuMs: alone.cpuMs,
+    updaterMaxBlockMs: alone.maxBlockMs,
+    updaterLongestPassMs,
+    updaterPasses,
+    allCpuMs: all.cpuMs,
+    allMaxBlockMs: all.maxBlockMs,
+    longestPassMs,
+  };
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const load0 = loadavg();
+  const runs = (part: 'auth' | 'orchestrator' | 'updater'): boolean => ONLY === undefined || ONLY === part;
   console.log(
-    `bench leader-costs: ${ONLY === 'orchestrator' ? 'no auth part' : `${CALLS} authorized calls over ${CONNECTIONS} connections per turn`}, ${TURNS} turns; ` +
-      `${ONLY === 'auth' ? 'no orchestrator part' : `orchestrator: ${SERVICES} × ${TASKS} replicas on ${NODES} nodes, ${REPORTS} reports`}; load ${load0.map((v) => v.toFixed(2)).join(' ')}`,
+    `bench leader-costs: ${runs('auth') ? `${CALLS} authorized calls over ${CONNECTIONS} connections per turn` : 'no auth part'}, ${TURNS} turns; ` +
+      `${runs('orchestrator') ? `orchestrator: ${SERVICES} × ${TASKS} replicas on ${NODES} nodes, ${REPORTS} reports` : 'no orchestrator part'}; ` +
+      `${runs('updater') ? `updater: a new leader over ${SERVICES} × ${TASKS} running replicas on ${NODES} nodes` : 'no updater part'}; load ${load0.map((v) => v.toFixed(2)).join(' ')}`,
   );
-  const auth = ONLY === 'orchestrator' ? { main: [], branch: [] } : await authPart();
+  const auth = runs('auth') ? await authPart() : { main: [], branch: [] };
   const ours = (await import('../test/lib/local-cluster.js')) as unknown as LocalClusterModule;
   const base = args.base ? ((await import(resolve(args.base, 'test/lib/local-cluster.js'))) as LocalClusterModule) : undefined;
   const orch = { base: [] as OrchestratorTurn[], branch: [] as OrchestratorTurn[] };
-  for (let t = 0; t < TURNS && ONLY !== 'auth'; t++) {
-    if (base) orch.base.push(await orchestratorTurn(base));
-    orch.branch.push(await orchestratorTurn(ours));
+  const upd = { base: [] as UpdaterTurn[], branch: [] as UpdaterTurn[] };
+  for (let turn = 0; turn < TURNS; turn++) {
+    if (runs('orchestrator')) {
+      if (base) orch.base.push(await orchestratorTurn(base));
+      orch.branch.push(await orchestratorTurn(ours));
+    }
+    if (runs('updater')) {
+      // Each build goes first in every other turn: a drift of the machine's load hits both.
+      const order = turn % 2 === 0 ? (['base', 'branch'] as const) : (['branch', 'base'] as const);
+      for (const which of order) {
+        if (which === 'branch') upd.branch.push(await updaterTurn(ours));
+        else if (base) upd.base.push(await updaterTurn(base));
+      }
+    }
   }
   const m = (xs: number[]): number | undefined => (xs.length > 0 ? median(xs) : undefined);
   const f = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(1));
   const spread = (xs: number[]): string => (xs.length > 0 ? `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}` : '-');
-  const row = (label: string, pick: (o: OrchestratorTurn) => number | undefined): string[] => {
-    const b = orch.base.map(pick).filter((v): v is number => v !== undefined);
-    const o = orch.branch.map(pick).filter((v): v is number => v !== undefined);
+  const row = <T>(turns: { base: T[]; branch: T[] }, label: string, pick: (o: T) => number | undefined): string[] => {
+    const b = turns.base.map(pick).filter((v): v is number => v !== undefined);
+    const o = turns.branch.map(pick).filter((v): v is number => v !== undefined);
     return [label, f(m(b)), f(m(o)), ratio(m(o), m(b)), spread(b), spread(o)];
   };
   const rows = [['median of turns', 'main way / --base', 'this branch', 'branch/base', 'spread base', 'spread branch']];
-  if (ONLY !== 'orchestrator') rows.push(['server CPU µs per authorized call (mTLS unary, one connection per node)', f(m(auth.main)), f(m(auth.branch)), ratio(m(auth.branch), m(auth.main)), spread(auth.main), spread(auth.branch)]);
-  if (ONLY !== 'auth') {
+  if (runs('auth')) rows.push(['server CPU µs per authorized call (mTLS unary, one connection per node)', f(m(auth.main)), f(m(auth.branch)), ratio(m(auth.branch), m(auth.main)), spread(auth.main), spread(auth.branch)]);
+  if (runs('orchestrator')) {
     rows.push(
-      row(`loops' CPU ms to create and place ${SERVICES} × ${TASKS} tasks`, (o) => o.createCpuMs),
-      row('  slots the replicated orchestrator looked at meanwhile', (o) => o.createVisited),
-      row(`loops' CPU µs per status report (${TASKS} replicas)`, (o) => o.usPerReport),
-      row('longest event-loop block over the turn, ms', (o) => o.maxBlockMs),
+      row(orch, `loops' CPU ms to create and place ${SERVICES} × ${TASKS} tasks`, (o) => o.createCpuMs),
+      row(orch, '  slots the replicated orchestrator looked at meanwhile', (o) => o.createVisited),
+      row(orch, `loops' CPU µs per status report (${TASKS} replicas)`, (o) => o.usPerReport),
+      row(orch, 'longest event-loop block over the turn, ms', (o) => o.maxBlockMs),
+    );
+  }
+  if (runs('updater')) {
+    rows.push(
+      row(upd, `new leader, the updater alone over ${SERVICES} × ${TASKS} running tasks: CPU ms`, (o) => o.updaterCpuMs),
+      row(upd, '  longest event-loop block, ms', (o) => o.updaterMaxBlockMs),
+      row(upd, "  the updater's longest pass, ms", (o) => o.updaterLongestPassMs),
+      row(upd, '  its passes', (o) => o.updaterPasses),
+      row(upd, 'new leader, every loop started together: CPU ms', (o) => o.allCpuMs),
+      row(upd, '  longest event-loop block, ms', (o) => o.allMaxBlockMs),
     );
   }
   console.log(formatTable(rows));
-  if (ONLY !== 'auth') {
+  const longest = (xs: { longestPassMs: Record<string, number> }[]): string =>
+    Object.keys(xs[0]?.longestPassMs ?? {})
+      .map((name) => `${name} ${Math.max(...xs.map((x) => x.longestPassMs[name] ?? 0)).toFixed(1)}`)
+      .join(', ') || '- (not recorded by this build)';
+  if (runs('orchestrator')) {
     const last = (xs: OrchestratorTurn[]): string => (xs.length === 0 ? '-' : `${xs[xs.length - 1]!.createPasses} to create, ${xs[xs.length - 1]!.passes} for the reports`);
     console.log(`replicated orchestrator passes in one turn: base ${last(orch.base)}; branch ${last(orch.branch)}`);
-    const longest = (xs: OrchestratorTurn[]): string =>
-      Object.keys(xs[0]?.longestPassMs ?? {})
-        .map((name) => `${name} ${Math.max(...xs.map((x) => x.longestPassMs[name] ?? 0)).toFixed(1)}`)
-        .join(', ') || '- (not recorded by this build)';
     console.log(`longest synchronous pass per loop, ms (max of turns): base ${longest(orch.base)}; branch ${longest(orch.branch)}`);
   }
-  const load1 = loadavg();
-  console.log(`load average: start ${load0.map((v) => v.toFixed(2)).join(' ')}, end ${load1.map((v) => v.toFixed(2)).join(' ')}`);
-  const warning = busyMachineWarning();
-  if (warning) console.log(warning);
-  const path = writeRun(resolve(args.out ?? join(projectRoot, 'bench/results')), 'leader-costs', started, machineInfo(), load1, {
+  if (runs('updater')) console.log(`new leader, longest synchronous pass per loop, ms (max of turns): base ${longest(upd.base)}; branch ${longest(upd.branch)}`);
+  finishRun(resolve(args.out ?? join(projectRoot, 'bench/results')), 'leader-costs', started, load0, {
     calls: CALLS,
     connections: CONNECTIONS,
     turns: TURNS,
@@ -298,8 +391,8 @@ async function main(): Promise<void> {
     only: ONLY,
     authUsPerCall: auth,
     orchestrator: orch,
+    updater: upd,
   });
-  console.log(`results: ${path}`);
 }
 
 if (args.client) {

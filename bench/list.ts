@@ -29,7 +29,7 @@ import { BATON_BIN, BatonDaemonCluster } from './lib/baton-daemons.js';
 import { benchDir, num, projectRoot } from './lib/args.js';
 import { dockerCli, dockerOk, enterSwarm, leaveSwarm } from './lib/docker-engine.js';
 import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, runBenchmark, waitFor } from './lib/proc.js';
-import { busyMachineWarning, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
+import { finishRun, formatTable, ratio } from './lib/results.js';
 import { median, round } from './lib/stats.js';
 import type { SimReply, SimRequest } from './scale-sim.js';
 
@@ -202,10 +202,7 @@ async function main(): Promise<void> {
       ]);
     }
     console.log(formatTable(rows));
-    const busy = busyMachineWarning();
-    if (busy) console.log(busy);
-    const path = writeRun(outDir, 'list', started, machineInfo(), loadavg(), { tasks: TASKS, nodes: NODES, rounds: ROUNDS, baseline: BASELINE ?? null, peer: peer ?? 'docker swarm (tasks Pending, no node)', loadAverageAtStart: load0, results });
-    console.log(`results: ${path}`);
+    finishRun(outDir, 'list', started, load0, { tasks: TASKS, nodes: NODES, rounds: ROUNDS, baseline: BASELINE ?? null, peer: peer ?? 'docker swarm (tasks Pending, no node)', results });
     if (args['cpu-prof']) console.log(`CLI profiles: ${join(root, 'cli-profiles')}`);
   } finally {
     if (peer === undefined) {

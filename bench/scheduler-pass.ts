@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { baton } from '../proto/gen/baton.js';
 import { nodeObject } from '../test/lib/local-cluster.js';
 import { benchDir, num, projectRoot } from './lib/args.js';
-import { busyMachineWarning, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
+import { finishRun, formatTable, ratio } from './lib/results.js';
 import { median } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -273,11 +273,7 @@ async function main(): Promise<void> {
         : []),
     ]),
   );
-  const load1 = loadavg();
-  console.log(`load average: start ${load0.map((v) => v.toFixed(2)).join(' ')}, end ${load1.map((v) => v.toFixed(2)).join(' ')}`);
-  const warning = busyMachineWarning();
-  if (warning) console.log(warning);
-  const path = writeRun(resolve(args.out ?? join(projectRoot, 'bench/results')), 'scheduler-pass', started, machineInfo(), load1, {
+  finishRun(resolve(args.out ?? join(projectRoot, 'bench/results')), 'scheduler-pass', started, load0, {
     nodes: NODES,
     tasks: TASKS,
     services: SERVICES,
@@ -291,7 +287,6 @@ async function main(): Promise<void> {
     convergeTasks: CONVERGE_TASKS,
     converge: Object.fromEntries(converges),
   });
-  console.log(`results: ${path}`);
 }
 
 main().then(

@@ -29,6 +29,29 @@ export function writeRun(dir: string, name: string, started: Date, machine: Reco
   return writeResults(dir, name, roundDeep(data), started);
 }
 
+/**
+ * The tail every benchmark ends with, one way: the load average at its start and now, the
+ * busy-machine warning if the machine was busy, the results file (writeRun, with the load at
+ * the start among the fields) and its path. Returns the path.
+ */
+export function finishRun(
+  dir: string,
+  name: string,
+  started: Date,
+  loadAtStart: readonly number[],
+  fields: Record<string, unknown>,
+  log: (line: string) => void = (line) => console.log(line),
+): string {
+  const loadAtEnd = loadavg();
+  const show = (l: readonly number[]): string => l.map((v) => v.toFixed(2)).join(' ');
+  log(`load average (1, 5, 15 min): start ${show(loadAtStart)}, end ${show(loadAtEnd)}`);
+  const warning = busyMachineWarning();
+  if (warning) log(warning);
+  const path = writeRun(dir, name, started, machineInfo(), loadAtEnd, { loadAverageAtStart: loadAtStart, ...fields });
+  log(`results: ${path}`);
+  return path;
+}
+
 /** What the numbers were measured on. */
 export function machineInfo(): Record<string, unknown> {
   const cpu = cpus();

@@ -3,7 +3,8 @@
 // cut short goes on from there), a pass that reconciles each, removes the tasks of deleted
 // services (each orchestrator those of its own mode: replicated tasks have a slot, global ones
 // slot 0), and wakes a service when a delayed restart is due. A pass is bounded in tasks read
-// and in time (the loop's slice): what it leaves stays marked for the next pass.
+// and in time (the loop's slice): what it leaves stays marked for the next pass. The rolling
+// updater (./update/updater.ts) is one of these too, a whole-service loop that removes nothing.
 import type { StoreActionT, Stored } from '../store/index.js';
 import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import type { PassContext } from './instance.js';
@@ -144,10 +145,7 @@ export abstract class ServiceLoop extends ReconcileLoop {
         // A synchronous pass is bounded, so that the event loop (Raft's ticks and messages,
         // heartbeats, sessions) runs between passes; the services left go to the next pass.
         if (this.passFull()) break;
-        const tasks = this.tasksOf(id).filter((t) => this.ownsTask(t));
-        this.looked(tasks.length);
-        this.clearWake(id);
-        removeTasks(writes, tasks, node);
+        this.reconcileDeleted(id, writes, node);
       } else if (this.owns(service)) {
         if (!this.reconcileMarks({ service, writes, now, node, budget }, marks)) {
           i++;
@@ -163,6 +161,14 @@ export abstract class ServiceLoop extends ReconcileLoop {
     // While this pass runs, kick() queues the next one, to start once its writes are applied.
     if (this.dirty.size > 0) this.kick();
     return writes.actions();
+  }
+
+  /** A service deleted (its id still marked, or named by tasks): its tasks of this orchestrator's mode are removed. */
+  protected reconcileDeleted(id: string, writes: TaskWrites, node: (id: string) => Stored<'node'> | undefined): void {
+    const tasks = this.tasksOf(id).filter((t) => this.ownsTask(t));
+    this.looked(tasks.length);
+    this.clearWake(id);
+    removeTasks(writes, tasks, node);
   }
 
   /** Marks again what `marks` said (a pass that did not look at it). */

@@ -32,6 +32,12 @@ export interface LoopOptions {
   maxTasksPerPass?: number;
   /** How long a pass may hold the event loop before it leaves the rest to the next pass, in ms (default 50; loops that can stop part-way). */
   sliceMs?: number;
+  /**
+   * The monotonic clock (ms) a pass's time slice and stats.longestPassMs are read from
+   * (default performance.now); a test steps it to end a slice where it wants, whatever the
+   * machine's speed.
+   */
+  passClock?: () => number;
 }
 
 export const DEFAULT_MAX_BATCH = 200;

@@ -26,7 +26,8 @@ export abstract class ReconcileLoop implements LeaderLoop {
   protected readonly maxBatch: number;
   private readonly retryMs: number;
   private readonly sliceMs: number;
-  /** performance.now() when the running pass started. */
+  private readonly passClock: () => number;
+  /** passClock() when the running pass started. */
   private passStarted = 0;
   private started = false;
   /** Bumped by start() and stop(): a pass that outlives its term of office must not act. */
@@ -60,6 +61,7 @@ export abstract class ReconcileLoop implements LeaderLoop {
     this.maxBatch = Math.max(1, opts.maxBatch ?? DEFAULT_MAX_BATCH);
     this.retryMs = Math.max(1, opts.retryMs ?? 100);
     this.sliceMs = Math.max(1, opts.sliceMs ?? DEFAULT_SLICE_MS);
+    this.passClock = opts.passClock ?? (() => performance.now());
   }
 
   /** Everything is dirty: on start, after a snapshot restore, after a failed write. */
@@ -83,7 +85,7 @@ export abstract class ReconcileLoop implements LeaderLoop {
    * part-way marks what is left and returns (the next pass goes on after a turn of the loop).
    */
   protected sliceOver(): boolean {
-    return performance.now() - this.passStarted >= this.sliceMs;
+    return this.passClock() - this.passStarted >= this.sliceMs;
   }
 
   start(): void {
@@ -160,10 +162,10 @@ export abstract class ReconcileLoop implements LeaderLoop {
     this.clearRetry();
     let retryIn: number | undefined;
     const started = performance.now();
-    this.passStarted = started;
+    this.passStarted = this.passClock();
     try {
       const actions = this.reconcile();
-      this.stats.longestPassMs = Math.max(this.stats.longestPassMs, performance.now() - started);
+      this.stats.longestPassMs = Math.max(this.stats.longestPassMs, this.passClock() - this.passStarted);
       this.stats.passes++;
       this.stats.largestPass = Math.max(this.stats.largestPass, actions.length);
       for (let i = 0; i < actions.length; i += this.maxBatch) {

@@ -250,6 +250,10 @@ function drainedAt(ctx: UpdateContext, old: Stored<'task'>): number | undefined 
 }
 
 export function planUpdate(ctx: UpdateContext): UpdateStep {
+  // At rest (not rolling, no live task of an older spec or moving): nothing below can act, as
+  // it acts only on slots holding such a task. A new leader finds most services so, and its
+  // first pass need not group each one's 10,000 tasks into slots to learn it.
+  if (!isRolling(ctx.service) && !ctx.tasks.some((t) => isLive(t) && mustReplace(ctx.service, t))) return {};
   const slots = slotsOf(ctx);
   // A start-first switch ends once the new task is up, whatever the update's state.
   let drainWake: number | undefined;
