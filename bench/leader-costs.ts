@@ -1,5 +1,5 @@
 // node dist/bench/leader-costs.js [--calls 20000] [--connections 50] [--turns 3] [--tasks 10000]
-//   [--services 1] [--nodes 4] [--reports 3000] [--base DIR] [--only auth|orchestrator|updater]
+//   [--services 1] [--nodes 4] [--reports 3000] [--base DIR] [--only auth|orchestrator|updater] [--rolling]
 // Three of the leader's costs besides heartbeats' own work, each both ways in the same run
 // (alternating turns), for docs/scale.md:
 //
@@ -18,7 +18,8 @@
 // - updater: a new leader's first passes over --services services of --tasks running replicas
 //   (none updating): every loop is stopped and started again, as on a change of leader, and
 //   the loops' CPU until they settle, the longest event-loop block meanwhile and the updater's
-//   longest synchronous pass are measured, with --base's build alternating with ours.
+//   longest synchronous pass are measured, with --base's build alternating with ours. With
+//   --rolling each service is in a rolling update (one task at a time) when the leader changes.
 import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     base: { type: 'string' },
     client: { type: 'boolean', default: false },
+    rolling: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -174,7 +176,8 @@ async function authPart(): Promise<{ main: number[]; branch: number[] }> {
 
 interface LocalClusterModule {
   started(opts?: object, nodes?: string[]): Promise<{
-    addService(id: string, name: string, o?: { replicas?: number }): void;
+    addService(id: string, name: string, o?: { replicas?: number; env?: string[]; update?: { parallelism?: number } }): void;
+    updateSpec(id: string, change: (spec: { task?: { container?: { env?: string[] } | null } | null }) => void): void;
     settle(): Promise<void>;
     tasks(serviceId: string): { meta: { id: string }; status?: { state?: number } | null }[];
     report(taskId: string, state: number): void;
@@ -275,11 +278,14 @@ async function measured(during: () => Promise<void>): Promise<{ cpuMs: number; m
 /** One turn: the services created, placed and running; then the loops start again as on a new leader. */
 async function updaterTurn(lib: LocalClusterModule): Promise<UpdaterTurn> {
   const c = await lib.started({}, Array.from({ length: NODES }, (_, i) => `n${i + 1}`));
-  for (let s = 0; s < SERVICES; s++) c.addService(`s${s}`, `web${s}`, { replicas: TASKS });
+  for (let s = 0; s < SERVICES; s++) c.addService(`s${s}`, `web${s}`, { replicas: TASKS, env: ['V=1'], update: { parallelism: 1 } });
   await c.settle();
   for (let s = 0; s < SERVICES; s++) c.runAll(`s${s}`);
   await c.settle();
   c.stop();
+  // --rolling: while no leader runs the loops, every service gets a new spec (a rolling update
+  // under way, one task at a time), so the new leader's updater plans each whole.
+  if (args.rolling) for (let s = 0; s < SERVICES; s++) c.updateSpec(`s${s}`, (spec) => (spec.task!.container!.env = ['V=2']));
   // The updater's own first pass (a leader that gains office makes one over every service).
   const updater = c.loops.find((l) => l.name === 'updater');
   if (updater === undefined) throw new Error('no updater among the loops');
@@ -319,7 +325,7 @@ async function main(): Promise<void> {
   console.log(
     `bench leader-costs: ${runs('auth') ? `${CALLS} authorized calls over ${CONNECTIONS} connections per turn` : 'no auth part'}, ${TURNS} turns; ` +
       `${runs('orchestrator') ? `orchestrator: ${SERVICES} × ${TASKS} replicas on ${NODES} nodes, ${REPORTS} reports` : 'no orchestrator part'}; ` +
-      `${runs('updater') ? `updater: a new leader over ${SERVICES} × ${TASKS} running replicas on ${NODES} nodes` : 'no updater part'}; load ${load0.map((v) => v.toFixed(2)).join(' ')}`,
+      `${runs('updater') ? `updater: a new leader over ${SERVICES} × ${TASKS} running replicas on ${NODES} nodes${args.rolling ? ', each service rolling' : ''}` : 'no updater part'}; load ${load0.map((v) => v.toFixed(2)).join(' ')}`,
   );
   const auth = runs('auth') ? await authPart() : { main: [], branch: [] };
   const ours = (await import('../test/lib/local-cluster.js')) as unknown as LocalClusterModule;
@@ -389,6 +395,7 @@ async function main(): Promise<void> {
     reports: REPORTS,
     base: args.base,
     only: ONLY,
+    rolling: args.rolling,
     authUsPerCall: auth,
     orchestrator: orch,
     updater: upd,

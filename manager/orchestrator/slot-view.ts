@@ -13,7 +13,8 @@ type Slots = Map<number, Task[]>;
 
 const NONE: readonly Task[] = [];
 
-function byTaskId(a: Task, b: Task): number {
+/** Tasks in id order, as the store's list() gives them (loops that read unsorted sort with it). */
+export function byTaskId(a: Task, b: Task): number {
   return a.meta.id < b.meta.id ? -1 : a.meta.id > b.meta.id ? 1 : 0;
 }
 

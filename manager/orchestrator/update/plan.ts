@@ -26,6 +26,7 @@ import { REBALANCE_TO_LABEL, REPLACED_BY_LABEL, UPDATE_STOP_LABEL, isUpToDate, m
 import { MESH_DRAIN_LABEL } from '../../store/index.js';
 import { rolledBack } from './start.js';
 import { updatePlacementInPlace } from './in-place.js';
+import { byTaskId } from '../slot-view.js';
 
 const S = baton.TaskState;
 const U = baton.UpdateState;
@@ -34,6 +35,7 @@ const A = baton.UpdateFailureAction;
 
 export interface UpdateContext {
   service: Stored<'service'>;
+  /** The service's tasks; planUpdate takes them in any order. */
   tasks: readonly Stored<'task'>[];
   writes: TaskWrites;
   now: number;
@@ -249,11 +251,15 @@ function drainedAt(ctx: UpdateContext, old: Stored<'task'>): number | undefined 
   return ctx.now < since + MESH_DRAIN_MS ? since + MESH_DRAIN_MS : undefined;
 }
 
-export function planUpdate(ctx: UpdateContext): UpdateStep {
+/** The service's next step; `given.tasks` are its tasks in any order. */
+export function planUpdate(given: UpdateContext): UpdateStep {
   // At rest (not rolling, no live task of an older spec or moving): nothing below can act, as
   // it acts only on slots holding such a task. A new leader finds most services so, and its
-  // first pass need not group each one's 10,000 tasks into slots to learn it.
-  if (!isRolling(ctx.service) && !ctx.tasks.some((t) => isLive(t) && mustReplace(ctx.service, t))) return {};
+  // first pass need not sort and group each one's 10,000 tasks into slots to learn it.
+  if (!isRolling(given.service) && !given.tasks.some((t) => isLive(t) && mustReplace(given.service, t))) return {};
+  // In id order: ties (a slot's equally advanced tasks, failures at the same moment, the
+  // rebalance's report) break as they always have.
+  const ctx: UpdateContext = { ...given, tasks: [...given.tasks].sort(byTaskId) };
   const slots = slotsOf(ctx);
   // A start-first switch ends once the new task is up, whatever the update's state.
   let drainWake: number | undefined;

@@ -49,6 +49,11 @@ export class Updater extends WholeServiceLoop {
     return this.host.store.list('service').map((s) => s.meta.id);
   }
 
+  /** Unsorted: most services are at rest, and planUpdate sorts those it has to plan. */
+  protected override tasksOf(serviceId: string): Stored<'task'>[] {
+    return this.host.store.scan('task', { serviceIds: [serviceId] });
+  }
+
   protected onChange(c: StoreChange): boolean {
     switch (c.kind) {
       case 'service':
