@@ -5,11 +5,10 @@
 // restarts a task for a new assignment of the same task). The tasks that no longer fit are left
 // to the rolling update, which replaces them, so only they move.
 import { baton } from '../../../proto/gen/baton.js';
-import { differsOnlyInPlacement } from '../../../proto/task-spec.js';
 import type { Stored } from '../../store/index.js';
 import type { TaskWrites } from '../../reconcile/writes.js';
 import { isFinished, isWanted, specVersionOf, stateOf } from '../../reconcile/tasks.js';
-import { isUpToDate } from '../../reconcile/fresh.js';
+import { isUpToDate, onlyPlacementDiffers } from '../../reconcile/fresh.js';
 import { parseConstraints, satisfies, type Constraint } from '../../scheduler/index.js';
 
 /** What this step needs of the updater's pass (plan.ts UpdateContext). */
@@ -41,7 +40,7 @@ export function updatePlacementInPlace(ctx: InPlaceContext): number {
   const perNode = new Map<string, number>();
   for (const t of live) if (t.nodeId !== '' && isUpToDate(service, t)) perNode.set(t.nodeId, (perNode.get(t.nodeId) ?? 0) + 1);
   const candidates = live
-    .filter((t) => t.nodeId !== '' && !isUpToDate(service, t) && differsOnlyInPlacement(service, t))
+    .filter((t) => t.nodeId !== '' && !isUpToDate(service, t) && onlyPlacementDiffers(service, t))
     .sort((a, b) => a.slot - b.slot || (a.meta.id < b.meta.id ? -1 : 1));
   let kept = 0;
   for (const t of candidates) {
