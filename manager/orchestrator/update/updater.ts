@@ -95,7 +95,7 @@ export class Updater extends WholeServiceLoop {
       tasks,
       writes: ctx.writes,
       now: ctx.now,
-      node: ctx.node,
+      node: (n) => ctx.node(n),
       upAt: (t) => this.upAt(t, ctx.now),
       endpointFor: (spec) => allocateEndpoint(store, spec, id),
     });
