@@ -578,7 +578,12 @@ function snapshotInstalled(logFile: string, sinceEpochMs: number): { seconds: nu
   }
   for (const line of text.split('\n')) {
     if (!line.includes('installed a snapshot from the leader')) continue;
-    const entry = JSON.parse(line) as { time?: number; index?: number };
+    let entry: { time?: number; index?: number };
+    try {
+      entry = JSON.parse(line) as { time?: number; index?: number };
+    } catch {
+      continue; // a line still being written
+    }
     if (typeof entry.time === 'number') return { seconds: round((entry.time - sinceEpochMs) / 1000, 2), index: entry.index ?? 0 };
   }
   return undefined;
