@@ -10,32 +10,125 @@
 // included). What bench:scale's catch-up adds to this is the new process's start and the join.
 // The target is issue 17's (<= 10 s at 100,000 tasks); no peer runs here. Flags: --raft-dir DIR,
 // --keep, --out DIR. Writes bench/results/catch-up-latest.json.
+//
+// It says where the catch-up's time goes: the snapshot's size and chunks (sent, sent again,
+// received), then from the new member's start: added to the configuration, first chunk
+// received, last chunk received, the snapshot restored into the store (its decode), the entries
+// after it applied (the tail), the read answered.
+//
+// No kept log of the size wanted? `--make-log DIR --tasks N [--nodes M]` writes one: a one-voter
+// Raft log over the manager's store shaped as bench:scale makes it (services of 10,000
+// replicas, each task created pending by the orchestrator's own newTask, then assigned, then
+// Preparing, Starting, Running as the nodes report: five versions per task, 200 tasks per entry
+// as the group commit batches them; ~850 bytes of log per task, as the lead's 100,000-task run
+// had), never compacted. Then `--raft-dir DIR` as for a kept run; main's build of this bench
+// takes the same DIR, for A/B.
 import { cpSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { ClusterStore } from '../manager/store/index.js';
+import { baton } from '../proto/gen/baton.js';
+import { newTask } from '../manager/reconcile/tasks.js';
+import { ClusterStore, cloneObject, createAction, encodeBatch, newObjectId, updateAction, type ApplyResult, type StoreActionT, type Stored } from '../manager/store/index.js';
+import { nodeObject } from '../test/lib/local-cluster.js';
 import { ConfChangeType, EntryType, RaftNode } from '../raft/index.js';
 import { RaftStorage } from '../raft/storage/index.js';
 import { waitFor } from '../src/launcher/wait.js';
-import { projectRoot } from './lib/args.js';
+import { num, projectRoot } from './lib/args.js';
 import { installCleanupHandlers, keepTempDirs, makeTempDir } from './lib/proc.js';
 import { busyMachineWarning, machineInfo, writeRun } from './lib/results.js';
 import { round } from './lib/stats.js';
 
-const { values: args } = parseArgs({ options: { 'raft-dir': { type: 'string' }, keep: { type: 'boolean', default: false }, out: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    'raft-dir': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'make-log': { type: 'string' },
+    tasks: { type: 'string' },
+    nodes: { type: 'string' },
+  },
+});
 
 /** Proposals in flight while the log is rebuilt (the order is kept: Raft appends in call order). */
 const IN_FLIGHT = 32;
+/** --make-log: tasks per entry (the manager's group commit writes passes of 200), replicas per service (the spec's limit). */
+const TASKS_PER_ENTRY = 200;
+const REPLICAS_PER_SERVICE = 10_000;
 
 function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
 
+/** Proposes `batches` (each one entry) IN_FLIGHT at a time; throws on the first the store refuses. */
+async function proposeAll(node: RaftNode<ApplyResult>, batches: StoreActionT[][]): Promise<void> {
+  for (let i = 0; i < batches.length; i += IN_FLIGHT) {
+    const results = await Promise.all(batches.slice(i, i + IN_FLIGHT).map((b) => node.propose(encodeBatch(b))));
+    const refused = results.find((r) => !r.ok);
+    if (refused && !refused.ok) throw new Error(`--make-log: the store refused a batch: ${refused.error.message}`);
+  }
+}
+
+/** --make-log DIR: a never-compacted one-voter log of --tasks tasks on --nodes nodes (see the header). */
+async function makeLog(dir: string, taskCount: number, nodeCount: number): Promise<void> {
+  const store = new ClusterStore();
+  const logger = pino({ level: 'silent' });
+  const node = await RaftNode.start<ApplyResult>({ id: 'm1', dataDir: resolve(dir), listen: '127.0.0.1:0', peers: {}, bootstrap: ['m1'], stateMachine: store, logger, tickMs: 100, electionTicks: 50, snapshotEntries: Infinity, snapshotBytes: Infinity });
+  await waitFor('the leader', () => node.status().role === 'leader', { timeoutMs: 30_000 });
+  const t0 = performance.now();
+  const nodeIds = Array.from({ length: nodeCount }, (_, i) => `node-${String(i).padStart(5, '0')}`);
+  await proposeAll(node, [nodeIds.map((id) => createAction('node', nodeObject(id)))]);
+  const services: Stored<'service'>[] = [];
+  for (let i = 0; i * REPLICAS_PER_SERVICE < taskCount; i++) {
+    const id = newObjectId();
+    const replicas = Math.min(REPLICAS_PER_SERVICE, taskCount - i * REPLICAS_PER_SERVICE);
+    const spec = { annotations: { name: `scale-${i}` }, replicas, task: { runtime: 'process', container: { image: 'scale-sim', command: ['sleep', '1000000'] } } };
+    await proposeAll(node, [[createAction('service', { meta: { id }, spec })]]);
+    services.push(store.get('service', id)!);
+  }
+  const S = baton.TaskState;
+  // Each group of tasks goes through its five versions before the next group starts.
+  const group = TASKS_PER_ENTRY * IN_FLIGHT;
+  for (let first = 0; first < taskCount; first += group) {
+    const now = Date.now();
+    const made = Array.from({ length: Math.min(group, taskCount - first) }, (_, k) => {
+      const n = first + k;
+      return newTask({ service: services[Math.floor(n / REPLICAS_PER_SERVICE)]!, slot: (n % REPLICAS_PER_SERVICE) + 1, nodeId: '', labels: {}, now });
+    });
+    const ids = made.map((t) => t.meta!.id!);
+    const inEntries = <T>(items: T[]): T[][] => Array.from({ length: Math.ceil(items.length / TASKS_PER_ENTRY) }, (_, i) => items.slice(i * TASKS_PER_ENTRY, (i + 1) * TASKS_PER_ENTRY));
+    await proposeAll(node, inEntries(made.map((t) => createAction('task', cloneObject('task', t)))));
+    const steps: ((t: baton.Task.$Properties, i: number) => void)[] = [
+      (t, i) => {
+        t.nodeId = nodeIds[(first + i) % nodeCount]!;
+        t.status = { state: S.TASK_ASSIGNED, message: 'assigned to node', timestamp: Date.now() };
+      },
+      (t) => (t.status = { state: S.TASK_PREPARING, message: 'preparing', timestamp: Date.now() }),
+      (t) => (t.status = { state: S.TASK_STARTING, message: 'starting', timestamp: Date.now() }),
+      (t, i) => (t.status = { state: S.TASK_RUNNING, message: 'started', timestamp: Date.now(), containerId: `scale-sim-${first + i}` }),
+    ];
+    for (const step of steps) {
+      const updates = ids.map((id, i) => {
+        const t = cloneObject('task', store.get('task', id)!);
+        step(t, i);
+        return updateAction('task', t);
+      });
+      await proposeAll(node, inEntries(updates));
+    }
+  }
+  const { lastIndex } = node.status();
+  await node.stop();
+  console.log(`catch-up --make-log: ${store.count('task')} tasks on ${nodeCount} nodes in ${services.length} services, ${lastIndex} entries, written in ${((performance.now() - t0) / 1000).toFixed(1)} s to ${dir}`);
+}
+
 async function main(): Promise<void> {
-  if (!args['raft-dir']) throw new Error('--raft-dir DIR is required: the raft folder of a manager of a kept bench:scale run');
+  if (args['make-log']) {
+    await makeLog(args['make-log'], Math.round(num(args.tasks, undefined, 100_000)), Math.round(num(args.nodes, undefined, 1000)));
+    return;
+  }
+  if (!args['raft-dir']) throw new Error('--raft-dir DIR is required: the raft folder of a manager of a kept bench:scale run (or of --make-log DIR)');
   installCleanupHandlers();
   keepTempDirs(args.keep);
   const started = new Date();
@@ -63,14 +156,52 @@ async function main(): Promise<void> {
   const rebuildSeconds = (performance.now() - rebuild0) / 1000;
   const tasks = leaderStore.count('task');
   console.log(`catch-up: ${recorded.length} entries (${(logBytes / 2 ** 20).toFixed(1)} MiB) proposed again in ${rebuildSeconds.toFixed(1)} s: ${tasks} tasks, ${failed} refused by the store; leader snapshots taken ${leader.stats().snapshotsTaken}; load ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+  // What one snapshot of this state costs the leader to encode (it took its own during the
+  // rebuild, on its event loop: not part of the catch-up below).
+  const enc0 = performance.now();
+  const snapshotBytes = leaderStore.snapshot().length;
+  const encodeMs = performance.now() - enc0;
 
+  // The phases, stamped from the new member's side (ms since it started).
+  const at: { added?: number; firstChunk?: number; lastChunk?: number; restoreStart?: number; restoreEnd?: number; lastApply?: number } = {};
   const joinerStore = new ClusterStore();
   let applied = 0;
-  const counting = { apply: (e: Parameters<ClusterStore['apply']>[0]) => (applied++, joinerStore.apply(e)), snapshot: () => joinerStore.snapshot(), restore: (d: Uint8Array) => joinerStore.restore(d) };
+  let appliedAfterRestore = 0;
+  const since = (): number => performance.now() - t0;
+  // The process's CPU (both nodes) at the restore's start and end, and at the last apply: the
+  // install's and the tail's own CPU, beside their wall time on a loaded machine.
+  const cpuAt: { restoreStart?: number; restoreEnd?: number; lastApply?: number } = {};
+  const counting = {
+    apply: (e: Parameters<ClusterStore['apply']>[0]) => {
+      applied++;
+      if (at.restoreEnd !== undefined) appliedAfterRestore++;
+      const r = joinerStore.apply(e);
+      at.lastApply = since();
+      cpuAt.lastApply = cpuMs();
+      return r;
+    },
+    snapshot: () => joinerStore.snapshot(),
+    restore: (d: Uint8Array) => {
+      at.restoreStart = since();
+      cpuAt.restoreStart = cpuMs();
+      joinerStore.restore(d);
+      at.restoreEnd = since();
+      cpuAt.restoreEnd = cpuMs();
+    },
+  };
   const cpu0 = cpuMs();
   const t0 = performance.now();
   const joiner = await RaftNode.start({ id: 'd', dataDir: join(root, 'd'), listen: '127.0.0.1:0', peers: { a: `127.0.0.1:${leader.raftPort}` }, bootstrap: [], stateMachine: counting, logger, ...timing });
+  // Chunks are counted by the core; a 10 ms poll stamps the first and the last one's arrival.
+  let lastReceived = 0;
+  const poll = setInterval(() => {
+    const received = joiner.stats().snapshotChunks.received;
+    if (received > 0 && at.firstChunk === undefined) at.firstChunk = since();
+    if (received > lastReceived) at.lastChunk = since();
+    lastReceived = received;
+  }, 10);
   await leader.changeMembership(ConfChangeType.ADD_VOTER, 'd', `127.0.0.1:${joiner.raftPort}`);
+  at.added = since();
   await waitFor('the new member to answer a linearizable read with every task', async () => {
     try {
       await joiner.readBarrier();
@@ -79,12 +210,26 @@ async function main(): Promise<void> {
     }
     return joinerStore.count('task') === tasks;
   }, { timeoutMs: 600_000, intervalMs: 50 });
+  clearInterval(poll);
   const catchUpSeconds = (performance.now() - t0) / 1000;
   const cpuSeconds = (cpuMs() - cpu0) / 1000;
   const installed = joiner.stats().snapshotsInstalled;
+  const sent = leader.stats().snapshotChunks;
+  const received = joiner.stats().snapshotChunks;
   console.log(`new member caught up in ${catchUpSeconds.toFixed(2)} s (process CPU ${cpuSeconds.toFixed(2)} s): ${installed} snapshot(s) installed, ${applied} entries applied one by one (target: <= 10 s at 100,000 tasks, with the process start)`);
+  const ms = (v: number | undefined) => (v === undefined ? '-' : `${(v / 1000).toFixed(2)} s`);
+  console.log(`  leader's snapshot ${(snapshotBytes / 2 ** 20).toFixed(1)} MiB (one encode here: ${encodeMs.toFixed(0)} ms); chunks sent ${sent.sent} (${sent.resent} again), received ${received.received} (${received.ignored} ignored)`);
+  console.log(`  from the new member's start: added ${ms(at.added)}, first chunk ${ms(at.firstChunk)}, last chunk ${ms(at.lastChunk)}, restore ${ms(at.restoreStart)} -> ${ms(at.restoreEnd)}, last of ${appliedAfterRestore} entries after it applied ${ms(at.lastApply)}, read answered ${ms(catchUpSeconds * 1000)}`);
+  const cpuPhase = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : round((b - a) / 1000, 2));
+  const cpu = {
+    toRestore: cpuPhase(cpu0, cpuAt.restoreStart),
+    restore: cpuPhase(cpuAt.restoreStart, cpuAt.restoreEnd),
+    tail: cpuPhase(cpuAt.restoreEnd, cpuAt.lastApply),
+  };
+  console.log(`  process CPU: ${cpu.toRestore ?? '-'} s to the restore (start, join, chunks, the snapshot persisted), ${cpu.restore ?? '-'} s restoring, ${cpu.tail ?? '-'} s for the entries after it`);
   const warning = busyMachineWarning();
   if (warning) console.log(warning);
+  const phase = (v: number | undefined) => (v === undefined ? null : round(v / 1000, 3));
   const path = writeRun(resolve(args.out ?? join(projectRoot, 'bench/results')), 'catch-up', started, machineInfo(), loadavg(), {
     entries: recorded.length,
     logMiB: round(logBytes / 2 ** 20, 1),
@@ -94,6 +239,14 @@ async function main(): Promise<void> {
     cpuSeconds: round(cpuSeconds, 2),
     snapshotsInstalled: installed,
     entriesApplied: applied,
+    snapshotMiB: round(snapshotBytes / 2 ** 20, 1),
+    snapshotEncodeMs: Math.round(encodeMs),
+    chunksSent: sent.sent,
+    chunksResent: sent.resent,
+    chunksReceived: received.received,
+    chunksIgnored: received.ignored,
+    cpuSecondsByPhase: cpu,
+    secondsFromStart: { added: phase(at.added), firstChunk: phase(at.firstChunk), lastChunk: phase(at.lastChunk), restoreStart: phase(at.restoreStart), restoreEnd: phase(at.restoreEnd), lastApply: phase(at.lastApply), readAnswered: round(catchUpSeconds, 3) },
   });
   console.log(`results: ${path}`);
   await joiner.stop();

@@ -460,6 +460,7 @@ async function main(): Promise<void> {
 
   // A 4th manager joins: caught up when it answers a linearizable read.
   const joinM4 = performance.now();
+  const joinM4Epoch = Date.now();
   const m4 = await cluster.join('m4', 'manager');
   const m4Client = cluster.client(m4);
   await until('the 4th manager to catch up', TIMEOUT_MS, 100, async () => {
@@ -471,7 +472,8 @@ async function main(): Promise<void> {
     }
   });
   const catchUpSeconds = (performance.now() - joinM4) / 1000;
-  console.log(`4th manager caught up in ${catchUpSeconds.toFixed(1)} s`);
+  const catchUpSnapshot = snapshotInstalled(m4.logFile, joinM4Epoch);
+  console.log(`4th manager caught up in ${catchUpSeconds.toFixed(1)} s (${catchUpSnapshot ? `installed the leader's snapshot of index ${catchUpSnapshot.index} at ${catchUpSnapshot.seconds.toFixed(1)} s, then the entries after it` : 'no snapshot: the log replayed'})`);
   // Drained as the other three: left active, it would take the replacements of the lost nodes
   // (and run them as real processes), where the simulated nodes never count them Running.
   const drainM4 = cluster.cli(m4.name, ['node', 'update', '--availability', 'drain', m4.nodeId]);
@@ -543,6 +545,7 @@ async function main(): Promise<void> {
     servicePsSeconds: servicePs.seconds,
     snapshot,
     catchUpSeconds,
+    catchUpSnapshotInstalledSeconds: catchUpSnapshot?.seconds ?? null,
     rescheduleSeconds,
     nodeLoss,
     killedNodes: KILL,
@@ -562,6 +565,30 @@ async function main(): Promise<void> {
  * each), from their logs: with every simulated node alive until the kill, each one before it is
  * a live node taken for dead (its tasks replaced).
  */
+/**
+ * When a joining manager installed the leader's snapshot, from its log (RaftNode logs each install
+ * with pino's epoch-ms time): seconds after `sinceEpochMs`, or undefined when it replayed the log.
+ */
+function snapshotInstalled(logFile: string, sinceEpochMs: number): { seconds: number; index: number } | undefined {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes('installed a snapshot from the leader')) continue;
+    let entry: { time?: number; index?: number };
+    try {
+      entry = JSON.parse(line) as { time?: number; index?: number };
+    } catch {
+      continue; // a line still being written
+    }
+    if (typeof entry.time === 'number') return { seconds: round((entry.time - sinceEpochMs) / 1000, 2), index: entry.index ?? 0 };
+  }
+  return undefined;
+}
+
 function markedDown(logFiles: string[]): number {
   let n = 0;
   for (const file of logFiles) {

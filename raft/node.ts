@@ -4,7 +4,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import type { ChannelCredentials, ChannelOptions, ServerCredentials } from '@grpc/grpc-js';
-import { RawNode, bootstrapState, type RaftConfig, type Status } from './core/raw-node.js';
+import { RawNode, bootstrapState, type RaftConfig, type SnapshotChunkCounters, type Status } from './core/raw-node.js';
 import { decodeConfChange } from './core/membership.js';
 import { ConfChangeType, EntryType, NO_NODE, type ConfChange, type Entry, type HardState, type Message, type Ready, type Snapshot, type SnapshotMeta, type SoftState } from './core/types.js';
 import { RaftStorage } from './storage/index.js';
@@ -77,9 +77,11 @@ export const RAFT_DEFAULTS = {
   maxInflightMsgs: 256,
   maxEntriesPerMsg: 512,
   maxBytesPerMsg: 1024 * 1024,
-  // Big enough that a snapshot of tens of MB goes in a few round trips (each answer brings the
-  // next chunk), well below the transport's 64 MiB message limit.
+  // A snapshot streams as a window of chunks (each answer slides it): 4 chunks of 4 MiB in
+  // flight keep the connection busy across a round trip, well below the transport's 64 MiB
+  // message limit, and bound what a transfer holds in the send queue.
   snapshotChunkSize: 4 * 1024 * 1024,
+  snapshotChunksInFlight: 4,
   keepEntriesAfterCompaction: 1_000,
 } as const;
 
@@ -148,6 +150,7 @@ export class RaftNode<R = unknown> {
       maxEntriesPerMsg: RAFT_DEFAULTS.maxEntriesPerMsg,
       maxBytesPerMsg: RAFT_DEFAULTS.maxBytesPerMsg,
       snapshotChunkSize: RAFT_DEFAULTS.snapshotChunkSize,
+      snapshotChunksInFlight: RAFT_DEFAULTS.snapshotChunksInFlight,
       keepEntriesAfterCompaction: opts.keepEntriesAfterCompaction ?? RAFT_DEFAULTS.keepEntriesAfterCompaction,
       preVote: true,
       checkQuorum: true,
@@ -249,8 +252,8 @@ export class RaftNode<R = unknown> {
     return this.stopped ? { ...status, role: 'follower', leader: NO_NODE } : status;
   }
 
-  stats(): { snapshotsInstalled: number; snapshotsTaken: number; transport: ReturnType<GrpcTransport['stats']> } {
-    return { ...this.counters, transport: this.transport.stats() };
+  stats(): { snapshotsInstalled: number; snapshotsTaken: number; snapshotChunks: SnapshotChunkCounters; transport: ReturnType<GrpcTransport['stats']> } {
+    return { ...this.counters, snapshotChunks: { ...this.core.snapshotChunks }, transport: this.transport.stats() };
   }
 
   async stop(): Promise<void> {

@@ -12,9 +12,21 @@ export class Progress {
   inflights: number[] = [];
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** Snapshot: index of the snapshot being sent and the offset of the next chunk. */
+  /**
+   * Snapshot: the index of the snapshot being sent, and its transfer as a window of chunks:
+   * the next chunk to send, the chunks the follower acknowledged holding (in order, from the
+   * first), ticks since the last acknowledgement that moved, and the chunk a rejection last made
+   * us go back to (so the rejections of the chunks already in flight behind a lost one do not
+   * each restart the window). Chunks between acknowledged and next are in flight: they are sent
+   * again only after a rejection or a whole resend timeout without progress.
+   */
   snapshotIndex = 0;
-  snapshotOffset = 0;
+  snapshotNextChunk = 0;
+  snapshotAckedChunks = 0;
+  snapshotIdleTicks = 0;
+  snapshotResentFrom = -1;
+  /** Chunks of this transfer sent at least once (to count those sent again). */
+  snapshotSentChunks = 0;
   /** match at the previous heartbeat response, to notice a pipeline that lost messages. */
   matchAtLastHeartbeat = 0;
 
@@ -42,7 +54,11 @@ export class Progress {
   becomeSnapshot(index: number): void {
     this.state = 'snapshot';
     this.snapshotIndex = index;
-    this.snapshotOffset = 0;
+    this.snapshotNextChunk = 0;
+    this.snapshotAckedChunks = 0;
+    this.snapshotIdleTicks = 0;
+    this.snapshotResentFrom = -1;
+    this.snapshotSentChunks = 0;
     this.inflights = [];
   }
 

@@ -40,6 +40,16 @@ export interface RaftConfig {
   maxBytesPerMsg?: number;
   /** Bytes per InstallSnapshot chunk. */
   snapshotChunkSize: number;
+  /**
+   * Snapshot chunks sent to one follower and not yet acknowledged (a window, as etcd and
+   * SwarmKit stream a snapshot rather than sending a chunk per round trip). Default 4.
+   */
+  snapshotChunksInFlight?: number;
+  /**
+   * Ticks without an acknowledgement that moved a snapshot transfer before its first
+   * unacknowledged chunk is sent again (a lost chunk or answer). Default: electionTick.
+   */
+  snapshotResendTicks?: number;
   preVote: boolean;
   checkQuorum: boolean;
   /** Seeded source of randomness in [0, 1): the core never uses Math.random. */
@@ -65,6 +75,16 @@ export interface Status {
   /** Leader only: match index per peer. */
   progress: Record<string, { match: number; next: number }>;
 }
+
+/** What the snapshot transfers of this node cost: chunks sent (of which sent again), received, ignored. */
+export interface SnapshotChunkCounters {
+  sent: number;
+  resent: number;
+  received: number;
+  ignored: number;
+}
+
+const DEFAULT_SNAPSHOT_CHUNKS_IN_FLIGHT = 4;
 
 /** Context that marks a campaign started by leadership transfer: it may disturb a live leader. */
 const TRANSFER_CONTEXT = new TextEncoder().encode('transfer');
@@ -102,8 +122,15 @@ export class RawNode {
   private prevHardState: HardState;
   private prevSoftState: SoftState;
   private handedOut: HandedOut | undefined;
-  /** A snapshot being received from the leader in chunks. */
-  private incomingSnapshot: { meta: Snapshot['meta']; chunks: Uint8Array[]; received: number } | undefined;
+  /**
+   * A snapshot being received in chunks: from which leader in which term (two members'
+   * snapshots at one index hold the same state but need not be the same bytes, so a transfer
+   * never continues with another leader's chunks), and the bytes received in order so far.
+   */
+  private incomingSnapshot:
+    | { from: string; term: number; meta: Snapshot['meta']; chunks: Uint8Array[]; received: number }
+    | undefined;
+  readonly snapshotChunks: SnapshotChunkCounters = { sent: 0, resent: 0, received: 0, ignored: 0 };
 
   constructor(config: RaftConfig, state: PersistedState) {
     this.id = config.id;
@@ -363,6 +390,10 @@ export class RawNode {
     this.reset(term);
     this.role = 'follower';
     this.leader = leader;
+    // A transfer from another leader or term never continues: drop its bytes now rather than
+    // hold them until a snapshot that may never come.
+    const incoming = this.incomingSnapshot;
+    if (incoming && (incoming.term !== term || incoming.from !== leader)) this.incomingSnapshot = undefined;
   }
 
   private becomePreCandidate(): void {
@@ -455,6 +486,7 @@ export class RawNode {
       this.handOverAfterRemoval();
     }
     if (this.role !== 'leader') return;
+    this.tickSnapshotTransfers();
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat(this.readOnly.lastContext() ?? EMPTY);
@@ -626,24 +658,52 @@ export class RawNode {
     );
   }
 
+  /**
+   * One chunk of a leader's snapshot. Chunks are taken strictly in order from offset 0, and only
+   * from the transfer under way (the same leader, term and snapshot); every answer says how many
+   * bytes of it we hold, so the leader's window slides on it. A chunk behind that (sent again
+   * after a timeout) is a duplicate: ignored, answered with where we are. A chunk ahead of it (one
+   * before it was lost) or of a transfer we are not receiving (we restarted, or its start was
+   * lost) is ignored and rejected with the offset we need. Only a complete snapshot is installed.
+   */
   private handleSnapshotChunk(m: Message): void {
     const meta = m.snapshot;
     if (!meta) return;
+    this.snapshotChunks.received++;
     const ack = (fields: Partial<Message>) =>
       this.send(message({ type: MessageType.MSG_SNAP_RESP, from: this.id, to: m.from, term: this.term, ...fields }));
+    let incoming = this.incomingSnapshot;
     if (meta.index <= this.log.committed) {
-      // Nothing to install: we already have everything it holds.
-      this.incomingSnapshot = undefined;
+      // Nothing to install: we already have everything it holds (its last chunk arrived again,
+      // or the answer that said so was lost).
+      if (incoming && incoming.meta.index <= this.log.committed) this.incomingSnapshot = undefined;
       ack({ index: this.log.committed, snapDone: true });
       return;
     }
-    let incoming = this.incomingSnapshot;
-    if (m.snapOffset === 0 || !incoming || incoming.meta.index !== meta.index || incoming.meta.term !== meta.term) {
-      incoming = { meta, chunks: [], received: 0 };
+    const sameTransfer =
+      incoming !== undefined &&
+      incoming.from === m.from &&
+      incoming.term === m.term &&
+      incoming.meta.index === meta.index &&
+      incoming.meta.term === meta.term;
+    if (!sameTransfer) {
+      if (incoming && incoming.from === m.from && incoming.term === m.term && meta.index < incoming.meta.index) {
+        // The tail of an older snapshot this leader replaced with the one we are receiving.
+        this.snapshotChunks.ignored++;
+        return;
+      }
+      if (m.snapOffset !== 0) {
+        this.snapshotChunks.ignored++;
+        ack({ index: meta.index, snapOffset: 0, reject: true });
+        return;
+      }
+      incoming = { from: m.from, term: m.term, meta, chunks: [], received: 0 };
       this.incomingSnapshot = incoming;
     }
+    if (!incoming) return;
     if (m.snapOffset !== incoming.received) {
-      ack({ index: meta.index, snapOffset: incoming.received, reject: true });
+      this.snapshotChunks.ignored++;
+      ack({ index: meta.index, snapOffset: incoming.received, reject: m.snapOffset > incoming.received });
       return;
     }
     incoming.chunks.push(m.snapChunk);
@@ -734,7 +794,10 @@ export class RawNode {
       pr.becomeProbe();
     }
     pr.matchAtLastHeartbeat = pr.match;
-    if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
+    // A snapshot transfer is not pushed by heartbeats: its chunks in flight are not sent again
+    // (that is the resend timeout's job), and a free slot in its window is filled here only if
+    // nothing else filled it.
+    if (pr.state === 'snapshot') this.sendSnapshotChunks(m.from, pr);
     else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.context.length > 0) {
       const acks = this.readOnly.ack(m.context, m.from);
@@ -752,9 +815,27 @@ export class RawNode {
       this.sendAppend(m.from);
       return;
     }
+    // An answer about another snapshot (one this leader replaced) moves nothing.
     if (m.index !== pr.snapshotIndex) return;
-    pr.snapshotOffset = m.snapOffset;
-    this.sendSnapshotChunk(m.from, pr);
+    const held = Math.floor(m.snapOffset / this.snapshotChunkSize());
+    if (m.reject) {
+      // The follower holds `held` chunks and needs the next: one was lost, or its receiving
+      // started over. Go back to it once; the chunks already in flight behind the lost one are
+      // rejected the same way, and must not each restart the window (if the resent chunk is
+      // lost too, the resend timeout sends it again).
+      if (held !== pr.snapshotResentFrom && held < pr.snapshotNextChunk) {
+        pr.snapshotAckedChunks = held;
+        pr.snapshotNextChunk = held;
+        pr.snapshotResentFrom = held;
+        pr.snapshotIdleTicks = 0;
+      }
+    } else if (held > pr.snapshotAckedChunks) {
+      pr.snapshotAckedChunks = held;
+      pr.snapshotIdleTicks = 0;
+      if (pr.snapshotNextChunk < held) pr.snapshotNextChunk = held;
+      if (pr.snapshotResentFrom >= 0 && held > pr.snapshotResentFrom) pr.snapshotResentFrom = -1;
+    }
+    this.sendSnapshotChunks(m.from, pr);
   }
 
   private maybeCommit(): boolean {
@@ -814,7 +895,7 @@ export class RawNode {
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined || pr.next < this.log.firstIndex() || this.snapshotIsLighter(pr)) {
       pr.becomeSnapshot(this.log.snapshot.meta.index);
-      this.sendSnapshotChunk(to, pr);
+      this.sendSnapshotChunks(to, pr);
       return true;
     }
     const last = Math.min(this.log.lastIndex(), prevIndex + this.cfg.maxEntriesPerMsg);
@@ -861,12 +942,32 @@ export class RawNode {
     return false;
   }
 
-  private sendSnapshotChunk(to: string, pr: Progress): void {
+  private snapshotChunkSize(): number {
+    return Math.max(1, this.cfg.snapshotChunkSize);
+  }
+
+  /**
+   * Sends the snapshot's next chunks while fewer than snapshotChunksInFlight are unacknowledged.
+   * Chunk k is the bytes at k × chunk size; the last one says done (an empty snapshot is one
+   * empty chunk).
+   */
+  private sendSnapshotChunks(to: string, pr: Progress): void {
     const snapshot = this.log.snapshot;
+    // A newer snapshot replaced the one being sent: the transfer starts over with it.
     if (snapshot.meta.index !== pr.snapshotIndex) pr.becomeSnapshot(snapshot.meta.index);
-    const data = snapshot.data;
-    const size = Math.max(1, this.cfg.snapshotChunkSize);
-    const chunk = data.subarray(pr.snapshotOffset, pr.snapshotOffset + size);
+    const count = Math.max(1, Math.ceil(snapshot.data.length / this.snapshotChunkSize()));
+    const window = Math.max(1, this.cfg.snapshotChunksInFlight ?? DEFAULT_SNAPSHOT_CHUNKS_IN_FLIGHT);
+    while (pr.snapshotNextChunk < count && pr.snapshotNextChunk - pr.snapshotAckedChunks < window) {
+      this.sendSnapshotChunk(to, pr, pr.snapshotNextChunk++, count);
+    }
+  }
+
+  private sendSnapshotChunk(to: string, pr: Progress, k: number, count: number): void {
+    const snapshot = this.log.snapshot;
+    const size = this.snapshotChunkSize();
+    this.snapshotChunks.sent++;
+    if (k < pr.snapshotSentChunks) this.snapshotChunks.resent++;
+    else pr.snapshotSentChunks = k + 1;
     this.send(
       message({
         type: MessageType.MSG_SNAP,
@@ -874,11 +975,32 @@ export class RawNode {
         to,
         term: this.term,
         snapshot: snapshot.meta,
-        snapOffset: pr.snapshotOffset,
-        snapChunk: chunk,
-        snapDone: pr.snapshotOffset + chunk.length >= data.length,
+        snapOffset: k * size,
+        snapChunk: snapshot.data.subarray(k * size, (k + 1) * size),
+        snapDone: k === count - 1,
       }),
     );
+  }
+
+  /**
+   * A transfer with no acknowledgement that moved it for snapshotResendTicks: its first
+   * unacknowledged chunk (or its answer) was lost, or the follower is slow (persisting the
+   * whole snapshot before it answers the last chunk). Send that one chunk again, not the
+   * window: the follower's answer to it says what else it lacks.
+   */
+  private tickSnapshotTransfers(): void {
+    const timeout = Math.max(1, this.cfg.snapshotResendTicks ?? this.cfg.electionTick);
+    for (const [id, pr] of this.progress) {
+      if (id === this.id || pr.state !== 'snapshot' || pr.snapshotNextChunk === 0) continue;
+      if (++pr.snapshotIdleTicks < timeout) continue;
+      pr.snapshotIdleTicks = 0;
+      if (this.log.snapshot.meta.index !== pr.snapshotIndex) {
+        this.sendSnapshotChunks(id, pr);
+        continue;
+      }
+      const count = Math.max(1, Math.ceil(this.log.snapshot.data.length / this.snapshotChunkSize()));
+      this.sendSnapshotChunk(id, pr, Math.min(pr.snapshotAckedChunks, count - 1), count);
+    }
   }
 
   private sendTimeoutNow(to: string): void {

@@ -377,8 +377,21 @@ function drive(cluster: Cluster, params: ScenarioParams, options: RunOptions): S
     }
     return cluster.now - stableSince >= window;
   };
-  if (!cluster.runUntil(stableLongEnough, params.stabilizeUnits, healStep)) {
-    violation('liveness', `no stable leader ${params.stabilizeUnits} units after healing (leaders: ${cluster.leaders().map((n) => n.id).join(',') || 'none'}; membership pending: ${membership.pending ? `${membership.pending.kind} ${membership.pending.nodeId} at ${membership.pending.index}` : 'no'})`);
+  // A stable leader needs the membership settled, and a pending change commits only behind the
+  // entries before it: with a window and a batch of one, one entry per round trip. So the bound
+  // grows with the log not yet committed at the heal, by the rule the convergence bound uses.
+  const roundTrip = 2 * (cluster.net.config.maxDelay + 1) + (params.cluster.persistUnits?.[1] ?? 0);
+  let lastAtHeal = 0;
+  let commitAtHeal = 0;
+  for (const n of cluster.nodes.values()) {
+    if (!n.up) continue;
+    const s = n.core.status();
+    lastAtHeal = Math.max(lastAtHeal, s.lastIndex);
+    commitAtHeal = Math.max(commitAtHeal, s.commit);
+  }
+  const stabilizeLimit = params.stabilizeUnits + (membership.settled ? 0 : (lastAtHeal - commitAtHeal) * roundTrip);
+  if (!cluster.runUntil(stableLongEnough, stabilizeLimit, healStep)) {
+    violation('liveness', `no stable leader ${stabilizeLimit} units after healing (uncommitted at the heal: ${lastAtHeal - commitAtHeal} entries) (leaders: ${cluster.leaders().map((n) => n.id).join(',') || 'none'}; membership pending: ${membership.pending ? `${membership.pending.kind} ${membership.pending.nodeId} at ${membership.pending.index}` : 'no'})`);
   }
   const leader = cluster.leader()!;
   const term = leader.core.status().term;
@@ -409,8 +422,7 @@ function drive(cluster: Cluster, params: ScenarioParams, options: RunOptions): S
     return applied === leader.core.status().commit;
   };
   // A follower far behind needs time in proportion: at worst one entry (or one snapshot
-  // chunk) per round trip, when the window and the batch are both one.
-  const roundTrip = 2 * (cluster.net.config.maxDelay + 1) + (params.cluster.persistUnits?.[1] ?? 0);
+  // chunk) per round trip (above), when the window and the batch are both one.
   const lsNow = leader.core.status();
   let backlog = 0;
   for (const id of [...lsNow.conf.voters, ...lsNow.conf.learners]) {
