@@ -67,6 +67,9 @@ interface Figures {
   logEntries: number;
   logMiB: number;
   snapshotsTaken: number;
+  /** The store's snapshot at the end: its size, and the CPU to encode it in one piece. */
+  storeSnapshotMiB: number;
+  storeSnapshotCpuMs: number;
   writes: number;
   seconds: number;
   cpuSeconds: number;
@@ -185,6 +188,9 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
     gc();
     const mem = process.memoryUsage();
     const log = logHeld(node);
+    const encodeStart = process.cpuUsage();
+    const storeSnapshot = cluster.snapshot();
+    const encodeCpu = process.cpuUsage(encodeStart);
     const figures: Figures = {
       heapUsedMiB: mem.heapUsed / MiB,
       heapTotalMiB: mem.heapTotal / MiB,
@@ -194,6 +200,8 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
       logEntries: log.entries,
       logMiB: log.bytes / MiB,
       snapshotsTaken: node.stats().snapshotsTaken,
+      storeSnapshotMiB: storeSnapshot.byteLength / MiB,
+      storeSnapshotCpuMs: (encodeCpu.user + encodeCpu.system) / 1000,
       writes: writeCount,
       seconds,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
@@ -264,6 +272,9 @@ async function main(): Promise<void> {
       row('heap committed (MiB)', (x) => x.heapTotalMiB),
       row('external (MiB)', (x) => x.externalMiB),
       row('Raft log held in memory (MiB)', (x) => x.logMiB),
+      row('snapshots taken', (x) => x.snapshotsTaken),
+      row('store snapshot (MiB)', (x) => x.storeSnapshotMiB),
+      row('CPU to encode it in one piece (ms)', (x) => x.storeSnapshotCpuMs),
       row('heap bytes per task (KiB)', (x) => (x.heapUsedMiB * 1024) / TASKS, 2),
       row('CPU for the writes (s)', (x) => x.cpuSeconds, 1),
     ]),
