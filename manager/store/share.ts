@@ -24,6 +24,11 @@ function share(fresh: unknown, kept: unknown): unknown {
     if (!Array.isArray(kept)) return fresh;
     let same = fresh.length === kept.length;
     for (let i = 0; i < fresh.length; i++) {
+      // A stored bytes element is a getter that copies (freeze.ts): not read, never shared.
+      if (fresh[i] instanceof Uint8Array) {
+        same = false;
+        continue;
+      }
       const part = share(fresh[i], kept[i]);
       fresh[i] = part;
       if (part !== kept[i]) same = false;
@@ -39,6 +44,12 @@ function share(fresh: unknown, kept: unknown): unknown {
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     if (keptKeys[i] !== key) same = false;
+    // A stored bytes field is a getter that copies them on each read (freeze.ts): reading it
+    // here would copy the secret's or CA key's bytes on every write, only to find them unshared.
+    if (target[key] instanceof Uint8Array) {
+      same = false;
+      continue;
+    }
     // A key kept has not is compared with undefined (no read of an inherited default).
     const before = Object.prototype.hasOwnProperty.call(source, key) ? source[key] : undefined;
     const part = share(target[key], before);

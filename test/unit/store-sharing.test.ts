@@ -154,3 +154,52 @@ test('a manager that shared differently holds byte-identical contents: snapshot,
   // Every stored object encodes as the log's own copy of it.
   for (const t of a.store.list('task')) assert.equal(encodeTask(t), encodeTask(b.store.get('task', t.meta.id)!));
 });
+
+test('sharing does not read a stored bytes field (its getter copies the bytes on each read)', () => {
+  const data = new Uint8Array([7, 7, 7]);
+  const fresh = baton.SecretSpec.decode(baton.SecretSpec.encode({ annotations: { name: 'a', labels: { l: '1' } }, data }).finish());
+  const keptAnnotations = Object.freeze(baton.Annotations.decode(baton.Annotations.encode({ name: 'a', labels: { l: '1' } }).finish()));
+  // A stored spec as freeze.ts leaves it: its bytes field a getter, here one that counts reads.
+  let reads = 0;
+  const kept = Object.create(Object.getPrototypeOf(fresh) as object) as Record<string, unknown>;
+  for (const key of Object.keys(fresh)) {
+    if (key === 'data') {
+      Object.defineProperty(kept, key, {
+        get: () => {
+          reads++;
+          return new Uint8Array(data);
+        },
+        enumerable: true,
+      });
+    } else kept[key] = key === 'annotations' ? keptAnnotations : (fresh as unknown as Record<string, unknown>)[key];
+  }
+  Object.freeze(kept);
+  const shared = shareParts(fresh, kept);
+  assert.equal(reads, 0, 'the stored bytes were read (copied) while sharing');
+  assert.equal(shared, fresh, 'an object holding bytes is never replaced by the stored one');
+  assert.equal(shared.annotations, keptAnnotations, 'its other parts are still shared');
+  assert.deepEqual([...(shared.data ?? [])], [7, 7, 7]);
+});
+
+test('every stored object encodes to the bytes of the object its write carried, through creates and updates', () => {
+  const log = new Log();
+  const states = [baton.TaskState.TASK_ASSIGNED, baton.TaskState.TASK_PREPARING, baton.TaskState.TASK_RUNNING, baton.TaskState.TASK_FAILED];
+  for (let i = 1; i <= 40; i++) {
+    // Every fourth task has its labels in another order, every fifth another spec.
+    const labels = i % 4 === 0 ? { tier: 'b', team: 'a' } : { team: 'a', tier: 'b' };
+    const spec = i % 5 === 0 ? { ...SPEC, container: { ...SPEC.container, env: ['B=2'] } } : SPEC;
+    const t = task(`t${i}`, i, { spec, serviceAnnotations: { name: 'web', labels } });
+    log.apply(createAction('task', t));
+    assert.equal(encodeTask(log.store.get('task', `t${i}`)!), encodeTask({ ...t, meta: { ...t.meta, version: log.index } }));
+  }
+  for (let round = 0; round < states.length; round++) {
+    for (let i = 1; i <= 40; i += 3) {
+      const copy = cloneObject('task', log.store.get('task', `t${i}`)!);
+      copy.nodeId = `node${i % 3}`;
+      copy.status = { state: states[round], message: round % 2 ? 'started' : '', timestamp: T0 + round };
+      const expected = encodeTask({ ...copy, meta: { ...copy.meta, version: log.index + 1 } });
+      log.apply(updateAction('task', copy));
+      assert.equal(encodeTask(log.store.get('task', `t${i}`)!), expected, `t${i} round ${round}`);
+    }
+  }
+});
