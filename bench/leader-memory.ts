@@ -7,7 +7,9 @@
 // loops: the orchestrator's creates (newTask, batches of 200), the scheduler's assignments
 // (TaskWrites, batches of 200), then each node's Preparing, Starting and Running reports as the
 // dispatcher writes them (group commits of at most 2,000 updates). It then prints the heap used
-// after a full GC and the RSS, and what the Raft log holds in memory (entries and their bytes).
+// after a full GC and the RSS, and what the Raft log holds in memory (entries and their bytes);
+// the CPU for the writes, the GC meanwhile (total, longest pause) and the longest event-loop
+// block; the store snapshot's size, the CPU to encode it and to restore it in a new store.
 //
 // Each figure comes from a child process of its own (a fresh heap); with --base DIR (another
 // checkout's dist/, e.g. main's) the same child runs that build's raft/ and manager/store/,
@@ -16,6 +18,7 @@
 import { fork } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -70,6 +73,13 @@ interface Figures {
   /** The store's snapshot at the end: its size, and the CPU to encode it in one piece. */
   storeSnapshotMiB: number;
   storeSnapshotCpuMs: number;
+  /** CPU for a new store to restore that snapshot (what a joining or lagging manager installs). */
+  restoreCpuMs: number;
+  /** Garbage collection while the writes were applied: total, and the longest single pause. */
+  gcMs: number;
+  gcLongestMs: number;
+  /** The longest the event loop was held while the writes were applied (10 ms resolution). */
+  longestBlockMs: number;
   writes: number;
   seconds: number;
   cpuSeconds: number;
@@ -121,6 +131,17 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
     logger: pino({ level: 'silent' }),
     proposalTimeoutMs: 120_000,
   });
+  let gcMs = 0;
+  let gcLongestMs = 0;
+  const gcWatch = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      gcLongestMs = Math.max(gcLongestMs, e.duration);
+    }
+  });
+  gcWatch.observe({ entryTypes: ['gc'] });
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const started = Date.now();
   const cpu0 = process.cpuUsage();
   let writeCount = 0;
@@ -181,6 +202,10 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
     if (running !== TASKS) throw new Error(`${running} of ${TASKS} tasks Running at the end`);
     const seconds = (Date.now() - started) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    loopDelay.disable();
+    // The observer's last entries come in a later turn: take them before it stops.
+    await new Promise((r) => setImmediate(r));
+    gcWatch.disconnect();
     // What stays: collect everything else first (twice: weak callbacks, then what they freed).
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc === undefined) throw new Error('run the child with --expose-gc');
@@ -191,6 +216,9 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
     const encodeStart = process.cpuUsage();
     const storeSnapshot = cluster.snapshot();
     const encodeCpu = process.cpuUsage(encodeStart);
+    const restoreStart = process.cpuUsage();
+    new store.ClusterStore().restore(storeSnapshot);
+    const restoreCpu = process.cpuUsage(restoreStart);
     const figures: Figures = {
       heapUsedMiB: mem.heapUsed / MiB,
       heapTotalMiB: mem.heapTotal / MiB,
@@ -202,6 +230,10 @@ async function child(root: string, heapDir: string | undefined): Promise<Figures
       snapshotsTaken: node.stats().snapshotsTaken,
       storeSnapshotMiB: storeSnapshot.byteLength / MiB,
       storeSnapshotCpuMs: (encodeCpu.user + encodeCpu.system) / 1000,
+      restoreCpuMs: (restoreCpu.user + restoreCpu.system) / 1000,
+      gcMs,
+      gcLongestMs,
+      longestBlockMs: loopDelay.max / 1e6,
       writes: writeCount,
       seconds,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
@@ -275,6 +307,10 @@ async function main(): Promise<void> {
       row('snapshots taken', (x) => x.snapshotsTaken),
       row('store snapshot (MiB)', (x) => x.storeSnapshotMiB),
       row('CPU to encode it in one piece (ms)', (x) => x.storeSnapshotCpuMs),
+      row('CPU to restore it in a new store (ms)', (x) => x.restoreCpuMs),
+      row('GC during the writes (ms)', (x) => x.gcMs),
+      row('longest GC pause (ms)', (x) => x.gcLongestMs),
+      row('longest event-loop block (ms)', (x) => x.longestBlockMs),
       row('heap bytes per task (KiB)', (x) => (x.heapUsedMiB * 1024) / TASKS, 2),
       row('CPU for the writes (s)', (x) => x.cpuSeconds, 1),
     ]),
