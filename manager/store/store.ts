@@ -9,6 +9,7 @@ import { AppliedRequests } from './applied-requests.js';
 import { StoreError } from './errors.js';
 import { type ListFilter, matches } from './filter.js';
 import { deepFreeze } from './freeze.js';
+import { shareParts } from './share.js';
 import { KINDS, type Kind, type Stored, type StoreObjectT, hasUniqueNames, kindOf, nameOf, toStoreObject } from './kinds.js';
 import { Table } from './table.js';
 import { type ChangeListener, type StoreChange, type WatchFilter, StoreWatch, eventMatches, type StoreEvent } from './watch.js';
@@ -136,7 +137,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
         const clash = this.nameClash(kind, id, obj);
         if (clash) return clash;
         meta.version = index;
-        const stored = deepFreeze(obj) as Stored<Kind>;
+        const stored = deepFreeze(shareParts(obj, this.sibling(kind, obj))) as Stored<Kind>;
         table.put(stored);
         undo.push(() => table.remove(id));
         return { kind, action: 'create', object: stored, index } as StoreChange;
@@ -149,7 +150,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
         if (clash) return clash;
         meta.version = index;
         meta.createdAt = current.meta.createdAt;
-        const stored = deepFreeze(obj) as Stored<Kind>;
+        const stored = deepFreeze(shareParts(obj, current)) as Stored<Kind>;
         table.put(stored);
         undo.push(() => table.put(current));
         return { kind, action: 'update', object: stored, old: current, index } as StoreChange;
@@ -166,6 +167,15 @@ export class ClusterStore implements StateMachine<ApplyResult> {
       default:
         return new StoreError('INVALID', `unknown store action ${String(action.kind)} on ${kind} ${id}`);
     }
+  }
+
+  /**
+   * What a new object shares its equal parts with (share.ts): for a task, the task of the same
+   * service stored last (same spec, endpoint and service annotations, as a rule); else nothing.
+   */
+  private sibling(kind: Kind, obj: Incoming, tables: Tables = this.tables): Stored<Kind> | undefined {
+    if (kind !== 'task') return undefined;
+    return tables.task.lastTaskOf((obj as { serviceId?: string | null }).serviceId ?? '');
   }
 
   private staleVersion(op: string, kind: Kind, id: string, version: number, current: Stored<Kind>): StoreError | undefined {
@@ -323,7 +333,7 @@ export class ClusterStore implements StateMachine<ApplyResult> {
       if (kind === undefined || obj === undefined || id === '') throw new StoreError('INVALID', 'store snapshot holds an object without a kind or id');
       const table = tables[kind] as Table<Kind>;
       if (table.byId.has(id)) throw new StoreError('INVALID', `store snapshot holds ${kind} ${id} twice`);
-      table.put(deepFreeze(obj) as Stored<Kind>);
+      table.put(deepFreeze(shareParts(obj, this.sibling(kind, obj, tables))) as Stored<Kind>);
     }
     this.tables = tables;
     this.appliedRequests.reset(snap.appliedRequests);

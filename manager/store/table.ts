@@ -25,6 +25,8 @@ export class Table<K extends Kind> {
   /** Tasks only; empty for every other kind. Unassigned tasks are under node id ''. */
   private readonly byService: Index = new Map();
   private readonly byNode: Index = new Map();
+  /** Tasks only: the task of each service stored last, the one a new task of it shares parts with (share.ts). */
+  private readonly lastOfService = new Map<string, Stored<'task'>>();
 
   constructor(readonly kind: K) {}
 
@@ -59,6 +61,11 @@ export class Table<K extends Kind> {
     return this.byNode.get(nodeId) ?? EMPTY;
   }
 
+  /** Tasks only: the task of `serviceId` stored last (undefined once it is removed). */
+  lastTaskOf(serviceId: string): Stored<'task'> | undefined {
+    return this.lastOfService.get(serviceId);
+  }
+
   private index(obj: Stored<K>): void {
     this.keysOf(obj, addTo);
   }
@@ -76,6 +83,8 @@ export class Table<K extends Kind> {
       const t = obj as Stored<'task'>;
       update(this.byService, t.serviceId, id);
       update(this.byNode, t.nodeId, id);
+      if (update === addTo) this.lastOfService.set(t.serviceId, t);
+      else if (this.lastOfService.get(t.serviceId) === t) this.lastOfService.delete(t.serviceId);
     }
   }
 }
