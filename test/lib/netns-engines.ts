@@ -162,6 +162,13 @@ export class NetnsEngines {
     return `unix://${join(this.engines[i]?.runDir ?? `/run/${this.hosts.namespace(i)}`, 'docker.sock')}`;
   }
 
+  /** The pid of host i's engine: a process in its namespace (`nsenter -t PID -n` runs a program there). */
+  enginePid(i: number): number {
+    const pid = this.engines[i]?.pid;
+    if (pid === undefined) throw new Error(`no engine on host ${i + 1}`);
+    return pid;
+  }
+
   /** A client of host i's engine. */
   docker(i: number): Docker {
     return new Docker({ socketPath: join(this.engines[i]!.runDir, 'docker.sock') });
