@@ -86,8 +86,7 @@ test('VIP across separate hosts (an engine per network namespace): the name answ
   await waitFor("node 1's rules for the VIP gone", () => targetsOf(m1, vip, ns1).length === 0, { timeoutMs: 30_000 });
 
   // The daemons stopped (SIGTERM): nothing of theirs in either host's tables or engine.
-  await c.kill('w1', 'SIGTERM');
-  await c.kill('m1', 'SIGTERM');
+  await Promise.all([c.kill('w1', 'SIGTERM'), c.kill('m1', 'SIGTERM')]);
   assert.deepEqual(rulesOf('nat', m1, ns1), [], "nothing of node 1 in its host's nat table");
   assert.deepEqual(rulesOf('filter', m1, ns1), [], 'nor in its filter table');
   for (let i = 0; i < 2; i++) {
