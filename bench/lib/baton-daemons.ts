@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { BatonClient, baton, connect } from '../../client/index.js';
 import { RpcClient } from '../../rpc/client.js';
 import { controlService } from '../../rpc/services.js';
-import { LocalCluster, type LaunchedNode } from '../../src/launcher/cluster.js';
+import { LocalCluster, type LaunchedNode, type LauncherOptions } from '../../src/launcher/cluster.js';
 import { ManagedProcess, waitFor } from './proc.js';
 
 /** dist/src/baton.js, next to this file's dist/bench/lib/. */
@@ -27,6 +27,8 @@ export interface DaemonOptions {
   managerNodeFlags?: string[];
   /** Each daemon on its own loopback address (127.0.0.1, .2, …), as separate machines: see LauncherOptions. */
   addressPerNode?: boolean;
+  /** Each daemon on a host of its own (see LauncherOptions.hostOf; test/lib/netns-engines.ts makes them). */
+  hostOf?: LauncherOptions['hostOf'];
 }
 
 /**
@@ -79,6 +81,7 @@ export class BatonDaemonCluster extends LocalCluster {
       baton: BATON_BIN,
       batonArgs: opts.batonArgs ?? [],
       addressPerNode: opts.addressPerNode ?? false,
+      ...(opts.hostOf ? { hostOf: opts.hostOf } : {}),
       nodeFlags: (role) => [...(opts.nodeFlags ?? []), ...(role === 'manager' ? (opts.managerNodeFlags ?? []) : [])],
       readyTimeoutMs: 60_000,
       spawn: (o) => new ManagedProcess(o),

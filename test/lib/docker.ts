@@ -160,10 +160,14 @@ export async function dockerOffered(c: BatonCluster, on = 'm1'): Promise<void> {
 
 const run = promisify(execFile);
 
-/** A shell command inside a container (`docker exec`): its output, or ok=false with its output when it fails. */
-export async function shIn(containerId: string, script: string, timeoutMs = 20_000): Promise<{ ok: boolean; out: string }> {
+/**
+ * A shell command inside a container (`docker exec`): its output, or ok=false with its output
+ * when it fails. `dockerHost`: the engine's DOCKER_HOST when not the machine's (test/lib/netns-engines.ts).
+ */
+export async function shIn(containerId: string, script: string, timeoutMs = 20_000, dockerHost?: string): Promise<{ ok: boolean; out: string }> {
   try {
-    const r = await run('docker', ['exec', containerId, 'sh', '-c', script], { encoding: 'utf8', timeout: timeoutMs });
+    const env = dockerHost === undefined ? process.env : { ...process.env, DOCKER_HOST: dockerHost };
+    const r = await run('docker', ['exec', containerId, 'sh', '-c', script], { encoding: 'utf8', timeout: timeoutMs, env });
     return { ok: true, out: r.stdout };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
@@ -172,8 +176,8 @@ export async function shIn(containerId: string, script: string, timeoutMs = 20_0
 }
 
 /** The IPv4 addresses a container's resolver gives for a name (busybox nslookup: those after its "Name:" line), sorted. */
-export async function resolveIn(containerId: string, name: string): Promise<string[]> {
-  const r = await shIn(containerId, `nslookup ${name}`);
+export async function resolveIn(containerId: string, name: string, dockerHost?: string): Promise<string[]> {
+  const r = await shIn(containerId, `nslookup ${name}`, 20_000, dockerHost);
   const lines = r.out.split('\n');
   const start = lines.findIndex((l) => l.startsWith('Name:'));
   if (start < 0) return [];
