@@ -164,12 +164,33 @@ class SimHost {
     return r.seconds;
   }
 
-  async stats(): Promise<SimStats> {
-    const r = await this.ask({ type: 'stats' }, 30_000);
-    if (r.type !== 'stats') throw new Error(`${this.name}: ${r.type === 'error' ? r.message : 'unexpected reply'}`);
-    return r;
+  /** Its nodes' Running count in its last answer. */
+  lastRunning = 0;
+  private pending: Promise<void> | undefined;
+
+  /** Whether a stats request is still unanswered. */
+  get late(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /**
+   * Asks for its stats unless a request is still unanswered; `use` gets the answer whenever it
+   * comes. A host that answers nothing within the run's wait fails the run.
+   */
+  stats(use: (s: SimStats) => void): Promise<void> {
+    this.pending ??= this.ask({ type: 'stats' }, TIMEOUT_MS)
+      .then((r) => {
+        if (r.type !== 'stats') throw new Error(`${this.name}: ${r.type === 'error' ? r.message : 'unexpected reply'}`);
+        this.lastRunning = r.running;
+        use(r);
+      })
+      .finally(() => (this.pending = undefined));
+    return this.pending;
   }
 }
+
+/** How long a poll waits for the hosts' answers before it counts with their last ones. */
+const STATS_WAIT_MS = 5_000;
 
 const hosts = new Set<ChildProcess>();
 function killHosts(): void {
@@ -191,21 +212,31 @@ class Gauges {
   heartbeatLoopP99Ms = 0;
   heartbeatLoopMaxMs = 0;
 
+  /** Polls in which some host had not answered within STATS_WAIT_MS. */
+  latePolls = 0;
+
+  /**
+   * Every live host's Running count. A niced host on a loaded machine may not answer for
+   * seconds: its last count stands meanwhile, and its samples are taken when its answer comes.
+   */
   async poll(list: SimHost[]): Promise<number> {
-    let running = 0;
-    for (const s of await Promise.all(list.filter((h) => h.alive).map((h) => h.stats()))) {
-      running += s.running;
-      for (const v of s.heartbeatMs) this.heartbeat.push(v);
-      for (const v of s.pushMs) this.push.push(v);
-      for (const a of s.arrivals) this.arrivals.push(a);
-      this.heartbeatFailures += s.heartbeatFailures;
-      this.lastRunningAckAt = Math.max(this.lastRunningAckAt, s.lastRunningAckAt);
-      this.loopP99Ms = Math.max(this.loopP99Ms, s.loop.p99Ms);
-      this.loopMaxMs = Math.max(this.loopMaxMs, s.loop.maxMs);
-      this.heartbeatLoopP99Ms = Math.max(this.heartbeatLoopP99Ms, s.heartbeatLoop?.p99Ms ?? 0);
-      this.heartbeatLoopMaxMs = Math.max(this.heartbeatLoopMaxMs, s.heartbeatLoop?.maxMs ?? 0);
-    }
-    return running;
+    const alive = list.filter((h) => h.alive);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(alive.map((h) => h.stats((s) => this.add(s)))), new Promise<void>((resolve) => (timer = setTimeout(resolve, STATS_WAIT_MS)))]).finally(() => clearTimeout(timer));
+    if (alive.some((h) => h.late)) this.latePolls++;
+    return alive.reduce((n, h) => n + h.lastRunning, 0);
+  }
+
+  private add(s: SimStats): void {
+    for (const v of s.heartbeatMs) this.heartbeat.push(v);
+    for (const v of s.pushMs) this.push.push(v);
+    for (const a of s.arrivals) this.arrivals.push(a);
+    this.heartbeatFailures += s.heartbeatFailures;
+    this.lastRunningAckAt = Math.max(this.lastRunningAckAt, s.lastRunningAckAt);
+    this.loopP99Ms = Math.max(this.loopP99Ms, s.loop.p99Ms);
+    this.loopMaxMs = Math.max(this.loopMaxMs, s.loop.maxMs);
+    this.heartbeatLoopP99Ms = Math.max(this.heartbeatLoopP99Ms, s.heartbeatLoop?.p99Ms ?? 0);
+    this.heartbeatLoopMaxMs = Math.max(this.heartbeatLoopMaxMs, s.heartbeatLoop?.maxMs ?? 0);
   }
 
   reset(): void {
