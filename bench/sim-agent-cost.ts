@@ -17,7 +17,7 @@ import { Agent } from '../worker/agent/index.js';
 import { FakeExecutor } from '../test/lib/fake-executor.js';
 import { MemoryTaskDisk } from '../test/lib/memory-task-store.js';
 import { num, projectRoot } from './lib/args.js';
-import { busyMachineWarning, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
+import { finishRun, formatTable, ratio } from './lib/results.js';
 import { round } from './lib/stats.js';
 
 const { values: args } = parseArgs({ options: { nodes: { type: 'string' }, tasks: { type: 'string' }, turns: { type: 'string' }, out: { type: 'string' } } });
@@ -104,10 +104,7 @@ async function main(): Promise<void> {
       ['LevelDB (a real node)', String(level), spread('leveldb'), '1.00x'],
     ])}`,
   );
-  const warning = busyMachineWarning();
-  if (warning) console.log(warning);
-  const path = writeRun(outDir, 'sim-agent-cost', started, machineInfo(), loadavg(), { nodes: NODES, tasks: TASKS, turns, memoryCpuUsPerTask: memory, levelDbCpuUsPerTask: level, loadAverageAtStart: load0 });
-  console.log(`results: ${path}`);
+  finishRun(outDir, 'sim-agent-cost', started, load0, { nodes: NODES, tasks: TASKS, turns, memoryCpuUsPerTask: memory, levelDbCpuUsPerTask: level });
 }
 
 main().catch((err: unknown) => {
