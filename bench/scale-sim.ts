@@ -1,14 +1,18 @@
 // A host of simulated nodes for bench:scale (bench/scale.ts forks a few of these): joins
 // `count` nodes (bench/lib/sim-node.ts) a few at a time, then answers the parent's requests for
 // what its nodes see — acknowledged Running tasks, heartbeat round trips, push latencies — over
-// the fork IPC channel. It exits when the parent goes away (the IPC channel closes).
+// the fork IPC channel. It exits when the parent goes away (the IPC channel closes). The nodes'
+// heartbeats go from a thread of their own (bench/lib/sim-heartbeats.ts) unless the parent
+// asks for them inline, and the agents keep their records in memory unless it asks for LevelDB.
 import { rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { RpcClient } from '../rpc/client.js';
 import { caService } from '../rpc/services.js';
 import { NODE_CHANNEL_OPTIONS, bootstrapCredentials, caDigest, clientCredentials } from '../rpc/tls/index.js';
 import { parseJoinToken } from '../manager/ca/index.js';
 import { SimNode, stateDirOf, type Arrival } from './lib/sim-node.js';
+import { SimHeartbeats, reniceAllBut, type LoopDelay } from './lib/sim-heartbeats.js';
 
 export interface SimStart {
   type: 'start';
@@ -21,6 +25,12 @@ export interface SimStart {
   stateRoot: string;
   executorDelayMs: number;
   joinConcurrency: number;
+  /** The agents' store: in memory (the default), or a LevelDB each as on a real node. */
+  store?: 'memory' | 'leveldb';
+  /** Heartbeats from a thread of their own ('thread', the default) or from the nodes' event loop ('inline'). */
+  heartbeats?: 'thread' | 'inline';
+  /** Niceness of this process's threads, but the heartbeat thread's (see reniceAllBut); default 0. */
+  nice?: number;
 }
 
 export type SimRequest = SimStart | { type: 'stats' };
@@ -38,9 +48,12 @@ export interface SimStats {
   arrivals: Arrival[];
   /** When the leader last acknowledged a Running status of this host's nodes (ms since the epoch; 0: never). */
   lastRunningAckAt: number;
+  /** How late timers fired since the last stats request: the nodes' event loop, and the heartbeat thread's (if any). */
+  loop: LoopDelay;
+  heartbeatLoop?: LoopDelay;
 }
 
-export type SimReply = { type: 'joined'; nodes: number; seconds: number } | { type: 'error'; message: string } | SimStats;
+export type SimReply = { type: 'joined'; nodes: number; seconds: number; niced: boolean } | { type: 'error'; message: string } | SimStats;
 
 const logger = pino({ level: process.env.SIM_LOG_LEVEL ?? 'warn' }, pino.destination(2));
 const nodes: SimNode[] = [];
@@ -49,6 +62,9 @@ let heartbeatFailures = 0;
 let pushMs: number[] = [];
 let arrivals: Arrival[] = [];
 let lastRunningAckAt = 0;
+let heartbeats: SimHeartbeats | undefined;
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
 /** Samples kept between two stats requests, at most (the parent asks every second or so). */
 const MAX_SAMPLES = 200_000;
 
@@ -58,12 +74,18 @@ function send(msg: SimReply): void {
 
 async function start(s: SimStart): Promise<void> {
   const started = performance.now();
+  // The nodes stand for other machines: their work takes the CPU the managers (what is
+  // measured) leave. Their heartbeats, on their own machines, would not wait for that work nor
+  // for this machine's other processes: the heartbeat thread keeps the managers' priority.
+  if (s.heartbeats !== 'inline') heartbeats = new SimHeartbeats();
+  const niced = !s.nice || reniceAllBut(s.nice, await heartbeats?.tid);
   // As `baton join`: the root CA fetched unverified, then trusted only if the token's digest matches.
   const bootstrap = new RpcClient(s.remote, bootstrapCredentials(), caService, NODE_CHANNEL_OPTIONS);
   const caPem = (await bootstrap.call('GetRootCACertificate', {}, 10_000)).caCertPem ?? '';
   bootstrap.close();
   if (caDigest(caPem) !== parseJoinToken(s.token).digest) throw new Error(`the CA at ${s.remote} does not match the join token`);
   const ca = new RpcClient(s.remote, clientCredentials({ caPem, serverRole: 'manager' }), caService, NODE_CHANNEL_OPTIONS);
+  const thread = heartbeats;
   let next = 0;
   const joinOne = async (): Promise<void> => {
     for (let i = next++; i < s.count; i = next++) {
@@ -75,6 +97,8 @@ async function start(s: SimStart): Promise<void> {
           hostname: `sim-${s.prefix}-${i}`,
           advertiseAddr: `127.0.0.1:${10_000 + i}`,
           stateDir: stateDirOf(s.stateRoot, i),
+          store: s.store,
+          ...(thread ? { heartbeats: { thread, index: i } } : {}),
           executorDelayMs: s.executorDelayMs,
           logger,
           onHeartbeat: (ms) => {
@@ -94,17 +118,29 @@ async function start(s: SimStart): Promise<void> {
   };
   await Promise.all(Array.from({ length: Math.max(1, s.joinConcurrency) }, joinOne));
   ca.close();
-  send({ type: 'joined', nodes: nodes.length, seconds: (performance.now() - started) / 1000 });
+  send({ type: 'joined', nodes: nodes.length, seconds: (performance.now() - started) / 1000, niced });
 }
 
-function stats(): SimStats {
+/** Loop delay in ms from a histogram in ns (0 when no timer fired yet). */
+function delayOf(h: { count: number; max: number; percentile: (p: number) => number }): LoopDelay {
+  return h.count > 0 ? { p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 } : { p99Ms: 0, maxMs: 0 };
+}
+
+async function stats(): Promise<SimStats> {
   let running = 0;
   for (const n of nodes) running += n.running.size;
-  const out: SimStats = { type: 'stats', nodes: nodes.length, running, heartbeatMs, heartbeatFailures, pushMs, arrivals, lastRunningAckAt };
+  const out: SimStats = { type: 'stats', nodes: nodes.length, running, heartbeatMs, heartbeatFailures, pushMs, arrivals, lastRunningAckAt, loop: delayOf(loop) };
   heartbeatMs = [];
   pushMs = [];
   arrivals = [];
   heartbeatFailures = 0;
+  loop.reset();
+  if (heartbeats) {
+    const t = await heartbeats.stats();
+    out.heartbeatMs = t.heartbeatMs;
+    out.heartbeatFailures = t.failures;
+    out.heartbeatLoop = t.loop;
+  }
   return out;
 }
 
@@ -113,7 +149,7 @@ process.on('message', (msg: SimRequest) => {
   if (msg.type === 'start') {
     stateRoot = msg.stateRoot;
     start(msg).catch((err: unknown) => send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
-  } else if (msg.type === 'stats') send(stats());
+  } else if (msg.type === 'stats') void stats().then(send);
 });
 // The parent gone (finished, or killed): nothing here may outlive it.
 process.on('disconnect', () => {

@@ -3,6 +3,11 @@
 // processes (bench/scale-sim.ts). Each simulated node joins with the worker token through the
 // real CA (its own key and certificate), holds its own session and heartbeats over mTLS gRPC,
 // and runs the real agent over an in-memory executor (Running after --executor-delay-ms).
+// Simulated, besides the executor: the agent's store is in memory (a real node's LevelDB writes
+// are not measured; --sim-store leveldb pays them), and the heartbeats go from a thread of each
+// host process that its nodes' work does not block, at the managers' priority while the rest of
+// the host is niced (--sim-heartbeats inline: from the nodes' own event loop, all niced), over a
+// connection of their own beside the session's (see docs/scale.md).
 // Services totalling T tasks (default 100,000; at most 10,000 replicas each, the spec's limit)
 // are created through the control API, and it measures:
 //   secondsToRunning  first CreateService → every task's Running status acknowledged by the
@@ -22,11 +27,12 @@
 // Flags: --nodes N, --tasks T, --hosts H (simulated-node processes besides the one with the
 // nodes to kill), --kill K, --executor-delay-ms D, --join-concurrency J, --timeout S (each wait),
 // --sim-nice N (niceness of the simulated nodes' processes, default 10; 0 to compete evenly),
+// --sim-store memory|leveldb, --sim-heartbeats thread|inline (what the simulation's shortcuts save),
 // --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own),
 // --max-heartbeats-per-second N (the cluster's, at init), --keep, --out DIR.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { loadavg, setPriority } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baton, type BatonClient } from '../client/index.js';
@@ -49,6 +55,8 @@ const { values: args } = parseArgs({
     'executor-delay-ms': { type: 'string' },
     'join-concurrency': { type: 'string' },
     'sim-nice': { type: 'string' },
+    'sim-store': { type: 'string', default: 'memory' },
+    'sim-heartbeats': { type: 'string', default: 'thread' },
     timeout: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
@@ -70,6 +78,18 @@ const EXECUTOR_DELAY_MS = num(args['executor-delay-ms'], undefined, 50);
 /** Niceness of the simulated nodes' processes (0: the managers' own). */
 const SIM_NICE = Math.max(0, Math.min(19, Math.round(num(args['sim-nice'], undefined, 10))));
 let simNiceFailed = false;
+const SIM_STORE = args['sim-store'];
+const SIM_HEARTBEATS = args['sim-heartbeats'];
+{
+  const bad = [
+    ...(SIM_STORE === 'memory' || SIM_STORE === 'leveldb' ? [] : [`--sim-store must be memory or leveldb, not "${SIM_STORE}"`]),
+    ...(SIM_HEARTBEATS === 'thread' || SIM_HEARTBEATS === 'inline' ? [] : [`--sim-heartbeats must be thread or inline, not "${SIM_HEARTBEATS}"`]),
+  ];
+  if (bad.length > 0) {
+    process.stderr.write(`bench:scale: ${bad.join('; ')}\n`);
+    process.exit(2);
+  }
+}
 const JOIN_CONCURRENCY = Math.max(1, Math.round(num(args['join-concurrency'], undefined, 16)));
 const TIMEOUT_MS = num(args.timeout, undefined, 600) * 1000;
 const MAX_REPLICAS = 10_000;
@@ -96,16 +116,6 @@ class SimHost {
   ) {
     this.child = fork(join(benchDir, 'scale-sim.js'), [], { stdio: ['ignore', logFd, logFd, 'ipc'] });
     hosts.add(this.child);
-    // The simulated nodes stand for other machines: on this one they take the CPU the managers
-    // (what is measured) leave, instead of starving them into missed Raft heartbeats.
-    if (SIM_NICE > 0 && this.child.pid !== undefined) {
-      try {
-        setPriority(this.child.pid, SIM_NICE);
-      } catch {
-        // Not permitted here: the hosts run at the managers' priority (the output says so).
-        simNiceFailed = true;
-      }
-    }
     this.child.on('message', (msg: SimReply) => {
       if (msg.type === 'error') process.stderr.write(`${name}: ${msg.message}\n`);
       this.waiting.shift()?.(msg);
@@ -128,18 +138,59 @@ class SimHost {
   }
 
   async start(remote: string, token: string, stateRoot: string): Promise<number> {
-    const r = await this.ask({ type: 'start', remote, token, count: this.count, prefix: this.name, stateRoot, executorDelayMs: EXECUTOR_DELAY_MS, joinConcurrency: JOIN_CONCURRENCY }, TIMEOUT_MS);
+    // The simulated nodes stand for other machines: on this one they take the CPU the managers
+    // (what is measured) leave, instead of starving them into missed Raft heartbeats. The host
+    // renices itself (all its threads but the heartbeat thread's).
+    const r = await this.ask(
+      {
+        type: 'start',
+        remote,
+        token,
+        count: this.count,
+        prefix: this.name,
+        stateRoot,
+        executorDelayMs: EXECUTOR_DELAY_MS,
+        joinConcurrency: JOIN_CONCURRENCY,
+        store: SIM_STORE === 'leveldb' ? 'leveldb' : 'memory',
+        heartbeats: SIM_HEARTBEATS === 'inline' ? 'inline' : 'thread',
+        nice: SIM_NICE,
+      },
+      TIMEOUT_MS,
+    );
     if (r.type !== 'joined') throw new Error(`${this.name}: ${r.type === 'error' ? r.message : 'unexpected reply'}`);
+    // Not permitted here: the hosts run at the managers' priority (the output says so).
+    if (!r.niced) simNiceFailed = true;
     this.nodes = r.nodes;
     return r.seconds;
   }
 
-  async stats(): Promise<SimStats> {
-    const r = await this.ask({ type: 'stats' }, 30_000);
-    if (r.type !== 'stats') throw new Error(`${this.name}: ${r.type === 'error' ? r.message : 'unexpected reply'}`);
-    return r;
+  /** Its nodes' Running count in its last answer. */
+  lastRunning = 0;
+  private pending: Promise<void> | undefined;
+
+  /** Whether a stats request is still unanswered. */
+  get late(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /**
+   * Asks for its stats unless a request is still unanswered; `use` gets the answer whenever it
+   * comes. A host that answers nothing within the run's wait fails the run.
+   */
+  stats(use: (s: SimStats) => void): Promise<void> {
+    this.pending ??= this.ask({ type: 'stats' }, TIMEOUT_MS)
+      .then((r) => {
+        if (r.type !== 'stats') throw new Error(`${this.name}: ${r.type === 'error' ? r.message : 'unexpected reply'}`);
+        this.lastRunning = r.running;
+        use(r);
+      })
+      .finally(() => (this.pending = undefined));
+    return this.pending;
   }
 }
+
+/** How long a poll waits for the hosts' answers before it counts with their last ones. */
+const STATS_WAIT_MS = 5_000;
 
 const hosts = new Set<ChildProcess>();
 function killHosts(): void {
@@ -155,18 +206,37 @@ class Gauges {
   arrivals: Arrival[] = [];
   /** The newest Running acknowledgement any host saw (ms since the epoch). */
   lastRunningAckAt = 0;
+  /** The worst host's timer lateness (ms): its nodes' event loop, and its heartbeat thread's. */
+  loopP99Ms = 0;
+  loopMaxMs = 0;
+  heartbeatLoopP99Ms = 0;
+  heartbeatLoopMaxMs = 0;
 
+  /** Polls in which some host had not answered within STATS_WAIT_MS. */
+  latePolls = 0;
+
+  /**
+   * Every live host's Running count. A niced host on a loaded machine may not answer for
+   * seconds: its last count stands meanwhile, and its samples are taken when its answer comes.
+   */
   async poll(list: SimHost[]): Promise<number> {
-    let running = 0;
-    for (const s of await Promise.all(list.filter((h) => h.alive).map((h) => h.stats()))) {
-      running += s.running;
-      for (const v of s.heartbeatMs) this.heartbeat.push(v);
-      for (const v of s.pushMs) this.push.push(v);
-      for (const a of s.arrivals) this.arrivals.push(a);
-      this.heartbeatFailures += s.heartbeatFailures;
-      this.lastRunningAckAt = Math.max(this.lastRunningAckAt, s.lastRunningAckAt);
-    }
-    return running;
+    const alive = list.filter((h) => h.alive);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(alive.map((h) => h.stats((s) => this.add(s)))), new Promise<void>((resolve) => (timer = setTimeout(resolve, STATS_WAIT_MS)))]).finally(() => clearTimeout(timer));
+    if (alive.some((h) => h.late)) this.latePolls++;
+    return alive.reduce((n, h) => n + h.lastRunning, 0);
+  }
+
+  private add(s: SimStats): void {
+    for (const v of s.heartbeatMs) this.heartbeat.push(v);
+    for (const v of s.pushMs) this.push.push(v);
+    for (const a of s.arrivals) this.arrivals.push(a);
+    this.heartbeatFailures += s.heartbeatFailures;
+    this.lastRunningAckAt = Math.max(this.lastRunningAckAt, s.lastRunningAckAt);
+    this.loopP99Ms = Math.max(this.loopP99Ms, s.loop.p99Ms);
+    this.loopMaxMs = Math.max(this.loopMaxMs, s.loop.maxMs);
+    this.heartbeatLoopP99Ms = Math.max(this.heartbeatLoopP99Ms, s.heartbeatLoop?.p99Ms ?? 0);
+    this.heartbeatLoopMaxMs = Math.max(this.heartbeatLoopMaxMs, s.heartbeatLoop?.maxMs ?? 0);
   }
 
   reset(): void {
@@ -174,6 +244,12 @@ class Gauges {
     this.push = [];
     this.arrivals = [];
     this.heartbeatFailures = 0;
+    this.loopP99Ms = this.loopMaxMs = this.heartbeatLoopP99Ms = this.heartbeatLoopMaxMs = 0;
+  }
+
+  /** Timer lateness on the simulated side (ms, worst host): with heartbeat round trips, where a late heartbeat's time went. */
+  lateness(): { nodesLoopP99Ms: number; nodesLoopMaxMs: number; heartbeatLoopP99Ms: number; heartbeatLoopMaxMs: number } {
+    return { nodesLoopP99Ms: round(this.loopP99Ms, 1), nodesLoopMaxMs: round(this.loopMaxMs, 1), heartbeatLoopP99Ms: round(this.heartbeatLoopP99Ms, 1), heartbeatLoopMaxMs: round(this.heartbeatLoopMaxMs, 1) };
   }
 }
 
@@ -305,7 +381,7 @@ async function main(): Promise<void> {
   const started = new Date();
   const load0 = loadavg();
   const root = makeTempDir('baton-scale');
-  // The simulated nodes' agent DBs: LevelDB with sync writes, on memory (thousands of them).
+  // The simulated nodes' agent DBs with --sim-store leveldb: LevelDB with sync writes, on memory (thousands of them).
   const stateRoot = mkdtempSync('/dev/shm/baton-scale-');
   process.on('exit', () => {
     if (!args.keep) rmSync(stateRoot, { recursive: true, force: true });
@@ -390,7 +466,8 @@ async function main(): Promise<void> {
   }).catch(async (err: unknown) => {
     // Not converged in time: what was reached is a result too (written, then the run fails).
     const perManager = sampler.stop();
-    const simulatedNodesCpuCores = round([...simSampler.stop().values()].reduce((sum, h) => sum + h.cpuCores, 0), 2);
+    const perSimHost = [...simSampler.stop().values()];
+    const simulatedNodesCpuCores = round(perSimHost.reduce((sum, h) => sum + h.cpuCores, 0), 2);
     const path = writeRun(outDir, 'scale', started, machineInfo(), loadavg(), {
       nodes: NODES,
       tasks: TASKS,
@@ -398,6 +475,9 @@ async function main(): Promise<void> {
       secondsToRunning: null,
       runningAtTimeout: lastRunning,
       simulatedNodesCpuCores,
+      simulatedNodesCpuSeconds: round(perSimHost.reduce((sum, h) => sum + h.cpuSeconds, 0), 1),
+      simulation: { store: SIM_STORE, heartbeats: SIM_HEARTBEATS, nice: simNiceFailed ? 0 : SIM_NICE },
+      simLateness: gauges.lateness(),
       timeoutSeconds: TIMEOUT_MS / 1000,
       leaderChangesWhileConverging: leaders.changes,
       managers: cluster.managers.map((m) => ({ name: m.name, ...(perManager.get(m.proc.pid!) ?? {}) })),
@@ -419,6 +499,10 @@ async function main(): Promise<void> {
   const perSimHost = [...simSampler.stop().values()];
   /** Where the machine's cores went while converging: the simulated nodes share them with the managers here. */
   const simulatedNodesCpuCores = round(perSimHost.reduce((sum, h) => sum + h.cpuCores, 0), 2);
+  const simulatedNodesCpuSeconds = round(perSimHost.reduce((sum, h) => sum + h.cpuSeconds, 0), 1);
+  /** The simulation's CPU per task placed (ms): join excluded, the churn of live nodes marked down included. */
+  const simCpuMsPerTask = round((simulatedNodesCpuSeconds * 1000) / TASKS, 2);
+  const simLateness = gauges.lateness();
   const leaderNow = await cluster.leader();
   const leaderFigures = perManager.get(leaderNow.proc.pid!) ?? { peakRssMiB: 0, cpuSeconds: 0, cpuCores: 0 };
   const cpu = { cpuCores: leaderFigures.cpuCores, cpuSeconds: leaderFigures.cpuSeconds };
@@ -440,7 +524,8 @@ async function main(): Promise<void> {
   const listAllTasksSeconds = (performance.now() - storeCheckStarted) / 1000;
   if (inStore.running < TASKS) throw new Error(`the nodes had ${TASKS} Running acknowledged, but the store lists ${inStore.running} Running`);
   const leaderRssMiB = leaderFigures.peakRssMiB;
-  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader (${leaderNow.name}) peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores (followers ${managersFigures.filter((m) => m.name !== leaderNow.name).map((m) => m.cpuCores ?? '-').join(', ')}; simulated nodes ${simulatedNodesCpuCores}); ${leaders.changes} leader changes; ${converge.liveNodesMarkedDown} live nodes marked down; heartbeat p99 ${converge.heartbeatP99Ms} ms, ${converge.heartbeatsPerSecond}/s; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
+  console.log(`all ${TASKS} Running in ${secondsToRunning.toFixed(1)} s (creates ${createSeconds.toFixed(1)} s); leader (${leaderNow.name}) peak RSS ${leaderRssMiB} MiB, CPU ${cpu.cpuCores} cores (followers ${managersFigures.filter((m) => m.name !== leaderNow.name).map((m) => m.cpuCores ?? '-').join(', ')}; simulated nodes ${simulatedNodesCpuCores}, ${simCpuMsPerTask} ms CPU per task); ${leaders.changes} leader changes; ${converge.liveNodesMarkedDown} live nodes marked down; heartbeat p99 ${converge.heartbeatP99Ms} ms, ${converge.heartbeatsPerSecond}/s; push p99 ${converge.pushP99Ms} ms; store lists ${inStore.running} Running (${listAllTasksSeconds.toFixed(1)} s)`);
+  console.log(`simulated side: timers late p99 / max ${simLateness.nodesLoopP99Ms} / ${simLateness.nodesLoopMaxMs} ms (nodes' event loop), ${simLateness.heartbeatLoopP99Ms} / ${simLateness.heartbeatLoopMaxMs} ms (heartbeat thread; store ${SIM_STORE}, heartbeats ${SIM_HEARTBEATS})`);
 
   // A steady minute's worth is not needed: a few seconds of heartbeats with everything placed.
   gauges.reset();
@@ -507,6 +592,8 @@ async function main(): Promise<void> {
     ['leader peak RSS (MiB)', String(leaderRssMiB), '<= 1024'],
     ['leader CPU (cores)', String(cpu.cpuCores), ''],
     ['simulated nodes CPU (cores)', String(simulatedNodesCpuCores), ''],
+    ['simulated nodes CPU per task (ms)', String(simCpuMsPerTask), ''],
+    ['sim timers late p99 (ms)', `${simLateness.nodesLoopP99Ms} nodes / ${simLateness.heartbeatLoopP99Ms} heartbeats`, ''],
     ['leader changes', String(leaders.changes), '0'],
     ['heartbeat p99 (ms)', String(converge.heartbeatP99Ms), '<= 500'],
     ['heartbeats/s (all nodes)', String(converge.heartbeatsPerSecond), ''],
@@ -535,6 +622,10 @@ async function main(): Promise<void> {
     leaderCpuCores: cpu.cpuCores,
     leaderCpuSeconds: cpu.cpuSeconds,
     simulatedNodesCpuCores,
+    simulatedNodesCpuSeconds,
+    simCpuMsPerTask,
+    simLateness,
+    simulation: { store: SIM_STORE, heartbeats: SIM_HEARTBEATS },
     leaderChangesWhileConverging: leaders.changes,
     managers: managersFigures,
     heartbeatP99Ms: converge.heartbeatP99Ms,

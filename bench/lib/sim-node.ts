@@ -1,8 +1,12 @@
 // One simulated node for bench:scale: the real join (its own key, a CSR signed by the cluster's
 // CA through the Join call, the worker token), then the real worker parts — the agent
-// (worker/agent, with its own LevelDB), the session client and the heartbeat client — with
-// the in-memory executor of the tests in place of Docker or processes. Only the executor is
-// fake: every message on the wire is the one a real node sends, over its own mTLS certificate.
+// (worker/agent), the session client and the heartbeat client — with the in-memory executor of
+// the tests in place of Docker or processes. Every message on the wire is the one a real node
+// sends, over its own mTLS certificate. What is simulated: the executor; the agent's store, in
+// memory (test/lib/memory-task-store.ts) unless `store` is 'leveldb' (a real node's LevelDB
+// writes are then paid too); and, with `heartbeats`, where the heartbeats are sent from: a
+// thread of the host process that the agents' work does not block (sim-heartbeats.ts), over a
+// connection of their own, instead of this node's event loop and the session's connection.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type * as grpc from '@grpc/grpc-js';
@@ -15,6 +19,8 @@ import { Agent } from '../../worker/agent/index.js';
 import { SessionClient } from '../../worker/session.js';
 import { HeartbeatClient } from '../../worker/heartbeat.js';
 import { FakeExecutor } from '../../test/lib/fake-executor.js';
+import { MemoryTaskDisk } from '../../test/lib/memory-task-store.js';
+import type { SimHeartbeats } from './sim-heartbeats.js';
 
 export interface SimNodeOptions {
   /** The Join call's channel (unauthenticated TLS that checks the CA), shared by a host's joins. */
@@ -25,10 +31,14 @@ export interface SimNodeOptions {
   /** A loopback address the node says it has (nothing listens there: a simulated node serves no logs). */
   advertiseAddr: string;
   stateDir: string;
+  /** Where the agent keeps its records: in memory (the default), or its LevelDB in stateDir as a real node. */
+  store?: 'memory' | 'leveldb';
+  /** The host's heartbeat thread (with `index`, this node's key there); absent: heartbeats from this thread. */
+  heartbeats?: { thread: SimHeartbeats; index: number };
   /** How long each prepare and start takes in the fake executor. */
   executorDelayMs: number;
   logger: Logger;
-  /** Each heartbeat's round trip in ms (undefined: no answer). */
+  /** Each heartbeat's round trip in ms (undefined: no answer); the heartbeat thread counts its own. */
   onHeartbeat: (ms: number | undefined) => void;
   /**
    * Each task the session brings in the Assigned state: when the orchestrator created it, when
@@ -55,7 +65,7 @@ export class SimNode {
     readonly running: ReadonlySet<string>,
     private readonly agent: Agent,
     private readonly session: SessionClient,
-    private readonly heartbeat: HeartbeatClient,
+    private readonly heartbeat: HeartbeatClient | undefined,
   ) {}
 
   static async join(o: SimNodeOptions): Promise<SimNode> {
@@ -80,6 +90,7 @@ export class SimNode {
       nodeId,
       clusterId: res.clusterId ?? '',
       stateDir: o.stateDir,
+      ...(o.store === 'leveldb' ? {} : { openStore: () => new MemoryTaskDisk().open() }),
       executors: { process: Object.assign(new FakeExecutor('process'), { delayMs: o.executorDelayMs }) },
       report: async (updates) => {
         if (!session) throw new Error('no session yet');
@@ -110,30 +121,37 @@ export class SimNode {
       },
       logger: o.logger,
     });
-    const heartbeat = new HeartbeatClient({
-      managers: () => managers,
-      credentials: () => credentials,
-      channelOptions: NODE_CHANNEL_OPTIONS,
-      addr: o.advertiseAddr,
-      description,
-      logger: o.logger,
-      // As the daemon (src/daemon/node.ts): a new leader first in the list moves the session.
-      onResponse: (hb) => {
-        const next = (hb.managers ?? []).filter((m) => m.nodeId && m.addr);
-        if (next.length === 0) return;
-        const moved = next[0]?.nodeId !== managers[0]?.nodeId;
-        managers = next;
-        if (moved) session?.reconnect();
-      },
-      onRoundTrip: (s) => o.onHeartbeat(s === undefined ? undefined : s * 1000),
-    });
+    // As the daemon (src/daemon/node.ts): a new leader first in the list moves the session.
+    const onManagers = (next: baton.ManagerPeer.$Properties[]): void => {
+      const moved = next[0]?.nodeId !== managers[0]?.nodeId;
+      managers = next;
+      if (moved) session?.reconnect();
+    };
+    let heartbeat: HeartbeatClient | undefined;
+    if (o.heartbeats) {
+      o.heartbeats.thread.add({ index: o.heartbeats.index, addr: o.advertiseAddr, description, caPem: o.caPem, certPem: res.certPem ?? '', keyPem: key.keyPem, managers }, onManagers);
+    } else {
+      heartbeat = new HeartbeatClient({
+        managers: () => managers,
+        credentials: () => credentials,
+        channelOptions: NODE_CHANNEL_OPTIONS,
+        addr: o.advertiseAddr,
+        description,
+        logger: o.logger,
+        onResponse: (hb) => {
+          const next = (hb.managers ?? []).filter((m) => m.nodeId && m.addr);
+          if (next.length > 0) onManagers(next);
+        },
+        onRoundTrip: (s) => o.onHeartbeat(s === undefined ? undefined : s * 1000),
+      });
+    }
     session.start();
-    heartbeat.start();
+    heartbeat?.start();
     return new SimNode(nodeId, running, agent, session, heartbeat);
   }
 
   async stop(): Promise<void> {
-    this.heartbeat.stop();
+    this.heartbeat?.stop();
     this.session.stop();
     await this.agent.stop();
   }

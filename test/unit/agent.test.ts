@@ -1,7 +1,10 @@
 // The worker agent against the fake executor and a real LevelDB in a temp dir: Swarm's task
 // lifecycle, shutdown and removal, restarts that adopt instead of restarting, leftovers removed
-// only on a full set's word, and reports that are batched and retried.
-import test from 'node:test';
+// only on a full set's word, and reports that are batched and retried. Every case runs twice:
+// on the LevelDB, and on the in-memory store of the scale simulation (test/lib/memory-task-store.ts),
+// which must honour the same contract.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import nodeTest, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,10 +12,20 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { Agent } from '../../worker/agent/index.js';
-import { TaskDb } from '../../worker/agent/task-db.js';
+import { TaskDb, type AgentStore } from '../../worker/agent/task-db.js';
+import { MemoryTaskDisk } from '../lib/memory-task-store.js';
 import { FakeExecutor, type FakeOp, type HeldCall } from '../lib/fake-executor.js';
 import { sleep, waitFor } from '../lib/wait.js';
 import { MAX_TASK_STATUS_TEXT } from '../../spec/index.js';
+
+const STORES = ['LevelDB', 'memory'] as const;
+type StoreKind = (typeof STORES)[number];
+/** The store the running case is on (each case is registered once per store). */
+const storeKind = new AsyncLocalStorage<StoreKind>();
+
+function test(title: string, fn: (t: TestContext) => Promise<void>): void {
+  for (const kind of STORES) nodeTest(`${title} [${kind} store]`, (t) => storeKind.run(kind, () => fn(t)));
+}
 
 // The agent reacts within milliseconds: look often, give up after 5 s.
 const POLL = { timeoutMs: 5_000, intervalMs: 5 };
@@ -33,10 +46,19 @@ class World {
   failedReports = 0;
   agent: Agent | undefined;
 
+  /** The in-memory store's "disk", kept across agents as the LevelDB directory is. */
+  private readonly memory = new MemoryTaskDisk();
+
   constructor(
     readonly dir: string,
     readonly fake: FakeExecutor,
+    readonly store: StoreKind,
   ) {}
+
+  /** The store an agent of this world opens (another one reads what the last agent left). */
+  openStore(): Promise<AgentStore> {
+    return this.store === 'memory' ? this.memory.open() : TaskDb.open(join(this.dir, 'agent-db'));
+  }
 
   async open(): Promise<Agent> {
     const logger = pino({ level: 'debug' }, { write: (line: string) => this.logLines.push(JSON.parse(line) as World['logLines'][number]) });
@@ -44,6 +66,7 @@ class World {
       nodeId: NODE,
       clusterId: 'cluster-1',
       stateDir: this.dir,
+      openStore: () => this.openStore(),
       executors: { process: this.fake },
       logger,
       report: async (updates) => {
@@ -98,7 +121,9 @@ class World {
 
 async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-agent-'));
-  const w = new World(dir, new FakeExecutor('process'));
+  const kind = storeKind.getStore();
+  if (!kind) throw new Error('withWorld outside a store case');
+  const w = new World(dir, new FakeExecutor('process'), kind);
   try {
     await fn(w);
     w.checkMonotonic();
@@ -153,8 +178,8 @@ async function reopenedRunningOnce(w: World, id: string): Promise<void> {
   assert.equal(w.fake.count('start', id), 1);
 }
 
-async function dbTasks(dir: string): Promise<string[]> {
-  const db = await TaskDb.open(join(dir, 'agent-db'));
+async function dbTasks(w: World): Promise<string[]> {
+  const db = await w.openStore();
   try {
     return (await db.load()).tasks.map((t) => t.meta?.id ?? '');
   } finally {
@@ -230,7 +255,7 @@ test('a status error of any length reaches the managers cut to its limit, and it
     assert.equal(rejected.err, `image ${'n'.repeat(MAX_TASK_STATUS_TEXT - 6)}…(${100_000 + 16} bytes)`);
     // The disk held the same (cut) status that was acknowledged, so nothing is left unacknowledged.
     await w.agent!.stop();
-    const db = await TaskDb.open(join(w.dir, 'agent-db'));
+    const db = await w.openStore();
     try {
       assert.equal((await db.load()).unacked.size, 0);
     } finally {
@@ -262,7 +287,7 @@ test('desired SHUTDOWN stops the task and keeps it; REMOVE removes and forgets i
     assert.ok(w.fake.calls.indexOf('shutdown:t2') < w.fake.calls.indexOf('remove:t2'));
     await sleep(50);
     await w.agent!.stop();
-    assert.deepEqual(await dbTasks(w.dir), []);
+    assert.deepEqual(await dbTasks(w), []);
   });
 });
 
@@ -290,7 +315,7 @@ test('a full set without a task stops and forgets it; an identical full set chan
     assert.equal(w.fake.state('t2'), 'running');
     await sleep(50);
     await w.agent!.stop();
-    assert.deepEqual(await dbTasks(w.dir), ['t2']);
+    assert.deepEqual(await dbTasks(w), ['t2']);
   });
 });
 

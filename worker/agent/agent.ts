@@ -13,7 +13,7 @@ import { Reporter } from './reporter.js';
 import { DEFAULT_STOP_GRACE_MS, runtimeOf } from './run-spec.js';
 import { TaskController, type AttachNetworks, type ControllerHost, type NetworkAttachment } from './task-controller.js';
 import { DEFAULT_FILES_DIR, TaskFiles } from './task-files.js';
-import { AgentClosedError, TaskDb, type Loaded } from './task-db.js';
+import { AgentClosedError, TaskDb, type AgentStore, type Loaded } from './task-db.js';
 
 export type Runtime = 'docker' | 'process';
 const RUNTIMES: Runtime[] = ['docker', 'process'];
@@ -23,6 +23,11 @@ export interface AgentOptions {
   clusterId: string;
   /** The agent's LevelDB lives in stateDir/agent-db. */
   stateDir: string;
+  /**
+   * Opens the agent's store in place of that LevelDB (the scale simulation keeps thousands of
+   * nodes' records in memory); absent: the LevelDB.
+   */
+  openStore?: () => Promise<AgentStore>;
   executors: Partial<Record<Runtime, Executor>>;
   /** Send status updates to the managers; resolves when acknowledged, rejects to be retried. */
   report: (updates: baton.internal.TaskStatusUpdate.$Properties[]) => Promise<void>;
@@ -72,7 +77,7 @@ export class Agent {
 
   private constructor(
     private readonly opts: AgentOptions,
-    private readonly db: TaskDb,
+    private readonly db: AgentStore,
   ) {
     // The composition root names the component (src/daemon/tasks.ts).
     this.log = opts.logger;
@@ -98,7 +103,7 @@ export class Agent {
 
   /** Loads the DB and adopts what the executors show; tasks already running are never restarted. */
   static async open(opts: AgentOptions): Promise<Agent> {
-    const db = await TaskDb.open(join(opts.stateDir, 'agent-db'));
+    const db = opts.openStore ? await opts.openStore() : await TaskDb.open(join(opts.stateDir, 'agent-db'));
     try {
       const loaded = await db.load();
       const agent = new Agent(opts, db);

@@ -27,7 +27,23 @@ export interface Loaded {
   unacked: Map<string, baton.TaskStatus.$Properties>;
 }
 
-export class TaskDb {
+/**
+ * What the agent keeps across restarts, as TaskDb keeps it. Another implementation (the
+ * in-memory one of the scale simulation, test/lib/memory-task-store.ts) must honour the same
+ * contract: writes apply in call order, load() returns what the last store on the same state
+ * left, acked() clears only a status still the latest, and writes after close() reject with
+ * AgentClosedError.
+ */
+export interface AgentStore {
+  load(): Promise<Loaded>;
+  saveTasks(tasks: baton.Task.$Properties[]): Promise<void>;
+  saveStatus(record: baton.Task.$Properties, status: baton.TaskStatus.$Properties): Promise<void>;
+  acked(statuses: [string, baton.TaskStatus.$Properties][]): Promise<void>;
+  forget(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class TaskDb implements AgentStore {
   private queue: { ops: Op[]; done: (err?: Error) => void }[] = [];
   private writing: Promise<void> | undefined;
   private closed = false;
