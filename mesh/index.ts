@@ -51,6 +51,11 @@ export interface MeshOptions {
    * that share the listening sockets (workers.ts), to use more cores; with either engine.
    */
   workers?: number;
+  /**
+   * The first wait before a port that could not be bound is tried again (default 1 s); it
+   * doubles per failed try up to BIND_RETRY_MAX_MS. Tests set it short.
+   */
+  bindRetryMs?: number;
 }
 
 /**
@@ -89,7 +94,8 @@ export interface RoutingMesh {
    * (freeing the port), swaps backend sets in place: established connections are untouched,
    * new ones use the new set. A port with zero backends stays bound and resets new
    * connections at once (TCP RST) / drops datagrams. Never throws because of one port: a
-   * port that cannot be bound is logged and retried on the next apply.
+   * port that cannot be bound is logged and tried again, on the next apply and on a timer
+   * (1 s, doubling up to 30 s) until it binds or leaves the table.
    */
   apply(table: baton.internal.MeshService.$Properties[]): void;
   /** Connections accepted per service (by name) since the mesh started: heartbeats carry them to the autoscaler. */
@@ -100,7 +106,7 @@ export interface RoutingMesh {
    * new ones opened, missing ones closed, backends and allow lists swapped in place
    * (established TCP connections go on, new ones and every datagram meet the new list), zero
    * backends → TCP reset / UDP drop, a bind failure (e.g. the address not yet on its
-   * interface) logged and retried on the next call. They run in this process only, even with
+   * interface) logged and tried again as apply() does. They run in this process only, even with
    * `workers` > 1 (see there).
    */
   applyInternal(ports: InternalPort[]): void;
@@ -117,7 +123,7 @@ export function createRoutingMesh(opts: MeshOptions): RoutingMesh {
   const workers = Math.max(1, Math.floor(opts.workers ?? 1));
   const logger = opts.logger.child({ component: 'mesh' });
   const preconnect = opts.preconnect ?? POOL_SIZE;
-  return new Mesh(opts.bindAddress, logger, { preconnect }, engine, workers > 1 ? new MeshWorkers(workers - 1, logger, preconnect, engine) : undefined);
+  return new Mesh(opts.bindAddress, logger, { preconnect }, engine, workers > 1 ? new MeshWorkers(workers - 1, logger, preconnect, engine) : undefined, opts.bindRetryMs ?? BIND_RETRY_MS);
 }
 
 /** The worker processes' ids of a mesh made with `workers` > 1 (for benchmarks' CPU accounting). */
@@ -204,6 +210,14 @@ function flattenInternal(ports: readonly InternalPort[], logger: Logger): Map<st
   return out;
 }
 
+/**
+ * Why a timer and not only the next table: a port is often taken for a moment (a client's
+ * outgoing connection holding it as its local port, a process that exits), and a cluster at
+ * rest sends no new table, so a published port would stay unbound until the service changed.
+ */
+const BIND_RETRY_MS = 1_000;
+const BIND_RETRY_MAX_MS = 30_000;
+
 class Mesh implements RoutingMesh {
   /** Published ports, keyed protocol/port. */
   private readonly entries = new Map<string, Entry>();
@@ -217,6 +231,11 @@ class Mesh implements RoutingMesh {
    */
   private readonly internal = new Map<string, Entry>();
   private closed = false;
+  /** The last tables given, re-applied by the retry timer: applying replaces failed entries. */
+  private lastTable: baton.internal.MeshService.$Properties[] = [];
+  private lastInternal: InternalPort[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs: number;
 
   constructor(
     private readonly bindAddress: string,
@@ -224,10 +243,14 @@ class Mesh implements RoutingMesh {
     private readonly tcpOptions: TcpPortOptions,
     private readonly engine: MeshEngine,
     readonly workerSet: MeshWorkers | undefined,
-  ) {}
+    private readonly bindRetryMs: number,
+  ) {
+    this.retryDelayMs = bindRetryMs;
+  }
 
   apply(table: baton.internal.MeshService.$Properties[]): void {
     if (this.closed) return;
+    this.lastTable = table;
     const wanted = flatten(table, this.logger);
     for (const [key, entry] of this.entries) {
       if (wanted.has(key)) continue;
@@ -265,6 +288,7 @@ class Mesh implements RoutingMesh {
 
   applyInternal(ports: InternalPort[]): void {
     if (this.closed) return;
+    this.lastInternal = ports;
     const wanted = flattenInternal(ports, this.logger);
     for (const [key, entry] of this.internal) {
       if (wanted.has(key)) continue;
@@ -300,6 +324,7 @@ class Mesh implements RoutingMesh {
       () => {
         if (entry.state === 'closed') return l.close(true);
         entry.state = 'listening';
+        if (!this.anyFailed()) this.retryDelayMs = this.bindRetryMs;
         if (this.workerSet && !entry.internal && !(l instanceof UdpPort) && l.shared !== undefined) this.workerSet.addPort(key, l.shared);
         this.logger.info({ service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address }, 'mesh port listening');
         return undefined;
@@ -307,9 +332,31 @@ class Mesh implements RoutingMesh {
       (err: unknown) => {
         if (entry.state === 'closed') return;
         entry.state = 'failed';
-        this.logger.error({ err, service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address, key }, 'mesh port cannot be bound; retried on the next table');
+        const retryInMs = this.scheduleRetry();
+        this.logger.error({ err, service: l.serviceName, protocol: entry.protocol, port: l.port, address: entry.address, key, retryInMs }, 'mesh port cannot be bound; tried again later');
       },
     );
+  }
+
+  private anyFailed(): boolean {
+    for (const e of this.entries.values()) if (e.state === 'failed') return true;
+    for (const e of this.internal.values()) if (e.state === 'failed') return true;
+    return false;
+  }
+
+  /** One timer for every failed port: re-applies the last tables if some port is still failed. Returns its delay. */
+  private scheduleRetry(): number {
+    const delay = this.retryDelayMs;
+    if (this.retryTimer || this.closed) return delay;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closed || !this.anyFailed()) return;
+      this.retryDelayMs = Math.min(this.retryDelayMs * 2, BIND_RETRY_MAX_MS);
+      this.apply(this.lastTable);
+      this.applyInternal(this.lastInternal);
+    }, delay);
+    this.retryTimer.unref();
+    return delay;
   }
 
   private closeEntry(entry: Entry, dropConnections: boolean): Promise<void> {
@@ -357,6 +404,7 @@ class Mesh implements RoutingMesh {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     const all = [...this.entries.values(), ...this.internal.values()];
     this.entries.clear();
     this.internal.clear();

@@ -44,9 +44,19 @@ async function allOnNode1(t: Parameters<typeof BatonCluster.forTest>[0], rebalan
   const ts = running(tasks(c, 'm1', 'web'));
   assert.equal(ts.length, 4);
   assert.ok(ts.every((x) => x.node === nodeIdOf(c.get('m1'))), 'every task on m1 while w1 is drained');
+  // What each mesh answered last: a timeout names it, with the tasks as the leader sees them.
+  const seen = new Map<string, string>();
   await waitFor('4 replicas answer through both nodes', async () => {
-    for (const h of HOSTS) if ((await tally(h, port, 8)).answers.size < 4) return false;
-    return true;
+    let all = true;
+    for (const h of HOSTS) {
+      const { answers, failures } = await tally(h, port, 8);
+      seen.set(h, `${[...answers.keys()].join(',')}${failures.length ? ` failures: ${failures.join('; ')}` : ''}`);
+      if (answers.size < 4) all = false;
+    }
+    return all;
+  }).catch((err: unknown) => {
+    const now = tasks(c, 'm1', 'web').map((x) => `${x.name} ${x.state} port ${x.hostPort} on ${x.node}${x.err ? ` (${x.err})` : ''}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last answers: ${[...seen].map(([h, a]) => `${h}: ${a}`).join(' | ')}; tasks: ${now.join(', ')}`);
   });
   return { c, port, w1 };
 }
