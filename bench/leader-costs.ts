@@ -29,7 +29,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createRootCA, loadRootCA } from '../manager/ca/index.js';
 import { authorize, clientCredentials, generateNodeKey, NODE_CHANNEL_OPTIONS, NodeServerCredentials, NodeTlsListener, type NodeTlsMaterial } from '../rpc/tls/index.js';
 import { baton } from '../proto/gen/baton.js';
-import { num, projectRoot } from './lib/args.js';
+import { count, projectRoot } from './lib/args.js';
 import { finishRun, formatTable, ratio } from './lib/results.js';
 import { median } from './lib/stats.js';
 
@@ -50,13 +50,13 @@ const { values: args } = parseArgs({
   },
 });
 
-const CALLS = Math.max(1, Math.round(num(args.calls, undefined, 20_000)));
-const CONNECTIONS = Math.max(1, Math.round(num(args.connections, undefined, 50)));
-const TURNS = Math.max(1, Math.round(num(args.turns, undefined, 3)));
-const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 10_000)));
-const REPORTS = Math.max(100, Math.round(num(args.reports, undefined, 3_000)));
-const SERVICES = Math.max(1, Math.round(num(args.services, undefined, 1)));
-const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 4)));
+const CALLS = count(args.calls, 20_000);
+const CONNECTIONS = count(args.connections, 50);
+const TURNS = count(args.turns, 3);
+const TASKS = count(args.tasks, 10_000);
+const REPORTS = count(args.reports, 3_000, 100);
+const SERVICES = count(args.services, 1);
+const NODES = count(args.nodes, 4);
 const ONLY = args.only;
 if (ONLY !== undefined && ONLY !== 'auth' && ONLY !== 'orchestrator' && ONLY !== 'updater') {
   process.stderr.write(`bench:leader-costs: --only takes auth, orchestrator or updater, not ${ONLY}\n`);
