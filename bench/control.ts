@@ -26,7 +26,7 @@ import { BatonDaemonCluster, controlClient, memoryKiB, runCli, type BatonDaemon 
 import { cpuTimeMs, freePort, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, runBenchmark, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
 import { Samples, median, type Summary } from './lib/stats.js';
-import { num, projectRoot, timedArgs } from './lib/args.js';
+import { count, num, projectRoot, timedArgs } from './lib/args.js';
 import { measureClientFailover } from './control-failover.js';
 
 
@@ -36,15 +36,15 @@ const args = timedArgs(['warmup', 'slices', 'clients', 'workers', 'init-runs', '
 const quick = args.quick;
 const durationMs = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 10) * 1000;
 const warmupMs = num(args.warmup, process.env.BENCH_WARMUP, quick ? 1 : 2) * 1000;
-const slices = Math.max(1, Math.round(num(args.slices, process.env.BENCH_SLICES, quick ? 3 : 5)));
-const clients = Math.max(1, Math.round(num(args.clients, undefined, 64)));
-const workerCount = Math.round(num(args.workers, undefined, 3));
-const initRuns = Math.max(1, Math.round(num(args['init-runs'], undefined, 5)));
+const slices = count(args.slices ?? process.env.BENCH_SLICES, quick ? 3 : 5);
+const clients = count(args.clients, 64);
+const workerCount = count(args.workers, 3, 0);
+const initRuns = count(args['init-runs'], 5);
 const idleMs = num(args.idle, undefined, 10) * 1000;
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const raftResultsPath = resolve(args['raft-results'] ?? join(projectRoot, 'bench/results/raft-latest.json'));
 const MANAGERS = 3;
-const kills = Math.max(1, Math.round(num(args.kills, undefined, 10)));
+const kills = count(args.kills, 10);
 const started = new Date();
 /** Targets from the issue. */
 const INIT_TARGET_MS = 1000;

@@ -41,7 +41,7 @@ import {
 import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, sleep, waitFor } from './lib/proc.js';
 import { busyMachineWarning, cell, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { median, round } from './lib/stats.js';
-import { num, projectRoot } from './lib/args.js';
+import { count, num, projectRoot } from './lib/args.js';
 
 
 const { values: args } = parseArgs({
@@ -72,15 +72,15 @@ const RAW_LABEL = 'baton.bench=1';
 const SWARM_LABEL = `com.docker.swarm.service.name=${SERVICE}`;
 
 const quick = args.quick;
-const runs = Math.max(1, Math.round(num(args.runs, undefined, quick ? 1 : 3)));
-const sizes = (args.sizes ?? (quick ? '10' : '10,50')).split(',').map((s) => Math.round(num(s.trim(), undefined, 0))).filter((n) => n > 0);
-const scaleTo = Math.round(num(args['scale-to'], undefined, quick ? 0 : 100));
-const parallel = Math.max(1, Math.round(num(args.parallel, undefined, 8)));
+const runs = count(args.runs, quick ? 1 : 3);
+const sizes = (args.sizes ?? (quick ? '10' : '10,50')).split(',').map((s) => count(s.trim(), 0, 0)).filter((n) => n > 0);
+const scaleTo = count(args['scale-to'], quick ? 0 : 100, 0);
+const parallel = count(args.parallel, 8);
 const only = (args.only ?? SYSTEMS.join(',')).split(',').map((s) => s.trim());
 for (const s of only) if (!SYSTEMS.includes(s as System)) throw new Error(`--only: unknown system ${s} (ours, raw, swarm)`);
 const systems = SYSTEMS.filter((s) => only.includes(s));
-const lossRuns = Math.round(num(args['loss-runs'], undefined, quick ? 0 : 3));
-const lossReplicas = Math.max(1, Math.round(num(args['loss-replicas'], undefined, 20)));
+const lossRuns = count(args['loss-runs'], quick ? 0 : 3, 0);
+const lossReplicas = count(args['loss-replicas'], 20);
 const pollMs = Math.max(5, num(args['poll-ms'], undefined, 100));
 const timeoutMs = num(args.timeout, undefined, 180) * 1000;
 const batonArgs = (args['baton-args'] ?? '').split(/\s+/).filter(Boolean);

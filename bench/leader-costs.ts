@@ -1,5 +1,6 @@
 // node dist/bench/leader-costs.js [--calls 20000] [--connections 50] [--turns 3] [--tasks 10000]
 //   [--services 1] [--nodes 4] [--reports 3000] [--base DIR] [--only auth|orchestrator|updater] [--rolling]
+//   [--commit-ms 0]
 // Three of the leader's costs besides heartbeats' own work, each both ways in the same run
 // (alternating turns), for docs/scale.md:
 //
@@ -15,6 +16,9 @@
 //   nodes and placed: the loops' CPU for that, the slots the replicated orchestrator looked at,
 //   and the longest the event loop was held meanwhile (perf_hooks' monitorEventLoopDelay, 10 ms
 //   resolution; the loops' passes are the only long synchronous work in that process).
+//   With --commit-ms D every proposal of the loops resolves D ms after it is made, as a Raft
+//   commit round would (the store has no Raft), and the wall time to create and place is given
+//   too: how many rounds the loops wait for in a row (docs/scale.md item 16).
 // - updater: a new leader's first passes over --services services of --tasks running replicas
 //   (none updating): every loop is stopped and started again, as on a change of leader, and
 //   the loops' CPU until they settle, the longest event-loop block meanwhile and the updater's
@@ -29,7 +33,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createRootCA, loadRootCA } from '../manager/ca/index.js';
 import { authorize, clientCredentials, generateNodeKey, NODE_CHANNEL_OPTIONS, NodeServerCredentials, NodeTlsListener, type NodeTlsMaterial } from '../rpc/tls/index.js';
 import { baton } from '../proto/gen/baton.js';
-import { num, projectRoot } from './lib/args.js';
+import { count, num, projectRoot } from './lib/args.js';
 import { finishRun, formatTable, ratio } from './lib/results.js';
 import { median } from './lib/stats.js';
 
@@ -46,17 +50,20 @@ const { values: args } = parseArgs({
     base: { type: 'string' },
     client: { type: 'boolean', default: false },
     rolling: { type: 'boolean', default: false },
+    'commit-ms': { type: 'string' },
     out: { type: 'string' },
   },
 });
 
-const CALLS = Math.max(1, Math.round(num(args.calls, undefined, 20_000)));
-const CONNECTIONS = Math.max(1, Math.round(num(args.connections, undefined, 50)));
-const TURNS = Math.max(1, Math.round(num(args.turns, undefined, 3)));
-const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 10_000)));
-const REPORTS = Math.max(100, Math.round(num(args.reports, undefined, 3_000)));
-const SERVICES = Math.max(1, Math.round(num(args.services, undefined, 1)));
-const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 4)));
+const CALLS = count(args.calls, 20_000);
+const CONNECTIONS = count(args.connections, 50);
+const TURNS = count(args.turns, 3);
+const TASKS = count(args.tasks, 10_000);
+const REPORTS = count(args.reports, 3_000, 100);
+const SERVICES = count(args.services, 1);
+const NODES = count(args.nodes, 4);
+/** A stand-in for a Raft commit round under every proposal of the loops (0: applied at once). */
+const COMMIT_MS = num(args['commit-ms'], undefined, 0);
 const ONLY = args.only;
 if (ONLY !== undefined && ONLY !== 'auth' && ONLY !== 'orchestrator' && ONLY !== 'updater') {
   process.stderr.write(`bench:leader-costs: --only takes auth, orchestrator or updater, not ${ONLY}\n`);
@@ -184,6 +191,7 @@ interface LocalClusterModule {
     runAll(serviceId: string): void;
     start(): unknown;
     stop(): void;
+    host: { propose(actions: unknown[]): Promise<unknown> };
     loops: { name: string; start(): void; stats: { passes: number; instancesVisited?: number; longestPassMs?: number; mostTasksRead?: number } }[];
   }>;
 }
@@ -191,6 +199,8 @@ interface LocalClusterModule {
 interface OrchestratorTurn {
   /** The loops' CPU to create and place every service's tasks, ms. */
   createCpuMs: number;
+  /** Wall time to create and place them, ms (what --commit-ms shows). */
+  createWallMs: number;
   /** Slots the replicated orchestrator looked at meanwhile (a build without the count: undefined). */
   createVisited: number | undefined;
   createPasses: number;
@@ -207,12 +217,21 @@ async function orchestratorTurn(lib: LocalClusterModule): Promise<OrchestratorTu
   const delay = monitorEventLoopDelay({ resolution: 10 });
   const c = await lib.started({}, Array.from({ length: NODES }, (_, i) => `n${i + 1}`));
   const orchestrator = c.loops.find((l) => l.name === 'replicated-orchestrator');
+  if (COMMIT_MS > 0) {
+    const propose = c.host.propose.bind(c.host);
+    c.host.propose = async (actions) => {
+      await new Promise((r) => setTimeout(r, COMMIT_MS));
+      return propose(actions);
+    };
+  }
   delay.enable();
   const visited0 = orchestrator?.stats.instancesVisited;
   const created0 = orchestrator?.stats.passes ?? 0;
   const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   for (let s = 0; s < SERVICES; s++) c.addService(`s${s}`, `web${s}`, { replicas: TASKS });
   await c.settle();
+  const createWallMs = performance.now() - wall0;
   const createCpu = process.cpuUsage(cpu0);
   const createVisited = visited0 === undefined ? undefined : (orchestrator?.stats.instancesVisited ?? 0) - visited0;
   const createPasses = (orchestrator?.stats.passes ?? 0) - created0;
@@ -239,6 +258,7 @@ async function orchestratorTurn(lib: LocalClusterModule): Promise<OrchestratorTu
   c.stop();
   return {
     createCpuMs: (createCpu.user + createCpu.system) / 1000,
+    createWallMs,
     createVisited,
     createPasses,
     usPerReport: (used.user + used.system) / count,
@@ -361,6 +381,7 @@ async function main(): Promise<void> {
   if (runs('orchestrator')) {
     rows.push(
       row(orch, `loops' CPU ms to create and place ${SERVICES} × ${TASKS} tasks`, (o) => o.createCpuMs),
+      row(orch, `  wall ms for it${COMMIT_MS > 0 ? `, each proposal committed ${COMMIT_MS} ms after it is made` : ''}`, (o) => o.createWallMs),
       row(orch, '  slots the replicated orchestrator looked at meanwhile', (o) => o.createVisited),
       row(orch, `loops' CPU µs per status report (${TASKS} replicas)`, (o) => o.usPerReport),
       row(orch, 'longest event-loop block over the turn, ms', (o) => o.maxBlockMs),
@@ -397,6 +418,7 @@ async function main(): Promise<void> {
     reports: REPORTS,
     base: args.base,
     only: ONLY,
+    commitMs: COMMIT_MS,
     rolling: args.rolling,
     authUsPerCall: auth,
     orchestrator: orch,

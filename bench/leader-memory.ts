@@ -27,7 +27,7 @@ import { pino } from 'pino';
 import { baton } from '../proto/gen/baton.js';
 import { nodeObject } from '../test/lib/local-cluster.js';
 import { waitFor } from '../test/lib/wait.js';
-import { num, projectRoot } from './lib/args.js';
+import { count, projectRoot } from './lib/args.js';
 import { busyMachineWarning, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
 import { median } from './lib/stats.js';
 
@@ -48,9 +48,9 @@ const { values: args } = parseArgs({
   },
 });
 
-const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 100_000)));
-const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 1_000)));
-const TURNS = Math.max(1, Math.round(num(args.turns, undefined, 2)));
+const TASKS = count(args.tasks, 100_000);
+const NODES = count(args.nodes, 1_000);
+const TURNS = count(args.turns, 2);
 /** The spec's limit, as bench:scale makes its services. */
 const REPLICAS_PER_SERVICE = 10_000;
 /** The reconcile loops' default maxBatch. */

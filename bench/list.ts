@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baton } from '../client/index.js';
 import { BATON_BIN, BatonDaemonCluster } from './lib/baton-daemons.js';
-import { benchDir, num, projectRoot } from './lib/args.js';
+import { benchDir, count, projectRoot } from './lib/args.js';
 import { dockerCli, dockerOk, enterSwarm, leaveSwarm } from './lib/docker-engine.js';
 import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, runBenchmark, waitFor } from './lib/proc.js';
 import { finishRun, formatTable, ratio } from './lib/results.js';
@@ -45,9 +45,9 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
   },
 });
-const TASKS = Math.max(1, Math.min(10_000, Math.round(num(args.tasks, undefined, 10_000))));
-const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 20)));
-const ROUNDS = Math.max(1, Math.round(num(args.rounds, undefined, 5)));
+const TASKS = Math.min(10_000, count(args.tasks, 10_000));
+const NODES = count(args.nodes, 20);
+const ROUNDS = count(args.rounds, 5);
 const BASELINE = args.baseline ? resolve(args.baseline) : undefined;
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const SERVICE = 'list-0';

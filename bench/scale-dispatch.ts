@@ -13,11 +13,11 @@ import { cloneObject, createAction, updateAction } from '../manager/store/index.
 import { LocalHost } from '../manager/reconcile/local-host.js';
 import type { Sessions } from '../dispatcher/index.js';
 import { leaderSessions, openSession, turn } from '../test/lib/session-fixture.js';
-import { num } from './lib/args.js';
+import { count } from './lib/args.js';
 
 const { values: args } = parseArgs({ options: { nodes: { type: 'string' }, tasks: { type: 'string' } } });
-const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 1000)));
-const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 20_000)));
+const NODES = count(args.nodes, 1000);
+const TASKS = count(args.tasks, 20_000);
 const BATCH = 200;
 const S = baton.TaskState;
 

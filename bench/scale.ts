@@ -39,7 +39,7 @@ import { baton, type BatonClient } from '../client/index.js';
 import { ClusterStore } from '../manager/store/index.js';
 import { decodeSnapshot } from '../raft/storage/records.js';
 import { BatonDaemonCluster, memoryKiB, runCli, type BatonDaemon } from './lib/baton-daemons.js';
-import { benchDir, num, projectRoot } from './lib/args.js';
+import { benchDir, count, num, projectRoot } from './lib/args.js';
 import { cpuTimeMs, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, formatTable, machineInfo, writeRun } from './lib/results.js';
 import { percentile, round } from './lib/stats.js';
@@ -70,13 +70,13 @@ const { values: args } = parseArgs({
   },
 });
 
-const NODES = Math.max(2, Math.round(num(args.nodes, undefined, 1000)));
-const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 100_000)));
-const KILL = Math.min(NODES - 1, Math.round(num(args.kill, undefined, Math.min(100, Math.floor(NODES / 10)))));
-const HOSTS = Math.max(1, Math.round(num(args.hosts, undefined, Math.min(4, Math.ceil((NODES - KILL) / 250)))));
+const NODES = count(args.nodes, 1000, 2);
+const TASKS = count(args.tasks, 100_000);
+const KILL = Math.min(NODES - 1, count(args.kill, Math.min(100, Math.floor(NODES / 10)), 0));
+const HOSTS = count(args.hosts, Math.min(4, Math.ceil((NODES - KILL) / 250)));
 const EXECUTOR_DELAY_MS = num(args['executor-delay-ms'], undefined, 50);
 /** Niceness of the simulated nodes' processes (0: the managers' own). */
-const SIM_NICE = Math.max(0, Math.min(19, Math.round(num(args['sim-nice'], undefined, 10))));
+const SIM_NICE = Math.min(19, count(args['sim-nice'], 10, 0));
 let simNiceFailed = false;
 const SIM_STORE = args['sim-store'];
 const SIM_HEARTBEATS = args['sim-heartbeats'];
@@ -90,7 +90,7 @@ const SIM_HEARTBEATS = args['sim-heartbeats'];
     process.exit(2);
   }
 }
-const JOIN_CONCURRENCY = Math.max(1, Math.round(num(args['join-concurrency'], undefined, 16)));
+const JOIN_CONCURRENCY = count(args['join-concurrency'], 16);
 const TIMEOUT_MS = num(args.timeout, undefined, 600) * 1000;
 const MAX_REPLICAS = 10_000;
 const SERVICES = Math.ceil(TASKS / MAX_REPLICAS);

@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baton } from '../proto/gen/baton.js';
 import { nodeObject } from '../test/lib/local-cluster.js';
-import { benchDir, num, projectRoot } from './lib/args.js';
+import { benchDir, count, projectRoot } from './lib/args.js';
 import { finishRun, formatTable, ratio } from './lib/results.js';
 import { median } from './lib/stats.js';
 
@@ -42,13 +42,13 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
   },
 });
-const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 1000)));
-const TASKS = Math.max(1, Math.round(num(args.tasks, undefined, 100_000)));
-const SERVICES = Math.max(1, Math.round(num(args.services, undefined, 10)));
-const REFILL = Math.max(1, Math.round(num(args.refill, undefined, 1000)));
-const TURNS = Math.max(1, Math.round(num(args.turns, undefined, 3)));
-const CONVERGE_NODES = Math.max(1, Math.round(num(args['converge-nodes'], undefined, 300)));
-const CONVERGE_TASKS = Math.max(0, Math.round(num(args['converge-tasks'], undefined, 30_000)));
+const NODES = count(args.nodes, 1000);
+const TASKS = count(args.tasks, 100_000);
+const SERVICES = count(args.services, 10);
+const REFILL = count(args.refill, 1000);
+const TURNS = count(args.turns, 3);
+const CONVERGE_NODES = count(args['converge-nodes'], 300);
+const CONVERGE_TASKS = count(args['converge-tasks'], 30_000, 0);
 const REFILLS_PER_TURN = 5;
 const UPKEEP_WRITES = 100;
 const S = baton.TaskState;

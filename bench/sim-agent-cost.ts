@@ -16,14 +16,14 @@ import { baton } from '../proto/gen/baton.js';
 import { Agent } from '../worker/agent/index.js';
 import { FakeExecutor } from '../test/lib/fake-executor.js';
 import { MemoryTaskDisk } from '../test/lib/memory-task-store.js';
-import { num, projectRoot } from './lib/args.js';
+import { count, projectRoot } from './lib/args.js';
 import { finishRun, formatTable, ratio } from './lib/results.js';
 import { round } from './lib/stats.js';
 
 const { values: args } = parseArgs({ options: { nodes: { type: 'string' }, tasks: { type: 'string' }, turns: { type: 'string' }, out: { type: 'string' } } });
-const NODES = Math.max(1, Math.round(num(args.nodes, undefined, 100)));
-const TASKS = Math.max(NODES, Math.round(num(args.tasks, undefined, 10_000)));
-const TURNS = Math.max(1, Math.round(num(args.turns, undefined, 3)));
+const NODES = count(args.nodes, 100);
+const TASKS = count(args.tasks, 10_000, NODES);
+const TURNS = count(args.turns, 3);
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const RUNNING = baton.TaskState.TASK_RUNNING;
 type Store = 'leveldb' | 'memory';

@@ -24,6 +24,15 @@ export function num(flag: string | undefined, env: string | undefined, fallback:
   return v;
 }
 
+/**
+ * A whole number from a flag (a count: nodes, tasks, turns), rounded, at least `min` (1 unless
+ * told), else the fallback. Pass `flag ?? process.env.X` for a flag an environment variable
+ * may also give.
+ */
+export function count(flag: string | undefined, fallback: number, min = 1): number {
+  return Math.max(min, Math.round(num(flag, undefined, fallback)));
+}
+
 /** The flags every timed benchmark (control, raft, mesh) takes. */
 export interface TimedArgs {
   quick: boolean;
