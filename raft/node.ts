@@ -316,8 +316,12 @@ export class RaftNode<R = unknown> {
 
   private async handle(rd: Ready): Promise<void> {
     // A leader's appends go out first, so followers write them while this node does (thesis
-    // §10.2.1); the core counts this node's own copy only after advance() below.
-    if (rd.earlyMessages.length > 0) this.transport.send(rd.earlyMessages);
+    // §10.2.1); the core counts this node's own copy only after advance() below. When this
+    // Ready writes entries, they are handed to the streams now, not on the next turn: that turn
+    // runs this node's own write's setup. Otherwise (a commit announced, heartbeats) they keep
+    // the transport's batching: at 64 clients the Readies that write nothing follow each other
+    // within one turn, and writing each one's messages at once cost 0.62x -> 0.38x etcd's writes/s.
+    if (rd.earlyMessages.length > 0) this.transport.send(rd.earlyMessages, rd.entries.length > 0);
     const saving = this.persist(rd);
     // Committed entries are already on disk on a quorum, whatever this Ready writes: apply them
     // (and answer their proposers) while the write is under way, as etcd does. A snapshot from

@@ -1,7 +1,7 @@
 // Which part of a Ready goes to disk, and whether it must wait for the disk: the one rule the
 // driver (raft/node.ts) and the simulator (test/sim) both follow, so that the simulator checks
 // the ordering the real node uses.
-import type { HardState, Ready } from './types.js';
+import { EntryType, type HardState, type Ready } from './types.js';
 
 export interface PersistPlan {
   /** The hard state to write with the entries, when it differs from the one on disk. */
@@ -23,9 +23,17 @@ export interface PersistPlan {
  * one's), `durable` the one on disk. The commit index written is never past the entries written
  * with it or before it: the core never commits an entry it has not handed out for persisting,
  * and each Ready is persisted before the next is taken.
+ *
+ * One exception: a Ready that commits a configuration change writes its commit index. A node
+ * that applied a configuration must still know it committed after a crash, because the members
+ * it removed may be gone: a survivor that forgot it (two voters, one removed and shut down once
+ * the other applied its removal, the other crashed before any later write) came back counting
+ * the removed node as a voter and could never win an election again (the simulator's seed
+ * 2309). Configuration changes are rare, so this costs one write each.
  */
 export function persistPlan(rd: Ready, latest: HardState, durable: HardState): PersistPlan | undefined {
   const termOrVoteChanged = latest.term !== durable.term || latest.vote !== durable.vote;
-  if (rd.entries.length === 0 && !rd.snapshot && !termOrVoteChanged) return undefined;
+  const commitsConf = latest.commit !== durable.commit && rd.committedEntries.some((e) => e.type === EntryType.ENTRY_CONF_CHANGE);
+  if (rd.entries.length === 0 && !rd.snapshot && !termOrVoteChanged && !commitsConf) return undefined;
   return termOrVoteChanged || latest.commit !== durable.commit ? { hardState: latest } : {};
 }

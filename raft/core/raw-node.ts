@@ -91,6 +91,8 @@ const TRANSFER_CONTEXT = new TextEncoder().encode('transfer');
 
 interface HandedOut {
   lastEntry?: { index: number; term: number };
+  /** The term and vote of the Ready's hard state, when it changed them. */
+  termVote?: { term: number; vote: string };
   committed: Entry[];
   snapshotIndex: number;
 }
@@ -294,6 +296,7 @@ export class RawNode {
     const last = entries[entries.length - 1];
     this.handedOut = {
       ...(last ? { lastEntry: { index: last.index, term: last.term } } : {}),
+      ...(termOrVoteChanged ? { termVote: { term: hs.term, vote: hs.vote } } : {}),
       committed,
       snapshotIndex: snapshot?.meta.index ?? 0,
     };
@@ -318,16 +321,31 @@ export class RawNode {
       if (e.type === EntryType.ENTRY_CONF_CHANGE) this.applyConfChange(decodeConfChange(e.data));
       this.log.appliedTo(e.index);
     }
-    if (done.lastEntry) this.selfDurable();
+    this.selfDurable(done);
   }
 
   /**
-   * The leader's own entries became durable: only now does it count itself as holding them
-   * (its appends went out before or while they were written, thesis §10.2.1). A crash before
-   * this point can lose them on the leader, so no commit may have relied on its copy.
+   * What this node wrote of itself became durable; only now does it count for itself (etcd's
+   * async storage writes deliver a node's vote for itself and its own append acknowledgement
+   * the same way, as messages to itself after the write).
+   *
+   * Its vote: a candidate counts its own vote only once the hard state naming it is on disk. A
+   * lone voter otherwise became leader, took a proposal at (index, term) and answered its
+   * (index, term), then crashed before the term was durable, came back in the older term, won the
+   * same term again and put another entry at the same (index, term): a proposer waiting on that
+   * pair would be told its write was applied (the simulator's seed 2979). With other voters the
+   * vote requests wait for the write anyway; with none, only this rule makes it wait.
+   *
+   * Its entries: a leader counts itself as holding them only once durable (its appends went out
+   * before or while they were written, thesis §10.2.1). A crash before this point can lose them
+   * on the leader, so no commit may have relied on its copy.
    */
-  private selfDurable(): void {
-    if (this.role !== 'leader') return;
+  private selfDurable(done: HandedOut): void {
+    const tv = done.termVote;
+    if (tv && this.role === 'candidate' && tv.term === this.term && tv.vote === this.id) {
+      if (this.recordVote(this.id, true)) return;
+    }
+    if (!done.lastEntry || this.role !== 'leader') return;
     const self = this.progress.get(this.id);
     if (!self || !self.maybeUpdate(this.log.stabled)) return;
     if (this.maybeCommit()) this.broadcastAppend(true);
@@ -500,7 +518,9 @@ export class RawNode {
     else this.becomeCandidate();
     const type = preVote ? MessageType.MSG_PRE_VOTE : MessageType.MSG_VOTE;
     const term = preVote ? this.term + 1 : this.term;
-    if (this.recordVote(this.id, true)) return;
+    // A pre-vote changes no durable state: it counts for itself at once. A real vote counts
+    // once the hard state holding it is durable (selfDurable, from advance()).
+    if (preVote && this.recordVote(this.id, true)) return;
     for (const id of this.membership.voters) {
       if (id === this.id) continue;
       this.send(

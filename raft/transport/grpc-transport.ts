@@ -190,13 +190,21 @@ export class GrpcTransport {
     this.logger?.debug({ peer: id }, 'raft peer removed');
   }
 
-  /** Never blocks; messages to peers not added (or after stop) are dropped and counted. */
-  send(msgs: readonly Message[]): void {
+  /**
+   * Never blocks; messages to peers not added (or after stop) are dropped and counted. They are
+   * written on the next turn of the event loop, batched with whatever else is sent in this one,
+   * or, with `now`, handed to the streams before send returns (see OutboundPeer.flushNow).
+   */
+  send(msgs: readonly Message[], now = false): void {
+    const touched = now ? new Set<OutboundPeer>() : undefined;
     for (const m of msgs) {
       const peer = this.peers.get(m.to);
-      if (peer) peer.enqueue(m);
-      else this.outCounters.dropped++;
+      if (peer) {
+        peer.enqueue(m);
+        touched?.add(peer);
+      } else this.outCounters.dropped++;
     }
+    if (touched) for (const peer of touched) peer.flushNow();
   }
 
   stats(): TransportStats {

@@ -143,6 +143,20 @@ export class OutboundPeer {
     this.retryTimer = setTimeout(() => this.open(), delay);
   }
 
+  /**
+   * Writes what is queued to the stream now rather than on the next turn of the event loop
+   * (when the stream is up and not held back). For a leader's appends: the turn after sending
+   * them is when its own LevelDB write gets under way on the main thread, and the appends then
+   * waited behind it (~0.3-0.5 ms at 1 client, timed, on the path to every commit).
+   */
+  flushNow(): void {
+    if (this.flushHandle) {
+      clearImmediate(this.flushHandle);
+      this.flushHandle = undefined;
+    }
+    this.flush();
+  }
+
   private scheduleFlush(): void {
     if (this.flushHandle || this.closed) return;
     this.flushHandle = setImmediate(() => {

@@ -26,9 +26,9 @@ export class MembershipDriver {
   /** Learners whose addition committed, waiting to be promoted. */
   readonly toPromote: string[] = [];
   /**
-   * Removed nodes waiting for every remaining voter to apply their removal (index): only then
-   * do they shut down, as an etcd member does when its peers start refusing it. A removed
-   * node that exits as soon as it applies its own removal can strand a survivor whose applied
+   * Removed nodes waiting for every remaining voter to apply their removal (index) and hold its
+   * commit durably: only then do they shut down, as an etcd member does when its peers start
+   * refusing it. A removed node that exits as soon as it applies its own removal can strand a survivor whose applied
    * configuration still counts it (two voters, the leader removes itself, its last commit
    * notice is lost): that is an operator's mistake the core cannot undo.
    */
@@ -127,7 +127,9 @@ export class MembershipDriver {
       const voters = this.cluster.inv.latestConf().voters;
       const allApplied = voters.every((v) => {
         const n = this.cluster.nodes.get(v);
-        return n !== undefined && n.up && n.applied >= index;
+        // Applied, and known committed on disk: a survivor that applied the removal but would
+        // forget in a crash that it committed would count the removed node again (persistPlan).
+        return n !== undefined && n.up && n.applied >= index && Math.max(n.storage.hardState.commit, n.storage.snapIndex) >= index;
       });
       if (allApplied) {
         this.removed.delete(id);

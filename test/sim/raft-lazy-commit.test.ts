@@ -14,7 +14,7 @@ import { RELIABLE } from './network.js';
 import { SimFailure } from './scenario.js';
 import type { SimNode } from './sim-node.js';
 import { persistPlan } from '../../raft/core/persist-plan.js';
-import type { HardState, Ready } from '../../raft/core/types.js';
+import { EntryType, type HardState, type Ready } from '../../raft/core/types.js';
 
 const TICK = 4;
 const ELECTION = DEFAULT_CORE.electionTick * TICK;
@@ -93,6 +93,14 @@ test('persistPlan: a Ready that only moves the commit index writes nothing; the 
   // A new term or vote is written even without entries.
   assert.deepEqual(persistPlan(ready({ hardState: { term: 3, vote: '', commit: 6 } }), { term: 3, vote: '', commit: 6 }, durable), { hardState: { term: 3, vote: '', commit: 6 } });
   assert.deepEqual(persistPlan(ready({ hardState: { term: 2, vote: 'b', commit: 5 } }), { term: 2, vote: 'b', commit: 5 }, { term: 2, vote: '', commit: 5 }), { hardState: { term: 2, vote: 'b', commit: 5 } });
+  // A Ready that commits a configuration change writes that commit index (seed 2309): the
+  // node must not forget, in a crash, that the configuration it applied committed.
+  const confEntry = { term: 2, index: 6, type: EntryType.ENTRY_CONF_CHANGE, data: new Uint8Array([1]) };
+  assert.deepEqual(persistPlan(ready({ hardState: { term: 2, vote: 'a', commit: 6 }, committedEntries: [confEntry] }), { term: 2, vote: 'a', commit: 6 }, durable), {
+    hardState: { term: 2, vote: 'a', commit: 6 },
+  });
+  // An ordinary committed entry still writes nothing.
+  assert.equal(persistPlan(ready({ hardState: { term: 2, vote: 'a', commit: 6 }, committedEntries: [{ ...confEntry, type: EntryType.ENTRY_NORMAL }] }), { term: 2, vote: 'a', commit: 6 }, durable), undefined);
 });
 
 const single = process.env.SIM_SEED;

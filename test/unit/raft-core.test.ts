@@ -2,33 +2,9 @@
 // injection lives in test/sim.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { RawNode, bootstrapState, type RaftConfig } from '../../raft/core/raw-node.js';
+import { RawNode, bootstrapState } from '../../raft/core/raw-node.js';
 import { ConfChangeType, EMPTY, EntryType, type Entry, type Message, type PersistedState } from '../../raft/core/types.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function config(id: string, seed: number): RaftConfig {
-  return {
-    id,
-    electionTick: 10,
-    heartbeatTick: 1,
-    maxInflightMsgs: 8,
-    maxEntriesPerMsg: 4,
-    snapshotChunkSize: 7,
-    preVote: true,
-    checkQuorum: true,
-    random: rng(seed),
-  };
-}
+import { testRaftConfig } from '../lib/raft-config.js';
 
 class Cluster {
   readonly nodes = new Map<string, RawNode>();
@@ -43,7 +19,7 @@ class Cluster {
 
   start(id: string, state: PersistedState, seed: number): void {
     this.stores.set(id, structuredClone(state));
-    this.nodes.set(id, new RawNode(config(id, seed), state));
+    this.nodes.set(id, new RawNode(testRaftConfig(id, { seed }), state));
     this.applied.set(id, []);
   }
 
@@ -139,6 +115,52 @@ test('a single node elects itself and commits alone', () => {
   leader.propose(enc('one'));
   c.settle();
   assert.deepEqual(c.data('solo'), ['one']);
+});
+
+test("a lone voter leads only once its vote for itself is durable, so a crash before cannot reuse the term's indexes", () => {
+  const boot = bootstrapState(['solo']);
+  const node = new RawNode(testRaftConfig('solo', { seed: 1 }), structuredClone(boot));
+  // The bootstrap Ready (its configuration entry), written and advanced.
+  node.ready();
+  node.advance();
+  node.campaign();
+  assert.equal(node.status().role, 'candidate', 'its vote is not on disk yet: it cannot have won');
+  const refused = node.propose(enc('too early'));
+  assert.equal(refused.ok, false, 'no proposal may get an (index, term) of a term not yet durable');
+  const rd = node.ready();
+  assert.deepEqual(rd.hardState && { term: rd.hardState.term, vote: rd.hardState.vote }, { term: 2, vote: 'solo' });
+  assert.equal(node.status().role, 'candidate', 'handing the vote out for writing is not writing it');
+
+  // A crash before that write completes: the restarted node is back in term 1 and wins term 2
+  // again. Nothing of the first attempt at term 2 may name an (index, term).
+  const again = new RawNode(testRaftConfig('solo', { seed: 2 }), { ...structuredClone(boot), hardState: { term: 1, vote: '', commit: 1 } });
+  again.ready();
+  again.advance();
+  again.campaign();
+  assert.equal(again.propose(enc('other')).ok, false);
+
+  // The write completed: now it leads, and proposals are taken in term 2.
+  node.advance();
+  assert.equal(node.status().role, 'leader');
+  const accepted = node.propose(enc('after'));
+  assert.ok(accepted.ok && accepted.term === 2);
+});
+
+test('a candidate whose term moved on while its vote was being written does not count that vote', () => {
+  const boot = bootstrapState(['solo']);
+  const node = new RawNode(testRaftConfig('solo', { seed: 3 }), structuredClone(boot));
+  node.ready();
+  node.advance();
+  node.campaign();
+  node.ready(); // term 2, voted for itself: being written
+  node.campaign(); // a second campaign (an election timeout) before the write completed: term 3
+  node.advance(); // the term-2 write completed: not the vote the term-3 candidate needs
+  assert.equal(node.status().role, 'candidate');
+  assert.equal(node.status().term, 3);
+  node.ready();
+  node.advance();
+  assert.equal(node.status().role, 'leader');
+  assert.equal(node.status().term, 3);
 });
 
 test('losing the leader elects another, and the old one rejoins as follower', () => {

@@ -9,29 +9,13 @@
 // lose chosen messages; nothing here depends on speed.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { RawNode, bootstrapState, type RaftConfig } from '../../raft/core/raw-node.js';
+import { RawNode, bootstrapState } from '../../raft/core/raw-node.js';
 import { ConfChangeType, EMPTY, MessageType, type Message, type PersistedState, type Snapshot } from '../../raft/core/types.js';
+import { testRaftConfig } from '../lib/raft-config.js';
 
 const CHUNK = 7;
 const WINDOW = 4;
 const RESEND_TICKS = 6;
-
-function config(id: string): RaftConfig {
-  let seed = id.charCodeAt(0);
-  return {
-    id,
-    electionTick: 10,
-    heartbeatTick: 1,
-    maxInflightMsgs: 8,
-    maxEntriesPerMsg: 4,
-    snapshotChunkSize: CHUNK,
-    snapshotChunksInFlight: WINDOW,
-    snapshotResendTicks: RESEND_TICKS,
-    preVote: true,
-    checkQuorum: true,
-    random: () => ((seed = (seed * 16807) % 2147483647) % 1000) / 1000,
-  };
-}
 
 const EMPTY_STATE: PersistedState = {
   hardState: { term: 0, vote: '', commit: 0 },
@@ -50,7 +34,7 @@ class Net {
   private wire: Message[] = [];
 
   add(id: string, state: PersistedState): RawNode {
-    const node = new RawNode(config(id), state);
+    const node = new RawNode(testRaftConfig(id, { snapshotChunkSize: CHUNK, snapshotChunksInFlight: WINDOW, snapshotResendTicks: RESEND_TICKS }), state);
     this.nodes.set(id, node);
     return node;
   }

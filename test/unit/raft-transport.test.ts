@@ -99,6 +99,25 @@ function assertInOrder(n: Node, from: string, count: number): void {
   for (let i = 0; i < count; i++) if (seqs[i] !== i) assert.fail(`${n.id} from ${from}: message ${i} has seq ${seqs[i]}`);
 }
 
+test('send(msgs, true) hands them to the stream before it returns; plain send() waits for the next turn', async (t) => {
+  const start = nodesFor(t);
+  const a = await start('a');
+  const b = await start('b');
+  link([a, b]);
+  // The stream is up once a first message got through.
+  a.t.send([appMsg('a', 'b', 0)]);
+  await waitFor('the first message', () => received(b, 'a').length === 1, POLL);
+  const written = a.t.stats().sent;
+  a.t.send([appMsg('a', 'b', 1)]);
+  assert.equal(a.t.stats().sent, written, 'batched: written on the next turn');
+  await waitFor('the batched message written', () => a.t.stats().sent === written + 1, POLL);
+  // A leader's appends: written at once, before the leader's own disk write is set up.
+  a.t.send([appMsg('a', 'b', 2)], true);
+  assert.equal(a.t.stats().sent, written + 2, 'written before send returned');
+  await waitFor('all three', () => received(b, 'a').length === 3, POLL);
+  assertInOrder(b, 'a', 3);
+});
+
 test('two transports exchange many messages, in order, both ways', async (t) => {
   const start = nodesFor(t);
   const a = await start('a');
