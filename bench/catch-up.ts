@@ -23,8 +23,15 @@
 // as the group commit batches them; ~850 bytes of log per task, as the lead's 100,000-task run
 // had), never compacted. Then `--raft-dir DIR` as for a kept run; main's build of this bench
 // takes the same DIR, for A/B.
+//
+// `--store-only --raft-dir DIR [--tail 271] [--turns 3] [--base DIR]`: the store's part alone,
+// in one process, no Raft: the log's entries but the last --tail applied to a store, its
+// snapshot taken, then each turn restores a new store from it and applies the tail, CPU timed
+// for each; with --base (another build's root, e.g. main's from `git archive`) its store takes
+// a turn beside this build's, alternating, and both must end in the same snapshot bytes.
 import { cpSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -32,13 +39,13 @@ import { baton } from '../proto/gen/baton.js';
 import { newTask } from '../manager/reconcile/tasks.js';
 import { ClusterStore, cloneObject, createAction, encodeBatch, newObjectId, updateAction, type ApplyResult, type StoreActionT, type Stored } from '../manager/store/index.js';
 import { nodeObject } from '../test/lib/local-cluster.js';
-import { ConfChangeType, EntryType, RaftNode } from '../raft/index.js';
+import { ConfChangeType, EntryType, RaftNode, type Entry } from '../raft/index.js';
 import { RaftStorage } from '../raft/storage/index.js';
 import { waitFor } from '../src/launcher/wait.js';
 import { num, projectRoot } from './lib/args.js';
 import { installCleanupHandlers, keepTempDirs, makeTempDir } from './lib/proc.js';
 import { busyMachineWarning, machineInfo, writeRun } from './lib/results.js';
-import { round } from './lib/stats.js';
+import { median, round } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +55,10 @@ const { values: args } = parseArgs({
     'make-log': { type: 'string' },
     tasks: { type: 'string' },
     nodes: { type: 'string' },
+    'store-only': { type: 'boolean', default: false },
+    tail: { type: 'string' },
+    turns: { type: 'string' },
+    base: { type: 'string' },
   },
 });
 
@@ -123,7 +134,73 @@ async function makeLog(dir: string, taskCount: number, nodeCount: number): Promi
   console.log(`catch-up --make-log: ${store.count('task')} tasks on ${nodeCount} nodes in ${services.length} services, ${lastIndex} entries, written in ${((performance.now() - t0) / 1000).toFixed(1)} s to ${dir}`);
 }
 
+/** What --store-only needs of a build's store module (this build's, or --base's, loaded by path). */
+interface StoreModule {
+  ClusterStore: new () => { restore(d: Uint8Array): void; apply(e: Entry): unknown; snapshot(): Uint8Array; count(k: 'task'): number };
+}
+
+/** --store-only: restore and tail apply of the store alone, this build against --base (see the header). */
+async function storeOnly(raftDir: string): Promise<void> {
+  const started = new Date();
+  const root = makeTempDir('baton-catch-up-store');
+  cpSync(resolve(raftDir), join(root, 'source'), { recursive: true });
+  const source = await RaftStorage.open(join(root, 'source'));
+  const entries = source.load().entries.filter((e) => e.type === EntryType.ENTRY_NORMAL && e.data.length > 0);
+  await source.close();
+  const tailCount = Math.round(num(args.tail, undefined, 271));
+  const turns = Math.round(num(args.turns, undefined, 3));
+  const head = entries.slice(0, entries.length - tailCount);
+  const tail = entries.slice(entries.length - tailCount);
+  const leader = new ClusterStore();
+  for (const e of head) leader.apply(e);
+  const snap = leader.snapshot();
+  for (const e of tail) leader.apply(e);
+  const want = leader.snapshot();
+  const builds: { name: string; mod: StoreModule }[] = [{ name: 'this build', mod: { ClusterStore } }];
+  if (args.base) builds.unshift({ name: 'base', mod: (await import(pathToFileURL(join(resolve(args.base), 'dist/manager/store/index.js')).href)) as StoreModule });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  console.log(`catch-up --store-only: snapshot of ${head.length} entries (${(snap.length / 2 ** 20).toFixed(1)} MiB, ${leader.count('task')} tasks), then ${tail.length} entries (${(tail.reduce((n, e) => n + e.data.length, 0) / 2 ** 20).toFixed(1)} MiB); ${turns} turns${gc ? '' : ' (run with --expose-gc to collect between turns)'}; load ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+  const figures = new Map<string, { restore: number[]; tail: number[] }>(builds.map((b) => [b.name, { restore: [], tail: [] }]));
+  for (let t = 0; t < turns; t++) {
+    for (const b of builds) {
+      gc?.();
+      const store = new b.mod.ClusterStore();
+      const c0 = cpuMs();
+      store.restore(snap);
+      const c1 = cpuMs();
+      for (const e of tail) store.apply(e);
+      const c2 = cpuMs();
+      if (Buffer.compare(store.snapshot(), want) !== 0) throw new Error(`--store-only: ${b.name}'s store differs from the leader's after the tail`);
+      figures.get(b.name)!.restore.push((c1 - c0) / 1000);
+      figures.get(b.name)!.tail.push((c2 - c1) / 1000);
+      console.log(`  turn ${t + 1} ${b.name}: restore ${((c1 - c0) / 1000).toFixed(2)} s CPU, tail ${((c2 - c1) / 1000).toFixed(2)} s CPU; load ${loadavg()[0]!.toFixed(1)}`);
+    }
+  }
+  const med = Object.fromEntries([...figures].map(([k, v]) => [k, { restore: round(median(v.restore), 3), tail: round(median(v.tail), 3) }]));
+  const mine = med['this build']!;
+  const base = med.base;
+  if (base) console.log(`  median CPU: restore ${base.restore} -> ${mine.restore} s (x${(mine.restore / base.restore).toFixed(2)}), tail ${base.tail} -> ${mine.tail} s (x${(mine.tail / base.tail).toFixed(2)})`);
+  else console.log(`  median CPU: restore ${mine.restore} s, tail ${mine.tail} s`);
+  const warning = busyMachineWarning();
+  if (warning) console.log(warning);
+  const path = writeRun(resolve(args.out ?? join(projectRoot, 'bench/results')), 'catch-up-store', started, machineInfo(), loadavg(), {
+    entries: entries.length,
+    tailEntries: tail.length,
+    snapshotMiB: round(snap.length / 2 ** 20, 1),
+    tasks: leader.count('task'),
+    base: args.base ?? null,
+    cpuSeconds: Object.fromEntries([...figures]),
+    medianCpuSeconds: med,
+  });
+  console.log(`results: ${path}`);
+}
+
 async function main(): Promise<void> {
+  if (args['store-only']) {
+    if (!args['raft-dir']) throw new Error('--store-only needs --raft-dir DIR');
+    await storeOnly(args['raft-dir']);
+    return;
+  }
   if (args['make-log']) {
     await makeLog(args['make-log'], Math.round(num(args.tasks, undefined, 100_000)), Math.round(num(args.nodes, undefined, 1000)));
     return;

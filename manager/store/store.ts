@@ -10,6 +10,7 @@ import { StoreError } from './errors.js';
 import { type ListFilter, matches } from './filter.js';
 import { deepFreeze } from './freeze.js';
 import { shareParts } from './share.js';
+import { readSnapshot } from './snapshot-reader.js';
 import { KINDS, type Kind, type Stored, type StoreObjectT, hasUniqueNames, kindOf, nameOf, toStoreObject } from './kinds.js';
 import { Table } from './table.js';
 import { type ChangeListener, type StoreChange, type WatchFilter, StoreWatch, eventMatches, type StoreEvent } from './watch.js';
@@ -322,21 +323,25 @@ export class ClusterStore implements StateMachine<ApplyResult> {
     return baton.internal.StoreSnapshot.encode({ objects, appliedRequests: this.appliedRequests.list() }).finish();
   }
 
-  /** Replaces the whole contents with a snapshot's and sends watchers a reset. */
+  /**
+   * Replaces the whole contents with a snapshot's and sends watchers a reset. Objects are
+   * decoded, shared and indexed one at a time (snapshot-reader.ts), into new tables that
+   * replace the old only once the whole snapshot has been read: a snapshot that fails leaves
+   * the store as it was.
+   */
   restore(data: Uint8Array): void {
-    const snap = baton.internal.StoreSnapshot.decode(data);
     const tables = newTables();
-    for (const so of snap.objects) {
-      const kind = kindOf(so as baton.internal.StoreObject);
-      const obj = kind === undefined ? undefined : ((so as baton.internal.StoreObject)[kind] as Incoming);
+    const appliedRequests = readSnapshot(data, (so) => {
+      const kind = kindOf(so);
+      const obj = kind === undefined ? undefined : (so[kind] as Incoming);
       const id = obj?.meta?.id ?? '';
       if (kind === undefined || obj === undefined || id === '') throw new StoreError('INVALID', 'store snapshot holds an object without a kind or id');
       const table = tables[kind] as Table<Kind>;
       if (table.byId.has(id)) throw new StoreError('INVALID', `store snapshot holds ${kind} ${id} twice`);
       table.put(deepFreeze(shareParts(obj, this.sibling(kind, obj, tables))) as Stored<Kind>);
-    }
+    });
     this.tables = tables;
-    this.appliedRequests.reset(snap.appliedRequests);
+    this.appliedRequests.reset(appliedRequests);
     this.emit([{ action: 'reset' }]);
   }
 }
