@@ -6,7 +6,7 @@
 // and in time (the loop's slice): what it leaves stays marked for the next pass. The rolling
 // updater (./update/updater.ts) is one of these too, a whole-service loop that removes nothing.
 import type { StoreActionT, Stored } from '../store/index.js';
-import { DEFAULT_MAX_CREATES_PER_PASS, type LoopOptions, type OrchestratorHost } from '../reconcile/host.js';
+import type { LoopOptions, OrchestratorHost } from '../reconcile/host.js';
 import type { PassContext } from './instance.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { removeTasks } from './removed.js';
@@ -55,15 +55,12 @@ export abstract class ServiceLoop extends ReconcileLoop {
   private dirty = new Map<string, Marks>();
   private all = false;
   private readonly maxTasksPerPass: number;
-  /** Tasks one pass may create (its creation budget). */
-  private readonly maxCreatesPerPass: number;
   /** Tasks (and empty slots) the running pass has looked at. */
   private examined = 0;
 
   protected constructor(host: OrchestratorHost, name: string, opts: LoopOptions) {
     super(host, name, opts);
     this.maxTasksPerPass = Math.max(1, opts.maxTasksPerPass ?? MAX_TASKS_PER_PASS);
-    this.maxCreatesPerPass = Math.max(this.maxBatch, opts.maxCreatesPerPass ?? DEFAULT_MAX_CREATES_PER_PASS);
   }
 
   /** Whether this orchestrator runs services of this kind. */
@@ -139,7 +136,7 @@ export abstract class ServiceLoop extends ReconcileLoop {
     const now = this.host.now();
     const writes = new TaskWrites(now);
     const node = (id: string): Stored<'node'> | undefined => store.get('node', id);
-    const budget = { left: this.maxCreatesPerPass, exhausted: false };
+    const budget = { left: this.maxBatch, exhausted: false };
     let i = 0;
     for (; i < marked.length; i++) {
       const [id, marks] = marked[i]!;

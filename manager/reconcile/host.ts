@@ -28,11 +28,6 @@ export interface LoopOptions {
   maxBatch?: number;
   /** First back-off after a failed proposal, doubled per failure up to 5 s (default 100 ms). */
   retryMs?: number;
-  /**
-   * Most tasks a service loop's pass creates (default 1,000, at least maxBatch): the rest go to
-   * the next pass, which reads the store once these are applied.
-   */
-  maxCreatesPerPass?: number;
   /** Tasks a service loop's pass looks at before it leaves the rest to the next pass (default 20,000). */
   maxTasksPerPass?: number;
   /** How long a pass may hold the event loop before it leaves the rest to the next pass, in ms (default 50; loops that can stop part-way). */
@@ -46,13 +41,6 @@ export interface LoopOptions {
 }
 
 export const DEFAULT_MAX_BATCH = 200;
-
-/**
- * A service loop creates up to this many tasks a pass, proposed as maxBatch-sized batches in one
- * Raft round (ReconcileLoop.write). At 200 a pass (one batch), creating 100,000 tasks took 500
- * passes, each waiting for its write to commit before the next could read the store.
- */
-export const DEFAULT_MAX_CREATES_PER_PASS = 1000;
 
 export const realTimers: TimerApi = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),

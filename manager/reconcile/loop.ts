@@ -168,8 +168,10 @@ export abstract class ReconcileLoop implements LeaderLoop {
       this.stats.longestPassMs = Math.max(this.stats.longestPassMs, this.passClock() - this.passStarted);
       this.stats.passes++;
       this.stats.largestPass = Math.max(this.stats.largestPass, actions.length);
-      await this.write(actions);
-      if (epoch !== this.epoch) return;
+      for (let i = 0; i < actions.length; i += this.maxBatch) {
+        await this.host.propose(actions.slice(i, i + this.maxBatch));
+        if (epoch !== this.epoch) return;
+      }
       this.failures = 0;
       this.host.observePass?.(this.name, (performance.now() - started) / 1000, actions.length);
     } catch (err) {
@@ -188,33 +190,6 @@ export abstract class ReconcileLoop implements LeaderLoop {
       }, retryIn);
     }
     this.resolveIdle();
-  }
-
-  /**
-   * The pass's writes, maxBatch actions a proposal. When every action is a task's (each object
-   * written once and version-checked on its own, so no batch depends on another's outcome), the
-   * batches go to Raft together and commit in one round: one after the other, a pass placing
-   * 2,000 tasks waited for 10 rounds in a row, each a log write and a follower's answer (at
-   * 100,000 tasks the leader spent its time waiting on these, not computing). Raft keeps them in
-   * order. Writes of other kinds (the updater's service write before its tasks) stay in turn, a
-   * later batch only after an earlier one applied. Either way the pass ends (and the next one
-   * reads the store) only once every batch it sent is settled: one that failed is thrown after
-   * the others are applied or failed, so that a retry never reads a store they have yet to reach.
-   */
-  private async write(actions: StoreActionT[]): Promise<void> {
-    const batches: StoreActionT[][] = [];
-    for (let i = 0; i < actions.length; i += this.maxBatch) batches.push(actions.slice(i, i + this.maxBatch));
-    if (batches.length > 1 && actions.every((a) => a.object?.task !== undefined && a.object.task !== null)) {
-      const settled = await Promise.allSettled(batches.map((b) => this.host.propose(b)));
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
-      return;
-    }
-    const epoch = this.epoch;
-    for (const b of batches) {
-      await this.host.propose(b);
-      if (epoch !== this.epoch) return;
-    }
   }
 
   /**
