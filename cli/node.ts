@@ -49,17 +49,22 @@ export function nodeRow(n: baton.Node.$Properties, selfId: string, marked = fals
   };
 }
 
-async function getNode(client: BatonClient, ref: string): Promise<baton.Node.$Properties> {
-  // `self`, as Docker's: the node the CLI talks to.
-  const id = ref === 'self' ? (await client.control.call('Info', {})).nodeId ?? ref : ref;
-  return client.control.call('GetNode', { id });
+/** `self`, as Docker's: the node the CLI talks to; any other reference as given. */
+async function resolveSelf(client: BatonClient, ref: string): Promise<string> {
+  return ref === 'self' ? ((await client.control.call('Info', {})).nodeId ?? ref) : ref;
 }
 
+async function getNode(client: BatonClient, ref: string): Promise<baton.Node.$Properties> {
+  return client.control.call('GetNode', { id: await resolveSelf(client, ref) });
+}
+
+/** The change made on a copy of the node's newest spec; redone if another write got in between. */
 async function updateSpec(client: BatonClient, ref: string, change: (spec: baton.NodeSpec.$Properties) => void): Promise<baton.Node.$Properties> {
-  const node = await getNode(client, ref);
-  const spec = baton.NodeSpec.fromObject(baton.NodeSpec.toObject(baton.NodeSpec.fromObject(node.spec ?? {})));
-  change(spec);
-  return client.control.call('UpdateNode', { id: node.meta?.id ?? ref, version: node.meta?.version ?? 0, spec });
+  return client.modifyNode(await resolveSelf(client, ref), (current) => {
+    const spec = baton.NodeSpec.fromObject(baton.NodeSpec.toObject(baton.NodeSpec.fromObject(current)));
+    change(spec);
+    return spec;
+  });
 }
 
 interface LsArgs extends GlobalArgs {

@@ -54,6 +54,18 @@ export abstract class ControlCalls {
     return this.c.call('UpdateNode', { id: ref, version, spec });
   }
 
+  /**
+   * Reads, changes and writes a node's spec, again on a version conflict (a bounded number of
+   * times). A node's version moves without anyone editing it (its status, its manager status),
+   * so a change made from flags is redone on the newest version rather than refused.
+   */
+  modifyNode(ref: string, change: (spec: NodeSpec) => NodeSpec, attempts = 5): Promise<Node> {
+    return againOnConflict(attempts, async () => {
+      const current = await this.getNode(ref);
+      return this.updateNode(current.meta?.id ?? ref, Number(current.meta?.version ?? 0), change(current.spec ?? {}));
+    });
+  }
+
   removeNode(ref: string, force = false): Promise<baton.RemoveResponse.$Properties> {
     return this.c.call('RemoveNode', { id: ref, force });
   }
@@ -85,15 +97,11 @@ export abstract class ControlCalls {
   }
 
   /** Reads, changes and writes a service's spec, again on a version conflict (a bounded number of times). */
-  async modifyService(ref: string, change: (spec: ServiceSpec) => ServiceSpec, attempts = 5): Promise<Service> {
-    for (let i = 1; ; i++) {
+  modifyService(ref: string, change: (spec: ServiceSpec) => ServiceSpec, attempts = 5): Promise<Service> {
+    return againOnConflict(attempts, async () => {
       const current = await this.getService(ref);
-      try {
-        return await this.updateService(current.meta?.id ?? ref, Number(current.meta?.version ?? 0), change(current.spec ?? {}));
-      } catch (err) {
-        if (i >= attempts || (err as { code?: string }).code !== 'VERSION_CONFLICT') throw err;
-      }
-    }
+      return this.updateService(current.meta?.id ?? ref, Number(current.meta?.version ?? 0), change(current.spec ?? {}));
+    });
   }
 
   removeService(ref: string): Promise<baton.RemoveResponse.$Properties> {
@@ -152,5 +160,16 @@ export abstract class ControlCalls {
   /** A backup file in chunks: the first says its size, SHA-256, cluster and Raft index. */
   backup(): AsyncIterable<baton.BackupChunk.$Properties> {
     return this.c.stream(backupMethod, {});
+  }
+}
+
+/** Runs a read-change-write again while it fails on a stale version, `attempts` times at most. */
+async function againOnConflict<T>(attempts: number, readChangeWrite: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await readChangeWrite();
+    } catch (err) {
+      if (i >= attempts || (err as { code?: string }).code !== 'VERSION_CONFLICT') throw err;
+    }
   }
 }
