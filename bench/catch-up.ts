@@ -42,7 +42,7 @@ import { nodeObject } from '../test/lib/local-cluster.js';
 import { ConfChangeType, EntryType, RaftNode, type Entry } from '../raft/index.js';
 import { RaftStorage } from '../raft/storage/index.js';
 import { waitFor } from '../src/launcher/wait.js';
-import { num, projectRoot } from './lib/args.js';
+import { count, projectRoot } from './lib/args.js';
 import { installCleanupHandlers, keepTempDirs, makeTempDir } from './lib/proc.js';
 import { busyMachineWarning, machineInfo, writeRun } from './lib/results.js';
 import { median, round } from './lib/stats.js';
@@ -147,8 +147,8 @@ async function storeOnly(raftDir: string): Promise<void> {
   const source = await RaftStorage.open(join(root, 'source'));
   const entries = source.load().entries.filter((e) => e.type === EntryType.ENTRY_NORMAL && e.data.length > 0);
   await source.close();
-  const tailCount = Math.round(num(args.tail, undefined, 271));
-  const turns = Math.round(num(args.turns, undefined, 3));
+  const tailCount = count(args.tail, 271, 0);
+  const turns = count(args.turns, 3);
   const head = entries.slice(0, entries.length - tailCount);
   const tail = entries.slice(entries.length - tailCount);
   const leader = new ClusterStore();
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     return;
   }
   if (args['make-log']) {
-    await makeLog(args['make-log'], Math.round(num(args.tasks, undefined, 100_000)), Math.round(num(args.nodes, undefined, 1000)));
+    await makeLog(args['make-log'], count(args.tasks, 100_000), count(args.nodes, 1000));
     return;
   }
   if (!args['raft-dir']) throw new Error('--raft-dir DIR is required: the raft folder of a manager of a kept bench:scale run (or of --make-log DIR)');

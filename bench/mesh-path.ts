@@ -68,7 +68,7 @@
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import Docker from 'dockerode';
-import { num, projectRoot, timedArgs } from './lib/args.js';
+import { count, num, projectRoot, timedArgs } from './lib/args.js';
 import { execFile } from 'node:child_process';
 import { BatonDaemonCluster, runCli, type BatonDaemon } from './lib/baton-daemons.js';
 import { cleanupLabel, cleanupNetworkLabel, removeContainers } from './lib/docker-engine.js';
@@ -322,17 +322,17 @@ function readSettings() {
   const args = timedArgs(['rounds', 'connections', 'only', 'modes', 'max-time', 'rate', 'open-duration', 'open-rounds', 'hosts'], ['east-west-path']);
   const quick = args.quick;
   const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
-  const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
+  const rounds = count(args.rounds ?? process.env.BENCH_ROUNDS, quick ? 1 : 3);
   // A handful of concurrent callers. busybox httpd forks a process per connection, on a 2-core
   // machine shared with the mesh and wrk: at 50, p99 straight to the task was already 250 ms.
-  const connections = Math.max(1, Math.round(num(args.connections, undefined, 10)));
+  const connections = count(args.connections, 10);
   // Open loop: well under busybox httpd's saturation, so that no queue forms in front of it.
   // Saturation moves with the machine's load (~500-700 req/s at 10 connections when quiet, ~120
   // at a load average of 13), so by default the rate is a quarter of this run's own lowest
   // saturation figure; --rate fixes it (compare runs at equal rates).
   const fixedRate = args.rate === undefined ? undefined : num(args.rate, undefined, 0);
   const openDurationS = num(args['open-duration'], undefined, quick ? 3 : 8);
-  const openRounds = Math.max(1, Math.round(num(args['open-rounds'], undefined, quick ? 1 : 5)));
+  const openRounds = count(args['open-rounds'], quick ? 1 : 5);
   const maxTimeS = num(args['max-time'], undefined, 900);
   const systems = pickList('--only', args.only, SYSTEMS);
   const allModes = pickList('--modes', args.modes, MODES_ALL);

@@ -20,7 +20,7 @@
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { benchDir, num, projectRoot, timedArgs } from './lib/args.js';
+import { benchDir, count, num, projectRoot, timedArgs } from './lib/args.js';
 import { ManagedProcess, cpuTimeMs, freePorts, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeResults } from './lib/results.js';
 import { ensureDebianTools, runWrk, type WrkResult } from './lib/wrk.js';
@@ -38,8 +38,8 @@ const args = timedArgs(['rounds', 'threads', 'connections', 'only', 'engines', '
 
 const quick = args.quick;
 const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
-const rounds = Math.max(1, Math.round(num(args.rounds, process.env.BENCH_ROUNDS, quick ? 1 : 3)));
-const connections = Math.max(1, Math.round(num(args.connections, undefined, 50)));
+const rounds = count(args.rounds ?? process.env.BENCH_ROUNDS, quick ? 1 : 3);
+const connections = count(args.connections, 50);
 const eastWest = args['east-west'];
 const threadCounts = (args.threads ?? (eastWest ? '1' : '1,2')).split(',').map((t) => Math.max(1, Math.round(Number(t))));
 const engines = pickList('--engines', args.engines, MESH_ENGINES);

@@ -19,7 +19,7 @@ import { LoadAccumulator, type LoadResult } from './lib/load.js';
 import { FailoverRunner, summarizeFailover, type FailoverResult, type FailoverSample } from './lib/failover.js';
 import { installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, runBenchmark } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
-import { benchDir, num, projectRoot, timedArgs } from './lib/args.js';
+import { benchDir, count, num, projectRoot, timedArgs } from './lib/args.js';
 
 const here = benchDir;
 const serverScript = resolve(here, '../raft/example/kv-server.js');
@@ -32,7 +32,7 @@ const durationMs = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 10
 const warmupMs = num(args.warmup, process.env.BENCH_WARMUP, quick ? 1 : 2) * 1000;
 const kills = num(args.kills, process.env.BENCH_KILLS, quick ? 5 : 20);
 /** Each load phase is cut into this many turns per system, alternating between the systems. */
-const slices = Math.max(1, Math.round(num(args.slices, process.env.BENCH_SLICES, quick ? 3 : 5)));
+const slices = count(args.slices ?? process.env.BENCH_SLICES, quick ? 3 : 5);
 const clientCounts = (args.clients ?? '1,64').split(',').map((c) => Number(c));
 const systems = args.only ? args.only.split(',') : ['baton', 'etcd'];
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
