@@ -17,8 +17,12 @@
 // nbthread), --connections N (50), --only direct,mesh,vip,haproxy, --engines (every engine),
 // --modes keep-alive,close, --east-west, --east-west-path (bench/mesh-path.ts), --cpu-prof (profile the mesh processes into
 // bench/results/profiles-<timestamp>/), --out DIR, --keep.
+// --baseline DIR: also run the mesh of another built checkout (DIR/dist/bench/lib/mesh-process.js,
+// e.g. main's, `git archive main | tar -x -C DIR`, node_modules linked, `npm run build`) as the
+// system `mesh-base`, with the first of --engines, taking turns with this build's in the same
+// rounds: an A/B of old and new code in the same minutes; the paired ratios are printed.
 import { join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { benchDir, count, num, projectRoot, timedArgs } from './lib/args.js';
 import { ManagedProcess, cpuTimeMs, freePorts, installCleanupHandlers, keepTempDirs, makeTempDir, sleep } from './lib/proc.js';
@@ -34,7 +38,7 @@ import { MESH_ENGINES, type MeshEngine } from '../mesh/index.js';
 // bench/mesh-path.ts. Its main exits the process, so nothing below runs for it.
 if (process.argv.slice(2).includes('--east-west-path')) await (await import('./mesh-path.js')).main();
 
-const args = timedArgs(['rounds', 'threads', 'connections', 'only', 'engines', 'modes'], ['east-west']);
+const args = timedArgs(['rounds', 'threads', 'connections', 'only', 'engines', 'modes', 'baseline'], ['east-west']);
 
 const quick = args.quick;
 const durationS = num(args.duration, process.env.BENCH_DURATION, quick ? 3 : 5);
@@ -46,7 +50,9 @@ const engines = pickList('--engines', args.engines, MESH_ENGINES);
 const MODES = pickList('--modes', args.modes, ['keep-alive', 'close'] as const);
 const kinds = pickList('--only', args.only ?? (eastWest ? 'direct,vip' : 'direct,mesh,haproxy'), ['direct', 'mesh', 'vip', 'haproxy'] as const);
 /** The systems measured: direct, one per mesh engine (published port, then service address), haproxy. */
-const systems: System[] = kinds.flatMap((k): System[] => (k === 'mesh' ? engines.map((e): System => `mesh-${e}`) : k === 'vip' ? engines.map((e): System => `vip-${e}`) : [k]));
+const systems: System[] = kinds.flatMap((k): System[] =>
+  k === 'mesh' ? [...engines.map((e): System => `mesh-${e}`), ...(args.baseline ? (['mesh-base'] as const) : [])] : k === 'vip' ? engines.map((e): System => `vip-${e}`) : [k],
+);
 /** Where the service addresses (vip-<engine>) listen: a loopback address other than the client's, as a VIP on a bridge is. */
 const VIP = '127.0.0.21';
 /** Their allow list: the client (127.0.0.1) passes on the second entry, so every accept runs the check. */
@@ -54,8 +60,15 @@ const VIP_ALLOW = ['10.0.0.0/24', '127.0.0.0/8'];
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 const started = new Date();
 const meshScript = join(benchDir, 'lib/mesh-process.js');
+/** The other build's mesh (--baseline), run as `mesh-base`. */
+const baselineScript = args.baseline ? join(resolve(args.baseline), 'dist/bench/lib/mesh-process.js') : undefined;
+if (baselineScript && !existsSync(baselineScript)) {
+  process.stderr.write(`--baseline: ${baselineScript} not found (build that checkout first)\n`);
+  process.exit(2);
+}
 
-type MeshSystem = `mesh-${MeshEngine}`;
+/** `mesh-base`: the --baseline build's mesh. */
+type MeshSystem = `mesh-${MeshEngine}` | 'mesh-base';
 type VipSystem = `vip-${MeshEngine}`;
 type System = 'direct' | 'haproxy' | MeshSystem | VipSystem;
 type Mode = 'keep-alive' | 'close';
@@ -107,15 +120,15 @@ interface MeshProc {
 }
 
 /** A mesh process: a published port on 127.0.0.1, or (`vip`) a service address's listener with VIP_ALLOW. */
-async function startMesh(dir: string, port: number, backends: string[], threads: number, engine: MeshEngine, profDir: string | undefined, vip?: string): Promise<MeshProc> {
-  const name = `${vip ? 'vip' : 'mesh'}-${engine}`;
+async function startMesh(dir: string, port: number, backends: string[], threads: number, engine: MeshEngine, profDir: string | undefined, vip?: string, script = meshScript): Promise<MeshProc> {
+  const name = script === meshScript ? `${vip ? 'vip' : 'mesh'}-${engine}` : 'mesh-base';
   const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : [];
   // A service address is served by the mesh's own process only: workers would only idle.
   const workers = vip ? 1 : threads;
   const proc = new ManagedProcess({
     name,
     command: process.execPath,
-    args: [...nodeArgs, meshScript, String(port), backends.join(','), String(workers), engine, ...(vip ? [vip, VIP_ALLOW.join(',')] : [])],
+    args: [...nodeArgs, script, String(port), backends.join(','), String(workers), engine, ...(vip ? [vip, VIP_ALLOW.join(',')] : [])],
     logFile: join(dir, `${name}-${threads}.log`),
     readyLine: /^ready/,
   });
@@ -136,7 +149,7 @@ async function main(): Promise<void> {
   const dir = makeTempDir('bench-mesh');
   const profDir = args['cpu-prof'] ? join(outDir, `profiles-${fileTimestamp(started)}`) : undefined;
   if (profDir) for (const s of systems.filter((x) => isMesh(x) || isVip(x))) mkdirSync(join(profDir, s), { recursive: true });
-  const [p1, p2, p3, haproxyPort, ...meshPorts] = await freePorts(4 + engines.length);
+  const [p1, p2, p3, haproxyPort, basePort, ...meshPorts] = await freePorts(5 + engines.length);
   const vipPorts = await freePorts(engines.length, VIP);
   const backendPorts = [p1!, p2!, p3!];
   const backends = backendPorts.map((p) => `127.0.0.1:${p}`);
@@ -160,6 +173,12 @@ async function main(): Promise<void> {
         meshes.set(s, m);
         pids.set(s, m.pids);
         url.set(s, `http://127.0.0.1:${meshPorts[i]}/`);
+      }
+      if (baselineScript && systems.includes('mesh-base')) {
+        const m = await startMesh(dir, basePort!, backends, threads, engines[0]!, profDir, undefined, baselineScript);
+        meshes.set('mesh-base', m);
+        pids.set('mesh-base', m.pids);
+        url.set('mesh-base', `http://127.0.0.1:${basePort}/`);
       }
       for (const [i, e] of engines.entries()) {
         const s: System = `vip-${e}`;
@@ -280,7 +299,7 @@ function report(rows: Row[], profDir: string | undefined): void {
     }
   }
   process.stdout.write(`\n${formatTable(table)}\n\n${targets.join('\n')}\n`);
-  if (engineRatios.length) process.stdout.write(`\nmesh engines, same run:\n${engineRatios.join('\n')}\n`);
+  if (engineRatios.length) process.stdout.write(`\nmesh engines (and mesh-base: the --baseline build), same run, each against the first:\n${engineRatios.join('\n')}\n`);
   if (eastWestRatios.length) process.stdout.write(`\nservice address (${VIP}, allow list ${VIP_ALLOW.join(',')}, one mesh process) against direct, same run:\n${eastWestRatios.join('\n')}\n`);
   process.stdout.write(`\nwrk -t1 -c${connections} -d${durationS}s --latency, median of ${rounds} round(s); backends: nginx (1 worker) x3; HAProxy ${haproxyVersion()} mode tcp roundrobin\n`);
   process.stdout.write('CPU us/req: user+system CPU of the proxy processes (for direct: nginx) per request over the run, from /proc: less sensitive than req/s to other load on the machine\n');
@@ -290,7 +309,7 @@ function report(rows: Row[], profDir: string | undefined): void {
   const path = writeResults(outDir, name, {
     benchmark: name,
     started: started.toISOString(),
-    settings: { durationS, rounds, connections, threadCounts, systems, engines, modes: MODES, haproxy: haproxyVersion(), backends: 'nginx worker_processes 1, 3 ports', serviceAddress: VIP, allowFrom: VIP_ALLOW },
+    settings: { durationS, rounds, connections, threadCounts, systems, engines, baseline: baselineScript, modes: MODES, haproxy: haproxyVersion(), backends: 'nginx worker_processes 1, 3 ports', serviceAddress: VIP, allowFrom: VIP_ALLOW },
     machine: machineInfo(),
     rows: rows.map(({ result: { raw: _raw, ...rest }, ...row }) => ({ ...row, result: rest })),
     targets,

@@ -142,6 +142,52 @@ for (const engine of ENGINES) {
     }
   });
 
+  test(`${engine}: connections taking turns with reads of one length each get their own bytes (a reused read view is never another connection's)`, async (t) => {
+    // The libuv engine keeps the view of a handle's read buffer while reads keep one length.
+    // Here 6 connections take turns (ping-pong through an echo backend), every message the
+    // same length, so equal-length reads of different connections follow each other in the
+    // relay; then a second wave takes the buffers the first gave back. A view shared between
+    // handles, or kept past its buffer's return to the free list, would show as another
+    // connection's bytes in an echo.
+    const server = createServer((s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    const port = await publish(t, engine, 'turns', server);
+    const LEN = 100;
+    const pingPong = (id: number, rounds: number): Promise<string[]> =>
+      new Promise((resolve, reject) => {
+        const wrong: string[] = [];
+        const c = connect({ host: '127.0.0.1', port });
+        let round = 0;
+        let sent = Buffer.alloc(0);
+        let got: Buffer[] = [];
+        let have = 0;
+        const next = (): void => {
+          sent = Buffer.concat([Buffer.from(`${id}:${round}:`), randomBytes(LEN)]).subarray(0, LEN);
+          got = [];
+          have = 0;
+          c.write(sent);
+        };
+        c.on('data', (d: Buffer) => {
+          got.push(d);
+          have += d.length;
+          if (have < LEN) return;
+          const echo = Buffer.concat(got);
+          if (!echo.equals(sent)) wrong.push(`connection ${id} round ${round}: got ${JSON.stringify(echo.subarray(0, 12).toString('latin1'))}`);
+          if (++round === rounds) c.end();
+          else next();
+        });
+        c.on('end', () => resolve(wrong));
+        c.on('error', reject);
+        c.on('connect', next);
+      });
+    for (let wave = 0; wave < 2; wave++) {
+      const wrong = (await Promise.all(Array.from({ length: 6 }, (_, i) => pingPong(wave * 10 + i, 40)))).flat();
+      assert.deepEqual(wrong, [], `wave ${wave}: every echo equals what its own connection sent`);
+    }
+  });
+
   test(`${engine}: pooled backend connections that the backend closed while idle are never handed out`, async (t) => {
     // A backend that drops connections idle for 300 ms, and answers one HTTP request per
     // connection. (Shorter than the time a pooled connection may wait would race a take with
