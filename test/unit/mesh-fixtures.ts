@@ -49,15 +49,18 @@ export async function httpBackend(name: string): Promise<{ addr: string; server:
 }
 
 /** GET / through a new connection; the body. */
-export function httpGet(port: number): Promise<string> {
+export function httpGet(port: number, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+    // Bounded: a relay that accepts and never answers fails its test here, naming the port,
+    // instead of holding the whole file until the runner's 10-minute timeout.
+    const req = get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => resolve(body));
       res.on('error', reject);
     });
+    req.on('timeout', () => req.destroy(new Error(`no answer through 127.0.0.1:${port} in ${timeoutMs} ms`)));
     req.on('error', reject);
   });
 }
