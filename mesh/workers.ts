@@ -15,6 +15,14 @@ const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.js', import.meta.u
 interface Worker {
   child: ChildProcess;
   stats: Record<string, BackendCounters[]>;
+  /**
+   * Set by the worker's first message, sent once its message handler is attached. Nothing is
+   * sent to it before: a listening socket passed to a child starts accepting as it arrives,
+   * while the child may still be loading its modules with no handler to take it, and the
+   * connections it accepted then were never relayed (half the runs of the net engine's worker
+   * test hung on one).
+   */
+  ready: boolean;
 }
 
 export class MeshWorkers {
@@ -39,9 +47,14 @@ export class MeshWorkers {
       env: { ...process.env, BATON_MESH_PRECONNECT: String(this.preconnect), BATON_MESH_WORKER_ENGINE: this.engine },
       serialization: 'json',
     });
-    const w: Worker = { child, stats: {} };
+    const w: Worker = { child, stats: {}, ready: false };
     child.on('message', (msg: FromWorker) => {
       if (msg.t === 'stats') w.stats = msg.ports;
+      else if (msg.t === 'ready' && !w.ready) {
+        w.ready = true;
+        this.sendTo(w, { t: 'table', ports: this.table });
+        for (const [key, handle] of this.handles) this.sendTo(w, { t: 'port', key }, handle);
+      }
     });
     child.on('error', (err) => this.logger.error({ err }, 'mesh worker error'));
     child.on('exit', (code, signal) => {
@@ -49,18 +62,14 @@ export class MeshWorkers {
       this.logger.error({ code, signal, pid: child.pid }, 'mesh worker exited; starting another');
       const i = this.workers.indexOf(w);
       if (i < 0) return;
-      const next = this.spawn();
-      this.workers[i] = next;
-      this.sendTo(next, { t: 'table', ports: this.table });
-      for (const [key, handle] of this.handles) this.sendTo(next, { t: 'port', key }, handle);
+      this.workers[i] = this.spawn();
     });
-    this.sendTo(w, { t: 'table', ports: this.table });
-    for (const [key, handle] of this.handles) this.sendTo(w, { t: 'port', key }, handle);
     return w;
   }
 
+  /** To a worker that is ready (until then it gets nothing; it gets the whole state once ready). */
   private sendTo(w: Worker, msg: ToWorker, handle?: unknown): void {
-    if (!w.child.connected) return;
+    if (!w.ready || !w.child.connected) return;
     const cb = (err: Error | null): void => {
       if (err && !this.closing) this.logger.warn({ err, msg: msg.t }, 'mesh worker message not delivered');
     };
