@@ -60,13 +60,15 @@ test('autoscale: replicas follow new mesh connections, up at once, down after th
       break;
     }
   }
+  // The load ends here, so the down window cannot have started earlier: timed from here, not
+  // after the waits below (a CI run spent over a second in them and measured 4.95 s).
+  const quiet = Date.now();
   assert.ok(reached, `replicas reached 3 under load (${sent} connections in ${Date.now() - started} ms; now ${replicas()})`);
   await waitFor('3 tasks running', () => running(tasks(c, 'm1', 'web')).length === 3);
   const up = c.cli('m1', ['service', 'inspect', '--pretty', 'web']).stdout;
   assert.match(up, /Autoscale:\s+min 1, max 3, 2 conn\/s per task; last: \d → 3 at \S+: [\d.]+ conn\/s over \d tasks?/);
 
   // Load stopped: back to the minimum, but not before the down window.
-  const quiet = Date.now();
   await waitFor('back to 1 replica', () => replicas() === 1, { timeoutMs: 40_000 });
   assert.ok(Date.now() - quiet >= 5_000, `down only after the window (took ${Date.now() - quiet} ms)`);
   assert.match(c.cli('m1', ['service', 'inspect', '--pretty', 'web']).stdout, /last: \d → 1 at /);
