@@ -1,11 +1,12 @@
 // Real backends and clients on 127.0.0.1 for the routing mesh's unit tests.
-import { createServer as createHttpServer, get, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import pino from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { createRoutingMesh, type RoutingMesh } from '../../mesh/index.js';
 import { freePort } from '../../src/launcher/ports.js';
+import { httpGet as probeGet } from '../lib/mesh-probe.js';
 
 export const quietLogger = pino({ enabled: false });
 
@@ -48,21 +49,13 @@ export async function httpBackend(name: string): Promise<{ addr: string; server:
   return { addr: `127.0.0.1:${port}`, server };
 }
 
-/** GET / through a new connection; the body. */
+/**
+ * GET / on 127.0.0.1:`port` through a new connection; the body. Bounded (10 s): a relay that
+ * accepts and never answers fails its test here, naming the port, instead of holding the whole
+ * file until the runner's timeout.
+ */
 export function httpGet(port: number, timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // Bounded: a relay that accepts and never answers fails its test here, naming the port,
-    // instead of holding the whole file until the runner's 10-minute timeout.
-    const req = get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer through 127.0.0.1:${port} in ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
+  return probeGet('127.0.0.1', port, '/', timeoutMs);
 }
 
 /**
