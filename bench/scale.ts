@@ -568,6 +568,10 @@ async function main(): Promise<void> {
   let rescheduleSeconds: number | undefined;
   let nodeLoss: NodeLossBreakdown | undefined;
   if (victim) {
+    // The killed host's node ids: the mark-downs after the kill are then told apart, lost or live.
+    const victimIds = new Set(
+      (await admin.list('ListNodes', {})).filter((n) => n.description?.hostname?.startsWith('sim-victim-')).map((n) => n.meta?.id ?? ''),
+    );
     gauges.reset();
     const killed = performance.now();
     const killedAt = Date.now();
@@ -580,7 +584,7 @@ async function main(): Promise<void> {
     });
     rescheduleSeconds = (performance.now() - killed) / 1000;
     console.log(`${KILL} nodes SIGKILLed: every task Running again in ${rescheduleSeconds.toFixed(1)} s`);
-    nodeLoss = nodeLossBreakdown(killedAt, (await cluster.leader()).logFile, gauges);
+    nodeLoss = nodeLossBreakdown(killedAt, (await cluster.leader()).logFile, gauges, victimIds);
     console.log(`  after the kill (s; first / median / last): ${formatBreakdown(nodeLoss)}`);
   }
 
@@ -708,6 +712,17 @@ interface Spread {
  */
 interface NodeLossBreakdown {
   markedDown: Spread & { writes: number };
+  /**
+   * The mark-downs of nodes that were not killed, by the rule that found them (dispatcher/
+   * heartbeats.ts logs it): 'session ended' (the short allowance after a session's end) or
+   * 'silence' (the period told plus the grace); with the time since their last heartbeat.
+   */
+  liveMarkedDown: { count: number; nodes: number; byRule: Record<string, number>; sinceHeartbeatMs: Spread };
+  /** Heartbeat round trips after the kill (ms), and the simulated side's timer lateness then. */
+  heartbeatP99Ms: number | undefined;
+  heartbeatMaxMs: number | undefined;
+  heartbeatFailures: number;
+  simLateness: ReturnType<Gauges['lateness']>;
   created: Spread;
   assigned: Spread;
   received: Spread;
@@ -720,15 +735,27 @@ function spread(times: number[], since: number): Spread {
   return { count: s.length, first: at(0), median: at(Math.floor(s.length / 2)), last: at(s.length - 1) };
 }
 
-function nodeLossBreakdown(killedAt: number, leaderLog: string, gauges: Gauges): NodeLossBreakdown {
+function nodeLossBreakdown(killedAt: number, leaderLog: string, gauges: Gauges, victimIds: Set<string>): NodeLossBreakdown {
   // The leader logs each node it marks down; the nodes found in one check go in one write, and
   // share that check's time.
   const downTimes: number[] = [];
+  const byRule: Record<string, number> = {};
+  const liveSince: number[] = [];
+  // A count of log lines says more than the nodes lost: a node marked down again (a mark-down
+  // write that failed, or a node back Ready and silent again) is one more line.
+  const liveNodes = new Set<string>();
   try {
     for (const line of readFileSync(leaderLog, 'utf8').split('\n')) {
       if (!line.includes('node missed its heartbeats')) continue;
-      const time = Number((JSON.parse(line) as { time?: number }).time ?? 0);
-      if (time >= killedAt) downTimes.push(time);
+      const entry = JSON.parse(line) as { time?: number; node?: string; rule?: string; sinceHeartbeatMs?: number };
+      const time = Number(entry.time ?? 0);
+      if (time < killedAt) continue;
+      downTimes.push(time);
+      if (victimIds.has(entry.node ?? '')) continue;
+      liveNodes.add(entry.node ?? '');
+      const rule = entry.rule ?? 'unknown';
+      byRule[rule] = (byRule[rule] ?? 0) + 1;
+      if (entry.sinceHeartbeatMs !== undefined) liveSince.push(killedAt + entry.sinceHeartbeatMs);
     }
   } catch {
     // No log: the step shows as 0 events.
@@ -736,6 +763,12 @@ function nodeLossBreakdown(killedAt: number, leaderLog: string, gauges: Gauges):
   const replacements = gauges.arrivals.filter((a) => a.createdAt >= killedAt);
   return {
     markedDown: { ...spread(downTimes, killedAt), writes: new Set(downTimes).size },
+    // spread() counts seconds since its second argument: here each value is killedAt + ms.
+    liveMarkedDown: { count: Object.values(byRule).reduce((a, b) => a + b, 0), nodes: liveNodes.size, byRule, sinceHeartbeatMs: spread(liveSince, killedAt) },
+    heartbeatP99Ms: pct(gauges.heartbeat, 99),
+    heartbeatMaxMs: pct(gauges.heartbeat, 100),
+    heartbeatFailures: gauges.heartbeatFailures,
+    simLateness: gauges.lateness(),
     created: spread(replacements.map((a) => a.createdAt), killedAt),
     assigned: spread(replacements.map((a) => a.assignedAt), killedAt),
     received: spread(replacements.map((a) => a.receivedAt), killedAt),
@@ -746,7 +779,8 @@ function nodeLossBreakdown(killedAt: number, leaderLog: string, gauges: Gauges):
 function formatBreakdown(b: NodeLossBreakdown): string {
   const f = (s: Spread): string => `${s.first} / ${s.median} / ${s.last}`;
   return [
-    `${b.markedDown.count} nodes marked down ${f(b.markedDown)} (${b.markedDown.writes} checks)`,
+    `${b.markedDown.count} nodes marked down ${f(b.markedDown)} (${b.markedDown.writes} checks; live ones ${b.liveMarkedDown.count} times, ${b.liveMarkedDown.nodes} nodes: ${JSON.stringify(b.liveMarkedDown.byRule)})`,
+    `heartbeat p99 / max ${b.heartbeatP99Ms} / ${b.heartbeatMaxMs} ms, ${b.heartbeatFailures} failed`,
     `${b.created.count} replacements created ${f(b.created)}`,
     `assigned ${f(b.assigned)}`,
     `received ${f(b.received)}`,

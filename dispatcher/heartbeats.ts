@@ -80,6 +80,10 @@ export class Heartbeats {
    * time of its last heartbeat plus silenceAllowedMs of the period it was told then.
    */
   private readonly due = new Map<string, number>();
+  /** Per node: its last heartbeat (serving clock) and the period it was told then, for the log of a mark-down. */
+  private readonly lastBeat = new Map<string, { at: number; toldMs: number }>();
+  /** Nodes whose `due` is the short allowance of sessionEnded (the log of a mark-down says which rule found them). */
+  private readonly shortened = new Set<string>();
   /** Per node: the raw description it last sent that matched the stored node at `version`. */
   private readonly described = new Map<string, { raw: string; version: number }>();
   private timer: NodeJS.Timeout | undefined;
@@ -132,6 +136,8 @@ export class Heartbeats {
     // Jittered, so that nodes which started (or reconnected) together do not stay in step.
     const periodMs = Math.round(scaledPeriodMs(settings, store.count('node')) * (1 + HEARTBEAT_JITTER * this.random()));
     this.due.set(nodeId, this.served() + silenceAllowedMs(settings, periodMs));
+    this.lastBeat.set(nodeId, { at: this.served(), toldMs: periodMs });
+    this.shortened.delete(nodeId);
     this.deps.onConnections?.(nodeId, new Map((req.serviceConnections ?? []).map((c) => [c.service ?? '', Number(c.total ?? 0)])));
     const addr = req.addr || node.status?.addr || '';
     if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr || this.describesAnew(node, req.description)) {
@@ -176,7 +182,10 @@ export class Heartbeats {
     const settings = this.settings();
     const soon = this.served() + silenceAllowedMs(settings, settings.periodMs);
     const due = this.due.get(nodeId);
-    if (due === undefined || soon < due) this.due.set(nodeId, soon);
+    if (due === undefined || soon < due) {
+      this.due.set(nodeId, soon);
+      this.shortened.add(nodeId);
+    }
   }
 
   /** A session opened: the node is alive now, as a heartbeat would say (its state is the heartbeat's to set). */
@@ -184,12 +193,17 @@ export class Heartbeats {
     const settings = this.settings();
     const allowed = this.served() + silenceAllowedMs(settings, Math.ceil(scaledPeriodMs(settings, this.deps.host.store.count('node')) * (1 + HEARTBEAT_JITTER)));
     const due = this.due.get(nodeId);
-    if (due !== undefined && due < allowed) this.due.set(nodeId, allowed);
+    if (due !== undefined && due < allowed) {
+      this.due.set(nodeId, allowed);
+      this.shortened.delete(nodeId);
+    }
   }
 
   /** Leadership gained: everyone gets a fresh grace period, then silence counts. */
   start(): void {
     this.due.clear();
+    this.lastBeat.clear();
+    this.shortened.clear();
     this.paused = 0;
     this.schedule();
   }
@@ -198,6 +212,8 @@ export class Heartbeats {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.due.clear();
+    this.lastBeat.clear();
+    this.shortened.clear();
     this.described.clear();
   }
 
@@ -244,7 +260,18 @@ export class Heartbeats {
       let due = this.due.get(node.meta.id);
       if (due === undefined) this.due.set(node.meta.id, (due = fresh));
       if (now > due && node.status?.state === baton.NodeState.NODE_READY) {
-        this.deps.logger.info({ node: node.meta.id, lateMs: now - due }, 'node missed its heartbeats: marking it down');
+        // Which rule found it, and how long since its last heartbeat against the period it was
+        // told: what tells a lost node from a live one found by a rule it could not meet.
+        const last = this.lastBeat.get(node.meta.id);
+        this.deps.logger.info(
+          {
+            node: node.meta.id,
+            lateMs: now - due,
+            rule: this.shortened.has(node.meta.id) ? 'session ended' : 'silence',
+            ...(last ? { sinceHeartbeatMs: now - last.at, toldMs: last.toldMs } : {}),
+          },
+          'node missed its heartbeats: marking it down',
+        );
         silent.push(node);
       }
     }

@@ -55,3 +55,46 @@ test('a failed heartbeat is retried at once on the next manager, not a period la
   await waitFor('the heartbeat to reach b after a refused it', () => calls.includes('b'), { timeoutMs: 20_000, intervalMs: 25 });
   assert.deepEqual(calls, ['a', 'b']);
 });
+
+test('the period runs from when a heartbeat was sent: a late answer is not added to the node\'s silence', async (t) => {
+  // The leader counts a node's allowance (the period told plus the grace) from when it handled
+  // the heartbeat. Here its answer takes 2 s to come back: a client that waited a whole period
+  // after the answer would reach the leader 4.5 s after its last heartbeat, not 2.5 s.
+  const arrivals: number[] = [];
+  const server = new grpc.Server();
+  addService(
+    server,
+    dispatcherService,
+    {
+      Heartbeat: async () => {
+        arrivals.push(performance.now());
+        if (arrivals.length === 1) await new Promise((r) => setTimeout(r, 2_000));
+        return { periodMs: 2_500, managers: [] };
+      },
+      UpdateTaskStatus: () => Promise.resolve({}),
+    },
+    pino({ level: 'silent' }),
+  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  t.after(() => server.forceShutdown());
+  const addr = `127.0.0.1:${port}`;
+  const hb = new HeartbeatClient({
+    managers: () => [{ nodeId: 'm', addr }],
+    credentials: () => grpc.credentials.createInsecure(),
+    channelOptions: {},
+    addr: '127.0.0.1:1',
+    description: {},
+    logger: pino({ level: 'silent' }),
+    onResponse: () => undefined,
+    // Its deadline (3.5 s) lets the 2 s answer through.
+    initialPeriodMs: 2_500,
+  });
+  t.after(() => hb.stop());
+  hb.start();
+  await waitFor('a second heartbeat', () => arrivals.length >= 2, { timeoutMs: 20_000, intervalMs: 25 });
+  const gap = arrivals[1]! - arrivals[0]!;
+  // About 2.5 s (one period from the first one's sending); waiting after the answer makes it
+  // 4.5 s at the least. Not before the period either: one heartbeat per period, not one per answer.
+  assert.ok(gap < 4_000, `the second heartbeat came ${Math.round(gap)} ms after the first: the answer's 2 s were added to the period`);
+  assert.ok(gap >= 1_500, `the second heartbeat came ${Math.round(gap)} ms after the first, before the period`);
+});
