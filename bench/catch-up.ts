@@ -29,7 +29,20 @@
 // snapshot taken, then each turn restores a new store from it and applies the tail, CPU timed
 // for each; with --base (another build's root, e.g. main's from `git archive`) its store takes
 // a turn beside this build's, alternating, and both must end in the same snapshot bytes.
-import { cpSync } from 'node:fs';
+//
+// `--process --tasks N`: the real path, as bench:scale's 4th manager takes it, without the
+// simulated nodes. `baton init` (tasks under a constraint no node meets: they stay pending, so they are smaller than
+// bench:scale's Running ones), services of 10,000 replicas up to N tasks, the leader's snapshot
+// taken, then `baton join` of a 2nd manager, timed from the command to: its first log line
+// (the process started and the join RPC answered, certificate included), Raft's first role
+// (it is a member and heard from the leader), the snapshot installed (its log line, with the
+// restore's own time), and ListServices on it answering with every service (bench:scale's
+// criterion). What is left between the first role and the install, the restore taken out, is
+// the leader's sending, the receiving and the durable write; the write alone is then timed
+// here on the leader's snapshot file. `--snapshot-interval N` is passed to `baton init`: below
+// ~50,000 tasks the log is too small for the snapshot by size. Writes
+// bench/results/catch-up-process-latest.json.
+import { cpSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
@@ -41,6 +54,9 @@ import { ClusterStore, cloneObject, createAction, encodeBatch, newObjectId, upda
 import { nodeObject } from '../test/lib/local-cluster.js';
 import { ConfChangeType, EntryType, RaftNode, type Entry } from '../raft/index.js';
 import { RaftStorage } from '../raft/storage/index.js';
+import { decodeSnapshot } from '../raft/storage/records.js';
+import { writeSnapshotFile } from '../raft/storage/snapshot-files.js';
+import { BatonDaemonCluster } from './lib/baton-daemons.js';
 import { waitFor } from '../src/launcher/wait.js';
 import { count, projectRoot } from './lib/args.js';
 import { installCleanupHandlers, keepTempDirs, makeTempDir } from './lib/proc.js';
@@ -59,6 +75,8 @@ const { values: args } = parseArgs({
     tail: { type: 'string' },
     turns: { type: 'string' },
     base: { type: 'string' },
+    process: { type: 'boolean', default: false },
+    'snapshot-interval': { type: 'string' },
   },
 });
 
@@ -195,7 +213,120 @@ async function storeOnly(raftDir: string): Promise<void> {
   console.log(`results: ${path}`);
 }
 
+/** The newest snapshot file under a manager's data dir (raft/snap/), if any. */
+function newestSnapshotFile(dataDir: string): { path: string; bytes: number; index: number } | undefined {
+  const dir = join(dataDir, 'raft', 'snap');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => /^[0-9a-f]{16}-[0-9a-f]{16}\.snap$/.test(n));
+  } catch {
+    return undefined;
+  }
+  const newest = names.sort().at(-1);
+  if (newest === undefined) return undefined;
+  const path = join(dir, newest);
+  return { path, bytes: statSync(path).size, index: parseInt(newest.slice(0, 16), 16) };
+}
+
+/** Epoch ms of the first line of a pino log file whose msg is `msg`, and that line's fields. */
+function logLine(file: string, msg: string): { time: number; fields: Record<string, unknown> } | undefined {
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes(`"msg":"${msg}"`)) continue;
+    try {
+      const fields = JSON.parse(line) as Record<string, unknown>;
+      if (typeof fields.time === 'number') return { time: fields.time, fields };
+    } catch {
+      // a line still being written
+    }
+  }
+  return undefined;
+}
+
+/** --process: the real path of a manager joining with `baton join` (see the header). */
+async function processPath(taskCount: number): Promise<void> {
+  installCleanupHandlers();
+  keepTempDirs(args.keep);
+  const started = new Date();
+  const root = makeTempDir('baton-catch-up-process');
+  // The managers' election timeout as bench:scale runs them: a loaded machine must not turn the
+  // measurement into an election.
+  const cluster = new BatonDaemonCluster(root, { batonArgs: ['--election-timeout', '5s'] });
+  try {
+    const interval = args['snapshot-interval'];
+    const m1 = await cluster.init('m1', interval ? ['--snapshot-interval', String(count(interval, 10_000))] : []);
+    const drain = cluster.cli('m1', ['node', 'update', '--availability', 'drain', m1.nodeId]);
+    if (drain.code !== 0) throw new Error(`drain m1: ${drain.stderr}`);
+    const admin = cluster.client(m1);
+    const services = Math.ceil(taskCount / REPLICAS_PER_SERVICE);
+    const fill0 = performance.now();
+    for (let i = 0; i < services; i++) {
+      const replicas = Math.min(REPLICAS_PER_SERVICE, taskCount - i * REPLICAS_PER_SERVICE);
+      // A constraint no node meets: the tasks stay pending, and the joining manager (not drained
+      // yet when it starts) does not start thousands of processes while it is measured.
+      const placement = { constraints: ['node.labels.baton-catch-up==nowhere'] };
+      const spec = { annotations: { name: `scale-${i}` }, replicas, task: { runtime: 'process', container: { image: 'scale-sim', command: ['sleep', '1000000'] }, placement } };
+      await admin.control.call('CreateService', { spec, noResolveImage: true }, 60_000);
+    }
+    console.log(`catch-up --process: ${services} services created in ${((performance.now() - fill0) / 1000).toFixed(1)} s; waiting for their tasks and a snapshot with them`);
+    await waitFor(`${taskCount} tasks in m1's store`, async () => (await admin.list('ListTasks', {})).length >= taskCount, { timeoutMs: 600_000, intervalMs: 2_000 });
+    // The joiner gets the leader's newest snapshot and the entries after it, as in bench:scale.
+    const snap = await waitFor('a snapshot of m1', () => newestSnapshotFile(m1.dataDir), { timeoutMs: 120_000, intervalMs: 1_000 });
+    console.log(`catch-up --process: ${taskCount} pending tasks in ${services} services on m1 in ${((performance.now() - fill0) / 1000).toFixed(1)} s; its snapshot ${(snap.bytes / 2 ** 20).toFixed(1)} MiB at index ${snap.index}; load ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+
+    const t0 = Date.now();
+    const m2 = await cluster.join('m2', 'manager');
+    const processReady = Date.now() - t0;
+    const m2Client = cluster.client(m2);
+    await waitFor('m2 to list every service', async () => {
+      try {
+        return (await m2Client.list('ListServices', {})).length >= services;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 600_000, intervalMs: 100 });
+    const caughtUp = Date.now() - t0;
+    const at = (msg: string) => logLine(m2.logFile, msg);
+    const firstLine = readFileSync(m2.logFile, 'utf8').split('\n')[0] ?? '';
+    const firstAt = (JSON.parse(firstLine) as { time: number }).time - t0;
+    const roleAt = (at('raft role changed')?.time ?? NaN) - t0;
+    const install = at('installed a snapshot from the leader');
+    const installAt = (install?.time ?? NaN) - t0;
+    const restoreMs = typeof install?.fields.restoreMs === 'number' ? install.fields.restoreMs : NaN;
+    // The durable write alone, on this snapshot's bytes: what the joiner does before restoring.
+    // The newest file again: a newer snapshot may have replaced the one named above.
+    const snapBytes = await waitFor(`m1's snapshot file`, () => readFileSync(newestSnapshotFile(m1.dataDir)?.path ?? ''), { timeoutMs: 10_000, intervalMs: 100 });
+    const fileSnap = decodeSnapshot(snapBytes.subarray(8));
+    const writeDir = makeTempDir('baton-catch-up-write');
+    const w0 = performance.now();
+    await writeSnapshotFile(writeDir, fileSnap);
+    const writeMs = performance.now() - w0;
+    const s = (ms: number) => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(2)} s`);
+    console.log(`m2 caught up in ${s(caughtUp)} (bench:scale's criterion: ListServices on it lists every service): from \`baton join\`, first log line ${s(firstAt)} (the launcher saw its first stdout line at ${s(processReady)}), Raft's first role ${s(roleAt)}, snapshot installed ${s(installAt)} (its restore ${s(restoreMs)}), services listed ${s(caughtUp)}`);
+    console.log(`  so: start and join ${s(firstAt)}; to Raft's first role ${s(roleAt - firstAt)}; sending, receiving and the durable write ${s(installAt - restoreMs - roleAt)} (the write alone, here: ${s(writeMs)}); restore ${s(restoreMs)}; after it ${s(caughtUp - installAt)}; load ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+    const warning = busyMachineWarning();
+    if (warning) console.log(warning);
+    const sec = (ms: number) => (Number.isNaN(ms) ? null : round(ms / 1000, 3));
+    const path = writeRun(resolve(args.out ?? join(projectRoot, 'bench/results')), 'catch-up-process', started, machineInfo(), loadavg(), {
+      tasks: taskCount,
+      services,
+      snapshotMiB: round(snap.bytes / 2 ** 20, 1),
+      snapshotIndex: snap.index,
+      installedIndex: install?.fields.index ?? null,
+      secondsFromJoin: { firstLogLine: sec(firstAt), launcherReady: sec(processReady), raftRole: sec(roleAt), snapshotInstalled: sec(installAt), servicesListed: sec(caughtUp) },
+      restoreSeconds: sec(restoreMs),
+      durableWriteSeconds: sec(writeMs),
+    });
+    console.log(`results: ${path}`);
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<void> {
+  if (args.process) {
+    await processPath(count(args.tasks, 100_000));
+    return;
+  }
   if (args['store-only']) {
     if (!args['raft-dir']) throw new Error('--store-only needs --raft-dir DIR');
     await storeOnly(args['raft-dir']);
