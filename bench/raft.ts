@@ -8,6 +8,9 @@
 // .cpuprofile files land in bench/results/profiles-<timestamp>/), --out DIR, and for
 // experiments --baton-args="--snapshot-entries 100000" / --etcd-args="..." (no longer defaults),
 // and --baton-node-args="--max-semi-space-size=32" (node flags of our kv-servers).
+// --base DIR: a third contender, "base", the kv-server of another build of this repository (DIR
+// holds its dist/, e.g. main's: `git archive main | tar -x -C DIR`, node_modules linked, built),
+// in the same run and the same alternating turns, for an A/B of a change beside etcd.
 // Env: BENCH_DURATION, BENCH_WARMUP, BENCH_SLICES, BENCH_KILLS override the defaults the same way.
 import { join, resolve } from 'node:path';
 import { mkdirSync, readdirSync } from 'node:fs';
@@ -24,7 +27,7 @@ import { benchDir, count, num, projectRoot, timedArgs } from './lib/args.js';
 const here = benchDir;
 const serverScript = resolve(here, '../raft/example/kv-server.js');
 
-const args = timedArgs(['warmup', 'kills', 'clients', 'slices', 'only', 'baton-args', 'baton-node-args', 'etcd-args']);
+const args = timedArgs(['warmup', 'kills', 'clients', 'slices', 'only', 'baton-args', 'baton-node-args', 'etcd-args', 'base']);
 
 
 const quick = args.quick;
@@ -34,7 +37,8 @@ const kills = num(args.kills, process.env.BENCH_KILLS, quick ? 5 : 20);
 /** Each load phase is cut into this many turns per system, alternating between the systems. */
 const slices = count(args.slices ?? process.env.BENCH_SLICES, quick ? 3 : 5);
 const clientCounts = (args.clients ?? '1,64').split(',').map((c) => Number(c));
-const systems = args.only ? args.only.split(',') : ['baton', 'etcd'];
+const baseServerScript = args.base ? resolve(args.base, 'dist/raft/example/kv-server.js') : undefined;
+const systems = [...(args.only ? args.only.split(',') : ['baton', 'etcd']), ...(baseServerScript ? ['base'] : [])];
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 /** Extra server flags for experiments (the table then no longer shows defaults): space-separated. */
 const batonArgs = (args['baton-args'] ?? '').split(' ').filter(Boolean);
@@ -74,6 +78,8 @@ class LoadTurn {
   constructor(
     readonly cluster: ReplicatedCluster,
     readonly clients: number,
+    /** The contender's name in the log ("base" is a baton cluster too). */
+    readonly label: string,
   ) {
     this.acc = new LoadAccumulator(clients);
   }
@@ -101,7 +107,7 @@ class LoadTurn {
     const result = this.acc.result();
     const l = result.latencyMs;
     log(
-      `${this.cluster.system} ${this.clients} client(s): ${result.opsPerSec.toFixed(0)} writes/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, errors ${result.errors}` +
+      `${this.label} ${this.clients} client(s): ${result.opsPerSec.toFixed(0)} writes/s, p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, errors ${result.errors}` +
         (result.cpu ? `, servers ${result.cpu.serverMsPerOp.toFixed(3)} CPU-ms/write (${result.cpu.serverCores.toFixed(2)} cores)` : '') +
         (result.errorSamples.length ? ` (${result.errorSamples.join('; ')})` : ''),
     );
@@ -110,9 +116,9 @@ class LoadTurn {
 }
 
 function makeCluster(system: string, root: string, profileDir: string | undefined): ReplicatedCluster {
-  if (system === 'baton') {
+  if (system === 'baton' || system === 'base') {
     return new BatonKvCluster({
-      serverScript,
+      serverScript: system === 'base' && baseServerScript ? baseServerScript : serverScript,
       root,
       nodeFlags: [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...batonNodeArgs],
       serverArgs: batonArgs,
@@ -141,9 +147,13 @@ interface Contender {
   samples: FailoverSample[];
 }
 
-/** Run `step` for each contender still healthy; a failure marks that one and the others go on. */
+/**
+ * Run `step` for each contender still healthy; a failure marks that one and the others go on.
+ * The order rotates with `order`, so that each contender goes first, in the middle and last in turn.
+ */
 async function eachContender(contenders: Contender[], order: number, step: (c: Contender) => Promise<void>): Promise<void> {
-  const list = order % 2 === 0 ? contenders : [...contenders].reverse();
+  const shift = order % contenders.length;
+  const list = [...contenders.slice(shift), ...contenders.slice(0, shift)];
   for (const c of list) {
     if (c.result.error) continue;
     try {
@@ -189,7 +199,7 @@ async function benchAll(profileDir: string | undefined): Promise<SystemResult[]>
     });
     let order = 0;
     for (const clients of clientCounts) {
-      const turns = new Map(contenders.map((c) => [c, new LoadTurn(c.cluster, clients)]));
+      const turns = new Map(contenders.map((c) => [c, new LoadTurn(c.cluster, clients, c.result.system)]));
       for (let i = 0; i < slices; i++) {
         await eachContender(contenders, order++, async (c) => turns.get(c)!.slice(i === 0));
       }
@@ -218,23 +228,34 @@ function loadAt(r: SystemResult | undefined, clients: number): LoadResult | unde
 function report(results: SystemResult[]): { table: string; verdicts: string[] } {
   const ours = results.find((r) => r.system === 'baton');
   const etcd = results.find((r) => r.system === 'etcd');
-  const rows: string[][] = [['metric', 'baton', 'etcd', 'ratio baton/etcd']];
+  const base = results.find((r) => r.system === 'base');
+  const rows: string[][] = [['metric', 'baton', 'etcd', 'ratio baton/etcd', ...(base ? ['base', 'ratio base/etcd', 'ratio baton/base'] : [])]];
+  /** One measure of each system, its ratios to etcd, and with --base the change's ratio to the base. */
+  const row = (name: string, digits: number, a: number | undefined, b: number | undefined, c: number | undefined): string[] => [
+    name,
+    cell(a, digits),
+    cell(b, digits),
+    ratio(a, b),
+    ...(base ? [cell(c, digits), ratio(c, b), ratio(a, c)] : []),
+  ];
   for (const c of clientCounts) {
-    const a = loadAt(ours, c);
-    const b = loadAt(etcd, c);
+    const [a, b, o] = [loadAt(ours, c), loadAt(etcd, c), loadAt(base, c)];
     const label = `${c} client${c === 1 ? '' : 's'}`;
-    rows.push([`writes/s, ${label}`, cell(a?.opsPerSec, 0), cell(b?.opsPerSec, 0), ratio(a?.opsPerSec, b?.opsPerSec)]);
-    rows.push([`p50 ms, ${label}`, cell(a?.latencyMs.p50, 2), cell(b?.latencyMs.p50, 2), ratio(a?.latencyMs.p50, b?.latencyMs.p50)]);
-    rows.push([`p99 ms, ${label}`, cell(a?.latencyMs.p99, 2), cell(b?.latencyMs.p99, 2), ratio(a?.latencyMs.p99, b?.latencyMs.p99)]);
+    rows.push(row(`writes/s, ${label}`, 0, a?.opsPerSec, b?.opsPerSec, o?.opsPerSec));
+    rows.push(row(`p50 ms, ${label}`, 2, a?.latencyMs.p50, b?.latencyMs.p50, o?.latencyMs.p50));
+    rows.push(row(`p99 ms, ${label}`, 2, a?.latencyMs.p99, b?.latencyMs.p99, o?.latencyMs.p99));
     if (a?.cpu || b?.cpu) {
-      rows.push([`server CPU ms/write, ${label}`, cell(a?.cpu?.serverMsPerOp, 3), cell(b?.cpu?.serverMsPerOp, 3), ratio(a?.cpu?.serverMsPerOp, b?.cpu?.serverMsPerOp)]);
+      rows.push(row(`server CPU ms/write, ${label}`, 3, a?.cpu?.serverMsPerOp, b?.cpu?.serverMsPerOp, o?.cpu?.serverMsPerOp));
     }
   }
   const fa = ours?.failover;
   const fb = etcd?.failover;
-  if (fa || fb) rows.push([`failover median ms (${fa?.kills ?? fb?.kills ?? 0} kills)`, cell(fa?.medianMs, 0), cell(fb?.medianMs, 0), ratio(fa?.medianMs, fb?.medianMs)]);
-  if (fa || fb) rows.push(['failover max ms', cell(fa?.maxMs, 0), cell(fb?.maxMs, 0), ratio(fa?.maxMs, fb?.maxMs)]);
-  if ((fa?.failures ?? 0) + (fb?.failures ?? 0) > 0) rows.push(['failover kills without a write', String(fa?.failures ?? '-'), String(fb?.failures ?? '-'), '']);
+  const fo = base?.failover;
+  if (fa || fb) rows.push(row(`failover median ms (${fa?.kills ?? fb?.kills ?? 0} kills)`, 0, fa?.medianMs, fb?.medianMs, fo?.medianMs));
+  if (fa || fb) rows.push(row('failover max ms', 0, fa?.maxMs, fb?.maxMs, fo?.maxMs));
+  if ((fa?.failures ?? 0) + (fb?.failures ?? 0) + (fo?.failures ?? 0) > 0) {
+    rows.push(['failover kills without a write', String(fa?.failures ?? '-'), String(fb?.failures ?? '-'), '', ...(base ? [String(fo?.failures ?? '-'), '', ''] : [])]);
+  }
 
   const verdicts: string[] = [];
   const top = Math.max(...clientCounts);
@@ -295,7 +316,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${out.join('\n')}\n`);
 
   const path = writeRun(outDir, 'raft', started, machineAtStart, machineInfo().loadAverage, {
-    config: { durationMs, warmupMs, slices, kills, clients: clientCounts, valueBytes: VALUE_BYTES, quick, batonArgs, etcdArgs },
+    config: { durationMs, warmupMs, slices, kills, clients: clientCounts, valueBytes: VALUE_BYTES, quick, batonArgs, etcdArgs, base: args.base },
     results,
     table,
     verdicts,
