@@ -2,10 +2,7 @@
 // leader), moving on to the next known manager when one stops answering. The period is the one
 // the leader gave in its last reply (longer in a big cluster, with jitter): the leader allows a
 // node that period plus a grace, so a failed heartbeat is retried at once on the next manager,
-// and within a second after that, rather than a whole period later. The period runs from when a
-// heartbeat was sent, not from when its answer came: the leader counts it from when it handled
-// the heartbeat, so waiting a whole period after a late answer would spend the answer's way
-// back (and the node's own delays) out of the grace, heartbeat after heartbeat.
+// and within a second after that, rather than a whole period later.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { baton } from '../proto/gen/baton.js';
@@ -62,16 +59,11 @@ export class HeartbeatClient {
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      const sent = performance.now();
-      void this.beat().finally(() => this.schedule(Math.max(0, this.delayAfter() - (performance.now() - sent))));
+      void this.beat().finally(() => this.schedule(this.delayAfter()));
     }, delay);
   }
 
-  /**
-   * The next heartbeat, counted from when the last one was sent: a period after one that was
-   * answered, sooner after a failure. One heartbeat at a time: an answer later than a period is
-   * followed by the next heartbeat at once.
-   */
+  /** The next heartbeat: a period after one that was answered, sooner after a failure. */
   private delayAfter(): number {
     if (this.failures === 0) return this.periodMs;
     return this.failures === 1 ? 0 : Math.min(this.periodMs, RETRY_MS);
