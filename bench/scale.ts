@@ -484,13 +484,13 @@ async function main(): Promise<void> {
       heartbeatP99Ms: pct(gauges.heartbeat, 99),
       heartbeatFailures: gauges.heartbeatFailures,
       heartbeatsPerSecond: round(gauges.heartbeat.length / ((performance.now() - createStarted) / 1000), 1),
-      liveNodesMarkedDown: markedDown(cluster.managers.map((m) => m.logFile)) - downBefore,
+      liveNodesMarkedDown: markedDownSince(cluster.managers.map((m) => m.logFile), downBefore),
       pushP99Ms: pct(gauges.push, 99),
       join: { seconds: joinedSeconds, readySeconds, hosts: list.length },
       loadAverageAtStart: load0,
       published: PUBLISHED,
     });
-    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes, ${markedDown(cluster.managers.map((m) => m.logFile)) - downBefore} live nodes marked down; partial results: ${path}`);
+    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes, ${markedDownSince(cluster.managers.map((m) => m.logFile), downBefore)} live nodes marked down; partial results: ${path}`);
     if (args['cpu-prof']) await cluster.stop(stopGraceMs);
     throw err;
   });
@@ -514,7 +514,7 @@ async function main(): Promise<void> {
     heartbeats: gauges.heartbeat.length,
     heartbeatsPerSecond: round(gauges.heartbeat.length / secondsToRunning, 1),
     heartbeatFailures: gauges.heartbeatFailures,
-    liveNodesMarkedDown: markedDown(cluster.managers.map((m) => m.logFile)) - downBefore,
+    liveNodesMarkedDown: markedDownSince(cluster.managers.map((m) => m.logFile), downBefore),
     pushP50Ms: pct(gauges.push, 50),
     pushP99Ms: pct(gauges.push, 99),
     pushes: gauges.push.length,
@@ -684,16 +684,30 @@ function snapshotInstalled(logFile: string, sinceEpochMs: number): { seconds: nu
   return undefined;
 }
 
-function markedDown(logFiles: string[]): number {
-  let n = 0;
+/**
+ * The distinct nodes the managers' logs say were marked down: a node logged again (its mark-down
+ * write failed and the next check found it again, or it came back and went silent again) is
+ * one node, not one more.
+ */
+function markedDown(logFiles: string[]): Set<string> {
+  const nodes = new Set<string>();
   for (const file of logFiles) {
     try {
-      for (const line of readFileSync(file, 'utf8').split('\n')) if (line.includes('node missed its heartbeats')) n++;
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (!line.includes('node missed its heartbeats')) continue;
+        // The line names the logging manager first and the node marked down last: JSON.parse keeps the last.
+        nodes.add(String((JSON.parse(line) as { node?: string }).node ?? ''));
+      }
     } catch {
       // No log (yet): nothing marked.
     }
   }
-  return n;
+  return nodes;
+}
+
+/** How many nodes were marked down since `before` was read, and were not before. */
+function markedDownSince(logFiles: string[], before: Set<string>): number {
+  return [...markedDown(logFiles)].filter((id) => !before.has(id)).length;
 }
 
 /** Seconds after the kill at which the first, the median and the last of some events happened. */
