@@ -274,12 +274,10 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         )),
       (args) =>
         withClient(args, async (client) => {
-          const svc = await client.control.call('GetService', { id: args.service });
-          const spec = applyUpdateFlags(svc.spec ?? {}, args, await resolveNetworkRefs(client, networkRefs(args)));
-          const updated = await client.control.call('UpdateService', {
-            id: svc.meta?.id ?? args.service,
-            version: svc.meta?.version ?? 0,
-            spec,
+          const networks = await resolveNetworkRefs(client, networkRefs(args));
+          // The flags are applied again to the newest spec if the service moved meanwhile (its
+          // autoscaler, an update's progress): Docker's "update out of sequence" is not the user's to retry.
+          const updated = await client.modifyService(args.service, (spec) => applyUpdateFlags(spec, args, networks), 5, {
             noResolveImage: args['resolve-image'] === false,
           });
           print(args.service);

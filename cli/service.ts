@@ -164,11 +164,12 @@ export function serviceCommand(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             return { ref: m[1]!, replicas: replicas.value };
           });
           for (const { ref, replicas } of targets) {
-            const svc = await client.control.call('GetService', { id: ref });
-            if (svc.spec?.global || svc.spec?.globalJob) throw new BatonError('FAILED_PRECONDITION', `${ref}: scale can only be used with replicated or replicated-job mode`);
-            // A replicated job scales its total completions (Docker's), which reruns it.
-            const scaled = svc.spec?.replicatedJob ? { ...svc.spec, replicatedJob: { ...svc.spec.replicatedJob, totalCompletions: replicas } } : { ...svc.spec, replicas };
-            await client.control.call('UpdateService', { id: svc.meta?.id ?? ref, version: svc.meta?.version ?? 0, spec: scaled });
+            // Redone on the newest version if the service moved meanwhile (its autoscaler, say).
+            const svc = await client.modifyService(ref, (spec) => {
+              if (spec.global || spec.globalJob) throw new BatonError('FAILED_PRECONDITION', `${ref}: scale can only be used with replicated or replicated-job mode`);
+              // A replicated job scales its total completions (Docker's), which reruns it.
+              return spec.replicatedJob ? { ...spec, replicatedJob: { ...spec.replicatedJob, totalCompletions: replicas } } : { ...spec, replicas };
+            });
             print(`${ref} scaled to ${replicas}`);
             const note = autoscaleScaleNote(ref, svc.spec?.autoscale);
             if (note) print(note);

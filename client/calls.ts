@@ -96,11 +96,15 @@ export abstract class ControlCalls {
     return this.c.call('UpdateService', { id: ref, version, rollback: true });
   }
 
-  /** Reads, changes and writes a service's spec, again on a version conflict (a bounded number of times). */
-  modifyService(ref: string, change: (spec: ServiceSpec) => ServiceSpec, attempts = 5): Promise<Service> {
+  /**
+   * Reads, changes and writes a service's spec, again on a version conflict (a bounded number of
+   * times). A service's version moves without anyone editing it (the autoscaler's replicas, an
+   * update's progress), so a change made from flags is redone on the newest version.
+   */
+  modifyService(ref: string, change: (spec: ServiceSpec) => ServiceSpec, attempts = 5, opts: { noResolveImage?: boolean } = {}): Promise<Service> {
     return againOnConflict(attempts, async () => {
       const current = await this.getService(ref);
-      return this.updateService(current.meta?.id ?? ref, Number(current.meta?.version ?? 0), change(current.spec ?? {}));
+      return this.updateService(current.meta?.id ?? ref, Number(current.meta?.version ?? 0), change(current.spec ?? {}), opts);
     });
   }
 
