@@ -1,7 +1,7 @@
 // `baton service update [flags] SERVICE` and `baton service rollback SERVICE`. Flags change the
-// current spec (read, changed, written back with its version, so a concurrent change is
-// refused, not overwritten); every bad value is reported at once and the service is left
-// untouched. The --update-* / --rollback-* flags, shared with `service create`, are in
+// current spec (read, changed, written back with its version; if the service moved meanwhile,
+// the flags are applied again to the newest spec rather than overwriting it); every bad value is
+// reported at once and the service is left untouched. The --update-* / --rollback-* flags, shared with `service create`, are in
 // ./update-config-flags.ts.
 import { autoscaleFromFlags, autoscaleOptions, type AutoscaleFlags } from './autoscale-flags.js';
 import type { Argv } from 'yargs';
@@ -294,8 +294,9 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('quiet', { alias: 'q', type: 'boolean' }),
       (args) =>
         withClient(args, async (client) => {
-          const svc = await client.control.call('GetService', { id: args.service });
-          const updated = await client.control.call('UpdateService', { id: svc.meta?.id ?? args.service, version: svc.meta?.version ?? 0, rollback: true });
+          // To the previous spec of the service as read: redone while only its status moves (its
+          // autoscaler), refused once someone wrote its spec meanwhile (see rollbackServiceAsRead).
+          const updated = await client.rollbackServiceAsRead(args.service);
           print(args.service);
           if (!args.detach) await waitForUpdate(client, updated, args.quiet ?? false);
         }),
@@ -310,11 +311,11 @@ export function updateCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           .option('quiet', { alias: 'q', type: 'boolean' }),
       (args) =>
         withClient(args, async (client) => {
-          const svc = await client.control.call('GetService', { id: args.service });
-          const updated = await client.control.call('UpdateService', { id: svc.meta?.id ?? args.service, version: svc.meta?.version ?? 0, rebalance: true });
+          // The manager plans from the newest service: a version moved meanwhile is just read again.
+          const { service: updated, moved } = await client.rebalanceService(args.service);
           print(args.service);
           // Nothing moved: the service is already as even as its placement allows.
-          if (updated.meta?.version === svc.meta?.version) {
+          if (!moved) {
             if (!args.quiet) print('rebalance: nothing to move (already even)');
             return;
           }

@@ -3,6 +3,7 @@
 import type { RpcClient } from '../rpc/client.js';
 import { backupMethod, eventsMethod, serviceLogsMethod, type ControlService } from '../rpc/services.js';
 import type { baton } from '../proto/gen/baton.js';
+import { BatonError } from '../rpc/errors.js';
 
 export type Node = baton.Node.$Properties;
 export type Service = baton.Service.$Properties;
@@ -108,6 +109,44 @@ export abstract class ControlCalls {
     });
   }
 
+  /**
+   * `service rollback`: back to the previous spec of the service as first read. Redone on a
+   * version conflict only while the service's spec version stays the one read (its autoscaler's
+   * replicas and an update's progress are status writes that keep it, and leave the previous
+   * spec as it was); once the spec itself was written meanwhile (an update, another rollback,
+   * the updater's own rollback), the previous spec is no longer the one read and the conflict is
+   * reported: redoing the rollback then would undo someone else's change.
+   */
+  async rollbackServiceAsRead(ref: string, attempts = 5): Promise<Service> {
+    const read = await this.getService(ref);
+    for (let attempt = 1, current = read; ; attempt++) {
+      try {
+        return await this.rollbackService(current.meta?.id ?? ref, Number(current.meta?.version ?? 0));
+      } catch (err) {
+        if (attempt >= attempts || (err as { code?: string }).code !== 'VERSION_CONFLICT') throw err;
+      }
+      current = await this.getService(ref);
+      if (specVersionOf(current) !== specVersionOf(read)) {
+        throw new BatonError('VERSION_CONFLICT', `rollback of service ${ref}: its spec was written again since it was read (spec version ${specVersionOf(read)}, now ${specVersionOf(current)}), so its previous spec is no longer the one read; read it again before rolling back`);
+      }
+    }
+  }
+
+  /**
+   * `service rebalance`: the manager plans the moves from the service as it is when the write
+   * lands, so a version that moved meanwhile (its autoscaler, an update's progress) is simply
+   * read again. `moved` is false when the service was already as even as its placement allows (the
+   * manager then writes nothing and answers the version read).
+   */
+  rebalanceService(ref: string, attempts = 5): Promise<{ service: Service; moved: boolean }> {
+    return againOnConflict(attempts, async () => {
+      const current = await this.getService(ref);
+      const version = Number(current.meta?.version ?? 0);
+      const service = await this.c.call('UpdateService', { id: current.meta?.id ?? ref, version, rebalance: true });
+      return { service, moved: Number(service.meta?.version ?? 0) !== version };
+    });
+  }
+
   removeService(ref: string): Promise<baton.RemoveResponse.$Properties> {
     return this.c.call('RemoveService', { id: ref });
   }
@@ -165,6 +204,11 @@ export abstract class ControlCalls {
   backup(): AsyncIterable<baton.BackupChunk.$Properties> {
     return this.c.stream(backupMethod, {});
   }
+}
+
+/** The version of a service's last spec change: status-only writes keep it (Service.spec_version). */
+function specVersionOf(service: Service): number {
+  return Number(service.specVersion ?? 0) || Number(service.meta?.version ?? 0);
 }
 
 /** Runs a read-change-write again while it fails on a stale version, `attempts` times at most. */

@@ -4,7 +4,7 @@
 // --prune. Networks that exist are kept as they are; only missing ones are created.
 import { BatonError, type BatonClient, type baton } from '../../client/index.js';
 import type { StackDefinition } from './project.js';
-import { planServices } from './diff.js';
+import { deployedSpec, planServices } from './diff.js';
 import { NAMESPACE_LABEL } from './service.js';
 import { planObjects, type ObjectStore } from './sync-objects.js';
 import { planNetworks } from './networks.js';
@@ -84,7 +84,10 @@ export async function deployStack(client: BatonClient, objects: ObjectStore, def
     }
     for (const { service, spec } of plan.update) {
       out.line(`Updating service ${spec.annotations?.name ?? ''}`);
-      const svc = await client.control.call('UpdateService', { id: service.meta?.id ?? '', version: service.meta?.version ?? 0, spec, noResolveImage: true });
+      // Written over the newest version if the service moved since it was listed (its autoscaler,
+      // an update's progress): the file's spec is what a deploy sets (deploy.replicas back too),
+      // with what a file cannot say taken from the newest. Images were checked above.
+      const svc = await client.modifyService(service.meta?.id ?? '', (newest) => deployedSpec(spec, newest), 5, { noResolveImage: true });
       changed.push([svc, 'updated']);
     }
     created.length = 0;

@@ -50,6 +50,12 @@ export function sameSpec(a: baton.ServiceSpec.$Properties, b: baton.ServiceSpec.
   return canonicalSpec(a) === canonicalSpec(b);
 }
 
+/** The file's spec as it replaces the stored `current` one, keeping what a file cannot say. */
+export function deployedSpec(spec: baton.ServiceSpec.$Properties, current: baton.ServiceSpec.$Properties): baton.ServiceSpec.$Properties {
+  // `service update --force` bumps this counter; the file cannot say it, so it is kept.
+  return { ...spec, task: { ...spec.task, forceUpdate: current.task?.forceUpdate ?? 0 } };
+}
+
 export function planServices(existing: readonly baton.Service.$Properties[], desired: readonly baton.ServiceSpec.$Properties[]): ServicePlan {
   const byName = new Map(existing.map((s) => [s.spec?.annotations?.name ?? '', s]));
   const plan: ServicePlan = { create: [], update: [], unchanged: [], orphaned: [] };
@@ -62,8 +68,7 @@ export function planServices(existing: readonly baton.Service.$Properties[], des
       plan.create.push(spec);
       continue;
     }
-    // `service update --force` bumps this counter; the file cannot say it, so it is kept.
-    const next = { ...spec, task: { ...spec.task, forceUpdate: current.spec?.task?.forceUpdate ?? 0 } };
+    const next = deployedSpec(spec, current.spec ?? {});
     if (sameSpec(current.spec ?? {}, next)) plan.unchanged.push(current);
     else plan.update.push({ service: current, spec: next });
   }
