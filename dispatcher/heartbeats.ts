@@ -74,16 +74,19 @@ export function silenceAllowedMs(s: HeartbeatSettings, toldMs: number): number {
   return toldMs + Math.max(0, s.grace - 1) * s.periodMs;
 }
 
+/** What a leader keeps of one node's liveness, on the serving clock (see Heartbeats.served()). */
+interface Liveness {
+  /** When it must have heartbeated again: its last heartbeat plus silenceAllowedMs of the period it was told then. */
+  due: number;
+  /** Its last heartbeat and the period it was told then, for the log of a mark-down (none until this leader hears one). */
+  lastBeat: { at: number; toldMs: number } | undefined;
+  /** Whether `due` is the short allowance of sessionEnded (the log of a mark-down says which rule found it). */
+  shortened: boolean;
+}
+
 export class Heartbeats {
-  /**
-   * Per node: when it must have heartbeated again, on the serving clock (see served()): the
-   * time of its last heartbeat plus silenceAllowedMs of the period it was told then.
-   */
-  private readonly due = new Map<string, number>();
-  /** Per node: its last heartbeat (serving clock) and the period it was told then, for the log of a mark-down. */
-  private readonly lastBeat = new Map<string, { at: number; toldMs: number }>();
-  /** Nodes whose `due` is the short allowance of sessionEnded (the log of a mark-down says which rule found them). */
-  private readonly shortened = new Set<string>();
+  /** Per node, since this leader was elected (or heard of the node). */
+  private readonly liveness = new Map<string, Liveness>();
   /** Per node: the raw description it last sent that matched the stored node at `version`. */
   private readonly described = new Map<string, { raw: string; version: number }>();
   private timer: NodeJS.Timeout | undefined;
@@ -135,9 +138,8 @@ export class Heartbeats {
     const settings = this.settings();
     // Jittered, so that nodes which started (or reconnected) together do not stay in step.
     const periodMs = Math.round(scaledPeriodMs(settings, store.count('node')) * (1 + HEARTBEAT_JITTER * this.random()));
-    this.due.set(nodeId, this.served() + silenceAllowedMs(settings, periodMs));
-    this.lastBeat.set(nodeId, { at: this.served(), toldMs: periodMs });
-    this.shortened.delete(nodeId);
+    const at = this.served();
+    this.liveness.set(nodeId, { due: at + silenceAllowedMs(settings, periodMs), lastBeat: { at, toldMs: periodMs }, shortened: false });
     this.deps.onConnections?.(nodeId, new Map((req.serviceConnections ?? []).map((c) => [c.service ?? '', Number(c.total ?? 0)])));
     const addr = req.addr || node.status?.addr || '';
     if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr || this.describesAnew(node, req.description)) {
@@ -181,10 +183,11 @@ export class Heartbeats {
   sessionEnded(nodeId: string): void {
     const settings = this.settings();
     const soon = this.served() + silenceAllowedMs(settings, settings.periodMs);
-    const due = this.due.get(nodeId);
-    if (due === undefined || soon < due) {
-      this.due.set(nodeId, soon);
-      this.shortened.add(nodeId);
+    const known = this.liveness.get(nodeId);
+    if (known === undefined) this.liveness.set(nodeId, { due: soon, lastBeat: undefined, shortened: true });
+    else if (soon < known.due) {
+      known.due = soon;
+      known.shortened = true;
     }
   }
 
@@ -192,18 +195,16 @@ export class Heartbeats {
   sessionOpened(nodeId: string): void {
     const settings = this.settings();
     const allowed = this.served() + silenceAllowedMs(settings, Math.ceil(scaledPeriodMs(settings, this.deps.host.store.count('node')) * (1 + HEARTBEAT_JITTER)));
-    const due = this.due.get(nodeId);
-    if (due !== undefined && due < allowed) {
-      this.due.set(nodeId, allowed);
-      this.shortened.delete(nodeId);
+    const known = this.liveness.get(nodeId);
+    if (known !== undefined && known.due < allowed) {
+      known.due = allowed;
+      known.shortened = false;
     }
   }
 
   /** Leadership gained: everyone gets a fresh grace period, then silence counts. */
   start(): void {
-    this.due.clear();
-    this.lastBeat.clear();
-    this.shortened.clear();
+    this.liveness.clear();
     this.paused = 0;
     this.schedule();
   }
@@ -211,9 +212,7 @@ export class Heartbeats {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.due.clear();
-    this.lastBeat.clear();
-    this.shortened.clear();
+    this.liveness.clear();
     this.described.clear();
   }
 
@@ -257,17 +256,17 @@ export class Heartbeats {
     const fresh = now + silenceAllowedMs(settings, Math.ceil(scaledPeriodMs(settings, this.deps.host.store.count('node')) * (1 + HEARTBEAT_JITTER)));
     const silent: Stored<'node'>[] = [];
     for (const node of this.deps.host.store.scan('node')) {
-      let due = this.due.get(node.meta.id);
-      if (due === undefined) this.due.set(node.meta.id, (due = fresh));
-      if (now > due && node.status?.state === baton.NodeState.NODE_READY) {
+      let known = this.liveness.get(node.meta.id);
+      if (known === undefined) this.liveness.set(node.meta.id, (known = { due: fresh, lastBeat: undefined, shortened: false }));
+      if (now > known.due && node.status?.state === baton.NodeState.NODE_READY) {
         // Which rule found it, and how long since its last heartbeat against the period it was
         // told: what tells a lost node from a live one found by a rule it could not meet.
-        const last = this.lastBeat.get(node.meta.id);
+        const last = known.lastBeat;
         this.deps.logger.info(
           {
             node: node.meta.id,
-            lateMs: now - due,
-            rule: this.shortened.has(node.meta.id) ? 'session ended' : 'silence',
+            lateMs: now - known.due,
+            rule: known.shortened ? 'session ended' : 'silence',
             ...(last ? { sinceHeartbeatMs: now - last.at, toldMs: last.toldMs } : {}),
           },
           'node missed its heartbeats: marking it down',
