@@ -60,6 +60,7 @@ import { BatonDaemonCluster } from './lib/baton-daemons.js';
 import { waitFor } from '../src/launcher/wait.js';
 import { count, projectRoot } from './lib/args.js';
 import { installCleanupHandlers, keepTempDirs, makeTempDir } from './lib/proc.js';
+import { readLog } from './lib/pino-log.js';
 import { busyMachineWarning, machineInfo, writeRun } from './lib/results.js';
 import { median, round } from './lib/stats.js';
 
@@ -228,20 +229,6 @@ function newestSnapshotFile(dataDir: string): { path: string; bytes: number; ind
   return { path, bytes: statSync(path).size, index: parseInt(newest.slice(0, 16), 16) };
 }
 
-/** Epoch ms of the first line of a pino log file whose msg is `msg`, and that line's fields. */
-function logLine(file: string, msg: string): { time: number; fields: Record<string, unknown> } | undefined {
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.includes(`"msg":"${msg}"`)) continue;
-    try {
-      const fields = JSON.parse(line) as Record<string, unknown>;
-      if (typeof fields.time === 'number') return { time: fields.time, fields };
-    } catch {
-      // a line still being written
-    }
-  }
-  return undefined;
-}
-
 /** --process: the real path of a manager joining with `baton join` (see the header). */
 async function processPath(taskCount: number): Promise<void> {
   installCleanupHandlers();
@@ -285,13 +272,12 @@ async function processPath(taskCount: number): Promise<void> {
       }
     }, { timeoutMs: 600_000, intervalMs: 100 });
     const caughtUp = Date.now() - t0;
-    const at = (msg: string) => logLine(m2.logFile, msg);
-    const firstLine = readFileSync(m2.logFile, 'utf8').split('\n')[0] ?? '';
-    const firstAt = (JSON.parse(firstLine) as { time: number }).time - t0;
+    const at = (msg: string) => readLog(m2.logFile, msg)[0];
+    const firstAt = (readLog(m2.logFile)[0]?.time ?? NaN) - t0;
     const roleAt = (at('raft role changed')?.time ?? NaN) - t0;
     const install = at('installed a snapshot from the leader');
     const installAt = (install?.time ?? NaN) - t0;
-    const restoreMs = typeof install?.fields.restoreMs === 'number' ? install.fields.restoreMs : NaN;
+    const restoreMs = typeof install?.restoreMs === 'number' ? install.restoreMs : NaN;
     // The durable write alone, on this snapshot's bytes: what the joiner does before restoring.
     // The newest file again: a newer snapshot may have replaced the one named above.
     const snapBytes = await waitFor(`m1's snapshot file`, () => readFileSync(newestSnapshotFile(m1.dataDir)?.path ?? ''), { timeoutMs: 10_000, intervalMs: 100 });
@@ -311,7 +297,7 @@ async function processPath(taskCount: number): Promise<void> {
       services,
       snapshotMiB: round(snap.bytes / 2 ** 20, 1),
       snapshotIndex: snap.index,
-      installedIndex: install?.fields.index ?? null,
+      installedIndex: install?.index ?? null,
       secondsFromJoin: { firstLogLine: sec(firstAt), launcherReady: sec(processReady), raftRole: sec(roleAt), snapshotInstalled: sec(installAt), servicesListed: sec(caughtUp) },
       restoreSeconds: sec(restoreMs),
       durableWriteSeconds: sec(writeMs),

@@ -45,6 +45,7 @@ import { busyMachineWarning, formatTable, machineInfo, writeRun } from './lib/re
 import { percentile, round } from './lib/stats.js';
 import type { SimReply, SimRequest, SimStats } from './scale-sim.js';
 import type { Arrival } from './lib/sim-node.js';
+import { readLog } from './lib/pino-log.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -665,23 +666,9 @@ async function main(): Promise<void> {
  * with pino's epoch-ms time): seconds after `sinceEpochMs`, or undefined when it replayed the log.
  */
 function snapshotInstalled(logFile: string, sinceEpochMs: number): { seconds: number; index: number } | undefined {
-  let text = '';
-  try {
-    text = readFileSync(logFile, 'utf8');
-  } catch {
-    return undefined;
-  }
-  for (const line of text.split('\n')) {
-    if (!line.includes('installed a snapshot from the leader')) continue;
-    let entry: { time?: number; index?: number };
-    try {
-      entry = JSON.parse(line) as { time?: number; index?: number };
-    } catch {
-      continue; // a line still being written
-    }
-    if (typeof entry.time === 'number') return { seconds: round((entry.time - sinceEpochMs) / 1000, 2), index: entry.index ?? 0 };
-  }
-  return undefined;
+  const entry = readLog(logFile, 'installed a snapshot from the leader')[0];
+  if (entry === undefined) return undefined;
+  return { seconds: round((entry.time - sinceEpochMs) / 1000, 2), index: typeof entry.index === 'number' ? entry.index : 0 };
 }
 
 /**
@@ -758,21 +745,16 @@ function nodeLossBreakdown(killedAt: number, leaderLog: string, gauges: Gauges, 
   // A count of log lines says more than the nodes lost: a node marked down again (a mark-down
   // write that failed, or a node back Ready and silent again) is one more line.
   const liveNodes = new Set<string>();
-  try {
-    for (const line of readFileSync(leaderLog, 'utf8').split('\n')) {
-      if (!line.includes('node missed its heartbeats')) continue;
-      const entry = JSON.parse(line) as { time?: number; node?: string; rule?: string; sinceHeartbeatMs?: number };
-      const time = Number(entry.time ?? 0);
-      if (time < killedAt) continue;
-      downTimes.push(time);
-      if (victimIds.has(entry.node ?? '')) continue;
-      liveNodes.add(entry.node ?? '');
-      const rule = entry.rule ?? 'unknown';
-      byRule[rule] = (byRule[rule] ?? 0) + 1;
-      if (entry.sinceHeartbeatMs !== undefined) liveSince.push(killedAt + entry.sinceHeartbeatMs);
-    }
-  } catch {
-    // No log: the step shows as 0 events.
+  // No log: the step shows as 0 events.
+  for (const entry of readLog(leaderLog, 'node missed its heartbeats: marking it down')) {
+    if (entry.time < killedAt) continue;
+    downTimes.push(entry.time);
+    const node = typeof entry.node === 'string' ? entry.node : '';
+    if (victimIds.has(node)) continue;
+    liveNodes.add(node);
+    const rule = typeof entry.rule === 'string' ? entry.rule : 'unknown';
+    byRule[rule] = (byRule[rule] ?? 0) + 1;
+    if (typeof entry.sinceHeartbeatMs === 'number') liveSince.push(killedAt + entry.sinceHeartbeatMs);
   }
   const replacements = gauges.arrivals.filter((a) => a.createdAt >= killedAt);
   return {
