@@ -58,7 +58,7 @@ import { decodeSnapshot } from '../raft/storage/records.js';
 import { writeSnapshotFile } from '../raft/storage/snapshot-files.js';
 import { BatonDaemonCluster } from './lib/baton-daemons.js';
 import { waitFor } from '../src/launcher/wait.js';
-import { count, projectRoot } from './lib/args.js';
+import { baseDist, count, projectRoot } from './lib/args.js';
 import { installCleanupHandlers, keepTempDirs, makeTempDir } from './lib/proc.js';
 import { readLog } from './lib/pino-log.js';
 import { busyMachineWarning, machineInfo, writeRun } from './lib/results.js';
@@ -176,7 +176,7 @@ async function storeOnly(raftDir: string): Promise<void> {
   for (const e of tail) leader.apply(e);
   const want = leader.snapshot();
   const builds: { name: string; mod: StoreModule }[] = [{ name: 'this build', mod: { ClusterStore } }];
-  if (args.base) builds.unshift({ name: 'base', mod: (await import(pathToFileURL(join(resolve(args.base), 'dist/manager/store/index.js')).href)) as StoreModule });
+  if (args.base) builds.unshift({ name: 'base', mod: (await import(pathToFileURL(join(baseDist(args.base), 'manager/store/index.js')).href)) as StoreModule });
   const gc = (globalThis as { gc?: () => void }).gc;
   console.log(`catch-up --store-only: snapshot of ${head.length} entries (${(snap.length / 2 ** 20).toFixed(1)} MiB, ${leader.count('task')} tasks), then ${tail.length} entries (${(tail.reduce((n, e) => n + e.data.length, 0) / 2 ** 20).toFixed(1)} MiB); ${turns} turns${gc ? '' : ' (run with --expose-gc to collect between turns)'}; load ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
   const figures = new Map<string, { restore: number[]; tail: number[] }>(builds.map((b) => [b.name, { restore: [], tail: [] }]));

@@ -10,8 +10,8 @@
 //   once per connection). The clients run in a child process, so the figure is the server's.
 // - orchestrator: the replicated orchestrator's CPU per task status report (Preparing, Starting,
 //   Running, in batches of 100 as the dispatcher applies them) at a service of --tasks replicas,
-//   on a store without Raft (test/lib/local-cluster). With --base DIR (another checkout's dist/,
-//   e.g. main's) the same is measured with that build's orchestrator, alternating with ours.
+//   on a store without Raft (test/lib/local-cluster). With --base DIR (another built checkout's
+//   root, e.g. main's) the same is measured with that build's orchestrator, alternating with ours.
 //   Before the reports, --services services of --tasks replicas each are created on --nodes
 //   nodes and placed: the loops' CPU for that, the slots the replicated orchestrator looked at,
 //   and the longest the event loop was held meanwhile (perf_hooks' monitorEventLoopDelay, 10 ms
@@ -33,7 +33,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createRootCA, loadRootCA } from '../manager/ca/index.js';
 import { authorize, clientCredentials, generateNodeKey, NODE_CHANNEL_OPTIONS, NodeServerCredentials, NodeTlsListener, type NodeTlsMaterial } from '../rpc/tls/index.js';
 import { baton } from '../proto/gen/baton.js';
-import { count, num, projectRoot } from './lib/args.js';
+import { baseDist, count, num, projectRoot } from './lib/args.js';
 import { finishRun, formatTable, ratio } from './lib/results.js';
 import { median } from './lib/stats.js';
 
@@ -351,7 +351,7 @@ async function main(): Promise<void> {
   );
   const auth = runs('auth') ? await authPart() : { main: [], branch: [] };
   const ours = (await import('../test/lib/local-cluster.js')) as unknown as LocalClusterModule;
-  const base = args.base ? ((await import(resolve(args.base, 'test/lib/local-cluster.js'))) as LocalClusterModule) : undefined;
+  const base = args.base ? ((await import(join(baseDist(args.base), 'test/lib/local-cluster.js'))) as LocalClusterModule) : undefined;
   const orch = { base: [] as OrchestratorTurn[], branch: [] as OrchestratorTurn[] };
   const upd = { base: [] as UpdaterTurn[], branch: [] as UpdaterTurn[] };
   for (let turn = 0; turn < TURNS; turn++) {

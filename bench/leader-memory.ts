@@ -12,7 +12,7 @@
 // block; the store snapshot's size, the CPU to encode it and to restore it in a new store.
 //
 // Each figure comes from a child process of its own (a fresh heap); with --base DIR (another
-// checkout's dist/, e.g. main's) the same child runs that build's raft/ and manager/store/,
+// built checkout's root, e.g. main's) the same child runs that build's raft/ and manager/store/,
 // alternating with ours, turn by turn. --heap-snapshot DIR writes each child's heap snapshot
 // there once measured (to attribute the retained size; a 100,000-task snapshot is ~1 GB).
 import { fork } from 'node:child_process';
@@ -27,7 +27,7 @@ import { pino } from 'pino';
 import { baton } from '../proto/gen/baton.js';
 import { nodeObject } from '../test/lib/local-cluster.js';
 import { waitFor } from '../test/lib/wait.js';
-import { count, projectRoot } from './lib/args.js';
+import { baseDist, count, projectRoot } from './lib/args.js';
 import { busyMachineWarning, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
 import { median } from './lib/stats.js';
 
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
   const runs: { base: Figures[]; branch: Figures[] } = { base: [], branch: [] };
   for (let t = 0; t < TURNS; t++) {
     if (args.base) {
-      const b = await runChild(resolve(args.base));
+      const b = await runChild(baseDist(args.base));
       runs.base.push(b);
       console.log(`  turn ${t + 1} base:   heap ${fmt(b.heapUsedMiB)} MiB, RSS ${fmt(b.rssMiB)} MiB, Raft log ${b.logEntries} entries ${fmt(b.logMiB)} MiB, ${b.writes} writes in ${b.seconds.toFixed(1)} s (${b.cpuSeconds.toFixed(1)} s CPU)`);
     }

@@ -22,7 +22,7 @@ import { LoadAccumulator, type LoadResult } from './lib/load.js';
 import { FailoverRunner, summarizeFailover, type FailoverResult, type FailoverSample } from './lib/failover.js';
 import { installCleanupHandlers, keepTempDirs, makeTempDir, removeTempDir, runBenchmark } from './lib/proc.js';
 import { busyMachineWarning, cell, fileTimestamp, formatTable, machineInfo, ratio, writeRun } from './lib/results.js';
-import { benchDir, count, num, projectRoot, timedArgs } from './lib/args.js';
+import { baseDist, benchDir, count, num, projectRoot, timedArgs } from './lib/args.js';
 
 const here = benchDir;
 const serverScript = resolve(here, '../raft/example/kv-server.js');
@@ -37,7 +37,7 @@ const kills = num(args.kills, process.env.BENCH_KILLS, quick ? 5 : 20);
 /** Each load phase is cut into this many turns per system, alternating between the systems. */
 const slices = count(args.slices ?? process.env.BENCH_SLICES, quick ? 3 : 5);
 const clientCounts = (args.clients ?? '1,64').split(',').map((c) => Number(c));
-const baseServerScript = args.base ? resolve(args.base, 'dist/raft/example/kv-server.js') : undefined;
+const baseServerScript = args.base ? join(baseDist(args.base), 'raft/example/kv-server.js') : undefined;
 const systems = [...(args.only ? args.only.split(',') : ['baton', 'etcd']), ...(baseServerScript ? ['base'] : [])];
 const outDir = resolve(args.out ?? join(projectRoot, 'bench/results'));
 /** Extra server flags for experiments (the table then no longer shows defaults): space-separated. */

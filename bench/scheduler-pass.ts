@@ -1,7 +1,7 @@
 // node dist/bench/scheduler-pass.js [--nodes 1000] [--tasks 100000] [--services 10]
 //   [--refill 1000] [--turns 3] [--base DIR]
 // The scheduler's CPU per placement, in-process (no Raft, no network), for issue 17 and
-// docs/scale.md. With --base DIR (another build's dist/, e.g. main's) each part runs with
+// docs/scale.md. With --base DIR (another built checkout's root, e.g. main's) each part runs with
 // that build's scheduler and with this one, in alternating turns, and prints both:
 //
 // - burst: one decision pass (scheduleTasks) placing --tasks pending tasks of --services
@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baton } from '../proto/gen/baton.js';
 import { nodeObject } from '../test/lib/local-cluster.js';
-import { benchDir, count, projectRoot } from './lib/args.js';
+import { baseDist, benchDir, count, projectRoot } from './lib/args.js';
 import { finishRun, formatTable, ratio } from './lib/results.js';
 import { median } from './lib/stats.js';
 
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   console.log(`bench scheduler-pass: ${NODES} nodes, ${TASKS} tasks in ${SERVICES} services, refills of ${REFILL}, ${TURNS} turns; load ${load0.map((v) => v.toFixed(2)).join(' ')}`);
   const builds = [await load('branch', resolve(benchDir, '..'))];
-  if (args.base) builds.unshift(await load('base', resolve(args.base)));
+  if (args.base) builds.unshift(await load('base', baseDist(args.base)));
   const burstMs = new Map<string, number[]>(builds.map((b) => [b.name, []]));
   const refillMs = new Map<string, number[]>(builds.map((b) => [b.name, []]));
   const upkeepUs = new Map<string, number[]>(builds.map((b) => [b.name, []]));

@@ -1,6 +1,6 @@
 // What every benchmark's entry point needs: where the project is, and numeric flags.
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
@@ -14,6 +14,18 @@ export const projectRoot = ((): string => {
     if (dirname(dir) === dir) return process.cwd();
   }
 })();
+
+/**
+ * The built dist/ of `--base DIR`, the flag by which a benchmark runs another build of this
+ * repository beside this one (main's, for an A/B). Every bench takes DIR as that checkout's root
+ * (as `git archive main | tar -x -C DIR`, node_modules linked, `npm run build` leaves it); a DIR
+ * without a dist/ (a dist/ itself, or a checkout not built) is refused, saying so.
+ */
+export function baseDist(root: string): string {
+  const dist = join(resolve(root), 'dist');
+  if (!existsSync(dist)) throw new Error(`--base ${root}: no dist/ in it (--base takes the root of a built checkout, not its dist/)`);
+  return dist;
+}
 
 /** A non-negative number from a flag, else an environment variable, else the fallback. */
 export function num(flag: string | undefined, env: string | undefined, fallback: number): number {
