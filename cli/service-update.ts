@@ -1,8 +1,8 @@
-// `baton service update [flags] SERVICE` and `baton service rollback SERVICE`. Flags change the
-// current spec (read, changed, written back with its version; if the service moved meanwhile,
-// the flags are applied again to the newest spec rather than overwriting it); every bad value is
-// reported at once and the service is left untouched. The --update-* / --rollback-* flags, shared with `service create`, are in
-// ./update-config-flags.ts.
+// `baton service update [flags] SERVICE`, `baton service rollback SERVICE` and `baton service
+// rebalance SERVICE`. Flags change the current spec (read, changed, written back with its
+// version; if the service moved meanwhile, the flags are applied again to the newest spec rather
+// than overwriting it); every bad value is reported at once and the service is left untouched.
+// The --update-* / --rollback-* flags, shared with `service create`, are in ./update-config-flags.ts.
 import { autoscaleFromFlags, autoscaleOptions, type AutoscaleFlags } from './autoscale-flags.js';
 import type { Argv } from 'yargs';
 import { baton, BatonError } from '../client/index.js';
