@@ -30,7 +30,8 @@
 // --sim-store memory|leveldb, --sim-heartbeats thread|inline (what the simulation's shortcuts save),
 // --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own),
 // --max-heartbeats-per-second N (the cluster's, at init), --joins-only (stop after the joins:
-// nodes recorded over time, the managers' CPU, nodes marked down meanwhile), --keep, --out DIR.
+// nodes recorded over time, the managers' CPU and time waiting for one, nodes marked down
+// meanwhile), --keep, --out DIR.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -554,13 +555,14 @@ async function main(): Promise<void> {
   const joining = Promise.all(list.map((h, i) => h.start(leader.addr, cluster.workerToken, join(stateRoot, `h${i}`))));
   const joinSeconds = joinPhase ? await joining.catch(async (err: unknown) => joinPhase.report(err, NODES)) : await joining;
   const joinedSeconds = (performance.now() - joinStarted) / 1000;
-  await until(`${NODES} simulated nodes Ready`, TIMEOUT_MS, 500, async () => {
+  const allReady = until(`${NODES} simulated nodes Ready`, TIMEOUT_MS, 500, async () => {
     // A leader change while the nodes join fails a read ("retry"): the next poll asks again.
     const listed = await admin.list('ListNodes', {}).catch(() => undefined);
     if (listed === undefined) return undefined;
     const nodes = listed.filter((n) => n.role !== baton.NodeRole.MANAGER && n.status?.state === baton.NodeState.NODE_READY);
     return nodes.length >= NODES ? nodes.length : undefined;
   });
+  await (joinPhase ? allReady.catch(async (err: unknown) => joinPhase.report(err, NODES)) : allReady);
   const readySeconds = (performance.now() - joinStarted) / 1000;
   if (joinPhase) {
     console.log(`joined ${NODES} nodes in ${joinedSeconds.toFixed(1)} s (hosts: ${joinSeconds.map((s) => s.toFixed(1)).join(', ')}); all Ready at ${readySeconds.toFixed(1)} s`);
