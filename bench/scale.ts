@@ -29,7 +29,9 @@
 // --sim-nice N (niceness of the simulated nodes' processes, default 10; 0 to compete evenly),
 // --sim-store memory|leveldb, --sim-heartbeats thread|inline (what the simulation's shortcuts save),
 // --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own),
-// --max-heartbeats-per-second N (the cluster's, at init), --keep, --out DIR.
+// --max-heartbeats-per-second N (the cluster's, at init), --joins-only (stop after the joins:
+// nodes recorded over time, the managers' CPU and time waiting for one, nodes marked down
+// meanwhile), --keep, --out DIR.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -60,6 +62,8 @@ const { values: args } = parseArgs({
     'sim-heartbeats': { type: 'string', default: 'thread' },
     timeout: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    // Stop once every node has joined (or a join failed): the join phase's figures only.
+    'joins-only': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     // The managers' --election-timeout (baton init/join), e.g. 5s: a loaded machine stalls them past the default.
     'election-timeout': { type: 'string' },
@@ -320,6 +324,132 @@ class LeaderWatch {
   }
 }
 
+/**
+ * --joins-only: the join phase on its own. Every 5 s the nodes the store holds (ListNodes on
+ * the leader) and how many are Ready; at the end the managers' CPU over the phase and the nodes
+ * marked down for silence meanwhile, by rule. Then the run stops, failed joins or not.
+ */
+class JoinPhase {
+  private readonly t0 = performance.now();
+  private readonly sampler: ProcessSampler;
+  /** Each manager's main thread at the start (see mainThreadSched), and the kernel's listen-queue overflows. */
+  private readonly sched0: Map<number, { ranMs: number; waitedMs: number } | undefined>;
+  private readonly overflows0 = listenOverflows();
+  private readonly timeline: { seconds: number; recorded: number; ready: number }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+
+  constructor(
+    private readonly cluster: BatonDaemonCluster,
+    private readonly admin: BatonClient,
+  ) {
+    this.sampler = new ProcessSampler(cluster.pids('manager'));
+    this.sched0 = new Map(cluster.pids('manager').map((pid) => [pid, mainThreadSched(pid)]));
+  }
+
+  start(): void {
+    this.sampler.start();
+    this.timer = setInterval(() => void this.poll(), 5_000);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const listed = await this.admin.list('ListNodes', {}).catch(() => undefined);
+      if (!listed) return;
+      const workers = listed.filter((n) => n.role !== baton.NodeRole.MANAGER);
+      const ready = workers.filter((n) => n.status?.state === baton.NodeState.NODE_READY).length;
+      const row = { seconds: round((performance.now() - this.t0) / 1000, 1), recorded: workers.length, ready };
+      this.timeline.push(row);
+      console.log(`  ${row.seconds} s: ${row.recorded} nodes recorded, ${row.ready} Ready`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Prints and writes the phase's figures, then ends the run (exit code 1 when a join failed). */
+  async report(err: unknown, nodes: number): Promise<never> {
+    if (this.timer) clearInterval(this.timer);
+    const seconds = round((performance.now() - this.t0) / 1000, 1);
+    const perManager = this.sampler.stop();
+    const leaderNow = await this.cluster.leader().catch(() => undefined);
+    const managers = this.cluster.managers.map((m) => {
+      const [start, end] = [this.sched0.get(m.proc.pid!), mainThreadSched(m.proc.pid!)];
+      const mainThread = start && end ? { ranSeconds: round((end.ranMs - start.ranMs) / 1000, 1), waitedForCpuSeconds: round((end.waitedMs - start.waitedMs) / 1000, 1) } : undefined;
+      return { name: m.name, leader: m === leaderNow, ...(perManager.get(m.proc.pid!) ?? {}), mainThread };
+    });
+    const overflows = this.overflows0 === undefined ? undefined : (listenOverflows() ?? 0) - this.overflows0;
+    const { nodes: downNodes, ...down } = markDowns(this.cluster.managers.map((m) => m.logFile));
+    const failure = err === undefined ? undefined : err instanceof Error ? err.message : JSON.stringify(err);
+    console.log(`join phase: ${failure ? `a join failed after ${seconds} s: ${failure.split('\n')[0]}` : `${nodes} nodes in ${seconds} s`}`);
+    console.log(`  managers' CPU (cores): ${managers.map((m) => `${m.name}${m.leader ? ' (leader)' : ''} ${m.cpuCores ?? '-'}`).join(', ')}`);
+    console.log(`  managers' main threads, seconds running / runnable but waiting for a CPU: ${managers.map((m) => `${m.name} ${m.mainThread ? `${m.mainThread.ranSeconds} / ${m.mainThread.waitedForCpuSeconds}` : '-'}`).join(', ')}`);
+    console.log(`  connections dropped from full listen queues (the machine's TcpExt ListenOverflows): ${overflows ?? '-'}`);
+    console.log(`  marked down for silence meanwhile: ${downNodes.size} nodes (${down.lines} log lines; by rule ${JSON.stringify(down.byRule)})`);
+    const path = writeRun(outDir, 'scale-joins', new Date(), machineInfo(), loadavg(), { nodes, seconds, failure, managers, listenOverflows: overflows, markedDown: { ...down, nodes: downNodes.size }, timeline: this.timeline, joinConcurrency: JOIN_CONCURRENCY });
+    console.log(`results: ${path}`);
+    killHosts();
+    await this.cluster.stop(2_000);
+    process.exit(failure ? 1 : 0);
+  }
+}
+
+/**
+ * A process's main thread: time on a CPU and time runnable but waiting for one (Linux
+ * schedstat, ns): on a shared machine, whether a slow manager was busy or starved.
+ */
+function mainThreadSched(pid: number): { ranMs: number; waitedMs: number } | undefined {
+  try {
+    const [ran, waited] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return ran === undefined || waited === undefined ? undefined : { ranMs: ran / 1e6, waitedMs: waited / 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Connections the kernel dropped because a listen queue was full (every process's), if it says. */
+function listenOverflows(): number | undefined {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const [names, values] = lines.map((l) => l.trim().split(/\s+/));
+    const at = names?.indexOf('ListenOverflows') ?? -1;
+    return at > 0 && values ? Number(values[at]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The managers' mark-downs for silence (their logs): log lines, distinct nodes, lines by rule. */
+function markDowns(logFiles: string[]): { lines: number; nodes: Set<string>; byRule: Record<string, number> } {
+  const nodes = new Set<string>();
+  const byRule: Record<string, number> = {};
+  let lines = 0;
+  for (const file of logFiles) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.includes('node missed its heartbeats')) continue;
+      // The line names the logging manager first and the node marked down last: JSON.parse keeps the last.
+      let entry: { node?: string; rule?: string };
+      try {
+        entry = JSON.parse(line) as { node?: string; rule?: string };
+      } catch {
+        continue; // a line still being written
+      }
+      lines++;
+      nodes.add(String(entry.node ?? ''));
+      const rule = entry.rule ?? '?';
+      byRule[rule] = (byRule[rule] ?? 0) + 1;
+    }
+  }
+  return { lines, nodes, byRule };
+}
+
 async function until<T>(what: string, timeoutMs: number, intervalMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -421,16 +551,24 @@ async function main(): Promise<void> {
   const victim = KILL > 0 ? new SimHost('victim', KILL, log) : undefined;
   if (victim) list.push(victim);
   const joinStarted = performance.now();
-  const joinSeconds = await Promise.all(list.map((h, i) => h.start(leader.addr, cluster.workerToken, join(stateRoot, `h${i}`))));
+  const joinPhase = args['joins-only'] ? new JoinPhase(cluster, admin) : undefined;
+  joinPhase?.start();
+  const joining = Promise.all(list.map((h, i) => h.start(leader.addr, cluster.workerToken, join(stateRoot, `h${i}`))));
+  const joinSeconds = joinPhase ? await joining.catch(async (err: unknown) => joinPhase.report(err, NODES)) : await joining;
   const joinedSeconds = (performance.now() - joinStarted) / 1000;
-  await until(`${NODES} simulated nodes Ready`, TIMEOUT_MS, 500, async () => {
+  const allReady = until(`${NODES} simulated nodes Ready`, TIMEOUT_MS, 500, async () => {
     // A leader change while the nodes join fails a read ("retry"): the next poll asks again.
     const listed = await admin.list('ListNodes', {}).catch(() => undefined);
     if (listed === undefined) return undefined;
     const nodes = listed.filter((n) => n.role !== baton.NodeRole.MANAGER && n.status?.state === baton.NodeState.NODE_READY);
     return nodes.length >= NODES ? nodes.length : undefined;
   });
+  await (joinPhase ? allReady.catch(async (err: unknown) => joinPhase.report(err, NODES)) : allReady);
   const readySeconds = (performance.now() - joinStarted) / 1000;
+  if (joinPhase) {
+    console.log(`joined ${NODES} nodes in ${joinedSeconds.toFixed(1)} s (hosts: ${joinSeconds.map((s) => s.toFixed(1)).join(', ')}); all Ready at ${readySeconds.toFixed(1)} s`);
+    await joinPhase.report(undefined, NODES);
+  }
   if (simNiceFailed) console.log(`could not renice the simulated nodes' processes to ${SIM_NICE}: they compete with the managers`);
   console.log(`joined ${NODES} nodes in ${joinedSeconds.toFixed(1)} s (hosts: ${joinSeconds.map((s) => s.toFixed(1)).join(', ')}); all Ready at ${readySeconds.toFixed(1)} s`);
 
@@ -677,19 +815,7 @@ function snapshotInstalled(logFile: string, sinceEpochMs: number): { seconds: nu
  * one node, not one more.
  */
 function markedDown(logFiles: string[]): Set<string> {
-  const nodes = new Set<string>();
-  for (const file of logFiles) {
-    try {
-      for (const line of readFileSync(file, 'utf8').split('\n')) {
-        if (!line.includes('node missed its heartbeats')) continue;
-        // The line names the logging manager first and the node marked down last: JSON.parse keeps the last.
-        nodes.add(String((JSON.parse(line) as { node?: string }).node ?? ''));
-      }
-    } catch {
-      // No log (yet): nothing marked.
-    }
-  }
-  return nodes;
+  return markDowns(logFiles).nodes;
 }
 
 /** How many nodes were marked down since `before` was read, and were not before. */

@@ -43,6 +43,12 @@ export class Manager {
   private raft!: RaftNode<ApplyResult>;
   private readonly loops: LeaderLoop[] = [];
   private leading = false;
+  /**
+   * This leader's first read barrier of its term passed: its store holds every write committed
+   * before its term, and each one of its term is applied here before it is acknowledged to
+   * anyone (a follower learns of a commit from this leader after this leader applied it).
+   */
+  private caughtUp = false;
   private requestCounter = 0;
   /** Makes this run's own batch ids unlike those of its earlier runs (the counter restarts). */
   private readonly runId = randomUUID().slice(0, 8);
@@ -102,6 +108,15 @@ export class Manager {
 
   isLeader(): boolean {
     return this.raft.status().role === 'leader';
+  }
+
+  /**
+   * Leader, with a store that holds every acknowledged write (see caughtUp). Not a linearizable
+   * read point by itself: a deposed leader says so until it hears of the new term. A write that
+   * commits in this leader's term, after a check made on its store, is one (see caapi's Join).
+   */
+  leaderCaughtUp(): boolean {
+    return this.caughtUp && this.isLeader();
   }
 
   leaderId(): string {
@@ -197,6 +212,7 @@ export class Manager {
   private setLeading(leading: boolean): void {
     if (leading === this.leading) return;
     this.leading = leading;
+    this.caughtUp = false;
     if (!leading) {
       for (const loop of this.loops) loop.stop();
       return;
@@ -207,7 +223,9 @@ export class Manager {
     const startLoops = (): void => {
       this.readBarrier().then(
         () => {
-          if (this.leading && this.raft.status().term === term) for (const loop of this.loops) loop.start();
+          if (!this.leading || this.raft.status().term !== term) return;
+          this.caughtUp = true;
+          for (const loop of this.loops) loop.start();
         },
         (err: unknown) => {
           this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'read barrier before leader loops failed; retrying');

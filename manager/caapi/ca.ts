@@ -52,7 +52,17 @@ export function caHandlers(deps: CADeps): Handlers<CAService> {
 
     async Join(req, call) {
       if (!manager.isLeader()) return forwarder.forward(caService, 'Join', req, { nodeId: '', role: 'local' });
-      await manager.readBarrier();
+      // The token is checked against this leader's store, which must hold every acknowledged
+      // rotation: a leader that has not yet applied what its predecessors committed waits for
+      // its read barrier. A caught-up leader needs none: its node record commits in this
+      // leader's term or the Join fails, and nothing, the certificate included, is answered
+      // before that. If it commits, no other leader acknowledged a write in between (a deposed
+      // leader commits nothing after its successor's election, which a rotation acknowledged
+      // by that successor follows), so the check saw every rotation ordered before the Join.
+      // The node id is new (newObjectId): no record to find first. Without the barrier, a
+      // Join is one Raft round, not two; with thousands of nodes joining at once on a loaded
+      // leader, the barrier's round was what timed out (docs/scale.md).
+      if (!manager.leaderCaughtUp()) await manager.readBarrier();
       const c = cluster();
       const root = c.rootCa!;
       let parsed;
