@@ -4,7 +4,8 @@
 #    never by a browser download);
 #  - python3-grpcio, the gRPC client in another language that test/integration/python-grpc.test.ts
 #    drives, with protoc and its gRPC Python plugin (protobuf-compiler, protobuf-compiler-grpc)
-#    to make the stubs from proto/.
+#    to make the stubs from proto/;
+#  - iproute2, whose ss shows a listening socket's backlog (test/unit/tls-grpc.test.ts).
 # Idempotent: nothing is installed that is already there.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || missing+=(python3-grpcio)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v ss >/dev/null || missing+=(iproute2)
 command -v grpc_python_plugin >/dev/null || missing+=(protobuf-compiler-grpc)
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'test-deps: installing %s\n' "${missing[*]}" >&2

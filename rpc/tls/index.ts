@@ -4,7 +4,7 @@ export type { CallWithAuthContext, CertRole, ClientRole, NodeIdentity, NodeRole,
 export { generateNodeKey } from './node-key.js';
 export type { NodeKey } from './node-key.js';
 export { bootstrapCredentials, clientCredentials, NODE_CHANNEL_OPTIONS, NodeServerCredentials } from './credentials.js';
-export { NodeTlsListener } from './listener.js';
+export { LISTEN_BACKLOG, NodeTlsListener } from './listener.js';
 export type { ClientTlsOptions, NodeTlsMaterial } from './credentials.js';
 export { AuthError, authorize, authorizeStream, checkPeer, requireRole, roleRefusal } from './authorize.js';
 export type { AuthorizedStreamHandler, AuthorizedUnaryHandler, AuthResult } from './authorize.js';

@@ -15,6 +15,14 @@ import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { contextOptions, type NodeTlsMaterial } from './credentials.js';
 
+/**
+ * Connections the kernel queues before they are accepted (it caps this at net.core.somaxconn).
+ * Node's default, 511, overflowed on a leader that thousands of nodes joined or reconnected to at
+ * once: 16,774 connection attempts dropped in 4 minutes at 2,000 nodes (docs/scale.md), each
+ * retried by its node seconds later, its heartbeats late meanwhile and the node marked down.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export class NodeTlsListener {
   private readonly tls: tls.Server;
   private readonly injector: ReturnType<grpc.Server['createConnectionInjector']>;
@@ -47,7 +55,7 @@ export class NodeTlsListener {
     if (!m) return Promise.reject(new Error(`want host:port, got "${address}"`));
     return new Promise((resolve, reject) => {
       this.tls.once('error', reject);
-      this.tls.listen({ host: m[1], port: Number(m[2]) }, () => {
+      this.tls.listen({ host: m[1], port: Number(m[2]), backlog: LISTEN_BACKLOG }, () => {
         this.tls.off('error', reject);
         resolve((this.tls.address() as net.AddressInfo).port);
       });

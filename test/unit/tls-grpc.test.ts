@@ -4,6 +4,8 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect, TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { createRootCA, generateJoinToken, loadRootCA, parseJoinToken } from '../../manager/ca/index.js';
@@ -16,6 +18,7 @@ import {
   clientCredentials,
   generateNodeKey,
   NODE_CHANNEL_OPTIONS,
+  LISTEN_BACKLOG,
   NodeTlsListener,
   peerIdentity,
 } from '../../rpc/tls/index.js';
@@ -122,6 +125,14 @@ after(() => {
   for (const c of clients) c.close();
   listener.close();
   server.forceShutdown();
+});
+
+test('the port queues as many connections as the system allows, not Node\'s default 511', () => {
+  // ss shows a listening socket's backlog as its Send-Q; the kernel caps it at somaxconn.
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim();
+  const sendQ = Number(line.split(/\s+/)[2]);
+  assert.equal(sendQ, Math.min(LISTEN_BACKLOG, somaxconn), line);
 });
 
 function client(creds: grpc.ChannelCredentials): grpc.Client {
