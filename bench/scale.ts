@@ -426,24 +426,10 @@ function markDowns(logFiles: string[]): { lines: number; nodes: Set<string>; byR
   const byRule: Record<string, number> = {};
   let lines = 0;
   for (const file of logFiles) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.includes('node missed its heartbeats')) continue;
-      // The line names the logging manager first and the node marked down last: JSON.parse keeps the last.
-      let entry: { node?: string; rule?: string };
-      try {
-        entry = JSON.parse(line) as { node?: string; rule?: string };
-      } catch {
-        continue; // a line still being written
-      }
+    for (const entry of readLog(file, 'node missed its heartbeats: marking it down')) {
       lines++;
       nodes.add(String(entry.node ?? ''));
-      const rule = entry.rule ?? '?';
+      const rule = typeof entry.rule === 'string' ? entry.rule : '?';
       byRule[rule] = (byRule[rule] ?? 0) + 1;
     }
   }
