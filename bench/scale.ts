@@ -428,7 +428,7 @@ function markDowns(logFiles: string[]): { lines: number; nodes: Set<string>; byR
   for (const file of logFiles) {
     for (const entry of readLog(file, 'node missed its heartbeats: marking it down')) {
       lines++;
-      nodes.add(String(entry.node ?? ''));
+      nodes.add(typeof entry.node === 'string' ? entry.node : '');
       const rule = typeof entry.rule === 'string' ? entry.rule : '?';
       byRule[rule] = (byRule[rule] ?? 0) + 1;
     }
