@@ -5,6 +5,7 @@
 import { baton } from '../../proto/gen/baton.js';
 import type { Entry, StateMachine } from '../../raft/index.js';
 import { decodeBatch } from './actions.js';
+import { type KeptTask, PartBytes, readAction, scanBatch } from './batch-reader.js';
 import { AppliedRequests } from './applied-requests.js';
 import { StoreError } from './errors.js';
 import { type ListFilter, matches } from './filter.js';
@@ -55,6 +56,9 @@ export class ClusterStore implements StateMachine<ApplyResult> {
   private readonly appliedRequests = new AppliedRequests();
   private readonly listeners = new Set<{ fn: ChangeListener; filter: WatchFilter | undefined }>();
   private readonly onListenerError: (err: unknown) => void;
+  private readonly partBytes = new PartBytes();
+  /** What a task read from an entry takes its parts from: what execute() shares it with. */
+  private readonly keptTask: KeptTask = (id, serviceId) => this.tables.task.byId.get(id) ?? this.tables.task.lastTaskOf(serviceId);
 
   constructor(opts: ClusterStoreOptions = {}) {
     this.onListenerError =
@@ -67,18 +71,22 @@ export class ClusterStore implements StateMachine<ApplyResult> {
 
   /** Applies one committed entry as an atomic batch. Throws only if the data does not decode. */
   apply(entry: Entry): ApplyResult {
-    const batch = decodeBatch(entry.data);
+    const batch = scanBatch(entry.data);
     const earlier = batch.requestId ? this.appliedRequests.indexOf(batch.requestId) : undefined;
-    if (earlier !== undefined) return this.alreadyApplied(batch, earlier);
+    if (earlier !== undefined) return this.alreadyApplied(decodeBatch(entry.data), earlier);
     const undo: (() => void)[] = [];
     const changes: StoreChange[] = [];
     try {
-      for (const action of batch.actions) {
+      // Each action is decoded just before it runs: a task shares its parts with the one stored
+      // before it, which may be an earlier action of this batch.
+      for (const range of batch.actions) {
+        const { action, read } = readAction(entry.data, range, this.partBytes, this.keptTask);
         const change = this.execute(action, entry.index, undo);
         if (change instanceof StoreError) {
           this.rollback(undo);
           return { ok: false, error: change };
         }
+        if (read !== undefined && change.kind === 'task') this.partBytes.remember(change.object, read);
         changes.push(change);
       }
     } catch (err) {
