@@ -4,7 +4,9 @@
 // the fork IPC channel. It exits when the parent goes away (the IPC channel closes). The nodes'
 // heartbeats go from a thread of their own (bench/lib/sim-heartbeats.ts) unless the parent
 // asks for them inline, and the agents keep their records in memory unless it asks for LevelDB.
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { RpcClient } from '../rpc/client.js';
@@ -31,9 +33,15 @@ export interface SimStart {
   heartbeats?: 'thread' | 'inline';
   /** Niceness of this process's threads, but the heartbeat thread's (see reniceAllBut); default 0. */
   nice?: number;
+  /**
+   * Profile the nodes' event loop (V8's CPU profiler) from the end of the joins until a 'profile'
+   * request, which writes it into this directory: the joins' key generation and handshakes
+   * would otherwise fill a profile of the converging work.
+   */
+  cpuProfileDir?: string;
 }
 
-export type SimRequest = SimStart | { type: 'stats' };
+export type SimRequest = SimStart | { type: 'stats' } | { type: 'profile' };
 
 export interface SimStats {
   type: 'stats';
@@ -53,7 +61,11 @@ export interface SimStats {
   heartbeatLoop?: LoopDelay;
 }
 
-export type SimReply = { type: 'joined'; nodes: number; seconds: number; niced: boolean } | { type: 'error'; message: string } | SimStats;
+export type SimReply =
+  | { type: 'joined'; nodes: number; seconds: number; niced: boolean }
+  | { type: 'error'; message: string }
+  | { type: 'profiled'; path: string | undefined }
+  | SimStats;
 
 const logger = pino({ level: process.env.SIM_LOG_LEVEL ?? 'warn' }, pino.destination(2));
 const nodes: SimNode[] = [];
@@ -118,6 +130,7 @@ async function start(s: SimStart): Promise<void> {
   };
   await Promise.all(Array.from({ length: Math.max(1, s.joinConcurrency) }, joinOne));
   ca.close();
+  if (s.cpuProfileDir) await startProfile(s.cpuProfileDir, s.prefix);
   send({ type: 'joined', nodes: nodes.length, seconds: (performance.now() - started) / 1000, niced });
 }
 
@@ -144,12 +157,45 @@ async function stats(): Promise<SimStats> {
   return out;
 }
 
+let profiling: { session: Session; path: string } | undefined;
+
+function post<T>(session: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolvePost, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolvePost(result as T))));
+}
+
+async function startProfile(dir: string, prefix: string): Promise<void> {
+  const session = new Session();
+  session.connect();
+  await post(session, 'Profiler.enable');
+  // 1 ms, V8's default: the nodes' work is many short callbacks, and a host's converging minute is a profile of tens of MiB.
+  await post(session, 'Profiler.setSamplingInterval', { interval: 1000 });
+  await post(session, 'Profiler.start');
+  mkdirSync(dir, { recursive: true });
+  profiling = { session, path: join(dir, `sim-${prefix}.cpuprofile`) };
+}
+
+/** Stops the profile and writes it (undefined: none was started). */
+async function stopProfile(): Promise<string | undefined> {
+  const p = profiling;
+  if (!p) return undefined;
+  profiling = undefined;
+  const { profile } = await post<{ profile: object }>(p.session, 'Profiler.stop');
+  p.session.disconnect();
+  writeFileSync(p.path, JSON.stringify(profile));
+  return p.path;
+}
+
 let stateRoot: string | undefined;
 process.on('message', (msg: SimRequest) => {
   if (msg.type === 'start') {
     stateRoot = msg.stateRoot;
     start(msg).catch((err: unknown) => send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   } else if (msg.type === 'stats') void stats().then(send);
+  else if (msg.type === 'profile')
+    stopProfile().then(
+      (path) => send({ type: 'profiled', path }),
+      (err: unknown) => send({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
+    );
 });
 // The parent gone (finished, or killed): nothing here may outlive it.
 process.on('disconnect', () => {

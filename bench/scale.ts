@@ -28,10 +28,10 @@
 // nodes to kill), --kill K, --executor-delay-ms D, --join-concurrency J, --timeout S (each wait),
 // --sim-nice N (niceness of the simulated nodes' processes, default 10; 0 to compete evenly),
 // --sim-store memory|leveldb, --sim-heartbeats thread|inline (what the simulation's shortcuts save),
-// --cpu-prof (managers' V8 profiles, with --keep), --election-timeout D (the managers' own),
-// --max-heartbeats-per-second N (the cluster's, at init), --joins-only (stop after the joins:
-// nodes recorded over time, the managers' CPU and time waiting for one, nodes marked down
-// meanwhile), --keep, --out DIR.
+// --cpu-prof (V8 profiles of the managers and, while converging, of the simulated hosts; with
+// --keep), --election-timeout D (the managers' own), --max-heartbeats-per-second N (the cluster's,
+// at init), --joins-only (stop after the joins: nodes recorded over time, the managers' CPU and
+// time waiting for one, nodes marked down meanwhile), --keep, --out DIR.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -142,7 +142,7 @@ class SimHost {
     });
   }
 
-  async start(remote: string, token: string, stateRoot: string): Promise<number> {
+  async start(remote: string, token: string, stateRoot: string, cpuProfileDir: string | undefined): Promise<number> {
     // The simulated nodes stand for other machines: on this one they take the CPU the managers
     // (what is measured) leave, instead of starving them into missed Raft heartbeats. The host
     // renices itself (all its threads but the heartbeat thread's).
@@ -159,6 +159,7 @@ class SimHost {
         store: SIM_STORE === 'leveldb' ? 'leveldb' : 'memory',
         heartbeats: SIM_HEARTBEATS === 'inline' ? 'inline' : 'thread',
         nice: SIM_NICE,
+        ...(cpuProfileDir ? { cpuProfileDir } : {}),
       },
       TIMEOUT_MS,
     );
@@ -167,6 +168,15 @@ class SimHost {
     if (!r.niced) simNiceFailed = true;
     this.nodes = r.nodes;
     return r.seconds;
+  }
+
+  /** Stops its profile (--cpu-prof) and says where it was written. */
+  async profile(): Promise<string | undefined> {
+    // Replies come in the order of the requests only for one request at a time.
+    await this.pending?.catch(() => undefined);
+    const r = await this.ask({ type: 'profile' }, TIMEOUT_MS);
+    if (r.type !== 'profiled') throw new Error(`${this.name}: ${r.type === 'error' ? r.message : 'unexpected reply'}`);
+    return r.path;
   }
 
   /** Its nodes' Running count in its last answer. */
@@ -539,7 +549,7 @@ async function main(): Promise<void> {
   const joinStarted = performance.now();
   const joinPhase = args['joins-only'] ? new JoinPhase(cluster, admin) : undefined;
   joinPhase?.start();
-  const joining = Promise.all(list.map((h, i) => h.start(leader.addr, cluster.workerToken, join(stateRoot, `h${i}`))));
+  const joining = Promise.all(list.map((h, i) => h.start(leader.addr, cluster.workerToken, join(stateRoot, `h${i}`), args['cpu-prof'] ? profileDir : undefined)));
   const joinSeconds = joinPhase ? await joining.catch(async (err: unknown) => joinPhase.report(err, NODES)) : await joining;
   const joinedSeconds = (performance.now() - joinStarted) / 1000;
   const allReady = until(`${NODES} simulated nodes Ready`, TIMEOUT_MS, 500, async () => {
@@ -622,6 +632,8 @@ async function main(): Promise<void> {
   const secondsToRunning = (performance.now() - createStarted) / 1000;
   const perManager = sampler.stop();
   const perSimHost = [...simSampler.stop().values()];
+  // After the CPU figures: writing a profile is work of its own.
+  if (args['cpu-prof']) console.log(`simulated hosts' profiles (while converging): ${(await Promise.all(list.map((h) => h.profile()))).join(', ')}`);
   /** Where the machine's cores went while converging: the simulated nodes share them with the managers here. */
   const simulatedNodesCpuCores = round(perSimHost.reduce((sum, h) => sum + h.cpuCores, 0), 2);
   const simulatedNodesCpuSeconds = round(perSimHost.reduce((sum, h) => sum + h.cpuSeconds, 0), 1);

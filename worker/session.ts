@@ -1,10 +1,14 @@
 // The node side of task assignment: one Session stream to the leader (any manager tells us who
 // that is), fed to the agent; on a broken stream, the next manager after a short backoff. A
 // failover never touches running tasks: the agent only acts on what a new session says.
+// Status reports to the manager that holds the session go over the session's own connection:
+// a second channel there cost each node (and the leader) another TLS handshake and another
+// HTTP/2 connection to keep, for calls the first one carries as well.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { baton } from '../proto/gen/baton.js';
 import { RpcClient } from '../rpc/client.js';
+import { CONTROL_MESSAGE_BYTES, messageLimits } from '../rpc/limits.js';
 import { dispatcherService, dispatcherSession } from '../rpc/services.js';
 
 export interface SessionClientOptions {
@@ -20,6 +24,10 @@ const SESSION_MAX_MESSAGE = 64 << 20;
 
 export class SessionClient {
   private client: grpc.Client | undefined;
+  /** The manager the session's channel goes to, and the reports' client on that same channel. */
+  private sessionAddr: string | undefined;
+  private sessionCredentials: grpc.ChannelCredentials | undefined;
+  private sessionReporter: RpcClient<typeof dispatcherService> | undefined;
   private call: grpc.ClientReadableStream<baton.internal.SessionMessage> | undefined;
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -49,13 +57,7 @@ export class SessionClient {
   async report(updates: baton.internal.TaskStatusUpdate.$Properties[]): Promise<void> {
     let lastError: unknown = new Error('no manager known');
     for (const m of this.opts.managers()) {
-      const addr = m.addr ?? '';
-      // One channel per manager, kept: a TLS handshake per batch would dominate the cost.
-      let client = this.reporters.get(addr);
-      if (!client) {
-        client = new RpcClient(addr, this.opts.credentials(), dispatcherService, this.opts.channelOptions);
-        this.reporters.set(addr, client);
-      }
+      const client = this.reporter(m.addr ?? '');
       try {
         await client.call('UpdateTaskStatus', { updates }, 10_000);
         return;
@@ -64,6 +66,20 @@ export class SessionClient {
       }
     }
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  /** The session's channel when it goes to `addr`; otherwise one channel per manager, kept (a TLS handshake per batch would dominate the cost). */
+  private reporter(addr: string): RpcClient<typeof dispatcherService> {
+    if (this.client && this.sessionAddr === addr && this.sessionCredentials) {
+      this.sessionReporter ??= new RpcClient(addr, this.sessionCredentials, dispatcherService, { channelOverride: this.client.getChannel() });
+      return this.sessionReporter;
+    }
+    let client = this.reporters.get(addr);
+    if (!client) {
+      client = new RpcClient(addr, this.opts.credentials(), dispatcherService, this.opts.channelOptions);
+      this.reporters.set(addr, client);
+    }
+    return client;
   }
 
   private closeReporters(): void {
@@ -85,9 +101,17 @@ export class SessionClient {
     // The leader comes first in every manager list we are given; fall through the rest.
     const target = managers[this.next % managers.length]!;
     // A full set carries the secrets and configs of every task (each up to 500 KiB): more than
-    // gRPC's default 4 MiB for one message is possible.
-    const client = new grpc.Client(target.addr ?? '', this.opts.credentials(), { ...this.opts.channelOptions, 'grpc.max_receive_message_length': SESSION_MAX_MESSAGE });
+    // gRPC's default 4 MiB for one message is possible. The reports sent on this channel keep
+    // RpcClient's limit on what they send.
+    const credentials = this.opts.credentials();
+    const client = new grpc.Client(target.addr ?? '', credentials, {
+      ...messageLimits(CONTROL_MESSAGE_BYTES),
+      ...this.opts.channelOptions,
+      'grpc.max_receive_message_length': SESSION_MAX_MESSAGE,
+    });
     this.client = client;
+    this.sessionAddr = target.addr ?? '';
+    this.sessionCredentials = credentials;
     const call = client.makeServerStreamRequest<baton.internal.SessionRequest.$Properties, baton.internal.SessionMessage>(
       dispatcherSession.path,
       dispatcherSession.requestSerialize,
@@ -121,7 +145,11 @@ export class SessionClient {
     const call = this.call;
     this.call = undefined;
     call?.cancel();
+    // Closing the channel ends the reports' client on it too: the next report opens its own.
     this.client?.close();
     this.client = undefined;
+    this.sessionReporter = undefined;
+    this.sessionAddr = undefined;
+    this.sessionCredentials = undefined;
   }
 }

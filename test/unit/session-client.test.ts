@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import type { baton } from '../../proto/gen/baton.js';
-import { dispatcherSession } from '../../rpc/services.js';
+import { dispatcherService, dispatcherSession } from '../../rpc/services.js';
 import { SessionClient } from '../../worker/session.js';
 import { waitFor } from '../lib/wait.js';
 
@@ -67,4 +67,53 @@ test('a session walks past followers to the leader, and after a leader change st
   session.reconnect();
   await waitFor('the session reaches b', () => messages === 2, { timeoutMs: 5_000, intervalMs: 25 });
   assert.deepEqual(calls, ['b'], 'straight to the new leader');
+});
+
+test("status reports to the session's manager go over the session's connection, not a second one", async (t) => {
+  // The peer address the server sees (the node's side of the TCP connection) for each call.
+  const peers: { session: string[]; reports: string[] } = { session: [], reports: [] };
+  const server = new grpc.Server();
+  server.register(
+    dispatcherSession.path,
+    (call: SessionCall) => {
+      peers.session.push(call.getPeer());
+      call.write({ full: true, tasks: [] });
+    },
+    dispatcherSession.responseSerialize,
+    dispatcherSession.requestDeserialize,
+    'serverStream',
+  );
+  const report = dispatcherService.UpdateTaskStatus;
+  server.register(
+    report.path,
+    (call: grpc.ServerUnaryCall<unknown, baton.Empty.$Properties>, done: grpc.sendUnaryData<baton.Empty.$Properties>) => {
+      peers.reports.push(call.getPeer());
+      done(null, {});
+    },
+    report.responseSerialize,
+    report.requestDeserialize,
+    'unary',
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  t.after(() => server.forceShutdown());
+  const addr = `127.0.0.1:${port}`;
+  let messages = 0;
+  const session = new SessionClient({
+    managers: () => [{ nodeId: 'm', addr }],
+    credentials: () => grpc.credentials.createInsecure(),
+    // A channel of its own for the reports would not be shared with the session's by grpc-js's pool either.
+    channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
+    description: () => ({}),
+    onMessage: () => messages++,
+    logger: pino({ level: 'silent' }),
+  });
+  t.after(() => session.stop());
+  session.start();
+  await waitFor('the session is open', () => messages === 1, { timeoutMs: 5_000, intervalMs: 25 });
+  await session.report([{ taskId: 't1', status: {} }]);
+  await session.report([{ taskId: 't2', status: {} }]);
+  assert.equal(peers.session.length, 1);
+  assert.deepEqual(peers.reports, [peers.session[0], peers.session[0]], 'both reports from the session connection');
 });
