@@ -85,5 +85,7 @@ export function keepKeysSealed(manager: Manager, dataDir: DataDir, managerKey: U
     logger.info({ autolock: want !== undefined }, want ? 'key files sealed under the current unlock key' : 'key files in clear: autolock is off');
   };
   sync();
-  return manager.store.onChange(() => sync());
+  // Only the cluster object holds the key (a restore's reset passes any filter): without the
+  // filter, every task write on every manager read the cluster and copied its sealed key.
+  return manager.store.onChange(() => sync(), { kinds: ['cluster'] });
 }
