@@ -82,6 +82,12 @@ interface Liveness {
   lastBeat: { at: number; toldMs: number } | undefined;
   /** Whether `due` is the short allowance of sessionEnded (the log of a mark-down says which rule found it). */
   shortened: boolean;
+  /**
+   * When its last session ended with no other open (serving clock), until its next one opens:
+   * the log says how long a live node took to come back, and how long a node marked down by the
+   * 'session ended' rule had been without one (a 5,000-node run's live nodes came back too late).
+   */
+  sessionEndedAt?: number | undefined;
 }
 
 export class Heartbeats {
@@ -184,10 +190,13 @@ export class Heartbeats {
     const settings = this.settings();
     const soon = this.served() + silenceAllowedMs(settings, settings.periodMs);
     const known = this.liveness.get(nodeId);
-    if (known === undefined) this.liveness.set(nodeId, { due: soon, lastBeat: undefined, shortened: true });
-    else if (soon < known.due) {
-      known.due = soon;
-      known.shortened = true;
+    if (known === undefined) this.liveness.set(nodeId, { due: soon, lastBeat: undefined, shortened: true, sessionEndedAt: this.served() });
+    else {
+      known.sessionEndedAt = this.served();
+      if (soon < known.due) {
+        known.due = soon;
+        known.shortened = true;
+      }
     }
   }
 
@@ -196,7 +205,12 @@ export class Heartbeats {
     const settings = this.settings();
     const allowed = this.served() + silenceAllowedMs(settings, Math.ceil(scaledPeriodMs(settings, this.deps.host.store.count('node')) * (1 + HEARTBEAT_JITTER)));
     const known = this.liveness.get(nodeId);
-    if (known !== undefined && known.due < allowed) {
+    if (known === undefined) return;
+    if (known.sessionEndedAt !== undefined) {
+      this.deps.logger.info({ node: nodeId, afterMs: this.served() - known.sessionEndedAt, shortened: known.shortened }, 'node opened a session again after its last one ended');
+      known.sessionEndedAt = undefined;
+    }
+    if (known.due < allowed) {
       known.due = allowed;
       known.shortened = false;
     }
@@ -268,6 +282,7 @@ export class Heartbeats {
             lateMs: now - known.due,
             rule: known.shortened ? 'session ended' : 'silence',
             ...(last ? { sinceHeartbeatMs: now - last.at, toldMs: last.toldMs } : {}),
+            ...(known.sessionEndedAt !== undefined ? { sinceSessionEndMs: now - known.sessionEndedAt } : {}),
           },
           'node missed its heartbeats: marking it down',
         );

@@ -7,7 +7,7 @@
 // down (which ends every session itself) shortens nobody's allowance. Fake clock throughout.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { baton } from '../../proto/gen/baton.js';
 import { createAction } from '../../manager/store/index.js';
 import { LocalHost } from '../../manager/reconcile/local-host.js';
@@ -27,12 +27,12 @@ function cluster(nodes: number): { host: LocalHost; ids: string[] } {
   return { host, ids };
 }
 
-function dispatcher(host: LocalHost, clock: { now: () => number }): { hb: Heartbeats; sessions: ReturnType<typeof leaderSessions> } {
+function dispatcher(host: LocalHost, clock: { now: () => number }, logger: Logger = pino({ level: 'silent' })): { hb: Heartbeats; sessions: ReturnType<typeof leaderSessions> } {
   let r = 0;
   const hb = new Heartbeats({
     host: { store: host.store, isLeader: () => true, propose: (a) => host.propose(a) },
     guard: () => ({ nodeId: 'n0', role: 'worker' }),
-    logger: pino({ level: 'silent' }),
+    logger,
     managers: () => [],
     forward: () => Promise.reject(new Error('not forwarded in this test')),
     now: clock.now,
@@ -113,5 +113,30 @@ test('a node that reconnects or heartbeats after its session ended stays Ready; 
   now += 3_100;
   await hb.check();
   assert.equal(state(host, 'n1'), READY, 'a session ended by the leader itself is not a lost node');
+  hb.stop();
+});
+
+test('the log says how long after its session ended a node came back, or was marked down', async () => {
+  let now = 1_000_000;
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const { host, ids } = cluster(1000);
+  const { hb, sessions } = dispatcher(host, { now: () => now }, logger);
+  for (const id of ids) await hb.beat(id, { addr: '127.0.0.1:1' });
+  const back = openSession(sessions, 'n1');
+  const gone = openSession(sessions, 'n4');
+  back.emit('cancelled');
+  gone.emit('error', new Error('connection reset'));
+  now += 700;
+  openSession(sessions, 'n1');
+  now += 2_600;
+  await hb.check();
+  const reopened = lines.filter((l) => l.msg === 'node opened a session again after its last one ended');
+  assert.deepEqual(reopened.map((l) => [l.node, l.afterMs, l.shortened]), [['n1', 700, true]]);
+  const down = lines.filter((l) => l.msg === 'node missed its heartbeats: marking it down');
+  assert.deepEqual(down.map((l) => [l.node, l.rule, l.sinceSessionEndMs]), [['n4', 'session ended', 3_300]]);
+  // Its first session of this leader is not a return: nothing ended before it.
+  openSession(sessions, 'n5');
+  assert.equal(lines.filter((l) => l.msg === 'node opened a session again after its last one ended').length, 1);
   hb.stop();
 });
