@@ -430,6 +430,17 @@ function listenOverflows(): number | undefined {
   }
 }
 
+/**
+ * How long nodes whose session ended took to open the next one (the managers' logs): a live node
+ * whose connection dropped is down if it takes longer than the 'session ended' allowance (3 s).
+ */
+function sessionReturns(logFiles: string[]): { count: number; p50Ms: number | undefined; p99Ms: number | undefined; maxMs: number | undefined } {
+  const after = logFiles
+    .flatMap((file) => readLog(file, 'node opened a session again after its last one ended'))
+    .map((e) => (typeof e.afterMs === 'number' ? e.afterMs : 0));
+  return { count: after.length, p50Ms: pct(after, 50), p99Ms: pct(after, 99), maxMs: pct(after, 100) };
+}
+
 /** The managers' mark-downs for silence (their logs): log lines, distinct nodes, lines by rule. */
 function markDowns(logFiles: string[]): { lines: number; nodes: Set<string>; byRule: Record<string, number> } {
   const nodes = new Set<string>();
@@ -620,12 +631,13 @@ async function main(): Promise<void> {
       heartbeatFailures: gauges.heartbeatFailures,
       heartbeatsPerSecond: round(gauges.heartbeat.length / ((performance.now() - createStarted) / 1000), 1),
       liveNodesMarkedDown: markedDownSince(cluster.managers.map((m) => m.logFile), downBefore),
+      sessionReturns: sessionReturns(cluster.managers.map((m) => m.logFile)),
       pushP99Ms: pct(gauges.push, 99),
       join: { seconds: joinedSeconds, readySeconds, hosts: list.length },
       loadAverageAtStart: load0,
       published: PUBLISHED,
     });
-    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes, ${markedDownSince(cluster.managers.map((m) => m.logFile), downBefore)} live nodes marked down; partial results: ${path}`);
+    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes, ${markedDownSince(cluster.managers.map((m) => m.logFile), downBefore)} live nodes marked down; sessions reopened after an end: ${JSON.stringify(sessionReturns(cluster.managers.map((m) => m.logFile)))}; partial results: ${path}`);
     if (args['cpu-prof']) await cluster.stop(stopGraceMs);
     throw err;
   });
@@ -652,6 +664,7 @@ async function main(): Promise<void> {
     heartbeatsPerSecond: round(gauges.heartbeat.length / secondsToRunning, 1),
     heartbeatFailures: gauges.heartbeatFailures,
     liveNodesMarkedDown: markedDownSince(cluster.managers.map((m) => m.logFile), downBefore),
+    sessionReturns: sessionReturns(cluster.managers.map((m) => m.logFile)),
     pushP50Ms: pct(gauges.push, 50),
     pushP99Ms: pct(gauges.push, 99),
     pushes: gauges.push.length,
@@ -739,6 +752,7 @@ async function main(): Promise<void> {
     ['heartbeat p99 (ms)', String(converge.heartbeatP99Ms), '<= 500'],
     ['heartbeats/s (all nodes)', String(converge.heartbeatsPerSecond), ''],
     ['live nodes marked down', String(converge.liveNodesMarkedDown), '0'],
+    ['sessions reopened: count / p99 (ms)', `${converge.sessionReturns.count} / ${converge.sessionReturns.p99Ms ?? '-'}`, '< 3000'],
     ['push p99 (ms)', String(converge.pushP99Ms), ''],
     ['snapshot (MiB)', snapshot ? String(snapshot.mib) : '-', ''],
     ['4th manager catch-up (s)', catchUpSeconds.toFixed(1), '<= 10'],
