@@ -752,7 +752,7 @@ async function main(): Promise<void> {
     ['heartbeat p99 (ms)', String(converge.heartbeatP99Ms), '<= 500'],
     ['heartbeats/s (all nodes)', String(converge.heartbeatsPerSecond), ''],
     ['live nodes marked down', String(converge.liveNodesMarkedDown), '0'],
-    ['sessions reopened: count / p99 (ms)', `${converge.sessionReturns.count} / ${converge.sessionReturns.p99Ms ?? '-'}`, '< 3000'],
+    ['sessions reopened: count / p99 (ms)', `${converge.sessionReturns.count} / ${converge.sessionReturns.p99Ms ?? '-'}`, ''],
     ['push p99 (ms)', String(converge.pushP99Ms), ''],
     ['snapshot (MiB)', snapshot ? String(snapshot.mib) : '-', ''],
     ['4th manager catch-up (s)', catchUpSeconds.toFixed(1), '<= 10'],
