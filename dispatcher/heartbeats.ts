@@ -145,7 +145,9 @@ export class Heartbeats {
     // Jittered, so that nodes which started (or reconnected) together do not stay in step.
     const periodMs = Math.round(scaledPeriodMs(settings, store.count('node')) * (1 + HEARTBEAT_JITTER * this.random()));
     const at = this.served();
-    this.liveness.set(nodeId, { due: at + silenceAllowedMs(settings, periodMs), lastBeat: { at, toldMs: periodMs }, shortened: false });
+    // A heartbeat does not end the wait for a new session: its time is still logged when it opens.
+    const sessionEndedAt = this.liveness.get(nodeId)?.sessionEndedAt;
+    this.liveness.set(nodeId, { due: at + silenceAllowedMs(settings, periodMs), lastBeat: { at, toldMs: periodMs }, shortened: false, sessionEndedAt });
     this.deps.onConnections?.(nodeId, new Map((req.serviceConnections ?? []).map((c) => [c.service ?? '', Number(c.total ?? 0)])));
     const addr = req.addr || node.status?.addr || '';
     if (node.status?.state !== baton.NodeState.NODE_READY || node.status?.addr !== addr || this.describesAnew(node, req.description)) {
