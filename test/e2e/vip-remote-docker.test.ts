@@ -98,7 +98,9 @@ test('VIP kernel path to another node: DNAT to its address and host port beside 
   cliOk(c, 'm1', ['node', 'update', '--availability', 'drain', w1]);
   const [localId, localAddr] = [...both].find(([, a]) => !a.startsWith('127.'))!;
   await waitFor('the rules name the local task only', () => JSON.stringify(targetsOf(m1, vip)) === JSON.stringify([localAddr]), { timeoutMs: 60_000 });
-  assert.equal(routeLocalnet(bridge), '0', 'route_localnet set back on the bridge');
+  // Set back just after the rules that needed it are gone (vip-nat.ts: rules first, then the
+  // sysctl, so that no rule DNATs to loopback without it): a moment after the rules change.
+  await waitFor('route_localnet set back on the bridge', () => routeLocalnet(bridge) === '0', { timeoutMs: 10_000 });
   assert.ok(!rulesOf('filter', m1).some((l) => l.endsWith('-j DROP')), 'no guard without route_localnet');
   const drained = dnatTotal(m1, vip);
   for (let i = 0; i < 8; i++) assert.equal(taskOf((await hostnameVia(client, vip, PORT)) ?? 'no answer.none'), localId, `connection ${i} through the VIP after the drain`);
