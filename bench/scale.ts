@@ -614,6 +614,10 @@ async function main(): Promise<void> {
     const perManager = sampler.stop();
     const perSimHost = [...simSampler.stop().values()];
     const simulatedNodesCpuCores = round(perSimHost.reduce((sum, h) => sum + h.cpuCores, 0), 2);
+    // The managers' logs, read once for the JSON and the line below.
+    const logFiles = cluster.managers.map((m) => m.logFile);
+    const liveMarkedDown = markedDownSince(logFiles, downBefore);
+    const returns = sessionReturns(logFiles);
     const path = writeRun(outDir, 'scale', started, machineInfo(), loadavg(), {
       nodes: NODES,
       tasks: TASKS,
@@ -630,14 +634,14 @@ async function main(): Promise<void> {
       heartbeatP99Ms: pct(gauges.heartbeat, 99),
       heartbeatFailures: gauges.heartbeatFailures,
       heartbeatsPerSecond: round(gauges.heartbeat.length / ((performance.now() - createStarted) / 1000), 1),
-      liveNodesMarkedDown: markedDownSince(cluster.managers.map((m) => m.logFile), downBefore),
-      sessionReturns: sessionReturns(cluster.managers.map((m) => m.logFile)),
+      liveNodesMarkedDown: liveMarkedDown,
+      sessionReturns: returns,
       pushP99Ms: pct(gauges.push, 99),
       join: { seconds: joinedSeconds, readySeconds, hosts: list.length },
       loadAverageAtStart: load0,
       published: PUBLISHED,
     });
-    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes, ${markedDownSince(cluster.managers.map((m) => m.logFile), downBefore)} live nodes marked down; sessions reopened after an end: ${JSON.stringify(sessionReturns(cluster.managers.map((m) => m.logFile)))}; partial results: ${path}`);
+    console.log(`not converged: ${lastRunning} of ${TASKS} Running after ${TIMEOUT_MS / 1000} s, ${leaders.changes} leader changes, ${liveMarkedDown} live nodes marked down; sessions reopened after an end: ${JSON.stringify(returns)}; partial results: ${path}`);
     if (args['cpu-prof']) await cluster.stop(stopGraceMs);
     throw err;
   });
